@@ -1,0 +1,1 @@
+"""procviz engine: runs pools, measures workers and tasks, records timelines. Never imports Qt."""

@@ -1,0 +1,1 @@
+"""Backends: one module per way of running tasks, all behind engine.backends.base.Backend."""

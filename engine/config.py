@@ -1,0 +1,311 @@
+"""The validated run configuration: what to run, on which pool, in which order.
+
+A :class:`RunConfig` is built only through :func:`parse_config` (or ``RunConfig.from_json``),
+which checks every field and reports *all* problems at once, each naming its field, so a form can
+put the reason next to the widget and the CLI can print them. Nothing starts on an invalid config.
+Loading a config never imports the function a workload names; :mod:`engine.runner` does that when
+a run starts and reports a failure to import as a run error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BACKENDS = ("pool", "process_pool_executor", "thread_pool_executor", "process", "serial")
+START_METHODS = ("spawn", "forkserver", "fork")
+# ``spawn`` everywhere: the engine's parent process has threads, so ``fork`` is unsafe, and spawn
+# is the one method on every OS. ``fork`` is allowed on request (the tutorials use it on Linux).
+DEFAULT_START_METHOD = "spawn"
+APIS = ("map", "map_async", "imap", "imap_unordered", "starmap", "apply", "apply_async")
+ORDERS = ("fifo", "sjf", "ljf", "random")
+KINDS = ("cpu", "sleep", "io", "mixed", "function")
+DISTRIBUTIONS = ("fixed", "uniform", "normal", "exponential")
+
+MAX_WORKERS = 256
+MAX_TASKS = 1_000_000
+MAX_DURATION_MS = 3_600_000.0  # one hour per task
+MAX_CHUNKSIZE = 1_000_000
+MAX_TIMEOUT_S = 86_400.0
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+FUNCTION_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One invalid field: its dotted name and what is wrong with it."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; ``problems`` lists every invalid field."""
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("invalid configuration: " + "; ".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """The tasks to run: a built-in kind with a duration distribution, or a named function."""
+
+    kind: str = "cpu"
+    count: int = 20
+    duration_ms: float = 100.0
+    distribution: str = "fixed"
+    spread_ms: float = 0.0  # uniform: +/- half-width; normal: standard deviation
+    seed: int = 0
+    function: str = ""  # "module:function" when kind == "function"
+    args: tuple[tuple[Any, ...], ...] = ()  # positional arguments per task for kind == "function"
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """A complete, validated run configuration (build it with :func:`parse_config`)."""
+
+    backend: str = "pool"
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    start_method: str = DEFAULT_START_METHOD
+    api: str = "map"
+    chunksize: int | None = None  # None: the Pool's own default for the API
+    maxtasksperchild: int | None = None
+    task_timeout_s: float | None = None
+    order: str = "fifo"
+    workload: Workload = field(default_factory=Workload)
+    scenario: str = ""  # a named cooperation scenario (see engine/scenarios); empty for task runs
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data that :func:`parse_config` turns back into an equal config."""
+        data = asdict(self)
+        data["workload"]["args"] = [list(a) for a in self.workload.args]
+        return data
+
+    @staticmethod
+    def from_json(data: Any) -> RunConfig:
+        """Validate ``data`` (parsed JSON) into a config; raises :class:`ConfigError`."""
+        return parse_config(data)
+
+    def with_changes(self, **changes: Any) -> RunConfig:
+        """A copy with fields replaced, validated again."""
+        return parse_config({**self.to_json(), **changes})
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class _Checker:
+    """Collects problems while reading fields, so every problem is reported, not just the first."""
+
+    def __init__(self, data: dict[str, Any], prefix: str = "") -> None:
+        self.data = data
+        self.prefix = prefix
+        self.problems: list[Problem] = []
+
+    def bad(self, name: str, message: str) -> None:
+        self.problems.append(Problem(self.prefix + name, message))
+
+    def choice(self, name: str, options: tuple[str, ...], default: str) -> str:
+        value = self.data.get(name, default)
+        if value not in options:
+            self.bad(name, f"must be one of {', '.join(options)} (got {value!r})")
+            return default
+        return value
+
+    def integer(self, name: str, default: int | None, low: int, high: int, optional: bool = False) -> int | None:
+        value = self.data.get(name, default)
+        if value is None and optional:
+            return None
+        if not _is_int(value):
+            self.bad(name, f"must be a whole number from {low} to {high} (got {value!r})")
+            return default
+        if not low <= value <= high:
+            self.bad(name, f"must be from {low} to {high} (got {value})")
+            return default
+        return value
+
+    def number(
+        self, name: str, default: float | None, low: float, high: float, optional: bool = False,
+        low_inclusive: bool = True,
+    ) -> float | None:
+        value = self.data.get(name, default)
+        if value is None and optional:
+            return None
+        if not _is_number(value) or not math.isfinite(value):
+            self.bad(name, f"must be a finite number from {low:g} to {high:g} (got {value!r})")
+            return default
+        if value < low or value > high or (not low_inclusive and value == low):
+            bound = ">" if not low_inclusive else ">="
+            self.bad(name, f"must be {bound} {low:g} and <= {high:g} (got {value:g})")
+            return default
+        return float(value)
+
+    def unknown(self, known: set[str]) -> None:
+        for key in self.data:
+            if key not in known:
+                self.bad(str(key), "is not a known field")
+
+
+def _parse_workload(data: Any, problems: list[Problem]) -> Workload:
+    if not isinstance(data, dict):
+        problems.append(Problem("workload", f"must be an object (got {type(data).__name__})"))
+        return Workload()
+    c = _Checker(data, "workload.")
+    c.unknown({f for f in Workload.__dataclass_fields__})
+    kind = c.choice("kind", KINDS, "cpu")
+    distribution = c.choice("distribution", DISTRIBUTIONS, "fixed")
+    duration = c.number("duration_ms", 100.0, 0.0, MAX_DURATION_MS)
+    spread = c.number("spread_ms", 0.0, 0.0, MAX_DURATION_MS)
+    seed = c.integer("seed", 0, 0, 2**63 - 1)
+    function = data.get("function", "")
+    args: tuple[tuple[Any, ...], ...] = ()
+    if kind == "function":
+        if not isinstance(function, str) or not FUNCTION_RE.match(function):
+            c.bad("function", f"must look like module:function, e.g. math:factorial (got {function!r})")
+        raw_args = data.get("args", None)
+        if raw_args is None:
+            count = c.integer("count", 20, 1, MAX_TASKS)
+            args = tuple(() for _ in range(count or 0))
+        elif not isinstance(raw_args, list | tuple) or not all(isinstance(a, list | tuple) for a in raw_args):
+            c.bad("args", "must be a list of argument lists, one per task, e.g. [[1], [2]]")
+        elif not 1 <= len(raw_args) <= MAX_TASKS:
+            c.bad("args", f"must hold from 1 to {MAX_TASKS} argument lists (got {len(raw_args)})")
+        else:
+            args = tuple(tuple(a) for a in raw_args)
+            try:
+                json.dumps(args, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                c.bad("args", f"must be plain JSON values (numbers, strings, lists): {exc}")
+        count = len(args)
+        if "count" in data and data["count"] != count and raw_args is not None:
+            c.bad("count", f"is {data['count']!r} but args holds {count} argument lists")
+    else:
+        count = c.integer("count", 20, 1, MAX_TASKS) or 1
+        if function not in ("", None):
+            c.bad("function", "is only used with kind 'function'")
+        if data.get("args"):
+            c.bad("args", "is only used with kind 'function'")
+    problems.extend(c.problems)
+    return Workload(
+        kind=kind, count=count or 1, duration_ms=duration or 0.0, distribution=distribution,
+        spread_ms=spread or 0.0, seed=seed or 0, function=function if kind == "function" else "", args=args,
+    )
+
+
+def parse_config(data: Any) -> RunConfig:
+    """Validate parsed JSON into a :class:`RunConfig`, reporting every invalid field at once."""
+    if not isinstance(data, dict):
+        raise ConfigError([Problem("config", f"must be a JSON object (got {type(data).__name__})")])
+    c = _Checker(data)
+    c.unknown(set(RunConfig.__dataclass_fields__))
+    backend = c.choice("backend", BACKENDS, "pool")
+    workers = c.integer("workers", os.cpu_count() or 1, 1, MAX_WORKERS)
+    start_method = c.choice("start_method", START_METHODS, DEFAULT_START_METHOD)
+    api = c.choice("api", APIS, "map")
+    chunksize = c.integer("chunksize", None, 1, MAX_CHUNKSIZE, optional=True)
+    maxtasks = c.integer("maxtasksperchild", None, 1, MAX_TASKS, optional=True)
+    timeout = c.number("task_timeout_s", None, 0.0, MAX_TIMEOUT_S, optional=True, low_inclusive=False)
+    order = c.choice("order", ORDERS, "fifo")
+    scenario = data.get("scenario", "")
+    if not isinstance(scenario, str):
+        c.bad("scenario", "must be a scenario name (text)")
+        scenario = ""
+    problems = list(c.problems)
+    workload = _parse_workload(data.get("workload", {}), problems)
+    if start_method not in _available_start_methods():
+        problems.append(Problem("start_method", f"{start_method!r} is not available on this OS"))
+    if chunksize is not None and api in ("apply", "apply_async"):
+        problems.append(Problem("chunksize", f"does not apply to {api} (one task per call)"))
+    if order in ("sjf", "ljf") and workload.kind == "function":
+        problems.append(Problem("order", f"{order} needs known task durations; a function workload has none"))
+    if problems:
+        raise ConfigError(problems)
+    return RunConfig(
+        backend=backend, workers=workers or 1, start_method=start_method, api=api, chunksize=chunksize,
+        maxtasksperchild=maxtasks, task_timeout_s=timeout, order=order, workload=workload,
+        scenario=scenario,
+    )
+
+
+def _available_start_methods() -> tuple[str, ...]:
+    import multiprocessing
+
+    return tuple(multiprocessing.get_all_start_methods())
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a JSON config file; problems with the file itself name the file."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError([Problem(str(p), f"is {size} bytes; the limit is {MAX_CONFIG_BYTES}")])
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(str(p), f"cannot be read: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(str(p), f"is not UTF-8 text: {exc}")]) from None
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as exc:
+        raise ConfigError([Problem(str(p), f"is not valid JSON: {exc}")]) from None
+    return parse_config(data)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def plan_durations_ms(workload: Workload) -> np.ndarray:
+    """The planned duration of each task in ms (float64), reproducible from the seed.
+
+    Draws are clipped to [0, MAX_DURATION_MS] so that a normal distribution never asks for a
+    negative sleep. Function workloads have no planned duration: NaN.
+    """
+    n = workload.count
+    if workload.kind == "function":
+        return np.full(n, np.nan)
+    rng = np.random.default_rng(workload.seed)
+    d, s = workload.duration_ms, workload.spread_ms
+    if workload.distribution == "fixed":
+        out = np.full(n, d)
+    elif workload.distribution == "uniform":
+        out = rng.uniform(d - s, d + s, n)
+    elif workload.distribution == "normal":
+        out = rng.normal(d, s, n)
+    else:
+        out = rng.exponential(d, n) if d > 0 else np.zeros(n)
+    return np.clip(out, 0.0, MAX_DURATION_MS)
+
+
+def submission_order(config: RunConfig, durations_ms: np.ndarray) -> np.ndarray:
+    """Task ids in the order they are submitted: fifo, shortest first, longest first or shuffled."""
+    n = len(durations_ms)
+    if config.order == "sjf":
+        return np.argsort(durations_ms, kind="stable")
+    if config.order == "ljf":
+        return np.argsort(-durations_ms, kind="stable")
+    if config.order == "random":
+        return np.random.default_rng(config.workload.seed + 1).permutation(n)
+    return np.arange(n)
+
+
+def default_config(**changes: Any) -> RunConfig:
+    """The default config with some fields replaced (unvalidated shortcut for tests and code)."""
+    return replace(RunConfig(), **changes)

@@ -1,0 +1,241 @@
+"""The records that cross process and thread boundaries.
+
+Two hops, two kinds of record (see the data-flow diagram in ``engine/runner.py``):
+
+* worker process -> engine thread: a :class:`WorkerBatch` per datagram. Its task events are packed
+  rows of :data:`WIRE_EVENT_DTYPE` (48 bytes each, written with ``struct.pack_into`` in the worker
+  so the per-task cost stays near a microsecond); failures and result texts ride along as
+  :class:`TaskText` records.
+* engine thread -> consumer (GUI or CLI): an :class:`EngineBatch` per hand-off, already translated
+  from PIDs to lanes, holding numpy arrays that :meth:`engine.timeline.Timeline.apply` consumes
+  in bulk.
+
+Every timestamp is ``time.monotonic_ns()`` of the host (one clock shared by all its processes).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+
+class TaskState(IntEnum):
+    """Where a task is in its life. The last four are terminal: a task ends in exactly one."""
+
+    PENDING = 0  # planned, not yet handed to the backend
+    QUEUED = 1  # submitted, no worker has started it
+    RUNNING = 2
+    DONE = 3
+    FAILED = 4
+    TIMEOUT = 5
+    CANCELLED = 6
+
+    @property
+    def terminal(self) -> bool:
+        """True for done, failed, timeout and cancelled."""
+        return self >= TaskState.DONE
+
+
+TERMINAL_STATES = (TaskState.DONE, TaskState.FAILED, TaskState.TIMEOUT, TaskState.CANCELLED)
+
+
+class WorkerState(IntEnum):
+    """The five process states of the tutorials, as measured (definitions in DESIGN.md)."""
+
+    NEW = 0
+    READY = 1
+    RUNNING = 2
+    WAITING = 3
+    TERMINATED = 4
+
+
+class EventKind(IntEnum):
+    """Kind of a packed worker event row."""
+
+    START = 1
+    END = 2
+
+
+# Packed worker event: kind, status (TaskState for END), tid, task id, time, thread CPU delta,
+# run-queue wait delta (-1 = not measurable on this host), spare. Little-endian, 48 bytes.
+WIRE_EVENT_STRUCT = struct.Struct("<BBxxiqqqqq")
+WIRE_EVENT_DTYPE = np.dtype(
+    [
+        ("kind", "u1"),
+        ("status", "u1"),
+        ("_pad", "u2"),
+        ("tid", "<i4"),
+        ("task_id", "<i8"),
+        ("t_ns", "<i8"),
+        ("cpu_ns", "<i8"),
+        ("ready_ns", "<i8"),
+        ("spare", "<i8"),
+    ]
+)
+assert WIRE_EVENT_DTYPE.itemsize == WIRE_EVENT_STRUCT.size
+
+
+@dataclass(frozen=True, slots=True)
+class TaskText:
+    """Text attached to a task: its error (type, message, traceback) or a short repr of its result."""
+
+    task_id: int
+    kind: str  # "error" or "result"
+    type_name: str = ""
+    message: str = ""
+    traceback: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerHello:
+    """A worker announcing itself once its initializer has run.
+
+    ``created_ns`` is when the kernel created the process (from /proc/self/stat, 10 ms steps) or,
+    where that is unknown, the earliest time the worker could observe.
+    """
+
+    pid: int
+    tid: int
+    created_ns: int
+    ready_ns: int
+    schedstat: bool  # whether run-queue wait is measurable here
+    kind: str = "process"  # "process" or "thread"
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WaitSpan:
+    """A span a worker spent blocked in an instrumented primitive (lock acquire, queue get, ...)."""
+
+    tid: int
+    start_ns: int
+    end_ns: int
+    what: str  # e.g. "lock.acquire", "queue.put"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerBatch:
+    """One datagram from one worker: its events since the last flush, numbered per worker.
+
+    ``seq`` counts batches per (pid, tid) so the engine can tell a gap (a lost datagram) from a
+    worker that simply went quiet.
+    """
+
+    pid: int
+    seq: int
+    rows: bytes  # packed WIRE_EVENT_DTYPE rows
+    texts: tuple[TaskText, ...] = ()
+    hello: WorkerHello | None = None
+    waits: tuple[WaitSpan, ...] = ()
+    goodbye: bool = False  # the worker is exiting normally; nothing follows
+
+
+# ---- engine -> consumer ------------------------------------------------------------------------
+
+SUBMIT_DTYPE = np.dtype([("task_id", "<i8"), ("t_ns", "<i8")])
+START_DTYPE = np.dtype([("task_id", "<i8"), ("lane", "<i4"), ("t_ns", "<i8")])
+END_DTYPE = np.dtype(
+    [
+        ("task_id", "<i8"),
+        ("lane", "<i4"),
+        ("state", "u1"),
+        ("start_ns", "<i8"),  # -1 when the task never started (cancelled, lost)
+        ("end_ns", "<i8"),
+        ("cpu_ns", "<i8"),
+        ("ready_ns", "<i8"),  # -1 = not measured
+    ]
+)
+INTERVAL_DTYPE = np.dtype(
+    [
+        ("lane", "<i4"),
+        ("state", "u1"),
+        ("start_ns", "<i8"),
+        ("end_ns", "<i8"),
+        ("cpu_ns", "<i8"),
+        ("ready_ns", "<i8"),
+    ]
+)
+RESOURCE_DTYPE = np.dtype([("lane", "<i4"), ("t_ns", "<i8"), ("cpu_pct", "<f4"), ("rss", "<i8")])
+SPAN_DTYPE = np.dtype([("lane", "<i4"), ("start_ns", "<i8"), ("end_ns", "<i8"), ("label", "<i4")])
+
+
+def empty(dtype: np.dtype) -> np.ndarray:
+    """A zero-length array of ``dtype`` (the default for batch fields)."""
+    return np.zeros(0, dtype=dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class LaneInfo:
+    """Everything known about one lane (a worker process or thread, or the parent's callbacks).
+
+    Sent whole whenever anything about the lane changes; the receiver replaces its copy.
+    """
+
+    index: int
+    pid: int
+    tid: int
+    kind: str  # "process", "thread" or "parent"
+    name: str
+    created_ns: int = -1
+    ready_ns: int = -1
+    exit_ns: int = -1
+    exit_code: int | None = None
+    exit_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """What a run is: sent once, first, so the receiver can size its arrays."""
+
+    n_tasks: int
+    t0_ns: int
+    config: dict  # the RunConfig as plain JSON data (RunConfig.to_json())
+    host: str
+    cpu_count: int
+    schedstat: bool
+    arg_texts: tuple[str, ...] = ()  # per task, when cheap to show; else derived from config
+    cost_ms: tuple[float, ...] = ()  # planned duration per task for built-in workloads
+    chunks: tuple[int, ...] = ()  # chunk number per task
+
+
+class RunPhase(IntEnum):
+    """Coarse phase of a run, for progress and the status bar."""
+
+    STARTING = 0
+    RUNNING = 1
+    STOPPING = 2
+    FINISHED = 3
+
+
+@dataclass(frozen=True, slots=True)
+class RunStatus:
+    """A change of run phase with a human-readable message (errors included)."""
+
+    phase: RunPhase
+    message: str = ""
+    outcome: str = ""  # with FINISHED: "completed", "failed", "stopped", "error"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineBatch:
+    """What the engine hands its consumer in one go; fields left empty when nothing changed."""
+
+    run: RunInfo | None = None
+    lanes: tuple[LaneInfo, ...] = ()
+    submitted: np.ndarray = field(default_factory=lambda: empty(SUBMIT_DTYPE))
+    started: np.ndarray = field(default_factory=lambda: empty(START_DTYPE))
+    ended: np.ndarray = field(default_factory=lambda: empty(END_DTYPE))
+    intervals: np.ndarray = field(default_factory=lambda: empty(INTERVAL_DTYPE))
+    resources: np.ndarray = field(default_factory=lambda: empty(RESOURCE_DTYPE))
+    spans: np.ndarray = field(default_factory=lambda: empty(SPAN_DTYPE))
+    span_labels: tuple[str, ...] = ()  # new labels, appended in order to the receiver's list
+    texts: tuple[TaskText, ...] = ()
+    status: RunStatus | None = None
+    now_ns: int = 0  # the engine's clock when the batch was cut: the live edge
+
+    def event_count(self) -> int:
+        """How many task events this batch carries (for rates in the status bar)."""
+        return len(self.submitted) + len(self.started) + len(self.ended)

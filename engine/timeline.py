@@ -1,0 +1,281 @@
+"""The Timeline model: what a run did, stored as columns, fed by engine batches or read from a file.
+
+Tasks live in preallocated numpy columns indexed by task id (the workload's size is known when a
+run starts), so a million tasks cost about 60 bytes each and updates are fancy-indexed writes.
+Worker state intervals, resource samples and wait spans grow as append-only columnar arrays.
+
+The model knows nothing of views. A view subscribes with :meth:`Timeline.subscribe` and is told
+after every :meth:`apply` what kind of thing changed. One thread writes a Timeline: the GUI
+thread for the one it shows, the engine thread for its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.events import (
+    INTERVAL_DTYPE,
+    RESOURCE_DTYPE,
+    SPAN_DTYPE,
+    EngineBatch,
+    LaneInfo,
+    RunInfo,
+    RunStatus,
+    TaskState,
+    TaskText,
+)
+
+
+class GrowableColumns:
+    """An append-only structured numpy array with amortised O(1) appends."""
+
+    def __init__(self, dtype: np.dtype, capacity: int = 1024) -> None:
+        self._buf = np.zeros(capacity, dtype=dtype)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def data(self) -> np.ndarray:
+        """A view of the filled rows (do not keep it across appends)."""
+        return self._buf[: self._n]
+
+    def append(self, rows: np.ndarray) -> None:
+        """Append rows of the same dtype."""
+        k = len(rows)
+        if k == 0:
+            return
+        if self._n + k > len(self._buf):
+            grown = np.zeros(max(2 * len(self._buf), self._n + k), dtype=self._buf.dtype)
+            grown[: self._n] = self._buf[: self._n]
+            self._buf = grown
+        self._buf[self._n : self._n + k] = rows
+        self._n += k
+
+    def clear(self) -> None:
+        """Drop every row, keep the capacity."""
+        self._n = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineChange:
+    """What one :meth:`Timeline.apply` changed, for subscribers to decide what to redraw."""
+
+    reset: bool = False
+    lanes: bool = False
+    tasks: bool = False
+    intervals: bool = False
+    resources: bool = False
+    status: bool = False
+
+
+Listener = Callable[[TimelineChange], None]
+
+
+class Timeline:
+    """Columnar record of one run: tasks, lanes, worker state intervals, resources, spans."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self._clear()
+
+    # ---- construction ---------------------------------------------------------------------------
+
+    def _clear(self) -> None:
+        self.run: RunInfo | None = None
+        self.lanes: list[LaneInfo] = []
+        self.texts: dict[int, TaskText] = {}
+        self.status: RunStatus | None = None
+        self.now_ns = 0
+        self._alloc(0)
+        self.intervals = GrowableColumns(INTERVAL_DTYPE)
+        self.resources = GrowableColumns(RESOURCE_DTYPE)
+        self.spans = GrowableColumns(SPAN_DTYPE)
+        self.span_labels: list[str] = []
+        self.version = 0
+
+    def _alloc(self, n: int) -> None:
+        self.submitted_ns = np.full(n, -1, dtype=np.int64)
+        self.start_ns = np.full(n, -1, dtype=np.int64)
+        self.end_ns = np.full(n, -1, dtype=np.int64)
+        self.cpu_ns = np.full(n, -1, dtype=np.int64)
+        self.ready_ns = np.full(n, -1, dtype=np.int64)
+        self.lane = np.full(n, -1, dtype=np.int32)
+        self.state = np.zeros(n, dtype=np.uint8)  # TaskState.PENDING
+        self.chunk = np.arange(n, dtype=np.int32)
+        self.cost_ms = np.full(n, np.nan)
+
+    def begin(self, run: RunInfo) -> None:
+        """Start a new run: forget everything and size the task columns."""
+        self._clear()
+        self.run = run
+        self._alloc(run.n_tasks)
+        if run.chunks:
+            self.chunk[:] = np.asarray(run.chunks, dtype=np.int32)
+        if run.cost_ms:
+            self.cost_ms[:] = np.asarray(run.cost_ms, dtype=np.float64)
+        self.now_ns = run.t0_ns
+
+    # ---- subscription ---------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(change)`` after every change; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def notify(self, change: TimelineChange) -> None:
+        """Tell every subscriber about ``change`` (called by apply and by loaders)."""
+        self.version += 1
+        for listener in list(self._listeners):
+            listener(change)
+
+    # ---- updates --------------------------------------------------------------------------------
+
+    def apply(self, batch: EngineBatch, notify: bool = True) -> TimelineChange:
+        """Fold one engine batch into the columns (vectorised); returns what changed."""
+        reset = batch.run is not None
+        if reset:
+            self.begin(batch.run)
+        for info in batch.lanes:
+            while len(self.lanes) <= info.index:
+                self.lanes.append(LaneInfo(index=len(self.lanes), pid=0, tid=0, kind="process", name=""))
+            self.lanes[info.index] = info
+        if len(batch.submitted):
+            ids = batch.submitted["task_id"]
+            self.submitted_ns[ids] = batch.submitted["t_ns"]
+            pending = self.state[ids] == TaskState.PENDING
+            self.state[ids[pending]] = TaskState.QUEUED
+        if len(batch.started):
+            ids = batch.started["task_id"]
+            self.start_ns[ids] = batch.started["t_ns"]
+            self.lane[ids] = batch.started["lane"]
+            open_ = self.state[ids] < TaskState.RUNNING
+            self.state[ids[open_]] = TaskState.RUNNING
+        if len(batch.ended):
+            e = batch.ended
+            ids = e["task_id"]
+            self.state[ids] = e["state"]
+            self.end_ns[ids] = e["end_ns"]
+            self.cpu_ns[ids] = e["cpu_ns"]
+            self.ready_ns[ids] = e["ready_ns"]
+            has_lane = e["lane"] >= 0
+            self.lane[ids[has_lane]] = e["lane"][has_lane]
+            has_start = e["start_ns"] >= 0
+            self.start_ns[ids[has_start]] = e["start_ns"][has_start]
+        self.intervals.append(batch.intervals)
+        self.resources.append(batch.resources)
+        self.span_labels.extend(batch.span_labels)
+        self.spans.append(batch.spans)
+        for text in batch.texts:
+            self.texts[text.task_id] = text
+        if batch.status is not None:
+            self.status = batch.status
+        if batch.now_ns:
+            self.now_ns = max(self.now_ns, batch.now_ns)
+        change = TimelineChange(
+            reset=reset,
+            lanes=bool(batch.lanes) or reset,
+            tasks=bool(len(batch.submitted) or len(batch.started) or len(batch.ended)) or reset,
+            intervals=bool(len(batch.intervals) or len(batch.spans)),
+            resources=bool(len(batch.resources)),
+            status=batch.status is not None,
+        )
+        if notify:
+            self.notify(change)
+        return change
+
+    # ---- derived views --------------------------------------------------------------------------
+
+    @property
+    def n_tasks(self) -> int:
+        """How many tasks the run has."""
+        return len(self.state)
+
+    @property
+    def t0_ns(self) -> int:
+        """The run's time origin (display times are seconds from here)."""
+        return self.run.t0_ns if self.run else 0
+
+    def state_counts(self) -> dict[TaskState, int]:
+        """How many tasks are in each state."""
+        counts = np.bincount(self.state, minlength=len(TaskState))
+        return {s: int(counts[s]) for s in TaskState}
+
+    def finished_count(self) -> int:
+        """Tasks in a terminal state."""
+        return int(np.count_nonzero(self.state >= TaskState.DONE))
+
+    def wall_ns(self) -> np.ndarray:
+        """Wall time of each task (end - start), -1 where it has no both ends."""
+        ok = (self.start_ns >= 0) & (self.end_ns >= 0)
+        return np.where(ok, self.end_ns - self.start_ns, -1)
+
+    def queued_ns(self) -> np.ndarray:
+        """Time each task waited between submission and start, -1 where unknown."""
+        ok = (self.submitted_ns >= 0) & (self.start_ns >= 0)
+        return np.where(ok, np.maximum(self.start_ns - self.submitted_ns, 0), -1)
+
+    def waiting_ns(self) -> np.ndarray:
+        """Blocked time per task: wall - on-CPU - run-queue wait (ready counted as 0 if unmeasured)."""
+        wall = self.wall_ns()
+        ok = (wall >= 0) & (self.cpu_ns >= 0)
+        blocked = wall - np.maximum(self.cpu_ns, 0) - np.maximum(self.ready_ns, 0)
+        return np.where(ok, np.maximum(blocked, 0), -1)
+
+    def end_or_now_ns(self) -> np.ndarray:
+        """End of each started task, with running tasks extended to the live edge."""
+        running = (self.start_ns >= 0) & (self.end_ns < 0)
+        return np.where(running, max(self.now_ns, 0), self.end_ns)
+
+    def arg_text(self, task_id: int) -> str:
+        """The task's arguments as shown to a person."""
+        if self.run is None:
+            return ""
+        if self.run.arg_texts and task_id < len(self.run.arg_texts):
+            return self.run.arg_texts[task_id]
+        cost = self.cost_ms[task_id] if task_id < len(self.cost_ms) else np.nan
+        kind = (self.run.config.get("workload") or {}).get("kind", "")
+        return f"{kind} {cost:.1f} ms" if np.isfinite(cost) else ""
+
+    def lane_of_pid(self, pid: int) -> list[int]:
+        """Lanes of a PID (a PID can be reused by a later worker; threads share one)."""
+        return [lane.index for lane in self.lanes if lane.pid == pid]
+
+    def span_label(self, index: int) -> str:
+        """The text of a wait-span label index."""
+        return self.span_labels[index] if 0 <= index < len(self.span_labels) else "?"
+
+    def load_columns(
+        self,
+        run: RunInfo,
+        lanes: list[LaneInfo],
+        tasks: dict[str, np.ndarray],
+        texts: dict[int, TaskText],
+        intervals: np.ndarray,
+        resources: np.ndarray,
+        spans: np.ndarray,
+        span_labels: list[str],
+        status: RunStatus | None,
+        now_ns: int,
+    ) -> None:
+        """Replace everything at once (used by file readers), then notify a reset."""
+        self.begin(run)
+        self.lanes = list(lanes)
+        for name, column in tasks.items():
+            getattr(self, name)[:] = column
+        self.texts = dict(texts)
+        self.intervals.append(intervals)
+        self.resources.append(resources)
+        self.spans.append(spans)
+        self.span_labels = list(span_labels)
+        self.status = status
+        self.now_ns = now_ns
+        self.notify(TimelineChange(reset=True, lanes=True, tasks=True, intervals=True, resources=True,
+                                   status=True))
+
+    TASK_COLUMNS = ("submitted_ns", "start_ns", "end_ns", "cpu_ns", "ready_ns", "lane", "state", "chunk",
+                    "cost_ms")
