@@ -1,0 +1,320 @@
+"""The engine thread's bookkeeping: worker batches in, lanes and task states kept, batches out.
+
+Only the engine thread calls a :class:`RunTracker`. It writes the engine's own Timeline directly
+(vectorised numpy writes, no Python object per event) and accumulates the same changes for the
+next :class:`EngineBatch` handed to the consumer.
+
+Failure is data here: a worker that dies takes its running task with it (FAILED, the reason
+naming the exit code or signal), and the rest of that task's Pool chunk, which the dead worker
+had already taken, is marked lost, since the Pool will never run it again.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import replace
+
+import numpy as np
+
+from engine.backends.base import CallbackSpan, Submitted, WorkerExit
+from engine.events import (
+    END_DTYPE,
+    SPAN_DTYPE,
+    START_DTYPE,
+    SUBMIT_DTYPE,
+    WIRE_EVENT_DTYPE,
+    EngineBatch,
+    EventKind,
+    LaneInfo,
+    RunInfo,
+    RunStatus,
+    TaskState,
+    TaskText,
+    WorkerBatch,
+)
+from engine.sampler import StateSampler
+from engine.timeline import Timeline
+
+
+def describe_exit(code: int | None) -> str:
+    """'exited with code 3' or 'killed by SIGKILL' for a multiprocessing exit code."""
+    if code is None:
+        return "vanished (exit code unknown)"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class RunTracker:
+    """Engine-side state of one run; see the module docstring."""
+
+    def __init__(self, run: RunInfo, sampler: StateSampler) -> None:
+        self.timeline = Timeline()
+        self.timeline.begin(run)
+        self.sampler = sampler
+        self.lane_by_thread: dict[tuple[int, int], int] = {}
+        self.running: dict[int, int] = {}  # lane -> task id
+        self.last_seq: dict[int, int] = {}
+        self.lost_batches = 0
+        self.hello_pids: set[int] = set()
+        self.exited_pids: set[int] = set()
+        self.unannounced_exits = 0
+        self.last_progress_ns = run.t0_ns
+        self.deaths_since_progress = 0
+        self._label_index: dict[str, int] = {}
+        self._run = run
+        self._reset_out()
+        self._out_run: RunInfo | None = run
+
+    def _reset_out(self) -> None:
+        self._out_run = None
+        self._out_lanes: dict[int, LaneInfo] = {}
+        self._out_submitted: list[np.ndarray] = []
+        self._out_started: list[np.ndarray] = []
+        self._out_ended: list[np.ndarray] = []
+        self._out_spans: list[tuple[int, int, int, int]] = []
+        self._out_labels: list[str] = []
+        self._out_texts: list[TaskText] = []
+
+    # ---- lanes ----------------------------------------------------------------------------------
+
+    def set_lane(self, info: LaneInfo) -> None:
+        """Add or replace a lane, in the timeline and in the next batch."""
+        lanes = self.timeline.lanes
+        if info.index == len(lanes):
+            lanes.append(info)
+        else:
+            lanes[info.index] = info
+        self._out_lanes[info.index] = info
+
+    def new_lane(self, pid: int, tid: int, kind: str, name: str, created_ns: int = -1, ready_ns: int = -1) -> int:
+        """Open a lane for a worker thread; returns its index."""
+        index = len(self.timeline.lanes)
+        self.set_lane(LaneInfo(index=index, pid=pid, tid=tid, kind=kind, name=name or f"worker {index}",
+                               created_ns=created_ns, ready_ns=ready_ns))
+        self.lane_by_thread[(pid, tid)] = index
+        return index
+
+    def lane_for(self, pid: int, tid: int) -> int:
+        """The lane of a worker thread, opened on first sight if its hello went missing."""
+        lane = self.lane_by_thread.get((pid, tid))
+        if lane is None:
+            lane = self.new_lane(pid, tid, "process", "")
+        return lane
+
+    # ---- inputs ---------------------------------------------------------------------------------
+
+    def on_submitted(self, sub: Submitted) -> None:
+        """Tasks handed to the backend."""
+        rows = np.empty(len(sub.task_ids), SUBMIT_DTYPE)
+        rows["task_id"] = sub.task_ids
+        rows["t_ns"] = sub.t_ns
+        tl = self.timeline
+        tl.submitted_ns[sub.task_ids] = sub.t_ns
+        pending = sub.task_ids[tl.state[sub.task_ids] == TaskState.PENDING]
+        tl.state[pending] = TaskState.QUEUED
+        self._out_submitted.append(rows)
+
+    def on_worker_batch(self, b: WorkerBatch, now_ns: int) -> None:
+        """Fold one worker datagram in."""
+        last = self.last_seq.get(b.pid)
+        if last is not None and b.seq > last + 1:
+            self.lost_batches += b.seq - last - 1
+        self.last_seq[b.pid] = max(b.seq, last or 0)
+        if b.hello is not None:
+            h = b.hello
+            self.hello_pids.add(h.pid)
+            key = (h.pid, h.tid)
+            if key in self.lane_by_thread:
+                lane = self.lane_by_thread[key]
+                self.set_lane(replace(self.timeline.lanes[lane], created_ns=h.created_ns, ready_ns=h.ready_ns))
+            else:
+                lane = self.new_lane(h.pid, h.tid, h.kind, h.name, h.created_ns, h.ready_ns)
+            self.sampler.add(lane, h.pid, h.tid, h.ready_ns)
+        if b.rows:
+            self._on_rows(b.pid, np.frombuffer(b.rows, dtype=WIRE_EVENT_DTYPE), now_ns)
+        for text in b.texts:
+            if text.kind == "result" or self.timeline.state[text.task_id] == TaskState.FAILED:
+                self._text(text)
+        for w in b.waits:
+            self.span(self.lane_for(b.pid, w.tid), w.start_ns, w.end_ns, w.what)
+
+    def _on_rows(self, pid: int, rows: np.ndarray, now_ns: int) -> None:
+        tl = self.timeline
+        ids = rows["task_id"]
+        valid = (ids >= 0) & (ids < tl.n_tasks)
+        if not valid.all():
+            rows, ids = rows[valid], ids[valid]
+        # Events for tasks the engine already ended (timeout, cancel, lost) are late: drop them.
+        live = tl.state[ids] < TaskState.DONE
+        if not live.all():
+            rows, ids = rows[live], ids[live]
+        if not len(rows):
+            return
+        self.last_progress_ns = now_ns
+        self.deaths_since_progress = 0
+        tids = rows["tid"]
+        lanes = np.empty(len(rows), np.int32)
+        for tid in np.unique(tids):
+            sel = tids == tid
+            lane = self.lane_for(pid, int(tid))
+            lanes[sel] = lane
+            last = np.flatnonzero(sel)[-1]
+            if rows["kind"][last] == EventKind.START:
+                self.running[lane] = int(ids[last])
+            elif self.running.get(lane) == int(ids[last]):
+                del self.running[lane]
+        is_start = rows["kind"] == EventKind.START
+        if is_start.any():
+            s = np.empty(int(is_start.sum()), START_DTYPE)
+            s["task_id"], s["lane"], s["t_ns"] = ids[is_start], lanes[is_start], rows["t_ns"][is_start]
+            tl.start_ns[s["task_id"]] = s["t_ns"]
+            tl.lane[s["task_id"]] = s["lane"]
+            tl.state[s["task_id"]] = TaskState.RUNNING
+            self._out_started.append(s)
+        is_end = ~is_start
+        if is_end.any():
+            e = np.empty(int(is_end.sum()), END_DTYPE)
+            e["task_id"], e["lane"], e["state"] = ids[is_end], lanes[is_end], rows["status"][is_end]
+            e["start_ns"] = -1
+            e["end_ns"], e["cpu_ns"], e["ready_ns"] = rows["t_ns"][is_end], rows["cpu_ns"][is_end], rows["ready_ns"][is_end]
+            self._write_ends(e)
+
+    def _write_ends(self, e: np.ndarray) -> None:
+        tl = self.timeline
+        ids = e["task_id"]
+        tl.state[ids] = e["state"]
+        tl.end_ns[ids] = e["end_ns"]
+        tl.cpu_ns[ids] = e["cpu_ns"]
+        tl.ready_ns[ids] = e["ready_ns"]
+        has_lane = e["lane"] >= 0
+        tl.lane[ids[has_lane]] = e["lane"][has_lane]
+        has_start = e["start_ns"] >= 0
+        tl.start_ns[ids[has_start]] = e["start_ns"][has_start]
+        self._out_ended.append(e)
+
+    def _text(self, text: TaskText) -> None:
+        self.timeline.texts[text.task_id] = text
+        self._out_texts.append(text)
+
+    def span(self, lane: int, start_ns: int, end_ns: int, label: str) -> None:
+        """Record a wait or callback span on a lane."""
+        index = self._label_index.get(label)
+        if index is None:
+            index = self._label_index[label] = len(self.timeline.span_labels)
+            self.timeline.span_labels.append(label)
+            self._out_labels.append(label)
+        self._out_spans.append((lane, start_ns, end_ns, index))
+
+    def on_callback(self, cb: CallbackSpan) -> None:
+        """A completion callback ran on a parent thread: draw it on the parent's lane."""
+        key = (self._parent_pid(), cb.tid)
+        lane = self.lane_by_thread.get(key)
+        if lane is None:
+            lane = self.new_lane(key[0], cb.tid, "parent", "parent · callbacks")
+        self.span(lane, cb.start_ns, max(cb.end_ns, cb.start_ns + 1), cb.label)
+
+    @staticmethod
+    def _parent_pid() -> int:
+        import os
+
+        return os.getpid()
+
+    # ---- engine decisions -----------------------------------------------------------------------
+
+    def end_tasks(self, task_ids: np.ndarray, state: TaskState, now_ns: int, reason_type: str, reason: str) -> None:
+        """End tasks by the engine's decision (timeout, death, lost, cancel), with a reason each."""
+        tl = self.timeline
+        task_ids = task_ids[tl.state[task_ids] < TaskState.DONE]
+        if not len(task_ids):
+            return
+        e = np.empty(len(task_ids), END_DTYPE)
+        e["task_id"] = task_ids
+        e["lane"] = tl.lane[task_ids]
+        e["state"] = state
+        started = tl.start_ns[task_ids] >= 0
+        e["start_ns"] = tl.start_ns[task_ids]
+        e["end_ns"] = np.where(started, now_ns, -1)
+        e["cpu_ns"] = -1
+        e["ready_ns"] = -1
+        self._write_ends(e)
+        for lane, task in list(self.running.items()):
+            if tl.state[task] >= TaskState.DONE:
+                del self.running[lane]
+        kind = "error"
+        for tid in task_ids.tolist():
+            self._text(TaskText(int(tid), kind, reason_type, reason))
+
+    def on_exit(self, ex: WorkerExit) -> None:
+        """A worker process exited: close its lanes; its running task and chunk fail with it."""
+        self.exited_pids.add(ex.pid)
+        if ex.pid not in self.hello_pids:
+            self.unannounced_exits += 1
+        how = describe_exit(ex.exit_code)
+        tl = self.timeline
+        for (pid, _tid), lane in list(self.lane_by_thread.items()):
+            if pid != ex.pid or tl.lanes[lane].exit_ns >= 0:
+                continue
+            info = tl.lanes[lane]
+            self.set_lane(replace(info, exit_ns=ex.t_ns, exit_code=ex.exit_code,
+                                  exit_reason=how if ex.exit_code != 0 else "exited normally"))
+            self.sampler.remove(lane, ex.t_ns)
+            del self.lane_by_thread[(pid, _tid)]
+            task = self.running.pop(lane, None)
+            if task is not None and tl.state[task] < TaskState.DONE:
+                self.deaths_since_progress += 1
+                self.end_tasks(np.array([task]), TaskState.FAILED, ex.t_ns, "WorkerDied",
+                               f"worker pid {ex.pid} {how} while running this task")
+                chunk = tl.chunk[task]
+                lost = np.flatnonzero((tl.chunk == chunk) & (tl.state < TaskState.RUNNING))
+                self.end_tasks(lost, TaskState.FAILED, ex.t_ns, "LostWithWorker",
+                               f"never ran: its chunk {chunk} was taken by worker pid {ex.pid}, which {how}")
+            elif ex.exit_code not in (0, None) or ex.exit_code is None:
+                self.deaths_since_progress += 1
+
+    def unfinished(self) -> np.ndarray:
+        """Ids of tasks not yet in a terminal state."""
+        return np.flatnonzero(self.timeline.state < TaskState.DONE)
+
+    def all_finished(self) -> bool:
+        """Whether every task reached a terminal state."""
+        return bool(np.all(self.timeline.state >= TaskState.DONE))
+
+    # ---- output ---------------------------------------------------------------------------------
+
+    def cut(self, now_ns: int, status: RunStatus | None = None) -> EngineBatch | None:
+        """The batch of everything changed since the last cut (None when nothing did)."""
+        intervals, resources = self.sampler.take()
+        tl = self.timeline
+        tl.intervals.append(intervals)
+        tl.resources.append(resources)
+        spans = np.array(self._out_spans, dtype=SPAN_DTYPE) if self._out_spans else np.zeros(0, SPAN_DTYPE)
+        tl.spans.append(spans)
+        tl.now_ns = max(tl.now_ns, now_ns)
+        if status is not None:
+            tl.status = status
+        parts = (self._out_submitted, self._out_started, self._out_ended)
+        if not (any(parts) or self._out_lanes or self._out_texts or len(intervals) or len(resources)
+                or len(spans) or status or self._out_run):
+            return None
+        batch = EngineBatch(
+            run=self._out_run,
+            lanes=tuple(self._out_lanes[i] for i in sorted(self._out_lanes)),
+            submitted=_cat(self._out_submitted, SUBMIT_DTYPE),
+            started=_cat(self._out_started, START_DTYPE),
+            ended=_cat(self._out_ended, END_DTYPE),
+            intervals=intervals, resources=resources, spans=spans,
+            span_labels=tuple(self._out_labels), texts=tuple(self._out_texts),
+            status=status, now_ns=now_ns,
+        )
+        self._reset_out()
+        return batch
+
+
+def _cat(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
+    if not parts:
+        return np.zeros(0, dtype)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

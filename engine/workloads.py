@@ -1,0 +1,85 @@
+"""Built-in task functions: top-level and picklable, so every start method can run them.
+
+Each takes the planned duration in milliseconds and does one kind of work for about that long:
+``cpu`` spins (on-CPU), ``sleep`` blocks (waiting), ``io`` writes and fsyncs a scratch file
+(waiting on the disk), ``mixed`` alternates 5 ms of CPU and 5 ms of sleep.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+BUILTIN_FUNCTIONS = {
+    "cpu": "engine.workloads:cpu",
+    "sleep": "engine.workloads:sleep",
+    "io": "engine.workloads:io",
+    "mixed": "engine.workloads:mixed",
+}
+
+
+def cpu(ms: float) -> int:
+    """Spin on the CPU until ``ms`` of wall time have passed; returns the loop count.
+
+    Wall time, not CPU time, is the budget: a CPU task that must wait for a core (ready) then
+    shows exactly that wait as ready time instead of running longer.
+    """
+    end = time.monotonic_ns() + int(ms * 1e6)
+    n = 0
+    while time.monotonic_ns() < end:
+        n += 1
+    return n
+
+
+def sleep(ms: float) -> None:
+    """Block for ``ms`` milliseconds (the process is waiting, off the CPU)."""
+    time.sleep(ms / 1000.0)
+
+
+def io(ms: float, block_bytes: int = 64 * 1024) -> int:
+    """Write and fsync 64 KiB blocks to a scratch file until ``ms`` have passed; returns bytes written."""
+    end = time.monotonic_ns() + int(ms * 1e6)
+    block = os.urandom(block_bytes)
+    written = 0
+    with tempfile.TemporaryFile(prefix="procviz-io-") as f:
+        while True:
+            f.write(block)
+            f.flush()
+            os.fsync(f.fileno())
+            written += block_bytes
+            if time.monotonic_ns() >= end:
+                return written
+
+
+def mixed(ms: float, slice_ms: float = 5.0) -> None:
+    """Alternate ``slice_ms`` of CPU spinning and ``slice_ms`` of sleep for ``ms`` in total."""
+    end = time.monotonic_ns() + int(ms * 1e6)
+    while True:
+        now = time.monotonic_ns()
+        if now >= end:
+            return
+        spin_end = min(end, now + int(slice_ms * 1e6))
+        while time.monotonic_ns() < spin_end:
+            pass
+        left = (end - time.monotonic_ns()) / 1e9
+        if left > 0:
+            time.sleep(min(slice_ms / 1000.0, left))
+
+
+_cache: dict[str, Callable[..., Any]] = {}
+
+
+def resolve(ref: str) -> Callable[..., Any]:
+    """Import ``module:function`` once per process and return the function."""
+    fn = _cache.get(ref)
+    if fn is None:
+        module_name, _, attr = ref.partition(":")
+        fn = getattr(importlib.import_module(module_name), attr)
+        if not callable(fn):
+            raise TypeError(f"{ref} is not callable")
+        _cache[ref] = fn
+    return fn
