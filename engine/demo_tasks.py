@@ -67,3 +67,9 @@ def hang(x: int, seconds: float = 3600.0) -> int:
     """Sleep far longer than any timeout (for timeout and Stop tests)."""
     time.sleep(seconds)
     return x
+
+
+def whoami(x: int, ms: float = 5.0) -> int:
+    """The PID of the worker that ran the task (to check that lanes carry real PIDs)."""
+    time.sleep(ms / 1000.0)
+    return os.getpid()

@@ -1,0 +1,54 @@
+"""Shared helpers for engine tests: run a config to the end, list leftover processes."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import psutil
+
+from engine.config import parse_config
+from engine.runner import Engine, RunResult
+
+START_METHODS = ("spawn", "forkserver")
+
+
+def run_config(data: dict, timeout_s: float = 60.0) -> RunResult:
+    """Validate ``data``, run it on a fresh Engine and return the result (fails the test on a hang)."""
+    engine = Engine()
+    engine.start(parse_config(data))
+    result = engine.join(timeout_s)
+    assert result is not None, f"run did not end within {timeout_s} s"
+    return result
+
+
+def function_workload(fn: str, n: int = 20, **kw: object) -> dict:
+    """A workload calling engine.demo_tasks.<fn>(i) for i in range(n)."""
+    return {"kind": "function", "function": f"engine.demo_tasks:{fn}", "args": [[i] for i in range(n)], **kw}
+
+
+def alive_pids(pids: set[int]) -> set[int]:
+    """Which of ``pids`` are still running (zombies count as gone)."""
+    out = set()
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.add(pid)
+        except psutil.Error:
+            pass
+    return out
+
+
+def wait_gone(pids: set[int], timeout_s: float = 5.0) -> set[int]:
+    """Wait until none of ``pids`` runs; returns those still alive at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    left = alive_pids(pids)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = alive_pids(left)
+    return left
+
+
+def worker_pids(result: RunResult) -> set[int]:
+    """PIDs of the worker lanes (not the parent's callback lane)."""
+    return {lane.pid for lane in result.timeline.lanes if lane.kind != "parent" and lane.pid != os.getpid()}

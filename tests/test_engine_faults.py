@@ -1,0 +1,102 @@
+"""Failure is data: exceptions, sys.exit, killed workers, timeouts and Stop end cleanly."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from engine.config import parse_config
+from engine.events import TaskState
+from engine.runner import Engine
+from tests.engine_helpers import START_METHODS, function_workload, run_config, wait_gone, worker_pids
+
+
+def _states(result) -> dict[str, int]:
+    return {s.name: n for s, n in result.timeline.state_counts().items() if n}
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_task_exception_fails_only_that_task(start_method: str) -> None:
+    result = run_config({"workers": 2, "start_method": start_method, "workload": function_workload("fail_if", 20)})
+    tl = result.timeline
+    assert result.outcome == "failed"
+    assert tl.state[3] == TaskState.FAILED
+    assert tl.texts[3].type_name == "ValueError" and "x=3" in tl.texts[3].message
+    assert "Traceback" in tl.texts[3].traceback
+    assert _states(result) == {"DONE": 19, "FAILED": 1}
+
+
+def test_sys_exit_in_a_task_is_a_failed_task_not_a_dead_worker() -> None:
+    result = run_config({"workers": 2, "workload": function_workload("exit_if", 20)})
+    tl = result.timeline
+    assert tl.state[3] == TaskState.FAILED and tl.texts[3].type_name == "SystemExit"
+    assert _states(result) == {"DONE": 19, "FAILED": 1}
+
+
+def test_exception_that_cannot_be_unpickled_does_not_hang() -> None:
+    result = run_config({"workers": 2, "workload": function_workload("raise_unpicklable", 4)}, timeout_s=30)
+    assert _states(result) == {"FAILED": 4}
+    assert result.timeline.texts[0].type_name == "UnpicklableError"
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_sigkilled_worker_fails_its_task_and_chunk_and_the_run_ends(start_method: str) -> None:
+    result = run_config({"workers": 2, "start_method": start_method, "chunksize": 2,
+                         "workload": function_workload("kill_self_if", 20)}, timeout_s=30)
+    tl = result.timeline
+    assert tl.state[3] == TaskState.FAILED
+    assert "SIGKILL" in tl.texts[3].message and tl.texts[3].type_name == "WorkerDied"
+    # task 3 shares chunk 1 with task 2, which ran before it; nothing else of the chunk is left
+    assert tl.chunk[2] == tl.chunk[3]
+    others = np.delete(np.arange(20), 3)
+    assert np.all(tl.state[others] == TaskState.DONE)
+    dead = [lane for lane in tl.lanes if lane.exit_code == -9]
+    assert len(dead) == 1 and "SIGKILL" in dead[0].exit_reason
+    assert not wait_gone(worker_pids(result))
+
+
+def test_os_exit_loses_the_rest_of_the_chunk_with_a_reason() -> None:
+    result = run_config({"workers": 2, "chunksize": 4, "workload": function_workload("hard_exit_if", 12)}, timeout_s=30)
+    tl = result.timeline
+    assert tl.state[3] == TaskState.FAILED and "code 7" in tl.texts[3].message
+    assert all(tl.state[i] == TaskState.DONE for i in range(12) if tl.chunk[i] != tl.chunk[3])
+    assert result.outcome == "failed"
+
+
+def test_timeout_ends_the_task_and_terminates_its_worker() -> None:
+    t0 = time.monotonic()
+    result = run_config({"workers": 2, "task_timeout_s": 0.3, "chunksize": 1,
+                         "workload": function_workload("hang", 2)}, timeout_s=30)
+    tl = result.timeline
+    assert time.monotonic() - t0 < 15
+    assert np.all(tl.state == TaskState.TIMEOUT)
+    assert "task_timeout_s=0.3" in tl.texts[0].message
+    assert not wait_gone(worker_pids(result))
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_stop_during_long_tasks_returns_quickly_and_leaves_no_process(start_method: str) -> None:
+    engine = Engine()
+    engine.start(parse_config({"workers": 2, "start_method": start_method,
+                               "workload": {"kind": "sleep", "count": 6, "duration_ms": 30_000}}))
+    deadline = time.monotonic() + 20
+    pids: set[int] = set()
+    while time.monotonic() < deadline and len(pids) < 2:  # wait until both workers run a task
+        while not engine.events.empty():
+            batch = engine.events.get()
+            pids.update(lane.pid for lane in batch.lanes)
+            if len(batch.started):
+                pass
+        time.sleep(0.05)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    engine.stop(10.0)
+    assert time.monotonic() - t0 < 5.0
+    result = engine.join(0)
+    assert result is not None and result.outcome == "stopped"
+    tl = result.timeline
+    assert np.all(tl.state == TaskState.CANCELLED)
+    assert np.count_nonzero(tl.start_ns >= 0) == 2  # the two running ones keep their start
+    assert not wait_gone(pids | worker_pids(result))

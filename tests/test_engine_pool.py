@@ -1,0 +1,81 @@
+"""End-to-end runs of every Pool API on real processes, under spawn and forkserver."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.events import TaskState
+from tests.engine_helpers import START_METHODS, function_workload, run_config, wait_gone, worker_pids
+
+APIS = ("map", "map_async", "imap", "imap_unordered", "starmap", "apply", "apply_async")
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
+@pytest.mark.parametrize("api", APIS)
+def test_every_pool_api_runs_twenty_tasks(api: str, start_method: str) -> None:
+    result = run_config({"workers": 2, "api": api, "start_method": start_method,
+                         "workload": function_workload("whoami", 20)})
+    tl = result.timeline
+    assert result.outcome == "completed", result.message
+    assert tl.n_tasks == 20
+    # exactly one terminal state per task, all done
+    assert np.all(tl.state == TaskState.DONE)
+    assert np.all(tl.end_ns >= tl.start_ns) and np.all(tl.start_ns >= tl.submitted_ns)
+    # lanes carry the real PIDs: each task's own os.getpid() equals its lane's PID
+    for task in range(20):
+        lane = tl.lanes[tl.lane[task]]
+        assert tl.texts[task].message == str(lane.pid), (task, tl.texts[task], lane)
+    assert 1 <= len(worker_pids(result)) <= 2
+    for lane in tl.lanes:
+        if lane.kind == "process":
+            assert lane.created_ns <= lane.ready_ns
+            assert lane.exit_code == 0, lane
+    assert not wait_gone(worker_pids(result))
+
+
+def test_apply_is_one_at_a_time_and_apply_async_overlaps() -> None:
+    def max_overlap(tl) -> int:
+        events = sorted([(s, 1) for s in tl.start_ns] + [(e, -1) for e in tl.end_ns], key=lambda p: (p[0], p[1]))
+        depth = best = 0
+        for _, step in events:
+            depth += step
+            best = max(best, depth)
+        return best
+
+    sleep = {"kind": "sleep", "count": 6, "duration_ms": 100}
+    one = run_config({"workers": 3, "api": "apply", "workload": sleep}).timeline
+    many = run_config({"workers": 3, "api": "apply_async", "workload": sleep}).timeline
+    assert max_overlap(one) == 1
+    assert max_overlap(many) == 3
+
+
+def test_apply_async_callbacks_show_on_a_parent_lane() -> None:
+    result = run_config({"workers": 2, "api": "apply_async", "workload": {"kind": "sleep", "count": 5, "duration_ms": 20}})
+    tl = result.timeline
+    parent = [lane for lane in tl.lanes if lane.kind == "parent"]
+    assert len(parent) == 1
+    spans = tl.spans.data
+    assert np.count_nonzero(spans["lane"] == parent[0].index) == 5
+    assert {tl.span_label(i) for i in spans["label"]} == {"callback"}
+
+
+def test_chunks_run_back_to_back_on_one_worker() -> None:
+    result = run_config({"workers": 2, "api": "map", "chunksize": 5,
+                         "workload": {"kind": "sleep", "count": 20, "duration_ms": 10}})
+    tl = result.timeline
+    for chunk in np.unique(tl.chunk):
+        members = np.flatnonzero(tl.chunk == chunk)
+        assert len(members) == 5
+        assert len(set(tl.lane[members].tolist())) == 1  # one worker ran the whole chunk
+        order = members[np.argsort(tl.start_ns[members])]
+        assert np.all(tl.start_ns[order][1:] >= tl.end_ns[order][:-1])  # back to back
+
+
+def test_maxtasksperchild_gives_replaced_workers_new_lanes() -> None:
+    result = run_config({"workers": 2, "api": "map", "chunksize": 1, "maxtasksperchild": 2,
+                         "workload": {"kind": "sleep", "count": 8, "duration_ms": 10}})
+    tl = result.timeline
+    assert result.outcome == "completed"
+    assert len(worker_pids(result)) >= 4  # 8 chunks / 2 per worker
+    assert len(tl.lanes) == len({(lane.pid, lane.tid) for lane in tl.lanes})
