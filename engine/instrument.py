@@ -45,6 +45,11 @@ from engine.workloads import resolve
 
 FLUSH_ROWS = 256
 FLUSH_S = 0.010
+FLUSH_NS = int(FLUSH_S * 1e9)
+# Plain ints in the hot path: packing an IntEnum goes through __index__, measurably slower.
+_START, _END, _DONE, _FAILED = int(EventKind.START), int(EventKind.END), int(TaskState.DONE), int(TaskState.FAILED)
+_pack_into = WIRE_EVENT_STRUCT.pack_into
+_ROW = WIRE_EVENT_STRUCT.size
 MAX_TEXT = 4000  # characters kept of a message or a traceback
 MAX_RESULT_TEXT = 200
 
@@ -76,8 +81,9 @@ class Recorder:
         self._waits: list[WaitSpan] = []
         self._hellos: list[WorkerHello] = []
         self._seq = 0
-        self._last_flush = time.monotonic()
+        self.last_flush_ns = time.monotonic_ns()
         self._pending = threading.Event()
+        self._armed = False  # a flush is already scheduled (cheaper to test than Event.is_set)
         self._closed = False
         self._flusher = threading.Thread(target=self._flush_loop, name="procviz-flusher", daemon=True)
         self._flusher.start()
@@ -87,13 +93,13 @@ class Recorder:
     def event(self, kind: int, status: int, tid: int, task_id: int, t_ns: int, cpu_ns: int, ready_ns: int) -> None:
         """Buffer one packed event row."""
         with self._lock:
-            WIRE_EVENT_STRUCT.pack_into(self._buf, self._rows * WIRE_EVENT_STRUCT.size, kind, status, tid,
-                                        task_id, t_ns, cpu_ns, ready_ns, 0)
+            _pack_into(self._buf, self._rows * _ROW, kind, status, tid, task_id, t_ns, cpu_ns, ready_ns, 0)
             self._rows += 1
-            full = self._rows >= FLUSH_ROWS
-            if full:
+            if self._rows >= FLUSH_ROWS:
                 self._flush_locked()
-        if not full and not self._pending.is_set():
+                return
+        if not self._armed:
+            self._armed = True
             self._pending.set()
 
     def text(self, text: TaskText) -> None:
@@ -112,11 +118,6 @@ class Recorder:
         with self._lock:
             self._hellos.append(hello)
             self._flush_locked()
-
-    def flush_if_quiet(self) -> None:
-        """Send now if nothing was sent for FLUSH_S (called at task start: long tasks show at once)."""
-        if time.monotonic() - self._last_flush >= FLUSH_S:
-            self.flush()
 
     # ---- sending --------------------------------------------------------------------------------
 
@@ -140,7 +141,7 @@ class Recorder:
                 pid=self.pid, seq=self._seq, rows=rows if last else b"", texts=texts if last else (),
                 hello=hello, waits=waits if last else (), goodbye=goodbye and last,
             ))
-        self._last_flush = time.monotonic()
+        self.last_flush_ns = time.monotonic_ns()
 
     def _flush_loop(self) -> None:
         while not self._closed:
@@ -149,6 +150,7 @@ class Recorder:
                 return
             time.sleep(FLUSH_S)  # let a batch gather
             self._pending.clear()
+            self._armed = False
             self.flush()
 
     def close(self) -> None:
@@ -164,15 +166,38 @@ _recorder: Recorder | None = None
 _thread_local = threading.local()
 
 
+class _ThreadMeter:
+    """Per worker thread: its schedstat descriptor and native thread id, opened on first use."""
+
+    __slots__ = ("reader", "fd", "tid")
+
+    def __init__(self) -> None:
+        self.reader = SchedstatReader()
+        self.fd = self.reader._fd  # read directly in the hot path: one pread, no method call
+        self.tid = threading.get_native_id()
+
+
+def _meter() -> _ThreadMeter:
+    meter = getattr(_thread_local, "meter", None)
+    if meter is None:
+        meter = _thread_local.meter = _ThreadMeter()
+    return meter
+
+
 def _reader() -> SchedstatReader:
-    """This thread's schedstat reader, opened on first use (after fork, never inherited)."""
-    reader = getattr(_thread_local, "reader", None)
-    if reader is None or getattr(_thread_local, "pid", None) != os.getpid():
-        reader = SchedstatReader()
-        _thread_local.reader = reader
-        _thread_local.pid = os.getpid()
-        _thread_local.tid = threading.get_native_id()
-    return reader
+    """This thread's schedstat reader."""
+    return _meter().reader
+
+
+def _forget_after_fork() -> None:
+    # A forked child must not reuse the parent's descriptors (they name the parent's thread) nor
+    # its socket and flusher thread.
+    global _recorder, _thread_local
+    _recorder = None
+    _thread_local = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -230,35 +255,46 @@ def recorder() -> Recorder | None:
 
 
 def run_task(call: TaskCall) -> None:
-    """Run one task under measurement. Never raises; the outcome travels as events."""
+    """Run one task under measurement. Never raises; the outcome travels as events.
+
+    On-CPU and run-queue wait both come from one read of the thread's schedstat (fields 1 and
+    2); ``thread_time_ns`` is the fallback where schedstat is missing (ready then unmeasured).
+    This is the hot path: about 2 us per task in all, see benchmarks/bench_engine.py.
+    """
     rec = _recorder
     if rec is None:  # not a procviz worker: run plainly
         resolve(call.function)(*call.args)
         return None
-    reader = _reader()
-    tid = _thread_local.tid
-    measured = reader.available
-    rec.flush_if_quiet()
-    r0 = reader.read()[1] if measured else 0
-    c0 = time.thread_time_ns()
+    meter = _meter()
+    fd = meter.fd
+    if fd >= 0:
+        f = os.pread(fd, 96, 0).split()
+        c0, r0 = int(f[0]), int(f[1])
+    else:
+        c0, r0 = time.thread_time_ns(), 0
     t0 = time.monotonic_ns()
-    rec.event(EventKind.START, 0, tid, call.task_id, t0, 0, 0)
-    status = TaskState.DONE
+    rec.event(_START, 0, meter.tid, call.task_id, t0, 0, 0)
+    if t0 - rec.last_flush_ns >= FLUSH_NS:
+        rec.flush()  # nothing sent for a while: this may be a long task, show it running now
+    status = _DONE
     text: TaskText | None = None
     try:
         result = resolve(call.function)(*call.args)
         if call.report_result:
             text = TaskText(call.task_id, "result", type(result).__name__, _short_repr(result))
     except BaseException as exc:  # noqa: BLE001 - every failure becomes data, SystemExit included
-        status = TaskState.FAILED
+        status = _FAILED
         text = TaskText(call.task_id, "error", type(exc).__qualname__, _clip(_safe_str(exc)),
                         _clip("".join(traceback.format_exception(exc))))
     t1 = time.monotonic_ns()
-    c1 = time.thread_time_ns()
-    ready = reader.read()[1] - r0 if measured else -1
+    if fd >= 0:
+        f = os.pread(fd, 96, 0).split()
+        cpu, ready = int(f[0]) - c0, int(f[1]) - r0
+    else:
+        cpu, ready = time.thread_time_ns() - c0, -1
     if text is not None:
         rec.text(text)
-    rec.event(EventKind.END, status, tid, call.task_id, t1, c1 - c0, ready)
+    rec.event(_END, status, meter.tid, call.task_id, t1, cpu, ready)
     return None
 
 

@@ -247,6 +247,7 @@ class _Run:
                 break
         for batch in receiver.receive_all():
             tracker.on_worker_batch(batch, now)
+        tracker.settle(now)
         while True:
             try:
                 tracker.on_submitted(backend.submissions.get_nowait())

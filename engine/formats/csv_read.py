@@ -1,0 +1,222 @@
+"""Reading a procviz CSV back: the task table only, checked cell by cell.
+
+The header must be exactly :data:`HEADER`. Refused, each naming the line and the column: NUL
+bytes, another delimiter, broken quoting, a row with too few or too many cells, numbers that are
+not plain decimal numbers (at most 9 decimals for seconds, 6 for milliseconds), unknown states,
+ids that are not exactly 0..n-1 once each, an end before its start, negative durations, a lane
+with two different pids.
+
+What comes back: a Timeline with the tasks, their failure reasons (as error texts without
+traceback), one lane per lane number used (pid from the file, kind "process"), and a run with
+no config. The CSV has times relative to the run start; the rebuilt run starts at 0 ns, or later
+when a time in the file is negative, so every time stays a valid non-negative nanosecond count.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import numpy as np
+
+from engine.events import LaneInfo, RunInfo, TaskText
+from engine.formats.csv_write import HEADER
+from engine.formats.errors import TimelineFileError
+from engine.formats.fixed_point import MILLIS, SECONDS, fixed_pattern, parse_fixed
+from engine.formats.model import TASK_STATE_NAMES, placeholder_lane
+from engine.timeline import Timeline
+
+COL = {name: i for i, name in enumerate(HEADER)}
+UNSIGNED = re.compile(r"[0-9]{1,18}")
+SECONDS_CELL = fixed_pattern(SECONDS, signed=True)
+MILLIS_CELL = fixed_pattern(MILLIS, signed=False)
+REASON_SPLIT = re.compile(r"([A-Za-z_][\w.]*): (.*)", re.DOTALL)
+# Lanes are numbered densely by the engine, and a run opens at most one lane per task plus its
+# pool's workers; a larger lane number is not from procviz and would only make us allocate.
+LANE_SLACK = 4096
+
+
+class _Rows:
+    """The data rows of the file as columns of cells, with the file line of each row."""
+
+    def __init__(self, text: str, path: str) -> None:
+        self.path = path
+        self.lines: list[int] = []
+        rows: list[list[str]] = []
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        try:
+            header = next(reader, None)
+            self._check_header(header)
+            for row in reader:
+                if len(row) != len(HEADER):
+                    self.fail(reader.line_num, "", f"has {len(row)} cells; expected {len(HEADER)}"
+                              + (" (an empty line?)" if not row else ""))
+                rows.append(row)
+                self.lines.append(reader.line_num)
+        except csv.Error as exc:
+            self.fail(reader.line_num, "", f"broken CSV quoting: {exc}")
+        self.columns = list(zip(*rows, strict=True)) if rows else [() for _ in HEADER]
+        self.n = len(rows)
+
+    def fail(self, line: int, field: str, problem: str) -> None:
+        raise TimelineFileError(self.path, f"line {line}", field, problem)
+
+    def fail_row(self, i: int, field: str, problem: str) -> None:
+        self.fail(self.lines[i], field, problem)
+
+    def _check_header(self, header: list[str] | None) -> None:
+        if header is None:
+            self.fail(1, "", "the file is empty; expected the header " + ",".join(HEADER))
+        if tuple(header) == HEADER:
+            return
+        if len(header) == 1:
+            for sep in (";", "\t", "|"):
+                if sep in header[0]:
+                    self.fail(1, "", f"the columns are separated by {sep!r}; procviz CSV uses commas")
+        for i, expected in enumerate(HEADER):
+            got = header[i] if i < len(header) else None
+            if got != expected:
+                what = "is missing" if got is None else f"is {got!r}"
+                self.fail(1, expected, f"header column {i + 1} {what}; expected: {','.join(HEADER)}")
+        self.fail(1, header[len(HEADER)], f"extra header column {header[len(HEADER)]!r}; expected: {','.join(HEADER)}")
+
+    def cells(self, name: str) -> tuple[str, ...]:
+        """The cells of one column."""
+        return self.columns[COL[name]]
+
+    def matching(self, name: str, pattern: re.Pattern[str], what: str, optional: bool) -> tuple[str, ...]:
+        """The column's cells after checking each is empty (when ``optional``) or matches ``pattern``."""
+        cells = self.cells(name)
+        # One regex over the whole column (NUL-separated: no cell can hold a NUL) is fast; the
+        # per-cell scan below runs only to name the first bad cell.
+        cell = f"(?:{pattern.pattern}){'?' if optional else ''}"
+        column = re.compile(f"{cell}(?:\\x00{cell})*")
+        if cells and column.fullmatch("\0".join(cells)) is None:
+            for i, cell in enumerate(cells):
+                if not ((optional and cell == "") or pattern.fullmatch(cell)):
+                    self.fail_row(i, name, f"must be {what}{' or empty' if optional else ''} (got {cell!r})")
+        return cells
+
+
+def timeline_from_csv(text: str, path: str) -> Timeline:
+    """Validate a procviz CSV and build its Timeline (raises TimelineFileError)."""
+    nul = text.find("\0")
+    if nul >= 0:
+        raise TimelineFileError(path, f"line {text.count(chr(10), 0, nul) + 1}", "",
+                                "contains a NUL byte; procviz CSV never does")
+    rows = _Rows(text, path)
+    n = rows.n
+    ids = np.array([int(c) for c in rows.matching("id", UNSIGNED, "a task id (0, 1, ...)", False)], dtype=np.int64)
+    _check_ids(rows, ids)
+    order = np.argsort(ids, kind="stable")
+
+    codes = {name: code for code, name in enumerate(TASK_STATE_NAMES)}
+    state = np.array([codes.get(cell, 255) for cell in rows.cells("state")], dtype=np.uint8)
+    if (state == 255).any():
+        i = int(np.flatnonzero(state == 255)[0])
+        rows.fail_row(i, "state", f"must be one of {', '.join(TASK_STATE_NAMES)} (got {rows.cells('state')[i]!r})")
+    lane = _optional_ints(rows, "lane", "a lane number")
+    pid = _optional_ints(rows, "pid", "a process id")
+    chunk = _optional_ints(rows, "chunk", "a chunk number", optional=False)
+    lanes = _lanes(rows, lane, pid)
+    times = {name: _fixed(rows, name, SECONDS_CELL, SECONDS, "seconds from the run start")
+             for name in ("submitted_s", "start_s", "end_s")}
+    durations = {name: _fixed(rows, name, MILLIS_CELL, MILLIS, "milliseconds >= 0")
+                 for name in ("queued_ms", "cpu_ms", "ready_ms", "waiting_ms")}
+    start, end = times["start_s"], times["end_s"]
+    bad = (start[1] & end[1]) & (end[0] < start[0])
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        rows.fail_row(i, "end_s", f"ends before it starts ({rows.cells('end_s')[i]} < {rows.cells('start_s')[i]})")
+    known_rel = np.concatenate([v[0][v[1]] for v in times.values()])
+    t0 = max(0, -int(known_rel.min())) if len(known_rel) else 0
+
+    def absolute(name: str) -> np.ndarray:
+        rel, known = times[name]
+        return np.where(known, rel + t0, -1)[order]
+
+    def duration(name: str) -> np.ndarray:
+        value, known = durations[name]
+        return np.where(known, value, -1)[order]
+
+    # Undo the writer's neutralising quote (U+2400 stays: NUL is not stored, see csv_write).
+    reasons = [c[1:] if c[:1] == "'" else c for c in rows.cells("reason")]
+    args = [c[1:] if c[:1] == "'" else c for c in rows.cells("args")]
+    columns = {
+        "submitted_ns": absolute("submitted_s"), "start_ns": absolute("start_s"), "end_ns": absolute("end_s"),
+        "cpu_ns": duration("cpu_ms"), "ready_ns": duration("ready_ms"), "lane": lane[order].astype(np.int32),
+        "state": state[order], "chunk": chunk[order].astype(np.int32), "cost_ms": np.full(n, np.nan),
+    }
+    texts = {}
+    for i in sorted((i for i, r in enumerate(reasons) if r), key=lambda i: ids[i]):
+        if reasons[i]:
+            match = REASON_SPLIT.fullmatch(reasons[i])
+            type_name, message = match.groups() if match else ("", reasons[i])
+            texts[int(ids[i])] = TaskText(int(ids[i]), "error", type_name, message)
+    arg_texts = tuple(args[i] for i in order.tolist()) if any(args) else ()
+    known_times = [c[c >= 0] for c in (columns["submitted_ns"], columns["start_ns"], columns["end_ns"])]
+    now = max([t0] + [int(c.max()) for c in known_times if len(c)])
+    run = RunInfo(n_tasks=n, t0_ns=t0, config={}, host="", cpu_count=0, schedstat=bool((columns["ready_ns"] >= 0).any()),
+                  arg_texts=arg_texts)
+    timeline = Timeline()
+    empty = Timeline()
+    timeline.load_columns(run, lanes, columns, texts, empty.intervals.data, empty.resources.data, empty.spans.data,
+                          [], None, now)
+    return timeline
+
+
+def _check_ids(rows: _Rows, ids: np.ndarray) -> None:
+    n = rows.n
+    if not n:
+        return
+    if ids.max() >= n:
+        i = int(np.argmax(ids >= n))
+        rows.fail_row(i, "id", f"is {int(ids[i])}, but the file has {n} tasks: ids must be 0..{n - 1}")
+    _, first = np.unique(ids, return_index=True)
+    if len(first) != n:
+        repeat = np.ones(n, dtype=bool)
+        repeat[first] = False
+        i = int(np.flatnonzero(repeat)[0])
+        j = int(np.flatnonzero(ids == ids[i])[0])
+        rows.fail_row(i, "id", f"task {int(ids[i])} appears twice (first on line {rows.lines[j]})")
+
+
+def _optional_ints(rows: _Rows, name: str, what: str, optional: bool = True) -> np.ndarray:
+    cells = rows.matching(name, UNSIGNED, what, optional)
+    return np.array([int(c) if c else -1 for c in cells], dtype=np.int64)
+
+
+def _fixed(rows: _Rows, name: str, pattern: re.Pattern[str], digits: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    cells = rows.matching(name, pattern, what, optional=True)
+    known = np.array([c != "" for c in cells], dtype=bool)
+    values = np.array([parse_fixed(c, digits) if c else 0 for c in cells], dtype=np.int64)
+    return values, known
+
+
+def _lanes(rows: _Rows, lane: np.ndarray, pid: np.ndarray) -> list[LaneInfo]:
+    mismatch = (lane >= 0) != (pid >= 0)
+    if mismatch.any():
+        i = int(np.flatnonzero(mismatch)[0])
+        field = "pid" if lane[i] >= 0 else "lane"
+        rows.fail_row(i, field, "lane and pid must both be given or both be empty")
+    limit = rows.n + LANE_SLACK
+    if len(lane) and lane.max() >= limit:
+        i = int(np.argmax(lane))
+        rows.fail_row(i, "lane", f"is {int(lane[i])}; a file with {rows.n} tasks has lanes below {limit}")
+    # Group rows by lane (in file order within a lane); every row must repeat its lane's first pid.
+    at = np.flatnonzero(lane >= 0)
+    by_lane = at[np.lexsort((at, lane[at]))]
+    ln, p = lane[by_lane], pid[by_lane]
+    starts = np.r_[True, ln[1:] != ln[:-1]] if len(ln) else np.zeros(0, dtype=bool)
+    group_first = np.maximum.accumulate(np.where(starts, np.arange(len(ln)), 0))
+    differs = p != p[group_first]
+    if differs.any():
+        k = int(np.flatnonzero(differs)[np.argmin(by_lane[differs])])
+        i, j = int(by_lane[k]), int(by_lane[group_first[k]])
+        rows.fail_row(i, "pid", f"lane {int(ln[k])} has pid {int(p[group_first[k]])} on line {rows.lines[j]} "
+                      f"but {int(p[k])} here")
+    pid_of = dict(zip(ln[starts].tolist(), p[starts].tolist(), strict=True))
+    count = max(pid_of) + 1 if pid_of else 0
+    return [LaneInfo(index=i, pid=pid_of[i], tid=pid_of[i], kind="process", name=f"worker {i}")
+            if i in pid_of else placeholder_lane(i) for i in range(count)]

@@ -1,0 +1,114 @@
+"""Bytes in and out of timeline files: size-checked reads, gzip, atomic writes.
+
+Every reader goes through :func:`read_limited`, which refuses a file larger than
+:data:`MAX_FILE_BYTES` *before* parsing anything, and refuses a gzip file whose content
+would decompress past the same limit (a small .gz can hold gigabytes of zeros).
+
+Every writer goes through :func:`atomic_output`: the data goes to a temporary file in the target's
+folder, is flushed and fsynced, then renamed over the target, so a crash or a full disk never
+leaves a half-written timeline under the real name.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from engine.formats.errors import TimelineFileError
+
+# 1 GiB: a 1,000,000-task run is about 0.1 GB as native JSON or CSV and about 0.5 GB as a Chrome
+# trace (see benchmarks/bench_export.py), so this leaves room while keeping a parse of the largest
+# accepted file within a few GB of memory. One constant for every format and for gzip content.
+MAX_FILE_BYTES = 1 << 30
+GZIP_MAGIC = b"\x1f\x8b"
+# Level 1: a 1M-task Chrome trace is ~0.5 GB of very repetitive JSON; level 1 still shrinks it
+# about 8x and is several times faster than the default level 9.
+GZIP_LEVEL = 1
+_WRITE_BUFFER = 1 << 20
+
+
+def read_limited(path: str | os.PathLike[str]) -> bytes:
+    """The file's bytes (decompressed when it is gzip), refusing anything over MAX_FILE_BYTES."""
+    p = os.fspath(path)
+    limit = MAX_FILE_BYTES
+    size = os.stat(p).st_size
+    if size > limit:
+        raise TimelineFileError(p, "file", "", f"is {size} bytes; timeline files are limited to {limit} bytes")
+    with open(p, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:  # grew while we looked
+        raise TimelineFileError(p, "file", "", f"is over the {limit}-byte limit for timeline files")
+    if data[:2] != GZIP_MAGIC:
+        return data
+    return _gunzip_limited(p, data, limit)
+
+
+def _gunzip_limited(path: str, data: bytes, limit: int) -> bytes:
+    # Decompress in bounded steps so a gzip bomb is refused after limit+1 bytes, not after OOM.
+    out = bytearray()
+    try:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        rest = data
+        while rest:
+            out += d.decompress(rest, limit + 1 - len(out))
+            if len(out) > limit:
+                raise TimelineFileError(path, "file", "", f"decompresses to more than {limit} bytes")
+            rest = d.unconsumed_tail
+            if d.eof:
+                # A concatenated gzip member may follow; gzip files written by procviz have one.
+                if d.unused_data:
+                    raise TimelineFileError(path, "file", "", "holds more than one gzip member")
+                break
+        if not d.eof:
+            raise TimelineFileError(path, "file", "", "the gzip data is truncated")
+    except zlib.error as exc:
+        raise TimelineFileError(path, "file", "", f"is not valid gzip data ({exc})") from None
+    return bytes(out)
+
+
+def _default_mode() -> int:
+    # A new file gets 0666 minus the umask, like open() would give it. The umask is read from
+    # /proc where possible because os.umask() sets it process-wide, racing with other threads.
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o644
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike[str], compress: bool = False) -> Iterator[BinaryIO]:
+    """A binary stream that becomes ``path`` only when the ``with`` block ends without error."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb", buffering=_WRITE_BUFFER) as raw:
+            if compress:
+                # mtime=0 and no file name in the header: the same timeline gives the same bytes.
+                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) as gz:
+                    yield gz  # type: ignore[misc]
+            else:
+                yield raw
+            raw.flush()
+            os.fsync(raw.fileno())
+        try:
+            mode = target.stat().st_mode & 0o7777  # keep the permissions of a file we replace
+        except FileNotFoundError:
+            mode = _default_mode()
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

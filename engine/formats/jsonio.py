@@ -1,0 +1,136 @@
+"""JSON text in and out, strictly: no NaN, no duplicate keys, lone surrogates escaped.
+
+Decoding never fails half-way on a value it dislikes: a duplicate key comes back as a
+:class:`FlaggedDict` and NaN/Infinity as a :class:`NonFinite` marker, so the validators that walk the
+document afterwards can say *where* the problem is ("tasks[12], field 'cost_ms'"), which the
+decoder itself cannot.
+
+Encoding: numbers and plain lists go through orjson when it is installed (it serialises numpy
+arrays directly, ~10x faster than the stdlib), otherwise through :mod:`json`; both give the same
+bytes for integers. Text always goes through :mod:`json` (``ensure_ascii=False``) and is encoded
+with ``backslashreplace``: a lone surrogate such as ``"\\udc80"`` (a file name decoded with
+``surrogateescape``) becomes the JSON escape ``\\udc80``, which reads back as the same string,
+instead of crashing the writer. Floats are written with Python's ``repr`` (the stdlib), so a file
+does not depend on which JSON library wrote it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from engine.formats.errors import TimelineFileError
+
+try:  # optional speed-up; everything works without it
+    import orjson
+except ImportError:  # pragma: no cover - exercised by monkeypatching _orjson in the tests
+    orjson = None
+
+_orjson = orjson
+
+
+class NonFinite:
+    """Stands for a NaN / Infinity / -Infinity token met while decoding (always refused later)."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __repr__(self) -> str:
+        return self.token
+
+
+class FlaggedDict(dict):
+    """A decoded JSON object that repeated a key; ``duplicate`` is the first repeated key."""
+
+    duplicate: str = ""
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    seen: set[str] = set()
+    flagged = FlaggedDict(obj)
+    for key, _ in pairs:
+        if key in seen:
+            flagged.duplicate = key
+            break
+        seen.add(key)
+    return flagged
+
+
+STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=NonFinite)
+
+
+def decode_strict(text: str) -> Any:
+    """Parse a whole JSON document (raises json.JSONDecodeError on bad syntax)."""
+    return STRICT_DECODER.decode(text)
+
+
+def text_bytes(text: str) -> bytes:
+    """UTF-8 bytes of JSON text, lone surrogates written as ``\\uXXXX`` escapes."""
+    return text.encode("utf-8", "backslashreplace")
+
+
+def dumps_value(value: Any) -> bytes:
+    """Compact JSON of plain data holding text (config, records, lists of strings)."""
+    return text_bytes(json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
+
+
+def encode_str(text: str) -> str:
+    """One JSON string literal, quotes included (the stdlib's C escaper: fast per call)."""
+    return json.encoder.encode_basestring(text)
+
+
+def int_list_bytes(values: np.ndarray) -> bytes:
+    """``[1,2,3]`` for an integer numpy array."""
+    if _orjson is not None:
+        return _orjson.dumps(np.ascontiguousarray(values, dtype=np.int64), option=_orjson.OPT_SERIALIZE_NUMPY)
+    return json.dumps(values.tolist(), separators=(",", ":")).encode("ascii")
+
+
+def float_list_bytes(values: np.ndarray, single: bool = False) -> bytes:
+    """``[1.5,null,...]`` for a float array; NaN and infinities are written as null (unknown).
+
+    ``single``: the values are float32 and are written with the shortest text that reads back as
+    the same float32 (``12.3``, not ``12.300000190734863``).
+    """
+    finite = np.isfinite(values)
+    if single:
+        texts = np.asarray(values, dtype=np.float32).astype(str).tolist()
+    else:
+        texts = [repr(v) for v in np.asarray(values, dtype=np.float64).tolist()]
+    if not finite.all():
+        for i in np.flatnonzero(~finite).tolist():
+            texts[i] = "null"
+    return ("[" + ",".join(texts) + "]").encode("ascii")
+
+
+def decode_utf8(data: bytes, path: str) -> str:
+    """The file's text; invalid UTF-8 is refused with its line number."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise TimelineFileError(path, f"line {line}", "", f"is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+
+
+def parse_json(text: str, path: str) -> Any:
+    """Decode a whole JSON document strictly; syntax errors name the line and column."""
+    try:
+        return decode_strict(text)
+    except json.JSONDecodeError as exc:
+        raise json_error(exc, text, path) from None
+
+
+def json_error(exc: json.JSONDecodeError, text: str, path: str) -> TimelineFileError:
+    """A TimelineFileError for a JSON syntax error, saying when the file looks cut short."""
+    # An unterminated string runs to the end of the file; other errors at the very end mean the
+    # document stopped before its closing brackets.
+    truncated = exc.pos >= len(text.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
+    hint = "; the file ends early (truncated?)" if truncated else ""
+    return TimelineFileError(path, f"line {exc.lineno}", "", f"invalid JSON at column {exc.colno}: {exc.msg}{hint}")

@@ -1,0 +1,50 @@
+"""``read_timeline``: detect the format from the content, never from the name.
+
+* gzip magic bytes: decompressed first (within the size limit), then detected again;
+* the text starts with ``{"otherData":`` (how procviz writes traces) or is a JSON object with a
+  ``traceEvents`` key: a Chrome trace; procviz rebuilds it from the copy of the native document it
+  embedded under ``otherData.procviz`` (a trace from another tool has none and is refused);
+* any other JSON object: a native file (its ``format`` and ``version`` are checked);
+* a JSON array: a Chrome trace in array form, which procviz never writes: refused;
+* anything else: procviz CSV (its header is checked strictly).
+
+Nothing in a file is ever imported, unpickled or evaluated.
+"""
+
+from __future__ import annotations
+
+import os
+
+from engine.formats.chrome_read import TRACE_PREFIX, timeline_from_chrome_doc, timeline_from_chrome_text
+from engine.formats.csv_read import timeline_from_csv
+from engine.formats.errors import TimelineFileError
+from engine.formats.fileio import read_limited
+from engine.formats.jsonio import decode_utf8, parse_json
+from engine.formats.native_read import timeline_from_native
+from engine.timeline import Timeline
+
+_BOM = "\ufeff"
+
+
+def read_timeline(path: str | os.PathLike[str]) -> Timeline:
+    """Read a native JSON, procviz CSV or procviz Chrome trace file into a new Timeline.
+
+    Raises :class:`TimelineFileError` for anything it refuses and ``OSError`` when the file cannot be
+    opened.
+    """
+    p = os.fspath(path)
+    text = decode_utf8(read_limited(p), p)
+    if text.startswith(_BOM):
+        text = text[1:]
+    head = text.lstrip()[:1]
+    if text.startswith(TRACE_PREFIX):
+        return timeline_from_chrome_text(text, p)
+    if head == "{":
+        doc = parse_json(text, p)
+        if isinstance(doc, dict) and "traceEvents" in doc and "format" not in doc:
+            return timeline_from_chrome_doc(doc, p)
+        return timeline_from_native(doc, p)
+    if head == "[":
+        raise TimelineFileError(p, "document", "", "is a Chrome trace in array form, which carries no procviz data; "
+                                "procviz re-opens only the traces it wrote")
+    return timeline_from_csv(text, p)
