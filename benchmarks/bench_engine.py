@@ -20,7 +20,6 @@ import argparse
 import multiprocessing
 import os
 import statistics
-import struct
 import sys
 import tempfile
 import threading

@@ -18,8 +18,8 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from engine.config import (
@@ -42,10 +42,10 @@ from engine.timeline import Timeline
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STOPPED = 0, 1, 2, 3
 IMAGE_FORMATS = ("png", "svg")
 
-FIELD_HELP = """\
+FIELD_HELP = f"""\
 config fields (JSON file for --config; flags override them):
   backend          pool | process_pool_executor | thread_pool_executor | process | serial
-  workers          1..{max_workers} worker processes (default: CPU count)
+  workers          1..{MAX_WORKERS} worker processes (default: CPU count)
   start_method     spawn (default) | forkserver | fork (fork is unsafe: the parent has threads)
   api              map | map_async | imap | imap_unordered | starmap | apply | apply_async
   chunksize        tasks per Pool chunk (default: the Pool's own default for the API)
@@ -54,14 +54,14 @@ config fields (JSON file for --config; flags override them):
   order            fifo | sjf (shortest first) | ljf (longest first) | random
   scenario         a named cooperation scenario (Queue, Pipe, Lock, ...) instead of tasks
   workload.kind    cpu (busy loop) | sleep | io (file writes + fsync) | mixed | function
-  workload.count   1..{max_tasks} tasks
+  workload.count   1..{MAX_TASKS} tasks
   workload.duration_ms, workload.distribution (fixed | uniform | normal | exponential),
   workload.spread_ms (uniform: half-width, normal: std dev), workload.seed
   workload.function "module:function"; workload.args: [[args of task 0], [args of task 1], ...]
 
 example: {{"workers": 4, "api": "imap_unordered", "chunksize": 2,
            "workload": {{"kind": "sleep", "count": 20, "duration_ms": 200}}}}
-""".format(max_workers=MAX_WORKERS, max_tasks=MAX_TASKS)
+"""
 
 
 def _run_parser(sub: Any) -> None:
@@ -195,7 +195,8 @@ class _Progress:
         width = 30
         filled = int(width * done / n) if n else width
         line = (f"[{'#' * filled}{'.' * (width - filled)}] {done}/{n} finished · "
-                f"{counts[TaskState.RUNNING]} running · {counts[TaskState.FAILED] + counts[TaskState.TIMEOUT]} failed · "
+                f"{counts[TaskState.RUNNING]} running · "
+                f"{counts[TaskState.FAILED] + counts[TaskState.TIMEOUT]} failed · "
                 f"{rate:.1f} tasks/s")
         if self.tty:
             self.stream.write("\r" + line + ("\n" if final else ""))

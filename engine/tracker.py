@@ -159,7 +159,8 @@ class RunTracker:
         if self._pending_texts:
             state = self.timeline.state
             for text in self._pending_texts:
-                if 0 <= text.task_id < len(state) and (text.kind == "result" or state[text.task_id] == TaskState.FAILED):
+                known = 0 <= text.task_id < len(state)
+                if known and (text.kind == "result" or state[text.task_id] == TaskState.FAILED):
                     self._text(text)
             self._pending_texts.clear()
 
@@ -201,7 +202,8 @@ class RunTracker:
             e = np.empty(len(rows) - n_start, END_DTYPE)
             e["task_id"], e["lane"], e["state"] = ids[is_end], lanes[is_end], rows["status"][is_end]
             e["start_ns"] = -1
-            e["end_ns"], e["cpu_ns"], e["ready_ns"] = rows["t_ns"][is_end], rows["cpu_ns"][is_end], rows["ready_ns"][is_end]
+            e["end_ns"], e["cpu_ns"] = rows["t_ns"][is_end], rows["cpu_ns"][is_end]
+            e["ready_ns"] = rows["ready_ns"][is_end]
             self._write_ends(e)
 
     def _write_ends(self, e: np.ndarray) -> None:

@@ -51,7 +51,8 @@ def test_apply_is_one_at_a_time_and_apply_async_overlaps() -> None:
 
 
 def test_apply_async_callbacks_show_on_a_parent_lane() -> None:
-    result = run_config({"workers": 2, "api": "apply_async", "workload": {"kind": "sleep", "count": 5, "duration_ms": 20}})
+    sleep = {"kind": "sleep", "count": 5, "duration_ms": 20}
+    result = run_config({"workers": 2, "api": "apply_async", "workload": sleep})
     tl = result.timeline
     parent = [lane for lane in tl.lanes if lane.kind == "parent"]
     assert len(parent) == 1

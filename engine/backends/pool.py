@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from engine.backends.base import Backend, CallbackSpan, Submitted, WorkerExit
-from engine.instrument import worker_init
 from engine.instrument import run_task as _run_task
+from engine.instrument import worker_init
 from engine.plan import TaskPlan
 
 POLL_S = 0.05

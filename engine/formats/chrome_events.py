@@ -202,22 +202,16 @@ def flight_counter(tl: Timeline, layout: TrackLayout, trace_end: int) -> list[st
 
 
 def _bin_peaks(times: np.ndarray, q: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """At most two points per time bin: the bin's peak at its first change, its last value at its last."""
-    width = max((int(times[-1]) - int(times[0])) // MAX_FLIGHT_BINS + 1, 1)
+    """At most two points per time bin: the bin's peak at its first change, its last value at its
+    last change (so peaks stay visible, shifted by at most one bin, and levels stay right)."""
+    width = (int(times[-1]) - int(times[0])) // MAX_FLIGHT_BINS + 1
     bins = (times - times[0]) // width
     first = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
     last = np.r_[first[1:] - 1, len(times) - 1]
-    # The level entering a bin counts toward its peak too (it holds until the first change).
-    carry_q = np.r_[0, q[first[1:] - 1]]
-    carry_r = np.r_[0, r[first[1:] - 1]]
-    peak_q = np.maximum(np.maximum.reduceat(q, first), carry_q)
-    peak_r = np.maximum(np.maximum.reduceat(r, first), carry_r)
+    keep = np.column_stack([last > first, np.ones(len(first), dtype=bool)]).ravel()
     t = np.column_stack([times[first], times[last]]).ravel()
-    qq = np.column_stack([peak_q, q[last]]).ravel()
-    rr = np.column_stack([peak_r, r[last]]).ravel()
-    keep = np.r_[True, t[1:] != t[:-1]] | np.r_[np.zeros(1, bool), np.zeros(len(t) - 1, bool)]
-    keep = np.r_[t[1:] != t[:-1], True]  # one point per instant: the later (last) value wins
-    keep[0::2] |= first == last  # a bin with one change: its single point is both
+    qq = np.column_stack([np.maximum.reduceat(q, first), q[last]]).ravel()
+    rr = np.column_stack([np.maximum.reduceat(r, first), r[last]]).ravel()
     return t[keep], qq[keep], rr[keep]
 
 
