@@ -145,27 +145,11 @@ class Timeline:
                 self.lanes.append(LaneInfo(index=len(self.lanes), pid=0, tid=0, kind="process", name=""))
             self.lanes[info.index] = info
         if len(batch.submitted):
-            ids = batch.submitted["task_id"]
-            self.submitted_ns[ids] = batch.submitted["t_ns"]
-            pending = self.state[ids] == TaskState.PENDING
-            self.state[ids[pending]] = TaskState.QUEUED
+            self.write_submitted(batch.submitted)
         if len(batch.started):
-            ids = batch.started["task_id"]
-            self.start_ns[ids] = batch.started["t_ns"]
-            self.lane[ids] = batch.started["lane"]
-            open_ = self.state[ids] < TaskState.RUNNING
-            self.state[ids[open_]] = TaskState.RUNNING
+            self.write_started(batch.started)
         if len(batch.ended):
-            e = batch.ended
-            ids = e["task_id"]
-            self.state[ids] = e["state"]
-            self.end_ns[ids] = e["end_ns"]
-            self.cpu_ns[ids] = e["cpu_ns"]
-            self.ready_ns[ids] = e["ready_ns"]
-            has_lane = e["lane"] >= 0
-            self.lane[ids[has_lane]] = e["lane"][has_lane]
-            has_start = e["start_ns"] >= 0
-            self.start_ns[ids[has_start]] = e["start_ns"][has_start]
+            self.write_ended(batch.ended)
         self.intervals.append(batch.intervals)
         self.resources.append(batch.resources)
         self.span_labels.extend(batch.span_labels)
@@ -187,6 +171,33 @@ class Timeline:
         if notify:
             self.notify(change)
         return change
+
+    def write_submitted(self, rows: np.ndarray) -> None:
+        """Record SUBMIT_DTYPE rows: tasks become queued."""
+        ids = rows["task_id"]
+        self.submitted_ns[ids] = rows["t_ns"]
+        pending = ids[self.state[ids] == TaskState.PENDING]
+        self.state[pending] = TaskState.QUEUED
+
+    def write_started(self, rows: np.ndarray) -> None:
+        """Record START_DTYPE rows: tasks run on a lane from t_ns."""
+        ids = rows["task_id"]
+        self.start_ns[ids] = rows["t_ns"]
+        self.lane[ids] = rows["lane"]
+        open_ = ids[self.state[ids] < TaskState.RUNNING]
+        self.state[open_] = TaskState.RUNNING
+
+    def write_ended(self, rows: np.ndarray) -> None:
+        """Record END_DTYPE rows: a terminal state with its times (lane/start only where given)."""
+        ids = rows["task_id"]
+        self.state[ids] = rows["state"]
+        self.end_ns[ids] = rows["end_ns"]
+        self.cpu_ns[ids] = rows["cpu_ns"]
+        self.ready_ns[ids] = rows["ready_ns"]
+        has_lane = rows["lane"] >= 0
+        self.lane[ids[has_lane]] = rows["lane"][has_lane]
+        has_start = rows["start_ns"] >= 0
+        self.start_ns[ids[has_start]] = rows["start_ns"][has_start]
 
     # ---- derived views --------------------------------------------------------------------------
 

@@ -115,10 +115,7 @@ class RunTracker:
         rows = np.empty(len(sub.task_ids), SUBMIT_DTYPE)
         rows["task_id"] = sub.task_ids
         rows["t_ns"] = sub.t_ns
-        tl = self.timeline
-        tl.submitted_ns[sub.task_ids] = sub.t_ns
-        pending = sub.task_ids[tl.state[sub.task_ids] == TaskState.PENDING]
-        tl.state[pending] = TaskState.QUEUED
+        self.timeline.write_submitted(rows)
         self._out_submitted.append(rows)
 
     def on_worker_batch(self, b: WorkerBatch, now_ns: int) -> None:
@@ -193,9 +190,7 @@ class RunTracker:
         if n_start:
             s = np.empty(n_start, START_DTYPE)
             s["task_id"], s["lane"], s["t_ns"] = ids[is_start], lanes[is_start], rows["t_ns"][is_start]
-            tl.start_ns[s["task_id"]] = s["t_ns"]
-            tl.lane[s["task_id"]] = s["lane"]
-            tl.state[s["task_id"]] = TaskState.RUNNING
+            tl.write_started(s)
             self._out_started.append(s)
         if n_start < len(rows):
             is_end = ~is_start
@@ -207,16 +202,7 @@ class RunTracker:
             self._write_ends(e)
 
     def _write_ends(self, e: np.ndarray) -> None:
-        tl = self.timeline
-        ids = e["task_id"]
-        tl.state[ids] = e["state"]
-        tl.end_ns[ids] = e["end_ns"]
-        tl.cpu_ns[ids] = e["cpu_ns"]
-        tl.ready_ns[ids] = e["ready_ns"]
-        has_lane = e["lane"] >= 0
-        tl.lane[ids[has_lane]] = e["lane"][has_lane]
-        has_start = e["start_ns"] >= 0
-        tl.start_ns[ids[has_start]] = e["start_ns"][has_start]
+        self.timeline.write_ended(e)
         self._out_ended.append(e)
 
     def _text(self, text: TaskText) -> None:
