@@ -1,0 +1,127 @@
+"""The legend strip above the chart: what each task colour and each worker-state colour means.
+
+Painted by hand (swatches + text, wrapping to the width) rather than built from QLabels, so it
+renders identically on screen and into PNG/SVG exports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from engine.events import TaskState, WorkerState
+from gui import colors
+
+SWATCH = 12  # px
+GAP = 6
+ITEM_GAP = 14
+MARGIN = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One legend entry: a swatch colour (optional outline) and its text; a heading has no colour."""
+
+    text: str
+    color: str = ""
+    outline: str = ""
+
+
+def default_entries() -> list[Entry]:
+    """Task states as the bars show them, then the five worker states of the strip."""
+    t = colors.TASK_STATE_COLORS
+    entries = [Entry("Tasks:")]
+    entries += [
+        Entry("running", t[TaskState.RUNNING]),
+        Entry("done", t[TaskState.DONE]),
+        Entry("done (next chunk)", colors.DONE_ALT_COLOR),
+        Entry("failed", t[TaskState.FAILED], colors.FAILED_OUTLINE_COLOR),
+        Entry("timeout", t[TaskState.TIMEOUT]),
+        Entry("cancelled", t[TaskState.CANCELLED]),
+        Entry("wait span", colors.SPAN_COLOR),
+    ]
+    entries.append(Entry("Worker state:"))
+    entries += [Entry(colors.WORKER_STATE_LABELS[s], colors.WORKER_STATE_COLORS[s]) for s in WorkerState]
+    return entries
+
+
+class LegendBar(QWidget):
+    """A wrapping row of colour swatches with labels."""
+
+    def __init__(self, parent: QWidget | None = None, entries: list[Entry] | None = None) -> None:
+        super().__init__(parent)
+        self.entries = entries if entries is not None else default_entries()
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+
+    def _bold(self) -> QFont:
+        font = QFont(self.font())
+        font.setBold(True)
+        return font
+
+    def _width(self, e: Entry) -> int:
+        font = self.font() if e.color else self._bold()
+        return QFontMetrics(font).horizontalAdvance(e.text) + (SWATCH + GAP if e.color else 0)
+
+    def _line_height(self) -> int:
+        return max(QFontMetrics(self.font()).height(), SWATCH) + 4
+
+    def _layout(self, width: int) -> list[tuple[float, float, Entry]]:
+        """(x, y) of each entry, wrapping before an entry that would overflow ``width``."""
+        x, y, out = float(MARGIN), float(MARGIN), []
+        widths = [self._width(e) for e in self.entries]
+        for i, e in enumerate(self.entries):
+            # A heading stays on the line of its first entry.
+            need = widths[i] + (ITEM_GAP + widths[i + 1] if not e.color and i + 1 < len(widths) else 0)
+            if x > MARGIN and x + need > width - MARGIN:
+                x, y = float(MARGIN), y + self._line_height()
+            out.append((x, y, e))
+            x += widths[i] + ITEM_GAP
+        return out
+
+    def hasHeightForWidth(self) -> bool:
+        """The legend's height depends on its width (it wraps)."""
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        """Height needed to show every entry at ``width``."""
+        placed = self._layout(width)
+        return int(placed[-1][1] + self._line_height() + MARGIN) if placed else 0
+
+    def sizeHint(self) -> QSize:
+        """As wide as offered, as tall as the wrapped entries need."""
+        width = max(self.width(), 400)
+        return QSize(width, self.heightForWidth(width))
+
+    def minimumSizeHint(self) -> QSize:
+        """Narrow is fine: the entries wrap."""
+        return QSize(100, self.heightForWidth(max(self.width(), 100)))
+
+    def resizeEvent(self, ev: object) -> None:
+        """Keep the fixed height in step with the wrapped width."""
+        super().resizeEvent(ev)
+        if self.height() != self.heightForWidth(self.width()):
+            self.setFixedHeight(self.heightForWidth(self.width()))
+
+    def paintEvent(self, ev: QPaintEvent) -> None:
+        """Swatches and labels, wrapped to the width."""
+        p = QPainter(self)
+        text_pen = QPen(self.palette().windowText().color())
+        line_h = self._line_height()
+        for x, y, e in self._layout(self.width()):
+            tx = x
+            if e.color:
+                sy = y + (line_h - SWATCH) / 2
+                p.setPen(QPen(QColor(e.outline), 1.5) if e.outline else Qt.PenStyle.NoPen)
+                p.setBrush(QColor(e.color))
+                p.drawRect(QRectF(x, sy, SWATCH, SWATCH))
+                tx = x + SWATCH + GAP
+            p.setFont(self.font() if e.color else self._bold())
+            p.setPen(text_pen)
+            p.drawText(QRectF(tx, y, self._width(e) + 8, line_h),
+                       int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), e.text)
+        p.end()

@@ -1,0 +1,344 @@
+"""The chart's view of a Timeline: per-lane sorted series of bars, state intervals and wait spans.
+
+No Qt here. :meth:`GanttModel.sync` folds in whatever the Timeline gained since the last call, in
+time proportional to what changed: new state intervals and spans are the tail of append-only
+columns, and task changes are found by comparing the task-state column with a copy (every start
+and every end changes a task's state), a single pass over a byte per task, far below a frame at
+a million tasks. A reset (new run, file loaded) rebuilds everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.events import LaneInfo, TaskState, WorkerState
+from engine.timeline import Timeline
+from gui.gantt.lod import LaneMerger, merge_lanes
+from gui.gantt.merge import DOMINANT, MAX, Rects
+from gui.gantt.series import LaneSeries
+
+# Merge priority of a task bar's state: when sub-pixel bars are merged the highest rank wins, so
+# rare outcomes (failed, timeout) stay visible in a sea of done tasks.
+RANK_STATES: tuple[TaskState, ...] = (
+    TaskState.DONE,
+    TaskState.RUNNING,
+    TaskState.CANCELLED,
+    TaskState.TIMEOUT,
+    TaskState.FAILED,
+)
+# TaskState value -> rank; a started task that is not terminal is drawn as running.
+RANK_OF_STATE = np.array([1, 1, 1, 0, 4, 3, 2], dtype=np.uint8)
+assert all(RANK_STATES[RANK_OF_STATE[s]] == s for s in RANK_STATES)
+
+NS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """Everything to paint for one view: bars, state strip, lifecycle (new/terminated), spans."""
+
+    tasks: Rects
+    intervals: Rects
+    lifecycle: Rects
+    spans: Rects
+
+
+class GanttModel:
+    """Lane series for one Timeline, kept up to date by :meth:`sync`."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+        self.version = 0  # bumped whenever what would be painted may have changed
+        self._reset_pending = True
+        self.tasks: list[LaneSeries] = []
+        self.intervals: list[LaneSeries] = []
+        self.spans: list[LaneSeries] = []
+        self._seen_state = np.zeros(0, np.uint8)
+        self._bar_lane = np.zeros(0, np.int32)
+        self._running = np.zeros(0, np.int64)
+        self._n_intervals = 0
+        self._n_spans = 0
+        self._now_x = 0.0
+        self._synced_version = -1
+        self._run = None
+        self._lanes_seen: list[LaneInfo] = []
+        self._created = self._ready = self._exit = np.zeros(0)
+        self._extent: tuple[int, tuple[float, float]] = (-1, (0.0, 0.0))
+        self._mergers: dict[int, LaneMerger] = {}  # id(series) -> its cached merger
+
+    # ---- keeping up -----------------------------------------------------------------------------
+
+    def invalidate(self, reset: bool = False) -> None:
+        """Note that the timeline changed (``reset``: everything must be rebuilt)."""
+        self._reset_pending = self._reset_pending or reset
+        self._synced_version = -1
+
+    def sync(self) -> bool:
+        """Fold in what changed since the last call; returns whether anything drawable did."""
+        tl = self.timeline
+        # A timeline that was filled without notify() has version 0: diff it every time.
+        if not self._reset_pending and tl.version != 0 and self._synced_version == tl.version:
+            return False
+        if (self._reset_pending or tl.run is not self._run or len(tl.state) != len(self._seen_state)
+                or len(tl.intervals) < self._n_intervals or len(tl.spans) < self._n_spans):
+            self._rebuild()
+            changed = True
+        else:
+            changed = self._sync_lanes()
+            n_tasks = self._sync_tasks()
+            if n_tasks < 0:
+                self._rebuild()
+            appended = self._sync_appended()  # (not inside an `or`: it must always run)
+            changed = changed or n_tasks != 0 or appended
+        changed = self._sync_running() or changed
+        self._synced_version = tl.version
+        if changed:
+            self.version += 1
+        return changed
+
+    @property
+    def lane_count(self) -> int:
+        """Rows of the chart."""
+        return len(self.tasks)
+
+    def x_of(self, t_ns: np.ndarray | int) -> np.ndarray | float:
+        """Seconds from the run's t0."""
+        return (np.asarray(t_ns, np.int64) - self.timeline.t0_ns) * NS
+
+    @property
+    def live(self) -> bool:
+        """Whether some bar is still running (stretching to the live edge)."""
+        return len(self._running) > 0
+
+    @property
+    def now_x(self) -> float:
+        """The live edge in seconds from t0."""
+        return self._now_x
+
+    def _ensure_lanes(self, n: int) -> None:
+        """At least ``n`` rows in every layer."""
+        for layer in (self.tasks, self.intervals, self.spans):
+            while len(layer) < n:
+                layer.append(LaneSeries())
+
+    def _sync_lanes(self) -> bool:
+        """One series per lane in each layer; returns whether the lanes' records changed."""
+        tl = self.timeline
+        self._ensure_lanes(len(tl.lanes))
+        if self._lanes_seen == tl.lanes:
+            return False
+        self._lanes_seen = list(tl.lanes)
+        # Lane lifetimes as columns (seconds from t0, NaN = unknown) for vectorised drawing.
+        def times(name: str) -> np.ndarray:
+            ns = np.array([getattr(info, name) for info in tl.lanes], np.int64)
+            return np.where(ns >= 0, (ns - tl.t0_ns) * NS, np.nan)
+
+        self._created, self._ready, self._exit = times("created_ns"), times("ready_ns"), times("exit_ns")
+        return True
+
+    def _rebuild(self) -> None:
+        tl = self.timeline
+        self._reset_pending = False
+        self._run = tl.run
+        self.tasks, self.intervals, self.spans = [], [], []
+        self._mergers = {}
+        self._lanes_seen = []
+        self._seen_state = tl.state.copy()
+        self._bar_lane = np.full(len(tl.state), -1, np.int32)
+        self._n_intervals = self._n_spans = 0
+        self._now_x = float(self.x_of(tl.now_ns)) if tl.run else 0.0
+        self._sync_lanes()
+        ids = np.flatnonzero((tl.start_ns >= 0) & (tl.lane >= 0))
+        ids = ids[np.lexsort((tl.start_ns[ids], tl.lane[ids]))]
+        self._insert(ids)
+        self._running = ids[tl.state[ids] < TaskState.DONE]
+        self._sync_appended()
+
+    def _bar_ends(self, ids: np.ndarray) -> np.ndarray:
+        tl = self.timeline
+        end = tl.end_ns[ids]
+        x0 = self.x_of(tl.start_ns[ids])
+        x1 = np.where(end >= 0, self.x_of(end), x0)
+        return np.where(tl.state[ids] < TaskState.DONE, max(self._now_x, 0.0), x1)
+
+    def _insert(self, ids: np.ndarray) -> None:
+        """Add bars for ``ids`` (started, with a lane) to their lanes."""
+        if len(ids) == 0:
+            return
+        tl = self.timeline
+        lanes = tl.lane[ids]
+        order = np.argsort(lanes, kind="stable")
+        ids, lanes = ids[order], lanes[order]
+        self._ensure_lanes(int(lanes[-1]) + 1)  # a task may name a lane before its LaneInfo arrives
+        x0 = self.x_of(tl.start_ns[ids])
+        x1 = self._bar_ends(ids)
+        rank = RANK_OF_STATE[tl.state[ids]]
+        cuts = np.flatnonzero(lanes[1:] != lanes[:-1]) + 1
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(ids)], strict=True):
+            self.tasks[int(lanes[a])].extend(x0[a:b], x1[a:b], rank[a:b], ids[a:b], tl.chunk[ids[a:b]])
+        self._bar_lane[ids] = lanes
+
+    def _sync_tasks(self) -> int:
+        """Apply task changes; how many, or -1 if something moved so that only a rebuild will do."""
+        tl = self.timeline
+        changed = np.flatnonzero(tl.state != self._seen_state)
+        if len(changed) == 0:
+            return 0
+        self._seen_state[changed] = tl.state[changed]
+        ids = changed[(tl.start_ns[changed] >= 0) & (tl.lane[changed] >= 0)]
+        known = self._bar_lane[ids] >= 0
+        old, new = ids[known], ids[~known]
+        if np.any(self._bar_lane[old] != tl.lane[old]):
+            return -1  # a bar changed lanes (never expected): start over
+        self._insert(new)
+        if len(old) and not self._update(old):
+            return -1
+        started = new[tl.state[new] < TaskState.DONE]
+        if len(started):
+            self._running = np.union1d(self._running, started)
+        return len(changed)
+
+    def _update(self, ids: np.ndarray) -> bool:
+        """New end and state of bars already drawn."""
+        tl = self.timeline
+        lanes = tl.lane[ids]
+        for lane in np.unique(lanes):
+            sel = ids[lanes == lane]
+            series = self.tasks[int(lane)]
+            pos = series.locate(self.x_of(tl.start_ns[sel]), sel)
+            if np.any(pos < 0):
+                return False  # its start moved (never expected): start over
+            series.update(pos, x1=self._bar_ends(sel), rank=RANK_OF_STATE[tl.state[sel]])
+        return True
+
+    def _sync_running(self) -> bool:
+        """Stretch running bars to the live edge; returns whether the live edge moved."""
+        tl = self.timeline
+        now_x = float(self.x_of(tl.now_ns)) if tl.run else 0.0
+        moved = now_x != self._now_x
+        self._now_x = now_x
+        if len(self._running):
+            self._running = self._running[tl.state[self._running] < TaskState.DONE]
+            if moved and len(self._running):  # (bars started since were given this edge already)
+                self._update(self._running)
+        return moved
+
+    def _sync_appended(self) -> bool:
+        """Fold in new rows of the append-only interval and span columns; whether there were any."""
+        tl = self.timeline
+        self._sync_lanes()
+        before = self._n_intervals + self._n_spans
+        rows = tl.intervals.data[self._n_intervals :]
+        self._extend(self.intervals, rows, rows["state"], np.arange(self._n_intervals, len(tl.intervals)))
+        self._n_intervals = len(tl.intervals)
+        rows = tl.spans.data[self._n_spans :]
+        self._extend(self.spans, rows, np.zeros(len(rows), np.uint8), rows["label"])
+        self._n_spans = len(tl.spans)
+        return self._n_intervals + self._n_spans != before
+
+    def _extend(self, target: list[LaneSeries], rows: np.ndarray, rank: np.ndarray, key: np.ndarray) -> None:
+        if len(rows) == 0:
+            return
+        lanes = rows["lane"]
+        self._ensure_lanes(int(lanes.max()) + 1)
+        x0 = self.x_of(rows["start_ns"])
+        x1 = np.where(rows["end_ns"] >= 0, self.x_of(rows["end_ns"]), x0)
+        for lane in np.unique(lanes):
+            if lane < 0:
+                continue
+            sel = lanes == lane
+            target[int(lane)].extend(x0[sel], x1[sel], rank[sel], key[sel])
+
+    # ---- queries --------------------------------------------------------------------------------
+
+    def frame(self, vx0: float, vx1: float, px: float, lanes: range) -> Frame:
+        """What to paint in the view (vx0, vx1) at ``px`` seconds per pixel for rows ``lanes``."""
+        return Frame(
+            tasks=merge_lanes(self._merging(self.tasks, MAX), lanes, vx0, vx1, px),
+            intervals=merge_lanes(self._merging(self.intervals, DOMINANT), lanes, vx0, vx1, px),
+            lifecycle=self._lifecycle(vx0, vx1, px, lanes),
+            spans=merge_lanes(self._merging(self.spans, MAX), lanes, vx0, vx1, px),
+        )
+
+    def _merging(self, layer: list[LaneSeries], mode: str) -> list[LaneMerger]:
+        """The (cached) merger of each series of a layer."""
+        out = []
+        for series in layer:
+            merger = self._mergers.get(id(series))
+            if merger is None or merger.series is not series:
+                merger = self._mergers[id(series)] = LaneMerger(series, mode)
+            out.append(merger)
+        return out
+
+    def _lifecycle(self, vx0: float, vx1: float, px: float, lanes: range) -> Rects:
+        """NEW (created..ready) and TERMINATED (exit..end of view) from the lanes' own records."""
+        rows = np.arange(len(self._created))
+        rows = rows[(rows >= lanes.start) & (rows < lanes.stop)]
+        created, ready, exit_ = self._created[rows], self._ready[rows], self._exit[rows]
+        new = ~np.isnan(created) & ~np.isnan(ready) & (ready >= created)
+        term = ~np.isnan(exit_)
+        x0 = np.concatenate((created[new], exit_[term]))
+        x1 = np.concatenate((ready[new], np.maximum(exit_[term], vx1)))
+        lane = np.concatenate((rows[new], rows[term])).astype(np.int32)
+        code = np.concatenate((np.full(int(new.sum()), WorkerState.NEW, np.uint8),
+                               np.full(int(term.sum()), WorkerState.TERMINATED, np.uint8)))
+        keep = (x1 > vx0) & (x0 < vx1)
+        x0, x1 = x0[keep], np.maximum(x1[keep], x0[keep] + px)
+        n = len(x0)
+        return Rects(np.clip(x0, vx0 - px, vx1 + px), np.clip(x1, vx0 - px, vx1 + px), lane[keep], code[keep],
+                     np.zeros(n, np.uint8), np.full(n, -1, np.int64))
+
+    def task_at(self, x: float, lane: int, tol: float) -> int:
+        """The task whose bar is at ``x`` on ``lane`` (or within ``tol`` seconds), else -1."""
+        if not 0 <= lane < len(self.tasks):
+            return -1
+        series = self.tasks[lane]
+        pos = series.nearest(x, tol)
+        return int(series.key[pos]) if pos >= 0 else -1
+
+    def span_at(self, x: float, lane: int, tol: float) -> int:
+        """The label index of the wait span at ``x`` on ``lane`` (or within ``tol``), else -1."""
+        if not 0 <= lane < len(self.spans):
+            return -1
+        series = self.spans[lane]
+        pos = series.nearest(x, tol)
+        return int(series.key[pos]) if pos >= 0 else -1
+
+    def state_at(self, x: float, lane: int) -> tuple[WorkerState, float, float] | None:
+        """The worker state drawn at ``x`` on ``lane``'s strip, with its interval (seconds)."""
+        info = self.lane_info(lane)
+        if info is not None:
+            if info.exit_ns >= 0 and x >= self.x_of(info.exit_ns):
+                return WorkerState.TERMINATED, float(self.x_of(info.exit_ns)), max(x, self._now_x)
+            if 0 <= info.created_ns <= info.ready_ns and self.x_of(info.created_ns) <= x < self.x_of(info.ready_ns):
+                return WorkerState.NEW, float(self.x_of(info.created_ns)), float(self.x_of(info.ready_ns))
+        if not 0 <= lane < len(self.intervals):
+            return None
+        series = self.intervals[lane]
+        pos = series.nearest(x, 0.0)
+        if pos < 0:
+            return None
+        return WorkerState(int(series.rank[pos])), float(series.x0[pos]), float(series.x1[pos])
+
+    def x_extent(self) -> tuple[float, float]:
+        """Seconds spanned by everything drawn (bars, intervals, lifecycles, the live edge)."""
+        if self._extent[0] == self.version:
+            return self._extent[1]
+        lo, hi = [0.0], [self._now_x]
+        for group in (self.tasks, self.intervals, self.spans):
+            lo += [float(s.x0[0]) for s in group if s.n]
+            hi += [float(s.xmax[-1]) for s in group if s.n]
+        for times in (self._created, self._ready, self._exit):
+            if len(times) and not np.all(np.isnan(times)):
+                lo.append(float(np.nanmin(times)))
+                hi.append(float(np.nanmax(times)))
+        extent = (min(lo), max(hi))
+        self._extent = (self.version, extent)
+        return extent
+
+    def lane_info(self, lane: int) -> LaneInfo | None:
+        """The LaneInfo of a row, if the engine sent one."""
+        lanes = self.timeline.lanes
+        return lanes[lane] if 0 <= lane < len(lanes) else None

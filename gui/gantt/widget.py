@@ -1,0 +1,257 @@
+"""GanttWidget: the live chart of a Timeline (legend on top, lanes down the left, time along the bottom).
+
+The widget listens to ``timeline.subscribe``; a listener only marks the model stale and starts a
+zero-delay single-shot timer, so however many batches the GUI applies in one go, the chart folds
+them in once (:meth:`GanttWidget.flush`) and repaints once.
+
+Keys (when the chart has focus): ``+``/``-`` zoom time, arrows pan (left/right: time, up/down:
+rows), Home fits everything. Mouse: wheel zooms time, Shift+wheel scrolls rows, drag pans.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QPalette
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from engine.timeline import Timeline, TimelineChange
+from gui.gantt import layout, tooltip
+from gui.gantt.axis import LaneAxis
+from gui.gantt.item import TimelineItem
+from gui.gantt.legend import LegendBar
+from gui.gantt.model import GanttModel
+from gui.gantt.viewbox import GanttViewBox
+
+ZOOM_STEP = 1.5
+PAN_STEP = 0.1  # of the visible width
+FOLLOW_AT = 0.95  # the live edge may go this far across the view before the view moves
+FOLLOW_TO = 0.90  # ... and is then put back here
+
+
+def _mix(a: QColor, b: QColor, t: float) -> QColor:
+    """``a`` moved a fraction ``t`` towards ``b`` (opaque, so lines need no blending)."""
+    return QColor(round(a.red() + (b.red() - a.red()) * t), round(a.green() + (b.green() - a.green()) * t),
+                  round(a.blue() + (b.blue() - a.blue()) * t))
+
+
+class GanttWidget(QWidget):
+    """The Gantt chart of one :class:`Timeline`: one row per lane, a bar per started task."""
+
+    taskClicked = Signal(int)
+    taskHovered = Signal(int)
+    followChanged = Signal(bool)
+
+    def __init__(self, timeline: Timeline, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view_box = GanttViewBox()
+        self.lane_axis = LaneAxis()
+        self.plot = pg.PlotWidget(viewBox=self.view_box, axisItems={"left": self.lane_axis})
+        self.legend = LegendBar(self)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.legend)
+        box.addWidget(self.plot, 1)
+
+        pi = self.plot.getPlotItem()
+        pi.hideButtons()
+        pi.setMenuEnabled(False)
+        pi.setLabel("bottom", "time since start", units="s")
+        self.view_box.disableAutoRange()
+        self.view_box.setMouseEnabled(x=True, y=True)
+        self.view_box.panned.connect(lambda: self.set_follow(False))
+        self.view_box.sigRangeChangedManually.connect(self._touched)
+        self.plot.installEventFilter(self)
+        self.setFocusProxy(self.plot)
+
+        self._follow = False
+        self._fitted = False
+        self._auto_fit = True  # until the user moves the view, keep showing the whole run
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self.flush)
+        self._unsubscribe = None
+        self.timeline: Timeline
+        self.model: GanttModel
+        self.item: TimelineItem | None = None
+        self._apply_palette()
+        self.set_timeline(timeline)
+
+    # ---- timeline -------------------------------------------------------------------------------
+
+    def set_timeline(self, timeline: Timeline) -> None:
+        """Show another Timeline (unsubscribes from the previous one)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.timeline = timeline
+        self.model = GanttModel(timeline)
+        if self.item is not None:
+            self.view_box.removeItem(self.item)
+        self.item = TimelineItem(self.model)
+        self.item.taskClicked.connect(self.taskClicked)
+        self.item.taskHovered.connect(self.taskHovered)
+        self.view_box.addItem(self.item)
+        self._apply_palette()
+        unsubscribe = timeline.subscribe(self._on_change)
+        self._unsubscribe = unsubscribe
+        # The listener holds this widget; drop it when the C++ side goes (the lambda must not
+        # reference self, which is gone by then).
+        self.destroyed.connect(lambda *_: unsubscribe())
+        self._fitted = False
+        self.flush()
+
+    def detach(self) -> None:
+        """Stop listening to the timeline (the widget then shows a frozen picture)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._timer.stop()
+
+    def _on_change(self, change: TimelineChange) -> None:
+        if change.reset:
+            self._fitted = False
+        self.model.invalidate(change.reset)
+        self._timer.start()
+
+    def flush(self) -> None:
+        """Fold pending timeline changes into the chart now (normally done by a 0 ms timer)."""
+        self._timer.stop()
+        if not self.model.sync() and self._fitted:
+            return
+        labels = tooltip.lane_labels(self.timeline.lanes)
+        labels += [f"lane {i}" for i in range(len(labels), self.model.lane_count)]
+        self.lane_axis.set_labels(labels)
+        self.item.set_labels(labels)
+        self.item.refresh()
+        self._update_limits()
+        if not self._fitted and (self.model.lane_count or self.timeline.run is not None):
+            self.zoom_to_fit()
+        elif self._follow:
+            self._follow_edge()
+        elif self._auto_fit and self._fitted:
+            lo, hi = self.model.x_extent()
+            x0, x1 = self.view_box.viewRange()[0]
+            if lo < x0 or hi > x1 or self._fit_rows() > self.view_box.viewRange()[1][1] + 1e-9:
+                self.zoom_to_fit()
+
+    def _touched(self, *args: object) -> None:
+        """The user zoomed or panned: stop re-fitting on new data and on resize."""
+        self._auto_fit = False
+
+    # ---- view -----------------------------------------------------------------------------------
+
+    def _fit_rows(self) -> float:
+        """Rows to show at once: all lanes, but never rows taller than MAX_ROW_PX."""
+        height = self.view_box.height() or self.height()
+        return max(float(self.model.lane_count), height / layout.MAX_ROW_PX if height > 0 else 1.0, 1.0)
+
+    def _update_limits(self) -> None:
+        rows = self._fit_rows()
+        self.view_box.setLimits(yMin=-0.5, yMax=rows + 0.5, maxYRange=rows + 1.0, minXRange=1e-6)
+
+    def zoom_to_fit(self) -> None:
+        """Show the whole run: every lane, first to last drawn time."""
+        self.model.sync()
+        lo, hi = self.model.x_extent()
+        if hi <= lo:
+            hi = lo + 1.0
+        pad = 0.01 * (hi - lo)
+        self._update_limits()
+        self.view_box.setRange(xRange=(lo - pad, hi + pad), yRange=(0.0, self._fit_rows()), padding=0)
+        self._fitted = True
+        self._auto_fit = True
+
+    def set_follow(self, on: bool) -> None:
+        """Keep the live edge (``timeline.now_ns``) in view while a run goes on."""
+        on = bool(on)
+        if on == self._follow:
+            return
+        self._follow = on
+        if on:
+            self._follow_edge()
+        self.followChanged.emit(on)
+
+    def follow(self) -> bool:
+        """Whether follow mode is on."""
+        return self._follow
+
+    def _follow_edge(self) -> None:
+        now = self.model.now_x
+        x0, x1 = self.view_box.viewRange()[0]
+        width = x1 - x0
+        if x0 <= now <= x0 + FOLLOW_AT * width:
+            return
+        start = max(self.model.x_extent()[0], now - FOLLOW_TO * width)
+        self.view_box.setXRange(start, start + width, padding=0)
+
+    def zoom(self, factor: float) -> None:
+        """Zoom time by ``factor`` (> 1 zooms out) around the view centre, or the live edge when following."""
+        (x0, x1), _ = self.view_box.viewRange()
+        centre = self.model.now_x if self._follow else (x0 + x1) / 2
+        self._auto_fit = False
+        self.view_box.setXRange(centre - (centre - x0) * factor, centre + (x1 - centre) * factor, padding=0)
+
+    def pan(self, dx_fraction: float = 0.0, rows: float = 0.0) -> None:
+        """Move the view by a fraction of its width and/or by rows (a manual move: follow stops)."""
+        (x0, x1), _ = self.view_box.viewRange()
+        self._auto_fit = False
+        self.view_box.translateBy(x=dx_fraction * (x1 - x0) if dx_fraction else None, y=rows or None)
+        if dx_fraction:
+            self.set_follow(False)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Chart keys on the plot: +/- zoom, arrows pan, Home fits."""
+        if watched is self.plot and event.type() == QEvent.Type.KeyPress:
+            return self._key(event)  # type: ignore[arg-type]
+        return super().eventFilter(watched, event)
+
+    def _key(self, ev: QKeyEvent) -> bool:
+        k = ev.key()
+        if k in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom(1 / ZOOM_STEP)
+        elif k in (Qt.Key.Key_Minus, Qt.Key.Key_Underscore):
+            self.zoom(ZOOM_STEP)
+        elif k == Qt.Key.Key_Left:
+            self.pan(-PAN_STEP)
+        elif k == Qt.Key.Key_Right:
+            self.pan(PAN_STEP)
+        elif k == Qt.Key.Key_Up:
+            self.pan(rows=-1)
+        elif k == Qt.Key.Key_Down:
+            self.pan(rows=1)
+        elif k == Qt.Key.Key_Home:
+            self.zoom_to_fit()
+        else:
+            return False
+        return True
+
+    # ---- looks ----------------------------------------------------------------------------------
+
+    def _apply_palette(self) -> None:
+        """Chart background and axis ink from the widget palette (light or dark theme)."""
+        pal = self.palette()
+        self.plot.setBackground(pal.color(QPalette.ColorRole.Base))
+        ink = pal.color(QPalette.ColorRole.Text)
+        base = pal.color(QPalette.ColorRole.Base)
+        if self.item is not None:
+            self.item.set_grid(self.plot.getPlotItem().getAxis("bottom"), _mix(base, ink, 0.22), _mix(base, ink, 0.09))
+        for name in ("left", "bottom"):
+            axis = self.plot.getPlotItem().getAxis(name)
+            axis.setPen(ink)
+            axis.setTextPen(ink)
+
+    def changeEvent(self, ev: QEvent) -> None:
+        """Follow palette changes (light/dark theme)."""
+        if ev.type() == QEvent.Type.PaletteChange:
+            self._apply_palette()
+        super().changeEvent(ev)
+
+    def resizeEvent(self, ev: object) -> None:
+        """Re-fit on resize until the user has moved the view."""
+        super().resizeEvent(ev)
+        if self._fitted and self._auto_fit:
+            self.zoom_to_fit()
+        elif self._fitted:
+            self._update_limits()
