@@ -52,7 +52,11 @@ class Checker:
 
     def fail(self, record: str, field: str, problem: str) -> NoReturn:
         """Raise the error for ``record``/``field``."""
-        raise TimelineFileError(self.path, self.prefix + record, field, problem)
+        if self.prefix and record == "document":
+            record = self.prefix.rstrip(".")  # the embedded document as a whole
+        else:
+            record = self.prefix + record
+        raise TimelineFileError(self.path, record, field, problem)
 
     # ---- objects --------------------------------------------------------------------------------
 
@@ -178,6 +182,9 @@ class Checker:
         bad = (arr < low) | (arr > high)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
+            if high == INT64_MAX:
+                hint = " (-1 means unknown; nothing else is negative)" if low == -1 else ""
+                self.fail(f"{table}[{i}]", field, f"must be >= {low}{hint} (got {int(arr[i])})")
             self.fail(f"{table}[{i}]", field, f"must be from {low} to {high} (got {int(arr[i])})")
 
     def ordered(self, start: np.ndarray, end: np.ndarray, table: str, start_field: str, end_field: str,

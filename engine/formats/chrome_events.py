@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from engine.events import TaskState, WorkerState
+from engine.events import LaneInfo, TaskState, WorkerState
 from engine.formats.chrome_tracks import TrackLayout
 from engine.formats.jsonio import encode_str
 from engine.formats.model import TASK_STATE_NAMES, WORKER_STATE_NAMES, reason_text
@@ -45,7 +45,7 @@ def _us(ns: np.ndarray, t0: int) -> list[float]:
 
 
 def _ms_texts(ns: np.ndarray) -> list[str]:
-    return ["%.3f" % v if v >= 0 else "null" for v in (ns / 1e6).tolist()]
+    return [f"{v:.3f}" if v >= 0 else "null" for v in (ns / 1e6).tolist()]
 
 
 def _chunks(n: int) -> Iterator[slice]:
@@ -114,65 +114,92 @@ def queue_spans(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[l
     left = np.maximum(np.where(start >= 0, start, np.where(end >= 0, end, trace_end)), sub)
     pid, tid, t0 = layout.parent_pid, layout.queue_tid, tl.t0_ns
     for sl in _chunks(len(ids)):
-        out: list[str] = []
-        for i, b, e in zip(ids[sl].tolist(), _us(sub[sl], t0), _us(left[sl], t0), strict=True):
-            out.append(_BEGIN % (i, pid, tid, b, i))
-            out.append(_END % (i, pid, tid, e))
+        part = ids[sl].tolist()
+        out: list[str] = [""] * (2 * len(part))
+        out[0::2] = [_BEGIN % (i, pid, tid, b, i) for i, b in zip(part, _us(sub[sl], t0), strict=True)]
+        out[1::2] = [_END % (i, pid, tid, e) for i, e in zip(part, _us(left[sl], t0), strict=True)]
         yield out
 
 
-def state_slices(tl: Timeline, layout: TrackLayout, trace_end: int) -> tuple[list[str], set[int]]:
-    """``X`` per OS-state interval on each lane's state track, plus NEW and TERMINATED from the
-    lane's lifecycle; returns the events and the lanes that have any."""
+def _state_rows(tl: Timeline, layout: TrackLayout, trace_end: int) -> tuple[np.ndarray, ...]:
+    """Lane, state, start, end of every state slice: the sampled intervals, then NEW (created ->
+    ready) and TERMINATED (exit -> trace end) from each lane's lifecycle, clipped per lane.
+    Also returns, per row, the index of its interval (-1 for lifecycle rows)."""
     iv = tl.intervals.data
-    lane = [iv["lane"].astype(np.int64)]
-    state = [iv["state"].astype(np.int64)]
-    start, end = [iv["start_ns"]], [iv["end_ns"]]
-    args = [f'"cpu_ms":{c / 1e6:.3f},"ready_ms":{r / 1e6:.3f},"blocked_ms":{max(e - s - c - r, 0) / 1e6:.3f}'
-            for s, e, c, r in zip(iv["start_ns"].tolist(), iv["end_ns"].tolist(), iv["cpu_ns"].tolist(),
-                                  iv["ready_ns"].tolist(), strict=True)]
-    extra_lane, extra_state, extra_start, extra_end = [], [], [], []
+    life = []
     for info in layout.lanes:
         if 0 <= info.created_ns <= info.ready_ns:
-            extra_lane.append(info.index), extra_state.append(WorkerState.NEW)
-            extra_start.append(info.created_ns), extra_end.append(info.ready_ns)
-            args.append('"from":"created","to":"ready"')
+            life.append((info.index, WorkerState.NEW, info.created_ns, info.ready_ns))
         if info.exit_ns >= 0:
-            extra_lane.append(info.index), extra_state.append(WorkerState.TERMINATED)
-            extra_start.append(info.exit_ns), extra_end.append(max(trace_end, info.exit_ns))
-            code = "null" if info.exit_code is None else str(int(info.exit_code))
-            args.append(f'"exit_code":{code},"reason":{encode_str(info.exit_reason)}')
-    lane.append(np.array(extra_lane, dtype=np.int64))
-    state.append(np.array(extra_state, dtype=np.int64))
-    start.append(np.array(extra_start, dtype=np.int64))
-    end.append(np.array(extra_end, dtype=np.int64))
-    lanes, states = np.concatenate(lane), np.concatenate(state)
-    s, e = clip_overlaps(lanes, np.concatenate(start), np.concatenate(end))
+            life.append((info.index, WorkerState.TERMINATED, info.exit_ns, max(trace_end, info.exit_ns)))
+    extra = np.array(life, dtype=np.int64).reshape(-1, 4)
+    lanes = np.concatenate([iv["lane"].astype(np.int64), extra[:, 0]])
+    states = np.concatenate([iv["state"].astype(np.int64), extra[:, 1]])
+    start, end = clip_overlaps(lanes, np.concatenate([iv["start_ns"], extra[:, 2]]),
+                               np.concatenate([iv["end_ns"], extra[:, 3]]))
+    source = np.r_[np.arange(len(iv)), np.full(len(extra), -1)]
+    return lanes, states, start, end, source
+
+
+def state_slices(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[list[str]]:
+    """``X`` per OS-state slice on each lane's state track (see _state_rows), in chunks."""
+    lanes, states, start, end, source = _state_rows(tl, layout, trace_end)
+    iv = tl.intervals.data
+    # One zero row appended so lifecycle rows (source -1) index something; their args differ anyway.
+    cpu_of, ready_of = np.r_[iv["cpu_ns"], 0], np.r_[iv["ready_ns"], 0]
+    wall_of = np.r_[iv["end_ns"] - iv["start_ns"], 0]  # the measured window, before any clipping
     pids = [info.pid for info in layout.lanes]
     t0 = tl.t0_ns
-    events = [
-        _X_STATE % (WORKER_STATE_NAMES[st], pids[ln], layout.state_tid(ln), ts, dur, a, _STATE_CNAME[WorkerState(st)])
-        for ln, st, ts, dur, a in zip(lanes.tolist(), states.tolist(), _us(s, t0), ((e - s) / 1000.0).tolist(), args,
-                                      strict=True)
-    ]
-    return events, set(lanes.tolist())
+    for sl in _chunks(len(lanes)):
+        cpu, ready = cpu_of[source[sl]], ready_of[source[sl]]
+        blocked = np.maximum(wall_of[source[sl]] - cpu - ready, 0)
+        out = []
+        for ln, st, ts, dur, src, c, r, b in zip(
+                lanes[sl].tolist(), states[sl].tolist(), _us(start[sl], t0), ((end[sl] - start[sl]) / 1000.0).tolist(),
+                source[sl].tolist(), (cpu / 1e6).tolist(), (ready / 1e6).tolist(), (blocked / 1e6).tolist(),
+                strict=True):
+            args = f'"cpu_ms":{c:.3f},"ready_ms":{r:.3f},"blocked_ms":{b:.3f}' if src >= 0 else \
+                _lifecycle_args(layout.lanes[ln], st)
+            out.append(_X_STATE % (WORKER_STATE_NAMES[st], pids[ln], layout.state_tid(ln), ts, dur, args,
+                                   _STATE_CNAME[WorkerState(st)]))
+        yield out
 
 
-def wait_spans(tl: Timeline, layout: TrackLayout) -> tuple[list[str], set[int]]:
-    """``X`` per wait / callback span on each lane's waits track; and the lanes that have any."""
+def _lifecycle_args(info: LaneInfo, state: int) -> str:
+    if state == WorkerState.NEW:
+        return '"from":"created","to":"ready"'
+    code = "null" if info.exit_code is None else str(int(info.exit_code))
+    return f'"exit_code":{code},"reason":{encode_str(info.exit_reason)}'
+
+
+def state_lanes(tl: Timeline, layout: TrackLayout) -> set[int]:
+    """Lanes that get a state track."""
+    lanes = set(np.unique(tl.intervals.data["lane"]).tolist())
+    lanes.update(i.index for i in layout.lanes if 0 <= i.created_ns <= i.ready_ns or i.exit_ns >= 0)
+    return lanes
+
+
+def wait_spans(tl: Timeline, layout: TrackLayout) -> Iterator[list[str]]:
+    """``X`` per wait / callback span on each lane's waits track, in chunks."""
     sp = tl.spans.data
     lanes = sp["lane"].astype(np.int64)
-    s, e = clip_overlaps(lanes, sp["start_ns"], sp["end_ns"])
+    start, end = clip_overlaps(lanes, sp["start_ns"], sp["end_ns"])
     labels = [encode_str(label) for label in tl.span_labels]
     t0 = tl.t0_ns
-    events = []
-    for ln, label, ts, dur in zip(lanes.tolist(), sp["label"].tolist(), _us(s, t0), ((e - s) / 1000.0).tolist(),
-                                  strict=True):
-        info = layout.lanes[ln]
-        cat = "callback" if info.kind == "parent" else "wait"
-        name = labels[label] if 0 <= label < len(labels) else '"?"'
-        events.append(_X_SPAN % (cat, name, info.pid, layout.span_tid(ln), ts, dur, ln))
-    return events, set(lanes.tolist())
+    for sl in _chunks(len(lanes)):
+        out = []
+        for ln, label, ts, dur in zip(lanes[sl].tolist(), sp["label"][sl].tolist(), _us(start[sl], t0),
+                                      ((end[sl] - start[sl]) / 1000.0).tolist(), strict=True):
+            info = layout.lanes[ln]
+            cat = "callback" if info.kind == "parent" else "wait"
+            name = labels[label] if 0 <= label < len(labels) else '"?"'
+            out.append(_X_SPAN % (cat, name, info.pid, layout.span_tid(ln), ts, dur, ln))
+        yield out
+
+
+def span_lanes(tl: Timeline) -> set[int]:
+    """Lanes that get a waits track."""
+    return set(np.unique(tl.spans.data["lane"]).tolist())
 
 
 def flight_counter(tl: Timeline, layout: TrackLayout, trace_end: int) -> list[str]:
@@ -185,14 +212,16 @@ def flight_counter(tl: Timeline, layout: TrackLayout, trace_end: int) -> list[st
     running = start >= 0
     stopped = running & (end >= 0)
     times = np.concatenate([sub[queued], left_at[left_queue], start[running], end[stopped]])
-    dq = np.concatenate([np.ones(queued.sum()), -np.ones(left_queue.sum()), np.zeros(running.sum() + stopped.sum())])
-    dr = np.concatenate([np.zeros(queued.sum() + left_queue.sum()), np.ones(running.sum()), -np.ones(stopped.sum())])
     if not len(times):
         return []
+    counts = [int(queued.sum()), int(left_queue.sum()), int(running.sum()), int(stopped.sum())]
+    # +1/-1 steps of each series, as int8: four million changes cost 8 MB, not 64.
+    dq = np.repeat(np.array([1, -1, 0, 0], dtype=np.int8), counts)
+    dr = np.repeat(np.array([0, 0, 1, -1], dtype=np.int8), counts)
     order = np.argsort(times, kind="stable")
     times = times[order]
-    q = np.cumsum(dq[order]).astype(np.int64)
-    r = np.cumsum(dr[order]).astype(np.int64)
+    q = np.cumsum(dq[order], dtype=np.int64)
+    r = np.cumsum(dr[order], dtype=np.int64)
     last = np.r_[times[1:] != times[:-1], True]  # the value after all changes at one instant
     times, q, r = times[last], q[last], r[last]
     if len(times) > 2 * MAX_FLIGHT_BINS:

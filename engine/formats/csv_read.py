@@ -17,10 +17,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from typing import NoReturn
 
 import numpy as np
 
-from engine.events import LaneInfo, RunInfo, TaskText
+from engine.events import INTERVAL_DTYPE, RESOURCE_DTYPE, SPAN_DTYPE, LaneInfo, RunInfo, TaskText
+from engine.formats.checks import INT32_MAX
 from engine.formats.csv_write import HEADER
 from engine.formats.errors import TimelineFileError
 from engine.formats.fixed_point import MILLIS, SECONDS, fixed_pattern, parse_fixed
@@ -31,6 +33,9 @@ COL = {name: i for i, name in enumerate(HEADER)}
 UNSIGNED = re.compile(r"[0-9]{1,18}")
 SECONDS_CELL = fixed_pattern(SECONDS, signed=True)
 MILLIS_CELL = fixed_pattern(MILLIS, signed=False)
+# What procviz itself writes: exactly 9 / 6 decimals (the fast path of _fixed).
+SECONDS_EXACT = fixed_pattern(SECONDS, signed=True, exact=True)
+MILLIS_EXACT = fixed_pattern(MILLIS, signed=False, exact=True)
 REASON_SPLIT = re.compile(r"([A-Za-z_][\w.]*): (.*)", re.DOTALL)
 # Lanes are numbered densely by the engine, and a run opens at most one lane per task plus its
 # pool's workers; a larger lane number is not from procviz and would only make us allocate.
@@ -42,28 +47,38 @@ class _Rows:
 
     def __init__(self, text: str, path: str) -> None:
         self.path = path
-        self.lines: list[int] = []
+        self.text = text
         rows: list[list[str]] = []
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
         try:
             header = next(reader, None)
             self._check_header(header)
-            for row in reader:
-                if len(row) != len(HEADER):
-                    self.fail(reader.line_num, "", f"has {len(row)} cells; expected {len(HEADER)}"
-                              + (" (an empty line?)" if not row else ""))
-                rows.append(row)
-                self.lines.append(reader.line_num)
+            rows.extend(reader)  # a C loop; line numbers are worked out again only for an error
         except csv.Error as exc:
             self.fail(reader.line_num, "", f"broken CSV quoting: {exc}")
+        if set(map(len, rows)) - {len(HEADER)}:
+            i = next(i for i, row in enumerate(rows) if len(row) != len(HEADER))
+            self.fail_row(i, "", f"has {len(rows[i])} cells; expected {len(HEADER)}"
+                          + (" (an empty line?)" if not rows[i] else ""))
         self.columns = list(zip(*rows, strict=True)) if rows else [() for _ in HEADER]
         self.n = len(rows)
 
-    def fail(self, line: int, field: str, problem: str) -> None:
+    def fail(self, line: int, field: str, problem: str) -> NoReturn:
+        """Refuse the file at ``line``."""
         raise TimelineFileError(self.path, f"line {line}", field, problem)
 
-    def fail_row(self, i: int, field: str, problem: str) -> None:
-        self.fail(self.lines[i], field, problem)
+    def fail_row(self, i: int, field: str, problem: str) -> NoReturn:
+        """Refuse the file at data row ``i`` (0 = the first row after the header)."""
+        self.fail(self.line_of(i), field, problem)
+
+    def line_of(self, i: int) -> int:
+        """The file line where data row ``i`` ends (rows can span lines: quoted newlines)."""
+        reader = csv.reader(io.StringIO(self.text, newline=""))
+        next(reader)
+        for k, _ in enumerate(reader):
+            if k == i:
+                return reader.line_num
+        return reader.line_num
 
     def _check_header(self, header: list[str] | None) -> None:
         if header is None:
@@ -106,64 +121,63 @@ def timeline_from_csv(text: str, path: str) -> Timeline:
         raise TimelineFileError(path, f"line {text.count(chr(10), 0, nul) + 1}", "",
                                 "contains a NUL byte; procviz CSV never does")
     rows = _Rows(text, path)
-    n = rows.n
     ids = np.array([int(c) for c in rows.matching("id", UNSIGNED, "a task id (0, 1, ...)", False)], dtype=np.int64)
     _check_ids(rows, ids)
-    order = np.argsort(ids, kind="stable")
+    order = np.argsort(ids, kind="stable")  # rows may come in any order; the Timeline is by id
+    lane = _optional_ints(rows, "lane", "a lane number")
+    lanes = _lanes(rows, lane, _optional_ints(rows, "pid", "a process id"))
+    t0, columns = _task_columns(rows, lane)
+    columns = {name: col[order] for name, col in columns.items()}
+    # Undo the writer's neutralising quote (U+2400 stays: NUL is not stored, see csv_write).
+    reasons = [c[1:] if c[:1] == "'" else c for c in rows.cells("reason")]
+    args = [c[1:] if c[:1] == "'" else c for c in rows.cells("args")]
+    texts = {}
+    for i in sorted((i for i, r in enumerate(reasons) if r), key=lambda i: ids[i]):
+        match = REASON_SPLIT.fullmatch(reasons[i])
+        type_name, message = match.groups() if match else ("", reasons[i])
+        texts[int(ids[i])] = TaskText(int(ids[i]), "error", type_name, message)
+    known = [c[c >= 0] for c in (columns["submitted_ns"], columns["start_ns"], columns["end_ns"])]
+    now = max([t0] + [int(c.max()) for c in known if len(c)])
+    run = RunInfo(n_tasks=rows.n, t0_ns=t0, config={}, host="", cpu_count=0,
+                  schedstat=bool((columns["ready_ns"] >= 0).any()),
+                  arg_texts=tuple(args[i] for i in order.tolist()) if any(args) else ())
+    timeline = Timeline()
+    timeline.load_columns(run, lanes, columns, texts, np.zeros(0, INTERVAL_DTYPE), np.zeros(0, RESOURCE_DTYPE),
+                          np.zeros(0, SPAN_DTYPE), [], None, now)
+    return timeline
 
+
+def _task_columns(rows: _Rows, lane: np.ndarray) -> tuple[int, dict[str, np.ndarray]]:
+    """The run start chosen for the file and the Timeline task columns, in file row order."""
     codes = {name: code for code, name in enumerate(TASK_STATE_NAMES)}
     state = np.array([codes.get(cell, 255) for cell in rows.cells("state")], dtype=np.uint8)
     if (state == 255).any():
         i = int(np.flatnonzero(state == 255)[0])
         rows.fail_row(i, "state", f"must be one of {', '.join(TASK_STATE_NAMES)} (got {rows.cells('state')[i]!r})")
-    lane = _optional_ints(rows, "lane", "a lane number")
-    pid = _optional_ints(rows, "pid", "a process id")
     chunk = _optional_ints(rows, "chunk", "a chunk number", optional=False)
-    lanes = _lanes(rows, lane, pid)
-    times = {name: _fixed(rows, name, SECONDS_CELL, SECONDS, "seconds from the run start")
+    if len(chunk) and chunk.max() > INT32_MAX:
+        rows.fail_row(int(np.argmax(chunk)), "chunk", f"must be at most {INT32_MAX}")
+    times = {name: _fixed(rows, name, SECONDS, (SECONDS_EXACT, SECONDS_CELL), "seconds from the run start")
              for name in ("submitted_s", "start_s", "end_s")}
-    durations = {name: _fixed(rows, name, MILLIS_CELL, MILLIS, "milliseconds >= 0")
+    # queued_ms and waiting_ms are derived (Timeline computes them): checked here, not stored.
+    durations = {name: _fixed(rows, name, MILLIS, (MILLIS_EXACT, MILLIS_CELL), "milliseconds >= 0")
                  for name in ("queued_ms", "cpu_ms", "ready_ms", "waiting_ms")}
-    start, end = times["start_s"], times["end_s"]
-    bad = (start[1] & end[1]) & (end[0] < start[0])
+    (start, has_start), (end, has_end) = times["start_s"], times["end_s"]
+    bad = has_start & has_end & (end < start)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         rows.fail_row(i, "end_s", f"ends before it starts ({rows.cells('end_s')[i]} < {rows.cells('start_s')[i]})")
-    known_rel = np.concatenate([v[0][v[1]] for v in times.values()])
+    # Times are relative to the run start; put the start where every time stays >= 0 (-1 = unknown).
+    known_rel = np.concatenate([value[known] for value, known in times.values()])
     t0 = max(0, -int(known_rel.min())) if len(known_rel) else 0
-
-    def absolute(name: str) -> np.ndarray:
-        rel, known = times[name]
-        return np.where(known, rel + t0, -1)[order]
-
-    def duration(name: str) -> np.ndarray:
-        value, known = durations[name]
-        return np.where(known, value, -1)[order]
-
-    # Undo the writer's neutralising quote (U+2400 stays: NUL is not stored, see csv_write).
-    reasons = [c[1:] if c[:1] == "'" else c for c in rows.cells("reason")]
-    args = [c[1:] if c[:1] == "'" else c for c in rows.cells("args")]
     columns = {
-        "submitted_ns": absolute("submitted_s"), "start_ns": absolute("start_s"), "end_ns": absolute("end_s"),
-        "cpu_ns": duration("cpu_ms"), "ready_ns": duration("ready_ms"), "lane": lane[order].astype(np.int32),
-        "state": state[order], "chunk": chunk[order].astype(np.int32), "cost_ms": np.full(n, np.nan),
+        **{f"{name[:-2]}_ns": np.where(known, value + t0, -1) for name, (value, known) in times.items()},
+        "cpu_ns": np.where(durations["cpu_ms"][1], durations["cpu_ms"][0], -1),
+        "ready_ns": np.where(durations["ready_ms"][1], durations["ready_ms"][0], -1),
+        "lane": lane.astype(np.int32), "state": state, "chunk": chunk.astype(np.int32),
+        "cost_ms": np.full(rows.n, np.nan),
     }
-    texts = {}
-    for i in sorted((i for i, r in enumerate(reasons) if r), key=lambda i: ids[i]):
-        if reasons[i]:
-            match = REASON_SPLIT.fullmatch(reasons[i])
-            type_name, message = match.groups() if match else ("", reasons[i])
-            texts[int(ids[i])] = TaskText(int(ids[i]), "error", type_name, message)
-    arg_texts = tuple(args[i] for i in order.tolist()) if any(args) else ()
-    known_times = [c[c >= 0] for c in (columns["submitted_ns"], columns["start_ns"], columns["end_ns"])]
-    now = max([t0] + [int(c.max()) for c in known_times if len(c)])
-    run = RunInfo(n_tasks=n, t0_ns=t0, config={}, host="", cpu_count=0, schedstat=bool((columns["ready_ns"] >= 0).any()),
-                  arg_texts=arg_texts)
-    timeline = Timeline()
-    empty = Timeline()
-    timeline.load_columns(run, lanes, columns, texts, empty.intervals.data, empty.resources.data, empty.spans.data,
-                          [], None, now)
-    return timeline
+    return t0, columns
 
 
 def _check_ids(rows: _Rows, ids: np.ndarray) -> None:
@@ -179,7 +193,7 @@ def _check_ids(rows: _Rows, ids: np.ndarray) -> None:
         repeat[first] = False
         i = int(np.flatnonzero(repeat)[0])
         j = int(np.flatnonzero(ids == ids[i])[0])
-        rows.fail_row(i, "id", f"task {int(ids[i])} appears twice (first on line {rows.lines[j]})")
+        rows.fail_row(i, "id", f"task {int(ids[i])} appears twice (first on line {rows.line_of(j)})")
 
 
 def _optional_ints(rows: _Rows, name: str, what: str, optional: bool = True) -> np.ndarray:
@@ -187,11 +201,20 @@ def _optional_ints(rows: _Rows, name: str, what: str, optional: bool = True) -> 
     return np.array([int(c) if c else -1 for c in cells], dtype=np.int64)
 
 
-def _fixed(rows: _Rows, name: str, pattern: re.Pattern[str], digits: int, what: str) -> tuple[np.ndarray, np.ndarray]:
-    cells = rows.matching(name, pattern, what, optional=True)
+def _fixed(rows: _Rows, name: str, digits: int, patterns: tuple[re.Pattern[str], re.Pattern[str]],
+           what: str) -> tuple[np.ndarray, np.ndarray]:
+    """A decimal column as integer units of 10**-digits, and where it is known (non-empty)."""
+    exact, loose = patterns
+    cells = rows.cells(name)
     known = np.array([c != "" for c in cells], dtype=bool)
-    values = np.array([parse_fixed(c, digits) if c else 0 for c in cells], dtype=np.int64)
-    return values, known
+    # Fast path: procviz writes every known cell with exactly ``digits`` decimals, so dropping the
+    # point gives the integer directly; anything else is checked and parsed cell by cell.
+    column = re.compile(f"(?:{exact.pattern})?(?:\\x00(?:{exact.pattern})?)*")
+    if not cells or column.fullmatch("\0".join(cells)):
+        values = [int(c.replace(".", "")) if c else 0 for c in cells]
+    else:
+        values = [parse_fixed(c, digits) if c else 0 for c in rows.matching(name, loose, what, optional=True)]
+    return np.array(values, dtype=np.int64), known
 
 
 def _lanes(rows: _Rows, lane: np.ndarray, pid: np.ndarray) -> list[LaneInfo]:
@@ -214,7 +237,7 @@ def _lanes(rows: _Rows, lane: np.ndarray, pid: np.ndarray) -> list[LaneInfo]:
     if differs.any():
         k = int(np.flatnonzero(differs)[np.argmin(by_lane[differs])])
         i, j = int(by_lane[k]), int(by_lane[group_first[k]])
-        rows.fail_row(i, "pid", f"lane {int(ln[k])} has pid {int(p[group_first[k]])} on line {rows.lines[j]} "
+        rows.fail_row(i, "pid", f"lane {int(ln[k])} has pid {int(p[group_first[k]])} on line {rows.line_of(j)} "
                       f"but {int(p[k])} here")
     pid_of = dict(zip(ln[starts].tolist(), p[starts].tolist(), strict=True))
     count = max(pid_of) + 1 if pid_of else 0

@@ -31,7 +31,7 @@ HEADER = ("id", "state", "reason", "pid", "lane", "chunk", "args", "submitted_s"
           "cpu_ms", "ready_ms", "waiting_ms")
 FORMULA_STARTS = frozenset("=+-@\t\r\0'")
 NUL_SYMBOL = "\u2400"
-CHUNK_ROWS = 65_536  # rows formatted at a time: bounded memory for any task count
+CHUNK_ROWS = 16_384  # rows formatted at a time: bounded memory (~14 MB of cell strings) for any task count
 
 
 def neutralise(text: str) -> str:

@@ -30,9 +30,12 @@ def format_fixed(values: np.ndarray, digits: int, known: np.ndarray) -> list[str
     return out
 
 
-def fixed_pattern(digits: int, signed: bool) -> re.Pattern[str]:
-    """A regex for one decimal cell with up to ``digits`` decimals (optionally signed)."""
+def fixed_pattern(digits: int, signed: bool, exact: bool = False) -> re.Pattern[str]:
+    """A regex for one decimal cell: up to ``digits`` decimals, or exactly ``digits`` when ``exact``
+    (how format_fixed writes them)."""
     sign = "-?" if signed else ""
+    if exact:
+        return re.compile(rf"{sign}[0-9]{{1,19}}\.[0-9]{{{digits}}}")
     return re.compile(rf"{sign}[0-9]{{1,19}}(?:\.[0-9]{{1,{digits}}})?")
 
 

@@ -7,11 +7,13 @@ decoder itself cannot.
 
 Encoding: numbers and plain lists go through orjson when it is installed (it serialises numpy
 arrays directly, ~10x faster than the stdlib), otherwise through :mod:`json`; both give the same
-bytes for integers. Text always goes through :mod:`json` (``ensure_ascii=False``) and is encoded
-with ``backslashreplace``: a lone surrogate such as ``"\\udc80"`` (a file name decoded with
-``surrogateescape``) becomes the JSON escape ``\\udc80``, which reads back as the same string,
-instead of crashing the writer. Floats are written with Python's ``repr`` (the stdlib), so a file
-does not depend on which JSON library wrote it.
+bytes for integers. Text always goes through :mod:`json` with ``ensure_ascii``: every file procviz
+writes as JSON is pure ASCII, so reading one back decodes to a compact one-byte-per-character
+string (a single "é" in a 500 MB UTF-8 trace would make Python hold it as 1-2 GB of UCS-2/4), a
+lone surrogate such as ``"\\udc80"`` (a name decoded with ``surrogateescape``) becomes the escape
+``\\udc80`` instead of crashing the writer, and viewers that choke on raw bytes never see any.
+Floats are written with Python's ``repr`` (the stdlib), so a file does not depend on which JSON
+library wrote it.
 """
 
 from __future__ import annotations
@@ -49,17 +51,22 @@ class FlaggedDict(dict):
     duplicate: str = ""
 
 
+def first_repeat(pairs: list[tuple[str, Any]]) -> str:
+    """The first key that appears a second time in an object's (key, value) pairs."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            return key
+        seen.add(key)
+    return ""
+
+
 def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) == len(pairs):
         return obj
-    seen: set[str] = set()
     flagged = FlaggedDict(obj)
-    for key, _ in pairs:
-        if key in seen:
-            flagged.duplicate = key
-            break
-        seen.add(key)
+    flagged.duplicate = first_repeat(pairs)
     return flagged
 
 
@@ -72,18 +79,25 @@ def decode_strict(text: str) -> Any:
 
 
 def text_bytes(text: str) -> bytes:
-    """UTF-8 bytes of JSON text, lone surrogates written as ``\\uXXXX`` escapes."""
+    """Bytes of JSON text (ASCII when it came from dumps_value/encode_str; any stray lone surrogate
+    is written as a ``\\uXXXX`` escape).
+
+    DEL (0x7f) is escaped too: JSON allows it raw, but Perfetto's tokenizer treats any control
+    character inside a string as a fatal error while it skips over values.
+    """
+    if "\x7f" in text:
+        text = text.replace("\x7f", "\\u007f")
     return text.encode("utf-8", "backslashreplace")
 
 
 def dumps_value(value: Any) -> bytes:
-    """Compact JSON of plain data holding text (config, records, lists of strings)."""
-    return text_bytes(json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
+    """Compact ASCII JSON of plain data holding text (config, records, lists of strings)."""
+    return text_bytes(json.dumps(value, separators=(",", ":"), allow_nan=False))
 
 
 def encode_str(text: str) -> str:
-    """One JSON string literal, quotes included (the stdlib's C escaper: fast per call)."""
-    return json.encoder.encode_basestring(text)
+    """One ASCII JSON string literal, quotes included (the stdlib's C escaper: fast per call)."""
+    return json.encoder.encode_basestring_ascii(text)
 
 
 def int_list_bytes(values: np.ndarray) -> bytes:
@@ -111,12 +125,14 @@ def float_list_bytes(values: np.ndarray, single: bool = False) -> bytes:
 
 
 def decode_utf8(data: bytes, path: str) -> str:
-    """The file's text; invalid UTF-8 is refused with its line number."""
+    """The file's text (a leading BOM, as spreadsheets save CSV, is dropped); invalid UTF-8 is
+    refused with its line number."""
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise TimelineFileError(path, f"line {line}", "", f"is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+        problem = f"is not UTF-8 text (byte {exc.start}: {exc.reason})"
+        raise TimelineFileError(path, f"line {line}", "", problem) from None
 
 
 def parse_json(text: str, path: str) -> Any:

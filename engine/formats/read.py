@@ -1,9 +1,10 @@
 """``read_timeline``: detect the format from the content, never from the name.
 
 * gzip magic bytes: decompressed first (within the size limit), then detected again;
-* the text starts with ``{"otherData":`` (how procviz writes traces) or is a JSON object with a
-  ``traceEvents`` key: a Chrome trace; procviz rebuilds it from the copy of the native document it
-  embedded under ``otherData.procviz`` (a trace from another tool has none and is refused);
+* the text starts with ``{"displayTimeUnit":"ms","otherData":`` (how procviz writes traces) or is a
+  JSON object with a ``traceEvents`` key: a Chrome trace; procviz rebuilds it from the copy of the
+  native document it stored under the top-level key ``procviz`` (a trace from another tool has
+  none and is refused);
 * any other JSON object: a native file (its ``format`` and ``version`` are checked);
 * a JSON array: a Chrome trace in array form, which procviz never writes: refused;
 * anything else: procviz CSV (its header is checked strictly).
@@ -14,16 +15,18 @@ Nothing in a file is ever imported, unpickled or evaluated.
 from __future__ import annotations
 
 import os
+import re
 
 from engine.formats.chrome_read import TRACE_PREFIX, timeline_from_chrome_doc, timeline_from_chrome_text
 from engine.formats.csv_read import timeline_from_csv
 from engine.formats.errors import TimelineFileError
 from engine.formats.fileio import read_limited
+from engine.formats.gcpause import gc_paused
 from engine.formats.jsonio import decode_utf8, parse_json
 from engine.formats.native_read import timeline_from_native
 from engine.timeline import Timeline
 
-_BOM = "\ufeff"
+_LEADING_BLANKS = re.compile(r"\s*")
 
 
 def read_timeline(path: str | os.PathLike[str]) -> Timeline:
@@ -32,11 +35,15 @@ def read_timeline(path: str | os.PathLike[str]) -> Timeline:
     Raises :class:`TimelineFileError` for anything it refuses and ``OSError`` when the file cannot be
     opened.
     """
-    p = os.fspath(path)
+    with gc_paused():
+        return _read(os.fspath(path))
+
+
+def _read(p: str) -> Timeline:
     text = decode_utf8(read_limited(p), p)
-    if text.startswith(_BOM):
-        text = text[1:]
-    head = text.lstrip()[:1]
+    # The first non-blank character, without copying a text that may be hundreds of MB.
+    start = _LEADING_BLANKS.match(text).end()
+    head = text[start:start + 1]
     if text.startswith(TRACE_PREFIX):
         return timeline_from_chrome_text(text, p)
     if head == "{":

@@ -1,0 +1,279 @@
+"""Export (and re-open) speed of timeline files for a synthetic 1,000,000-task run.
+
+Builds a Timeline the way the engine does (EngineBatches through Timeline.apply): N tasks on 16
+worker lanes, 2% failed with error texts, 1% cancelled before starting, OS-state intervals and
+resource samples. Then, for each format, times ``write_timeline`` and ``read_timeline`` and reports
+the file size and the peak extra memory of the write (resident memory of a forked child running the
+same write again, see ``peak_mb``). Each format is set beside a plain reference written in
+the same run:
+
+* native JSON vs ``json.dump`` of the same columns as plain lists;
+* CSV vs a naive ``csv.writer`` loop formatting each row in Python;
+* Chrome trace vs building the event dicts and ``json.dump``-ing the list.
+
+Usage: ``python benchmarks/bench_export.py [--tasks N] [--no-memory] [--no-reference]``.
+Timings, not assertions: tests never time anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import json
+import os
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine.events import (  # noqa: E402
+    END_DTYPE,
+    INTERVAL_DTYPE,
+    RESOURCE_DTYPE,
+    START_DTYPE,
+    SUBMIT_DTYPE,
+    EngineBatch,
+    LaneInfo,
+    RunInfo,
+    TaskState,
+    TaskText,
+)
+from engine.formats import read_timeline, write_timeline  # noqa: E402
+from engine.formats.model import TASK_STATE_NAMES  # noqa: E402
+from engine.timeline import Timeline  # noqa: E402
+
+LANES = 16
+T0 = 10**12
+
+
+def build(n: int) -> Timeline:
+    """A finished n-task run on LANES workers (see the module docstring)."""
+    rng = np.random.default_rng(1)
+    lane = (np.arange(n) % LANES).astype(np.int32)
+    wall = rng.integers(200_000, 2_000_000, n)
+    start = np.empty(n, np.int64)
+    for k in range(LANES):  # back to back per lane
+        ids = np.flatnonzero(lane == k)
+        start[ids] = T0 + 50_000_000 + np.r_[0, np.cumsum(wall[ids][:-1] + 20_000)]
+    end = start + wall
+    cancelled = rng.random(n) < 0.01
+    failed = ~cancelled & (rng.random(n) < 0.02)
+    state = np.where(cancelled, TaskState.CANCELLED, np.where(failed, TaskState.FAILED, TaskState.DONE))
+    run = RunInfo(n_tasks=n, t0_ns=T0, config={"workers": LANES, "workload": {"kind": "cpu", "count": n}},
+                  host="bench", cpu_count=LANES, schedstat=True, cost_ms=tuple((wall / 1e6).round(3).tolist()),
+                  chunks=tuple((np.arange(n) // 64).tolist()))
+    lanes = tuple(LaneInfo(index=k, pid=5000 + k, tid=5000 + k, kind="process", name=f"worker {k}",
+                           created_ns=T0 + k * 1_000_000, ready_ns=T0 + 40_000_000) for k in range(LANES))
+    sub = np.zeros(n, SUBMIT_DTYPE)
+    sub["task_id"], sub["t_ns"] = np.arange(n), T0 + 1_000_000 + np.arange(n) * 10
+    ran = np.flatnonzero(~cancelled)
+    st = np.zeros(len(ran), START_DTYPE)
+    st["task_id"], st["lane"], st["t_ns"] = ran, lane[ran], start[ran]
+    en = np.zeros(n, END_DTYPE)
+    en["task_id"], en["state"] = np.arange(n), state
+    en["lane"] = np.where(cancelled, -1, lane)
+    en["start_ns"] = -1
+    en["end_ns"] = np.where(cancelled, -1, end)
+    en["cpu_ns"] = np.where(cancelled, -1, wall * 9 // 10)
+    en["ready_ns"] = np.where(cancelled, -1, wall // 20)
+    texts = tuple(TaskText(int(i), "error", "ValueError", f"bad input {i}", "Traceback ...\nValueError")
+                  for i in np.flatnonzero(failed))
+    last = int(end.max())
+    iv_t = np.arange(T0 + 40_000_000, last, 250_000_000)
+    iv = np.zeros(len(iv_t) * LANES, INTERVAL_DTYPE)
+    iv["lane"] = np.repeat(np.arange(LANES), len(iv_t))
+    iv["state"] = 2
+    iv["start_ns"] = np.tile(iv_t, LANES)
+    iv["end_ns"] = iv["start_ns"] + 250_000_000
+    iv["cpu_ns"] = 220_000_000
+    iv["ready_ns"] = 10_000_000
+    res_t = np.arange(T0 + 40_000_000, last, 100_000_000)
+    res = np.zeros(len(res_t) * LANES, RESOURCE_DTYPE)
+    res["lane"] = np.repeat(np.arange(LANES), len(res_t))
+    res["t_ns"] = np.tile(res_t, LANES)
+    res["cpu_pct"] = 97.5
+    res["rss"] = 40 << 20
+    tl = Timeline()
+    tl.apply(EngineBatch(run=run, lanes=lanes, submitted=sub), notify=False)
+    tl.apply(EngineBatch(started=st), notify=False)
+    tl.apply(EngineBatch(ended=en, texts=texts, intervals=iv, resources=res, now_ns=last + 1_000_000), notify=False)
+    return tl
+
+
+# ---- references: the straightforward way, same content ----------------------------------------------
+
+
+def ref_native(tl: Timeline, path: str) -> None:
+    """json.dump of the same columns as plain Python lists."""
+    doc = {"run": {"n_tasks": tl.n_tasks, "t0_ns": tl.t0_ns},
+           "tasks": {name: [None if isinstance(v, float) and v != v else v for v in getattr(tl, name).tolist()]
+                     for name in Timeline.TASK_COLUMNS},
+           "texts": [[t.task_id, t.kind, t.type_name, t.message, t.traceback] for t in tl.texts.values()],
+           "intervals": tl.intervals.data.tolist(), "resources": tl.resources.data.tolist()}
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh)
+
+
+def ref_csv(tl: Timeline, path: str) -> None:
+    """A csv.writer loop formatting each task's row in Python."""
+    t0 = tl.t0_ns
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "state", "reason", "pid", "lane", "chunk", "args", "submitted_s", "start_s", "end_s",
+                    "queued_ms", "cpu_ms", "ready_ms", "waiting_ms"])
+        for i in range(tl.n_tasks):
+            lane = int(tl.lane[i])
+            text = tl.texts.get(i)
+
+            def sec(v: int) -> str:
+                """Seconds from the run start, or empty."""
+                return f"{(v - t0) / 1e9:.9f}" if v >= 0 else ""
+
+            def ms(v: int) -> str:
+                """Milliseconds, or empty."""
+                return f"{v / 1e6:.6f}" if v >= 0 else ""
+
+            s, e, c, r = int(tl.start_ns[i]), int(tl.end_ns[i]), int(tl.cpu_ns[i]), int(tl.ready_ns[i])
+            w.writerow([i, TASK_STATE_NAMES[tl.state[i]], f"{text.type_name}: {text.message}" if text else "",
+                        tl.lanes[lane].pid if lane >= 0 else "", lane if lane >= 0 else "", int(tl.chunk[i]),
+                        tl.arg_text(i), sec(int(tl.submitted_ns[i])), sec(s), sec(e),
+                        ms(s - int(tl.submitted_ns[i])) if s >= 0 else "", ms(c), ms(r),
+                        ms(e - s - c - max(r, 0)) if e >= 0 and c >= 0 else ""])
+
+
+def ref_chrome(tl: Timeline, path: str) -> None:
+    """Event dicts for the tasks and their queued time, then one json.dump of the list."""
+    t0 = tl.t0_ns
+    events: list[dict] = []
+    for i in range(tl.n_tasks):
+        s, e, lane = int(tl.start_ns[i]), int(tl.end_ns[i]), int(tl.lane[i])
+        sub = int(tl.submitted_ns[i])
+        if s >= 0 and lane >= 0:
+            info = tl.lanes[lane]
+            events.append({"ph": "X", "cat": "task", "name": f"task {i}", "pid": info.pid, "tid": info.tid,
+                           "ts": (s - t0) / 1000, "dur": (max(e, s) - s) / 1000,
+                           "args": {"task": i, "state": TASK_STATE_NAMES[tl.state[i]], "chunk": int(tl.chunk[i])}})
+        if sub >= 0:
+            left = s if s >= 0 else sub
+            events.append({"ph": "b", "cat": "queue", "name": "queued", "id": hex(i), "pid": 1, "tid": 1,
+                           "ts": (sub - t0) / 1000, "args": {"task": i}})
+            events.append({"ph": "e", "cat": "queue", "name": "queued", "id": hex(i), "pid": 1, "tid": 1,
+                           "ts": (left - t0) / 1000})
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump({"traceEvents": events, "displayTimeUnit": "ms"}, fh)
+
+
+# ---- measuring -----------------------------------------------------------------------------------
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Wall seconds of one call."""
+    gc.collect()
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def peak_mb(fn: Callable[[], object]) -> float:
+    """Peak extra resident memory of ``fn()``, in MB, measured in a forked child.
+
+    The child starts with the parent's pages (the timeline) already resident; its peak-RSS counter
+    is reset (/proc/self/clear_refs, Linux), so peak minus start is what ``fn`` itself needed, numpy
+    and C buffers included, at full speed (tracemalloc would slow Python-heavy code several times).
+    Elsewhere: tracemalloc (Python and numpy allocations only).
+    """
+    if not os.path.exists("/proc/self/clear_refs"):
+        gc.collect()
+        tracemalloc.start()
+        try:
+            fn()
+            return tracemalloc.get_traced_memory()[1] / 1e6
+        finally:
+            tracemalloc.stop()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 0
+        try:
+            os.close(read_end)
+            gc.collect()
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")  # reset VmHWM to the current RSS
+            start = _status_kb("VmRSS")
+            fn()
+            os.write(write_end, str(_status_kb("VmHWM") - start).encode())
+        except BaseException:  # noqa: BLE001 - report nothing; the parent prints nan
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as fh:
+        text = fh.read()
+    os.waitpid(pid, 0)
+    return int(text) / 1024 if text else float("nan")
+
+
+def main() -> None:
+    """Build the timeline, measure every format, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=1_000_000)
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
+    parser.add_argument("--no-reference", action="store_true", help="skip the reference writers")
+    args = parser.parse_args()
+    t = time.perf_counter()
+    tl = build(args.tasks)
+    columns_mb = sum(getattr(tl, c).nbytes for c in Timeline.TASK_COLUMNS) / 1e6
+    print(f"built {tl.n_tasks:,} tasks on {LANES} lanes, {len(tl.texts):,} error texts, "
+          f"{len(tl.intervals):,} intervals, {len(tl.resources):,} samples in {time.perf_counter() - t:.1f} s "
+          f"(task columns: {columns_mb:.0f} MB)")
+    try:
+        import orjson  # noqa: F401
+
+        print("orjson: installed")
+    except ImportError:
+        print("orjson: not installed (stdlib json fallback)")
+    cases = [("native .json", "run.json", ref_native), ("csv", "run.csv", ref_csv),
+             ("chrome .trace.json", "run.trace.json", ref_chrome), ("chrome .json.gz", "run.json.gz", None)]
+    header = (f"{'format':<20}{'write s':>9}{'MB':>9}{'peak MB':>9}{'read s':>8}"
+              f"{'ref write s':>13}{'ref MB':>9}{'ref peak MB':>13}{'speedup':>9}")
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory() as d:
+        for label, name, ref in cases:
+            path = os.path.join(d, name)
+            w = timed(lambda p=path: write_timeline(tl, p))
+            size = os.path.getsize(path) / 1e6
+            r = timed(lambda p=path: read_timeline(p))
+            peak = float("nan") if args.no_memory else peak_mb(lambda p=path: write_timeline(tl, p))
+            os.unlink(path)
+            ref_cols = f"{'':>13}{'':>9}{'':>13}{'':>9}"
+            if ref is not None and not args.no_reference:
+                rpath = os.path.join(d, "ref-" + name)
+                rw = timed(lambda f=ref, p=rpath: f(tl, p))
+                rsize = os.path.getsize(rpath) / 1e6
+                rpeak = float("nan") if args.no_memory else peak_mb(lambda f=ref, p=rpath: f(tl, p))
+                os.unlink(rpath)
+                ref_cols = f"{rw:>13.2f}{rsize:>9.1f}{rpeak:>13.0f}{rw / w:>8.1f}x"
+            print(f"{label:<20}{w:>9.2f}{size:>9.1f}{peak:>9.0f}{r:>8.2f}{ref_cols}", flush=True)
+    print("peak MB: extra resident memory while writing (forked child, peak RSS - RSS at start).")
+    print("speedup: reference write time / procviz write time. The references write less (no names, states,")
+    print("counters or embedded timeline in the Chrome one), so the ratios understate the difference.")
+
+
+if __name__ == "__main__":
+    main()

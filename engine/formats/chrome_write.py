@@ -1,0 +1,84 @@
+"""Writing a Chrome trace (JSON object form) that Perfetto and chrome://tracing open.
+
+Layout, in this order::
+
+    {"displayTimeUnit":"ms","otherData":{...small: generator, version, t0_ns, where the timeline is...},
+    "traceEvents":[
+    ...M metadata, C counters, state and wait X slices, queue b/e, task X slices...
+    ],
+    "procviz":<the native timeline document>}
+
+* Timestamps (``ts``) and durations (``dur``) are microseconds from the run start (``t0_ns`` in
+  ``otherData`` and in ``procviz.run``), three decimals: exact nanoseconds.
+* Tracks: see :mod:`engine.formats.chrome_tracks`. Slices on one track never overlap: measured
+  times that do (clock jitter) are clipped, and such a task slice carries ``"clipped": true``.
+* Task slices: name ``"task N"``, cat ``task``; args: task, state, chunk, queued/cpu/ready/waiting
+  ms, and reason + traceback (failures), result (function results), args (arguments) when known.
+* Queue: per submitted task an async ``b``/``e`` pair (cat ``queue``, name ``queued``, id = task id in
+  hex) from submission to start, on the parent's "task queue" thread.
+* Counters: ``tasks`` (queued, running) on the parent process, ``cpu`` (percent) and ``rss`` (MiB) per
+  worker process from the resource samples.
+* Re-opening: procviz rebuilds the Timeline *exactly* from the top-level ``procviz`` member, a
+  complete copy of the native file (~15% of the trace's size); the events are for viewers and are
+  only checked for validity. Why not inside ``otherData``: Perfetto's JSON tokenizer reads
+  ``otherData`` in one piece and older versions fail with "otherData too large" when it does not
+  fit in one read chunk (tens of MB for a 1M-task run); an unknown key after ``traceEvents`` is
+  skipped (newer) or ends the parse after all events (older). chrome://tracing lists it as metadata.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from engine.formats.chrome_events import (
+    flight_counter,
+    queue_spans,
+    resource_counters,
+    span_lanes,
+    state_lanes,
+    state_slices,
+    task_slices,
+    wait_spans,
+)
+from engine.formats.chrome_tracks import build_layout
+from engine.formats.jsonio import dumps_value, text_bytes
+from engine.formats.model import export_lanes, require_run, trace_end_ns
+from engine.formats.native_write import FORMAT_TAG, VERSION, native_chunks
+from engine.timeline import Timeline
+
+TRACE_PREFIX = '{"displayTimeUnit":"ms","otherData":'
+TRACE_EVENTS_KEY = ',\n"traceEvents":['
+TIMELINE_KEY = ',\n"procviz":'
+ABOUT = ("ts/dur are microseconds since the run start (time_origin_ns, CLOCK_MONOTONIC ns). procviz re-opens this "
+         "file from the top-level member 'procviz', a complete copy of its native timeline.")
+
+
+def write_chrome(timeline: Timeline, out: BinaryIO) -> None:
+    """Write ``timeline`` as a Chrome trace to the binary stream ``out``."""
+    run = require_run(timeline)
+    layout = build_layout(export_lanes(timeline))
+    end = trace_end_ns(timeline)
+    other = {"generator": "procviz", "timeline_key": "procviz", "timeline_format": FORMAT_TAG,
+             "timeline_version": VERSION, "time_origin_ns": run.t0_ns, "host": run.host, "about": ABOUT}
+    out.write(TRACE_PREFIX.encode() + dumps_value(other) + TRACE_EVENTS_KEY.encode())
+    first = True
+
+    def emit(lines: list[str]) -> None:
+        """Write a chunk of event lines, comma-separated from what came before."""
+        nonlocal first
+        if not lines:
+            return
+        out.write(text_bytes(("\n" if first else ",\n") + ",\n".join(lines)))
+        first = False
+
+    emit(layout.metadata(state_lanes(timeline, layout), span_lanes(timeline)))
+    emit(flight_counter(timeline, layout, end))
+    for group in (state_slices(timeline, layout, end), wait_spans(timeline, layout),
+                  resource_counters(timeline, layout), queue_spans(timeline, layout, end),
+                  task_slices(timeline, layout, end)):
+        for lines in group:
+            emit(lines)
+    out.write(b"\n]" + TIMELINE_KEY.encode())
+    for part in native_chunks(timeline):
+        out.write(part)
+    out.write(b"}\n")

@@ -1,0 +1,242 @@
+"""Chrome trace / Perfetto JSON: a structural validator over what we write, and exact re-opening."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from engine.events import TaskState
+from engine.formats import TimelineFileError, chrome_events, read_timeline, write_timeline
+from engine.formats.chrome_tracks import SYNTHETIC_FLOOR
+from engine.formats.model import TASK_STATE_NAMES, WORKER_STATE_NAMES
+from tests.test_formats_synthetic import PARENT_PID, assert_same_timeline, build_timeline
+
+
+def _trace(tmp_path, tl, name="run.trace.json"):
+    path = tmp_path / name
+    write_timeline(tl, path)
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        return path, json.load(fh)
+
+
+def validate(doc: dict) -> dict:
+    """Check the trace the way a viewer needs it; returns the events grouped for further checks."""
+    assert doc["displayTimeUnit"] == "ms"
+    events = doc["traceEvents"]
+    assert isinstance(events, list) and events
+    slices: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for ev in events:
+        assert isinstance(ev["ph"], str)
+        assert type(ev["pid"]) is int and type(ev["tid"]) is int, ev
+        groups[ev["ph"]].append(ev)
+        if ev["ph"] == "X":
+            assert type(ev["ts"]) in (int, float) and type(ev["dur"]) in (int, float), ev
+            assert ev["dur"] >= 0, ev
+            slices[(ev["pid"], ev["tid"])].append((ev["ts"], ev["ts"] + ev["dur"]))
+    for track, spans in slices.items():
+        spans.sort()
+        for (_, prev_end), (start, _) in zip(spans, spans[1:], strict=False):
+            assert start >= prev_end - 1e-9, f"overlap on track {track}: {start} < {prev_end}"
+    begins = {(e["cat"], e["id"]): e for e in groups["b"]}
+    ends = {(e["cat"], e["id"]): e for e in groups["e"]}
+    assert len(begins) == len(groups["b"]) and len(ends) == len(groups["e"])
+    assert begins.keys() == ends.keys()
+    for key, b in begins.items():
+        e = ends[key]
+        assert (b["pid"], b["tid"], b["name"]) == (e["pid"], e["tid"], e["name"])
+        assert e["ts"] >= b["ts"]
+    return groups
+
+
+def _names(groups, kind):
+    return {(m["pid"], m["tid"]): m["args"]["name"] for m in groups["M"] if m["name"] == kind}
+
+
+def test_trace_is_valid_and_names_every_worker(tmp_path):
+    tl = build_timeline(n=90, k=4)
+    _, doc = _trace(tmp_path, tl)
+    groups = validate(doc)
+    threads, procs = _names(groups, "thread_name"), _names(groups, "process_name")
+    for lane in tl.lanes[:4]:
+        assert threads[(lane.pid, lane.tid)] == f"worker {lane.index} (pid {lane.pid})"
+        assert procs[(lane.pid, 0)] == f"worker {lane.index} (pid {lane.pid})"
+    assert procs[(PARENT_PID, 0)] == f"procviz parent (pid {PARENT_PID})"
+    sort_keys = {m["name"] for m in groups["M"]}
+    assert {"process_sort_index", "thread_sort_index"} <= sort_keys
+
+
+def test_one_task_slice_per_started_task_on_its_worker_track(tmp_path):
+    tl = build_timeline(n=90, k=4)
+    _, doc = _trace(tmp_path, tl)
+    tasks = [e for e in validate(doc)["X"] if e["cat"] == "task"]
+    started = np.flatnonzero(tl.start_ns >= 0)
+    assert sorted(e["args"]["task"] for e in tasks) == started.tolist()
+    for e in tasks:
+        i = e["args"]["task"]
+        lane = tl.lanes[tl.lane[i]]
+        assert (e["pid"], e["tid"]) == (lane.pid, lane.tid)
+        assert e["args"]["state"] == TASK_STATE_NAMES[tl.state[i]]
+        assert e["ts"] == pytest.approx((tl.start_ns[i] - tl.t0_ns) / 1000, abs=1e-3) or e["args"].get("clipped")
+        if tl.end_ns[i] >= 0 and not e["args"].get("clipped"):
+            assert e["dur"] == pytest.approx((tl.end_ns[i] - tl.start_ns[i]) / 1000, abs=2e-3)
+    by_task = {e["args"]["task"]: e for e in tasks}
+    assert by_task[3]["args"]["reason"] == "ValueError: bad value 3" and "Traceback" in by_task[3]["args"]["traceback"]
+    assert by_task[0]["args"]["ready_ms"] is None  # unmeasured stays unknown
+    assert by_task[tl.n_tasks - 3]["args"]["state"] == "running"
+
+
+def test_jitter_overlap_is_clipped_and_flagged(tmp_path):
+    tl = build_timeline(k=3)
+    assert tl.start_ns[3] < tl.end_ns[0]  # measured overlap on lane 0
+    _, doc = _trace(tmp_path, tl)
+    tasks = {e["args"]["task"]: e for e in validate(doc)["X"] if e["cat"] == "task"}
+    assert tasks[3]["args"]["clipped"] is True
+    assert tasks[3]["ts"] >= tasks[0]["ts"] + tasks[0]["dur"]
+    assert "clipped" not in tasks[0]["args"]
+
+
+def test_queued_time_is_async_on_the_parent_never_a_worker_track(tmp_path):
+    tl = build_timeline(n=90, k=4)
+    _, doc = _trace(tmp_path, tl)
+    groups = validate(doc)
+    worker_tracks = {(lane.pid, lane.tid) for lane in tl.lanes}
+    queue_tracks = {(e["pid"], e["tid"]) for e in groups["b"] + groups["e"]}
+    assert len(queue_tracks) == 1
+    (pid, tid), = queue_tracks
+    assert pid == PARENT_PID and (pid, tid) not in worker_tracks
+    assert _names(groups, "thread_name")[(pid, tid)] == "task queue"
+    submitted = np.flatnonzero(tl.submitted_ns >= 0)
+    assert sorted(int(e["id"], 16) for e in groups["b"]) == submitted.tolist()
+    begin = {int(e["id"], 16): e for e in groups["b"]}
+    end = {int(e["id"], 16): e for e in groups["e"]}
+    i = 7  # done task: queued from submission to start
+    assert begin[i]["ts"] == pytest.approx((tl.submitted_ns[i] - tl.t0_ns) / 1000)
+    assert end[i]["ts"] == pytest.approx((tl.start_ns[i] - tl.t0_ns) / 1000)
+
+
+def test_os_states_on_their_own_track_with_new_and_terminated(tmp_path):
+    tl = build_timeline(n=60, k=3)
+    _, doc = _trace(tmp_path, tl)
+    groups = validate(doc)
+    states = [e for e in groups["X"] if e["cat"] == "state"]
+    threads = _names(groups, "thread_name")
+    for lane in tl.lanes[:3]:
+        mine = [e for e in states if e["pid"] == lane.pid]
+        assert mine and {e["tid"] for e in mine} != {lane.tid}
+        tid = mine[0]["tid"]
+        assert tid >= SYNTHETIC_FLOOR and threads[(lane.pid, tid)] == f"pid {lane.pid} states"
+        names = [e["name"] for e in sorted(mine, key=lambda e: e["ts"])]
+        assert names[0] == "new" and names[-1] == "terminated"
+        assert set(names) <= set(WORKER_STATE_NAMES) and {"running", "waiting", "ready"} <= set(names)
+    killed = next(e for e in states if e["name"] == "terminated" and e["pid"] == tl.lanes[2].pid)
+    assert killed["args"] == {"exit_code": -9, "reason": "killed by SIGKILL"}
+
+
+def test_counters_for_tasks_in_flight_cpu_and_rss(tmp_path):
+    tl = build_timeline(n=60, k=3)
+    _, doc = _trace(tmp_path, tl)
+    counters = validate(doc)["C"]
+    flight = [e for e in counters if e["name"] == "tasks"]
+    assert flight and all(e["pid"] == PARENT_PID for e in flight)
+    # Brute force over every start: how many started tasks have not ended (the jitter pair makes 4).
+    starts, ends = tl.start_ns[tl.start_ns >= 0], tl.end_ns[tl.start_ns >= 0]
+    expected = max(int(((starts <= t) & ((ends > t) | (ends < 0))).sum()) for t in starts)
+    assert max(e["args"]["running"] for e in flight) == expected == 4
+    assert max(e["args"]["queued"] for e in flight) == int((tl.submitted_ns >= 0).sum())  # all before any start
+    cpu = [e for e in counters if e["name"] == "cpu"]
+    rss = [e for e in counters if e["name"] == "rss"]
+    assert len(cpu) == len(rss) == len(tl.resources)
+    assert {e["pid"] for e in cpu} == {lane.pid for lane in tl.lanes[:3]}
+    assert cpu[0]["args"]["percent"] == pytest.approx(float(tl.resources.data["cpu_pct"][0]), abs=0.05)
+
+
+def test_flight_counter_is_binned_but_keeps_peaks(tmp_path, monkeypatch):
+    tl = build_timeline(n=400, k=4)
+    full = [e for e in validate(_trace(tmp_path, tl, "full.trace.json")[1])["C"] if e["name"] == "tasks"]
+    monkeypatch.setattr(chrome_events, "MAX_FLIGHT_BINS", 20)
+    binned = [e for e in validate(_trace(tmp_path, tl, "binned.trace.json")[1])["C"] if e["name"] == "tasks"]
+    assert len(full) > 40 >= len(binned)
+    for key in ("queued", "running"):
+        assert max(e["args"][key] for e in binned) == max(e["args"][key] for e in full)
+    assert binned[-1]["args"] == full[-1]["args"]
+
+
+def test_spans_on_a_waits_track(tmp_path):
+    tl = build_timeline(n=60, k=3)
+    _, doc = _trace(tmp_path, tl)
+    groups = validate(doc)
+    spans = [e for e in groups["X"] if e["cat"] in ("wait", "callback")]
+    assert len(spans) == len(tl.spans)
+    assert {e["name"] for e in spans} == {"lock.acquire", "callback"}
+    assert all(e["tid"] >= SYNTHETIC_FLOOR for e in spans)
+
+
+def test_round_trip_is_exact_and_reexport_identical(tmp_path):
+    tl = build_timeline(n=90, k=4)
+    path, _ = _trace(tmp_path, tl)
+    back = read_timeline(path)
+    assert_same_timeline(tl, back)
+    again = tmp_path / "again.trace.json"
+    write_timeline(back, again)
+    assert again.read_bytes() == path.read_bytes()
+
+
+def test_gzip_trace_round_trip(tmp_path):
+    tl = build_timeline()
+    path, doc = _trace(tmp_path, tl, "run.json.gz")  # .json.gz means Chrome trace
+    assert path.read_bytes()[:2] == b"\x1f\x8b"
+    validate(doc)
+    assert_same_timeline(tl, read_timeline(path))
+
+
+def test_reformatted_trace_still_reopens(tmp_path):
+    tl = build_timeline()
+    path, doc = _trace(tmp_path, tl)
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text(json.dumps(doc, indent=1, sort_keys=True), encoding="ascii")
+    assert_same_timeline(tl, read_timeline(pretty))
+
+
+def test_foreign_and_array_traces_are_refused(tmp_path):
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text('{"traceEvents":[{"ph":"X","pid":1,"tid":1,"ts":0,"dur":1,"name":"x"}]}')
+    with pytest.raises(TimelineFileError) as info:
+        read_timeline(foreign)
+    assert info.value.record == "document" and info.value.field == "procviz"
+    array = tmp_path / "array.json"
+    array.write_text('[{"ph":"X","pid":1,"tid":1,"ts":0,"dur":1,"name":"x"}]')
+    with pytest.raises(TimelineFileError, match="array form"):
+        read_timeline(array)
+
+
+def test_running_tasks_reach_the_live_edge(tmp_path):
+    tl = build_timeline()
+    i = tl.n_tasks - 3
+    assert tl.state[i] == TaskState.RUNNING
+    _, doc = _trace(tmp_path, tl)
+    e = next(e for e in validate(doc)["X"] if e["cat"] == "task" and e["args"]["task"] == i)
+    assert e["ts"] + e["dur"] == pytest.approx((tl.now_ns - tl.t0_ns) / 1000)
+
+
+@pytest.mark.parametrize("backend", ["serial", "thread_pool_executor"])
+def test_a_real_run_exports_and_reopens_in_every_format(tmp_path, backend):
+    from tests.engine_helpers import run_config
+
+    result = run_config({"backend": backend, "workers": 2, "workload": {"kind": "sleep", "count": 8,
+                                                                         "duration_ms": 1}})
+    tl = result.timeline
+    for name in ("run.json", "run.trace.json", "run.json.gz"):
+        path = tmp_path / name
+        write_timeline(tl, path)
+        assert_same_timeline(tl, read_timeline(path))
+    validate(json.loads((tmp_path / "run.trace.json").read_text(encoding="ascii")))
+    write_timeline(tl, tmp_path / "run.csv")
+    back = read_timeline(tmp_path / "run.csv")
+    assert np.array_equal(back.state, tl.state) and np.array_equal(back.lane, tl.lane)
+    assert np.array_equal(back.end_ns - back.t0_ns, tl.end_ns - tl.t0_ns)

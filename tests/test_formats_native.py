@@ -1,0 +1,156 @@
+"""Native JSON timeline files: lossless round trips, byte-identical re-export, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from engine.events import RunInfo, TaskState
+from engine.formats import jsonio, native_write, read_timeline, write_timeline
+from engine.timeline import Timeline
+from tests.test_formats_synthetic import assert_same_timeline, build_timeline
+
+
+def test_round_trip_keeps_everything(tmp_path):
+    tl = build_timeline()
+    path = tmp_path / "run.json"
+    write_timeline(tl, path)
+    back = read_timeline(path)
+    assert_same_timeline(tl, back)
+    assert back.texts[31].message == "name \udc80 undecodable, \0 nul"  # lone surrogate survived
+
+
+def test_export_open_export_is_byte_identical(tmp_path):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    write_timeline(build_timeline(n=200, k=5), first)
+    write_timeline(read_timeline(first), second)
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_gzip_round_trip_and_reproducible_bytes(tmp_path):
+    tl = build_timeline()
+    a, b = tmp_path / "a.json.gz", tmp_path / "b.json.gz"
+    write_timeline(tl, a, fmt="json")
+    write_timeline(tl, b, fmt="json")
+    assert a.read_bytes()[:2] == b"\x1f\x8b"
+    assert a.read_bytes() == b.read_bytes()  # no timestamp or temp name in the gzip header
+    assert_same_timeline(tl, read_timeline(a))
+
+
+def test_same_bytes_without_orjson(tmp_path, monkeypatch):
+    tl = build_timeline()
+    with_orjson, without = tmp_path / "a.json", tmp_path / "b.json"
+    write_timeline(tl, with_orjson)
+    monkeypatch.setattr(jsonio, "_orjson", None)
+    write_timeline(tl, without)
+    assert with_orjson.read_bytes() == without.read_bytes()
+    assert_same_timeline(tl, read_timeline(without))
+
+
+def test_columns_are_one_per_line(tmp_path):
+    path = tmp_path / "run.json"
+    write_timeline(build_timeline(), path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for name in native_write.INT_TASK_COLUMNS:
+        assert sum(line.startswith(f'"{name}":[') for line in lines) == 1, name
+    assert lines[0] == '{"format":"procviz-timeline","version":1,'
+
+
+def test_lanes_without_lane_info_get_placeholders(tmp_path):
+    # Like benchmarks/bench_engine.py: columns written directly, no LaneInfo at all.
+    tl = Timeline()
+    tl.begin(RunInfo(n_tasks=8, t0_ns=0, config={}, host="", cpu_count=2, schedstat=False))
+    tl.start_ns[:] = np.arange(8) * 1000
+    tl.end_ns[:] = tl.start_ns + 900
+    tl.lane[:] = np.arange(8) % 4
+    tl.state[:] = TaskState.DONE
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    write_timeline(tl, a)
+    back = read_timeline(a)
+    assert len(back.lanes) == 4 and back.lanes[3].pid == 0
+    assert np.array_equal(back.lane, tl.lane)
+    write_timeline(back, b)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_unknown_costs_and_empty_tables(tmp_path):
+    tl = Timeline()
+    tl.begin(RunInfo(n_tasks=3, t0_ns=5, config={"workload": {"kind": "function"}}, host="h", cpu_count=1,
+                     schedstat=False, arg_texts=("a", "b", "c")))
+    path = tmp_path / "run.json"
+    write_timeline(tl, path)
+    assert '"cost_ms":null' in path.read_text(encoding="utf-8")
+    back = read_timeline(path)
+    assert np.isnan(back.cost_ms).all() and back.run == tl.run and len(back.intervals) == 0
+
+
+def test_zero_tasks(tmp_path):
+    tl = Timeline()
+    tl.begin(RunInfo(n_tasks=0, t0_ns=0, config={}, host="", cpu_count=1, schedstat=True))
+    path = tmp_path / "empty.json"
+    write_timeline(tl, path)
+    assert read_timeline(path).n_tasks == 0
+
+
+def test_run_info_lists_differing_from_columns_are_kept(tmp_path):
+    tl = build_timeline()
+    tl.cost_ms[0] = 99.0  # the column no longer equals run.cost_ms: both must be stored
+    path = tmp_path / "run.json"
+    write_timeline(tl, path)
+    back = read_timeline(path)
+    assert back.run.cost_ms == tl.run.cost_ms and back.cost_ms[0] == 99.0
+
+
+def test_a_timeline_without_a_run_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="no run"):
+        write_timeline(Timeline(), tmp_path / "x.json")
+    assert not list(tmp_path.iterdir())
+
+
+def test_failed_write_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
+    path = tmp_path / "run.json"
+    path.write_text("old")
+    os.chmod(path, 0o640)
+
+    def broken(timeline, out):
+        out.write(b'{"format":')
+        raise OSError("disk full")
+
+    monkeypatch.setitem(__import__("engine.formats.write", fromlist=["_WRITERS"])._WRITERS, "json", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_timeline(build_timeline(), path)
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_replacing_keeps_permissions(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text("old")
+    os.chmod(path, 0o640)
+    write_timeline(build_timeline(), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert read_timeline(path).n_tasks == 60
+
+
+@pytest.mark.parametrize("name", ["x.json", "x.csv", "x.trace.json"])
+def test_lone_surrogates_never_crash_a_writer(tmp_path, name):
+    from dataclasses import replace
+
+    tl = build_timeline()
+    tl.lanes[0] = replace(tl.lanes[0], name="w\udc80rker\x7f")
+    tl.span_labels[0] = "lock \udcff"
+    tl.run = replace(tl.run, host="h\udc80st")
+    path = tmp_path / name
+    write_timeline(tl, path)
+    path.read_bytes().decode("utf-8")  # valid UTF-8: surrogates are escaped, not written raw
+    if name != "x.csv":
+        path.read_bytes().decode("ascii")  # JSON files are pure ASCII: compact strings when read back
+        assert b"\x7f" not in path.read_bytes()  # Perfetto refuses raw control characters
+    back = read_timeline(path)
+    if name != "x.csv":
+        assert back.lanes[0].name == "w\udc80rker\x7f" and back.span_labels[0] == "lock \udcff"
+        assert back.run.host == "h\udc80st"
+
