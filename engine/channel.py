@@ -21,7 +21,7 @@ import tempfile
 
 from engine.events import WorkerBatch
 
-MAX_DATAGRAM = 256 * 1024  # senders split batches well below this (see instrument.MAX_BATCH_BYTES)
+MAX_DATAGRAM = 256 * 1024  # senders stay far below this (instrument.MAX_TEXT_BYTES + 256 rows)
 _RCVBUF = 8 * 1024 * 1024
 
 
@@ -38,22 +38,27 @@ class EventReceiver:
             pass  # the kernel caps it at rmem_max; the default still works, just with less slack
         self._sock.bind(self.address)
         self._sock.setblocking(False)
+        # poll, not select: select fails on descriptors >= 1024 in a long-lived GUI process.
+        self._poll = select.poll()
+        self._poll.register(self._sock, select.POLLIN)
         self.bad_datagrams = 0
 
     def wait(self, timeout_s: float) -> bool:
         """Block until a datagram is waiting or ``timeout_s`` passes; True if one is waiting."""
-        ready, _, _ = select.select([self._sock], [], [], max(timeout_s, 0.0))
-        return bool(ready)
+        return bool(self._poll.poll(max(int(timeout_s * 1000), 0)))
 
     def receive_all(self, limit: int = 10_000) -> list[WorkerBatch]:
         """Every batch waiting now (at most ``limit``), without blocking."""
         out: list[WorkerBatch] = []
-        recv = self._sock.recv
+        recvmsg = self._sock.recvmsg
         for _ in range(limit):
             try:
-                data = recv(MAX_DATAGRAM)
+                data, _, flags, _ = recvmsg(MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
                 break
+            if flags & socket.MSG_TRUNC:  # cut short: its batch is lost (the sequence gap says so)
+                self.bad_datagrams += 1
+                continue
             try:
                 batch = pickle.loads(data)  # noqa: S301 - from our own workers on a private socket
             except Exception:

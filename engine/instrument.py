@@ -22,6 +22,7 @@ pipe, where one that pickles but cannot be unpickled would kill the pool's resul
 from __future__ import annotations
 
 import os
+import reprlib
 import signal
 import threading
 import time
@@ -52,6 +53,7 @@ _pack_into = WIRE_EVENT_STRUCT.pack_into
 _ROW = WIRE_EVENT_STRUCT.size
 MAX_TEXT = 4000  # characters kept of a message or a traceback
 MAX_RESULT_TEXT = 200
+MAX_TEXT_BYTES = 64 * 1024  # texts per datagram before it is sent (see channel.MAX_DATAGRAM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,7 @@ class Recorder:
         self._buf = bytearray(WIRE_EVENT_STRUCT.size * FLUSH_ROWS)
         self._rows = 0
         self._texts: list[TaskText] = []
+        self._text_bytes = 0
         self._waits: list[WaitSpan] = []
         self._hellos: list[WorkerHello] = []
         self._seq = 0
@@ -102,10 +105,27 @@ class Recorder:
             self._armed = True
             self._pending.set()
 
-    def text(self, text: TaskText) -> None:
-        """Buffer an error or result text (sent with the next batch)."""
+    def end(self, status: int, tid: int, task_id: int, t_ns: int, cpu_ns: int, ready_ns: int,
+            text: TaskText | None) -> None:
+        """Buffer a task's END row together with its text, so one datagram carries both.
+
+        Texts are the only large part of a batch: past MAX_TEXT_BYTES of them the batch goes out,
+        keeping every datagram far below what one datagram can hold.
+        """
+        if text is None:
+            self.event(_END, status, tid, task_id, t_ns, cpu_ns, ready_ns)
+            return
         with self._lock:
+            _pack_into(self._buf, self._rows * _ROW, _END, status, tid, task_id, t_ns, cpu_ns, ready_ns, 0)
+            self._rows += 1
             self._texts.append(text)
+            self._text_bytes += len(text.message) + len(text.traceback) + len(text.type_name) + 64
+            if self._rows >= FLUSH_ROWS or self._text_bytes >= MAX_TEXT_BYTES:
+                self._flush_locked()
+                return
+        if not self._armed:
+            self._armed = True
+            self._pending.set()
 
     def wait_span(self, span: WaitSpan) -> None:
         """Buffer a span spent blocked in an instrumented primitive."""
@@ -121,10 +141,19 @@ class Recorder:
 
     # ---- sending --------------------------------------------------------------------------------
 
-    def flush(self, goodbye: bool = False) -> None:
-        """Send everything buffered as one or more datagrams."""
-        with self._lock:
+    def flush(self, goodbye: bool = False, timeout_s: float = -1) -> bool:
+        """Send everything buffered; False if the lock was not had within ``timeout_s``.
+
+        The timeout is for the SIGTERM handler: it runs on the main thread, possibly while that
+        thread is inside :meth:`event` holding the lock, where waiting would deadlock.
+        """
+        if not self._lock.acquire(timeout=timeout_s):
+            return False
+        try:
             self._flush_locked(goodbye)
+        finally:
+            self._lock.release()
+        return True
 
     def _flush_locked(self, goodbye: bool = False) -> None:
         hellos, self._hellos = self._hellos, []
@@ -132,6 +161,7 @@ class Recorder:
             return
         rows = bytes(self._buf[: self._rows * WIRE_EVENT_STRUCT.size])
         texts, self._texts = tuple(self._texts), []
+        self._text_bytes = 0
         waits, self._waits = tuple(self._waits), []
         self._rows = 0
         for i, hello in enumerate(hellos or [None]):
@@ -204,7 +234,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     """Flush buffered events, then die by SIGTERM as if no handler were installed."""
     if _recorder is not None:
         try:
-            _recorder.flush(goodbye=False)
+            _recorder.flush(goodbye=False, timeout_s=0.2)
         except Exception:  # noqa: BLE001 - dying anyway; the engine rebuilds what is missing
             pass
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -277,24 +307,28 @@ def run_task(call: TaskCall) -> None:
     if t0 - rec.last_flush_ns >= FLUSH_NS:
         rec.flush()  # nothing sent for a while: this may be a long task, show it running now
     status = _DONE
-    text: TaskText | None = None
+    error: BaseException | None = None
+    result: Any = None
     try:
         result = resolve(call.function)(*call.args)
-        if call.report_result:
-            text = TaskText(call.task_id, "result", type(result).__name__, _short_repr(result))
     except BaseException as exc:  # noqa: BLE001 - every failure becomes data, SystemExit included
         status = _FAILED
-        text = TaskText(call.task_id, "error", type(exc).__qualname__, _clip(_safe_str(exc)),
-                        _clip("".join(traceback.format_exception(exc))))
+        error = exc
     t1 = time.monotonic_ns()
     if fd >= 0:
         f = os.pread(fd, 96, 0).split()
         cpu, ready = int(f[0]) - c0, int(f[1]) - r0
     else:
         cpu, ready = time.thread_time_ns() - c0, -1
-    if text is not None:
-        rec.text(text)
-    rec.event(_END, status, meter.tid, call.task_id, t1, cpu, ready)
+    # Texts are made after the clocks stopped: formatting is procviz's cost, not the task's.
+    text: TaskText | None = None
+    if error is not None:
+        text = TaskText(call.task_id, "error", type(error).__qualname__, _clip(_safe_str(error)),
+                        _clip("".join(traceback.format_exception(error))))
+    elif call.report_result:
+        text = TaskText(call.task_id, "result", type(result).__name__, _short_repr(result))
+    del result, error
+    rec.end(status, meter.tid, call.task_id, t1, cpu, ready, text)
     return None
 
 
@@ -305,9 +339,23 @@ def _safe_str(exc: BaseException) -> str:
         return f"<{type(exc).__name__}: str() failed>"
 
 
+class _BoundedRepr(reprlib.Repr):
+    """reprlib with bytes cut *before* repr (its default would repr 200 MB whole first)."""
+
+    def repr_bytes(self, obj: bytes, level: int) -> str:
+        return repr(obj[: self.maxstring]) + ("…" if len(obj) > self.maxstring else "")
+
+    repr_bytearray = repr_bytes
+
+
+_repr = _BoundedRepr()
+_repr.maxstring = _repr.maxother = MAX_RESULT_TEXT
+_repr.maxlong = 60
+
+
 def _short_repr(value: Any) -> str:
     try:
-        text = repr(value)
+        text = _repr.repr(value)  # bounded: a 200 MB result must not be repr'd whole
     except Exception:  # noqa: BLE001
         text = f"<{type(value).__name__}>"
     return text if len(text) <= MAX_RESULT_TEXT else text[: MAX_RESULT_TEXT - 1] + "…"

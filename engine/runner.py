@@ -153,9 +153,12 @@ class _Run:
         """Run to the end and return the result."""
         t0 = time.monotonic_ns()
         plan = build_plan(self.config)
+        probe = SchedstatReader()
+        schedstat = probe.available
+        probe.close()
         run = RunInfo(
             n_tasks=plan.n_tasks, t0_ns=t0, config=self.config.to_json(), host=socket.gethostname(),
-            cpu_count=os.cpu_count() or 1, schedstat=SchedstatReader().available,
+            cpu_count=os.cpu_count() or 1, schedstat=schedstat,
             arg_texts=plan.arg_texts,
             cost_ms=tuple(plan.cost_ms.tolist()) if self.config.workload.kind != "function" else (),
             chunks=tuple(plan.chunks.tolist()),
@@ -171,11 +174,12 @@ class _Run:
         self.receiver = EventReceiver()
         try:
             self.backend = make_backend(self.config, self.receiver.address)
-            self.backend.start()
             self.submitter = threading.Thread(target=self._submit, args=(plan,), name="procviz-submit", daemon=True)
             self.submitter.start()
             self._emit(tracker.cut(time.monotonic_ns(), RunStatus(RunPhase.RUNNING, "running")))
             outcome, message = self._loop(plan)
+            if outcome != "stopped":
+                self._await_submitter(2.0)  # its last result may still be on its way to it
             self._shutdown(graceful=outcome != "stopped" and self.backend.results_complete())
         finally:
             self._sweep()
@@ -184,8 +188,16 @@ class _Run:
         return self._finish(outcome, message)
 
     def _submit(self, plan: TaskPlan) -> None:
+        """Submitter thread: create the workers, then submit the way the API does.
+
+        Creating a pool of many spawn workers takes seconds; doing it here keeps the engine
+        thread free to notice a Stop (the backend's cancel() makes creation give up).
+        """
         try:
             assert self.backend is not None
+            self.backend.start()
+            if self.submit_stop.is_set():
+                return
             self.backend.submit(plan, self.submit_stop)
         except BaseException as exc:  # noqa: BLE001 - reported by the loop as a run error
             self.submit_error = f"{type(exc).__name__}: {exc}"
@@ -205,6 +217,7 @@ class _Run:
             if timeout_ns:
                 self._enforce_timeouts(now, timeout_ns)
             self._escalate_kills()
+            self._publish_abandoned()
             if self.stop.is_set():
                 tracker.end_tasks(tracker.unfinished(), TaskState.CANCELLED, now, "Cancelled", "cancelled by Stop")
                 return "stopped", "stopped by the user"
@@ -217,11 +230,51 @@ class _Run:
                 msg = "workers keep exiting before they are ready (do they fail to start?)"
                 tracker.end_tasks(tracker.unfinished(), TaskState.FAILED, now, "WorkerStartFailed", msg)
                 return "error", msg
-            if (tracker.deaths_since_progress and not tracker.running
-                    and now - tracker.last_progress_ns > STALL_S * 1e9):
-                tracker.end_tasks(tracker.unfinished(), TaskState.FAILED, now, "LostWithWorker",
-                                  "never ran: lost when a worker died before reporting it")
+            self._recover_lost_work(now)
             self._emit(tracker.cut(now))
+
+    def _recover_lost_work(self, now: int) -> None:
+        """End tasks that can never finish, which would otherwise keep the run open forever.
+
+        * After a worker died abnormally, queued tasks may have gone down with it unseen (its START
+          was still buffered when it died, or a chunk it took had not started). Once nothing runs,
+          a live worker is idle and nothing moved for STALL_S, the queued tasks will never run:
+          a Pool hands queued work to idle workers at once.
+        * When the backend delivered every result but some task's events never arrived (a lost
+          datagram), the task is over: end it with that reason.
+        """
+        tracker, backend = self.tracker, self.backend
+        assert tracker is not None and backend is not None
+        quiet_ns = now - tracker.quiet_since_ns()
+        if (tracker.abnormal_deaths and not tracker.running and tracker.live_workers()
+                and quiet_ns > STALL_S * 1e9):
+            queued = tracker.unfinished()
+            queued = queued[tracker.timeline.state[queued] == TaskState.QUEUED]
+            tracker.end_tasks(queued, TaskState.FAILED, now, "LostWithWorker",
+                              "lost: a worker died before reporting this task; it may have crashed "
+                              "that worker or gone down with it")
+        if backend.results_complete() and quiet_ns > 1e9:
+            tracker.end_tasks(tracker.unfinished(), TaskState.FAILED, now, "EventsLost",
+                              "the backend delivered its result, but this task's events never arrived")
+
+    def _publish_abandoned(self) -> None:
+        """Tell the backend which tasks the engine ended itself (their results never come)."""
+        tracker, backend = self.tracker, self.backend
+        assert tracker is not None and backend is not None
+        abandoned = getattr(backend, "abandoned", None)
+        for ids in tracker.abandoned_out:
+            if abandoned is not None:
+                abandoned.update(ids.tolist())
+        tracker.abandoned_out.clear()
+
+    def _await_submitter(self, timeout_s: float) -> None:
+        """Let the submitter thread finish on its own, draining events meanwhile."""
+        deadline = time.monotonic() + timeout_s
+        while self.submitter is not None and self.submitter.is_alive() and time.monotonic() < deadline:
+            if self.stop.is_set():
+                return
+            self.receiver.wait(LOOP_S)  # type: ignore[union-attr]
+            self._drain(time.monotonic_ns())
 
     def _outcome(self) -> tuple[str, str]:
         assert self.tracker is not None
@@ -261,6 +314,13 @@ class _Run:
         for ex in exits:
             tracker.on_exit(ex)
             self.killing.pop(ex.pid, None)
+        verdicts = getattr(backend, "verdicts", None)
+        while verdicts is not None:
+            try:
+                v = verdicts.get_nowait()
+            except queue.Empty:
+                break
+            tracker.end_tasks(np.asarray(v.task_ids, dtype=np.int64), TaskState.FAILED, v.t_ns, v.reason_type, v.reason)
 
     def _enforce_timeouts(self, now: int, timeout_ns: int) -> None:
         tracker = self.tracker
@@ -273,6 +333,8 @@ class _Run:
                                   f"ran longer than task_timeout_s={self.config.task_timeout_s:g}; "
                                   f"worker pid {pid} was terminated")
                 tracker.running.pop(lane, None)
+                if self.backend is not None and self.backend.worker_kind == "process":
+                    tracker.lose_chunk(task, pid, "was terminated after a timeout", now)
                 self._kill(pid, signal.SIGTERM)
 
     def _kill(self, pid: int, sig: int) -> None:
@@ -293,13 +355,16 @@ class _Run:
         """End the backend on a helper thread while this thread keeps draining events."""
         assert self.backend is not None and self.tracker is not None
         self.submit_stop.set()
+        if not graceful:
+            getattr(self.backend, "cancel", lambda: None)()
         if self.submitter is not None:
             self.submitter.join(2.0)
+        self._descendants = self._worker_descendants()
         self._emit(self.tracker.cut(time.monotonic_ns(), RunStatus(RunPhase.STOPPING, "ending workers")))
         ender = threading.Thread(target=self._end_backend, args=(graceful,), name="procviz-shutdown", daemon=True)
         ender.start()
         deadline = time.monotonic() + (SHUTDOWN_S if graceful else 3.0)
-        while ender.is_alive() and time.monotonic() < deadline:
+        while ender.is_alive() and time.monotonic() < deadline and not (graceful and self.stop.is_set()):
             self.receiver.wait(LOOP_S)  # type: ignore[union-attr]
             self._drain(time.monotonic_ns())
             self._emit(self.tracker.cut(time.monotonic_ns()))
@@ -318,21 +383,46 @@ class _Run:
         except Exception:  # noqa: BLE001 - the SIGKILL sweep finishes the job
             pass
 
-    def _sweep(self) -> None:
-        """SIGKILL any worker of this run that is still alive: no worker outlives the engine."""
+    def _worker_pids(self) -> set[int]:
         pids: set[int] = set()
         if self.backend is not None:
             try:
                 pids.update(self.backend.worker_pids())
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - best effort; hellos name the workers too
                 pass
         if self.tracker is not None:
             pids.update(self.tracker.hello_pids)
         pids.discard(os.getpid())
-        for pid in pids:
+        return pids
+
+    def _worker_descendants(self) -> list[psutil.Process]:
+        """Processes the tasks started (taken before the workers end: then they are orphaned)."""
+        found: list[psutil.Process] = []
+        for pid in self._worker_pids():
+            try:
+                found.extend(psutil.Process(pid).children(recursive=True))
+            except psutil.Error:
+                pass
+        return found
+
+    def _sweep(self) -> None:
+        """SIGKILL any worker of this run that is still alive, and whatever its tasks started:
+        no process of the run outlives the engine."""
+        me = os.getpid()
+        doomed = list(getattr(self, "_descendants", []))
+        for pid in self._worker_pids():
             try:
                 proc = psutil.Process(pid)
-                if proc.ppid() == os.getpid() and proc.status() != psutil.STATUS_ZOMBIE:
+                # ours: a child (spawn, fork) or a grandchild through the forkserver
+                ours = me in {p.pid for p in proc.parents()}
+                if ours and proc.status() != psutil.STATUS_ZOMBIE:
+                    doomed.extend(proc.children(recursive=True))
+                    doomed.append(proc)
+            except psutil.Error:
+                pass
+        for proc in doomed:
+            try:
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
                     proc.kill()
             except psutil.Error:
                 pass

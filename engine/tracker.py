@@ -63,7 +63,9 @@ class RunTracker:
         self.exited_pids: set[int] = set()
         self.unannounced_exits = 0
         self.last_progress_ns = run.t0_ns
-        self.deaths_since_progress = 0
+        self.abnormal_deaths = 0
+        self.last_hello_ns = run.t0_ns
+        self.abandoned_out: list[np.ndarray] = []  # ids the engine ended itself, for the backend
         self._label_index: dict[str, int] = {}
         self._pending_rows: list[bytes] = []
         self._pending_pids: list[tuple[int, int]] = []
@@ -129,6 +131,9 @@ class RunTracker:
         if b.hello is not None:
             h = b.hello
             self.hello_pids.add(h.pid)
+            self.last_hello_ns = now_ns
+            if h.kind == "process":  # kernel start times come in 10 ms steps: never before the run
+                h = replace(h, created_ns=max(h.created_ns, self._run.t0_ns))
             key = (h.pid, h.tid)
             if key in self.lane_by_thread:
                 lane = self.lane_by_thread[key]
@@ -157,7 +162,8 @@ class RunTracker:
             state = self.timeline.state
             for text in self._pending_texts:
                 known = 0 <= text.task_id < len(state)
-                if known and (text.kind == "result" or state[text.task_id] == TaskState.FAILED):
+                wanted = TaskState.DONE if text.kind == "result" else TaskState.FAILED
+                if known and state[text.task_id] == wanted:
                     self._text(text)
             self._pending_texts.clear()
 
@@ -173,7 +179,6 @@ class RunTracker:
         if not len(rows):
             return
         self.last_progress_ns = now_ns
-        self.deaths_since_progress = 0
         keys = (pids << 32) | rows["tid"].astype(np.int64)
         uniq, first_rev, inverse = _unique_last(keys)
         lane_of_key = np.array([self.lane_for(int(k >> 32), int(k & 0xFFFFFFFF)) for k in uniq], np.int32)
@@ -250,6 +255,7 @@ class RunTracker:
         e["cpu_ns"] = -1
         e["ready_ns"] = -1
         self._write_ends(e)
+        self.abandoned_out.append(task_ids)
         for lane, task in list(self.running.items()):
             if tl.state[task] >= TaskState.DONE:
                 del self.running[lane]
@@ -274,15 +280,27 @@ class RunTracker:
             del self.lane_by_thread[(pid, _tid)]
             task = self.running.pop(lane, None)
             if task is not None and tl.state[task] < TaskState.DONE:
-                self.deaths_since_progress += 1
                 self.end_tasks(np.array([task]), TaskState.FAILED, ex.t_ns, "WorkerDied",
-                               f"worker pid {ex.pid} {how} while running this task")
-                chunk = tl.chunk[task]
-                lost = np.flatnonzero((tl.chunk == chunk) & (tl.state < TaskState.RUNNING))
-                self.end_tasks(lost, TaskState.FAILED, ex.t_ns, "LostWithWorker",
-                               f"never ran: its chunk {chunk} was taken by worker pid {ex.pid}, which {how}")
-            elif ex.exit_code not in (0, None) or ex.exit_code is None:
-                self.deaths_since_progress += 1
+                               ex.reason or f"worker pid {ex.pid} {how} while running this task")
+                self.lose_chunk(task, ex.pid, how, ex.t_ns)
+        if ex.exit_code != 0:
+            self.abnormal_deaths += 1
+
+    def lose_chunk(self, task: int, pid: int, how: str, now_ns: int) -> None:
+        """The rest of ``task``'s Pool chunk will never run: its worker took it and is gone."""
+        tl = self.timeline
+        chunk = tl.chunk[task]
+        lost = np.flatnonzero((tl.chunk == chunk) & (tl.state < TaskState.RUNNING))
+        self.end_tasks(lost, TaskState.FAILED, now_ns, "LostWithWorker",
+                       f"never ran: its chunk {chunk} was taken by worker pid {pid}, which {how}")
+
+    def live_workers(self) -> int:
+        """Announced worker lanes that have not exited."""
+        return sum(1 for info in self.timeline.lanes if info.kind != "parent" and info.exit_ns < 0)
+
+    def quiet_since_ns(self) -> int:
+        """The last time anything moved: a task event or a worker announcing itself."""
+        return max(self.last_progress_ns, self.last_hello_ns)
 
     def unfinished(self) -> np.ndarray:
         """Ids of tasks not yet in a terminal state."""

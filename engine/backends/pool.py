@@ -68,15 +68,25 @@ _OBSERVED = {"spawn": ObservedSpawnProcess, "forkserver": ObservedForkServerProc
 class ObservedPool(multiprocessing.pool.Pool):
     """A Pool whose worker processes report their exit codes to a queue."""
 
-    def __init__(self, *args: Any, exit_sink_key: int, start_method: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, exit_sink_key: int, start_method: str, cancelled: threading.Event,
+                 created: dict[int, Any], **kwargs: Any) -> None:
         self._procviz_key = exit_sink_key
         self._procviz_cls = _OBSERVED[start_method]
+        self._procviz_cancelled = cancelled
+        self._procviz_created = created
         super().__init__(*args, **kwargs)
 
     def Process(self, ctx: Any, *args: Any, **kwds: Any) -> Any:  # noqa: N802 - Pool's hook name
-        """Create a worker of the observed class (the Pool calls this for every new worker)."""
+        """Create a worker of the observed class (the Pool calls this for every new worker).
+
+        Raising here while the constructor starts workers makes ``Pool.__init__`` end the ones it
+        started and give up: that is how a Stop interrupts the creation of a large pool.
+        """
+        if self._procviz_cancelled.is_set():
+            raise RuntimeError("pool creation cancelled by Stop")
         proc = self._procviz_cls(*args, **kwds)
         proc._procviz_sink = self._procviz_key
+        self._procviz_created[id(proc)] = proc
         return proc
 
     def worker_processes(self) -> list[Any]:
@@ -84,22 +94,55 @@ class ObservedPool(multiprocessing.pool.Pool):
         return list(getattr(self, "_pool", []))
 
 
+def _imap_chunks(pool: multiprocessing.pool.Pool, unordered: bool, calls: Any, chunksize: int) -> tuple[Any, bool]:
+    """An iterator with ``next(timeout)`` over imap's results, and whether it yields items
+    (True) or whole chunks (False).
+
+    With chunksize > 1, ``Pool.imap`` hides its IMapIterator inside a plain generator, which has
+    no timeout, so a lost chunk would block forever. This does what ``Pool.imap`` does inside
+    (the same private steps, stable since CPython 3.8) and keeps the iterator.
+    """
+    if chunksize == 1:
+        return (pool.imap_unordered if unordered else pool.imap)(_run_task, calls, chunksize=1), True
+    mp_pool = multiprocessing.pool
+    try:
+        it = (mp_pool.IMapUnorderedIterator if unordered else mp_pool.IMapIterator)(pool)
+        batches = mp_pool.Pool._get_tasks(_run_task, calls, chunksize)
+        pool._taskqueue.put((pool._guarded_task_generation(it._job, mp_pool.mapstar, batches),
+                             it._set_length))
+    except AttributeError:  # a Python whose Pool lacks these: one task per chunk, still visible
+        return (pool.imap_unordered if unordered else pool.imap)(_run_task, calls, chunksize=1), True
+    return it, False
+
+
 class PoolBackend(Backend):
     """Runs tasks on a ``multiprocessing.Pool`` with the configured API and chunksize."""
 
-    def start(self) -> None:
-        """Create the Pool; workers spawn in the background and announce themselves."""
+    def __init__(self, config: Any, address: str) -> None:
+        super().__init__(config, address)
         self._key = next(_sink_counter)
         _EXIT_SINKS[self._key] = self.exits
         self._results: list[Any] = []
         self._delivered = False
-        self._known: dict[int, Any] = {}
+        self._created: dict[int, Any] = {}  # every worker Process ever made, by id()
+        self._cancelled = threading.Event()
+        self.pool: ObservedPool | None = None
+        self.abandoned: set[int] = set()  # task ids the engine ended itself (set by the engine thread)
+
+    def start(self) -> None:
+        """Create the Pool (the runner calls this on its submitter thread: with many workers
+        under spawn, creation takes seconds, and a Stop must not wait for it)."""
         ctx = multiprocessing.get_context(self.config.start_method)
         self.pool = ObservedPool(
             self.config.workers, initializer=worker_init, initargs=(self.address,),
             maxtasksperchild=self.config.maxtasksperchild, context=ctx,
             exit_sink_key=self._key, start_method=self.config.start_method,
+            cancelled=self._cancelled, created=self._created,
         )
+
+    def cancel(self) -> None:
+        """Stop creating workers (a Stop during Pool creation)."""
+        self._cancelled.set()
 
     # ---- submission (submitter thread) ----------------------------------------------------------
 
@@ -122,6 +165,7 @@ class PoolBackend(Backend):
     def _submit(self, plan: TaskPlan, stop: threading.Event) -> bool:
         api, cs, calls = self.config.api, plan.chunksize, plan.calls
         pool = self.pool
+        assert pool is not None
         if api in ("map", "map_async", "starmap"):
             self._submitted(plan.order)
             if api == "starmap":
@@ -132,39 +176,43 @@ class PoolBackend(Backend):
             return self._wait(r, stop)
         elif api in ("imap", "imap_unordered"):
             self._submitted(plan.order)
-            it = (pool.imap if api == "imap" else pool.imap_unordered)(_run_task, calls, chunksize=cs)
-            self._results.append(it)
+            it, per_item = _imap_chunks(pool, api == "imap_unordered", calls, cs)
             remaining = len(calls)
             while remaining and not stop.is_set():
                 try:
-                    it.next(timeout=POLL_S)
-                    remaining -= 1
+                    item = it.next(timeout=POLL_S)
+                    remaining -= 1 if per_item else len(item)
                 except multiprocessing.TimeoutError:
                     continue
                 except StopIteration:
                     break
             return remaining == 0
         elif api == "apply":
+            delivered = True
             for call in calls:  # one at a time: each waits for the previous result
                 self._submitted(np.array([call.task_id]))
                 r = pool.apply_async(_run_task, (call,))
-                if not self._wait(r, stop):
-                    return False
-            return True
+                if not self._wait(r, stop, call.task_id):
+                    if stop.is_set():
+                        return False
+                    delivered = False  # the engine ended it (timeout, dead worker): go on, as a
+                    # user's try/except around apply() with a timeout would
+            return delivered
         else:  # apply_async: everything at once, with callbacks on the result thread
+            pairs = []
             for call in calls:
                 if stop.is_set():
                     return False
                 self._submitted(np.array([call.task_id]))
                 r = pool.apply_async(_run_task, (call,), callback=self._callback("callback"),
                                      error_callback=self._callback("error_callback"))
-                self._results.append(r)
-            return all(self._wait(r, stop) for r in self._results)
+                pairs.append((call.task_id, r))
+            return all([self._wait(r, stop, task_id) for task_id, r in pairs])
 
-    @staticmethod
-    def _wait(result: Any, stop: threading.Event) -> bool:
-        """Wait for an AsyncResult, polling ``stop``; False if stopped or never delivered."""
-        while not stop.is_set():
+    def _wait(self, result: Any, stop: threading.Event, task_id: int = -1) -> bool:
+        """Wait for an AsyncResult, polling ``stop`` and whether the engine gave the task up
+        (its result will never come); True only when the result arrived."""
+        while not stop.is_set() and task_id not in self.abandoned:
             result.wait(POLL_S)
             if result.ready():
                 return True
@@ -185,9 +233,12 @@ class PoolBackend(Backend):
         and die), SIGKILL after a grace period, and only then is the Pool terminated; if that still
         waits on the dead holder's lock, the lock is released on its behalf.
         """
+        self._cancelled.set()
+        if self.pool is None:  # creation was cancelled (or failed): end what it started
+            self._end_workers()
+            _EXIT_SINKS.pop(self._key, None)
+            return
         try:
-            for proc in self.pool.worker_processes():
-                self._known[proc.pid] = proc
             if graceful:
                 self.pool.close()
                 self.pool.join()
@@ -197,8 +248,6 @@ class PoolBackend(Backend):
             if handler is not None:
                 handler._state = multiprocessing.pool.TERMINATE
             time.sleep(0.15)  # one maintenance period: a replacement being created now finishes
-            for proc in self.pool.worker_processes():
-                self._known[proc.pid] = proc
             self._end_workers()
             ender = threading.Thread(target=self.pool.terminate, name="procviz-pool-terminate", daemon=True)
             ender.start()
@@ -211,12 +260,13 @@ class PoolBackend(Backend):
                 ender.join(2.0)
         finally:
             # Workers the Pool already joined reported through join(); make sure the rest do too.
-            for proc in list(self._known.values()):
-                proc.join(0)
+            for proc in list(self._created.values()):
+                if proc._popen is not None:  # started
+                    proc.join(0)
             _EXIT_SINKS.pop(self._key, None)
 
     def _end_workers(self, grace_s: float = 0.5) -> None:
-        procs = [p for p in self._known.values() if p.exitcode is None]
+        procs = [p for p in list(self._created.values()) if p._popen is not None and p.exitcode is None]
         for proc in procs:
             try:
                 proc.terminate()
@@ -233,7 +283,5 @@ class PoolBackend(Backend):
                 proc.join(0.5)
 
     def worker_pids(self) -> list[int]:
-        """Current and past worker PIDs seen by this backend."""
-        for proc in self.pool.worker_processes():
-            self._known[proc.pid] = proc
-        return [pid for pid in self._known if pid]
+        """PIDs of every worker this backend started."""
+        return [p.pid for p in list(self._created.values()) if p.pid]
