@@ -73,3 +73,8 @@ def whoami(x: int, ms: float = 5.0) -> int:
     """The PID of the worker that ran the task (to check that lanes carry real PIDs)."""
     time.sleep(ms / 1000.0)
     return os.getpid()
+
+
+def fail_loudly(x: int, size: int = 1000) -> int:
+    """Raise an exception with a ``size``-character message (large error texts)."""
+    raise RuntimeError(f"task {x} failed: " + "x" * size)

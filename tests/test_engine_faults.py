@@ -100,3 +100,29 @@ def test_stop_during_long_tasks_returns_quickly_and_leaves_no_process(start_meth
     assert np.all(tl.state == TaskState.CANCELLED)
     assert np.count_nonzero(tl.start_ns >= 0) == 2  # the two running ones keep their start
     assert not wait_gone(pids | worker_pids(result))
+
+
+def test_timeout_with_chunks_ends_the_run_and_loses_the_rest_of_the_chunk() -> None:
+    workload = function_workload("hang", 8)
+    workload["args"] = [[i, 30.0 if i == 1 else 0.01] for i in range(8)]
+    result = run_config({"workers": 2, "task_timeout_s": 0.5, "chunksize": 4, "workload": workload}, timeout_s=30)
+    tl = result.timeline
+    assert tl.state[1] == TaskState.TIMEOUT
+    assert all(tl.state[i] == TaskState.FAILED and tl.texts[i].type_name == "LostWithWorker" for i in (2, 3))
+    assert np.all(tl.state[4:] == TaskState.DONE) and tl.state[0] == TaskState.DONE
+
+
+def test_apply_goes_on_after_a_killed_worker() -> None:
+    result = run_config({"workers": 2, "api": "apply", "workload": function_workload("kill_self_if", 8)},
+                        timeout_s=30)
+    tl = result.timeline
+    assert tl.state[3] == TaskState.FAILED
+    assert np.all(np.delete(tl.state, 3) == TaskState.DONE)
+
+
+def test_many_large_error_texts_all_arrive() -> None:
+    result = run_config({"workers": 1, "chunksize": 100, "workload": function_workload("fail_loudly", 200)},
+                        timeout_s=60)
+    tl = result.timeline
+    assert np.all(tl.state == TaskState.FAILED)
+    assert all(tl.texts[i].type_name == "RuntimeError" for i in range(200))

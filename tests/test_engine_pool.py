@@ -80,3 +80,13 @@ def test_maxtasksperchild_gives_replaced_workers_new_lanes() -> None:
     assert result.outcome == "completed"
     assert len(worker_pids(result)) >= 4  # 8 chunks / 2 per worker
     assert len(tl.lanes) == len({(lane.pid, lane.tid) for lane in tl.lanes})
+
+
+@pytest.mark.parametrize("api", ["imap", "imap_unordered"])
+def test_imap_with_chunks_runs_and_groups_chunks(api: str) -> None:
+    result = run_config({"workers": 2, "api": api, "chunksize": 3,
+                         "workload": {"kind": "sleep", "count": 12, "duration_ms": 5}})
+    tl = result.timeline
+    assert result.outcome == "completed", result.message
+    for chunk in np.unique(tl.chunk):
+        assert len(set(tl.lane[tl.chunk == chunk].tolist())) == 1
