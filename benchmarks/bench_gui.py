@@ -1,0 +1,295 @@
+"""GUI cost of a live run: CPU share of the GUI process and event-to-screen latency.
+
+Three runs of the same kind of workload, side by side:
+
+* ``procviz window``: the real MainWindow with its bridge (QTimer at ~30 Hz, one notification
+  per tick), a 20k-task run. Latency is measured from each task's end time (``t_ns`` on the
+  shared monotonic clock) to the start of the first paint of the chart after the tick that
+  applied it, so it includes the worker's batching, the engine's 20 ms loop, the queue, the
+  tick and the wait for the paint.
+* ``engine only``: the same run with no GUI: the main thread drains the engine's queue into a
+  Timeline every 33 ms (what the CLI does). The difference in CPU is what the GUI costs.
+* ``one signal per event``: a naive bridge that emits a Qt signal per task event and notifies
+  the views per event (``--naive-tasks`` sets its size; the same 20k by default).
+
+CPU is psutil's user+system time of this process, and separately of its main thread (the GUI
+thread), divided by the wall time of the run. Not a test: nothing is asserted.
+
+    python benchmarks/bench_gui.py [--tasks 20000] [--naive-tasks 20000] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+@dataclass
+class Figures:
+    """What one scenario measured."""
+
+    name: str
+    tasks: int
+    wall_s: float
+    process_cpu_s: float
+    main_cpu_s: float
+    events: int
+    latencies_ms: np.ndarray
+    ticks: int = 0
+    paints: int = 0
+
+    def row(self) -> list[str]:
+        lat = self.latencies_ms
+        pct = (lambda q: f"{np.percentile(lat, q):.0f}") if len(lat) else (lambda q: "–")
+        share = lambda cpu_s: f"{100 * cpu_s / self.wall_s:.0f}%"  # noqa: E731
+        return [self.name, f"{self.tasks:,}", f"{self.wall_s:.2f}", share(self.process_cpu_s),
+                share(self.main_cpu_s), f"{self.events / self.wall_s:,.0f}",
+                f"{pct(50)} / {pct(95)} / {pct(100)}", str(self.ticks or "–"), str(self.paints or "–")]
+
+
+HEADER = ["scenario", "tasks", "wall s", "process CPU", "GUI-thread CPU", "events/s",
+          "latency ms p50 / p95 / max", "ticks", "paints"]
+
+
+class CpuClock:
+    """CPU seconds of this process and of the calling (main) thread since construction."""
+
+    def __init__(self) -> None:
+        self.proc = psutil.Process()
+        self.tid = threading.get_native_id()
+        self.p0, self.m0, self.w0 = self._process(), self._main(), time.perf_counter()
+
+    def _process(self) -> float:
+        t = self.proc.cpu_times()
+        return t.user + t.system
+
+    def _main(self) -> float:
+        for th in self.proc.threads():
+            if th.id == self.tid:
+                return th.user_time + th.system_time
+        return 0.0
+
+    def read(self) -> tuple[float, float, float]:
+        """(wall, process CPU, main-thread CPU) seconds since construction."""
+        return time.perf_counter() - self.w0, self._process() - self.p0, self._main() - self.m0
+
+
+def config(tasks: int, workers: int, duration_ms: float) -> dict:
+    return {"workers": workers, "start_method": "spawn", "api": "map", "chunksize": 50,
+            "workload": {"kind": "sleep", "count": tasks, "duration_ms": duration_ms}}
+
+
+def bench_engine_only(tasks: int, workers: int, duration_ms: float) -> Figures:
+    """The run with no GUI: drain the queue into a Timeline every 33 ms on the main thread."""
+    from engine.config import parse_config
+    from engine.events import RunPhase
+    from engine.runner import Engine
+    from engine.timeline import Timeline
+
+    engine, timeline, ages = Engine(), Timeline(), []
+    clock = CpuClock()
+    engine.start(parse_config(config(tasks, workers, duration_ms)))
+    events, finished = 0, False
+    while not finished:
+        time.sleep(0.033)
+        while True:
+            try:
+                batch = engine.events.get_nowait()
+            except queue.Empty:
+                break
+            timeline.apply(batch, notify=False)
+            events += batch.event_count()
+            if len(batch.ended):
+                ages.append(time.monotonic_ns() - batch.ended["end_ns"])
+            finished = finished or (batch.status is not None and batch.status.phase == RunPhase.FINISHED)
+    wall, proc, main = clock.read()
+    engine.join(10)
+    lat = np.concatenate(ages) / 1e6 if ages else np.zeros(0)
+    return Figures("engine only (no GUI)", tasks, wall, proc, main, events, lat)
+
+
+class PaintProbe:
+    """Ages of applied events at the first chart paint after the tick that applied them."""
+
+    def __init__(self, window) -> None:  # noqa: ANN001
+        from PySide6.QtCore import QEvent, QObject
+        from PySide6.QtWidgets import QGraphicsView
+
+        self.window = window
+        self.pending: list[tuple[int, np.ndarray]] = []
+        self.ages: list[np.ndarray] = []
+        self.paints = 0
+        self._seen = 0
+        probe = self
+
+        class Filter(QObject):
+            def eventFilter(self, obj, event):  # noqa: N802, ANN001, ANN201
+                if event.type() == QEvent.Type.Paint:
+                    probe.on_paint()
+                return False
+
+        self.filter = Filter()
+        views = window.gantt.findChildren(QGraphicsView)
+        if isinstance(window.gantt, QGraphicsView):
+            views.append(window.gantt)
+        targets = [v.viewport() for v in views] or [window.gantt]
+        for target in targets:
+            target.installEventFilter(self.filter)
+        window.bridge.ticked.connect(self.on_tick)
+
+    def on_tick(self) -> None:
+        lat = self.window.bridge.latencies_ns
+        now = time.monotonic_ns()
+        for ages in lat[self._seen:]:
+            self.pending.append((now, ages))
+        self._seen = len(lat)
+
+    def on_paint(self) -> None:
+        self.paints += 1
+        now = time.monotonic_ns()
+        for tick_ns, ages in self.pending:
+            self.ages.append(ages + (now - tick_ns))
+        self.pending.clear()
+
+
+def bench_window(tasks: int, workers: int, duration_ms: float, naive: bool = False) -> Figures:
+    """The run in the real window (or with a naive one-signal-per-event bridge)."""
+    from PySide6.QtWidgets import QApplication
+
+    from engine.config import parse_config
+    from gui.main_window import MainWindow
+    from gui.settings import make_settings
+
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        window = MainWindow(settings=make_settings(Path(tmp) / "bench.ini"))
+        window.show_error = lambda title, text: print(f"  error: {title}: {text}")
+        window.resize(1400, 900)
+        window.show()
+        app.processEvents()
+        if naive:
+            install_naive_bridge(window)
+        window.bridge.record_latency = True
+        probe = PaintProbe(window)
+        window.form.set_value(parse_config(config(tasks, workers, duration_ms)))
+        done = []
+        window.bridge.runFinished.connect(done.append)
+        clock = CpuClock()
+        window.start_run()
+        while not done:
+            app.processEvents()
+            time.sleep(0.001)
+        wall, proc, main = clock.read()
+        app.processEvents()
+        lat = np.concatenate(probe.ages) / 1e6 if probe.ages else np.zeros(0)
+        name = "one Qt signal per event" if naive else "procviz window (bridge)"
+        figures = Figures(name, tasks, wall, proc, main, window.bridge.events_applied, lat,
+                          ticks=window.bridge.ticks, paints=probe.paints)
+        window.close()
+        window.deleteLater()
+        app.processEvents()
+    return figures
+
+
+def install_naive_bridge(window) -> None:  # noqa: ANN001
+    """Replace the bridge's tick with the anti-pattern: a signal per event, views updated per event."""
+    from PySide6.QtCore import QObject, Signal
+
+    from engine.events import EngineBatch, RunPhase
+
+    bridge = window.bridge
+
+    class PerEvent(QObject):
+        event = Signal(object)
+
+    emitter = PerEvent(window)
+
+    def apply_one(batch: EngineBatch) -> None:
+        bridge.timeline.apply(batch, notify=True)
+
+    emitter.event.connect(apply_one)
+
+    def tick(budget_s=False) -> int:  # noqa: ANN001
+        n, ends = 0, []
+        while True:
+            try:
+                batch = bridge.engine.events.get_nowait()
+            except queue.Empty:
+                break
+            if batch.run is not None or batch.lanes or batch.status is not None or len(batch.intervals) \
+                    or len(batch.resources):
+                emitter.event.emit(EngineBatch(run=batch.run, lanes=batch.lanes, intervals=batch.intervals,
+                                               resources=batch.resources, status=batch.status,
+                                               now_ns=batch.now_ns))
+            for name in ("submitted", "started", "ended"):
+                rows = getattr(batch, name)
+                for i in range(len(rows)):
+                    emitter.event.emit(EngineBatch(**{name: rows[i:i + 1]}, now_ns=batch.now_ns))
+                    n += 1
+            if len(batch.ended):
+                ends.append(batch.ended["end_ns"])
+            if batch.status is not None and batch.status.phase == RunPhase.FINISHED:
+                bridge._finished_seen = True
+        bridge.ticks += 1
+        bridge.events_applied += n
+        if ends:
+            bridge.latencies_ns.append(time.monotonic_ns() - np.concatenate(ends))
+        if n:
+            bridge.ticked.emit()
+        if bridge._finished_seen:
+            result = bridge.engine.join(0)
+            if result is not None:
+                bridge._end(result)
+        return n
+
+    bridge.timer.timeout.disconnect()
+    bridge.timer.timeout.connect(tick)
+
+
+def print_table(rows: list[Figures]) -> None:
+    cells = [HEADER] + [r.row() for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(HEADER))]
+    for k, c in enumerate(cells):
+        pairs = enumerate(zip(c, widths, strict=True))
+        print("  ".join(x.ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in pairs))
+        if k == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=20_000)
+    parser.add_argument("--naive-tasks", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--duration-ms", type=float, default=0.5)
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    print(f"host: {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
+          f"Qt platform {os.environ['QT_QPA_PLATFORM']}; sleep tasks of {args.duration_ms} ms, "
+          f"{args.workers} workers, map chunksize 50\n")
+    rows = [
+        bench_window(args.tasks, args.workers, args.duration_ms),
+        bench_engine_only(args.tasks, args.workers, args.duration_ms),
+        bench_window(args.naive_tasks, args.workers, args.duration_ms, naive=True),
+    ]
+    if args.naive_tasks != args.tasks:  # the bridge at the naive run's size, for a like-for-like row
+        rows.append(bench_window(args.naive_tasks, args.workers, args.duration_ms))
+    print_table(rows)
+    print("\nlatency: task end (worker clock) -> first chart paint after the tick that applied it "
+          "(engine only: -> drained by the main thread)")
+
+
+if __name__ == "__main__":
+    main()

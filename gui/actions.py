@@ -1,0 +1,67 @@
+"""The window's actions (menu items, toolbar buttons, shortcuts), made in one place.
+
+Shortcuts: Ctrl+R run, Esc or Ctrl+. stop, Ctrl+O open, Ctrl+S save, Ctrl+E export (the
+native format's dialog lets you pick any format), Ctrl+Shift+F follow the live edge, Ctrl+0 zoom
+to fit, Ctrl+Q quit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QStyle, QWidget
+
+
+@dataclass(slots=True)
+class WindowActions:
+    """Every action of the main window."""
+
+    run: QAction
+    stop: QAction
+    open: QAction
+    save: QAction
+    export: QAction
+    quit: QAction
+    follow: QAction
+    zoom_fit: QAction
+    shortcuts: QAction
+    about: QAction
+
+
+def _action(parent: QWidget, text: str, shortcuts: list[QKeySequence | str], tip: str,
+            icon: QStyle.StandardPixmap | None = None) -> QAction:
+    action = QAction(text, parent)
+    action.setShortcuts([QKeySequence(s) if isinstance(s, str) else s for s in shortcuts])
+    keys = ", ".join(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText) for s in shortcuts)
+    action.setToolTip(f"{tip} ({keys})" if keys else tip)
+    action.setStatusTip(tip)
+    if icon is not None:
+        action.setIcon(parent.style().standardIcon(icon))
+    return action
+
+
+def make_actions(parent: QWidget) -> WindowActions:
+    """Create the actions, owned by ``parent`` (the window connects them)."""
+    sp = QStyle.StandardPixmap
+    follow = _action(parent, "&Follow live edge", ["Ctrl+Shift+F"],
+                     "Keep the newest events in view during a run")
+    follow.setCheckable(True)
+    # Off by default: the chart then keeps fitting the whole run as it grows, which suits the
+    # short runs of the presets; follow is for long runs once the user has zoomed in.
+    follow.setChecked(False)
+    return WindowActions(
+        run=_action(parent, "&Run", ["Ctrl+R"], "Run the configured pool and workload", sp.SP_MediaPlay),
+        stop=_action(parent, "&Stop", ["Esc", "Ctrl+."], "Stop the run: unfinished tasks are cancelled",
+                     sp.SP_MediaStop),
+        open=_action(parent, "&Open timeline…", [QKeySequence.StandardKey.Open], "Open a saved timeline",
+                     sp.SP_DialogOpenButton),
+        save=_action(parent, "&Save timeline…", [QKeySequence.StandardKey.Save],
+                     "Save the timeline as procviz JSON (re-openable)", sp.SP_DialogSaveButton),
+        export=_action(parent, "&Export…", ["Ctrl+E"], "Export as JSON, CSV, Chrome trace, PNG or SVG"),
+        quit=_action(parent, "&Quit", [QKeySequence.StandardKey.Quit], "Stop any run and quit"),
+        follow=follow,
+        zoom_fit=_action(parent, "&Zoom to fit", ["Ctrl+0"], "Show the whole run"),
+        shortcuts=_action(parent, "&Keyboard shortcuts", ["F1"], "List the keyboard shortcuts"),
+        about=_action(parent, "&About procviz", [], "What procviz is"),
+    )

@@ -1,0 +1,410 @@
+"""The main window: forms on the left, the live Gantt in the centre, numbers and tasks around it.
+
+The window owns one Timeline for its whole life; the chart and every panel subscribe to it.
+Runs feed it through the :class:`~gui.bridge.EngineBridge`; opened files are copied into it
+(only after they were read without error, so a bad file leaves the screen as it was). Dialogs
+go through replaceable callables (``show_error`` here; ``files.ask_open_path`` and
+``files.ask_save_path`` in :mod:`gui.timeline_files`) so tests answer them without a modal loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.config import ConfigError, RunConfig, parse_config
+from engine.events import RunPhase, RunStatus, TaskState, WorkerState
+from engine.runner import Engine, RunResult
+from engine.timeline import Timeline
+from gui.actions import make_actions
+from gui.bridge import EngineBridge
+from gui.colors import state_color
+from gui.forms.setup_panel import SetupPanel
+from gui.gantt import GanttWidget
+from gui.panels.metrics_panel import MetricsPanel
+from gui.panels.progress_panel import ProgressPanel
+from gui.panels.sparklines import SparklinesPanel
+from gui.panels.task_table import TaskTablePanel
+from gui.panels.units import count
+from gui.presets import load_presets
+from gui.settings import make_settings, read_json, write_json
+from gui.timeline_files import TimelineFiles
+from gui.timeline_io import EXPORT_FORMATS, NATIVE, ExportFormat, load_into, snapshot
+
+STATUS_MS = 500
+# Bump when the dock layout changes: an older saved layout is then ignored, not half-applied.
+LAYOUT_VERSION = 2
+ErrorDialog = Callable[[str, str], None]
+
+
+def message_box_error(title: str, text: str) -> None:
+    """The default error dialog: a modal message box with the reason."""
+    QMessageBox.critical(QApplication.activeWindow(), title, text)
+
+
+class MainWindow(QMainWindow):
+    """procviz's window; see the module docstring."""
+
+    def __init__(self, settings: QSettings | None = None, engine: Engine | None = None,
+                 presets_folder: Path | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings or make_settings()
+        self.timeline = Timeline()
+        self.bridge = EngineBridge(self.timeline, engine, self)
+        self._previous: Timeline | None = None
+        self.show_error: ErrorDialog = message_box_error
+        # Through a lambda, so that replacing show_error later (tests) reaches the file handling too.
+        self.files = TimelineFiles(self.timeline, self.settings, lambda t, m: self.show_error(t, m), self)
+        self.setWindowTitle("procviz")
+        self.setAcceptDrops(True)
+        self.actions_ = make_actions(self)
+        presets, preset_problems = load_presets(presets_folder)
+        self._build_central()
+        self._build_docks(presets)
+        self._build_menus(presets)
+        self._build_toolbar()
+        self._build_status_bar()
+        self._connect()
+        self._restore()
+        for problem in preset_problems:
+            self.statusBar().showMessage(f"preset skipped: {problem}", 10_000)
+        self._update_actions()
+
+    # ---- construction ---------------------------------------------------------------------------
+
+    def _build_central(self) -> None:
+        self.progress = ProgressPanel(self.timeline)
+        self.gantt = GanttWidget(self.timeline)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.gantt, 1)
+        self.setCentralWidget(central)
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)  # saveState() needs it
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self, presets: list) -> None:
+        a = self.actions_
+        self.setup = SetupPanel(presets, a.run, a.stop)
+        self.form = self.setup.form
+        self.metrics = MetricsPanel(self.timeline)
+        self.sparklines = SparklinesPanel(self.timeline, state_color(WorkerState.RUNNING),
+                                          lambda: self.palette().color(self.palette().ColorRole.Highlight))
+        self.tasks = TaskTablePanel(self.timeline, lambda s: state_color(TaskState(s)))
+        area = Qt.DockWidgetArea
+        self.setup_dock = self._dock("Run setup", "setupDock", self.setup, area.LeftDockWidgetArea)
+        self.metrics_dock = self._dock("Metrics", "metricsDock", self.metrics, area.RightDockWidgetArea)
+        self.tasks_dock = self._dock("Tasks", "tasksDock", self.tasks, area.BottomDockWidgetArea)
+        self.workers_dock = self._dock("Workers: CPU and memory", "workersDock", self.sparklines,
+                                       area.BottomDockWidgetArea)
+        # Tasks and worker sparklines share the bottom, side by side: both want width, not height.
+        self.splitDockWidget(self.tasks_dock, self.workers_dock, Qt.Orientation.Horizontal)
+        self.setup_dock.setMinimumWidth(300)
+        self.metrics_dock.setMinimumWidth(300)
+        self.resizeDocks([self.setup_dock, self.metrics_dock], [330, 340], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.tasks_dock, self.workers_dock], [900, 500], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.tasks_dock], [240], Qt.Orientation.Vertical)
+
+    def _build_menus(self, presets: list) -> None:
+        a = self.actions_
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(a.open)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(lambda: self.files.fill_recent_menu(self.recent_menu))
+        file_menu.addAction(a.save)
+        self.export_menu = file_menu.addMenu("&Export")
+        self.export_menu.addAction(a.export)
+        self.export_menu.addSeparator()
+        for fmt in EXPORT_FORMATS:
+            action = self.export_menu.addAction(f"{fmt.label}…")
+            action.triggered.connect(lambda _=False, f=fmt: self.export_dialog(f))
+        file_menu.addSeparator()
+        file_menu.addAction(a.quit)
+        run_menu = bar.addMenu("&Run")
+        run_menu.addAction(a.run)
+        run_menu.addAction(a.stop)
+        preset_menu = bar.addMenu("&Presets")
+        submenus: dict[str, QMenu] = {}
+        for preset in presets:
+            if preset.group not in submenus:
+                submenus[preset.group] = preset_menu.addMenu(preset.group)
+                submenus[preset.group].setToolTipsVisible(True)
+            action = submenus[preset.group].addAction(preset.name)
+            action.setStatusTip(preset.description)
+            action.setToolTip(preset.description)
+            action.triggered.connect(lambda _=False, p=preset: self.setup.apply_preset(p))
+        preset_menu.setToolTipsVisible(True)
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(a.follow)
+        view_menu.addAction(a.zoom_fit)
+        view_menu.addSeparator()
+        for dock in (self.setup_dock, self.metrics_dock, self.workers_dock, self.tasks_dock):
+            view_menu.addAction(dock.toggleViewAction())
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(a.shortcuts)
+        help_menu.addAction(a.about)
+
+    def _build_toolbar(self) -> None:
+        a = self.actions_
+        bar = self.addToolBar("Main")
+        bar.setObjectName("mainToolbar")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for action in (a.run, a.stop):
+            bar.addAction(action)
+        bar.addSeparator()
+        for action in (a.open, a.save, a.export):
+            bar.addAction(action)
+        bar.addSeparator()
+        bar.addAction(a.follow)
+        bar.addAction(a.zoom_fit)
+
+    def _build_status_bar(self) -> None:
+        self.phase_label = QLabel("ready")
+        self.rate_label = QLabel("")
+        self.rate_label.setMinimumWidth(150)
+        self.rate_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.statusBar().addPermanentWidget(self.phase_label)
+        self.statusBar().addPermanentWidget(self.rate_label)
+        self.status_timer = QTimer(self)
+        self.status_timer.setInterval(STATUS_MS)
+        self.status_timer.timeout.connect(self._update_rate)
+
+    def _connect(self) -> None:
+        a = self.actions_
+        a.run.triggered.connect(self.start_run)
+        a.stop.triggered.connect(self.stop_run)
+        a.open.triggered.connect(lambda: None if self.bridge.active else self.files.open_dialog())
+        a.save.triggered.connect(lambda: self.export_dialog(NATIVE))
+        a.export.triggered.connect(lambda: self.export_dialog(None))
+        a.quit.triggered.connect(self.close)
+        a.follow.toggled.connect(self.gantt.set_follow)
+        self.gantt.followChanged.connect(a.follow.setChecked)  # panning the chart turns follow off
+        a.zoom_fit.triggered.connect(self.gantt.zoom_to_fit)
+        a.shortcuts.triggered.connect(self._show_shortcuts)
+        a.about.triggered.connect(self._show_about)
+        self.form.validityChanged.connect(lambda _valid: self._update_actions())
+        self.bridge.statusChanged.connect(self._on_status)
+        self.bridge.runFinished.connect(self._on_finished)
+        self.files.opened.connect(self._on_opened)
+        self.files.saved.connect(self._on_saved)
+        self.gantt.taskClicked.connect(self.tasks.select_task)
+        self.tasks.taskSelected.connect(self._describe_task)
+        self.gantt.set_follow(a.follow.isChecked())
+
+    # ---- settings -------------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        last = read_json(self.settings, "last_config")
+        if isinstance(last, dict):
+            try:
+                self.form.set_value(parse_config(last))
+            except ConfigError:
+                pass  # an old or hand-edited config: keep the defaults
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 880)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state, LAYOUT_VERSION)
+
+    def _save_settings(self) -> None:
+        config = self.form.config()
+        if config is not None:  # what the forms hold now, run or not; an invalid form is not kept
+            write_json(self.settings, "last_config", config.to_json())
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        self.settings.sync()
+
+    # ---- running --------------------------------------------------------------------------------
+
+    def start_run(self) -> bool:
+        """Run the forms' config; False (and nothing starts) when it is invalid or a run is on."""
+        if self.bridge.active:
+            return False
+        config = self.form.validate()
+        if config is None:
+            self.statusBar().showMessage("Fix the fields marked in red first.", 5000)
+            return False
+        write_json(self.settings, "last_config", config.to_json())
+        self._previous = snapshot(self.timeline)
+        try:
+            self.bridge.start(config)
+        except RuntimeError as exc:
+            self.show_error("Cannot run", str(exc))
+            return False
+        self.files.current_file = None
+        self._set_title("live run")
+        self.phase_label.setText("starting…")
+        self.status_timer.start()
+        self._update_actions()
+        return True
+
+    def stop_run(self) -> None:
+        """Cancel the run (non-blocking): unfinished tasks arrive as cancelled, then it ends."""
+        if self.bridge.active:
+            self.bridge.request_stop()
+            self.phase_label.setText("stopping…")
+
+    @property
+    def running(self) -> bool:
+        """Whether a run is in progress."""
+        return self.bridge.active
+
+    def _on_status(self, status: RunStatus) -> None:
+        if status.phase != RunPhase.FINISHED:
+            self.phase_label.setText(status.message or status.phase.name.lower())
+
+    def _on_finished(self, result: RunResult) -> None:
+        self.status_timer.stop()
+        self._update_rate()
+        self._update_actions()
+        self.phase_label.setText(f"{result.outcome}")
+        first_line = result.message.splitlines()[0] if result.message else result.outcome
+        self.statusBar().showMessage(f"Run {result.outcome}: {first_line}", 15_000)
+        if result.outcome == "error":
+            # Nothing ran: show the previous timeline again rather than an empty run.
+            if self._previous is not None and not (self.timeline.start_ns >= 0).any():
+                load_into(self.timeline, self._previous)
+            self.show_error("The run failed", result.message)
+        self._previous = None
+
+    def _update_rate(self) -> None:
+        rate = self.bridge.event_rate()
+        self.rate_label.setText(f"{rate:,.0f} events/s" if self.bridge.active else "")
+
+    def _update_actions(self) -> None:
+        a = self.actions_
+        running = self.bridge.active
+        a.run.setEnabled(not running and self.form.is_valid())
+        a.stop.setEnabled(running)
+        a.open.setEnabled(not running)
+        self.recent_menu.setEnabled(not running)
+        has_run = self.timeline.run is not None
+        a.save.setEnabled(has_run and not running)
+        a.export.setEnabled(has_run and not running)
+        self.export_menu.setEnabled(has_run and not running)
+        self.form.setEnabled(not running)
+        self.setup.preset_box.setEnabled(not running)
+
+    def _describe_task(self, task: int) -> None:
+        tl = self.timeline
+        if not 0 <= task < tl.n_tasks:
+            return
+        lane = int(tl.lane[task])
+        where = f" on {tl.lanes[lane].name} (pid {tl.lanes[lane].pid})" if 0 <= lane < len(tl.lanes) else ""
+        wall = tl.wall_ns()[task]
+        took = f", {wall / 1e6:.1f} ms" if wall >= 0 else ""
+        state = TaskState(int(tl.state[task])).name.lower()
+        self.statusBar().showMessage(f"task {task}: {state}{where}{took}", 10_000)
+
+    # ---- files ----------------------------------------------------------------------------------
+
+    def open_file(self, path: str | Path) -> bool:
+        """Open a timeline file; on error show why and keep the current timeline."""
+        if self.bridge.active:
+            self.show_error("Cannot open now", "Stop the run before opening a timeline.")
+            return False
+        return self.files.open_file(path)
+
+    def save_file(self, path: str | Path, fmt: ExportFormat | None = None) -> bool:
+        """Write the timeline to ``path`` (format from ``fmt`` or the file name); False on error."""
+        return self.files.save_file(path, fmt)
+
+    def export_dialog(self, fmt: ExportFormat | None) -> None:
+        """Ask where to write the timeline (not during a run: it is still changing)."""
+        if not self.bridge.active:
+            self.files.export_dialog(fmt)
+
+    def _on_opened(self, loaded: Timeline, path: Path) -> None:
+        self._set_title(path.name)
+        try:
+            self.form.set_value(parse_config(loaded.run.config))
+        except ConfigError:
+            pass  # a timeline from a newer procviz: show it, leave the forms alone
+        self.phase_label.setText("opened")
+        self.statusBar().showMessage(
+            f"Opened {path}: {count(loaded.n_tasks)} tasks, {len(loaded.lanes)} lanes", 10_000)
+        self.gantt.zoom_to_fit()
+        self._update_actions()
+
+    def _on_saved(self, path: Path, fmt: ExportFormat) -> None:
+        if fmt is NATIVE:
+            self._set_title(path.name)
+        self.statusBar().showMessage(f"Wrote {path} ({fmt.label})", 10_000)
+
+    def _set_title(self, what: str) -> None:
+        self.setWindowTitle(f"procviz — {what}")
+
+    # ---- drag and drop --------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        """Accept a dragged local file (a timeline to open)."""
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile() and not self.bridge.active:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Open the dropped file."""
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            event.acceptProposedAction()
+            # Open after the drop finishes: an error dialog inside a drop handler blocks the source app.
+            path = urls[0].toLocalFile()
+            QTimer.singleShot(0, lambda: self.open_file(path))
+
+    # ---- help -----------------------------------------------------------------------------------
+
+    def _show_shortcuts(self) -> None:
+        a = self.actions_
+        lines = []
+        for action in (a.run, a.stop, a.open, a.save, a.export, a.follow, a.zoom_fit, a.quit):
+            keys = " or ".join(s.toString() for s in action.shortcuts())
+            lines.append(f"{action.text().replace('&', '').rstrip('…')}: {keys}")
+        lines.append("Chart: drag to pan, wheel to zoom")
+        QMessageBox.information(self, "Keyboard shortcuts", "\n".join(lines))
+
+    def _show_about(self) -> None:
+        QMessageBox.about(self, "About procviz",
+                          "procviz runs a Python multiprocessing pool and shows what every worker process "
+                          "does: a bar per task, and each worker's measured OS state over time (new, ready, "
+                          "running, waiting, terminated).")
+
+    # ---- closing --------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Stop a run cleanly (no worker left behind) before the window goes."""
+        if self.bridge.active:
+            self.phase_label.setText("stopping the run…")
+            self.bridge.stop_and_wait(5.0)
+        self.status_timer.stop()
+        self._save_settings()
+        event.accept()
+
+    def current_config(self) -> RunConfig | None:
+        """The validated config in the forms, or None."""
+        return self.form.config()

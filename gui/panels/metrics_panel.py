@@ -1,0 +1,142 @@
+"""The run metrics panel: makespan, utilization, speedup and where task time went.
+
+Figures come from :func:`engine.metrics.compute_metrics` over the shown Timeline, the same
+function the engine's RunResult and the CLI summary use, so the three always agree. During a run
+they are recomputed after a pause ten times as long as the last computation took (at least
+100 ms; about half a second at a million tasks), and at once when the run ends or a file is opened.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.metrics import Metrics, compute_metrics
+from engine.timeline import Timeline, TimelineChange
+from gui.panels.units import count, percent, seconds
+
+MIN_REFRESH_MS = 100
+COST_FACTOR = 10  # wait ten times what a refresh costs: at most ~10% of the GUI thread on metrics
+READY_UNMEASURED = "not measurable here (no schedstat on this host)"
+
+
+def summary_texts(metrics: Metrics) -> dict[str, str]:
+    """The panel's summary lines, keyed by what they show (tests compare these too)."""
+    m = metrics
+    return {
+        "tasks": f"{count(m.tasks)}: {count(m.done)} done, {count(m.failed)} failed, "
+                 f"{count(m.timeout)} timed out, {count(m.cancelled)} cancelled",
+        "makespan": seconds(m.makespan_ns),
+        "utilization": f"{percent(m.utilization)} of {m.slots} worker slot{'s' if m.slots != 1 else ''}",
+        "speedup": f"{m.speedup:.2f}× (serial estimate {seconds(m.serial_estimate_ns)})",
+        "queued": seconds(m.queued_ns),
+        "cpu": seconds(m.cpu_ns),
+        "ready": seconds(m.ready_ns) if m.ready_measured else READY_UNMEASURED,
+        "waiting": seconds(m.waiting_ns),
+    }
+
+
+SUMMARY_LABELS = {
+    "tasks": ("Tasks", "Every task of the run and how it ended."),
+    "makespan": ("Makespan", "From the first submission to the last task end."),
+    "utilization": ("Utilization", "Time workers spent in tasks / (makespan × workers)."),
+    "speedup": ("Speedup", "Sum of all task wall times (the same tasks run back to back) / makespan."),
+    "queued": ("Queued (total)", "Time tasks waited between submission and a worker starting them."),
+    "cpu": ("On-CPU (total)", "Time tasks spent running on a CPU."),
+    "ready": ("Ready (total)", "Time tasks were runnable but waiting for a CPU (kernel run-queue wait)."),
+    "waiting": ("Waiting (total)", "Time tasks were blocked: sleep, I/O, locks (wall − on-CPU − ready)."),
+}
+LANE_COLUMNS = ("Worker", "PID", "Tasks", "Busy", "Utilization")
+
+
+class MetricsPanel(QWidget):
+    """Summary figures and a per-worker table for the shown Timeline."""
+
+    def __init__(self, timeline: Timeline, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.timeline = timeline
+        self.metrics: Metrics | None = None
+        self.values: dict[str, QLabel] = {}
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for key, (label, help_text) in SUMMARY_LABELS.items():
+            value = QLabel("–")
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setToolTip(help_text)
+            form.addRow(label, value)
+            form.labelForField(value).setToolTip(help_text)
+            self.values[key] = value
+        self.lanes = QTableWidget(0, len(LANE_COLUMNS))
+        self.lanes.setHorizontalHeaderLabels(LANE_COLUMNS)
+        self.lanes.verticalHeader().hide()
+        self.lanes.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.lanes.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        header = self.lanes.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # names give way to the figures
+        self.lanes.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Per worker"))
+        layout.addWidget(self.lanes, 1)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(MIN_REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._unsubscribe = timeline.subscribe(self._on_change)
+        self.refresh()
+
+    def _on_change(self, change: TimelineChange) -> None:
+        if change.reset or change.status:
+            self._timer.stop()
+            self.refresh()
+        elif (change.tasks or change.lanes) and not self._timer.isActive():
+            self._timer.start()
+
+    def refresh(self) -> None:
+        """Recompute the figures from the Timeline now."""
+        if self.timeline.run is None:
+            self.metrics = None
+            for label in self.values.values():
+                label.setText("–")
+            self.lanes.setRowCount(0)
+            return
+        started = time.perf_counter()
+        self.metrics = compute_metrics(self.timeline)
+        for key, text in summary_texts(self.metrics).items():
+            self.values[key].setText(text)
+        self._fill_lanes(self.metrics)
+        cost_ms = (time.perf_counter() - started) * 1000
+        self._timer.setInterval(max(MIN_REFRESH_MS, int(COST_FACTOR * cost_ms)))
+
+    def _fill_lanes(self, metrics: Metrics) -> None:
+        rows = [lm for lm in metrics.lanes if self._lane_kind(lm.lane) != "parent" or lm.tasks]
+        self.lanes.setRowCount(len(rows))
+        for r, lm in enumerate(rows):
+            name = self.timeline.lanes[lm.lane].name if lm.lane < len(self.timeline.lanes) else str(lm.lane)
+            cells = (name, str(lm.pid), count(lm.tasks), seconds(lm.busy_ns), percent(lm.utilization))
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c > 0:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.lanes.setItem(r, c, item)
+
+    def _lane_kind(self, lane: int) -> str:
+        return self.timeline.lanes[lane].kind if lane < len(self.timeline.lanes) else ""
+
+    def text(self, key: str) -> str:
+        """The text shown for summary line ``key`` (see :func:`summary_texts`)."""
+        return self.values[key].text()

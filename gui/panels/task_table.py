@@ -1,0 +1,111 @@
+"""The task table panel: a state filter, the count shown, and the table view over TaskTableModel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.events import TaskState
+from engine.timeline import Timeline
+from gui.panels.task_model import TaskTableModel
+from gui.panels.units import count
+
+STATE_FILTERS: tuple[tuple[str, frozenset[int] | None], ...] = (
+    ("All tasks", None),
+    ("Problems (failed, timed out, cancelled)",
+     frozenset({TaskState.FAILED, TaskState.TIMEOUT, TaskState.CANCELLED})),
+    *((s.name.lower(), frozenset({int(s)})) for s in TaskState),
+)
+
+
+class TaskTablePanel(QWidget):
+    """Every task in a sortable, filterable table; ``taskSelected(id)`` when the user picks one."""
+
+    taskSelected = Signal(int)
+
+    def __init__(self, timeline: Timeline, state_color: Callable[[int], QColor],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = TaskTableModel(timeline, state_color, self)
+        self.filter = QComboBox()
+        for label, states in STATE_FILTERS:
+            self.filter.addItem(label, states)
+        self.filter.setToolTip("Show only tasks in this state")
+        self.shown = QLabel()
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setSortingEnabled(True)
+        self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
+        # Fixed row heights: the view never asks a million rows for their size.
+        vheader = self.view.verticalHeader()
+        vheader.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vheader.setDefaultSectionSize(self.view.fontMetrics().height() + 6)
+        vheader.hide()
+        hheader = self.view.horizontalHeader()
+        hheader.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hheader.setStretchLastSection(True)
+        header_metrics = hheader.fontMetrics()
+        for column, width in enumerate((60, 90, 150, 60, 140, 70, 70, 80, 80, 70, 80)):
+            # Never narrower than the column title (header fonts differ between styles).
+            title = str(self.model.headerData(column, Qt.Orientation.Horizontal))
+            self.view.setColumnWidth(column, max(width, header_metrics.horizontalAdvance(title) + 28))
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(QLabel("Show"))
+        top.addWidget(self.filter)
+        top.addStretch(1)
+        top.addWidget(self.shown)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+        self.filter.currentIndexChanged.connect(self._on_filter)
+        self.model.rowsShownChanged.connect(self._on_shown)
+        self.view.selectionModel().currentRowChanged.connect(self._on_current)
+        self._on_shown(self.model.rowCount(), timeline.n_tasks)
+
+    def _on_filter(self) -> None:
+        self.model.set_state_filter(self.filter.currentData())
+
+    def _on_shown(self, shown: int, total: int) -> None:
+        text = f"{count(shown)} of {count(total)} tasks" if shown != total else f"{count(total)} tasks"
+        self.shown.setText(text)
+
+    def _on_current(self, current: object, _previous: object) -> None:
+        task = self.model.task_at(self.view.currentIndex().row())
+        if task >= 0:
+            self.taskSelected.emit(task)
+
+    def select_task(self, task: int) -> None:
+        """Select and scroll to ``task``; shows all tasks first if the filter hides it."""
+        row = self.model.row_of(task)
+        if row < 0 and self.filter.currentIndex() != 0:
+            self.filter.setCurrentIndex(0)
+            row = self.model.row_of(task)
+        if row < 0:
+            return
+        index = self.model.index(row, 0)
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        self.view.selectionModel().setCurrentIndex(index, flags)
+        self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+
+    def selected_task(self) -> int:
+        """The selected task id, or -1."""
+        rows = self.view.selectionModel().selectedRows()
+        return self.model.task_at(rows[0].row()) if rows else -1

@@ -1,0 +1,109 @@
+"""Opening, saving and exporting timelines from the window, and copying one Timeline into another.
+
+The window shows one Timeline object for its whole life (the chart and panels subscribe to it),
+so a file is read into a fresh Timeline first and copied in only once it has been read without
+error: a bad file never disturbs what is on screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.timeline import Timeline
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFormat:
+    """A choice in the Export menu: the format key the writers take, and the file suffix."""
+
+    key: str
+    label: str
+    suffix: str
+    image: bool = False
+
+    @property
+    def file_filter(self) -> str:
+        """The filter for a file dialog, e.g. "CSV (*.csv)"."""
+        return f"{self.label} (*{self.suffix})"
+
+
+EXPORT_FORMATS: tuple[ExportFormat, ...] = (
+    ExportFormat("json", "procviz timeline (JSON)", ".json"),
+    ExportFormat("csv", "CSV, one row per task", ".csv"),
+    ExportFormat("chrome", "Chrome trace / Perfetto", ".trace.json"),
+    ExportFormat("png", "PNG image", ".png", image=True),
+    ExportFormat("svg", "SVG image", ".svg", image=True),
+)
+NATIVE = EXPORT_FORMATS[0]
+OPEN_FILTER = ("Timelines (*.json *.csv *.trace.json *.json.gz);;procviz timeline (*.json);;"
+               "CSV (*.csv);;Chrome trace (*.trace.json *.json.gz);;All files (*)")
+IMAGE_SIZE = (1600, 900)
+
+
+class TimelineOpenError(Exception):
+    """A file that could not be opened as a timeline; the message says which and why."""
+
+
+def read_timeline_file(path: str | Path) -> Timeline:
+    """Read any timeline file procviz writes; raises :class:`TimelineOpenError` with the reason."""
+    from engine.formats import TimelineFileError, read_timeline
+
+    p = Path(path)
+    try:
+        return read_timeline(p)
+    except TimelineFileError as exc:
+        raise TimelineOpenError(str(exc)) from None
+    except OSError as exc:
+        raise TimelineOpenError(f"{p}: cannot be read: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:  # a reader bug must not take the window down
+        reason = f"{type(exc).__name__}: {exc}"
+        raise TimelineOpenError(f"{p}: not a timeline procviz can read ({reason})") from None
+
+
+def write_timeline_file(timeline: Timeline, path: str | Path, fmt: ExportFormat) -> None:
+    """Write ``timeline`` to ``path`` in ``fmt`` (data formats via engine.formats, images via gui.render)."""
+    p = Path(path)
+    if fmt.image:
+        from gui.render import render_timeline
+
+        width, height = IMAGE_SIZE
+        render_timeline(timeline, p, width, height, fmt=fmt.key)
+        return
+    from engine.formats import write_timeline
+
+    write_timeline(timeline, p, fmt=fmt.key)
+
+
+def format_for_path(path: str | Path, default: ExportFormat = NATIVE) -> ExportFormat:
+    """The export format a file name asks for (longest matching suffix), else ``default``."""
+    name = str(path).lower()
+    matches = [f for f in EXPORT_FORMATS if name.endswith(f.suffix)]
+    return max(matches, key=lambda f: len(f.suffix)) if matches else default
+
+
+def load_into(target: Timeline, source: Timeline) -> None:
+    """Make ``target`` show what ``source`` holds (one reset notification to its subscribers)."""
+    if source.run is None:
+        raise ValueError("the source timeline holds no run")
+    target.load_columns(
+        run=source.run,
+        lanes=list(source.lanes),
+        tasks={name: getattr(source, name).copy() for name in Timeline.TASK_COLUMNS},
+        texts=dict(source.texts),
+        intervals=source.intervals.data.copy(),
+        resources=source.resources.data.copy(),
+        spans=source.spans.data.copy(),
+        span_labels=list(source.span_labels),
+        status=source.status,
+        now_ns=source.now_ns,
+    )
+
+
+def snapshot(timeline: Timeline) -> Timeline | None:
+    """An independent copy of ``timeline`` (None when it holds no run)."""
+    if timeline.run is None:
+        return None
+    copy = Timeline()
+    load_into(copy, timeline)
+    return copy

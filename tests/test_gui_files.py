@@ -1,0 +1,139 @@
+"""Files from the window: save, export every format, reopen, drag and drop, recent files."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+
+from engine.config import parse_config  # noqa: E402
+from engine.formats import read_timeline  # noqa: E402
+from engine.runner import Engine  # noqa: E402
+from gui.timeline_io import EXPORT_FORMATS, NATIVE, format_for_path  # noqa: E402
+from tests.test_gui_support import make_window  # noqa: E402
+
+BAR_COLUMNS = ("start_ns", "end_ns", "lane", "state")
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    """A real run's timeline, recorded once by the engine without any GUI."""
+    engine = Engine()
+    engine.start(parse_config({"workers": 2, "workload": {"kind": "sleep", "count": 10, "duration_ms": 20}}))
+    result = engine.join(90)
+    assert result is not None and result.outcome == "completed", result
+    return result.timeline
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, recorded):
+    w = make_window(qtbot, tmp_path)
+    from gui.timeline_io import load_into
+
+    load_into(w.timeline, recorded)
+    w._update_actions()
+    return w
+
+
+def bars(tl) -> dict[str, np.ndarray]:
+    """Bar columns with times relative to the run start (CSV keeps run-relative times only)."""
+    out = {name: getattr(tl, name).copy() for name in BAR_COLUMNS}
+    for name in ("start_ns", "end_ns"):
+        out[name] = np.where(out[name] >= 0, out[name] - tl.t0_ns, -1)
+    return out
+
+
+def same_lanes_and_bars(a, b) -> None:
+    assert [(lane.pid, lane.name) for lane in a.lanes] == [(lane.pid, lane.name) for lane in b.lanes]
+    bars_a, bars_b = bars(a), bars(b)
+    for name in BAR_COLUMNS:
+        np.testing.assert_array_equal(bars_a[name], bars_b[name], err_msg=name)
+
+
+@pytest.mark.parametrize("fmt", EXPORT_FORMATS, ids=[f.key for f in EXPORT_FORMATS])
+def test_every_export_format_writes_a_file(window, tmp_path, fmt, recorded) -> None:
+    path = tmp_path / f"out{fmt.suffix}"
+    assert window.save_file(path, fmt), window.errors
+    assert path.stat().st_size > 100
+    head = path.read_bytes()[:200]
+    if fmt.key == "png":
+        assert head.startswith(b"\x89PNG")
+    elif fmt.key == "svg":
+        assert b"<svg" in path.read_bytes()[:2000] or b"<?xml" in head
+    else:
+        same_lanes_and_bars(read_timeline(path), recorded)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv", ".trace.json"])
+def test_open_accepts_native_csv_and_chrome_trace(qtbot, window, tmp_path, suffix, recorded) -> None:
+    path = tmp_path / f"saved{suffix}"
+    assert window.save_file(path), window.errors
+    assert format_for_path(path).suffix == suffix
+    other = make_window(qtbot, tmp_path / "other")
+    assert other.open_file(path), other.errors
+    same_lanes_and_bars(other.timeline, recorded)
+    assert other.windowTitle().endswith(path.name)
+    assert other.actions_.save.isEnabled()
+
+
+def test_export_dialog_adds_the_suffix_and_uses_the_chosen_format(window, tmp_path) -> None:
+    asked = []
+
+    def ask(title, suggested, filters):
+        asked.append((title, suggested, filters))
+        return str(tmp_path / "picked")
+
+    window.files.ask_save_path = ask
+    csv = next(f for f in EXPORT_FORMATS if f.key == "csv")
+    window.export_dialog(csv)
+    assert (tmp_path / "picked.csv").exists()
+    assert asked[-1][2] == csv.file_filter
+    window.actions_.save.trigger()
+    assert (tmp_path / "picked.json").exists()
+    assert "Save" in asked[-1][0] and asked[-1][2] == NATIVE.file_filter
+
+
+def test_export_with_all_formats_picks_the_format_from_the_name(window, tmp_path) -> None:
+    window.files.ask_save_path = lambda title, suggested, filters: str(tmp_path / "x.trace.json")
+    window.actions_.export.trigger()
+    assert read_timeline(tmp_path / "x.trace.json").n_tasks == window.timeline.n_tasks
+    assert window.errors == []
+
+
+def test_unwritable_path_shows_an_error(window, tmp_path) -> None:
+    assert window.save_file(tmp_path / "no-such-dir" / "x.json") is False
+    assert "no-such-dir" in window.errors[-1][1]
+
+
+def test_open_dialog_and_recent_files(qtbot, window, tmp_path, recorded) -> None:
+    path = tmp_path / "r.json"
+    window.save_file(path)
+    other = make_window(qtbot, tmp_path / "other")
+    other.files.ask_open_path = lambda title: str(path)
+    other.actions_.open.trigger()
+    same_lanes_and_bars(other.timeline, recorded)
+    other.recent_menu.aboutToShow.emit()
+    texts = [a.text() for a in other.recent_menu.actions()]
+    assert str(path.resolve()) in texts
+
+
+def test_drop_a_file_onto_the_window_opens_it(qtbot, window, tmp_path, recorded) -> None:
+    path = tmp_path / "dropped.json"
+    window.save_file(path)
+    other = make_window(qtbot, tmp_path / "other")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    enter = QDragEnterEvent(other.rect().center(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    other.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(other.rect().center()), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    other.dropEvent(drop)
+    qtbot.waitUntil(lambda: other.timeline.run is not None, timeout=5000)
+    same_lanes_and_bars(other.timeline, recorded)

@@ -1,0 +1,207 @@
+"""Panels over a synthetic Timeline: task table (1M rows), metrics, progress, sparklines."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtGui import QColor  # noqa: E402
+
+from engine.events import (  # noqa: E402
+    END_DTYPE,
+    RESOURCE_DTYPE,
+    START_DTYPE,
+    SUBMIT_DTYPE,
+    EngineBatch,
+    LaneInfo,
+    RunInfo,
+    RunPhase,
+    RunStatus,
+    TaskState,
+    TaskText,
+)
+from engine.metrics import compute_metrics  # noqa: E402
+from engine.timeline import Timeline  # noqa: E402
+from gui.panels.metrics_panel import READY_UNMEASURED, MetricsPanel, summary_texts  # noqa: E402
+from gui.panels.progress_panel import ProgressPanel  # noqa: E402
+from gui.panels.sparklines import SparklinesPanel, reduce_max  # noqa: E402
+from gui.panels.task_model import COLUMNS, TaskTableModel  # noqa: E402
+from gui.panels.task_table import TaskTablePanel  # noqa: E402
+
+T0 = 10_000_000_000
+
+
+def synthetic(n: int, lanes: int = 4, schedstat: bool = True, seed: int = 0) -> Timeline:
+    """A finished run of ``n`` tasks on ``lanes`` workers with random durations and a few failures."""
+    rng = np.random.default_rng(seed)
+    tl = Timeline()
+    info = RunInfo(n_tasks=n, t0_ns=T0, config={"workers": lanes, "workload": {"kind": "cpu"}}, host="h",
+                   cpu_count=lanes, schedstat=schedstat)
+    lane_infos = tuple(LaneInfo(i, 1000 + i, 1000 + i, "process", f"worker {i}", T0, T0 + 1)
+                       for i in range(lanes))
+    ids = np.arange(n)
+    dur = rng.integers(1_000, 1_000_000, n)
+    lane = ids % lanes
+    start = T0 + 5_000 + np.zeros(n, np.int64)
+    for k in range(lanes):  # back to back per lane
+        mine = lane == k
+        start[mine] = T0 + 5_000 + np.concatenate([[0], np.cumsum(dur[mine])[:-1]])
+    sub = np.zeros(n, SUBMIT_DTYPE)
+    sub["task_id"], sub["t_ns"] = ids, T0
+    st = np.zeros(n, START_DTYPE)
+    st["task_id"], st["lane"], st["t_ns"] = ids, lane, start
+    en = np.zeros(n, END_DTYPE)
+    en["task_id"], en["lane"], en["start_ns"], en["end_ns"] = ids, lane, start, start + dur
+    en["state"] = np.where(ids % 97 == 5, TaskState.FAILED, TaskState.DONE)
+    en["cpu_ns"], en["ready_ns"] = dur // 2, (dur // 10 if schedstat else -1)
+    res = np.zeros(lanes * 50, RESOURCE_DTYPE)
+    res["lane"] = np.repeat(np.arange(lanes), 50)
+    res["t_ns"] = T0 + np.tile(np.arange(50), lanes) * 20_000_000
+    res["cpu_pct"], res["rss"] = 50.0, 20 << 20
+    tl.apply(EngineBatch(run=info, lanes=lane_infos, submitted=sub, started=st, ended=en, resources=res,
+                         texts=(TaskText(5, "error", "ValueError", "boom"),),
+                         status=RunStatus(RunPhase.FINISHED, "done", "completed"),
+                         now_ns=int((start + dur).max())))
+    return tl
+
+
+def color(state: int) -> QColor:
+    return QColor("#123456")
+
+
+@pytest.fixture(scope="module")
+def million() -> Timeline:
+    return synthetic(1_000_000)
+
+
+def test_model_shows_a_million_rows_without_python_rows(qtbot, million) -> None:
+    model = TaskTableModel(million, color)
+    assert model.rowCount() == 1_000_000
+    assert model._rows is None  # unsorted, unfiltered: no index array at all
+    assert model.data(model.index(999_999, 0)) == "999999"
+    assert model.data(model.index(5, 1)) == "failed"
+    assert model.data(model.index(5, len(COLUMNS) - 1)) == "ValueError: boom"
+    assert model.data(model.index(1, 2)) == "worker 1 (1001)"
+
+
+def test_sort_by_wall_time_descending_is_an_argsort(qtbot, million) -> None:
+    model = TaskTableModel(million, color)
+    wall_col = [c.title for c in COLUMNS].index("Wall (ms)")
+    model.sort(wall_col, Qt.SortOrder.DescendingOrder)
+    walls = million.wall_ns()
+    first = [model.task_at(r) for r in range(5)]
+    assert walls[first[0]] == walls.max()
+    assert all(walls[a] >= walls[b] for a, b in zip(first, first[1:], strict=False))
+    assert walls[model.task_at(999_999)] == walls.min()
+
+
+def test_filter_by_state_is_a_mask_and_keeps_the_sort(qtbot, million) -> None:
+    model = TaskTableModel(million, color)
+    shown = []
+    model.rowsShownChanged.connect(lambda s, t: shown.append((s, t)))
+    model.set_state_filter(frozenset({int(TaskState.FAILED)}))
+    failed = np.flatnonzero(million.state == TaskState.FAILED)
+    assert model.rowCount() == len(failed)
+    assert shown[-1] == (len(failed), 1_000_000)
+    model.sort(0, Qt.SortOrder.DescendingOrder)
+    assert model.task_at(0) == failed[-1]
+    assert model.row_of(int(failed[0])) == len(failed) - 1
+    assert model.row_of(0) == -1  # filtered out
+    model.set_state_filter(None)
+    assert model.rowCount() == 1_000_000
+
+
+def test_table_panel_selects_a_task_even_when_filtered_out(qtbot, million) -> None:
+    panel = TaskTablePanel(million, color)
+    qtbot.addWidget(panel)
+    panel.resize(900, 300)
+    panel.show()
+    picked = []
+    panel.taskSelected.connect(picked.append)
+    panel.filter.setCurrentIndex(1)  # problems only
+    panel.select_task(123_456)
+    assert panel.filter.currentIndex() == 0
+    assert panel.selected_task() == 123_456
+    assert picked[-1] == 123_456
+    assert "1,000,000 tasks" in panel.shown.text()
+
+
+def test_selection_survives_a_live_resort(qtbot) -> None:
+    tl = synthetic(1000)
+    panel = TaskTablePanel(tl, color)
+    qtbot.addWidget(panel)
+    panel.model.sort([c.title for c in COLUMNS].index("Wall (ms)"), Qt.SortOrder.AscendingOrder)
+    panel.select_task(42)
+    assert panel.selected_task() == 42
+    assert panel.view.currentIndex().row() == panel.model.row_of(42) != 42
+    panel.model.sort(0, Qt.SortOrder.AscendingOrder)
+    assert panel.selected_task() == 42
+    assert panel.view.currentIndex().row() == 42
+
+
+def test_metrics_panel_shows_compute_metrics(qtbot) -> None:
+    tl = synthetic(5000)
+    panel = MetricsPanel(tl)
+    qtbot.addWidget(panel)
+    expected = compute_metrics(tl)
+    assert panel.metrics == expected
+    for key, text in summary_texts(expected).items():
+        assert panel.text(key) == text
+    assert panel.lanes.rowCount() == 4
+    assert panel.lanes.item(0, 1).text() == "1000"
+
+
+def test_metrics_panel_says_ready_is_not_measurable_without_schedstat(qtbot) -> None:
+    tl = synthetic(100, schedstat=False)
+    panel = MetricsPanel(tl)
+    qtbot.addWidget(panel)
+    assert panel.text("ready") == READY_UNMEASURED
+    assert "not measurable" in panel.text("ready")
+
+
+def test_metrics_panel_refreshes_on_reset(qtbot) -> None:
+    tl = Timeline()
+    panel = MetricsPanel(tl)
+    qtbot.addWidget(panel)
+    assert panel.metrics is None and panel.text("makespan") == "–"
+    other = synthetic(10)
+    from gui.timeline_io import load_into
+
+    load_into(tl, other)
+    assert panel.metrics == compute_metrics(other)
+
+
+def test_progress_panel_counts(qtbot) -> None:
+    tl = synthetic(1000)
+    panel = ProgressPanel(tl)
+    qtbot.addWidget(panel)
+    assert panel.bar.value() == 1000 and panel.bar.maximum() == 1000
+    failed = int(np.count_nonzero(tl.state == TaskState.FAILED))
+    assert f"{failed} failed" in panel.detail.text()
+    assert "tasks/s" in panel.detail.text()
+    assert panel.tasks_per_second() > 0
+
+
+def test_reduce_max_keeps_spikes() -> None:
+    t = np.arange(10_000, dtype=float)
+    v = np.zeros(10_000)
+    v[5_000] = 99.0
+    x, y = reduce_max(t, v, 0, 10_000, 100)
+    assert len(x) <= 100
+    assert y.max() == 99.0
+
+
+def test_sparklines_group_by_lane_and_paint(qtbot) -> None:
+    tl = synthetic(100, lanes=3)
+    panel = SparklinesPanel(tl, QColor("green"), QColor("blue"))
+    qtbot.addWidget(panel)
+    panel.resize(400, 200)
+    panel.show()
+    panel.refresh()
+    assert set(panel.canvas._groups) == {0, 1, 2}
+    assert panel.canvas.height() >= 3 * 30
+    assert not panel.grab().isNull()

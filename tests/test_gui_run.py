@@ -1,0 +1,290 @@
+"""End to end with real worker processes: forms -> Run -> chart, metrics, table; Stop; close; files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+
+from engine.events import TaskState  # noqa: E402
+from engine.metrics import compute_metrics  # noqa: E402
+from gui.panels.metrics_panel import summary_texts  # noqa: E402
+from tests.test_gui_support import (  # noqa: E402
+    children,
+    make_window,
+    run_and_wait,
+    wait_gone,
+    worker_lane_pids,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def retype(qtbot, edit, text: str) -> None:
+    edit.selectAll()
+    edit.clear()
+    qtbot.keyClicks(edit, text)
+
+
+def choose(box, value: str) -> None:
+    box.setCurrentIndex(box.findData(value))
+    assert box.currentData() == value
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path)
+    yield w
+    if w.running:
+        w.bridge.stop_and_wait(5.0)
+
+
+def fill_sleep_run(qtbot, window, workers: int, count: int, ms: int) -> None:
+    pool, work = window.form.pool, window.form.workload
+    choose(pool.backend, "pool")
+    retype(qtbot, pool.workers, str(workers))
+    choose(pool.start_method, "spawn")
+    choose(pool.api, "map")
+    pool.chunksize.clear()
+    choose(work.kind, "sleep")
+    retype(qtbot, work.count, str(count))
+    retype(qtbot, work.duration_ms, str(ms))
+    assert window.form.is_valid(), window.form.problems
+    assert window.actions_.run.isEnabled()
+
+
+def test_invalid_form_disables_run_and_nothing_starts(qtbot, window) -> None:
+    before = children()
+    retype(qtbot, window.form.pool.workers, "0")
+    assert not window.actions_.run.isEnabled()
+    assert not window.setup.run_button.isEnabled()
+    assert "from 1 to" in window.form.problem_text("workers")
+    assert window.setup.blockers.isVisible() and "Workers" in window.setup.blockers.text()
+    qtbot.mouseClick(window.setup.run_button, Qt.MouseButton.LeftButton)
+    window.actions_.run.trigger()
+    assert window.start_run() is False
+    assert not window.running and not window.bridge.engine.running
+    time.sleep(0.3)
+    assert children() - before == set()
+    assert window.timeline.run is None
+
+
+def test_run_from_the_forms_gives_a_lane_per_worker_and_a_bar_per_task(qtbot, window) -> None:
+    fill_sleep_run(qtbot, window, workers=2, count=8, ms=50)
+    seen_children: set[int] = set()
+    window.bridge.ticked.connect(lambda: seen_children.update(children()))
+    with qtbot.waitSignal(window.bridge.runFinished, timeout=90_000) as blocker:
+        qtbot.mouseClick(window.setup.run_button, Qt.MouseButton.LeftButton)
+        assert window.running
+    result = blocker.args[0]
+    assert result.outcome == "completed", result.message
+    tl = window.gantt.timeline if hasattr(window.gantt, "timeline") else window.timeline
+    assert tl is window.timeline
+    pids = worker_lane_pids(tl)
+    assert len(pids) == 2
+    assert pids <= seen_children, "lane PIDs must be real child processes of this GUI process"
+    assert pids == worker_lane_pids(result.timeline)
+    # One bar per task: every task started and ended on a worker lane.
+    assert tl.n_tasks == 8
+    assert np.all(tl.state == TaskState.DONE)
+    assert np.all(tl.start_ns >= 0) and np.all(tl.end_ns > tl.start_ns)
+    worker_lanes = {lane.index for lane in tl.lanes if lane.pid in pids}
+    assert set(tl.lane.tolist()) <= worker_lanes
+    np.testing.assert_array_equal(tl.start_ns, result.timeline.start_ns)
+    np.testing.assert_array_equal(tl.end_ns, result.timeline.end_ns)
+    # The metrics panel shows exactly the engine's RunResult metrics.
+    assert window.metrics.metrics == result.metrics
+    for key, text in summary_texts(result.metrics).items():
+        assert window.metrics.text(key) == text, key
+    assert compute_metrics(tl) == result.metrics
+    assert window.progress.bar.value() == 8
+    assert window.tasks.model.rowCount() == 8
+    assert window.actions_.run.isEnabled() and not window.actions_.stop.isEnabled()
+    assert window.errors == []
+    assert wait_gone(pids) == set()
+
+
+def test_stop_mid_run_cancels_and_leaves_no_process(qtbot, window) -> None:
+    fill_sleep_run(qtbot, window, workers=2, count=40, ms=400)
+    with qtbot.waitSignal(window.bridge.runFinished, timeout=60_000) as blocker:
+        window.actions_.run.trigger()
+        two_done = lambda: np.count_nonzero(window.timeline.state == TaskState.DONE) >= 2  # noqa: E731
+        qtbot.waitUntil(two_done, timeout=60_000)
+        pids = children()
+        assert len(worker_lane_pids(window.timeline)) == 2
+        assert worker_lane_pids(window.timeline) <= pids
+        t_stop = time.monotonic()
+        qtbot.keyClick(window, Qt.Key.Key_Escape)
+    result = blocker.args[0]
+    assert result.outcome == "stopped"
+    assert wait_gone(pids, 5.0 - (time.monotonic() - t_stop) + 0.5) == set()
+    states = window.timeline.state
+    assert np.count_nonzero(states == TaskState.CANCELLED) > 0
+    assert np.all(states >= TaskState.DONE), "every unfinished task is shown as cancelled"
+    assert window.errors == []
+
+
+def test_close_window_mid_run_stops_the_run_first(qtbot, tmp_path) -> None:
+    window = make_window(qtbot, tmp_path)
+    fill_sleep_run(qtbot, window, workers=2, count=40, ms=400)
+    window.start_run()
+    qtbot.waitUntil(lambda: len(worker_lane_pids(window.timeline)) == 2, timeout=60_000)
+    pids = children()
+    t0 = time.monotonic()
+    window.close()
+    assert time.monotonic() - t0 < 6.0
+    assert not window.running and not window.bridge.engine.running
+    assert wait_gone(pids, 5.0) == set()
+    assert np.all(window.timeline.state >= TaskState.DONE)
+
+
+CLOSE_SCRIPT = textwrap.dedent("""
+    import os, sys, time
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    import psutil
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    from gui.app import install_quit_on_signals
+    from gui.main_window import MainWindow
+    from gui.settings import make_settings
+
+    def main():
+        app = QApplication([])
+        w = MainWindow(settings=make_settings(sys.argv[1]))
+        w.show_error = lambda t, m: print("ERROR", t, m)
+        w.form.set_value({"workers": 2, "workload": {"kind": "sleep", "count": 40, "duration_ms": 400}})
+        install_quit_on_signals(w)
+        pids = set()
+        def poll():
+            kids = {p.pid for p in psutil.Process().children(recursive=True)}
+            pids.update(kids)
+            if len([l for l in w.timeline.lanes if l.kind == "process"]) == 2 and w.running:
+                {how}
+        w.show()
+        w.start_run()
+        t = QTimer(); t.timeout.connect(poll); t.start(50)
+        QTimer.singleShot(60000, app.quit)
+        app.exec()
+        print("PIDS", " ".join(map(str, sorted(pids))))
+        print("RUNNING", w.running)
+        print("STATES", sorted(set(w.timeline.state.tolist())))
+
+    if __name__ == "__main__":
+        main()
+""")
+
+
+@pytest.mark.parametrize("how", ["w.close()", "os.kill(os.getpid(), __import__('signal').SIGINT)"],
+                         ids=["close", "ctrl-c"])
+def test_close_or_ctrl_c_in_a_real_app_exits_cleanly(tmp_path, how) -> None:
+    script = tmp_path / "close_app.py"
+    script.write_text(CLOSE_SCRIPT.replace("{how}", how))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "s.ini")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "QThread" not in out and "Traceback" not in out, out[-3000:]
+    assert "RUNNING False" in proc.stdout, out[-3000:]
+    pid_line = next(line for line in proc.stdout.splitlines() if line.startswith("PIDS"))
+    pids = {int(p) for p in pid_line.split()[1:]}
+    assert len(pids) >= 2, out
+    assert wait_gone(pids, 5.0) == set()
+    states_line = next(line for line in proc.stdout.splitlines() if line.startswith("STATES"))
+    assert all(int(s) >= TaskState.DONE for s in states_line.split("[", 1)[1].rstrip("]").split(","))
+
+
+def test_saved_timeline_reopens_with_the_same_lanes_and_bars(qtbot, window, tmp_path) -> None:
+    fill_sleep_run(qtbot, window, workers=2, count=12, ms=30)
+    result = run_and_wait(qtbot, window)
+    assert result.outcome == "completed"
+    path = tmp_path / "run.json"
+    assert window.save_file(path), window.errors
+    live = window.timeline
+    live_lanes = [(lane.pid, lane.name) for lane in live.lanes]
+    live_bars = {name: getattr(live, name).copy() for name in ("start_ns", "end_ns", "lane", "state")}
+
+    other = make_window(qtbot, tmp_path / "other")
+    assert other.open_file(path), other.errors
+    tl = other.timeline
+    assert [(lane.pid, lane.name) for lane in tl.lanes] == live_lanes
+    for name, column in live_bars.items():
+        np.testing.assert_array_equal(getattr(tl, name), column, err_msg=name)
+    assert other.metrics.metrics == compute_metrics(live)
+    assert str(path.resolve()) in other.settings.value("recent_files")
+    assert other.form.config() == window.form.config()
+
+
+def test_bad_file_shows_the_reason_and_keeps_the_timeline(qtbot, window, tmp_path) -> None:
+    fill_sleep_run(qtbot, window, workers=1, count=3, ms=10)
+    run_and_wait(qtbot, window)
+    before = window.timeline.end_ns.copy()
+    version_lanes = list(window.timeline.lanes)
+    bad_files = (("garbage.json", "{this is not json"), ("other.json", '{"format": "something-else"}'),
+                 ("empty.csv", ""))
+    for name, content in bad_files:
+        bad = tmp_path / name
+        bad.write_text(content)
+        assert window.open_file(bad) is False
+        title, reason = window.errors[-1]
+        assert name in reason, reason
+        np.testing.assert_array_equal(window.timeline.end_ns, before)
+        assert window.timeline.lanes == version_lanes
+    assert window.open_file(tmp_path / "does-not-exist.json") is False
+    assert "does-not-exist" in window.errors[-1][1]
+
+
+def test_failed_run_shows_a_dialog_and_the_previous_timeline_stays(qtbot, window) -> None:
+    fill_sleep_run(qtbot, window, workers=1, count=3, ms=10)
+    run_and_wait(qtbot, window)
+    before = window.timeline.end_ns.copy()
+    work = window.form.workload
+    choose(work.kind, "function")
+    retype(qtbot, work.function, "engine.demo_tasks:no_such_function")
+    work.args.setPlainText("[[1], [2]]")
+    assert window.form.is_valid(), window.form.problems
+    result = run_and_wait(qtbot, window)
+    assert result.outcome == "error"
+    assert window.errors and "no_such_function" in window.errors[-1][1]
+    np.testing.assert_array_equal(window.timeline.end_ns, before)
+    assert window.timeline.n_tasks == 3
+
+
+def test_last_config_is_remembered(qtbot, window, tmp_path) -> None:
+    fill_sleep_run(qtbot, window, workers=1, count=2, ms=5)
+    run_and_wait(qtbot, window)
+    config = window.form.config()
+    window.close()
+    again = make_window(qtbot, tmp_path)
+    assert again.form.config() == config
+
+
+def test_clicking_a_bar_selects_the_task_row(qtbot, window) -> None:
+    fill_sleep_run(qtbot, window, workers=2, count=6, ms=10)
+    run_and_wait(qtbot, window)
+    window.gantt.taskClicked.emit(4)
+    assert window.tasks.selected_task() == 4
+
+
+@pytest.mark.parametrize("prefix", ["scenario_lock", "backend_4"], ids=["lock-scenario", "thread-pool"])
+def test_shipped_scenario_and_backend_presets_run_in_the_window(qtbot, window, prefix) -> None:
+    matches = [p for p in window.setup.presets if p.path.name.startswith(prefix)]
+    if not matches:
+        pytest.skip(f"no preset {prefix}* shipped")
+    window.setup.apply_preset(matches[0])
+    result = run_and_wait(qtbot, window)
+    assert result.outcome == "completed", result.message
+    tl = window.timeline
+    assert np.all(tl.state == TaskState.DONE)
+    assert window.metrics.metrics == result.metrics
+    assert window.tasks.model.rowCount() == tl.n_tasks
+    assert window.errors == []
