@@ -99,6 +99,9 @@ def compute_metrics(timeline: Timeline) -> Metrics:
         slots = int(timeline.run.config.get("workers", 1) or 1)
         if timeline.run.config.get("backend") == "serial":
             slots = 1
+        elif timeline.run.config.get("scenario"):
+            # a scenario runs one process per role at once, whatever ``workers`` says
+            slots = max(sum(1 for lane in timeline.lanes if lane.kind != "parent"), 1)
     ready = timeline.ready_ns
     waiting = timeline.waiting_ns()
     queued = timeline.queued_ns()

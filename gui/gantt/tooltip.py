@@ -19,9 +19,14 @@ def _ms(ns: int) -> str:
 
 
 def lane_label(info: LaneInfo, ordinal: int) -> str:
-    """The row label: "worker N · pid P", "thread N · tid T" or "parent · callbacks"."""
+    """The row label: "worker N · pid P", "thread N · tid T" or "parent · callbacks".
+
+    A lane the engine named after its role (a scenario's "producer 1") keeps that name.
+    """
     if info.kind == "parent":
         return "parent · callbacks"
+    if info.name and not info.name.startswith(("worker ", "thread ")):
+        return f"{info.name} · {'tid ' + str(info.tid) if info.kind == 'thread' else 'pid ' + str(info.pid)}"
     if info.kind == "thread":
         return f"thread {ordinal} · tid {info.tid}"
     return f"worker {ordinal} · pid {info.pid}"
