@@ -5,8 +5,9 @@ Definitions (all from measured task times, nothing estimated from the config):
 * makespan: first submission (or first start) to last task end.
 * busy time of a lane: the sum of its tasks' wall times (tasks on one lane never overlap).
 * utilization of a lane: busy / makespan; overall: total busy / (makespan x worker slots).
-* serial estimate: the sum of all task wall times, i.e. the same tasks back to back on one
-  worker; speedup = serial estimate / makespan.
+* serial estimate: the sum of all task wall times less their run-queue (ready) wait, i.e. the
+  same tasks back to back on one worker with a CPU always free; speedup = serial estimate /
+  makespan. (Wall time alone would count the waiting for a core that only the parallel run had.)
 * totals: the sums of per-task queued, on-CPU, ready (run-queue) and waiting (blocked) time.
 """
 
@@ -84,6 +85,7 @@ def compute_metrics(timeline: Timeline) -> Metrics:
     else:
         makespan = 0
     busy_total = int(wall[has].sum())
+    serial_estimate = int((wall[has] - np.maximum(timeline.ready_ns[has], 0)).sum())
     lanes = []
     lane_ids = timeline.lane[has]
     if len(timeline.lanes):
@@ -113,8 +115,8 @@ def compute_metrics(timeline: Timeline) -> Metrics:
         cancelled=counts[TaskState.CANCELLED],
         makespan_ns=makespan,
         busy_ns=busy_total,
-        serial_estimate_ns=busy_total,
-        speedup=busy_total / makespan if makespan else 0.0,
+        serial_estimate_ns=serial_estimate,
+        speedup=serial_estimate / makespan if makespan else 0.0,
         utilization=busy_total / (makespan * slots) if makespan else 0.0,
         queued_ns=int(queued[queued >= 0].sum()),
         cpu_ns=int(timeline.cpu_ns[timeline.cpu_ns >= 0].sum()),

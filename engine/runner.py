@@ -253,7 +253,8 @@ class _Run:
             tracker.end_tasks(queued, TaskState.FAILED, now, "LostWithWorker",
                               "lost: a worker died before reporting this task; it may have crashed "
                               "that worker or gone down with it")
-        if backend.results_complete() and quiet_ns > 1e9:
+        delivered = getattr(backend, "all_results_delivered", None)
+        if delivered is not None and delivered() and quiet_ns > 1e9:
             tracker.end_tasks(tracker.unfinished(), TaskState.FAILED, now, "EventsLost",
                               "the backend delivered its result, but this task's events never arrived")
 

@@ -224,6 +224,11 @@ class PoolBackend(Backend):
         """Whether every Pool job delivered its result (close+join cannot hang then)."""
         return self._delivered
 
+    def all_results_delivered(self) -> bool:
+        """Every task's result came back through the Pool: a task with no END event by now lost
+        its events, not its work (the engine ends it as EventsLost)."""
+        return self._delivered
+
     def shutdown(self, graceful: bool) -> None:
         """close()+join() when every result is in; otherwise end the workers first, then the Pool.
 
