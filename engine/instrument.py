@@ -76,8 +76,12 @@ class Recorder:
     def __init__(self, address: str) -> None:
         self.pid = os.getpid()
         self._sender = EventSender(address)
+        # Two locks: ``_lock`` guards the buffers for a few hundred ns per event; ``_send_lock``
+        # orders datagrams. A send can block (the kernel queues few datagrams per socket), and
+        # recording tasks must not wait for it unless the buffer itself is full.
         self._lock = threading.Lock()
-        self._buf = bytearray(WIRE_EVENT_STRUCT.size * FLUSH_ROWS)
+        self._send_lock = threading.Lock()
+        self._buf = bytearray(_ROW * FLUSH_ROWS * 2)
         self._rows = 0
         self._texts: list[TaskText] = []
         self._text_bytes = 0
@@ -96,12 +100,15 @@ class Recorder:
     def event(self, kind: int, status: int, tid: int, task_id: int, t_ns: int, cpu_ns: int, ready_ns: int) -> None:
         """Buffer one packed event row."""
         with self._lock:
-            _pack_into(self._buf, self._rows * _ROW, kind, status, tid, task_id, t_ns, cpu_ns, ready_ns, 0)
+            offset = self._rows * _ROW
+            if offset >= len(self._buf):  # other threads kept recording while a send blocked
+                self._buf.extend(bytes(len(self._buf)))
+            _pack_into(self._buf, offset, kind, status, tid, task_id, t_ns, cpu_ns, ready_ns, 0)
             self._rows += 1
-            if self._rows >= FLUSH_ROWS:
-                self._flush_locked()
-                return
-        if not self._armed:
+            full = self._rows >= FLUSH_ROWS
+        if full:
+            self.flush()
+        elif not self._armed:
             self._armed = True
             self._pending.set()
 
@@ -116,14 +123,17 @@ class Recorder:
             self.event(_END, status, tid, task_id, t_ns, cpu_ns, ready_ns)
             return
         with self._lock:
-            _pack_into(self._buf, self._rows * _ROW, _END, status, tid, task_id, t_ns, cpu_ns, ready_ns, 0)
+            offset = self._rows * _ROW
+            if offset >= len(self._buf):
+                self._buf.extend(bytes(len(self._buf)))
+            _pack_into(self._buf, offset, _END, status, tid, task_id, t_ns, cpu_ns, ready_ns, 0)
             self._rows += 1
             self._texts.append(text)
             self._text_bytes += len(text.message) + len(text.traceback) + len(text.type_name) + 64
-            if self._rows >= FLUSH_ROWS or self._text_bytes >= MAX_TEXT_BYTES:
-                self._flush_locked()
-                return
-        if not self._armed:
+            full = self._rows >= FLUSH_ROWS or self._text_bytes >= MAX_TEXT_BYTES
+        if full:
+            self.flush()
+        elif not self._armed:
             self._armed = True
             self._pending.set()
 
@@ -137,41 +147,51 @@ class Recorder:
         """Announce a worker (process or thread) and send it at once."""
         with self._lock:
             self._hellos.append(hello)
-            self._flush_locked()
+        self.flush()
 
     # ---- sending --------------------------------------------------------------------------------
 
     def flush(self, goodbye: bool = False, timeout_s: float = -1) -> bool:
-        """Send everything buffered; False if the lock was not had within ``timeout_s``.
+        """Send everything buffered; False if the locks were not had within ``timeout_s``.
 
         The timeout is for the SIGTERM handler: it runs on the main thread, possibly while that
-        thread is inside :meth:`event` holding the lock, where waiting would deadlock.
+        thread is inside :meth:`event` or a send holding a lock, where waiting would deadlock.
         """
-        if not self._lock.acquire(timeout=timeout_s):
+        if not self._send_lock.acquire(timeout=timeout_s):
             return False
         try:
-            self._flush_locked(goodbye)
+            if not self._lock.acquire(timeout=timeout_s):
+                return False
+            try:
+                batches = self._take_locked(goodbye)
+            finally:
+                self._lock.release()
+            for batch in batches:
+                self._sender.send(batch)
+            self.last_flush_ns = time.monotonic_ns()
         finally:
-            self._lock.release()
+            self._send_lock.release()
         return True
 
-    def _flush_locked(self, goodbye: bool = False) -> None:
+    def _take_locked(self, goodbye: bool) -> list[WorkerBatch]:
+        """Empty the buffers into numbered batches (a hello travels in a batch of its own)."""
         hellos, self._hellos = self._hellos, []
         if not (self._rows or self._texts or self._waits or hellos or goodbye):
-            return
-        rows = bytes(self._buf[: self._rows * WIRE_EVENT_STRUCT.size])
+            return []
+        rows = bytes(self._buf[: self._rows * _ROW])
         texts, self._texts = tuple(self._texts), []
         self._text_bytes = 0
         waits, self._waits = tuple(self._waits), []
         self._rows = 0
-        for i, hello in enumerate(hellos or [None]):
-            last = i == max(len(hellos), 1) - 1
+        out = []
+        for hello in hellos:
             self._seq += 1
-            self._sender.send(WorkerBatch(
-                pid=self.pid, seq=self._seq, rows=rows if last else b"", texts=texts if last else (),
-                hello=hello, waits=waits if last else (), goodbye=goodbye and last,
-            ))
-        self.last_flush_ns = time.monotonic_ns()
+            out.append(WorkerBatch(pid=self.pid, seq=self._seq, rows=b"", hello=hello))
+        if rows or texts or waits or goodbye or not hellos:
+            self._seq += 1
+            out.append(WorkerBatch(pid=self.pid, seq=self._seq, rows=rows, texts=texts, waits=waits,
+                                   goodbye=goodbye))
+        return out
 
     def _flush_loop(self) -> None:
         while not self._closed:
