@@ -24,7 +24,17 @@ START_METHODS = ("spawn", "forkserver", "fork")
 # ``spawn`` everywhere: the engine's parent process has threads, so ``fork`` is unsafe, and spawn
 # is the one method on every OS. ``fork`` is allowed on request (the tutorials use it on Linux).
 DEFAULT_START_METHOD = "spawn"
-APIS = ("map", "map_async", "imap", "imap_unordered", "starmap", "apply", "apply_async")
+APIS = ("map", "map_async", "imap", "imap_unordered", "starmap", "apply", "apply_async", "submit")
+# Which submission APIs each backend has (concurrent.futures offers submit and map; a Process per
+# task and the serial loop have no API to choose, so they take the default "map").
+BACKEND_APIS = {
+    "pool": ("map", "map_async", "imap", "imap_unordered", "starmap", "apply", "apply_async"),
+    "process_pool_executor": ("map", "submit"),
+    "thread_pool_executor": ("map", "submit"),
+    "process": ("map",),
+    "serial": ("map",),
+}
+CHUNKLESS_APIS = ("apply", "apply_async", "submit")
 ORDERS = ("fifo", "sjf", "ljf", "random")
 KINDS = ("cpu", "sleep", "io", "mixed", "function")
 DISTRIBUTIONS = ("fixed", "uniform", "normal", "exponential")
@@ -34,6 +44,7 @@ MAX_TASKS = 1_000_000
 MAX_DURATION_MS = 3_600_000.0  # one hour per task
 MAX_CHUNKSIZE = 1_000_000
 MAX_TIMEOUT_S = 86_400.0
+MIN_TIMEOUT_S = 0.05
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 FUNCTION_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -176,7 +187,7 @@ def _parse_workload(data: Any, problems: list[Problem]) -> Workload:
     function = data.get("function", "")
     args: tuple[tuple[Any, ...], ...] = ()
     if kind == "function":
-        if not isinstance(function, str) or not FUNCTION_RE.match(function):
+        if not isinstance(function, str) or not FUNCTION_RE.fullmatch(function):
             c.bad("function", f"must look like module:function, e.g. math:factorial (got {function!r})")
         raw_args = data.get("args", None)
         if raw_args is None:
@@ -220,9 +231,12 @@ def parse_config(data: Any) -> RunConfig:
     api = c.choice("api", APIS, "map")
     chunksize = c.integer("chunksize", None, 1, MAX_CHUNKSIZE, optional=True)
     maxtasks = c.integer("maxtasksperchild", None, 1, MAX_TASKS, optional=True)
-    timeout = c.number("task_timeout_s", None, 0.0, MAX_TIMEOUT_S, optional=True, low_inclusive=False)
+    # The engine checks timeouts every 20 ms; anything shorter than MIN_TIMEOUT_S cannot be honoured.
+    timeout = c.number("task_timeout_s", None, MIN_TIMEOUT_S, MAX_TIMEOUT_S, optional=True)
     order = c.choice("order", ORDERS, "fifo")
     scenario = data.get("scenario", "")
+    if scenario is None:
+        scenario = ""
     if not isinstance(scenario, str):
         c.bad("scenario", "must be a scenario name (text)")
         scenario = ""
@@ -230,8 +244,11 @@ def parse_config(data: Any) -> RunConfig:
     workload = _parse_workload(data.get("workload", {}), problems)
     if start_method not in _available_start_methods():
         problems.append(Problem("start_method", f"{start_method!r} is not available on this OS"))
-    if chunksize is not None and api in ("apply", "apply_async"):
+    if chunksize is not None and api in CHUNKLESS_APIS:
         problems.append(Problem("chunksize", f"does not apply to {api} (one task per call)"))
+    problems.extend(_backend_problems(backend, api, chunksize, maxtasks, timeout))
+    if scenario:
+        problems.extend(_scenario_problems(scenario, backend, timeout, workload))
     if order in ("sjf", "ljf") and workload.kind == "function":
         problems.append(Problem("order", f"{order} needs known task durations; a function workload has none"))
     if problems:
@@ -241,6 +258,59 @@ def parse_config(data: Any) -> RunConfig:
         maxtasksperchild=maxtasks, task_timeout_s=timeout, order=order, workload=workload,
         scenario=scenario,
     )
+
+
+def _backend_problems(
+    backend: str, api: str, chunksize: int | None, maxtasks: int | None, timeout: float | None,
+) -> list[Problem]:
+    """Options a backend cannot honour, each with the reason (never silently ignored)."""
+    out: list[Problem] = []
+    apis = BACKEND_APIS.get(backend, APIS)
+    if api not in apis:
+        if backend == "pool":
+            hint = "a Pool submits with apply_async (submit is concurrent.futures)"
+        elif backend in ("process", "serial"):
+            hint = f"{backend} has no submission API to choose; use map"
+        else:
+            hint = f"concurrent.futures offers {' and '.join(apis)}"
+        out.append(Problem("api", f"{backend} cannot use {api}: {hint}"))
+    if chunksize is not None and backend not in ("pool", "process_pool_executor"):
+        why = {"thread_pool_executor": "ThreadPoolExecutor.map ignores chunksize (threads share memory)"}
+        out.append(Problem("chunksize", why.get(backend, f"{backend} runs tasks one by one, not in chunks")))
+    if maxtasks is not None and backend != "pool":
+        why = {
+            "process_pool_executor": "ProcessPoolExecutor(max_tasks_per_child=...) can deadlock once more "
+            "tasks are queued than the limit allows (CPython gh-115634); use backend pool to replace workers",
+            "thread_pool_executor": "threads are never replaced",
+            "process": "every Process runs exactly one task",
+            "serial": "the serial worker is never replaced",
+        }
+        out.append(Problem("maxtasksperchild", why.get(backend, f"{backend} does not replace workers")))
+    if timeout is not None and backend == "thread_pool_executor":
+        out.append(Problem("task_timeout_s", "a timeout cannot stop a thread: a hung task would block "
+                           "ThreadPoolExecutor.shutdown forever; time tasks out on a process backend"))
+    return out
+
+
+def _scenario_problems(scenario: str, backend: str, timeout: float | None, workload: Workload) -> list[Problem]:
+    """A scenario runs its own processes: check the name and the fields it uses."""
+    from engine.scenarios.names import SCENARIOS
+
+    info = SCENARIOS.get(scenario)
+    if info is None:
+        return [Problem("scenario", f"must be one of {', '.join(SCENARIOS)} (got {scenario!r})")]
+    out: list[Problem] = []
+    if backend != "process":
+        out.append(Problem("backend", "a scenario starts one Process per role: use backend process"))
+    if timeout is not None:
+        out.append(Problem("task_timeout_s", "a scenario's main program runs in this process, which a "
+                           "timeout must not terminate; leave it blank"))
+    if workload.kind == "function":
+        out.append(Problem("workload.kind", "a scenario's roles do built-in work (cpu, sleep, io, mixed)"))
+    if not info.min_count <= workload.count <= MAX_WORKERS + 1:
+        out.append(Problem("workload.count", f"{scenario} runs {info.count_means}: from {info.min_count} "
+                           f"to {MAX_WORKERS + 1} (got {workload.count})"))
+    return out
 
 
 def _available_start_methods() -> tuple[str, ...]:

@@ -75,6 +75,7 @@ class Recorder:
 
     def __init__(self, address: str) -> None:
         self.pid = os.getpid()
+        self.address = address
         self._sender = EventSender(address)
         # Two locks: ``_lock`` guards the buffers for a few hundred ns per event; ``_send_lock``
         # orders datagrams. A send can block (the kernel queues few datagrams per socket), and
@@ -295,8 +296,19 @@ def announce_thread(kind: str, name: str = "") -> None:
 def connect_threads(address: str) -> None:
     """Use a Recorder in this process without the process-worker setup (thread pools, serial)."""
     global _recorder
+    if _recorder is not None and _recorder.pid == os.getpid() and _recorder.address != address:
+        _recorder.close()  # still connected to an earlier run's engine
+        _recorder = None
     if _recorder is None or _recorder.pid != os.getpid():
         _recorder = Recorder(address)
+
+
+def disconnect_threads() -> None:
+    """Flush and drop this process's recorder (a run that recorded from this process has ended)."""
+    global _recorder
+    if _recorder is not None and _recorder.pid == os.getpid():
+        _recorder.close()
+    _recorder = None
 
 
 def recorder() -> Recorder | None:

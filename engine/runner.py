@@ -261,8 +261,7 @@ class _Run:
             tracker.end_tasks(queued, TaskState.FAILED, now, "LostWithWorker",
                               "lost: a worker died before reporting this task; it may have crashed "
                               "that worker or gone down with it")
-        delivered = getattr(backend, "all_results_delivered", None)
-        if delivered is not None and delivered() and quiet_ns > 1e9:
+        if backend.all_results_delivered() and quiet_ns > 1e9:
             tracker.end_tasks(tracker.unfinished(), TaskState.FAILED, now, "EventsLost",
                               "the backend delivered its result, but this task's events never arrived")
 
@@ -270,10 +269,8 @@ class _Run:
         """Tell the backend which tasks the engine ended itself (their results never come)."""
         tracker, backend = self.tracker, self.backend
         assert tracker is not None and backend is not None
-        abandoned = getattr(backend, "abandoned", None)
         for ids in tracker.abandoned_out:
-            if abandoned is not None:
-                abandoned.update(ids.tolist())
+            backend.abandoned.update(ids.tolist())
         tracker.abandoned_out.clear()
 
     def _await_submitter(self, timeout_s: float) -> None:
@@ -301,6 +298,14 @@ class _Run:
         """
         tracker, backend, receiver = self.tracker, self.backend, self.receiver
         assert tracker is not None and backend is not None and receiver is not None
+        # Verdicts before exits: a backend puts a verdict after the exit that caused it, so one
+        # taken here never overtakes its exit (whose running task keeps its "worker died" text).
+        verdicts = []
+        while True:
+            try:
+                verdicts.append(backend.verdicts.get_nowait())
+            except queue.Empty:
+                break
         exits = []
         while True:
             try:
@@ -323,12 +328,7 @@ class _Run:
         for ex in exits:
             tracker.on_exit(ex)
             self.killing.pop(ex.pid, None)
-        verdicts = getattr(backend, "verdicts", None)
-        while verdicts is not None:
-            try:
-                v = verdicts.get_nowait()
-            except queue.Empty:
-                break
+        for v in verdicts:
             tracker.end_tasks(np.asarray(v.task_ids, dtype=np.int64), TaskState.FAILED, v.t_ns, v.reason_type, v.reason)
 
     def _enforce_timeouts(self, now: int, timeout_ns: int) -> None:
@@ -338,10 +338,14 @@ class _Run:
         for lane, task in list(tracker.running.items()):
             if now - tl.start_ns[task] > timeout_ns:
                 pid = tl.lanes[lane].pid
+                own = pid == os.getpid()  # a thread of this process: never terminate ourselves
                 tracker.end_tasks(np.array([task]), TaskState.TIMEOUT, now, "Timeout",
                                   f"ran longer than task_timeout_s={self.config.task_timeout_s:g}; "
-                                  f"worker pid {pid} was terminated")
+                                  + ("a thread cannot be stopped: it runs on" if own
+                                     else f"worker pid {pid} was terminated"))
                 tracker.running.pop(lane, None)
+                if own:
+                    continue
                 if self.backend is not None and self.backend.worker_kind == "process":
                     tracker.lose_chunk(task, pid, "was terminated after a timeout", now)
                 self._kill(pid, signal.SIGTERM)
@@ -365,7 +369,7 @@ class _Run:
         assert self.backend is not None and self.tracker is not None
         self.submit_stop.set()
         if not graceful:
-            getattr(self.backend, "cancel", lambda: None)()
+            self.backend.cancel()
         if self.submitter is not None:
             self.submitter.join(2.0)
         self._descendants = self._worker_descendants()

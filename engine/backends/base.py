@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -33,6 +34,10 @@ class WorkerExit:
     pid: int
     exit_code: int | None
     t_ns: int
+    # What to say of the task it was running, when the backend knows better than the exit code
+    # (e.g. "worker pid 7 was terminated by ProcessPoolExecutor while running this task: the pool
+    # broke when worker pid 12 was killed by SIGKILL"); "" = the engine describes the exit code.
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,45 @@ class CallbackSpan:
     start_ns: int
     end_ns: int
     label: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskVerdict:
+    """Tasks the backend knows are over although no worker will ever report them.
+
+    E.g. every task still pending on a ProcessPoolExecutor that broke (one dead worker fails all
+    its futures), or a task whose Process died before it could start. The engine ends those of
+    ``task_ids`` that are not yet finished, with ``reason`` as their error text. A verdict is put
+    *after* the WorkerExit that caused it, so the culprit's own task keeps its "worker died" text.
+    """
+
+    task_ids: np.ndarray
+    reason_type: str  # e.g. "BrokenProcessPool"
+    reason: str
+    t_ns: int
+
+
+class Delivery:
+    """When a backend saw the last task's result; "settled" once its events had time to arrive.
+
+    A backend's ``all_results_delivered()`` answers ``settled()``: the engine then ends a task
+    still missing its end event as lost events. The grace matters: a result can come back a
+    moment before the worker's last datagram is drained, and tasks may have been quiet for long.
+    """
+
+    GRACE_S = 1.0
+
+    def __init__(self) -> None:
+        self._at: float | None = None
+
+    def mark(self) -> None:
+        """Every result is in (the first call counts)."""
+        if self._at is None:
+            self._at = time.monotonic()
+
+    def settled(self) -> bool:
+        """Marked at least GRACE_S ago."""
+        return self._at is not None and time.monotonic() - self._at > self.GRACE_S
 
 
 class Backend(ABC):
@@ -57,6 +101,10 @@ class Backend(ABC):
         self.submissions: queue.SimpleQueue[Submitted] = queue.SimpleQueue()
         self.exits: queue.SimpleQueue[WorkerExit] = queue.SimpleQueue()
         self.callbacks: queue.SimpleQueue[CallbackSpan] = queue.SimpleQueue()
+        self.verdicts: queue.SimpleQueue[TaskVerdict] = queue.SimpleQueue()
+        # Task ids the engine ended itself (timeout, dead worker, lost): their results never come,
+        # so a backend that waits on them one by one (Pool.apply) must go on. Engine thread writes.
+        self.abandoned: set[int] = set()
 
     @abstractmethod
     def start(self) -> None:
@@ -72,6 +120,14 @@ class Backend(ABC):
     @abstractmethod
     def results_complete(self) -> bool:
         """True when the backend has delivered every result (a graceful shutdown cannot hang)."""
+
+    def all_results_delivered(self) -> bool:
+        """True when every task's result is known to have come back (see :class:`Delivery`); a
+        task still without its END event is then one whose events were lost."""
+        return False
+
+    def cancel(self) -> None:  # noqa: B027 - optional hook: most backends start their workers quickly
+        """Give up starting workers (a Stop while :meth:`start` is still creating them)."""
 
     @abstractmethod
     def shutdown(self, graceful: bool) -> None:

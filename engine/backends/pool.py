@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.backends.base import Backend, CallbackSpan, Submitted, WorkerExit
+from engine.backends.base import Backend, CallbackSpan, Delivery, Submitted, WorkerExit
 from engine.instrument import run_task as _run_task
 from engine.instrument import worker_init
 from engine.plan import TaskPlan
@@ -124,10 +124,10 @@ class PoolBackend(Backend):
         _EXIT_SINKS[self._key] = self.exits
         self._results: list[Any] = []
         self._delivered = False
+        self._delivery = Delivery()  # when _delivered was first seen: END datagrams get a grace
         self._created: dict[int, Any] = {}  # every worker Process ever made, by id()
         self._cancelled = threading.Event()
         self.pool: ObservedPool | None = None
-        self.abandoned: set[int] = set()  # task ids the engine ended itself (set by the engine thread)
 
     def start(self) -> None:
         """Create the Pool (the runner calls this on its submitter thread: with many workers
@@ -225,9 +225,11 @@ class PoolBackend(Backend):
         return self._delivered
 
     def all_results_delivered(self) -> bool:
-        """Every task's result came back through the Pool: a task with no END event by now lost
-        its events, not its work (the engine ends it as EventsLost)."""
-        return self._delivered
+        """Every task's result came back through the Pool at least Delivery.GRACE_S ago: a task
+        with no END event by now lost its events, not its work (the engine ends it as EventsLost)."""
+        if self._delivered:
+            self._delivery.mark()
+        return self._delivery.settled()
 
     def shutdown(self, graceful: bool) -> None:
         """close()+join() when every result is in; otherwise end the workers first, then the Pool.

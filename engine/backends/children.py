@@ -1,0 +1,205 @@
+"""Processes the engine starts one by one: a Process per task, the serial worker, scenario roles.
+
+Child side, :func:`child_init` is :func:`engine.instrument.worker_init` with a lane name (the role,
+the daemon flag), built from the instrument's public calls; :func:`child_main` runs a list of
+task calls through the same measured :func:`engine.instrument.run_task` wrapper as a Pool worker.
+
+Parent side, a :class:`ChildSet` starts processes, waits on their sentinels, and reports every
+exit exactly once as a :class:`~engine.backends.base.WorkerExit` with its exit code. It is the
+only code that joins its processes (under a lock), so exit codes are never lost to a race.
+"""
+
+from __future__ import annotations
+
+import multiprocessing.connection
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from multiprocessing import util
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from engine.backends.base import WorkerExit
+from engine.instrument import TaskCall, announce_thread, connect_threads, recorder, run_task
+
+POLL_S = 0.05
+FLUSH_ON_SIGTERM_S = 0.3
+
+
+# ---- child side --------------------------------------------------------------------------------
+
+
+def _flush_then_die(signum: int, frame: Any) -> None:
+    """SIGTERM: send buffered events, then die by SIGTERM so the exit code stays true.
+
+    The flush has a deadline: the signal may have interrupted this very thread while it held the
+    recorder's lock, and waiting for it here would never end.
+    """
+    rec = recorder()
+    if rec is not None:
+        try:
+            rec.flush(timeout_s=FLUSH_ON_SIGTERM_S)
+        except Exception:  # noqa: BLE001 - dying anyway; the engine reconstructs what is missing
+            pass
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _close_recorder() -> None:
+    rec = recorder()
+    if rec is not None:
+        rec.close()
+
+
+def child_init(address: str, name: str) -> None:
+    """Connect to the engine and announce this process as a lane called ``name``.
+
+    Same duties as ``worker_init``: SIGINT ignored (the parent decides how a run ends), SIGTERM
+    flushes first, normal exit sends a goodbye through a multiprocessing finalizer.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    connect_threads(address)
+    signal.signal(signal.SIGTERM, _flush_then_die)
+    util.Finalize(None, _close_recorder, exitpriority=100)
+    announce_thread("process", name)
+
+
+@dataclass(frozen=True, slots=True)
+class StartGate:
+    """Two events: the child says it is ready, the parent says go (so tasks are handed over then)."""
+
+    ready: Any  # multiprocessing Event
+    go: Any  # multiprocessing Event
+
+    @staticmethod
+    def make(ctx: Any) -> StartGate:
+        """A closed gate made from a multiprocessing context."""
+        return StartGate(ctx.Event(), ctx.Event())
+
+
+def child_main(address: str, name: str, calls: tuple[TaskCall, ...], progress: Any = None,
+               gate: StartGate | None = None) -> None:
+    """Run ``calls`` one after another, measured; ``progress.value`` counts the calls taken so far.
+
+    The parent reads ``progress`` after a crash to know which calls never started.
+    """
+    child_init(address, name)
+    if gate is not None:
+        gate.ready.set()
+        gate.go.wait()
+    for i, call in enumerate(calls):
+        if progress is not None:
+            progress.value = i + 1
+        run_task(call)
+
+
+# ---- parent side -------------------------------------------------------------------------------
+
+
+class ChildSet:
+    """The processes one backend started: start, wait, reap (report exits), end."""
+
+    def __init__(self, ctx: Any, exits: queue.SimpleQueue[WorkerExit]) -> None:
+        self._ctx = ctx
+        self._exits = exits
+        self._lock = threading.Lock()
+        self._procs: list[BaseProcess] = []
+        self._reported: set[int] = set()
+        self._reasons: dict[int, str] = {}
+
+    def start(self, target: Callable[..., Any], args: tuple[Any, ...], name: str, daemon: bool) -> BaseProcess:
+        """Create and start one process."""
+        proc = self._ctx.Process(target=target, args=args, name=name, daemon=daemon)
+        proc.start()
+        with self._lock:
+            self._procs.append(proc)
+        return proc
+
+    def adopt(self, proc: BaseProcess) -> None:
+        """Watch a process someone else started (e.g. a Manager's server)."""
+        with self._lock:
+            if proc not in self._procs:
+                self._procs.append(proc)
+
+    def pids(self) -> list[int]:
+        """PIDs of every process started (alive or not)."""
+        with self._lock:
+            return [p.pid for p in self._procs if p.pid]
+
+    def unreaped(self, procs: Iterable[BaseProcess] | None = None) -> list[BaseProcess]:
+        """The processes among ``procs`` (default: all) whose exit was not yet reported."""
+        with self._lock:
+            pool = list(self._procs) if procs is None else list(procs)
+            return [p for p in pool if p.pid not in self._reported]
+
+    def wait(self, procs: Iterable[BaseProcess] | None = None, timeout: float = POLL_S) -> list[BaseProcess]:
+        """Wait up to ``timeout`` for one of ``procs`` to exit; reap and return those that did."""
+        live = self.unreaped(procs)
+        if not live:
+            return []
+        multiprocessing.connection.wait([p.sentinel for p in live], timeout)
+        return [p for p in self.reap() if p in live]
+
+    def reap(self) -> list[BaseProcess]:
+        """Report every process that has exited since the last call (once each)."""
+        out = []
+        with self._lock:
+            for proc in self._procs:
+                if proc.pid in self._reported:
+                    continue
+                code = proc.exitcode  # polls waitpid(WNOHANG): reaps a finished child
+                if code is None:
+                    continue
+                proc.join(0)  # drop it from multiprocessing's list of children
+                self._reported.add(proc.pid)
+                self._exits.put(WorkerExit(proc.pid, code, time.monotonic_ns(), self._reasons.get(proc.pid, "")))
+                out.append(proc)
+        return out
+
+    def exited(self, proc: BaseProcess) -> bool:
+        """Whether ``proc``'s exit has been reported."""
+        with self._lock:
+            return proc.pid in self._reported
+
+    def join_all(self, procs: Iterable[BaseProcess] | None = None, timeout: float | None = None,
+                 stop: threading.Event | None = None) -> bool:
+        """Wait until every one of ``procs`` exited (or ``timeout``/``stop``); True if all did."""
+        procs = list(procs) if procs is not None else None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.unreaped(procs):
+            if stop is not None and stop.is_set():
+                return False
+            left = POLL_S if deadline is None else min(POLL_S, deadline - time.monotonic())
+            if left <= 0:
+                return False
+            self.wait(procs, left)
+        return True
+
+    def end(self, procs: Iterable[BaseProcess] | None = None, grace_s: float = 0.5, reason: str = "") -> None:
+        """SIGTERM the live ones (they flush their events), SIGKILL after ``grace_s``, reap all.
+
+        ``reason`` (a template with ``{pid}``) is what the engine says of a task still running in
+        a process ended here (e.g. "worker pid {pid} was terminated with the main program").
+        """
+        targets = [p for p in self.unreaped(procs) if p.is_alive()]
+        for proc in targets:
+            if reason:
+                self._reasons[proc.pid] = reason.format(pid=proc.pid)
+            _signal(proc, signal.SIGTERM)
+        if not self.join_all(targets, grace_s):
+            for proc in self.unreaped(targets):
+                _signal(proc, signal.SIGKILL)
+            self.join_all(targets, 2.0)
+        self.reap()
+
+
+def _signal(proc: BaseProcess, sig: int) -> None:
+    try:
+        if proc.pid:
+            os.kill(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

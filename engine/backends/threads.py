@@ -1,0 +1,77 @@
+"""ThreadPoolExecutor: lanes are threads of the engine's own process, and the GIL shows as waiting.
+
+Each pool thread announces itself from the executor's initializer, so it gets its own lane (kind
+"thread", same PID). A thread holding no GIL is blocked, off the CPU, so for CPU-bound tasks the
+measured split shows the truth the tutorials state: threads take turns, they do not run Python in
+parallel. Done-callbacks run on the worker thread that completed the future, so their bars land on
+that thread's lane.
+
+What threads cannot do, said up front in config validation: a timeout cannot stop a thread (and
+a hung task would block ``shutdown(wait=True)`` forever), and a task that kills its process kills
+the engine's own process. On Stop the pending futures are cancelled and the run ends; a task
+still running keeps its thread busy until it returns.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import threading
+
+import engine.instrument as instrument
+from engine.backends.executor import FuturesBackend
+from engine.instrument import announce_thread, connect_threads, recorder
+
+
+def attach_parent(address: str) -> None:
+    """Record from threads of this (the engine's) process to ``address``.
+
+    A recorder left from an earlier run still sends to that run's (closed) address: it is
+    closed and replaced first.
+    """
+    rec = recorder()
+    if rec is not None and rec.pid == os.getpid() and rec._sender.address != address:  # noqa: SLF001
+        detach_parent()
+    connect_threads(address)
+
+
+def detach_parent() -> None:
+    """Flush and close this process's recorder, so the next run starts from a clean slate."""
+    disconnect = getattr(instrument, "disconnect_threads", None)
+    if disconnect is not None:
+        disconnect()
+        return
+    rec = recorder()
+    if rec is not None and rec.pid == os.getpid():
+        rec.close()
+        # Until instrument offers disconnect_threads(): reset its module state by hand.
+        instrument._recorder = None  # noqa: SLF001
+
+
+def announce_pool_thread() -> None:
+    """ThreadPoolExecutor initializer: give this thread its own lane."""
+    announce_thread("thread", threading.current_thread().name)
+
+
+class ThreadPoolExecutorBackend(FuturesBackend):
+    """``ThreadPoolExecutor(max_workers, initializer=...)`` in the engine's process, measured."""
+
+    worker_kind = "thread"
+
+    def make_executor(self) -> cf.Executor:
+        """Connect this process's recorder, then create the pool (threads start on demand)."""
+        attach_parent(self.address)
+        return cf.ThreadPoolExecutor(self.config.workers, thread_name_prefix="ThreadPoolExecutor",
+                                     initializer=announce_pool_thread)
+
+    def shutdown(self, graceful: bool) -> None:
+        """Graceful: wait for the threads; otherwise cancel what has not started (threads cannot be killed)."""
+        try:
+            if self.executor is not None:
+                self.executor.shutdown(wait=graceful, cancel_futures=not graceful)
+        finally:
+            detach_parent()
+
+    def worker_pids(self) -> list[int]:
+        """None: the workers are threads of this process, which no sweep may kill."""
+        return []

@@ -1,0 +1,77 @@
+"""The scenario backend: the main program on a thread lane of this process, each role a Process.
+
+``submit`` is the main program's thread. It announces itself as a "main program" lane, hands every
+task over at once, and runs the scenario's main function as task 0 through the measured wrapper:
+the main starts the role processes, joins them, checks the tutorial's outcome and returns it as
+its result (or raises, failing task 0 with the reason). When the main program ends, its daemon
+processes are ended with it (as multiprocessing does at exit) and its Managers are shut down.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+
+from engine.backends.base import Backend, Submitted
+from engine.backends.children import ChildSet
+from engine.backends.threads import attach_parent, detach_parent
+from engine.config import RunConfig
+from engine.instrument import TaskCall, announce_thread, run_task
+from engine.plan import TaskPlan
+from engine.scenarios.context import MAIN_TASK, ScenarioRun
+from engine.scenarios.names import SCENARIOS
+
+# What the engine says of a task still running in a process ended when the main program ends.
+DAEMON_END_REASON = "worker pid {pid}, a daemon, was terminated (SIGTERM) with the main program while running this task"
+LEFTOVER_REASON = "worker pid {pid} was terminated (SIGTERM) while running this task: the main program ended"
+
+
+class ScenarioBackend(Backend):
+    """Runs ``config.scenario``; see the module docstring."""
+
+    def __init__(self, config: RunConfig, address: str) -> None:
+        super().__init__(config, address)
+        self.ctx = multiprocessing.get_context(config.start_method)
+        self.children = ChildSet(self.ctx, self.exits)
+        self._done = False
+        self._run: ScenarioRun | None = None
+
+    def start(self) -> None:
+        """Nothing to prepare: processes start when the main program starts them."""
+
+    def submit(self, plan: TaskPlan, stop: threading.Event) -> None:
+        """Be the main program: run the scenario's main as task 0, then end what it leaves behind."""
+        attach_parent(self.address)
+        announce_thread("thread", "main program")
+        self.submissions.put(Submitted(plan.order, time.monotonic_ns()))
+        run = self._run = ScenarioRun(self.config, plan, self.address, self.ctx, self.children, stop)
+        try:
+            run_task(TaskCall(MAIN_TASK, SCENARIOS[self.config.scenario].main, (run,), report_result=True))
+        finally:
+            self._done = True  # every task has ended or is ending: a graceful shutdown cannot hang
+            self._end_main(run)
+
+    def _end_main(self, run: ScenarioRun) -> None:
+        run.shutdown_managers()
+        self.children.end(run.daemons, reason=DAEMON_END_REASON)
+        # Roles the main program did not join (it failed or was stopped) do not outlive it.
+        self.children.end(reason=LEFTOVER_REASON)
+
+    def results_complete(self) -> bool:
+        """True once the main program has returned."""
+        return self._done
+
+    def shutdown(self, graceful: bool) -> None:
+        """End every process of the scenario, then stop recording from this process."""
+        try:
+            if self._run is not None:
+                self._run.shutdown_managers()
+            if not (graceful and self.children.join_all(timeout=5.0)):
+                self.children.end()
+        finally:
+            detach_parent()
+
+    def worker_pids(self) -> list[int]:
+        """Role processes and Manager servers."""
+        return self.children.pids()

@@ -1,0 +1,82 @@
+"""The child side of a scenario: how a role process starts, works, reports and (for daemons) ends.
+
+A role process is a procviz worker with a named lane; its role function runs as one measured
+task (its return value, an :class:`Outcome`, becomes the task's result text). Daemon roles mirror
+``Process(daemon=True)``: when the main program ends they are terminated with SIGTERM, which
+inside :func:`until_main_ends` ends their loop so they can report what they did, and then the
+process dies by that SIGTERM, so its exit code says what happened to it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from engine.backends.children import child_init
+from engine.instrument import TaskCall, recorder, run_task
+from engine.workloads import resolve
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a role or main program reports; its repr is the text shown as the task's result."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """The built-in work a role does per step: ``module:function`` taking milliseconds."""
+
+    function: str
+    ms: float
+
+    def __call__(self, factor: float = 1.0) -> None:
+        """Do one step (``factor`` times as long)."""
+        resolve(self.function)(self.ms * factor)
+
+
+class MainProgramEnded(BaseException):
+    """Raised in a daemon role by the SIGTERM that ends it with the main program."""
+
+
+_ended = threading.Event()
+
+
+def _raise_main_ended(signum: int, frame: Any) -> None:
+    _ended.set()
+    raise MainProgramEnded()
+
+
+@contextmanager
+def until_main_ends() -> Iterator[threading.Event]:
+    """Run the body until the main program ends this daemon (the SIGTERM ends the body, not the process)."""
+    previous = signal.signal(signal.SIGTERM, _raise_main_ended)
+    try:
+        yield _ended
+    except MainProgramEnded:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def role_main(address: str, name: str, call: TaskCall) -> None:
+    """Entry point of a role process: announce the lane, run the role measured, exit."""
+    child_init(address, name)
+    run_task(call)
+    if _ended.is_set():
+        # A daemon ended with the main program: die by that SIGTERM, as multiprocessing does to
+        # daemons, once the role's end and result are sent.
+        rec = recorder()
+        if rec is not None:
+            rec.flush()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -1,0 +1,159 @@
+"""Faults on every backend, as on the Pool: an exception, a killed worker and a timeout end as
+failed/timeout with a reason, the run ends by itself, and no process of the run remains.
+
+Threads are the exception the config states: a timeout cannot stop a thread, and a task that
+kills its worker would kill this very process, so the thread pool is tested with exceptions only.
+"""
+
+from __future__ import annotations
+
+import inspect
+import queue
+import time
+
+import numpy as np
+import pytest
+
+import engine.runner
+from engine.config import parse_config
+from engine.events import TaskState
+from engine.runner import Engine
+from tests.engine_helpers import function_workload, run_config
+from tests.test_backends import leftover_children
+
+PROCESS_BACKENDS = ("process", "serial", "process_pool_executor")
+
+
+@pytest.fixture
+def verdicts_drained(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apply Backend.verdicts the way the proposed runner change does, unless the runner already does.
+
+    Verdicts are taken before the original drain (which takes exits, then datagrams) and applied
+    after it: a verdict is always put after the exit that caused it, so it never overtakes it.
+    """
+    if "verdicts" in inspect.getsource(engine.runner._Run._drain):
+        return
+    original = engine.runner._Run._drain
+
+    def drain(self: engine.runner._Run, now: int) -> None:
+        verdicts = []
+        while True:
+            try:
+                verdicts.append(self.backend.verdicts.get_nowait())
+            except queue.Empty:
+                break
+        original(self, now)
+        for v in verdicts:
+            self.tracker.end_tasks(v.task_ids, TaskState.FAILED, v.t_ns, v.reason_type, v.reason)
+
+    monkeypatch.setattr(engine.runner._Run, "_drain", drain)
+
+
+def _errors(result: engine.runner.RunResult) -> dict[int, str]:
+    return {t: f"{x.type_name}: {x.message}" for t, x in result.timeline.texts.items() if x.kind == "error"}
+
+
+@pytest.mark.parametrize("backend", (*PROCESS_BACKENDS, "thread_pool_executor"))
+def test_task_exception_fails_only_that_task(backend: str) -> None:
+    result = run_config({"backend": backend, "workers": 2, "workload": function_workload("fail_if", 8)})
+    tl = result.timeline
+    assert result.outcome == "failed"
+    assert tl.state[3] == TaskState.FAILED and tl.texts[3].type_name == "ValueError"
+    assert "x=3" in tl.texts[3].message and "Traceback" in tl.texts[3].traceback
+    assert np.count_nonzero(tl.state == TaskState.DONE) == 7
+    assert not leftover_children()
+
+
+def test_sys_exit_in_a_thread_task_fails_the_task_not_the_process() -> None:
+    result = run_config({"backend": "thread_pool_executor", "workers": 2, "workload": function_workload("exit_if", 6)})
+    assert result.timeline.texts[3].type_name == "SystemExit"
+    assert np.count_nonzero(result.timeline.state == TaskState.DONE) == 5
+
+
+@pytest.mark.parametrize(("backend", "start_method"),
+                         [(b, "spawn") for b in PROCESS_BACKENDS] + [(b, "forkserver") for b in PROCESS_BACKENDS])
+def test_killed_worker_fails_its_task_with_the_signal_and_the_run_ends(backend: str, start_method: str) -> None:
+    t0 = time.monotonic()
+    result = run_config({"backend": backend, "workers": 2, "start_method": start_method,
+                         "workload": function_workload("kill_self_if", 8)}, timeout_s=30)
+    tl = result.timeline
+    assert time.monotonic() - t0 < 15
+    assert result.outcome == "failed"
+    assert tl.state[3] == TaskState.FAILED and tl.texts[3].type_name == "WorkerDied"
+    assert "SIGKILL" in tl.texts[3].message
+    culprit = tl.lanes[tl.lane[3]]
+    assert culprit.exit_code == -9 and f"pid {culprit.pid}" in tl.texts[3].message
+    assert np.all(tl.state >= TaskState.DONE)
+    if backend != "process_pool_executor":  # a replacement (serial) or the next Process runs the rest
+        assert np.count_nonzero(tl.state == TaskState.DONE) == 7
+    assert not leftover_children()
+
+
+def test_broken_process_pool_names_the_culprit_for_every_aborted_task(verdicts_drained: None) -> None:
+    # 12 tasks of 100 ms on 2 workers: task 3 kills its worker while most tasks are still pending.
+    workload = {"kind": "function", "function": "engine.demo_tasks:kill_self_if",
+                "args": [[i, 3, 100] for i in range(12)]}
+    result = run_config({"backend": "process_pool_executor", "api": "submit", "workers": 2, "workload": workload},
+                        timeout_s=30)
+    tl = result.timeline
+    culprit = tl.lanes[tl.lane[3]]
+    assert tl.texts[3].type_name == "WorkerDied" and f"pid {culprit.pid} killed by SIGKILL" in tl.texts[3].message
+    errors = _errors(result)
+    never_ran = [t for t in errors if t != 3 and tl.start_ns[t] < 0]
+    assert len(never_ran) >= 4  # they really were pending
+    for t in never_ran:
+        assert errors[t].startswith("BrokenProcessPool: aborted: the pool broke when "
+                                    f"worker pid {culprit.pid} was killed by SIGKILL"), errors[t]
+    for t in errors:  # the collateral (running) ones: terminated by the executor, or aborted
+        assert str(culprit.pid) in errors[t] or "SIGTERM" in errors[t], errors[t]
+    assert "BrokenProcessPool" not in errors[3]
+    assert not leftover_children()
+
+
+@pytest.mark.parametrize("backend", PROCESS_BACKENDS)
+def test_timeout_ends_the_task_terminates_its_worker_and_the_run(backend: str) -> None:
+    t0 = time.monotonic()
+    result = run_config({"backend": backend, "workers": 2, "task_timeout_s": 0.3,
+                         "workload": function_workload("hang", 2)}, timeout_s=30)
+    tl = result.timeline
+    assert time.monotonic() - t0 < 15
+    first = int(np.argmin(tl.start_ns))
+    assert tl.state[first] == TaskState.TIMEOUT and "task_timeout_s=0.3" in tl.texts[first].message
+    for t in range(2):
+        if backend == "process_pool_executor" and tl.state[t] == TaskState.FAILED:
+            # ending one worker breaks a ProcessPoolExecutor: the executor terminated the other
+            assert "SIGTERM" in tl.texts[t].message, tl.texts[t]
+        else:
+            assert tl.state[t] == TaskState.TIMEOUT and "task_timeout_s=0.3" in tl.texts[t].message
+    assert all(lane.exit_code == -15 for lane in tl.lanes if lane.kind == "process")
+    assert not leftover_children()
+
+
+def test_timeout_on_serial_lets_the_replacement_run_the_rest() -> None:
+    workload = {"kind": "function", "function": "engine.demo_tasks:hang", "args": [[0, 0.01], [1, 60], [2, 0.01]]}
+    result = run_config({"backend": "serial", "task_timeout_s": 0.3, "workload": workload}, timeout_s=30)
+    tl = result.timeline
+    assert [TaskState(s) for s in tl.state] == [TaskState.DONE, TaskState.TIMEOUT, TaskState.DONE]
+    assert len([lane for lane in tl.lanes if lane.kind == "process"]) == 2
+
+
+@pytest.mark.parametrize("backend", (*PROCESS_BACKENDS, "thread_pool_executor"))
+def test_stop_during_long_tasks_cancels_and_leaves_no_process(backend: str) -> None:
+    ms = 1500 if backend == "thread_pool_executor" else 30_000  # a running thread finishes its task
+    engine = Engine()
+    engine.start(parse_config({"backend": backend, "workers": 2,
+                               "workload": {"kind": "sleep", "count": 4, "duration_ms": ms}}))
+    started = 0
+    deadline = time.monotonic() + 20
+    while started < (1 if backend == "serial" else 2) and time.monotonic() < deadline:
+        try:
+            started += len(engine.events.get(timeout=0.05).started)
+        except queue.Empty:
+            pass
+    t0 = time.monotonic()
+    engine.stop(10.0)
+    assert time.monotonic() - t0 < 5.0
+    result = engine.join(0)
+    assert result is not None and result.outcome == "stopped"
+    assert np.all(result.timeline.state == TaskState.CANCELLED)
+    assert not leftover_children()
