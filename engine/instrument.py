@@ -42,6 +42,7 @@ from engine.events import (
     WorkerBatch,
     WorkerHello,
 )
+from engine.workloads import _cache as _functions
 from engine.workloads import resolve
 
 FLUSH_ROWS = 256
@@ -120,17 +121,15 @@ class Recorder:
         Texts are the only large part of a batch: past MAX_TEXT_BYTES of them the batch goes out,
         keeping every datagram far below what one datagram can hold.
         """
-        if text is None:
-            self.event(_END, status, tid, task_id, t_ns, cpu_ns, ready_ns)
-            return
         with self._lock:
             offset = self._rows * _ROW
             if offset >= len(self._buf):
                 self._buf.extend(bytes(len(self._buf)))
             _pack_into(self._buf, offset, _END, status, tid, task_id, t_ns, cpu_ns, ready_ns, 0)
             self._rows += 1
-            self._texts.append(text)
-            self._text_bytes += len(text.message) + len(text.traceback) + len(text.type_name) + 64
+            if text is not None:
+                self._texts.append(text)
+                self._text_bytes += len(text.message) + len(text.traceback) + len(text.type_name) + 64
             full = self._rows >= FLUSH_ROWS or self._text_bytes >= MAX_TEXT_BYTES
         if full:
             self.flush()
@@ -324,10 +323,14 @@ def run_task(call: TaskCall) -> None:
     This is the hot path: about 2 us per task in all, see benchmarks/bench_engine.py.
     """
     rec = _recorder
+    fn = _functions.get(call.function) or resolve(call.function)
     if rec is None:  # not a procviz worker: run plainly
-        resolve(call.function)(*call.args)
+        fn(*call.args)
         return None
-    meter = _meter()
+    try:
+        meter = _thread_local.meter
+    except AttributeError:
+        meter = _meter()
     fd = meter.fd
     if fd >= 0:
         f = os.pread(fd, 96, 0).split()
@@ -342,7 +345,7 @@ def run_task(call: TaskCall) -> None:
     error: BaseException | None = None
     result: Any = None
     try:
-        result = resolve(call.function)(*call.args)
+        result = fn(*call.args)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes data, SystemExit included
         status = _FAILED
         error = exc

@@ -45,6 +45,7 @@ import numpy as np
 import psutil
 
 from engine.backends.base import Backend
+from engine.backends.registry import BACKENDS
 from engine.channel import EventReceiver
 from engine.clock import SchedstatReader
 from engine.config import RunConfig
@@ -75,17 +76,10 @@ class RunResult:
 
 def make_backend(config: RunConfig, address: str) -> Backend:
     """The backend for ``config.backend``."""
-    if config.backend == "pool":
-        from engine.backends.pool import PoolBackend
-
-        return PoolBackend(config, address)
-    try:
-        from engine.backends import registry
-    except ImportError:
-        registry = None
-    if registry is not None and config.backend in registry.BACKENDS:
-        return registry.BACKENDS[config.backend](config, address)
-    raise ValueError(f"backend {config.backend!r} is not available in this build")
+    factory = BACKENDS.get(config.backend)
+    if factory is None:
+        raise ValueError(f"backend {config.backend!r} is not available in this build")
+    return factory(config, address)
 
 
 class Engine:

@@ -1,4 +1,4 @@
-"""Every backend but the Pool, by config name (``engine.runner.make_backend`` looks them up here).
+"""Every backend by config name (``engine.runner.make_backend`` looks them up here).
 
 Factories import their module on first use, so listing what is available (the GUI's backend
 combo) costs nothing. A config with a ``scenario`` runs on the ``process`` backend name, since a
@@ -13,6 +13,12 @@ from engine.backends.base import Backend
 from engine.config import RunConfig
 
 BackendFactory = Callable[[RunConfig, str], Backend]
+
+
+def _pool(config: RunConfig, address: str) -> Backend:
+    from engine.backends.pool import PoolBackend
+
+    return PoolBackend(config, address)
 
 
 def _process_pool_executor(config: RunConfig, address: str) -> Backend:
@@ -44,6 +50,7 @@ def _serial(config: RunConfig, address: str) -> Backend:
 
 
 BACKENDS: dict[str, BackendFactory] = {
+    "pool": _pool,
     "process_pool_executor": _process_pool_executor,
     "thread_pool_executor": _thread_pool_executor,
     "process": _process,

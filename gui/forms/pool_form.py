@@ -27,19 +27,15 @@ ORDER_LABELS = {
     "random": "random",
 }
 # One task per call: a chunksize would be refused by the config.
-CHUNKLESS_APIS: tuple[str, ...] = getattr(engine_config, "CHUNKLESS_APIS", ("apply", "apply_async"))
-BACKEND_APIS: dict[str, tuple[str, ...]] = getattr(engine_config, "BACKEND_APIS", {})
+CHUNKLESS_APIS: tuple[str, ...] = engine_config.CHUNKLESS_APIS
+BACKEND_APIS: dict[str, tuple[str, ...]] = engine_config.BACKEND_APIS
 
 
 def backend_available(name: str) -> bool:
-    """Whether this build can run ``name`` (the Pool always; others once their module exists)."""
-    if name == "pool":
-        return True
-    try:
-        from engine.backends import registry  # type: ignore[attr-defined]
-    except ImportError:
-        return False
-    return name in getattr(registry, "BACKENDS", {})
+    """Whether this build can run ``name``."""
+    from engine.backends.registry import BACKENDS as AVAILABLE
+
+    return name in AVAILABLE
 
 
 class PoolForm(FormSection):

@@ -81,7 +81,8 @@ class WorkloadForm(FormSection):
                      "main program plus the role processes.", top_level=True)
         self.add_row("kind", "Kind", self.kind, "What every task does.")
         self.add_row("count", "Tasks", self.count, f"How many tasks, 1 to {MAX_TASKS:,}.")
-        self.add_row("duration_ms", "Duration (ms)", self.duration_ms, "Planned wall time of a task.")
+        self.add_row("duration_ms", "Duration (ms)", self.duration_ms,
+                     "Work per task: CPU time for cpu, time blocked for sleep and io, both for mixed.")
         self.add_row("distribution", "Distribution", self.distribution,
                      "How task durations vary: fixed; uniform in duration ± spread; normal with mean "
                      "duration and standard deviation spread; exponential with mean duration.")
