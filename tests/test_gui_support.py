@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import psutil  # noqa: E402
+
+from tests.engine_helpers import alive_pids, wait_gone  # noqa: E402, F401 - wait_gone is re-exported
 
 RUN_TIMEOUT_MS = 90_000
 
@@ -59,26 +60,7 @@ def children() -> set[int]:
     return out
 
 
-def alive(pids: set[int]) -> set[int]:
-    """Which of ``pids`` still run (zombies count as gone)."""
-    out = set()
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                out.add(pid)
-        except psutil.Error:
-            pass
-    return out
-
-
-def wait_gone(pids: set[int], timeout_s: float = 5.0) -> set[int]:
-    """Wait until none of ``pids`` runs; those still alive at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    left = alive(pids)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.05)
-        left = alive(left)
-    return left
+alive = alive_pids  # one implementation, shared with the engine tests
 
 
 def worker_lane_pids(timeline) -> set[int]:
