@@ -218,6 +218,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.out is not None and not args.out.parent.exists():
         print(f"procviz run: cannot write {args.out}: folder {args.out.parent} does not exist", file=sys.stderr)
         return EXIT_INVALID
+    if args.out is not None and (args.format or _format_from_suffix(args.out)) in IMAGE_FORMATS \
+            and _image_writer is None:
+        print("procviz run: PNG/SVG need the GUI package: use the procviz command", file=sys.stderr)
+        return EXIT_INVALID  # said before the run, not after it
     engine = Engine()
     interrupted = threading.Event()
 

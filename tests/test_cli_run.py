@@ -74,3 +74,24 @@ def test_signal_stops_the_run_cleanly_with_exit_3(sig: int) -> None:
     assert proc.returncode == 3, out + err
     assert "cancelled 4" in out
     assert not wait_gone(workers)
+
+
+def test_run_out_picks_the_format_from_the_extension(tmp_path) -> None:
+    from engine.formats import read_timeline
+
+    for name in ("t.json", "t.csv", "t.trace.json"):
+        out = tmp_path / name
+        proc = subprocess.run([sys.executable, "-c", "import sys; from gui.app import main; sys.exit(main())",
+                               "run", "--quiet", "--workers", "2", "--kind", "sleep", "--count", "3",
+                               "--duration-ms", "10", "--out", str(out)], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert read_timeline(out).n_tasks == 3
+    assert (tmp_path / "t.csv").read_text().startswith("id,state,reason")
+    assert '"traceEvents"' in (tmp_path / "t.trace.json").read_text()[:4000]
+
+
+def test_images_without_the_gui_entry_point_are_refused_before_running(tmp_path) -> None:
+    proc = subprocess.run([*RUN, "--quiet", "--kind", "sleep", "--count", "2", "--out", str(tmp_path / "t.png")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "GUI" in proc.stderr
+    assert "makespan" not in proc.stdout  # nothing ran
