@@ -11,6 +11,7 @@ only code that joins its processes (under a lock), so exit codes are never lost 
 
 from __future__ import annotations
 
+import multiprocessing
 import multiprocessing.connection
 import os
 import queue
@@ -23,7 +24,8 @@ from multiprocessing import util
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from engine.backends.base import WorkerExit
+from engine.backends.base import Backend, WorkerExit
+from engine.config import RunConfig
 from engine.instrument import TaskCall, announce_thread, connect_threads, recorder, run_task
 
 POLL_S = 0.05
@@ -203,3 +205,23 @@ def _signal(proc: BaseProcess, sig: int) -> None:
             os.kill(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+class ChildProcessBackend(Backend):
+    """A backend whose workers are plain child Processes kept in a :class:`ChildSet`
+    (one Process per task, the serial worker): one way to create, end and list them."""
+
+    def __init__(self, config: RunConfig, address: str) -> None:
+        super().__init__(config, address)
+        self.ctx: Any = multiprocessing.get_context(config.start_method)
+        self.children = ChildSet(self.ctx, self.exits)
+
+    def shutdown(self, graceful: bool) -> None:
+        """Graceful: wait for the processes to exit; otherwise SIGTERM, then SIGKILL them."""
+        if graceful and self.children.join_all(timeout=None):
+            return
+        self.children.end()
+
+    def worker_pids(self) -> list[int]:
+        """Every process this backend started."""
+        return self.children.pids()

@@ -11,16 +11,14 @@ time includes the start-up of the process that runs them.
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 from multiprocessing.process import BaseProcess
-from typing import Any
 
 import numpy as np
 
-from engine.backends.base import Backend, Delivery, Submitted, TaskVerdict
-from engine.backends.children import POLL_S, ChildSet, child_main
+from engine.backends.base import Delivery, Submitted, TaskVerdict
+from engine.backends.children import POLL_S, ChildProcessBackend, child_main
 from engine.config import RunConfig
 from engine.plan import TaskPlan
 from engine.tracker import describe_exit
@@ -28,13 +26,11 @@ from engine.tracker import describe_exit
 DAEMON = True
 
 
-class ProcessBackend(Backend):
+class ProcessBackend(ChildProcessBackend):
     """Starts a Process per task with up to ``config.workers`` running at a time."""
 
     def __init__(self, config: RunConfig, address: str) -> None:
         super().__init__(config, address)
-        self.ctx: Any = multiprocessing.get_context(config.start_method)
-        self.children = ChildSet(self.ctx, self.exits)
         self._task_of: dict[int, int] = {}  # pid -> task id
         self._launched_all = False
         self._clean_exits = 0
@@ -83,12 +79,4 @@ class ProcessBackend(Backend):
         """Every task's process exited normally: a task still without an end lost its events."""
         return self._delivered.settled()
 
-    def shutdown(self, graceful: bool) -> None:
-        """Graceful: wait for the processes to exit; otherwise SIGTERM, then SIGKILL them."""
-        if graceful and self.children.join_all(timeout=None):
-            return
-        self.children.end()
 
-    def worker_pids(self) -> list[int]:
-        """Every process this backend started."""
-        return self.children.pids()

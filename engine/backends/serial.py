@@ -8,15 +8,14 @@ got; if the worker dies (killed, timed out), a new one continues with the calls 
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 from typing import Any
 
 import numpy as np
 
-from engine.backends.base import Backend, Delivery, Submitted, TaskVerdict
-from engine.backends.children import POLL_S, ChildSet, StartGate, child_main
+from engine.backends.base import Delivery, Submitted, TaskVerdict
+from engine.backends.children import POLL_S, ChildProcessBackend, StartGate, child_main
 from engine.config import RunConfig
 from engine.instrument import TaskCall
 from engine.plan import TaskPlan
@@ -25,13 +24,11 @@ from engine.tracker import describe_exit
 MAX_FRUITLESS_STARTS = 3  # workers dying before they take a task: give up after this many
 
 
-class SerialBackend(Backend):
+class SerialBackend(ChildProcessBackend):
     """Runs the plan in order on one worker process (replaced only if it dies)."""
 
     def __init__(self, config: RunConfig, address: str) -> None:
         super().__init__(config, address)
-        self.ctx: Any = multiprocessing.get_context(config.start_method)
-        self.children = ChildSet(self.ctx, self.exits)
         self._handed_over = False  # the current worker holds every call not yet run
         self._ran_all = Delivery()  # ... and it exited normally after taking the last one
 
@@ -93,12 +90,4 @@ class SerialBackend(Backend):
         """The last worker ran every call and exited normally."""
         return self._ran_all.settled()
 
-    def shutdown(self, graceful: bool) -> None:
-        """Graceful: wait for the worker to exit; otherwise end it."""
-        if graceful and self.children.join_all(timeout=None):
-            return
-        self.children.end()
 
-    def worker_pids(self) -> list[int]:
-        """The worker (and any replacements)."""
-        return self.children.pids()
