@@ -30,15 +30,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import instrument  # noqa: E402
-from engine.channel import EventReceiver  # noqa: E402
-from engine.config import parse_config  # noqa: E402
-from engine.events import WIRE_EVENT_STRUCT, EventKind, RunInfo, TaskState, WorkerBatch, WorkerHello  # noqa: E402
-from engine.instrument import TaskCall, run_task  # noqa: E402
-from engine.runner import Engine  # noqa: E402
-from engine.sampler import StateSampler  # noqa: E402
-from engine.tracker import RunTracker  # noqa: E402
-from engine.workloads import cpu  # noqa: E402
+from procviz.engine import instrument  # noqa: E402
+from procviz.engine.channel import EventReceiver  # noqa: E402
+from procviz.engine.config import parse_config  # noqa: E402
+from procviz.engine.events import WIRE_EVENT_STRUCT, EventKind, RunInfo, TaskState, WorkerBatch, WorkerHello  # noqa: E402
+from procviz.engine.instrument import TaskCall, run_task  # noqa: E402
+from procviz.engine.runner import Engine  # noqa: E402
+from procviz.engine.sampler import StateSampler  # noqa: E402
+from procviz.engine.tracker import RunTracker  # noqa: E402
+from procviz.engine.workloads import cpu  # noqa: E402
 
 
 def noop() -> None:
@@ -97,7 +97,7 @@ def bench_worker_cpu(calls: int) -> tuple[float, float]:
     instrument.connect_threads(receiver.address)
     instrument.announce_thread("process")
     call = TaskCall(0, "benchmarks.bench_engine:noop", ())
-    from engine.workloads import resolve
+    from procviz.engine.workloads import resolve
 
     fn = resolve(call.function)
     bares, measures = [], []
@@ -212,14 +212,14 @@ def bench_sampler(workers: int = 32, ticks: int = 250) -> tuple[float, float]:
 
 
 def bench_bytes(n: int) -> tuple[float, float | None]:
-    from engine.timeline import Timeline
+    from procviz.engine.timeline import Timeline
 
     tl = Timeline()
     tl.begin(RunInfo(n_tasks=n, t0_ns=0, config={}, host="", cpu_count=2, schedstat=True))
     per_task = sum(getattr(tl, c).nbytes for c in Timeline.TASK_COLUMNS) / n
     file_bytes = None
     try:
-        from engine.formats import write_timeline
+        from procviz.engine.formats import write_timeline
 
         tl.start_ns[:] = np.arange(n) * 1000
         tl.end_ns[:] = tl.start_ns + 900

@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.events import (  # noqa: E402
+from procviz.engine.events import (  # noqa: E402
     END_DTYPE,
     INTERVAL_DTYPE,
     RESOURCE_DTYPE,
@@ -45,9 +45,9 @@ from engine.events import (  # noqa: E402
     TaskState,
     TaskText,
 )
-from engine.formats import read_timeline, write_timeline  # noqa: E402
-from engine.formats.model import TASK_STATE_NAMES  # noqa: E402
-from engine.timeline import Timeline  # noqa: E402
+from procviz.engine.formats import read_timeline, write_timeline  # noqa: E402
+from procviz.engine.formats.model import TASK_STATE_NAMES  # noqa: E402
+from procviz.engine.timeline import Timeline  # noqa: E402
 
 LANES = 16
 T0 = 10**12

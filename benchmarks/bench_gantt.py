@@ -33,10 +33,10 @@ import pyqtgraph as pg  # noqa: E402
 from PySide6.QtCore import QRectF  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from engine.events import EngineBatch  # noqa: E402
-from engine.timeline import Timeline  # noqa: E402
-from gui.gantt import GanttWidget  # noqa: E402
-from gui.gantt.paint import draw_rects  # noqa: E402
+from procviz.engine.events import EngineBatch  # noqa: E402
+from procviz.engine.timeline import Timeline  # noqa: E402
+from procviz.gui.gantt import GanttWidget  # noqa: E402
+from procviz.gui.gantt.paint import draw_rects  # noqa: E402
 from tests.test_gantt_synth import synth_batches  # noqa: E402
 
 WIDTH, HEIGHT = 1600, 900

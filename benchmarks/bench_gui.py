@@ -93,10 +93,10 @@ def config(tasks: int, workers: int, duration_ms: float) -> dict:
 
 def bench_engine_only(tasks: int, workers: int, duration_ms: float) -> Figures:
     """The run with no GUI: drain the queue into a Timeline every 33 ms on the main thread."""
-    from engine.config import parse_config
-    from engine.events import RunPhase
-    from engine.runner import Engine
-    from engine.timeline import Timeline
+    from procviz.engine.config import parse_config
+    from procviz.engine.events import RunPhase
+    from procviz.engine.runner import Engine
+    from procviz.engine.timeline import Timeline
 
     engine, timeline, ages = Engine(), Timeline(), []
     clock = CpuClock()
@@ -168,9 +168,9 @@ def bench_window(tasks: int, workers: int, duration_ms: float, naive: bool = Fal
     """The run in the real window (or with a naive one-signal-per-event bridge)."""
     from PySide6.QtWidgets import QApplication
 
-    from engine.config import parse_config
-    from gui.main_window import MainWindow
-    from gui.settings import make_settings
+    from procviz.engine.config import parse_config
+    from procviz.gui.main_window import MainWindow
+    from procviz.gui.settings import make_settings
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
@@ -207,7 +207,7 @@ def install_naive_bridge(window) -> None:  # noqa: ANN001
     """Replace the bridge's tick with the anti-pattern: a signal per event, views updated per event."""
     from PySide6.QtCore import QObject, Signal
 
-    from engine.events import EngineBatch, RunPhase
+    from procviz.engine.events import EngineBatch, RunPhase
 
     bridge = window.bridge
 

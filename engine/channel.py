@@ -5,7 +5,7 @@ CPU and saturates near 180k events/s; worse, a worker killed while writing holds
 shared lock forever and no later event from *any* worker arrives. A datagram socket has neither
 problem: each ``sendto`` is atomic (a datagram arrives whole or not at all), there is no lock
 between senders, and a sender that dies cannot corrupt or block the others. Workers batch their
-events (see :mod:`engine.instrument`) so the per-event cost is a ``struct.pack_into``.
+events (see :mod:`procviz.engine.instrument`) so the per-event cost is a ``struct.pack_into``.
 
 The receiving end lives in the engine thread only; each sender belongs to one worker process.
 """
@@ -19,7 +19,7 @@ import shutil
 import socket
 import tempfile
 
-from engine.events import WorkerBatch
+from procviz.engine.events import WorkerBatch
 
 MAX_DATAGRAM = 256 * 1024  # senders stay far below this (instrument.MAX_TEXT_BYTES + 256 rows)
 _RCVBUF = 8 * 1024 * 1024

@@ -1,7 +1,7 @@
 """The headless command line: ``procviz run`` and ``procviz export``. Imports no Qt.
 
 PNG and SVG are drawn by the chart code in ``gui.render``; the engine must not import the GUI,
-so the ``procviz`` entry point (``gui.app.main``) hands :func:`main` an ``image_writer`` that
+so the ``procviz`` entry point (``procviz.gui.app.main``) hands :func:`main` an ``image_writer`` that
 imports ``gui.render`` only when an image is asked for. Without one, images are refused with a
 message.
 
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.config import (
+from procviz.engine.config import (
     APIS,
     BACKENDS,
     DISTRIBUTIONS,
@@ -36,8 +36,8 @@ from engine.config import (
     load_config,
     parse_config,
 )
-from engine.events import TaskState
-from engine.timeline import Timeline
+from procviz.engine.events import TaskState
+from procviz.engine.timeline import Timeline
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STOPPED = 0, 1, 2, 3
 IMAGE_FORMATS = ("png", "svg")
@@ -144,7 +144,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def _problem(field: str, message: str) -> Any:
-    from engine.config import Problem
+    from procviz.engine.config import Problem
 
     return Problem(field, message)
 
@@ -161,7 +161,7 @@ def write_any(timeline: Timeline, path: Path, fmt: str | None, width: int = 1600
             raise ValueError(f"{kind.upper()} export needs the GUI package: use the procviz command")
         _image_writer(timeline, path, width, height, kind)
         return
-    from engine.formats import write_timeline
+    from procviz.engine.formats import write_timeline
 
     write_timeline(timeline, path, fmt=fmt)
 
@@ -207,7 +207,7 @@ class _Progress:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``procviz run``: run, show progress, write the timeline, print the summary."""
-    from engine.runner import Engine
+    from procviz.engine.runner import Engine
 
     try:
         config = config_from_args(args)
@@ -276,7 +276,7 @@ def _drain(engine: Any, timeline: Timeline) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """``procviz export``: read a timeline file and write it in another format."""
-    from engine.formats import TimelineFileError, read_timeline
+    from procviz.engine.formats import TimelineFileError, read_timeline
 
     try:
         timeline = read_timeline(args.timeline)

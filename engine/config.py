@@ -3,7 +3,7 @@
 A :class:`RunConfig` is built only through :func:`parse_config` (or ``RunConfig.from_json``),
 which checks every field and reports *all* problems at once, each naming its field, so a form can
 put the reason next to the widget and the CLI can print them. Nothing starts on an invalid config.
-Loading a config never imports the function a workload names; :mod:`engine.runner` does that when
+Loading a config never imports the function a workload names; :mod:`procviz.engine.runner` does that when
 a run starts and reports a failure to import as a run error.
 """
 
@@ -294,7 +294,7 @@ def _backend_problems(
 
 def _scenario_problems(scenario: str, backend: str, timeout: float | None, workload: Workload) -> list[Problem]:
     """A scenario runs its own processes: check the name and the fields it uses."""
-    from engine.scenarios.names import SCENARIOS
+    from procviz.engine.scenarios.names import SCENARIOS
 
     info = SCENARIOS.get(scenario)
     if info is None:

@@ -1,7 +1,7 @@
 """Small task functions for presets, tutorials and tests: results, failures and crashes on demand.
 
 Each is a top-level function so every start method can import it in a worker, e.g.
-``{"kind": "function", "function": "engine.demo_tasks:square", "args": [[1], [2]]}``.
+``{"kind": "function", "function": "procviz.engine.demo_tasks:square", "args": [[1], [2]]}``.
 """
 
 from __future__ import annotations

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from multiprocessing import util
 from typing import Any
 
-from engine.channel import EventSender
-from engine.clock import SchedstatReader, process_created_ns
-from engine.events import (
+from procviz.engine.channel import EventSender
+from procviz.engine.clock import SchedstatReader, process_created_ns
+from procviz.engine.events import (
     WIRE_EVENT_STRUCT,
     EventKind,
     TaskState,
@@ -42,8 +42,8 @@ from engine.events import (
     WorkerBatch,
     WorkerHello,
 )
-from engine.workloads import _cache as _functions
-from engine.workloads import resolve
+from procviz.engine.workloads import _cache as _functions
+from procviz.engine.workloads import resolve
 
 FLUSH_ROWS = 256
 FLUSH_S = 0.010

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.events import TaskState
-from engine.timeline import Timeline
+from procviz.engine.events import TaskState
+from procviz.engine.timeline import Timeline
 
 
 @dataclass(frozen=True, slots=True)

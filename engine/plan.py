@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.config import RunConfig, plan_durations_ms, submission_order
-from engine.instrument import TaskCall
-from engine.workloads import BUILTIN_FUNCTIONS
+from procviz.engine.config import RunConfig, plan_durations_ms, submission_order
+from procviz.engine.instrument import TaskCall
+from procviz.engine.workloads import BUILTIN_FUNCTIONS
 
 MAX_ARG_TEXT = 120
 

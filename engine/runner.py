@@ -1,6 +1,6 @@
 """The Engine: a thread that runs one configuration on a backend and reports what happened.
 
-Data flow (each arrow is a named record type from :mod:`engine.events` / :mod:`engine.backends.base`)::
+Data flow (each arrow is a named record type from :mod:`procviz.engine.events` / :mod:`procviz.engine.backends.base`)::
 
     Engine.start(config)
         |
@@ -44,18 +44,18 @@ from dataclasses import dataclass
 import numpy as np
 import psutil
 
-from engine.backends.base import Backend
-from engine.backends.registry import BACKENDS
-from engine.channel import EventReceiver
-from engine.clock import SchedstatReader
-from engine.config import RunConfig
-from engine.events import EngineBatch, RunInfo, RunPhase, RunStatus, TaskState
-from engine.metrics import Metrics, compute_metrics
-from engine.plan import TaskPlan, build_plan
-from engine.sampler import StateSampler
-from engine.timeline import Timeline
-from engine.tracker import RunTracker
-from engine.workloads import resolve
+from procviz.engine.backends.base import Backend
+from procviz.engine.backends.registry import BACKENDS
+from procviz.engine.channel import EventReceiver
+from procviz.engine.clock import SchedstatReader
+from procviz.engine.config import RunConfig
+from procviz.engine.events import EngineBatch, RunInfo, RunPhase, RunStatus, TaskState
+from procviz.engine.metrics import Metrics, compute_metrics
+from procviz.engine.plan import TaskPlan, build_plan
+from procviz.engine.sampler import StateSampler
+from procviz.engine.timeline import Timeline
+from procviz.engine.tracker import RunTracker
+from procviz.engine.workloads import resolve
 
 LOOP_S = 0.02
 MIN_PASS_S = 0.01

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import psutil
 
-from engine.clock import SchedstatReader, schedstat_path
-from engine.events import INTERVAL_DTYPE, RESOURCE_DTYPE, WorkerState
+from procviz.engine.clock import SchedstatReader, schedstat_path
+from procviz.engine.events import INTERVAL_DTYPE, RESOURCE_DTYPE, WorkerState
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.events import (
+from procviz.engine.events import (
     INTERVAL_DTYPE,
     RESOURCE_DTYPE,
     SPAN_DTYPE,

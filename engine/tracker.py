@@ -16,8 +16,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from engine.backends.base import CallbackSpan, Submitted, WorkerExit
-from engine.events import (
+from procviz.engine.backends.base import CallbackSpan, Submitted, WorkerExit
+from procviz.engine.events import (
     END_DTYPE,
     SPAN_DTYPE,
     START_DTYPE,
@@ -32,8 +32,8 @@ from engine.events import (
     TaskText,
     WorkerBatch,
 )
-from engine.sampler import StateSampler
-from engine.timeline import Timeline
+from procviz.engine.sampler import StateSampler
+from procviz.engine.timeline import Timeline
 
 
 def describe_exit(code: int | None) -> str:

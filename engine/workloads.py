@@ -19,10 +19,10 @@ from collections.abc import Callable
 from typing import Any
 
 BUILTIN_FUNCTIONS = {
-    "cpu": "engine.workloads:cpu",
-    "sleep": "engine.workloads:sleep",
-    "io": "engine.workloads:io",
-    "mixed": "engine.workloads:mixed",
+    "cpu": "procviz.engine.workloads:cpu",
+    "sleep": "procviz.engine.workloads:sleep",
+    "io": "procviz.engine.workloads:io",
+    "mixed": "procviz.engine.workloads:mixed",
 }
 
 
@@ -72,13 +72,25 @@ def mixed(ms: float, slice_ms: float = 5.0) -> None:
 
 _cache: dict[str, Callable[..., Any]] = {}
 
+# Before procviz installed as one package its modules were top-level ``engine.*``; files and presets
+# written then still name them so (``engine.demo_tasks:square``).
+_LEGACY_PREFIXES = ("engine", "gui")
+
+
+def legacy_module(module_name: str) -> str:
+    """The current name of a module named the pre-``procviz.`` way; other names unchanged."""
+    head = module_name.partition(".")[0]
+    if head in _LEGACY_PREFIXES and "." in module_name:
+        return f"procviz.{module_name}"
+    return module_name
+
 
 def resolve(ref: str) -> Callable[..., Any]:
     """Import ``module:function`` once per process and return the function."""
     fn = _cache.get(ref)
     if fn is None:
         module_name, _, attr = ref.partition(":")
-        fn = getattr(importlib.import_module(module_name), attr)
+        fn = getattr(importlib.import_module(legacy_module(module_name)), attr)
         if not callable(fn):
             raise TypeError(f"{ref} is not callable")
         _cache[ref] = fn

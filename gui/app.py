@@ -1,6 +1,6 @@
 """The ``procviz`` command: the window, or the headless ``run`` / ``export`` subcommands.
 
-``procviz run ...`` and ``procviz export ...`` are handed to :func:`engine.cli.main` before
+``procviz run ...`` and ``procviz export ...`` are handed to :func:`procviz.engine.cli.main` before
 anything imports Qt, so they work on machines without a display or Qt libraries (this module
 imports PySide6 only inside the functions that open the window or draw an image).
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``procviz``; returns the exit code."""
     argv = list(sys.argv if argv is None else argv)
     if len(argv) > 1 and argv[1] in HEADLESS_COMMANDS:
-        from engine.cli import main as cli_main
+        from procviz.engine.cli import main as cli_main
 
         return cli_main(argv[1:], image_writer=render_image)
     return run_window(argv[1:])
@@ -33,14 +33,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def render_image(timeline: Any, path: Path, width: int, height: int, fmt: str) -> None:
     """Draw a timeline to PNG/SVG for the headless export (imports Qt only now; no display needed)."""
-    from gui.render import render_timeline
+    from procviz.gui.render import render_timeline
 
     render_timeline(timeline, path, width, height, fmt=fmt)
 
 
 def parse_window_args(args: list[str]) -> argparse.Namespace:
     """Options of the window: an optional timeline file to open, a theme, a settings file."""
-    from gui.theme import THEMES
+    from procviz.gui.theme import THEMES
 
     parser = argparse.ArgumentParser(
         prog="procviz",
@@ -61,9 +61,9 @@ def run_window(args: list[str]) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from gui.main_window import MainWindow
-    from gui.settings import APPLICATION, ORGANIZATION, make_settings
-    from gui.theme import apply_theme
+    from procviz.gui.main_window import MainWindow
+    from procviz.gui.settings import APPLICATION, ORGANIZATION, make_settings
+    from procviz.gui.theme import apply_theme
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "procviz", *args])
     app.setOrganizationName(ORGANIZATION)

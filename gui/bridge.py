@@ -1,6 +1,6 @@
 """The hand-off from the Engine thread to the GUI thread.
 
-The engine puts :class:`~engine.events.EngineBatch` objects on a thread-safe queue. Here a
+The engine puts :class:`~procviz.engine.events.EngineBatch` objects on a thread-safe queue. Here a
 main-thread QTimer (about 30 Hz) takes whatever is waiting, folds it into the Timeline the
 window shows with ``apply(batch, notify=False)``, and then tells the Timeline's subscribers once,
 with the merged change. So the views redraw at most once per tick, however many events arrived:
@@ -20,10 +20,10 @@ from collections import deque
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from engine.config import RunConfig
-from engine.events import EngineBatch, RunPhase, RunStatus
-from engine.runner import Engine, RunResult
-from engine.timeline import Timeline, TimelineChange
+from procviz.engine.config import RunConfig
+from procviz.engine.events import EngineBatch, RunPhase, RunStatus
+from procviz.engine.runner import Engine, RunResult
+from procviz.engine.timeline import Timeline, TimelineChange
 
 TICK_MS = 33
 TICK_BUDGET_S = 0.012

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor
 
-from engine.events import TaskState, WorkerState
+from procviz.engine.events import TaskState, WorkerState
 
 WORKER_STATE_COLORS: dict[WorkerState, str] = {
     WorkerState.NEW: "#A873D9",  # violet: start-up (spawn, imports)

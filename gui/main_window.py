@@ -1,10 +1,10 @@
 """The main window: forms on the left, the live Gantt in the centre, numbers and tasks around it.
 
 The window owns one Timeline for its whole life; the chart and every panel subscribe to it.
-Runs feed it through the :class:`~gui.bridge.EngineBridge`; opened files are copied into it
+Runs feed it through the :class:`~procviz.gui.bridge.EngineBridge`; opened files are copied into it
 (only after they were read without error, so a bad file leaves the screen as it was). Dialogs
 go through replaceable callables (``show_error`` here; ``files.ask_open_path`` and
-``files.ask_save_path`` in :mod:`gui.timeline_files`) so tests answer them without a modal loop.
+``files.ask_save_path`` in :mod:`procviz.gui.timeline_files`) so tests answer them without a modal loop.
 """
 
 from __future__ import annotations
@@ -25,24 +25,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.config import ConfigError, RunConfig, parse_config
-from engine.events import RunPhase, RunStatus, TaskState, WorkerState
-from engine.runner import Engine, RunResult
-from engine.timeline import Timeline
-from gui.actions import make_actions
-from gui.bridge import EngineBridge
-from gui.colors import state_color
-from gui.forms.setup_panel import SetupPanel
-from gui.gantt import GanttWidget
-from gui.panels.metrics_panel import MetricsPanel
-from gui.panels.progress_panel import ProgressPanel
-from gui.panels.sparklines import SparklinesPanel
-from gui.panels.task_table import TaskTablePanel
-from gui.panels.units import count
-from gui.presets import load_presets
-from gui.settings import make_settings, read_json, write_json
-from gui.timeline_files import TimelineFiles
-from gui.timeline_io import EXPORT_FORMATS, NATIVE, ExportFormat, load_into, snapshot
+from procviz.engine.config import ConfigError, RunConfig, parse_config
+from procviz.engine.events import RunPhase, RunStatus, TaskState, WorkerState
+from procviz.engine.runner import Engine, RunResult
+from procviz.engine.timeline import Timeline
+from procviz.gui.actions import make_actions
+from procviz.gui.bridge import EngineBridge
+from procviz.gui.colors import state_color
+from procviz.gui.forms.setup_panel import SetupPanel
+from procviz.gui.gantt import GanttWidget
+from procviz.gui.panels.metrics_panel import MetricsPanel
+from procviz.gui.panels.progress_panel import ProgressPanel
+from procviz.gui.panels.sparklines import SparklinesPanel
+from procviz.gui.panels.task_table import TaskTablePanel
+from procviz.gui.panels.units import count
+from procviz.gui.presets import load_presets
+from procviz.gui.settings import make_settings, read_json, write_json
+from procviz.gui.timeline_files import TimelineFiles
+from procviz.gui.timeline_io import EXPORT_FORMATS, NATIVE, ExportFormat, load_into, snapshot
 
 STATUS_MS = 500
 # Bump when the dock layout changes: an older saved layout is then ignored, not half-applied.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.config import MAX_WORKERS, ConfigError, parse_config
+from procviz.engine.config import MAX_WORKERS, ConfigError, parse_config
 
 GROUPS = (
     ("scenario_", "Cooperating processes: Queue, Pipe, Lock, Manager, …"),
@@ -25,10 +25,10 @@ DEFAULT_GROUP = "multiprocessing.Pool tutorials"
 
 
 def resources_dir() -> Path:
-    """The ``resources`` folder next to the ``gui`` package (works from a checkout and ``pip -e``)."""
-    import gui
+    """The ``procviz.resources`` package folder (a checkout, an editable install or a wheel)."""
+    from importlib.resources import files
 
-    return Path(gui.__file__).resolve().parent.parent / "resources"
+    return Path(str(files("procviz.resources")))
 
 
 def presets_dir() -> Path:

@@ -1,6 +1,6 @@
 """Offscreen pictures of a timeline: the Gantt chart as shown, written to PNG or SVG.
 
-The picture is the real :class:`~gui.gantt.GanttWidget` (legend, lane labels, bars, state strip,
+The picture is the real :class:`~procviz.gui.gantt.GanttWidget` (legend, lane labels, bars, state strip,
 time axis), laid out at the requested size and painted into a QImage or a QSvgGenerator. So the
 export goes through the same culling and pixel merging as the screen, which is what keeps an SVG
 of a million tasks down to a few thousand rectangles.
@@ -19,8 +19,8 @@ from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
-from engine.timeline import Timeline
-from gui.gantt import GanttWidget
+from procviz.engine.timeline import Timeline
+from procviz.gui.gantt import GanttWidget
 
 FORMATS = ("png", "svg")
 MIN_SIZE, MAX_SIZE = 100, 20000

@@ -13,9 +13,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
-from engine.timeline import Timeline
-from gui.settings import recent_files, remember_file
-from gui.timeline_io import (
+from procviz.engine.timeline import Timeline
+from procviz.gui.settings import recent_files, remember_file
+from procviz.gui.timeline_io import (
     EXPORT_FORMATS,
     NATIVE,
     OPEN_FILTER,

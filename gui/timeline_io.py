@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.timeline import Timeline
+from procviz.engine.timeline import Timeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class TimelineOpenError(Exception):
 
 def read_timeline_file(path: str | Path) -> Timeline:
     """Read any timeline file procviz writes; raises :class:`TimelineOpenError` with the reason."""
-    from engine.formats import TimelineFileError, read_timeline
+    from procviz.engine.formats import TimelineFileError, read_timeline
 
     p = Path(path)
     try:
@@ -65,12 +65,12 @@ def write_timeline_file(timeline: Timeline, path: str | Path, fmt: ExportFormat)
     """Write ``timeline`` to ``path`` in ``fmt`` (data formats via engine.formats, images via gui.render)."""
     p = Path(path)
     if fmt.image:
-        from gui.render import render_timeline
+        from procviz.gui.render import render_timeline
 
         width, height = IMAGE_SIZE
         render_timeline(timeline, p, width, height, fmt=fmt.key)
         return
-    from engine.formats import write_timeline
+    from procviz.engine.formats import write_timeline
 
     write_timeline(timeline, p, fmt=fmt.key)
 

@@ -7,8 +7,8 @@ import time
 
 import psutil
 
-from engine.config import parse_config
-from engine.runner import Engine, RunResult
+from procviz.engine.config import parse_config
+from procviz.engine.runner import Engine, RunResult
 
 START_METHODS = ("spawn", "forkserver")
 
@@ -24,7 +24,7 @@ def run_config(data: dict, timeout_s: float = 60.0) -> RunResult:
 
 def function_workload(fn: str, n: int = 20, **kw: object) -> dict:
     """A workload calling engine.demo_tasks.<fn>(i) for i in range(n)."""
-    return {"kind": "function", "function": f"engine.demo_tasks:{fn}", "args": [[i] for i in range(n)], **kw}
+    return {"kind": "function", "function": f"procviz.engine.demo_tasks:{fn}", "args": [[i] for i in range(n)], **kw}
 
 
 def alive_pids(pids: set[int]) -> set[int]:

@@ -13,7 +13,7 @@ QT_ROOTS = ("PySide6", "pyqtgraph", "shiboken6")
 
 PROBE = """
 import sys
-from gui.app import main
+from procviz.gui.app import main
 code = main(["procviz", *{argv!r}])
 qt = sorted(m for m in sys.modules if m.split(".")[0] in {qt!r})
 print("EXIT", code)
@@ -60,7 +60,7 @@ def test_procviz_export_imports_no_qt_for_data_formats(tmp_path) -> None:
 
 
 def test_window_options_parse_without_opening_a_window() -> None:
-    from gui.app import parse_window_args
+    from procviz.gui.app import parse_window_args
 
     options = parse_window_args(["some.json", "--theme", "dark"])
     assert options.timeline == pathlib.Path("some.json")
@@ -76,8 +76,9 @@ def test_gui_app_module_itself_imports_no_qt() -> None:
 
 
 def test_procviz_export_png_draws_the_chart_without_a_display(tmp_path) -> None:
-    from engine.formats import write_timeline
-    from tests.test_gui_panels import synthetic
+    from test_gui_panels import synthetic
+
+    from procviz.engine.formats import write_timeline
 
     timeline = tmp_path / "t.json"
     write_timeline(synthetic(200), timeline)

@@ -14,10 +14,10 @@ import time
 import numpy as np
 import psutil
 import pytest
+from engine_helpers import START_METHODS, function_workload, run_config
 
-from engine.config import ConfigError, parse_config
-from engine.events import TaskState
-from tests.engine_helpers import START_METHODS, function_workload, run_config
+from procviz.engine.config import ConfigError, parse_config
+from procviz.engine.events import TaskState
 
 PROCESS_BACKENDS = ("process", "serial", "process_pool_executor")
 

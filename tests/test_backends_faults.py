@@ -13,13 +13,13 @@ import time
 
 import numpy as np
 import pytest
+from engine_helpers import function_workload, run_config
+from test_backends import leftover_children
 
-import engine.runner
-from engine.config import parse_config
-from engine.events import TaskState
-from engine.runner import Engine
-from tests.engine_helpers import function_workload, run_config
-from tests.test_backends import leftover_children
+import procviz.engine.runner as engine_runner
+from procviz.engine.config import parse_config
+from procviz.engine.events import TaskState
+from procviz.engine.runner import Engine
 
 PROCESS_BACKENDS = ("process", "serial", "process_pool_executor")
 
@@ -31,11 +31,11 @@ def verdicts_drained(monkeypatch: pytest.MonkeyPatch) -> None:
     Verdicts are taken before the original drain (which takes exits, then datagrams) and applied
     after it: a verdict is always put after the exit that caused it, so it never overtakes it.
     """
-    if "verdicts" in inspect.getsource(engine.runner._Run._drain):
+    if "verdicts" in inspect.getsource(engine_runner._Run._drain):
         return
-    original = engine.runner._Run._drain
+    original = engine_runner._Run._drain
 
-    def drain(self: engine.runner._Run, now: int) -> None:
+    def drain(self: engine_runner._Run, now: int) -> None:
         verdicts = []
         while True:
             try:
@@ -46,10 +46,10 @@ def verdicts_drained(monkeypatch: pytest.MonkeyPatch) -> None:
         for v in verdicts:
             self.tracker.end_tasks(v.task_ids, TaskState.FAILED, v.t_ns, v.reason_type, v.reason)
 
-    monkeypatch.setattr(engine.runner._Run, "_drain", drain)
+    monkeypatch.setattr(engine_runner._Run, "_drain", drain)
 
 
-def _errors(result: engine.runner.RunResult) -> dict[int, str]:
+def _errors(result: engine_runner.RunResult) -> dict[int, str]:
     return {t: f"{x.type_name}: {x.message}" for t, x in result.timeline.texts.items() if x.kind == "error"}
 
 
@@ -91,7 +91,7 @@ def test_killed_worker_fails_its_task_with_the_signal_and_the_run_ends(backend: 
 
 def test_broken_process_pool_names_the_culprit_for_every_aborted_task(verdicts_drained: None) -> None:
     # 12 tasks of 100 ms on 2 workers: task 3 kills its worker while most tasks are still pending.
-    workload = {"kind": "function", "function": "engine.demo_tasks:kill_self_if",
+    workload = {"kind": "function", "function": "procviz.engine.demo_tasks:kill_self_if",
                 "args": [[i, 3, 100] for i in range(12)]}
     result = run_config({"backend": "process_pool_executor", "api": "submit", "workers": 2, "workload": workload},
                         timeout_s=30)
@@ -130,7 +130,8 @@ def test_timeout_ends_the_task_terminates_its_worker_and_the_run(backend: str) -
 
 
 def test_timeout_on_serial_lets_the_replacement_run_the_rest() -> None:
-    workload = {"kind": "function", "function": "engine.demo_tasks:hang", "args": [[0, 0.01], [1, 60], [2, 0.01]]}
+    workload = {"kind": "function", "function": "procviz.engine.demo_tasks:hang",
+                "args": [[0, 0.01], [1, 60], [2, 0.01]]}
     result = run_config({"backend": "serial", "task_timeout_s": 0.3, "workload": workload}, timeout_s=30)
     tl = result.timeline
     assert [TaskState(s) for s in tl.state] == [TaskState.DONE, TaskState.TIMEOUT, TaskState.DONE]

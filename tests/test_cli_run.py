@@ -10,10 +10,9 @@ import time
 
 import psutil
 import pytest
+from engine_helpers import wait_gone
 
-from tests.engine_helpers import wait_gone
-
-RUN = [sys.executable, "-m", "engine.cli", "run"]
+RUN = [sys.executable, "-m", "procviz.engine.cli", "run"]
 
 
 def test_run_writes_a_summary_and_exits_0(tmp_path) -> None:
@@ -35,7 +34,7 @@ def test_flags_override_the_config_file(tmp_path) -> None:
 
 def test_failed_tasks_exit_1() -> None:
     proc = subprocess.run([*RUN, "--quiet", "--workers", "2", "--kind", "function", "--function",
-                           "engine.demo_tasks:fail_if", "--args", "[[1], [3], [5]]"],
+                           "procviz.engine.demo_tasks:fail_if", "--args", "[[1], [3], [5]]"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "failed 1" in proc.stdout
@@ -77,7 +76,7 @@ def test_signal_stops_the_run_cleanly_with_exit_3(sig: int) -> None:
 
 
 def test_run_out_picks_the_format_from_the_extension(tmp_path) -> None:
-    from engine.formats import read_timeline
+    from procviz.engine.formats import read_timeline
 
     for name in ("t.json", "t.csv", "t.trace.json"):
         out = tmp_path / name

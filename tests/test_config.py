@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from engine.config import ConfigError, RunConfig, load_config, parse_config, plan_durations_ms, submission_order
+from procviz.engine.config import ConfigError, RunConfig, load_config, parse_config, plan_durations_ms, submission_order
 
 
 def problems_of(data: dict) -> dict[str, str]:
@@ -95,7 +95,7 @@ def test_load_config_names_the_file(tmp_path) -> None:
 def test_cli_exits_2_on_bad_config(tmp_path, content: str) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
-    proc = subprocess.run([sys.executable, "-m", "engine.cli", "run", "--config", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "procviz.engine.cli", "run", "--config", str(path)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert "invalid" in proc.stderr

@@ -6,11 +6,11 @@ import time
 
 import numpy as np
 import pytest
+from engine_helpers import START_METHODS, function_workload, run_config, wait_gone, worker_pids
 
-from engine.config import parse_config
-from engine.events import TaskState
-from engine.runner import Engine
-from tests.engine_helpers import START_METHODS, function_workload, run_config, wait_gone, worker_pids
+from procviz.engine.config import parse_config
+from procviz.engine.events import TaskState
+from procviz.engine.runner import Engine
 
 
 def _states(result) -> dict[str, int]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from engine_helpers import START_METHODS, function_workload, run_config, wait_gone, worker_pids
 
-from engine.events import TaskState
-from tests.engine_helpers import START_METHODS, function_workload, run_config, wait_gone, worker_pids
+from procviz.engine.events import TaskState
 
 APIS = ("map", "map_async", "imap", "imap_unordered", "starmap", "apply", "apply_async")
 

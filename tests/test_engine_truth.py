@@ -9,10 +9,10 @@ import os
 
 import numpy as np
 import pytest
+from engine_helpers import run_config
 
-from engine.clock import SchedstatReader
-from engine.events import TaskState, WorkerState
-from tests.engine_helpers import run_config
+from procviz.engine.clock import SchedstatReader
+from procviz.engine.events import TaskState, WorkerState
 
 needs_schedstat = pytest.mark.skipif(not SchedstatReader().available, reason="no schedstat on this kernel")
 

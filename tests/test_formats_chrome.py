@@ -8,12 +8,12 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
+from test_formats_synthetic import PARENT_PID, assert_same_timeline, build_timeline
 
-from engine.events import TaskState
-from engine.formats import TimelineFileError, chrome_events, read_timeline, write_timeline
-from engine.formats.chrome_tracks import SYNTHETIC_FLOOR
-from engine.formats.model import TASK_STATE_NAMES, WORKER_STATE_NAMES
-from tests.test_formats_synthetic import PARENT_PID, assert_same_timeline, build_timeline
+from procviz.engine.events import TaskState
+from procviz.engine.formats import TimelineFileError, chrome_events, read_timeline, write_timeline
+from procviz.engine.formats.chrome_tracks import SYNTHETIC_FLOOR
+from procviz.engine.formats.model import TASK_STATE_NAMES, WORKER_STATE_NAMES
 
 
 def _trace(tmp_path, tl, name="run.trace.json"):
@@ -226,7 +226,7 @@ def test_running_tasks_reach_the_live_edge(tmp_path):
 
 @pytest.mark.parametrize("backend", ["serial", "thread_pool_executor"])
 def test_a_real_run_exports_and_reopens_in_every_format(tmp_path, backend):
-    from tests.engine_helpers import run_config
+    from engine_helpers import run_config
 
     result = run_config({"backend": backend, "workers": 2, "workload": {"kind": "sleep", "count": 8,
                                                                          "duration_ms": 1}})

@@ -7,12 +7,12 @@ import io
 
 import numpy as np
 import pytest
+from test_formats_synthetic import build_timeline
 
-from engine.events import TaskState
-from engine.formats import TimelineFileError, read_timeline, write_timeline
-from engine.formats.csv_write import HEADER
-from engine.formats.model import derived_arg_texts, reason_text
-from tests.test_formats_synthetic import build_timeline
+from procviz.engine.events import TaskState
+from procviz.engine.formats import TimelineFileError, read_timeline, write_timeline
+from procviz.engine.formats.csv_write import HEADER
+from procviz.engine.formats.model import derived_arg_texts, reason_text
 
 HEADER_LINE = "id,state,reason,pid,lane,chunk,args,submitted_s,start_s,end_s,queued_ms,cpu_ms,ready_ms,waiting_ms"
 
@@ -92,7 +92,7 @@ def test_formula_cells_neutralised_numbers_untouched(tmp_path):
 
 
 def test_tab_cr_and_nul_starts_neutralised_and_no_nul_bytes(tmp_path):
-    from engine.formats.csv_write import neutralise
+    from procviz.engine.formats.csv_write import neutralise
 
     assert neutralise("\tx") == "'\tx" and neutralise("\rx") == "'\rx"
     assert neutralise("\0x") == "'\u2400x" and neutralise("a\0b") == "a\u2400b" and neutralise("ok") == "ok"

@@ -7,9 +7,9 @@ import json
 import re
 
 import pytest
+from test_formats_synthetic import build_timeline
 
-from engine.formats import FORMATS, TimelineFileError, choose_format, fileio, read_timeline, write_timeline
-from tests.test_formats_synthetic import build_timeline
+from procviz.engine.formats import FORMATS, TimelineFileError, choose_format, fileio, read_timeline, write_timeline
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import stat
 
 import numpy as np
 import pytest
+from test_formats_synthetic import assert_same_timeline, build_timeline
 
-from engine.events import RunInfo, TaskState
-from engine.formats import jsonio, native_write, read_timeline, write_timeline
-from engine.timeline import Timeline
-from tests.test_formats_synthetic import assert_same_timeline, build_timeline
+from procviz.engine.events import RunInfo, TaskState
+from procviz.engine.formats import jsonio, native_write, read_timeline, write_timeline
+from procviz.engine.timeline import Timeline
 
 
 def test_round_trip_keeps_everything(tmp_path):
@@ -119,7 +119,7 @@ def test_failed_write_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
         out.write(b'{"format":')
         raise OSError("disk full")
 
-    monkeypatch.setitem(__import__("engine.formats.write", fromlist=["_WRITERS"])._WRITERS, "json", broken)
+    monkeypatch.setitem(__import__("procviz.engine.formats.write", fromlist=["_WRITERS"])._WRITERS, "json", broken)
     with pytest.raises(OSError, match="disk full"):
         write_timeline(build_timeline(), path)
     assert path.read_text() == "old"

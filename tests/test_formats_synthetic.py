@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.config import RunConfig
-from engine.events import (
+from procviz.engine.config import RunConfig
+from procviz.engine.events import (
     END_DTYPE,
     INTERVAL_DTYPE,
     RESOURCE_DTYPE,
@@ -29,7 +29,7 @@ from engine.events import (
     TaskText,
     WorkerState,
 )
-from engine.timeline import Timeline
+from procviz.engine.timeline import Timeline
 
 T0 = 1_000_000_000_000  # 1000 s after boot, like a real CLOCK_MONOTONIC reading
 MS = 1_000_000

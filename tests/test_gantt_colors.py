@@ -7,9 +7,9 @@ import itertools
 import pytest
 from PySide6.QtGui import QColor
 
-from engine.events import TaskState, WorkerState
-from gui import colors
-from gui.colors import TASK_STATE_COLORS, WORKER_STATE_COLORS, state_color
+from procviz.engine.events import TaskState, WorkerState
+from procviz.gui import colors
+from procviz.gui.colors import TASK_STATE_COLORS, WORKER_STATE_COLORS, state_color
 
 LIGHT, DARK = "#FFFFFF", "#1F2023"  # the backgrounds of gui.theme's light and dark palettes
 

@@ -6,14 +6,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from test_gantt_synth import MS, T0, synth_batches, synth_timeline
 
-from engine.events import END_DTYPE, START_DTYPE, EngineBatch, TaskState, WorkerState
-from engine.timeline import Timeline
-from gui.gantt.lod import LaneMerger, merge_lanes
-from gui.gantt.merge import DOMINANT, MAX, merge_lane
-from gui.gantt.model import RANK_OF_STATE, RANK_STATES, GanttModel
-from gui.gantt.series import LaneSeries
-from tests.test_gantt_synth import MS, T0, synth_batches, synth_timeline
+from procviz.engine.events import END_DTYPE, START_DTYPE, EngineBatch, TaskState, WorkerState
+from procviz.engine.timeline import Timeline
+from procviz.gui.gantt.lod import LaneMerger, merge_lanes
+from procviz.gui.gantt.merge import DOMINANT, MAX, merge_lane
+from procviz.gui.gantt.model import RANK_OF_STATE, RANK_STATES, GanttModel
+from procviz.gui.gantt.series import LaneSeries
 
 
 def series_of(x0, x1, rank=None, key=None, group=None) -> LaneSeries:
@@ -304,7 +304,7 @@ def test_cache_updated_from_the_tail_equals_a_fresh_one():
 
 
 def test_panning_at_one_zoom_reuses_the_cached_runs(monkeypatch):
-    import gui.gantt.lod as lod
+    import procviz.gui.gantt.lod as lod
 
     s, x0, x1 = dense_series(40_000)
     merger = LaneMerger(s, MAX)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.events import (
+from procviz.engine.events import (
     END_DTYPE,
     INTERVAL_DTYPE,
     SPAN_DTYPE,
@@ -22,7 +22,7 @@ from engine.events import (
     TaskText,
     WorkerState,
 )
-from engine.timeline import Timeline
+from procviz.engine.timeline import Timeline
 
 T0 = 1_000_000_000_000  # an arbitrary monotonic_ns origin
 MS = 1_000_000

@@ -10,13 +10,13 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
+from test_gantt_synth import MS, T0, synth_batches, synth_timeline  # noqa: E402
 
-from engine.events import EngineBatch, LaneInfo, TaskState, WorkerState  # noqa: E402
-from engine.timeline import Timeline  # noqa: E402
-from gui import colors  # noqa: E402
-from gui.gantt import GanttWidget, layout  # noqa: E402
-from gui.gantt.tooltip import lane_labels  # noqa: E402
-from tests.test_gantt_synth import MS, T0, synth_batches, synth_timeline  # noqa: E402
+from procviz.engine.events import EngineBatch, LaneInfo, TaskState, WorkerState  # noqa: E402
+from procviz.engine.timeline import Timeline  # noqa: E402
+from procviz.gui import colors  # noqa: E402
+from procviz.gui.gantt import GanttWidget, layout  # noqa: E402
+from procviz.gui.gantt.tooltip import lane_labels  # noqa: E402
 
 
 def show(qtbot, timeline: Timeline, width: int = 1200, height: int = 700) -> GanttWidget:

@@ -10,8 +10,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from engine.config import parse_config  # noqa: E402
-from engine.events import (  # noqa: E402
+from procviz.engine.config import parse_config  # noqa: E402
+from procviz.engine.events import (  # noqa: E402
     END_DTYPE,
     START_DTYPE,
     SUBMIT_DTYPE,
@@ -22,10 +22,10 @@ from engine.events import (  # noqa: E402
     RunStatus,
     TaskState,
 )
-from engine.metrics import compute_metrics  # noqa: E402
-from engine.runner import RunResult  # noqa: E402
-from engine.timeline import Timeline  # noqa: E402
-from gui.bridge import EngineBridge  # noqa: E402
+from procviz.engine.metrics import compute_metrics  # noqa: E402
+from procviz.engine.runner import RunResult  # noqa: E402
+from procviz.engine.timeline import Timeline  # noqa: E402
+from procviz.gui.bridge import EngineBridge  # noqa: E402
 
 T0 = 1_000_000_000
 

@@ -10,12 +10,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+from test_gui_support import make_window  # noqa: E402
 
-from engine.config import parse_config  # noqa: E402
-from engine.formats import read_timeline  # noqa: E402
-from engine.runner import Engine  # noqa: E402
-from gui.timeline_io import EXPORT_FORMATS, NATIVE, format_for_path  # noqa: E402
-from tests.test_gui_support import make_window  # noqa: E402
+from procviz.engine.config import parse_config  # noqa: E402
+from procviz.engine.formats import read_timeline  # noqa: E402
+from procviz.engine.runner import Engine  # noqa: E402
+from procviz.gui.timeline_io import EXPORT_FORMATS, NATIVE, format_for_path  # noqa: E402
 
 BAR_COLUMNS = ("start_ns", "end_ns", "lane", "state")
 
@@ -33,7 +33,7 @@ def recorded():
 @pytest.fixture
 def window(qtbot, tmp_path, recorded):
     w = make_window(qtbot, tmp_path)
-    from gui.timeline_io import load_into
+    from procviz.gui.timeline_io import load_into
 
     load_into(w.timeline, recorded)
     w._update_actions()

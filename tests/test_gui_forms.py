@@ -10,9 +10,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
-from engine.config import parse_config  # noqa: E402
-from gui.forms.run_form import RunForm  # noqa: E402
-from gui.presets import load_presets, presets_dir  # noqa: E402
+from procviz.engine.config import parse_config  # noqa: E402
+from procviz.gui.forms.run_form import RunForm  # noqa: E402
+from procviz.gui.presets import load_presets, presets_dir  # noqa: E402
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_bad_function_string_and_bad_args_json(qtbot, form) -> None:
     assert "module:function" in form.problem_text("workload.function")
     retype(qtbot, form.workload.function, "not a function")
     assert "module:function" in form.problem_text("workload.function")
-    retype(qtbot, form.workload.function, "engine.demo_tasks:square")
+    retype(qtbot, form.workload.function, "procviz.engine.demo_tasks:square")
     assert form.is_valid(), form.problems
     form.workload.args.setPlainText("[[1], [2]")
     assert not form.is_valid()
@@ -122,7 +122,7 @@ def test_every_shipped_preset_is_valid_and_fills_the_form(form) -> None:
 
 
 def test_preset_workers_per_cpu_scales_with_the_machine(tmp_path) -> None:
-    from gui.presets import load_preset
+    from procviz.gui.presets import load_preset
 
     path = tmp_path / "p.json"
     path.write_text(json.dumps({"name": "x", "workers_per_cpu": 2, "config": {"workload": {"kind": "cpu"}}}))
@@ -150,7 +150,7 @@ def test_field_reasons_are_readable_in_a_screenshot(qtbot, form, tmp_path) -> No
 
 
 def test_backend_offers_only_its_apis(form) -> None:
-    from gui.forms.pool_form import BACKEND_APIS
+    from procviz.gui.forms.pool_form import BACKEND_APIS
 
     if not BACKEND_APIS:
         pytest.skip("this engine does not list APIs per backend")
@@ -164,7 +164,7 @@ def test_backend_offers_only_its_apis(form) -> None:
 
 
 def test_choosing_a_scenario_picks_the_process_backend(form) -> None:
-    from gui.forms.workload_form import scenario_names
+    from procviz.gui.forms.workload_form import scenario_names
 
     names = scenario_names()
     if not names:

@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QColor  # noqa: E402
 
-from engine.events import (  # noqa: E402
+from procviz.engine.events import (  # noqa: E402
     END_DTYPE,
     RESOURCE_DTYPE,
     START_DTYPE,
@@ -24,13 +24,13 @@ from engine.events import (  # noqa: E402
     TaskState,
     TaskText,
 )
-from engine.metrics import compute_metrics  # noqa: E402
-from engine.timeline import Timeline  # noqa: E402
-from gui.panels.metrics_panel import READY_UNMEASURED, MetricsPanel, summary_texts  # noqa: E402
-from gui.panels.progress_panel import ProgressPanel  # noqa: E402
-from gui.panels.sparklines import SparklinesPanel, reduce_max  # noqa: E402
-from gui.panels.task_model import COLUMNS, TaskTableModel  # noqa: E402
-from gui.panels.task_table import TaskTablePanel  # noqa: E402
+from procviz.engine.metrics import compute_metrics  # noqa: E402
+from procviz.engine.timeline import Timeline  # noqa: E402
+from procviz.gui.panels.metrics_panel import READY_UNMEASURED, MetricsPanel, summary_texts  # noqa: E402
+from procviz.gui.panels.progress_panel import ProgressPanel  # noqa: E402
+from procviz.gui.panels.sparklines import SparklinesPanel, reduce_max  # noqa: E402
+from procviz.gui.panels.task_model import COLUMNS, TaskTableModel  # noqa: E402
+from procviz.gui.panels.task_table import TaskTablePanel  # noqa: E402
 
 T0 = 10_000_000_000
 
@@ -169,7 +169,7 @@ def test_metrics_panel_refreshes_on_reset(qtbot) -> None:
     qtbot.addWidget(panel)
     assert panel.metrics is None and panel.text("makespan") == "–"
     other = synthetic(10)
-    from gui.timeline_io import load_into
+    from procviz.gui.timeline_io import load_into
 
     load_into(tl, other)
     assert panel.metrics == compute_metrics(other)

@@ -14,17 +14,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
-
-from engine.events import TaskState  # noqa: E402
-from engine.metrics import compute_metrics  # noqa: E402
-from gui.panels.metrics_panel import summary_texts  # noqa: E402
-from tests.test_gui_support import (  # noqa: E402
+from test_gui_support import (  # noqa: E402
     children,
     make_window,
     run_and_wait,
     wait_gone,
     worker_lane_pids,
 )
+
+from procviz.engine.events import TaskState  # noqa: E402
+from procviz.engine.metrics import compute_metrics  # noqa: E402
+from procviz.gui.panels.metrics_panel import summary_texts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -153,9 +153,9 @@ CLOSE_SCRIPT = textwrap.dedent("""
     import psutil
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    from gui.app import install_quit_on_signals
-    from gui.main_window import MainWindow
-    from gui.settings import make_settings
+    from procviz.gui.app import install_quit_on_signals
+    from procviz.gui.main_window import MainWindow
+    from procviz.gui.settings import make_settings
 
     def main():
         app = QApplication([])
@@ -249,7 +249,7 @@ def test_failed_run_shows_a_dialog_and_the_previous_timeline_stays(qtbot, window
     before = window.timeline.end_ns.copy()
     work = window.form.workload
     choose(work.kind, "function")
-    retype(qtbot, work.function, "engine.demo_tasks:no_such_function")
+    retype(qtbot, work.function, "procviz.engine.demo_tasks:no_such_function")
     work.args.setPlainText("[[1], [2]]")
     assert window.form.is_valid(), window.form.problems
     result = run_and_wait(qtbot, window)

@@ -8,8 +8,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import psutil  # noqa: E402
-
-from tests.engine_helpers import alive_pids, wait_gone  # noqa: E402, F401 - wait_gone is re-exported
+from engine_helpers import alive_pids, wait_gone  # noqa: E402, F401 - wait_gone is re-exported
 
 RUN_TIMEOUT_MS = 90_000
 
@@ -21,8 +20,8 @@ def settings_file(tmp_path: Path) -> Path:
 
 def make_window(qtbot, tmp_path: Path, engine=None):
     """A shown MainWindow with throwaway settings whose error dialogs are recorded, not shown."""
-    from gui.main_window import MainWindow
-    from gui.settings import make_settings
+    from procviz.gui.main_window import MainWindow
+    from procviz.gui.settings import make_settings
 
     window = MainWindow(settings=make_settings(settings_file(tmp_path)), engine=engine)
     qtbot.addWidget(window)

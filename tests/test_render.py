@@ -13,12 +13,12 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
+from test_gantt_synth import synth_timeline  # noqa: E402
 
-from engine.events import TaskState, WorkerState  # noqa: E402
-from gui import colors  # noqa: E402
-from gui.gantt.tooltip import lane_labels  # noqa: E402
-from gui.render import render_timeline  # noqa: E402
-from tests.test_gantt_synth import synth_timeline  # noqa: E402
+from procviz.engine.events import TaskState, WorkerState  # noqa: E402
+from procviz.gui import colors  # noqa: E402
+from procviz.gui.gantt.tooltip import lane_labels  # noqa: E402
+from procviz.gui.render import render_timeline  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SVG = "{http://www.w3.org/2000/svg}"
@@ -99,9 +99,9 @@ def test_bad_sizes_are_refused(qapp, tmp_path, timeline, width, height):
 def test_renders_without_a_display_or_an_existing_application(tmp_path):
     code = (
         "import sys\n"
-        f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from tests.test_gantt_synth import synth_timeline\n"
-        "from gui.render import render_timeline\n"
+        f"sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+        "from test_gantt_synth import synth_timeline\n"
+        "from procviz.gui.render import render_timeline\n"
         "from PySide6.QtWidgets import QApplication\n"
         "assert QApplication.instance() is None\n"
         f"render_timeline(synth_timeline(n_tasks=50, n_lanes=2), {str(tmp_path / 'a.png')!r}, 320, 240)\n"
@@ -115,7 +115,7 @@ def test_renders_without_a_display_or_an_existing_application(tmp_path):
 
 
 def test_an_empty_timeline_renders(qapp, tmp_path):
-    from engine.timeline import Timeline
+    from procviz.engine.timeline import Timeline
 
     path = tmp_path / "empty.png"
     render_timeline(Timeline(), path, width=200, height=150)

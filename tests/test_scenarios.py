@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_helpers import START_METHODS, run_config
+from test_backends import leftover_children
 
-from engine.config import ConfigError, parse_config
-from engine.events import TaskState
-from engine.runner import Engine, RunResult
-from engine.scenarios.names import SCENARIOS
-from engine.timeline import Timeline
-from tests.engine_helpers import START_METHODS, run_config
-from tests.test_backends import leftover_children
+from procviz.engine.config import ConfigError, parse_config
+from procviz.engine.events import TaskState
+from procviz.engine.runner import Engine, RunResult
+from procviz.engine.scenarios.names import SCENARIOS
+from procviz.engine.timeline import Timeline
 
 PRESETS = Path(__file__).resolve().parents[1] / "resources" / "presets"
 SIZES = {  # count (main + roles), workers, ms: small and quick

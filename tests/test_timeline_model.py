@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.events import END_DTYPE, START_DTYPE, SUBMIT_DTYPE, EngineBatch, LaneInfo, RunInfo, TaskState
-from engine.metrics import compute_metrics
-from engine.timeline import GrowableColumns, Timeline
+from procviz.engine.events import END_DTYPE, START_DTYPE, SUBMIT_DTYPE, EngineBatch, LaneInfo, RunInfo, TaskState
+from procviz.engine.metrics import compute_metrics
+from procviz.engine.timeline import GrowableColumns, Timeline
 
 MS = 1_000_000
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.config import RunConfig
-from engine.plan import TaskPlan
+from procviz.engine.config import RunConfig
+from procviz.engine.plan import TaskPlan
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,11 @@
 """Processes the engine starts one by one: a Process per task, the serial worker, scenario roles.
 
-Child side, :func:`child_init` is :func:`engine.instrument.worker_init` with a lane name (the role,
+Child side, :func:`child_init` is :func:`procviz.engine.instrument.worker_init` with a lane name (the role,
 the daemon flag), built from the instrument's public calls; :func:`child_main` runs a list of
-task calls through the same measured :func:`engine.instrument.run_task` wrapper as a Pool worker.
+task calls through the same measured :func:`procviz.engine.instrument.run_task` wrapper as a Pool worker.
 
 Parent side, a :class:`ChildSet` starts processes, waits on their sentinels, and reports every
-exit exactly once as a :class:`~engine.backends.base.WorkerExit` with its exit code. It is the
+exit exactly once as a :class:`~procviz.engine.backends.base.WorkerExit` with its exit code. It is the
 only code that joins its processes (under a lock), so exit codes are never lost to a race.
 """
 
@@ -24,9 +24,9 @@ from multiprocessing import util
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from engine.backends.base import Backend, WorkerExit
-from engine.config import RunConfig
-from engine.instrument import TaskCall, announce_thread, connect_threads, recorder, run_task
+from procviz.engine.backends.base import Backend, WorkerExit
+from procviz.engine.config import RunConfig
+from procviz.engine.instrument import TaskCall, announce_thread, connect_threads, recorder, run_task
 
 POLL_S = 0.05
 FLUSH_ON_SIGTERM_S = 0.3

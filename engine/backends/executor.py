@@ -6,7 +6,7 @@ the done-callbacks, which run on whichever thread completes the future (the exec
 thread for processes, the worker thread itself for threads) and are drawn there as short bars.
 
 :class:`ProcessPoolExecutorBackend` adds worker exits and the broken-pool rule (see
-:mod:`engine.backends.executor_watch`): one worker that dies abruptly fails every pending future,
+:mod:`procviz.engine.backends.executor_watch`): one worker that dies abruptly fails every pending future,
 so the engine is told who broke the pool and which tasks were aborted because of it.
 """
 
@@ -21,11 +21,11 @@ from abc import abstractmethod
 
 import numpy as np
 
-from engine.backends.base import Backend, CallbackSpan, Delivery, Submitted
-from engine.backends.executor_watch import ExecutorWatch, watched_context
-from engine.config import RunConfig
-from engine.instrument import run_task, worker_init
-from engine.plan import TaskPlan
+from procviz.engine.backends.base import Backend, CallbackSpan, Delivery, Submitted
+from procviz.engine.backends.executor_watch import ExecutorWatch, watched_context
+from procviz.engine.config import RunConfig
+from procviz.engine.instrument import run_task, worker_init
+from procviz.engine.plan import TaskPlan
 
 POLL_S = 0.05
 

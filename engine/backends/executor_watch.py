@@ -9,7 +9,7 @@ Why terminate matters: when one worker dies abruptly, the executor's manager thr
 pending future with BrokenProcessPool and then calls ``terminate()`` on *every* worker
 (CPython ``_ExecutorManagerThread.terminate_broken``). At that first call the culprit is the
 worker that is already dead; the live ones are collateral. The watch reports the culprit's exit
-at once and then a :class:`~engine.backends.base.TaskVerdict` for the whole pool, so no task is
+at once and then a :class:`~procviz.engine.backends.base.TaskVerdict` for the whole pool, so no task is
 left with a bare BrokenProcessPool: the culprit's task fails as "worker died", the others as
 aborted by the broken pool, naming the culprit's PID.
 """
@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.backends.base import TaskVerdict, WorkerExit
-from engine.tracker import describe_exit
+from procviz.engine.backends.base import TaskVerdict, WorkerExit
+from procviz.engine.tracker import describe_exit
 
 # Process objects are pickled whole for spawn and forkserver, so they carry only a key to their
 # watch, never the watch itself.

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.backends.base import Backend, CallbackSpan, Delivery, Submitted, WorkerExit
-from engine.instrument import run_task as _run_task
-from engine.instrument import worker_init
-from engine.plan import TaskPlan
+from procviz.engine.backends.base import Backend, CallbackSpan, Delivery, Submitted, WorkerExit
+from procviz.engine.instrument import run_task as _run_task
+from procviz.engine.instrument import worker_init
+from procviz.engine.plan import TaskPlan
 
 POLL_S = 0.05
 

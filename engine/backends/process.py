@@ -17,11 +17,11 @@ from multiprocessing.process import BaseProcess
 
 import numpy as np
 
-from engine.backends.base import Delivery, Submitted, TaskVerdict
-from engine.backends.children import POLL_S, ChildProcessBackend, child_main
-from engine.config import RunConfig
-from engine.plan import TaskPlan
-from engine.tracker import describe_exit
+from procviz.engine.backends.base import Delivery, Submitted, TaskVerdict
+from procviz.engine.backends.children import POLL_S, ChildProcessBackend, child_main
+from procviz.engine.config import RunConfig
+from procviz.engine.plan import TaskPlan
+from procviz.engine.tracker import describe_exit
 
 DAEMON = True
 

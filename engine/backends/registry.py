@@ -9,42 +9,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.backends.base import Backend
-from engine.config import RunConfig
+from procviz.engine.backends.base import Backend
+from procviz.engine.config import RunConfig
 
 BackendFactory = Callable[[RunConfig, str], Backend]
 
 
 def _pool(config: RunConfig, address: str) -> Backend:
-    from engine.backends.pool import PoolBackend
+    from procviz.engine.backends.pool import PoolBackend
 
     return PoolBackend(config, address)
 
 
 def _process_pool_executor(config: RunConfig, address: str) -> Backend:
-    from engine.backends.executor import ProcessPoolExecutorBackend
+    from procviz.engine.backends.executor import ProcessPoolExecutorBackend
 
     return ProcessPoolExecutorBackend(config, address)
 
 
 def _thread_pool_executor(config: RunConfig, address: str) -> Backend:
-    from engine.backends.threads import ThreadPoolExecutorBackend
+    from procviz.engine.backends.threads import ThreadPoolExecutorBackend
 
     return ThreadPoolExecutorBackend(config, address)
 
 
 def _process(config: RunConfig, address: str) -> Backend:
     if config.scenario:
-        from engine.scenarios.backend import ScenarioBackend
+        from procviz.engine.scenarios.backend import ScenarioBackend
 
         return ScenarioBackend(config, address)
-    from engine.backends.process import ProcessBackend
+    from procviz.engine.backends.process import ProcessBackend
 
     return ProcessBackend(config, address)
 
 
 def _serial(config: RunConfig, address: str) -> Backend:
-    from engine.backends.serial import SerialBackend
+    from procviz.engine.backends.serial import SerialBackend
 
     return SerialBackend(config, address)
 

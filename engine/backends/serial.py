@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from engine.backends.base import Delivery, Submitted, TaskVerdict
-from engine.backends.children import POLL_S, ChildProcessBackend, StartGate, child_main
-from engine.config import RunConfig
-from engine.instrument import TaskCall
-from engine.plan import TaskPlan
-from engine.tracker import describe_exit
+from procviz.engine.backends.base import Delivery, Submitted, TaskVerdict
+from procviz.engine.backends.children import POLL_S, ChildProcessBackend, StartGate, child_main
+from procviz.engine.config import RunConfig
+from procviz.engine.instrument import TaskCall
+from procviz.engine.plan import TaskPlan
+from procviz.engine.tracker import describe_exit
 
 MAX_FRUITLESS_STARTS = 3  # workers dying before they take a task: give up after this many
 

@@ -18,9 +18,9 @@ import concurrent.futures as cf
 import os
 import threading
 
-import engine.instrument as instrument
-from engine.backends.executor import FuturesBackend
-from engine.instrument import announce_thread, connect_threads, recorder
+import procviz.engine.instrument as instrument
+from procviz.engine.backends.executor import FuturesBackend
+from procviz.engine.instrument import announce_thread, connect_threads, recorder
 
 
 def attach_parent(address: str) -> None:

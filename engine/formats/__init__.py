@@ -6,7 +6,7 @@ Public API:
   ``"csv"``, ``"chrome"``) or from the name: ``.csv`` CSV; ``.trace.json``, ``.chrome.json``,
   ``.perfetto.json`` and ``.json.gz`` Chrome trace; ``.json`` native; a final ``.gz`` compresses
   any of them; ``.png``/``.svg`` are refused (images are drawn by ``gui.render``). Written atomically
-  (temp file + fsync + rename). Rules in :mod:`engine.formats.write`.
+  (temp file + fsync + rename). Rules in :mod:`procviz.engine.formats.write`.
 * :func:`read_timeline` ``(path) -> Timeline`` -- detects native JSON, procviz CSV or a Chrome trace
   procviz wrote (gzip or not) from the content. Files over :data:`MAX_FILE_BYTES` (1 GiB, also
   the limit on decompressed gzip content) are refused before parsing. Nothing in a file is ever
@@ -15,16 +15,16 @@ Public API:
   where, the message says what.
 * :data:`FORMATS` -- ``("json", "csv", "chrome")``.
 
-Formats: native JSON in :mod:`engine.formats.native_write`, CSV in :mod:`engine.formats.csv_write`,
-Chrome trace in :mod:`engine.formats.chrome_write`. Round trips: native -> read -> native gives
+Formats: native JSON in :mod:`procviz.engine.formats.native_write`, CSV in :mod:`procviz.engine.formats.csv_write`,
+Chrome trace in :mod:`procviz.engine.formats.chrome_write`. Round trips: native -> read -> native gives
 the same bytes; a Chrome trace re-opens exactly (it carries the native document under the
 top-level key ``procviz``); a CSV re-opens to the same tasks (ids, states, lanes, pids, times to
 the nanosecond, reasons).
 """
 
-from engine.formats.errors import TimelineFileError
-from engine.formats.fileio import MAX_FILE_BYTES
-from engine.formats.read import read_timeline
-from engine.formats.write import FORMATS, choose_format, write_timeline
+from procviz.engine.formats.errors import TimelineFileError
+from procviz.engine.formats.fileio import MAX_FILE_BYTES
+from procviz.engine.formats.read import read_timeline
+from procviz.engine.formats.write import FORMATS, choose_format, write_timeline
 
 __all__ = ["FORMATS", "MAX_FILE_BYTES", "TimelineFileError", "choose_format", "read_timeline", "write_timeline"]

@@ -14,8 +14,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from engine.formats.errors import TimelineFileError
-from engine.formats.jsonio import FlaggedDict, NonFinite
+from procviz.engine.formats.errors import TimelineFileError
+from procviz.engine.formats.jsonio import FlaggedDict, NonFinite
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from engine.events import LaneInfo, TaskState, WorkerState
-from engine.formats.chrome_tracks import TrackLayout
-from engine.formats.jsonio import encode_str
-from engine.formats.model import TASK_STATE_NAMES, WORKER_STATE_NAMES, reason_text
-from engine.formats.overlap import clip_overlaps
-from engine.timeline import Timeline
+from procviz.engine.events import LaneInfo, TaskState, WorkerState
+from procviz.engine.formats.chrome_tracks import TrackLayout
+from procviz.engine.formats.jsonio import encode_str
+from procviz.engine.formats.model import TASK_STATE_NAMES, WORKER_STATE_NAMES, reason_text
+from procviz.engine.formats.overlap import clip_overlaps
+from procviz.engine.timeline import Timeline
 
 CHUNK = 50_000
 # Counter points for "tasks in flight": above this many changes the series is cut into bins and

@@ -1,6 +1,6 @@
 """Re-opening a Chrome trace that procviz wrote, from the native copy under the key ``procviz``.
 
-A trace in procviz's own layout (see :mod:`engine.formats.chrome_write`) is read piece by piece:
+A trace in procviz's own layout (see :mod:`procviz.engine.formats.chrome_write`) is read piece by piece:
 ``otherData`` and the ``procviz`` document are decoded strictly; the ``traceEvents`` array is decoded
 with a hook that checks each event (``ph`` text, integer ``pid``/``tid``, finite ``ts``, ``dur`` >= 0,
 no repeated keys, no NaN) and drops it at once, so a multi-million-event trace never sits in
@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.formats.checks import Checker, describe, is_int
-from engine.formats.chrome_write import TIMELINE_KEY, TRACE_EVENTS_KEY, TRACE_PREFIX
-from engine.formats.errors import TimelineFileError
-from engine.formats.jsonio import STRICT_DECODER, first_repeat, json_error, parse_json
-from engine.formats.native_read import timeline_from_native
-from engine.timeline import Timeline
+from procviz.engine.formats.checks import Checker, describe, is_int
+from procviz.engine.formats.chrome_write import TIMELINE_KEY, TRACE_EVENTS_KEY, TRACE_PREFIX
+from procviz.engine.formats.errors import TimelineFileError
+from procviz.engine.formats.jsonio import STRICT_DECODER, first_repeat, json_error, parse_json
+from procviz.engine.formats.native_read import timeline_from_native
+from procviz.engine.timeline import Timeline
 
 __all__ = ["TRACE_PREFIX", "timeline_from_chrome_doc", "timeline_from_chrome_text"]
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.events import LaneInfo
-from engine.formats.jsonio import encode_str
+from procviz.engine.events import LaneInfo
+from procviz.engine.formats.jsonio import encode_str
 
 SYNTHETIC_FLOOR = 1 << 24
 

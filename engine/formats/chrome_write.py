@@ -10,7 +10,7 @@ Layout, in this order::
 
 * Timestamps (``ts``) and durations (``dur``) are microseconds from the run start (``t0_ns`` in
   ``otherData`` and in ``procviz.run``), three decimals: exact nanoseconds.
-* Tracks: see :mod:`engine.formats.chrome_tracks`. Slices on one track never overlap: measured
+* Tracks: see :mod:`procviz.engine.formats.chrome_tracks`. Slices on one track never overlap: measured
   times that do (clock jitter) are clipped, and such a task slice carries ``"clipped": true``.
 * Task slices: name ``"task N"``, cat ``task``; args: task, state, chunk, queued/cpu/ready/waiting
   ms, and reason + traceback (failures), result (function results), args (arguments) when known.
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from engine.formats.chrome_events import (
+from procviz.engine.formats.chrome_events import (
     flight_counter,
     queue_spans,
     resource_counters,
@@ -40,11 +40,11 @@ from engine.formats.chrome_events import (
     task_slices,
     wait_spans,
 )
-from engine.formats.chrome_tracks import build_layout
-from engine.formats.jsonio import dumps_value, text_bytes
-from engine.formats.model import export_lanes, require_run, trace_end_ns
-from engine.formats.native_write import FORMAT_TAG, VERSION, native_chunks
-from engine.timeline import Timeline
+from procviz.engine.formats.chrome_tracks import build_layout
+from procviz.engine.formats.jsonio import dumps_value, text_bytes
+from procviz.engine.formats.model import export_lanes, require_run, trace_end_ns
+from procviz.engine.formats.native_write import FORMAT_TAG, VERSION, native_chunks
+from procviz.engine.timeline import Timeline
 
 TRACE_PREFIX = '{"displayTimeUnit":"ms","otherData":'
 TRACE_EVENTS_KEY = ',\n"traceEvents":['

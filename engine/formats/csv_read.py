@@ -21,13 +21,13 @@ from typing import NoReturn
 
 import numpy as np
 
-from engine.events import INTERVAL_DTYPE, RESOURCE_DTYPE, SPAN_DTYPE, LaneInfo, RunInfo, TaskText
-from engine.formats.checks import INT32_MAX
-from engine.formats.csv_write import HEADER
-from engine.formats.errors import TimelineFileError
-from engine.formats.fixed_point import MILLIS, SECONDS, fixed_pattern, parse_fixed
-from engine.formats.model import TASK_STATE_NAMES, placeholder_lane
-from engine.timeline import Timeline
+from procviz.engine.events import INTERVAL_DTYPE, RESOURCE_DTYPE, SPAN_DTYPE, LaneInfo, RunInfo, TaskText
+from procviz.engine.formats.checks import INT32_MAX
+from procviz.engine.formats.csv_write import HEADER
+from procviz.engine.formats.errors import TimelineFileError
+from procviz.engine.formats.fixed_point import MILLIS, SECONDS, fixed_pattern, parse_fixed
+from procviz.engine.formats.model import TASK_STATE_NAMES, placeholder_lane
+from procviz.engine.timeline import Timeline
 
 COL = {name: i for i, name in enumerate(HEADER)}
 UNSIGNED = re.compile(r"[0-9]{1,18}")

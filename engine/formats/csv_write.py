@@ -23,9 +23,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from engine.formats.fixed_point import MILLIS, SECONDS, format_fixed
-from engine.formats.model import TASK_STATE_NAMES, derived_arg_texts, export_lanes, reason_text, require_run
-from engine.timeline import Timeline
+from procviz.engine.formats.fixed_point import MILLIS, SECONDS, format_fixed
+from procviz.engine.formats.model import TASK_STATE_NAMES, derived_arg_texts, export_lanes, reason_text, require_run
+from procviz.engine.timeline import Timeline
 
 HEADER = ("id", "state", "reason", "pid", "lane", "chunk", "args", "submitted_s", "start_s", "end_s", "queued_ms",
           "cpu_ms", "ready_ms", "waiting_ms")

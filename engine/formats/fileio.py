@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from engine.formats.errors import TimelineFileError
+from procviz.engine.formats.errors import TimelineFileError
 
 # 1 GiB: a 1,000,000-task run is about 0.1 GB as native JSON or CSV and about 0.5 GB as a Chrome
 # trace (see benchmarks/bench_export.py), so this leaves room while keeping a parse of the largest

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.formats.errors import TimelineFileError
+from procviz.engine.formats.errors import TimelineFileError
 
 try:  # optional speed-up; everything works without it
     import orjson

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.events import LaneInfo, RunInfo, RunPhase, TaskState, TaskText, WorkerState
-from engine.timeline import Timeline
+from procviz.engine.events import LaneInfo, RunInfo, RunPhase, TaskState, TaskText, WorkerState
+from procviz.engine.timeline import Timeline
 
 TASK_STATE_NAMES: tuple[str, ...] = tuple(s.name.lower() for s in TaskState)
 WORKER_STATE_NAMES: tuple[str, ...] = tuple(s.name.lower() for s in WorkerState)

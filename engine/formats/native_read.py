@@ -1,6 +1,6 @@
 """Reading the native timeline file: every field checked before a Timeline is built.
 
-The document (already decoded by :mod:`engine.formats.jsonio`) must carry the exact format tag and
+The document (already decoded by :mod:`procviz.engine.formats.jsonio`) must carry the exact format tag and
 version, the same state codes as this procviz (``enums``), and nothing else than the known fields.
 Refused, each with the record and field named: wrong types, NaN/Infinity, repeated keys, unknown
 or missing fields, task ids, lanes, states or span labels out of range, column lengths that do not
@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.events import LaneInfo, RunInfo, RunPhase, RunStatus, TaskText
-from engine.formats.checks import INT32_MAX, INT64_MAX, Checker, describe, is_int
-from engine.formats.model import LANE_KINDS, RUN_PHASE_NAMES, TEXT_KINDS
-from engine.formats.native_write import (
+from procviz.engine.events import LaneInfo, RunInfo, RunPhase, RunStatus, TaskText
+from procviz.engine.formats.checks import INT32_MAX, INT64_MAX, Checker, describe, is_int
+from procviz.engine.formats.model import LANE_KINDS, RUN_PHASE_NAMES, TEXT_KINDS
+from procviz.engine.formats.native_write import (
     ENUMS,
     FORMAT_TAG,
     INT_TASK_COLUMNS,
@@ -29,7 +29,7 @@ from engine.formats.native_write import (
     TEXT_COLUMNS,
     VERSION,
 )
-from engine.timeline import Timeline
+from procviz.engine.timeline import Timeline
 
 TOP_FIELDS = ("format", "version", "enums", "config", "run", "now_ns", "status", "lanes", "span_labels", "tasks",
               "texts", "intervals", "resources", "spans")

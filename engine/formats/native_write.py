@@ -37,16 +37,16 @@ from typing import BinaryIO
 
 import numpy as np
 
-from engine.events import INTERVAL_DTYPE, RESOURCE_DTYPE, SPAN_DTYPE, LaneInfo, RunInfo
-from engine.formats.jsonio import dumps_value, float_list_bytes, int_list_bytes
-from engine.formats.model import (
+from procviz.engine.events import INTERVAL_DTYPE, RESOURCE_DTYPE, SPAN_DTYPE, LaneInfo, RunInfo
+from procviz.engine.formats.jsonio import dumps_value, float_list_bytes, int_list_bytes
+from procviz.engine.formats.model import (
     RUN_PHASE_NAMES,
     TASK_STATE_NAMES,
     WORKER_STATE_NAMES,
     export_lanes,
     require_run,
 )
-from engine.timeline import Timeline
+from procviz.engine.timeline import Timeline
 
 FORMAT_TAG = "procviz-timeline"
 VERSION = 1

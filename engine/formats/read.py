@@ -17,14 +17,14 @@ from __future__ import annotations
 import os
 import re
 
-from engine.formats.chrome_read import TRACE_PREFIX, timeline_from_chrome_doc, timeline_from_chrome_text
-from engine.formats.csv_read import timeline_from_csv
-from engine.formats.errors import TimelineFileError
-from engine.formats.fileio import read_limited
-from engine.formats.gcpause import gc_paused
-from engine.formats.jsonio import decode_utf8, parse_json
-from engine.formats.native_read import timeline_from_native
-from engine.timeline import Timeline
+from procviz.engine.formats.chrome_read import TRACE_PREFIX, timeline_from_chrome_doc, timeline_from_chrome_text
+from procviz.engine.formats.csv_read import timeline_from_csv
+from procviz.engine.formats.errors import TimelineFileError
+from procviz.engine.formats.fileio import read_limited
+from procviz.engine.formats.gcpause import gc_paused
+from procviz.engine.formats.jsonio import decode_utf8, parse_json
+from procviz.engine.formats.native_read import timeline_from_native
+from procviz.engine.timeline import Timeline
 
 _LEADING_BLANKS = re.compile(r"\s*")
 

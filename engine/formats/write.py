@@ -18,12 +18,12 @@ import os
 from collections.abc import Callable
 from typing import BinaryIO
 
-from engine.formats.chrome_write import write_chrome
-from engine.formats.csv_write import write_csv
-from engine.formats.fileio import atomic_output
-from engine.formats.model import require_run
-from engine.formats.native_write import write_native
-from engine.timeline import Timeline
+from procviz.engine.formats.chrome_write import write_chrome
+from procviz.engine.formats.csv_write import write_csv
+from procviz.engine.formats.fileio import atomic_output
+from procviz.engine.formats.model import require_run
+from procviz.engine.formats.native_write import write_native
+from procviz.engine.timeline import Timeline
 
 FORMATS = ("json", "csv", "chrome")
 IMAGE_FORMATS = ("png", "svg")

@@ -13,14 +13,14 @@ import multiprocessing
 import threading
 import time
 
-from engine.backends.base import Backend, Submitted
-from engine.backends.children import ChildSet
-from engine.backends.threads import attach_parent, detach_parent
-from engine.config import RunConfig
-from engine.instrument import TaskCall, announce_thread, run_task
-from engine.plan import TaskPlan
-from engine.scenarios.context import MAIN_TASK, ScenarioRun
-from engine.scenarios.names import SCENARIOS
+from procviz.engine.backends.base import Backend, Submitted
+from procviz.engine.backends.children import ChildSet
+from procviz.engine.backends.threads import attach_parent, detach_parent
+from procviz.engine.config import RunConfig
+from procviz.engine.instrument import TaskCall, announce_thread, run_task
+from procviz.engine.plan import TaskPlan
+from procviz.engine.scenarios.context import MAIN_TASK, ScenarioRun
+from procviz.engine.scenarios.names import SCENARIOS
 
 # What the engine says of a task still running in a process ended when the main program ends.
 DAEMON_END_REASON = "worker pid {pid}, a daemon, was terminated (SIGTERM) with the main program while running this task"

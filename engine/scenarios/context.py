@@ -15,14 +15,14 @@ from multiprocessing.managers import SyncManager
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from engine.backends.children import POLL_S, ChildSet, child_init
-from engine.config import RunConfig
-from engine.instrument import TaskCall
-from engine.plan import TaskPlan
-from engine.primitives import Queue, record_wait
-from engine.scenarios.roles import Work
-from engine.tracker import describe_exit
-from engine.workloads import BUILTIN_FUNCTIONS
+from procviz.engine.backends.children import POLL_S, ChildSet, child_init
+from procviz.engine.config import RunConfig
+from procviz.engine.instrument import TaskCall
+from procviz.engine.plan import TaskPlan
+from procviz.engine.primitives import Queue, record_wait
+from procviz.engine.scenarios.roles import Work
+from procviz.engine.tracker import describe_exit
+from procviz.engine.workloads import BUILTIN_FUNCTIONS
 
 MAIN_TASK = 0
 
@@ -35,7 +35,7 @@ class StartGate:
     """Roles say they are ready, then wait until the main program opens the gate (all start together)."""
 
     def __init__(self, ctx: Any) -> None:
-        from engine.primitives import Event
+        from procviz.engine.primitives import Event
 
         self.ready = ctx.Semaphore(0)
         self.open = Event(ctx, label="gate.wait")
@@ -81,7 +81,7 @@ class ScenarioRun:
     def start(self, task_id: int, function: str, args: tuple[Any, ...], name: str,
               daemon: bool = False) -> BaseProcess:
         """Start the process of one role; its lane is called ``name`` and shows the daemon flag."""
-        from engine.scenarios.roles import role_main
+        from procviz.engine.scenarios.roles import role_main
 
         self._check_stop()
         lane = f"{name} · task {task_id}" + (" · daemon" if daemon else "")

@@ -25,21 +25,21 @@ class ScenarioInfo:
 SCENARIOS: dict[str, ScenarioInfo] = {
     s.name: s
     for s in (
-        ScenarioInfo("queue_producer_consumer", "engine.scenarios.queues:main_producer_consumer", 3,
+        ScenarioInfo("queue_producer_consumer", "procviz.engine.scenarios.queues:main_producer_consumer", 3,
                      "the main program plus count-1 processes, half producers and half consumers"),
-        ScenarioInfo("joinable_queue", "engine.scenarios.queues:main_joinable_queue", 3,
+        ScenarioInfo("joinable_queue", "procviz.engine.scenarios.queues:main_joinable_queue", 3,
                      "the main program plus count-1 processes, half producers and half daemon consumers"),
-        ScenarioInfo("pipe_ping_pong", "engine.scenarios.pipes:main_ping_pong", 3,
+        ScenarioInfo("pipe_ping_pong", "procviz.engine.scenarios.pipes:main_ping_pong", 3,
                      "the main program plus count-1 processes passing a ball around a ring of Pipes"),
-        ScenarioInfo("lock_critical_section", "engine.scenarios.sync:main_lock", 2,
+        ScenarioInfo("lock_critical_section", "procviz.engine.scenarios.sync:main_lock", 2,
                      "the main program plus count-1 processes taking turns in a Lock"),
-        ScenarioInfo("semaphore", "engine.scenarios.sync:main_semaphore", 2,
+        ScenarioInfo("semaphore", "procviz.engine.scenarios.sync:main_semaphore", 2,
                      "the main program plus count-1 processes, at most `workers` inside at once"),
-        ScenarioInfo("event_gate", "engine.scenarios.sync:main_event_gate", 2,
+        ScenarioInfo("event_gate", "procviz.engine.scenarios.sync:main_event_gate", 2,
                      "the main program plus count-1 processes waiting at an Event"),
-        ScenarioInfo("manager_counter", "engine.scenarios.shared:main_manager_counter", 2,
+        ScenarioInfo("manager_counter", "procviz.engine.scenarios.shared:main_manager_counter", 2,
                      "the main program plus count-1 processes each decrementing a Manager dict counter"),
-        ScenarioInfo("value_array", "engine.scenarios.shared:main_value_array", 2,
+        ScenarioInfo("value_array", "procviz.engine.scenarios.shared:main_value_array", 2,
                      "the main program plus count-1 processes writing a shared Value and Array"),
     )
 }

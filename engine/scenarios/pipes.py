@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.primitives import Connection, Pipe
-from engine.scenarios.context import ScenarioRun
-from engine.scenarios.roles import Outcome, Work
+from procviz.engine.primitives import Connection, Pipe
+from procviz.engine.scenarios.context import ScenarioRun
+from procviz.engine.scenarios.roles import Outcome, Work
 
 LAPS = 4
-MODULE = "engine.scenarios.pipes"
+MODULE = "procviz.engine.scenarios.pipes"
 
 
 def player(index: int, left: Connection, right: Connection, total: int, hits: Any, work: Work) -> Outcome:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.primitives import JoinableQueue, Queue
-from engine.scenarios.context import ScenarioRun
-from engine.scenarios.roles import Outcome, Work, until_main_ends
+from procviz.engine.primitives import JoinableQueue, Queue
+from procviz.engine.scenarios.context import ScenarioRun
+from procviz.engine.scenarios.roles import Outcome, Work, until_main_ends
 
 MAXSIZE = 3
 ITEMS = 5  # per producer
-MODULE = "engine.scenarios.queues"
+MODULE = "procviz.engine.scenarios.queues"
 
 
 def _split(run: ScenarioRun) -> tuple[list[int], list[int]]:

@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from engine.backends.children import child_init
-from engine.instrument import TaskCall, recorder, run_task
-from engine.workloads import resolve
+from procviz.engine.backends.children import child_init
+from procviz.engine.instrument import TaskCall, recorder, run_task
+from procviz.engine.workloads import resolve
 
 
 @dataclass(frozen=True, slots=True)

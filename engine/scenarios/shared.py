@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.primitives import Lock, waiting
-from engine.scenarios.context import ScenarioRun
-from engine.scenarios.roles import Outcome, Work
+from procviz.engine.primitives import Lock, waiting
+from procviz.engine.scenarios.context import ScenarioRun
+from procviz.engine.scenarios.roles import Outcome, Work
 
-MODULE = "engine.scenarios.shared"
+MODULE = "procviz.engine.scenarios.shared"
 PI = 3.1415926
 SLICE = 10
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from engine.primitives import Event, Lock, Semaphore
-from engine.scenarios.context import MAIN_TASK, ScenarioRun, StartGate
-from engine.scenarios.roles import Outcome, Work
+from procviz.engine.primitives import Event, Lock, Semaphore
+from procviz.engine.scenarios.context import MAIN_TASK, ScenarioRun, StartGate
+from procviz.engine.scenarios.roles import Outcome, Work
 
-MODULE = "engine.scenarios.sync"
+MODULE = "procviz.engine.scenarios.sync"
 
 
 def locked_worker(index: int, gate: StartGate, lock: Lock, held: Any, work: Work) -> Outcome:

@@ -1,7 +1,7 @@
 """Forms that edit a run configuration: pool, workload, and the two together with validation."""
 
-from gui.forms.pool_form import PoolForm
-from gui.forms.run_form import RunForm
-from gui.forms.workload_form import WorkloadForm
+from procviz.gui.forms.pool_form import PoolForm
+from procviz.gui.forms.run_form import RunForm
+from procviz.gui.forms.workload_form import WorkloadForm
 
 __all__ = ["PoolForm", "RunForm", "WorkloadForm"]

@@ -2,7 +2,7 @@
 
 Numbers are typed into line edits, not spin boxes, on purpose: a spin box silently refuses
 "abc" or "0", whereas here the user sees what they typed and why it cannot run. The text is
-turned into a value leniently (see :func:`number_or_text`) and :func:`engine.config.parse_config`
+turned into a value leniently (see :func:`number_or_text`) and :func:`procviz.engine.config.parse_config`
 has the final word, so the form and the CLI report the same problems in the same words.
 """
 

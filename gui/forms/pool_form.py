@@ -8,10 +8,10 @@ from typing import Any
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QWidget
 
-from engine import config as engine_config
-from engine.config import APIS, BACKENDS, MAX_WORKERS, ORDERS, START_METHODS
-from gui.forms.fields import combo, combo_value, line_edit, number_or_text, set_combo_value, text_of
-from gui.forms.section import FormSection
+from procviz.engine import config as engine_config
+from procviz.engine.config import APIS, BACKENDS, MAX_WORKERS, ORDERS, START_METHODS
+from procviz.gui.forms.fields import combo, combo_value, line_edit, number_or_text, set_combo_value, text_of
+from procviz.gui.forms.section import FormSection
 
 BACKEND_LABELS = {
     "pool": "multiprocessing.Pool",
@@ -33,7 +33,7 @@ BACKEND_APIS: dict[str, tuple[str, ...]] = engine_config.BACKEND_APIS
 
 def backend_available(name: str) -> bool:
     """Whether this build can run ``name``."""
-    from engine.backends.registry import BACKENDS as AVAILABLE
+    from procviz.engine.backends.registry import BACKENDS as AVAILABLE
 
     return name in AVAILABLE
 

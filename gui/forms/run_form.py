@@ -1,7 +1,7 @@
 """The pool and workload forms together, validated as the user types.
 
-Validation is :func:`engine.config.parse_config` itself: the form builds config data from the
-widgets, and each :class:`~engine.config.Problem` is shown next to the widget of its field.
+Validation is :func:`procviz.engine.config.parse_config` itself: the form builds config data from the
+widgets, and each :class:`~procviz.engine.config.Problem` is shown next to the widget of its field.
 Problems without a widget of their own (unknown fields, whole-config checks) go to a general
 line under the forms. ``validityChanged`` tells the window when Run may be enabled.
 """
@@ -13,10 +13,10 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from engine.config import ConfigError, Problem, RunConfig, parse_config
-from gui.forms.fields import set_combo_value
-from gui.forms.pool_form import BACKEND_LABELS, PoolForm, backend_available
-from gui.forms.workload_form import WorkloadForm
+from procviz.engine.config import ConfigError, Problem, RunConfig, parse_config
+from procviz.gui.forms.fields import set_combo_value
+from procviz.gui.forms.pool_form import BACKEND_LABELS, PoolForm, backend_available
+from procviz.gui.forms.workload_form import WorkloadForm
 
 
 class RunForm(QWidget):

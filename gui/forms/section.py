@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QWidget
 
-from gui.forms.fields import FieldRow
+from procviz.gui.forms.fields import FieldRow
 
 
 class FormSection(QGroupBox):

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.forms.run_form import RunForm
-from gui.presets import Preset
+from procviz.gui.forms.run_form import RunForm
+from procviz.gui.presets import Preset
 
 PICK_PROMPT = "Choose a preset…"
 

@@ -8,9 +8,9 @@ from typing import Any
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
-from engine.config import DISTRIBUTIONS, KINDS, MAX_TASKS
-from gui.forms.fields import combo, combo_value, line_edit, number_or_text, set_combo_value, text_of
-from gui.forms.section import FormSection
+from procviz.engine.config import DISTRIBUTIONS, KINDS, MAX_TASKS
+from procviz.gui.forms.fields import combo, combo_value, line_edit, number_or_text, set_combo_value, text_of
+from procviz.gui.forms.section import FormSection
 
 KIND_LABELS = {
     "cpu": "cpu: busy loop (on-CPU)",
@@ -32,7 +32,7 @@ NO_SCENARIO = "independent tasks (no scenario)"
 def scenario_names() -> tuple[str, ...]:
     """The cooperating-process scenarios this engine can run (none on an engine without them)."""
     try:
-        from engine.scenarios.names import SCENARIOS
+        from procviz.engine.scenarios.names import SCENARIOS
     except ImportError:
         return ()
     return tuple(SCENARIOS)

@@ -1,9 +1,9 @@
 """The Gantt chart: lanes axis, one batch-painting item for bars/strips/spans, legend, and widget.
 
 Public: :class:`GanttWidget`. The numpy core (``series``, ``merge``, ``model``) knows no Qt and is
-shared with :mod:`gui.render`, so exports show exactly what the screen shows.
+shared with :mod:`procviz.gui.render`, so exports show exactly what the screen shows.
 """
 
-from gui.gantt.widget import GanttWidget
+from procviz.gui.gantt.widget import GanttWidget
 
 __all__ = ["GanttWidget"]

@@ -2,7 +2,7 @@
 
 Never one item per bar: each paint asks the model for the merged rectangles of the visible x
 range and rows at the current pixel size, and paints them with a few ``drawRects`` calls (see
-:mod:`gui.gantt.paint`). The result is cached on (model version, view, pixel size), so repaints
+:mod:`procviz.gui.gantt.paint`). The result is cached on (model version, view, pixel size), so repaints
 that change nothing (hover, tooltips, other items) only replay the arrays. The bounding rect is
 the data extent, recomputed only when the model changes.
 """
@@ -17,9 +17,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from PySide6.QtWidgets import QToolTip
 
-from gui.gantt import layout, tooltip
-from gui.gantt.model import Frame, GanttModel
-from gui.gantt.paint import Batch, draw_batches, draw_lines, draw_rects, frame_batches
+from procviz.gui.gantt import layout, tooltip
+from procviz.gui.gantt.model import Frame, GanttModel
+from procviz.gui.gantt.paint import Batch, draw_batches, draw_lines, draw_rects, frame_batches
 
 HIT_TOLERANCE_PX = 3.0  # a bar narrower than a pixel is still clickable within this distance
 ZEBRA = QColor(127, 127, 127, 22)  # every other row, readable on light and dark backgrounds

@@ -12,8 +12,8 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from engine.events import TaskState, WorkerState
-from gui import colors
+from procviz.engine.events import TaskState, WorkerState
+from procviz.gui import colors
 
 SWATCH = 12  # px
 GAP = 6

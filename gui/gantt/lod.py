@@ -2,7 +2,7 @@
 
 For a pixel width ``px`` the level is ``floor(log2(px))``: runs are built for the *whole* lane on
 a fixed grid of ``2**level`` seconds (no wider than a pixel, so merging on it changes no pixel)
-and a frame only slices them by the view and finishes them (:func:`gui.gantt.merge.finish`).
+and a frame only slices them by the view and finishes them (:func:`procviz.gui.gantt.merge.finish`).
 Panning over a million bars then costs two binary searches per lane.
 
 When a lane's series changes (new tasks arrive at its tail, a running bar grows), the runs are
@@ -10,7 +10,7 @@ rebuilt from the grid column holding the first changed segment; the runs before 
 that lane by lane costs a hundred small numpy calls per lane, so :func:`merge_lanes` re-merges
 the tails of all stale lanes together, in one vectorised pass, before slicing.
 
-When few segments are visible (zoomed in), :func:`gui.gantt.merge.merge_lane` on the view's own
+When few segments are visible (zoomed in), :func:`procviz.gui.gantt.merge.merge_lane` on the view's own
 grid is just as cheap and exact, and is used instead.
 """
 
@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from gui.gantt.merge import (
+from procviz.gui.gantt.merge import (
     EMPTY_RUNS,
     MAX,
     Rects,
@@ -33,7 +33,7 @@ from gui.gantt.merge import (
     coalesced,
     finish,
 )
-from gui.gantt.series import LaneSeries
+from procviz.gui.gantt.series import LaneSeries
 
 Split = tuple[int, int, Runs | None]  # (first position to re-merge, runs kept, cut piece of the next)
 

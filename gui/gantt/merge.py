@@ -19,7 +19,7 @@ Neighbours of one colour whose columns touch are then coalesced (which changes n
 dense lane, and an SVG of it, is a handful of rectangles.
 
 :func:`merge_lane` does this for the visible segments on the view's own pixel grid;
-:mod:`gui.gantt.lod` caches the same runs per zoom level so panning and live appends stay cheap.
+:mod:`procviz.gui.gantt.lod` caches the same runs per zoom level so panning and live appends stay cheap.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gui.gantt.series import LaneSeries
+from procviz.gui.gantt.series import LaneSeries
 
 MAX = "max"
 DOMINANT = "dominant"

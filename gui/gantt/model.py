@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.events import LaneInfo, TaskState, WorkerState
-from engine.timeline import Timeline
-from gui.gantt.lod import LaneMerger, merge_lanes
-from gui.gantt.merge import DOMINANT, MAX, Rects
-from gui.gantt.series import LaneSeries
+from procviz.engine.events import LaneInfo, TaskState, WorkerState
+from procviz.engine.timeline import Timeline
+from procviz.gui.gantt.lod import LaneMerger, merge_lanes
+from procviz.gui.gantt.merge import DOMINANT, MAX, Rects
+from procviz.gui.gantt.series import LaneSeries
 
 # Merge priority of a task bar's state: when sub-pixel bars are merged the highest rank wins, so
 # rare outcomes (failed, timeout) stay visible in a sea of done tasks.

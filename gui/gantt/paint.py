@@ -1,4 +1,4 @@
-"""Turning a :class:`~gui.gantt.model.Frame` into a few ``QPainter.drawRects`` calls.
+"""Turning a :class:`~procviz.gui.gantt.model.Frame` into a few ``QPainter.drawRects`` calls.
 
 Rectangles are grouped by colour and written into one float64 ``(n, 4)`` array per colour,
 laid out exactly like an array of ``QRectF`` (x, y, w, h). PySide6 (>= 6.4.3) accepts a pointer to
@@ -15,11 +15,11 @@ import shiboken6
 from PySide6.QtCore import QLineF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 
-from engine.events import TaskState, WorkerState
-from gui import colors
-from gui.gantt import layout
-from gui.gantt.merge import Rects
-from gui.gantt.model import RANK_STATES, Frame
+from procviz.engine.events import TaskState, WorkerState
+from procviz.gui import colors
+from procviz.gui.gantt import layout
+from procviz.gui.gantt.merge import Rects
+from procviz.gui.gantt.model import RANK_STATES, Frame
 
 
 @dataclass(frozen=True, slots=True)

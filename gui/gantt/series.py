@@ -4,7 +4,7 @@ A lane's segments (task bars, state intervals or wait spans) are appended almost
 order, so :meth:`LaneSeries.extend` appends in amortised O(k); an out-of-order arrival falls back
 to a stable re-sort of that one lane. Besides start and end, the series keeps the running maximum
 of the ends: it is monotonic even when segments overlap, so the first segment that can reach into
-a view is found with a binary search (see :mod:`gui.gantt.merge`).
+a view is found with a binary search (see :mod:`procviz.gui.gantt.merge`).
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import html
 
-from engine.events import LaneInfo, TaskState, WorkerState
-from engine.timeline import Timeline
+from procviz.engine.events import LaneInfo, TaskState, WorkerState
+from procviz.engine.timeline import Timeline
 
 NS_PER_MS = 1e6
 

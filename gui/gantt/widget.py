@@ -15,13 +15,13 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from engine.timeline import Timeline, TimelineChange
-from gui.gantt import layout, tooltip
-from gui.gantt.axis import LaneAxis
-from gui.gantt.item import TimelineItem
-from gui.gantt.legend import LegendBar
-from gui.gantt.model import GanttModel
-from gui.gantt.viewbox import GanttViewBox
+from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.gantt import layout, tooltip
+from procviz.gui.gantt.axis import LaneAxis
+from procviz.gui.gantt.item import TimelineItem
+from procviz.gui.gantt.legend import LegendBar
+from procviz.gui.gantt.model import GanttModel
+from procviz.gui.gantt.viewbox import GanttViewBox
 
 ZOOM_STEP = 1.5
 PAN_STEP = 0.1  # of the visible width

@@ -1,6 +1,6 @@
 """The run metrics panel: makespan, utilization, speedup and where task time went.
 
-Figures come from :func:`engine.metrics.compute_metrics` over the shown Timeline, the same
+Figures come from :func:`procviz.engine.metrics.compute_metrics` over the shown Timeline, the same
 function the engine's RunResult and the CLI summary use, so the three always agree. During a run
 they are recomputed after a pause ten times as long as the last computation took (at least
 100 ms; about half a second at a million tasks), and at once when the run ends or a file is opened.
@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.metrics import Metrics, compute_metrics
-from engine.timeline import Timeline, TimelineChange
-from gui.panels.units import count, percent, seconds
+from procviz.engine.metrics import Metrics, compute_metrics
+from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.panels.units import count, percent, seconds
 
 MIN_REFRESH_MS = 100
 COST_FACTOR = 10  # wait ten times what a refresh costs: at most ~10% of the GUI thread on metrics

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
-from engine.events import TaskState
-from engine.timeline import Timeline, TimelineChange
-from gui.panels.units import count
+from procviz.engine.events import TaskState
+from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.panels.units import count
 
 
 class ProgressPanel(QWidget):

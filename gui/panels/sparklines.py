@@ -15,8 +15,8 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QScrollArea, QSizePolicy, QToolTip, QWidget
 
-from engine.timeline import Timeline, TimelineChange
-from gui.panels.units import size
+from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.panels.units import size
 
 ROW_H = 38
 LABEL_W = 120

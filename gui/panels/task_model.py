@@ -25,9 +25,9 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QIcon, QPixmap
 
-from engine.events import TaskState
-from engine.timeline import Timeline, TimelineChange
-from gui.panels.units import milliseconds
+from procviz.engine.events import TaskState
+from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.panels.units import milliseconds
 
 MIN_REFRESH_MS = 100
 COST_FACTOR = 10  # re-sort/re-filter after ten times what the last one cost

@@ -17,10 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.events import TaskState
-from engine.timeline import Timeline
-from gui.panels.task_model import TaskTableModel
-from gui.panels.units import count
+from procviz.engine.events import TaskState
+from procviz.engine.timeline import Timeline
+from procviz.gui.panels.task_model import TaskTableModel
+from procviz.gui.panels.units import count
 
 STATE_FILTERS: tuple[tuple[str, frozenset[int] | None], ...] = (
     ("All tasks", None),

@@ -1,0 +1,1 @@
+"""Data files shipped with procviz: presets, the application icon, the desktop entry."""
