@@ -1,11 +1,14 @@
 """The records that cross process and thread boundaries.
 
-Two hops, two kinds of record (see the data-flow diagram in ``engine/runner.py``):
+Three hops (see the data-flow diagram in ``engine/runner.py``):
 
+* parent -> worker process: a :class:`TaskCall` per task.
 * worker process -> engine thread: a :class:`WorkerBatch` per datagram. Its task events are packed
   rows of :data:`WIRE_EVENT_DTYPE` (48 bytes each, written with ``struct.pack_into`` in the worker
   so the per-task cost stays near a microsecond); failures and result texts ride along as
   :class:`TaskText` records.
+* backend -> engine thread: :class:`Submitted`, :class:`WorkerExit`, :class:`CallbackSpan` and
+  :class:`TaskVerdict`, put on the backend's queues and picked up by the engine thread.
 * engine thread -> consumer (GUI or CLI): an :class:`EngineBatch` per hand-off, already translated
   from PIDs to lanes, holding numpy arrays that :meth:`engine.timeline.Timeline.apply` consumes
   in bulk.
@@ -15,9 +18,11 @@ Every timestamp is ``time.monotonic_ns()`` of the host (one clock shared by all 
 
 from __future__ import annotations
 
+import signal
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 
@@ -37,9 +42,6 @@ class TaskState(IntEnum):
     def terminal(self) -> bool:
         """True for done, failed, timeout and cancelled."""
         return self >= TaskState.DONE
-
-
-TERMINAL_STATES = (TaskState.DONE, TaskState.FAILED, TaskState.TIMEOUT, TaskState.CANCELLED)
 
 
 class WorkerState(IntEnum):
@@ -131,6 +133,81 @@ class WorkerBatch:
     hello: WorkerHello | None = None
     waits: tuple[WaitSpan, ...] = ()
     goodbye: bool = False  # the worker is exiting normally; nothing follows
+
+
+# ---- parent -> worker --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCall:
+    """What a worker is asked to run: task id, ``module:function`` and positional arguments."""
+
+    task_id: int
+    function: str
+    args: tuple[Any, ...]
+    report_result: bool = False  # send a short repr of the result (function workloads)
+
+
+# ---- backend -> engine thread ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """Tasks handed to the backend at ``t_ns`` (they are queued from then on)."""
+
+    task_ids: np.ndarray
+    t_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerExit:
+    """A worker process that has exited, as its parent saw it."""
+
+    pid: int
+    exit_code: int | None
+    t_ns: int
+    # What to say of the task it was running, when the backend knows better than the exit code
+    # (e.g. "worker pid 7 was terminated by ProcessPoolExecutor while running this task: the pool
+    # broke when worker pid 12 was killed by SIGKILL"); "" = the engine describes the exit code.
+    reason: str = ""
+
+
+def describe_exit(code: int | None) -> str:
+    """'exited with code 3' or 'killed by SIGKILL' for a multiprocessing exit code."""
+    if code is None:
+        return "vanished (exit code unknown)"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackSpan:
+    """A completion callback run in the parent (pool result thread, future's done-callback)."""
+
+    tid: int
+    start_ns: int
+    end_ns: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskVerdict:
+    """Tasks the backend knows are over although no worker will ever report them.
+
+    E.g. every task still pending on a ProcessPoolExecutor that broke (one dead worker fails all
+    its futures), or a task whose Process died before it could start. The engine ends those of
+    ``task_ids`` that are not yet finished, with ``reason`` as their error text. A verdict is put
+    *after* the WorkerExit that caused it, so the culprit's own task keeps its "worker died" text.
+    """
+
+    task_ids: np.ndarray
+    reason_type: str  # e.g. "BrokenProcessPool"
+    reason: str
+    t_ns: int
 
 
 # ---- engine -> consumer ------------------------------------------------------------------------

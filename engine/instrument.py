@@ -27,7 +27,6 @@ import signal
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from multiprocessing import util
 from typing import Any
 
@@ -36,6 +35,7 @@ from procviz.engine.clock import SchedstatReader, process_created_ns
 from procviz.engine.events import (
     WIRE_EVENT_STRUCT,
     EventKind,
+    TaskCall,
     TaskState,
     TaskText,
     WaitSpan,
@@ -55,16 +55,6 @@ _ROW = WIRE_EVENT_STRUCT.size
 MAX_TEXT = 4000  # characters kept of a message or a traceback
 MAX_RESULT_TEXT = 200
 MAX_TEXT_BYTES = 64 * 1024  # texts per datagram before it is sent (see channel.MAX_DATAGRAM)
-
-
-@dataclass(frozen=True, slots=True)
-class TaskCall:
-    """What a worker is asked to run: task id, ``module:function`` and positional arguments."""
-
-    task_id: int
-    function: str
-    args: tuple[Any, ...]
-    report_result: bool = False  # send a short repr of the result (function workloads)
 
 
 class Recorder:

@@ -11,41 +11,31 @@ had already taken, is marked lost, since the Pool will never run it again.
 
 from __future__ import annotations
 
-import signal
 from dataclasses import replace
 
 import numpy as np
 
-from procviz.engine.backends.base import CallbackSpan, Submitted, WorkerExit
 from procviz.engine.events import (
     END_DTYPE,
     SPAN_DTYPE,
     START_DTYPE,
     SUBMIT_DTYPE,
     WIRE_EVENT_DTYPE,
+    CallbackSpan,
     EngineBatch,
     EventKind,
     LaneInfo,
     RunInfo,
     RunStatus,
+    Submitted,
     TaskState,
     TaskText,
     WorkerBatch,
+    WorkerExit,
+    describe_exit,
 )
 from procviz.engine.sampler import StateSampler
 from procviz.engine.timeline import Timeline
-
-
-def describe_exit(code: int | None) -> str:
-    """'exited with code 3' or 'killed by SIGKILL' for a multiprocessing exit code."""
-    if code is None:
-        return "vanished (exit code unknown)"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exited with code {code}"
 
 
 class RunTracker:

@@ -1,8 +1,9 @@
-"""The interface every backend implements, and the records backends hand to the engine.
+"""The interface every backend implements.
 
 A backend owns the workers (a Pool, an executor, processes, threads) and knows how to submit a
 plan the way its API does it. It never touches the engine's bookkeeping: submissions and worker
-exits are handed over as records the engine thread picks up (one writer per piece of state).
+exits are handed over as records (:mod:`procviz.engine.events`) the engine thread picks up (one
+writer per piece of state).
 """
 
 from __future__ import annotations
@@ -11,59 +12,13 @@ import queue
 import threading
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-
-import numpy as np
 
 from procviz.engine.config import RunConfig
+from procviz.engine.events import CallbackSpan, Submitted, TaskVerdict, WorkerExit
 from procviz.engine.plan import TaskPlan
 
-
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    """Tasks handed to the backend at ``t_ns`` (they are queued from then on)."""
-
-    task_ids: np.ndarray
-    t_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerExit:
-    """A worker process that has exited, as its parent saw it."""
-
-    pid: int
-    exit_code: int | None
-    t_ns: int
-    # What to say of the task it was running, when the backend knows better than the exit code
-    # (e.g. "worker pid 7 was terminated by ProcessPoolExecutor while running this task: the pool
-    # broke when worker pid 12 was killed by SIGKILL"); "" = the engine describes the exit code.
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackSpan:
-    """A completion callback run in the parent (pool result thread, future's done-callback)."""
-
-    tid: int
-    start_ns: int
-    end_ns: int
-    label: str
-
-
-@dataclass(frozen=True, slots=True)
-class TaskVerdict:
-    """Tasks the backend knows are over although no worker will ever report them.
-
-    E.g. every task still pending on a ProcessPoolExecutor that broke (one dead worker fails all
-    its futures), or a task whose Process died before it could start. The engine ends those of
-    ``task_ids`` that are not yet finished, with ``reason`` as their error text. A verdict is put
-    *after* the WorkerExit that caused it, so the culprit's own task keeps its "worker died" text.
-    """
-
-    task_ids: np.ndarray
-    reason_type: str  # e.g. "BrokenProcessPool"
-    reason: str
-    t_ns: int
+# The records are defined in events; backends may keep importing them from here.
+__all__ = ["Backend", "CallbackSpan", "Delivery", "Submitted", "TaskVerdict", "WorkerExit"]
 
 
 class Delivery:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from procviz.engine.backends.base import TaskVerdict, WorkerExit
-from procviz.engine.tracker import describe_exit
+from procviz.engine.events import describe_exit
 
 # Process objects are pickled whole for spawn and forkserver, so they carry only a key to their
 # watch, never the watch itself.

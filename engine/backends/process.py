@@ -20,8 +20,8 @@ import numpy as np
 from procviz.engine.backends.base import Delivery, Submitted, TaskVerdict
 from procviz.engine.backends.children import POLL_S, ChildProcessBackend, child_main
 from procviz.engine.config import RunConfig
+from procviz.engine.events import describe_exit
 from procviz.engine.plan import TaskPlan
-from procviz.engine.tracker import describe_exit
 
 DAEMON = True
 

@@ -17,11 +17,11 @@ from typing import Any
 
 from procviz.engine.backends.children import POLL_S, ChildSet, child_init
 from procviz.engine.config import RunConfig
+from procviz.engine.events import describe_exit
 from procviz.engine.instrument import TaskCall
 from procviz.engine.plan import TaskPlan
 from procviz.engine.primitives import Queue, record_wait
 from procviz.engine.scenarios.roles import Work
-from procviz.engine.tracker import describe_exit
 from procviz.engine.workloads import BUILTIN_FUNCTIONS
 
 MAIN_TASK = 0
