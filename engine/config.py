@@ -13,28 +13,18 @@ import json
 import math
 import os
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-BACKENDS = ("pool", "process_pool_executor", "thread_pool_executor", "process", "serial")
+from procviz.engine.specs import APIS, BACKEND_SPECS, BACKENDS, CHUNKLESS_APIS, SCENARIO_BACKEND, SCENARIO_SPECS
+
 START_METHODS = ("spawn", "forkserver", "fork")
 # ``spawn`` everywhere: the engine's parent process has threads, so ``fork`` is unsafe, and spawn
 # is the one method on every OS. ``fork`` is allowed on request (the tutorials use it on Linux).
 DEFAULT_START_METHOD = "spawn"
-APIS = ("map", "map_async", "imap", "imap_unordered", "starmap", "apply", "apply_async", "submit")
-# Which submission APIs each backend has (concurrent.futures offers submit and map; a Process per
-# task and the serial loop have no API to choose, so they take the default "map").
-BACKEND_APIS = {
-    "pool": ("map", "map_async", "imap", "imap_unordered", "starmap", "apply", "apply_async"),
-    "process_pool_executor": ("map", "submit"),
-    "thread_pool_executor": ("map", "submit"),
-    "process": ("map",),
-    "serial": ("map",),
-}
-CHUNKLESS_APIS = ("apply", "apply_async", "submit")
 ORDERS = ("fifo", "sjf", "ljf", "random")
 KINDS = ("cpu", "sleep", "io", "mixed", "function")
 DISTRIBUTIONS = ("fixed", "uniform", "normal", "exponential")
@@ -263,52 +253,37 @@ def parse_config(data: Any) -> RunConfig:
 def _backend_problems(
     backend: str, api: str, chunksize: int | None, maxtasks: int | None, timeout: float | None,
 ) -> list[Problem]:
-    """Options a backend cannot honour, each with the reason (never silently ignored)."""
+    """Options a backend cannot honour, each with the reason its spec gives (never silently ignored)."""
+    spec = BACKEND_SPECS.get(backend)
+    if spec is None:
+        return []  # already reported as an unknown backend
     out: list[Problem] = []
-    apis = BACKEND_APIS.get(backend, APIS)
-    if api not in apis:
-        if backend == "pool":
-            hint = "a Pool submits with apply_async (submit is concurrent.futures)"
-        elif backend in ("process", "serial"):
-            hint = f"{backend} has no submission API to choose; use map"
-        else:
-            hint = f"concurrent.futures offers {' and '.join(apis)}"
-        out.append(Problem("api", f"{backend} cannot use {api}: {hint}"))
-    if chunksize is not None and backend not in ("pool", "process_pool_executor"):
-        why = {"thread_pool_executor": "ThreadPoolExecutor.map ignores chunksize (threads share memory)"}
-        out.append(Problem("chunksize", why.get(backend, f"{backend} runs tasks one by one, not in chunks")))
-    if maxtasks is not None and backend != "pool":
-        why = {
-            "process_pool_executor": "ProcessPoolExecutor(max_tasks_per_child=...) can deadlock once more "
-            "tasks are queued than the limit allows (CPython gh-115634); use backend pool to replace workers",
-            "thread_pool_executor": "threads are never replaced",
-            "process": "every Process runs exactly one task",
-            "serial": "the serial worker is never replaced",
-        }
-        out.append(Problem("maxtasksperchild", why.get(backend, f"{backend} does not replace workers")))
-    if timeout is not None and backend == "thread_pool_executor":
-        out.append(Problem("task_timeout_s", "a timeout cannot stop a thread: a hung task would block "
-                           "ThreadPoolExecutor.shutdown forever; time tasks out on a process backend"))
+    if api not in spec.apis:
+        out.append(Problem("api", f"{backend} cannot use {api}: {spec.api_refusal}"))
+    if chunksize is not None and not spec.chunks:
+        out.append(Problem("chunksize", spec.chunk_refusal))
+    if maxtasks is not None and spec.maxtasks_refusal:
+        out.append(Problem("maxtasksperchild", spec.maxtasks_refusal))
+    if timeout is not None and spec.timeout_refusal:
+        out.append(Problem("task_timeout_s", spec.timeout_refusal))
     return out
 
 
 def _scenario_problems(scenario: str, backend: str, timeout: float | None, workload: Workload) -> list[Problem]:
     """A scenario runs its own processes: check the name and the fields it uses."""
-    from procviz.engine.scenarios.names import SCENARIOS
-
-    info = SCENARIOS.get(scenario)
-    if info is None:
-        return [Problem("scenario", f"must be one of {', '.join(SCENARIOS)} (got {scenario!r})")]
+    spec = SCENARIO_SPECS.get(scenario)
+    if spec is None:
+        return [Problem("scenario", f"must be one of {', '.join(SCENARIO_SPECS)} (got {scenario!r})")]
     out: list[Problem] = []
-    if backend != "process":
-        out.append(Problem("backend", "a scenario starts one Process per role: use backend process"))
+    if backend != SCENARIO_BACKEND:
+        out.append(Problem("backend", f"a scenario starts one Process per role: use backend {SCENARIO_BACKEND}"))
     if timeout is not None:
         out.append(Problem("task_timeout_s", "a scenario's main program runs in this process, which a "
                            "timeout must not terminate; leave it blank"))
     if workload.kind == "function":
         out.append(Problem("workload.kind", "a scenario's roles do built-in work (cpu, sleep, io, mixed)"))
-    if not info.min_count <= workload.count <= MAX_WORKERS + 1:
-        out.append(Problem("workload.count", f"{scenario} runs {info.count_means}: from {info.min_count} "
+    if not spec.min_count <= workload.count <= MAX_WORKERS + 1:
+        out.append(Problem("workload.count", f"{scenario} runs {spec.count_means}: from {spec.min_count} "
                            f"to {MAX_WORKERS + 1} (got {workload.count})"))
     return out
 
@@ -374,8 +349,3 @@ def submission_order(config: RunConfig, durations_ms: np.ndarray) -> np.ndarray:
     if config.order == "random":
         return np.random.default_rng(config.workload.seed + 1).permutation(n)
     return np.arange(n)
-
-
-def default_config(**changes: Any) -> RunConfig:
-    """The default config with some fields replaced (unvalidated shortcut for tests and code)."""
-    return replace(RunConfig(), **changes)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from procviz.engine.config import RunConfig, plan_durations_ms, submission_order
-from procviz.engine.instrument import TaskCall
+from procviz.engine.events import TaskCall
+from procviz.engine.specs import BACKEND_SPECS
 from procviz.engine.workloads import BUILTIN_FUNCTIONS
 
 MAX_ARG_TEXT = 120
@@ -36,19 +37,10 @@ class TaskPlan:
 
 
 def pool_chunksize(config: RunConfig, n_tasks: int) -> int:
-    """The chunksize the Pool call will use: the configured one, or the Pool's own default.
-
-    ``Pool.map``'s default is ceil(n / (4 x workers)); imap and apply send one task per chunk. The
-    engine always passes this value explicitly so that it knows the chunk of every task.
-    """
+    """The chunksize the backend's call will use: the configured one, or its API's own default."""
     if config.chunksize is not None:
         return config.chunksize
-    if config.backend in ("pool", "process_pool_executor") and config.api in ("map", "map_async", "starmap"):
-        if config.backend == "process_pool_executor":
-            return 1  # Executor.map's default
-        size, extra = divmod(n_tasks, config.workers * 4)
-        return max(size + (1 if extra else 0), 1)
-    return 1
+    return BACKEND_SPECS[config.backend].default_chunksize(config.api, n_tasks, config.workers)
 
 
 def build_plan(config: RunConfig) -> TaskPlan:

@@ -45,13 +45,13 @@ import numpy as np
 import psutil
 
 from procviz.engine.backends.base import Backend
-from procviz.engine.backends.registry import BACKENDS
 from procviz.engine.channel import EventReceiver
 from procviz.engine.clock import SchedstatReader
 from procviz.engine.config import RunConfig
 from procviz.engine.events import EngineBatch, RunInfo, RunPhase, RunStatus, TaskState
 from procviz.engine.metrics import Metrics, compute_metrics
 from procviz.engine.plan import TaskPlan, build_plan
+from procviz.engine.registry import BACKENDS
 from procviz.engine.sampler import StateSampler
 from procviz.engine.timeline import Timeline
 from procviz.engine.tracker import RunTracker

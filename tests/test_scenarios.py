@@ -19,7 +19,7 @@ from test_backends import leftover_children
 from procviz.engine.config import ConfigError, parse_config
 from procviz.engine.events import TaskState
 from procviz.engine.runner import Engine, RunResult
-from procviz.engine.scenarios.names import SCENARIOS
+from procviz.engine.specs import SCENARIO_SPECS as SCENARIOS
 from procviz.engine.timeline import Timeline
 
 PRESETS = Path(__file__).resolve().parents[1] / "resources" / "presets"

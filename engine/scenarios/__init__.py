@@ -7,5 +7,5 @@ its result. Every role is a task on its own process lane, run through the same m
 as pool tasks; the instrumented primitives of :mod:`procviz.engine.primitives` add wait spans saying what
 each process was blocked on.
 
-``names`` (no heavy imports) lists the scenarios for config validation; ``backend`` runs one.
+The catalogue of scenarios (names, sizes) is :data:`procviz.engine.specs.SCENARIO_SPECS`; ``backend`` runs one.
 """

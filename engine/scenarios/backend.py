@@ -20,7 +20,7 @@ from procviz.engine.config import RunConfig
 from procviz.engine.instrument import TaskCall, announce_thread, run_task
 from procviz.engine.plan import TaskPlan
 from procviz.engine.scenarios.context import MAIN_TASK, ScenarioRun
-from procviz.engine.scenarios.names import SCENARIOS
+from procviz.engine.specs import SCENARIO_SPECS
 
 # What the engine says of a task still running in a process ended when the main program ends.
 DAEMON_END_REASON = "worker pid {pid}, a daemon, was terminated (SIGTERM) with the main program while running this task"
@@ -47,7 +47,7 @@ class ScenarioBackend(Backend):
         self.submissions.put(Submitted(plan.order, time.monotonic_ns()))
         run = self._run = ScenarioRun(self.config, plan, self.address, self.ctx, self.children, stop)
         try:
-            run_task(TaskCall(MAIN_TASK, SCENARIOS[self.config.scenario].main, (run,), report_result=True))
+            run_task(TaskCall(MAIN_TASK, SCENARIO_SPECS[self.config.scenario].main, (run,), report_result=True))
         finally:
             self._done = True  # every task has ended or is ending: a graceful shutdown cannot hang
             self._end_main(run)

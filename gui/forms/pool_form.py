@@ -8,32 +8,34 @@ from typing import Any
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QWidget
 
-from procviz.engine import config as engine_config
-from procviz.engine.config import APIS, BACKENDS, MAX_WORKERS, ORDERS, START_METHODS
+from procviz.engine.config import MAX_WORKERS, ORDERS, START_METHODS
+from procviz.engine.specs import APIS, BACKEND_SPECS, CHUNKLESS_APIS
 from procviz.gui.forms.fields import combo, combo_value, line_edit, number_or_text, set_combo_value, text_of
 from procviz.gui.forms.section import FormSection
 
-BACKEND_LABELS = {
-    "pool": "multiprocessing.Pool",
-    "process_pool_executor": "ProcessPoolExecutor",
-    "thread_pool_executor": "ThreadPoolExecutor",
-    "process": "one Process per task",
-    "serial": "serial (no pool)",
-}
 ORDER_LABELS = {
     "fifo": "FIFO (as generated)",
     "sjf": "shortest job first",
     "ljf": "longest job first",
     "random": "random",
 }
-# One task per call: a chunksize would be refused by the config.
-CHUNKLESS_APIS: tuple[str, ...] = engine_config.CHUNKLESS_APIS
-BACKEND_APIS: dict[str, tuple[str, ...]] = engine_config.BACKEND_APIS
+
+
+def backend_label(name: str) -> str:
+    """What the form calls backend ``name``."""
+    spec = BACKEND_SPECS.get(name)
+    return spec.label if spec is not None else name
+
+
+def backend_apis(name: str) -> tuple[str, ...]:
+    """The submission APIs backend ``name`` offers (every API for an unknown name)."""
+    spec = BACKEND_SPECS.get(name)
+    return spec.apis if spec is not None else APIS
 
 
 def backend_available(name: str) -> bool:
     """Whether this build can run ``name``."""
-    from procviz.engine.backends.registry import BACKENDS as AVAILABLE
+    from procviz.engine.registry import BACKENDS as AVAILABLE
 
     return name in AVAILABLE
 
@@ -43,7 +45,7 @@ class PoolForm(FormSection):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Pool", parent=parent)
-        self.backend = combo((b, BACKEND_LABELS.get(b, b)) for b in BACKENDS)
+        self.backend = combo((name, spec.label) for name, spec in BACKEND_SPECS.items())
         self.workers = line_edit(f"CPU count ({os.cpu_count() or 1})")
         self.start_method = combo((m, m) for m in START_METHODS)
         self.api = combo((a, a) for a in APIS)
@@ -77,7 +79,7 @@ class PoolForm(FormSection):
 
     def _offer_backend_apis(self) -> None:
         """Grey out the APIs the chosen backend lacks, and leave one it has selected."""
-        apis = BACKEND_APIS.get(combo_value(self.backend), APIS)
+        apis = backend_apis(combo_value(self.backend))
         model = self.api.model()
         if isinstance(model, QStandardItemModel):
             for row in range(self.api.count()):

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from procviz.engine.config import ConfigError, Problem, RunConfig, parse_config
 from procviz.gui.forms.fields import set_combo_value
-from procviz.gui.forms.pool_form import BACKEND_LABELS, PoolForm, backend_available
+from procviz.gui.forms.pool_form import PoolForm, backend_available, backend_label
 from procviz.gui.forms.workload_form import WorkloadForm
 
 
@@ -104,7 +104,7 @@ class RunForm(QWidget):
             problems.extend(exc.problems)
         backend = self.pool.value()["backend"]
         if not backend_available(backend):
-            problems.append(Problem("backend", f"{BACKEND_LABELS.get(backend, backend)} is not available in "
+            problems.append(Problem("backend", f"{backend_label(backend)} is not available in "
                                                "this build yet"))
         if problems:
             config = None

@@ -31,11 +31,9 @@ NO_SCENARIO = "independent tasks (no scenario)"
 
 def scenario_names() -> tuple[str, ...]:
     """The cooperating-process scenarios this engine can run (none on an engine without them)."""
-    try:
-        from procviz.engine.scenarios.names import SCENARIOS
-    except ImportError:
-        return ()
-    return tuple(SCENARIOS)
+    from procviz.engine.specs import SCENARIO_SPECS
+
+    return tuple(SCENARIO_SPECS)
 
 
 class ArgsParseError(ValueError):

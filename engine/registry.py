@@ -1,8 +1,11 @@
-"""Every backend by config name (``engine.runner.make_backend`` looks them up here).
+"""Every backend by config name: the factory that builds it (``engine.runner.make_backend`` looks here).
 
-Factories import their module on first use, so listing what is available (the GUI's backend
-combo) costs nothing. A config with a ``scenario`` runs on the ``process`` backend name, since a
-scenario is a set of processes with a role each (config validation insists on it).
+This module sits above the backends and the scenarios (it imports both; neither imports it), so
+no backend needs to know that scenarios exist. What a backend offers lives in its
+:class:`~procviz.engine.specs.BackendSpec`; this table only says which class runs it, and a test
+checks that every spec has a factory. Factories import their module on first use, so listing
+what is available (the GUI's backend combo) costs nothing. A config with a ``scenario`` runs on
+the scenario package's own backend (under the ``process`` name: one Process per role).
 """
 
 from __future__ import annotations
