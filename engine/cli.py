@@ -36,10 +36,17 @@ from procviz.engine.config import (
     load_config,
     parse_config,
 )
-from procviz.engine.events import TaskState
+from procviz.engine.events import RunOutcome, TaskState
 from procviz.engine.timeline import Timeline
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STOPPED = 0, 1, 2, 3
+EXIT_CODES = {
+    RunOutcome.COMPLETED: EXIT_OK,
+    RunOutcome.FAILED: EXIT_FAILED,
+    RunOutcome.ERROR: EXIT_FAILED,
+    RunOutcome.INVALID: EXIT_INVALID,
+    RunOutcome.STOPPED: EXIT_STOPPED,
+}
 IMAGE_FORMATS = ("png", "svg")
 
 FIELD_HELP = f"""\
@@ -259,11 +266,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             print(f"procviz run: cannot write {args.out}: {exc}", file=sys.stderr)
             return EXIT_INVALID
-    if interrupted.is_set() or result.outcome == "stopped":
-        return EXIT_STOPPED
-    if result.outcome == "error" and result.message.startswith("cannot import"):
-        return EXIT_INVALID
-    return EXIT_OK if result.outcome == "completed" else EXIT_FAILED
+    return EXIT_STOPPED if interrupted.is_set() else EXIT_CODES[result.outcome]
 
 
 def _drain(engine: Any, timeline: Timeline) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import signal
 import struct
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,14 @@ class TaskState(IntEnum):
     def terminal(self) -> bool:
         """True for done, failed, timeout and cancelled."""
         return self >= TaskState.DONE
+
+
+class LaneKind(StrEnum):
+    """What a lane is: a worker process, a worker thread, or the parent's callback threads."""
+
+    PROCESS = "process"
+    THREAD = "thread"
+    PARENT = "parent"
 
 
 class WorkerState(IntEnum):
@@ -104,7 +112,7 @@ class WorkerHello:
     created_ns: int
     ready_ns: int
     schedstat: bool  # whether run-queue wait is measurable here
-    kind: str = "process"  # "process" or "thread"
+    kind: LaneKind = LaneKind.PROCESS  # a process or a thread
     name: str = ""
 
 
@@ -254,7 +262,7 @@ class LaneInfo:
     index: int
     pid: int
     tid: int
-    kind: str  # "process", "thread" or "parent"
+    kind: LaneKind
     name: str
     created_ns: int = -1
     ready_ns: int = -1
@@ -278,6 +286,16 @@ class RunInfo:
     chunks: tuple[int, ...] = ()  # chunk number per task
 
 
+class RunOutcome(StrEnum):
+    """How a run ended; the CLI's exit code follows from it."""
+
+    COMPLETED = "completed"  # every task done
+    FAILED = "failed"  # some task failed or timed out
+    STOPPED = "stopped"  # by the user (Stop, SIGINT, SIGTERM)
+    ERROR = "error"  # the run itself failed (submitting, workers that cannot start, an engine bug)
+    INVALID = "invalid"  # nothing ran: the input is invalid (e.g. the workload function cannot be imported)
+
+
 class RunPhase(IntEnum):
     """Coarse phase of a run, for progress and the status bar."""
 
@@ -293,7 +311,7 @@ class RunStatus:
 
     phase: RunPhase
     message: str = ""
-    outcome: str = ""  # with FINISHED: "completed", "failed", "stopped", "error"
+    outcome: RunOutcome | None = None  # with FINISHED
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from procviz.engine.clock import SchedstatReader, process_created_ns
 from procviz.engine.events import (
     WIRE_EVENT_STRUCT,
     EventKind,
+    LaneKind,
     TaskCall,
     TaskState,
     TaskText,
@@ -266,13 +267,13 @@ def worker_init(address: str, user_init: str = "", user_args: tuple[Any, ...] = 
     # Finalizers with an exit priority run in multiprocessing children at normal exit (atexit
     # does not: children leave through os._exit).
     util.Finalize(None, _recorder.close, exitpriority=100)
-    announce_thread("process")
+    announce_thread(LaneKind.PROCESS)
 
 
-def announce_thread(kind: str, name: str = "") -> None:
+def announce_thread(kind: LaneKind, name: str = "") -> None:
     """Send this thread's hello (called once per worker process or worker thread)."""
     pid = os.getpid()
-    created = process_created_ns(pid) if kind == "process" else None
+    created = process_created_ns(pid) if kind == LaneKind.PROCESS else None
     now = time.monotonic_ns()
     reader = _reader()
     assert _recorder is not None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from procviz.engine.events import TaskState
+from procviz.engine.events import LaneKind, TaskState
 from procviz.engine.timeline import Timeline
 
 
@@ -103,7 +103,7 @@ def compute_metrics(timeline: Timeline) -> Metrics:
             slots = 1
         elif timeline.run.config.get("scenario"):
             # a scenario runs one process per role at once, whatever ``workers`` says
-            slots = max(sum(1 for lane in timeline.lanes if lane.kind != "parent"), 1)
+            slots = max(sum(1 for lane in timeline.lanes if lane.kind != LaneKind.PARENT), 1)
     ready = timeline.ready_ns
     waiting = timeline.waiting_ns()
     queued = timeline.queued_ns()

@@ -48,7 +48,7 @@ from procviz.engine.backends.base import Backend
 from procviz.engine.channel import EventReceiver
 from procviz.engine.clock import SchedstatReader
 from procviz.engine.config import RunConfig
-from procviz.engine.events import EngineBatch, RunInfo, RunPhase, RunStatus, TaskState
+from procviz.engine.events import EngineBatch, RunInfo, RunOutcome, RunPhase, RunStatus, TaskState
 from procviz.engine.metrics import Metrics, compute_metrics
 from procviz.engine.plan import TaskPlan, build_plan
 from procviz.engine.registry import BACKENDS
@@ -68,7 +68,7 @@ KILL_GRACE_S = 1.0
 class RunResult:
     """How a run ended, with everything it recorded."""
 
-    outcome: str  # "completed", "failed" (some task failed or timed out), "stopped", "error"
+    outcome: RunOutcome
     message: str
     timeline: Timeline
     metrics: Metrics
@@ -165,7 +165,8 @@ class _Run:
             try:
                 resolve(self.config.workload.function)
             except Exception as exc:  # noqa: BLE001 - a bad function is a run error, shown with its reason
-                return self.fail(f"cannot import {self.config.workload.function}: {type(exc).__name__}: {exc}")
+                return self.fail(f"cannot import {self.config.workload.function}: {type(exc).__name__}: {exc}",
+                                 outcome=RunOutcome.INVALID)
         self.receiver = EventReceiver()
         try:
             self.backend = make_backend(self.config, self.receiver.address)
@@ -197,7 +198,7 @@ class _Run:
         except BaseException as exc:  # noqa: BLE001 - reported by the loop as a run error
             self.submit_error = f"{type(exc).__name__}: {exc}"
 
-    def _loop(self, plan: TaskPlan) -> tuple[str, str]:
+    def _loop(self, plan: TaskPlan) -> tuple[RunOutcome, str]:
         tracker, backend, receiver = self.tracker, self.backend, self.receiver
         assert tracker is not None and backend is not None and receiver is not None
         next_sample = time.monotonic()
@@ -222,16 +223,16 @@ class _Run:
             self._publish_abandoned()
             if self.stop.is_set():
                 tracker.end_tasks(tracker.unfinished(), TaskState.CANCELLED, now, "Cancelled", "cancelled by Stop")
-                return "stopped", "stopped by the user"
+                return RunOutcome.STOPPED, "stopped by the user"
             if tracker.all_finished():
                 return self._outcome()
             if self.submit_error:
                 tracker.end_tasks(tracker.unfinished(), TaskState.FAILED, now, "SubmitError", self.submit_error)
-                return "error", f"submitting tasks failed: {self.submit_error}"
+                return RunOutcome.ERROR, f"submitting tasks failed: {self.submit_error}"
             if tracker.unannounced_exits > max(3 * self.config.workers, 6):
                 msg = "workers keep exiting before they are ready (do they fail to start?)"
                 tracker.end_tasks(tracker.unfinished(), TaskState.FAILED, now, "WorkerStartFailed", msg)
-                return "error", msg
+                return RunOutcome.ERROR, msg
             self._recover_lost_work(now)
             self._emit(tracker.cut(now))
 
@@ -276,13 +277,13 @@ class _Run:
             self.receiver.wait(LOOP_S)  # type: ignore[union-attr]
             self._drain(time.monotonic_ns())
 
-    def _outcome(self) -> tuple[str, str]:
+    def _outcome(self) -> tuple[RunOutcome, str]:
         assert self.tracker is not None
         counts = self.tracker.timeline.state_counts()
         bad = counts[TaskState.FAILED] + counts[TaskState.TIMEOUT]
         if bad:
-            return "failed", f"{bad} of {self.tracker.timeline.n_tasks} tasks failed or timed out"
-        return "completed", f"all {self.tracker.timeline.n_tasks} tasks done"
+            return RunOutcome.FAILED, f"{bad} of {self.tracker.timeline.n_tasks} tasks failed or timed out"
+        return RunOutcome.COMPLETED, f"all {self.tracker.timeline.n_tasks} tasks done"
 
     def _drain(self, now: int) -> None:
         """Take in everything waiting: worker datagrams first, then submissions, callbacks, exits.
@@ -434,7 +435,7 @@ class _Run:
             except psutil.Error:
                 pass
 
-    def _finish(self, outcome: str, message: str) -> RunResult:
+    def _finish(self, outcome: RunOutcome, message: str) -> RunResult:
         tracker = self.tracker
         assert tracker is not None
         now = time.monotonic_ns()
@@ -455,7 +456,7 @@ class _Run:
             if info.exit_ns < 0:
                 tracker.set_lane(replace(info, exit_ns=now, exit_reason=info.exit_reason or "ended with the run"))
 
-    def fail(self, message: str, detail: str = "") -> RunResult:
+    def fail(self, message: str, detail: str = "", outcome: RunOutcome = RunOutcome.ERROR) -> RunResult:
         """End the run as an error with ``message`` (nothing else is lost: partial data stays)."""
         self.stop.set()
         self.submit_stop.set()
@@ -465,12 +466,12 @@ class _Run:
         tracker = self.tracker
         if tracker is None:
             tl = Timeline()
-            status = RunStatus(RunPhase.FINISHED, message, "error")
+            status = RunStatus(RunPhase.FINISHED, message, outcome)
             self._emit(EngineBatch(status=status, now_ns=time.monotonic_ns()))
-            return RunResult("error", message, tl, compute_metrics(tl))
+            return RunResult(outcome, message, tl, compute_metrics(tl))
         now = time.monotonic_ns()
         tracker.end_tasks(tracker.unfinished(), TaskState.FAILED, now, "RunError", message)
-        return self._finish("error", message + (f"\n{detail}" if detail else ""))
+        return self._finish(outcome, message + (f"\n{detail}" if detail else ""))
 
     def _emit(self, batch: EngineBatch | None) -> None:
         if batch is not None:

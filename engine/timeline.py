@@ -22,6 +22,7 @@ from procviz.engine.events import (
     SPAN_DTYPE,
     EngineBatch,
     LaneInfo,
+    LaneKind,
     RunInfo,
     RunStatus,
     TaskState,
@@ -142,7 +143,7 @@ class Timeline:
             self.begin(batch.run)
         for info in batch.lanes:
             while len(self.lanes) <= info.index:
-                self.lanes.append(LaneInfo(index=len(self.lanes), pid=0, tid=0, kind="process", name=""))
+                self.lanes.append(LaneInfo(index=len(self.lanes), pid=0, tid=0, kind=LaneKind.PROCESS, name=""))
             self.lanes[info.index] = info
         if len(batch.submitted):
             self.write_submitted(batch.submitted)
@@ -251,10 +252,6 @@ class Timeline:
         cost = self.cost_ms[task_id] if task_id < len(self.cost_ms) else np.nan
         kind = (self.run.config.get("workload") or {}).get("kind", "")
         return f"{kind} {cost:.1f} ms" if np.isfinite(cost) else ""
-
-    def lane_of_pid(self, pid: int) -> list[int]:
-        """Lanes of a PID (a PID can be reused by a later worker; threads share one)."""
-        return [lane.index for lane in self.lanes if lane.pid == pid]
 
     def span_label(self, index: int) -> str:
         """The text of a wait-span label index."""

@@ -25,6 +25,7 @@ from procviz.engine.events import (
     EngineBatch,
     EventKind,
     LaneInfo,
+    LaneKind,
     RunInfo,
     RunStatus,
     Submitted,
@@ -50,7 +51,6 @@ class RunTracker:
         self.last_seq: dict[int, int] = {}
         self.lost_batches = 0
         self.hello_pids: set[int] = set()
-        self.exited_pids: set[int] = set()
         self.unannounced_exits = 0
         self.last_progress_ns = run.t0_ns
         self.abnormal_deaths = 0
@@ -85,7 +85,7 @@ class RunTracker:
             lanes[info.index] = info
         self._out_lanes[info.index] = info
 
-    def new_lane(self, pid: int, tid: int, kind: str, name: str, created_ns: int = -1, ready_ns: int = -1) -> int:
+    def new_lane(self, pid: int, tid: int, kind: LaneKind, name: str, created_ns: int = -1, ready_ns: int = -1) -> int:
         """Open a lane for a worker thread; returns its index."""
         index = len(self.timeline.lanes)
         self.set_lane(LaneInfo(index=index, pid=pid, tid=tid, kind=kind, name=name or f"worker {index}",
@@ -97,7 +97,7 @@ class RunTracker:
         """The lane of a worker thread, opened on first sight if its hello went missing."""
         lane = self.lane_by_thread.get((pid, tid))
         if lane is None:
-            lane = self.new_lane(pid, tid, "process", "")
+            lane = self.new_lane(pid, tid, LaneKind.PROCESS, "")
         return lane
 
     # ---- inputs ---------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ class RunTracker:
             h = b.hello
             self.hello_pids.add(h.pid)
             self.last_hello_ns = now_ns
-            if h.kind == "process":  # kernel start times come in 10 ms steps: never before the run
+            if h.kind == LaneKind.PROCESS:  # kernel start times come in 10 ms steps: never before the run
                 h = replace(h, created_ns=max(h.created_ns, self._run.t0_ns))
             key = (h.pid, h.tid)
             if key in self.lane_by_thread:
@@ -218,7 +218,7 @@ class RunTracker:
         key = (self._parent_pid(), cb.tid)
         lane = self.lane_by_thread.get(key)
         if lane is None:
-            lane = self.new_lane(key[0], cb.tid, "parent", "parent · callbacks")
+            lane = self.new_lane(key[0], cb.tid, LaneKind.PARENT, "parent · callbacks")
         self.span(lane, cb.start_ns, max(cb.end_ns, cb.start_ns + 1), cb.label)
 
     @staticmethod
@@ -255,7 +255,6 @@ class RunTracker:
 
     def on_exit(self, ex: WorkerExit) -> None:
         """A worker process exited: close its lanes; its running task and chunk fail with it."""
-        self.exited_pids.add(ex.pid)
         if ex.pid not in self.hello_pids:
             self.unannounced_exits += 1
         how = describe_exit(ex.exit_code)
@@ -286,7 +285,7 @@ class RunTracker:
 
     def live_workers(self) -> int:
         """Announced worker lanes that have not exited."""
-        return sum(1 for info in self.timeline.lanes if info.kind != "parent" and info.exit_ns < 0)
+        return sum(1 for info in self.timeline.lanes if info.kind != LaneKind.PARENT and info.exit_ns < 0)
 
     def quiet_since_ns(self) -> int:
         """The last time anything moved: a task event or a worker announcing itself."""

@@ -67,7 +67,6 @@ class EngineBridge(QObject):
         self._finished_seen = False
         self._rate_samples: deque[tuple[float, int]] = deque()
         self.events_applied = 0
-        self.batches_applied = 0
         self.ticks = 0
         # Event-to-screen latency probe (off by default; the benchmark turns it on).
         self.record_latency = False
@@ -144,7 +143,6 @@ class EngineBridge(QObject):
             change = self.timeline.apply(batch, notify=False)
             merged = change if merged is None else merge_changes(merged, change)
             applied_events += batch.event_count()
-            self.batches_applied += 1
             if self.record_latency and len(batch.ended):
                 ends.append(batch.ended["end_ns"])
             if batch.status is not None:

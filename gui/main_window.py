@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from procviz.engine.config import ConfigError, RunConfig, parse_config
-from procviz.engine.events import RunPhase, RunStatus, TaskState, WorkerState
+from procviz.engine.events import RunOutcome, RunPhase, RunStatus, TaskState, WorkerState
 from procviz.engine.runner import Engine, RunResult
 from procviz.engine.timeline import Timeline
 from procviz.gui.actions import make_actions
@@ -284,7 +284,7 @@ class MainWindow(QMainWindow):
         self.phase_label.setText(f"{result.outcome}")
         first_line = result.message.splitlines()[0] if result.message else result.outcome
         self.statusBar().showMessage(f"Run {result.outcome}: {first_line}", 15_000)
-        if result.outcome == "error":
+        if result.outcome in (RunOutcome.ERROR, RunOutcome.INVALID):
             # Nothing ran: show the previous timeline again rather than an empty run.
             if self._previous is not None and not (self.timeline.start_ns >= 0).any():
                 load_into(self.timeline, self._previous)

@@ -253,7 +253,7 @@ def test_failed_run_shows_a_dialog_and_the_previous_timeline_stays(qtbot, window
     work.args.setPlainText("[[1], [2]]")
     assert window.form.is_valid(), window.form.problems
     result = run_and_wait(qtbot, window)
-    assert result.outcome == "error"
+    assert result.outcome == "invalid"
     assert window.errors and "no_such_function" in window.errors[-1][1]
     np.testing.assert_array_equal(window.timeline.end_ns, before)
     assert window.timeline.n_tasks == 3

@@ -14,7 +14,7 @@ import time
 from abc import ABC, abstractmethod
 
 from procviz.engine.config import RunConfig
-from procviz.engine.events import CallbackSpan, Submitted, TaskVerdict, WorkerExit
+from procviz.engine.events import CallbackSpan, LaneKind, Submitted, TaskVerdict, WorkerExit
 from procviz.engine.plan import TaskPlan
 
 # The records are defined in events; backends may keep importing them from here.
@@ -47,8 +47,8 @@ class Delivery:
 class Backend(ABC):
     """Runs a plan's tasks on workers; see engine/backends/pool.py for the reference one."""
 
-    #: "process" (workers are processes, reported by their own hello) or "thread"
-    worker_kind = "process"
+    #: processes (each reported by its own hello) or threads
+    worker_kind = LaneKind.PROCESS
 
     def __init__(self, config: RunConfig, address: str) -> None:
         self.config = config

@@ -26,6 +26,7 @@ from typing import Any
 
 from procviz.engine.backends.base import Backend, WorkerExit
 from procviz.engine.config import RunConfig
+from procviz.engine.events import LaneKind
 from procviz.engine.instrument import TaskCall, announce_thread, connect_threads, recorder, run_task
 
 POLL_S = 0.05
@@ -67,7 +68,7 @@ def child_init(address: str, name: str) -> None:
     connect_threads(address)
     signal.signal(signal.SIGTERM, _flush_then_die)
     util.Finalize(None, _close_recorder, exitpriority=100)
-    announce_thread("process", name)
+    announce_thread(LaneKind.PROCESS, name)
 
 
 @dataclass(frozen=True, slots=True)

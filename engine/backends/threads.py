@@ -20,6 +20,7 @@ import threading
 
 import procviz.engine.instrument as instrument
 from procviz.engine.backends.executor import FuturesBackend
+from procviz.engine.events import LaneKind
 from procviz.engine.instrument import announce_thread, connect_threads, recorder
 
 
@@ -50,13 +51,13 @@ def detach_parent() -> None:
 
 def announce_pool_thread() -> None:
     """ThreadPoolExecutor initializer: give this thread its own lane."""
-    announce_thread("thread", threading.current_thread().name)
+    announce_thread(LaneKind.THREAD, threading.current_thread().name)
 
 
 class ThreadPoolExecutorBackend(FuturesBackend):
     """``ThreadPoolExecutor(max_workers, initializer=...)`` in the engine's process, measured."""
 
-    worker_kind = "thread"
+    worker_kind = LaneKind.THREAD
 
     def make_executor(self) -> cf.Executor:
         """Connect this process's recorder, then create the pool (threads start on demand)."""

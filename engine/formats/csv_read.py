@@ -21,7 +21,7 @@ from typing import NoReturn
 
 import numpy as np
 
-from procviz.engine.events import INTERVAL_DTYPE, RESOURCE_DTYPE, SPAN_DTYPE, LaneInfo, RunInfo, TaskText
+from procviz.engine.events import INTERVAL_DTYPE, RESOURCE_DTYPE, SPAN_DTYPE, LaneInfo, LaneKind, RunInfo, TaskText
 from procviz.engine.formats.checks import INT32_MAX
 from procviz.engine.formats.csv_write import HEADER
 from procviz.engine.formats.errors import TimelineFileError
@@ -241,5 +241,5 @@ def _lanes(rows: _Rows, lane: np.ndarray, pid: np.ndarray) -> list[LaneInfo]:
                       f"but {int(p[k])} here")
     pid_of = dict(zip(ln[starts].tolist(), p[starts].tolist(), strict=True))
     count = max(pid_of) + 1 if pid_of else 0
-    return [LaneInfo(index=i, pid=pid_of[i], tid=pid_of[i], kind="process", name=f"worker {i}")
+    return [LaneInfo(index=i, pid=pid_of[i], tid=pid_of[i], kind=LaneKind.PROCESS, name=f"worker {i}")
             if i in pid_of else placeholder_lane(i) for i in range(count)]

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from procviz.engine.events import LaneInfo, RunInfo, RunPhase, TaskState, TaskText, WorkerState
+from procviz.engine.events import LaneInfo, LaneKind, RunInfo, RunOutcome, RunPhase, TaskState, TaskText, WorkerState
 from procviz.engine.timeline import Timeline
 
 TASK_STATE_NAMES: tuple[str, ...] = tuple(s.name.lower() for s in TaskState)
 WORKER_STATE_NAMES: tuple[str, ...] = tuple(s.name.lower() for s in WorkerState)
 RUN_PHASE_NAMES: tuple[str, ...] = tuple(p.name.lower() for p in RunPhase)
-LANE_KINDS = ("process", "thread", "parent")
+RUN_OUTCOMES: tuple[str, ...] = tuple(RunOutcome)
+LANE_KINDS: tuple[str, ...] = tuple(LaneKind)
 TEXT_KINDS = ("error", "result")
 
 
@@ -28,7 +29,7 @@ def require_run(timeline: Timeline) -> RunInfo:
 
 def placeholder_lane(index: int) -> LaneInfo:
     """The lane Timeline.apply creates for an index it has no LaneInfo for."""
-    return LaneInfo(index=index, pid=0, tid=0, kind="process", name="")
+    return LaneInfo(index=index, pid=0, tid=0, kind=LaneKind.PROCESS, name="")
 
 
 def export_lanes(timeline: Timeline) -> list[LaneInfo]:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from procviz.engine.events import LaneInfo, RunInfo, RunPhase, RunStatus, TaskText
+from procviz.engine.events import LaneInfo, LaneKind, RunInfo, RunOutcome, RunPhase, RunStatus, TaskText
 from procviz.engine.formats.checks import INT32_MAX, INT64_MAX, Checker, describe, is_int
-from procviz.engine.formats.model import LANE_KINDS, RUN_PHASE_NAMES, TEXT_KINDS
+from procviz.engine.formats.model import LANE_KINDS, RUN_OUTCOMES, RUN_PHASE_NAMES, TEXT_KINDS
 from procviz.engine.formats.native_write import (
     ENUMS,
     FORMAT_TAG,
@@ -118,7 +118,7 @@ def _lanes(c: Checker, value: Any) -> list[LaneInfo]:
             c.fail(rec, "exit_ns", f"ends before it starts (exit_ns {times['exit_ns']} < ready_ns {times['ready_ns']})")
         lanes.append(LaneInfo(
             index=index, pid=c.integer(obj, "pid", rec, 0, INT64_MAX), tid=c.integer(obj, "tid", rec, 0, INT64_MAX),
-            kind=c.text(obj, "kind", rec, LANE_KINDS), name=c.text(obj, "name", rec),
+            kind=LaneKind(c.text(obj, "kind", rec, LANE_KINDS)), name=c.text(obj, "name", rec),
             exit_code=c.integer(obj, "exit_code", rec, nullable=True), exit_reason=c.text(obj, "exit_reason", rec),
             **times,
         ))
@@ -186,5 +186,6 @@ def _status(c: Checker, value: Any) -> RunStatus | None:
     obj = c.obj(value, "status")
     c.fields(obj, "status", ("phase", "message", "outcome"))
     phase = c.text(obj, "phase", "status", RUN_PHASE_NAMES)
+    outcome = c.text(obj, "outcome", "status", ("", *RUN_OUTCOMES))
     return RunStatus(RunPhase(RUN_PHASE_NAMES.index(phase)), c.text(obj, "message", "status"),
-                     c.text(obj, "outcome", "status"))
+                     RunOutcome(outcome) if outcome else None)

@@ -122,7 +122,7 @@ def _status_record(timeline: Timeline) -> bytes:
     s = timeline.status
     if s is None:
         return b"null"
-    return dumps_value({"phase": RUN_PHASE_NAMES[int(s.phase)], "message": s.message, "outcome": s.outcome})
+    return dumps_value({"phase": RUN_PHASE_NAMES[int(s.phase)], "message": s.message, "outcome": s.outcome or ""})
 
 
 def _lane_record(lane: LaneInfo) -> bytes:

@@ -17,6 +17,7 @@ from procviz.engine.backends.base import Backend, Submitted
 from procviz.engine.backends.children import ChildSet
 from procviz.engine.backends.threads import attach_parent, detach_parent
 from procviz.engine.config import RunConfig
+from procviz.engine.events import LaneKind
 from procviz.engine.instrument import TaskCall, announce_thread, run_task
 from procviz.engine.plan import TaskPlan
 from procviz.engine.scenarios.context import MAIN_TASK, ScenarioRun
@@ -43,7 +44,7 @@ class ScenarioBackend(Backend):
     def submit(self, plan: TaskPlan, stop: threading.Event) -> None:
         """Be the main program: run the scenario's main as task 0, then end what it leaves behind."""
         attach_parent(self.address)
-        announce_thread("thread", "main program")
+        announce_thread(LaneKind.THREAD, "main program")
         self.submissions.put(Submitted(plan.order, time.monotonic_ns()))
         run = self._run = ScenarioRun(self.config, plan, self.address, self.ctx, self.children, stop)
         try:
