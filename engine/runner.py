@@ -264,9 +264,7 @@ class _Run:
         """Tell the backend which tasks the engine ended itself (their results never come)."""
         tracker, backend = self.tracker, self.backend
         assert tracker is not None and backend is not None
-        for ids in tracker.abandoned_out:
-            backend.abandoned.update(ids.tolist())
-        tracker.abandoned_out.clear()
+        backend.abandon(tracker.take_abandoned())
 
     def _await_submitter(self, timeout_s: float) -> None:
         """Let the submitter thread finish on its own, draining events meanwhile."""
@@ -338,7 +336,6 @@ class _Run:
                                   f"ran longer than task_timeout_s={self.config.task_timeout_s:g}; "
                                   + ("a thread cannot be stopped: it runs on" if own
                                      else f"worker pid {pid} was terminated"))
-                tracker.running.pop(lane, None)
                 if own:
                     continue
                 if self.backend is not None and self.backend.worker_kind == "process":

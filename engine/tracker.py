@@ -283,6 +283,12 @@ class RunTracker:
         self.end_tasks(lost, TaskState.FAILED, now_ns, "LostWithWorker",
                        f"never ran: its chunk {chunk} was taken by worker pid {pid}, which {how}")
 
+    def take_abandoned(self) -> np.ndarray:
+        """Ids of the tasks the engine ended itself since the last call (their results never come)."""
+        ids = np.concatenate(self.abandoned_out) if self.abandoned_out else np.zeros(0, np.int64)
+        self.abandoned_out.clear()
+        return ids
+
     def live_workers(self) -> int:
         """Announced worker lanes that have not exited."""
         return sum(1 for info in self.timeline.lanes if info.kind != LaneKind.PARENT and info.exit_ns < 0)

@@ -13,6 +13,8 @@ import threading
 import time
 from abc import ABC, abstractmethod
 
+import numpy as np
+
 from procviz.engine.config import RunConfig
 from procviz.engine.events import CallbackSpan, LaneKind, Submitted, TaskVerdict, WorkerExit
 from procviz.engine.plan import TaskPlan
@@ -60,6 +62,10 @@ class Backend(ABC):
         # Task ids the engine ended itself (timeout, dead worker, lost): their results never come,
         # so a backend that waits on them one by one (Pool.apply) must go on. Engine thread writes.
         self.abandoned: set[int] = set()
+
+    def abandon(self, task_ids: np.ndarray) -> None:
+        """The engine ended these tasks itself (timeout, dead worker, lost): stop waiting for them."""
+        self.abandoned.update(task_ids.tolist())
 
     @abstractmethod
     def start(self) -> None:
