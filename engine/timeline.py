@@ -139,7 +139,7 @@ class Timeline:
     def apply(self, batch: EngineBatch, notify: bool = True) -> TimelineChange:
         """Fold one engine batch into the columns (vectorised); returns what changed."""
         reset = batch.run is not None
-        if reset:
+        if batch.run is not None:
             self.begin(batch.run)
         for info in batch.lanes:
             while len(self.lanes) <= info.index:

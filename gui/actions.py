@@ -29,10 +29,10 @@ class WindowActions:
     about: QAction
 
 
-def _action(parent: QWidget, text: str, shortcuts: list[QKeySequence | str], tip: str,
+def _action(parent: QWidget, text: str, shortcuts: list[QKeySequence | QKeySequence.StandardKey | str], tip: str,
             icon: QStyle.StandardPixmap | None = None) -> QAction:
     action = QAction(text, parent)
-    action.setShortcuts([QKeySequence(s) if isinstance(s, str) else s for s in shortcuts])
+    action.setShortcuts([s if isinstance(s, QKeySequence) else QKeySequence(s) for s in shortcuts])
     keys = ", ".join(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText) for s in shortcuts)
     action.setToolTip(f"{tip} ({keys})" if keys else tip)
     action.setStatusTip(tip)

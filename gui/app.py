@@ -66,6 +66,7 @@ def run_window(args: list[str]) -> int:
     from procviz.gui.theme import apply_theme
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "procviz", *args])
+    assert isinstance(app, QApplication)  # the widgets need a QApplication, not a QCoreApplication
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     apply_theme(app, options.theme)

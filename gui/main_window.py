@@ -340,6 +340,8 @@ class MainWindow(QMainWindow):
 
     def _on_opened(self, loaded: Timeline, path: Path) -> None:
         self._set_title(path.name)
+        if loaded.run is None:  # readers refuse such a file; nothing to fill the forms with
+            return
         try:
             self.form.set_value(parse_config(loaded.run.config))
         except ConfigError:

@@ -49,7 +49,7 @@ def _ensure_app() -> QGuiApplication:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         app = QApplication([])
-    return app  # type: ignore[return-value]  (instance() is typed as QCoreApplication)
+    return app  # type: ignore[return-value]  # instance() is typed as QCoreApplication
 
 
 def _light_palette() -> QPalette:
@@ -98,7 +98,7 @@ def _write_png(widget: QWidget, path: Path, width: int, height: int) -> None:
     image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
     image.fill(QColor("white"))
     widget.render(image)
-    if not image.save(str(path), "PNG"):
+    if not image.save(str(path), b"PNG"):
         raise OSError(f"could not write {path}")
 
 

@@ -157,6 +157,7 @@ class ChildSet:
                 code = proc.exitcode  # polls waitpid(WNOHANG): reaps a finished child
                 if code is None:
                     continue
+                assert proc.pid is not None  # it ran: it has a pid
                 proc.join(0)  # drop it from multiprocessing's list of children
                 self._reported.add(proc.pid)
                 self._exits.put(WorkerExit(proc.pid, code, time.monotonic_ns(), self._reasons.get(proc.pid, "")))
@@ -190,7 +191,7 @@ class ChildSet:
         """
         targets = [p for p in self.unreaped(procs) if p.is_alive()]
         for proc in targets:
-            if reason:
+            if reason and proc.pid is not None:
                 self._reasons[proc.pid] = reason.format(pid=proc.pid)
             _signal(proc, signal.SIGTERM)
         if not self.join_all(targets, grace_s):

@@ -76,6 +76,7 @@ class FuturesBackend(Backend):
         # Executor.map submits every chunk at once and returns a lazy iterator whose next() cannot
         # time out and resume; a helper thread drains it so this thread can keep polling stop.
         self._submitted(plan.order)
+        assert self.executor is not None
         results = self.executor.map(run_task, plan.calls, chunksize=plan.chunksize)
         self._handed_over = True
         drained = threading.Event()
@@ -95,6 +96,7 @@ class FuturesBackend(Backend):
             pass
 
     def _submit_each(self, plan: TaskPlan, stop: threading.Event) -> None:
+        assert self.executor is not None
         futures = []
         for call in plan.calls:
             if stop.is_set():

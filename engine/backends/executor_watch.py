@@ -178,7 +178,7 @@ def watched_context(start_method: str, watch: ExecutorWatch) -> Any:
     A fresh instance, never the shared ``multiprocessing.get_context()`` singleton, so nothing
     else in the process is affected.
     """
-    ctx = type(multiprocessing.get_context(start_method))()
+    ctx: Any = type(multiprocessing.get_context(start_method))()
     cls = _WATCHED[start_method]
 
     def make_process(*args: Any, **kwargs: Any) -> Any:

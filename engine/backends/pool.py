@@ -76,7 +76,7 @@ class ObservedPool(multiprocessing.pool.Pool):
         self._procviz_created = created
         super().__init__(*args, **kwargs)
 
-    def Process(self, ctx: Any, *args: Any, **kwds: Any) -> Any:  # noqa: N802 - Pool's hook name
+    def Process(self, ctx: Any, *args: Any, **kwds: Any) -> Any:  # type: ignore[override]  # noqa: N802 - Pool's hook name
         """Create a worker of the observed class (the Pool calls this for every new worker).
 
         Raising here while the constructor starts workers makes ``Pool.__init__`` end the ones it
@@ -104,11 +104,11 @@ def _imap_chunks(pool: multiprocessing.pool.Pool, unordered: bool, calls: Any, c
     """
     if chunksize == 1:
         return (pool.imap_unordered if unordered else pool.imap)(_run_task, calls, chunksize=1), True
-    mp_pool = multiprocessing.pool
+    mp_pool: Any = multiprocessing.pool  # private steps, untyped in the stubs
     try:
         it = (mp_pool.IMapUnorderedIterator if unordered else mp_pool.IMapIterator)(pool)
         batches = mp_pool.Pool._get_tasks(_run_task, calls, chunksize)
-        pool._taskqueue.put((pool._guarded_task_generation(it._job, mp_pool.mapstar, batches),
+        pool._taskqueue.put((pool._guarded_task_generation(it._job, mp_pool.mapstar, batches),  # type: ignore[attr-defined]
                              it._set_length))
     except AttributeError:  # a Python whose Pool lacks these: one task per chunk, still visible
         return (pool.imap_unordered if unordered else pool.imap)(_run_task, calls, chunksize=1), True
@@ -169,7 +169,8 @@ class PoolBackend(Backend):
         if api in ("map", "map_async", "starmap"):
             self._submitted(plan.order)
             if api == "starmap":
-                r = pool.starmap_async(_run_task, [(c,) for c in calls], chunksize=cs)
+                r: multiprocessing.pool.AsyncResult[Any] = pool.starmap_async(_run_task, [(c,) for c in calls],
+                                                                              chunksize=cs)
             else:
                 r = pool.map_async(_run_task, calls, chunksize=cs)
             self._results.append(r)

@@ -49,6 +49,7 @@ class ProcessBackend(ChildProcessBackend):
                 call = pending.pop(0)
                 name = f"Process · task {call.task_id}" + (" · daemon" if DAEMON else "")
                 proc = self.children.start(child_main, (self.address, name, (call,)), name, DAEMON)
+                assert proc.pid is not None  # started
                 self._task_of[proc.pid] = call.task_id
                 running.append(proc)
             self._launched_all = not pending

@@ -76,7 +76,7 @@ class SerialBackend(ChildProcessBackend):
                 return False
         return True
 
-    def _verdict(self, calls: list[TaskCall], pid: int, code: int | None, when: str) -> None:
+    def _verdict(self, calls: list[TaskCall], pid: int | None, code: int | None, when: str) -> None:
         """Tasks the dead worker took with it (ignored by the engine if already reported)."""
         ids = np.array([c.task_id for c in calls], dtype=np.int64)
         self.verdicts.put(TaskVerdict(ids, "WorkerDied", f"serial worker pid {pid} {describe_exit(code)} {when}",

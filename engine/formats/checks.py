@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn, TypeGuard, overload
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def describe(value: Any) -> str:
     return repr(value)
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     """A JSON integer (bool excluded: True is an int in Python, not in the file)."""
     return type(value) is int
 
@@ -96,6 +96,13 @@ class Checker:
         return value
 
     # ---- scalars --------------------------------------------------------------------------------
+
+    @overload
+    def integer(self, obj: dict[str, Any], key: str, record: str, low: int = ..., high: int = ...,
+                nullable: Literal[False] = ...) -> int: ...
+    @overload
+    def integer(self, obj: dict[str, Any], key: str, record: str, low: int = ..., high: int = ...,
+                nullable: bool = ...) -> int | None: ...
 
     def integer(self, obj: dict[str, Any], key: str, record: str, low: int = INT64_MIN, high: int = INT64_MAX,
                 nullable: bool = False) -> int | None:

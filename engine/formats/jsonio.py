@@ -28,7 +28,7 @@ from procviz.engine.formats.errors import TimelineFileError
 try:  # optional speed-up; everything works without it
     import orjson
 except ImportError:  # pragma: no cover - exercised by monkeypatching _orjson in the tests
-    orjson = None
+    orjson = None  # type: ignore[assignment]
 
 _orjson = orjson
 

@@ -158,12 +158,13 @@ def _texts(c: Checker, value: Any, n: int) -> dict[int, TaskText]:
 
 def _table(c: Checker, value: Any, table: str, n_lanes: int, n_labels: int) -> np.ndarray:
     dtype = TABLE_DTYPES[table]
+    names: tuple[str, ...] = dtype.names or ()
     obj = c.obj(value, "document", table)
-    c.fields(obj, table, dtype.names)
-    first = dtype.names[0]
+    c.fields(obj, table, names)
+    first = names[0]
     m = len(c.column_list(obj[first], table, first, None))
     out = np.zeros(m, dtype=dtype)
-    for name in dtype.names:
+    for name in names:
         if name == "cpu_pct":
             out[name] = c.float_column(obj[name], table, name, m, low=0.0, dtype=np.float32)
             continue
@@ -175,7 +176,7 @@ def _table(c: Checker, value: Any, table: str, n_lanes: int, n_labels: int) -> n
         elif name == "label":
             high = n_labels - 1
         out[name] = c.int_column(obj[name], table, name, m, low, high)
-    if "end_ns" in dtype.names:
+    if "end_ns" in names:
         c.ordered(out["start_ns"], out["end_ns"], table, "start_ns", "end_ns")
     return out
 

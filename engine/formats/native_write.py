@@ -93,7 +93,7 @@ def native_chunks(timeline: Timeline) -> Iterator[bytes]:
     for table in ("intervals", "resources", "spans"):
         data = getattr(timeline, table).data
         cols = []
-        for name in TABLE_DTYPES[table].names:
+        for name in TABLE_DTYPES[table].names or ():
             values = data[name]
             encoded = float_list_bytes(values, single=True) if name == "cpu_pct" else int_list_bytes(values)
             cols.append(dumps_value(name) + b":" + encoded)

@@ -42,7 +42,7 @@ def read_timeline(path: str | os.PathLike[str]) -> Timeline:
 def _read(p: str) -> Timeline:
     text = decode_utf8(read_limited(p), p)
     # The first non-blank character, without copying a text that may be hundreds of MB.
-    start = _LEADING_BLANKS.match(text).end()
+    start = m.end() if (m := _LEADING_BLANKS.match(text)) else 0
     head = text[start:start + 1]
     if text.startswith(TRACE_PREFIX):
         return timeline_from_chrome_text(text, p)

@@ -60,7 +60,7 @@ class ScenarioRun:
         self.daemons: list[BaseProcess] = []
         self.procs: list[BaseProcess] = []
         self.managers: list[SyncManager] = []
-        self._names: dict[int, str] = {}
+        self._names: dict[int | None, str] = {}  # by pid (None only before a start)
 
     # ---- roles ----------------------------------------------------------------------------------
 

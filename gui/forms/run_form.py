@@ -132,7 +132,7 @@ class RunForm(QWidget):
             row = section.rows.get(field)
             if row is not None:
                 label = section.layout_.labelForField(row)
-                if label is not None:
+                if isinstance(label, QLabel):
                     return label.text()
         return field
 

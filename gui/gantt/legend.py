@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from procviz.engine.events import TaskState, WorkerState
@@ -101,7 +101,7 @@ class LegendBar(QWidget):
         """Narrow is fine: the entries wrap."""
         return QSize(100, self.heightForWidth(max(self.width(), 100)))
 
-    def resizeEvent(self, ev: object) -> None:
+    def resizeEvent(self, ev: QResizeEvent) -> None:
         """Keep the fixed height in step with the wrapped width."""
         super().resizeEvent(ev)
         if self.height() != self.heightForWidth(self.width()):

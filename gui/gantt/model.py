@@ -10,10 +10,11 @@ a million tasks. A reset (new run, file loaded) rebuilds everything.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
-from procviz.engine.events import LaneInfo, TaskState, WorkerState
+from procviz.engine.events import LaneInfo, RunInfo, TaskState, WorkerState
 from procviz.engine.timeline import Timeline
 from procviz.gui.gantt.lod import LaneMerger, merge_lanes
 from procviz.gui.gantt.merge import DOMINANT, MAX, Rects
@@ -62,7 +63,7 @@ class GanttModel:
         self._n_spans = 0
         self._now_x = 0.0
         self._synced_version = -1
-        self._run = None
+        self._run: RunInfo | None = None
         self._lanes_seen: list[LaneInfo] = []
         self._created = self._ready = self._exit = np.zeros(0)
         self._extent: tuple[int, tuple[float, float]] = (-1, (0.0, 0.0))
@@ -102,6 +103,11 @@ class GanttModel:
     def lane_count(self) -> int:
         """Rows of the chart."""
         return len(self.tasks)
+
+    @overload
+    def x_of(self, t_ns: np.ndarray) -> np.ndarray: ...
+    @overload
+    def x_of(self, t_ns: int) -> float: ...
 
     def x_of(self, t_ns: np.ndarray | int) -> np.ndarray | float:
         """Seconds from the run's t0."""

@@ -39,7 +39,7 @@ def draw_rects(painter: QPainter, xywh: np.ndarray) -> None:
     if xywh.dtype != np.float64 or not xywh.flags.c_contiguous or xywh.shape[1] != 4:
         raise ValueError("xywh must be a C-contiguous (n, 4) float64 array")
     # The array stays referenced (by the caller) for the whole call, so the pointer stays valid.
-    painter.drawRects(shiboken6.wrapInstance(xywh.ctypes.data, QRectF), n)
+    painter.drawRects(shiboken6.wrapInstance(xywh.ctypes.data, QRectF), n)  # type: ignore[call-overload]
 
 
 def draw_lines(painter: QPainter, lines: np.ndarray) -> None:
@@ -49,7 +49,7 @@ def draw_lines(painter: QPainter, lines: np.ndarray) -> None:
         return
     if lines.dtype != np.float64 or not lines.flags.c_contiguous or lines.shape[1] != 4:
         raise ValueError("lines must be a C-contiguous (n, 4) float64 array")
-    painter.drawLines(shiboken6.wrapInstance(lines.ctypes.data, QLineF), n)
+    painter.drawLines(shiboken6.wrapInstance(lines.ctypes.data, QLineF), n)  # type: ignore[call-overload]
 
 
 def _task_style(code: int, shade: int) -> tuple[QBrush, QPen | None]:

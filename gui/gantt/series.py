@@ -25,6 +25,15 @@ _COLUMNS: dict[str, type] = {
 class LaneSeries:
     """Sorted-by-start segments of one lane with O(1) amortised appends."""
 
+    # One backing array per column of _COLUMNS (set in __init__), over-allocated to _cap.
+    _x0: np.ndarray
+    _x1: np.ndarray
+    _xmax: np.ndarray
+    _rank: np.ndarray
+    _shade: np.ndarray
+    _group: np.ndarray
+    _key: np.ndarray
+
     def __init__(self, capacity: int = 256) -> None:
         self._cap = max(int(capacity), 16)
         self.n = 0

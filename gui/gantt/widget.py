@@ -10,9 +10,11 @@ rows), Home fits everything. Mouse: wheel zooms time, Shift+wheel scrolls rows, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QPalette
+from PySide6.QtGui import QColor, QKeyEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from procviz.engine.timeline import Timeline, TimelineChange
@@ -72,7 +74,7 @@ class GanttWidget(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self.flush)
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
         self.timeline: Timeline
         self.model: GanttModel
         self.item: TimelineItem | None = None
@@ -123,6 +125,7 @@ class GanttWidget(QWidget):
         labels = tooltip.lane_labels(self.timeline.lanes)
         labels += [f"lane {i}" for i in range(len(labels), self.model.lane_count)]
         self.lane_axis.set_labels(labels)
+        assert self.item is not None  # set_timeline made it
         self.item.set_labels(labels)
         self.item.refresh()
         self._update_limits()
@@ -248,7 +251,7 @@ class GanttWidget(QWidget):
             self._apply_palette()
         super().changeEvent(ev)
 
-    def resizeEvent(self, ev: object) -> None:
+    def resizeEvent(self, ev: QResizeEvent) -> None:
         """Re-fit on resize until the user has moved the view."""
         super().resizeEvent(ev)
         if self._fitted and self._auto_fit:
