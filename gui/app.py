@@ -71,10 +71,10 @@ def run_window(args: list[str]) -> int:
     app.setApplicationName(APPLICATION)
     apply_theme(app, options.theme)
     window = MainWindow(settings=make_settings(options.settings))
+    install_quit_on_signals(window)  # before show(): a Ctrl-C from then on closes the window
     window.show()
     if options.timeline is not None:
         QTimer.singleShot(0, lambda: window.open_file(options.timeline))
-    install_quit_on_signals(window)
     return app.exec()
 
 
@@ -83,11 +83,16 @@ def install_quit_on_signals(window: Any) -> Any:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    def on_signal(signum: int, frame: Any) -> None:
-        # Runs on the main thread between Python bytecodes: the same path as the close button
-        # (which stops a run cleanly), then leave every event loop, a modal dialog's included.
+    def quit_now() -> None:
+        # The same path as the close button (which stops a run cleanly), then leave every event
+        # loop, a modal dialog's included.
         window.close()
         QApplication.quit()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        # Runs on the main thread between Python bytecodes, possibly before the event loop has
+        # started (quit() would then be lost): a zero timer quits as soon as the loop runs.
+        QTimer.singleShot(0, quit_now)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
