@@ -37,7 +37,7 @@ from procviz.engine.events import EngineBatch  # noqa: E402
 from procviz.engine.timeline import Timeline  # noqa: E402
 from procviz.gui.gantt import GanttWidget  # noqa: E402
 from procviz.gui.gantt.paint import draw_rects  # noqa: E402
-from tests.test_gantt_synth import synth_batches  # noqa: E402
+from tests.synthetic import synth_batches  # noqa: E402
 
 WIDTH, HEIGHT = 1600, 900
 

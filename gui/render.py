@@ -98,7 +98,7 @@ def _write_png(widget: QWidget, path: Path, width: int, height: int) -> None:
     image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
     image.fill(QColor("white"))
     widget.render(image)
-    if not image.save(str(path), b"PNG"):
+    if not image.save(str(path), "PNG"):  # type: ignore[call-overload]  # the stubs say bytes; PySide6 wants str
         raise OSError(f"could not write {path}")
 
 

@@ -76,12 +76,12 @@ def test_gui_app_module_itself_imports_no_qt() -> None:
 
 
 def test_procviz_export_png_draws_the_chart_without_a_display(tmp_path) -> None:
-    from test_gui_panels import synthetic
+    from synthetic import finished_run
 
     from procviz.engine.formats import write_timeline
 
     timeline = tmp_path / "t.json"
-    write_timeline(synthetic(200), timeline)
+    write_timeline(finished_run(200), timeline)
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     code = ("import sys; from gui.app import main; "
             f"sys.exit(main(['procviz', 'export', {str(timeline)!r}, '--out', {str(tmp_path / 't.png')!r}]))")

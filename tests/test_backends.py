@@ -9,45 +9,15 @@ fault and scenario tests.
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
-import psutil
 import pytest
-from engine_helpers import START_METHODS, function_workload, run_config
+from engine_helpers import START_METHODS, function_workload, leftover_children, max_overlap, run_config
 
 from procviz.engine.config import ConfigError, parse_config
 from procviz.engine.events import TaskState
 
 PROCESS_BACKENDS = ("process", "serial", "process_pool_executor")
-
-
-def leftover_children(timeout_s: float = 5.0) -> list[psutil.Process]:
-    """This test process's descendants still alive after ``timeout_s`` (not the forkserver/resource tracker)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        left = []
-        for child in psutil.Process().children(recursive=True):
-            try:
-                cmd = " ".join(child.cmdline())
-                if child.status() == psutil.STATUS_ZOMBIE or "forkserver" in cmd or "resource_tracker" in cmd:
-                    continue
-                left.append(child)
-            except psutil.Error:
-                continue
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.05)
-
-
-def max_overlap(starts: np.ndarray, ends: np.ndarray) -> int:
-    """The most task intervals open at one instant."""
-    events = sorted([(int(s), 1) for s in starts] + [(int(e), -1) for e in ends], key=lambda p: (p[0], p[1]))
-    depth = best = 0
-    for _, step in events:
-        depth += step
-        best = max(best, depth)
-    return best
 
 
 def _cases() -> list[tuple[str, str, str]]:

@@ -7,14 +7,12 @@ kills its worker would kill this very process, so the thread pool is tested with
 
 from __future__ import annotations
 
-import inspect
 import queue
 import time
 
 import numpy as np
 import pytest
-from engine_helpers import function_workload, run_config
-from test_backends import leftover_children
+from engine_helpers import function_workload, leftover_children, run_config
 
 import procviz.engine.runner as engine_runner
 from procviz.engine.config import parse_config
@@ -22,31 +20,6 @@ from procviz.engine.events import TaskState
 from procviz.engine.runner import Engine
 
 PROCESS_BACKENDS = ("process", "serial", "process_pool_executor")
-
-
-@pytest.fixture
-def verdicts_drained(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Apply Backend.verdicts the way the proposed runner change does, unless the runner already does.
-
-    Verdicts are taken before the original drain (which takes exits, then datagrams) and applied
-    after it: a verdict is always put after the exit that caused it, so it never overtakes it.
-    """
-    if "verdicts" in inspect.getsource(engine_runner._Run._drain):
-        return
-    original = engine_runner._Run._drain
-
-    def drain(self: engine_runner._Run, now: int) -> None:
-        verdicts = []
-        while True:
-            try:
-                verdicts.append(self.backend.verdicts.get_nowait())
-            except queue.Empty:
-                break
-        original(self, now)
-        for v in verdicts:
-            self.tracker.end_tasks(v.task_ids, TaskState.FAILED, v.t_ns, v.reason_type, v.reason)
-
-    monkeypatch.setattr(engine_runner._Run, "_drain", drain)
 
 
 def _errors(result: engine_runner.RunResult) -> dict[int, str]:
@@ -89,7 +62,7 @@ def test_killed_worker_fails_its_task_with_the_signal_and_the_run_ends(backend: 
     assert not leftover_children()
 
 
-def test_broken_process_pool_names_the_culprit_for_every_aborted_task(verdicts_drained: None) -> None:
+def test_broken_process_pool_names_the_culprit_for_every_aborted_task() -> None:
     # 12 tasks of 100 ms on 2 workers: task 3 kills its worker while most tasks are still pending.
     workload = {"kind": "function", "function": "procviz.engine.demo_tasks:kill_self_if",
                 "args": [[i, 3, 100] for i in range(12)]}

@@ -1,6 +1,7 @@
 """The five states are measured, not guessed: compare kernel figures with what the tasks did.
 
 Bounds are generous (shared, noisy machines); the README states the figures measured here.
+Where load can move a figure, the test asserts what holds under any load instead.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import os
 
 import numpy as np
 import pytest
-from engine_helpers import run_config
+from engine_helpers import max_overlap, run_config
 
 from procviz.engine.clock import SchedstatReader
 from procviz.engine.events import TaskState, WorkerState
@@ -19,19 +20,26 @@ needs_schedstat = pytest.mark.skipif(not SchedstatReader().available, reason="no
 
 @needs_schedstat
 def test_more_cpu_workers_than_cores_show_ready_time() -> None:
+    """What holds whatever else the machine runs: a busy loop never blocks, so its time off the CPU
+    is run-queue wait (ready), never "waiting"; and more busy loops at once than cores means some
+    of them waited in the run queue."""
     cores = os.cpu_count() or 1
     workers = 2 * cores
     result = run_config({"workers": workers, "api": "map", "chunksize": 1,
                          "workload": {"kind": "cpu", "count": 2 * workers, "duration_ms": 300}})
     tl = result.timeline
     assert np.all(tl.state == TaskState.DONE)
-    wall = tl.wall_ns().sum()
-    ready_share = tl.ready_ns.sum() / wall
-    cpu_share = tl.cpu_ns.sum() / wall
-    # twice as many busy workers as cores: each is on a CPU about half the time, ready the rest
-    assert 0.25 < ready_share < 0.75, ready_share
-    assert 0.25 < cpu_share < 0.75, cpu_share
-    # and the sampled state strip saw READY too
+    wall, cpu, ready = tl.wall_ns(), tl.cpu_ns, tl.ready_ns
+    assert np.all(ready >= 0), ready  # measured for every task (schedstat is available)
+    # The split never claims more than the task's wall time (1 ms + 1% for the reads' skew).
+    assert np.all(cpu + ready <= wall * 1.01 + 1_000_000), (cpu, ready, wall)
+    # Off the CPU means in the run queue for a busy loop: waiting stays a sliver of the off-CPU time.
+    off_cpu = wall - cpu
+    assert ready.sum() >= 0.8 * off_cpu.sum() - len(wall) * 1_000_000, (ready.sum(), off_cpu.sum())
+    # 2 x cores workers on a Pool of that size run more tasks at once than there are cores...
+    assert max_overlap(tl.start_ns, tl.end_ns) > cores
+    # ...so some of them sat runnable without a CPU, and the sampled state strip saw it too.
+    assert ready.sum() > 0
     assert np.any(tl.intervals.data["state"] == WorkerState.READY)
 
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from test_formats_synthetic import PARENT_PID, assert_same_timeline, build_timeline
+from synthetic import PARENT_PID, assert_same_timeline, build_timeline
 
 from procviz.engine.events import TaskState
 from procviz.engine.formats import TimelineFileError, chrome_events, read_timeline, write_timeline

@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 import pytest
-from test_formats_synthetic import build_timeline
+from synthetic import build_timeline
 
 from procviz.engine.events import TaskState
 from procviz.engine.formats import TimelineFileError, read_timeline, write_timeline

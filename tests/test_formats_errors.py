@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from test_formats_synthetic import build_timeline
+from synthetic import build_timeline
 
 from procviz.engine.formats import FORMATS, TimelineFileError, choose_format, fileio, read_timeline, write_timeline
 

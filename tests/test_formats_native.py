@@ -7,15 +7,15 @@ import stat
 
 import numpy as np
 import pytest
-from test_formats_synthetic import assert_same_timeline, build_timeline
+from synthetic import assert_same_timeline, build_timeline
 
 from procviz.engine.events import RunInfo, TaskState
 from procviz.engine.formats import jsonio, native_write, read_timeline, write_timeline
 from procviz.engine.timeline import Timeline
 
 
-def test_round_trip_keeps_everything(tmp_path):
-    tl = build_timeline()
+def test_round_trip_keeps_everything(tmp_path, synthetic_timeline):
+    tl = synthetic_timeline
     path = tmp_path / "run.json"
     write_timeline(tl, path)
     back = read_timeline(path)
@@ -30,8 +30,8 @@ def test_export_open_export_is_byte_identical(tmp_path):
     assert first.read_bytes() == second.read_bytes()
 
 
-def test_gzip_round_trip_and_reproducible_bytes(tmp_path):
-    tl = build_timeline()
+def test_gzip_round_trip_and_reproducible_bytes(tmp_path, synthetic_timeline):
+    tl = synthetic_timeline
     a, b = tmp_path / "a.json.gz", tmp_path / "b.json.gz"
     write_timeline(tl, a, fmt="json")
     write_timeline(tl, b, fmt="json")
@@ -40,8 +40,8 @@ def test_gzip_round_trip_and_reproducible_bytes(tmp_path):
     assert_same_timeline(tl, read_timeline(a))
 
 
-def test_same_bytes_without_orjson(tmp_path, monkeypatch):
-    tl = build_timeline()
+def test_same_bytes_without_orjson(tmp_path, monkeypatch, synthetic_timeline):
+    tl = synthetic_timeline
     with_orjson, without = tmp_path / "a.json", tmp_path / "b.json"
     write_timeline(tl, with_orjson)
     monkeypatch.setattr(jsonio, "_orjson", None)
@@ -95,8 +95,8 @@ def test_zero_tasks(tmp_path):
     assert read_timeline(path).n_tasks == 0
 
 
-def test_run_info_lists_differing_from_columns_are_kept(tmp_path):
-    tl = build_timeline()
+def test_run_info_lists_differing_from_columns_are_kept(tmp_path, synthetic_timeline):
+    tl = synthetic_timeline
     tl.cost_ms[0] = 99.0  # the column no longer equals run.cost_ms: both must be stored
     path = tmp_path / "run.json"
     write_timeline(tl, path)

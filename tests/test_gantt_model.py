@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from test_gantt_synth import MS, T0, synth_batches, synth_timeline
+from synthetic import MS, T0, synth_batches, synth_timeline
 
 from procviz.engine.events import END_DTYPE, START_DTYPE, EngineBatch, TaskState, WorkerState
 from procviz.engine.timeline import Timeline

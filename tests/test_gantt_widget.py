@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
-from test_gantt_synth import MS, T0, synth_batches, synth_timeline  # noqa: E402
+from synthetic import MS, T0, synth_batches, synth_timeline  # noqa: E402
 
 from procviz.engine.events import EngineBatch, LaneInfo, TaskState, WorkerState  # noqa: E402
 from procviz.engine.timeline import Timeline  # noqa: E402

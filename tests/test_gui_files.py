@@ -8,9 +8,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from gui_helpers import make_window  # noqa: E402
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
-from test_gui_support import make_window  # noqa: E402
 
 from procviz.engine.config import parse_config  # noqa: E402
 from procviz.engine.formats import read_timeline  # noqa: E402
@@ -31,13 +31,13 @@ def recorded():
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, recorded):
-    w = make_window(qtbot, tmp_path)
+def window(window, recorded):
+    """The shared window (conftest.py) showing the recorded run."""
     from procviz.gui.timeline_io import load_into
 
-    load_into(w.timeline, recorded)
-    w._update_actions()
-    return w
+    load_into(window.timeline, recorded)
+    window._update_actions()
+    return window
 
 
 def bars(tl) -> dict[str, np.ndarray]:

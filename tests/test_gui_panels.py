@@ -10,19 +10,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QColor  # noqa: E402
+from synthetic import finished_run  # noqa: E402
 
 from procviz.engine.events import (  # noqa: E402
-    END_DTYPE,
-    RESOURCE_DTYPE,
-    START_DTYPE,
-    SUBMIT_DTYPE,
-    EngineBatch,
-    LaneInfo,
-    RunInfo,
-    RunPhase,
-    RunStatus,
     TaskState,
-    TaskText,
 )
 from procviz.engine.metrics import compute_metrics  # noqa: E402
 from procviz.engine.timeline import Timeline  # noqa: E402
@@ -32,42 +23,6 @@ from procviz.gui.panels.sparklines import SparklinesPanel, reduce_max  # noqa: E
 from procviz.gui.panels.task_model import COLUMNS, TaskTableModel  # noqa: E402
 from procviz.gui.panels.task_table import TaskTablePanel  # noqa: E402
 
-T0 = 10_000_000_000
-
-
-def synthetic(n: int, lanes: int = 4, schedstat: bool = True, seed: int = 0) -> Timeline:
-    """A finished run of ``n`` tasks on ``lanes`` workers with random durations and a few failures."""
-    rng = np.random.default_rng(seed)
-    tl = Timeline()
-    info = RunInfo(n_tasks=n, t0_ns=T0, config={"workers": lanes, "workload": {"kind": "cpu"}}, host="h",
-                   cpu_count=lanes, schedstat=schedstat)
-    lane_infos = tuple(LaneInfo(i, 1000 + i, 1000 + i, "process", f"worker {i}", T0, T0 + 1)
-                       for i in range(lanes))
-    ids = np.arange(n)
-    dur = rng.integers(1_000, 1_000_000, n)
-    lane = ids % lanes
-    start = T0 + 5_000 + np.zeros(n, np.int64)
-    for k in range(lanes):  # back to back per lane
-        mine = lane == k
-        start[mine] = T0 + 5_000 + np.concatenate([[0], np.cumsum(dur[mine])[:-1]])
-    sub = np.zeros(n, SUBMIT_DTYPE)
-    sub["task_id"], sub["t_ns"] = ids, T0
-    st = np.zeros(n, START_DTYPE)
-    st["task_id"], st["lane"], st["t_ns"] = ids, lane, start
-    en = np.zeros(n, END_DTYPE)
-    en["task_id"], en["lane"], en["start_ns"], en["end_ns"] = ids, lane, start, start + dur
-    en["state"] = np.where(ids % 97 == 5, TaskState.FAILED, TaskState.DONE)
-    en["cpu_ns"], en["ready_ns"] = dur // 2, (dur // 10 if schedstat else -1)
-    res = np.zeros(lanes * 50, RESOURCE_DTYPE)
-    res["lane"] = np.repeat(np.arange(lanes), 50)
-    res["t_ns"] = T0 + np.tile(np.arange(50), lanes) * 20_000_000
-    res["cpu_pct"], res["rss"] = 50.0, 20 << 20
-    tl.apply(EngineBatch(run=info, lanes=lane_infos, submitted=sub, started=st, ended=en, resources=res,
-                         texts=(TaskText(5, "error", "ValueError", "boom"),),
-                         status=RunStatus(RunPhase.FINISHED, "done", "completed"),
-                         now_ns=int((start + dur).max())))
-    return tl
-
 
 def color(state: int) -> QColor:
     return QColor("#123456")
@@ -75,7 +30,7 @@ def color(state: int) -> QColor:
 
 @pytest.fixture(scope="module")
 def million() -> Timeline:
-    return synthetic(1_000_000)
+    return finished_run(1_000_000)
 
 
 def test_model_shows_a_million_rows_without_python_rows(qtbot, million) -> None:
@@ -131,7 +86,7 @@ def test_table_panel_selects_a_task_even_when_filtered_out(qtbot, million) -> No
 
 
 def test_selection_survives_a_live_resort(qtbot) -> None:
-    tl = synthetic(1000)
+    tl = finished_run(1000)
     panel = TaskTablePanel(tl, color)
     qtbot.addWidget(panel)
     panel.model.sort([c.title for c in COLUMNS].index("Wall (ms)"), Qt.SortOrder.AscendingOrder)
@@ -144,7 +99,7 @@ def test_selection_survives_a_live_resort(qtbot) -> None:
 
 
 def test_metrics_panel_shows_compute_metrics(qtbot) -> None:
-    tl = synthetic(5000)
+    tl = finished_run(5000)
     panel = MetricsPanel(tl)
     qtbot.addWidget(panel)
     expected = compute_metrics(tl)
@@ -156,7 +111,7 @@ def test_metrics_panel_shows_compute_metrics(qtbot) -> None:
 
 
 def test_metrics_panel_says_ready_is_not_measurable_without_schedstat(qtbot) -> None:
-    tl = synthetic(100, schedstat=False)
+    tl = finished_run(100, schedstat=False)
     panel = MetricsPanel(tl)
     qtbot.addWidget(panel)
     assert panel.text("ready") == READY_UNMEASURED
@@ -168,7 +123,7 @@ def test_metrics_panel_refreshes_on_reset(qtbot) -> None:
     panel = MetricsPanel(tl)
     qtbot.addWidget(panel)
     assert panel.metrics is None and panel.text("makespan") == "–"
-    other = synthetic(10)
+    other = finished_run(10)
     from procviz.gui.timeline_io import load_into
 
     load_into(tl, other)
@@ -176,7 +131,7 @@ def test_metrics_panel_refreshes_on_reset(qtbot) -> None:
 
 
 def test_progress_panel_counts(qtbot) -> None:
-    tl = synthetic(1000)
+    tl = finished_run(1000)
     panel = ProgressPanel(tl)
     qtbot.addWidget(panel)
     assert panel.bar.value() == 1000 and panel.bar.maximum() == 1000
@@ -196,7 +151,7 @@ def test_reduce_max_keeps_spikes() -> None:
 
 
 def test_sparklines_group_by_lane_and_paint(qtbot) -> None:
-    tl = synthetic(100, lanes=3)
+    tl = finished_run(100, lanes=3)
     panel = SparklinesPanel(tl, QColor("green"), QColor("blue"))
     qtbot.addWidget(panel)
     panel.resize(400, 200)

@@ -13,14 +13,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from test_gui_support import (  # noqa: E402
+from gui_helpers import (  # noqa: E402
     children,
     make_window,
     run_and_wait,
     wait_gone,
     worker_lane_pids,
 )
+from PySide6.QtCore import Qt  # noqa: E402
 
 from procviz.engine.events import TaskState  # noqa: E402
 from procviz.engine.metrics import compute_metrics  # noqa: E402
@@ -38,14 +38,6 @@ def retype(qtbot, edit, text: str) -> None:
 def choose(box, value: str) -> None:
     box.setCurrentIndex(box.findData(value))
     assert box.currentData() == value
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path)
-    yield w
-    if w.running:
-        w.bridge.stop_and_wait(5.0)
 
 
 def fill_sleep_run(qtbot, window, workers: int, count: int, ms: int) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
-from test_gantt_synth import synth_timeline  # noqa: E402
+from synthetic import synth_timeline  # noqa: E402
 
 from procviz.engine.events import TaskState, WorkerState  # noqa: E402
 from procviz.gui import colors  # noqa: E402
@@ -100,7 +100,7 @@ def test_renders_without_a_display_or_an_existing_application(tmp_path):
     code = (
         "import sys\n"
         f"sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
-        "from test_gantt_synth import synth_timeline\n"
+        "from synthetic import synth_timeline\n"
         "from procviz.gui.render import render_timeline\n"
         "from PySide6.QtWidgets import QApplication\n"
         "assert QApplication.instance() is None\n"

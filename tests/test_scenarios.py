@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import time
 from collections import Counter
@@ -13,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from engine_helpers import START_METHODS, run_config
-from test_backends import leftover_children
+from engine_helpers import START_METHODS, leftover_children, run_config
 
 from procviz.engine.config import ConfigError, parse_config
 from procviz.engine.events import TaskState
@@ -83,13 +83,21 @@ def test_scenario_holds_the_tutorials_outcome(name: str, start_method: str) -> N
 
 
 def test_bounded_queue_makes_producers_wait_and_never_overflows() -> None:
+    """Whether a producer finds the queue full depends on scheduling; what holds is that the queue
+    never exceeds its bound, every item is eaten once (the main program checks both), and every
+    put() that waited is on a producer's lane (or the main program's) and is counted by it."""
     tl = scenario("queue_producer_consumer").timeline
-    assert "never held more than 3" in tl.texts[0].message
-    producers = {tl.lane[1], tl.lane[2]}
+    assert np.all(tl.state == TaskState.DONE), tl.texts.get(0)
+    high = re.search(r"exactly once; the Queue\((\d+)\) never held more than (\d+)", tl.texts[0].message)
+    assert high is not None, tl.texts[0].message
+    assert int(high[2]) <= int(high[1]) == 3
+    producers = {int(tl.lane[1]), int(tl.lane[2])}
     put_waits = spans_by_lane(tl, "queue.put")  # put blocks while the queue is full
-    assert set(put_waits) & producers
-    assert set(put_waits) <= producers | {tl.lane[0]}  # the main program's None may wait too
-    assert sum("put() waited" in tl.texts[t].message for t in (1, 2)) == 2
+    assert set(put_waits) <= producers | {int(tl.lane[0])}  # the main program's None may wait too
+    for task in (1, 2):
+        said = re.search(r"put\(\) waited (\d+)× on a full queue", tl.texts[task].message)
+        assert said is not None, tl.texts[task].message
+        assert int(said[1]) == len(put_waits.get(int(tl.lane[task]), [])), (said[0], put_waits)
 
 
 def test_joinable_queue_daemon_consumers_end_with_the_main_program() -> None:

@@ -1,14 +1,15 @@
-"""Shared helpers for the GUI tests (no tests here): windows with throwaway settings, runs, PIDs."""
+"""Shared helpers for the GUI tests: windows with throwaway settings, runs, PIDs.
+
+Qt runs offscreen: tests/conftest.py sets QT_QPA_PLATFORM before any test module is imported.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-import psutil  # noqa: E402
-from engine_helpers import alive_pids, wait_gone  # noqa: E402, F401 - wait_gone is re-exported
+import psutil
+from engine_helpers import alive_pids, wait_gone  # noqa: F401 - wait_gone is re-exported
 
 RUN_TIMEOUT_MS = 90_000
 
