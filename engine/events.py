@@ -1,6 +1,7 @@
 """The records that cross process and thread boundaries.
 
-Three hops (see the data-flow diagram in ``engine/runner.py``):
+Four hops (see the data-flow diagram in ``engine/runner.py``); this module is the bottom layer (it
+imports no other procviz module):
 
 * parent -> worker process: a :class:`TaskCall` per task.
 * worker process -> engine thread: a :class:`WorkerBatch` per datagram. Its task events are packed

@@ -1,6 +1,6 @@
 """The Engine: a thread that runs one configuration on a backend and reports what happened.
 
-Data flow (each arrow is a named record type from :mod:`procviz.engine.events` / :mod:`procviz.engine.backends.base`)::
+Data flow (each arrow is a named record type from :mod:`procviz.engine.events`)::
 
     Engine.start(config)
         |

@@ -53,9 +53,14 @@ def test_sleep_tasks_show_waiting_near_their_sleep() -> None:
 
 
 def test_lone_cpu_task_is_on_cpu_near_its_wall_time() -> None:
+    """A cpu task spins until its thread used 300 ms of CPU: that is what it measures, however long the
+    machine's load makes it take; its time off the CPU is run-queue wait, never blocking."""
     result = run_config({"workers": 1, "workload": {"kind": "cpu", "count": 2, "duration_ms": 300}})
     tl = result.timeline
-    assert np.all(tl.cpu_ns > 0.8 * tl.wall_ns()), (tl.cpu_ns, tl.wall_ns())
+    wall = tl.wall_ns()
+    assert np.all(tl.cpu_ns >= 300e6) and np.all(tl.cpu_ns <= wall), (tl.cpu_ns, wall)
+    if SchedstatReader().available:
+        assert np.all(tl.cpu_ns + tl.ready_ns >= 0.8 * wall), (tl.cpu_ns, tl.ready_ns, wall)
     assert np.any(tl.intervals.data["state"] == WorkerState.RUNNING)
 
 
