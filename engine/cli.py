@@ -51,10 +51,10 @@ IMAGE_FORMATS = ("png", "svg")
 
 FIELD_HELP = f"""\
 config fields (JSON file for --config; flags override them):
-  backend          pool | process_pool_executor | thread_pool_executor | process | serial
+  backend          {' | '.join(BACKENDS)}
   workers          1..{MAX_WORKERS} worker processes (default: CPU count)
   start_method     spawn (default) | forkserver | fork (fork is unsafe: the parent has threads)
-  api              map | map_async | imap | imap_unordered | starmap | apply | apply_async
+  api              {' | '.join(APIS)}
   chunksize        tasks per Pool chunk (default: the Pool's own default for the API)
   maxtasksperchild replace a worker after this many chunks (default: never)
   task_timeout_s   a task running longer is ended as timeout and its worker terminated
