@@ -55,22 +55,32 @@ def worker_pids(result: RunResult) -> set[int]:
     return {lane.pid for lane in result.timeline.lanes if lane.kind != "parent" and lane.pid != os.getpid()}
 
 
-def leftover_children(timeout_s: float = 5.0) -> list[psutil.Process]:
-    """This test process's descendants still alive after ``timeout_s`` (not the forkserver/resource tracker)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        left = []
-        for child in psutil.Process().children(recursive=True):
-            try:
-                cmd = " ".join(child.cmdline())
-                if child.status() == psutil.STATUS_ZOMBIE or "forkserver" in cmd or "resource_tracker" in cmd:
-                    continue
-                left.append(child)
-            except psutil.Error:
+# multiprocessing's own long-lived helpers: one per parent process, shared by every run and meant
+# to outlive them (they end with the parent), so they are not processes "of a run".
+SHARED_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def descendants() -> list[psutil.Process]:
+    """This test process's live descendants, without multiprocessing's shared helpers."""
+    out = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() == psutil.STATUS_ZOMBIE:
                 continue
-        if not left or time.monotonic() > deadline:
-            return left
+            if any(helper in " ".join(child.cmdline()) for helper in SHARED_HELPERS):
+                continue
+            out.append(child)
+        except psutil.Error:
+            pass
+    return out
+
+
+def leftover_children(timeout_s: float = 5.0) -> list[psutil.Process]:
+    """The descendants (see :func:`descendants`) still alive after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while (left := descendants()) and time.monotonic() <= deadline:
         time.sleep(0.05)
+    return left
 
 
 def max_overlap(starts: np.ndarray, ends: np.ndarray) -> int:

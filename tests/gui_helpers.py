@@ -8,8 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import psutil
-from engine_helpers import alive_pids, wait_gone  # noqa: F401 - wait_gone is re-exported
+from engine_helpers import alive_pids, descendants, wait_gone  # noqa: F401 - wait_gone is re-exported
 
 RUN_TIMEOUT_MS = 90_000
 
@@ -40,24 +39,9 @@ def run_and_wait(qtbot, window, timeout_ms: int = RUN_TIMEOUT_MS):
     return blocker.args[0]
 
 
-# multiprocessing's own long-lived helpers: one per parent process, shared by every run and meant
-# to outlive them (they end with the parent), so they are not processes "of a run".
-SHARED_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
-
-
 def children() -> set[int]:
     """PIDs of this process's live descendants, without multiprocessing's shared helpers."""
-    out = set()
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if child.status() == psutil.STATUS_ZOMBIE:
-                continue
-            if any(helper in " ".join(child.cmdline()) for helper in SHARED_HELPERS):
-                continue
-            out.add(child.pid)
-        except psutil.Error:
-            pass
-    return out
+    return {child.pid for child in descendants()}
 
 
 alive = alive_pids  # one implementation, shared with the engine tests
