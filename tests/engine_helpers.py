@@ -9,7 +9,9 @@ import numpy as np
 import psutil
 
 from procviz.engine.config import parse_config
+from procviz.engine.events import LaneKind
 from procviz.engine.runner import Engine, RunResult
+from procviz.engine.timeline import Timeline
 
 START_METHODS = ("spawn", "forkserver")
 
@@ -50,9 +52,14 @@ def wait_gone(pids: set[int], timeout_s: float = 5.0) -> set[int]:
     return left
 
 
+def worker_lane_pids(timeline: Timeline) -> set[int]:
+    """PIDs of the worker lanes (not the parent's callback lane, nor threads of this process)."""
+    return {lane.pid for lane in timeline.lanes if lane.kind != LaneKind.PARENT and lane.pid != os.getpid()}
+
+
 def worker_pids(result: RunResult) -> set[int]:
-    """PIDs of the worker lanes (not the parent's callback lane)."""
-    return {lane.pid for lane in result.timeline.lanes if lane.kind != "parent" and lane.pid != os.getpid()}
+    """PIDs of the run's worker lanes."""
+    return worker_lane_pids(result.timeline)
 
 
 # multiprocessing's own long-lived helpers: one per parent process, shared by every run and meant

@@ -5,10 +5,14 @@ Qt runs offscreen: tests/conftest.py sets QT_QPA_PLATFORM before any test module
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from engine_helpers import alive_pids, descendants, wait_gone  # noqa: F401 - wait_gone is re-exported
+from engine_helpers import (  # noqa: F401 - wait_gone and worker_lane_pids are re-exported
+    alive_pids,
+    descendants,
+    wait_gone,
+    worker_lane_pids,
+)
 
 RUN_TIMEOUT_MS = 90_000
 
@@ -45,8 +49,3 @@ def children() -> set[int]:
 
 
 alive = alive_pids  # one implementation, shared with the engine tests
-
-
-def worker_lane_pids(timeline) -> set[int]:
-    """PIDs of the worker lanes (not the parent's callback lane)."""
-    return {lane.pid for lane in timeline.lanes if lane.kind != "parent" and lane.pid != os.getpid()}
