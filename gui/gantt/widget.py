@@ -73,6 +73,7 @@ class GanttWidget(QWidget):
         self._timer.setInterval(0)
         self._timer.timeout.connect(self.flush)
         self._unsubscribe = None
+        self._flushed_version = -1
         self.timeline: Timeline
         self.model: GanttModel
         self.item: TimelineItem | None = None
@@ -100,6 +101,7 @@ class GanttWidget(QWidget):
         # reference self, which is gone by then).
         self.destroyed.connect(lambda *_: unsubscribe())
         self._fitted = False
+        self._flushed_version = -1
         self.flush()
 
     def detach(self) -> None:
@@ -118,8 +120,12 @@ class GanttWidget(QWidget):
     def flush(self) -> None:
         """Fold pending timeline changes into the chart now (normally done by a 0 ms timer)."""
         self._timer.stop()
-        if not self.model.sync() and self._fitted:
+        self.model.sync()
+        # Compare versions rather than trusting sync()'s answer: zoom_to_fit() (called by the
+        # window right after a file opens) syncs the model too, and the labels must follow anyway.
+        if self.model.version == self._flushed_version and self._fitted:
             return
+        self._flushed_version = self.model.version
         labels = tooltip.lane_labels(self.timeline.lanes)
         labels += [f"lane {i}" for i in range(len(labels), self.model.lane_count)]
         self.lane_axis.set_labels(labels)
