@@ -208,8 +208,9 @@ class MainWindow(QMainWindow):
         self.bridge.runFinished.connect(self._on_finished)
         self.files.opened.connect(self._on_opened)
         self.files.saved.connect(self._on_saved)
-        self.gantt.taskClicked.connect(self.tasks.select_task)
-        self.tasks.taskSelected.connect(self._describe_task)
+        self.gantt.taskClicked.connect(self._select_from_chart)
+        self.tasks.taskSelected.connect(self._select_from_table)
+        self.tasks.matchesChanged.connect(self.gantt.set_matches)
         self.gantt.set_follow(a.follow.isChecked())
 
     # ---- settings -------------------------------------------------------------------------------
@@ -308,6 +309,16 @@ class MainWindow(QMainWindow):
         self.export_menu.setEnabled(has_run and not running)
         self.form.setEnabled(not running)
         self.setup.preset_box.setEnabled(not running)
+
+    def _select_from_chart(self, task: int) -> None:
+        """A bar was clicked: outline it and select its row (the row then scrolls into view)."""
+        self.gantt.select_task(task)
+        self.tasks.select_task(task)
+
+    def _select_from_table(self, task: int) -> None:
+        """A row was picked: outline its bar and bring the bar into view."""
+        self.gantt.select_task(task, reveal=True)
+        self._describe_task(task)
 
     def _describe_task(self, task: int) -> None:
         tl = self.timeline

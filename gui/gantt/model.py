@@ -35,6 +35,19 @@ assert all(RANK_STATES[RANK_OF_STATE[s]] == s for s in RANK_STATES)
 NS = 1e-9
 
 
+def chunk_groups(chunk: np.ndarray) -> np.ndarray:
+    """Per task, the chunk that groups it with others, or -1 where its chunk holds it alone.
+
+    ``apply`` / ``apply_async`` / ``imap`` with chunksize 1 give every task its own chunk: those are
+    no groups, and shading them as such would suggest a batching that does not exist.
+    """
+    chunk = np.asarray(chunk, np.int64)
+    if len(chunk) == 0:
+        return chunk.copy()
+    sizes = np.bincount(np.maximum(chunk, 0))
+    return np.where((chunk >= 0) & (sizes[np.maximum(chunk, 0)] > 1), chunk, -1)
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """Everything to paint for one view: bars, state strip, lifecycle (new/terminated), spans."""
@@ -67,6 +80,7 @@ class GanttModel:
         self._created = self._ready = self._exit = np.zeros(0)
         self._extent: tuple[int, tuple[float, float]] = (-1, (0.0, 0.0))
         self._mergers: dict[int, LaneMerger] = {}  # id(series) -> its cached merger
+        self._groups = np.zeros(0, np.int64)
 
     # ---- keeping up -----------------------------------------------------------------------------
 
@@ -146,6 +160,7 @@ class GanttModel:
         self._mergers = {}
         self._lanes_seen = []
         self._seen_state = tl.state.copy()
+        self._groups = chunk_groups(tl.chunk)
         self._bar_lane = np.full(len(tl.state), -1, np.int32)
         self._n_intervals = self._n_spans = 0
         self._now_x = float(self.x_of(tl.now_ns)) if tl.run else 0.0
@@ -177,7 +192,7 @@ class GanttModel:
         rank = RANK_OF_STATE[tl.state[ids]]
         cuts = np.flatnonzero(lanes[1:] != lanes[:-1]) + 1
         for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(ids)], strict=True):
-            self.tasks[int(lanes[a])].extend(x0[a:b], x1[a:b], rank[a:b], ids[a:b], tl.chunk[ids[a:b]])
+            self.tasks[int(lanes[a])].extend(x0[a:b], x1[a:b], rank[a:b], ids[a:b], self._groups[ids[a:b]])
         self._bar_lane[ids] = lanes
 
     def _sync_tasks(self) -> int:

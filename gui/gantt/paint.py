@@ -103,6 +103,23 @@ def batches_of(rects: Rects, top: float, height: float, style: object,
 
 # Cancelled, timeout and failed bars are at least this many pixels wide on screen.
 NOTABLE_MIN_PX = 3.0
+# A task bar at least this wide ends one pixel early, so back-to-back tasks of one worker (the
+# tasks of a Pool chunk) read as separate bars; narrower bars merge as before.
+BOUNDARY_MIN_PX = 4.0
+
+
+def with_boundaries(rects: Rects, px: float) -> Rects:
+    """``rects`` with a one-pixel gap at the end of every single task bar wide enough to spare it.
+
+    Only rectangles that stand for one task (``key >= 0``) get the gap: a merged blur has no
+    inner edges to show. With antialiasing off a gap of exactly one pixel covers exactly one
+    pixel column, so the boundary is always visible and never wider.
+    """
+    if len(rects) == 0:
+        return rects
+    wide = (rects.key >= 0) & (rects.x1 - rects.x0 >= BOUNDARY_MIN_PX * px)
+    return Rects(rects.x0, np.where(wide, rects.x1 - px, rects.x1), rects.lane, rects.code, rects.shade,
+                 rects.key)
 
 
 def frame_batches(frame: Frame, px: float) -> list[Batch]:
@@ -111,7 +128,7 @@ def frame_batches(frame: Frame, px: float) -> list[Batch]:
     return (batches_of(frame.intervals, layout.STRIP_TOP, layout.STRIP_HEIGHT, _worker_style)
             + batches_of(frame.lifecycle, layout.STRIP_TOP, layout.STRIP_HEIGHT, _worker_style)
             + batches_of(frame.spans, layout.SPAN_TOP, layout.SPAN_HEIGHT, _span_style)
-            + batches_of(frame.tasks, layout.BAR_TOP, layout.BAR_HEIGHT, _task_style, notable))
+            + batches_of(with_boundaries(frame.tasks, px), layout.BAR_TOP, layout.BAR_HEIGHT, _task_style, notable))
 
 
 def draw_batches(painter: QPainter, batches: list[Batch]) -> None:

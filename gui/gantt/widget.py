@@ -10,6 +10,7 @@ rows), Home fits everything. Mouse: wheel zooms time, Shift+wheel scrolls rows, 
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QPalette
@@ -114,6 +115,8 @@ class GanttWidget(QWidget):
     def _on_change(self, change: TimelineChange) -> None:
         if change.reset:
             self._fitted = False
+            self.item.set_selected(-1)  # another run or file: task ids mean other tasks now
+            self.item.set_matches(np.zeros(0, np.int64))
         self.model.invalidate(change.reset)
         self._timer.start()
 
@@ -141,6 +144,59 @@ class GanttWidget(QWidget):
             x0, x1 = self.view_box.viewRange()[0]
             if lo < x0 or hi > x1 or self._fit_rows() > self.view_box.viewRange()[1][1] + 1e-9:
                 self.zoom_to_fit()
+
+    # ---- selection and search -------------------------------------------------------------------
+
+    def select_task(self, task_id: int, reveal: bool = False) -> None:
+        """Outline ``task_id``'s bar; with ``reveal``, move the view so the bar is in it."""
+        self.item.set_selected(task_id)
+        if reveal and task_id >= 0:
+            self.reveal_task(task_id)
+
+    def selected_task(self) -> int:
+        """The task whose bar is outlined, or -1."""
+        return self.item.selected
+
+    def set_matches(self, ids: np.ndarray) -> None:
+        """Mark these tasks as search matches (dashed outlines); an empty array clears them."""
+        self.item.set_matches(ids)
+
+    def reveal_task(self, task_id: int) -> None:
+        """Pan (and zoom out if the bar is wider than the view) so ``task_id``'s bar is in view."""
+        tl = self.timeline
+        if not 0 <= task_id < tl.n_tasks or tl.start_ns[task_id] < 0 or tl.lane[task_id] < 0:
+            return
+        self.flush()
+        x0 = float(self.model.x_of(int(tl.start_ns[task_id])))
+        end = int(tl.end_ns[task_id])
+        x1 = float(self.model.x_of(end)) if end >= 0 else max(self.model.now_x, x0)
+        (vx0, vx1), (vy0, vy1) = self.view_box.viewRange()
+        width = vx1 - vx0
+        if x0 < vx0 or x1 > vx1:
+            if x1 - x0 > 0.9 * width:
+                width = (x1 - x0) / 0.8
+            centre = (x0 + x1) / 2
+            self.set_follow(False)
+            self._auto_fit = False
+            self.view_box.setXRange(centre - width / 2, centre + width / 2, padding=0)
+        lane = int(tl.lane[task_id])
+        if lane < vy0 or lane + 1 > vy1:
+            rows = vy1 - vy0
+            top = min(max(lane + 0.5 - rows / 2, 0.0), max(self.model.lane_count - rows, 0.0))
+            self._auto_fit = False
+            self.view_box.setYRange(top, top + rows, padding=0)
+
+    def bar_in_view(self, task_id: int) -> bool:
+        """Whether ``task_id``'s bar overlaps the visible part of the chart."""
+        tl = self.timeline
+        if not 0 <= task_id < tl.n_tasks or tl.start_ns[task_id] < 0:
+            return False
+        (vx0, vx1), (vy0, vy1) = self.view_box.viewRange()
+        x0 = float(self.model.x_of(int(tl.start_ns[task_id])))
+        end = int(tl.end_ns[task_id])
+        x1 = float(self.model.x_of(end)) if end >= 0 else self.model.now_x
+        lane = int(tl.lane[task_id])
+        return x1 >= vx0 and x0 <= vx1 and lane + 1 > vy0 and lane < vy1
 
     def _touched(self, *args: object) -> None:
         """The user zoomed or panned: stop re-fitting on new data and on resize."""
@@ -243,6 +299,7 @@ class GanttWidget(QWidget):
         base = pal.color(QPalette.ColorRole.Base)
         if self.item is not None:
             self.item.set_grid(self.plot.getPlotItem().getAxis("bottom"), _mix(base, ink, 0.22), _mix(base, ink, 0.09))
+            self.item.set_ink(ink)
         for name in ("left", "bottom"):
             axis = self.plot.getPlotItem().getAxis(name)
             axis.setPen(ink)

@@ -27,6 +27,7 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 
 from procviz.engine.events import TaskState
 from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.panels.task_query import TaskQuery
 from procviz.gui.panels.units import milliseconds
 
 MIN_REFRESH_MS = 100
@@ -132,6 +133,7 @@ class TaskTableModel(QAbstractTableModel):
     """Rows are tasks of ``timeline``, optionally filtered by state and sorted by a column."""
 
     rowsShownChanged = Signal(int, int)  # shown, total
+    matchesChanged = Signal(object)  # np.ndarray of the task ids the search matches (empty: no search)
 
     def __init__(self, timeline: Timeline, state_color: Callable[[int], QColor],
                  parent: QObject | None = None) -> None:
@@ -141,6 +143,7 @@ class TaskTableModel(QAbstractTableModel):
         self._rows: np.ndarray | None = None  # shown task ids; None = all, in id order
         self._n = timeline.n_tasks
         self._states: frozenset[int] | None = None  # None = every state
+        self._query: TaskQuery | None = None  # the search box's query (None = no search)
         self._sort: tuple[int, Qt.SortOrder] | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -215,6 +218,17 @@ class TaskTableModel(QAbstractTableModel):
         self._states = states
         self.refresh()
 
+    def set_query(self, query: TaskQuery | None) -> None:
+        """Show only tasks the search ``query`` matches (None or an empty query: all)."""
+        self._query = None if query is None or query.empty else query
+        self.refresh()
+
+    def matches(self) -> np.ndarray:
+        """Task ids the search matches now (empty when there is no search)."""
+        if self._query is None:
+            return np.zeros(0, np.int64)
+        return np.flatnonzero(self._query.mask(self.timeline))
+
     @property
     def state_filter(self) -> frozenset[int] | None:
         """The states shown (None: all)."""
@@ -243,8 +257,14 @@ class TaskTableModel(QAbstractTableModel):
     def _compute_rows(self) -> np.ndarray | None:
         tl = self.timeline
         rows: np.ndarray | None = None
+        keep: np.ndarray | None = None
         if self._states is not None:
-            rows = np.flatnonzero(np.isin(tl.state, np.fromiter(self._states, dtype=np.uint8)))
+            keep = np.isin(tl.state, np.fromiter(self._states, dtype=np.uint8))
+        if self._query is not None:
+            found = self._query.mask(tl)
+            keep = found if keep is None else keep & found
+        if keep is not None:
+            rows = np.flatnonzero(keep)
         if self._sort is not None:
             column, order = self._sort
             if not (column == 0 and order == Qt.SortOrder.AscendingOrder):
@@ -281,3 +301,4 @@ class TaskTableModel(QAbstractTableModel):
                 self.changePersistentIndex(p, self.index(row, p.column()) if row >= 0 else QModelIndex())
             self.layoutChanged.emit()
         self.rowsShownChanged.emit(self.rowCount(), n)
+        self.matchesChanged.emit(self.matches())
