@@ -34,6 +34,7 @@ from procviz.gui.bridge import EngineBridge
 from procviz.gui.colors import state_color
 from procviz.gui.forms.setup_panel import SetupPanel
 from procviz.gui.gantt import GanttWidget
+from procviz.gui.live_numbers import LiveNumbers
 from procviz.gui.panels.metrics_panel import MetricsPanel
 from procviz.gui.panels.progress_panel import ProgressPanel
 from procviz.gui.panels.sparklines import SparklinesPanel
@@ -111,6 +112,7 @@ class MainWindow(QMainWindow):
         self.sparklines = SparklinesPanel(self.timeline, state_color(WorkerState.RUNNING),
                                           lambda: self.palette().color(self.palette().ColorRole.Highlight))
         self.tasks = TaskTablePanel(self.timeline, lambda s: state_color(TaskState(s)))
+        self.live_numbers = LiveNumbers(self.timeline, self.progress, self.metrics, self.tasks.model, self)
         area = Qt.DockWidgetArea
         self.setup_dock = self._dock("Run setup", "setupDock", self.setup, area.LeftDockWidgetArea)
         self.metrics_dock = self._dock("Metrics", "metricsDock", self.metrics, area.RightDockWidgetArea)
@@ -257,6 +259,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot run", str(exc))
             return False
         self.files.current_file = None
+        self.live_numbers.set_live(True)
         self._set_title("live run")
         self.phase_label.setText("starting…")
         self.status_timer.start()
@@ -280,6 +283,7 @@ class MainWindow(QMainWindow):
 
     def _on_finished(self, result: RunResult) -> None:
         self.status_timer.stop()
+        self.live_numbers.set_live(False)
         self._update_rate()
         self._update_actions()
         self.phase_label.setText(f"{result.outcome}")

@@ -179,9 +179,11 @@ def test_progress_panel_counts(qtbot) -> None:
     tl = synthetic(1000)
     panel = ProgressPanel(tl)
     qtbot.addWidget(panel)
-    assert panel.bar.value() == 1000 and panel.bar.maximum() == 1000
     failed = int(np.count_nonzero(tl.state == TaskState.FAILED))
-    assert f"{failed} failed" in panel.detail.text()
+    done = int(np.count_nonzero(tl.state == TaskState.DONE))
+    # An ended run: the bar fills with the tasks that completed; failures are counted apart.
+    assert panel.bar.value() == done and panel.bar.maximum() == 1000
+    assert f"{done} done · {failed} failed of 1,000" in panel.bar.format()
     assert "tasks/s" in panel.detail.text()
     assert panel.tasks_per_second() > 0
 

@@ -27,6 +27,7 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 
 from procviz.engine.events import TaskState
 from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.panels.subscription import subscribe_while_alive
 from procviz.gui.panels.task_query import TaskQuery
 from procviz.gui.panels.units import milliseconds
 
@@ -149,7 +150,9 @@ class TaskTableModel(QAbstractTableModel):
         self._timer.setSingleShot(True)
         self._timer.setInterval(MIN_REFRESH_MS)
         self._timer.timeout.connect(self._update)
-        self._unsubscribe = timeline.subscribe(self._on_change)
+        # False: the window refreshes this model together with the other panels (LiveNumbers).
+        self.auto_refresh = True
+        self._unsubscribe = subscribe_while_alive(self, timeline, self._on_change)
 
     # ---- Qt model interface ---------------------------------------------------------------------
 
@@ -238,6 +241,8 @@ class TaskTableModel(QAbstractTableModel):
         if change.reset or self.timeline.n_tasks != self._n:
             self._timer.stop()
             self.refresh(reset=True)
+        elif not self.auto_refresh:
+            return
         elif change.status:
             self._timer.stop()
             self._update()
@@ -245,6 +250,11 @@ class TaskTableModel(QAbstractTableModel):
             # Live changes are folded in at most every MIN_REFRESH_MS: a table read by a person
             # gains nothing from 30 repaints a second.
             self._timer.start()
+
+    def refresh_now(self) -> None:
+        """Fold in what changed since the last refresh (cells, and rows when filtered or sorted)."""
+        self._timer.stop()
+        self._update()
 
     def _update(self) -> None:
         if self._rows is None:
