@@ -7,20 +7,13 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from test_gui_support import make_window, run_and_wait  # noqa: E402
+from test_gui_support import run_and_wait, run_window  # noqa: E402
 
 from procviz.engine.config import parse_config  # noqa: E402
 from procviz.engine.events import TaskState  # noqa: E402
 from procviz.gui.panels.task_table import STATE_FILTERS  # noqa: E402
 
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path)
-    yield w
-    if w.running:
-        w.bridge.stop_and_wait(5.0)
+window = run_window  # the shared fixture, under the name these tests use
 
 
 def shown_numbers(window) -> dict[str, int]:

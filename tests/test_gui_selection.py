@@ -11,20 +11,13 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from test_gantt_tasks import DONE_COLOURS, bar_runs  # noqa: E402
 from test_gantt_widget import bar_point  # noqa: E402
-from test_gui_support import make_window, run_and_wait  # noqa: E402
+from test_gui_support import run_and_wait, run_window  # noqa: E402
 
 from procviz.engine.config import parse_config  # noqa: E402
 from procviz.engine.events import TaskState  # noqa: E402
 from procviz.gui.presets import load_presets  # noqa: E402
 
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path)
-    w.resize(1280, 720)
-    yield w
-    if w.running:
-        w.bridge.stop_and_wait(5.0)
+window = run_window  # the shared fixture, under the name these tests use
 
 
 def preset_config(name_prefix: str, ms: int) -> dict:

@@ -8,6 +8,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import psutil  # noqa: E402
+import pytest  # noqa: E402
 from engine_helpers import alive_pids, wait_gone  # noqa: E402, F401 - wait_gone is re-exported
 
 RUN_TIMEOUT_MS = 90_000
@@ -65,3 +66,13 @@ alive = alive_pids  # one implementation, shared with the engine tests
 def worker_lane_pids(timeline) -> set[int]:
     """PIDs of the worker lanes (not the parent's callback lane)."""
     return {lane.pid for lane in timeline.lanes if lane.kind != "parent" and lane.pid != os.getpid()}
+
+
+@pytest.fixture
+def run_window(qtbot, tmp_path):
+    """A window for live runs at the size the issue measures (1280x720); a run left on is stopped."""
+    window = make_window(qtbot, tmp_path)
+    window.resize(1280, 720)
+    yield window
+    if window.running:
+        window.bridge.stop_and_wait(5.0)
