@@ -128,3 +128,29 @@ def test_search_matches_are_outlined_in_the_chart(qtbot):
     before = w.grab().toImage()
     w.set_matches(np.array([3]))
     assert w.grab().toImage() != before
+
+
+def test_terminated_strip_tooltip_says_how_the_worker_exited(qtbot):
+    from dataclasses import replace
+
+    from PySide6.QtCore import QPointF
+
+    tl = synth_timeline(n_tasks=40, n_lanes=2, exit_lanes=(0, 1))
+    tl.lanes[1] = replace(tl.lanes[1], exit_code=-9)
+    w = show(qtbot, tl)
+    y = layout.STRIP_TOP + layout.STRIP_HEIGHT / 2
+    texts = [w.item.tooltip_at(QPointF((info.exit_ns - tl.t0_ns) * 1e-9 + 0.001, info.index + y)) for info in tl.lanes]
+    assert "terminated" in texts[0] and "exited with code 0" in texts[0]
+    assert "killed by SIGKILL" in texts[1]
+
+
+def test_wait_span_tooltip_gives_its_duration(qtbot):
+    from PySide6.QtCore import QPointF
+
+    tl = synth_timeline(n_tasks=40, n_lanes=2, spans=2, min_ms=5.0)
+    w = show(qtbot, tl)
+    row = tl.spans.data[0]
+    x = ((row["start_ns"] + row["end_ns"]) / 2 - tl.t0_ns) * 1e-9
+    text = w.item.tooltip_at(QPointF(x, int(row["lane"]) + layout.SPAN_TOP + layout.SPAN_HEIGHT / 2))
+    ms = (row["end_ns"] - row["start_ns"]) / 1e6
+    assert "waiting in" in text and f"for {ms:.2f} ms" in text

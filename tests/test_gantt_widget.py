@@ -230,7 +230,7 @@ def test_legend_lists_the_five_worker_states_and_task_outcomes(qtbot, timeline):
     for state in WorkerState:
         assert (state.name.lower(), colors.WORKER_STATE_COLORS[state]) in entries
     for state in (TaskState.DONE, TaskState.FAILED, TaskState.TIMEOUT, TaskState.CANCELLED, TaskState.RUNNING):
-        assert (state.name.lower(), colors.TASK_STATE_COLORS[state]) in entries
+        assert (colors.TASK_STATE_LABELS[state], colors.TASK_STATE_COLORS[state]) in entries
     assert w.legend.height() > 0
 
 

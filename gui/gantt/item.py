@@ -215,13 +215,16 @@ class TimelineItem(pg.GraphicsObject):
             tid = self._model.task_at(pos.x(), lane, self._tolerance())
             return tooltip.as_html(tooltip.task_tooltip_lines(self._model.timeline, tid)) if tid >= 0 else ""
         if band == "span":
-            label_index = self._model.span_at(pos.x(), lane, self._tolerance())
-            if label_index >= 0:
-                return tooltip.as_html([label, f"waiting in {self._model.timeline.span_label(label_index)}"])
-            return ""
+            span = self._model.span_at(pos.x(), lane, self._tolerance())
+            if span is None:
+                return ""
+            index, x0, x1 = span
+            return tooltip.as_html(tooltip.span_tooltip_lines(label, self._model.timeline.span_label(index), x0, x1))
         if band == "strip":
             hit = self._model.state_at(pos.x(), lane)
-            return tooltip.as_html(tooltip.state_tooltip_lines(label, *hit)) if hit else ""
+            if hit is None:
+                return ""
+            return tooltip.as_html(tooltip.state_tooltip_lines(label, *hit, info=self._model.lane_info(lane)))
         return ""
 
     def hoverEvent(self, ev: object) -> None:

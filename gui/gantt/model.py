@@ -113,6 +113,11 @@ class GanttModel:
         return changed
 
     @property
+    def has_chunks(self) -> bool:
+        """Whether some tasks share a chunk (the bars then shade every other chunk)."""
+        return bool(np.any(self._groups >= 0))
+
+    @property
     def lane_count(self) -> int:
         """Rows of the chart."""
         return len(self.tasks)
@@ -313,13 +318,13 @@ class GanttModel:
         pos = series.nearest(x, tol)
         return int(series.key[pos]) if pos >= 0 else -1
 
-    def span_at(self, x: float, lane: int, tol: float) -> int:
-        """The label index of the wait span at ``x`` on ``lane`` (or within ``tol``), else -1."""
+    def span_at(self, x: float, lane: int, tol: float) -> tuple[int, float, float] | None:
+        """The wait span at ``x`` on ``lane`` (or within ``tol``): its label index and its interval (s)."""
         if not 0 <= lane < len(self.spans):
-            return -1
+            return None
         series = self.spans[lane]
         pos = series.nearest(x, tol)
-        return int(series.key[pos]) if pos >= 0 else -1
+        return (int(series.key[pos]), float(series.x0[pos]), float(series.x1[pos])) if pos >= 0 else None
 
     def state_at(self, x: float, lane: int) -> tuple[WorkerState, float, float] | None:
         """The worker state drawn at ``x`` on ``lane``'s strip, with its interval (seconds)."""

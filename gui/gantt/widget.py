@@ -20,7 +20,7 @@ from procviz.engine.timeline import Timeline, TimelineChange
 from procviz.gui.gantt import layout, tooltip
 from procviz.gui.gantt.axis import LaneAxis
 from procviz.gui.gantt.item import TimelineItem
-from procviz.gui.gantt.legend import LegendBar
+from procviz.gui.gantt.legend import LegendBar, default_entries
 from procviz.gui.gantt.model import GanttModel
 from procviz.gui.gantt.viewbox import GanttViewBox
 
@@ -133,6 +133,7 @@ class GanttWidget(QWidget):
         labels += [f"lane {i}" for i in range(len(labels), self.model.lane_count)]
         self.lane_axis.set_labels(labels)
         self.item.set_labels(labels)
+        self.legend.set_entries(default_entries(chunks=self.model.has_chunks))
         self.item.refresh()
         self._update_limits()
         if not self._fitted and (self.model.lane_count or self.timeline.run is not None):
