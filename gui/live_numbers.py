@@ -3,9 +3,10 @@
 Each panel used to refresh on its own schedule (progress on every change, metrics and the table
 throttled), so mid-run the progress line could say 2 finished while the metrics said 0 done. Here
 one listener refreshes all of them at the same moment, from the same Timeline state: on a reset
-or a run-status change at once, on task changes at most every :data:`MIN_REFRESH_MS` (or ten
-times what the last refresh cost, so a million tasks never starve the event loop). A separate
-clock ticks the progress line's elapsed time while a run is live.
+or a run-status change at once, and on task changes at once too unless the last refresh was
+less than ten times its own cost ago (then once that time is up), so a small run's numbers are
+never a tick behind the chart and a million tasks never starve the event loop. A separate clock
+ticks the progress line's elapsed time while a run is live.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from procviz.gui.panels.progress_panel import ProgressPanel
 from procviz.gui.panels.subscription import subscribe_while_alive
 from procviz.gui.panels.task_model import TaskTableModel
 
-MIN_REFRESH_MS = 150
 COST_FACTOR = 10
 CLOCK_MS = 100
 
@@ -38,7 +38,8 @@ class LiveNumbers(QObject):
         self.refreshes = 0
         self._pending = QTimer(self)
         self._pending.setSingleShot(True)
-        self._pending.setInterval(MIN_REFRESH_MS)
+        self._last = 0.0  # perf_counter() of the last refresh
+        self._cost = 0.0  # what it cost, in seconds
         self._pending.timeout.connect(self.refresh)
         self.clock = QTimer(self)
         self.clock.setInterval(CLOCK_MS)
@@ -58,7 +59,11 @@ class LiveNumbers(QObject):
         if change.reset or change.status or change.lanes:
             self.refresh()
         elif change.tasks and not self._pending.isActive():
-            self._pending.start()
+            wait_s = self._last + COST_FACTOR * self._cost - time.perf_counter()
+            if wait_s <= 0:
+                self.refresh()
+            else:
+                self._pending.start(max(int(wait_s * 1000), 1))
 
     def refresh(self) -> None:
         """Every panel from the Timeline as it is now (no batch is applied in between: GUI thread)."""
@@ -68,5 +73,5 @@ class LiveNumbers(QObject):
         self.metrics.refresh()
         self.table.refresh_now()
         self.refreshes += 1
-        cost_ms = 1000 * (time.perf_counter() - started)
-        self._pending.setInterval(max(MIN_REFRESH_MS, int(COST_FACTOR * cost_ms)))
+        self._last = time.perf_counter()
+        self._cost = self._last - started

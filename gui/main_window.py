@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -32,6 +32,7 @@ from procviz.engine.timeline import Timeline
 from procviz.gui.actions import make_actions
 from procviz.gui.bridge import EngineBridge
 from procviz.gui.colors import state_color
+from procviz.gui.forms.section import FormSection
 from procviz.gui.forms.setup_panel import SetupPanel
 from procviz.gui.gantt import GanttWidget
 from procviz.gui.live_numbers import LiveNumbers
@@ -41,13 +42,22 @@ from procviz.gui.panels.sparklines import SparklinesPanel
 from procviz.gui.panels.task_table import TaskTablePanel
 from procviz.gui.panels.units import count
 from procviz.gui.presets import load_presets
-from procviz.gui.settings import make_settings, read_json, write_json
+from procviz.gui.settings import (
+    make_settings,
+    read_json,
+    remember_fold,
+    remember_theme,
+    remembered_folds,
+    remembered_theme,
+    write_json,
+)
+from procviz.gui.theme import THEMES, apply_theme
 from procviz.gui.timeline_files import TimelineFiles
 from procviz.gui.timeline_io import EXPORT_FORMATS, NATIVE, ExportFormat, load_into, snapshot
 
 STATUS_MS = 500
 # Bump when the dock layout changes: an older saved layout is then ignored, not half-applied.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 ErrorDialog = Callable[[str, str], None]
 
 
@@ -60,9 +70,12 @@ class MainWindow(QMainWindow):
     """procviz's window; see the module docstring."""
 
     def __init__(self, settings: QSettings | None = None, engine: Engine | None = None,
-                 presets_folder: Path | None = None, parent: QWidget | None = None) -> None:
+                 presets_folder: Path | None = None, parent: QWidget | None = None,
+                 theme: str | None = None) -> None:
         super().__init__(parent)
         self.settings = settings or make_settings()
+        # A theme given on the command line wins for this session; otherwise the remembered one.
+        self.theme = theme or remembered_theme(self.settings, THEMES)
         self.timeline = Timeline()
         self.bridge = EngineBridge(self.timeline, engine, self)
         self._previous: Timeline | None = None
@@ -73,6 +86,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.actions_ = make_actions(self)
         presets, preset_problems = load_presets(presets_folder)
+        self._apply_theme(self.theme)
         self._build_central()
         self._build_docks(presets)
         self._build_menus(presets)
@@ -114,18 +128,45 @@ class MainWindow(QMainWindow):
         self.tasks = TaskTablePanel(self.timeline, lambda s: state_color(TaskState(s)))
         self.live_numbers = LiveNumbers(self.timeline, self.progress, self.metrics, self.tasks.model, self)
         area = Qt.DockWidgetArea
+        # The left column runs the full height; the bottom strip sits under the chart only.
+        self.setCorner(Qt.Corner.BottomLeftCorner, area.LeftDockWidgetArea)
         self.setup_dock = self._dock("Run setup", "setupDock", self.setup, area.LeftDockWidgetArea)
-        self.metrics_dock = self._dock("Metrics", "metricsDock", self.metrics, area.RightDockWidgetArea)
+        self.metrics_dock = self._dock("Metrics", "metricsDock", self.metrics, area.LeftDockWidgetArea)
         self.tasks_dock = self._dock("Tasks", "tasksDock", self.tasks, area.BottomDockWidgetArea)
         self.workers_dock = self._dock("Workers: CPU and memory", "workersDock", self.sparklines,
                                        area.BottomDockWidgetArea)
-        # Tasks and worker sparklines share the bottom, side by side: both want width, not height.
-        self.splitDockWidget(self.tasks_dock, self.workers_dock, Qt.Orientation.Horizontal)
-        self.setup_dock.setMinimumWidth(300)
-        self.metrics_dock.setMinimumWidth(300)
-        self.resizeDocks([self.setup_dock, self.metrics_dock], [330, 340], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.tasks_dock, self.workers_dock], [900, 500], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.tasks_dock], [240], Qt.Orientation.Vertical)
+        self.setup_dock.setMinimumWidth(260)
+        self._docks_arranged = False
+        folds = remembered_folds(self.settings)
+        for section in self.form.findChildren(FormSection):
+            section.set_collapsed(folds.get(section.title_text, False))
+            section.collapsedChanged.connect(
+                lambda folded, title=section.title_text: remember_fold(self.settings, title, folded))
+
+    def _arrange_docks(self) -> None:
+        """The default dock layout, then the user's saved one if any (run once, at the first show).
+
+        Room for the chart at 1280x720: the setup and the metrics share the left column (the form
+        is locked during a run, so the metrics come to the front then), the left column runs the
+        full height, and tasks and worker sparklines share one bottom strip. Done at the first
+        show because tabifying two groups of docks before that leaves a stray tab bar (Qt 6.11).
+        """
+        self.tabifyDockWidget(self.setup_dock, self.metrics_dock)
+        self.tabifyDockWidget(self.tasks_dock, self.workers_dock)
+        self.setup_dock.raise_()
+        self.tasks_dock.raise_()
+        self.resizeDocks([self.setup_dock], [300], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.tasks_dock], [190], Qt.Orientation.Vertical)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state, LAYOUT_VERSION)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Lay the docks out the first time the window shows."""
+        super().showEvent(event)
+        if not self._docks_arranged:
+            self._docks_arranged = True
+            self._arrange_docks()
 
     def _build_menus(self, presets: list) -> None:
         a = self.actions_
@@ -163,6 +204,16 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         for dock in (self.setup_dock, self.metrics_dock, self.workers_dock, self.tasks_dock):
             view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("&Theme")
+        self.theme_actions = QActionGroup(self)
+        for name in THEMES:
+            action = theme_menu.addAction(name.capitalize() if name != "system" else "System (desktop's own)")
+            action.setCheckable(True)
+            action.setChecked(name == self.theme)
+            action.setData(name)
+            self.theme_actions.addAction(action)
+            action.triggered.connect(lambda _=False, n=name: self.set_theme(n))
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(a.shortcuts)
         help_menu.addAction(a.about)
@@ -215,6 +266,21 @@ class MainWindow(QMainWindow):
         self.tasks.matchesChanged.connect(self.gantt.set_matches)
         self.gantt.set_follow(a.follow.isChecked())
 
+    # ---- theme ----------------------------------------------------------------------------------
+
+    def _apply_theme(self, theme: str) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, theme)
+
+    def set_theme(self, theme: str) -> None:
+        """Switch the whole application to ``theme`` now and remember it for the next start."""
+        self.theme = theme
+        self._apply_theme(theme)
+        remember_theme(self.settings, theme)
+        for action in self.theme_actions.actions():
+            action.setChecked(action.data() == theme)
+
     # ---- settings -------------------------------------------------------------------------------
 
     def _restore(self) -> None:
@@ -228,17 +294,15 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 880)
-        state = self.settings.value("window/state")
-        if state is not None:
-            self.restoreState(state, LAYOUT_VERSION)
+            self.resize(1280, 720)
 
     def _save_settings(self) -> None:
         config = self.form.config()
         if config is not None:  # what the forms hold now, run or not; an invalid form is not kept
             write_json(self.settings, "last_config", config.to_json())
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        if self._docks_arranged:  # (a window never shown has no layout worth keeping)
+            self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.settings.sync()
 
     # ---- running --------------------------------------------------------------------------------
@@ -260,6 +324,7 @@ class MainWindow(QMainWindow):
             return False
         self.files.current_file = None
         self.live_numbers.set_live(True)
+        self.metrics_dock.raise_()  # the form is locked during a run; its numbers are what changes
         self._set_title("live run")
         self.phase_label.setText("starting…")
         self.status_timer.start()

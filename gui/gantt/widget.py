@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QPalette
+from PySide6.QtGui import QColor, QFontMetrics, QKeyEvent, QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from procviz.engine.timeline import Timeline, TimelineChange
@@ -22,12 +22,31 @@ from procviz.gui.gantt.axis import LaneAxis
 from procviz.gui.gantt.item import TimelineItem
 from procviz.gui.gantt.legend import LegendBar, default_entries
 from procviz.gui.gantt.model import GanttModel
+from procviz.gui.gantt.queue_plot import QueuePlot
 from procviz.gui.gantt.viewbox import GanttViewBox
 
 ZOOM_STEP = 1.5
+MAX_LABEL_AXIS_PX = 260  # lane labels wider than this are cut rather than squeezing the chart
 PAN_STEP = 0.1  # of the visible width
 FOLLOW_AT = 0.95  # the live edge may go this far across the view before the view moves
 FOLLOW_TO = 0.90  # ... and is then put back here
+
+
+class ChartView(pg.GraphicsLayoutWidget):
+    """The chart's canvas: the ready-queue plot on top, the lanes below, sharing the time axis."""
+
+    def __init__(self, view_box: GanttViewBox, lane_axis: LaneAxis) -> None:
+        super().__init__()
+        self.ci.layout.setContentsMargins(0, 0, 0, 0)
+        self.ci.layout.setSpacing(0)
+        self.main = pg.PlotItem(viewBox=view_box, axisItems={"left": lane_axis})
+        self.queue = QueuePlot(view_box)
+        self.addItem(self.queue, row=0, col=0)
+        self.addItem(self.main, row=1, col=0)
+
+    def getPlotItem(self) -> pg.PlotItem:  # noqa: N802 - PlotWidget's name, which callers use
+        """The lanes plot (as PlotWidget.getPlotItem would give)."""
+        return self.main
 
 
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
@@ -47,7 +66,7 @@ class GanttWidget(QWidget):
         super().__init__(parent)
         self.view_box = GanttViewBox()
         self.lane_axis = LaneAxis()
-        self.plot = pg.PlotWidget(viewBox=self.view_box, axisItems={"left": self.lane_axis})
+        self.plot = ChartView(self.view_box, self.lane_axis)
         self.legend = LegendBar(self)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
@@ -75,6 +94,7 @@ class GanttWidget(QWidget):
         self._timer.timeout.connect(self.flush)
         self._unsubscribe = None
         self._flushed_version = -1
+        self._axis_width = 0
         self.timeline: Timeline
         self.model: GanttModel
         self.item: TimelineItem | None = None
@@ -132,6 +152,8 @@ class GanttWidget(QWidget):
         labels = tooltip.lane_labels(self.timeline.lanes)
         labels += [f"lane {i}" for i in range(len(labels), self.model.lane_count)]
         self.lane_axis.set_labels(labels)
+        self._align_left_axes(labels)
+        self.plot.queue.refresh(self.timeline, force=not self._fitted)
         self.item.set_labels(labels)
         self.legend.set_entries(default_entries(chunks=self.model.has_chunks))
         self.item.refresh()
@@ -198,6 +220,17 @@ class GanttWidget(QWidget):
         x1 = float(self.model.x_of(end)) if end >= 0 else self.model.now_x
         lane = int(tl.lane[task_id])
         return x1 >= vx0 and x0 <= vx1 and lane + 1 > vy0 and lane < vy1
+
+    def _align_left_axes(self, labels: list[str]) -> None:
+        """Lane labels get the room they need (within reason); the queue plot's axis the same, so
+        both plots start at the same x and share one time axis."""
+        metrics = QFontMetrics(self.lane_axis.style.get("tickFont") or self.font())
+        widest = max((metrics.horizontalAdvance(text) for text in labels), default=0)
+        width = int(min(max(widest + 18, 70), MAX_LABEL_AXIS_PX))
+        if width != self._axis_width:
+            self._axis_width = width
+            self.lane_axis.setWidth(width)
+            self.plot.queue.getAxis("left").setWidth(width)
 
     def _touched(self, *args: object) -> None:
         """The user zoomed or panned: stop re-fitting on new data and on resize."""
@@ -301,8 +334,8 @@ class GanttWidget(QWidget):
         if self.item is not None:
             self.item.set_grid(self.plot.getPlotItem().getAxis("bottom"), _mix(base, ink, 0.22), _mix(base, ink, 0.09))
             self.item.set_ink(ink)
-        for name in ("left", "bottom"):
-            axis = self.plot.getPlotItem().getAxis(name)
+        for axis in (self.plot.getPlotItem().getAxis("left"), self.plot.getPlotItem().getAxis("bottom"),
+                     self.plot.queue.getAxis("left")):
             axis.setPen(ink)
             axis.setTextPen(ink)
 
