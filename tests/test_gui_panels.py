@@ -207,3 +207,18 @@ def test_sparklines_group_by_lane_and_paint(qtbot) -> None:
     assert set(panel.canvas._groups) == {0, 1, 2}
     assert panel.canvas.height() >= 3 * 30
     assert not panel.grab().isNull()
+
+
+def test_table_shows_wait_time_and_turnaround_as_scheduling_courses_count_them(qtbot) -> None:
+    from procviz.gui.panels.task_model import COLUMNS, TaskTableModel
+
+    tl = synthetic(50)
+    model = TaskTableModel(tl, color)
+    titles = [c.title for c in COLUMNS]
+    wait_col, turn_col = titles.index("Wait time (ms)"), titles.index("Turnaround (ms)")
+    for t in (0, 7, 31):
+        queued = tl.start_ns[t] - tl.submitted_ns[t]
+        wait = queued + max(tl.ready_ns[t], 0)
+        turnaround = tl.end_ns[t] - tl.submitted_ns[t]
+        assert float(model.data(model.index(t, wait_col)).replace(",", "")) == pytest.approx(wait / 1e6, abs=0.06)
+        assert float(model.data(model.index(t, turn_col)).replace(",", "")) == pytest.approx(turnaround / 1e6, abs=0.06)

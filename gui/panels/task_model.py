@@ -95,6 +95,10 @@ COLUMNS: tuple[Column, ...] = (
            tip="Runnable, waiting for a CPU (blank where not measurable)"),
     Column("Waiting (ms)", lambda tl, t: milliseconds(_waiting(tl, t)), lambda tl: tl.waiting_ns(),
            tip="Blocked: wall − on-CPU − ready"),
+    Column("Wait time (ms)", lambda tl, t: milliseconds(_wait_time(tl, t)), lambda tl: wait_time_ns(tl),
+           tip="As scheduling courses count it: queued + ready (time the task could have run but did not)"),
+    Column("Turnaround (ms)", lambda tl, t: milliseconds(_turnaround(tl, t)), lambda tl: turnaround_ns(tl),
+           tip="Submission to end: queued + wall"),
     Column("Result / error", _outcome_text, lambda tl: np.arange(tl.n_tasks), numeric=False),
 )
 
@@ -114,6 +118,28 @@ def _waiting(tl: Timeline, t: int) -> int:
     if wall < 0 or cpu < 0:
         return -1
     return max(wall - cpu - max(int(tl.ready_ns[t]), 0), 0)
+
+
+def wait_time_ns(tl: Timeline) -> np.ndarray:
+    """Per task, queued + ready (ready counted as 0 where not measured); -1 where it has not started."""
+    queued = tl.queued_ns()
+    return np.where(queued >= 0, queued + np.maximum(tl.ready_ns, 0), -1)
+
+
+def turnaround_ns(tl: Timeline) -> np.ndarray:
+    """Per task, submission to end; -1 until it has ended (or if it was never submitted)."""
+    ok = (tl.submitted_ns >= 0) & (tl.end_ns >= 0)
+    return np.where(ok, np.maximum(tl.end_ns - tl.submitted_ns, 0), -1)
+
+
+def _wait_time(tl: Timeline, t: int) -> int:
+    queued = _queued(tl, t)
+    return queued + max(int(tl.ready_ns[t]), 0) if queued >= 0 else -1
+
+
+def _turnaround(tl: Timeline, t: int) -> int:
+    sub, end = int(tl.submitted_ns[t]), int(tl.end_ns[t])
+    return max(end - sub, 0) if sub >= 0 and end >= 0 else -1
 
 
 def state_icon_factory(color_of: Callable[[int], QColor]) -> Callable[[int], QIcon]:

@@ -70,7 +70,7 @@ class TaskTablePanel(QWidget):
         hheader.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hheader.setStretchLastSection(True)
         header_metrics = hheader.fontMetrics()
-        for column, width in enumerate((60, 90, 150, 60, 140, 70, 70, 80, 80, 70, 80)):
+        for column, width in enumerate((60, 90, 150, 60, 140, 70, 70, 80, 80, 70, 80, 90, 100)):
             # Never narrower than the column title (header fonts differ between styles).
             title = str(self.model.headerData(column, Qt.Orientation.Horizontal))
             self.view.setColumnWidth(column, max(width, header_metrics.horizontalAdvance(title) + 28))
