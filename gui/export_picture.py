@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from PySide6.QtGui import QFont, QFontMetricsF
+from PySide6.QtGui import QColor, QFont, QFontMetricsF
 
 from procviz.engine.events import TaskState, WorkerState
 from procviz.engine.metrics import compute_metrics
@@ -30,7 +30,7 @@ from procviz.gui.gantt import layout
 from procviz.gui.gantt.legend import default_entries
 from procviz.gui.gantt.merge import Rects
 from procviz.gui.gantt.model import GanttModel
-from procviz.gui.gantt.overlay import bar_fill, function_name, ink_for
+from procviz.gui.gantt.overlay import bar_fill, function_name, ink_for, label_for
 from procviz.gui.gantt.paint import with_boundaries
 from procviz.gui.gantt.tooltip import lane_labels
 
@@ -282,13 +282,11 @@ def _bar_labels(pic: Picture, timeline: Timeline, tasks: Rects, bars: np.ndarray
     if layout.BAR_HEIGHT * row_h < SMALL_PX + 2:
         return
     fn = function_name(timeline)
-    from PySide6.QtGui import QColor
-
     for i in np.flatnonzero((tasks.key >= 0) & (bars[:, 2] >= MIN_LABEL_BAR_PX))[:600]:
         task = int(tasks.key[i])
         room = bars[i, 2] - 6
-        text = next((c for c in ((f"{fn} #{task}" if fn else ""), str(task))
-                     if c and text_width(c, SMALL_PX) <= room * 0.9), "")
+        # 0.9: other renderers' fonts may run a little wider than Qt's metrics say.
+        text = label_for(task, fn, lambda t, room=room: text_width(t, SMALL_PX) <= room * 0.9)
         if text:
             ink = ink_for(QColor(fills[i])).name()
             pic.shapes.append(Text(float(bars[i, 0]) + 3, float(bars[i, 1] + bars[i, 3] / 2 + SMALL_PX * 0.35),

@@ -13,6 +13,8 @@ adds what makes single tasks readable and findable:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
@@ -38,6 +40,11 @@ def function_name(timeline: Timeline) -> str:
     workload = timeline.run.config.get("workload") if isinstance(timeline.run.config, dict) else None
     spec = workload.get("function", "") if isinstance(workload, dict) else ""
     return str(spec).rpartition(":")[2].rpartition(".")[2] if spec else ""
+
+
+def label_for(task: int, fn: str, fits: Callable[[str], bool]) -> str:
+    """The longest label of ``task`` that ``fits``: ``function #id``, else the id, else ""."""
+    return next((text for text in ((f"{fn} #{task}" if fn else ""), str(task)) if text and fits(text)), "")
 
 
 def ink_for(fill: QColor) -> QColor:
@@ -130,8 +137,7 @@ def paint_labels(p: QPainter, tasks: Rects, fn: str, font: QFont) -> int:
         task = int(tasks.key[k])
         x0, x1 = float(dx0[i]), float(dx1[i])
         room = x1 - x0 - 2 * LABEL_PAD_PX
-        text = next((c for c in ((f"{fn} #{task}" if fn else ""), str(task))
-                     if c and fm.horizontalAdvance(c) <= room), "")
+        text = label_for(task, fn, lambda t, room=room: fm.horizontalAdvance(t) <= room)
         if not text:
             continue
         ya = (float(tasks.lane[k]) + layout.BAR_TOP) * sy + t.m32()
