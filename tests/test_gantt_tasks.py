@@ -154,3 +154,26 @@ def test_wait_span_tooltip_gives_its_duration(qtbot):
     text = w.item.tooltip_at(QPointF(x, int(row["lane"]) + layout.SPAN_TOP + layout.SPAN_HEIGHT / 2))
     ms = (row["end_ns"] - row["start_ns"]) / 1e6
     assert "waiting in" in text and f"for {ms:.2f} ms" in text
+
+
+def test_ready_queue_counts_submitted_but_not_started_tasks():
+    from procviz.gui.gantt.queue_plot import arrival_times, queue_steps
+
+    tl = synth_timeline(n_tasks=30, n_lanes=3, unstarted_cancelled=(29,), queued=(28,))
+    t, n = queue_steps(tl)
+    assert n[0] >= 1 and n.max() == 30  # every task is submitted at t0, before any starts
+    assert np.all(n >= 0) and np.all(np.diff(t) >= 0)
+    assert n[-1] == 1  # task 28 is still queued at the end; 29 left when it was cancelled
+    # At a moment in the middle: submitted and not yet started (nor cancelled) by then.
+    mid_ns = int(np.median(tl.start_ns[tl.start_ns >= 0]))
+    expected = np.count_nonzero((tl.submitted_ns <= mid_ns) & ~((tl.start_ns >= 0) & (tl.start_ns <= mid_ns)))
+    at = np.searchsorted(t, (mid_ns - tl.t0_ns) * 1e-9, side="right") - 1
+    assert n[at] == expected
+    assert len(arrival_times(tl)) == 1  # one submission instant
+
+
+def test_the_chart_shows_the_ready_queue_above_the_lanes(qtbot):
+    tl = synth_timeline(n_tasks=60, n_lanes=2)
+    w = show(qtbot, tl)
+    assert w.plot.queue.peak == 60
+    assert w.plot.queue.getViewBox().viewRange()[0] == w.view_box.viewRange()[0]  # one time axis
