@@ -126,7 +126,8 @@ def config_line(config: dict) -> str:
         parts.append(f"maxtasksperchild {config['maxtasksperchild']}")
     if config.get("order") and config.get("order") != "fifo":
         parts.append(f"order {config['order']}")
-    workload = config.get("workload") if isinstance(config.get("workload"), dict) else {}
+    raw = config.get("workload")
+    workload: dict = raw if isinstance(raw, dict) else {}
     if workload.get("kind") == "function":
         parts.append(f"{str(workload.get('function', '')).rpartition(':')[2]} ×{len(workload.get('args') or [])}")
     elif workload.get("kind"):
@@ -285,8 +286,11 @@ def _bar_labels(pic: Picture, timeline: Timeline, tasks: Rects, bars: np.ndarray
     for i in np.flatnonzero((tasks.key >= 0) & (bars[:, 2] >= MIN_LABEL_BAR_PX))[:600]:
         task = int(tasks.key[i])
         room = bars[i, 2] - 6
-        # 0.9: other renderers' fonts may run a little wider than Qt's metrics say.
-        text = label_for(task, fn, lambda t, room=room: text_width(t, SMALL_PX) <= room * 0.9)
+
+        def fits(text: str, room: float = room) -> bool:
+            return text_width(text, SMALL_PX) <= room * 0.9  # other renderers' fonts may run wider
+
+        text = label_for(task, fn, fits)
         if text:
             ink = ink_for(QColor(fills[i])).name()
             pic.shapes.append(Text(float(bars[i, 0]) + 3, float(bars[i, 1] + bars[i, 3] / 2 + SMALL_PX * 0.35),

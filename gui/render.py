@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import cast
 from xml.sax.saxutils import escape
 
 from PySide6.QtCore import QPointF, Qt
@@ -53,7 +54,7 @@ def _ensure_app() -> QGuiApplication:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         app = QApplication([])
-    return app  # type: ignore[return-value]  (instance() is typed as QCoreApplication)
+    return cast(QGuiApplication, app)  # instance() is typed as QCoreApplication
 
 
 def render_timeline(timeline: Timeline, path: str | Path, width: int = 1600, height: int = 900,
@@ -121,7 +122,7 @@ def write_png(picture: Picture, path: Path) -> None:
         paint_picture(picture, painter)
     finally:
         painter.end()
-    if not image.save(str(path), "PNG"):
+    if not image.save(str(path), b"PNG"):
         raise OSError(f"could not write {path}")
 
 

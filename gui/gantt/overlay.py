@@ -137,7 +137,11 @@ def paint_labels(p: QPainter, tasks: Rects, fn: str, font: QFont) -> int:
         task = int(tasks.key[k])
         x0, x1 = float(dx0[i]), float(dx1[i])
         room = x1 - x0 - 2 * LABEL_PAD_PX
-        text = label_for(task, fn, lambda t, room=room: fm.horizontalAdvance(t) <= room)
+
+        def fits(text: str, room: float = room) -> bool:
+            return fm.horizontalAdvance(text) <= room
+
+        text = label_for(task, fn, fits)
         if not text:
             continue
         ya = (float(tasks.lane[k]) + layout.BAR_TOP) * sy + t.m32()

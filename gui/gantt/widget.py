@@ -135,8 +135,8 @@ class GanttWidget(QWidget):
     def _on_change(self, change: TimelineChange) -> None:
         if change.reset:
             self._fitted = False
-            self.item.set_selected(-1)  # another run or file: task ids mean other tasks now
-            self.item.set_matches(np.zeros(0, np.int64))
+            self.select_task(-1)  # another run or file: task ids mean other tasks now
+            self.set_matches(np.zeros(0, np.int64))
         self.model.invalidate(change.reset)
         self._timer.start()
 
@@ -172,17 +172,21 @@ class GanttWidget(QWidget):
 
     def select_task(self, task_id: int, reveal: bool = False) -> None:
         """Outline ``task_id``'s bar; with ``reveal``, move the view so the bar is in it."""
-        self.item.set_selected(task_id)
+        self._item().set_selected(task_id)
         if reveal and task_id >= 0:
             self.reveal_task(task_id)
 
     def selected_task(self) -> int:
         """The task whose bar is outlined, or -1."""
-        return self.item.selected
+        return self._item().selected
 
     def set_matches(self, ids: np.ndarray) -> None:
         """Mark these tasks as search matches (dashed outlines); an empty array clears them."""
-        self.item.set_matches(ids)
+        self._item().set_matches(ids)
+
+    def _item(self) -> TimelineItem:
+        assert self.item is not None  # set_timeline made it
+        return self.item
 
     def reveal_task(self, task_id: int) -> None:
         """Pan (and zoom out if the bar is wider than the view) so ``task_id``'s bar is in view."""
