@@ -122,7 +122,7 @@ def write_png(picture: Picture, path: Path) -> None:
         paint_picture(picture, painter)
     finally:
         painter.end()
-    if not image.save(str(path), b"PNG"):
+    if not image.save(str(path), "PNG"):  # type: ignore[call-overload]  # the stubs say bytes; PySide6 wants str
         raise OSError(f"could not write {path}")
 
 
