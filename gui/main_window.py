@@ -425,6 +425,7 @@ class MainWindow(QMainWindow):
         except ConfigError:
             pass  # a timeline from a newer procviz: show it, leave the forms alone
         self.phase_label.setText("opened")
+        self.metrics_dock.raise_()  # a file is for reading: its numbers, not the form
         self.statusBar().showMessage(
             f"Opened {path}: {count(loaded.n_tasks)} tasks, {len(loaded.lanes)} lanes", 10_000)
         self.gantt.zoom_to_fit()

@@ -81,3 +81,12 @@ def test_peak_concurrency_counts_overlaps_and_not_touching_ends() -> None:
     assert peak_concurrency(np.array([0, 10, 20]), np.array([10, 20, 30])) == 1
     assert peak_concurrency(np.array([0, 5, 6]), np.array([10, 20, 7])) == 3
     assert peak_concurrency(np.zeros(0, np.int64), np.zeros(0, np.int64)) == 0
+
+
+def test_a_csv_says_what_it_cannot_know(qtbot, tmp_path, files) -> None:
+    window = make_window(qtbot, tmp_path)
+    assert window.open_file(files["csv"]), window.errors
+    text = window.progress.detail.text()
+    assert "no run configuration" in text and "no worker states" in text
+    assert window.open_file(files["json"]), window.errors
+    assert "this file has" not in window.progress.detail.text()

@@ -100,6 +100,9 @@ class QueuePlot(pg.PlotItem):
         self.arrivals.setData(arrivals, np.zeros(len(arrivals)))
         self.peak = float(n.max()) if len(n) else 0.0
         self.setYRange(0, max(self.peak, 1.0) * 1.15, padding=0)
+        # Two ticks, 0 and the peak: a count has no halves, and the plot is small.
+        top = int(max(self.peak, 1.0))
+        self.getAxis("left").setTicks([[(0.0, "0"), (float(top), str(top))]])
         self._cost = time.perf_counter() - now
         self._next_at = now + COST_FACTOR * self._cost
         return True

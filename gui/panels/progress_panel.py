@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from procviz.engine.events import RunPhase, TaskState
 from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.panels.file_limits import missing_records
 from procviz.gui.panels.subscription import subscribe_while_alive
 from procviz.gui.panels.units import count
 
@@ -115,4 +116,8 @@ class ProgressPanel(QWidget):
         if not self.ended() or c[TaskState.RUNNING] or c[TaskState.QUEUED]:
             parts[:0] = [f"{count(c[TaskState.RUNNING])} running", f"{count(c[TaskState.QUEUED])} queued"]
         parts.append(f"{self.tasks_per_second():,.1f} tasks/s")
+        missing = missing_records(tl) if self.ended() else []
+        if missing:
+            parts.append("this file has " + ", ".join(missing))
         self.detail.setText(" · ".join(parts))
+        self.detail.setToolTip("\n".join(missing))
