@@ -31,7 +31,7 @@ from procviz.gui.gantt.legend import default_entries
 from procviz.gui.gantt.merge import Rects
 from procviz.gui.gantt.model import GanttModel
 from procviz.gui.gantt.overlay import bar_fill, function_name, ink_for, label_for
-from procviz.gui.gantt.paint import with_boundaries
+from procviz.gui.gantt.paint import task_bars
 from procviz.gui.gantt.tooltip import lane_labels
 
 FONT_FAMILY = "sans-serif"  # a CSS generic family: every SVG renderer has one
@@ -268,7 +268,7 @@ def build_picture(timeline: Timeline, width: int, height: int, title: str = "") 
     if len(spans):
         pic.shapes.append(RectGroup(colors.SPAN_COLOR, _rects_px(
             spans, layout.SPAN_TOP * row_h, layout.SPAN_HEIGHT * row_h, x_px, row_top)))
-    tasks = with_boundaries(frame.tasks, px)
+    tasks = task_bars(frame.tasks, px)
     fills = [bar_fill(int(c), int(s)).name().upper() for c, s in zip(tasks.code, tasks.shade, strict=True)]
     bars = _rects_px(tasks, layout.BAR_TOP * row_h, layout.BAR_HEIGHT * row_h, x_px, row_top)
     pic.shapes += _grouped(bars, fills, {colors.TASK_STATE_COLORS[TaskState.FAILED].upper():

@@ -201,6 +201,7 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         view_menu.addAction(a.follow)
         view_menu.addAction(a.zoom_fit)
+        view_menu.addAction(a.find)
         view_menu.addSeparator()
         for dock in (self.setup_dock, self.metrics_dock, self.workers_dock, self.tasks_dock):
             view_menu.addAction(dock.toggleViewAction())
@@ -254,6 +255,7 @@ class MainWindow(QMainWindow):
         a.follow.toggled.connect(self.gantt.set_follow)
         self.gantt.followChanged.connect(a.follow.setChecked)  # panning the chart turns follow off
         a.zoom_fit.triggered.connect(self.gantt.zoom_to_fit)
+        a.find.triggered.connect(self._focus_find)
         a.shortcuts.triggered.connect(self._show_shortcuts)
         a.about.triggered.connect(self._show_about)
         self.form.validityChanged.connect(lambda _valid: self._update_actions())
@@ -379,6 +381,12 @@ class MainWindow(QMainWindow):
         self.form.setEnabled(not running)
         self.setup.preset_box.setEnabled(not running)
 
+    def _focus_find(self) -> None:
+        self.tasks_dock.show()
+        self.tasks_dock.raise_()
+        self.tasks.search.setFocus()
+        self.tasks.search.selectAll()
+
     def _select_from_chart(self, task: int) -> None:
         """A bar was clicked: outline it and select its row (the row then scrolls into view)."""
         self.gantt.select_task(task)
@@ -463,7 +471,7 @@ class MainWindow(QMainWindow):
     def _show_shortcuts(self) -> None:
         a = self.actions_
         lines = []
-        for action in (a.run, a.stop, a.open, a.save, a.export, a.follow, a.zoom_fit, a.quit):
+        for action in (a.run, a.stop, a.open, a.save, a.export, a.follow, a.zoom_fit, a.find, a.quit):
             keys = " or ".join(s.toString() for s in action.shortcuts())
             lines.append(f"{action.text().replace('&', '').rstrip('…')}: {keys}")
         lines.append("Chart: drag to pan, wheel to zoom")

@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtGui import QKeySequence  # noqa: E402
 from PySide6.QtWidgets import QApplication, QTabBar  # noqa: E402
 from test_gui_support import make_window  # noqa: E402
 
@@ -77,3 +78,12 @@ def test_dock_sizes_are_remembered(qtbot, tmp_path) -> None:
     w.close()
     again = small_window(qtbot, tmp_path)
     assert abs(again.tasks_dock.height() - height) <= 4
+
+
+def test_ctrl_f_goes_to_the_find_box(qtbot, tmp_path) -> None:
+    w = small_window(qtbot, tmp_path)
+    w.workers_dock.raise_()
+    w.actions_.find.trigger()
+    QApplication.processEvents()
+    assert w.tasks.search.isVisible()
+    assert QKeySequence("Ctrl+F") in w.actions_.find.shortcuts()
