@@ -177,3 +177,14 @@ def test_the_chart_shows_the_ready_queue_above_the_lanes(qtbot):
     w = show(qtbot, tl)
     assert w.plot.queue.peak == 60
     assert w.plot.queue.getViewBox().viewRange()[0] == w.view_box.viewRange()[0]  # one time axis
+
+
+def test_a_put_off_queue_refresh_still_happens(qtbot):
+    import time
+
+    w = show(qtbot, Timeline())
+    queue = w.plot.queue
+    tl = synth_timeline(n_tasks=40, n_lanes=2)
+    queue._next_at = time.perf_counter() + 0.2  # as if the last refresh were expensive
+    assert not queue.refresh(tl)
+    qtbot.waitUntil(lambda: queue.peak == 40, timeout=3000)

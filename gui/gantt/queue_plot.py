@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor
 
 from procviz.engine.events import TaskState
@@ -88,12 +89,22 @@ class QueuePlot(pg.PlotItem):
         self.peak = 0.0
         self._next_at = 0.0
         self._cost = 0.0
+        # A refresh skipped for being too soon is done when its time comes, so the last change of
+        # a run is never left out.
+        self._timeline: Timeline | None = None
+        self._later = QTimer(self)  # a child: it goes with the plot
+        self._later.setSingleShot(True)
+        self._later.timeout.connect(lambda: self._timeline is not None and self.refresh(self._timeline, True))
 
     def refresh(self, timeline: Timeline, force: bool = False) -> bool:
-        """Recompute from the Timeline (skipped if the last one was recent, unless ``force``)."""
+        """Recompute from the Timeline (put off if the last one was recent, unless ``force``)."""
         now = time.perf_counter()
+        self._timeline = timeline
         if not force and now < self._next_at:
+            if not self._later.isActive():
+                self._later.start(max(int((self._next_at - now) * 1000), 1))
             return False
+        self._later.stop()
         t, n = queue_steps(timeline)
         self.curve.setData(t, n)
         arrivals = arrival_times(timeline)
