@@ -188,3 +188,9 @@ def test_a_put_off_queue_refresh_still_happens(qtbot):
     queue._next_at = time.perf_counter() + 0.2  # as if the last refresh were expensive
     assert not queue.refresh(tl)
     qtbot.waitUntil(lambda: queue.peak == 40, timeout=3000)
+
+
+def test_the_search_knows_the_legends_word_for_a_running_task():
+    tl = synth_timeline(n_tasks=20, n_lanes=2, running=2)
+    assert np.flatnonzero(parse_query("in progress").mask(tl)).tolist() == np.flatnonzero(
+        tl.state == TaskState.RUNNING).tolist()

@@ -27,6 +27,7 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 
 from procviz.engine.events import TaskState
 from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.colors import TASK_STATE_LABELS
 from procviz.gui.panels.subscription import subscribe_while_alive
 from procviz.gui.panels.task_query import TaskQuery
 from procviz.gui.panels.units import milliseconds
@@ -72,7 +73,7 @@ def _outcome_text(tl: Timeline, task: int) -> str:
 
 
 def _state_name(tl: Timeline, task: int) -> str:
-    return TaskState(int(tl.state[task])).name.lower()
+    return TASK_STATE_LABELS[TaskState(int(tl.state[task]))]  # the legend's words
 
 
 def _rel_start(tl: Timeline) -> np.ndarray:

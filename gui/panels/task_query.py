@@ -3,8 +3,8 @@
 Words are read left to right:
 
 * a number ``12`` or a range ``10-19``: task ids;
-* a task state (``done``, ``failed``, ``running``, ``queued``, ``cancelled``, ``timeout``,
-  ``pending``; any unambiguous prefix such as ``fail``);
+* a task state (``done``, ``failed``, ``running`` or ``in progress``, ``queued``, ``cancelled``,
+  ``timeout``, ``pending``; any unambiguous prefix such as ``fail``);
 * ``worker N`` / ``thread N`` (the row label's ordinal), ``pid N``, ``tid N`` or ``lane N``.
 
 Words of one kind are alternatives (``3 7`` is task 3 or task 7), kinds must all hold
@@ -82,7 +82,8 @@ def _state(word: str) -> TaskState | None:
 
 def parse_query(text: str) -> TaskQuery:
     """The query a search text means; :class:`QueryError` names a word it cannot read."""
-    words = text.lower().replace(",", " ").replace(":", " ").split()
+    # "in progress" is what the legend and the table call a running task.
+    words = text.lower().replace("in progress", "running").replace(",", " ").replace(":", " ").split()
     q = TaskQuery()
     i = 0
     while i < len(words):

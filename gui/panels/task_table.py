@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from procviz.engine.events import TaskState
 from procviz.engine.timeline import Timeline
+from procviz.gui.colors import TASK_STATE_LABELS
 from procviz.gui.panels.task_model import TaskTableModel
 from procviz.gui.panels.task_query import QueryError, parse_query
 from procviz.gui.panels.units import count
@@ -28,7 +29,7 @@ STATE_FILTERS: tuple[tuple[str, frozenset[int] | None], ...] = (
     ("All tasks", None),
     ("Problems (failed, timed out, cancelled)",
      frozenset({TaskState.FAILED, TaskState.TIMEOUT, TaskState.CANCELLED})),
-    *((s.name.lower(), frozenset({int(s)})) for s in TaskState),
+    *((TASK_STATE_LABELS[s], frozenset({int(s)})) for s in TaskState),
 )
 
 
