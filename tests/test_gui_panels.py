@@ -210,8 +210,6 @@ def test_sparklines_group_by_lane_and_paint(qtbot) -> None:
 
 
 def test_table_shows_wait_time_and_turnaround_as_scheduling_courses_count_them(qtbot) -> None:
-    from procviz.gui.panels.task_model import COLUMNS, TaskTableModel
-
     tl = synthetic(50)
     model = TaskTableModel(tl, color)
     titles = [c.title for c in COLUMNS]
@@ -222,3 +220,20 @@ def test_table_shows_wait_time_and_turnaround_as_scheduling_courses_count_them(q
         turnaround = tl.end_ns[t] - tl.submitted_ns[t]
         assert float(model.data(model.index(t, wait_col)).replace(",", "")) == pytest.approx(wait / 1e6, abs=0.06)
         assert float(model.data(model.index(t, turn_col)).replace(",", "")) == pytest.approx(turnaround / 1e6, abs=0.06)
+
+
+def test_panels_unsubscribe_from_the_timeline_when_destroyed(qtbot) -> None:
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from procviz.engine.timeline import TimelineChange
+
+    tl = synthetic(100)
+    before = len(tl._listeners)
+    panels = [ProgressPanel(tl), MetricsPanel(tl), TaskTablePanel(tl, color),
+              SparklinesPanel(tl, QColor("green"), lambda: QColor("blue"))]
+    assert len(tl._listeners) > before
+    for panel in panels:
+        panel.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert len(tl._listeners) == before
+    tl.notify(TimelineChange(reset=True))  # nothing calls into a deleted widget
