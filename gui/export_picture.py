@@ -257,10 +257,18 @@ def build_picture(timeline: Timeline, width: int, height: int, title: str = "") 
                                anchor="end"))
 
     frame = model.frame(vx0, vx1, px, range(0, model.lane_count))
-    strip = frame.intervals
-    worker = [colors.WORKER_STATE_COLORS[WorkerState(int(c))] for c in strip.code]
-    pic.shapes += _grouped(_rects_px(strip, layout.STRIP_TOP * row_h, layout.STRIP_HEIGHT * row_h, x_px, row_top),
-                           worker)
+    shares = getattr(frame, "strip", None)  # the strip drawn as stacked shares, where the model makes them
+    if shares is not None:
+        for state, xywh in shares.xywh.items():  # data units, as the chart paints them
+            if len(xywh):
+                px_rects = np.column_stack((x_px(xywh[:, 0]), top + xywh[:, 1] * row_h, xywh[:, 2] / px,
+                                            xywh[:, 3] * row_h))
+                pic.shapes.append(RectGroup(colors.WORKER_STATE_COLORS[WorkerState(int(state))], px_rects))
+    else:
+        strip = frame.intervals
+        worker = [colors.WORKER_STATE_COLORS[WorkerState(int(c))] for c in strip.code]
+        pic.shapes += _grouped(_rects_px(strip, layout.STRIP_TOP * row_h, layout.STRIP_HEIGHT * row_h, x_px,
+                                         row_top), worker)
     life = frame.lifecycle
     pic.shapes += _grouped(_rects_px(life, layout.STRIP_TOP * row_h, layout.STRIP_HEIGHT * row_h, x_px, row_top),
                            [colors.WORKER_STATE_COLORS[WorkerState(int(c))] for c in life.code])
