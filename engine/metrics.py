@@ -71,6 +71,16 @@ class Metrics:
         return lines
 
 
+def peak_concurrency(starts: np.ndarray, ends: np.ndarray) -> int:
+    """The most intervals [start, end) open at one time (an end at t closes before a start at t)."""
+    if len(starts) == 0:
+        return 0
+    times = np.concatenate((ends, starts))
+    steps = np.concatenate((np.full(len(ends), -1, np.int64), np.ones(len(starts), np.int64)))
+    order = np.lexsort((steps, times))  # by time, ends (-1) first at a tie
+    return int(np.cumsum(steps[order]).max())
+
+
 def compute_metrics(timeline: Timeline) -> Metrics:
     """Compute :class:`Metrics` for the timeline as it is now (works mid-run too)."""
     counts = timeline.state_counts()
@@ -104,6 +114,8 @@ def compute_metrics(timeline: Timeline) -> Metrics:
         elif timeline.run.config.get("scenario"):
             # a scenario runs one process per role at once, whatever ``workers`` says
             slots = max(sum(1 for lane in timeline.lanes if lane.kind != LaneKind.PARENT), 1)
+    # A file without its config (CSV) must not claim fewer slots than tasks ran at once (> 100 %).
+    slots = max(slots, peak_concurrency(starts, ends))
     ready = timeline.ready_ns
     waiting = timeline.waiting_ns()
     queued = timeline.queued_ns()

@@ -25,6 +25,7 @@ class WindowActions:
     quit: QAction
     follow: QAction
     zoom_fit: QAction
+    find: QAction
     shortcuts: QAction
     about: QAction
 
@@ -62,6 +63,8 @@ def make_actions(parent: QWidget) -> WindowActions:
         quit=_action(parent, "&Quit", [QKeySequence.StandardKey.Quit], "Stop any run and quit"),
         follow=follow,
         zoom_fit=_action(parent, "&Zoom to fit", ["Ctrl+0"], "Show the whole run"),
+        find=_action(parent, "&Find tasks…", [QKeySequence.StandardKey.Find],
+                     "Find tasks by id, state or worker; matches are outlined in the chart"),
         shortcuts=_action(parent, "&Keyboard shortcuts", ["F1"], "List the keyboard shortcuts"),
         about=_action(parent, "&About procviz", [], "What procviz is"),
     )

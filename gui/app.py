@@ -49,8 +49,8 @@ def parse_window_args(args: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("timeline", nargs="?", type=Path,
                         help="a timeline file to open (JSON, CSV, Chrome trace)")
-    parser.add_argument("--theme", choices=THEMES, default="system",
-                        help="colour theme (default: the system's)")
+    parser.add_argument("--theme", choices=THEMES, default=None,
+                        help="colour theme (default: the one last chosen in View > Theme, else the system's)")
     parser.add_argument("--settings", type=Path, help="keep settings in this INI file instead of the user's")
     return parser.parse_args(args)
 
@@ -63,14 +63,12 @@ def run_window(args: list[str]) -> int:
 
     from procviz.gui.main_window import MainWindow
     from procviz.gui.settings import APPLICATION, ORGANIZATION, make_settings
-    from procviz.gui.theme import apply_theme
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "procviz", *args])
     assert isinstance(app, QApplication)  # the widgets need a QApplication, not a QCoreApplication
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
-    apply_theme(app, options.theme)
-    window = MainWindow(settings=make_settings(options.settings))
+    window = MainWindow(settings=make_settings(options.settings), theme=options.theme)
     install_quit_on_signals(window)  # before show(): a Ctrl-C from then on closes the window
     window.show()
     if options.timeline is not None:

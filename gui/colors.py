@@ -1,7 +1,10 @@
 """The one palette for worker states and task states: chart, legend, table and exports share it.
 
-Colours are mid-luminance so they read on white and on near-black backgrounds alike, and the
-states that must be told apart at a glance (failed, timeout, cancelled; ready vs running) differ
+Colours are mid-luminance (WCAG contrast at least 2:1 against the light and the dark theme's
+chart background), and every two of them differ by at least 20 CIE76 units (tests/test_colors.py
+checks both), so no two states share a look: the task that is running (teal) is not the worker
+that is running (green), and cancelled (taupe), waiting (pale blue-grey) and terminated (slate)
+are three different colours, not three greys. States that must be told apart at a glance differ
 in hue *and* lightness, which keeps them apart for most colour-vision deficiencies too.
 
 ``WorkerState`` and ``TaskState`` are both IntEnums with overlapping values (RUNNING == 2 in
@@ -20,17 +23,17 @@ WORKER_STATE_COLORS: dict[WorkerState, str] = {
     WorkerState.READY: "#D4A200",  # amber: runnable but no CPU free
     WorkerState.RUNNING: "#2CA05A",  # green: on a CPU
     WorkerState.WAITING: "#A3ADB8",  # pale blue-grey: blocked (sleep, I/O, lock, idle)
-    WorkerState.TERMINATED: "#6B6B6B",  # slate: exited
+    WorkerState.TERMINATED: "#5A6470",  # dark slate: exited
 }
 
 TASK_STATE_COLORS: dict[TaskState, str] = {
-    TaskState.PENDING: "#B5B5B5",  # light grey: not yet submitted
+    TaskState.PENDING: "#7FA07F",  # sage: not yet submitted (table only)
     TaskState.QUEUED: "#BF9B5A",  # tan: submitted, waiting for a worker
-    TaskState.RUNNING: "#3DBE6E",  # a lighter green than the worker's running strip
+    TaskState.RUNNING: "#1BA3A3",  # teal: in progress (not the worker strip's green)
     TaskState.DONE: "#2F6DB5",  # blue
     TaskState.FAILED: "#D7263D",  # red, drawn with a dark outline in the chart
     TaskState.TIMEOUT: "#F07F13",  # orange
-    TaskState.CANCELLED: "#8E8E8E",  # grey
+    TaskState.CANCELLED: "#9A7B6A",  # taupe: never ran to its end
 }
 
 # The second shade of DONE, used for every other Pool chunk on a lane so chunks read as groups.
@@ -42,6 +45,25 @@ SPAN_COLOR = "#C0398F"
 
 WORKER_STATE_LABELS: dict[WorkerState, str] = {s: s.name.lower() for s in WorkerState}
 TASK_STATE_LABELS: dict[TaskState, str] = {s: s.name.lower() for s in TaskState}
+TASK_STATE_LABELS[TaskState.RUNNING] = "in progress"  # "running" names the worker state
+
+# What each colour is called in words (legend tooltips, README): a colour is never named twice.
+COLOR_NAMES: dict[str, str] = {
+    WORKER_STATE_COLORS[WorkerState.NEW]: "violet",
+    WORKER_STATE_COLORS[WorkerState.READY]: "amber",
+    WORKER_STATE_COLORS[WorkerState.RUNNING]: "green",
+    WORKER_STATE_COLORS[WorkerState.WAITING]: "pale blue-grey",
+    WORKER_STATE_COLORS[WorkerState.TERMINATED]: "dark slate",
+    TASK_STATE_COLORS[TaskState.PENDING]: "sage",
+    TASK_STATE_COLORS[TaskState.QUEUED]: "tan",
+    TASK_STATE_COLORS[TaskState.RUNNING]: "teal",
+    TASK_STATE_COLORS[TaskState.DONE]: "blue",
+    TASK_STATE_COLORS[TaskState.FAILED]: "red",
+    TASK_STATE_COLORS[TaskState.TIMEOUT]: "orange",
+    TASK_STATE_COLORS[TaskState.CANCELLED]: "taupe",
+    DONE_ALT_COLOR: "light blue",
+    SPAN_COLOR: "magenta",
+}
 
 
 def state_color(state: WorkerState | TaskState) -> QColor:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -32,21 +32,32 @@ from procviz.engine.timeline import Timeline
 from procviz.gui.actions import make_actions
 from procviz.gui.bridge import EngineBridge
 from procviz.gui.colors import state_color
+from procviz.gui.forms.section import FormSection
 from procviz.gui.forms.setup_panel import SetupPanel
 from procviz.gui.gantt import GanttWidget
+from procviz.gui.live_numbers import LiveNumbers
 from procviz.gui.panels.metrics_panel import MetricsPanel
 from procviz.gui.panels.progress_panel import ProgressPanel
 from procviz.gui.panels.sparklines import SparklinesPanel
 from procviz.gui.panels.task_table import TaskTablePanel
 from procviz.gui.panels.units import count
 from procviz.gui.presets import load_presets
-from procviz.gui.settings import make_settings, read_json, write_json
+from procviz.gui.settings import (
+    make_settings,
+    read_json,
+    remember_fold,
+    remember_theme,
+    remembered_folds,
+    remembered_theme,
+    write_json,
+)
+from procviz.gui.theme import THEMES, apply_theme
 from procviz.gui.timeline_files import TimelineFiles
 from procviz.gui.timeline_io import EXPORT_FORMATS, NATIVE, ExportFormat, load_into, snapshot
 
 STATUS_MS = 500
 # Bump when the dock layout changes: an older saved layout is then ignored, not half-applied.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 ErrorDialog = Callable[[str, str], None]
 
 
@@ -59,9 +70,12 @@ class MainWindow(QMainWindow):
     """procviz's window; see the module docstring."""
 
     def __init__(self, settings: QSettings | None = None, engine: Engine | None = None,
-                 presets_folder: Path | None = None, parent: QWidget | None = None) -> None:
+                 presets_folder: Path | None = None, parent: QWidget | None = None,
+                 theme: str | None = None) -> None:
         super().__init__(parent)
         self.settings = settings or make_settings()
+        # A theme given on the command line wins for this session; otherwise the remembered one.
+        self.theme = theme or remembered_theme(self.settings, THEMES)
         self.timeline = Timeline()
         self.bridge = EngineBridge(self.timeline, engine, self)
         self._previous: Timeline | None = None
@@ -72,6 +86,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.actions_ = make_actions(self)
         presets, preset_problems = load_presets(presets_folder)
+        self._apply_theme(self.theme)
         self._build_central()
         self._build_docks(presets)
         self._build_menus(presets)
@@ -111,19 +126,47 @@ class MainWindow(QMainWindow):
         self.sparklines = SparklinesPanel(self.timeline, state_color(WorkerState.RUNNING),
                                           lambda: self.palette().color(self.palette().ColorRole.Highlight))
         self.tasks = TaskTablePanel(self.timeline, lambda s: state_color(TaskState(s)))
+        self.live_numbers = LiveNumbers(self.timeline, self.progress, self.metrics, self.tasks.model, self)
         area = Qt.DockWidgetArea
+        # The left column runs the full height; the bottom strip sits under the chart only.
+        self.setCorner(Qt.Corner.BottomLeftCorner, area.LeftDockWidgetArea)
         self.setup_dock = self._dock("Run setup", "setupDock", self.setup, area.LeftDockWidgetArea)
-        self.metrics_dock = self._dock("Metrics", "metricsDock", self.metrics, area.RightDockWidgetArea)
+        self.metrics_dock = self._dock("Metrics", "metricsDock", self.metrics, area.LeftDockWidgetArea)
         self.tasks_dock = self._dock("Tasks", "tasksDock", self.tasks, area.BottomDockWidgetArea)
         self.workers_dock = self._dock("Workers: CPU and memory", "workersDock", self.sparklines,
                                        area.BottomDockWidgetArea)
-        # Tasks and worker sparklines share the bottom, side by side: both want width, not height.
-        self.splitDockWidget(self.tasks_dock, self.workers_dock, Qt.Orientation.Horizontal)
-        self.setup_dock.setMinimumWidth(300)
-        self.metrics_dock.setMinimumWidth(300)
-        self.resizeDocks([self.setup_dock, self.metrics_dock], [330, 340], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.tasks_dock, self.workers_dock], [900, 500], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.tasks_dock], [240], Qt.Orientation.Vertical)
+        self.setup_dock.setMinimumWidth(260)
+        self._docks_arranged = False
+        folds = remembered_folds(self.settings)
+        for section in self.form.findChildren(FormSection):
+            section.set_collapsed(folds.get(section.title_text, False))
+            section.collapsedChanged.connect(
+                lambda folded, title=section.title_text: remember_fold(self.settings, title, folded))
+
+    def _arrange_docks(self) -> None:
+        """The default dock layout, then the user's saved one if any (run once, at the first show).
+
+        Room for the chart at 1280x720: the setup and the metrics share the left column (the form
+        is locked during a run, so the metrics come to the front then), the left column runs the
+        full height, and tasks and worker sparklines share one bottom strip. Done at the first
+        show because tabifying two groups of docks before that leaves a stray tab bar (Qt 6.11).
+        """
+        self.tabifyDockWidget(self.setup_dock, self.metrics_dock)
+        self.tabifyDockWidget(self.tasks_dock, self.workers_dock)
+        self.setup_dock.raise_()
+        self.tasks_dock.raise_()
+        self.resizeDocks([self.setup_dock], [300], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.tasks_dock], [190], Qt.Orientation.Vertical)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state, LAYOUT_VERSION)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Lay the docks out the first time the window shows."""
+        super().showEvent(event)
+        if not self._docks_arranged:
+            self._docks_arranged = True
+            self._arrange_docks()
 
     def _build_menus(self, presets: list) -> None:
         a = self.actions_
@@ -158,9 +201,20 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         view_menu.addAction(a.follow)
         view_menu.addAction(a.zoom_fit)
+        view_menu.addAction(a.find)
         view_menu.addSeparator()
         for dock in (self.setup_dock, self.metrics_dock, self.workers_dock, self.tasks_dock):
             view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("&Theme")
+        self.theme_actions = QActionGroup(self)
+        for name in THEMES:
+            action = theme_menu.addAction(name.capitalize() if name != "system" else "System (desktop's own)")
+            action.setCheckable(True)
+            action.setChecked(name == self.theme)
+            action.setData(name)
+            self.theme_actions.addAction(action)
+            action.triggered.connect(lambda _=False, n=name: self.set_theme(n))
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(a.shortcuts)
         help_menu.addAction(a.about)
@@ -201,6 +255,7 @@ class MainWindow(QMainWindow):
         a.follow.toggled.connect(self.gantt.set_follow)
         self.gantt.followChanged.connect(a.follow.setChecked)  # panning the chart turns follow off
         a.zoom_fit.triggered.connect(self.gantt.zoom_to_fit)
+        a.find.triggered.connect(self._focus_find)
         a.shortcuts.triggered.connect(self._show_shortcuts)
         a.about.triggered.connect(self._show_about)
         self.form.validityChanged.connect(lambda _valid: self._update_actions())
@@ -208,9 +263,25 @@ class MainWindow(QMainWindow):
         self.bridge.runFinished.connect(self._on_finished)
         self.files.opened.connect(self._on_opened)
         self.files.saved.connect(self._on_saved)
-        self.gantt.taskClicked.connect(self.tasks.select_task)
-        self.tasks.taskSelected.connect(self._describe_task)
+        self.gantt.taskClicked.connect(self._select_from_chart)
+        self.tasks.taskSelected.connect(self._select_from_table)
+        self.tasks.matchesChanged.connect(self.gantt.set_matches)
         self.gantt.set_follow(a.follow.isChecked())
+
+    # ---- theme ----------------------------------------------------------------------------------
+
+    def _apply_theme(self, theme: str) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, theme)
+
+    def set_theme(self, theme: str) -> None:
+        """Switch the whole application to ``theme`` now and remember it for the next start."""
+        self.theme = theme
+        self._apply_theme(theme)
+        remember_theme(self.settings, theme)
+        for action in self.theme_actions.actions():
+            action.setChecked(action.data() == theme)
 
     # ---- settings -------------------------------------------------------------------------------
 
@@ -225,17 +296,15 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 880)
-        state = self.settings.value("window/state")
-        if state is not None:
-            self.restoreState(state, LAYOUT_VERSION)
+            self.resize(1280, 720)
 
     def _save_settings(self) -> None:
         config = self.form.config()
         if config is not None:  # what the forms hold now, run or not; an invalid form is not kept
             write_json(self.settings, "last_config", config.to_json())
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        if self._docks_arranged:  # (a window never shown has no layout worth keeping)
+            self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.settings.sync()
 
     # ---- running --------------------------------------------------------------------------------
@@ -256,6 +325,8 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot run", str(exc))
             return False
         self.files.current_file = None
+        self.live_numbers.set_live(True)
+        self.metrics_dock.raise_()  # the form is locked during a run; its numbers are what changes
         self._set_title("live run")
         self.phase_label.setText("starting…")
         self.status_timer.start()
@@ -279,6 +350,7 @@ class MainWindow(QMainWindow):
 
     def _on_finished(self, result: RunResult) -> None:
         self.status_timer.stop()
+        self.live_numbers.set_live(False)
         self._update_rate()
         self._update_actions()
         self.phase_label.setText(f"{result.outcome}")
@@ -308,6 +380,22 @@ class MainWindow(QMainWindow):
         self.export_menu.setEnabled(has_run and not running)
         self.form.setEnabled(not running)
         self.setup.preset_box.setEnabled(not running)
+
+    def _focus_find(self) -> None:
+        self.tasks_dock.show()
+        self.tasks_dock.raise_()
+        self.tasks.search.setFocus()
+        self.tasks.search.selectAll()
+
+    def _select_from_chart(self, task: int) -> None:
+        """A bar was clicked: outline it and select its row (the row then scrolls into view)."""
+        self.gantt.select_task(task)
+        self.tasks.select_task(task)
+
+    def _select_from_table(self, task: int) -> None:
+        """A row was picked: outline its bar and bring the bar into view."""
+        self.gantt.select_task(task, reveal=True)
+        self._describe_task(task)
 
     def _describe_task(self, task: int) -> None:
         tl = self.timeline
@@ -347,6 +435,7 @@ class MainWindow(QMainWindow):
         except ConfigError:
             pass  # a timeline from a newer procviz: show it, leave the forms alone
         self.phase_label.setText("opened")
+        self.metrics_dock.raise_()  # a file is for reading: its numbers, not the form
         self.statusBar().showMessage(
             f"Opened {path}: {count(loaded.n_tasks)} tasks, {len(loaded.lanes)} lanes", 10_000)
         self.gantt.zoom_to_fit()
@@ -384,7 +473,7 @@ class MainWindow(QMainWindow):
     def _show_shortcuts(self) -> None:
         a = self.actions_
         lines = []
-        for action in (a.run, a.stop, a.open, a.save, a.export, a.follow, a.zoom_fit, a.quit):
+        for action in (a.run, a.stop, a.open, a.save, a.export, a.follow, a.zoom_fit, a.find, a.quit):
             keys = " or ".join(s.toString() for s in action.shortcuts())
             lines.append(f"{action.text().replace('&', '').rstrip('…')}: {keys}")
         lines.append("Chart: drag to pan, wheel to zoom")

@@ -1,12 +1,14 @@
-"""Offscreen pictures of a timeline: the Gantt chart as shown, written to PNG or SVG.
+"""Pictures of a timeline to share, written to PNG or SVG from one layout.
 
-The picture is the real :class:`~procviz.gui.gantt.GanttWidget` (legend, lane labels, bars, state strip,
-time axis), laid out at the requested size and painted into a QImage or a QSvgGenerator. So the
-export goes through the same culling and pixel merging as the screen, which is what keeps an SVG
-of a million tasks down to a few thousand rectangles.
+:func:`procviz.gui.export_picture.build_picture` lays the picture out as plain shapes in pixels
+(title, configuration, metrics, legend, labelled lanes, time axis); here those shapes are written
+as a PNG (painted with QPainter) or as an SVG (written directly, as ``<rect>``, ``<line>`` and
+``<text>`` in user units: no transforms, no ``vector-effect``, no embedded image, ``sans-serif``
+fonts, a size in px), so both files show the same lanes and bars in the same places and any SVG
+renderer agrees with the PNG.
 
 Works with no display: if no QApplication exists one is created, on the offscreen platform when
-no display server is reachable.
+no display server is reachable (text measuring needs one).
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import cast
+from xml.sax.saxutils import escape
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPalette
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QGuiApplication, QImage, QPainter, QPen
+from PySide6.QtWidgets import QApplication
 
 from procviz.engine.timeline import Timeline
-from procviz.gui.gantt import GanttWidget
+from procviz.gui.export_picture import FONT_FAMILY, Line, Picture, RectGroup, build_picture, font
+from procviz.gui.gantt.paint import draw_rects
 
 FORMATS = ("png", "svg")
 MIN_SIZE, MAX_SIZE = 100, 20000
@@ -49,22 +54,12 @@ def _ensure_app() -> QGuiApplication:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         app = QApplication([])
-    return app  # type: ignore[return-value]  # instance() is typed as QCoreApplication
-
-
-def _light_palette() -> QPalette:
-    """Exports are black on white whatever the desktop theme."""
-    pal = QPalette()
-    white, black = QColor("white"), QColor("black")
-    for role, color in ((QPalette.ColorRole.Window, white), (QPalette.ColorRole.Base, white),
-                        (QPalette.ColorRole.WindowText, black), (QPalette.ColorRole.Text, black)):
-        pal.setColor(role, color)
-    return pal
+    return cast(QGuiApplication, app)  # instance() is typed as QCoreApplication
 
 
 def render_timeline(timeline: Timeline, path: str | Path, width: int = 1600, height: int = 900,
-                    fmt: str | None = None) -> None:
-    """Write the chart of ``timeline`` (an engine Timeline) to ``path`` as PNG or SVG.
+                    fmt: str | None = None, title: str = "") -> Picture:
+    """Write the picture of ``timeline`` to ``path`` as PNG or SVG; returns its layout.
 
     The format comes from ``fmt`` or else the file extension; anything but png/svg, or a size
     outside 100..20000 pixels, raises ValueError before anything is written.
@@ -73,48 +68,102 @@ def render_timeline(timeline: Timeline, path: str | Path, width: int = 1600, hei
     kind = _format(path, fmt)
     width, height = _check_size("width", width), _check_size("height", height)
     _ensure_app()
-    widget = GanttWidget(timeline)
-    try:
-        widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-        widget.setPalette(_light_palette())
-        widget.resize(width, height)
-        widget.show()
-        # Deliver the resize and layout events (only posted events: no timers or input run here,
-        # so exporting from inside the running app does not re-enter it).
-        QApplication.sendPostedEvents()
-        widget.zoom_to_fit()
-        QApplication.sendPostedEvents()
-        if kind == "png":
-            _write_png(widget, path, width, height)
+    picture = build_picture(timeline, width, height, title or _title_for(path))
+    if kind == "png":
+        write_png(picture, path)
+    else:
+        write_svg(picture, path)
+    return picture
+
+
+def _title_for(path: Path) -> str:
+    name = path.name
+    for suffix in (".png", ".svg"):
+        name = name.removesuffix(suffix)
+    return f"procviz timeline · {name}"
+
+
+# ---- PNG ----------------------------------------------------------------------------------------
+
+def paint_picture(picture: Picture, painter: QPainter) -> None:
+    """Paint every shape of ``picture`` (pixel coordinates) with ``painter``."""
+    for shape in picture.shapes:
+        if isinstance(shape, RectGroup):
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+            painter.setBrush(QColor(shape.fill))
+            if shape.stroke:
+                painter.setPen(QPen(QColor(shape.stroke), shape.stroke_width))
+            else:
+                painter.setPen(Qt.PenStyle.NoPen)
+            draw_rects(painter, shape.xywh)
+        elif isinstance(shape, Line):
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+            painter.setPen(QPen(QColor(shape.color), shape.width))
+            painter.drawLine(QPointF(shape.x1, shape.y1), QPointF(shape.x2, shape.y2))
         else:
-            _write_svg(widget, path, width, height)
-    finally:
-        widget.detach()
-        widget.hide()
-        widget.deleteLater()
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+            f = font(shape.size, shape.bold)
+            painter.setFont(f)
+            painter.setPen(QColor(shape.color))
+            x = shape.x
+            if shape.anchor != "start":
+                w = QFontMetricsF(f).horizontalAdvance(shape.text)
+                x -= w if shape.anchor == "end" else w / 2
+            painter.drawText(QPointF(x, shape.y), shape.text)
 
 
-def _write_png(widget: QWidget, path: Path, width: int, height: int) -> None:
-    image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
+def write_png(picture: Picture, path: Path) -> None:
+    """``picture`` as a PNG of its size."""
+    image = QImage(picture.width, picture.height, QImage.Format.Format_ARGB32_Premultiplied)
     image.fill(QColor("white"))
-    widget.render(image)
+    painter = QPainter(image)
+    try:
+        paint_picture(picture, painter)
+    finally:
+        painter.end()
     if not image.save(str(path), "PNG"):  # type: ignore[call-overload]  # the stubs say bytes; PySide6 wants str
         raise OSError(f"could not write {path}")
 
 
-def _write_svg(widget: QWidget, path: Path, width: int, height: int) -> None:
-    from PySide6.QtSvg import QSvgGenerator
+# ---- SVG ----------------------------------------------------------------------------------------
 
-    gen = QSvgGenerator()
-    gen.setFileName(str(path))
-    gen.setSize(QSize(width, height))
-    gen.setViewBox(QRect(0, 0, width, height))
-    gen.setTitle("procviz timeline")
-    gen.setDescription("Gantt chart of a procviz run: task bars and worker states per lane")
-    painter = QPainter()
-    if not painter.begin(gen):
-        raise OSError(f"could not write {path}")
-    try:
-        widget.render(painter, QPoint(0, 0))
-    finally:
-        painter.end()
+def _num(v: float) -> str:
+    return f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def svg_text(picture: Picture) -> str:
+    """``picture`` as an SVG document (plain shapes in user units = pixels)."""
+    w, h = picture.width, picture.height
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}px" height="{h}px" viewBox="0 0 {w} {h}" '
+        f'font-family="{FONT_FAMILY}">',
+        f"<title>{escape(picture.title)}</title>",
+        "<desc>Gantt chart of a procviz run: a bar per task on the lane of the worker that ran it, "
+        "and under it the worker's measured OS state</desc>",
+    ]
+    for shape in picture.shapes:
+        if isinstance(shape, RectGroup):
+            stroke = (f' stroke="{shape.stroke}" stroke-width="{_num(shape.stroke_width)}"'
+                      if shape.stroke else "")
+            # crispEdges: rectangles that touch show no hairline seam (the PNG is painted aliased too).
+            out.append(f'<g fill="{shape.fill}"{stroke} shape-rendering="crispEdges">')
+            out.extend(f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(rw)}" height="{_num(rh)}"/>'
+                       for x, y, rw, rh in shape.xywh.tolist())
+            out.append("</g>")
+        elif isinstance(shape, Line):
+            out.append(f'<line x1="{_num(shape.x1)}" y1="{_num(shape.y1)}" x2="{_num(shape.x2)}" '
+                       f'y2="{_num(shape.y2)}" stroke="{shape.color}" stroke-width="{_num(shape.width)}"/>')
+        else:
+            anchor = f' text-anchor="{shape.anchor}"' if shape.anchor != "start" else ""
+            weight = ' font-weight="bold"' if shape.bold else ""
+            out.append(f'<text x="{_num(shape.x)}" y="{_num(shape.y)}" font-size="{_num(shape.size)}"'
+                       f'{weight}{anchor} fill="{shape.color}">{escape(shape.text)}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def write_svg(picture: Picture, path: Path) -> None:
+    """``picture`` as an SVG file."""
+    path.write_text(svg_text(picture), encoding="utf-8")

@@ -53,3 +53,30 @@ def remember_file(settings: QSettings, path: str | Path) -> list[str]:
     files = files[:MAX_RECENT]
     write_json(settings, "recent_files", files)
     return files
+
+
+THEME_KEY = "view/theme"
+
+
+def remembered_theme(settings: QSettings, themes: tuple[str, ...]) -> str:
+    """The theme chosen last in the View menu ("system" when none, or an unknown one, is stored)."""
+    value = settings.value(THEME_KEY)
+    return value if isinstance(value, str) and value in themes else "system"
+
+
+def remember_theme(settings: QSettings, theme: str) -> None:
+    """Keep ``theme`` for the next start."""
+    settings.setValue(THEME_KEY, theme)
+
+
+def remembered_folds(settings: QSettings) -> dict[str, bool]:
+    """Which form sections were folded (by title)."""
+    value = read_json(settings, "view/folded_sections")
+    return {str(k): bool(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def remember_fold(settings: QSettings, title: str, folded: bool) -> None:
+    """Keep whether the form section ``title`` is folded."""
+    folds = remembered_folds(settings)
+    folds[title] = folded
+    write_json(settings, "view/folded_sections", folds)

@@ -31,9 +31,23 @@ def dark_palette() -> QPalette:
     return p
 
 
+_SYSTEM: dict[int, tuple[str, QPalette]] = {}  # id(app) -> the style and palette it started with
+
+
 def apply_theme(app: QApplication, theme: str) -> None:
-    """Use ``theme`` ("system", "light" or "dark") for the whole application."""
+    """Use ``theme`` ("system", "light" or "dark") for the whole application.
+
+    Can be called again at any time (the View menu does): "system" brings back the style and
+    palette the application had before the first call.
+    """
+    if theme not in THEMES:
+        raise ValueError(f"unknown theme {theme!r}: use one of {', '.join(THEMES)}")
+    if id(app) not in _SYSTEM:
+        _SYSTEM[id(app)] = (app.style().name(), QPalette(app.palette()))
     if theme == "system":
+        style, palette = _SYSTEM[id(app)]
+        app.setStyle(style)
+        app.setPalette(palette)
         return
     app.setStyle("Fusion")
     app.setPalette(dark_palette() if theme == "dark" else app.style().standardPalette())

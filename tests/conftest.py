@@ -32,3 +32,15 @@ def window(qtbot, tmp_path):
     yield w
     if w.running:
         w.bridge.stop_and_wait(5.0)
+
+
+@pytest.fixture
+def run_window(qtbot, tmp_path):
+    """A window for live runs at the size issue 12 measures (1280x720); a run left on is stopped."""
+    from gui_helpers import make_window
+
+    w = make_window(qtbot, tmp_path)
+    w.resize(1280, 720)
+    yield w
+    if w.running:
+        w.bridge.stop_and_wait(5.0)

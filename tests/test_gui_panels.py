@@ -134,9 +134,11 @@ def test_progress_panel_counts(qtbot) -> None:
     tl = finished_run(1000)
     panel = ProgressPanel(tl)
     qtbot.addWidget(panel)
-    assert panel.bar.value() == 1000 and panel.bar.maximum() == 1000
     failed = int(np.count_nonzero(tl.state == TaskState.FAILED))
-    assert f"{failed} failed" in panel.detail.text()
+    done = int(np.count_nonzero(tl.state == TaskState.DONE))
+    # An ended run: the bar fills with the tasks that completed; failures are counted apart.
+    assert panel.bar.value() == done and panel.bar.maximum() == 1000
+    assert f"{done} done · {failed} failed of 1,000" in panel.bar.format()
     assert "tasks/s" in panel.detail.text()
     assert panel.tasks_per_second() > 0
 
@@ -160,3 +162,33 @@ def test_sparklines_group_by_lane_and_paint(qtbot) -> None:
     assert set(panel.canvas._groups) == {0, 1, 2}
     assert panel.canvas.height() >= 3 * 30
     assert not panel.grab().isNull()
+
+
+def test_table_shows_wait_time_and_turnaround_as_scheduling_courses_count_them(qtbot) -> None:
+    tl = finished_run(50)
+    model = TaskTableModel(tl, color)
+    titles = [c.title for c in COLUMNS]
+    wait_col, turn_col = titles.index("Wait time (ms)"), titles.index("Turnaround (ms)")
+    for t in (0, 7, 31):
+        queued = tl.start_ns[t] - tl.submitted_ns[t]
+        wait = queued + max(tl.ready_ns[t], 0)
+        turnaround = tl.end_ns[t] - tl.submitted_ns[t]
+        assert float(model.data(model.index(t, wait_col)).replace(",", "")) == pytest.approx(wait / 1e6, abs=0.06)
+        assert float(model.data(model.index(t, turn_col)).replace(",", "")) == pytest.approx(turnaround / 1e6, abs=0.06)
+
+
+def test_panels_unsubscribe_from_the_timeline_when_destroyed(qtbot) -> None:
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from procviz.engine.timeline import TimelineChange
+
+    tl = finished_run(100)
+    before = len(tl._listeners)
+    panels = [ProgressPanel(tl), MetricsPanel(tl), TaskTablePanel(tl, color),
+              SparklinesPanel(tl, QColor("green"), lambda: QColor("blue"))]
+    assert len(tl._listeners) > before
+    for panel in panels:
+        panel.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert len(tl._listeners) == before
+    tl.notify(TimelineChange(reset=True))  # nothing calls into a deleted widget

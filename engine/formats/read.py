@@ -54,4 +54,8 @@ def _read(p: str) -> Timeline:
     if head == "[":
         raise TimelineFileError(p, "document", "", "is a Chrome trace in array form, which carries no procviz data; "
                                 "procviz re-opens only the traces it wrote")
+    if p.lower().endswith((".json", ".json.gz")):
+        # The name only words the error: a .json that is not JSON is not reported as a bad CSV.
+        raise TimelineFileError(p, "document", "", "is empty; expected a JSON timeline" if not head
+                                else "is not JSON (it does not start with '{')")
     return timeline_from_csv(text, p)

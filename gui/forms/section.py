@@ -1,9 +1,10 @@
-"""A titled group of form fields keyed by their config field names."""
+"""A titled group of form fields keyed by their config field names; a click on the title folds it."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFormLayout, QGroupBox, QWidget
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QFormLayout, QGroupBox, QStyle, QStyleOptionGroupBox, QWidget
 
 from procviz.gui.forms.fields import FieldRow
 
@@ -12,17 +13,57 @@ class FormSection(QGroupBox):
     """Fields in a form layout; ``rows`` maps dotted config field names to their :class:`FieldRow`.
 
     Emits ``changed`` whenever any field is edited, so the owner can validate as the user types.
+    A click on the title folds the section to its title (and back), so a small window shows the
+    chart rather than every field; ``collapsedChanged(bool)`` lets the owner remember it.
     """
 
     changed = Signal()
+    collapsedChanged = Signal(bool)
 
     def __init__(self, title: str, prefix: str = "", parent: QWidget | None = None) -> None:
         super().__init__(title, parent)
+        self.title_text = title  # the title without the fold arrow
+        self._collapsed = False
+        self.setToolTip("Click the title to fold or unfold this section")
         self.prefix = prefix
         self.rows: dict[str, FieldRow] = {}
         self.layout_ = QFormLayout(self)
         self.layout_.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.layout_.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        self._show_title()
+
+    # ---- folding --------------------------------------------------------------------------------
+
+    def _show_title(self) -> None:
+        self.setTitle(("▸ " if self._collapsed else "▾ ") + self.title_text)
+
+    @property
+    def collapsed(self) -> bool:
+        """Whether only the title shows."""
+        return self._collapsed
+
+    def set_collapsed(self, collapsed: bool) -> None:
+        """Fold the section to its title (True) or show its fields (False)."""
+        collapsed = bool(collapsed)
+        if collapsed == self._collapsed:
+            return
+        self._collapsed = collapsed
+        for row in range(self.layout_.rowCount()):
+            self.layout_.setRowVisible(row, not collapsed)
+        self._show_title()
+        self.collapsedChanged.emit(collapsed)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        """A click on the title folds or unfolds the section."""
+        option = QStyleOptionGroupBox()
+        self.initStyleOption(option)
+        title = self.style().subControlRect(QStyle.ComplexControl.CC_GroupBox, option,
+                                            QStyle.SubControl.SC_GroupBoxLabel, self)
+        if title.adjusted(-4, -4, 40, 4).contains(event.position().toPoint()):
+            self.set_collapsed(not self._collapsed)
+            event.accept()
+            return
+        super().mousePressEvent(event)
 
     def add_row(self, name: str, label: str, editor: QWidget, help_text: str = "",
                 top_level: bool = False) -> FieldRow:

@@ -14,10 +14,10 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QToolTip
 
-from procviz.gui.gantt import layout, tooltip
+from procviz.gui.gantt import layout, overlay, tooltip
 from procviz.gui.gantt.model import Frame, GanttModel
 from procviz.gui.gantt.paint import Batch, draw_batches, draw_lines, draw_rects, frame_batches
 
@@ -42,6 +42,10 @@ class TimelineItem(pg.GraphicsObject):
         self._hovered = -1
         self._grid_axis: pg.AxisItem | None = None
         self._grid_pens: list[QPen] = []
+        self._ink = QColor("black")
+        self._selected = -1
+        self._matches = np.zeros(0, np.int64)
+        self.labels_drawn = 0  # task labels written by the last paint (tests and curiosity)
         self.setAcceptHoverEvents(True)
 
     # ---- data -----------------------------------------------------------------------------------
@@ -49,6 +53,27 @@ class TimelineItem(pg.GraphicsObject):
     def set_labels(self, labels: list[str]) -> None:
         """Row labels (for tooltips)."""
         self._labels = list(labels)
+
+    def set_ink(self, ink: QColor) -> None:
+        """The theme's text colour: the selected bar's outline and search matches are drawn in it."""
+        self._ink = QColor(ink)
+        self.update()
+
+    def set_selected(self, task_id: int) -> None:
+        """Outline ``task_id``'s bar (-1: none)."""
+        if task_id != self._selected:
+            self._selected = task_id
+            self.update()
+
+    @property
+    def selected(self) -> int:
+        """The task whose bar is outlined, or -1."""
+        return self._selected
+
+    def set_matches(self, ids: np.ndarray) -> None:
+        """Tasks to mark as search matches (an empty array clears them)."""
+        self._matches = np.asarray(ids, np.int64)
+        self.update()
 
     def set_grid(self, axis: pg.AxisItem, major: QColor, minor: QColor) -> None:
         """Draw vertical grid lines at ``axis``'s ticks, in opaque colours behind the bars.
@@ -149,11 +174,25 @@ class TimelineItem(pg.GraphicsObject):
             draw_rects(p, zebra)
             p.restore()
         draw_batches(p, self._batches)
+        self._paint_overlay(p, frame, vx0, vx1, px, lanes)
         if self._model.live and len(frame.tasks) and vx0 <= self._model.now_x <= vx1:
             pen = QPen(QColor(127, 127, 127), 1.0, Qt.PenStyle.DashLine)
             pen.setCosmetic(True)
             p.setPen(pen)
             p.drawLine(QPointF(self._model.now_x, lanes.start), QPointF(self._model.now_x, lanes.stop))
+
+    def _paint_overlay(self, p: QPainter, frame: Frame, vx0: float, vx1: float, px: float, lanes: range) -> None:
+        """Labels inside bars, then search matches, then the selected bar on top."""
+        tl = self._model.timeline
+        self.labels_drawn = overlay.paint_labels(p, frame.tasks, overlay.function_name(tl), self.scene().font()
+                                                 if self.scene() is not None else QFont())
+        matches = self._matches[self._matches < tl.n_tasks]
+        if len(matches):
+            overlay.paint_outlines(p, overlay.task_rects(self._model, matches, vx0, vx1, lanes),
+                                   self._ink, 1.0, True, px)
+        if 0 <= self._selected < tl.n_tasks:
+            overlay.paint_outlines(p, overlay.task_rects(self._model, np.array([self._selected]), vx0, vx1, lanes),
+                                   self._ink, 2.0, False, px)
 
     # ---- mouse ----------------------------------------------------------------------------------
 
@@ -176,13 +215,16 @@ class TimelineItem(pg.GraphicsObject):
             tid = self._model.task_at(pos.x(), lane, self._tolerance())
             return tooltip.as_html(tooltip.task_tooltip_lines(self._model.timeline, tid)) if tid >= 0 else ""
         if band == "span":
-            label_index = self._model.span_at(pos.x(), lane, self._tolerance())
-            if label_index >= 0:
-                return tooltip.as_html([label, f"waiting in {self._model.timeline.span_label(label_index)}"])
-            return ""
+            span = self._model.span_at(pos.x(), lane, self._tolerance())
+            if span is None:
+                return ""
+            index, x0, x1 = span
+            return tooltip.as_html(tooltip.span_tooltip_lines(label, self._model.timeline.span_label(index), x0, x1))
         if band == "strip":
             hit = self._model.state_at(pos.x(), lane)
-            return tooltip.as_html(tooltip.state_tooltip_lines(label, *hit)) if hit else ""
+            if hit is None:
+                return ""
+            return tooltip.as_html(tooltip.state_tooltip_lines(label, *hit, info=self._model.lane_info(lane)))
         return ""
 
     def hoverEvent(self, ev: object) -> None:

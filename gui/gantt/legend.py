@@ -30,22 +30,32 @@ class Entry:
     outline: str = ""
 
 
-def default_entries() -> list[Entry]:
-    """Task states as the bars show them, then the five worker states of the strip."""
-    t = colors.TASK_STATE_COLORS
-    entries = [Entry("Tasks:")]
-    entries += [
-        Entry("running", t[TaskState.RUNNING]),
-        Entry("done", t[TaskState.DONE]),
-        Entry("done (next chunk)", colors.DONE_ALT_COLOR),
-        Entry("failed", t[TaskState.FAILED], colors.FAILED_OUTLINE_COLOR),
-        Entry("timeout", t[TaskState.TIMEOUT]),
-        Entry("cancelled", t[TaskState.CANCELLED]),
-        Entry("wait span", colors.SPAN_COLOR),
-    ]
-    entries.append(Entry("Worker state:"))
+def default_entries(chunks: bool = True) -> list[Entry]:
+    """Task states as the bars show them, then the five worker states of the strip.
+
+    ``chunks``: the run groups tasks in chunks, so the second shade of "done" means something.
+    """
+    t, labels = colors.TASK_STATE_COLORS, colors.TASK_STATE_LABELS
+    entries = [Entry("Task bars:")]
+    entries += [Entry(labels[s], t[s], colors.FAILED_OUTLINE_COLOR if s == TaskState.FAILED else "")
+                for s in (TaskState.RUNNING, TaskState.DONE)]
+    if chunks:
+        entries.append(Entry("done, next chunk", colors.DONE_ALT_COLOR))
+    entries += [Entry(labels[s], t[s], colors.FAILED_OUTLINE_COLOR if s == TaskState.FAILED else "")
+                for s in (TaskState.FAILED, TaskState.TIMEOUT, TaskState.CANCELLED)]
+    entries.append(Entry("wait span", colors.SPAN_COLOR))
+    entries.append(Entry("Strip under the bars, the worker's OS state:"))
     entries += [Entry(colors.WORKER_STATE_LABELS[s], colors.WORKER_STATE_COLORS[s]) for s in WorkerState]
     return entries
+
+
+LEGEND_TOOLTIP = (
+    "<qt><b>Task bars</b>: one bar per task, on the lane of the worker that ran it, coloured by how "
+    "it ended. A thin gap separates back-to-back tasks; with Pool.map-style chunks every other chunk "
+    "is a lighter blue. A magenta line under a bar: the task waited in a lock, queue or pipe.<br>"
+    "<b>Strip</b>: the thin band under each lane is the worker process's (or thread's) own state as "
+    "the kernel measured it: new (starting up), ready (runnable, no CPU free), running (on a CPU), "
+    "waiting (blocked: sleep, I/O, a lock, or idle), terminated (exited).</qt>")
 
 
 class LegendBar(QWidget):
@@ -54,9 +64,17 @@ class LegendBar(QWidget):
     def __init__(self, parent: QWidget | None = None, entries: list[Entry] | None = None) -> None:
         super().__init__(parent)
         self.entries = entries if entries is not None else default_entries()
+        self.setToolTip(LEGEND_TOOLTIP)
         policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
+
+    def set_entries(self, entries: list[Entry]) -> None:
+        """Show other entries (relayout and repaint only if they changed)."""
+        if entries != self.entries:
+            self.entries = entries
+            self.setFixedHeight(self.heightForWidth(self.width()))
+            self.update()
 
     def _bold(self) -> QFont:
         font = QFont(self.font())

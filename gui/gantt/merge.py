@@ -250,7 +250,9 @@ def coalesce_starts(r: Runs, origin: float, b: float, lane: np.ndarray | None = 
         return np.zeros(min(n, 1), np.int64)
     first_col = np.floor((r.x0[1:] - origin) / b)
     prev_col = np.ceil((r.x1[:-1] - origin) / b)
-    joins = (r.x0[1:] <= r.x1[:-1]) | ((first_col <= prev_col) & (r.fuzzy[1:] | r.fuzzy[:-1]))
+    blur = r.fuzzy[1:] | r.fuzzy[:-1]
+    # Two sharp rectangles that merely touch stay apart: back-to-back tasks keep their boundary.
+    joins = (r.x0[1:] < r.x1[:-1]) | ((r.x0[1:] == r.x1[:-1]) & blur) | ((first_col <= prev_col) & blur)
     same = (r.code[1:] == r.code[:-1]) & (r.shade[1:] == r.shade[:-1]) & joins
     if lane is not None:
         same &= lane[1:] == lane[:-1]

@@ -36,6 +36,19 @@ assert all(RANK_STATES[RANK_OF_STATE[s]] == s for s in RANK_STATES)
 NS = 1e-9
 
 
+def chunk_groups(chunk: np.ndarray) -> np.ndarray:
+    """Per task, the chunk that groups it with others, or -1 where its chunk holds it alone.
+
+    ``apply`` / ``apply_async`` / ``imap`` with chunksize 1 give every task its own chunk: those are
+    no groups, and shading them as such would suggest a batching that does not exist.
+    """
+    chunk = np.asarray(chunk, np.int64)
+    if len(chunk) == 0:
+        return chunk.copy()
+    sizes = np.bincount(np.maximum(chunk, 0))
+    return np.where((chunk >= 0) & (sizes[np.maximum(chunk, 0)] > 1), chunk, -1)
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """Everything to paint for one view: bars, state strip, lifecycle (new/terminated), spans."""
@@ -68,6 +81,7 @@ class GanttModel:
         self._created = self._ready = self._exit = np.zeros(0)
         self._extent: tuple[int, tuple[float, float]] = (-1, (0.0, 0.0))
         self._mergers: dict[int, LaneMerger] = {}  # id(series) -> its cached merger
+        self._groups = np.zeros(0, np.int64)
 
     # ---- keeping up -----------------------------------------------------------------------------
 
@@ -98,6 +112,11 @@ class GanttModel:
         if changed:
             self.version += 1
         return changed
+
+    @property
+    def has_chunks(self) -> bool:
+        """Whether some tasks share a chunk (the bars then shade every other chunk)."""
+        return bool(np.any(self._groups >= 0))
 
     @property
     def lane_count(self) -> int:
@@ -152,6 +171,7 @@ class GanttModel:
         self._mergers = {}
         self._lanes_seen = []
         self._seen_state = tl.state.copy()
+        self._groups = chunk_groups(tl.chunk)
         self._bar_lane = np.full(len(tl.state), -1, np.int32)
         self._n_intervals = self._n_spans = 0
         self._now_x = float(self.x_of(tl.now_ns)) if tl.run else 0.0
@@ -183,7 +203,7 @@ class GanttModel:
         rank = RANK_OF_STATE[tl.state[ids]]
         cuts = np.flatnonzero(lanes[1:] != lanes[:-1]) + 1
         for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(ids)], strict=True):
-            self.tasks[int(lanes[a])].extend(x0[a:b], x1[a:b], rank[a:b], ids[a:b], tl.chunk[ids[a:b]])
+            self.tasks[int(lanes[a])].extend(x0[a:b], x1[a:b], rank[a:b], ids[a:b], self._groups[ids[a:b]])
         self._bar_lane[ids] = lanes
 
     def _sync_tasks(self) -> int:
@@ -304,13 +324,13 @@ class GanttModel:
         pos = series.nearest(x, tol)
         return int(series.key[pos]) if pos >= 0 else -1
 
-    def span_at(self, x: float, lane: int, tol: float) -> int:
-        """The label index of the wait span at ``x`` on ``lane`` (or within ``tol``), else -1."""
+    def span_at(self, x: float, lane: int, tol: float) -> tuple[int, float, float] | None:
+        """The wait span at ``x`` on ``lane`` (or within ``tol``): its label index and its interval (s)."""
         if not 0 <= lane < len(self.spans):
-            return -1
+            return None
         series = self.spans[lane]
         pos = series.nearest(x, tol)
-        return int(series.key[pos]) if pos >= 0 else -1
+        return (int(series.key[pos]), float(series.x0[pos]), float(series.x1[pos])) if pos >= 0 else None
 
     def state_at(self, x: float, lane: int) -> tuple[WorkerState, float, float] | None:
         """The worker state drawn at ``x`` on ``lane``'s strip, with its interval (seconds)."""

@@ -70,13 +70,8 @@ def _span_style(code: int, shade: int) -> tuple[QBrush, QPen | None]:
     return QBrush(QColor(colors.SPAN_COLOR)), None
 
 
-def batches_of(rects: Rects, top: float, height: float, style: object,
-               emphasis: tuple[int, float] | None = None) -> list[Batch]:
-    """Group ``rects`` by (code, shade) into one Batch each, lowest code first (drawn first).
-
-    ``emphasis`` = (code, width): rectangles with at least that code are widened (about their
-    centre) to at least ``width`` data units, so a 50 µs failure is not a lost sliver.
-    """
+def batches_of(rects: Rects, top: float, height: float, style: object) -> list[Batch]:
+    """Group ``rects`` by (code, shade) into one Batch each, lowest code first (drawn first)."""
     n = len(rects)
     if n == 0:
         return []
@@ -89,11 +84,6 @@ def batches_of(rects: Rects, top: float, height: float, style: object,
     xywh[:, 1] = rects.lane[order] + top
     xywh[:, 2] = rects.x1[order] - rects.x0[order]
     xywh[:, 3] = height
-    if emphasis is not None:
-        code_min, width = emphasis
-        thin = (combo // 2 >= code_min) & (xywh[:, 2] < width)
-        xywh[thin, 0] -= (width - xywh[thin, 2]) / 2
-        xywh[thin, 2] = width
     out = []
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
         brush, pen = style(int(combo[a]) // 2, int(combo[a]) % 2)  # type: ignore[operator]
@@ -103,15 +93,48 @@ def batches_of(rects: Rects, top: float, height: float, style: object,
 
 # Cancelled, timeout and failed bars are at least this many pixels wide on screen.
 NOTABLE_MIN_PX = 3.0
+# A task bar at least this wide ends one pixel early, so back-to-back tasks of one worker (the
+# tasks of a Pool chunk) read as separate bars; narrower bars merge as before.
+BOUNDARY_MIN_PX = 4.0
+
+
+def task_bars(rects: Rects, px: float) -> Rects:
+    """Task-bar rectangles as painted (screen and exports): notable ones widened, boundaries cut."""
+    return with_boundaries(widen_notable(rects, px), px)
+
+
+def widen_notable(rects: Rects, px: float) -> Rects:
+    """Cancelled, timeout and failed bars widened (about their centre) to NOTABLE_MIN_PX pixels,
+    so a 50 µs failure is not a lost sliver."""
+    width = NOTABLE_MIN_PX * px
+    thin = (rects.code >= RANK_STATES.index(TaskState.CANCELLED)) & (rects.x1 - rects.x0 < width)
+    if not np.any(thin):
+        return rects
+    mid = (rects.x0 + rects.x1) / 2
+    return Rects(np.where(thin, mid - width / 2, rects.x0), np.where(thin, mid + width / 2, rects.x1),
+                 rects.lane, rects.code, rects.shade, rects.key)
+
+
+def with_boundaries(rects: Rects, px: float) -> Rects:
+    """``rects`` with a one-pixel gap at the end of every single task bar wide enough to spare it.
+
+    Only rectangles that stand for one task (``key >= 0``) get the gap: a merged blur has no
+    inner edges to show. With antialiasing off a gap of exactly one pixel covers exactly one
+    pixel column, so the boundary is always visible and never wider.
+    """
+    if len(rects) == 0:
+        return rects
+    wide = (rects.key >= 0) & (rects.x1 - rects.x0 >= BOUNDARY_MIN_PX * px)
+    return Rects(rects.x0, np.where(wide, rects.x1 - px, rects.x1), rects.lane, rects.code, rects.shade,
+                 rects.key)
 
 
 def frame_batches(frame: Frame, px: float) -> list[Batch]:
     """Everything of a frame in painting order: state strip, lifecycle, spans, then task bars."""
-    notable = (RANK_STATES.index(TaskState.CANCELLED), NOTABLE_MIN_PX * px)
     return (batches_of(frame.intervals, layout.STRIP_TOP, layout.STRIP_HEIGHT, _worker_style)
             + batches_of(frame.lifecycle, layout.STRIP_TOP, layout.STRIP_HEIGHT, _worker_style)
             + batches_of(frame.spans, layout.SPAN_TOP, layout.SPAN_HEIGHT, _span_style)
-            + batches_of(frame.tasks, layout.BAR_TOP, layout.BAR_HEIGHT, _task_style, notable))
+            + batches_of(task_bars(frame.tasks, px), layout.BAR_TOP, layout.BAR_HEIGHT, _task_style))
 
 
 def draw_batches(painter: QPainter, batches: list[Batch]) -> None:

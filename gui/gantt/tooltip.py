@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-from procviz.engine.events import LaneInfo, TaskState, WorkerState
+from procviz.engine.events import LaneInfo, TaskState, WorkerState, describe_exit
 from procviz.engine.timeline import Timeline
 
 NS_PER_MS = 1e6
@@ -83,9 +83,24 @@ def task_tooltip_lines(timeline: Timeline, task_id: int) -> list[str]:
     return lines
 
 
-def state_tooltip_lines(label: str, state: WorkerState, x0: float, x1: float) -> list[str]:
-    """The worker's state over one interval of its strip."""
-    return [label, f"{state.name.lower()} from {x0:.4f} s for {(x1 - x0) * 1e3:.2f} ms"]
+def _duration(seconds: float) -> str:
+    return f"{seconds:.3f} s" if seconds >= 1 else f"{seconds * 1e3:.2f} ms"
+
+
+def state_tooltip_lines(label: str, state: WorkerState, x0: float, x1: float,
+                        info: LaneInfo | None = None) -> list[str]:
+    """The worker's state over one interval of its strip; how it ended for ``terminated``."""
+    if state == WorkerState.TERMINATED:
+        lines = [label, f"terminated at {x0:.4f} s"]
+        if info is not None:
+            lines.append(describe_exit(info.exit_code))
+        return lines
+    return [label, f"{state.name.lower()} from {x0:.4f} s for {_duration(x1 - x0)}"]
+
+
+def span_tooltip_lines(label: str, what: str, x0: float, x1: float) -> list[str]:
+    """A wait span: what the worker waited in, from when, for how long."""
+    return [label, f"waiting in {what}", f"from {x0:.4f} s for {_duration(x1 - x0)}"]
 
 
 def as_html(lines: list[str]) -> str:

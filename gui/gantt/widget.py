@@ -12,23 +12,43 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QPalette, QResizeEvent
+from PySide6.QtGui import QColor, QFontMetrics, QKeyEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from procviz.engine.timeline import Timeline, TimelineChange
 from procviz.gui.gantt import layout, tooltip
 from procviz.gui.gantt.axis import LaneAxis
 from procviz.gui.gantt.item import TimelineItem
-from procviz.gui.gantt.legend import LegendBar
+from procviz.gui.gantt.legend import LegendBar, default_entries
 from procviz.gui.gantt.model import GanttModel
+from procviz.gui.gantt.queue_plot import QueuePlot
 from procviz.gui.gantt.viewbox import GanttViewBox
 
 ZOOM_STEP = 1.5
+MAX_LABEL_AXIS_PX = 260  # lane labels wider than this are cut rather than squeezing the chart
 PAN_STEP = 0.1  # of the visible width
 FOLLOW_AT = 0.95  # the live edge may go this far across the view before the view moves
 FOLLOW_TO = 0.90  # ... and is then put back here
+
+
+class ChartView(pg.GraphicsLayoutWidget):
+    """The chart's canvas: the ready-queue plot on top, the lanes below, sharing the time axis."""
+
+    def __init__(self, view_box: GanttViewBox, lane_axis: LaneAxis) -> None:
+        super().__init__()
+        self.ci.layout.setContentsMargins(0, 0, 0, 0)
+        self.ci.layout.setSpacing(0)
+        self.main = pg.PlotItem(viewBox=view_box, axisItems={"left": lane_axis})
+        self.queue = QueuePlot(view_box)
+        self.addItem(self.queue, row=0, col=0)
+        self.addItem(self.main, row=1, col=0)
+
+    def getPlotItem(self) -> pg.PlotItem:  # noqa: N802 - PlotWidget's name, which callers use
+        """The lanes plot (as PlotWidget.getPlotItem would give)."""
+        return self.main
 
 
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
@@ -48,7 +68,7 @@ class GanttWidget(QWidget):
         super().__init__(parent)
         self.view_box = GanttViewBox()
         self.lane_axis = LaneAxis()
-        self.plot = pg.PlotWidget(viewBox=self.view_box, axisItems={"left": self.lane_axis})
+        self.plot = ChartView(self.view_box, self.lane_axis)
         self.legend = LegendBar(self)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
@@ -75,6 +95,8 @@ class GanttWidget(QWidget):
         self._timer.setInterval(0)
         self._timer.timeout.connect(self.flush)
         self._unsubscribe: Callable[[], None] | None = None
+        self._flushed_version = -1
+        self._axis_width = 0
         self.timeline: Timeline
         self.model: GanttModel
         self.item: TimelineItem | None = None
@@ -102,6 +124,7 @@ class GanttWidget(QWidget):
         # reference self, which is gone by then).
         self.destroyed.connect(lambda *_: unsubscribe())
         self._fitted = False
+        self._flushed_version = -1
         self.flush()
 
     def detach(self) -> None:
@@ -114,19 +137,28 @@ class GanttWidget(QWidget):
     def _on_change(self, change: TimelineChange) -> None:
         if change.reset:
             self._fitted = False
+            self.select_task(-1)  # another run or file: task ids mean other tasks now
+            self.set_matches(np.zeros(0, np.int64))
         self.model.invalidate(change.reset)
         self._timer.start()
 
     def flush(self) -> None:
         """Fold pending timeline changes into the chart now (normally done by a 0 ms timer)."""
         self._timer.stop()
-        if not self.model.sync() and self._fitted:
+        self.model.sync()
+        # Compare versions rather than trusting sync()'s answer: zoom_to_fit() (called by the
+        # window right after a file opens) syncs the model too, and the labels must follow anyway.
+        if self.model.version == self._flushed_version and self._fitted:
             return
+        self._flushed_version = self.model.version
         labels = tooltip.lane_labels(self.timeline.lanes)
         labels += [f"lane {i}" for i in range(len(labels), self.model.lane_count)]
         self.lane_axis.set_labels(labels)
         assert self.item is not None  # set_timeline made it
+        self._align_left_axes(labels)
+        self.plot.queue.refresh(self.timeline, force=not self._fitted)
         self.item.set_labels(labels)
+        self.legend.set_entries(default_entries(chunks=self.model.has_chunks))
         self.item.refresh()
         self._update_limits()
         if not self._fitted and (self.model.lane_count or self.timeline.run is not None):
@@ -138,6 +170,74 @@ class GanttWidget(QWidget):
             x0, x1 = self.view_box.viewRange()[0]
             if lo < x0 or hi > x1 or self._fit_rows() > self.view_box.viewRange()[1][1] + 1e-9:
                 self.zoom_to_fit()
+
+    # ---- selection and search -------------------------------------------------------------------
+
+    def select_task(self, task_id: int, reveal: bool = False) -> None:
+        """Outline ``task_id``'s bar; with ``reveal``, move the view so the bar is in it."""
+        self._item().set_selected(task_id)
+        if reveal and task_id >= 0:
+            self.reveal_task(task_id)
+
+    def selected_task(self) -> int:
+        """The task whose bar is outlined, or -1."""
+        return self._item().selected
+
+    def set_matches(self, ids: np.ndarray) -> None:
+        """Mark these tasks as search matches (dashed outlines); an empty array clears them."""
+        self._item().set_matches(ids)
+
+    def _item(self) -> TimelineItem:
+        assert self.item is not None  # set_timeline made it
+        return self.item
+
+    def reveal_task(self, task_id: int) -> None:
+        """Pan (and zoom out if the bar is wider than the view) so ``task_id``'s bar is in view."""
+        tl = self.timeline
+        if not 0 <= task_id < tl.n_tasks or tl.start_ns[task_id] < 0 or tl.lane[task_id] < 0:
+            return
+        self.flush()
+        x0 = float(self.model.x_of(int(tl.start_ns[task_id])))
+        end = int(tl.end_ns[task_id])
+        x1 = float(self.model.x_of(end)) if end >= 0 else max(self.model.now_x, x0)
+        (vx0, vx1), (vy0, vy1) = self.view_box.viewRange()
+        width = vx1 - vx0
+        if x0 < vx0 or x1 > vx1:
+            if x1 - x0 > 0.9 * width:
+                width = (x1 - x0) / 0.8
+            centre = (x0 + x1) / 2
+            self.set_follow(False)
+            self._auto_fit = False
+            self.view_box.setXRange(centre - width / 2, centre + width / 2, padding=0)
+        lane = int(tl.lane[task_id])
+        if lane < vy0 or lane + 1 > vy1:
+            rows = vy1 - vy0
+            top = min(max(lane + 0.5 - rows / 2, 0.0), max(self.model.lane_count - rows, 0.0))
+            self._auto_fit = False
+            self.view_box.setYRange(top, top + rows, padding=0)
+
+    def bar_in_view(self, task_id: int) -> bool:
+        """Whether ``task_id``'s bar overlaps the visible part of the chart."""
+        tl = self.timeline
+        if not 0 <= task_id < tl.n_tasks or tl.start_ns[task_id] < 0:
+            return False
+        (vx0, vx1), (vy0, vy1) = self.view_box.viewRange()
+        x0 = float(self.model.x_of(int(tl.start_ns[task_id])))
+        end = int(tl.end_ns[task_id])
+        x1 = float(self.model.x_of(end)) if end >= 0 else self.model.now_x
+        lane = int(tl.lane[task_id])
+        return x1 >= vx0 and x0 <= vx1 and lane + 1 > vy0 and lane < vy1
+
+    def _align_left_axes(self, labels: list[str]) -> None:
+        """Lane labels get the room they need (within reason); the queue plot's axis the same, so
+        both plots start at the same x and share one time axis."""
+        metrics = QFontMetrics(self.lane_axis.style.get("tickFont") or self.font())
+        widest = max((metrics.horizontalAdvance(text) for text in labels), default=0)
+        width = int(min(max(widest + 18, 70), MAX_LABEL_AXIS_PX))
+        if width != self._axis_width:
+            self._axis_width = width
+            self.lane_axis.setWidth(width)
+            self.plot.queue.getAxis("left").setWidth(width)
 
     def _touched(self, *args: object) -> None:
         """The user zoomed or panned: stop re-fitting on new data and on resize."""
@@ -240,8 +340,9 @@ class GanttWidget(QWidget):
         base = pal.color(QPalette.ColorRole.Base)
         if self.item is not None:
             self.item.set_grid(self.plot.getPlotItem().getAxis("bottom"), _mix(base, ink, 0.22), _mix(base, ink, 0.09))
-        for name in ("left", "bottom"):
-            axis = self.plot.getPlotItem().getAxis(name)
+            self.item.set_ink(ink)
+        for axis in (self.plot.getPlotItem().getAxis("left"), self.plot.getPlotItem().getAxis("bottom"),
+                     self.plot.queue.getAxis("left")):
             axis.setPen(ink)
             axis.setTextPen(ink)
 

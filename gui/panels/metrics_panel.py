@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from procviz.engine.metrics import Metrics, compute_metrics
 from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.panels.subscription import subscribe_while_alive
 from procviz.gui.panels.units import count, percent, seconds
 
 MIN_REFRESH_MS = 100
@@ -96,10 +97,13 @@ class MetricsPanel(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(MIN_REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
-        self._unsubscribe = timeline.subscribe(self._on_change)
+        self.auto_refresh = True  # False: the window refreshes the panels together (gui/live_numbers.py)
+        self._unsubscribe = subscribe_while_alive(self, timeline, self._on_change)
         self.refresh()
 
     def _on_change(self, change: TimelineChange) -> None:
+        if not self.auto_refresh:
+            return
         if change.reset or change.status:
             self._timer.stop()
             self.refresh()

@@ -1,64 +1,123 @@
-"""The progress line above the chart: a bar of finished/total and the counts behind it."""
+"""The progress line above the chart: a bar of the run's tasks, the counts behind it, elapsed time.
+
+While a run is live the elapsed time ticks with the wall clock (the engine's time base,
+``time.monotonic_ns``), not with task events, so a run of long tasks does not look frozen. When a
+run has ended the bar says how it ended: done, failed and cancelled are counted apart, and the bar
+fills with the tasks that completed, so a stopped run never shows a full bar.
+"""
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
-from procviz.engine.events import TaskState
+from procviz.engine.events import RunPhase, TaskState
 from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.panels.file_limits import missing_records
+from procviz.gui.panels.subscription import subscribe_while_alive
 from procviz.gui.panels.units import count
 
 
+def elapsed_text(seconds: float) -> str:
+    """"7.3 s", or "2 min 05 s" from a minute on."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
 class ProgressPanel(QWidget):
-    """Shows finished/total, running and failed counts, and tasks per second, from the Timeline."""
+    """Shows the run's task counts and elapsed time, from the Timeline.
+
+    ``auto_refresh``: refresh on every Timeline change (standalone use). The window turns it off
+    and refreshes this panel together with the metrics and the table (see
+    :class:`~procviz.gui.live_numbers.LiveNumbers`), so all three always show the same moment.
+    """
 
     def __init__(self, timeline: Timeline, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.timeline = timeline
+        self.auto_refresh = True
+        self.live = False  # a run is going on: elapsed time follows the clock
+        self.counts: dict[TaskState, int] = {}
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
         self.bar.setMinimumWidth(180)
         self.detail = QLabel()
+        self.elapsed = QLabel()
+        self.elapsed.setToolTip("Time since the run started")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
         layout.addWidget(self.bar, 1)
         layout.addWidget(self.detail, 2)
-        self._unsubscribe = timeline.subscribe(self._on_change)
+        layout.addWidget(self.elapsed)
+        self._unsubscribe = subscribe_while_alive(self, timeline, self._on_change)
         self.refresh()
 
     def _on_change(self, change: TimelineChange) -> None:
-        if change.tasks or change.status or change.reset:
+        if self.auto_refresh and (change.tasks or change.status or change.reset):
             self.refresh()
 
-    def tasks_per_second(self) -> float:
-        """Finished tasks per second of run time so far (live edge, or the last end for a file)."""
+    def elapsed_s(self) -> float:
+        """Seconds since the run's start: by the clock while live, else up to the run's last event."""
         tl = self.timeline
         if tl.run is None:
             return 0.0
-        elapsed_s = (tl.now_ns - tl.t0_ns) / 1e9
-        return tl.finished_count() / elapsed_s if elapsed_s > 0 else 0.0
+        now = time.monotonic_ns() if self.live else tl.now_ns
+        return max(now - tl.t0_ns, 0) / 1e9
+
+    def tasks_per_second(self) -> float:
+        """Finished tasks per second of run time so far."""
+        elapsed = self.elapsed_s()
+        return sum(self.counts.get(s, 0) for s in TaskState if s >= TaskState.DONE) / elapsed if elapsed > 0 else 0.0
+
+    def tick(self) -> None:
+        """Update the elapsed time only (a timer calls this while a run is live)."""
+        self.elapsed.setText(elapsed_text(self.elapsed_s()) if self.timeline.run is not None else "")
+
+    def ended(self) -> bool:
+        """Whether the shown run is over (finished, stopped, or a file)."""
+        status = self.timeline.status
+        return not self.live and (status is None or status.phase == RunPhase.FINISHED)
 
     def refresh(self) -> None:
-        """Redraw from the Timeline as it is now."""
+        """Redraw the counts from the Timeline as it is now."""
         tl = self.timeline
         n = tl.n_tasks
+        self.counts = tl.state_counts() if tl.run is not None else {}
+        self.tick()
         if tl.run is None or n == 0:
             self.bar.setRange(0, 1)
             self.bar.setValue(0)
             self.bar.setFormat("no run yet")
             self.detail.setText("Pick a preset or fill the forms, then Run (Ctrl+R).")
             return
-        counts = tl.state_counts()
-        finished = tl.finished_count()
+        c = self.counts
+        done, failed = c[TaskState.DONE], c[TaskState.FAILED] + c[TaskState.TIMEOUT]
+        cancelled = c[TaskState.CANCELLED]
+        finished = done + failed + cancelled
         self.bar.setRange(0, n)
-        self.bar.setValue(finished)
-        self.bar.setFormat(f"{count(finished)} / {count(n)} finished")
-        bad = counts[TaskState.FAILED] + counts[TaskState.TIMEOUT]
-        parts = [f"{count(counts[TaskState.RUNNING])} running", f"{count(counts[TaskState.QUEUED])} queued"]
-        if bad:
-            parts.append(f"{count(bad)} failed")
-        if counts[TaskState.CANCELLED]:
-            parts.append(f"{count(counts[TaskState.CANCELLED])} cancelled")
+        parts = []
+        if (self.ended() and (finished < n or failed)) or cancelled:
+            # How it ended, each outcome apart; the bar fills only with what completed.
+            self.bar.setValue(done)
+            outcome = [f"{count(done)} done"]
+            if failed:
+                outcome.append(f"{count(failed)} failed")
+            if cancelled:
+                outcome.append(f"{count(cancelled)} cancelled")
+            self.bar.setFormat(f"{' · '.join(outcome)} of {count(n)}")
+        else:
+            self.bar.setValue(finished)
+            self.bar.setFormat(f"{count(finished)} / {count(n)} finished")
+            if failed:
+                parts.append(f"{count(failed)} failed")
+        if not self.ended() or c[TaskState.RUNNING] or c[TaskState.QUEUED]:
+            parts[:0] = [f"{count(c[TaskState.RUNNING])} running", f"{count(c[TaskState.QUEUED])} queued"]
         parts.append(f"{self.tasks_per_second():,.1f} tasks/s")
-        parts.append(f"{(tl.now_ns - tl.t0_ns) / 1e9:.1f} s")
+        missing = missing_records(tl) if self.ended() else []
+        if missing:
+            parts.append("this file has " + ", ".join(missing))
         self.detail.setText(" · ".join(parts))
+        self.detail.setToolTip("\n".join(missing))

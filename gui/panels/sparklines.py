@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPalette,
 from PySide6.QtWidgets import QScrollArea, QSizePolicy, QToolTip, QWidget
 
 from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.panels.subscription import subscribe_while_alive
 from procviz.gui.panels.units import size
 
 ROW_H = 38
@@ -185,7 +186,7 @@ class SparklinesPanel(QScrollArea):
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
-        self._unsubscribe = timeline.subscribe(self._on_change)
+        self._unsubscribe = subscribe_while_alive(self, timeline, self._on_change)
 
     def _on_change(self, change: TimelineChange) -> None:
         if change.reset:

@@ -27,6 +27,9 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 
 from procviz.engine.events import TaskState
 from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.colors import TASK_STATE_LABELS
+from procviz.gui.panels.subscription import subscribe_while_alive
+from procviz.gui.panels.task_query import TaskQuery
 from procviz.gui.panels.units import milliseconds
 
 MIN_REFRESH_MS = 100
@@ -70,7 +73,7 @@ def _outcome_text(tl: Timeline, task: int) -> str:
 
 
 def _state_name(tl: Timeline, task: int) -> str:
-    return TaskState(int(tl.state[task])).name.lower()
+    return TASK_STATE_LABELS[TaskState(int(tl.state[task]))]  # the legend's words
 
 
 def _rel_start(tl: Timeline) -> np.ndarray:
@@ -93,6 +96,10 @@ COLUMNS: tuple[Column, ...] = (
            tip="Runnable, waiting for a CPU (blank where not measurable)"),
     Column("Waiting (ms)", lambda tl, t: milliseconds(_waiting(tl, t)), lambda tl: tl.waiting_ns(),
            tip="Blocked: wall − on-CPU − ready"),
+    Column("Wait time (ms)", lambda tl, t: milliseconds(_wait_time(tl, t)), lambda tl: wait_time_ns(tl),
+           tip="As scheduling courses count it: queued + ready (time the task could have run but did not)"),
+    Column("Turnaround (ms)", lambda tl, t: milliseconds(_turnaround(tl, t)), lambda tl: turnaround_ns(tl),
+           tip="Submission to end: queued + wall"),
     Column("Result / error", _outcome_text, lambda tl: np.arange(tl.n_tasks), numeric=False),
 )
 
@@ -114,6 +121,28 @@ def _waiting(tl: Timeline, t: int) -> int:
     return max(wall - cpu - max(int(tl.ready_ns[t]), 0), 0)
 
 
+def wait_time_ns(tl: Timeline) -> np.ndarray:
+    """Per task, queued + ready (ready counted as 0 where not measured); -1 where it has not started."""
+    queued = tl.queued_ns()
+    return np.where(queued >= 0, queued + np.maximum(tl.ready_ns, 0), -1)
+
+
+def turnaround_ns(tl: Timeline) -> np.ndarray:
+    """Per task, submission to end; -1 until it has ended (or if it was never submitted)."""
+    ok = (tl.submitted_ns >= 0) & (tl.end_ns >= 0)
+    return np.where(ok, np.maximum(tl.end_ns - tl.submitted_ns, 0), -1)
+
+
+def _wait_time(tl: Timeline, t: int) -> int:
+    queued = _queued(tl, t)
+    return queued + max(int(tl.ready_ns[t]), 0) if queued >= 0 else -1
+
+
+def _turnaround(tl: Timeline, t: int) -> int:
+    sub, end = int(tl.submitted_ns[t]), int(tl.end_ns[t])
+    return max(end - sub, 0) if sub >= 0 and end >= 0 else -1
+
+
 def state_icon_factory(color_of: Callable[[int], QColor]) -> Callable[[int], QIcon]:
     """Cached little coloured squares, one per task state, for the State column."""
     cache: dict[int, QIcon] = {}
@@ -132,6 +161,7 @@ class TaskTableModel(QAbstractTableModel):
     """Rows are tasks of ``timeline``, optionally filtered by state and sorted by a column."""
 
     rowsShownChanged = Signal(int, int)  # shown, total
+    matchesChanged = Signal(object)  # np.ndarray of the task ids the search matches (empty: no search)
 
     def __init__(self, timeline: Timeline, state_color: Callable[[int], QColor],
                  parent: QObject | None = None) -> None:
@@ -141,12 +171,15 @@ class TaskTableModel(QAbstractTableModel):
         self._rows: np.ndarray | None = None  # shown task ids; None = all, in id order
         self._n = timeline.n_tasks
         self._states: frozenset[int] | None = None  # None = every state
+        self._query: TaskQuery | None = None  # the search box's query (None = no search)
         self._sort: tuple[int, Qt.SortOrder] | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(MIN_REFRESH_MS)
         self._timer.timeout.connect(self._update)
-        self._unsubscribe = timeline.subscribe(self._on_change)
+        # False: the window refreshes this model together with the other panels (LiveNumbers).
+        self.auto_refresh = True
+        self._unsubscribe = subscribe_while_alive(self, timeline, self._on_change)
 
     # ---- Qt model interface ---------------------------------------------------------------------
 
@@ -215,6 +248,17 @@ class TaskTableModel(QAbstractTableModel):
         self._states = states
         self.refresh()
 
+    def set_query(self, query: TaskQuery | None) -> None:
+        """Show only tasks the search ``query`` matches (None or an empty query: all)."""
+        self._query = None if query is None or query.empty else query
+        self.refresh()
+
+    def matches(self) -> np.ndarray:
+        """Task ids the search matches now (empty when there is no search)."""
+        if self._query is None:
+            return np.zeros(0, np.int64)
+        return np.flatnonzero(self._query.mask(self.timeline))
+
     @property
     def state_filter(self) -> frozenset[int] | None:
         """The states shown (None: all)."""
@@ -224,6 +268,8 @@ class TaskTableModel(QAbstractTableModel):
         if change.reset or self.timeline.n_tasks != self._n:
             self._timer.stop()
             self.refresh(reset=True)
+        elif not self.auto_refresh:
+            return
         elif change.status:
             self._timer.stop()
             self._update()
@@ -231,6 +277,11 @@ class TaskTableModel(QAbstractTableModel):
             # Live changes are folded in at most every MIN_REFRESH_MS: a table read by a person
             # gains nothing from 30 repaints a second.
             self._timer.start()
+
+    def refresh_now(self) -> None:
+        """Fold in what changed since the last refresh (cells, and rows when filtered or sorted)."""
+        self._timer.stop()
+        self._update()
 
     def _update(self) -> None:
         if self._rows is None:
@@ -243,8 +294,14 @@ class TaskTableModel(QAbstractTableModel):
     def _compute_rows(self) -> np.ndarray | None:
         tl = self.timeline
         rows: np.ndarray | None = None
+        keep: np.ndarray | None = None
         if self._states is not None:
-            rows = np.flatnonzero(np.isin(tl.state, np.fromiter(self._states, dtype=np.uint8)))
+            keep = np.isin(tl.state, np.fromiter(self._states, dtype=np.uint8))
+        if self._query is not None:
+            found = self._query.mask(tl)
+            keep = found if keep is None else keep & found
+        if keep is not None:
+            rows = np.flatnonzero(keep)
         if self._sort is not None:
             column, order = self._sort
             if not (column == 0 and order == Qt.SortOrder.AscendingOrder):
@@ -281,3 +338,4 @@ class TaskTableModel(QAbstractTableModel):
                 self.changePersistentIndex(p, self.index(row, p.column()) if row >= 0 else QModelIndex())
             self.layoutChanged.emit()
         self.rowsShownChanged.emit(self.rowCount(), n)
+        self.matchesChanged.emit(self.matches())

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -19,14 +20,16 @@ from PySide6.QtWidgets import (
 
 from procviz.engine.events import TaskState
 from procviz.engine.timeline import Timeline
+from procviz.gui.colors import TASK_STATE_LABELS
 from procviz.gui.panels.task_model import TaskTableModel
+from procviz.gui.panels.task_query import QueryError, parse_query
 from procviz.gui.panels.units import count
 
 STATE_FILTERS: tuple[tuple[str, frozenset[int] | None], ...] = (
     ("All tasks", None),
     ("Problems (failed, timed out, cancelled)",
      frozenset({TaskState.FAILED, TaskState.TIMEOUT, TaskState.CANCELLED})),
-    *((s.name.lower(), frozenset({int(s)})) for s in TaskState),
+    *((TASK_STATE_LABELS[s], frozenset({int(s)})) for s in TaskState),
 )
 
 
@@ -34,6 +37,7 @@ class TaskTablePanel(QWidget):
     """Every task in a sortable, filterable table; ``taskSelected(id)`` when the user picks one."""
 
     taskSelected = Signal(int)
+    matchesChanged = Signal(object)  # task ids the search matches (np.ndarray; empty = no search)
 
     def __init__(self, timeline: Timeline, state_color: Callable[[int], QColor],
                  parent: QWidget | None = None) -> None:
@@ -43,6 +47,12 @@ class TaskTablePanel(QWidget):
         for label, states in STATE_FILTERS:
             self.filter.addItem(label, states)
         self.filter.setToolTip("Show only tasks in this state")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Find: 12, 10-19, failed, worker 2, pid 4711")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Tasks by id or range, state, and worker/thread/pid/lane N; words of one kind "
+                               "are alternatives, kinds combine (\"failed worker 2\"). Matches are outlined "
+                               "in the chart.")
         self.shown = QLabel()
         self.view = QTableView()
         self.view.setModel(self.model)
@@ -61,7 +71,7 @@ class TaskTablePanel(QWidget):
         hheader.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hheader.setStretchLastSection(True)
         header_metrics = hheader.fontMetrics()
-        for column, width in enumerate((60, 90, 150, 60, 140, 70, 70, 80, 80, 70, 80)):
+        for column, width in enumerate((60, 90, 150, 60, 140, 70, 70, 80, 80, 70, 80, 90, 100)):
             # Never narrower than the column title (header fonts differ between styles).
             title = str(self.model.headerData(column, Qt.Orientation.Horizontal))
             self.view.setColumnWidth(column, max(width, header_metrics.horizontalAdvance(title) + 28))
@@ -69,19 +79,31 @@ class TaskTablePanel(QWidget):
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(QLabel("Show"))
         top.addWidget(self.filter)
-        top.addStretch(1)
+        top.addWidget(self.search, 1)
         top.addWidget(self.shown)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(self.view, 1)
         self.filter.currentIndexChanged.connect(self._on_filter)
+        self.search.textChanged.connect(self._on_search)
+        self.model.matchesChanged.connect(self.matchesChanged)
         self.model.rowsShownChanged.connect(self._on_shown)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
         self._on_shown(self.model.rowCount(), timeline.n_tasks)
 
     def _on_filter(self) -> None:
         self.model.set_state_filter(self.filter.currentData())
+
+    def _on_search(self, text: str) -> None:
+        try:
+            query = parse_query(text)
+        except QueryError as exc:
+            self.search.setStyleSheet("QLineEdit { border: 1px solid #D7263D; }")
+            self.search.setToolTip(str(exc))
+            return
+        self.search.setStyleSheet("")
+        self.model.set_query(query)
 
     def _on_shown(self, shown: int, total: int) -> None:
         text = f"{count(shown)} of {count(total)} tasks" if shown != total else f"{count(total)} tasks"

@@ -1,0 +1,77 @@
+"""One source of truth: progress, metrics and the task table show the same moment of a live run."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from gui_helpers import run_and_wait  # noqa: E402
+
+from procviz.engine.config import parse_config  # noqa: E402
+from procviz.engine.events import TaskState  # noqa: E402
+from procviz.gui.panels.task_table import STATE_FILTERS  # noqa: E402
+
+
+@pytest.fixture
+def window(run_window):
+    """These tests use the live-run window at 1280x720 (conftest's run_window)."""
+    return run_window
+
+
+
+def shown_numbers(window) -> dict[str, int]:
+    """What each panel shows: progress counts, metrics counts, rows of the "done" table filter."""
+    progress, metrics = window.progress.counts, window.metrics.metrics
+    return {
+        "progress done": progress.get(TaskState.DONE, 0),
+        "metrics done": metrics.done if metrics else 0,
+        "table done rows": window.tasks.model.rowCount(),
+        "progress cancelled": progress.get(TaskState.CANCELLED, 0),
+        "metrics cancelled": metrics.cancelled if metrics else 0,
+    }
+
+
+def test_progress_metrics_and_table_agree_at_every_drain(qtbot, window) -> None:
+    done_filter = [label for label, _ in STATE_FILTERS].index("done")
+    window.tasks.filter.setCurrentIndex(done_filter)
+    window.form.set_value(parse_config({"workers": 2, "workload": {"kind": "sleep", "count": 30, "duration_ms": 40}}))
+    seen: list[dict[str, int]] = []
+    clock_ahead: list[bool] = []
+
+    def check() -> None:
+        seen.append(shown_numbers(window))
+        tl = window.timeline
+        if window.progress.live:
+            clock_ahead.append(window.progress.elapsed_s() >= (tl.now_ns - tl.t0_ns) / 1e9)
+
+    window.bridge.ticked.connect(check)
+    result = run_and_wait(qtbot, window)
+    assert result.outcome == "completed"
+    check()
+    assert len(seen) > 2
+    for numbers in seen:
+        assert numbers["progress done"] == numbers["metrics done"] == numbers["table done rows"], numbers
+        assert numbers["progress cancelled"] == numbers["metrics cancelled"], numbers
+    assert seen[-1]["progress done"] == 30
+    assert clock_ahead and all(clock_ahead)
+    assert window.progress.bar.format() == "30 / 30 finished"
+
+
+def test_a_stopped_run_shows_its_cancelled_tasks_apart(qtbot, window) -> None:
+    window.form.set_value(parse_config({"workers": 2, "workload": {"kind": "sleep", "count": 24, "duration_ms": 500}}))
+    with qtbot.waitSignal(window.bridge.runFinished, timeout=90_000) as blocker:
+        assert window.start_run()
+        qtbot.waitUntil(lambda: np.count_nonzero(window.timeline.state == TaskState.DONE) >= 1, timeout=60_000)
+        window.stop_run()
+    assert blocker.args[0].outcome == "stopped"
+    tl = window.timeline
+    done = int(np.count_nonzero(tl.state == TaskState.DONE))
+    cancelled = int(np.count_nonzero(tl.state == TaskState.CANCELLED))
+    assert cancelled > 0
+    text = window.progress.bar.format()
+    assert f"{done} done" in text and f"{cancelled} cancelled" in text
+    assert window.progress.bar.value() == done < window.progress.bar.maximum()
+    assert window.metrics.metrics.cancelled == cancelled
