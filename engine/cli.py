@@ -1,27 +1,33 @@
-"""The headless command line: ``procviz run`` and ``procviz export``. Imports no Qt.
+"""The headless command line: ``procviz run``, ``procviz export``, ``procviz presets``. Imports no Qt.
 
 PNG and SVG are drawn by the chart code in ``gui.render``; the engine must not import the GUI,
 so the ``procviz`` entry point (``procviz.gui.app.main``) hands :func:`main` an ``image_writer`` that
 imports ``gui.render`` only when an image is asked for. Without one, images are refused with a
 message.
 
-Exit codes of ``procviz run``: 0 every task done, 1 some task failed or timed out (or the run
-failed), 2 invalid input (config, flags, files), 3 stopped or interrupted (SIGINT/SIGTERM end the
-run cleanly: every unfinished task cancelled, no worker left).
+Exit codes (:data:`EXIT_CODES_HELP`, shown by ``procviz --help``): 0 every task done, 1 some task
+failed or timed out (or the run failed), 2 invalid input (config, flags, files) or no usable
+display, 3 stopped or interrupted (SIGINT/SIGTERM end the run cleanly: every unfinished task
+cancelled, no worker left).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+from procviz import __version__
+from procviz.engine.cli_config import config_from_args
+from procviz.engine.cli_progress import RunProgress, wanted
 from procviz.engine.config import (
     APIS,
     BACKENDS,
@@ -32,12 +38,11 @@ from procviz.engine.config import (
     ORDERS,
     START_METHODS,
     ConfigError,
-    RunConfig,
-    load_config,
-    parse_config,
 )
-from procviz.engine.events import RunOutcome, TaskState
+from procviz.engine.events import RunOutcome
 from procviz.engine.timeline import Timeline
+
+log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STOPPED = 0, 1, 2, 3
 EXIT_CODES = {
@@ -48,6 +53,20 @@ EXIT_CODES = {
     RunOutcome.STOPPED: EXIT_STOPPED,
 }
 IMAGE_FORMATS = ("png", "svg")
+# Subcommands, in the order ``procviz --help`` lists them (the window's help lists them too).
+COMMANDS = {
+    "run": "run a configuration headless and write its timeline",
+    "export": "convert a timeline file to another format (json, csv, chrome, png, svg)",
+    "presets": "list the shipped presets (for run --preset NAME)",
+}
+EXIT_CODES_HELP = """\
+exit codes:
+  0  done: every task finished
+  1  some task failed or timed out, or the run failed
+  2  invalid input (config, flags, files), or no usable display for the window
+  3  stopped: Ctrl-C or SIGTERM (the run ends cleanly, no worker left)
+"""
+VERSION = f"procviz {__version__}"
 
 FIELD_HELP = f"""\
 config fields (JSON file for --config; flags override them):
@@ -71,11 +90,22 @@ example: {{"workers": 4, "api": "imap_unordered", "chunksize": 2,
 """
 
 
-def _run_parser(sub: Any) -> None:
-    p = sub.add_parser("run", help="run a configuration headless and write its timeline",
+def _common() -> argparse.ArgumentParser:
+    """Options every subcommand takes."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log what procviz does to stderr (-vv: debug detail)")
+    return common
+
+
+def _run_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("run", help=COMMANDS["run"], parents=[common],
                        description="Run a pool workload, show progress, write the timeline, print a summary.",
-                       epilog=FIELD_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", type=Path, help="JSON config file (fields below)")
+                       epilog=FIELD_HELP + "\n" + EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", type=Path, help="JSON file: a config (fields below), a preset file, "
+                   "or a timeline written by procviz (runs its config again)")
+    p.add_argument("--preset", metavar="NAME", help="a shipped preset ('procviz presets' lists them); "
+                   "flags override its fields")
     p.add_argument("--out", type=Path, help="timeline file; format from the extension "
                    "(.json native, .csv, .trace.json/.json.gz Chrome trace, .png, .svg)")
     p.add_argument("--format", choices=("json", "csv", "chrome", *IMAGE_FORMATS), help="override the format of --out")
@@ -94,20 +124,30 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--distribution", choices=DISTRIBUTIONS)
     p.add_argument("--spread-ms", type=float)
     p.add_argument("--seed", type=_int_arg)
-    p.add_argument("--function", help="module:function (with --kind function)")
+    p.add_argument("--function", help="module:function (with --kind function); the module is looked up in "
+                   "the current folder first, then on sys.path")
     p.add_argument("--args", help='JSON list of argument lists, e.g. "[[1], [2]]"')
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (it is shown only when stdout and stderr are terminals)")
 
 
-def _export_parser(sub: Any) -> None:
-    p = sub.add_parser("export", help="convert a timeline file to another format",
+def _export_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("export", help=COMMANDS["export"], parents=[common],
                        description="Read a timeline (native JSON, procviz CSV or procviz Chrome trace) "
-                       "and write it as csv, chrome, json, png or svg.")
+                       "and write it as csv, chrome, json, png or svg.",
+                       epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("timeline", type=Path)
     p.add_argument("--format", choices=("json", "csv", "chrome", *IMAGE_FORMATS))
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--width", type=_int_arg, default=1600, help="image width in px (png/svg)")
     p.add_argument("--height", type=_int_arg, default=900, help="image height in px (png/svg)")
+
+
+def _presets_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("presets", help=COMMANDS["presets"], parents=[common],
+                       description="List the shipped presets: the name to give 'procviz run --preset', "
+                       "and what each shows.")
+    p.add_argument("--long", action="store_true", help="print each preset's full description too")
 
 
 def _int_arg(text: str) -> int:
@@ -118,42 +158,26 @@ def _int_arg(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``procviz`` argument parser (subcommands run and export)."""
+    """The headless ``procviz`` argument parser (subcommands run, export, presets)."""
+    common = _common()
     parser = argparse.ArgumentParser(prog="procviz", description="Process visualizer for Python multiprocessing. "
-                                     "With no subcommand, opens the window.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    _run_parser(sub)
-    _export_parser(sub)
+                                     "With no subcommand, opens the window (procviz --help).",
+                                     epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-V", "--version", action="version", version=VERSION)
+    # -v before the command (procviz -v run ...); its own dest, as a subcommand's default would overwrite it
+    parser.add_argument("-v", "--verbose", dest="verbose_before", action="count", default=0, help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
+    _run_parser(sub, common)
+    _export_parser(sub, common)
+    _presets_parser(sub, common)
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The config file (if any) with flags laid over it, validated."""
-    data: dict[str, Any] = load_config(args.config).to_json() if args.config else {}
-    flat = {"backend": args.backend, "workers": args.workers, "start_method": args.start_method, "api": args.api,
-            "chunksize": args.chunksize, "maxtasksperchild": args.maxtasksperchild,
-            "task_timeout_s": args.task_timeout, "order": args.order, "scenario": args.scenario}
-    data.update({k: v for k, v in flat.items() if v is not None})
-    workload = dict(data.get("workload", {}))
-    wflat = {"kind": args.kind, "count": args.count, "duration_ms": args.duration_ms,
-             "distribution": args.distribution, "spread_ms": args.spread_ms, "seed": args.seed,
-             "function": args.function}
-    workload.update({k: v for k, v in wflat.items() if v is not None})
-    if args.args is not None:
-        try:
-            workload["args"] = json.loads(args.args)
-        except ValueError as exc:
-            raise ConfigError([_problem("workload.args", f"is not valid JSON: {exc}")]) from None
-        workload.pop("count", None)
-    if workload:
-        data["workload"] = workload
-    return parse_config(data)
-
-
-def _problem(field: str, message: str) -> Any:
-    from procviz.engine.config import Problem
-
-    return Problem(field, message)
+def setup_logging(verbosity: int) -> None:
+    """``logging`` to stderr: warnings only by default, INFO with -v, DEBUG with -vv."""
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="procviz: %(levelname)s: %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("procviz").setLevel(level)
 
 
 ImageWriter = Callable[[Timeline, Path, int, int, str], None]
@@ -176,40 +200,6 @@ def write_any(timeline: Timeline, path: Path, fmt: str | None, width: int = 1600
 def _format_from_suffix(path: Path) -> str | None:
     suffix = path.suffix.lower().lstrip(".")
     return suffix if suffix in IMAGE_FORMATS else None
-
-
-class _Progress:
-    """Progress on a terminal: one rewritten line on a TTY, a line per second otherwise."""
-
-    def __init__(self, stream: TextIO, quiet: bool) -> None:
-        self.stream = stream
-        self.quiet = quiet
-        self.tty = stream.isatty()
-        self.last = 0.0
-        self.t0 = time.monotonic()
-
-    def show(self, timeline: Timeline, final: bool = False) -> None:
-        if self.quiet or timeline.run is None:
-            return
-        now = time.monotonic()
-        if not final and now - self.last < (0.1 if self.tty else 1.0):
-            return
-        self.last = now
-        counts = timeline.state_counts()
-        done = timeline.finished_count()
-        n = timeline.n_tasks
-        rate = done / max(now - self.t0, 1e-9)
-        width = 30
-        filled = int(width * done / n) if n else width
-        line = (f"[{'#' * filled}{'.' * (width - filled)}] {done}/{n} finished · "
-                f"{counts[TaskState.RUNNING]} running · "
-                f"{counts[TaskState.FAILED] + counts[TaskState.TIMEOUT]} failed · "
-                f"{rate:.1f} tasks/s")
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if final else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -237,7 +227,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     live = Timeline()
-    progress = _Progress(sys.stderr, args.quiet)
+    progress = RunProgress(wanted(args.quiet))
+    log.info("config: %s", json.dumps(config.to_json(), separators=(",", ":")))
     try:
         engine.start(config)
         while engine.running:
@@ -251,18 +242,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
-    _drain(engine, live)
-    progress.show(live, final=True)
+        _drain(engine, live)
+        progress.close(live)  # whatever happened: leave the terminal with its cursor and a final line
     if result is None:
         print("procviz run: the engine did not stop in time", file=sys.stderr)
         return EXIT_FAILED
-    for line in result.metrics.summary_lines():
-        print(line)
+    if result.outcome is not RunOutcome.INVALID:  # no figures for a run that never ran
+        for line in result.metrics.summary_lines():
+            print(line)
     print(f"outcome: {result.outcome}: {result.message}")
     if args.out is not None and result.timeline.run is not None:
         try:
             write_any(result.timeline, args.out, args.format)
-            print(f"timeline written to {args.out}")
+            print(f"timeline: {args.out}")
         except (OSError, ValueError) as exc:
             print(f"procviz run: cannot write {args.out}: {exc}", file=sys.stderr)
             return EXIT_INVALID
@@ -298,6 +290,25 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_presets(args: argparse.Namespace) -> int:
+    """``procviz presets``: each shipped preset's name (for ``run --preset``) and what it shows."""
+    from procviz.engine.presets import load_presets
+
+    presets, problems = load_presets()
+    width = max((len(p.key) for p in presets), default=0)
+    group = None
+    for preset in presets:
+        if preset.group != group:
+            group = preset.group
+            print(f"{'' if group == presets[0].group else chr(10)}{group}:")
+        print(f"  {preset.key:<{width}}  {preset.name}")
+        if args.long and preset.description:
+            print(f"  {'':<{width}}  {preset.description}")
+    for problem in problems:
+        print(f"procviz presets: skipped {problem}", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None, image_writer: ImageWriter | None = None) -> int:
     """Entry point of the headless subcommands; returns the exit code.
 
@@ -310,9 +321,14 @@ def main(argv: list[str] | None = None, image_writer: ImageWriter | None = None)
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help exits 0, bad flags exit 2
         return int(exc.code or 0)
-    if args.command == "run":
-        return cmd_run(args)
-    return cmd_export(args)
+    setup_logging(args.verbose + args.verbose_before)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "run": cmd_run, "export": cmd_export, "presets": cmd_presets}
+    try:
+        return commands[args.command](args)
+    except BrokenPipeError:  # e.g. procviz presets | head: the reader left, which is not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return EXIT_OK
 
 
 if __name__ == "__main__":

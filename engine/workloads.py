@@ -12,10 +12,13 @@ exactly what the tutorials' "more processes than cores" lesson is about.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 BUILTIN_FUNCTIONS = {
@@ -70,6 +73,7 @@ def mixed(ms: float, slice_ms: float = 5.0) -> None:
             time.sleep(min(slice_ms / 1000.0, left))
 
 
+log = logging.getLogger(__name__)
 _cache: dict[str, Callable[..., Any]] = {}
 
 # Before procviz installed as one package its modules were top-level ``engine.*``; files and presets
@@ -86,12 +90,52 @@ def legacy_module(module_name: str) -> str:
 
 
 def resolve(ref: str) -> Callable[..., Any]:
-    """Import ``module:function`` once per process and return the function."""
+    """Import ``module:function`` once per process and return the function.
+
+    The module is looked up in the current folder first, as ``python script.py`` looks next to the
+    script: ``procviz run --function mytasks:work`` works from the folder holding ``mytasks.py``.
+    This runs in the parent (which checks the function before starting workers) and again in every
+    worker. Workers share the parent's folder: spawn workers start in it with the parent's
+    ``sys.path``; forkserver workers are forked from a server started in it, and add it here
+    themselves in case the server started before the parent added it.
+    """
     fn = _cache.get(ref)
     if fn is None:
         module_name, _, attr = ref.partition(":")
-        fn = getattr(importlib.import_module(legacy_module(module_name)), attr)
+        fn = getattr(import_user_module(legacy_module(module_name)), attr)
         if not callable(fn):
             raise TypeError(f"{ref} is not callable")
         _cache[ref] = fn
     return fn
+
+
+def import_user_module(name: str) -> ModuleType:
+    """Import ``name`` with the current folder first on ``sys.path``; a module not found says where it looked.
+
+    The folder goes first only for this import, then to the end of ``sys.path``: the user's module
+    (and what it imports as it loads) is found in the folder first, while modules that procviz
+    imports later (rich, orjson, ...) are not shadowed by a same-named file there. A sibling
+    module imported later still resolves, from the end of the path.
+    """
+    folder = os.getcwd()
+    own = name.partition(".")[0] == "procviz"
+    if not own:
+        if folder in sys.path:
+            sys.path.remove(folder)
+        sys.path.insert(0, folder)
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(f"{exc} (looked in {_places()})", name=exc.name, path=exc.path) from None
+    finally:
+        if not own and sys.path and sys.path[0] == folder:
+            sys.path.append(sys.path.pop(0))
+    log.debug("%s imported from %s", name, getattr(module, "__file__", "?"))
+    return module
+
+
+def _places(shown: int = 3) -> str:
+    """The first few ``sys.path`` entries, for a message."""
+    places = [p or os.getcwd() for p in sys.path]
+    more = len(places) - shown
+    return ", ".join(places[:shown]) + (f" and {more} more sys.path entries" if more > 0 else "")

@@ -1,8 +1,10 @@
-"""The ``procviz`` command: the window, or the headless ``run`` / ``export`` subcommands.
+"""The ``procviz`` command: the window, or the headless subcommands (``run``, ``export``, ``presets``).
 
-``procviz run ...`` and ``procviz export ...`` are handed to :func:`procviz.engine.cli.main` before
-anything imports Qt, so they work on machines without a display or Qt libraries (this module
-imports PySide6 only inside the functions that open the window or draw an image).
+The subcommands and ``--version`` are handed to :func:`procviz.engine.cli.main` before anything
+imports Qt, so they work on machines without a display or Qt libraries (this module imports
+PySide6 only inside the functions that open the window or draw an image). Before the window's
+QApplication exists, :mod:`procviz.gui.qt_check` makes sure Qt can start here: if not, procviz
+says what is missing and exits 2 instead of letting Qt abort.
 
 Ctrl-C in the terminal closes the window the same way as its close button: the run is stopped
 cleanly first. Qt's event loop runs in C++, where Python cannot run a signal handler, so a
@@ -12,19 +14,24 @@ periodic timer gives the interpreter a chance to notice the signal.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-HEADLESS_COMMANDS = ("run", "export")
+HEADLESS_COMMANDS = ("run", "export", "presets")  # procviz.engine.cli.COMMANDS (a test keeps them equal)
+VERSION_FLAGS = ("-V", "--version")
 SIGNAL_POLL_MS = 200
+log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``procviz``; returns the exit code."""
     argv = list(sys.argv if argv is None else argv)
-    if len(argv) > 1 and argv[1] in HEADLESS_COMMANDS:
+    first = next((arg for arg in argv[1:] if not arg.startswith("-")), None)  # procviz -v run ... too
+    if first in HEADLESS_COMMANDS or (len(argv) > 1 and argv[1] in VERSION_FLAGS):
         from procviz.engine.cli import main as cli_main
 
         return cli_main(argv[1:], image_writer=render_image)
@@ -32,48 +39,124 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def render_image(timeline: Any, path: Path, width: int, height: int, fmt: str) -> None:
-    """Draw a timeline to PNG/SVG for the headless export (imports Qt only now; no display needed)."""
+    """Draw a timeline to PNG/SVG for the headless export (imports Qt only now; no display needed).
+
+    A headless export never needs a display, so it always uses Qt's offscreen platform (a set but
+    unreachable DISPLAY would otherwise abort the export). Qt's own messages go to the log (seen
+    with ``--verbose``), not to stderr.
+    """
+    from PySide6.QtCore import qInstallMessageHandler
+
     from procviz.gui.render import render_timeline
 
-    render_timeline(timeline, path, width, height, fmt=fmt)
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    previous = qInstallMessageHandler(_qt_message_to_log)
+    try:
+        render_timeline(timeline, path, width, height, fmt=fmt)
+    finally:
+        qInstallMessageHandler(previous)
+
+
+def _qt_message_to_log(mode: Any, context: Any, message: str) -> None:
+    """Qt messages during a headless export (e.g. "This plugin does not support propagateSizeHints()")."""
+    log.debug("Qt: %s", message)
+
+
+def window_parser() -> argparse.ArgumentParser:
+    """The parser of ``procviz [TIMELINE]``; its help lists the headless commands and the exit codes."""
+    from procviz.engine.cli import COMMANDS, EXIT_CODES_HELP, VERSION
+
+    commands = "\n".join(f"  {name:<9} {text}" for name, text in COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog="procviz",
+        usage="procviz [-h] [-V] [-v] [--theme THEME] [--settings FILE] [TIMELINE]\n"
+              "       procviz {" + ",".join(COMMANDS) + "} ...",
+        description="Run a Python multiprocessing pool and watch its worker processes live.",
+        epilog=f"commands (headless, no display needed; procviz COMMAND --help):\n{commands}\n\n{EXIT_CODES_HELP}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("timeline", nargs="?", type=Path, metavar="TIMELINE",
+                        help="a timeline file to open (JSON, CSV, Chrome trace)")
+    parser.add_argument("-V", "--version", action="version", version=VERSION)
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log to stderr (-vv: debug detail)")
+    themes = _themes()
+    parser.add_argument("--theme", choices=themes, default=None, metavar="THEME",
+                        help=f"colour theme: {', '.join(themes or ('system',))} "
+                             "(default: the one last chosen in View > Theme, else the system's)")
+    parser.add_argument("--settings", type=Path, metavar="FILE",
+                        help="keep settings in this INI file instead of the user's")
+    return parser
+
+
+def _themes() -> tuple[str, ...] | None:
+    """The theme names, or None when Qt cannot even be imported (the Qt check then says why)."""
+    try:
+        from procviz.gui.theme import THEMES
+    except ImportError:
+        return None
+    return THEMES
 
 
 def parse_window_args(args: list[str]) -> argparse.Namespace:
     """Options of the window: an optional timeline file to open, a theme, a settings file."""
-    from procviz.gui.theme import THEMES
-
-    parser = argparse.ArgumentParser(
-        prog="procviz",
-        description="Run a Python multiprocessing pool and watch its worker processes live. "
-                    "Headless: 'procviz run --help', 'procviz export --help'.",
-    )
-    parser.add_argument("timeline", nargs="?", type=Path,
-                        help="a timeline file to open (JSON, CSV, Chrome trace)")
-    parser.add_argument("--theme", choices=THEMES, default=None,
-                        help="colour theme (default: the one last chosen in View > Theme, else the system's)")
-    parser.add_argument("--settings", type=Path, help="keep settings in this INI file instead of the user's")
-    return parser.parse_args(args)
+    return window_parser().parse_args(args)
 
 
 def run_window(args: list[str]) -> int:
-    """Open the main window (and a timeline, if given) and run the event loop."""
+    """Check that Qt can start, open the main window (and a timeline, if given), run the event loop."""
     options = parse_window_args(args)
+    # Ctrl-C while the window is still being built must quit it too: note the signal now, act on
+    # it once the event loop runs (install_quit_on_signals below takes over from then on).
+    pending: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: pending.append(signum))
+    from procviz.engine.cli import EXIT_INVALID, setup_logging
+    from procviz.gui.qt_check import check
+
+    setup_logging(options.verbose)
+    problem = check()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_INVALID
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from procviz.gui.main_window import MainWindow
-    from procviz.gui.settings import APPLICATION, ORGANIZATION, make_settings
+    from procviz.gui.settings import make_settings
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "procviz", *args])
     assert isinstance(app, QApplication)  # the widgets need a QApplication, not a QCoreApplication
-    app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
+    configure_app(app)
+    # the theme: --theme for this session, else the one remembered from View > Theme
     window = MainWindow(settings=make_settings(options.settings), theme=options.theme)
     install_quit_on_signals(window)  # before show(): a Ctrl-C from then on closes the window
     window.show()
     if options.timeline is not None:
         QTimer.singleShot(0, lambda: window.open_file(options.timeline))
+    if pending:
+        QTimer.singleShot(0, lambda: (window.close(), QApplication.quit()))
     return app.exec()
+
+
+def configure_app(app: Any) -> None:
+    """Names (settings location, desktop entry) and the window icon of ``app`` (the window applies the theme)."""
+    from procviz.gui.settings import APPLICATION, ORGANIZATION
+
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setDesktopFileName(APPLICATION)  # matches resources/procviz.desktop (Wayland's window-to-entry link)
+    app.setWindowIcon(app_icon())
+
+
+def app_icon() -> Any:
+    """The application icon (``resources/icons/procviz.png``) as a QIcon, read with importlib.resources."""
+    from PySide6.QtGui import QIcon, QPixmap
+
+    from procviz.resources import ICON_PNG, read_bytes
+
+    pixmap = QPixmap()
+    pixmap.loadFromData(read_bytes(ICON_PNG), "PNG")
+    return QIcon(pixmap)
 
 
 def install_quit_on_signals(window: Any) -> Any:

@@ -69,7 +69,7 @@ def test_window_options_parse_without_opening_a_window() -> None:
 
 
 def test_gui_app_module_itself_imports_no_qt() -> None:
-    code = f"import sys, gui.app; print(','.join(m for m in sys.modules if m.split('.')[0] in {QT_ROOTS!r}))"
+    code = f"import sys, procviz.gui.app; print(','.join(m for m in sys.modules if m.split('.')[0] in {QT_ROOTS!r}))"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
@@ -83,7 +83,7 @@ def test_procviz_export_png_draws_the_chart_without_a_display(tmp_path) -> None:
     timeline = tmp_path / "t.json"
     write_timeline(finished_run(200), timeline)
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    code = ("import sys; from gui.app import main; "
+    code = ("import sys; from procviz.gui.app import main; "
             f"sys.exit(main(['procviz', 'export', {str(timeline)!r}, '--out', {str(tmp_path / 't.png')!r}]))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)

@@ -80,7 +80,7 @@ def test_run_out_picks_the_format_from_the_extension(tmp_path) -> None:
 
     for name in ("t.json", "t.csv", "t.trace.json"):
         out = tmp_path / name
-        proc = subprocess.run([sys.executable, "-c", "import sys; from gui.app import main; sys.exit(main())",
+        proc = subprocess.run([sys.executable, "-c", "import sys; from procviz.gui.app import main; sys.exit(main())",
                                "run", "--quiet", "--workers", "2", "--kind", "sleep", "--count", "3",
                                "--duration-ms", "10", "--out", str(out)], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,107 @@
+"""The run configuration of ``procviz run``: a file or a preset, with the flags laid over it.
+
+``--config`` takes any of the three JSON shapes a user has at hand: a bare config (the fields
+``procviz run --help`` lists), a preset file (``{"name", "description", "config"}``, as in
+``resources/presets``), or a timeline written by procviz (native JSON, CSV or Chrome trace:
+the config it was recorded with). ``--preset KEY`` takes a shipped preset by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from procviz.engine.config import MAX_CONFIG_BYTES, ConfigError, Problem, RunConfig, load_config, parse_config
+from procviz.engine.presets import PresetError, find_preset, is_preset, load_preset, load_presets
+
+log = logging.getLogger(__name__)
+
+# flag name on the command line -> config field (None values are "not given")
+TOP_FLAGS = {"backend": "backend", "workers": "workers", "start_method": "start_method", "api": "api",
+             "chunksize": "chunksize", "maxtasksperchild": "maxtasksperchild", "task_timeout": "task_timeout_s",
+             "order": "order", "scenario": "scenario"}
+WORKLOAD_FLAGS = {"kind": "kind", "count": "count", "duration_ms": "duration_ms", "distribution": "distribution",
+                  "spread_ms": "spread_ms", "seed": "seed", "function": "function"}
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The config file or preset (if any) with the flags laid over it, validated; raises ConfigError."""
+    data = base_config(args.config, getattr(args, "preset", None))
+    data.update({field: getattr(args, flag) for flag, field in TOP_FLAGS.items() if getattr(args, flag) is not None})
+    workload = dict(data.get("workload", {}))
+    workload.update({field: getattr(args, flag) for flag, field in WORKLOAD_FLAGS.items()
+                     if getattr(args, flag) is not None})
+    if args.args is not None:
+        try:
+            workload["args"] = json.loads(args.args)
+        except ValueError as exc:
+            raise ConfigError([Problem("workload.args", f"is not valid JSON: {exc}")]) from None
+        workload.pop("count", None)
+    if workload:
+        data["workload"] = workload
+    return parse_config(data)
+
+
+def base_config(path: Path | None, preset: str | None) -> dict[str, Any]:
+    """The config fields from ``--config`` or ``--preset`` (an empty dict when neither is given)."""
+    if path is not None and preset is not None:
+        raise ConfigError([Problem("--preset", "cannot be combined with --config: give one of them")])
+    if preset is not None:
+        presets, _ = load_presets()
+        try:
+            chosen = find_preset(preset, presets)
+        except PresetError as exc:
+            raise ConfigError([Problem("--preset", str(exc))]) from None
+        log.info("preset %s: %s", chosen.key, chosen.name)
+        return dict(chosen.config)
+    if path is not None:
+        return config_from_file(path)
+    return {}
+
+
+def config_from_file(path: Path) -> dict[str, Any]:
+    """The config held by a bare config, a preset file or a procviz timeline; raises ConfigError."""
+    try:
+        return load_config(path).to_json()
+    except ConfigError as exc:
+        as_bare = exc
+    data = _small_json(path)
+    if is_preset(data):
+        try:
+            preset = load_preset(path)
+        except PresetError as exc:
+            raise ConfigError([Problem(str(path), f"is a preset file that cannot be used: {exc}")]) from None
+        log.info("%s is a preset: %s", path, preset.name)
+        return dict(preset.config)
+    if data is None or (isinstance(data, dict) and "format" in data):  # not small JSON, or a native timeline
+        config = _timeline_config(path)
+        if config is not None:
+            log.info("%s is a timeline: using the config it was recorded with", path)
+            return config
+    raise as_bare
+
+
+def _small_json(path: Path) -> Any:
+    """The parsed file if it is JSON no bigger than a config may be, else None."""
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _timeline_config(path: Path) -> dict[str, Any] | None:
+    """The recorded config of a timeline file, or None if the file is not a timeline procviz can read."""
+    from procviz.engine.formats import TimelineFileError, read_timeline
+
+    try:
+        timeline = read_timeline(path)
+    except (TimelineFileError, OSError):
+        return None
+    if timeline.run is None or not isinstance(timeline.run.config, dict):
+        return None
+    return dict(timeline.run.config)
