@@ -21,7 +21,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOURCE_FOLDERS = ("engine", "gui", "resources")
-NOT_SHIPPED = {"screenshot.png"}  # the README's picture, not needed at run time
+NOT_SHIPPED_PREFIX = "screenshot"  # README pictures, not part of the app
 COPY_IGNORE = shutil.ignore_patterns(".venv", "venv", ".git", "__pycache__", "build", "dist", "*.egg-info",
                                      ".pytest_cache", ".ruff_cache", ".mypy_cache", "out")
 
@@ -70,7 +70,7 @@ def shipped_resource_files() -> set[str]:
     """Wheel paths of every data file under resources/ (the Python files are checked by the package list)."""
     out = set()
     for path in (ROOT / "resources").rglob("*"):
-        if path.is_file() and path.suffix not in (".py", ".pyc") and path.name not in NOT_SHIPPED:
+        if path.is_file() and path.suffix not in (".py", ".pyc") and not path.name.startswith(NOT_SHIPPED_PREFIX):
             out.add("procviz/resources/" + path.relative_to(ROOT / "resources").as_posix())
     return out
 
