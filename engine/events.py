@@ -115,6 +115,8 @@ class WorkerHello:
     schedstat: bool  # whether run-queue wait is measurable here
     kind: LaneKind = LaneKind.PROCESS  # a process or a thread
     name: str = ""
+    cpu_ns: int = -1  # the thread's schedstat at ready_ns (the sampler's baseline); -1 = not read
+    wait_ns: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +248,8 @@ INTERVAL_DTYPE = np.dtype(
 )
 RESOURCE_DTYPE = np.dtype([("lane", "<i4"), ("t_ns", "<i8"), ("cpu_pct", "<f4"), ("rss", "<i8")])
 SPAN_DTYPE = np.dtype([("lane", "<i4"), ("start_ns", "<i8"), ("end_ns", "<i8"), ("label", "<i4")])
+# The machine lane (engine/machine.py): busy and own shares of the run's CPUs over a window.
+MACHINE_DTYPE = np.dtype([("start_ns", "<i8"), ("end_ns", "<i8"), ("cpus", "<u2"), ("busy", "<f4"), ("own", "<f4")])
 
 
 def empty(dtype: np.dtype) -> np.ndarray:
@@ -327,6 +331,7 @@ class EngineBatch:
     intervals: np.ndarray = field(default_factory=lambda: empty(INTERVAL_DTYPE))
     resources: np.ndarray = field(default_factory=lambda: empty(RESOURCE_DTYPE))
     spans: np.ndarray = field(default_factory=lambda: empty(SPAN_DTYPE))
+    machine: np.ndarray = field(default_factory=lambda: empty(MACHINE_DTYPE))
     span_labels: tuple[str, ...] = ()  # new labels, appended in order to the receiver's list
     texts: tuple[TaskText, ...] = ()
     status: RunStatus | None = None

@@ -277,9 +277,10 @@ def announce_thread(kind: LaneKind, name: str = "") -> None:
     now = time.monotonic_ns()
     reader = _reader()
     assert _recorder is not None
+    cpu, wait = reader.read() if reader.available else (-1, -1)  # the engine's baseline at ready_ns
     _recorder.hello(WorkerHello(
         pid=pid, tid=threading.get_native_id(), created_ns=created if created is not None else now,
-        ready_ns=now, schedstat=reader.available, kind=kind, name=name,
+        ready_ns=now, schedstat=reader.available, kind=kind, name=name, cpu_ns=cpu, wait_ns=wait,
     ))
 
 

@@ -305,6 +305,7 @@ class _Run:
                 exits.append(backend.exits.get_nowait())
             except queue.Empty:
                 break
+        exits.extend(tracker.kernel_exits())  # exits as the kernel reported them (engine/exit_watch.py)
         for batch in receiver.receive_all():
             tracker.on_worker_batch(batch, now)
         tracker.settle(now)

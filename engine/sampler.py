@@ -1,11 +1,17 @@
 """Per-worker OS state over time, measured from the kernel, plus CPU% and RSS from psutil.
 
 Every ``period`` the sampler reads each live worker thread's ``/proc/<pid>/task/<tid>/schedstat``
-(on-CPU ns, run-queue wait ns) through a kept descriptor. Over one sample window of wall time W
-with deltas C (on-CPU) and R (run-queue wait), the blocked time is B = W - C - R, and the window
-is labelled with the state the worker spent most of it in: RUNNING (C), READY (R) or WAITING (B).
-Consecutive windows with the same label merge into one interval carrying the summed C and R, so
-the exact split is kept even where the label rounds it. An open interval is cut every
+(on-CPU ns, run-queue wait ns) and the state letter of its ``stat`` through kept descriptors.
+:class:`~procviz.engine.lane_windows.LaneWindows` turns the reads into windows whose split is what
+the kernel reports for them (ready time placed in the windows in which the thread was runnable,
+see that module). A lane's windows tile its life: from the counters its hello carried at its
+ready time, to the final counters the :class:`~procviz.engine.exit_watch.ExitWatch` read when
+the kernel reported its exit (or the run's end).
+
+Settled windows become state intervals: each labelled with the state it spent most of its time
+in (RUNNING = on-CPU, READY = run-queue wait, WAITING = the rest: blocked), carrying the exact
+on-CPU and ready ns, so a strip can draw the proportions and not only the label. Consecutive
+windows merge while their label and shares stay close; an interval is cut every
 ``max_interval_s`` so a live view sees it grow.
 
 NEW (created -> ready) and TERMINATED (after exit) come from the lane's lifecycle, not from here.
@@ -14,13 +20,30 @@ Where schedstat is missing, windows are split with psutil CPU times only and REA
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 import psutil
 
-from procviz.engine.clock import SchedstatReader, schedstat_path
-from procviz.engine.events import INTERVAL_DTYPE, RESOURCE_DTYPE, WorkerState
+from procviz.engine.clock import schedstat_path
+from procviz.engine.events import INTERVAL_DTYPE, MACHINE_DTYPE, RESOURCE_DTYPE, WorkerState
+from procviz.engine.exit_watch import ExitWatch, KernelExit
+from procviz.engine.lane_windows import LaneWindows, Window
+from procviz.engine.machine import MachineSampler
+
+SHARE_TOLERANCE = 0.10  # windows merge into one interval while their shares differ less than this
+_GONE = (OSError, ValueError, IndexError, psutil.Error)
+
+
+def window_state(length: int, cpu: int, ready: int) -> WorkerState:
+    """The state a window spent most of its time in (ties: running, then ready)."""
+    blocked = length - cpu - ready
+    if cpu >= ready and cpu >= blocked:
+        return WorkerState.RUNNING
+    if ready >= blocked:
+        return WorkerState.READY
+    return WorkerState.WAITING
 
 
 @dataclass(slots=True)
@@ -29,117 +52,263 @@ class _Open:
 
     state: int
     start_ns: int
+    end_ns: int
     cpu_ns: int = 0
     ready_ns: int = 0
 
+    def close_to(self, w: Window) -> bool:
+        """Whether ``w`` has about the same shares as this interval."""
+        a, b = self.end_ns - self.start_ns, w.end - w.start
+        return (abs(self.cpu_ns / a - w.cpu / b) <= SHARE_TOLERANCE
+                and abs(self.ready_ns / a - w.ready / b) <= SHARE_TOLERANCE)
+
+
+class _ThreadFiles:
+    """Kept descriptors on one thread's schedstat and stat files."""
+
+    def __init__(self, pid: int, tid: int) -> None:
+        self.sched = os.open(schedstat_path(pid, tid), os.O_RDONLY)
+        try:
+            self.stat = os.open(f"/proc/{pid}/task/{tid}/stat", os.O_RDONLY)
+        except OSError:
+            self.stat = -1
+
+    def read(self) -> tuple[int, int, str]:
+        """(on-CPU ns, run-queue wait ns, state letter); raises OSError once the thread is gone."""
+        state = "?"
+        if self.stat >= 0:
+            raw = os.pread(self.stat, 512, 0)
+            state = chr(raw[raw.rfind(b")") + 2])
+        fields = os.pread(self.sched, 96, 0).split()
+        return int(fields[0]), int(fields[1]), state
+
+    def close(self) -> None:
+        for fd in (self.sched, self.stat):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.sched = self.stat = -1
+
 
 class _LaneProbe:
-    """Kernel counters of one worker thread (schedstat) and its process (psutil)."""
+    """One lane: its kernel counters, its window builder and its open interval."""
 
-    def __init__(self, lane: int, pid: int, tid: int, now_ns: int) -> None:
-        self.lane = lane
-        self.pid = pid
-        self.reader = SchedstatReader(schedstat_path(pid, tid))
+    def __init__(self, lane: int, pid: int, tid: int, t_ns: int, baseline: tuple[int, int] | None,
+                 hold_ns: int) -> None:
+        self.lane, self.pid, self.tid = lane, pid, tid
+        self.files: _ThreadFiles | None
+        try:
+            self.files = _ThreadFiles(pid, tid)
+        except OSError:
+            self.files = None
         self.proc: psutil.Process | None
         try:
             self.proc = psutil.Process(pid)
             self.proc.cpu_percent(None)  # prime: the first call always answers 0.0
         except psutil.Error:
             self.proc = None
-        self.last_t = now_ns
-        self.last_cpu, self.last_ready = self._counters()
+        cpu, ready, _ = self.read()
+        if baseline is not None and baseline[0] >= 0:
+            self.windows = LaneWindows(t_ns, baseline[0], max(baseline[1], 0), hold_ns=hold_ns)
+        else:
+            # No counters from the worker: the time up to this first read has an unknown split.
+            self.windows = LaneWindows(t_ns, cpu, ready, hold_ns=hold_ns)
         self.open: _Open | None = None
 
-    def _counters(self) -> tuple[int, int]:
-        if self.reader.available:
-            return self.reader.read()
+    def read(self) -> tuple[int, int, str]:
+        """(on-CPU ns, run-queue wait ns, state letter) now."""
+        if self.files is not None:
+            return self.files.read()
         if self.proc is not None:
             t = self.proc.cpu_times()
-            return int((t.user + t.system) * 1e9), 0
+            return int((t.user + t.system) * 1e9), 0, "?"
         raise OSError("no counters")
+
+    def close(self) -> None:
+        if self.files is not None:
+            self.files.close()
 
 
 class StateSampler:
     """Samples worker lanes; owned and called by the engine thread only."""
 
-    def __init__(self, period_s: float = 0.02, resource_every: int = 5, max_interval_s: float = 0.25) -> None:
+    def __init__(self, period_s: float = 0.02, resource_every: int = 5, max_interval_s: float = 0.25,
+                 hold_s: float = 0.5, watch_exits: bool = True, machine: bool = True) -> None:
         self.period_s = period_s
+        self.period_ns = int(period_s * 1e9)
         self.resource_every = resource_every
         self.max_interval_ns = int(max_interval_s * 1e9)
+        self.hold_ns = int(hold_s * 1e9)
         self._probes: dict[int, _LaneProbe] = {}
         self._ticks = 0
+        self._last_tick_ns = 0
         self._intervals: list[tuple[int, int, int, int, int, int]] = []
         self._resources: list[tuple[int, int, float, int]] = []
+        self.watch = ExitWatch() if watch_exits else None
+        self.machine = MachineSampler() if machine else None
+        self.worker_cpu_ns = 0  # CPU of worker processes so far (the machine lane's "own" part)
+        self.ended: dict[tuple[int, int], KernelExit] = {}  # (pid, tid) -> how its lane ended
+        self._exits_out: list[KernelExit] = []
+        self.unplaced_cpu_ns = 0
+        self.unplaced_ready_ns = 0
 
-    def add(self, lane: int, pid: int, tid: int, now_ns: int) -> None:
-        """Start sampling a lane's thread (from the moment it is ready)."""
+    # ---- lanes ----------------------------------------------------------------------------------
+
+    def add(self, lane: int, pid: int, tid: int, ready_ns: int, baseline: tuple[int, int] | None = None) -> None:
+        """Start sampling a lane's thread from its ready time ``ready_ns``, where its counters were
+        ``baseline`` (on-CPU, run-queue wait ns; from its hello), so no early time is lost."""
+        if lane in self._probes:
+            return
         try:
-            self._probes[lane] = _LaneProbe(lane, pid, tid, now_ns)
-        except (OSError, ValueError, IndexError):
-            pass  # already gone: its lifecycle still shows new and terminated
+            probe = _LaneProbe(lane, pid, tid, ready_ns, baseline, self.hold_ns)
+        except _GONE:
+            return  # already gone: its lifecycle still shows new and terminated
+        self._probes[lane] = probe
+        if self.watch is not None:
+            self.watch.watch(pid, tid)
 
-    def remove(self, lane: int, now_ns: int) -> None:
-        """Stop sampling a lane (it exited): close its open interval at ``now_ns``."""
-        probe = self._probes.pop(lane, None)
-        if probe is not None:
-            self._close(probe, min(now_ns, max(probe.last_t, now_ns)))
-            probe.reader.close()
+    def remove(self, lane: int, end_ns: int) -> None:
+        """The lane ended at ``end_ns`` (its exit, as seen by its owner): a last read if the thread
+        can still be read, then close its windows."""
+        probe = self._probes.get(lane)
+        if probe is None:
+            return
+        try:
+            cpu, ready, _ = probe.read()
+        except _GONE:
+            cpu, ready = probe.windows.last_cpu, probe.windows.last_ready  # reaped: nothing more known
+        self._finish(probe, max(end_ns, probe.windows.last_t), cpu, ready)
+
+    def _finish(self, probe: _LaneProbe, t_ns: int, cpu: int, ready: int) -> None:
+        self._count_cpu(probe, cpu)
+        self._windows(probe, probe.windows.feed(t_ns, cpu, ready, runnable=False))
+        self._windows(probe, probe.windows.flush())
+        self._close_open(probe)
+        self.unplaced_cpu_ns += probe.windows.unplaced_cpu
+        self.unplaced_ready_ns += probe.windows.unplaced_ready
+        probe.close()
+        del self._probes[probe.lane]
+
+    def end_time(self, pid: int, tid: int) -> int | None:
+        """When the sampler ended the lane of (pid, tid) on the kernel's report, if it did."""
+        k = self.ended.get((pid, tid))
+        return k.t_ns if k is not None else None
+
+    def kernel_exits(self) -> list[KernelExit]:
+        """Exits the kernel reported since the last call (their lanes' windows already closed)."""
+        self._apply_watch()
+        out, self._exits_out = self._exits_out, []
+        return out
+
+    def _apply_watch(self) -> None:
+        if self.watch is None:
+            return
+        for k in self.watch.take():
+            for probe in [p for p in self._probes.values() if p.pid == k.pid and (p.tid == k.tid or k.tid == k.pid)]:
+                final = k.cpu_ns >= 0 and probe.tid == k.tid
+                cpu = k.cpu_ns if final else probe.windows.last_cpu
+                ready = k.ready_ns if final else probe.windows.last_ready
+                self._finish(probe, max(k.t_ns, probe.windows.last_t), cpu, ready)
+                self._ended(KernelExit(probe.pid, probe.tid, max(k.t_ns, probe.windows.last_t), k.exit_code))
+
+    def _ended(self, k: KernelExit) -> None:
+        self.ended[(k.pid, k.tid)] = k
+        self._exits_out.append(k)
+
+    # ---- sampling -------------------------------------------------------------------------------
+
+    def sample_if_due(self, now_ns: int) -> None:
+        """Sample unless the last sample is less than a period old."""
+        if now_ns - self._last_tick_ns >= self.period_ns:
+            self.sample(now_ns)
 
     def sample(self, now_ns: int) -> None:
         """Take one sample of every lane."""
+        self._apply_watch()
         self._ticks += 1
+        self._last_tick_ns = now_ns
         with_resources = self._ticks % self.resource_every == 0
-        for lane, probe in list(self._probes.items()):
+        for probe in list(self._probes.values()):
             try:
-                cpu, ready = probe._counters()
-            except (OSError, ValueError, IndexError, psutil.Error):
-                self.remove(lane, probe.last_t)
+                cpu, ready, state = probe.read()
+            except _GONE:
+                state = "X"
+                cpu, ready = probe.windows.last_cpu, probe.windows.last_ready
+            if state in "ZX":  # exited: seen here first (no pidfd, or between its report and now)
+                self._finish(probe, max(now_ns, probe.windows.last_t), cpu, ready)
+                self._ended(KernelExit(probe.pid, probe.tid, max(now_ns, probe.windows.last_t), None))
                 continue
-            wall = now_ns - probe.last_t
-            if wall <= 0:
-                continue
-            d_cpu = max(cpu - probe.last_cpu, 0)
-            d_ready = max(ready - probe.last_ready, 0)
-            blocked = wall - d_cpu - d_ready
-            if d_cpu >= d_ready and d_cpu >= blocked:
-                state = WorkerState.RUNNING
-            elif d_ready >= blocked:
-                state = WorkerState.READY
-            else:
-                state = WorkerState.WAITING
-            o = probe.open
-            if o is not None and (o.state != state or now_ns - o.start_ns > self.max_interval_ns):
-                self._close(probe, probe.last_t)
-                o = None
-            if o is None:
-                o = probe.open = _Open(int(state), probe.last_t)
-            o.cpu_ns += d_cpu
-            o.ready_ns += d_ready
-            probe.last_t, probe.last_cpu, probe.last_ready = now_ns, cpu, ready
+            self._count_cpu(probe, cpu)
+            self._windows(probe, probe.windows.feed(now_ns, cpu, ready, runnable=state == "R"))
             if with_resources and probe.proc is not None:
                 try:
-                    self._resources.append((lane, now_ns, probe.proc.cpu_percent(None), probe.proc.memory_info().rss))
+                    self._resources.append((probe.lane, now_ns, probe.proc.cpu_percent(None),
+                                            probe.proc.memory_info().rss))
                 except psutil.Error:
                     pass
+        if self.machine is not None:
+            self.machine.tick(now_ns, self.worker_cpu_ns)
 
-    def _close(self, probe: _LaneProbe, end_ns: int) -> None:
+    def _count_cpu(self, probe: _LaneProbe, cpu: int) -> None:
+        if probe.pid != os.getpid():  # thread workers are counted with the engine's own process
+            self.worker_cpu_ns += max(cpu - probe.windows.last_cpu, 0)
+
+    def _windows(self, probe: _LaneProbe, windows: list[Window]) -> None:
+        """Fold settled windows into the lane's intervals."""
+        for w in windows:
+            length = w.end - w.start
+            if length <= 0:
+                continue
+            state = int(window_state(length, w.cpu, w.ready))
+            o = probe.open
+            if o is not None and (o.state != state or w.end - o.start_ns > self.max_interval_ns
+                                  or not o.close_to(w)):
+                self._close_open(probe)
+                o = None
+            if o is None:
+                probe.open = _Open(state, w.start, w.end, w.cpu, w.ready)
+            else:
+                o.end_ns, o.cpu_ns, o.ready_ns = w.end, o.cpu_ns + w.cpu, o.ready_ns + w.ready
+
+    def _close_open(self, probe: _LaneProbe) -> None:
         o = probe.open
-        if o is not None and end_ns > o.start_ns:
-            self._intervals.append((probe.lane, o.state, o.start_ns, end_ns, o.cpu_ns, o.ready_ns))
+        if o is not None and o.end_ns > o.start_ns:
+            self._intervals.append((probe.lane, o.state, o.start_ns, o.end_ns, o.cpu_ns, o.ready_ns))
         probe.open = None
 
     def close_all(self, now_ns: int) -> None:
-        """Close every open interval (end of run)."""
-        for lane in list(self._probes):
-            self.remove(lane, now_ns)
+        """End of run: a last read of every lane still sampled, close everything, stop watching."""
+        self._apply_watch()
+        for probe in list(self._probes.values()):
+            try:
+                cpu, ready, _ = probe.read()
+            except _GONE:
+                cpu, ready = probe.windows.last_cpu, probe.windows.last_ready
+            self._finish(probe, max(now_ns, probe.windows.last_t), cpu, ready)
+        if self.machine is not None:
+            self.machine.tick(now_ns, self.worker_cpu_ns, force=True)
+        if self.watch is not None:
+            self.watch.close()
+            self.watch = None
 
     def take(self) -> tuple[np.ndarray, np.ndarray]:
-        """The intervals and resource samples gathered since the last call."""
+        """The intervals and resource samples gathered since the last call (open intervals that
+        are long enough to show are cut here, so a live view sees them grow)."""
+        for probe in self._probes.values():
+            o = probe.open
+            if o is not None and o.end_ns - o.start_ns >= self.max_interval_ns:
+                self._close_open(probe)
         intervals = np.array(self._intervals, dtype=INTERVAL_DTYPE) if self._intervals else np.zeros(0, INTERVAL_DTYPE)
         resources = np.array(self._resources, dtype=RESOURCE_DTYPE) if self._resources else np.zeros(0, RESOURCE_DTYPE)
         self._intervals.clear()
         self._resources.clear()
         return intervals, resources
+
+    def take_machine(self) -> np.ndarray:
+        """Machine-lane rows gathered since the last call."""
+        return self.machine.take() if self.machine is not None else np.zeros(0, MACHINE_DTYPE)
 
     @property
     def lanes(self) -> list[int]:

@@ -18,6 +18,7 @@ import numpy as np
 
 from procviz.engine.events import (
     INTERVAL_DTYPE,
+    MACHINE_DTYPE,
     RESOURCE_DTYPE,
     SPAN_DTYPE,
     EngineBatch,
@@ -72,6 +73,7 @@ class TimelineChange:
     intervals: bool = False
     resources: bool = False
     status: bool = False
+    machine: bool = False
 
 
 Listener = Callable[[TimelineChange], None]
@@ -96,6 +98,7 @@ class Timeline:
         self.intervals = GrowableColumns(INTERVAL_DTYPE)
         self.resources = GrowableColumns(RESOURCE_DTYPE)
         self.spans = GrowableColumns(SPAN_DTYPE)
+        self.machine = GrowableColumns(MACHINE_DTYPE, 256)  # the machine lane (engine/machine.py)
         self.span_labels: list[str] = []
         self.version = 0
 
@@ -155,6 +158,7 @@ class Timeline:
         self.resources.append(batch.resources)
         self.span_labels.extend(batch.span_labels)
         self.spans.append(batch.spans)
+        self.machine.append(batch.machine)
         for text in batch.texts:
             self.texts[text.task_id] = text
         if batch.status is not None:
@@ -168,6 +172,7 @@ class Timeline:
             intervals=bool(len(batch.intervals) or len(batch.spans)),
             resources=bool(len(batch.resources)),
             status=batch.status is not None,
+            machine=bool(len(batch.machine)),
         )
         if notify:
             self.notify(change)
@@ -238,6 +243,18 @@ class Timeline:
         blocked = wall - np.maximum(self.cpu_ns, 0) - np.maximum(self.ready_ns, 0)
         return np.where(ok, np.maximum(blocked, 0), -1)
 
+    def turnaround_ns(self) -> np.ndarray:
+        """Submission to end of each task (turnaround), -1 where unknown."""
+        ok = (self.submitted_ns >= 0) & (self.end_ns >= 0)
+        return np.where(ok, np.maximum(self.end_ns - self.submitted_ns, 0), -1)
+
+    def scheduling_wait_ns(self) -> np.ndarray:
+        """Time each task was ready to run but not running: queued for a worker + run-queue wait
+        for a CPU (ready, 0 where unmeasured); -1 where unknown."""
+        queued = self.queued_ns()
+        ok = (queued >= 0) & (self.end_ns >= 0)
+        return np.where(ok, queued + np.maximum(self.ready_ns, 0), -1)
+
     def end_or_now_ns(self) -> np.ndarray:
         """End of each started task, with running tasks extended to the live edge."""
         running = (self.start_ns >= 0) & (self.end_ns < 0)
@@ -269,6 +286,7 @@ class Timeline:
         span_labels: list[str],
         status: RunStatus | None,
         now_ns: int,
+        machine: np.ndarray | None = None,
     ) -> None:
         """Replace everything at once (used by file readers), then notify a reset."""
         self.begin(run)
@@ -279,11 +297,13 @@ class Timeline:
         self.intervals.append(intervals)
         self.resources.append(resources)
         self.spans.append(spans)
+        if machine is not None:
+            self.machine.append(machine)
         self.span_labels = list(span_labels)
         self.status = status
         self.now_ns = now_ns
         self.notify(TimelineChange(reset=True, lanes=True, tasks=True, intervals=True, resources=True,
-                                   status=True))
+                                   status=True, machine=True))
 
     TASK_COLUMNS = ("submitted_ns", "start_ns", "end_ns", "cpu_ns", "ready_ns", "lane", "state", "chunk",
                     "cost_ms")

@@ -27,6 +27,7 @@ from procviz.engine.events import (
     LaneInfo,
     LaneKind,
     RunInfo,
+    RunPhase,
     RunStatus,
     Submitted,
     TaskState,
@@ -44,13 +45,14 @@ class RunTracker:
 
     def __init__(self, run: RunInfo, sampler: StateSampler) -> None:
         self.timeline = Timeline()
-        self.timeline.begin(run)
+        self.timeline.apply(EngineBatch(run=run), notify=False)
         self.sampler = sampler
         self.lane_by_thread: dict[tuple[int, int], int] = {}
         self.running: dict[int, int] = {}  # lane -> task id
         self.last_seq: dict[int, int] = {}
         self.lost_batches = 0
         self.hello_pids: set[int] = set()
+        self.exited_pids: set[int] = set()  # exits handled (the kernel's report, then the backend's)
         self.unannounced_exits = 0
         self.last_progress_ns = run.t0_ns
         self.abnormal_deaths = 0
@@ -76,13 +78,21 @@ class RunTracker:
 
     # ---- lanes ----------------------------------------------------------------------------------
 
+    def _apply(self, batch: EngineBatch) -> None:
+        """The tracker's one way to change its Timeline: a batch, as any consumer applies it."""
+        self.timeline.apply(batch, notify=False)
+
     def set_lane(self, info: LaneInfo) -> None:
-        """Add or replace a lane, in the timeline and in the next batch."""
-        lanes = self.timeline.lanes
-        if info.index == len(lanes):
-            lanes.append(info)
-        else:
-            lanes[info.index] = info
+        """Add or replace a lane, in the timeline and in the next batch.
+
+        A lane whose last window the sampler closed (on the kernel's report of the exit, its own
+        observation, or the run's end) exits exactly there: its strip and terminated part meet.
+        """
+        if info.exit_ns >= 0:
+            ended = self.sampler.end_time(info.pid, info.tid)
+            if ended is not None:
+                info = replace(info, exit_ns=ended)
+        self._apply(EngineBatch(lanes=(info,)))
         self._out_lanes[info.index] = info
 
     def new_lane(self, pid: int, tid: int, kind: LaneKind, name: str, created_ns: int = -1, ready_ns: int = -1) -> int:
@@ -107,7 +117,7 @@ class RunTracker:
         rows = np.empty(len(sub.task_ids), SUBMIT_DTYPE)
         rows["task_id"] = sub.task_ids
         rows["t_ns"] = sub.t_ns
-        self.timeline.write_submitted(rows)
+        self._apply(EngineBatch(submitted=rows))
         self._out_submitted.append(rows)
 
     def on_worker_batch(self, b: WorkerBatch, now_ns: int) -> None:
@@ -130,7 +140,8 @@ class RunTracker:
                 self.set_lane(replace(self.timeline.lanes[lane], created_ns=h.created_ns, ready_ns=h.ready_ns))
             else:
                 lane = self.new_lane(h.pid, h.tid, h.kind, h.name, h.created_ns, h.ready_ns)
-            self.sampler.add(lane, h.pid, h.tid, h.ready_ns)
+            baseline = (getattr(h, "cpu_ns", -1), getattr(h, "wait_ns", -1))
+            self.sampler.add(lane, h.pid, h.tid, h.ready_ns, baseline if baseline[0] >= 0 else None)
         if b.rows:
             self._pending_rows.append(b.rows)
             self._pending_pids.append((b.pid, len(b.rows) // WIRE_EVENT_DTYPE.itemsize))
@@ -185,7 +196,7 @@ class RunTracker:
         if n_start:
             s = np.empty(n_start, START_DTYPE)
             s["task_id"], s["lane"], s["t_ns"] = ids[is_start], lanes[is_start], rows["t_ns"][is_start]
-            tl.write_started(s)
+            self._apply(EngineBatch(started=s))
             self._out_started.append(s)
         if n_start < len(rows):
             is_end = ~is_start
@@ -197,19 +208,18 @@ class RunTracker:
             self._write_ends(e)
 
     def _write_ends(self, e: np.ndarray) -> None:
-        self.timeline.write_ended(e)
+        self._apply(EngineBatch(ended=e))
         self._out_ended.append(e)
 
     def _text(self, text: TaskText) -> None:
-        self.timeline.texts[text.task_id] = text
+        self._apply(EngineBatch(texts=(text,)))
         self._out_texts.append(text)
 
     def span(self, lane: int, start_ns: int, end_ns: int, label: str) -> None:
         """Record a wait or callback span on a lane."""
         index = self._label_index.get(label)
         if index is None:
-            index = self._label_index[label] = len(self.timeline.span_labels)
-            self.timeline.span_labels.append(label)
+            index = self._label_index[label] = len(self.timeline.span_labels) + len(self._out_labels)
             self._out_labels.append(label)
         self._out_spans.append((lane, start_ns, end_ns, index))
 
@@ -253,25 +263,53 @@ class RunTracker:
         for tid in task_ids.tolist():
             self._text(TaskText(int(tid), kind, reason_type, reason))
 
+    def kernel_exits(self) -> list[WorkerExit]:
+        """Exits the kernel reported since the last call (call before the worker datagrams are
+        read, like the backend's exits: a process seen dead has sent everything it will).
+
+        A worker thread that ended closes its lane here. A process whose exit code the kernel
+        told is returned as a WorkerExit for :meth:`on_exit`; the backend's later report of the
+        same exit is then a no-op. Without a code (not our child), the backend's report ends the
+        lane, at the kernel's time (see :meth:`set_lane`).
+        """
+        out = []
+        for k in self.sampler.kernel_exits():
+            if k.tid != k.pid:
+                lane = self.lane_by_thread.pop((k.pid, k.tid), None)
+                if lane is not None:
+                    info = self.timeline.lanes[lane]
+                    self.set_lane(replace(info, exit_ns=k.t_ns, exit_reason="thread ended"))
+            elif k.exit_code is not None:
+                out.append(WorkerExit(k.pid, k.exit_code, k.t_ns))
+        return out
+
     def on_exit(self, ex: WorkerExit) -> None:
-        """A worker process exited: close its lanes; its running task and chunk fail with it."""
+        """A worker process exited: close its lanes; its running task and chunk fail with it.
+
+        The time is the kernel's when the sampler heard it first (its running task ends then).
+        """
+        lanes = [(key, lane) for key, lane in self.lane_by_thread.items()
+                 if key[0] == ex.pid and self.timeline.lanes[lane].exit_ns < 0]
+        if ex.pid in self.exited_pids and not lanes:
+            return  # the same exit again: the kernel's report came first, now the backend's
+        self.exited_pids.add(ex.pid)
         if ex.pid not in self.hello_pids:
             self.unannounced_exits += 1
+        kernel_ns = self.sampler.end_time(ex.pid, ex.pid)
+        t_ns = kernel_ns if kernel_ns is not None else ex.t_ns
         how = describe_exit(ex.exit_code)
         tl = self.timeline
-        for (pid, _tid), lane in list(self.lane_by_thread.items()):
-            if pid != ex.pid or tl.lanes[lane].exit_ns >= 0:
-                continue
+        for key, lane in lanes:
             info = tl.lanes[lane]
-            self.set_lane(replace(info, exit_ns=ex.t_ns, exit_code=ex.exit_code,
+            self.sampler.remove(lane, t_ns)
+            self.set_lane(replace(info, exit_ns=t_ns, exit_code=ex.exit_code,
                                   exit_reason=how if ex.exit_code != 0 else "exited normally"))
-            self.sampler.remove(lane, ex.t_ns)
-            del self.lane_by_thread[(pid, _tid)]
+            del self.lane_by_thread[key]
             task = self.running.pop(lane, None)
             if task is not None and tl.state[task] < TaskState.DONE:
-                self.end_tasks(np.array([task]), TaskState.FAILED, ex.t_ns, "WorkerDied",
+                self.end_tasks(np.array([task]), TaskState.FAILED, t_ns, "WorkerDied",
                                ex.reason or f"worker pid {ex.pid} {how} while running this task")
-                self.lose_chunk(task, ex.pid, how, ex.t_ns)
+                self.lose_chunk(task, ex.pid, how, t_ns)
         if ex.exit_code != 0:
             self.abnormal_deaths += 1
 
@@ -308,19 +346,21 @@ class RunTracker:
     # ---- output ---------------------------------------------------------------------------------
 
     def cut(self, now_ns: int, status: RunStatus | None = None) -> EngineBatch | None:
-        """The batch of everything changed since the last cut (None when nothing did)."""
+        """The batch of everything changed since the last cut (None when nothing did).
+
+        Samples the lanes if a sampling period has passed (so lanes are sampled during shutdown
+        too); with a FINISHED status, the sampler's last read of every lane ends its windows.
+        """
+        self.sampler.sample_if_due(now_ns)
+        if status is not None and status.phase == RunPhase.FINISHED:
+            self.sampler.close_all(now_ns)
         intervals, resources = self.sampler.take()
-        tl = self.timeline
-        tl.intervals.append(intervals)
-        tl.resources.append(resources)
+        machine = self.sampler.take_machine()
         spans = np.array(self._out_spans, dtype=SPAN_DTYPE) if self._out_spans else np.zeros(0, SPAN_DTYPE)
-        tl.spans.append(spans)
-        tl.now_ns = max(tl.now_ns, now_ns)
-        if status is not None:
-            tl.status = status
         parts = (self._out_submitted, self._out_started, self._out_ended)
         if not (any(parts) or self._out_lanes or self._out_texts or len(intervals) or len(resources)
-                or len(spans) or status or self._out_run):
+                or len(spans) or len(machine) or status or self._out_run or self._out_labels):
+            self.timeline.now_ns = max(self.timeline.now_ns, now_ns)
             return None
         batch = EngineBatch(
             run=self._out_run,
@@ -328,10 +368,13 @@ class RunTracker:
             submitted=_cat(self._out_submitted, SUBMIT_DTYPE),
             started=_cat(self._out_started, START_DTYPE),
             ended=_cat(self._out_ended, END_DTYPE),
-            intervals=intervals, resources=resources, spans=spans,
+            intervals=intervals, resources=resources, spans=spans, machine=machine,
             span_labels=tuple(self._out_labels), texts=tuple(self._out_texts),
             status=status, now_ns=now_ns,
         )
+        # What was applied piecemeal as it came is not applied again; the rest is applied now.
+        self._apply(EngineBatch(intervals=intervals, resources=resources, spans=spans, machine=machine,
+                                span_labels=batch.span_labels, status=status, now_ns=now_ns))
         self._reset_out()
         return batch
 

@@ -1,0 +1,137 @@
+"""One lane's kernel counters turned into windows whose on-CPU / ready / waiting split is true.
+
+The sampler reads a worker thread's ``schedstat`` (on-CPU ns, run-queue wait ns) and its ``stat``
+state letter at every tick. A window is the time between two reads. Two kernel facts decide how
+the counter deltas are attributed to windows:
+
+* The kernel adds a run-queue wait to field 2 only when the thread *next gets a CPU*. A window
+  spent entirely in the run queue shows no CPU and no ready time yet; the wait appears in the
+  delta of a later window. So a window is held back (*pending*) until the kernel has had the
+  chance to report every wait that overlapped it, and a later delta is spread back over the
+  pending windows in which the thread was runnable (state ``R`` at their boundaries), never left
+  as "waiting" by subtraction.
+* A pending window is settled once the thread was seen not runnable (sleeping, blocked: no wait
+  can be in progress) or got CPU in a later window (a wait in progress at that window's start has
+  ended, so it has been added). A thread starved for longer than ``hold_ns`` is settled with its
+  runnable time provisionally counted as ready; the kernel's later report pays that credit back
+  instead of counting it twice.
+
+Invariants (checked by tests): windows tile the lane from its baseline to its last read with no
+gap and no overlap; no window has cpu + ready above its length; the sum of cpu and of ready over
+the windows equals the kernel's deltas less what could not be placed (``unplaced_*``, reported
+for diagnosis: only counter skew between two reads ends there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Window:
+    """One sample window of a lane; times in monotonic ns."""
+
+    start: int
+    end: int
+    cpu: int = 0
+    ready: int = 0
+    runnable_start: bool = False  # state R at ``start``
+    runnable_end: bool = False  # state R at ``end``
+
+    @property
+    def free(self) -> int:
+        """Time of the window not yet attributed to on-CPU or ready."""
+        return self.end - self.start - self.cpu - self.ready
+
+
+def _fill(windows: list[Window], amount: int, attr: str) -> int:
+    """Add up to ``amount`` to ``attr`` of ``windows`` in order, each up to its free time;
+    returns what is left."""
+    for w in windows:
+        if amount <= 0:
+            break
+        take = min(amount, w.free)
+        if take > 0:
+            setattr(w, attr, getattr(w, attr) + take)
+            amount -= take
+    return amount
+
+
+@dataclass(slots=True)
+class LaneWindows:
+    """Per-lane window builder; see the module docstring."""
+
+    last_t: int
+    last_cpu: int
+    last_ready: int
+    last_runnable: bool = False
+    hold_ns: int = 500_000_000
+    pending: list[Window] = field(default_factory=list)
+    credit: int = 0  # ready time already shown provisionally, to be paid back by the kernel
+    unplaced_cpu: int = 0
+    unplaced_ready: int = 0
+
+    def feed(self, t_ns: int, cpu: int, ready: int, runnable: bool) -> list[Window]:
+        """Take one read (counters at ``t_ns`` and whether the thread is runnable then);
+        returns the windows that became settled, oldest first."""
+        if t_ns <= self.last_t:
+            return []
+        d_cpu = max(cpu - self.last_cpu, 0)
+        d_ready = max(ready - self.last_ready, 0)
+        w = Window(self.last_t, t_ns, runnable_start=self.last_runnable, runnable_end=runnable)
+        self.pending.append(w)
+        self.last_t, self.last_cpu, self.last_ready, self.last_runnable = t_ns, cpu, ready, runnable
+        self._place_cpu(d_cpu)
+        self._place_ready(d_ready)
+        if not runnable:
+            return self._settle(len(self.pending))
+        if d_cpu > 0:
+            out = self._settle(len(self.pending) - 1)
+        else:
+            out = []
+        if self.pending and t_ns - self.pending[0].start > self.hold_ns:
+            out += self._settle(len(self.pending) - 1, provisional=True)
+        return out
+
+    def flush(self) -> list[Window]:
+        """Settle everything (the lane ends or the run ends): runnable time still unreported
+        by the kernel is shown as ready, as it is."""
+        return self._settle(len(self.pending), provisional=True)
+
+    def _place_cpu(self, amount: int) -> None:
+        # Current window first; an excess (a running thread's counter lags by up to a tick)
+        # belongs to the windows just before.
+        left = _fill(self.pending[::-1], amount, "cpu")
+        self.unplaced_cpu += left
+
+    def _place_ready(self, amount: int) -> None:
+        pay = min(amount, self.credit)
+        self.credit -= pay
+        amount -= pay
+        if amount <= 0:
+            return
+        current = self.pending[-1]
+        # A wait that ended in this window and began earlier spans every boundary back to its
+        # start, and the thread was runnable at each of them: fill that chain first, then this
+        # window, then (counter skew between reads) whatever pending window has room.
+        chain: list[Window] = []
+        for w in self.pending[-2::-1]:
+            if not w.runnable_end:
+                break
+            chain.append(w)
+        amount = _fill(chain, amount, "ready")
+        amount = _fill([current], amount, "ready")
+        amount = _fill(self.pending[::-1], amount, "ready")
+        self.unplaced_ready += amount
+
+    def _settle(self, n: int, provisional: bool = False) -> list[Window]:
+        """Emit the oldest ``n`` pending windows."""
+        if n <= 0:
+            return []
+        out, self.pending = self.pending[:n], self.pending[n:]
+        if provisional:
+            for w in out:
+                if w.runnable_start and w.runnable_end and w.free > 0:
+                    self.credit += w.free
+                    w.ready += w.free
+        return out
