@@ -1,14 +1,21 @@
 """Run metrics derived from a Timeline: makespan, utilization, speedup, per-state totals.
 
-Definitions (all from measured task times, nothing estimated from the config):
+Every figure is defined in :data:`DEFINITIONS` (shown as the figure's tooltip and in the README),
+computed from measured times only. In short:
 
-* makespan: first submission (or first start) to last task end.
-* busy time of a lane: the sum of its tasks' wall times (tasks on one lane never overlap).
-* utilization of a lane: busy / makespan; overall: total busy / (makespan x worker slots).
-* serial estimate: the sum of all task wall times less their run-queue (ready) wait, i.e. the
-  same tasks back to back on one worker with a CPU always free; speedup = serial estimate /
-  makespan. (Wall time alone would count the waiting for a core that only the parallel run had.)
-* totals: the sums of per-task queued, on-CPU, ready (run-queue) and waiting (blocked) time.
+* makespan = worker start-up (first submission -> first task start) + work (first task start ->
+  last task end). A scenario's main program is not work: its roles are.
+* speedup = serial time / work. The serial time is a *measured* serial run of the same workload
+  when one is given (``baseline``), else an *estimate*: the tasks' own work, i.e. their on-CPU
+  time plus the blocking they would do alone (sleep, I/O) plus the run-queue time other programs
+  caused (a serial run on this machine would suffer it too), without the waits the parallel run
+  itself caused: run-queue time beyond the CPUs the run had, waits in instrumented primitives
+  (lock, queue, event, join: the wait spans), and for threads of one process the time other
+  threads of it were on a CPU while this one was blocked (the GIL is taken in turns).
+* utilization = slot occupancy (time workers spent in tasks / (work x slots)) and on-CPU share
+  (on-CPU time of tasks / (work x CPUs the run could use)).
+* averages per finished task: waiting (queued + ready) and turnaround (submission -> end).
+* other load: the machine lane's share of the run's CPUs used by other programs.
 """
 
 from __future__ import annotations
@@ -18,7 +25,32 @@ from dataclasses import dataclass
 import numpy as np
 
 from procviz.engine.events import LaneKind, TaskState
+from procviz.engine.machine import other_load
 from procviz.engine.timeline import Timeline
+
+OTHER_LOAD_NOTABLE = 0.10  # mean share of the run's CPUs used by other programs worth a warning
+
+DEFINITIONS: dict[str, str] = {
+    "makespan": "First submission to last task end = worker start-up + work.",
+    "startup": "Worker start-up: first submission to the first task start (creating workers, "
+               "interpreter start and imports for spawn). A serial run has none.",
+    "work": "Work: first task start to last task end (a scenario's main program excluded).",
+    "speedup": "Serial time / work. Measured: a serial run of the same workload. Estimate: the "
+               "tasks' own work (on-CPU + their own sleep/I/O blocking + run-queue time caused by "
+               "other programs; run-queue time from more runnable workers than CPUs, waits in "
+               "locks, queues, events and joins, and GIL turns of threads excluded) / work.",
+    "slots": "Slot occupancy: time workers spent in tasks / (work × worker slots). A thread "
+             "waiting for the GIL occupies its slot.",
+    "cpu_share": "On-CPU share: on-CPU time of all tasks / (work × CPUs the run could use, at most "
+                 "one per worker slot).",
+    "waiting": "Mean waiting time of a finished task: queued for a worker + ready (runnable, "
+               "waiting for a CPU).",
+    "turnaround": "Mean turnaround time of a finished task: submission to end.",
+    "task_time": "Sums over tasks: queued (submission to start), on-CPU, ready (run-queue wait), "
+                 "waiting (blocked: wall - on-CPU - ready).",
+    "other_load": "Share of the run's CPUs used by other programs (machine lane: /proc/stat busy "
+                  "time less the run's own processes), averaged over the run.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +66,7 @@ class LaneMetrics:
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
-    """Summary figures of one run (times in ns)."""
+    """Summary figures of one run (times in ns); see :data:`DEFINITIONS`."""
 
     tasks: int
     done: int
@@ -43,9 +75,9 @@ class Metrics:
     cancelled: int
     makespan_ns: int
     busy_ns: int
-    serial_estimate_ns: int
+    serial_estimate_ns: int  # the serial time used for the speedup (measured or estimated)
     speedup: float
-    utilization: float
+    utilization: float  # slot occupancy
     queued_ns: int
     cpu_ns: int
     ready_ns: int
@@ -53,6 +85,34 @@ class Metrics:
     ready_measured: bool
     lanes: tuple[LaneMetrics, ...]
     slots: int
+    startup_ns: int = 0
+    work_ns: int = 0
+    speedup_measured: bool = False
+    cpu_share: float = 0.0
+    cpus: int = 1
+    mean_wait_ns: int = 0
+    mean_turnaround_ns: int = 0
+    other_load: float = 0.0
+    other_load_peak: float = 0.0
+
+    @property
+    def other_load_notable(self) -> bool:
+        """Whether other programs used enough of the run's CPUs to explain ready time."""
+        return self.other_load >= OTHER_LOAD_NOTABLE
+
+    def speedup_text(self) -> str:
+        """'2.31× (measured: serial run 4.1 s)' or '1.98× (estimate: own work 3.9 s)'."""
+        s = self.serial_estimate_ns * 1e-9
+        how = f"measured: serial run {s:.3f} s" if self.speedup_measured else f"estimate: own work {s:.3f} s"
+        return f"{self.speedup:.2f}× ({how})"
+
+    def other_load_text(self) -> str:
+        """A sentence on other programs' load, '' when there was little."""
+        if not self.other_load_notable:
+            return ""
+        return (f"other programs used {self.other_load * 100:.0f}% of the run's {self.cpus} CPU"
+                f"{'s' if self.cpus != 1 else ''} on average (peak {self.other_load_peak * 100:.0f}%): "
+                "part of the ready time is theirs")
 
     def summary_lines(self) -> list[str]:
         """The figures as short human-readable lines (CLI summary, status texts)."""
@@ -60,14 +120,20 @@ class Metrics:
         lines = [
             f"tasks: {self.tasks} (done {self.done}, failed {self.failed}, timeout {self.timeout}, "
             f"cancelled {self.cancelled})",
-            f"makespan: {self.makespan_ns * s:.3f} s",
-            f"utilization: {self.utilization * 100:.1f}% of {self.slots} worker slots",
-            f"speedup vs serial estimate: {self.speedup:.2f}x (serial estimate "
-            f"{self.serial_estimate_ns * s:.3f} s)",
+            f"makespan: {self.makespan_ns * s:.3f} s (worker start-up {self.startup_ns * s:.3f} s + "
+            f"work {self.work_ns * s:.3f} s)",
+            f"utilization: {self.utilization * 100:.1f}% of {self.slots} worker slots occupied; "
+            f"on-CPU {self.cpu_share * 100:.1f}% of {min(self.slots, self.cpus)} CPU"
+            f"{'s' if min(self.slots, self.cpus) != 1 else ''}",
+            f"speedup: {self.speedup_text()}".replace("×", "x"),
             f"task time: queued {self.queued_ns * s:.3f} s, on-CPU {self.cpu_ns * s:.3f} s, ready "
             + (f"{self.ready_ns * s:.3f} s" if self.ready_measured else "not measurable here")
             + f", waiting {self.waiting_ns * s:.3f} s",
+            f"per task: mean waiting (queued + ready) {self.mean_wait_ns * s * 1e3:.1f} ms, "
+            f"mean turnaround {self.mean_turnaround_ns * s * 1e3:.1f} ms",
         ]
+        if self.other_load_notable:
+            lines.append("note: " + self.other_load_text())
         return lines
 
 
@@ -81,60 +147,229 @@ def peak_concurrency(starts: np.ndarray, ends: np.ndarray) -> int:
     return int(np.cumsum(steps[order]).max())
 
 
-def compute_metrics(timeline: Timeline) -> Metrics:
-    """Compute :class:`Metrics` for the timeline as it is now (works mid-run too)."""
-    counts = timeline.state_counts()
-    wall = timeline.wall_ns()
+def _work_tasks(tl: Timeline) -> np.ndarray:
+    """Whether each task is work (a scenario's main program, task 0, coordinates: it is not)."""
+    work = np.ones(tl.n_tasks, bool)
+    if tl.run is not None and tl.run.config.get("scenario") and tl.n_tasks > 1:
+        work[0] = False
+    return work
+
+
+def _span_wait_per_task(tl: Timeline, ids: np.ndarray) -> np.ndarray:
+    """Time each task of ``ids`` spent in instrumented waits (wait spans on its lane while it ran)."""
+    out = np.zeros(len(ids), np.int64)
+    spans = tl.spans.data
+    if not len(spans) or not len(ids):
+        return out
+    for lane in np.unique(tl.lane[ids]):
+        mine = np.flatnonzero(tl.lane[ids] == lane)
+        on_lane = spans[spans["lane"] == lane]
+        if not len(on_lane):
+            continue
+        s, e = tl.start_ns[ids[mine]], tl.end_ns[ids[mine]]
+        for k, (a, b) in enumerate(zip(s.tolist(), e.tolist(), strict=True)):
+            lo = np.maximum(on_lane["start_ns"], a)
+            hi = np.minimum(on_lane["end_ns"], b)
+            out[mine[k]] = int(np.maximum(hi - lo, 0).sum())
+    return out
+
+
+def _cumulative(tl: Timeline, lane: int, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(times, ``column`` ns so far) of a lane from its state intervals, for np.interp;
+    ``column`` "length" = time covered by intervals."""
+    iv = tl.intervals.data
+    iv = iv[iv["lane"] == lane]
+    if not len(iv):
+        return np.zeros(1), np.zeros(1)
+    iv = iv[np.argsort(iv["start_ns"])]
+    x = np.empty(2 * len(iv))
+    y = np.empty(2 * len(iv))
+    x[0::2], x[1::2] = iv["start_ns"], iv["end_ns"]
+    values = iv["end_ns"] - iv["start_ns"] if column == "length" else iv[column]
+    cum = np.cumsum(values).astype(np.float64)
+    y[1::2] = cum
+    y[0::2] = np.r_[0.0, cum[:-1]]
+    return x, y
+
+
+class _Bins:
+    """The lanes' state intervals cut into fixed time bins: on-CPU, ready and blocked ns per bin."""
+
+    BIN_NS = 10_000_000
+
+    def __init__(self, tl: Timeline) -> None:
+        iv = tl.intervals.data
+        self.edges = np.zeros(1)
+        self.cpu: dict[int, np.ndarray] = {}
+        self.ready: dict[int, np.ndarray] = {}
+        self.blocked: dict[int, np.ndarray] = {}
+        if not len(iv):
+            return
+        lo, hi = int(iv["start_ns"].min()), int(iv["end_ns"].max())
+        self.edges = np.arange(lo, hi + self.BIN_NS, self.BIN_NS, dtype=np.float64)
+        for lane in np.unique(iv["lane"]).tolist():
+            per = {c: np.diff(np.interp(self.edges, *_cumulative(tl, lane, c)))
+                   for c in ("cpu_ns", "ready_ns", "length")}
+            self.cpu[lane], self.ready[lane] = per["cpu_ns"], per["ready_ns"]
+            self.blocked[lane] = np.maximum(per["length"] - per["cpu_ns"] - per["ready_ns"], 0.0)
+
+    def per_task(self, tl: Timeline, ids: np.ndarray, lane: int, per_bin: np.ndarray) -> np.ndarray:
+        """Sum of ``per_bin`` (ns per bin on ``lane``) over each task's [start, end]."""
+        cum = np.r_[0.0, np.cumsum(per_bin)]
+        a = np.interp(tl.start_ns[ids].astype(np.float64), self.edges, cum)
+        b = np.interp(tl.end_ns[ids].astype(np.float64), self.edges, cum)
+        return np.maximum(b - a, 0.0)
+
+
+def _other_ready_per_task(tl: Timeline, ids: np.ndarray, cpus: int, bins: _Bins) -> np.ndarray:
+    """Run-queue time of each task that other programs caused, which a serial run would suffer
+    too. Over each bin, the run alone would have had max(d - CPUs, 0) threads waiting, d being
+    its runnable threads (on-CPU + ready, summed over lanes); ready time beyond that is others'."""
+    out = np.zeros(len(ids), np.int64)
+    if not bins.ready or not len(ids):
+        return out
+    demand = sum(bins.cpu[lane] + bins.ready[lane] for lane in bins.ready)
+    ready_total = sum(bins.ready.values())
+    own_caused = np.maximum(demand - cpus * bins.BIN_NS, 0.0)
+    other_frac = np.where(ready_total > 0, 1.0 - np.minimum(own_caused / np.maximum(ready_total, 1.0), 1.0), 0.0)
+    lane_of = tl.lane[ids]
+    for lane, ready in bins.ready.items():
+        mine = np.flatnonzero(lane_of == lane)
+        if len(mine):
+            out[mine] = bins.per_task(tl, ids[mine], lane, ready * other_frac).astype(np.int64)
+    return np.minimum(out, np.maximum(tl.ready_ns[ids], 0))
+
+
+def _gil_wait_per_task(tl: Timeline, ids: np.ndarray, bins: _Bins) -> np.ndarray:
+    """For tasks on thread lanes: the time the thread was blocked while other threads of its
+    process were on a CPU (bin by bin). Python threads take the GIL in turns: that wait exists
+    only because they ran together."""
+    out = np.zeros(len(ids), np.int64)
+    threads = [info for info in tl.lanes if info.kind == LaneKind.THREAD and info.index in bins.cpu]
+    lane_of = tl.lane[ids]
+    for info in threads:
+        mine = np.flatnonzero(lane_of == info.index)
+        others = [o.index for o in threads if o.index != info.index and o.pid == info.pid]
+        if not len(mine) or not others:
+            continue
+        busy_others = sum(bins.cpu[o] for o in others)
+        gil = np.minimum(bins.blocked[info.index], busy_others)
+        out[mine] = bins.per_task(tl, ids[mine], info.index, gil).astype(np.int64)
+    return out
+
+
+def own_work_ns(tl: Timeline, ids: np.ndarray, cpus: int) -> int:
+    """The estimated serial time of tasks ``ids`` (finished, measured): see the module docstring."""
+    if not len(ids):
+        return 0
+    wall = tl.end_ns[ids] - tl.start_ns[ids]
+    cpu = np.maximum(tl.cpu_ns[ids], 0)
+    blocked = np.maximum(wall - cpu - np.maximum(tl.ready_ns[ids], 0), 0)
+    bins = _Bins(tl)
+    blocked = np.maximum(blocked - _span_wait_per_task(tl, ids) - _gil_wait_per_task(tl, ids, bins), 0)
+    return int((cpu + blocked + _other_ready_per_task(tl, ids, cpus, bins)).sum())
+
+
+def _is_serial(tl: Timeline) -> bool:
+    cfg = tl.run.config if tl.run else {}
+    return cfg.get("backend") == "serial" or (int(cfg.get("workers", 0) or 0) == 1 and not cfg.get("scenario"))
+
+
+def serial_baseline_ns(tl: Timeline, baseline: Timeline | None) -> int | None:
+    """The work time of ``baseline`` if it is a finished serial run of the same workload as ``tl``."""
+    if baseline is None or baseline.run is None or tl.run is None or not _is_serial(baseline):
+        return None
+    if baseline.run.config.get("workload") != tl.run.config.get("workload"):
+        return None
+    if baseline.finished_count() < baseline.n_tasks or np.any(baseline.state != TaskState.DONE):
+        return None
+    _, work = _spans(baseline)
+    return work or None
+
+
+def _spans(tl: Timeline) -> tuple[int, int]:
+    """(worker start-up, work) in ns."""
+    has = (tl.start_ns >= 0) & (tl.end_ns >= 0)
+    work_tasks = has & _work_tasks(tl)
+    if not np.any(work_tasks):
+        work_tasks = has
+    if not np.any(work_tasks):
+        return 0, 0
+    sub = tl.submitted_ns[tl.submitted_ns >= 0]
+    first_start = int(tl.start_ns[work_tasks].min())
+    first = min(int(sub.min()), first_start) if len(sub) else first_start
+    return first_start - first, int(tl.end_ns[has].max()) - first_start
+
+
+def compute_metrics(timeline: Timeline, baseline: Timeline | None = None) -> Metrics:
+    """Compute :class:`Metrics` for the timeline as it is now (works mid-run too); ``baseline``:
+    a serial run of the same workload, whose measured time then gives the speedup."""
+    tl = timeline
+    counts = tl.state_counts()
+    wall = tl.wall_ns()
     has = wall >= 0
-    starts = timeline.start_ns[has]
-    ends = timeline.end_ns[has]
-    if len(ends):
-        sub = timeline.submitted_ns[has]
-        first = int(min(starts.min(), sub[sub >= 0].min() if np.any(sub >= 0) else starts.min()))
-        makespan = int(ends.max() - first)
-    else:
-        makespan = 0
+    startup, work = _spans(tl)
+    makespan = startup + work
     busy_total = int(wall[has].sum())
-    serial_estimate = int((wall[has] - np.maximum(timeline.ready_ns[has], 0)).sum())
     lanes = []
-    lane_ids = timeline.lane[has]
-    if len(timeline.lanes):
-        busy_by_lane = np.bincount(lane_ids[lane_ids >= 0], weights=wall[has][lane_ids >= 0],
-                                   minlength=len(timeline.lanes))
-        tasks_by_lane = np.bincount(lane_ids[lane_ids >= 0], minlength=len(timeline.lanes))
-        for info in timeline.lanes:
-            busy = int(busy_by_lane[info.index])
-            lanes.append(LaneMetrics(lane=info.index, pid=info.pid, tasks=int(tasks_by_lane[info.index]),
-                                     busy_ns=busy, utilization=busy / makespan if makespan else 0.0))
+    lane_ids = tl.lane[has]
+    if len(tl.lanes):
+        ok = lane_ids >= 0
+        busy_by_lane = np.bincount(lane_ids[ok], weights=wall[has][ok], minlength=len(tl.lanes))
+        tasks_by_lane = np.bincount(lane_ids[ok], minlength=len(tl.lanes))
+        for info in tl.lanes:
+            busy = int(busy_by_lane[info.index]) if info.index < len(busy_by_lane) else 0
+            lanes.append(LaneMetrics(lane=info.index, pid=info.pid,
+                                     tasks=int(tasks_by_lane[info.index]) if info.index < len(tasks_by_lane) else 0,
+                                     busy_ns=busy, utilization=busy / work if work else 0.0))
     slots = 1
-    if timeline.run is not None:
-        slots = int(timeline.run.config.get("workers", 1) or 1)
-        if timeline.run.config.get("backend") == "serial":
+    cfg = tl.run.config if tl.run is not None else {}
+    if tl.run is not None:
+        slots = int(cfg.get("workers", 1) or 1)
+        if cfg.get("backend") == "serial":
             slots = 1
-        elif timeline.run.config.get("scenario"):
+        elif cfg.get("scenario"):
             # a scenario runs one process per role at once, whatever ``workers`` says
-            slots = max(sum(1 for lane in timeline.lanes if lane.kind != LaneKind.PARENT), 1)
+            slots = max(sum(1 for lane in tl.lanes if lane.kind != LaneKind.PARENT), 1)
     # A file without its config (CSV) must not claim fewer slots than tasks ran at once (> 100 %).
-    slots = max(slots, peak_concurrency(starts, ends))
-    ready = timeline.ready_ns
-    waiting = timeline.waiting_ns()
-    queued = timeline.queued_ns()
+    slots = max(slots, peak_concurrency(tl.start_ns[has], tl.end_ns[has]))
+    machine = tl.machine.data
+    cpus = int(machine["cpus"][0]) if len(machine) else (tl.run.cpu_count if tl.run else 1)
+    measured = serial_baseline_ns(tl, baseline)
+    measured_ids = np.flatnonzero(has & (tl.cpu_ns >= 0) & _work_tasks(tl))
+    serial = measured if measured is not None else own_work_ns(tl, measured_ids, cpus)
+    cpu_total = int(tl.cpu_ns[tl.cpu_ns >= 0].sum())
+    ready = tl.ready_ns
+    waiting = tl.waiting_ns()
+    queued = tl.queued_ns()
+    sched_wait = tl.scheduling_wait_ns()
+    turnaround = tl.turnaround_ns()
+    other, other_peak = other_load(machine)
     return Metrics(
-        tasks=timeline.n_tasks,
+        tasks=tl.n_tasks,
         done=counts[TaskState.DONE],
         failed=counts[TaskState.FAILED],
         timeout=counts[TaskState.TIMEOUT],
         cancelled=counts[TaskState.CANCELLED],
         makespan_ns=makespan,
         busy_ns=busy_total,
-        serial_estimate_ns=serial_estimate,
-        speedup=serial_estimate / makespan if makespan else 0.0,
-        utilization=busy_total / (makespan * slots) if makespan else 0.0,
+        serial_estimate_ns=serial,
+        speedup=serial / work if work else 0.0,
+        utilization=busy_total / (work * slots) if work else 0.0,
         queued_ns=int(queued[queued >= 0].sum()),
-        cpu_ns=int(timeline.cpu_ns[timeline.cpu_ns >= 0].sum()),
+        cpu_ns=cpu_total,
         ready_ns=int(ready[ready >= 0].sum()),
         waiting_ns=int(waiting[waiting >= 0].sum()),
-        ready_measured=bool(timeline.run.schedstat) if timeline.run else False,
+        ready_measured=bool(tl.run.schedstat) if tl.run else False,
         lanes=tuple(lanes),
         slots=slots,
+        startup_ns=startup,
+        work_ns=work,
+        speedup_measured=measured is not None,
+        cpu_share=cpu_total / (work * min(slots, cpus)) if work else 0.0,
+        cpus=cpus,
+        mean_wait_ns=int(sched_wait[sched_wait >= 0].mean()) if np.any(sched_wait >= 0) else 0,
+        mean_turnaround_ns=int(turnaround[turnaround >= 0].mean()) if np.any(turnaround >= 0) else 0,
+        other_load=other,
+        other_load_peak=other_peak,
     )

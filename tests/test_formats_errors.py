@@ -10,6 +10,7 @@ import pytest
 from synthetic import build_timeline
 
 from procviz.engine.formats import FORMATS, TimelineFileError, choose_format, fileio, read_timeline, write_timeline
+from procviz.engine.formats.native_write import VERSION
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +53,9 @@ def test_wrong_format_tag(tmp_path, native_text):
 
 
 def test_version_99(tmp_path, native_text):
-    err = refused(tmp_path, native_text.replace('"version":1', '"version":99', 1), "document", "version")
+    err = refused(tmp_path, native_text.replace(f'"version":{VERSION}', '"version":99', 1), "document", "version")
     assert "99" in str(err) and "newer" in str(err)
-    refused(tmp_path, native_text.replace('"version":1', '"version":"1"', 1), "document", "version")
+    refused(tmp_path, native_text.replace(f'"version":{VERSION}', '"version":"1"', 1), "document", "version")
 
 
 def test_nan_and_infinity(tmp_path, native_text):
@@ -69,7 +70,8 @@ def test_nan_and_infinity(tmp_path, native_text):
 
 
 def test_duplicate_keys(tmp_path, native_text):
-    refused(tmp_path, native_text.replace('"version":1,', '"version":1,"version":1,', 1), "document", "version")
+    twice = f'"version":{VERSION},"version":{VERSION},'
+    refused(tmp_path, native_text.replace(f'"version":{VERSION},', twice, 1), "document", "version")
     lane = native_text.replace('"pid":4101,', '"pid":4101,"pid":4101,', 1)
     refused(tmp_path, lane, "lanes[1]", "pid")
     config = native_text.replace('"workers":3,', '"workers":3,"workers":4,', 1)
@@ -243,7 +245,7 @@ def test_trace_event_nan_duplicate_and_negative_dur(tmp_path, trace_text):
 
 
 def test_trace_with_bad_embedded_timeline(tmp_path, trace_text):
-    bad = trace_text.replace('"version":1', '"version":99', 1)
+    bad = trace_text.replace(f'"version":{VERSION}', '"version":99', 1)
     refused(tmp_path, bad, "procviz", "version")
     bad = re.sub(r'"state":\[(\d+),', '"state":[42,', trace_text, count=1)
     refused(tmp_path, bad, "procviz.tasks[0]", "state")

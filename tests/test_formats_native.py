@@ -56,7 +56,7 @@ def test_columns_are_one_per_line(tmp_path):
     lines = path.read_text(encoding="utf-8").splitlines()
     for name in native_write.INT_TASK_COLUMNS:
         assert sum(line.startswith(f'"{name}":[') for line in lines) == 1, name
-    assert lines[0] == '{"format":"procviz-timeline","version":1,'
+    assert lines[0] == f'{{"format":"procviz-timeline","version":{native_write.VERSION},'
 
 
 def test_lanes_without_lane_info_get_placeholders(tmp_path):
@@ -154,3 +154,44 @@ def test_lone_surrogates_never_crash_a_writer(tmp_path, name):
         assert back.lanes[0].name == "w\udc80rker\x7f" and back.span_labels[0] == "lock \udcff"
         assert back.run.host == "h\udc80st"
 
+
+
+def _with_machine() -> Timeline:
+    from procviz.engine.events import MACHINE_DTYPE
+
+    tl = build_timeline()
+    rows = np.zeros(3, MACHINE_DTYPE)
+    rows["start_ns"] = tl.t0_ns + np.arange(3) * 100_000_000
+    rows["end_ns"] = rows["start_ns"] + 100_000_000
+    rows["cpus"] = 2
+    rows["busy"] = [0.5, 1.0, 0.25]
+    rows["own"] = [0.25, 0.5, 0.0]
+    tl.machine.append(rows)
+    return tl
+
+
+def test_machine_lane_round_trips(tmp_path):
+    tl = _with_machine()
+    path = tmp_path / "m.json"
+    write_timeline(tl, path)
+    back = read_timeline(path)
+    assert np.array_equal(back.machine.data, tl.machine.data)
+    chrome = tmp_path / "m.trace.json"
+    write_timeline(tl, chrome)
+    assert np.array_equal(read_timeline(chrome).machine.data, tl.machine.data)
+
+
+def test_version_1_files_without_a_machine_lane_still_load(tmp_path):
+    path = tmp_path / "v2.json"
+    write_timeline(_with_machine(), path)
+    text = path.read_text(encoding="utf-8")
+    head, _, _ = text.rpartition(',\n"machine":')
+    old = head.replace(f'"version":{native_write.VERSION},', '"version":1,', 1) + "}\n"
+    v1 = tmp_path / "v1.json"
+    v1.write_text(old, encoding="utf-8")
+    back = read_timeline(v1)
+    assert len(back.machine) == 0 and back.n_tasks == build_timeline().n_tasks
+    # a version 1 file may not carry tables of later versions
+    v1.write_text(text.replace(f'"version":{native_write.VERSION},', '"version":1,', 1), encoding="utf-8")
+    with pytest.raises(Exception, match="machine"):
+        read_timeline(v1)

@@ -48,13 +48,69 @@ def test_apply_updates_columns_and_states() -> None:
 def test_metrics_are_exact_on_known_data() -> None:
     m = compute_metrics(two_lane_run())
     assert m.makespan_ns == 110 * MS  # first submission (0) to last end
+    assert (m.startup_ns, m.work_ns) == (10 * MS, 100 * MS)  # first start at 10 ms
     assert m.busy_ns == 200 * MS
-    assert m.serial_estimate_ns == 195 * MS  # wall less the 5 ms of run-queue wait of task 0
-    assert abs(m.speedup - 195 / 110) < 1e-9
-    assert abs(m.utilization - 200 / (110 * 2)) < 1e-9
+    assert m.serial_estimate_ns == 195 * MS  # on-CPU + own blocking, less the 5 ms run-queue wait
+    assert not m.speedup_measured and abs(m.speedup - 195 / 100) < 1e-9
+    assert abs(m.utilization - 200 / (100 * 2)) < 1e-9  # slot occupancy over the work time
+    assert abs(m.cpu_share - 150 / (100 * 2)) < 1e-9
+    assert m.mean_wait_ns == (15 + 60 + 10) * MS // 3  # (10 + 5, 60 + 0, 10 + 0) / 3: queued + ready
+    assert m.mean_turnaround_ns == (60 + 110 + 110) * MS // 3
     assert (m.done, m.failed, m.cancelled) == (2, 1, 1)
     assert [lane.tasks for lane in m.lanes] == [2, 1]
     assert m.cpu_ns == 150 * MS and m.ready_ns == 5 * MS
+
+
+def _threads_run(cpu_ms: int, blocked_others: bool) -> Timeline:
+    """Two thread lanes of one process, one 100 ms task each; ``blocked_others``: each task is
+    blocked while the other thread is on the CPU (the GIL), else blocked while nobody runs (sleep)."""
+    from procviz.engine.events import INTERVAL_DTYPE, WorkerState
+
+    tl = Timeline()
+    run = RunInfo(n_tasks=2, t0_ns=0, config={"workers": 2, "backend": "thread_pool_executor"}, host="h",
+                  cpu_count=2, schedstat=True)
+    lanes = (LaneInfo(0, 7, 70, "thread", "thread 0"), LaneInfo(1, 7, 71, "thread", "thread 1"))
+    iv = []
+    for lane in (0, 1):
+        # lane 0 on CPU in the first half, lane 1 in the second (GIL) or both at the start (sleep)
+        first = lane == 0 or not blocked_others
+        on, off = (0, 50) if first else (50, 100)
+        iv += [(lane, WorkerState.RUNNING, on * MS, off * MS, cpu_ms * MS, 0)]
+        rest = (off, 100) if on == 0 else (0, 50)
+        iv += [(lane, WorkerState.WAITING, rest[0] * MS, rest[1] * MS, 0, 0)]
+    tl.apply(EngineBatch(run=run, lanes=lanes, submitted=_rows(SUBMIT_DTYPE, [(0, 0), (1, 0)]),
+                         started=_rows(START_DTYPE, [(0, 0, 0), (1, 1, 0)]),
+                         ended=_rows(END_DTYPE, [(0, 0, TaskState.DONE, -1, 100 * MS, cpu_ms * MS, 0),
+                                                 (1, 1, TaskState.DONE, -1, 100 * MS, cpu_ms * MS, 0)]),
+                         intervals=np.array(iv, INTERVAL_DTYPE)))
+    return tl
+
+
+def test_gil_turns_are_not_counted_as_work_but_sleeps_are() -> None:
+    gil = compute_metrics(_threads_run(50, blocked_others=True))
+    assert gil.serial_estimate_ns == 100 * MS and abs(gil.speedup - 1.0) < 1e-9  # 2 x 50 ms on-CPU only
+    sleepy = compute_metrics(_threads_run(50, blocked_others=False))
+    assert sleepy.serial_estimate_ns == 200 * MS  # both blocked while nobody ran: their own sleeps
+
+
+def test_a_measured_serial_run_of_the_same_work_gives_the_speedup() -> None:
+    tl = _threads_run(50, blocked_others=True)
+    serial = Timeline()
+    run = RunInfo(n_tasks=2, t0_ns=0, config={"workers": 1, "backend": "serial"}, host="h", cpu_count=2,
+                  schedstat=True)
+    serial.apply(EngineBatch(run=run, lanes=(LaneInfo(0, 7, 70, "thread", "serial"),),
+                             submitted=_rows(SUBMIT_DTYPE, [(0, 0), (1, 0)]),
+                             started=_rows(START_DTYPE, [(0, 0, 0), (1, 0, 60 * MS)]),
+                             ended=_rows(END_DTYPE, [(0, 0, TaskState.DONE, -1, 60 * MS, 50 * MS, 0),
+                                                     (1, 0, TaskState.DONE, -1, 120 * MS, 50 * MS, 0)])))
+    assert serial.run is not None and tl.run is not None
+    # different workloads (none given on either side counts as the same here): a baseline is used
+    m = compute_metrics(tl, baseline=serial)
+    assert m.speedup_measured and m.serial_estimate_ns == 120 * MS and abs(m.speedup - 1.2) < 1e-9
+    other = Timeline()
+    other.apply(EngineBatch(run=RunInfo(2, 0, {"workers": 1, "backend": "serial", "workload": {"kind": "io"}},
+                                        "h", 2, True)))
+    assert not compute_metrics(tl, baseline=other).speedup_measured  # not the same work: ignored
 
 
 def test_subscribers_hear_changes_and_can_leave() -> None:

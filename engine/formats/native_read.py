@@ -20,9 +20,11 @@ from procviz.engine.formats.checks import INT32_MAX, INT64_MAX, Checker, describ
 from procviz.engine.formats.model import LANE_KINDS, RUN_OUTCOMES, RUN_PHASE_NAMES, TEXT_KINDS
 from procviz.engine.formats.native_write import (
     ENUMS,
+    FLOAT_COLUMNS,
     FORMAT_TAG,
     INT_TASK_COLUMNS,
     LANE_FIELDS,
+    READABLE_VERSIONS,
     RUN_FIELDS,
     SAME_AS_TASKS,
     TABLE_DTYPES,
@@ -33,6 +35,7 @@ from procviz.engine.timeline import Timeline
 
 TOP_FIELDS = ("format", "version", "enums", "config", "run", "now_ns", "status", "lanes", "span_labels", "tasks",
               "texts", "intervals", "resources", "spans")
+OPTIONAL_FIELDS = ("machine",)  # since version 2
 # (low, high) of each integer task column; the lane bound is set per file from the lane count.
 TASK_RANGES = {"submitted_ns": (-1, INT64_MAX), "start_ns": (-1, INT64_MAX), "end_ns": (-1, INT64_MAX),
                "cpu_ns": (-1, INT64_MAX), "ready_ns": (-1, INT64_MAX), "state": (0, len(ENUMS["task_state"]) - 1),
@@ -50,8 +53,9 @@ def check_header(doc: Any, c: Checker) -> dict[str, Any]:
     version = doc.get("version")
     if not is_int(version):
         c.fail("document", "version", f"must be a whole number (got {describe(version)})")
-    if version != VERSION:
-        c.fail("document", "version", f"is {version}; this procviz reads version {VERSION} only"
+    if version not in READABLE_VERSIONS:
+        c.fail("document", "version", f"is {version}; this procviz reads versions "
+               f"{', '.join(map(str, READABLE_VERSIONS))}"
                + (" (the file comes from a newer procviz)" if version > VERSION else ""))
     return doc
 
@@ -60,7 +64,7 @@ def timeline_from_native(doc: Any, path: str, prefix: str = "") -> Timeline:
     """Validate a decoded native document and build its Timeline (raises TimelineFileError)."""
     c = Checker(path, prefix)
     doc = check_header(doc, c)
-    c.fields(doc, "document", TOP_FIELDS)
+    c.fields(doc, "document", TOP_FIELDS, OPTIONAL_FIELDS if doc["version"] >= 2 else ())
     enums = c.plain(c.obj(doc["enums"], "document", "enums"), "document", "enums")
     if enums != ENUMS:
         c.fail("document", "enums", "state codes differ from this procviz version's; the file cannot be read")
@@ -73,12 +77,13 @@ def timeline_from_native(doc: Any, path: str, prefix: str = "") -> Timeline:
     span_labels = c.text_column(doc["span_labels"], "document", "span_labels", None)
     run = _run(c, run_obj, config, n, tasks)
     texts = _texts(c, doc["texts"], n)
-    tables = {name: _table(c, doc[name], name, len(lanes), len(span_labels)) for name in TABLE_DTYPES}
+    tables = {name: _table(c, doc[name], name, len(lanes), len(span_labels)) for name in TABLE_DTYPES
+              if name in doc}
     status = _status(c, doc["status"])
     now_ns = c.integer(doc, "now_ns", "document", 0, INT64_MAX)
     timeline = Timeline()
     timeline.load_columns(run, lanes, tasks, texts, tables["intervals"], tables["resources"], tables["spans"],
-                          list(span_labels), status, now_ns)
+                          list(span_labels), status, now_ns, tables.get("machine"))
     return timeline
 
 
@@ -165,7 +170,7 @@ def _table(c: Checker, value: Any, table: str, n_lanes: int, n_labels: int) -> n
     m = len(c.column_list(obj[first], table, first, None))
     out = np.zeros(m, dtype=dtype)
     for name in names:
-        if name == "cpu_pct":
+        if name in FLOAT_COLUMNS:
             out[name] = c.float_column(obj[name], table, name, m, low=0.0, dtype=np.float32)
             continue
         low, high = 0, INT64_MAX

@@ -2,7 +2,7 @@
 
 Layout (``FORMAT_TAG``, version ``VERSION``)::
 
-    {"format":"procviz-timeline","version":1,
+    {"format":"procviz-timeline","version":2,
     "enums":{"task_state":["pending",...],"worker_state":[...],"run_phase":[...]},
     "config":{...the RunConfig as JSON...},
     "run":{"n_tasks":N,"t0_ns":...,"host":...,"cpu_count":...,"schedstat":...,
@@ -19,7 +19,11 @@ Layout (``FORMAT_TAG``, version ``VERSION``)::
     "texts":{"task_id":[...],"kind":[...],"type_name":[...],"message":[...],"traceback":[...]},
     "intervals":{"lane":[...],"state":[...],"start_ns":[...],"end_ns":[...],"cpu_ns":[...],"ready_ns":[...]},
     "resources":{"lane":[...],"t_ns":[...],"cpu_pct":[...],"rss":[...]},
-    "spans":{"lane":[...],"start_ns":[...],"end_ns":[...],"label":[...]}}
+    "spans":{"lane":[...],"start_ns":[...],"end_ns":[...],"label":[...]},
+    "machine":{"start_ns":[...],"end_ns":[...],"cpus":[...],"busy":[...],"own":[...]}}
+
+Version 2 added ``machine`` (the machine lane, engine/machine.py); version 1 files, which lack
+it, are still read.
 
 Why columns: a million tasks are nine lists of a million numbers, ~70 bytes per task, written
 straight from numpy and parsed by the C JSON scanner without a Python object per task.
@@ -37,7 +41,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from procviz.engine.events import INTERVAL_DTYPE, RESOURCE_DTYPE, SPAN_DTYPE, LaneInfo, RunInfo
+from procviz.engine.events import INTERVAL_DTYPE, MACHINE_DTYPE, RESOURCE_DTYPE, SPAN_DTYPE, LaneInfo, RunInfo
 from procviz.engine.formats.jsonio import dumps_value, float_list_bytes, int_list_bytes
 from procviz.engine.formats.model import (
     RUN_PHASE_NAMES,
@@ -49,7 +53,8 @@ from procviz.engine.formats.model import (
 from procviz.engine.timeline import Timeline
 
 FORMAT_TAG = "procviz-timeline"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)  # every version this procviz reads (tables added since are optional)
 ENUMS = {"task_state": list(TASK_STATE_NAMES), "worker_state": list(WORKER_STATE_NAMES),
          "run_phase": list(RUN_PHASE_NAMES)}
 INT_TASK_COLUMNS = ("submitted_ns", "start_ns", "end_ns", "cpu_ns", "ready_ns", "lane", "state", "chunk")
@@ -57,7 +62,9 @@ TEXT_COLUMNS = ("task_id", "kind", "type_name", "message", "traceback")
 LANE_FIELDS = ("index", "pid", "tid", "kind", "name", "created_ns", "ready_ns", "exit_ns", "exit_code",
                "exit_reason")
 RUN_FIELDS = ("n_tasks", "t0_ns", "host", "cpu_count", "schedstat", "arg_texts", "cost_ms", "chunks")
-TABLE_DTYPES = {"intervals": INTERVAL_DTYPE, "resources": RESOURCE_DTYPE, "spans": SPAN_DTYPE}
+TABLE_DTYPES = {"intervals": INTERVAL_DTYPE, "resources": RESOURCE_DTYPE, "spans": SPAN_DTYPE,
+                "machine": MACHINE_DTYPE}
+FLOAT_COLUMNS = ("cpu_pct", "busy", "own")  # float32 columns of the tables
 SAME_AS_TASKS = "tasks"
 
 
@@ -90,14 +97,14 @@ def native_chunks(timeline: Timeline) -> Iterator[bytes]:
     cost = timeline.cost_ms
     yield b'\n"cost_ms":' + (b"null" if not np.isfinite(cost).any() else float_list_bytes(cost)) + b"},\n"
     yield b'"texts":{' + _texts_columns(timeline) + b"},\n"
-    for table in ("intervals", "resources", "spans"):
+    for table in TABLE_DTYPES:
         data = getattr(timeline, table).data
         cols = []
         for name in TABLE_DTYPES[table].names or ():
             values = data[name]
-            encoded = float_list_bytes(values, single=True) if name == "cpu_pct" else int_list_bytes(values)
+            encoded = float_list_bytes(values, single=True) if name in FLOAT_COLUMNS else int_list_bytes(values)
             cols.append(dumps_value(name) + b":" + encoded)
-        end = b"}}" if table == "spans" else b"},\n"
+        end = b"}}" if table == "machine" else b"},\n"
         yield dumps_value(table) + b":{" + b",".join(cols) + end
 
 
