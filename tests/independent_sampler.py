@@ -71,6 +71,9 @@ def main(root: int, out_path: str) -> None:
             t1 = time.monotonic_ns()
             state = chr(stat[stat.rfind(b")") + 2]) if stat else "X"
             if sched is None or state in "ZX":
+                if sched is not None:  # a zombie: its final counters are still there
+                    cpu, ready = (int(v) for v in sched.split()[:2])
+                    series.setdefault(tid, []).append([t0, t1, cpu, ready, state])
                 gone[tid] = [last_alive.get(tid, t0), t1]
                 continue
             cpu, ready = (int(v) for v in sched.split()[:2])
