@@ -11,7 +11,7 @@ computed from measured times only. In short:
   caused (a serial run on this machine would suffer it too), without the waits the parallel run
   itself caused: run-queue time beyond the CPUs the run had, waits in instrumented primitives
   (lock, queue, event, join: the wait spans), and for threads of one process the time other
-  threads of it were on a CPU while this one was blocked (the GIL is taken in turns).
+  threads of it were on a CPU or runnable while this one was blocked (the GIL is taken in turns).
 * utilization = slot occupancy (time workers spent in tasks / (work x slots)) and on-CPU share
   (on-CPU time of tasks / (work x CPUs the run could use)).
 * averages per finished task: waiting (queued + ready) and turnaround (submission -> end).
@@ -221,28 +221,51 @@ class _Bins:
         return np.maximum(b - a, 0.0)
 
 
+def _groups(tl: Timeline, lanes: list[int]) -> dict[tuple[str, int], list[int]]:
+    """Lanes that run Python one at a time: the thread lanes of one process (the GIL) form one
+    group; every other lane is a group of its own."""
+    groups: dict[tuple[str, int], list[int]] = {}
+    for lane in lanes:
+        info = tl.lanes[lane] if 0 <= lane < len(tl.lanes) else None
+        key = ("threads", info.pid) if info is not None and info.kind == "thread" else ("lane", lane)
+        groups.setdefault(key, []).append(lane)
+    return groups
+
+
 def _other_ready_per_task(tl: Timeline, ids: np.ndarray, cpus: int, bins: _Bins) -> np.ndarray:
     """Run-queue time of each task that other programs caused, which a serial run would suffer
-    too. Over each bin, the run alone would have had max(d - CPUs, 0) threads waiting, d being
-    its runnable threads (on-CPU + ready, summed over lanes); ready time beyond that is others'."""
+    too. Per bin: the run alone would have had max(d - CPUs, 0) threads waiting, d being its
+    runnable threads (on-CPU + ready; threads of one process count as at most one, as they take
+    the GIL in turns); ready time beyond that is others'. A group (a process's threads) is
+    credited at most the bin less its on-CPU time: a serial run cannot wait longer than that."""
     out = np.zeros(len(ids), np.int64)
     if not bins.ready or not len(ids):
         return out
-    demand = sum(bins.cpu[lane] + bins.ready[lane] for lane in bins.ready)
+    groups = _groups(tl, list(bins.ready))
+    demand = np.zeros(len(bins.edges) - 1)
+    for lanes in groups.values():
+        g_cpu = sum(bins.cpu[lane] for lane in lanes)
+        g_run = g_cpu + sum(bins.ready[lane] for lane in lanes)
+        demand += np.minimum(g_run, np.maximum(g_cpu, bins.BIN_NS)) if len(lanes) > 1 else g_run
     ready_total = sum(bins.ready.values())
     own_caused = np.maximum(demand - cpus * bins.BIN_NS, 0.0)
     other_frac = np.where(ready_total > 0, 1.0 - np.minimum(own_caused / np.maximum(ready_total, 1.0), 1.0), 0.0)
     lane_of = tl.lane[ids]
-    for lane, ready in bins.ready.items():
-        mine = np.flatnonzero(lane_of == lane)
-        if len(mine):
-            out[mine] = bins.per_task(tl, ids[mine], lane, ready * other_frac).astype(np.int64)
+    for lanes in groups.values():
+        g_cpu = sum(bins.cpu[lane] for lane in lanes)
+        g_other = sum(bins.ready[lane] for lane in lanes) * other_frac
+        cap = np.maximum(bins.BIN_NS - g_cpu, 0.0)
+        scale = np.where(g_other > cap, cap / np.maximum(g_other, 1.0), 1.0)
+        for lane in lanes:
+            mine = np.flatnonzero(lane_of == lane)
+            if len(mine):
+                out[mine] = bins.per_task(tl, ids[mine], lane, bins.ready[lane] * other_frac * scale).astype(np.int64)
     return np.minimum(out, np.maximum(tl.ready_ns[ids], 0))
 
 
 def _gil_wait_per_task(tl: Timeline, ids: np.ndarray, bins: _Bins) -> np.ndarray:
     """For tasks on thread lanes: the time the thread was blocked while other threads of its
-    process were on a CPU (bin by bin). Python threads take the GIL in turns: that wait exists
+    process were on a CPU or runnable (bin by bin). Python threads take the GIL in turns: that wait exists
     only because they ran together."""
     out = np.zeros(len(ids), np.int64)
     threads = [info for info in tl.lanes if info.kind == LaneKind.THREAD and info.index in bins.cpu]
@@ -252,7 +275,8 @@ def _gil_wait_per_task(tl: Timeline, ids: np.ndarray, bins: _Bins) -> np.ndarray
         others = [o.index for o in threads if o.index != info.index and o.pid == info.pid]
         if not len(mine) or not others:
             continue
-        busy_others = sum(bins.cpu[o] for o in others)
+        # the GIL holder may itself be waiting for a CPU: runnable counts as holding it
+        busy_others = sum(bins.cpu[o] + bins.ready[o] for o in others)
         gil = np.minimum(bins.blocked[info.index], busy_others)
         out[mine] = bins.per_task(tl, ids[mine], info.index, gil).astype(np.int64)
     return out
