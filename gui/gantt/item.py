@@ -224,7 +224,8 @@ class TimelineItem(pg.GraphicsObject):
             hit = self._model.state_at(pos.x(), lane)
             if hit is None:
                 return ""
-            return tooltip.as_html(tooltip.state_tooltip_lines(label, *hit, info=self._model.lane_info(lane)))
+            shares = self._model.strip.tooltip_lines(label, lane, pos.x())  # exact sums (gantt/strip.py)
+            return tooltip.as_html(shares or tooltip.state_tooltip_lines(label, *hit, info=self._model.lane_info(lane)))
         return ""
 
     def hoverEvent(self, ev: object) -> None:

@@ -19,6 +19,7 @@ from procviz.engine.timeline import Timeline
 from procviz.gui.gantt.lod import LaneMerger, merge_lanes
 from procviz.gui.gantt.merge import DOMINANT, MAX, Rects
 from procviz.gui.gantt.series import LaneSeries
+from procviz.gui.gantt.strip import StateStrip, StripFrame
 
 # Merge priority of a task bar's state: when sub-pixel bars are merged the highest rank wins, so
 # rare outcomes (failed, timeout) stay visible in a sea of done tasks.
@@ -57,6 +58,7 @@ class Frame:
     intervals: Rects
     lifecycle: Rects
     spans: Rects
+    strip: StripFrame | None = None  # the state strip as stacked shares (gui/gantt/strip.py)
 
 
 class GanttModel:
@@ -64,6 +66,7 @@ class GanttModel:
 
     def __init__(self, timeline: Timeline) -> None:
         self.timeline = timeline
+        self.strip = StateStrip(timeline)
         self.version = 0  # bumped whenever what would be painted may have changed
         self._reset_pending = True
         self.tasks: list[LaneSeries] = []
@@ -286,6 +289,7 @@ class GanttModel:
             intervals=merge_lanes(self._merging(self.intervals, DOMINANT), lanes, vx0, vx1, px),
             lifecycle=self._lifecycle(vx0, vx1, px, lanes),
             spans=merge_lanes(self._merging(self.spans, MAX), lanes, vx0, vx1, px),
+            strip=self.strip.frame(vx0, vx1, px, lanes),
         )
 
     def _merging(self, layer: list[LaneSeries], mode: str) -> list[LaneMerger]:

@@ -20,6 +20,7 @@ from procviz.gui import colors
 from procviz.gui.gantt import layout
 from procviz.gui.gantt.merge import Rects
 from procviz.gui.gantt.model import RANK_STATES, Frame
+from procviz.gui.gantt.strip import StripFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,11 @@ def batches_of(rects: Rects, top: float, height: float, style: object) -> list[B
     return out
 
 
+def strip_batches(strip: StripFrame) -> list[Batch]:
+    """The state strip's stacked shares: one batch per worker state."""
+    return [Batch(_worker_style(int(state), 0)[0], None, xywh) for state, xywh in strip.xywh.items() if len(xywh)]
+
+
 # Cancelled, timeout and failed bars are at least this many pixels wide on screen.
 NOTABLE_MIN_PX = 3.0
 # A task bar at least this wide ends one pixel early, so back-to-back tasks of one worker (the
@@ -131,7 +137,9 @@ def with_boundaries(rects: Rects, px: float) -> Rects:
 
 def frame_batches(frame: Frame, px: float) -> list[Batch]:
     """Everything of a frame in painting order: state strip, lifecycle, spans, then task bars."""
-    return (batches_of(frame.intervals, layout.STRIP_TOP, layout.STRIP_HEIGHT, _worker_style)
+    strip = (strip_batches(frame.strip) if frame.strip is not None
+             else batches_of(frame.intervals, layout.STRIP_TOP, layout.STRIP_HEIGHT, _worker_style))
+    return (strip
             + batches_of(frame.lifecycle, layout.STRIP_TOP, layout.STRIP_HEIGHT, _worker_style)
             + batches_of(frame.spans, layout.SPAN_TOP, layout.SPAN_HEIGHT, _span_style)
             + batches_of(task_bars(frame.tasks, px), layout.BAR_TOP, layout.BAR_HEIGHT, _task_style))

@@ -1,0 +1,170 @@
+"""The worker-state strip: per lane, the shares of on-CPU, ready and waiting time, stacked.
+
+A window 12 % on a CPU shows a green band 12 % of the strip's height: proportions, not a majority
+label. For a view, each visible lane's intervals are cut at pixel columns (cumulative sums and
+``np.interp``, no Python loop per interval), each column's shares are quantised to
+1/``LEVELS`` of the strip height, equal neighbours merge, and each state is one (n, 4) x/y/w/h
+array for a single ``drawRects`` (see :mod:`procviz.gui.gantt.paint`). From the bottom of the
+strip up: running, ready, waiting. Exact sums are in the tooltip (:meth:`StateStrip.tooltip_lines`).
+
+No Qt here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from procviz.engine.events import WorkerState
+from procviz.engine.timeline import Timeline
+from procviz.gui.gantt import layout
+
+LEVELS = 16  # shares are drawn in 1/16 steps of the strip's height
+MAX_COLUMNS = 4096  # per lane and view, whatever the pixel size
+STACK = (WorkerState.RUNNING, WorkerState.READY, WorkerState.WAITING)  # bottom to top
+NS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class StripFrame:
+    """Rectangles to paint, one C-contiguous (n, 4) float64 x/y/w/h array per state."""
+
+    xywh: dict[WorkerState, np.ndarray]
+
+    def __len__(self) -> int:
+        return sum(len(a) for a in self.xywh.values())
+
+
+@dataclass(slots=True)
+class _LaneCurves:
+    """One lane's intervals as cumulative curves over time (seconds from t0)."""
+
+    start: np.ndarray
+    end: np.ndarray
+    x: np.ndarray  # start0, end0, start1, end1, ... (seconds)
+    cpu: np.ndarray  # cumulative ns at each x
+    ready: np.ndarray
+    covered: np.ndarray
+    rows: np.ndarray  # the lane's interval rows, sorted by start
+
+
+def _curves(rows: np.ndarray, t0: int) -> _LaneCurves:
+    rows = rows[np.argsort(rows["start_ns"], kind="stable")]
+    x = np.empty(2 * len(rows))
+    x[0::2] = (rows["start_ns"] - t0) * NS
+    x[1::2] = (rows["end_ns"] - t0) * NS
+
+    def cum(values: np.ndarray) -> np.ndarray:
+        c = np.cumsum(values.astype(np.float64))
+        y = np.empty(2 * len(values))
+        y[1::2] = c
+        y[0::2] = np.r_[0.0, c[:-1]]
+        return y
+
+    length = rows["end_ns"] - rows["start_ns"]
+    # Intervals that carry a label but no counters (hand-made or foreign data): draw the label.
+    bare = (rows["cpu_ns"] <= 0) & (rows["ready_ns"] <= 0)
+    cpu = np.where(bare & (rows["state"] == WorkerState.RUNNING), length, np.maximum(rows["cpu_ns"], 0))
+    ready = np.where(bare & (rows["state"] == WorkerState.READY), length, np.maximum(rows["ready_ns"], 0))
+    return _LaneCurves(x[0::2], x[1::2], x, cum(cpu), cum(ready), cum(length), rows)
+
+
+class StateStrip:
+    """The strip of every lane of one Timeline, kept in step with its interval column."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+        self._seen: tuple[int, int, object] = (-1, -1, None)
+        self._lanes: dict[int, _LaneCurves] = {}
+
+    def _sync(self) -> None:
+        tl = self.timeline
+        key = (len(tl.intervals), tl.t0_ns, tl.run)
+        if key == self._seen:
+            return
+        self._seen = key
+        iv = tl.intervals.data
+        self._lanes = {}
+        if len(iv):
+            order = np.argsort(iv["lane"], kind="stable")
+            lanes = iv["lane"][order]
+            cuts = np.flatnonzero(lanes[1:] != lanes[:-1]) + 1
+            for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(order)], strict=True):
+                self._lanes[int(lanes[a])] = _curves(iv[order[a:b]], tl.t0_ns)
+
+    def frame(self, vx0: float, vx1: float, px: float, lanes: range) -> StripFrame:
+        """The stacked rectangles for the view (vx0, vx1) at ``px`` seconds per pixel."""
+        self._sync()
+        parts: dict[WorkerState, list[np.ndarray]] = {s: [] for s in STACK}
+        for lane in lanes:
+            curves = self._lanes.get(lane)
+            if curves is None:
+                continue
+            for state, xywh in self._lane_rects(curves, lane, vx0, vx1, px).items():
+                parts[state].append(xywh)
+        return StripFrame({s: np.ascontiguousarray(np.concatenate(p)) if p else np.zeros((0, 4))
+                           for s, p in parts.items()})
+
+    @staticmethod
+    def _lane_rects(c: _LaneCurves, lane: int, vx0: float, vx1: float, px: float) -> dict[WorkerState, np.ndarray]:
+        lo, hi = max(vx0, float(c.x[0])), min(vx1, float(c.x[-1]))
+        if not hi > lo:
+            return {}
+        step = max(px, (hi - lo) / MAX_COLUMNS, 1e-12)
+        edges = np.append(np.arange(lo, hi, step), hi)
+        if len(edges) < 2:
+            return {}
+        cov = np.diff(np.interp(edges, c.x, c.covered))
+        cpu = np.diff(np.interp(edges, c.x, c.cpu))
+        ready = np.diff(np.interp(edges, c.x, c.ready))
+        keep = cov > 0
+        safe = np.where(keep, cov, 1.0)
+        q_run = np.rint(np.clip(cpu / safe, 0, 1) * LEVELS)
+        q_ready = np.minimum(np.rint(np.clip(ready / safe, 0, 1) * LEVELS), LEVELS - q_run)
+        # Merge equal neighbours (and drop columns no interval covers).
+        code = np.where(keep, q_run * (LEVELS + 1) + q_ready, -1)
+        starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+        ends = np.r_[starts[1:], len(code)]
+        starts, ends = starts[code[starts] >= 0], ends[code[starts] >= 0]
+        x0, x1 = edges[starts], edges[ends]
+        run, rdy = q_run[starts] / LEVELS, q_ready[starts] / LEVELS
+        wait = 1.0 - run - rdy
+        h = layout.STRIP_HEIGHT
+        bottom = lane + layout.STRIP_TOP + h
+        out = {}
+        below = np.zeros(len(x0))
+        for state, share in zip(STACK, (run, rdy, wait), strict=True):
+            sel = share > 0
+            xywh = np.empty((int(sel.sum()), 4))
+            xywh[:, 0] = x0[sel]
+            xywh[:, 2] = x1[sel] - x0[sel]
+            xywh[:, 3] = share[sel] * h
+            xywh[:, 1] = bottom - (below[sel] + share[sel]) * h
+            below = below + share
+            out[state] = xywh
+        return out
+
+    def tooltip_lines(self, label: str, lane: int, x: float) -> list[str]:
+        """The interval under ``x`` on ``lane``: its label state and exact on-CPU / ready / waiting."""
+        self._sync()
+        c = self._lanes.get(lane)
+        if c is None:
+            return []
+        i = int(np.searchsorted(c.start, x, side="right")) - 1
+        if i < 0 or x > c.end[i]:
+            return []
+        row = c.rows[i]
+        length = int(row["end_ns"] - row["start_ns"])
+        cpu, ready = int(row["cpu_ns"]), int(row["ready_ns"])
+        waiting = max(length - cpu - ready, 0)
+
+        def part(ns: int) -> str:
+            return f"{ns / 1e6:.2f} ms ({100 * ns / length:.0f}%)" if length else "0 ms"
+
+        return [label,
+                f"mostly {WorkerState(int(row['state'])).name.lower()} from {c.start[i]:.4f} s "
+                f"for {length / 1e6:.2f} ms",
+                f"running (on-CPU) {part(cpu)}",
+                f"ready (run queue) {part(ready)}",
+                f"waiting (blocked) {part(waiting)}"]
