@@ -299,16 +299,29 @@ def _is_serial(tl: Timeline) -> bool:
     return cfg.get("backend") == "serial" or (int(cfg.get("workers", 0) or 0) == 1 and not cfg.get("scenario"))
 
 
-def serial_baseline_ns(tl: Timeline, baseline: Timeline | None) -> int | None:
+@dataclass(frozen=True, slots=True)
+class SerialBaseline:
+    """What a measured serial run contributes to later runs' speedup: its workload and work time."""
+
+    workload: dict
+    work_ns: int
+
+
+def serial_baseline_of(tl: Timeline) -> SerialBaseline | None:
+    """The baseline a finished, all-done serial run provides (None for any other run)."""
+    if tl.run is None or not _is_serial(tl) or tl.n_tasks == 0 or np.any(tl.state != TaskState.DONE):
+        return None
+    _, work = _spans(tl)
+    return SerialBaseline(dict(tl.run.config.get("workload") or {}), work) if work else None
+
+
+def serial_baseline_ns(tl: Timeline, baseline: Timeline | SerialBaseline | None) -> int | None:
     """The work time of ``baseline`` if it is a finished serial run of the same workload as ``tl``."""
-    if baseline is None or baseline.run is None or tl.run is None or not _is_serial(baseline):
+    if isinstance(baseline, Timeline):
+        baseline = serial_baseline_of(baseline)
+    if baseline is None or tl.run is None or baseline.workload != (tl.run.config.get("workload") or {}):
         return None
-    if baseline.run.config.get("workload") != tl.run.config.get("workload"):
-        return None
-    if baseline.finished_count() < baseline.n_tasks or np.any(baseline.state != TaskState.DONE):
-        return None
-    _, work = _spans(baseline)
-    return work or None
+    return baseline.work_ns
 
 
 def _spans(tl: Timeline) -> tuple[int, int]:
@@ -325,7 +338,7 @@ def _spans(tl: Timeline) -> tuple[int, int]:
     return first_start - first, int(tl.end_ns[has].max()) - first_start
 
 
-def compute_metrics(timeline: Timeline, baseline: Timeline | None = None) -> Metrics:
+def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | None = None) -> Metrics:
     """Compute :class:`Metrics` for the timeline as it is now (works mid-run too); ``baseline``:
     a serial run of the same workload, whose measured time then gives the speedup."""
     tl = timeline
@@ -358,7 +371,7 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | None = None) -> Met
     # A file without its config (CSV) must not claim fewer slots than tasks ran at once (> 100 %).
     slots = max(slots, peak_concurrency(tl.start_ns[has], tl.end_ns[has]))
     machine = tl.machine.data
-    cpus = int(machine["cpus"][0]) if len(machine) else (tl.run.cpu_count if tl.run else 1)
+    cpus = max(int(machine["cpus"][0]) if len(machine) else (tl.run.cpu_count if tl.run else 1), 1)
     measured = serial_baseline_ns(tl, baseline)
     measured_ids = np.flatnonzero(has & (tl.cpu_ns >= 0) & _work_tasks(tl))
     serial = measured if measured is not None else own_work_ns(tl, measured_ids, cpus)

@@ -97,6 +97,7 @@ def load_into(target: Timeline, source: Timeline) -> None:
         span_labels=list(source.span_labels),
         status=source.status,
         now_ns=source.now_ns,
+        machine=source.machine.data.copy(),
     )
 
 

@@ -1,4 +1,9 @@
-"""The run metrics panel: makespan, utilization, speedup and where task time went.
+"""The run metrics panel: makespan, utilization, speedup, averages, other load, where task time went.
+
+Each figure's definition (:data:`procviz.engine.metrics.DEFINITIONS`) is its tooltip. The speedup
+is measured against the last finished serial run of the same workload this panel showed, else
+estimated (and says which). Under the figures, the machine lane: the run's CPUs' busy share over
+time, the run's own processes and other programs told apart.
 
 Figures come from :func:`procviz.engine.metrics.compute_metrics` over the shown Timeline, the same
 function the engine's RunResult and the CLI summary use, so the three always agree. During a run
@@ -22,8 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from procviz.engine.metrics import Metrics, compute_metrics
+from procviz.engine.metrics import DEFINITIONS, Metrics, SerialBaseline, compute_metrics, serial_baseline_of
 from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.panels.machine_lane import MachineLane
 from procviz.gui.panels.subscription import subscribe_while_alive
 from procviz.gui.panels.units import count, percent, seconds
 
@@ -35,12 +41,17 @@ READY_UNMEASURED = "not measurable here (no schedstat on this host)"
 def summary_texts(metrics: Metrics) -> dict[str, str]:
     """The panel's summary lines, keyed by what they show (tests compare these too)."""
     m = metrics
+    cpus = min(m.slots, m.cpus)
     return {
         "tasks": f"{count(m.tasks)}: {count(m.done)} done, {count(m.failed)} failed, "
                  f"{count(m.timeout)} timed out, {count(m.cancelled)} cancelled",
-        "makespan": seconds(m.makespan_ns),
-        "utilization": f"{percent(m.utilization)} of {m.slots} worker slot{'s' if m.slots != 1 else ''}",
-        "speedup": f"{m.speedup:.2f}× (serial estimate {seconds(m.serial_estimate_ns)})",
+        "makespan": f"{seconds(m.makespan_ns)} = start-up {seconds(m.startup_ns)} + work {seconds(m.work_ns)}",
+        "utilization": f"{percent(m.utilization)} of {m.slots} worker slot{'s' if m.slots != 1 else ''} occupied",
+        "cpu_share": f"{percent(m.cpu_share)} of {cpus} CPU{'s' if cpus != 1 else ''}",
+        "speedup": m.speedup_text(),
+        "mean_wait": seconds(m.mean_wait_ns),
+        "mean_turnaround": seconds(m.mean_turnaround_ns),
+        "other_load": m.other_load_text() or f"{percent(m.other_load)} of the run's CPUs",
         "queued": seconds(m.queued_ns),
         "cpu": seconds(m.cpu_ns),
         "ready": seconds(m.ready_ns) if m.ready_measured else READY_UNMEASURED,
@@ -48,15 +59,20 @@ def summary_texts(metrics: Metrics) -> dict[str, str]:
     }
 
 
+_TASK_TIME = DEFINITIONS["task_time"]
 SUMMARY_LABELS = {
     "tasks": ("Tasks", "Every task of the run and how it ended."),
-    "makespan": ("Makespan", "From the first submission to the last task end."),
-    "utilization": ("Utilization", "Time workers spent in tasks / (makespan × workers)."),
-    "speedup": ("Speedup", "Sum of all task wall times (the same tasks run back to back) / makespan."),
-    "queued": ("Queued (total)", "Time tasks waited between submission and a worker starting them."),
-    "cpu": ("On-CPU (total)", "Time tasks spent running on a CPU."),
-    "ready": ("Ready (total)", "Time tasks were runnable but waiting for a CPU (kernel run-queue wait)."),
-    "waiting": ("Waiting (total)", "Time tasks were blocked: sleep, I/O, locks (wall − on-CPU − ready)."),
+    "makespan": ("Makespan", DEFINITIONS["makespan"] + " " + DEFINITIONS["startup"] + " " + DEFINITIONS["work"]),
+    "utilization": ("Slot occupancy", DEFINITIONS["slots"]),
+    "cpu_share": ("On-CPU share", DEFINITIONS["cpu_share"]),
+    "speedup": ("Speedup", DEFINITIONS["speedup"]),
+    "mean_wait": ("Mean waiting", DEFINITIONS["waiting"]),
+    "mean_turnaround": ("Mean turnaround", DEFINITIONS["turnaround"]),
+    "other_load": ("Other load", DEFINITIONS["other_load"]),
+    "queued": ("Queued (total)", _TASK_TIME),
+    "cpu": ("On-CPU (total)", _TASK_TIME),
+    "ready": ("Ready (total)", _TASK_TIME),
+    "waiting": ("Waiting (total)", _TASK_TIME),
 }
 LANE_COLUMNS = ("Worker", "PID", "Tasks", "Busy", "Utilization")
 
@@ -68,6 +84,7 @@ class MetricsPanel(QWidget):
         super().__init__(parent)
         self.timeline = timeline
         self.metrics: Metrics | None = None
+        self.baseline: SerialBaseline | None = None  # the last finished serial run shown
         self.values: dict[str, QLabel] = {}
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -91,6 +108,10 @@ class MetricsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(form)
+        self.machine = MachineLane(timeline)
+        self.machine.setToolTip(MachineLane.HELP)
+        layout.addWidget(QLabel("Machine: the run's CPUs (own / other programs)"))
+        layout.addWidget(self.machine)
         layout.addWidget(QLabel("Per worker"))
         layout.addWidget(self.lanes, 1)
         self._timer = QTimer(self)
@@ -107,7 +128,7 @@ class MetricsPanel(QWidget):
         if change.reset or change.status:
             self._timer.stop()
             self.refresh()
-        elif (change.tasks or change.lanes) and not self._timer.isActive():
+        elif (change.tasks or change.lanes or change.machine) and not self._timer.isActive():
             self._timer.start()
 
     def refresh(self) -> None:
@@ -117,12 +138,16 @@ class MetricsPanel(QWidget):
             for label in self.values.values():
                 label.setText("–")
             self.lanes.setRowCount(0)
+            self.machine.update()
             return
         started = time.perf_counter()
-        self.metrics = compute_metrics(self.timeline)
+        self.metrics = compute_metrics(self.timeline, self.baseline)
+        if self.timeline.status is not None and self.timeline.status.outcome:
+            self.baseline = serial_baseline_of(self.timeline) or self.baseline
         for key, text in summary_texts(self.metrics).items():
             self.values[key].setText(text)
         self._fill_lanes(self.metrics)
+        self.machine.update()
         cost_ms = (time.perf_counter() - started) * 1000
         self._timer.setInterval(max(MIN_REFRESH_MS, int(COST_FACTOR * cost_ms)))
 
