@@ -103,11 +103,15 @@ class RunTracker:
         self.lane_by_thread[(pid, tid)] = index
         return index
 
-    def lane_for(self, pid: int, tid: int) -> int:
-        """The lane of a worker thread, opened on first sight if its hello went missing."""
+    def lane_for(self, pid: int, tid: int, now_ns: int = -1) -> int:
+        """The lane of a worker thread, opened on first sight if its hello went missing (then
+        sampled from ``now_ns``, its ready time as far as the engine can tell)."""
         lane = self.lane_by_thread.get((pid, tid))
         if lane is None:
-            lane = self.new_lane(pid, tid, LaneKind.PROCESS, "")
+            kind = LaneKind.PROCESS if pid == tid else LaneKind.THREAD
+            lane = self.new_lane(pid, tid, kind, "", ready_ns=now_ns)
+            if now_ns >= 0:
+                self.sampler.add(lane, pid, tid, now_ns)
         return lane
 
     # ---- inputs ---------------------------------------------------------------------------------
@@ -148,7 +152,7 @@ class RunTracker:
         if b.texts:
             self._pending_texts.extend(b.texts)
         for w in b.waits:
-            self.span(self.lane_for(b.pid, w.tid), w.start_ns, w.end_ns, w.what)
+            self.span(self.lane_for(b.pid, w.tid, now_ns), w.start_ns, w.end_ns, w.what)
 
     def settle(self, now_ns: int) -> None:
         """Fold in every row received since the last call (call before handling worker exits)."""
@@ -182,7 +186,7 @@ class RunTracker:
         self.last_progress_ns = now_ns
         keys = (pids << 32) | rows["tid"].astype(np.int64)
         uniq, first_rev, inverse = _unique_last(keys)
-        lane_of_key = np.array([self.lane_for(int(k >> 32), int(k & 0xFFFFFFFF)) for k in uniq], np.int32)
+        lane_of_key = np.array([self.lane_for(int(k >> 32), int(k & 0xFFFFFFFF), now_ns) for k in uniq], np.int32)
         lanes = lane_of_key[inverse]
         kinds = rows["kind"]
         for lane, last in zip(lane_of_key.tolist(), first_rev.tolist(), strict=True):
@@ -275,8 +279,9 @@ class RunTracker:
         out = []
         for k in self.sampler.kernel_exits():
             if k.tid != k.pid:
-                lane = self.lane_by_thread.pop((k.pid, k.tid), None)
-                if lane is not None:
+                # (the mapping stays: the thread's last datagrams may still be on their way)
+                lane = self.lane_by_thread.get((k.pid, k.tid))
+                if lane is not None and self.timeline.lanes[lane].exit_ns < 0:
                     info = self.timeline.lanes[lane]
                     self.set_lane(replace(info, exit_ns=k.t_ns, exit_reason="thread ended"))
             elif k.exit_code is not None:
