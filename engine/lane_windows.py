@@ -16,10 +16,15 @@ the counter deltas are attributed to windows:
   runnable time provisionally counted as ready; the kernel's later report pays that credit back
   instead of counting it twice.
 
+A running thread's on-CPU counter is brought up to date at scheduler ticks, so a read can lag by
+one or more ticks: the last ``buffer_ns`` of runnable windows stay pending to take the late CPU
+time. What still finds no room in the pending windows is carried into the next windows (a
+*debt*), so the sums stay the kernel's.
+
 Invariants (checked by tests): windows tile the lane from its baseline to its last read with no
 gap and no overlap; no window has cpu + ready above its length; the sum of cpu and of ready over
-the windows equals the kernel's deltas less what could not be placed (``unplaced_*``, reported
-for diagnosis: only counter skew between two reads ends there).
+the windows equals the kernel's deltas less what could not be placed by the lane's end
+(``unplaced_*``, reported for diagnosis).
 """
 
 from __future__ import annotations
@@ -66,8 +71,11 @@ class LaneWindows:
     last_ready: int
     last_runnable: bool = False
     hold_ns: int = 500_000_000
+    buffer_ns: int = 60_000_000  # recent runnable windows stay open this long (counter lag)
     pending: list[Window] = field(default_factory=list)
     credit: int = 0  # ready time already shown provisionally, to be paid back by the kernel
+    cpu_debt: int = 0  # counted time that found no room yet: placed in the next windows
+    ready_debt: int = 0
     unplaced_cpu: int = 0
     unplaced_ready: int = 0
 
@@ -81,14 +89,17 @@ class LaneWindows:
         w = Window(self.last_t, t_ns, runnable_start=self.last_runnable, runnable_end=runnable)
         self.pending.append(w)
         self.last_t, self.last_cpu, self.last_ready, self.last_runnable = t_ns, cpu, ready, runnable
-        self._place_cpu(d_cpu)
-        self._place_ready(d_ready)
+        self.cpu_debt = self._place_cpu(d_cpu + self.cpu_debt)
+        self.ready_debt = self._place_ready(d_ready + self.ready_debt)
         if not runnable:
             return self._settle(len(self.pending))
+        out = []
         if d_cpu > 0:
-            out = self._settle(len(self.pending) - 1)
-        else:
-            out = []
+            # Waits in progress before this window have ended; a running thread's on-CPU counter
+            # may still lag (it is brought up to date at scheduler ticks): keep the last
+            # ``buffer_ns`` open for it.
+            recent = sum(1 for w in self.pending if w.end > t_ns - self.buffer_ns)
+            out = self._settle(len(self.pending) - max(recent, 1))
         if self.pending and t_ns - self.pending[0].start > self.hold_ns:
             out += self._settle(len(self.pending) - 1, provisional=True)
         return out
@@ -96,20 +107,26 @@ class LaneWindows:
     def flush(self) -> list[Window]:
         """Settle everything (the lane ends or the run ends): runnable time still unreported
         by the kernel is shown as ready, as it is."""
+        self.cpu_debt = self._place_cpu(self.cpu_debt)
+        self.ready_debt = self._place_ready(self.ready_debt)
+        self.unplaced_cpu += self.cpu_debt
+        self.unplaced_ready += self.ready_debt
+        self.cpu_debt = self.ready_debt = 0
         return self._settle(len(self.pending), provisional=True)
 
-    def _place_cpu(self, amount: int) -> None:
-        # Current window first; an excess (a running thread's counter lags by up to a tick)
-        # belongs to the windows just before.
-        left = _fill(self.pending[::-1], amount, "cpu")
-        self.unplaced_cpu += left
+    def _place_cpu(self, amount: int) -> int:
+        """Place on-CPU time; returns what found no room (a debt for the next windows)."""
+        # Current window first; an excess (a running thread's counter lags) belongs to the
+        # windows just before.
+        return _fill(self.pending[::-1], amount, "cpu")
 
-    def _place_ready(self, amount: int) -> None:
+    def _place_ready(self, amount: int) -> int:
+        """Place run-queue time; returns what found no room (a debt for the next windows)."""
         pay = min(amount, self.credit)
         self.credit -= pay
         amount -= pay
-        if amount <= 0:
-            return
+        if amount <= 0 or not self.pending:
+            return max(amount, 0)
         current = self.pending[-1]
         # A wait that ended in this window and began earlier spans every boundary back to its
         # start, and the thread was runnable at each of them: fill that chain first, then this
@@ -121,8 +138,7 @@ class LaneWindows:
             chain.append(w)
         amount = _fill(chain, amount, "ready")
         amount = _fill([current], amount, "ready")
-        amount = _fill(self.pending[::-1], amount, "ready")
-        self.unplaced_ready += amount
+        return _fill(self.pending[::-1], amount, "ready")
 
     def _settle(self, n: int, provisional: bool = False) -> list[Window]:
         """Emit the oldest ``n`` pending windows."""

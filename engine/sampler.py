@@ -175,15 +175,24 @@ class StateSampler:
         probe = self._probes.get(lane)
         if probe is None:
             return
+        self._finish_reading(probe, max(end_ns, probe.windows.last_t))
+
+    def _finish_reading(self, probe: _LaneProbe, t_ns: int) -> None:
+        """End a lane at ``t_ns`` with a last read if the thread can still be read."""
         try:
             cpu, ready, _ = probe.read()
+            final = True
         except _GONE:
-            cpu, ready = probe.windows.last_cpu, probe.windows.last_ready  # reaped: nothing more known
-        self._finish(probe, max(end_ns, probe.windows.last_t), cpu, ready)
+            cpu, ready, final = probe.windows.last_cpu, probe.windows.last_ready, False
+        self._finish(probe, t_ns, cpu, ready, final)
 
-    def _finish(self, probe: _LaneProbe, t_ns: int, cpu: int, ready: int) -> None:
+    def _finish(self, probe: _LaneProbe, t_ns: int, cpu: int, ready: int, final: bool = True) -> None:
+        """End a lane at ``t_ns``. ``final``: the counters are the thread's last (a zombie's, or
+        read now); else they are the last tick's, and the time since is runnable (ready, as far
+        as the kernel said at that tick) or blocked, as the thread was then."""
         self._count_cpu(probe, cpu)
-        self._windows(probe, probe.windows.feed(t_ns, cpu, ready, runnable=False))
+        runnable = probe.windows.last_runnable and not final
+        self._windows(probe, probe.windows.feed(t_ns, cpu, ready, runnable=runnable))
         self._windows(probe, probe.windows.flush())
         self._close_open(probe)
         self.unplaced_cpu_ns += probe.windows.unplaced_cpu
@@ -210,7 +219,7 @@ class StateSampler:
                 final = k.cpu_ns >= 0 and probe.tid == k.tid
                 cpu = k.cpu_ns if final else probe.windows.last_cpu
                 ready = k.ready_ns if final else probe.windows.last_ready
-                self._finish(probe, max(k.t_ns, probe.windows.last_t), cpu, ready)
+                self._finish(probe, max(k.t_ns, probe.windows.last_t), cpu, ready, final)
                 self._ended(KernelExit(probe.pid, probe.tid, max(k.t_ns, probe.windows.last_t), k.exit_code))
 
     def _ended(self, k: KernelExit) -> None:
@@ -237,7 +246,7 @@ class StateSampler:
                 state = "X"
                 cpu, ready = probe.windows.last_cpu, probe.windows.last_ready
             if state in "ZX":  # exited: seen here first (no pidfd, or between its report and now)
-                self._finish(probe, max(now_ns, probe.windows.last_t), cpu, ready)
+                self._finish(probe, max(now_ns, probe.windows.last_t), cpu, ready, final=state == "Z")
                 self._ended(KernelExit(probe.pid, probe.tid, max(now_ns, probe.windows.last_t), None))
                 continue
             self._count_cpu(probe, cpu)
@@ -282,11 +291,7 @@ class StateSampler:
         """End of run: a last read of every lane still sampled, close everything, stop watching."""
         self._apply_watch()
         for probe in list(self._probes.values()):
-            try:
-                cpu, ready, _ = probe.read()
-            except _GONE:
-                cpu, ready = probe.windows.last_cpu, probe.windows.last_ready
-            self._finish(probe, max(now_ns, probe.windows.last_t), cpu, ready)
+            self._finish_reading(probe, max(now_ns, probe.windows.last_t))
         if self.machine is not None:
             self.machine.tick(now_ns, self.worker_cpu_ns, force=True)
         if self.watch is not None:
