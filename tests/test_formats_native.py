@@ -195,3 +195,14 @@ def test_version_1_files_without_a_machine_lane_still_load(tmp_path):
     v1.write_text(text.replace(f'"version":{native_write.VERSION},', '"version":1,', 1), encoding="utf-8")
     with pytest.raises(Exception, match="machine"):
         read_timeline(v1)
+
+
+def test_chrome_trace_carries_the_machine_lane_as_a_counter(tmp_path):
+    import json
+
+    path = tmp_path / "m.trace.json"
+    write_timeline(_with_machine(), path)
+    events = json.loads(path.read_text(encoding="utf-8"))["traceEvents"]
+    machine = [e for e in events if e.get("name") == "machine CPUs %"]
+    assert [round(e["args"]["own"]) for e in machine] == [25, 50, 0, 0]
+    assert [round(e["args"]["other"]) for e in machine] == [25, 50, 25, 0]

@@ -266,3 +266,22 @@ def resource_counters(tl: Timeline, layout: TrackLayout) -> Iterator[list[str]]:
             out.append(_CPU % (p, t, ts, cpu if np.isfinite(cpu) else 0.0))
             out.append(_RSS % (p, t, ts, rss))
         yield out
+
+
+_MACHINE = ('{"ph":"C","name":"machine CPUs %%","pid":%d,"tid":%d,"ts":%.3f,'
+            '"args":{"own":%.1f,"other":%.1f}}')
+
+
+def machine_counters(tl: Timeline, layout: TrackLayout) -> list[str]:
+    """``C`` events: the machine lane (the run's CPUs busy, own and other programs, in %), on the
+    parent's process, stacked by Perfetto as one counter track."""
+    rows = tl.machine.data
+    if not len(rows):
+        return []
+    own = np.clip(rows["own"].astype(np.float64), 0, 1) * 100
+    other = np.maximum(rows["busy"].astype(np.float64) * 100 - own, 0)
+    pid, tid = layout.parent_pid, layout.queue_tid
+    out = [_MACHINE % (pid, tid, ts, o, x) for ts, o, x in zip(_us(rows["start_ns"], tl.t0_ns), own.tolist(),
+                                                                 other.tolist(), strict=True)]
+    out.append(_MACHINE % (pid, tid, _us(rows["end_ns"][-1:], tl.t0_ns)[0], 0.0, 0.0))
+    return out

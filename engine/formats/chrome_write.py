@@ -32,6 +32,7 @@ from typing import BinaryIO
 
 from procviz.engine.formats.chrome_events import (
     flight_counter,
+    machine_counters,
     queue_spans,
     resource_counters,
     span_lanes,
@@ -73,6 +74,7 @@ def write_chrome(timeline: Timeline, out: BinaryIO) -> None:
 
     emit(layout.metadata(state_lanes(timeline, layout), span_lanes(timeline)))
     emit(flight_counter(timeline, layout, end))
+    emit(machine_counters(timeline, layout))
     for group in (state_slices(timeline, layout, end), wait_spans(timeline, layout),
                   resource_counters(timeline, layout), queue_spans(timeline, layout, end),
                   task_slices(timeline, layout, end)):
