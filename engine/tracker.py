@@ -165,11 +165,13 @@ class RunTracker:
             self._on_rows(pids, rows, now_ns)
         if self._pending_texts:
             state = self.timeline.state
+            keep = []
             for text in self._pending_texts:
                 known = 0 <= text.task_id < len(state)
                 wanted = TaskState.DONE if text.kind == "result" else TaskState.FAILED
                 if known and state[text.task_id] == wanted:
-                    self._text(text)
+                    keep.append(text)
+            self._texts(keep)
             self._pending_texts.clear()
 
     def _on_rows(self, pids: np.ndarray, rows: np.ndarray, now_ns: int) -> None:
@@ -215,9 +217,10 @@ class RunTracker:
         self._apply(EngineBatch(ended=e))
         self._out_ended.append(e)
 
-    def _text(self, text: TaskText) -> None:
-        self._apply(EngineBatch(texts=(text,)))
-        self._out_texts.append(text)
+    def _texts(self, texts: list[TaskText]) -> None:
+        if texts:
+            self._apply(EngineBatch(texts=tuple(texts)))
+            self._out_texts.extend(texts)
 
     def span(self, lane: int, start_ns: int, end_ns: int, label: str) -> None:
         """Record a wait or callback span on a lane."""
@@ -263,9 +266,7 @@ class RunTracker:
         for lane, task in list(self.running.items()):
             if tl.state[task] >= TaskState.DONE:
                 del self.running[lane]
-        kind = "error"
-        for tid in task_ids.tolist():
-            self._text(TaskText(int(tid), kind, reason_type, reason))
+        self._texts([TaskText(int(tid), "error", reason_type, reason) for tid in task_ids.tolist()])
 
     def kernel_exits(self) -> list[WorkerExit]:
         """Exits the kernel reported since the last call (call before the worker datagrams are
