@@ -334,8 +334,11 @@ class RunTracker:
         return ids
 
     def live_workers(self) -> int:
-        """Announced worker lanes that have not exited."""
-        return sum(1 for info in self.timeline.lanes if info.kind != LaneKind.PARENT and info.exit_ns < 0)
+        """Announced worker lanes that have not exited. A thread lane counts while the engine's
+        process lives, even once its thread ended: the stall rule (runner) asks whether work can
+        still be taken, and a thread's end is not a death that loses work."""
+        return sum(1 for info in self.timeline.lanes
+                   if info.kind != LaneKind.PARENT and (info.exit_ns < 0 or info.kind == LaneKind.THREAD))
 
     def quiet_since_ns(self) -> int:
         """The last time anything moved: a task event or a worker announcing itself."""
