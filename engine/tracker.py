@@ -369,7 +369,7 @@ class RunTracker:
         parts = (self._out_submitted, self._out_started, self._out_ended)
         if not (any(parts) or self._out_lanes or self._out_texts or len(intervals) or len(resources)
                 or len(spans) or len(machine) or status or self._out_run or self._out_labels):
-            self.timeline.now_ns = max(self.timeline.now_ns, now_ns)
+            self._apply(EngineBatch(now_ns=now_ns))
             return None
         batch = EngineBatch(
             run=self._out_run,

@@ -214,3 +214,28 @@ def test_killed_worker_lanes_are_tiled_and_end_on_time(tmp_path) -> None:
     task = int(np.flatnonzero(tl.state == TaskState.FAILED)[0])
     assert tl.lane[task] == killed[0].index
     assert tl.end_ns[task] == killed[0].exit_ns  # the killed task's bar ends when the kernel said
+
+
+def test_a_consumer_applying_the_batches_holds_the_engines_timeline() -> None:
+    """The tracker writes its Timeline only through the batches it hands out (one write path)."""
+    from procviz.engine.config import parse_config
+    from procviz.engine.runner import Engine
+    from procviz.engine.timeline import Timeline
+
+    engine = Engine()
+    engine.start(parse_config({"workers": 2, "workload": {"kind": "sleep", "count": 6, "duration_ms": 50}}))
+    result = engine.join(60)
+    assert result is not None
+    mine = Timeline()
+    while True:
+        try:
+            mine.apply(engine.events.get_nowait())
+        except Exception:  # queue.Empty
+            break
+    theirs = result.timeline
+    for name in Timeline.TASK_COLUMNS:
+        np.testing.assert_array_equal(getattr(mine, name), getattr(theirs, name), err_msg=name)
+    assert mine.lanes == theirs.lanes and mine.texts == theirs.texts and mine.status == theirs.status
+    for table in ("intervals", "resources", "spans", "machine"):
+        assert np.array_equal(getattr(mine, table).data, getattr(theirs, table).data), table
+    assert mine.span_labels == theirs.span_labels and mine.now_ns == theirs.now_ns
