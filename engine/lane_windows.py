@@ -78,6 +78,7 @@ class LaneWindows:
     ready_debt: int = 0
     unplaced_cpu: int = 0
     unplaced_ready: int = 0
+    _last_ref: Window | None = None  # the last settled window that had on-CPU or ready time
 
     def feed(self, t_ns: int, cpu: int, ready: int, runnable: bool) -> list[Window]:
         """Take one read (counters at ``t_ns`` and whether the thread is runnable then);
@@ -103,6 +104,22 @@ class LaneWindows:
         if self.pending and t_ns - self.pending[0].start > self.hold_ns:
             out += self._settle(len(self.pending) - 1, provisional=True)
         return out
+
+    def end_unread(self, t_ns: int) -> list[Window]:
+        """The thread ended at ``t_ns`` and its last counters cannot be read (a thread is gone
+        at once, unlike a process's zombie): blocked at the last read, it stayed blocked; runnable,
+        the time since is split between on-CPU and ready as in the window before (an estimate,
+        the kernel will not report it). Settles everything."""
+        if t_ns > self.last_t:
+            w = Window(self.last_t, t_ns, runnable_start=self.last_runnable)
+            if self.last_runnable:
+                ref = next((p for p in reversed(self.pending) if p.cpu + p.ready > 0), self._last_ref)
+                share = ref.cpu / (ref.cpu + ref.ready) if ref is not None and ref.cpu + ref.ready > 0 else 0.0
+                w.cpu = int((t_ns - self.last_t) * share)
+                w.ready = t_ns - self.last_t - w.cpu
+            self.pending.append(w)
+            self.last_t = t_ns
+        return self._settle(len(self.pending)) + self.flush()
 
     def flush(self) -> list[Window]:
         """Settle everything (the lane ends or the run ends): runnable time still unreported
@@ -145,6 +162,7 @@ class LaneWindows:
         if n <= 0:
             return []
         out, self.pending = self.pending[:n], self.pending[n:]
+        self._last_ref = next((w for w in reversed(out) if w.cpu + w.ready > 0), self._last_ref)
         if provisional:
             for w in out:
                 if w.runnable_start and w.runnable_end and w.free > 0:

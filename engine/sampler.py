@@ -21,6 +21,7 @@ Where schedstat is missing, windows are split with psutil CPU times only and REA
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -188,12 +189,13 @@ class StateSampler:
 
     def _finish(self, probe: _LaneProbe, t_ns: int, cpu: int, ready: int, final: bool = True) -> None:
         """End a lane at ``t_ns``. ``final``: the counters are the thread's last (a zombie's, or
-        read now); else they are the last tick's, and the time since is runnable (ready, as far
-        as the kernel said at that tick) or blocked, as the thread was then."""
+        read now); else they are the last tick's (see LaneWindows.end_unread)."""
         self._count_cpu(probe, cpu)
-        runnable = probe.windows.last_runnable and not final
-        self._windows(probe, probe.windows.feed(t_ns, cpu, ready, runnable=runnable))
-        self._windows(probe, probe.windows.flush())
+        if final:
+            self._windows(probe, probe.windows.feed(t_ns, cpu, ready, runnable=False))
+            self._windows(probe, probe.windows.flush())
+        else:
+            self._windows(probe, probe.windows.end_unread(t_ns))
         self._close_open(probe)
         self.unplaced_cpu_ns += probe.windows.unplaced_cpu
         self.unplaced_ready_ns += probe.windows.unplaced_ready
@@ -234,12 +236,15 @@ class StateSampler:
             self.sample(now_ns)
 
     def sample(self, now_ns: int) -> None:
-        """Take one sample of every lane."""
+        """Take one sample of every lane. Each read is stamped with the clock when it is made,
+        not with ``now_ns`` (the caller's pass may have begun long before, e.g. while thread
+        workers hold the GIL): a window's counters must belong to its end."""
         self._apply_watch()
         self._ticks += 1
         self._last_tick_ns = now_ns
         with_resources = self._ticks % self.resource_every == 0
         for probe in list(self._probes.values()):
+            now_ns = time.monotonic_ns()
             try:
                 cpu, ready, state = probe.read()
             except _GONE:
@@ -258,7 +263,7 @@ class StateSampler:
                 except psutil.Error:
                     pass
         if self.machine is not None:
-            self.machine.tick(now_ns, self.worker_cpu_ns)
+            self.machine.tick(time.monotonic_ns(), self.worker_cpu_ns)
 
     def _count_cpu(self, probe: _LaneProbe, cpu: int) -> None:
         if probe.pid != os.getpid():  # thread workers are counted with the engine's own process

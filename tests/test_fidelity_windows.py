@@ -47,3 +47,14 @@ def test_invariants_on_random_sequences() -> None:
         assert all(w.cpu >= 0 and w.ready >= 0 and w.cpu + w.ready <= w.end - w.start for w in windows)
         assert sum(w.cpu for w in windows) + lw.unplaced_cpu == cpu
         assert sum(w.ready for w in windows) - lw.credit + lw.unplaced_ready == ready
+
+
+def test_an_unread_end_continues_the_last_split_or_stays_blocked() -> None:
+    lw = LaneWindows(0, 0, 0)
+    out = lw.feed(20 * MS, 5 * MS, 15 * MS, True)  # on CPU a quarter of the time, ready the rest
+    out += lw.end_unread(40 * MS)
+    last = out[-1]
+    assert (last.start, last.end) == (20 * MS, 40 * MS) and last.cpu == 5 * MS and last.ready == 15 * MS
+    lw = LaneWindows(0, 0, 0)
+    out = lw.feed(20 * MS, 5 * MS, 0, False) + lw.end_unread(40 * MS)
+    assert out[-1].cpu == 0 and out[-1].ready == 0  # blocked at the last read: blocked since
