@@ -96,7 +96,10 @@ class ExitWatch:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="procviz-exits", daemon=True)
                 self._thread.start()
-        os.write(self._wake_w, b"w")
+        try:
+            os.write(self._wake_w, b"w")
+        except OSError:
+            pass  # closing meanwhile
         return True
 
     def take(self) -> list[KernelExit]:
@@ -106,25 +109,39 @@ class ExitWatch:
         return out
 
     def close(self) -> None:
-        """Stop the thread and release every descriptor."""
+        """Stop the thread; it releases every descriptor as it ends (at once if it never ran)."""
         with self._lock:
             self._closed = True
+            started = self._thread is not None
+        if not started:
+            self._release()
+            return
         try:
             os.write(self._wake_w, b"q")
         except OSError:
             pass
-        if self._thread is not None:
-            self._thread.join(2.0)
+        assert self._thread is not None
+        self._thread.join(2.0)
+
+    def _release(self) -> None:
         with self._lock:
             for w in self._watched.values():
                 _close(w.pidfd)
                 _close(w.stat_fd)
             self._watched.clear()
-        _close(self._wake_r)
-        _close(self._wake_w)
-        self._wake_r = self._wake_w = -1
+            _close(self._wake_r)
+            _close(self._wake_w)
+            self._wake_r = self._wake_w = -1
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except OSError:
+            pass  # a descriptor gone under us: nothing more to watch
+        finally:
+            self._release()
+
+    def _loop(self) -> None:
         poller = select.poll()
         poller.register(self._wake_r, select.POLLIN)
         registered: set[int] = set()
