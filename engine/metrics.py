@@ -380,6 +380,7 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
     waiting = tl.waiting_ns()
     queued = tl.queued_ns()
     sched_wait = tl.scheduling_wait_ns()
+    finished = (sched_wait >= 0) & (tl.end_ns >= 0)
     turnaround = tl.turnaround_ns()
     other, other_peak = other_load(machine)
     return Metrics(
@@ -405,7 +406,7 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
         speedup_measured=measured is not None,
         cpu_share=cpu_total / (work * min(slots, cpus)) if work else 0.0,
         cpus=cpus,
-        mean_wait_ns=int(sched_wait[sched_wait >= 0].mean()) if np.any(sched_wait >= 0) else 0,
+        mean_wait_ns=int(sched_wait[finished].mean()) if np.any(finished) else 0,
         mean_turnaround_ns=int(turnaround[turnaround >= 0].mean()) if np.any(turnaround >= 0) else 0,
         other_load=other,
         other_load_peak=other_peak,

@@ -250,10 +250,9 @@ class Timeline:
 
     def scheduling_wait_ns(self) -> np.ndarray:
         """Time each task was ready to run but not running: queued for a worker + run-queue wait
-        for a CPU (ready, 0 where unmeasured); -1 where unknown."""
+        for a CPU (ready, 0 where unmeasured or not yet known); -1 where it has not started."""
         queued = self.queued_ns()
-        ok = (queued >= 0) & (self.end_ns >= 0)
-        return np.where(ok, queued + np.maximum(self.ready_ns, 0), -1)
+        return np.where(queued >= 0, queued + np.maximum(self.ready_ns, 0), -1)
 
     def end_or_now_ns(self) -> np.ndarray:
         """End of each started task, with running tasks extended to the live edge."""

@@ -123,14 +123,12 @@ def _waiting(tl: Timeline, t: int) -> int:
 
 def wait_time_ns(tl: Timeline) -> np.ndarray:
     """Per task, queued + ready (ready counted as 0 where not measured); -1 where it has not started."""
-    queued = tl.queued_ns()
-    return np.where(queued >= 0, queued + np.maximum(tl.ready_ns, 0), -1)
+    return tl.scheduling_wait_ns()  # defined once, in the Timeline (the run metrics average it)
 
 
 def turnaround_ns(tl: Timeline) -> np.ndarray:
     """Per task, submission to end; -1 until it has ended (or if it was never submitted)."""
-    ok = (tl.submitted_ns >= 0) & (tl.end_ns >= 0)
-    return np.where(ok, np.maximum(tl.end_ns - tl.submitted_ns, 0), -1)
+    return tl.turnaround_ns()
 
 
 def _wait_time(tl: Timeline, t: int) -> int:
