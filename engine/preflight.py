@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from procviz.engine.tracker import describe_exit
+from procviz.engine.events import describe_exit
 
 PREFLIGHT_S = 10.0
 POLL_S = 0.05

@@ -58,7 +58,7 @@ def in_spawner_thread(fn: Callable[[], T]) -> T:
     req.done.wait()
     if req.error is not None:
         raise req.error
-    return req.result  # type: ignore[no-any-return]
+    return req.result
 
 
 class SpawnedByLongLivedThread:

@@ -102,7 +102,7 @@ def _watch(pid: int) -> None:
 
 def children_of(pid: int) -> list[int]:
     """PIDs whose parent is ``pid``, read from /proc (standard library only)."""
-    out = []
+    out: list[int] = []
     try:
         names = os.listdir("/proc")
     except OSError:
