@@ -18,7 +18,7 @@ from fault_helpers import MODULE, fault_setup, function_of, survivors
 
 from procviz.engine import preflight, startup_watch
 from procviz.engine.config import parse_config
-from procviz.engine.events import TaskState
+from procviz.engine.events import RunOutcome, TaskState
 from procviz.engine.runner import Engine
 
 PROCESS_BACKENDS = ("pool", "process_pool_executor", "process", "serial")
@@ -72,7 +72,7 @@ def test_import_fault_in_the_parent_is_found_by_a_child_and_named(faults: str, f
     t0 = time.monotonic()
     result = run_config({"backend": "pool", "workers": 2, "workload": function_of("ok", [[1], [2]])})
     assert time.monotonic() - t0 < 15
-    assert result.outcome == "error"
+    assert result.outcome == RunOutcome.INVALID  # nothing ran: the CLI exits 2
     assert result.message.startswith(f"cannot import {MODULE}:ok")
     expected = {"raise": "RuntimeError: fault injected at import", "exit": "sys.exit(4)",
                 "os_exit": "exited with code 7", "hang": "did not finish within 2 s"}[fault]

@@ -143,3 +143,15 @@ def test_big_files_are_refused_before_parsing(tmp_path: Path, capsys: pytest.Cap
     assert main(["export", str(path), "--out", str(tmp_path / "o.json")]) == 2
     err = capsys.readouterr().err
     assert "MiB" in err or "limited to" in err
+
+
+@pytest.mark.parametrize("fault,needle", [("exit", "sys.exit(4)"), ("os_exit", "exited with code 7")])
+def test_a_module_that_exits_at_import_in_the_parent_exits_2_naming_it(faults: str, monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys: pytest.CaptureFixture, fault: str,
+                                                                        needle: str) -> None:
+    monkeypatch.setenv("PROCVIZ_FAULT", fault)
+    monkeypatch.setenv("PROCVIZ_FAULT_WHERE", "everywhere")
+    assert main(["run", "--quiet", "--kind", "function", "--function", f"{MODULE}:ok", "--args", "[[1]]"]) == 2
+    outcome = [line for line in capsys.readouterr().out.splitlines() if line.startswith("outcome:")]
+    assert len(outcome) == 1 and f"cannot import {MODULE}:ok" in outcome[0] and needle in outcome[0]
+    assert MODULE not in sys.modules

@@ -12,6 +12,7 @@ from PySide6.QtCore import QTimer
 from synthetic import finished_run
 
 from procviz.engine import preflight
+from procviz.engine.events import RunOutcome
 from procviz.engine.formats import write_timeline
 
 
@@ -46,7 +47,7 @@ def test_module_that_fails_at_import_gives_a_dialog_and_the_window_stays(qtbot, 
     _fill_function_run(qtbot, window, f"{MODULE}:ok")
     with qtbot.waitSignal(window.bridge.runFinished, timeout=30_000) as blocker:
         assert window.start_run()
-    assert blocker.args[0].outcome == "error"
+    assert blocker.args[0].outcome == RunOutcome.INVALID
     assert window.errors, "no dialog"
     title, text = window.errors[-1]
     assert MODULE in text and needle in text
