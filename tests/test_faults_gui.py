@@ -95,9 +95,10 @@ def test_big_file_is_read_off_the_gui_thread(qtbot, window, big_file: Path) -> N
     assert window.open_file(big_file), window.errors
     timer.stop()
     assert window.timeline.n_tasks == 300_000
-    assert len(gaps) > 10, "the event loop did not run while the file was read"
-    # Invariant, not a benchmark: the GUI thread kept turning (no multi-second freeze).
-    assert max(gaps) < 1.0, f"longest gap {max(gaps):.3f} s"
+    # Invariants, not a benchmark (the README gives measured gaps): the event loop kept turning
+    # while the file was read, with no freeze as long as the read itself.
+    assert len(gaps) >= 5, "the event loop did not run while the file was read"
+    assert max(gaps) < 2.0, f"longest gap {max(gaps):.3f} s"
 
 
 def test_cancel_gives_the_window_back_and_keeps_the_shown_timeline(qtbot, window, big_file: Path) -> None:
