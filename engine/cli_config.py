@@ -9,7 +9,6 @@ the config it was recorded with). ``--preset KEY`` takes a shipped preset by nam
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -90,7 +89,7 @@ def _small_json(path: Path) -> Any:
     try:
         if path.stat().st_size > MAX_CONFIG_BYTES:
             return None
-        return json.loads(path.read_text(encoding="utf-8"))
+        return loads_checked(path.read_text(encoding="utf-8"))  # a deep document must not recurse here
     except (OSError, ValueError):
         return None
 

@@ -14,14 +14,13 @@ Standard library only; importing the workload is the one place user code runs du
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import socket
 import traceback
 
 from procviz.engine.worker import lifeline
-from procviz.engine.workloads import legacy_module
+from procviz.engine.workloads import import_user_module, legacy_module
 
 STARTUP_SOCKET = "startup.sock"
 MAX_REPORT = 16 * 1024
@@ -55,7 +54,7 @@ def preload(address: str, function: str) -> None:
     module = _module_of(function)
     report(address, stage="import", module=module)
     try:
-        fn = getattr(importlib.import_module(module), function.partition(":")[2])
+        fn = getattr(import_user_module(module), function.partition(":")[2])  # the current folder first
         if not callable(fn):
             raise TypeError(f"{function} is not callable")
     except SystemExit as exc:
