@@ -241,7 +241,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = engine.join(30.0)
     finally:
         for s, handler in old.items():
-            signal.signal(s, handler)
+            if not interrupted.is_set():  # after a first Ctrl-C, a second one must not raise mid-write
+                signal.signal(s, handler)
         _drain(engine, live)
         progress.close(live)  # whatever happened: leave the terminal with its cursor and a final line
     if result is None:
@@ -258,6 +259,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             print(f"procviz run: cannot write {args.out}: {exc}", file=sys.stderr)
             return EXIT_INVALID
+    if result.hung_threads:  # threads that never return would block the interpreter's exit forever
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_STOPPED if interrupted.is_set() else EXIT_CODES[result.outcome])
     return EXIT_STOPPED if interrupted.is_set() else EXIT_CODES[result.outcome]
 
 

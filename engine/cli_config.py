@@ -9,13 +9,13 @@ the config it was recorded with). ``--preset KEY`` takes a shipped preset by nam
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from procviz.engine.config import MAX_CONFIG_BYTES, ConfigError, Problem, RunConfig, load_config, parse_config
 from procviz.engine.presets import PresetError, find_preset, is_preset, load_preset, load_presets
+from procviz.engine.safe_json import loads_checked
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
                      if getattr(args, flag) is not None})
     if args.args is not None:
         try:
-            workload["args"] = json.loads(args.args)
+            workload["args"] = loads_checked(args.args)  # depth, huge integers, repeated keys: refused by place
         except ValueError as exc:
-            raise ConfigError([Problem("workload.args", f"is not valid JSON: {exc}")]) from None
+            raise ConfigError([Problem("workload.args", str(exc))]) from None
         workload.pop("count", None)
     if workload:
         data["workload"] = workload
@@ -89,7 +89,7 @@ def _small_json(path: Path) -> Any:
     try:
         if path.stat().st_size > MAX_CONFIG_BYTES:
             return None
-        return json.loads(path.read_text(encoding="utf-8"))
+        return loads_checked(path.read_text(encoding="utf-8"))  # a deep document must not recurse here
     except (OSError, ValueError):
         return None
 

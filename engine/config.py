@@ -19,6 +19,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
+from procviz.engine.safe_json import loads_checked
 from procviz.engine.specs import APIS, BACKEND_SPECS, BACKENDS, CHUNKLESS_APIS, SCENARIO_BACKEND, SCENARIO_SPECS
 
 START_METHODS = ("spawn", "forkserver", "fork")
@@ -307,7 +308,7 @@ def load_config(path: str | Path) -> RunConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError([Problem(str(p), f"is not UTF-8 text: {exc}")]) from None
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = loads_checked(text)  # depth, huge integers, duplicate keys, NaN: refused by place
     except ValueError as exc:
         raise ConfigError([Problem(str(p), f"is not valid JSON: {exc}")]) from None
     return parse_config(data)

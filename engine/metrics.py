@@ -110,9 +110,10 @@ class Metrics:
         """A sentence on other programs' load, '' when there was little."""
         if not self.other_load_notable:
             return ""
-        return (f"other programs used {self.other_load * 100:.0f}% of the run's {self.cpus} CPU"
-                f"{'s' if self.cpus != 1 else ''} on average (peak {self.other_load_peak * 100:.0f}%): "
-                "part of the ready time is theirs")
+        # Short enough for an 80-column terminal after the CLI's "note: " prefix.
+        return (f"other programs used {self.other_load * 100:.0f}% of {self.cpus} CPU"
+                f"{'s' if self.cpus != 1 else ''} (peak {self.other_load_peak * 100:.0f}%): "
+                "some ready time is theirs")
 
     def summary_lines(self) -> list[str]:
         """The figures as short human-readable lines (CLI summary, status texts)."""

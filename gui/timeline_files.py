@@ -3,15 +3,23 @@
 Every dialog goes through a replaceable callable (``ask_open_path``, ``ask_save_path``, and the
 ``report_error`` given at construction) so tests can answer without a modal loop. Success is
 announced with ``opened`` / ``saved`` for the window to update its title, forms and status bar.
+
+Files are read off the GUI thread (:class:`BackgroundRead`): a big file takes seconds to parse,
+and the window must keep painting and answering meanwhile. While it reads, a progress dialog
+(busy bar, elapsed time, Cancel) shows after ``PROGRESS_AFTER_MS``; Cancel gives the window back at
+once and the read's result is dropped when it finishes. The readers' hooks are Python code, so the
+reader thread gives the GIL back every few milliseconds even in the middle of a JSON document.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Signal
-from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
+from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QMenu, QProgressDialog, QWidget
 
 from procviz.engine.timeline import Timeline
 from procviz.gui.settings import recent_files, remember_file
@@ -28,6 +36,66 @@ from procviz.gui.timeline_io import (
 )
 
 ErrorReporter = Callable[[str, str], None]
+PROGRESS_AFTER_MS = 300
+POLL_MS = 20
+
+
+class BackgroundRead:
+    """One timeline file read on a daemon thread; ``wait`` keeps the GUI's event loop running."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.timeline: Timeline | None = None
+        self.error = ""
+        self.cancelled = False
+        self._done = threading.Event()
+        threading.Thread(target=self._read, name="procviz-read-file", daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            self.timeline = read_timeline_file(self.path)
+        except TimelineOpenError as exc:
+            self.error = str(exc)
+        except BaseException as exc:  # noqa: BLE001 - RecursionError, MemoryError: reported, the window stays
+            self.error = f"{self.path}: not a timeline procviz can read ({type(exc).__name__}: {exc})"
+        finally:
+            self._done.set()
+
+    def wait(self, parent: QWidget) -> bool:
+        """Process events until the read ends or the user cancels; True if it ended."""
+        if self._done.wait(0.05):  # small files: no dialog, no nested loop
+            return True
+        loop = QEventLoop()
+        dialog = QProgressDialog(f"Reading {self.path.name}…", "Cancel", 0, 0, parent)
+        dialog.setWindowTitle("Opening timeline")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(PROGRESS_AFTER_MS)
+        dialog.canceled.connect(self._cancel)
+        dialog.canceled.connect(loop.quit)
+        t0 = time.monotonic()
+        timer = QTimer()
+        timer.setInterval(POLL_MS)
+
+        def poll() -> None:
+            if self._done.is_set():
+                loop.quit()
+            elif dialog.wasCanceled():  # cancel() called directly resets without the signal
+                self._cancel()
+                loop.quit()
+            else:
+                dialog.setLabelText(f"Reading {self.path.name}… {time.monotonic() - t0:.0f} s")
+
+        timer.timeout.connect(poll)
+        timer.start()
+        self.dialog = dialog  # tests press Cancel through this
+        loop.exec()
+        timer.stop()
+        dialog.reset()
+        dialog.deleteLater()
+        return self._done.is_set() and not self.cancelled
+
+    def _cancel(self) -> None:
+        self.cancelled = True
 
 
 class TimelineFiles(QObject):
@@ -46,16 +114,27 @@ class TimelineFiles(QObject):
         self.current_file: Path | None = None
         self.ask_open_path: Callable[[str], str] = self._dialog_open_path
         self.ask_save_path: Callable[[str, str, str], str] = self._dialog_save_path
+        self.reading: BackgroundRead | None = None  # the read in progress, if any
 
     # ---- reading and writing --------------------------------------------------------------------
 
     def open_file(self, path: str | Path) -> bool:
-        """Show the timeline in ``path``; on any problem report why and leave the shown one as is."""
+        """Show the timeline in ``path``; on any problem report why and leave the shown one as is.
+
+        The file is read off the GUI thread (see :class:`BackgroundRead`); False when cancelled.
+        """
+        if self.reading is not None:
+            return False  # one read at a time (the progress dialog is window-modal once shown)
+        self.reading = read = BackgroundRead(path)
         try:
-            loaded = read_timeline_file(path)
-        except TimelineOpenError as exc:
-            self.report_error("Cannot open the timeline", str(exc))
+            if not read.wait(self.dialog_parent):
+                return False
+        finally:
+            self.reading = None
+        if read.error or read.timeline is None:
+            self.report_error("Cannot open the timeline", read.error or f"{path}: nothing was read")
             return False
+        loaded = read.timeline
         if loaded.run is None:
             self.report_error("Cannot open the timeline", f"{path}: the file holds no run")
             return False

@@ -28,6 +28,9 @@ from procviz.engine.backends.base import Backend, WorkerExit
 from procviz.engine.config import RunConfig
 from procviz.engine.events import LaneKind
 from procviz.engine.instrument import TaskCall, announce_thread, connect_threads, recorder, run_task
+from procviz.engine.spawner import in_spawner_thread
+from procviz.engine.worker import lifeline
+from procviz.engine.worker.startup import preload
 
 POLL_S = 0.05
 FLUSH_ON_SIGTERM_S = 0.3
@@ -65,6 +68,7 @@ def child_init(address: str, name: str) -> None:
     flushes first, normal exit sends a goodbye through a multiprocessing finalizer.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    lifeline.arm(address)  # dies with the engine's process (and tags what it starts)
     connect_threads(address)
     signal.signal(signal.SIGTERM, _flush_then_die)
     util.Finalize(None, _close_recorder, exitpriority=100)
@@ -88,8 +92,10 @@ def child_main(address: str, name: str, calls: tuple[TaskCall, ...], progress: A
                gate: StartGate | None = None) -> None:
     """Run ``calls`` one after another, measured; ``progress.value`` counts the calls taken so far.
 
-    The parent reads ``progress`` after a crash to know which calls never started.
+    The parent reads ``progress`` after a crash to know which calls never started. The first
+    call's module is imported during start-up, watched (see :mod:`procviz.engine.worker.startup`).
     """
+    preload(address, calls[0].function if calls else "")
     child_init(address, name)
     if gate is not None:
         gate.ready.set()
@@ -117,7 +123,7 @@ class ChildSet:
     def start(self, target: Callable[..., Any], args: tuple[Any, ...], name: str, daemon: bool) -> BaseProcess:
         """Create and start one process."""
         proc = self._ctx.Process(target=target, args=args, name=name, daemon=daemon)
-        proc.start()
+        in_spawner_thread(proc.start)  # forked by a long-lived thread: see procviz.engine.spawner
         with self._lock:
             self._procs.append(proc)
         return proc

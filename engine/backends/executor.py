@@ -24,8 +24,10 @@ import numpy as np
 from procviz.engine.backends.base import Backend, CallbackSpan, Delivery, Submitted
 from procviz.engine.backends.executor_watch import ExecutorWatch, watched_context
 from procviz.engine.config import RunConfig
-from procviz.engine.instrument import run_task, worker_init
+from procviz.engine.instrument import run_task
 from procviz.engine.plan import TaskPlan
+from procviz.engine.startup_watch import preload_function
+from procviz.engine.worker.startup import bootstrap
 
 POLL_S = 0.05
 
@@ -134,7 +136,7 @@ class FuturesBackend(Backend):
 
 
 class ProcessPoolExecutorBackend(FuturesBackend):
-    """``ProcessPoolExecutor(max_workers, mp_context, initializer=worker_init)``, measured."""
+    """``ProcessPoolExecutor(max_workers, mp_context, initializer=bootstrap)``, measured."""
 
     def __init__(self, config: RunConfig, address: str) -> None:
         super().__init__(config, address)
@@ -143,8 +145,8 @@ class ProcessPoolExecutorBackend(FuturesBackend):
     def make_executor(self) -> cf.Executor:
         """An executor whose workers report their exits to the watch."""
         ctx = watched_context(self.config.start_method, self.watch)
-        return cf.ProcessPoolExecutor(self.config.workers, mp_context=ctx, initializer=worker_init,
-                                      initargs=(self.address,))
+        return cf.ProcessPoolExecutor(self.config.workers, mp_context=ctx, initializer=bootstrap,
+                                      initargs=(self.address, preload_function(self.config)))
 
     def _exit_hint(self, code: int | None) -> str:
         if code == -signal.SIGTERM and self.config.task_timeout_s is not None:

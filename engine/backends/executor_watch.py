@@ -29,6 +29,7 @@ import numpy as np
 
 from procviz.engine.backends.base import TaskVerdict, WorkerExit
 from procviz.engine.events import describe_exit
+from procviz.engine.spawner import SpawnedByLongLivedThread
 
 # Process objects are pickled whole for spawn and forkserver, so they carry only a key to their
 # watch, never the watch itself.
@@ -157,15 +158,15 @@ class _WatchedMixin:
             watch.on_join(self)
 
 
-class WatchedSpawnProcess(_WatchedMixin, SpawnProcess):
+class WatchedSpawnProcess(_WatchedMixin, SpawnedByLongLivedThread, SpawnProcess):
     """A spawn worker its watch hears of."""
 
 
-class WatchedForkServerProcess(_WatchedMixin, ForkServerProcess):
+class WatchedForkServerProcess(_WatchedMixin, SpawnedByLongLivedThread, ForkServerProcess):
     """A forkserver worker its watch hears of."""
 
 
-class WatchedForkProcess(_WatchedMixin, ForkProcess):
+class WatchedForkProcess(_WatchedMixin, SpawnedByLongLivedThread, ForkProcess):
     """A fork worker its watch hears of."""
 
 

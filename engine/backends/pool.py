@@ -23,8 +23,10 @@ import numpy as np
 
 from procviz.engine.backends.base import Backend, CallbackSpan, Delivery, Submitted, WorkerExit
 from procviz.engine.instrument import run_task as _run_task
-from procviz.engine.instrument import worker_init
 from procviz.engine.plan import TaskPlan
+from procviz.engine.spawner import SpawnedByLongLivedThread
+from procviz.engine.startup_watch import preload_function
+from procviz.engine.worker.startup import bootstrap
 
 POLL_S = 0.05
 
@@ -50,15 +52,15 @@ class _ObservedMixin:
                 sink.put(WorkerExit(self.pid, code, time.monotonic_ns()))  # type: ignore[attr-defined]
 
 
-class ObservedSpawnProcess(_ObservedMixin, SpawnProcess):
+class ObservedSpawnProcess(_ObservedMixin, SpawnedByLongLivedThread, SpawnProcess):
     """A spawn worker whose exit the engine hears of."""
 
 
-class ObservedForkServerProcess(_ObservedMixin, ForkServerProcess):
+class ObservedForkServerProcess(_ObservedMixin, SpawnedByLongLivedThread, ForkServerProcess):
     """A forkserver worker whose exit the engine hears of."""
 
 
-class ObservedForkProcess(_ObservedMixin, ForkProcess):
+class ObservedForkProcess(_ObservedMixin, SpawnedByLongLivedThread, ForkProcess):
     """A fork worker whose exit the engine hears of."""
 
 
@@ -134,15 +136,18 @@ class PoolBackend(Backend):
         under spawn, creation takes seconds, and a Stop must not wait for it)."""
         ctx = multiprocessing.get_context(self.config.start_method)
         self.pool = ObservedPool(
-            self.config.workers, initializer=worker_init, initargs=(self.address,),
+            self.config.workers, initializer=bootstrap, initargs=(self.address, preload_function(self.config)),
             maxtasksperchild=self.config.maxtasksperchild, context=ctx,
             exit_sink_key=self._key, start_method=self.config.start_method,
             cancelled=self._cancelled, created=self._created,
         )
 
     def cancel(self) -> None:
-        """Stop creating workers (a Stop during Pool creation)."""
+        """Stop creating workers (a Stop during Pool creation, or replacements of dying ones)."""
         self._cancelled.set()
+        handler = getattr(self.pool, "_worker_handler", None)
+        if handler is not None:  # the maintenance thread leaves instead of creating replacements
+            handler._state = multiprocessing.pool.TERMINATE
 
     # ---- submission (submitter thread) ----------------------------------------------------------
 

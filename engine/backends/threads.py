@@ -17,6 +17,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import threading
+from typing import Any
 
 import procviz.engine.instrument as instrument
 from procviz.engine.backends.executor import FuturesBackend
@@ -49,9 +50,25 @@ def detach_parent() -> None:
         instrument._recorder = None  # noqa: SLF001
 
 
+class _CloseWithThread:
+    """Closes a thread's schedstat descriptor when the thread ends (its thread-local goes)."""
+
+    __slots__ = ("reader",)
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+
+    def __del__(self) -> None:
+        self.reader.close()
+
+
+_lane_end = threading.local()
+
+
 def announce_pool_thread() -> None:
-    """ThreadPoolExecutor initializer: give this thread its own lane."""
+    """ThreadPoolExecutor initializer: give this thread its own lane, and free its descriptor with it."""
     announce_thread(LaneKind.THREAD, threading.current_thread().name)
+    _lane_end.closer = _CloseWithThread(instrument._reader())  # noqa: SLF001 - the descriptor announce opened
 
 
 class ThreadPoolExecutorBackend(FuturesBackend):
@@ -76,3 +93,29 @@ class ThreadPoolExecutorBackend(FuturesBackend):
     def worker_pids(self) -> list[int]:
         """None: the workers are threads of this process, which no sweep may kill."""
         return []
+
+
+def abandon_threads(native_ids: set[int]) -> list[str]:
+    """Let this process exit although the threads ``native_ids`` never return (a hung task).
+
+    A thread cannot be killed. Left alone, a hung ThreadPoolExecutor thread blocks the
+    interpreter's exit forever twice over: ``concurrent.futures`` joins its threads at exit, and
+    ``threading`` waits for every non-daemon thread. Both lists are private (stable since 3.9):
+    the thread is taken off them, so the program ends while the thread still runs, as a daemon
+    thread would. Returns the names of the threads abandoned.
+    """
+    import concurrent.futures.thread as cft
+
+    names = []
+    for thread in threading.enumerate():
+        if thread.native_id not in native_ids:
+            continue
+        getattr(cft, "_threads_queues", {}).pop(thread, None)
+        lock = getattr(thread, "_tstate_lock", None)
+        shutdown_locks = getattr(threading, "_shutdown_locks", None)
+        if lock is not None and shutdown_locks is not None:
+            with threading._shutdown_locks_lock:  # type: ignore[attr-defined]
+                shutdown_locks.discard(lock)
+        names.append(thread.name)
+    return names
+

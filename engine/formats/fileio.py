@@ -25,7 +25,21 @@ from procviz.engine.formats.errors import TimelineFileError
 # 1 GiB: a 1,000,000-task run is about 0.1 GB as native JSON or CSV and about 0.5 GB as a Chrome
 # trace (see benchmarks/bench_export.py), so this leaves room while keeping a parse of the largest
 # accepted file within a few GB of memory. One constant for every format and for gzip content.
-MAX_FILE_BYTES = 1 << 30
+# Measured peak memory while reading (tests/test_faults_cli.py refuses past these): native JSON
+# about 8x the file, CSV about 16x (one Python object per cell), a Chrome trace about 2.5x. Each
+# limit keeps a read near 1 GB at most.
+MAX_FILE_BYTES = 256 << 20  # any file, and what a gzip file may decompress to
+MAX_NATIVE_BYTES = 128 << 20
+MAX_CSV_BYTES = 64 << 20
+FORMAT_LIMITS = {"json": MAX_NATIVE_BYTES, "chrome": MAX_FILE_BYTES, "csv": MAX_CSV_BYTES}
+
+
+def check_format_size(path: str, fmt: str, size: int) -> None:
+    """Refuse ``size`` bytes of a ``fmt`` file past its documented limit, before parsing it."""
+    limit = FORMAT_LIMITS[fmt]
+    if size > limit:
+        raise TimelineFileError(path, "file", "", f"is {size} bytes of {fmt.upper()}; procviz reads at most "
+                                f"{limit >> 20} MiB of {fmt.upper()} (see the README's limits)")
 GZIP_MAGIC = b"\x1f\x8b"
 # Level 1: a 1M-task Chrome trace is ~0.5 GB of very repetitive JSON; level 1 still shrinks it
 # about 8x and is several times faster than the default level 9.

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from procviz.engine.formats.errors import TimelineFileError
+from procviz.engine.safe_json import DECODER, FlaggedDict, HugeInt, InputError, NonFinite, first_repeat
 
 try:  # optional speed-up; everything works without it
     import orjson
@@ -33,49 +34,16 @@ except ImportError:  # pragma: no cover - exercised by monkeypatching _orjson in
 _orjson = orjson
 
 
-class NonFinite:
-    """Stands for a NaN / Infinity / -Infinity token met while decoding (always refused later)."""
-
-    __slots__ = ("token",)
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    def __repr__(self) -> str:
-        return self.token
-
-
-class FlaggedDict(dict):
-    """A decoded JSON object that repeated a key; ``duplicate`` is the first repeated key."""
-
-    duplicate: str = ""
-
-
-def first_repeat(pairs: list[tuple[str, Any]]) -> str:
-    """The first key that appears a second time in an object's (key, value) pairs."""
-    seen: set[str] = set()
-    for key, _ in pairs:
-        if key in seen:
-            return key
-        seen.add(key)
-    return ""
-
-
-def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) == len(pairs):
-        return obj
-    flagged = FlaggedDict(obj)
-    flagged.duplicate = first_repeat(pairs)
-    return flagged
-
-
-STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=NonFinite)
+# The markers and the decoder live in procviz.engine.safe_json (one decoder for every input).
+STRICT_DECODER = DECODER
 
 
 def decode_strict(text: str) -> Any:
     """Parse a whole JSON document (raises json.JSONDecodeError on bad syntax)."""
     return STRICT_DECODER.decode(text)
+
+
+__all__ = ["FlaggedDict", "HugeInt", "NonFinite", "first_repeat"]
 
 
 def text_bytes(text: str) -> bytes:
@@ -141,6 +109,8 @@ def parse_json(text: str, path: str) -> Any:
         return decode_strict(text)
     except json.JSONDecodeError as exc:
         raise json_error(exc, text, path) from None
+    except RecursionError:
+        raise TimelineFileError(path, "file", "", str(InputError("", "is nested too deeply"))) from None
 
 
 def json_error(exc: json.JSONDecodeError, text: str, path: str) -> TimelineFileError:

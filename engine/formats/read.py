@@ -20,7 +20,7 @@ import re
 from procviz.engine.formats.chrome_read import TRACE_PREFIX, timeline_from_chrome_doc, timeline_from_chrome_text
 from procviz.engine.formats.csv_read import timeline_from_csv
 from procviz.engine.formats.errors import TimelineFileError
-from procviz.engine.formats.fileio import read_limited
+from procviz.engine.formats.fileio import check_format_size, read_limited
 from procviz.engine.formats.gcpause import gc_paused
 from procviz.engine.formats.jsonio import decode_utf8, parse_json
 from procviz.engine.formats.native_read import timeline_from_native
@@ -45,8 +45,10 @@ def _read(p: str) -> Timeline:
     start = m.end() if (m := _LEADING_BLANKS.match(text)) else 0
     head = text[start:start + 1]
     if text.startswith(TRACE_PREFIX):
+        check_format_size(p, "chrome", len(text))
         return timeline_from_chrome_text(text, p)
     if head == "{":
+        check_format_size(p, "json", len(text))
         doc = parse_json(text, p)
         if isinstance(doc, dict) and "traceEvents" in doc and "format" not in doc:
             return timeline_from_chrome_doc(doc, p)
@@ -58,4 +60,5 @@ def _read(p: str) -> Timeline:
         # The name only words the error: a .json that is not JSON is not reported as a bad CSV.
         raise TimelineFileError(p, "document", "", "is empty; expected a JSON timeline" if not head
                                 else "is not JSON (it does not start with '{')")
+    check_format_size(p, "csv", len(text))
     return timeline_from_csv(text, p)

@@ -22,6 +22,7 @@ from procviz.engine.instrument import TaskCall
 from procviz.engine.plan import TaskPlan
 from procviz.engine.primitives import Queue, record_wait
 from procviz.engine.scenarios.roles import Work
+from procviz.engine.spawner import in_spawner_thread
 from procviz.engine.workloads import BUILTIN_FUNCTIONS
 
 MAIN_TASK = 0
@@ -157,7 +158,9 @@ class ScenarioRun:
     def manager(self) -> SyncManager:
         """Start a ``Manager()`` whose server process shows as its own lane."""
         manager = SyncManager(ctx=self.mp)
-        manager.start(initializer=child_init, initargs=(self.address, "Manager server process"))
+        # started by the long-lived spawner thread: the server arms PR_SET_PDEATHSIG
+        in_spawner_thread(lambda: manager.start(initializer=child_init,
+                                                initargs=(self.address, "Manager server process")))
         proc = getattr(manager, "_process", None)  # the server process (no public accessor)
         if proc is not None:
             self.children.adopt(proc)

@@ -9,6 +9,7 @@ from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
 from procviz.engine.config import DISTRIBUTIONS, KINDS, MAX_TASKS
+from procviz.engine.safe_json import loads_checked
 from procviz.gui.forms.fields import combo, combo_value, line_edit, number_or_text, set_combo_value, text_of
 from procviz.gui.forms.section import FormSection
 
@@ -45,7 +46,7 @@ def parse_args_text(text: str) -> Any:
     if not text.strip():
         return None
     try:
-        return json.loads(text)
+        return loads_checked(text)  # depth, huge integers, repeated keys refused by place
     except ValueError as exc:
         raise ArgsParseError(
             f"is not valid JSON ({exc}); write one list per task, e.g. {ARGS_EXAMPLE}") from None

@@ -1,0 +1,111 @@
+"""Check a ``module:function`` by importing it in a short-lived child process, never here.
+
+User code runs only in child processes: the window must not import a module that calls
+``os._exit`` or hangs at import, and the CLI must name a module that fails rather than die with
+it. :func:`check` starts ``python -c`` in the current directory (so ``module:function`` resolves
+as it will in the workers), in its own session so that whatever the import starts can be killed
+with it, and waits at most ``timeout_s``. The child prints one JSON line saying what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from procviz.engine.events import describe_exit
+
+PREFLIGHT_S = 10.0
+POLL_S = 0.05
+
+# Runs in the child: resolve like the workers do, report one JSON line, exit 0 either way.
+_CHILD = r"""
+import json, os, sys, traceback
+ref = sys.argv[1]
+out = os.fdopen(os.dup(1), "w")  # the verdict's own channel: what the module prints goes nowhere
+os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+def say(**kw):
+    out.write("\nPROCVIZ-PREFLIGHT " + json.dumps(kw) + "\n"); out.flush()
+try:
+    from procviz.engine.workloads import resolve
+    resolve(ref)
+except SystemExit as exc:
+    say(ok=False, kind="SystemExit", message=f"sys.exit({exc.code!r}) at import")
+except BaseException as exc:
+    say(ok=False, kind=type(exc).__qualname__, message=f"{type(exc).__qualname__}: {exc}",
+        traceback="".join(traceback.format_exception(exc))[-3000:])
+else:
+    say(ok=True)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PreflightProblem:
+    """Why ``function`` cannot be used: one line for the user, and the child's traceback if any."""
+
+    function: str
+    kind: str  # "ImportError", "SystemExit", "Exit", "Hang", ...
+    message: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"cannot import {self.function}: {self.message}"
+
+
+def check(function: str, timeout_s: float = PREFLIGHT_S, stop: threading.Event | None = None,
+          cwd: str | None = None) -> PreflightProblem | None:
+    """None if ``function`` imports and is callable in a fresh interpreter; otherwise the problem.
+
+    ``stop`` (polled) abandons the check early, as a problem of kind "Stopped".
+    """
+    module = function.partition(":")[0]
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, function], cwd=cwd or os.getcwd(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while proc.poll() is None:
+            if stop is not None and stop.is_set():
+                return PreflightProblem(function, "Stopped", "stopped while importing")
+            if time.monotonic() > deadline:
+                return PreflightProblem(function, "Hang", f"importing module {module!r} did not finish within "
+                                        f"{timeout_s:g} s (does it wait or loop at import?)")
+            time.sleep(POLL_S)
+        out = proc.stdout.read() if proc.stdout is not None else b""
+    finally:
+        _end(proc)
+    return _verdict(function, module, proc.returncode, out)
+
+
+def _verdict(function: str, module: str, code: int, out: bytes) -> PreflightProblem | None:
+    for line in reversed(out.decode("utf-8", "replace").splitlines()):
+        if line.startswith("PROCVIZ-PREFLIGHT "):
+            try:
+                said = json.loads(line.partition(" ")[2])
+            except ValueError:
+                break
+            if said.get("ok"):
+                return None
+            return PreflightProblem(function, str(said.get("kind", "Error")), str(said.get("message", "")),
+                                    str(said.get("traceback", "")))
+    return PreflightProblem(function, "Exit", f"the process importing module {module!r} {describe_exit(code)} "
+                            "(os._exit or a crash at import)")
+
+
+def _end(proc: subprocess.Popen) -> None:
+    """Kill the child's whole session (what the import started goes too) and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        proc.wait(2.0)
+    except subprocess.TimeoutExpired:
+        pass
+    if proc.stdout is not None:
+        proc.stdout.close()

@@ -1,0 +1,72 @@
+"""Ending tasks that would otherwise keep a run open: timeouts, and work lost with a worker.
+
+Both are rules over the tracker's state, applied once per engine loop pass; neither blocks.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from procviz.engine.backends.base import Backend
+from procviz.engine.events import LaneKind, TaskState
+from procviz.engine.reaper import Reaper
+from procviz.engine.tracker import RunTracker
+
+STALL_S = 2.0  # no progress for this long after a worker death: its unstarted work is lost
+EVENTS_GRACE_S = 1.0
+
+
+def enforce_timeouts(tracker: RunTracker, backend: Backend, reaper: Reaper, now: int, timeout_s: float) -> None:
+    """End every task running longer than ``timeout_s`` and terminate its worker process."""
+    tl = tracker.timeline
+    timeout_ns = int(timeout_s * 1e9)
+    for lane, task in list(tracker.running.items()):
+        if now - tl.start_ns[task] <= timeout_ns:
+            continue
+        pid = tl.lanes[lane].pid
+        own = pid == os.getpid()  # a thread of this process: never terminate ourselves
+        tracker.end_tasks(np.array([task]), TaskState.TIMEOUT, now, "Timeout",
+                          f"ran longer than task_timeout_s={timeout_s:g}; "
+                          + ("a thread cannot be stopped: it runs on" if own else f"worker pid {pid} was terminated"))
+        if own:
+            continue
+        if backend.worker_kind == LaneKind.PROCESS:
+            tracker.lose_chunk(task, pid, "was terminated after a timeout", now)
+        reaper.terminate(pid)
+
+
+def recover_lost_work(tracker: RunTracker, backend: Backend, now: int) -> None:
+    """End tasks that can never finish.
+
+    * After a worker died abnormally, queued tasks may have gone down with it unseen (its START
+      was still buffered when it died, or a chunk it took had not started). Once nothing runs,
+      a live worker is idle and nothing moved for STALL_S, the queued tasks will never run:
+      a Pool hands queued work to idle workers at once. Their reason names the deaths the engine
+      saw (signal or exit code, PID): one of them took the task.
+    * When the backend delivered every result but some task's events never arrived (a lost
+      datagram), the task is over: end it with that reason.
+    """
+    quiet_ns = now - tracker.quiet_since_ns()
+    if tracker.abnormal_deaths and not tracker.running and tracker.live_workers() and quiet_ns > STALL_S * 1e9:
+        queued = tracker.unfinished()
+        queued = queued[tracker.timeline.state[queued] == TaskState.QUEUED]
+        tracker.end_tasks(queued, TaskState.FAILED, now, "LostWithWorker",
+                          "lost: a worker died before reporting this task; it may have crashed that worker "
+                          f"or gone down with it ({_deaths(tracker)})")
+    if backend.all_results_delivered() and quiet_ns > EVENTS_GRACE_S * 1e9:
+        tracker.end_tasks(tracker.unfinished(), TaskState.FAILED, now, "EventsLost",
+                          "the backend delivered its result, but this task's events never arrived")
+
+
+def _deaths(tracker: RunTracker) -> str:
+    """The abnormal worker exits seen so far, e.g. "worker pid 7 killed by SIGSEGV"."""
+    tl = tracker.timeline
+    seen = []
+    for info in tl.lanes:
+        if info.exit_ns >= 0 and info.exit_code not in (0, None) and info.kind == LaneKind.PROCESS:
+            seen.append(f"worker pid {info.pid} {info.exit_reason}")
+    if not seen:
+        return "the worker's exit was not observed"
+    return "; ".join(seen[-3:]) + (f"; {len(seen) - 3} more" if len(seen) > 3 else "")

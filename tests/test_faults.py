@@ -1,0 +1,216 @@
+"""Fault injection, one fault per row of issue 11, on every backend each applies to.
+
+Each test asserts the run's terminal states and reasons, that it ended in bounded time, and that
+no process of the run is left (the run is tagged through the environment, /proc/*/environ scanned).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+
+import pytest
+from engine_helpers import run_config, worker_pids
+from fault_helpers import MODULE, fault_setup, function_of, survivors
+
+from procviz.engine import preflight, startup_watch
+from procviz.engine.config import parse_config
+from procviz.engine.events import RunOutcome, TaskState
+from procviz.engine.runner import Engine
+
+PROCESS_BACKENDS = ("pool", "process_pool_executor", "process", "serial")
+IMPORT_FAULTS = {
+    "raise": "RuntimeError: fault injected at import",
+    "exit": "sys.exit(4)",
+    "os_exit": "exited with code 7",
+    "hang": "hangs while importing module",
+}
+
+
+@pytest.fixture
+def faults(tmp_path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The fault module in place and a fresh run tag (see fault_helpers)."""
+    return fault_setup(tmp_path, monkeypatch)
+
+
+def _all_terminal(result) -> None:
+    tl = result.timeline
+    assert (tl.state[: tl.n_tasks] >= TaskState.DONE).all(), "a task was left unfinished"
+
+
+def _reasons(result) -> list[str]:
+    return [x.message for x in result.timeline.texts.values() if x.kind == "error"]
+
+
+@pytest.mark.parametrize("backend", PROCESS_BACKENDS)
+@pytest.mark.parametrize("fault", list(IMPORT_FAULTS))
+def test_import_fault_in_workers_fails_the_run_naming_it(faults: str, backend: str, fault: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROCVIZ_FAULT", fault)
+    monkeypatch.setattr(startup_watch, "MIN_STARTUP_S", 2.0)
+    t0 = time.monotonic()
+    result = run_config({"backend": backend, "workers": 2, "task_timeout_s": 1,
+                         "workload": function_of("ok", [[1], [2], [3], [4], [5]])}, timeout_s=40)
+    assert time.monotonic() - t0 < 30
+    assert result.outcome == "error"
+    assert IMPORT_FAULTS[fault] in result.message
+    assert "worker pid " in result.message and MODULE in result.message
+    _all_terminal(result)
+    assert any(IMPORT_FAULTS[fault] in r for r in _reasons(result))
+    assert survivors(faults) == []
+
+
+@pytest.mark.parametrize("fault", list(IMPORT_FAULTS))
+def test_import_fault_in_the_parent_is_found_by_a_child_and_named(faults: str, fault: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROCVIZ_FAULT", fault)
+    monkeypatch.setenv("PROCVIZ_FAULT_WHERE", "everywhere")
+    monkeypatch.setattr(preflight, "PREFLIGHT_S", 2.0)
+    t0 = time.monotonic()
+    result = run_config({"backend": "pool", "workers": 2, "workload": function_of("ok", [[1], [2]])})
+    assert time.monotonic() - t0 < 15
+    assert result.outcome == RunOutcome.INVALID  # nothing ran: the CLI exits 2
+    assert result.message.startswith(f"cannot import {MODULE}:ok")
+    expected = {"raise": "RuntimeError: fault injected at import", "exit": "sys.exit(4)",
+                "os_exit": "exited with code 7", "hang": "did not finish within 2 s"}[fault]
+    assert expected in result.message
+    assert MODULE not in __import__("sys").modules, "the engine's process imported the user's module"
+    _all_terminal(result)
+    assert survivors(faults) == []
+
+
+@pytest.mark.parametrize("backend", (*PROCESS_BACKENDS, "thread_pool_executor"))
+def test_popen_grandchildren_are_swept_and_named(faults: str, backend: str) -> None:
+    result = run_config({"backend": backend, "workers": 2, "workload": function_of("popen", [[1], [2]])})
+    assert result.outcome == "completed"
+    assert "swept 2 leftover processes" in result.message and "(sleep)" in result.message
+    assert survivors(faults) == []
+
+
+@pytest.mark.parametrize("backend", ("process_pool_executor", "thread_pool_executor"))
+def test_multiprocessing_grandchildren_are_swept(faults: str, backend: str) -> None:
+    # Pool, Process and serial workers are daemonic: multiprocessing forbids them children.
+    result = run_config({"backend": backend, "workers": 2, "workload": function_of("mp_child", [[1], [2]])})
+    assert result.outcome == "completed"
+    assert "swept 2 leftover processes" in result.message
+    assert survivors(faults) == []
+
+
+@pytest.mark.parametrize("fn,how", [("segv", "killed by SIGSEGV"), ("os_exit", "exited with code 7")])
+def test_a_worker_that_dies_at_once_keeps_its_culprits_name(faults: str, fn: str, how: str) -> None:
+    result = run_config({"backend": "pool", "workers": 2,
+                         "workload": function_of(fn, [[1]]) | {"args": [[1]]}})
+    _all_terminal(result)
+    (reason,) = _reasons(result)
+    assert how in reason and "worker pid " in reason
+    assert survivors(faults) == []
+
+
+def test_thread_pool_descriptors_return_to_baseline(faults: str) -> None:
+    engine = Engine()
+    config = parse_config({"backend": "thread_pool_executor", "workers": 64,
+                           "workload": {"kind": "sleep", "count": 64, "duration_ms": 1}})
+
+    def one() -> None:
+        engine.start(config)
+        result = engine.join(60)
+        assert result is not None and result.outcome == "completed"
+        while not engine.events.empty():
+            engine.events.get_nowait()
+
+    one()  # the first run opens what every run shares (sockets of the sampler, caches)
+    baseline = len(os.listdir("/proc/self/fd"))
+    for _ in range(10):
+        one()
+    assert len(os.listdir("/proc/self/fd")) <= baseline
+
+
+def test_runs_rotating_the_backends_leave_the_descriptor_count_unchanged(faults: str) -> None:
+    engine = Engine()
+    backends = ("pool", "process_pool_executor", "thread_pool_executor", "process", "serial")
+
+    def one(backend: str) -> None:
+        engine.start(parse_config({"backend": backend, "workers": 2,
+                                   "workload": {"kind": "sleep", "count": 4, "duration_ms": 1}}))
+        result = engine.join(60)
+        assert result is not None and result.outcome == "completed"
+        while not engine.events.empty():
+            engine.events.get_nowait()
+
+    for backend in backends:  # warm-up: what every later run shares (resource tracker, caches)
+        one(backend)
+    baseline = len(os.listdir("/proc/self/fd"))
+    for backend in backends * 2:
+        one(backend)
+    assert len(os.listdir("/proc/self/fd")) <= baseline
+
+
+def test_stop_ends_a_run_whose_thread_tasks_hang_and_names_them(faults: str) -> None:
+    engine = Engine()
+    engine.start(parse_config({"backend": "thread_pool_executor", "workers": 2,
+                               "workload": function_of("hang", [[1], [2], [3]])}))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len([t for t in threading.enumerate()
+                                              if t.name.startswith("ThreadPoolExecutor")]) < 2:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    engine.stop(10)
+    result = engine.join(0)
+    assert result is not None, "Stop did not end the run"
+    assert time.monotonic() - t0 < 5
+    assert result.outcome == "stopped"
+    assert len(result.hung_threads) == 2 and "a thread cannot be stopped" in result.message
+    _all_terminal(result)
+    # The threads still loop; the engine took them off the interpreter's exit joins.
+    import concurrent.futures.thread as cft
+
+    hung = {int(h.split("tid ")[1].split(")")[0]) for h in result.hung_threads}
+    assert not [t for t in cft._threads_queues if t.native_id in hung]  # noqa: SLF001
+    __import__("sys").modules[MODULE].RELEASE = True  # let them go: this test process lives on
+
+
+def test_chaos_random_workers_killed_during_a_long_pool_run(faults: str) -> None:
+    engine = Engine()
+    engine.start(parse_config({"backend": "pool", "workers": 3, "api": "imap_unordered",
+                               "workload": {"kind": "sleep", "count": 120, "duration_ms": 60}}))
+    rng = random.Random(11)
+    killed = 0
+    seen: set[int] = set()
+    t_end = time.monotonic() + 4
+    while time.monotonic() < t_end and engine.running:
+        time.sleep(rng.uniform(0.2, 0.4))
+        pids = [p for p in _children_with_tag(faults) if p not in seen]
+        if pids:
+            victim = rng.choice(pids)
+            seen.add(victim)
+            try:
+                os.kill(victim, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+    result = engine.join(60)
+    assert result is not None, "the run did not end"
+    assert killed >= 3
+    _all_terminal(result)
+    assert result.outcome in ("failed", "completed", "error")
+    assert survivors(faults) == []
+    assert not (worker_pids(result) & set(_children_with_tag(faults)))
+
+
+def _children_with_tag(tag: str) -> list[int]:
+    """Worker processes of the run (spawn workers inherit the test's environment)."""
+    needle = f"PROCVIZ_FAULT_TAG={tag}".encode()
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != os.getpid():
+            try:
+                with open(f"/proc/{name}/environ", "rb") as f:
+                    if needle in f.read().split(b"\0"):
+                        out.append(int(name))
+            except OSError:
+                pass
+    return out

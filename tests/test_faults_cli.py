@@ -1,0 +1,157 @@
+"""Faults seen from the command line: a killed ``procviz run``, a hung thread and SIGINT, hostile
+inputs, big files. Every refusal is exit 2 with one line; nothing of a run outlives procviz."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fault_helpers import MODULE, TAG, fault_setup, survivors
+
+from procviz.engine.cli import main
+from procviz.engine.formats.fileio import MAX_CSV_BYTES, MAX_FILE_BYTES, MAX_NATIVE_BYTES
+
+
+@pytest.fixture
+def faults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The fault module in place and a fresh run tag (see fault_helpers)."""
+    return fault_setup(tmp_path, monkeypatch)
+
+
+def _procviz_run(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "procviz.engine.cli", "run", "--quiet", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_tagged(tag: str, n: int, timeout_s: float = 30.0) -> None:
+    needle = f"{TAG}={tag}".encode()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        count = 0
+        for name in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{name}/environ", "rb") as f:
+                    count += needle in f.read().split(b"\0")
+            except (OSError, NotADirectoryError):
+                pass
+        if count >= n:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {n} processes of the run appeared")
+
+
+@pytest.mark.parametrize("backend", ("pool", "process_pool_executor", "process", "serial"))
+def test_sigkilled_procviz_run_leaves_no_process_of_the_run(faults: str, backend: str) -> None:
+    proc = _procviz_run("--backend", backend, "--workers", "2", "--kind", "sleep", "--count", "40",
+                        "--duration-ms", "1000")
+    try:
+        _wait_tagged(faults, 3)  # procviz run and at least two of its processes
+        time.sleep(0.5)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert survivors(faults, timeout_s=3.0) == []
+
+
+def test_sigint_ends_a_run_whose_thread_tasks_hang(faults: str, tmp_path: Path) -> None:
+    out = tmp_path / "hung.json"
+    proc = _procviz_run("--backend", "thread_pool_executor", "--workers", "2", "--kind", "function",
+                        "--function", f"{MODULE}:hang", "--args", "[[1], [2], [3]]", "--out", str(out))
+    time.sleep(3.0)  # the import check, then both threads in their endless tasks
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)  # a second Ctrl-C must not give a traceback
+    try:
+        stdout, stderr = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("procviz run did not exit after SIGINT with hung threads") from None
+    assert proc.returncode == 3, stderr
+    assert "Traceback" not in stderr
+    assert "a thread cannot be stopped" in stdout
+    assert json.loads(out.read_text())["status"]
+
+
+def _deep(n: int) -> str:
+    return "[" * n + "]" * n
+
+
+@pytest.mark.parametrize("text,needle", [
+    ('{"workers": 2, "workload": {"kind": "function", "function": "m:f", "args": ' + _deep(3000) + "}}",
+     "nested too deeply"),
+    ('{"workers": 2, "workers": 3}', "repeats the key 'workers'"),
+    ('{"workers": ' + "9" * 5000 + "}", "workers: is an integer of 5000 digits"),
+])
+def test_hostile_configs_are_refused_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, text: str,
+                                                   needle: str) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    assert main(["run", "--config", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("args,needle", [(_deep(3000), "nested too deeply"),
+                                         ("[[1, " + "9" * 5000 + "]]", "[0][1]: is an integer of 5000 digits")])
+def test_hostile_args_are_refused_with_one_line(capsys: pytest.CaptureFixture, args: str, needle: str) -> None:
+    assert main(["run", "--kind", "function", "--function", "m:f", "--args", args, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+
+
+@pytest.fixture
+def small_timeline(tmp_path: Path) -> str:
+    path = tmp_path / "t.json"
+    assert main(["run", "--workers", "1", "--kind", "sleep", "--count", "2", "--duration-ms", "1",
+                 "--out", str(path), "--quiet"]) == 0
+    return path.read_text()
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda t: t.replace('"run":{', '"run":{"zz":' + _deep(5000) + ",", 1), "nested too deeply"),
+    (lambda t: re.sub(r'"t0_ns":\s*\d+', '"t0_ns":' + "7" * 5000, t, count=1), "t0_ns"),
+])
+def test_hostile_timelines_are_refused_with_one_line(tmp_path: Path, small_timeline: str,
+                                                     capsys: pytest.CaptureFixture, edit, needle: str) -> None:
+    text = edit(small_timeline)
+    assert text != small_timeline
+    bad = tmp_path / "bad.json"
+    bad.write_text(text)
+    capsys.readouterr()
+    assert main(["export", str(bad), "--out", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("name,size", [("big.csv", 300 << 20), ("big.trace.json", 1 << 30),
+                                       ("csv_over_its_limit.csv", MAX_CSV_BYTES + 1),
+                                       ("native_over_its_limit.json", MAX_NATIVE_BYTES + 1)])
+def test_big_files_are_refused_before_parsing(tmp_path: Path, capsys: pytest.CaptureFixture, name: str,
+                                              size: int) -> None:
+    path = tmp_path / name
+    with open(path, "wb") as f:  # sparse: no disk used, and refused before it is parsed
+        f.write(b"kind,task\n" if name.endswith(".csv") else b'{"format": "procviz-timeline", ')
+        f.truncate(size)
+    assert MAX_CSV_BYTES < MAX_FILE_BYTES
+    assert main(["export", str(path), "--out", str(tmp_path / "o.json")]) == 2
+    err = capsys.readouterr().err
+    assert "MiB" in err or "limited to" in err
+
+
+@pytest.mark.parametrize("fault,needle", [("exit", "sys.exit(4)"), ("os_exit", "exited with code 7")])
+def test_a_module_that_exits_at_import_in_the_parent_exits_2_naming_it(faults: str, monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys: pytest.CaptureFixture, fault: str,
+                                                                        needle: str) -> None:
+    monkeypatch.setenv("PROCVIZ_FAULT", fault)
+    monkeypatch.setenv("PROCVIZ_FAULT_WHERE", "everywhere")
+    assert main(["run", "--quiet", "--kind", "function", "--function", f"{MODULE}:ok", "--args", "[[1]]"]) == 2
+    outcome = [line for line in capsys.readouterr().out.splitlines() if line.startswith("outcome:")]
+    assert len(outcome) == 1 and f"cannot import {MODULE}:ok" in outcome[0] and needle in outcome[0]
+    assert MODULE not in sys.modules

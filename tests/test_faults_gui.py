@@ -1,0 +1,117 @@
+"""The window facing faults: a module that exits, hangs or calls sys.exit at import, chosen in the
+forms, and big timeline files read off the GUI thread."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from fault_helpers import MODULE, fault_setup, survivors
+from PySide6.QtCore import QTimer
+from synthetic import finished_run
+
+from procviz.engine import preflight
+from procviz.engine.events import RunOutcome
+from procviz.engine.formats import write_timeline
+
+
+@pytest.fixture
+def faults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The fault module in place and a fresh run tag (see fault_helpers)."""
+    return fault_setup(tmp_path, monkeypatch)
+
+
+def _choose(box, value: str) -> None:
+    box.setCurrentIndex(box.findData(value))
+    assert box.currentData() == value
+
+
+def _fill_function_run(qtbot, window, function: str) -> None:
+    pool, work = window.form.pool, window.form.workload
+    _choose(pool.backend, "pool")
+    _choose(work.kind, "function")
+    work.function.selectAll()
+    work.function.clear()
+    qtbot.keyClicks(work.function, function)
+    work.args.setPlainText("[[1], [2]]")
+    assert window.form.is_valid(), window.form.problems
+
+
+@pytest.mark.parametrize("fault,needle", [("os_exit", "exited with code 7"), ("exit", "sys.exit(4)"),
+                                          ("raise", "RuntimeError: fault injected at import")])
+def test_module_that_fails_at_import_gives_a_dialog_and_the_window_stays(qtbot, window, faults, monkeypatch,
+                                                                          fault: str, needle: str) -> None:
+    monkeypatch.setenv("PROCVIZ_FAULT", fault)
+    monkeypatch.setenv("PROCVIZ_FAULT_WHERE", "everywhere")
+    _fill_function_run(qtbot, window, f"{MODULE}:ok")
+    with qtbot.waitSignal(window.bridge.runFinished, timeout=30_000) as blocker:
+        assert window.start_run()
+    assert blocker.args[0].outcome == RunOutcome.INVALID
+    assert window.errors, "no dialog"
+    title, text = window.errors[-1]
+    assert MODULE in text and needle in text
+    assert window.isVisible()
+    assert MODULE not in __import__("sys").modules, "the window's process imported the user's module"
+    assert survivors(faults) == []
+
+
+def test_module_that_hangs_at_import_stops_within_2_s(qtbot, window, faults, monkeypatch) -> None:
+    monkeypatch.setenv("PROCVIZ_FAULT", "hang")
+    monkeypatch.setenv("PROCVIZ_FAULT_WHERE", "everywhere")
+    monkeypatch.setattr(preflight, "PREFLIGHT_S", 60.0)  # Stop, not the import check's limit, ends it
+    _fill_function_run(qtbot, window, f"{MODULE}:ok")
+    assert window.start_run()
+    qtbot.wait(800)
+    assert window.running
+    with qtbot.waitSignal(window.bridge.runFinished, timeout=2_000) as blocker:
+        window.stop_run()
+    assert blocker.args[0].outcome == "stopped"
+    assert window.isVisible()
+    assert survivors(faults) == []
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("big") / "big.json"
+    write_timeline(finished_run(300_000, lanes=8), path)
+    return path
+
+
+def test_big_file_is_read_off_the_gui_thread(qtbot, window, big_file: Path) -> None:
+    gaps: list[float] = []
+    last = [time.monotonic()]
+
+    def tick() -> None:
+        now = time.monotonic()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    timer.start()
+    last[0] = time.monotonic()
+    assert window.open_file(big_file), window.errors
+    timer.stop()
+    assert window.timeline.n_tasks == 300_000
+    # Invariants, not a benchmark (the README gives measured gaps): the event loop kept turning
+    # while the file was read, with no freeze as long as the read itself.
+    assert len(gaps) >= 5, "the event loop did not run while the file was read"
+    assert max(gaps) < 2.0, f"longest gap {max(gaps):.3f} s"
+
+
+def test_cancel_gives_the_window_back_and_keeps_the_shown_timeline(qtbot, window, big_file: Path) -> None:
+    before = window.timeline.n_tasks
+
+    def cancel() -> None:
+        read = window.files.reading
+        if read is not None and getattr(read, "dialog", None) is not None:
+            read.dialog.cancel()
+        else:
+            QTimer.singleShot(20, cancel)
+
+    QTimer.singleShot(100, cancel)
+    assert window.open_file(big_file) is False
+    assert window.timeline.n_tasks == before
+    assert window.errors == []
