@@ -8,9 +8,15 @@ The repository's top-level folders install as this package's subpackages: ``engi
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("procviz")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+def __getattr__(name: str) -> str:
+    # __version__ is looked up on first use: every spawned worker imports this package, and
+    # importlib.metadata plus a search of the installed distributions would cost each of them.
+    if name != "__version__":
+        raise AttributeError(f"module 'procviz' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("procviz")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"

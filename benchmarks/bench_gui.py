@@ -8,7 +8,8 @@ Three runs of the same kind of workload, side by side:
   applied it, so it includes the worker's batching, the engine's 20 ms loop, the queue, the
   tick and the wait for the paint.
 * ``engine only``: the same run with no GUI: the main thread drains the engine's queue into a
-  Timeline every 33 ms (what the CLI does). The difference in CPU is what the GUI costs.
+  Timeline every 33 ms (the window's bridge without the window). The difference in CPU is what the
+  GUI costs.
 * ``one signal per event``: a naive bridge that emits a Qt signal per task event and notifies
   the views per event (``--naive-tasks`` sets its size; the same 20k by default).
 

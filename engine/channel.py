@@ -5,9 +5,10 @@ CPU and saturates near 180k events/s; worse, a worker killed while writing holds
 shared lock forever and no later event from *any* worker arrives. A datagram socket has neither
 problem: each ``sendto`` is atomic (a datagram arrives whole or not at all), there is no lock
 between senders, and a sender that dies cannot corrupt or block the others. Workers batch their
-events (see :mod:`procviz.engine.instrument`) so the per-event cost is a ``struct.pack_into``.
+events (see :mod:`procviz.engine.worker.instrument`) so the per-event cost is a ``struct.pack_into``.
 
-The receiving end lives in the engine thread only; each sender belongs to one worker process.
+The receiving end (here) lives in the engine thread only; each sender
+(:class:`procviz.engine.worker.channel.EventSender`) belongs to one worker process.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import select
 import shutil
 import socket
 import tempfile
+import time
 
 from procviz.engine.events import WorkerBatch
+from procviz.engine.worker.channel import MAX_DATAGRAM
 
-MAX_DATAGRAM = 256 * 1024  # senders stay far below this (instrument.MAX_TEXT_BYTES + 256 rows)
 _RCVBUF = 8 * 1024 * 1024
 
 
@@ -46,6 +48,19 @@ class EventReceiver:
     def wait(self, timeout_s: float) -> bool:
         """Block until a datagram is waiting or ``timeout_s`` passes; True if one is waiting."""
         return bool(self._poll.poll(max(int(timeout_s * 1000), 0)))
+
+    def wait_for_events(self, tick_due_s: float, not_before_s: float) -> bool:
+        """Sleep until a datagram is waiting or the next sampling tick is due (both on
+        ``time.monotonic()``), but not past the tick and not before ``not_before_s``: datagrams
+        that arrive meanwhile are taken together in one pass, so a busy run costs the engine one
+        pass per ``not_before`` spacing, an idle one a pass per tick. True if a datagram waits.
+        """
+        now = time.monotonic()
+        pause = min(not_before_s, tick_due_s) - now
+        if pause > 0:
+            time.sleep(pause)
+            now = time.monotonic()
+        return self.wait(max(tick_due_s - now, 0.0))
 
     def receive_all(self, limit: int = 10_000) -> list[WorkerBatch]:
         """Every batch waiting now (at most ``limit``), without blocking."""
@@ -74,31 +89,3 @@ class EventReceiver:
         """Close the socket and remove its directory."""
         self._sock.close()
         shutil.rmtree(self._dir, ignore_errors=True)
-
-
-class EventSender:
-    """A worker's end: sends pickled :class:`WorkerBatch` datagrams to the engine's address."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        try:
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1024 * 1024)
-        except OSError:
-            pass
-        self.failures = 0
-
-    def send(self, batch: WorkerBatch) -> bool:
-        """Send one batch; False (and counted) if the engine is gone or the datagram is refused."""
-        try:
-            self._sock.sendto(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL), self.address)
-            return True
-        except OSError:
-            # The engine has stopped listening (run over) or the batch is too large: a worker must
-            # never die because the visualizer cannot hear it.
-            self.failures += 1
-            return False
-
-    def close(self) -> None:
-        """Close the socket."""
-        self._sock.close()

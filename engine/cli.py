@@ -20,7 +20,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from procviz.engine.config import (
     ConfigError,
 )
 from procviz.engine.events import RunOutcome
+from procviz.engine.tally import RunTally, drain_until
 from procviz.engine.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -226,25 +226,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         interrupted.set()
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    live = Timeline()
+    live = RunTally()  # counts only: the run's one Timeline is the engine's, in the result
     progress = RunProgress(wanted(args.quiet))
     log.info("config: %s", json.dumps(config.to_json(), separators=(",", ":")))
     try:
         engine.start(config)
-        while engine.running:
+        while engine.running and not live.finished:
             if interrupted.is_set():
                 engine.stop(10.0)
                 break
-            _drain(engine, live)
-            progress.show(live)
-            time.sleep(0.05)
+            drain_until(engine.events, live, 0.2)
+            progress.show(live)  # type: ignore[arg-type]
         result = engine.join(30.0)
     finally:
         for s, handler in old.items():
             if not interrupted.is_set():  # after a first Ctrl-C, a second one must not raise mid-write
                 signal.signal(s, handler)
-        _drain(engine, live)
-        progress.close(live)  # whatever happened: leave the terminal with its cursor and a final line
+        drain_until(engine.events, live, 0.0)
+        progress.close(live)  # type: ignore[arg-type]  # leave the terminal with its cursor and a final line
     if result is None:
         print("procviz run: the engine did not stop in time", file=sys.stderr)
         return EXIT_FAILED
@@ -264,14 +263,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         os._exit(EXIT_STOPPED if interrupted.is_set() else EXIT_CODES[result.outcome])
     return EXIT_STOPPED if interrupted.is_set() else EXIT_CODES[result.outcome]
-
-
-def _drain(engine: Any, timeline: Timeline) -> None:
-    while True:
-        try:
-            timeline.apply(engine.events.get_nowait(), notify=False)
-        except Exception:  # queue.Empty
-            return
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -337,4 +328,6 @@ def main(argv: list[str] | None = None, image_writer: ImageWriter | None = None)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from procviz.engine.process_exit import exit_fast
+
+    exit_fast(main())

@@ -1,9 +1,11 @@
 """The records that cross process and thread boundaries.
 
-Four hops (see the data-flow diagram in ``engine/runner.py``); this module is the bottom layer (it
-imports no other procviz module):
+Four hops (see the data-flow diagram in ``engine/runner.py``); this module imports no other
+procviz module but the worker side's wire records (:mod:`procviz.engine.worker.wire`), which it
+re-exports:
 
-* parent -> worker process: a :class:`TaskCall` per task.
+* parent -> worker process: a plain ``(task id, args)`` tuple per task, mapped with
+  ``functools.partial(run_task, function, report)`` (see :mod:`procviz.engine.plan`).
 * worker process -> engine thread: a :class:`WorkerBatch` per datagram. Its task events are packed
   rows of :data:`WIRE_EVENT_DTYPE` (48 bytes each, written with ``struct.pack_into`` in the worker
   so the per-task cost stays near a microsecond); failures and result texts ride along as
@@ -20,37 +22,24 @@ Every timestamp is ``time.monotonic_ns()`` of the host (one clock shared by all 
 from __future__ import annotations
 
 import signal
-import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import Any
 
 import numpy as np
 
-
-class TaskState(IntEnum):
-    """Where a task is in its life. The last four are terminal: a task ends in exactly one."""
-
-    PENDING = 0  # planned, not yet handed to the backend
-    QUEUED = 1  # submitted, no worker has started it
-    RUNNING = 2
-    DONE = 3
-    FAILED = 4
-    TIMEOUT = 5
-    CANCELLED = 6
-
-    @property
-    def terminal(self) -> bool:
-        """True for done, failed, timeout and cancelled."""
-        return self >= TaskState.DONE
-
-
-class LaneKind(StrEnum):
-    """What a lane is: a worker process, a worker thread, or the parent's callback threads."""
-
-    PROCESS = "process"
-    THREAD = "thread"
-    PARENT = "parent"
+# The wire records are defined on the worker side (standard library only) and re-exported here.
+from procviz.engine.worker.wire import (  # noqa: F401 - re-exported
+    WIRE_EVENT_FIELDS,
+    WIRE_EVENT_STRUCT,
+    EventKind,
+    LaneKind,
+    TaskState,
+    TaskText,
+    WaitSpan,
+    WorkerBatch,
+    WorkerHello,
+)
 
 
 class WorkerState(IntEnum):
@@ -63,16 +52,7 @@ class WorkerState(IntEnum):
     TERMINATED = 4
 
 
-class EventKind(IntEnum):
-    """Kind of a packed worker event row."""
-
-    START = 1
-    END = 2
-
-
-# Packed worker event: kind, status (TaskState for END), tid, task id, time, thread CPU delta,
-# run-queue wait delta (-1 = not measurable on this host), spare. Little-endian, 48 bytes.
-WIRE_EVENT_STRUCT = struct.Struct("<BBxxiqqqqq")
+# The worker packs rows with WIRE_EVENT_STRUCT (worker/wire.py); the engine reads them through this dtype.
 WIRE_EVENT_DTYPE = np.dtype(
     [
         ("kind", "u1"),
@@ -87,76 +67,6 @@ WIRE_EVENT_DTYPE = np.dtype(
     ]
 )
 assert WIRE_EVENT_DTYPE.itemsize == WIRE_EVENT_STRUCT.size
-
-
-@dataclass(frozen=True, slots=True)
-class TaskText:
-    """Text attached to a task: its error (type, message, traceback) or a short repr of its result."""
-
-    task_id: int
-    kind: str  # "error" or "result"
-    type_name: str = ""
-    message: str = ""
-    traceback: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerHello:
-    """A worker announcing itself once its initializer has run.
-
-    ``created_ns`` is when the kernel created the process (from /proc/self/stat, 10 ms steps) or,
-    where that is unknown, the earliest time the worker could observe.
-    """
-
-    pid: int
-    tid: int
-    created_ns: int
-    ready_ns: int
-    schedstat: bool  # whether run-queue wait is measurable here
-    kind: LaneKind = LaneKind.PROCESS  # a process or a thread
-    name: str = ""
-    cpu_ns: int = -1  # the thread's schedstat at ready_ns (the sampler's baseline); -1 = not read
-    wait_ns: int = -1
-
-
-@dataclass(frozen=True, slots=True)
-class WaitSpan:
-    """A span a worker spent blocked in an instrumented primitive (lock acquire, queue get, ...)."""
-
-    tid: int
-    start_ns: int
-    end_ns: int
-    what: str  # e.g. "lock.acquire", "queue.put"
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerBatch:
-    """One datagram from one worker: its events since the last flush, numbered per worker.
-
-    ``seq`` counts batches per (pid, tid) so the engine can tell a gap (a lost datagram) from a
-    worker that simply went quiet.
-    """
-
-    pid: int
-    seq: int
-    rows: bytes  # packed WIRE_EVENT_DTYPE rows
-    texts: tuple[TaskText, ...] = ()
-    hello: WorkerHello | None = None
-    waits: tuple[WaitSpan, ...] = ()
-    goodbye: bool = False  # the worker is exiting normally; nothing follows
-
-
-# ---- parent -> worker --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TaskCall:
-    """What a worker is asked to run: task id, ``module:function`` and positional arguments."""
-
-    task_id: int
-    function: str
-    args: tuple[Any, ...]
-    report_result: bool = False  # send a short repr of the result (function workloads)
 
 
 # ---- backend -> engine thread ------------------------------------------------------------------
@@ -287,8 +197,8 @@ class RunInfo:
     cpu_count: int
     schedstat: bool
     arg_texts: tuple[str, ...] = ()  # per task, when cheap to show; else derived from config
-    cost_ms: tuple[float, ...] = ()  # planned duration per task for built-in workloads
-    chunks: tuple[int, ...] = ()  # chunk number per task
+    cost_ms: Sequence[float] = ()  # planned duration per task for built-in workloads (a tuple or ArrayColumn)
+    chunks: Sequence[int] = ()  # chunk number per task (a tuple or ArrayColumn)
 
 
 class RunOutcome(StrEnum):

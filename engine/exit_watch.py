@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from procviz.engine.clock import schedstat_path
+from procviz.engine.worker.clock import schedstat_path
 
 PIDFD_THREAD = os.O_EXCL  # linux/pidfd.h: a pidfd for one thread rather than its process
 

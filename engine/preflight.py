@@ -32,7 +32,7 @@ os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
 def say(**kw):
     out.write("\nPROCVIZ-PREFLIGHT " + json.dumps(kw) + "\n"); out.flush()
 try:
-    from procviz.engine.workloads import resolve
+    from procviz.engine.worker.workloads import resolve
     resolve(ref)
 except SystemExit as exc:
     say(ok=False, kind="SystemExit", message=f"sys.exit({exc.code!r}) at import")

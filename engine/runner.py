@@ -54,7 +54,7 @@ from procviz.engine import preflight
 from procviz.engine.backends.base import Backend
 from procviz.engine.backends.threads import abandon_threads
 from procviz.engine.channel import EventReceiver
-from procviz.engine.clock import SchedstatReader
+from procviz.engine.columns import ArrayColumn
 from procviz.engine.config import RunConfig
 from procviz.engine.events import EngineBatch, LaneKind, RunInfo, RunOutcome, RunPhase, RunStatus, TaskState
 from procviz.engine.metrics import Metrics, compute_metrics
@@ -67,6 +67,7 @@ from procviz.engine.sampler import StateSampler
 from procviz.engine.startup_watch import StartupWatch, startup_limit_s
 from procviz.engine.timeline import Timeline
 from procviz.engine.tracker import RunTracker
+from procviz.engine.worker.clock import SchedstatReader
 
 LOOP_S = 0.02
 MIN_PASS_S = 0.01
@@ -166,9 +167,9 @@ class _Run:
         run = RunInfo(
             n_tasks=plan.n_tasks, t0_ns=t0, config=self.config.to_json(), host=socket.gethostname(),
             cpu_count=os.cpu_count() or 1, schedstat=schedstat,
-            arg_texts=plan.arg_texts,
-            cost_ms=tuple(plan.cost_ms.tolist()) if self.config.workload.kind != "function" else (),
-            chunks=tuple(plan.chunks.tolist()),
+            arg_texts=plan.arg_texts(),
+            cost_ms=ArrayColumn(plan.cost_ms) if self.config.workload.kind != "function" else (),
+            chunks=ArrayColumn(plan.chunks),
         )
         self.tracker = tracker = RunTracker(run, StateSampler(period_s=LOOP_S))
         _emit(self.out, tracker.cut(t0, RunStatus(RunPhase.STARTING, "starting workers")))
@@ -280,10 +281,7 @@ class _Live:
         while True:
             # At most one pass per MIN_PASS_S: on 2 cores the engine's CPU is taken from the workers,
             # and waking for every datagram of 32 workers would cost more than it shows.
-            idle = MIN_PASS_S - (time.monotonic() - last_wake)
-            if idle > 0:
-                time.sleep(idle)
-            self.receiver.wait(max(0.0, min(self._next_sample - time.monotonic(), LOOP_S)))
+            self.receiver.wait_for_events(min(self._next_sample, time.monotonic() + LOOP_S), last_wake + MIN_PASS_S)
             last_wake = time.monotonic()
             now = time.monotonic_ns()
             self._pass(now)
@@ -411,8 +409,7 @@ class _Live:
             threading.Thread(target=self._end_backend, args=(False,), daemon=True).start()
         self.reaper.sweep()
         ender.join(2.0)
-        time.sleep(0.05)
-        self._drain(time.monotonic_ns())
+        self._drain(time.monotonic_ns())  # what the ended workers sent is in the socket already
 
     def _end_backend(self, graceful: bool) -> None:
         try:

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 import psutil
 
-from procviz.engine.clock import schedstat_path
 from procviz.engine.events import INTERVAL_DTYPE, MACHINE_DTYPE, RESOURCE_DTYPE, WorkerState
 from procviz.engine.exit_watch import ExitWatch, KernelExit
 from procviz.engine.lane_windows import LaneWindows, Window
 from procviz.engine.machine import MachineSampler
+from procviz.engine.worker.clock import schedstat_path
 
 SHARE_TOLERANCE = 0.10  # windows merge into one interval while their shares differ less than this
 _GONE = (OSError, ValueError, IndexError, psutil.Error)

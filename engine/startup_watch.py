@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from procviz.engine.config import RunConfig
 from procviz.engine.events import WorkerExit, describe_exit
 from procviz.engine.worker.startup import startup_address
-from procviz.engine.workloads import BUILTIN_FUNCTIONS
+from procviz.engine.worker.workloads import BUILTIN_FUNCTIONS
 
 STARTUP_S = 30.0  # generous: 32 spawn workers on 2 busy cores take seconds to import numpy-sized modules
 MIN_STARTUP_S = 10.0  # 32 spawn workers starting at once on 2 busy cores can take several seconds

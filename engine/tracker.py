@@ -350,7 +350,7 @@ class RunTracker:
 
     def all_finished(self) -> bool:
         """Whether every task reached a terminal state."""
-        return bool(np.all(self.timeline.state >= TaskState.DONE))
+        return bool(self.timeline.state.min(initial=TaskState.DONE) >= TaskState.DONE)  # no temporary: per pass
 
     # ---- output ---------------------------------------------------------------------------------
 

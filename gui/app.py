@@ -28,13 +28,23 @@ log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``procviz``; returns the exit code."""
+    """Entry point of ``procviz``; returns the exit code.
+
+    Called as the program (no ``argv``), a headless command ends the process itself once done,
+    skipping the interpreter's teardown (see :mod:`procviz.engine.process_exit`).
+    """
+    as_program = argv is None
     argv = list(sys.argv if argv is None else argv)
     first = next((arg for arg in argv[1:] if not arg.startswith("-")), None)  # procviz -v run ... too
     if first in HEADLESS_COMMANDS or (len(argv) > 1 and argv[1] in VERSION_FLAGS):
         from procviz.engine.cli import main as cli_main
 
-        return cli_main(argv[1:], image_writer=render_image)
+        code = cli_main(argv[1:], image_writer=render_image)
+        if as_program:
+            from procviz.engine.process_exit import exit_fast
+
+            exit_fast(code)
+        return code
     return run_window(argv[1:])
 
 

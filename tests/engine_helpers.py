@@ -26,8 +26,9 @@ def run_config(data: dict, timeout_s: float = 60.0) -> RunResult:
 
 
 def function_workload(fn: str, n: int = 20, **kw: object) -> dict:
-    """A workload calling engine.demo_tasks.<fn>(i) for i in range(n)."""
-    return {"kind": "function", "function": f"procviz.engine.demo_tasks:{fn}", "args": [[i] for i in range(n)], **kw}
+    """A workload calling engine.worker.demo_tasks.<fn>(i) for i in range(n)."""
+    return {"kind": "function", "function": f"procviz.engine.worker.demo_tasks:{fn}",
+            "args": [[i] for i in range(n)], **kw}
 
 
 def alive_pids(pids: set[int]) -> set[int]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from procviz.engine import workloads
+from procviz.engine.worker import workloads
 
 FAULT_MODULE = '''
 import multiprocessing, os, signal, subprocess, sys, time

@@ -64,7 +64,7 @@ def test_killed_worker_fails_its_task_with_the_signal_and_the_run_ends(backend: 
 
 def test_broken_process_pool_names_the_culprit_for_every_aborted_task() -> None:
     # 12 tasks of 100 ms on 2 workers: task 3 kills its worker while most tasks are still pending.
-    workload = {"kind": "function", "function": "procviz.engine.demo_tasks:kill_self_if",
+    workload = {"kind": "function", "function": "procviz.engine.worker.demo_tasks:kill_self_if",
                 "args": [[i, 3, 100] for i in range(12)]}
     result = run_config({"backend": "process_pool_executor", "api": "submit", "workers": 2, "workload": workload},
                         timeout_s=30)
@@ -103,7 +103,7 @@ def test_timeout_ends_the_task_terminates_its_worker_and_the_run(backend: str) -
 
 
 def test_timeout_on_serial_lets_the_replacement_run_the_rest() -> None:
-    workload = {"kind": "function", "function": "procviz.engine.demo_tasks:hang",
+    workload = {"kind": "function", "function": "procviz.engine.worker.demo_tasks:hang",
                 "args": [[0, 0.01], [1, 60], [2, 0.01]]}
     result = run_config({"backend": "serial", "task_timeout_s": 0.3, "workload": workload}, timeout_s=30)
     tl = result.timeline

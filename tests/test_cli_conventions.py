@@ -161,7 +161,7 @@ def test_image_export_keeps_qt_quiet_even_with_a_dead_display(tmp_path) -> None:
 
 HELPER = """
 def call(ref, *args):
-    from procviz.engine.workloads import resolve
+    from procviz.engine.worker.workloads import resolve
     return resolve(ref)(*args)
 """
 WORKER_ONLY = """

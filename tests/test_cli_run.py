@@ -34,7 +34,7 @@ def test_flags_override_the_config_file(tmp_path) -> None:
 
 def test_failed_tasks_exit_1() -> None:
     proc = subprocess.run([*RUN, "--quiet", "--workers", "2", "--kind", "function", "--function",
-                           "procviz.engine.demo_tasks:fail_if", "--args", "[[1], [3], [5]]"],
+                           "procviz.engine.worker.demo_tasks:fail_if", "--args", "[[1], [3], [5]]"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "failed 1" in proc.stdout

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from engine_helpers import max_overlap, run_config
 
-from procviz.engine.clock import SchedstatReader
 from procviz.engine.events import TaskState, WorkerState
+from procviz.engine.worker.clock import SchedstatReader
 
 needs_schedstat = pytest.mark.skipif(not SchedstatReader().available, reason="no schedstat on this kernel")
 

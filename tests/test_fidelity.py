@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 from engine_helpers import run_config
 
-from procviz.engine.clock import SchedstatReader
 from procviz.engine.events import TaskState, WorkerState
 from procviz.engine.runner import RunResult
+from procviz.engine.worker.clock import SchedstatReader
 
 pytestmark = pytest.mark.skipif(not SchedstatReader().available or not hasattr(os, "pidfd_open"),
                                 reason="needs schedstat and pidfds (Linux)")

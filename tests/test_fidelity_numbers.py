@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 from engine_helpers import run_config
 
-from procviz.engine.clock import SchedstatReader
 from procviz.engine.events import TaskState
 from procviz.engine.machine import read_busy_ns
 from procviz.engine.metrics import OTHER_LOAD_NOTABLE
+from procviz.engine.worker.clock import SchedstatReader
 
 SPEEDUP_TOLERANCE = 0.15
 

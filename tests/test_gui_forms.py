@@ -75,7 +75,7 @@ def test_bad_function_string_and_bad_args_json(qtbot, form) -> None:
     assert "module:function" in form.problem_text("workload.function")
     retype(qtbot, form.workload.function, "not a function")
     assert "module:function" in form.problem_text("workload.function")
-    retype(qtbot, form.workload.function, "procviz.engine.demo_tasks:square")
+    retype(qtbot, form.workload.function, "procviz.engine.worker.demo_tasks:square")
     assert form.is_valid(), form.problems
     form.workload.args.setPlainText("[[1], [2]")
     assert not form.is_valid()

@@ -241,7 +241,7 @@ def test_failed_run_shows_a_dialog_and_the_previous_timeline_stays(qtbot, window
     before = window.timeline.end_ns.copy()
     work = window.form.workload
     choose(work.kind, "function")
-    retype(qtbot, work.function, "procviz.engine.demo_tasks:no_such_function")
+    retype(qtbot, work.function, "procviz.engine.worker.demo_tasks:no_such_function")
     work.args.setPlainText("[[1], [2]]")
     assert window.form.is_valid(), window.form.problems
     result = run_and_wait(qtbot, window)

@@ -1,8 +1,8 @@
 """Processes the engine starts one by one: a Process per task, the serial worker, scenario roles.
 
-Child side, :func:`child_init` is :func:`procviz.engine.instrument.worker_init` with a lane name (the role,
+Child side, :func:`child_init` is :func:`procviz.engine.worker.instrument.worker_init` with a lane name (the role,
 the daemon flag), built from the instrument's public calls; :func:`child_main` runs a list of
-task calls through the same measured :func:`procviz.engine.instrument.run_task` wrapper as a Pool worker.
+task calls through the same measured :func:`procviz.engine.worker.instrument.run_task` wrapper as a Pool worker.
 
 Parent side, a :class:`ChildSet` starts processes, waits on their sentinels, and reports every
 exit exactly once as a :class:`~procviz.engine.backends.base.WorkerExit` with its exit code. It is the
@@ -27,9 +27,9 @@ from typing import Any
 from procviz.engine.backends.base import Backend, WorkerExit
 from procviz.engine.config import RunConfig
 from procviz.engine.events import LaneKind
-from procviz.engine.instrument import TaskCall, announce_thread, connect_threads, recorder, run_task
 from procviz.engine.spawner import in_spawner_thread
 from procviz.engine.worker import lifeline
+from procviz.engine.worker.instrument import TaskItem, announce_thread, connect_threads, recorder, run_task
 from procviz.engine.worker.startup import preload
 
 POLL_S = 0.05
@@ -88,22 +88,23 @@ class StartGate:
         return StartGate(ctx.Event(), ctx.Event())
 
 
-def child_main(address: str, name: str, calls: tuple[TaskCall, ...], progress: Any = None,
-               gate: StartGate | None = None) -> None:
-    """Run ``calls`` one after another, measured; ``progress.value`` counts the calls taken so far.
+def child_main(address: str, name: str, function: str, report: bool, items: tuple[TaskItem, ...],
+               progress: Any = None, gate: StartGate | None = None) -> None:
+    """Run ``function`` over ``items`` one after another, measured; ``progress.value`` counts the
+    items taken so far.
 
     The parent reads ``progress`` after a crash to know which calls never started. The first
     call's module is imported during start-up, watched (see :mod:`procviz.engine.worker.startup`).
     """
-    preload(address, calls[0].function if calls else "")
+    preload(address, function if items else "")
     child_init(address, name)
     if gate is not None:
         gate.ready.set()
         gate.go.wait()
-    for i, call in enumerate(calls):
+    for i, item in enumerate(items):
         if progress is not None:
             progress.value = i + 1
-        run_task(call)
+        run_task(function, report, item)
 
 
 # ---- parent side -------------------------------------------------------------------------------

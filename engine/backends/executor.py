@@ -24,7 +24,6 @@ import numpy as np
 from procviz.engine.backends.base import Backend, CallbackSpan, Delivery, Submitted
 from procviz.engine.backends.executor_watch import ExecutorWatch, watched_context
 from procviz.engine.config import RunConfig
-from procviz.engine.instrument import run_task
 from procviz.engine.plan import TaskPlan
 from procviz.engine.startup_watch import preload_function
 from procviz.engine.worker.startup import bootstrap
@@ -79,7 +78,7 @@ class FuturesBackend(Backend):
         # time out and resume; a helper thread drains it so this thread can keep polling stop.
         self._submitted(plan.order)
         assert self.executor is not None
-        results = self.executor.map(run_task, plan.calls, chunksize=plan.chunksize)
+        results = self.executor.map(plan.runner(), plan.items, chunksize=plan.chunksize)
         self._handed_over = True
         drained = threading.Event()
 
@@ -100,11 +99,12 @@ class FuturesBackend(Backend):
     def _submit_each(self, plan: TaskPlan, stop: threading.Event) -> None:
         assert self.executor is not None
         futures = []
-        for call in plan.calls:
+        run = plan.runner()
+        for item in plan.items:
             if stop.is_set():
                 return
-            self._submitted(np.array([call.task_id]))
-            future = self.executor.submit(run_task, call)
+            self._submitted(np.array([item[0]]))
+            future = self.executor.submit(run, item)
             future.add_done_callback(self._on_done)
             futures.append(future)
         self._handed_over = True

@@ -1,9 +1,9 @@
 """Watching a ProcessPoolExecutor's workers: exit codes, and who broke the pool.
 
 ProcessPoolExecutor has no hook for its workers, but it creates them with ``mp_context.Process``.
-The backend hands it a fresh context whose ``Process`` makes :class:`WatchedProcess` objects,
-which tell an :class:`ExecutorWatch` when they start, when the executor terminates them and when
-they are joined (with the exit code).
+The backend hands it a fresh context whose ``Process`` makes observed process objects
+(:mod:`procviz.engine.worker.process`), which tell an :class:`ExecutorWatch` when they start, when
+the executor terminates them and when they are joined (with the exit code).
 
 Why terminate matters: when one worker dies abruptly, the executor's manager thread fails every
 pending future with BrokenProcessPool and then calls ``terminate()`` on *every* worker
@@ -22,20 +22,17 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from multiprocessing.context import ForkProcess, ForkServerProcess, SpawnProcess
 from typing import Any
 
 import numpy as np
 
 from procviz.engine.backends.base import TaskVerdict, WorkerExit
 from procviz.engine.events import describe_exit
-from procviz.engine.spawner import SpawnedByLongLivedThread
+from procviz.engine.spawner import in_spawner_thread
+from procviz.engine.worker.process import OBSERVED, forget_observer, register_observer, start_processes_in
 
-# Process objects are pickled whole for spawn and forkserver, so they carry only a key to their
-# watch, never the watch itself.
-_WATCHES: dict[int, ExecutorWatch] = {}
 HANDOVER_S = 0.5
-_keys = iter(range(1, 1 << 62))
+start_processes_in(in_spawner_thread)  # workers fork from the long-lived spawner thread
 
 
 class ExecutorWatch:
@@ -43,7 +40,6 @@ class ExecutorWatch:
 
     def __init__(self, exits: queue.SimpleQueue[WorkerExit], verdicts: queue.SimpleQueue[TaskVerdict],
                  task_ids: Callable[[], np.ndarray], hint: Callable[[int | None], str]) -> None:
-        self.key = next(_keys)
         self._exits = exits
         self._verdicts = verdicts
         self._task_ids = task_ids
@@ -54,11 +50,12 @@ class ExecutorWatch:
         self._reasons: dict[int, str] = {}
         self.ending = False  # set by our own shutdown: its terminations are not a broken pool
         self.broken = ""  # why the pool broke, once it has
-        _WATCHES[self.key] = self
+        # Process objects are pickled whole for spawn and forkserver, so they carry only this key.
+        self.key = register_observer(self)
 
     def close(self) -> None:
         """Forget the registry entry (the processes keep their key, harmlessly)."""
-        _WATCHES.pop(self.key, None)
+        forget_observer(self.key)
 
     def pids(self) -> list[int]:
         """Every worker PID this executor has had."""
@@ -128,51 +125,6 @@ class ExecutorWatch:
             return [p for p in self.procs if p.pid not in self._reported]
 
 
-class _WatchedMixin:
-    """Tells its watch about start, terminate and join (the executor calls all three)."""
-
-    _procviz_watch = 0
-
-    def _watch(self) -> ExecutorWatch | None:
-        return _WATCHES.get(self._procviz_watch)
-
-    def start(self) -> None:
-        """Start the process, then register it with its watch."""
-        super().start()  # type: ignore[misc]
-        watch = self._watch()
-        if watch is not None:
-            watch.on_start(self)
-
-    def terminate(self) -> None:
-        """Tell the watch (a first terminate means the pool broke), then SIGTERM."""
-        watch = self._watch()
-        if watch is not None:
-            watch.on_terminate(self)
-        super().terminate()  # type: ignore[misc]
-
-    def join(self, timeout: float | None = None) -> None:
-        """Join, then let the watch report the exit code."""
-        super().join(timeout)  # type: ignore[misc]
-        watch = self._watch()
-        if watch is not None:
-            watch.on_join(self)
-
-
-class WatchedSpawnProcess(_WatchedMixin, SpawnedByLongLivedThread, SpawnProcess):
-    """A spawn worker its watch hears of."""
-
-
-class WatchedForkServerProcess(_WatchedMixin, SpawnedByLongLivedThread, ForkServerProcess):
-    """A forkserver worker its watch hears of."""
-
-
-class WatchedForkProcess(_WatchedMixin, SpawnedByLongLivedThread, ForkProcess):
-    """A fork worker its watch hears of."""
-
-
-_WATCHED = {"spawn": WatchedSpawnProcess, "forkserver": WatchedForkServerProcess, "fork": WatchedForkProcess}
-
-
 def watched_context(start_method: str, watch: ExecutorWatch) -> Any:
     """A new multiprocessing context of ``start_method`` whose Process reports to ``watch``.
 
@@ -180,12 +132,12 @@ def watched_context(start_method: str, watch: ExecutorWatch) -> Any:
     else in the process is affected.
     """
     ctx: Any = type(multiprocessing.get_context(start_method))()
-    cls = _WATCHED[start_method]
+    cls = OBSERVED[start_method]
 
     def make_process(*args: Any, **kwargs: Any) -> Any:
         """What the executor calls as ``mp_context.Process(...)``."""
         proc = cls(*args, **kwargs)
-        proc._procviz_watch = watch.key
+        proc._procviz_key = watch.key
         return proc
 
     ctx.Process = make_process

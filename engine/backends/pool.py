@@ -5,7 +5,8 @@ with polled waits: ``Pool.map`` *is* ``map_async(...).get()``, and ``Pool.apply`
 ``apply_async(...).get()``, so what the workers see is the same while a lost result (a killed
 worker, ``os._exit`` in a task) can never hang the engine.
 
-Worker exits are observed through a ``Process`` subclass whose ``join`` reports the exit code:
+Worker exits are observed through a ``Process`` subclass (:mod:`procviz.engine.worker.process`)
+whose ``join`` reports the exit code:
 the Pool's own maintenance thread joins dead workers (and replaces them), so the engine learns of
 every exit, with its code, within the Pool's 0.1 s polling period.
 """
@@ -16,55 +17,38 @@ import multiprocessing
 import multiprocessing.pool
 import threading
 import time
-from multiprocessing.context import ForkProcess, ForkServerProcess, SpawnProcess
 from typing import Any
 
 import numpy as np
 
 from procviz.engine.backends.base import Backend, CallbackSpan, Delivery, Submitted, WorkerExit
-from procviz.engine.instrument import run_task as _run_task
 from procviz.engine.plan import TaskPlan
-from procviz.engine.spawner import SpawnedByLongLivedThread
+from procviz.engine.spawner import in_spawner_thread
 from procviz.engine.startup_watch import preload_function
+from procviz.engine.worker.process import OBSERVED, forget_observer, register_observer, start_processes_in
 from procviz.engine.worker.startup import bootstrap
 
 POLL_S = 0.05
+start_processes_in(in_spawner_thread)  # workers fork from the long-lived spawner thread
 
-# Process objects are pickled whole for spawn and forkserver, so they may carry only plain data:
-# the exit sink is found through this registry by a key, not held as an attribute.
-_EXIT_SINKS: dict[int, Any] = {}
-_sink_counter = iter(range(1, 1 << 62))
+class _ExitReporter:
+    """Hears of a Pool's worker processes: reports each exit code once, when the Pool joins it."""
 
+    def __init__(self, exits: Any) -> None:
+        self._exits = exits
 
-class _ObservedMixin:
-    """Reports the process's exit code to the owning backend when the Pool joins it."""
+    def on_start(self, proc: Any) -> None:
+        """Nothing to do: the worker announces itself."""
 
-    _procviz_sink = 0
-    _procviz_reported = False
+    def on_terminate(self, proc: Any) -> None:
+        """Nothing to do: the exit is reported at the join."""
 
-    def join(self, timeout: float | None = None) -> None:
-        super().join(timeout)  # type: ignore[misc]
-        code = self.exitcode  # type: ignore[attr-defined]
-        if code is not None and not self._procviz_reported:
-            self._procviz_reported = True
-            sink = _EXIT_SINKS.get(self._procviz_sink)
-            if sink is not None:
-                sink.put(WorkerExit(self.pid, code, time.monotonic_ns()))  # type: ignore[attr-defined]
-
-
-class ObservedSpawnProcess(_ObservedMixin, SpawnedByLongLivedThread, SpawnProcess):
-    """A spawn worker whose exit the engine hears of."""
-
-
-class ObservedForkServerProcess(_ObservedMixin, SpawnedByLongLivedThread, ForkServerProcess):
-    """A forkserver worker whose exit the engine hears of."""
-
-
-class ObservedForkProcess(_ObservedMixin, SpawnedByLongLivedThread, ForkProcess):
-    """A fork worker whose exit the engine hears of."""
-
-
-_OBSERVED = {"spawn": ObservedSpawnProcess, "forkserver": ObservedForkServerProcess, "fork": ObservedForkProcess}
+    def on_join(self, proc: Any) -> None:
+        """Report the exit code, once."""
+        code = proc.exitcode
+        if code is not None and not getattr(proc, "_procviz_reported", False):
+            proc._procviz_reported = True
+            self._exits.put(WorkerExit(proc.pid, code, time.monotonic_ns()))
 
 
 class ObservedPool(multiprocessing.pool.Pool):
@@ -73,7 +57,7 @@ class ObservedPool(multiprocessing.pool.Pool):
     def __init__(self, *args: Any, exit_sink_key: int, start_method: str, cancelled: threading.Event,
                  created: dict[int, Any], **kwargs: Any) -> None:
         self._procviz_key = exit_sink_key
-        self._procviz_cls = _OBSERVED[start_method]
+        self._procviz_cls = OBSERVED[start_method]
         self._procviz_cancelled = cancelled
         self._procviz_created = created
         super().__init__(*args, **kwargs)
@@ -87,7 +71,7 @@ class ObservedPool(multiprocessing.pool.Pool):
         if self._procviz_cancelled.is_set():
             raise RuntimeError("pool creation cancelled by Stop")
         proc = self._procviz_cls(*args, **kwds)
-        proc._procviz_sink = self._procviz_key
+        proc._procviz_key = self._procviz_key
         self._procviz_created[id(proc)] = proc
         return proc
 
@@ -96,7 +80,8 @@ class ObservedPool(multiprocessing.pool.Pool):
         return list(getattr(self, "_pool", []))
 
 
-def _imap_chunks(pool: multiprocessing.pool.Pool, unordered: bool, calls: Any, chunksize: int) -> tuple[Any, bool]:
+def _imap_chunks(pool: multiprocessing.pool.Pool, unordered: bool, run: Any, items: Any,
+                 chunksize: int) -> tuple[Any, bool]:
     """An iterator with ``next(timeout)`` over imap's results, and whether it yields items
     (True) or whole chunks (False).
 
@@ -105,15 +90,15 @@ def _imap_chunks(pool: multiprocessing.pool.Pool, unordered: bool, calls: Any, c
     (the same private steps, stable since CPython 3.8) and keeps the iterator.
     """
     if chunksize == 1:
-        return (pool.imap_unordered if unordered else pool.imap)(_run_task, calls, chunksize=1), True
+        return (pool.imap_unordered if unordered else pool.imap)(run, items, chunksize=1), True
     mp_pool: Any = multiprocessing.pool  # private steps, untyped in the stubs
     try:
         it = (mp_pool.IMapUnorderedIterator if unordered else mp_pool.IMapIterator)(pool)
-        batches = mp_pool.Pool._get_tasks(_run_task, calls, chunksize)
+        batches = mp_pool.Pool._get_tasks(run, items, chunksize)
         pool._taskqueue.put((pool._guarded_task_generation(it._job, mp_pool.mapstar, batches),  # type: ignore[attr-defined]
                              it._set_length))
     except AttributeError:  # a Python whose Pool lacks these: one task per chunk, still visible
-        return (pool.imap_unordered if unordered else pool.imap)(_run_task, calls, chunksize=1), True
+        return (pool.imap_unordered if unordered else pool.imap)(run, items, chunksize=1), True
     return it, False
 
 
@@ -122,8 +107,7 @@ class PoolBackend(Backend):
 
     def __init__(self, config: Any, address: str) -> None:
         super().__init__(config, address)
-        self._key = next(_sink_counter)
-        _EXIT_SINKS[self._key] = self.exits
+        self._key = register_observer(_ExitReporter(self.exits))
         self._results: list[Any] = []
         self._delivered = False
         self._delivery = Delivery()  # when _delivered was first seen: END datagrams get a grace
@@ -168,22 +152,22 @@ class PoolBackend(Backend):
         self._delivered = self._submit(plan, stop)
 
     def _submit(self, plan: TaskPlan, stop: threading.Event) -> bool:
-        api, cs, calls = self.config.api, plan.chunksize, plan.calls
+        api, cs, items, run = self.config.api, plan.chunksize, plan.items, plan.runner()
         pool = self.pool
         assert pool is not None
         if api in ("map", "map_async", "starmap"):
             self._submitted(plan.order)
             if api == "starmap":
-                r: multiprocessing.pool.AsyncResult[Any] = pool.starmap_async(_run_task, [(c,) for c in calls],
-                                                                              chunksize=cs)
+                r: multiprocessing.pool.AsyncResult[Any] = pool.starmap_async(
+                    run, ((item,) for item in items), chunksize=cs)
             else:
-                r = pool.map_async(_run_task, calls, chunksize=cs)
+                r = pool.map_async(run, items, chunksize=cs)
             self._results.append(r)
             return self._wait(r, stop)
         elif api in ("imap", "imap_unordered"):
             self._submitted(plan.order)
-            it, per_item = _imap_chunks(pool, api == "imap_unordered", calls, cs)
-            remaining = len(calls)
+            it, per_item = _imap_chunks(pool, api == "imap_unordered", run, items, cs)
+            remaining = len(items)
             while remaining and not stop.is_set():
                 try:
                     item = it.next(timeout=POLL_S)
@@ -195,10 +179,10 @@ class PoolBackend(Backend):
             return remaining == 0
         elif api == "apply":
             delivered = True
-            for call in calls:  # one at a time: each waits for the previous result
-                self._submitted(np.array([call.task_id]))
-                r = pool.apply_async(_run_task, (call,))
-                if not self._wait(r, stop, call.task_id):
+            for item in items:  # one at a time: each waits for the previous result
+                self._submitted(np.array([item[0]]))
+                r = pool.apply_async(run, (item,))
+                if not self._wait(r, stop, item[0]):
                     if stop.is_set():
                         return False
                     delivered = False  # the engine ended it (timeout, dead worker): go on, as a
@@ -206,13 +190,13 @@ class PoolBackend(Backend):
             return delivered
         else:  # apply_async: everything at once, with callbacks on the result thread
             pairs = []
-            for call in calls:
+            for item in items:
                 if stop.is_set():
                     return False
-                self._submitted(np.array([call.task_id]))
-                r = pool.apply_async(_run_task, (call,), callback=self._callback("callback"),
+                self._submitted(np.array([item[0]]))
+                r = pool.apply_async(run, (item,), callback=self._callback("callback"),
                                      error_callback=self._callback("error_callback"))
-                pairs.append((call.task_id, r))
+                pairs.append((item[0], r))
             return all([self._wait(r, stop, task_id) for task_id, r in pairs])
 
     def _wait(self, result: Any, stop: threading.Event, task_id: int = -1) -> bool:
@@ -249,7 +233,7 @@ class PoolBackend(Backend):
         self._cancelled.set()
         if self.pool is None:  # creation was cancelled (or failed): end what it started
             self._end_workers()
-            _EXIT_SINKS.pop(self._key, None)
+            forget_observer(self._key)
             return
         try:
             if graceful:
@@ -276,7 +260,7 @@ class PoolBackend(Backend):
             for proc in list(self._created.values()):
                 if proc._popen is not None:  # started
                     proc.join(0)
-            _EXIT_SINKS.pop(self._key, None)
+            forget_observer(self._key)
 
     def _end_workers(self, grace_s: float = 0.5) -> None:
         procs = [p for p in list(self._created.values()) if p._popen is not None and p.exitcode is None]

@@ -42,15 +42,16 @@ class ProcessBackend(ChildProcessBackend):
     def submit(self, plan: TaskPlan, stop: threading.Event) -> None:
         """Start a process per call in plan order, keeping ``workers`` alive; returns when all exited."""
         self.submissions.put(Submitted(plan.order, time.monotonic_ns()))
-        pending = list(plan.calls)
+        pending = list(plan.items)
         running: list[BaseProcess] = []
         while (pending or running) and not stop.is_set():
             while pending and len(running) < self.config.workers and not stop.is_set():
-                call = pending.pop(0)
-                name = f"Process · task {call.task_id}" + (" · daemon" if DAEMON else "")
-                proc = self.children.start(child_main, (self.address, name, (call,)), name, DAEMON)
+                item = pending.pop(0)
+                name = f"Process · task {item[0]}" + (" · daemon" if DAEMON else "")
+                proc = self.children.start(child_main, (self.address, name, plan.function, plan.report, (item,)),
+                                           name, DAEMON)
                 assert proc.pid is not None  # started
-                self._task_of[proc.pid] = call.task_id
+                self._task_of[proc.pid] = item[0]
                 running.append(proc)
             self._launched_all = not pending
             for proc in self.children.wait(running, POLL_S):

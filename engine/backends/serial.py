@@ -18,8 +18,8 @@ from procviz.engine.backends.base import Delivery, Submitted, TaskVerdict
 from procviz.engine.backends.children import POLL_S, ChildProcessBackend, StartGate, child_main
 from procviz.engine.config import RunConfig
 from procviz.engine.events import describe_exit
-from procviz.engine.instrument import TaskCall
 from procviz.engine.plan import TaskPlan
+from procviz.engine.worker.instrument import TaskItem
 
 MAX_FRUITLESS_STARTS = 3  # workers dying before they take a task: give up after this many
 
@@ -37,7 +37,7 @@ class SerialBackend(ChildProcessBackend):
 
     def submit(self, plan: TaskPlan, stop: threading.Event) -> None:
         """Run the calls in one worker; after a crash, continue with the rest in a new one."""
-        calls = list(plan.calls)
+        calls = list(plan.items)
         submitted = False
         fruitless = 0
         generation = 0
@@ -46,7 +46,8 @@ class SerialBackend(ChildProcessBackend):
             name = "serial worker" + (f" (replacement {generation - 1})" if generation > 1 else "")
             progress = self.ctx.RawValue("q", 0)
             gate = StartGate.make(self.ctx)
-            proc = self.children.start(child_main, (self.address, name, tuple(calls), progress, gate), name, True)
+            proc = self.children.start(child_main, (self.address, name, plan.function, plan.report, tuple(calls),
+                                                    progress, gate), name, True)
             if self._wait_ready(gate, proc, stop):
                 if not submitted:
                     self.submissions.put(Submitted(plan.order, time.monotonic_ns()))
@@ -76,9 +77,9 @@ class SerialBackend(ChildProcessBackend):
                 return False
         return True
 
-    def _verdict(self, calls: list[TaskCall], pid: int | None, code: int | None, when: str) -> None:
+    def _verdict(self, calls: list[TaskItem], pid: int | None, code: int | None, when: str) -> None:
         """Tasks the dead worker took with it (ignored by the engine if already reported)."""
-        ids = np.array([c.task_id for c in calls], dtype=np.int64)
+        ids = np.array([c[0] for c in calls], dtype=np.int64)
         self.verdicts.put(TaskVerdict(ids, "WorkerDied", f"serial worker pid {pid} {describe_exit(code)} {when}",
                                       time.monotonic_ns()))
 

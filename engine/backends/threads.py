@@ -19,10 +19,10 @@ import os
 import threading
 from typing import Any
 
-import procviz.engine.instrument as instrument
+import procviz.engine.worker.instrument as instrument
 from procviz.engine.backends.executor import FuturesBackend
 from procviz.engine.events import LaneKind
-from procviz.engine.instrument import announce_thread, connect_threads, recorder
+from procviz.engine.worker.instrument import announce_thread, connect_threads, recorder
 
 
 def attach_parent(address: str) -> None:

@@ -18,10 +18,10 @@ from procviz.engine.backends.children import ChildSet
 from procviz.engine.backends.threads import attach_parent, detach_parent
 from procviz.engine.config import RunConfig
 from procviz.engine.events import LaneKind
-from procviz.engine.instrument import TaskCall, announce_thread, run_task
 from procviz.engine.plan import TaskPlan
 from procviz.engine.scenarios.context import MAIN_TASK, ScenarioRun
 from procviz.engine.specs import SCENARIO_SPECS
+from procviz.engine.worker.instrument import announce_thread, run_task
 
 # What the engine says of a task still running in a process ended when the main program ends.
 DAEMON_END_REASON = "worker pid {pid}, a daemon, was terminated (SIGTERM) with the main program while running this task"
@@ -48,7 +48,7 @@ class ScenarioBackend(Backend):
         self.submissions.put(Submitted(plan.order, time.monotonic_ns()))
         run = self._run = ScenarioRun(self.config, plan, self.address, self.ctx, self.children, stop)
         try:
-            run_task(TaskCall(MAIN_TASK, SCENARIO_SPECS[self.config.scenario].main, (run,), report_result=True))
+            run_task(SCENARIO_SPECS[self.config.scenario].main, True, (MAIN_TASK, (run,)))
         finally:
             self._done = True  # every task has ended or is ending: a graceful shutdown cannot hang
             self._end_main(run)

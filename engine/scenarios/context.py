@@ -18,12 +18,11 @@ from typing import Any
 from procviz.engine.backends.children import POLL_S, ChildSet, child_init
 from procviz.engine.config import RunConfig
 from procviz.engine.events import describe_exit
-from procviz.engine.instrument import TaskCall
 from procviz.engine.plan import TaskPlan
-from procviz.engine.primitives import Queue, record_wait
 from procviz.engine.scenarios.roles import Work
 from procviz.engine.spawner import in_spawner_thread
-from procviz.engine.workloads import BUILTIN_FUNCTIONS
+from procviz.engine.worker.primitives import Queue, record_wait
+from procviz.engine.worker.workloads import BUILTIN_FUNCTIONS
 
 MAIN_TASK = 0
 
@@ -36,7 +35,7 @@ class StartGate:
     """Roles say they are ready, then wait until the main program opens the gate (all start together)."""
 
     def __init__(self, ctx: Any) -> None:
-        from procviz.engine.primitives import Event
+        from procviz.engine.worker.primitives import Event
 
         self.ready = ctx.Semaphore(0)
         self.open = Event(ctx, label="gate.wait")
@@ -86,8 +85,7 @@ class ScenarioRun:
 
         self._check_stop()
         lane = f"{name} · task {task_id}" + (" · daemon" if daemon else "")
-        call = TaskCall(task_id, function, args, report_result=True)
-        proc = self.children.start(role_main, (self.address, lane, call), lane, daemon)
+        proc = self.children.start(role_main, (self.address, lane, function, (task_id, args)), lane, daemon)
         self._names[proc.pid] = name
         self.procs.append(proc)
         if daemon:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from procviz.engine.primitives import Connection, Pipe
 from procviz.engine.scenarios.context import ScenarioRun
 from procviz.engine.scenarios.roles import Outcome, Work
+from procviz.engine.worker.primitives import Connection, Pipe
 
 LAPS = 4
 MODULE = "procviz.engine.scenarios.pipes"

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from procviz.engine.primitives import JoinableQueue, Queue
 from procviz.engine.scenarios.context import ScenarioRun
 from procviz.engine.scenarios.roles import Outcome, Work, until_main_ends
+from procviz.engine.worker.primitives import JoinableQueue, Queue
 
 MAXSIZE = 3
 ITEMS = 5  # per producer

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from procviz.engine.backends.children import child_init
-from procviz.engine.instrument import TaskCall, recorder, run_task
-from procviz.engine.workloads import resolve
+from procviz.engine.worker.instrument import TaskItem, recorder, run_task
+from procviz.engine.worker.workloads import resolve
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +68,10 @@ def until_main_ends() -> Iterator[threading.Event]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def role_main(address: str, name: str, call: TaskCall) -> None:
-    """Entry point of a role process: announce the lane, run the role measured, exit."""
+def role_main(address: str, name: str, function: str, item: TaskItem) -> None:
+    """Entry point of a role process: announce the lane, run the role ``function`` measured, exit."""
     child_init(address, name)
-    run_task(call)
+    run_task(function, True, item)
     if _ended.is_set():
         # A daemon ended with the main program: die by that SIGTERM, as multiprocessing does to
         # daemons, once the role's end and result are sent.

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from procviz.engine.primitives import Lock, waiting
 from procviz.engine.scenarios.context import ScenarioRun
 from procviz.engine.scenarios.roles import Outcome, Work
+from procviz.engine.worker.primitives import Lock, waiting
 
 MODULE = "procviz.engine.scenarios.shared"
 PI = 3.1415926

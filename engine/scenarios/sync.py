@@ -17,9 +17,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from procviz.engine.primitives import Event, Lock, Semaphore
 from procviz.engine.scenarios.context import MAIN_TASK, ScenarioRun, StartGate
 from procviz.engine.scenarios.roles import Outcome, Work
+from procviz.engine.worker.primitives import Event, Lock, Semaphore
 
 MODULE = "procviz.engine.scenarios.sync"
 

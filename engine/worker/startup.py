@@ -20,7 +20,7 @@ import socket
 import traceback
 
 from procviz.engine.worker import lifeline
-from procviz.engine.workloads import import_user_module, legacy_module
+from procviz.engine.worker.workloads import import_user_module, legacy_module
 
 STARTUP_SOCKET = "startup.sock"
 MAX_REPORT = 16 * 1024
@@ -72,6 +72,6 @@ def preload(address: str, function: str) -> None:
 def bootstrap(address: str, function: str = "") -> None:
     """Pool and executor initializer: lifeline, watched import of the workload, then the recorder."""
     preload(address, function)
-    from procviz.engine.instrument import worker_init  # after the lifeline: it may take a while
+    from procviz.engine.worker.instrument import worker_init  # after the lifeline: it may take a while
 
     worker_init(address)

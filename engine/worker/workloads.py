@@ -22,10 +22,10 @@ from types import ModuleType
 from typing import Any
 
 BUILTIN_FUNCTIONS = {
-    "cpu": "procviz.engine.workloads:cpu",
-    "sleep": "procviz.engine.workloads:sleep",
-    "io": "procviz.engine.workloads:io",
-    "mixed": "procviz.engine.workloads:mixed",
+    "cpu": "procviz.engine.worker.workloads:cpu",
+    "sleep": "procviz.engine.worker.workloads:sleep",
+    "io": "procviz.engine.worker.workloads:io",
+    "mixed": "procviz.engine.worker.workloads:mixed",
 }
 
 
@@ -79,14 +79,18 @@ _cache: dict[str, Callable[..., Any]] = {}
 # Before procviz installed as one package its modules were top-level ``engine.*``; files and presets
 # written then still name them so (``engine.demo_tasks:square``).
 _LEGACY_PREFIXES = ("engine", "gui")
+# Modules that moved into the worker subpackage, by their former names: saved files, presets and
+# scripts name their functions so (``procviz.engine.workloads:cpu``).
+_MOVED_TO_WORKER = {f"procviz.engine.{name}": f"procviz.engine.worker.{name}"
+                    for name in ("workloads", "demo_tasks", "instrument", "primitives", "clock")}
 
 
 def legacy_module(module_name: str) -> str:
-    """The current name of a module named the pre-``procviz.`` way; other names unchanged."""
+    """The current name of a module named the pre-``procviz.`` way or before it moved; others unchanged."""
     head = module_name.partition(".")[0]
     if head in _LEGACY_PREFIXES and "." in module_name:
-        return f"procviz.{module_name}"
-    return module_name
+        module_name = f"procviz.{module_name}"
+    return _MOVED_TO_WORKER.get(module_name, module_name)
 
 
 def resolve(ref: str) -> Callable[..., Any]:

@@ -30,32 +30,39 @@ import traceback
 from multiprocessing import util
 from typing import Any
 
-from procviz.engine.channel import EventSender
-from procviz.engine.clock import SchedstatReader, process_created_ns
-from procviz.engine.events import (
+from procviz.engine.worker.channel import EventSender
+from procviz.engine.worker.clock import SchedstatReader, process_created_ns
+from procviz.engine.worker.wire import (
     WIRE_EVENT_STRUCT,
     EventKind,
     LaneKind,
-    TaskCall,
     TaskState,
     TaskText,
     WaitSpan,
     WorkerBatch,
     WorkerHello,
 )
-from procviz.engine.workloads import _cache as _functions
-from procviz.engine.workloads import resolve
+from procviz.engine.worker.workloads import _cache as _functions
+from procviz.engine.worker.workloads import resolve
 
-FLUSH_ROWS = 256
+FLUSH_ROWS = 2048  # 96 KiB of rows: few datagrams (the kernel queues only ~10 per socket)
 FLUSH_S = 0.010
 FLUSH_NS = int(FLUSH_S * 1e9)
 # Plain ints in the hot path: packing an IntEnum goes through __index__, measurably slower.
 _START, _END, _DONE, _FAILED = int(EventKind.START), int(EventKind.END), int(TaskState.DONE), int(TaskState.FAILED)
 _pack_into = WIRE_EVENT_STRUCT.pack_into
 _ROW = WIRE_EVENT_STRUCT.size
+FINE_NS = 200_000  # tasks at least this long measure run-queue wait (see _ThreadMeter)
 MAX_TEXT = 4000  # characters kept of a message or a traceback
 MAX_RESULT_TEXT = 200
 MAX_TEXT_BYTES = 64 * 1024  # texts per datagram before it is sent (see channel.MAX_DATAGRAM)
+
+
+# A task as it travels to a worker: (task id, positional arguments), a plain tuple. The function
+# and whether to report its result are the same for every task of a run, so they travel once per
+# chunk, bound with functools.partial(run_task, function, report): pickling a plain tuple is the C
+# pickler's fastest path, where a dataclass per task cost ~3.4 us to pickle and unpickle.
+TaskItem = tuple[int, tuple[Any, ...]]
 
 
 class Recorder:
@@ -76,6 +83,7 @@ class Recorder:
         self._send_lock = threading.Lock()
         self._buf = bytearray(_ROW * FLUSH_ROWS * 2)
         self._rows = 0
+        self._running: dict[int, list[Any]] = {}  # tid -> [task id, start ns, START row sent]
         self._texts: list[TaskText] = []
         self._text_bytes = 0
         self._waits: list[WaitSpan] = []
@@ -90,32 +98,35 @@ class Recorder:
 
     # ---- recording (hot path) -------------------------------------------------------------------
 
-    def event(self, kind: int, status: int, tid: int, task_id: int, t_ns: int, cpu_ns: int, ready_ns: int) -> None:
-        """Buffer one packed event row."""
-        with self._lock:
-            offset = self._rows * _ROW
-            if offset >= len(self._buf):  # other threads kept recording while a send blocked
-                self._buf.extend(bytes(len(self._buf)))
-            _pack_into(self._buf, offset, kind, status, tid, task_id, t_ns, cpu_ns, ready_ns, 0)
-            self._rows += 1
-            full = self._rows >= FLUSH_ROWS
-        if full:
-            self.flush()
-        elif not self._armed:
+    def begin(self, tid: int, task_id: int, t_ns: int) -> None:
+        """Note that thread ``tid`` started a task; its START row is written lazily.
+
+        No lock and no row here: the START row goes into the buffer with the task's END row (one
+        lock per task), or earlier if a batch is sent while the task runs (a long task shows as
+        running). Only the first task after a send arms the flusher.
+        """
+        self._running[tid] = [task_id, t_ns, False]
+        if not self._armed:
             self._armed = True
             self._pending.set()
 
     def end(self, status: int, tid: int, task_id: int, t_ns: int, cpu_ns: int, ready_ns: int,
             text: TaskText | None) -> None:
-        """Buffer a task's END row together with its text, so one datagram carries both.
+        """Buffer a task's START row (unless already sent) and END row, with its text, so one
+        datagram carries them.
 
         Texts are the only large part of a batch: past MAX_TEXT_BYTES of them the batch goes out,
         keeping every datagram far below what one datagram can hold.
         """
         with self._lock:
+            started = self._running.pop(tid, None)
             offset = self._rows * _ROW
-            if offset >= len(self._buf):
+            if offset + 2 * _ROW > len(self._buf):  # other threads kept recording while a send blocked
                 self._buf.extend(bytes(len(self._buf)))
+            if started is not None and not started[2]:
+                _pack_into(self._buf, offset, _START, 0, tid, started[0], started[1], 0, 0, 0)
+                offset += _ROW
+                self._rows += 1
             _pack_into(self._buf, offset, _END, status, tid, task_id, t_ns, cpu_ns, ready_ns, 0)
             self._rows += 1
             if text is not None:
@@ -124,7 +135,7 @@ class Recorder:
             full = self._rows >= FLUSH_ROWS or self._text_bytes >= MAX_TEXT_BYTES
         if full:
             self.flush()
-        elif not self._armed:
+        elif not self._armed:  # the flusher went off while the task ran: this END must go too
             self._armed = True
             self._pending.set()
 
@@ -167,6 +178,14 @@ class Recorder:
     def _take_locked(self, goodbye: bool) -> list[WorkerBatch]:
         """Empty the buffers into numbered batches (a hello travels in a batch of its own)."""
         hellos, self._hellos = self._hellos, []
+        for tid, started in list(self._running.items()):  # tasks running now: say so
+            if not started[2]:
+                offset = self._rows * _ROW
+                if offset + _ROW > len(self._buf):
+                    self._buf.extend(bytes(len(self._buf)))
+                _pack_into(self._buf, offset, _START, 0, tid, started[0], started[1], 0, 0, 0)
+                self._rows += 1
+                started[2] = True
         if not (self._rows or self._texts or self._waits or hellos or goodbye):
             return []
         rows = bytes(self._buf[: self._rows * _ROW])
@@ -208,14 +227,21 @@ _thread_local = threading.local()
 
 
 class _ThreadMeter:
-    """Per worker thread: its schedstat descriptor and native thread id, opened on first use."""
+    """Per worker thread: its schedstat descriptor and native thread id, opened on first use.
 
-    __slots__ = ("reader", "fd", "tid")
+    ``fine`` says whether the next task reads schedstat (run-queue wait measured): yes while this
+    thread's tasks last at least ``FINE_NS``; after a shorter one, no. Two schedstat reads cost
+    ~2-5 us, as much as a no-op task itself, where two thread-CPU-clock reads cost ~1 us; a task
+    shorter than FINE_NS can spend at most that in the run queue, and says so: unmeasured (-1).
+    """
+
+    __slots__ = ("reader", "fd", "tid", "fine")
 
     def __init__(self) -> None:
         self.reader = SchedstatReader()
         self.fd = self.reader._fd  # read directly in the hot path: one pread, no method call
         self.tid = threading.get_native_id()
+        self.fine = True
 
 
 def _meter() -> _ThreadMeter:
@@ -307,55 +333,67 @@ def recorder() -> Recorder | None:
     return _recorder
 
 
-def run_task(call: TaskCall) -> None:
-    """Run one task under measurement. Never raises; the outcome travels as events.
+def run_task(function: str, report: bool, item: TaskItem) -> None:
+    """Run one task, ``function(*args)``, under measurement. Never raises; the outcome travels as events.
 
-    On-CPU and run-queue wait both come from one read of the thread's schedstat (fields 1 and
-    2); ``thread_time_ns`` is the fallback where schedstat is missing (ready then unmeasured).
-    This is the hot path: about 2 us per task in all, see benchmarks/bench_engine.py.
+    On-CPU and run-queue wait both come from one read of the thread's schedstat (fields 1 and 2);
+    ``thread_time_ns`` is used where schedstat is missing and after a task shorter than
+    ``FINE_NS`` (ready then unmeasured, see :class:`_ThreadMeter`). The
+    wall window (start and end times) encloses the CPU window (the two schedstat reads right
+    around the call), so a task's on-CPU time never exceeds its wall time. ``report`` sends a
+    short repr of the result unless it is None (function workloads).
     """
+    task_id, args = item
     rec = _recorder
-    fn = _functions.get(call.function) or resolve(call.function)
+    fn = _functions.get(function) or resolve(function)
     if rec is None:  # not a procviz worker: run plainly
-        fn(*call.args)
+        fn(*args)
         return None
     try:
         meter = _thread_local.meter
     except AttributeError:
         meter = _meter()
-    fd = meter.fd
-    if fd >= 0:
-        f = os.pread(fd, 96, 0).split()
-        c0, r0 = int(f[0]), int(f[1])
-    else:
-        c0, r0 = time.thread_time_ns(), 0
+    fd = meter.fd if meter.fine else -1
     t0 = time.monotonic_ns()
-    rec.event(_START, 0, meter.tid, call.task_id, t0, 0, 0)
+    rec.begin(meter.tid, task_id, t0)
     if t0 - rec.last_flush_ns >= FLUSH_NS:
         rec.flush()  # nothing sent for a while: this may be a long task, show it running now
     status = _DONE
     error: BaseException | None = None
     result: Any = None
+    if fd >= 0:
+        f = os.pread(fd, 96, 0).split()
+        c0, r0 = int(f[0]), int(f[1])
+    else:
+        c0, r0 = time.thread_time_ns(), 0
     try:
-        result = fn(*call.args)
+        result = fn(*args)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes data, SystemExit included
         status = _FAILED
         error = exc
-    t1 = time.monotonic_ns()
     if fd >= 0:
         f = os.pread(fd, 96, 0).split()
         cpu, ready = int(f[0]) - c0, int(f[1]) - r0
     else:
         cpu, ready = time.thread_time_ns() - c0, -1
+    t1 = time.monotonic_ns()
+    meter.fine = meter.fd >= 0 and t1 - t0 >= FINE_NS
+    # The CPU window [c0, c1] lies inside the wall window [t0, t1], so on-CPU cannot exceed wall;
+    # the clamp only guards clocks of coarser grain (the thread_time fallback on some hosts).
+    wall = t1 - t0
+    if cpu > wall:
+        cpu = wall
+    if ready > wall - cpu:
+        ready = wall - cpu
     # Texts are made after the clocks stopped: formatting is procviz's cost, not the task's.
     text: TaskText | None = None
     if error is not None:
-        text = TaskText(call.task_id, "error", type(error).__qualname__, _clip(_safe_str(error)),
+        text = TaskText(task_id, "error", type(error).__qualname__, _clip(_safe_str(error)),
                         _clip("".join(traceback.format_exception(error))))
-    elif call.report_result:
-        text = TaskText(call.task_id, "result", type(result).__name__, _short_repr(result))
+    elif report and result is not None:  # None says nothing: no text (a million of them cost seconds)
+        text = TaskText(task_id, "result", type(result).__name__, _short_repr(result))
     del result, error
-    rec.end(status, meter.tid, call.task_id, t1, cpu, ready, text)
+    rec.end(status, meter.tid, task_id, t1, cpu, ready, text)
     return None
 
 

@@ -1,7 +1,7 @@
 """Small task functions for presets, tutorials and tests: results, failures and crashes on demand.
 
 Each is a top-level function so every start method can import it in a worker, e.g.
-``{"kind": "function", "function": "procviz.engine.demo_tasks:square", "args": [[1], [2]]}``.
+``{"kind": "function", "function": "procviz.engine.worker.demo_tasks:square", "args": [[1], [2]]}``.
 """
 
 from __future__ import annotations
@@ -78,3 +78,21 @@ def whoami(x: int, ms: float = 5.0) -> int:
 def fail_loudly(x: int, size: int = 1000) -> int:
     """Raise an exception with a ``size``-character message (large error texts)."""
     raise RuntimeError(f"task {x} failed: " + "x" * size)
+
+
+def heavy_modules(x: int) -> str:
+    """The modules loaded in this worker that a worker should never import, comma-separated ("" if
+    none): numpy, psutil, Qt, and procviz's parent-side modules (workers stay standard library only)."""
+    import sys
+
+    heavy = {"numpy", "psutil", "PySide6", "pyqtgraph"}
+    # procviz.gui.app is the ``procviz`` console script's module, which spawn re-imports as the
+    # main module in every child, exactly as it re-imports a user's script; it imports no Qt.
+    allowed = ("procviz", "procviz.engine", "procviz.engine.worker", "procviz.gui", "procviz.gui.app")
+    bad = [name for name in sys.modules if name in heavy
+           or (name.startswith("procviz") and name not in allowed and not name.startswith("procviz.engine.worker."))]
+    return ",".join(sorted(bad))
+
+
+def noop(*args: object) -> None:
+    """Do nothing: what a run of these costs is the cost of running tasks at all (benchmarks)."""

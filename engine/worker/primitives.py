@@ -1,7 +1,7 @@
 """Instrumented multiprocessing primitives: they behave like the originals and say when they block.
 
 Each wrapper first tries the operation without blocking; only when that fails does it block, and
-the time blocked goes to the engine as a :class:`~procviz.engine.events.WaitSpan` labelled with what it
+the time blocked goes to the engine as a :class:`~procviz.engine.worker.wire.WaitSpan` labelled with what it
 waited in (``lock.acquire``, ``queue.put``, ``queue.get``, ``queue.join``, ``pipe.recv``,
 ``semaphore.acquire``, ``event.wait``). So the chart shows not only that a process was waiting,
 but for what, and an operation that did not block leaves no mark.
@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from procviz.engine.events import WaitSpan
-from procviz.engine.instrument import recorder
+from procviz.engine.worker.instrument import recorder
+from procviz.engine.worker.wire import WaitSpan
 
 
 def record_wait(what: str, start_ns: int, end_ns: int) -> None:

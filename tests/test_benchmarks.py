@@ -1,0 +1,29 @@
+"""The benchmark command runs end to end (quick mode: tiny sizes; it asserts nothing about time)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_compare_quick_runs_and_writes_json(tmp_path):
+    out = tmp_path / "compare.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "compare.py"), "--quick", "--no-peers",
+                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    keys = [r["workload"]["key"] for r in data["results"]]
+    assert keys == ["cpu3000", "cpu3000_cs1", "sleep300", "noop20k", "noop1m", "trivial2", "fn1m"]
+    for r in data["results"]:
+        for name in ("bare", "procviz"):
+            c = r["contenders"][name]
+            assert c["wall_s"] > 0 and c["cpu_s"] > 0 and c["peak_mib"] > 0
+    assert set(data["derived"]) == {"worker_cpu_us_per_task", "parent_cpu_us_per_event"}
+    assert [e["label"].split(",")[0] for e in data["exports"]] == [
+        "export to CSV (JSON -> CSV)", "export to Chrome trace (JSON -> .trace.json)", "read CSV (CSV -> JSON)"]
+    assert all(e["wall_s"] > 0 for e in data["exports"])
+    assert "| workload |" in proc.stdout and "load average" in proc.stdout
