@@ -30,7 +30,7 @@ from procviz.engine.formats.errors import TimelineFileError
 # limit keeps a read near 1 GB at most.
 MAX_FILE_BYTES = 256 << 20  # any file, and what a gzip file may decompress to
 MAX_NATIVE_BYTES = 128 << 20
-MAX_CSV_BYTES = 64 << 20
+MAX_CSV_BYTES = 128 << 20  # a 1,000,000-task run (the largest procviz runs) writes ~100 MB of CSV: it must reopen it
 FORMAT_LIMITS = {"json": MAX_NATIVE_BYTES, "chrome": MAX_FILE_BYTES, "csv": MAX_CSV_BYTES}
 
 
