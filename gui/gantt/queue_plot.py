@@ -81,9 +81,11 @@ class QueuePlot(pg.PlotItem):
         fill = QColor(colors.TASK_STATE_COLORS[TaskState.QUEUED])
         self.curve = pg.PlotDataItem(stepMode="left", pen=pg.mkPen(fill.darker(140), width=1.5),
                                      fillLevel=0, brush=pg.mkBrush(fill.red(), fill.green(), fill.blue(), 110))
+        self.addItem(self.curve)
+        # After addItem: PlotItem.addItem hands its own (off) downsampling and clipping to the item.
+        # Without them a million-task run draws every step of the queue on every repaint (~0.7 s).
         self.curve.setDownsampling(auto=True, method="peak")
         self.curve.setClipToView(True)
-        self.addItem(self.curve)
         self.arrivals = pg.ScatterPlotItem(symbol="t1", size=7, pen=None, brush=pg.mkBrush(fill.darker(160)))
         self.addItem(self.arrivals)
         self.peak = 0.0
