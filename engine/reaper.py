@@ -55,7 +55,13 @@ class Reaper:
 
     def sweep(self) -> list[Member]:
         """SIGKILL every process of the run still alive; all those killed so far this run."""
-        self.swept.extend(self.tree.sweep(self._worker_pids(), self._own_children))
+        # A process SIGKILLed by an earlier sweep may not be dead yet when the next one looks:
+        # it is killed again but counted once.
+        seen = {(m.pid, m.start) for m in self.swept}
+        for m in self.tree.sweep(self._worker_pids(), self._own_children):
+            if (m.pid, m.start) not in seen:
+                seen.add((m.pid, m.start))
+                self.swept.append(m)
         return self.swept
 
     def swept_text(self, workers: set[int]) -> str:
