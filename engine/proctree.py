@@ -9,22 +9,44 @@ How the tree is known (no session or process group: a worker's own ``setsid()`` 
 * every process whose ``/proc/<pid>/environ`` carries the run's tag: a worker writes the tag into
   its environment when it starts (:mod:`procviz.engine.worker.lifeline`), so everything it starts
   through ``subprocess`` or a spawn ``multiprocessing.Process`` carries it, orphaned or not;
-* for threads of the engine's own process, its own children that appeared during the run
-  (minus multiprocessing's resource tracker and fork server, which serve every run).
+* the engine's own children that appeared during the run (minus the helpers that serve every
+  run: multiprocessing's resource tracker and fork server, procviz's guardian): what threads of
+  this process started, and orphans. The engine's process is a *child subreaper*
+  (``PR_SET_CHILD_SUBREAPER``): a process whose worker died (a task's double-forked daemon, the
+  children of a worker killed mid-run) is reparented to it, not to init, so it stays in view and
+  in the tree even when it carries no tag; the sweep reaps the ones it adopted.
 
-:meth:`RunTree.sweep` SIGKILLs whichever of them is still alive and names them.
+:meth:`RunTree.sweep` SIGKILLs whichever of them is still alive and names them. What the sweep
+cannot do because procviz itself was killed, the guardian does (:mod:`procviz.engine.guardian`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from procviz.engine.guardian import carries, guardian, pids, stat_of
 from procviz.engine.worker.lifeline import ENV_TAG
 
 SCAN_S = 1.0
+PR_SET_CHILD_SUBREAPER = 36
+REAP_S = 0.3  # how long the sweep waits to reap the orphans it killed
+_subreaper = False
+
+
+def become_subreaper() -> bool:
+    """Make this process the one orphans of its descendants reparent to (once; False if unsupported)."""
+    global _subreaper
+    if not _subreaper:
+        try:
+            _subreaper = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            pass
+    return _subreaper
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,39 +58,20 @@ class Member:
     name: str
 
 
-def _stat(pid: int) -> tuple[int, int, str, str] | None:
-    """(ppid, start time, state, name) of ``pid`` from /proc, or None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
-    except OSError:
-        return None
-    close = raw.rfind(b")")
-    name = raw[raw.find(b"(") + 1 : close].decode("utf-8", "replace")
-    fields = raw[close + 2 :].split()
-    return int(fields[1]), int(fields[19]), fields[0].decode(), name
-
-
-def _pids() -> list[int]:
-    try:
-        return [int(n) for n in os.listdir("/proc") if n.isdigit()]
-    except OSError:
-        return []
-
-
 def _infrastructure() -> set[int]:
-    """multiprocessing's shared helper processes (started once per process, not per run)."""
-    pids = set()
+    """Shared helper processes (started once per process, not per run): multiprocessing's
+    resource tracker and fork server, procviz's guardian."""
+    found = {guardian.pid} if guardian is not None and guardian.pid else set()
     try:
         from multiprocessing import forkserver, resource_tracker
 
         for pid in (getattr(resource_tracker._resource_tracker, "_pid", None),  # noqa: SLF001
                     getattr(forkserver._forkserver, "_forkserver_pid", None)):  # noqa: SLF001
             if pid:
-                pids.add(int(pid))
+                found.add(int(pid))
     except (ImportError, AttributeError):
         pass
-    return pids
+    return found
 
 
 class RunTree:
@@ -78,66 +81,75 @@ class RunTree:
         self.tag = f"{ENV_TAG}={tag}".encode() + b"\0"
         self.me = os.getpid()
         self.members: dict[int, Member] = {}
+        become_subreaper()
         self._children_before = set(self._children_of_me())
 
     def _children_of_me(self) -> list[int]:
         out = []
-        for pid in _pids():
-            st = _stat(pid)
+        for pid in pids():
+            st = stat_of(pid)
             if st is not None and st[0] == self.me:
                 out.append(pid)
         return out
 
-    def remember(self, workers: Iterable[int]) -> None:
-        """Note the workers and everything below them now (one pass over /proc)."""
-        stats = {pid: st for pid in _pids() if (st := _stat(pid)) is not None}
+    def remember(self, workers: Iterable[int]) -> list[Member]:
+        """Note the workers, this process's children born during the run, and everything below
+        them now (one pass over /proc); the ones not known before."""
+        stats = {pid: st for pid in pids() if (st := stat_of(pid)) is not None}
         below: dict[int, list[int]] = {}
         for pid, st in stats.items():
             below.setdefault(st[0], []).append(pid)
         frontier = [p for p in workers if p in stats and p != self.me]
+        skip = self._children_before | _infrastructure()
+        frontier.extend(p for p in below.get(self.me, []) if p not in skip)
+        new = []
         while frontier:
             pid = frontier.pop()
-            if pid in self.members and self.members[pid].start == stats[pid][1]:
-                frontier.extend(below.get(pid, []))
-                continue
-            self.members[pid] = Member(pid, stats[pid][1], stats[pid][3])
             frontier.extend(below.get(pid, []))
+            if pid in self.members and self.members[pid].start == stats[pid][1]:
+                continue
+            self.members[pid] = member = Member(pid, stats[pid][1], stats[pid][3])
+            new.append(member)
+        return new
 
     def tagged(self) -> list[int]:
         """PIDs whose environment carries the run's tag (only the user's own are readable)."""
-        found = []
-        for pid in _pids():
-            if pid == self.me:
-                continue
-            try:
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    env = b"\0" + f.read()
-            except OSError:
-                continue
-            if b"\0" + self.tag in env or env.endswith(b"\0" + self.tag[:-1]):
-                found.append(pid)
-        return found
+        return [pid for pid in pids() if pid != self.me and carries(pid, [self.tag])]
 
-    def new_children(self) -> list[int]:
-        """Children of this process born during the run, but multiprocessing's shared helpers."""
-        skip = self._children_before | _infrastructure()
-        return [pid for pid in self._children_of_me() if pid not in skip]
-
-    def sweep(self, workers: Iterable[int], own_children: bool) -> list[Member]:
-        """SIGKILL every live process of the run; the ones killed.
-
-        ``own_children``: also this process's new children (threads of this process ran tasks).
-        """
-        roots = list(workers) + self.tagged() + (self.new_children() if own_children else [])
-        self.remember(roots)
+    def sweep(self, workers: Iterable[int]) -> list[Member]:
+        """SIGKILL every live process of the run; the ones killed. Then reap what this process
+        adopted or started itself (never a worker: its backend reaps it)."""
+        workers = set(workers)
+        self.remember(list(workers) + self.tagged())
         killed = []
         for m in list(self.members.values()):
-            st = _stat(m.pid)
+            st = stat_of(m.pid)
             if st is None or st[1] != m.start or st[2] in ("Z", "X"):
-                continue  # gone, reaped and reused, or a zombie its parent will reap
+                continue  # gone, reaped and reused, or a zombie
             try:
                 os.kill(m.pid, signal.SIGKILL)
                 killed.append(m)
             except OSError:
                 pass
+        self._reap(workers)
         return killed
+
+    def _reap(self, workers: set[int]) -> None:
+        """Reap the run's processes that are this process's children but not workers (orphans it
+        adopted as subreaper, a thread task's children): nothing else ever would."""
+        mine = [m for m in self.members.values() if m.pid not in workers
+                and (st := stat_of(m.pid)) is not None and st[0] == self.me and st[1] == m.start]
+        deadline = time.monotonic() + REAP_S
+        while mine:
+            left = []
+            for m in mine:
+                try:
+                    pid, _ = os.waitpid(m.pid, os.WNOHANG)
+                except ChildProcessError:
+                    continue  # someone else reaped it
+                if pid == 0:
+                    left.append(m)
+            mine = left
+            if not mine or time.monotonic() > deadline:
+                return
+            time.sleep(0.01)

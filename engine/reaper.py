@@ -4,6 +4,10 @@ The engine asks for a worker's end with :meth:`Reaper.terminate` (a timed-out ta
 :meth:`Reaper.escalate`, called every loop pass, SIGKILLs whatever ignored SIGTERM for
 ``KILL_GRACE_S``. :meth:`Reaper.sweep` is the last word of a run: every process of its
 :class:`~procviz.engine.proctree.RunTree` still alive is SIGKILLed and named.
+
+Should procviz itself be killed before that last word, the guardian
+(:mod:`procviz.engine.guardian`) says it: the reaper tells it the run's tag when the run starts
+and every process of the tree as the scans find it, and that the run is done after the sweep.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import signal
 import time
 from collections.abc import Callable
 
+from procviz.engine.guardian import guardian
 from procviz.engine.proctree import SCAN_S, Member, RunTree
 
 KILL_GRACE_S = 1.0
@@ -21,13 +26,14 @@ KILL_GRACE_S = 1.0
 class Reaper:
     """Kill escalation and the sweep for one run. Engine thread only."""
 
-    def __init__(self, tree: RunTree, worker_pids: Callable[[], set[int]], own_children: bool) -> None:
+    def __init__(self, tree: RunTree, worker_pids: Callable[[], set[int]]) -> None:
         self.tree = tree
         self._worker_pids = worker_pids
-        self._own_children = own_children
         self._terminating: dict[int, float] = {}  # pid -> when SIGTERM was sent
         self._next_scan = 0.0
         self.swept: list[Member] = []
+        if guardian is not None:
+            guardian.protect(tree.tag)
 
     def terminate(self, pid: int) -> None:
         """SIGTERM ``pid`` now (it flushes its events), SIGKILL later if it is still there."""
@@ -47,21 +53,26 @@ class Reaper:
                 del self._terminating[pid]
         if now >= self._next_scan:
             self._next_scan = now + SCAN_S
-            self.tree.remember(self._worker_pids())
+            self.snapshot()
 
     def snapshot(self) -> None:
-        """Note the tree now (before the workers end: then their children are orphaned)."""
-        self.tree.remember(self._worker_pids())
+        """Note the tree now (before the workers end: then their children are orphaned), and tell
+        the guardian what is new in it."""
+        new = self.tree.remember(self._worker_pids())
+        if new and guardian is not None:
+            guardian.members(self.tree.tag, [(m.pid, m.start) for m in new])
 
     def sweep(self) -> list[Member]:
         """SIGKILL every process of the run still alive; all those killed so far this run."""
         # A process SIGKILLed by an earlier sweep may not be dead yet when the next one looks:
         # it is killed again but counted once.
         seen = {(m.pid, m.start) for m in self.swept}
-        for m in self.tree.sweep(self._worker_pids(), self._own_children):
+        for m in self.tree.sweep(self._worker_pids()):
             if (m.pid, m.start) not in seen:
                 seen.add((m.pid, m.start))
                 self.swept.append(m)
+        if guardian is not None:
+            guardian.done(self.tree.tag)  # nothing of the run is left for it to sweep
         return self.swept
 
     def swept_text(self, workers: set[int]) -> str:

@@ -232,8 +232,7 @@ class _Live:
         # A function of the tracker and backend, not a method: the reaper must not hold this object
         # (a cycle would keep every finished run's processes and pipes until the next gc pass).
         self._worker_pids = partial(_worker_pids, tracker, backend)
-        self.reaper = Reaper(RunTree(receiver.address), self._worker_pids,
-                             own_children=backend.worker_kind == LaneKind.THREAD)
+        self.reaper = Reaper(RunTree(receiver.address), self._worker_pids)
         self.submit_stop = threading.Event()
         self.submitter = threading.Thread(target=self._submit, name="procviz-submit", daemon=True)
         self.submit_error = ""
