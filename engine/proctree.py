@@ -29,7 +29,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from procviz.engine.guardian import carries, guardian, pids, stat_of
+from procviz.engine.guardian import guardian
+from procviz.engine.guardian_proc import carries, pids, stat_of
 from procviz.engine.worker.lifeline import ENV_TAG
 
 SCAN_S = 1.0
@@ -61,7 +62,7 @@ class Member:
 def _infrastructure() -> set[int]:
     """Shared helper processes (started once per process, not per run): multiprocessing's
     resource tracker and fork server, procviz's guardian."""
-    found = {guardian.pid} if guardian is not None and guardian.pid else set()
+    found = {guardian.pid} if guardian.pid else set()
     try:
         from multiprocessing import forkserver, resource_tracker
 

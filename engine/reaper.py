@@ -32,8 +32,7 @@ class Reaper:
         self._terminating: dict[int, float] = {}  # pid -> when SIGTERM was sent
         self._next_scan = 0.0
         self.swept: list[Member] = []
-        if guardian is not None:
-            guardian.protect(tree.tag)
+        guardian.protect(tree.tag)
 
     def terminate(self, pid: int) -> None:
         """SIGTERM ``pid`` now (it flushes its events), SIGKILL later if it is still there."""
@@ -59,7 +58,7 @@ class Reaper:
         """Note the tree now (before the workers end: then their children are orphaned), and tell
         the guardian what is new in it."""
         new = self.tree.remember(self._worker_pids())
-        if new and guardian is not None:
+        if new:
             guardian.members(self.tree.tag, [(m.pid, m.start) for m in new])
 
     def sweep(self) -> list[Member]:
@@ -71,8 +70,7 @@ class Reaper:
             if (m.pid, m.start) not in seen:
                 seen.add((m.pid, m.start))
                 self.swept.append(m)
-        if guardian is not None:
-            guardian.done(self.tree.tag)  # nothing of the run is left for it to sweep
+        guardian.done(self.tree.tag)  # nothing of the run is left for it to sweep
         return self.swept
 
     def swept_text(self, workers: set[int]) -> str:

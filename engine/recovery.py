@@ -1,6 +1,7 @@
 """Ending tasks that would otherwise keep a run open: timeouts, and work lost with a worker.
 
-Both are rules over the tracker's state, applied once per engine loop pass; neither blocks.
+Rules over the tracker's state, applied once per engine loop pass (or per worker exit); none
+blocks.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ import os
 
 import numpy as np
 
-from procviz.engine.backends.base import Backend
-from procviz.engine.events import LaneKind, TaskState
+from procviz.engine.backends.base import Backend, WorkerExit
+from procviz.engine.events import LaneKind, TaskState, describe_exit
 from procviz.engine.reaper import Reaper
 from procviz.engine.tracker import RunTracker
+from procviz.engine.worker.task_slot import task_of
 
 STALL_S = 2.0  # no progress for this long after a worker death: its unstarted work is lost
 EVENTS_GRACE_S = 1.0
@@ -35,6 +37,27 @@ def enforce_timeouts(tracker: RunTracker, backend: Backend, reaper: Reaper, now:
         if backend.worker_kind == LaneKind.PROCESS:
             tracker.lose_chunk(task, pid, "was terminated after a timeout", now)
         reaper.terminate(pid)
+
+
+def name_culprit(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
+    """A worker died abnormally in a task whose START never left it: fail that task now, naming
+    the death (signal or exit code, PID), and the rest of its chunk with it.
+
+    The task comes from the worker's slot (:mod:`procviz.engine.worker.task_slot`); a death the
+    tracker already pinned on a running task, or one outside any task, changes nothing here.
+    Call after ``tracker.on_exit(ex)``.
+    """
+    if not ex.exit_code:
+        return
+    task = task_of(address, ex.pid)
+    tl = tracker.timeline
+    if task is None or task >= tl.n_tasks or tl.state[task] >= TaskState.DONE:
+        return
+    how = describe_exit(ex.exit_code)
+    tracker.end_tasks(np.array([task]), TaskState.FAILED, ex.t_ns, "WorkerDied",
+                      f"worker pid {ex.pid} {how} while running this task "
+                      "(it died before the task's start could be reported)")
+    tracker.lose_chunk(task, ex.pid, how, ex.t_ns)
 
 
 def recover_lost_work(tracker: RunTracker, backend: Backend, now: int) -> None:

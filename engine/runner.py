@@ -61,7 +61,7 @@ from procviz.engine.metrics import Metrics, compute_metrics
 from procviz.engine.plan import TaskPlan, build_plan
 from procviz.engine.proctree import RunTree
 from procviz.engine.reaper import Reaper
-from procviz.engine.recovery import enforce_timeouts, recover_lost_work
+from procviz.engine.recovery import enforce_timeouts, name_culprit, recover_lost_work
 from procviz.engine.registry import BACKENDS
 from procviz.engine.sampler import StateSampler
 from procviz.engine.startup_watch import StartupWatch, startup_limit_s
@@ -354,6 +354,7 @@ class _Live:
         for ex in exits:
             self.startup.on_exit(ex, ready=ex.pid in tracker.hello_pids)
             tracker.on_exit(ex)
+            name_culprit(tracker, ex, self.receiver.address)  # a death before its task's START left
             self.reaper.exited(ex.pid)
         for v in verdicts:
             tracker.end_tasks(np.asarray(v.task_ids, dtype=np.int64), TaskState.FAILED, v.t_ns, v.reason_type, v.reason)

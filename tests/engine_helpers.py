@@ -63,13 +63,13 @@ def worker_pids(result: RunResult) -> set[int]:
     return worker_lane_pids(result.timeline)
 
 
-# multiprocessing's own long-lived helpers: one per parent process, shared by every run and meant
-# to outlive them (they end with the parent), so they are not processes "of a run".
-SHARED_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+# multiprocessing's own long-lived helpers and procviz's guardian: one per parent process, shared by
+# every run and meant to outlive them (they end with the parent), so they are not processes "of a run".
+SHARED_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver", "import guardian_proc")
 
 
 def descendants() -> list[psutil.Process]:
-    """This test process's live descendants, without multiprocessing's shared helpers."""
+    """This test process's live descendants, without the shared helpers (see SHARED_HELPERS)."""
     out = []
     for child in psutil.Process().children(recursive=True):
         try:

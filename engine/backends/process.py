@@ -18,10 +18,11 @@ from multiprocessing.process import BaseProcess
 import numpy as np
 
 from procviz.engine.backends.base import Delivery, Submitted, TaskVerdict
-from procviz.engine.backends.children import POLL_S, ChildProcessBackend, child_main
+from procviz.engine.backends.children import POLL_S, ChildProcessBackend
 from procviz.engine.config import RunConfig
 from procviz.engine.events import describe_exit
 from procviz.engine.plan import TaskPlan
+from procviz.engine.worker.child import child_main
 
 DAEMON = True
 

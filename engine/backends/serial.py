@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from procviz.engine.backends.base import Delivery, Submitted, TaskVerdict
-from procviz.engine.backends.children import POLL_S, ChildProcessBackend, StartGate, child_main
+from procviz.engine.backends.children import POLL_S, ChildProcessBackend
 from procviz.engine.config import RunConfig
 from procviz.engine.events import describe_exit
 from procviz.engine.plan import TaskPlan
+from procviz.engine.worker.child import StartGate, child_main
 from procviz.engine.worker.instrument import TaskItem
 
 MAX_FRUITLESS_STARTS = 3  # workers dying before they take a task: give up after this many

@@ -19,31 +19,14 @@ from procviz.engine.backends.children import POLL_S, ChildSet, child_init
 from procviz.engine.config import RunConfig
 from procviz.engine.events import describe_exit
 from procviz.engine.plan import TaskPlan
-from procviz.engine.scenarios.roles import Work
+from procviz.engine.scenarios.roles import MAIN_TASK, StartGate, Work  # noqa: F401 - re-exported
 from procviz.engine.spawner import in_spawner_thread
 from procviz.engine.worker.primitives import Queue, record_wait
 from procviz.engine.worker.workloads import BUILTIN_FUNCTIONS
 
-MAIN_TASK = 0
-
 
 class ScenarioAborted(RuntimeError):
     """The scenario cannot go on: stopped, or a role process died."""
-
-
-class StartGate:
-    """Roles say they are ready, then wait until the main program opens the gate (all start together)."""
-
-    def __init__(self, ctx: Any) -> None:
-        from procviz.engine.worker.primitives import Event
-
-        self.ready = ctx.Semaphore(0)
-        self.open = Event(ctx, label="gate.wait")
-
-    def arrive(self) -> None:
-        """Role side: say ready and wait for the gate."""
-        self.ready.release()
-        self.open.wait()
 
 
 class ScenarioRun:

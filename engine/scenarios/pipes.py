@@ -10,11 +10,13 @@ times and the total is right.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from procviz.engine.scenarios.context import ScenarioRun
 from procviz.engine.scenarios.roles import Outcome, Work
 from procviz.engine.worker.primitives import Connection, Pipe
+
+if TYPE_CHECKING:  # the main programs' toolbox; role processes must not import it (parent side)
+    from procviz.engine.scenarios.context import ScenarioRun
 
 LAPS = 4
 MODULE = "procviz.engine.scenarios.pipes"

@@ -12,11 +12,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from procviz.engine.scenarios.context import ScenarioRun
 from procviz.engine.scenarios.roles import Outcome, Work, until_main_ends
 from procviz.engine.worker.primitives import JoinableQueue, Queue
+
+if TYPE_CHECKING:  # the main programs' toolbox; role processes must not import it (parent side)
+    from procviz.engine.scenarios.context import ScenarioRun
 
 MAXSIZE = 3
 ITEMS = 5  # per producer

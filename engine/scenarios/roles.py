@@ -17,9 +17,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from procviz.engine.backends.children import child_init
+from procviz.engine.worker.child import child_init
 from procviz.engine.worker.instrument import TaskItem, recorder, run_task
 from procviz.engine.worker.workloads import resolve
+
+MAIN_TASK = 0  # the scenario's main program: task 0, on a thread of the engine's process
+
+
+class StartGate:
+    """Roles say they are ready, then wait until the main program opens the gate (all start together)."""
+
+    def __init__(self, ctx: Any) -> None:
+        from procviz.engine.worker.primitives import Event
+
+        self.ready = ctx.Semaphore(0)
+        self.open = Event(ctx, label="gate.wait")
+
+    def arrive(self) -> None:
+        """Role side: say ready and wait for the gate."""
+        self.ready.release()
+        self.open.wait()
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from procviz.engine.scenarios.context import ScenarioRun
 from procviz.engine.scenarios.roles import Outcome, Work
 from procviz.engine.worker.primitives import Lock, waiting
+
+if TYPE_CHECKING:  # the main programs' toolbox; role processes must not import it (parent side)
+    from procviz.engine.scenarios.context import ScenarioRun
 
 MODULE = "procviz.engine.scenarios.shared"
 PI = 3.1415926

@@ -15,11 +15,13 @@ times), then:
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from procviz.engine.scenarios.context import MAIN_TASK, ScenarioRun, StartGate
-from procviz.engine.scenarios.roles import Outcome, Work
+from procviz.engine.scenarios.roles import MAIN_TASK, Outcome, StartGate, Work
 from procviz.engine.worker.primitives import Event, Lock, Semaphore
+
+if TYPE_CHECKING:  # the main programs' toolbox; role processes must not import it (parent side)
+    from procviz.engine.scenarios.context import ScenarioRun
 
 MODULE = "procviz.engine.scenarios.sync"
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from procviz.engine.worker.channel import EventSender
 from procviz.engine.worker.clock import SchedstatReader, process_created_ns
+from procviz.engine.worker.task_slot import IDLE, TaskSlot
 from procviz.engine.worker.wire import (
     WIRE_EVENT_STRUCT,
     EventKind,
@@ -76,6 +77,7 @@ class Recorder:
         self.pid = os.getpid()
         self.address = address
         self._sender = EventSender(address)
+        self.slot = TaskSlot(address).ids  # the task this process is in, readable after its death
         # Two locks: ``_lock`` guards the buffers for a few hundred ns per event; ``_send_lock``
         # orders datagrams. A send can block (the kernel queues few datagrams per socket), and
         # recording tasks must not wait for it unless the buffer itself is full.
@@ -106,6 +108,7 @@ class Recorder:
         running). Only the first task after a send arms the flusher.
         """
         self._running[tid] = [task_id, t_ns, False]
+        self.slot[0] = task_id
         if not self._armed:
             self._armed = True
             self._pending.set()
@@ -118,6 +121,7 @@ class Recorder:
         Texts are the only large part of a batch: past MAX_TEXT_BYTES of them the batch goes out,
         keeping every datagram far below what one datagram can hold.
         """
+        self.slot[0] = IDLE
         with self._lock:
             started = self._running.pop(tid, None)
             offset = self._rows * _ROW
