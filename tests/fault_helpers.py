@@ -62,6 +62,61 @@ def segv(x):
 
 def os_exit(x):
     os._exit(7)
+
+def popen_nap(s):
+    subprocess.Popen(["sleep", "60"])
+    time.sleep(s)
+    return s
+
+def mp_nap(s):
+    p = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(60,))
+    p.start()
+    time.sleep(s)
+    return s
+
+
+# ---- task-level faults: one dispatcher, one fault per kind (tests/test_faults_matrix.py) -------
+
+class Unpicklable(Exception):
+    def __init__(self):
+        super().__init__("holds a lock")
+        import threading
+        self.lock = threading.Lock()
+
+class Unloadable(Exception):
+    def __init__(self, a, b):  # pickles, but cannot be unpickled (args do not match __init__)
+        super().__init__(f"{a}-{b}")
+
+def _sys_exit(): sys.exit(3)
+def _keyboard_interrupt(): raise KeyboardInterrupt
+def _raise(): raise ValueError("fault injected in a task")
+def _unpicklable_exc(): raise Unpicklable()
+def _unloadable_exc(): raise Unloadable(1, 2)
+def _unpicklable_result():
+    import threading
+    return threading.Lock()
+def _big_result(): return b"r" * (20 * 1024 * 1024)
+def _big_output():
+    sys.stdout.write("o" * (20 * 1024 * 1024))
+    sys.stdout.flush()
+def _os_exit(): os._exit(7)
+def _segv(): os.kill(os.getpid(), signal.SIGSEGV)
+def _sigkill(): os.kill(os.getpid(), signal.SIGKILL)
+def _hang():
+    while True:
+        time.sleep(0.05)
+def _grandchild(): subprocess.Popen(["sleep", "60"])
+
+FAULTS = {"raise": _raise, "sys_exit": _sys_exit, "keyboard_interrupt": _keyboard_interrupt,
+          "unpicklable_exc": _unpicklable_exc, "unloadable_exc": _unloadable_exc,
+          "unpicklable_result": _unpicklable_result, "big_result": _big_result, "big_output": _big_output,
+          "os_exit": _os_exit, "segv": _segv, "sigkill": _sigkill, "hang": _hang, "grandchild": _grandchild}
+
+def task(kind, x):
+    """The dispatcher: task ``x`` does fault ``kind`` when ``x == 0``; the other tasks are innocents."""
+    if x == 0:
+        return FAULTS[kind]()
+    return x
 '''
 
 MODULE = "procviz_faultmod"

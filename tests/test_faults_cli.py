@@ -30,6 +30,19 @@ def _procviz_run(*args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _kill_and_check(proc: subprocess.Popen, tag: str) -> None:
+    """SIGKILL ``proc``; nothing of the run may be alive 3 s later. (Its pipes are read only
+    afterwards: a survivor holding them would make reading wait for the survivor's end.)"""
+    proc.kill()
+    proc.wait()
+    try:
+        assert survivors(tag, timeout_s=3.0) == []
+    finally:
+        for f in (proc.stdout, proc.stderr):
+            if f is not None:
+                f.close()
+
+
 def _wait_tagged(tag: str, n: int, timeout_s: float = 30.0) -> None:
     needle = f"{TAG}={tag}".encode()
     deadline = time.monotonic() + timeout_s
@@ -55,9 +68,48 @@ def test_sigkilled_procviz_run_leaves_no_process_of_the_run(faults: str, backend
         _wait_tagged(faults, 3)  # procviz run and at least two of its processes
         time.sleep(0.5)
     finally:
-        proc.kill()
-        proc.communicate()
-    assert survivors(faults, timeout_s=3.0) == []
+        _kill_and_check(proc, faults)
+
+
+def _tagged_named(tag: str, names: tuple[str, ...]) -> int:
+    """How many processes of the run (by tag) have one of ``names`` as their command name."""
+    needle = f"{TAG}={tag}".encode()
+    count = 0
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                if needle not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{name}/comm") as f:
+                count += f.read().strip() in names
+        except (OSError, NotADirectoryError):
+            pass
+    return count
+
+
+GRANDCHILDREN = [(b, "popen_nap") for b in ("pool", "process", "serial", "process_pool_executor",
+                                               "thread_pool_executor")]
+GRANDCHILDREN += [(b, "mp_nap") for b in ("process_pool_executor", "thread_pool_executor")]
+
+
+@pytest.mark.parametrize(("backend", "fn"), GRANDCHILDREN, ids=[f"{b}-{f}" for b, f in GRANDCHILDREN])
+def test_sigkilled_procviz_run_leaves_no_grandchild(faults: str, backend: str, fn: str) -> None:
+    """Tasks start a ``sleep 60`` (Popen) or a spawn ``multiprocessing.Process`` and go on; procviz
+    is SIGKILLed: 3 s later nothing of the run is alive (the guardian swept the orphans)."""
+    proc = _procviz_run("--backend", backend, "--workers", "2", "--kind", "function", "--function",
+                        f"{MODULE}:{fn}", "--args", json.dumps([[20]] * 8))
+    kinds = ("sleep",) if fn == "popen_nap" else ("python", "python3")
+    try:
+        deadline = time.monotonic() + 60
+        # procviz's threads start their grandchildren themselves: wait for both, not for workers
+        while _tagged_named(faults, ("sleep",) if fn == "popen_nap" else kinds) < (
+                2 if fn == "popen_nap" else 3 + (backend != "thread_pool_executor") * 2):
+            assert time.monotonic() < deadline, "the tasks' children did not appear"
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        time.sleep(1.5)  # at least one scan of the run's tree (procviz's SCAN_S) since they started
+    finally:
+        _kill_and_check(proc, faults)
 
 
 def test_sigint_ends_a_run_whose_thread_tasks_hang(faults: str, tmp_path: Path) -> None:
