@@ -63,10 +63,14 @@ class Guardian:
             self._send(self._runs[needle][0])
 
     def members(self, needle: bytes, found: list[tuple[int, int]]) -> None:
-        """Processes (pid, start time) of the run found since the last call."""
-        if not found:
-            return
+        """Processes (pid, start time) of the run found since the last call (none: just check that
+        the guardian still lives, and replace it if someone killed it)."""
         with self._lock:
+            if self.pid and self._runs and _exited(self.pid):
+                self._forget(reaped=True)
+                self._send(b"".join(line for lines in self._runs.values() for line in lines))
+            if not found:
+                return
             if needle not in self._runs:
                 return
             head = b"P " + needle.hex().encode()
@@ -115,11 +119,11 @@ class Guardian:
         self._fd = w
         return True
 
-    def _forget(self) -> None:
+    def _forget(self, reaped: bool = False) -> None:
         if self._fd >= 0:
             os.close(self._fd)
         self._fd = -1
-        if self.pid:
+        if self.pid and not reaped:
             try:
                 os.waitpid(self.pid, os.WNOHANG)
             except ChildProcessError:
@@ -131,6 +135,14 @@ class Guardian:
         if self._fd >= 0:
             os.close(self._fd)
         self._fd, self.pid, self._runs = -1, 0, {}
+
+
+def _exited(pid: int) -> bool:
+    """Whether child ``pid`` has exited (and reap it if so)."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:
+        return True
 
 
 guardian = Guardian()

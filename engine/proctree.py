@@ -75,6 +75,21 @@ def _infrastructure() -> set[int]:
     return found
 
 
+_HELPER_MARKS = (b"from multiprocessing.resource_tracker import", b"from multiprocessing.forkserver import",
+                 b"import guardian_proc")
+
+
+def _is_helper(pid: int) -> bool:
+    """Whether child ``pid`` is a shared helper by its command line: one just started may not be in
+    :func:`_infrastructure` yet (multiprocessing notes its PID only once the start returns)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except OSError:
+        return False
+    return any(mark in cmdline for mark in _HELPER_MARKS)
+
+
 class RunTree:
     """What belongs to one run (see the module docstring). Engine thread only."""
 
@@ -102,7 +117,8 @@ class RunTree:
             below.setdefault(st[0], []).append(pid)
         frontier = [p for p in workers if p in stats and p != self.me]
         skip = self._children_before | _infrastructure()
-        frontier.extend(p for p in below.get(self.me, []) if p not in skip)
+        frontier.extend(p for p in below.get(self.me, [])
+                        if p not in skip and (p in self.members or not _is_helper(p)))
         new = []
         while frontier:
             pid = frontier.pop()

@@ -58,8 +58,7 @@ class Reaper:
         """Note the tree now (before the workers end: then their children are orphaned), and tell
         the guardian what is new in it."""
         new = self.tree.remember(self._worker_pids())
-        if new:
-            guardian.members(self.tree.tag, [(m.pid, m.start) for m in new])
+        guardian.members(self.tree.tag, [(m.pid, m.start) for m in new])  # also: is it still there
 
     def sweep(self) -> list[Member]:
         """SIGKILL every process of the run still alive; all those killed so far this run."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -19,6 +21,7 @@ from fault_helpers import MODULE, fault_setup, function_of, survivors
 from procviz.engine import preflight, startup_watch
 from procviz.engine.config import parse_config
 from procviz.engine.events import RunOutcome, TaskState
+from procviz.engine.proctree import RunTree
 from procviz.engine.runner import Engine
 
 PROCESS_BACKENDS = ("pool", "process_pool_executor", "process", "serial")
@@ -101,11 +104,21 @@ def test_multiprocessing_grandchildren_are_swept(faults: str, backend: str) -> N
 
 @pytest.mark.parametrize("fn,how", [("segv", "killed by SIGSEGV"), ("os_exit", "exited with code 7")])
 def test_a_worker_that_dies_at_once_keeps_its_culprits_name(faults: str, fn: str, how: str) -> None:
-    result = run_config({"backend": "pool", "workers": 2,
-                         "workload": function_of(fn, [[1]]) | {"args": [[1]]}})
+    """Every task kills its worker as its first act, before its START can leave the worker: each is
+    named with its own worker's death and PID, at the exit (WorkerDied), not after a quiet period
+    as work lost with some worker (LostWithWorker)."""
+    result = run_config({"backend": "pool", "workers": 2, "chunksize": 1, "workload": function_of(fn, [[1], [2], [3]])})
     _all_terminal(result)
-    (reason,) = _reasons(result)
-    assert how in reason and "worker pid " in reason
+    tl = result.timeline
+    dead = {info.pid: info.exit_reason for info in tl.lanes if info.exit_code not in (0, None)}
+    named = []
+    for task in range(3):
+        text = tl.texts[task]
+        assert text.type_name == "WorkerDied", text
+        pid = int(text.message.split("worker pid ")[1].split()[0])
+        assert dead.get(pid) == how and how in text.message
+        named.append(pid)
+    assert len(set(named)) == 3, "each task names the worker it killed"
     assert survivors(faults) == []
 
 
@@ -197,6 +210,10 @@ def test_chaos_random_workers_killed_during_a_long_pool_run(faults: str) -> None
     assert killed >= 3
     _all_terminal(result)
     assert result.outcome in ("failed", "completed", "error")
+    tl = result.timeline
+    for task in range(tl.n_tasks):  # a task that did not finish says which death took it
+        if tl.state[task] != TaskState.DONE:
+            assert "pid " in tl.texts[task].message, tl.texts[task]
     assert survivors(faults) == []
     assert not (worker_pids(result) & set(_children_with_tag(faults)))
 
@@ -214,3 +231,23 @@ def _children_with_tag(tag: str) -> list[int]:
             except OSError:
                 pass
     return out
+
+
+def test_the_tree_takes_new_children_but_not_shared_helpers() -> None:
+    """A child of this process born during a run is the run's (an orphan adopted as subreaper, a
+    thread task's child), unless it is a shared helper such as multiprocessing's resource tracker,
+    which a process's first pool run starts and every later run uses: the scan may see it before
+    multiprocessing notes its PID, so it is known by its command line (the sweep once killed it)."""
+    tree = RunTree("test-tag")
+    helper = subprocess.Popen([sys.executable, "-c", "from multiprocessing.resource_tracker import main as _; "
+                               "import time; time.sleep(30)"])
+    plain = subprocess.Popen(["sleep", "30"])
+    try:
+        found = {m.pid for m in tree.remember([])}
+        assert plain.pid in found and helper.pid not in found
+        assert {m.pid for m in tree.sweep([])} == {plain.pid}
+        assert helper.poll() is None
+    finally:
+        for proc in (helper, plain):
+            proc.kill()
+            proc.wait()
