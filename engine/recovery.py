@@ -40,12 +40,12 @@ def enforce_timeouts(tracker: RunTracker, backend: Backend, reaper: Reaper, now:
 
 
 def name_culprit(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
-    """A worker died abnormally in a task whose START never left it: fail that task now, naming
-    the death (signal or exit code, PID), and the rest of its chunk with it.
+    """A worker died abnormally in (or just after) a task whose events never left it: fail that
+    task now, naming the death (signal or exit code, PID), and the rest of its chunk with it.
 
-    The task comes from the worker's slot (:mod:`procviz.engine.worker.task_slot`); a death the
-    tracker already pinned on a running task, or one outside any task, changes nothing here.
-    Call after ``tracker.on_exit(ex)``.
+    The task is the last one the worker began, from its slot (:mod:`procviz.engine.worker.task_slot`);
+    a death the tracker already pinned on a running task, or after a task whose END arrived,
+    changes nothing here. Call after ``tracker.on_exit(ex)``.
     """
     if not ex.exit_code:
         return
@@ -55,8 +55,8 @@ def name_culprit(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
         return
     how = describe_exit(ex.exit_code)
     tracker.end_tasks(np.array([task]), TaskState.FAILED, ex.t_ns, "WorkerDied",
-                      f"worker pid {ex.pid} {how} while running this task "
-                      "(it died before the task's start could be reported)")
+                      f"worker pid {ex.pid} {how} while running this task or just after it, "
+                      "before its events left the worker")
     tracker.lose_chunk(task, ex.pid, how, ex.t_ns)
 
 

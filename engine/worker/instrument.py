@@ -32,7 +32,7 @@ from typing import Any
 
 from procviz.engine.worker.channel import EventSender
 from procviz.engine.worker.clock import SchedstatReader, process_created_ns
-from procviz.engine.worker.task_slot import IDLE, TaskSlot
+from procviz.engine.worker.task_slot import TaskSlot
 from procviz.engine.worker.wire import (
     WIRE_EVENT_STRUCT,
     EventKind,
@@ -121,7 +121,6 @@ class Recorder:
         Texts are the only large part of a batch: past MAX_TEXT_BYTES of them the batch goes out,
         keeping every datagram far below what one datagram can hold.
         """
-        self.slot[0] = IDLE
         with self._lock:
             started = self._running.pop(tid, None)
             offset = self._rows * _ROW

@@ -3,10 +3,13 @@
 A worker buffers its events for a few milliseconds (see :mod:`procviz.engine.worker.instrument`).
 A task that segfaults or calls ``os._exit`` as its first act takes its START row down with the
 worker, and the engine would see a death but not whose. So each worker process maps an 8-byte
-file in the run's folder (next to the event socket, removed with it) and stores the id of the task
-it begins there, and -1 when it ends: one store into shared memory, no system call. The file
-outlives the process; when a worker dies abnormally, the engine reads it
-(:func:`task_of`) and names the task with the death's signal or exit code and PID, at once.
+file in the run's folder (next to the event socket, removed with it) and stores the id of each
+task it begins there: one store into shared memory per task (~50 ns), no system call. The file
+outlives the process; when a worker dies abnormally, the engine reads it (:func:`task_of`): the
+last task the worker began. If that task's END never arrived, the worker died in it or just
+after it, before its events left: the engine names it with the death's signal or exit code and
+PID, at once. (No second store at the task's end: the worker CPU per task is the budget of
+issue 10, and the END's arrival already tells a finished task.)
 
 Standard library only (worker side).
 """
@@ -27,7 +30,7 @@ def slot_path(address: str, pid: int) -> str:
 
 
 class TaskSlot:
-    """This process's slot: ``slot.ids[0] = task_id`` as a task begins, ``= IDLE`` as it ends.
+    """This process's slot: ``slot.ids[0] = task_id`` as a task begins (``IDLE`` before the first).
 
     Only in worker *processes* (multiprocessing children): a thread of the engine's process has no
     death of its own to explain.
@@ -53,7 +56,7 @@ class TaskSlot:
 
 
 def task_of(address: str, pid: int) -> int | None:
-    """The task worker ``pid`` was in when it died; None when idle or unknown."""
+    """The last task worker ``pid`` began; None before its first task, or unknown."""
     try:
         with open(slot_path(address, pid), "rb") as f:
             raw = f.read(8)
