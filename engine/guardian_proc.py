@@ -1,6 +1,7 @@
 """The guardian process itself (see :mod:`procviz.engine.guardian`): wait for procviz's end, then
-sweep its runs not yet done. Standard library only, and small: it starts as a plain script
-(``python -S -I``), so what it compiles is kept short.
+sweep its runs not yet done. Standard library only and small: the guardian's interpreter
+(``python -S -I``) imports this module and nothing else of procviz, so its start costs about what a
+bare interpreter's does.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ SIGKILL = 9
 SWEEP_PASSES = 20  # at most; a pass that finds nothing alive ends the sweep
 PASS_GAP_S = 0.1
 POLL_MS = 500  # where pidfds are missing: how often the parent's PID is checked
-
-
 
 
 # ---- /proc, shared with the engine's tree scan (procviz.engine.proctree) ----------------------
