@@ -138,11 +138,17 @@ class RunTree:
         adopted or started itself (never a worker: its backend reaps it)."""
         workers = set(workers)
         self.remember(list(workers) + self.tagged())
+        helpers = _infrastructure()
         killed = []
         for m in list(self.members.values()):
             st = stat_of(m.pid)
             if st is None or st[1] != m.start or st[2] in ("Z", "X"):
                 continue  # gone, reaped and reused, or a zombie
+            if st[0] == self.me and (m.pid in helpers or _is_helper(m.pid)):
+                # a shared helper the scan caught between its fork and its exec (its command line
+                # was still ours then): not the run's
+                del self.members[m.pid]
+                continue
             try:
                 os.kill(m.pid, signal.SIGKILL)
                 killed.append(m)

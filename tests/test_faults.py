@@ -233,21 +233,39 @@ def _children_with_tag(tag: str) -> list[int]:
     return out
 
 
+# (the helper's command line is assembled at run time: this one must not look like a helper's before the exec)
+_BECOMES_HELPER = ("import os, sys, time; time.sleep(1.0); os.execv(sys.executable, [sys.executable, '-c', "
+                   "'from multiprocessing.resource' + '_tracker import main as _; import time; time.sleep(30)'])")
+
+
 def test_the_tree_takes_new_children_but_not_shared_helpers() -> None:
     """A child of this process born during a run is the run's (an orphan adopted as subreaper, a
     thread task's child), unless it is a shared helper such as multiprocessing's resource tracker,
-    which a process's first pool run starts and every later run uses: the scan may see it before
-    multiprocessing notes its PID, so it is known by its command line (the sweep once killed it)."""
+    which a process's first pool run starts and every later run uses. It is known by its command
+    line, at the scan and again at the sweep (a scan between its fork and its exec sees ours): the
+    sweep once killed it."""
     tree = RunTree("test-tag")
     helper = subprocess.Popen([sys.executable, "-c", "from multiprocessing.resource_tracker import main as _; "
                                "import time; time.sleep(30)"])
+    late = subprocess.Popen([sys.executable, "-c", _BECOMES_HELPER])  # a helper only after its exec
     plain = subprocess.Popen(["sleep", "30"])
     try:
         found = {m.pid for m in tree.remember([])}
-        assert plain.pid in found and helper.pid not in found
+        assert plain.pid in found and helper.pid not in found and late.pid in found
+        deadline = time.monotonic() + 30
+        while not _cmdline_has(late.pid, b"resource_tracker") and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert {m.pid for m in tree.sweep([])} == {plain.pid}
-        assert helper.poll() is None
+        assert helper.poll() is None and late.poll() is None
     finally:
-        for proc in (helper, plain):
+        for proc in (helper, late, plain):
             proc.kill()
             proc.wait()
+
+
+def _cmdline_has(pid: int, text: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return text in f.read()
+    except OSError:
+        return False
