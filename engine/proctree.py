@@ -14,7 +14,9 @@ How the tree is known (no session or process group: a worker's own ``setsid()`` 
   this process started, and orphans. The engine's process is a *child subreaper*
   (``PR_SET_CHILD_SUBREAPER``): a process whose worker died (a task's double-forked daemon, the
   children of a worker killed mid-run) is reparented to it, not to init, so it stays in view and
-  in the tree even when it carries no tag; the sweep reaps the ones it adopted.
+  in the tree even when it carries no tag; the sweep reaps the ones it adopted. (This assumes
+  one run at a time per process, as the window and the CLI do: two engines running at once in
+  one process would each count the other's new children as their own.)
 
 :meth:`RunTree.sweep` SIGKILLs whichever of them is still alive and names them. What the sweep
 cannot do because procviz itself was killed, the guardian does (:mod:`procviz.engine.guardian`).
