@@ -7,9 +7,10 @@ reparented to init when its worker dies and lives on. Nothing in procviz survive
 ``kill -9`` to sweep it, so one process outside procviz's fate does it.
 
 How: procviz starts one guardian per process (lazily, at its first run: ``python -S -I`` running
-:mod:`procviz.engine.guardian_proc`, standard library only, 10-13 ms of CPU; its own session so
-Ctrl-C does not reach it; an empty environment so it carries no run's tag). It holds the read
-end of a pipe from procviz and a pidfd of procviz, and sleeps in ``poll``. Over the pipe procviz tells it, in lines:
+:mod:`procviz.engine.guardian_proc`, standard library only, ~15 ms of CPU by
+``benchmarks/bench_faults.py``; its own session so Ctrl-C does not reach it; an empty environment
+so it carries no run's tag). It holds the read end of a pipe from procviz and a pidfd of procviz,
+and sleeps in ``poll``. Over the pipe procviz tells it, in lines:
 
 * ``T <needle>``: a run started; its processes carry ``needle`` (``PROCVIZ_RUN=<tag>\\0``) in
   ``/proc/<pid>/environ`` (everything a worker starts by exec inherits the tag);

@@ -4,12 +4,13 @@ A worker buffers its events for a few milliseconds (see :mod:`procviz.engine.wor
 A task that segfaults or calls ``os._exit`` as its first act takes its START row down with the
 worker, and the engine would see a death but not whose. So each worker process maps an 8-byte
 file in the run's folder (next to the event socket, removed with it) and stores the id of each
-task it begins there: one store into shared memory per task (~50 ns), no system call. The file
-outlives the process; when a worker dies abnormally, the engine reads it (:func:`task_of`): the
-last task the worker began. If that task's END never arrived, the worker died in it or just
-after it, before its events left: the engine names it with the death's signal or exit code and
-PID, at once. (No second store at the task's end: the worker CPU per task is the budget of
-issue 10, and the END's arrival already tells a finished task.)
+task it begins there: one store into shared memory per task (~80 ns by
+``benchmarks/bench_faults.py``), no system call. The file outlives the process; when a worker
+dies abnormally, the engine reads it (:func:`task_of`): the last task the worker began. If that
+task's END never arrived, the worker died in it or just after it, before its events left: the
+engine names it with the death's signal or exit code and PID, at once. (No second store at the
+task's end: the worker CPU per task is the budget of issue 10, and the END's arrival already
+tells a finished task.)
 
 Standard library only (worker side).
 """
