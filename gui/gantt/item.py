@@ -50,6 +50,13 @@ class TimelineItem(pg.GraphicsObject):
 
     # ---- data -----------------------------------------------------------------------------------
 
+    def set_model(self, model: GanttModel) -> None:
+        """Paint another model (one built off the GUI thread for a file being opened)."""
+        self._model = model
+        self._cache_key = None
+        self._frame = None
+        self.refresh()
+
     def set_labels(self, labels: list[str]) -> None:
         """Row labels (for tooltips)."""
         self._labels = list(labels)

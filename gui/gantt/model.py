@@ -85,13 +85,25 @@ class GanttModel:
         self._extent: tuple[int, tuple[float, float]] = (-1, (0.0, 0.0))
         self._mergers: dict[int, LaneMerger] = {}  # id(series) -> its cached merger
         self._groups = np.zeros(0, np.int64)
+        self._columns: np.ndarray | None = None  # the task-state column the last rebuild read
 
     # ---- keeping up -----------------------------------------------------------------------------
 
     def invalidate(self, reset: bool = False) -> None:
-        """Note that the timeline changed (``reset``: everything must be rebuilt)."""
-        self._reset_pending = self._reset_pending or reset
+        """Note that the timeline changed (``reset``: everything must be rebuilt).
+
+        A reset whose columns are the very arrays this model was built from (a file indexed off
+        the GUI thread, then handed over: see :meth:`rebind`) needs no rebuild: a new run or file
+        always comes with new arrays.
+        """
+        fresh = self.timeline.state is not self._columns
+        self._reset_pending = self._reset_pending or (reset and fresh)
         self._synced_version = -1
+
+    def rebind(self, timeline: Timeline) -> None:
+        """Read ``timeline`` from now on: it has taken over the columns this model was built from."""
+        self.timeline = timeline
+        self.strip.timeline = timeline
 
     def sync(self) -> bool:
         """Fold in what changed since the last call; returns whether anything drawable did."""
@@ -170,6 +182,7 @@ class GanttModel:
         tl = self.timeline
         self._reset_pending = False
         self._run = tl.run
+        self._columns = tl.state
         self.tasks, self.intervals, self.spans = [], [], []
         self._mergers = {}
         self._lanes_seen = []

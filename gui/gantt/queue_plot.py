@@ -6,8 +6,10 @@ line counts the queue (a task joins at submission and leaves when a worker start
 is cancelled without starting), and a small mark on the baseline shows each arrival. The plot
 shares the chart's time axis (x-linked), so it pans and zooms with it.
 
-Recomputing is one sort of the submission and start times; during a live run it is spaced by
-ten times its own cost, so a million tasks never slow the chart down.
+Events are folded in incrementally (:mod:`procviz.gui.gantt.queue_steps`) and drawn per pixel
+column from a cached envelope (:mod:`procviz.gui.gantt.envelope`): one fill, one outline and one
+set of marks, a few ``drawRects``/``drawLines`` calls whatever the number of tasks. A refresh is
+still spaced by ten times its own cost, so a million tasks never slow the chart down.
 """
 
 from __future__ import annotations
@@ -16,50 +18,108 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 
 from procviz.engine.events import TaskState
 from procviz.engine.timeline import Timeline
 from procviz.gui import colors
+from procviz.gui.gantt.envelope import ColumnEnvelope, runs
+from procviz.gui.gantt.paint import draw_lines, draw_rects
+from procviz.gui.gantt.queue_steps import QueueSteps
 
 HEIGHT_PX = 64
-MAX_ARRIVAL_MARKS = 5000
+MARK_PX = 5  # height of an arrival mark on the baseline
 COST_FACTOR = 10
 
 
 def queue_steps(timeline: Timeline) -> tuple[np.ndarray, np.ndarray]:
     """(times in seconds from t0, queue length from each time on) as a left-step series."""
-    tl = timeline
-    sub = tl.submitted_ns
-    submitted = sub >= 0
-    if not np.any(submitted):
+    steps = QueueSteps()
+    steps.update(timeline)
+    x, y = steps.x, steps.y
+    if len(x) == 0:
         return np.zeros(0), np.zeros(0)
-    started = tl.start_ns >= 0
-    # A task leaves the queue when it starts, or (cancelled before starting) when it ends.
-    left_without_start = ~started & (tl.end_ns >= 0) & (tl.state >= TaskState.DONE)
-    leave = np.where(started, tl.start_ns, np.where(left_without_start, tl.end_ns, -1))
-    leaves = submitted & (leave >= 0)
-    times = np.concatenate((sub[submitted], np.maximum(leave[leaves], sub[leaves])))
-    steps = np.concatenate((np.ones(int(submitted.sum()), np.int64), -np.ones(int(leaves.sum()), np.int64)))
-    order = np.lexsort((-steps, times))  # at one instant, arrivals first: a task queued for 0 s still counts
-    times, counts = times[order], np.cumsum(steps[order])
-    # One point per distinct time: the count after everything that happened then.
-    last = np.r_[times[1:] != times[:-1], True]
-    times, counts = times[last], counts[last]
-    end = max(int(tl.now_ns), int(times[-1]))
-    times = np.append(times, end)
-    counts = np.append(counts, counts[-1])
-    return (times - tl.t0_ns) * 1e-9, counts.astype(np.float64)
+    last = np.r_[x[1:] != x[:-1], True]  # one point per distinct time: the count after all of it
+    end = (steps.end_ns(timeline) - timeline.t0_ns) * 1e-9
+    return np.append(x[last], end), np.append(y[last], y[-1])
 
 
 def arrival_times(timeline: Timeline) -> np.ndarray:
-    """Distinct submission times (seconds from t0), at most MAX_ARRIVAL_MARKS of them."""
-    sub = timeline.submitted_ns[timeline.submitted_ns >= 0]
-    distinct = np.unique(sub)
-    if len(distinct) > MAX_ARRIVAL_MARKS:
-        distinct = distinct[np.linspace(0, len(distinct) - 1, MAX_ARRIVAL_MARKS).astype(np.int64)]
-    return (distinct - timeline.t0_ns) * 1e-9
+    """Distinct submission times (seconds from t0)."""
+    steps = QueueSteps()
+    steps.update(timeline)
+    return steps.arrivals
+
+
+class QueueItem(pg.GraphicsObject):
+    """The queue's step line, its fill and the arrival marks, drawn per pixel column in a few calls."""
+
+    def __init__(self, fill: QColor) -> None:
+        super().__init__()
+        self.steps = ColumnEnvelope(carry=True)
+        self.marks = ColumnEnvelope(carry=False)
+        self._brush = QBrush(QColor(fill.red(), fill.green(), fill.blue(), 110))
+        self._pen = QPen(fill.darker(140), 1.5)
+        self._pen.setCosmetic(True)
+        self._mark_brush = QBrush(fill.darker(160))
+        self._bounds = QRectF()
+        self.version = 0
+        self._cache: tuple[tuple, tuple[np.ndarray, ...]] | None = None
+
+    def set_data(self, steps: QueueSteps, end_x: float) -> None:
+        """Take the (changed part of the) queue events and repaint."""
+        self.steps.set(steps.x, steps.y, steps.first, end_x)
+        self.marks.set(steps.arrivals, np.ones(len(steps.arrivals)), steps.first_arrival, end_x)
+        self.version += 1
+        lo = float(min(steps.x[0], steps.arrivals[0])) if len(steps.x) else 0.0
+        rect = QRectF(lo, 0.0, max(end_x - lo, 1e-9), max(steps.peak, 1.0))
+        if rect != self._bounds:
+            self.prepareGeometryChange()
+            self._bounds = rect
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        """The data extent (first event to the end, 0 to the peak)."""
+        return QRectF(self._bounds)
+
+    def _shapes(self, vx0: float, vx1: float, px: float, py: float) -> tuple[np.ndarray, ...]:
+        key = (self.version, vx0, vx1, px, py)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        x0, x1, h = runs(*self.steps.columns(vx0, vx1, px), px)
+        filled = h > 0
+        fill = np.column_stack((x0[filled], np.zeros(int(filled.sum())), (x1 - x0)[filled], h[filled]))
+        # The outline: a flat line per run, a vertical one where two runs meet.
+        lines = np.concatenate((np.column_stack((x0, h, x1, h)),
+                                np.column_stack((x1[:-1], h[:-1], x1[:-1], h[1:])))) if len(h) else np.zeros((0, 4))
+        left, hit = self.marks.columns(vx0, vx1, px)
+        at = left[hit > 0]
+        marks = np.column_stack((at, np.zeros(len(at)), np.full(len(at), px), np.full(len(at), MARK_PX * py)))
+        shapes = tuple(np.ascontiguousarray(a, np.float64) for a in (fill, lines, marks))
+        self._cache = (key, shapes)
+        return shapes
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        """Fill, outline, arrival marks: three calls whatever the number of tasks."""
+        vb = self.getViewBox()
+        if vb is None:
+            return
+        (vx0, vx1), _ = vb.viewRange()
+        t = p.transform()
+        px = 1.0 / abs(t.m11()) if t.m11() else 0.0
+        py = 1.0 / abs(t.m22()) if t.m22() else 0.0
+        fill, lines, marks = self._shapes(vx0, vx1, px, py)
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(self._brush)
+        draw_rects(p, fill)
+        p.setBrush(self._mark_brush)
+        draw_rects(p, marks)
+        p.setPen(self._pen)
+        draw_lines(p, lines)
+        p.restore()
 
 
 class QueuePlot(pg.PlotItem):
@@ -78,16 +138,9 @@ class QueuePlot(pg.PlotItem):
         self.setMinimumHeight(HEIGHT_PX)
         self.setToolTip("Ready queue: tasks submitted and not yet started (the step line); "
                         "each tick on the baseline is a task's arrival (submission).")
-        fill = QColor(colors.TASK_STATE_COLORS[TaskState.QUEUED])
-        self.curve = pg.PlotDataItem(stepMode="left", pen=pg.mkPen(fill.darker(140), width=1.5),
-                                     fillLevel=0, brush=pg.mkBrush(fill.red(), fill.green(), fill.blue(), 110))
-        self.addItem(self.curve)
-        # After addItem: PlotItem.addItem hands its own (off) downsampling and clipping to the item.
-        # Without them a million-task run draws every step of the queue on every repaint (~0.7 s).
-        self.curve.setDownsampling(auto=True, method="peak")
-        self.curve.setClipToView(True)
-        self.arrivals = pg.ScatterPlotItem(symbol="t1", size=7, pen=None, brush=pg.mkBrush(fill.darker(160)))
-        self.addItem(self.arrivals)
+        self.item = QueueItem(QColor(colors.TASK_STATE_COLORS[TaskState.QUEUED]))
+        self.addItem(self.item)
+        self.steps = QueueSteps()
         self.peak = 0.0
         self._next_at = 0.0
         self._cost = 0.0
@@ -98,6 +151,13 @@ class QueuePlot(pg.PlotItem):
         self._later.setSingleShot(True)
         self._later.timeout.connect(lambda: self._timeline is not None and self.refresh(self._timeline, True))
 
+    def adopt(self, steps: QueueSteps, timeline: Timeline) -> None:
+        """Take queue events built off the GUI thread from the columns ``timeline`` has taken over."""
+        self.steps = steps
+        steps.first = steps.first_arrival = 0  # all of it is new to the item
+        self.item.set_data(steps, (steps.end_ns(timeline) - timeline.t0_ns) * 1e-9)
+        self.refresh(timeline, force=True)
+
     def refresh(self, timeline: Timeline, force: bool = False) -> bool:
         """Recompute from the Timeline (put off if the last one was recent, unless ``force``)."""
         now = time.perf_counter()
@@ -107,11 +167,11 @@ class QueuePlot(pg.PlotItem):
                 self._later.start(max(int((self._next_at - now) * 1000), 1))
             return False
         self._later.stop()
-        t, n = queue_steps(timeline)
-        self.curve.setData(t, n)
-        arrivals = arrival_times(timeline)
-        self.arrivals.setData(arrivals, np.zeros(len(arrivals)))
-        self.peak = float(n.max()) if len(n) else 0.0
+        added = self.steps.update(timeline)
+        end_x = (self.steps.end_ns(timeline) - timeline.t0_ns) * 1e-9
+        if added or end_x != self.item.steps.end_x:  # (the line runs on to the live edge)
+            self.item.set_data(self.steps, end_x)
+        self.peak = self.steps.peak
         self.setYRange(0, max(self.peak, 1.0) * 1.15, padding=0)
         # Two ticks, 0 and the peak: a count has no halves, and the plot is small.
         top = int(max(self.peak, 1.0))

@@ -70,28 +70,48 @@ def _curves(rows: np.ndarray, t0: int) -> _LaneCurves:
     return _LaneCurves(x[0::2], x[1::2], x, cum(cpu), cum(ready), cum(length), rows)
 
 
+def _joined(a: _LaneCurves, b: _LaneCurves) -> _LaneCurves:
+    """``b``'s intervals (all starting after ``a``'s) after ``a``'s: its cumulative sums go on from ``a``'s."""
+    def cat(name: str) -> np.ndarray:
+        head, tail = getattr(a, name), getattr(b, name)
+        return np.concatenate((head, tail + head[-1] if name in ("cpu", "ready", "covered") else tail))
+
+    x = cat("x")
+    return _LaneCurves(x[0::2], x[1::2], x, cat("cpu"), cat("ready"), cat("covered"), cat("rows"))
+
+
 class StateStrip:
     """The strip of every lane of one Timeline, kept in step with its interval column."""
 
     def __init__(self, timeline: Timeline) -> None:
         self.timeline = timeline
-        self._seen: tuple[int, int, object] = (-1, -1, None)
+        self._seen: tuple[int, object] = (-1, None)
+        self._n = 0  # interval rows folded in
         self._lanes: dict[int, _LaneCurves] = {}
 
     def _sync(self) -> None:
+        """Fold in the interval rows added since the last call (a live run appends at each lane's end)."""
         tl = self.timeline
-        key = (len(tl.intervals), tl.t0_ns, tl.run)
-        if key == self._seen:
+        key = (tl.t0_ns, tl.run)
+        n = len(tl.intervals)
+        if key != self._seen or n < self._n:
+            self._seen, self._n, self._lanes = key, 0, {}
+        if n == self._n:
             return
-        self._seen = key
-        iv = tl.intervals.data
-        self._lanes = {}
-        if len(iv):
-            order = np.argsort(iv["lane"], kind="stable")
-            lanes = iv["lane"][order]
-            cuts = np.flatnonzero(lanes[1:] != lanes[:-1]) + 1
-            for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(order)], strict=True):
-                self._lanes[int(lanes[a])] = _curves(iv[order[a:b]], tl.t0_ns)
+        iv = tl.intervals.data[self._n :]
+        self._n = n
+        order = np.argsort(iv["lane"], kind="stable")
+        lanes = iv["lane"][order]
+        cuts = np.flatnonzero(lanes[1:] != lanes[:-1]) + 1
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(order)], strict=True):
+            lane, rows = int(lanes[a]), iv[order[a:b]]
+            old = self._lanes.get(lane)
+            if old is None:
+                self._lanes[lane] = _curves(rows, tl.t0_ns)
+            elif rows["start_ns"].min() >= old.rows["start_ns"][-1]:
+                self._lanes[lane] = _joined(old, _curves(rows, tl.t0_ns))
+            else:  # an interval arrived out of order: redo the lane
+                self._lanes[lane] = _curves(np.concatenate((old.rows, rows)), tl.t0_ns)
 
     def frame(self, vx0: float, vx1: float, px: float, lanes: range) -> StripFrame:
         """The stacked rectangles for the view (vx0, vx1) at ``px`` seconds per pixel."""

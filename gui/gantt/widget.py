@@ -25,6 +25,7 @@ from procviz.gui.gantt.item import TimelineItem
 from procviz.gui.gantt.legend import LegendBar, default_entries
 from procviz.gui.gantt.model import GanttModel
 from procviz.gui.gantt.queue_plot import QueuePlot
+from procviz.gui.gantt.queue_steps import QueueSteps
 from procviz.gui.gantt.viewbox import GanttViewBox
 
 ZOOM_STEP = 1.5
@@ -126,6 +127,37 @@ class GanttWidget(QWidget):
         self._fitted = False
         self._flushed_version = -1
         self.flush()
+
+    def preparer(self) -> Callable[[Timeline], Callable[[], None]]:
+        """Work to index a file's Timeline off the GUI thread, and the hand-over back on it.
+
+        Call on the GUI thread (it notes the view's width); run what it returns on a worker
+        thread with the Timeline just read, which nothing else touches yet: it builds the lane
+        series, the merged bars for the fitted view and the queue events there. What that returns
+        runs on the GUI thread once the shown Timeline has taken over that Timeline's columns
+        (:func:`procviz.gui.timeline_io.adopt_into`), before the reset is announced: the chart
+        then shows the prepared model and the reset finds nothing to rebuild.
+        """
+        width = max(self.view_box.width(), 100.0)
+
+        def work(loaded: Timeline) -> Callable[[], None]:
+            model = GanttModel(loaded)
+            model.sync()
+            lo, hi = model.x_extent()
+            pad = 0.01 * max(hi - lo, 1e-9)
+            model.frame(lo - pad, hi + pad, (hi - lo + 2 * pad) / width, range(model.lane_count))  # warms the LOD
+            steps = QueueSteps()
+            steps.update(loaded)
+            return lambda: self._adopt(model, steps)
+
+        return work
+
+    def _adopt(self, model: GanttModel, steps: QueueSteps) -> None:
+        model.rebind(self.timeline)
+        self.model = model
+        self._item().set_model(model)
+        self.plot.queue.adopt(steps, self.timeline)
+        self._flushed_version = -1
 
     def detach(self) -> None:
         """Stop listening to the timeline (the widget then shows a frozen picture)."""

@@ -14,7 +14,9 @@ they are recomputed after a pause ten times as long as the last computation took
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -118,6 +120,7 @@ class MetricsPanel(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(MIN_REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
+        self._prepared: tuple[np.ndarray, Metrics] | None = None  # (the columns, their figures)
         self.auto_refresh = True  # False: the window refreshes the panels together (gui/live_numbers.py)
         self._unsubscribe = subscribe_while_alive(self, timeline, self._on_change)
         self.refresh()
@@ -131,8 +134,28 @@ class MetricsPanel(QWidget):
         elif (change.tasks or change.lanes or change.machine) and not self._timer.isActive():
             self._timer.start()
 
+    def preparer(self) -> Callable[[Timeline], Callable[[], None]]:
+        """Work to compute a file's figures off the GUI thread, and the hand-over back on it.
+
+        Call on the GUI thread; run what it returns on a worker thread with the Timeline just read
+        (which nothing else touches yet); what that returns runs on the GUI thread once the shown
+        Timeline has taken over its columns, so the reset that follows shows these figures.
+        """
+        baseline = self.baseline
+
+        def work(loaded: Timeline) -> Callable[[], None]:
+            metrics = compute_metrics(loaded, baseline)
+            columns = loaded.state  # (the shown Timeline takes this very array over)
+
+            def install() -> None:
+                self._prepared = (columns, metrics)
+
+            return install
+
+        return work
+
     def refresh(self) -> None:
-        """Recompute the figures from the Timeline now."""
+        """Recompute the figures from the Timeline now (or take those prepared for its columns)."""
         if self.timeline.run is None:
             self.metrics = None
             for label in self.values.values():
@@ -141,7 +164,11 @@ class MetricsPanel(QWidget):
             self.machine.update()
             return
         started = time.perf_counter()
-        self.metrics = compute_metrics(self.timeline, self.baseline)
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared[0] is self.timeline.state:
+            self.metrics = prepared[1]
+        else:
+            self.metrics = compute_metrics(self.timeline, self.baseline)
         if self.timeline.status is not None and self.timeline.status.outcome:
             self.baseline = serial_baseline_of(self.timeline) or self.baseline
         for key, text in summary_texts(self.metrics).items():
