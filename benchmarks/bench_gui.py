@@ -14,16 +14,28 @@ Three runs of the same kind of workload, side by side:
   the views per event (``--naive-tasks`` sets its size; the same 20k by default).
 
 CPU is psutil's user+system time of this process, and separately of its main thread (the GUI
-thread), divided by the wall time of the run. Not a test: nothing is asserted.
+thread), divided by the wall time of the run.
+
+Then whole processes, alternated (window, headless, window, headless, ...): the same run
+(``--whole-tasks`` no-op CPU tasks, chunksize 100 by default: 100k) once in the window (a child
+process that opens the window, presses Run, and quits when the run ends) and once with
+``procviz run`` (no window, timeline written). Reported: the median of the per-pair ratios of
+wall time, and in the window the gaps between ticks of a 10 ms GUI timer during the run
+(median / p95 / max; a tick can only fire when the GUI thread is free, so a long gap is a
+frozen window). Not a test: nothing is asserted.
 
     python benchmarks/bench_gui.py [--tasks 20000] [--naive-tasks 20000] [--workers 2]
+                                   [--whole-tasks 100000] [--pairs 3] [--only-whole]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import queue
+import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -259,6 +271,124 @@ def install_naive_bridge(window) -> None:  # noqa: ANN001
     bridge.timer.timeout.connect(tick)
 
 
+GAP_PROBE_MS = 10
+
+
+def whole_config(tasks: int, workers: int, chunksize: int) -> dict:
+    return {"workers": workers, "start_method": "spawn", "api": "map", "chunksize": chunksize,
+            "workload": {"kind": "cpu", "count": tasks, "duration_ms": 0}}
+
+
+def window_child(config_path: str) -> None:
+    """(In a child process.) Open the window, press Run, quit when the run ends; print tick gaps as JSON."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from procviz.engine.config import parse_config
+    from procviz.gui.main_window import MainWindow
+    from procviz.gui.settings import make_settings
+
+    app = QApplication([sys.argv[0]])
+    with tempfile.TemporaryDirectory() as tmp:
+        window = MainWindow(settings=make_settings(Path(tmp) / "bench.ini"))
+        window.show_error = lambda title, text: print(f"error: {title}: {text}", file=sys.stderr)
+        window.resize(1280, 720)
+        window.show()
+        window.form.set_value(parse_config(json.loads(Path(config_path).read_text())))
+        fired: list[float] = []
+        probe = QTimer()
+        probe.setInterval(GAP_PROBE_MS)
+        probe.timeout.connect(lambda: fired.append(time.perf_counter()))
+        span: list[float] = []
+
+        def finished(result) -> None:  # noqa: ANN001
+            span.append(time.perf_counter())
+            probe.stop()
+            QTimer.singleShot(0, app.quit)
+
+        def start() -> None:
+            span.append(time.perf_counter())
+            probe.start()
+            if not window.start_run():
+                app.quit()
+
+        window.bridge.runFinished.connect(finished)
+        QTimer.singleShot(0, start)
+        app.exec()
+        window.close()
+    gaps = np.diff(fired) * 1e3 if len(fired) > 1 else np.zeros(0)
+    print(json.dumps({"run_s": span[-1] - span[0] if len(span) == 2 else None, "gaps_ms": gaps.tolist()}))
+
+
+def headless_child(config_path: str) -> None:
+    """(In a child process.) The run with no window, as ``procviz run`` drives it; print its span as JSON."""
+    from procviz.engine.config import parse_config
+    from procviz.engine.events import RunPhase
+    from procviz.engine.runner import Engine
+    from procviz.engine.timeline import Timeline
+
+    engine, timeline = Engine(), Timeline()
+    t = time.perf_counter()
+    engine.start(parse_config(json.loads(Path(config_path).read_text())))
+    finished = False
+    while not finished:
+        batch = engine.events.get()
+        timeline.apply(batch, notify=False)
+        finished = batch.status is not None and batch.status.phase == RunPhase.FINISHED
+    engine.join(10)
+    print(json.dumps({"run_s": time.perf_counter() - t}))
+
+
+def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int) -> None:
+    """Whole processes, alternated: the run in the window vs ``procviz run`` without one."""
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp) / "config.json"
+        cfg.write_text(json.dumps(whole_config(tasks, workers, chunksize)))
+        window_cmd = [sys.executable, __file__, "--window-child", str(cfg)]
+        headless_cmd = [sys.executable, "-m", "procviz", "run", "--config", str(cfg), "--quiet",
+                        "--out", str(Path(tmp) / "t.json")]
+        engine_cmd = [sys.executable, __file__, "--headless-child", str(cfg)]
+        ratios, span_ratios, rows, all_gaps = [], [], [], []
+        for k in range(pairs):
+            times, spans = {}, {}
+            order = (("window", window_cmd), ("headless", headless_cmd), ("engine", engine_cmd))
+            for name, cmd in order[:: 1 if k % 2 == 0 else -1]:
+                t = time.perf_counter()
+                out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+                times[name] = time.perf_counter() - t
+                if out.returncode != 0:
+                    print(f"  {name} exited {out.returncode}: {out.stderr.strip()[-400:]}")
+                if name != "headless":
+                    child = json.loads(out.stdout.strip().splitlines()[-1])
+                    spans[name] = child["run_s"]
+                if name == "window":
+                    gaps = np.asarray(child["gaps_ms"])
+                    all_gaps.append(gaps)
+            ratios.append(times["window"] / times["headless"])
+            span_ratios.append(spans["window"] / spans["engine"])
+            g50, g95, gmax = (np.percentile(gaps, 50), np.percentile(gaps, 95), gaps.max()) if len(gaps) \
+                else (float("nan"),) * 3
+            rows.append((times["window"], times["headless"], ratios[-1], spans["window"], spans["engine"],
+                         span_ratios[-1], g50, g95, gmax))
+    print(f"\nwhole process, {tasks:,} no-op CPU tasks, {workers} spawn workers, map chunksize {chunksize}, "
+          f"alternated ({os.getloadavg()[0]:.2f} load after)")
+    print("whole process: the window child (Qt start-up included) vs `procviz run`; run: from Run to the "
+          "end shown, vs the same run driven without a window (engine + one Timeline, as the CLI does)")
+    print(f"{'pair':>4}  {'window s':>9}  {'headless s':>10}  {'ratio':>6}  {'run, window s':>13}  "
+          f"{'run, headless s':>15}  {'ratio':>6}  {'10 ms timer gaps ms median / p95 / max':>40}")
+    for k, (w, h, r, rw, rh, rr, g50, g95, gmax) in enumerate(rows):
+        print(f"{k:>4}  {w:>9.2f}  {h:>10.2f}  {r:>5.2f}x  {rw:>13.2f}  {rh:>15.2f}  {rr:>5.2f}x  "
+              f"{g50:>26.0f} / {g95:.0f} / {gmax:.0f}")
+    gaps = np.concatenate(all_gaps) if all_gaps else np.zeros(0)
+    spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
+    print(f"median run ratio window/headless {statistics.median(span_ratios):.2f}x "
+          f"(spread {min(span_ratios):.2f}-{max(span_ratios):.2f}); "
+          f"median whole-process ratio {statistics.median(ratios):.2f}x (spread {spread}); "
+          f"timer gaps over all window runs: median {np.median(gaps):.0f} ms, p95 {np.percentile(gaps, 95):.0f} ms, "
+          f"max {gaps.max():.0f} ms, {int((gaps > 50).sum())} of {len(gaps)} over 50 ms")
+
+
 def print_table(rows: list[Figures]) -> None:
     cells = [HEADER] + [r.row() for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(HEADER))]
@@ -275,8 +405,24 @@ def main() -> None:
     parser.add_argument("--naive-tasks", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--duration-ms", type=float, default=0.5)
+    parser.add_argument("--whole-tasks", type=int, default=100_000)
+    parser.add_argument("--whole-chunksize", type=int, default=100)
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--only-whole", action="store_true", help="skip the in-process scenarios")
+    parser.add_argument("--window-child", metavar="CONFIG", help=argparse.SUPPRESS)
+    parser.add_argument("--headless-child", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if args.window_child:
+        window_child(args.window_child)
+        return
+    if args.headless_child:
+        headless_child(args.headless_child)
+        return
+    print(f"load: {open('/proc/loadavg').read().split()[:3]} (uptime's 1/5/15-minute averages)")
+    if args.only_whole:
+        bench_whole(args.whole_tasks, args.workers, args.whole_chunksize, args.pairs)
+        return
     print(f"host: {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
           f"Qt platform {os.environ['QT_QPA_PLATFORM']}; sleep tasks of {args.duration_ms} ms, "
           f"{args.workers} workers, map chunksize 50\n")
@@ -290,6 +436,8 @@ def main() -> None:
     print_table(rows)
     print("\nlatency: task end (worker clock) -> first chart paint after the tick that applied it "
           "(engine only: -> drained by the main thread)")
+    if args.pairs:
+        bench_whole(args.whole_tasks, args.workers, args.whole_chunksize, args.pairs)
 
 
 if __name__ == "__main__":

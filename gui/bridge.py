@@ -18,6 +18,7 @@ import time
 from collections import deque
 
 import numpy as np
+import numpy.ma  # noqa: F401 - np.unique imports it on first use (~0.2 s): at start-up, not in a run's first ticks
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from procviz.engine.config import RunConfig

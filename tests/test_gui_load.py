@@ -1,0 +1,138 @@
+"""Opening a big timeline file: indexed off the GUI thread, handed over intact, one writer per piece of state."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QTimer
+from synthetic import finished_run
+
+from procviz.engine.formats import read_timeline, write_timeline
+from procviz.engine.timeline import Timeline
+from procviz.gui.gantt.model import GanttModel
+from procviz.gui.gantt.queue_plot import queue_steps
+
+N_TASKS = 200_000
+COLUMNS = Timeline.TASK_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("load") / "big.json"
+    write_timeline(finished_run(N_TASKS, lanes=6), path)
+    return path
+
+
+def count_ticks() -> tuple[QTimer, list[int]]:
+    ticks = [0]
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.__setitem__(0, ticks[0] + 1))
+    timer.start()
+    return timer, ticks
+
+
+def test_the_chart_is_built_off_the_gui_thread_while_the_event_loop_turns(window, big_file, monkeypatch) -> None:
+    rebuilt_on: list[threading.Thread] = []
+    original = GanttModel._rebuild
+
+    def recording(self: GanttModel) -> None:
+        rebuilt_on.append(threading.current_thread())
+        original(self)
+
+    monkeypatch.setattr(GanttModel, "_rebuild", recording)
+    timer, ticks = count_ticks()
+    assert window.open_file(big_file), window.errors
+    timer.stop()
+    assert window.timeline.n_tasks == N_TASKS
+    window.gantt.flush()
+    window.gantt.grab()  # the first paint after the load: nothing left to rebuild either
+    assert rebuilt_on, "the chart's model was never built"
+    assert all(t is not threading.main_thread() for t in rebuilt_on), "the GUI thread rebuilt the chart"
+    assert ticks[0] > 5, "the event loop did not turn while the file was read and indexed"
+
+
+def test_the_shown_chart_is_the_files_content(window, big_file) -> None:
+    assert window.open_file(big_file), window.errors
+    expected = read_timeline(big_file)
+    shown = window.timeline
+    for name in COLUMNS:
+        np.testing.assert_array_equal(getattr(shown, name), getattr(expected, name), err_msg=name)
+    assert shown.lanes == expected.lanes and len(shown.intervals) == len(expected.intervals)
+    # The model built on the reader thread paints what one built now from the shown Timeline would.
+    window.gantt.flush()
+    fresh = GanttModel(shown)
+    fresh.sync()
+    lo, hi = fresh.x_extent()
+    for view in ((lo, hi, (hi - lo) / 900), (lo, lo + (hi - lo) / 50, (hi - lo) / 50 / 900)):
+        a = window.gantt.model.frame(*view, range(fresh.lane_count))
+        b = fresh.frame(*view, range(fresh.lane_count))
+        for part in ("tasks", "intervals", "spans"):
+            ra, rb = getattr(a, part), getattr(b, part)
+            for col in ("x0", "x1", "lane", "code"):
+                np.testing.assert_array_equal(getattr(ra, col), getattr(rb, col), err_msg=f"{part}.{col}")
+    queue = window.gantt.plot.queue
+    t, n = queue_steps(shown)
+    assert queue.peak == n.max()
+    x = queue.item.steps.x
+    last = np.r_[x[1:] != x[:-1], True]
+    np.testing.assert_array_equal(x[last], t[:-1])
+    np.testing.assert_array_equal(queue.item.steps.y[last], n[:-1])
+    assert window.metrics.metrics is not None and window.metrics.metrics.tasks == N_TASKS
+
+
+def test_only_the_gui_thread_touches_the_shown_timeline(window, big_file) -> None:
+    seen: set[int] = set()
+    watched = set(COLUMNS) | {"intervals", "lanes", "run", "notify", "apply", "load_columns"}
+
+    class Watched(Timeline):
+        def __getattribute__(self, name: str) -> object:
+            if name in watched:
+                seen.add(threading.get_ident())
+            return super().__getattribute__(name)
+
+        def __setattr__(self, name: str, value: object) -> None:
+            seen.add(threading.get_ident())
+            super().__setattr__(name, value)
+
+    shown = window.timeline
+    shown.__class__ = Watched
+    try:
+        assert window.open_file(big_file), window.errors
+        window.gantt.grab()
+    finally:
+        shown.__class__ = Timeline
+    assert seen == {threading.main_thread().ident}
+
+
+def test_cancel_while_indexing_leaves_the_chart_as_it_was(qtbot, window, big_file) -> None:
+    model, before = window.gantt.model, window.timeline.n_tasks
+
+    def cancel() -> None:
+        read = window.files.reading
+        if read is not None and getattr(read, "dialog", None) is not None:
+            read.dialog.cancel()
+        else:
+            QTimer.singleShot(10, cancel)
+
+    QTimer.singleShot(50, cancel)
+    assert window.open_file(big_file) is False
+    assert window.gantt.model is model and window.timeline.n_tasks == before
+    assert window.errors == []
+    # The window takes the next file as usual.
+    assert window.open_file(big_file), window.errors
+    assert window.timeline.n_tasks == N_TASKS
+
+
+def test_a_run_after_an_opened_file_rebuilds_the_chart(window, big_file) -> None:
+    from synthetic import synth_batches
+
+    assert window.open_file(big_file), window.errors
+    for batch in synth_batches(n_tasks=50, n_lanes=2):
+        window.timeline.apply(batch)
+    window.gantt.flush()
+    assert window.gantt.model.lane_count == 2
+    assert sum(s.n for s in window.gantt.model.tasks) == int(np.count_nonzero(window.timeline.start_ns >= 0))
