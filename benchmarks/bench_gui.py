@@ -389,6 +389,54 @@ def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int) -> None:
           f"max {gaps.max():.0f} ms, {int((gaps > 50).sum())} of {len(gaps)} over 50 ms")
 
 
+def bench_open(tasks: int, repeats: int) -> None:
+    """Open a ``tasks``-task native file in the window: time to the first chart paint, timer gaps meanwhile."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from procviz.gui.main_window import MainWindow
+    from procviz.gui.settings import make_settings
+
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.json"
+        subprocess.run([sys.executable, "-m", "procviz", "run", "--kind", "cpu", "--count", str(tasks),
+                        "--duration-ms", "0", "--chunksize", "1000", "--quiet", "--out", str(path)], check=True,
+                       stdout=subprocess.DEVNULL)
+        print(f"\nopening a {tasks:,}-task native file ({path.stat().st_size / 1e6:.0f} MB) in the window, "
+              f"{repeats} times (load {os.getloadavg()[0]:.2f})")
+        print(f"{'open':>4}  {'to first chart paint s':>22}  {'of which GUI thread after the read s':>37}  "
+              f"{'10 ms timer gaps ms median / p95 / max':>40}")
+        totals = []
+        for k in range(repeats):
+            window = MainWindow(settings=make_settings(Path(tmp) / "bench.ini"))
+            window.show_error = lambda title, text: print(f"  error: {title}: {text}")
+            window.resize(1280, 720)
+            window.show()
+            app.processEvents()
+            fired: list[float] = []
+            probe = QTimer()
+            probe.setInterval(GAP_PROBE_MS)
+            probe.timeout.connect(lambda fired=fired: fired.append(time.perf_counter()))
+            probe.start()
+            t = time.perf_counter()
+            ok = window.open_file(path)
+            window.gantt.flush()
+            window.gantt.grab()
+            total = time.perf_counter() - t
+            probe.stop()
+            gaps = np.diff(fired) * 1e3 if len(fired) > 1 else np.zeros(1)
+            after = time.perf_counter() - (window.files.last_read_done or t)
+            totals.append(total)
+            print(f"{k:>4}  {total:>22.2f}  {after:>37.2f}  "
+                  f"{np.median(gaps):>26.0f} / {np.percentile(gaps, 95):.0f} / {gaps.max():.0f}"
+                  + ("" if ok else "  (failed)"))
+            window.close()
+            window.deleteLater()
+            app.processEvents()
+        print(f"median time to the first chart paint {statistics.median(totals):.2f} s")
+
+
 def print_table(rows: list[Figures]) -> None:
     cells = [HEADER] + [r.row() for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(HEADER))]
@@ -408,7 +456,9 @@ def main() -> None:
     parser.add_argument("--whole-tasks", type=int, default=100_000)
     parser.add_argument("--whole-chunksize", type=int, default=100)
     parser.add_argument("--pairs", type=int, default=3)
-    parser.add_argument("--only-whole", action="store_true", help="skip the in-process scenarios")
+    parser.add_argument("--only-whole", action="store_true", help="only the whole-process comparison")
+    parser.add_argument("--open-tasks", type=int, default=1_000_000, help="tasks of the file opened (0: skip)")
+    parser.add_argument("--only-open", action="store_true", help="only the file opening")
     parser.add_argument("--window-child", metavar="CONFIG", help=argparse.SUPPRESS)
     parser.add_argument("--headless-child", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -422,6 +472,9 @@ def main() -> None:
     print(f"load: {open('/proc/loadavg').read().split()[:3]} (uptime's 1/5/15-minute averages)")
     if args.only_whole:
         bench_whole(args.whole_tasks, args.workers, args.whole_chunksize, args.pairs)
+        return
+    if args.only_open:
+        bench_open(args.open_tasks, 3)
         return
     print(f"host: {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
           f"Qt platform {os.environ['QT_QPA_PLATFORM']}; sleep tasks of {args.duration_ms} ms, "
@@ -438,6 +491,8 @@ def main() -> None:
           "(engine only: -> drained by the main thread)")
     if args.pairs:
         bench_whole(args.whole_tasks, args.workers, args.whole_chunksize, args.pairs)
+    if args.open_tasks:
+        bench_open(args.open_tasks, 3)
 
 
 if __name__ == "__main__":

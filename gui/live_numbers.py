@@ -3,9 +3,10 @@
 Each panel used to refresh on its own schedule (progress on every change, metrics and the table
 throttled), so mid-run the progress line could say 2 finished while the metrics said 0 done. Here
 one listener refreshes all of them at the same moment, from the same Timeline state: on a reset
-or a run-status change at once, and on task changes at once too unless the last refresh was
-less than ten times its own cost ago (then once that time is up), so a small run's numbers are
-never a tick behind the chart and a million tasks never starve the event loop. A separate clock
+or a run-status change at once, and on task changes in the next pass of the event loop unless
+the last refresh was less than ten times its own cost ago (then once that time is up), so a
+small run's numbers are never a tick behind the chart, a million tasks never starve the event
+loop, and the refresh is never added to the tick that applied the change. A separate clock
 ticks the progress line's elapsed time while a run is live.
 """
 
@@ -59,11 +60,11 @@ class LiveNumbers(QObject):
         if change.reset or change.status or change.lanes:
             self.refresh()
         elif change.tasks and not self._pending.isActive():
+            # Never inside the tick that applied the change: in an event-loop pass of its own
+            # (0 ms when due), so applying, the chart's fold and this refresh never add up to
+            # one long freeze of the GUI thread.
             wait_s = self._last + COST_FACTOR * self._cost - time.perf_counter()
-            if wait_s <= 0:
-                self.refresh()
-            else:
-                self._pending.start(max(int(wait_s * 1000), 1))
+            self._pending.start(max(int(wait_s * 1000), 0))
 
     def refresh(self) -> None:
         """Every panel from the Timeline as it is now (no batch is applied in between: GUI thread)."""

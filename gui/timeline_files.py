@@ -64,6 +64,7 @@ class BackgroundRead:
         self.timeline: Timeline | None = None
         self.installs: list[Callable[[], None]] = []
         self.stage = "Reading"
+        self.finished_at = 0.0  # perf_counter() when the thread was done (benchmarks)
         self.error = ""
         self.cancelled = False
         self._done = threading.Event()
@@ -85,6 +86,7 @@ class BackgroundRead:
         except BaseException as exc:  # noqa: BLE001 - RecursionError, MemoryError: reported, the window stays
             self.error = f"{self.path}: not a timeline procviz can read ({type(exc).__name__}: {exc})"
         finally:
+            self.finished_at = time.perf_counter()
             self._done.set()
 
     def wait(self, parent: QWidget) -> bool:
@@ -144,6 +146,7 @@ class TimelineFiles(QObject):
         # Called on the GUI thread as a read starts; each returns work for the reader thread
         # (see Prepare), so the views need not rebuild on the GUI thread once the file is shown.
         self.preparers: list[Callable[[], Prepare]] = []
+        self.last_read_done = 0.0  # perf_counter() when the last read's thread was done (benchmarks)
 
     # ---- reading and writing --------------------------------------------------------------------
 
@@ -160,6 +163,7 @@ class TimelineFiles(QObject):
                 return False
         finally:
             self.reading = None
+        self.last_read_done = read.finished_at
         if read.error or read.timeline is None:
             self.report_error("Cannot open the timeline", read.error or f"{path}: nothing was read")
             return False

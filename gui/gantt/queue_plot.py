@@ -87,7 +87,9 @@ class QueueItem(pg.GraphicsObject):
         key = (self.version, vx0, vx1, px, py)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        x0, x1, h = runs(*self.steps.columns(vx0, vx1, px), px)
+        left, height = self.steps.columns(vx0, vx1, px)
+        known = left < self.steps.end_x  # past the live edge the queue is not known yet: no line
+        x0, x1, h = runs(left[known], height[known], px)
         filled = h > 0
         fill = np.column_stack((x0[filled], np.zeros(int(filled.sum())), (x1 - x0)[filled], h[filled]))
         # The outline: a flat line per run, a vertical one where two runs meet.
