@@ -1,8 +1,9 @@
 """GanttWidget: the live chart of a Timeline (legend on top, lanes down the left, time along the bottom).
 
 The widget listens to ``timeline.subscribe``; a listener only marks the model stale and starts a
-zero-delay single-shot timer, so however many batches the GUI applies in one go, the chart folds
-them in once (:meth:`GanttWidget.flush`) and repaints once.
+single-shot timer, so however many batches the GUI applies in one go, the chart folds them in
+once (:meth:`GanttWidget.flush`) and repaints once. The timer is paced by what the last fold and
+repaint cost (``PACE``): a cheap chart follows every tick, an expensive one updates less often.
 
 Keys (when the chart has focus): ``+``/``-`` zoom time, arrows pan (left/right: time, up/down:
 rows), Home fits everything. Mouse: wheel zooms time, Shift+wheel scrolls rows, drag pans.
@@ -10,12 +11,13 @@ rows), Home fits everything. Mouse: wheel zooms time, Shift+wheel scrolls rows, 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QKeyEvent, QPalette, QResizeEvent
+from PySide6.QtGui import QColor, QFontMetrics, QKeyEvent, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from procviz.engine.timeline import Timeline, TimelineChange
@@ -33,6 +35,7 @@ MAX_LABEL_AXIS_PX = 260  # lane labels wider than this are cut rather than squee
 PAN_STEP = 0.1  # of the visible width
 FOLLOW_AT = 0.95  # the live edge may go this far across the view before the view moves
 FOLLOW_TO = 0.90  # ... and is then put back here
+PACE = 3  # the chart's folds and repaints take at most a third of the GUI thread
 
 
 class ChartView(pg.GraphicsLayoutWidget):
@@ -50,6 +53,14 @@ class ChartView(pg.GraphicsLayoutWidget):
     def getPlotItem(self) -> pg.PlotItem:  # noqa: N802 - PlotWidget's name, which callers use
         """The lanes plot (as PlotWidget.getPlotItem would give)."""
         return self.main
+
+    last_paint_s = 0.0  # what the last repaint of the chart cost (the widget paces its updates by it)
+
+    def paintEvent(self, ev: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        """Paint, timing it."""
+        started = time.perf_counter()
+        super().paintEvent(ev)
+        self.last_paint_s = time.perf_counter() - started
 
 
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
@@ -97,6 +108,8 @@ class GanttWidget(QWidget):
         self._timer.timeout.connect(self.flush)
         self._unsubscribe: Callable[[], None] | None = None
         self._flushed_version = -1
+        self._flushed_at = 0.0  # perf_counter() at the end of the last flush
+        self._flush_cost = 0.0  # what it cost, in seconds
         self._axis_width = 0
         self.timeline: Timeline
         self.model: GanttModel
@@ -172,10 +185,25 @@ class GanttWidget(QWidget):
             self.select_task(-1)  # another run or file: task ids mean other tasks now
             self.set_matches(np.zeros(0, np.int64))
         self.model.invalidate(change.reset)
-        self._timer.start()
+        if self._timer.isActive() and not change.reset:
+            return  # a fold is already due: it takes this change too
+        # Paced: folding and repainting the chart take at most 1/PACE of the GUI thread, so an
+        # expensive chart (a million bars, a loaded machine) updates less often instead of
+        # leaving the workers and the rest of the window less CPU.
+        cost = self._flush_cost + self.plot.last_paint_s
+        wait_s = 0.0 if change.reset else self._flushed_at + PACE * cost - time.perf_counter()
+        self._timer.start(max(int(wait_s * 1000), 0))
 
     def flush(self) -> None:
-        """Fold pending timeline changes into the chart now (normally done by a 0 ms timer)."""
+        """Fold pending timeline changes into the chart now (normally done by a paced timer)."""
+        started = time.perf_counter()
+        try:
+            self._flush()
+        finally:
+            self._flushed_at = time.perf_counter()
+            self._flush_cost = self._flushed_at - started
+
+    def _flush(self) -> None:
         self._timer.stop()
         self.model.sync()
         # Compare versions rather than trusting sync()'s answer: zoom_to_fit() (called by the
