@@ -3,10 +3,10 @@
 Each panel used to refresh on its own schedule (progress on every change, metrics and the table
 throttled), so mid-run the progress line could say 2 finished while the metrics said 0 done. Here
 one listener refreshes all of them at the same moment, from the same Timeline state: on a reset
-or a run-status change at once, and on task changes in the next pass of the event loop unless
-the last refresh was less than ten times its own cost ago (then once that time is up), so a
-small run's numbers are never a tick behind the chart, a million tasks never starve the event
-loop, and the refresh is never added to the tick that applied the change. A separate clock
+at once; on a run-status change in the next pass of the event loop; on task changes in the next
+pass too unless the last refresh was less than ten times its own cost ago (then once that time
+is up). So a small run's numbers are never a tick behind the chart, a million tasks never starve
+the event loop, and the refresh is never added to the tick that applied the change. A separate clock
 ticks the progress line's elapsed time while a run is live.
 """
 
@@ -57,8 +57,10 @@ class LiveNumbers(QObject):
             self.refresh()
 
     def _on_change(self, change: TimelineChange) -> None:
-        if change.reset or change.status or change.lanes:
+        if change.reset:
             self.refresh()
+        elif (change.status or change.lanes) and not self._pending.isActive():
+            self._pending.start(0)  # at once, but in a pass of its own (see below)
         elif change.tasks and not self._pending.isActive():
             # Never inside the tick that applied the change: in an event-loop pass of its own
             # (0 ms when due), so applying, the chart's fold and this refresh never add up to
