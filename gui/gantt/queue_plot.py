@@ -31,6 +31,7 @@ from procviz.gui.gantt.queue_steps import QueueSteps
 HEIGHT_PX = 64
 MARK_PX = 5  # height of an arrival mark on the baseline
 COST_FACTOR = 10
+MAX_WAIT_S = 0.5
 
 
 def queue_steps(timeline: Timeline) -> tuple[np.ndarray, np.ndarray]:
@@ -179,5 +180,6 @@ class QueuePlot(pg.PlotItem):
         top = int(max(self.peak, 1.0))
         self.getAxis("left").setTicks([[(0.0, "0"), (float(top), str(top))]])
         self._cost = time.perf_counter() - now
-        self._next_at = now + COST_FACTOR * self._cost
+        # (Capped: the first fold of a million submissions costs far more than the ones after.)
+        self._next_at = now + min(COST_FACTOR * self._cost, MAX_WAIT_S)
         return True

@@ -36,6 +36,7 @@ PAN_STEP = 0.1  # of the visible width
 FOLLOW_AT = 0.95  # the live edge may go this far across the view before the view moves
 FOLLOW_TO = 0.90  # ... and is then put back here
 PACE = 3  # the chart's folds and repaints take at most a third of the GUI thread
+MAX_PACE_S = 0.25  # ... but it is never further behind than this (a run's first fold is costly)
 
 
 class ChartView(pg.GraphicsLayoutWidget):
@@ -191,7 +192,7 @@ class GanttWidget(QWidget):
         # expensive chart (a million bars, a loaded machine) updates less often instead of
         # leaving the workers and the rest of the window less CPU.
         cost = self._flush_cost + self.plot.last_paint_s
-        wait_s = 0.0 if change.reset else self._flushed_at + PACE * cost - time.perf_counter()
+        wait_s = 0.0 if change.reset else self._flushed_at + min(PACE * cost, MAX_PACE_S) - time.perf_counter()
         self._timer.start(max(int(wait_s * 1000), 0))
 
     def flush(self) -> None:
