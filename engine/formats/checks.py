@@ -15,6 +15,7 @@ from typing import Any, Literal, NoReturn, TypeGuard, overload
 import numpy as np
 
 from procviz.engine.formats.errors import TimelineFileError
+from procviz.engine.formats.json_columns import Columns
 from procviz.engine.formats.jsonio import FlaggedDict, NonFinite
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -46,9 +47,10 @@ def is_int(value: Any) -> TypeGuard[int]:
 class Checker:
     """Validation helpers bound to one file; ``prefix`` is put before every record name."""
 
-    def __init__(self, path: str, prefix: str = "") -> None:
+    def __init__(self, path: str, prefix: str = "", columns: Columns | None = None) -> None:
         self.path = path
         self.prefix = prefix
+        self.columns = columns  # number columns the fast path parsed (engine/formats/json_columns.py)
 
     def fail(self, record: str, field: str, problem: str) -> NoReturn:
         """Raise the error for ``record``/``field``."""
@@ -134,9 +136,12 @@ class Checker:
 
     # ---- columns --------------------------------------------------------------------------------
 
-    def column_list(self, value: Any, table: str, field: str, length: int | None) -> list[Any]:
-        """A JSON list of the expected length."""
-        if not isinstance(value, list):
+    def column_list(self, value: Any, table: str, field: str, length: int | None) -> list[Any] | np.ndarray:
+        """A JSON list of the expected length (a numpy array when the fast path parsed it)."""
+        parsed = self.columns.get(value) if self.columns is not None else None
+        if parsed is not None:
+            value = parsed
+        elif not isinstance(value, list):
             self.fail(table, field, f"must be a list (got {describe(value)})")
         if length is not None and len(value) != length:
             self.fail(table, field, f"has {len(value)} values; expected {length}")
@@ -146,6 +151,11 @@ class Checker:
                    dtype: Any = np.int64) -> np.ndarray:
         """A list of integers within [low, high] as a numpy array of ``dtype``."""
         items = self.column_list(value, table, field, length)
+        if isinstance(items, np.ndarray):
+            if items.dtype.kind == "f" and len(items):  # a fast-path column of decimals
+                self.fail(f"{table}[0]", field, f"must be a whole number (got {describe(items[0].item())})")
+            self.in_range(items, table, field, low, high)
+            return items.astype(dtype, copy=False)
         if items and set(map(type, items)) != {int}:
             i = next(i for i, v in enumerate(items) if not is_int(v))
             self.fail(f"{table}[{i}]", field, f"must be a whole number (got {describe(items[i])})")
@@ -161,6 +171,13 @@ class Checker:
                      dtype: Any = np.float64) -> np.ndarray:
         """A list of finite numbers (null = unknown, read as NaN) as a numpy array."""
         items = self.column_list(value, table, field, length)
+        if isinstance(items, np.ndarray):
+            floats = items.astype(np.float64)
+            bad = floats < low  # (the fast path parses no infinities)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                self.fail(f"{table}[{i}]", field, f"must be a finite number >= {low:g} (got {items[i].item()!r})")
+            return floats.astype(dtype, copy=False)
         kinds = set(map(type, items))
         if not kinds <= {int, float, type(None)}:
             i = next(i for i, v in enumerate(items) if type(v) not in (int, float, type(None)))
@@ -177,6 +194,8 @@ class Checker:
     def text_column(self, value: Any, table: str, field: str, length: int | None) -> list[str]:
         """A list of strings."""
         items = self.column_list(value, table, field, length)
+        if isinstance(items, np.ndarray):
+            self.fail(f"{table}[0]", field, "must be text (got a number)")
         if items and set(map(type, items)) != {str}:
             i = next(i for i, v in enumerate(items) if not isinstance(v, str))
             self.fail(f"{table}[{i}]", field, f"must be text (got {describe(items[i])})")

@@ -23,15 +23,18 @@ from typing import BinaryIO
 
 import numpy as np
 
-from procviz.engine.formats.fixed_point import MILLIS, SECONDS, format_fixed
-from procviz.engine.formats.model import TASK_STATE_NAMES, derived_arg_texts, export_lanes, reason_text, require_run
+from procviz.engine.formats.fixed_point import MILLIS, SECONDS
+from procviz.engine.formats.model import TASK_STATE_NAMES, arg_table, export_lanes, reason_text, require_run
+from procviz.engine.formats.textcols import fixed_field, int_field, join_fields, sparse_field, table_field
 from procviz.engine.timeline import Timeline
 
 HEADER = ("id", "state", "reason", "pid", "lane", "chunk", "args", "submitted_s", "start_s", "end_s", "queued_ms",
           "cpu_ms", "ready_ms", "waiting_ms")
 FORMULA_STARTS = frozenset("=+-@\t\r\0'")
 NUL_SYMBOL = "\u2400"
-CHUNK_ROWS = 16_384  # rows formatted at a time: bounded memory (~14 MB of cell strings) for any task count
+CHUNK_ROWS = 65_536  # rows formatted at a time (~11 MB of row matrix for plain rows)
+CHUNK_BYTES = 32 << 20  # ...fewer when long text cells make the rows wide
+_STATE_WORDS = [name.encode() for name in TASK_STATE_NAMES]
 
 
 def neutralise(text: str) -> str:
@@ -41,53 +44,61 @@ def neutralise(text: str) -> str:
     return text.replace("\0", NUL_SYMBOL) if "\0" in text else text
 
 
+def quoted_cell(text: str) -> bytes:
+    """One neutralised text cell as the csv module writes it in a row (RFC 4180 quoting), in UTF-8."""
+    buf = io.StringIO(newline="")
+    csv.writer(buf, lineterminator="\r\n").writerow([neutralise(text), ""])  # not alone: "" is not quoted
+    return buf.getvalue()[: -len(",\r\n")].encode("utf-8", "backslashreplace")
+
+
 def write_csv(timeline: Timeline, out: BinaryIO) -> None:
-    """Write the task table of ``timeline`` as CSV to the binary stream ``out``."""
+    """Write the task table of ``timeline`` as CSV to the binary stream ``out``.
+
+    Columns are formatted whole (engine/formats/textcols.py), a chunk of rows at a time; each
+    distinct text (state word, reason, arguments) is quoted once by the csv module.
+    """
     run = require_run(timeline)
-    stream = io.TextIOWrapper(out, encoding="utf-8", errors="backslashreplace", newline="")
-    writer = csv.writer(stream, lineterminator="\r\n")
-    writer.writerow(HEADER)
+    out.write(",".join(HEADER).encode() + b"\r\n")
     lanes = export_lanes(timeline)
     pid_of_lane = np.array([lane.pid for lane in lanes] or [0], dtype=np.int64)
-    reasons = {tid: neutralise(reason_text(text)) for tid, text in timeline.texts.items()}
-    args = derived_arg_texts(timeline)
+    reason_ids = np.array(sorted(timeline.texts), dtype=np.int64)
+    reason_cells = [quoted_cell(reason_text(timeline.texts[i])) for i in reason_ids.tolist()]
+    arg_texts, arg_index = arg_table(timeline)
+    arg_cells = [quoted_cell(a) for a in arg_texts]
+    row_text = np.array([len(c) for c in arg_cells] or [0], dtype=np.int64)[arg_index] if len(arg_index) else arg_index
+    if len(reason_ids):
+        row_text = row_text.copy()
+        row_text[reason_ids] += [len(c) for c in reason_cells]
     queued, waiting = timeline.queued_ns(), timeline.waiting_ns()
-    t0 = run.t0_ns
-    for lo in range(0, timeline.n_tasks, CHUNK_ROWS):
-        sl = slice(lo, min(lo + CHUNK_ROWS, timeline.n_tasks))
+    n, lo = timeline.n_tasks, 0
+    while lo < n:
+        hi = _chunk_end(row_text, lo, n)
+        sl = slice(lo, hi)
         lane = timeline.lane[sl].astype(np.int64)
         has_lane = lane >= 0
-        pid = np.where(has_lane, pid_of_lane[np.clip(lane, 0, len(pid_of_lane) - 1)], -1)
-        ids = range(sl.start, sl.stop)
-        cells = (
-            [str(i) for i in ids],
-            [TASK_STATE_NAMES[s] for s in timeline.state[sl].tolist()],
-            [reasons.get(i, "") for i in ids],
-            _ints(pid, has_lane),
-            _ints(lane, has_lane),
-            [str(c) for c in timeline.chunk[sl].tolist()],
-            [neutralise(a) for a in args[sl]],
-            *(_times(getattr(timeline, name)[sl], t0) for name in ("submitted_ns", "start_ns", "end_ns")),
-            *(_durations(col[sl]) for col in (queued, timeline.cpu_ns, timeline.ready_ns, waiting)),
-        )
-        writer.writerows(zip(*cells, strict=True))
-    stream.flush()
-    stream.detach()  # leave ``out`` open: the caller owns it
+        pid = pid_of_lane[np.clip(lane, 0, len(pid_of_lane) - 1)]
+        at = slice(*np.searchsorted(reason_ids, [lo, hi]).tolist())
+        fields = [
+            int_field(np.arange(lo, hi)), b",", table_field(_STATE_WORDS, timeline.state[sl]), b",",
+            sparse_field(hi - lo, reason_ids[at] - lo, reason_cells[at]), b",",
+            int_field(pid, has_lane), b",", int_field(lane, has_lane), b",", int_field(timeline.chunk[sl]), b",",
+            table_field(arg_cells, arg_index[sl]),
+        ]
+        for name in ("submitted_ns", "start_ns", "end_ns"):
+            col = getattr(timeline, name)[sl]
+            known = col >= 0
+            fields += [b",", fixed_field(np.where(known, col - run.t0_ns, 0), SECONDS, known)]
+        for col in (queued[sl], timeline.cpu_ns[sl], timeline.ready_ns[sl], waiting[sl]):
+            fields += [b",", fixed_field(col, MILLIS, col >= 0)]
+        fields.append(b"\r\n")
+        out.write(join_fields(fields))
+        lo = hi
 
 
-def _ints(values: np.ndarray, known: np.ndarray) -> list[str]:
-    out = [str(v) for v in values.tolist()]
-    if not known.all():
-        for i in np.flatnonzero(~known).tolist():
-            out[i] = ""
-    return out
-
-
-def _times(abs_ns: np.ndarray, t0: int) -> list[str]:
-    known = abs_ns >= 0
-    return format_fixed(np.where(known, abs_ns - t0, 0), SECONDS, known)
-
-
-def _durations(ns: np.ndarray) -> list[str]:
-    known = ns >= 0
-    return format_fixed(np.where(known, ns, 0), MILLIS, known)
+def _chunk_end(row_text: np.ndarray, lo: int, n: int) -> int:
+    """The end of the chunk from ``lo``: CHUNK_ROWS rows, halved while long text cells (each row
+    is as wide as the chunk's widest) would make its matrix larger than CHUNK_BYTES."""
+    hi = min(lo + CHUNK_ROWS, n)
+    while hi - lo > 1 and (hi - lo) * (256 + int(row_text[lo:hi].max())) > CHUNK_BYTES:
+        hi = lo + (hi - lo) // 2
+    return hi

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from procviz.engine.formats.errors import TimelineFileError
+from procviz.engine.formats.textcols import join_fields, table_field
 from procviz.engine.safe_json import DECODER, FlaggedDict, HugeInt, InputError, NonFinite, first_repeat
 
 try:  # optional speed-up; everything works without it
@@ -81,15 +82,17 @@ def float_list_bytes(values: np.ndarray, single: bool = False) -> bytes:
     ``single``: the values are float32 and are written with the shortest text that reads back as
     the same float32 (``12.3``, not ``12.300000190734863``).
     """
-    finite = np.isfinite(values)
-    if single:
-        texts = np.asarray(values, dtype=np.float32).astype(str).tolist()
-    else:
-        texts = [repr(v) for v in np.asarray(values, dtype=np.float64).tolist()]
-    if not finite.all():
-        for i in np.flatnonzero(~finite).tolist():
-            texts[i] = "null"
-    return ("[" + ",".join(texts) + "]").encode("ascii")
+    if not len(values):
+        return b"[]"
+    # Each distinct value (bit pattern: -0.0 is not 0.0) is formatted once; a million planned
+    # costs usually hold a handful of values.
+    kind = np.float32 if single else np.float64
+    bits, index = np.unique(np.ascontiguousarray(values, dtype=kind).view(np.int32 if single else np.int64),
+                            return_inverse=True)
+    distinct = bits.view(kind)
+    texts = distinct.astype(str).tolist() if single else [repr(v) for v in distinct.tolist()]
+    cells = [t.encode("ascii") if np.isfinite(v) else b"null" for t, v in zip(texts, distinct.tolist(), strict=True)]
+    return b"[" + join_fields([table_field(cells, index.reshape(-1)), b","])[:-1] + b"]"
 
 
 def decode_utf8(data: bytes, path: str) -> str:

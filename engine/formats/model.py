@@ -64,18 +64,24 @@ def trace_end_ns(timeline: Timeline) -> int:
 
 def derived_arg_texts(timeline: Timeline) -> list[str]:
     """Each task's arguments as shown to a person (Timeline.arg_text, vectorised for 1M tasks)."""
+    table, index = arg_table(timeline)
+    return [table[k] for k in index.tolist()]
+
+
+def arg_table(timeline: Timeline) -> tuple[list[str], np.ndarray]:
+    """The tasks' argument texts as distinct texts and, per task, the index of its text: a million
+    tasks of one kind share a handful of texts (``"cpu 1.0 ms"``), so writers format each once."""
     run = require_run(timeline)
     n = timeline.n_tasks
     if run.arg_texts:
         texts = list(run.arg_texts[:n])
-        return texts + [""] * (n - len(texts))
+        texts += [""] * (n - len(texts))
+        return texts, np.arange(n)
     kind = (run.config.get("workload") or {}).get("kind", "") if isinstance(run.config, dict) else ""
     cost = timeline.cost_ms
-    finite = np.isfinite(cost)
-    if not finite.any():
-        return [""] * n
-    out = [f"{kind} {c:.1f} ms" for c in cost.tolist()]
-    if not finite.all():
-        for i in np.flatnonzero(~finite).tolist():
-            out[i] = ""
-    return out
+    if not len(cost) or not np.isfinite(cost).any():
+        return [""], np.zeros(n, dtype=np.intp)
+    # Distinct bit patterns, not values: -0.0 prints as "-0.0", 0.0 as "0.0".
+    bits, index = np.unique(np.ascontiguousarray(cost, dtype=np.float64).view(np.int64), return_inverse=True)
+    values = bits.view(np.float64).tolist()
+    return [f"{kind} {c:.1f} ms" if np.isfinite(c) else "" for c in values], index.reshape(-1)

@@ -11,12 +11,15 @@ allocate more than its own size suggests.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from procviz.engine.columns import ArrayColumn
 from procviz.engine.events import LaneInfo, LaneKind, RunInfo, RunOutcome, RunPhase, RunStatus, TaskText
 from procviz.engine.formats.checks import INT32_MAX, INT64_MAX, Checker, describe, is_int
+from procviz.engine.formats.json_columns import Columns
 from procviz.engine.formats.model import LANE_KINDS, RUN_OUTCOMES, RUN_PHASE_NAMES, TEXT_KINDS
 from procviz.engine.formats.native_write import (
     ENUMS,
@@ -60,9 +63,12 @@ def check_header(doc: Any, c: Checker) -> dict[str, Any]:
     return doc
 
 
-def timeline_from_native(doc: Any, path: str, prefix: str = "") -> Timeline:
-    """Validate a decoded native document and build its Timeline (raises TimelineFileError)."""
-    c = Checker(path, prefix)
+def timeline_from_native(doc: Any, path: str, prefix: str = "", columns: Columns | None = None) -> Timeline:
+    """Validate a decoded native document and build its Timeline (raises TimelineFileError).
+
+    ``columns``: the task columns the fast path cut out of the text (see json_columns).
+    """
+    c = Checker(path, prefix, columns)
     doc = check_header(doc, c)
     c.fields(doc, "document", TOP_FIELDS, OPTIONAL_FIELDS if doc["version"] >= 2 else ())
     enums = c.plain(c.obj(doc["enums"], "document", "enums"), "document", "enums")
@@ -91,16 +97,17 @@ def _run(c: Checker, obj: dict[str, Any], config: dict[str, Any], n: int, tasks:
     arg_texts = c.text_column(obj["arg_texts"], "run", "arg_texts", None)
     if len(arg_texts) not in (0, n):
         c.fail("run", "arg_texts", f"has {len(arg_texts)} values; expected 0 or {n}")
+    # Per-task run data stays a numpy column (8 bytes a task, not a tuple of a million objects).
     if obj["cost_ms"] == SAME_AS_TASKS:
-        cost: tuple[float, ...] = tuple(tasks["cost_ms"].tolist())
+        cost: Sequence[float] = ArrayColumn(tasks["cost_ms"])
     else:
-        cost = tuple(c.float_column(obj["cost_ms"], "run", "cost_ms", None, low=0.0).tolist())
+        cost = ArrayColumn(c.float_column(obj["cost_ms"], "run", "cost_ms", None, low=0.0))
         if len(cost) not in (0, n):
             c.fail("run", "cost_ms", f"has {len(cost)} values; expected 0 or {n} (or \"tasks\")")
     if obj["chunks"] == SAME_AS_TASKS:
-        chunks: tuple[int, ...] = tuple(tasks["chunk"].tolist())
+        chunks: Sequence[int] = ArrayColumn(tasks["chunk"])
     else:
-        chunks = tuple(c.int_column(obj["chunks"], "run", "chunks", None, 0, INT32_MAX).tolist())
+        chunks = ArrayColumn(c.int_column(obj["chunks"], "run", "chunks", None, 0, INT32_MAX))
         if len(chunks) not in (0, n):
             c.fail("run", "chunks", f"has {len(chunks)} values; expected 0 or {n} (or \"tasks\")")
     return RunInfo(

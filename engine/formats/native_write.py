@@ -110,15 +110,13 @@ def native_chunks(timeline: Timeline) -> Iterator[bytes]:
 
 def _run_record(run: RunInfo, timeline: Timeline) -> bytes:
     n = timeline.n_tasks
-    cost: object = list(run.cost_ms)
-    if run.cost_ms and len(run.cost_ms) == n and np.array_equal(
-            np.asarray(run.cost_ms, dtype=np.float64), timeline.cost_ms, equal_nan=True):
-        cost = SAME_AS_TASKS
-    chunks: object = list(run.chunks)
-    if run.chunks and len(run.chunks) == n and np.array_equal(np.asarray(run.chunks), timeline.chunk):
-        chunks = SAME_AS_TASKS
-    if isinstance(cost, list):
-        cost = [c if np.isfinite(c) else None for c in cost]  # JSON has no NaN: null = unknown
+    cost: object = SAME_AS_TASKS
+    if not (run.cost_ms and len(run.cost_ms) == n and np.array_equal(
+            np.asarray(run.cost_ms, dtype=np.float64), timeline.cost_ms, equal_nan=True)):
+        cost = [c if np.isfinite(c) else None for c in run.cost_ms]  # JSON has no NaN: null = unknown
+    chunks: object = SAME_AS_TASKS
+    if not (run.chunks and len(run.chunks) == n and np.array_equal(np.asarray(run.chunks), timeline.chunk)):
+        chunks = list(run.chunks)
     record = {"n_tasks": run.n_tasks, "t0_ns": run.t0_ns, "host": run.host, "cpu_count": run.cpu_count,
               "schedstat": bool(run.schedstat), "arg_texts": list(run.arg_texts), "cost_ms": cost,
               "chunks": chunks}

@@ -22,7 +22,8 @@ from procviz.engine.formats.csv_read import timeline_from_csv
 from procviz.engine.formats.errors import TimelineFileError
 from procviz.engine.formats.fileio import check_format_size, read_limited
 from procviz.engine.formats.gcpause import gc_paused
-from procviz.engine.formats.jsonio import decode_utf8, parse_json
+from procviz.engine.formats.json_columns import cut_task_columns
+from procviz.engine.formats.jsonio import decode_strict, decode_utf8, parse_json
 from procviz.engine.formats.native_read import timeline_from_native
 from procviz.engine.timeline import Timeline
 
@@ -40,7 +41,8 @@ def read_timeline(path: str | os.PathLike[str]) -> Timeline:
 
 
 def _read(p: str) -> Timeline:
-    text = decode_utf8(read_limited(p), p)
+    data = read_limited(p)
+    text = decode_utf8(data, p)
     # The first non-blank character, without copying a text that may be hundreds of MB.
     start = m.end() if (m := _LEADING_BLANKS.match(text)) else 0
     head = text[start:start + 1]
@@ -49,6 +51,9 @@ def _read(p: str) -> Timeline:
         return timeline_from_chrome_text(text, p)
     if head == "{":
         check_format_size(p, "json", len(text))
+        fast = _native_fast(data, p)
+        if fast is not None:
+            return fast
         doc = parse_json(text, p)
         if isinstance(doc, dict) and "traceEvents" in doc and "format" not in doc:
             return timeline_from_chrome_doc(doc, p)
@@ -62,3 +67,18 @@ def _read(p: str) -> Timeline:
                                 else "is not JSON (it does not start with '{')")
     check_format_size(p, "csv", len(text))
     return timeline_from_csv(text, p)
+
+
+def _native_fast(data: bytes, p: str) -> Timeline | None:
+    """A native file read with its task columns parsed by numpy (json_columns), or None when the
+    fast path does not apply; the caller then decodes the whole text strictly (same errors)."""
+    cut, columns = cut_task_columns(data)
+    if not columns.by_marker:
+        return None
+    try:
+        doc = decode_strict(cut.decode("utf-8-sig"))
+    except (ValueError, RecursionError):  # (JSONDecodeError and UnicodeDecodeError are ValueErrors)
+        return None
+    if not isinstance(doc, dict) or "traceEvents" in doc or not columns.in_place(doc):
+        return None
+    return timeline_from_native(doc, p, columns=columns)
