@@ -23,6 +23,7 @@ import numpy as np
 
 from procviz.engine.events import INTERVAL_DTYPE, RESOURCE_DTYPE, SPAN_DTYPE, LaneInfo, LaneKind, RunInfo, TaskText
 from procviz.engine.formats.checks import INT32_MAX
+from procviz.engine.formats.csv_fast import FastColumns, split_columns
 from procviz.engine.formats.csv_write import HEADER
 from procviz.engine.formats.errors import TimelineFileError
 from procviz.engine.formats.fixed_point import MILLIS, SECONDS, fixed_pattern, parse_fixed
@@ -113,54 +114,157 @@ class _Rows:
                     self.fail_row(i, name, f"must be {what}{' or empty' if optional else ''} (got {cell!r})")
         return cells
 
+    def texts(self, name: str) -> tuple[list[str], np.ndarray]:
+        """A text column as its distinct cells and each row's index into them."""
+        lookup: dict[str, int] = {}
+        index = [lookup.setdefault(c, len(lookup)) for c in self.cells(name)]
+        return list(lookup) or [""], np.array(index, dtype=np.intp)
 
-def timeline_from_csv(text: str, path: str) -> Timeline:
-    """Validate a procviz CSV and build its Timeline (raises TimelineFileError)."""
+    def ints(self, name: str, what: str, optional: bool = True) -> np.ndarray:
+        """An integer column (-1 for empty cells when ``optional``)."""
+        cells = self.matching(name, UNSIGNED, what, optional)
+        return np.array([int(c) if c else -1 for c in cells], dtype=np.int64)
+
+    def fixed(self, name: str, digits: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+        """A decimal column as integer units of 10**-digits, and where it is known (non-empty)."""
+        exact, loose = (SECONDS_EXACT, SECONDS_CELL) if digits == SECONDS else (MILLIS_EXACT, MILLIS_CELL)
+        cells = self.cells(name)
+        known = np.array([c != "" for c in cells], dtype=bool)
+        # Fast path: procviz writes every known cell with exactly ``digits`` decimals, so dropping the
+        # point gives the integer directly; anything else is checked and parsed cell by cell.
+        column = re.compile(f"(?:{exact.pattern})?(?:\\x00(?:{exact.pattern})?)*")
+        if not cells or column.fullmatch("\0".join(cells)):
+            values = [int(c.replace(".", "")) if c else 0 for c in cells]
+        else:
+            values = [parse_fixed(c, digits) if c else 0 for c in self.matching(name, loose, what, optional=True)]
+        return np.array(values, dtype=np.int64), known
+
+
+class _NotFast(Exception):
+    """The fast path met something to refuse: the strict path reads the file again to name it."""
+
+
+class _FastRows:
+    """The same questions as :class:`_Rows`, answered from columns csv_fast cut with numpy; any
+    refusal sends the file to the strict path (which words it with the row and field)."""
+
+    def __init__(self, cols: FastColumns) -> None:
+        self.cols = cols
+        self.n = cols.n
+
+    def fail_row(self, i: int, field: str, problem: str) -> NoReturn:
+        """Refusals are worded by the strict path."""
+        raise _NotFast
+
+    def cells(self, name: str) -> tuple[str, ...]:
+        """Cell text is there for error messages only: the strict path's."""
+        raise _NotFast
+
+    def line_of(self, i: int) -> int:
+        """Line numbers are for error messages only: the strict path's."""
+        raise _NotFast
+
+    def texts(self, name: str) -> tuple[list[str], np.ndarray]:
+        """A text column as its distinct cells and each row's index into them."""
+        return self.cols.texts[COL[name]]
+
+    def ints(self, name: str, what: str, optional: bool = True) -> np.ndarray:
+        """An integer column (-1 for empty cells when ``optional``)."""
+        value, known = self.cols.ints[COL[name]]
+        if not known.all():
+            if not optional:
+                raise _NotFast
+            value = np.where(known, value, -1)
+        return value
+
+    def fixed(self, name: str, digits: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+        """A decimal column as integer units of 10**-digits, and where it is known."""
+        return self.cols.ints[COL[name]]
+
+
+_FAST_INTS = {**{COL[c]: None for c in ("id", "pid", "lane", "chunk")},
+              **{COL[c]: SECONDS for c in ("submitted_s", "start_s", "end_s")},
+              **{COL[c]: MILLIS for c in ("queued_ms", "cpu_ms", "ready_ms", "waiting_ms")}}
+_FAST_SIGNED = {COL[c] for c in ("submitted_s", "start_s", "end_s")}
+_FAST_TEXTS = {COL[c] for c in ("state", "reason", "args")}
+_HEADER_LINE = (",".join(HEADER) + "\r\n").encode()
+
+
+def timeline_from_csv(text: str, path: str, data: bytes | None = None) -> Timeline:
+    """Validate a procviz CSV and build its Timeline (raises TimelineFileError).
+
+    ``data``: the file's bytes, for the fast path (csv_fast) when the file is exactly as procviz
+    writes it; otherwise, or on anything to refuse, the strict path reads ``text``.
+    """
     nul = text.find("\0")
     if nul >= 0:
         raise TimelineFileError(path, f"line {text.count(chr(10), 0, nul) + 1}", "",
                                 "contains a NUL byte; procviz CSV never does")
-    rows = _Rows(text, path)
-    ids = np.array([int(c) for c in rows.matching("id", UNSIGNED, "a task id (0, 1, ...)", False)], dtype=np.int64)
+    if data is not None:
+        cols = split_columns(data.removeprefix(b"\xef\xbb\xbf"), _HEADER_LINE, len(HEADER), _FAST_INTS,
+                             _FAST_SIGNED, _FAST_TEXTS)
+        if cols is not None:
+            try:
+                return _timeline(_FastRows(cols))
+            except _NotFast:
+                pass
+    return _timeline(_Rows(text, path))
+
+
+def _timeline(rows: _Rows | _FastRows) -> Timeline:
+    ids = rows.ints("id", "a task id (0, 1, ...)", False)
     _check_ids(rows, ids)
-    order = np.argsort(ids, kind="stable")  # rows may come in any order; the Timeline is by id
-    lane = _optional_ints(rows, "lane", "a lane number")
-    lanes = _lanes(rows, lane, _optional_ints(rows, "pid", "a process id"))
+    # Rows may come in any order; the Timeline is by id (procviz writes them in order).
+    in_order = bool((ids == np.arange(len(ids))).all())
+    order = np.arange(len(ids)) if in_order else np.argsort(ids, kind="stable")
+    lane = rows.ints("lane", "a lane number")
+    lanes = _lanes(rows, lane, rows.ints("pid", "a process id"))
     t0, columns = _task_columns(rows, lane)
-    columns = {name: col[order] for name, col in columns.items()}
+    if not in_order:
+        columns = {name: col[order] for name, col in columns.items()}
     # Undo the writer's neutralising quote (U+2400 stays: NUL is not stored, see csv_write).
-    reasons = [c[1:] if c[:1] == "'" else c for c in rows.cells("reason")]
-    args = [c[1:] if c[:1] == "'" else c for c in rows.cells("args")]
+    reasons, reason_of = rows.texts("reason")
+    reasons = _unneutralised(reasons)
+    args, arg_of = rows.texts("args")
+    args = _unneutralised(args)
     texts = {}
-    for i in sorted((i for i, r in enumerate(reasons) if r), key=lambda i: ids[i]):
-        match = REASON_SPLIT.fullmatch(reasons[i])
-        type_name, message = match.groups() if match else ("", reasons[i])
+    has_reason = np.array([bool(r) for r in reasons])[reason_of]
+    for i in sorted(np.flatnonzero(has_reason).tolist(), key=lambda i: ids[i]):
+        reason = reasons[reason_of[i]]
+        match = REASON_SPLIT.fullmatch(reason)
+        type_name, message = match.groups() if match else ("", reason)
         texts[int(ids[i])] = TaskText(int(ids[i]), "error", type_name, message)
     known = [c[c >= 0] for c in (columns["submitted_ns"], columns["start_ns"], columns["end_ns"])]
     now = max([t0] + [int(c.max()) for c in known if len(c)])
     run = RunInfo(n_tasks=rows.n, t0_ns=t0, config={}, host="", cpu_count=0,
                   schedstat=bool((columns["ready_ns"] >= 0).any()),
-                  arg_texts=tuple(args[i] for i in order.tolist()) if any(args) else ())
+                  arg_texts=tuple(map(args.__getitem__, arg_of[order].tolist())) if any(args) else ())
     timeline = Timeline()
     timeline.load_columns(run, lanes, columns, texts, np.zeros(0, INTERVAL_DTYPE), np.zeros(0, RESOURCE_DTYPE),
                           np.zeros(0, SPAN_DTYPE), [], None, now)
     return timeline
 
 
-def _task_columns(rows: _Rows, lane: np.ndarray) -> tuple[int, dict[str, np.ndarray]]:
+def _unneutralised(cells: list[str]) -> list[str]:
+    """Cells without the writer's neutralising quote."""
+    return [c[1:] if c[:1] == "'" else c for c in cells]
+
+
+def _task_columns(rows: _Rows | _FastRows, lane: np.ndarray) -> tuple[int, dict[str, np.ndarray]]:
     """The run start chosen for the file and the Timeline task columns, in file row order."""
     codes = {name: code for code, name in enumerate(TASK_STATE_NAMES)}
-    state = np.array([codes.get(cell, 255) for cell in rows.cells("state")], dtype=np.uint8)
+    words, word_of = rows.texts("state")
+    state = np.array([codes.get(word, 255) for word in words], dtype=np.uint8)[word_of]
     if (state == 255).any():
         i = int(np.flatnonzero(state == 255)[0])
         rows.fail_row(i, "state", f"must be one of {', '.join(TASK_STATE_NAMES)} (got {rows.cells('state')[i]!r})")
-    chunk = _optional_ints(rows, "chunk", "a chunk number", optional=False)
+    chunk = rows.ints("chunk", "a chunk number", optional=False)
     if len(chunk) and chunk.max() > INT32_MAX:
         rows.fail_row(int(np.argmax(chunk)), "chunk", f"must be at most {INT32_MAX}")
-    times = {name: _fixed(rows, name, SECONDS, (SECONDS_EXACT, SECONDS_CELL), "seconds from the run start")
+    times = {name: rows.fixed(name, SECONDS, "seconds from the run start")
              for name in ("submitted_s", "start_s", "end_s")}
     # queued_ms and waiting_ms are derived (Timeline computes them): checked here, not stored.
-    durations = {name: _fixed(rows, name, MILLIS, (MILLIS_EXACT, MILLIS_CELL), "milliseconds >= 0")
+    durations = {name: rows.fixed(name, MILLIS, "milliseconds >= 0")
                  for name in ("queued_ms", "cpu_ms", "ready_ms", "waiting_ms")}
     (start, has_start), (end, has_end) = times["start_s"], times["end_s"]
     bad = has_start & has_end & (end < start)
@@ -180,13 +284,15 @@ def _task_columns(rows: _Rows, lane: np.ndarray) -> tuple[int, dict[str, np.ndar
     return t0, columns
 
 
-def _check_ids(rows: _Rows, ids: np.ndarray) -> None:
+def _check_ids(rows: _Rows | _FastRows, ids: np.ndarray) -> None:
     n = rows.n
     if not n:
         return
     if ids.max() >= n:
         i = int(np.argmax(ids >= n))
         rows.fail_row(i, "id", f"is {int(ids[i])}, but the file has {n} tasks: ids must be 0..{n - 1}")
+    if ids.min() >= 0 and (ids == np.arange(n)).all():
+        return  # 0..n-1 in order, as procviz writes them (no sort needed to see they are distinct)
     _, first = np.unique(ids, return_index=True)
     if len(first) != n:
         repeat = np.ones(n, dtype=bool)
@@ -196,28 +302,7 @@ def _check_ids(rows: _Rows, ids: np.ndarray) -> None:
         rows.fail_row(i, "id", f"task {int(ids[i])} appears twice (first on line {rows.line_of(j)})")
 
 
-def _optional_ints(rows: _Rows, name: str, what: str, optional: bool = True) -> np.ndarray:
-    cells = rows.matching(name, UNSIGNED, what, optional)
-    return np.array([int(c) if c else -1 for c in cells], dtype=np.int64)
-
-
-def _fixed(rows: _Rows, name: str, digits: int, patterns: tuple[re.Pattern[str], re.Pattern[str]],
-           what: str) -> tuple[np.ndarray, np.ndarray]:
-    """A decimal column as integer units of 10**-digits, and where it is known (non-empty)."""
-    exact, loose = patterns
-    cells = rows.cells(name)
-    known = np.array([c != "" for c in cells], dtype=bool)
-    # Fast path: procviz writes every known cell with exactly ``digits`` decimals, so dropping the
-    # point gives the integer directly; anything else is checked and parsed cell by cell.
-    column = re.compile(f"(?:{exact.pattern})?(?:\\x00(?:{exact.pattern})?)*")
-    if not cells or column.fullmatch("\0".join(cells)):
-        values = [int(c.replace(".", "")) if c else 0 for c in cells]
-    else:
-        values = [parse_fixed(c, digits) if c else 0 for c in rows.matching(name, loose, what, optional=True)]
-    return np.array(values, dtype=np.int64), known
-
-
-def _lanes(rows: _Rows, lane: np.ndarray, pid: np.ndarray) -> list[LaneInfo]:
+def _lanes(rows: _Rows | _FastRows, lane: np.ndarray, pid: np.ndarray) -> list[LaneInfo]:
     mismatch = (lane >= 0) != (pid >= 0)
     if mismatch.any():
         i = int(np.flatnonzero(mismatch)[0])
@@ -227,19 +312,18 @@ def _lanes(rows: _Rows, lane: np.ndarray, pid: np.ndarray) -> list[LaneInfo]:
     if len(lane) and lane.max() >= limit:
         i = int(np.argmax(lane))
         rows.fail_row(i, "lane", f"is {int(lane[i])}; a file with {rows.n} tasks has lanes below {limit}")
-    # Group rows by lane (in file order within a lane); every row must repeat its lane's first pid.
+    # Every row must repeat the pid of its lane's first row (no sort: lanes are small numbers).
     at = np.flatnonzero(lane >= 0)
-    by_lane = at[np.lexsort((at, lane[at]))]
-    ln, p = lane[by_lane], pid[by_lane]
-    starts = np.r_[True, ln[1:] != ln[:-1]] if len(ln) else np.zeros(0, dtype=bool)
-    group_first = np.maximum.accumulate(np.where(starts, np.arange(len(ln)), 0))
-    differs = p != p[group_first]
+    first_row = np.full(int(lane.max()) + 1 if len(at) else 0, rows.n, dtype=np.int64)
+    np.minimum.at(first_row, lane[at], at)
+    differs = pid[at] != pid[first_row[lane[at]]]
     if differs.any():
-        k = int(np.flatnonzero(differs)[np.argmin(by_lane[differs])])
-        i, j = int(by_lane[k]), int(by_lane[group_first[k]])
-        rows.fail_row(i, "pid", f"lane {int(ln[k])} has pid {int(p[group_first[k]])} on line {rows.line_of(j)} "
-                      f"but {int(p[k])} here")
-    pid_of = dict(zip(ln[starts].tolist(), p[starts].tolist(), strict=True))
+        i = int(at[np.argmax(differs)])
+        j = int(first_row[lane[i]])
+        rows.fail_row(i, "pid", f"lane {int(lane[i])} has pid {int(pid[j])} on line {rows.line_of(j)} "
+                      f"but {int(pid[i])} here")
+    used = np.flatnonzero(first_row < rows.n)
+    pid_of = dict(zip(used.tolist(), pid[first_row[used]].tolist(), strict=True))
     count = max(pid_of) + 1 if pid_of else 0
     return [LaneInfo(index=i, pid=pid_of[i], tid=pid_of[i], kind=LaneKind.PROCESS, name=f"worker {i}")
             if i in pid_of else placeholder_lane(i) for i in range(count)]

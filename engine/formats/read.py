@@ -66,7 +66,7 @@ def _read(p: str) -> Timeline:
         raise TimelineFileError(p, "document", "", "is empty; expected a JSON timeline" if not head
                                 else "is not JSON (it does not start with '{')")
     check_format_size(p, "csv", len(text))
-    return timeline_from_csv(text, p)
+    return timeline_from_csv(text, p, data)
 
 
 def _native_fast(data: bytes, p: str) -> Timeline | None:

@@ -1,0 +1,207 @@
+"""The CSV reader's fast path: a file exactly as procviz writes it, cut into columns by numpy.
+
+procviz writes its CSV one way (csv_write): the exact header, CRLF line ends, quotes only around
+text cells that need them, integers as plain digits, times with exactly 9 decimals and durations
+with exactly 6. For such a file the separators are found with whole-array operations (a comma or
+line end counts when an even number of quotes precedes it: RFC 4180 quoting keeps quotes paired)
+and each numeric column is parsed digit by digit over all rows at once; text cells are decoded once
+per distinct text. Anything else in the file (a quote in a numeric cell, fewer decimals, a bare LF,
+a wrong cell count, 19 digits, ...) returns None, and the caller reads the file with the strict
+csv-module path, which names the row and field of any problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_QUOTE, _COMMA, _CR, _LF, _DOT, _MINUS, _ZERO = b'",\r\n.-0'
+MAX_DIGITS = 18  # digits of one number that always fit in int64
+
+
+@dataclass
+class FastColumns:
+    """The cells of a procviz CSV, per column: numbers as int64 (``known`` False for empty cells),
+    texts as Python strings (one object per distinct text)."""
+
+    n: int
+    ints: dict[int, tuple[np.ndarray, np.ndarray]]  # column -> (value, known)
+    texts: dict[int, tuple[list[str], np.ndarray]]  # column -> (distinct texts, each row's index)
+
+
+def split_columns(data: bytes, header: bytes, n_cols: int, int_cols: dict[int, int | None],
+                  signed: set[int], text_cols: set[int]) -> FastColumns | None:
+    """Cut ``data`` (the whole file) into columns, or None when it is not plainly procviz's CSV.
+
+    ``int_cols`` maps a column to its decimals (None: a plain integer); ``signed`` lists the ones
+    that may be negative; ``text_cols`` the text columns (the only ones that may be quoted).
+    """
+    if not data.startswith(header):
+        return None
+    b = np.frombuffer(data, dtype=np.uint8)[len(header):]
+    if len(b) < 2 or b[-1] != _LF or b[-2] != _CR:
+        return None
+    quote = b == _QUOTE
+    quoted = bool(quote.any())
+    if quoted:
+        outside = ~np.logical_xor.accumulate(quote)  # an odd number of quotes so far: inside one
+        lf = np.flatnonzero((b == _LF) & outside)
+        cr = np.flatnonzero((b == _CR) & outside)
+        comma = np.flatnonzero((b == _COMMA) & outside)
+    else:  # line ends are CRLF: find the CRs, check an LF follows each and no other LF exists
+        cr, comma = np.flatnonzero(b == _CR), np.flatnonzero(b == _COMMA)
+        lf = cr + 1
+        if data.count(b"\n", len(header)) != len(cr) or not (b[np.minimum(lf, len(b) - 1)] == _LF).all():
+            return None
+    n = len(lf)
+    if len(cr) != n or not np.array_equal(cr + 1, lf) or len(comma) != n * (n_cols - 1):
+        return None
+    commas = comma.reshape(n, n_cols - 1).T.copy()  # one contiguous row of positions per separator
+    commas = commas.T
+    if n and not ((commas[:, 0] > np.r_[-1, lf[:-1]]).all() and (commas[:, -1] < cr).all()):
+        return None  # a row with too few or too many cells
+    row_start = np.r_[0, lf[:-1] + 1] if n else lf
+    bounds = [(row_start if col == 0 else commas[:, col - 1] + 1, commas[:, col] if col < n_cols - 1 else cr)
+              for col in range(n_cols)]
+    out = FastColumns(n, {}, {})
+    stream = np.zeros(len(b) + 16, dtype=np.uint8)  # a copy to blank text in, 16 bytes of slack for words
+    stream[: len(b)] = b
+    for col in sorted(text_cols):
+        texts = _texts(stream, *bounds[col], quoted)
+        if texts is None or col == 0:
+            return None
+        out.texts[col] = texts
+    numbers = _numbers(b, stream, bounds, commas, cr, int_cols, signed, text_cols)
+    if numbers is None:
+        return None
+    out.ints = numbers
+    return out
+
+
+def _numbers(b: np.ndarray, stream: np.ndarray, bounds: list[tuple[np.ndarray, np.ndarray]], commas: np.ndarray,
+             cr: np.ndarray, int_cols: dict[int, int | None], signed: set[int],
+             text_cols: set[int]) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
+    """Every numeric column, parsed by one ``numpy.fromstring`` over the file with the text cells,
+    decimal points and line ends taken out; each cell is first checked to be spelled exactly as
+    procviz writes it (digits; a point ``decimals`` from the end; a sign only first, where allowed).
+    """
+    n = len(cr)
+    nums = sorted(int_cols)
+    if len(nums) + len(text_cols) != len(bounds) or not n:
+        return None
+    for col in text_cols:  # blank each text cell and the comma before it
+        _blank(stream, commas[:, col - 1], bounds[col][1])
+    body = stream.tobytes()
+    if body.translate(None, b"0123456789.,-\r\n\0"):
+        return None  # a quote or a letter in a number
+    points = signs = 0
+    lengths = {}
+    for col in nums:
+        start, end = bounds[col]
+        length = end - start
+        known = length > 0
+        minus = np.zeros(n, dtype=bool)
+        if col in signed:
+            minus = known & (b[np.minimum(start, len(b) - 1)] == _MINUS)
+            signs += int(minus.sum())
+        decimals = int_cols[col]
+        digits = length - minus
+        if decimals is not None:
+            at = np.maximum(end - decimals - 1, 0)
+            if (known & (b[at] != _DOT)).any():
+                return None
+            points += int(known.sum())
+            digits = digits - decimals - 1
+        if (known & (digits < 1)).any() or digits.max() > MAX_DIGITS:
+            return None
+        lengths[col] = known
+    if body.count(b".") != points or body.count(b"-") != signs:
+        return None  # a point or a sign anywhere else
+    # Line ends become separators; points and text go; empty cells read as 0 (``known`` says empty).
+    body = body.translate(_LF_TO_COMMA, b"\r.\0")
+    if not all(known.all() for known in lengths.values()):
+        body = body.replace(b",,", b",0,")
+        if b",," in body:  # (runs of empty cells: the first pass filled every other one)
+            body = body.replace(b",,", b",0,")
+    body = body[:-1]  # the last line's end
+    try:
+        values = np.fromstring(body, dtype=np.int64, sep=",")  # (text mode: not deprecated)
+    except ValueError:
+        return None
+    if len(values) != n * len(nums):
+        return None
+    table = values.reshape(n, len(nums))
+    return {col: (np.where(lengths[col], table[:, k], 0), lengths[col]) for k, col in enumerate(nums)}
+
+
+_LF_TO_COMMA = bytes.maketrans(b"\n", b",")
+
+
+def _words(stream: np.ndarray) -> np.ndarray:
+    """``out[i]`` is the 8 bytes of ``stream`` from ``i`` as a little-endian integer (a view: unaligned
+    reads and writes of whole words, one numpy operation per 8 bytes of a cell instead of per byte)."""
+    return np.ndarray(shape=(len(stream) - 7,), dtype="<u8", buffer=stream, strides=(1,))
+
+
+def _low_bytes(count: np.ndarray) -> np.ndarray:
+    """A word mask of the ``count`` (0..8) low bytes."""
+    count = np.clip(count, 0, 8).astype(np.uint64)
+    return np.where(count >= 8, np.uint64(0xFFFF_FFFF_FFFF_FFFF),
+                    (np.uint64(1) << (np.uint64(8) * np.minimum(count, 7))) - np.uint64(1))
+
+
+def _blank(stream: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
+    """Zero ``stream[start[i]:end[i]]`` for every i, a word at a time (cells of one column are more
+    than 8 bytes apart, so the words of one step never overlap)."""
+    words = _words(stream)
+    length = end - start
+    rows = np.flatnonzero(length > 0)
+    k = 0
+    while len(rows):
+        at = start[rows] + k
+        words[at] &= ~_low_bytes(length[rows] - k)
+        k += 8
+        rows = rows[length[rows] > k]
+
+
+def _texts(stream: np.ndarray, start: np.ndarray, end: np.ndarray, quoted: bool) -> tuple[list[str], np.ndarray] | None:
+    """A text column, unquoted (RFC 4180) and decoded: its distinct texts and each row's index."""
+    length = end - start
+    n = len(length)
+    if not n or not length.any():
+        return [""], np.zeros(n, dtype=np.intp)
+    if int(length.max()) <= 16:  # two words a cell, compared as integers (no NUL in a cell)
+        words = _words(stream)
+        w0 = words[start] & _low_bytes(length)
+        w1 = words[start + 8] & _low_bytes(length - 8)
+        u0, i0 = np.unique(w0, return_inverse=True)
+        u1, i1 = np.unique(w1, return_inverse=True)
+        keys, inverse = np.unique(i0.reshape(-1) * len(u1) + i1.reshape(-1), return_inverse=True)
+        cells = [(int(u0[k // len(u1)]).to_bytes(8, "little") + int(u1[k % len(u1)]).to_bytes(8, "little"))
+                 .rstrip(b"\0") for k in keys.tolist()]
+    else:
+        lookup: dict[bytes, int] = {}
+        index = [lookup.setdefault(stream[s:e].tobytes(), len(lookup))
+                 for s, e in zip(start.tolist(), end.tolist(), strict=True)]
+        cells, inverse = list(lookup), np.array(index, dtype=np.intp)
+    decoded = []
+    for cell in cells:
+        text = _unquote(cell) if quoted else cell
+        if text is None:
+            return None
+        decoded.append(text.decode("utf-8"))
+    return decoded, inverse.reshape(-1)
+
+
+def _unquote(cell: bytes) -> bytes | None:
+    """An RFC 4180 cell's text (quotes around it, doubled quotes inside); None when its quoting is
+    not plain."""
+    if b'"' not in cell:
+        return cell
+    if len(cell) < 2 or cell[:1] != b'"' or cell[-1:] != b'"':
+        return None
+    inner = cell[1:-1]
+    if inner.replace(b'""', b"").count(b'"'):
+        return None
+    return inner.replace(b'""', b'"')
