@@ -1,9 +1,10 @@
 """The Chrome-trace events of a Timeline, as JSON text lines, produced in bounded chunks.
 
 Every generator yields lists of at most ``CHUNK`` event strings, formatted with ``%`` templates
-straight from numpy columns (no dict per event), so a million tasks cost a few seconds and a few
-chunks of memory. Timestamps and durations are microseconds from the run start with three
-decimals, i.e. exact nanoseconds.
+straight from numpy columns (no dict per event); the two with an event per task (task slices and
+queue spans) yield ready blocks of bytes built from whole columns (engine/formats/textcols.py), so a
+million tasks cost about a second and a few chunks of memory. Timestamps and durations are
+microseconds from the run start with three decimals, i.e. exact nanoseconds.
 """
 
 from __future__ import annotations
@@ -14,12 +15,22 @@ import numpy as np
 
 from procviz.engine.events import LaneInfo, TaskState, WorkerState
 from procviz.engine.formats.chrome_tracks import TrackLayout
-from procviz.engine.formats.jsonio import encode_str
+from procviz.engine.formats.jsonio import encode_str, text_bytes
 from procviz.engine.formats.model import TASK_STATE_NAMES, WORKER_STATE_NAMES, reason_text
 from procviz.engine.formats.overlap import clip_overlaps
+from procviz.engine.formats.textcols import (
+    Field,
+    concat,
+    fixed_field,
+    hex_field,
+    int_field,
+    join_fields,
+    join_with_inserts,
+    table_field,
+)
 from procviz.engine.timeline import Timeline
 
-CHUNK = 50_000
+CHUNK = 4096  # rows per block: a block's matrix (~1.5 MB) stays in cache while its columns are written
 # Counter points for "tasks in flight": above this many changes the series is cut into bins and
 # each bin keeps its peak and its last value (a million tasks make two million changes).
 MAX_FLIGHT_BINS = 10_000
@@ -60,8 +71,11 @@ def _lane_arrays(layout: TrackLayout) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return pid, tid, track
 
 
-def task_slices(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[list[str]]:
-    """One ``X`` per started task on its worker's track; running tasks reach ``trace_end``."""
+def task_slices(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[bytes]:
+    """One ``X`` per started task on its worker's track; running tasks reach ``trace_end``.
+
+    Yields blocks of event lines (joined by ``",\\n"``), formatted from whole columns
+    (engine/formats/textcols.py) with the same text as ``_X_TASK``."""
     t0 = tl.t0_ns
     ids = np.flatnonzero((tl.start_ns >= 0) & (tl.lane >= 0))
     if not len(ids):
@@ -71,22 +85,52 @@ def task_slices(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[l
     end = np.maximum(np.where(tl.end_ns[ids] >= 0, tl.end_ns[ids], trace_end), start)
     pid_of, tid_of, track_of = _lane_arrays(layout)
     new_start, new_end = clip_overlaps(track_of[lane], start, end)
-    clipped = set(ids[new_start != start].tolist())
+    clipped = new_start != start
     extras = _task_extras(tl)
+    extra_ids = np.array(sorted(extras), dtype=np.int64)
     queued, waiting = tl.queued_ns(), tl.waiting_ns()
     for sl in _chunks(len(ids)):
         part = ids[sl]
-        rows = zip(
-            part.tolist(), pid_of[lane[sl]].tolist(), tid_of[lane[sl]].tolist(), _us(new_start[sl], t0),
-            ((new_end[sl] - new_start[sl]) / 1000.0).tolist(), tl.state[part].tolist(), tl.chunk[part].tolist(),
-            _ms_texts(queued[part]), _ms_texts(tl.cpu_ns[part]), _ms_texts(tl.ready_ns[part]),
-            _ms_texts(waiting[part]), strict=True,
-        )
-        yield [
-            _X_TASK % (i, pid, tid, ts, dur, i, TASK_STATE_NAMES[st], ch, q, c, r, w,
-                       extras.get(i, "") + (',"clipped":true' if i in clipped else ""), _TASK_CNAME.get(st, ""))
-            for i, pid, tid, ts, dur, st, ch, q, c, r, w in rows
-        ]
+        n = len(part)
+        task = int_field(part)
+        head = [b'{"ph":"X","cat":"task","name":"task ', task, b'","pid":', int_field(pid_of[lane[sl]]), b',"tid":',
+                int_field(tid_of[lane[sl]]), b',"ts":', fixed_field(new_start[sl] - t0, 3), b',"dur":',
+                fixed_field(new_end[sl] - new_start[sl], 3), b',"args":{"task":', task, b',"state":"',
+                table_field(_STATE_WORDS, tl.state[part]), b'","chunk":', int_field(tl.chunk[part]),
+                b',"queued_ms":', _ms_field(queued[part]), b',"cpu_ms":', _ms_field(tl.cpu_ns[part]),
+                b',"ready_ms":', _ms_field(tl.ready_ns[part]), b',"waiting_ms":', _ms_field(waiting[part])]
+        tail = [table_field([b"", b',"clipped":true'], clipped[sl].astype(np.intp)), b"}",
+                table_field(_TASK_CNAMES, tl.state[part]), b"},\n"]
+        lo, hi = np.searchsorted(extra_ids, [part[0], part[-1] + 1]).tolist()
+        with_extra = extra_ids[lo:hi]
+        rows = np.searchsorted(part, with_extra)
+        on_row = part[np.minimum(rows, n - 1)] == with_extra  # (tasks that never started have no slice)
+        with_extra, rows = with_extra[on_row], rows[on_row]
+        block = join_with_inserts(head, tail, n, rows, [text_bytes(extras[i]) for i in with_extra.tolist()])
+        if n:
+            yield block[:-2]
+
+
+_STATE_WORDS = [name.encode() for name in TASK_STATE_NAMES]
+_TASK_CNAMES = [_TASK_CNAME.get(TaskState(code), "").encode() for code in range(len(TaskState))]
+
+
+def _ms_field(ns: np.ndarray) -> Field:
+    """``f"{ns / 1e6:.3f}"`` (milliseconds, three decimals), ``null`` where ``ns`` < 0.
+
+    Integer rounding of the nanoseconds gives the same digits as formatting the float, except at
+    an exact half (500 ns past a microsecond), where the float's binary value decides: those few
+    are formatted by Python itself."""
+    known = ns >= 0
+    value = np.where(known, ns, 0)
+    micros, rest = np.divmod(value, 1000)
+    up = rest > 500
+    for i in np.flatnonzero(known & (rest == 500)).tolist():
+        up[i] = int(f"{int(value[i]) / 1e6:.3f}".replace(".", "")) > micros[i]
+    field = fixed_field(micros + up, 3, known)
+    if known.all():
+        return field
+    return concat(field, table_field([b"null", b""], known.astype(np.intp)))
 
 
 def _task_extras(tl: Timeline) -> dict[int, str]:
@@ -106,19 +150,22 @@ def _task_extras(tl: Timeline) -> dict[int, str]:
     return out
 
 
-def queue_spans(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[list[str]]:
-    """Async ``b``/``e`` per submitted task: submitted -> started (or ended / trace end)."""
+def queue_spans(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[bytes]:
+    """Async ``b``/``e`` per submitted task: submitted -> started (or ended / trace end); blocks of
+    event lines with the same text as ``_BEGIN``/``_END``, formatted from whole columns."""
     ids = np.flatnonzero(tl.submitted_ns >= 0)
     sub = tl.submitted_ns[ids]
     start, end = tl.start_ns[ids], tl.end_ns[ids]
     left = np.maximum(np.where(start >= 0, start, np.where(end >= 0, end, trace_end)), sub)
     pid, tid, t0 = layout.parent_pid, layout.queue_tid, tl.t0_ns
+    track = f'","pid":{pid},"tid":{tid},"ts":'.encode()
     for sl in _chunks(len(ids)):
-        part = ids[sl].tolist()
-        out: list[str] = [""] * (2 * len(part))
-        out[0::2] = [_BEGIN % (i, pid, tid, b, i) for i, b in zip(part, _us(sub[sl], t0), strict=True)]
-        out[1::2] = [_END % (i, pid, tid, e) for i, e in zip(part, _us(left[sl], t0), strict=True)]
-        yield out
+        part = ids[sl]
+        hex_id, task = hex_field(part), int_field(part)
+        yield join_fields([b'{"ph":"b","cat":"queue","name":"queued","id":"0x', hex_id, track,
+                           fixed_field(sub[sl] - t0, 3), b',"args":{"task":', task, b"}},\n",
+                           b'{"ph":"e","cat":"queue","name":"queued","id":"0x', hex_id, track,
+                           fixed_field(left[sl] - t0, 3), b"},\n"], len(part))[:-2]
 
 
 def _state_rows(tl: Timeline, layout: TrackLayout, trace_end: int) -> tuple[np.ndarray, ...]:

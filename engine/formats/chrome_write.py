@@ -64,12 +64,14 @@ def write_chrome(timeline: Timeline, out: BinaryIO) -> None:
     out.write(TRACE_PREFIX.encode() + dumps_value(other) + TRACE_EVENTS_KEY.encode())
     first = True
 
-    def emit(lines: list[str]) -> None:
-        """Write a chunk of event lines, comma-separated from what came before."""
+    def emit(lines: list[str] | bytes) -> None:
+        """Write a chunk of event lines (or a block of them already joined), comma-separated from
+        what came before."""
         nonlocal first
         if not lines:
             return
-        out.write(text_bytes(("\n" if first else ",\n") + ",\n".join(lines)))
+        out.write(b"\n" if first else b",\n")
+        out.write(lines if isinstance(lines, bytes) else text_bytes(",\n".join(lines)))
         first = False
 
     emit(layout.metadata(state_lanes(timeline, layout), span_lanes(timeline)))

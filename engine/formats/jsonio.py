@@ -92,7 +92,7 @@ def float_list_bytes(values: np.ndarray, single: bool = False) -> bytes:
     distinct = bits.view(kind)
     texts = distinct.astype(str).tolist() if single else [repr(v) for v in distinct.tolist()]
     cells = [t.encode("ascii") if np.isfinite(v) else b"null" for t, v in zip(texts, distinct.tolist(), strict=True)]
-    return b"[" + join_fields([table_field(cells, index.reshape(-1)), b","])[:-1] + b"]"
+    return b"[" + join_fields([table_field(cells, index.reshape(-1)), b","], len(values))[:-1] + b"]"
 
 
 def decode_utf8(data: bytes, path: str) -> str:

@@ -1,10 +1,12 @@
 """Text rows built from whole numpy columns at once: the writers' fast path for a million rows.
 
-A *field* is a ``uint8`` matrix with one row per output row, holding that row's bytes for one cell
-padded with NUL bytes anywhere (leading or trailing). :func:`join_fields` lays the fields of a row
-side by side and deletes every NUL (``bytes.translate``, a C loop), which leaves exactly the
-cells' text. This works because no file procviz writes contains a NUL byte: JSON escapes control
-characters, and the CSV writer replaces NUL by U+2400 (csv_write.neutralise).
+A row is a list of *fields*: ``bytes`` literals (the same on every row: separators, the fixed parts
+of a JSON event) and :class:`Field` s (one cell per row: a number, a word). :func:`join_fields`
+lays a chunk of rows out as one ``uint8`` matrix, one row per output row: the literals are copied
+in with a single template row, each field writes its cells into its own columns, padded with NUL
+bytes anywhere (leading or trailing). Deleting every NUL (``bytes.translate``, a C loop) then
+leaves exactly the rows' text. This works because no file procviz writes contains a NUL byte:
+JSON escapes control characters, and the CSV writer replaces NUL by U+2400 (csv_write.neutralise).
 
 Numbers are turned into digits with a few numpy passes per column (one divmod per digit), never a
 Python object per value, so formatting a column of a million integers costs milliseconds.
@@ -17,104 +19,193 @@ from collections.abc import Sequence
 import numpy as np
 
 _ZERO = ord("0")
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
-def _digits(mag: np.ndarray, pad: bool) -> np.ndarray:
-    """Decimal digits of non-negative int64 ``mag``, right-aligned in an ``N x D`` matrix; leading
-    zeros are NUL unless ``pad`` (then every row has ``D`` digits)."""
-    n = len(mag)
-    top = int(mag.max()) if n else 0
-    width = max(len(str(top)), 1)
-    out = np.empty((n, width), dtype=np.uint8)
-    rest = mag.copy()
-    for j in range(width - 1, -1, -1):
-        rest, digit = np.divmod(rest, 10)
-        out[:, j] = digit
-        out[:, j] += _ZERO
-    if not pad and width > 1:
-        for j in range(width - 1):
-            # a leading zero: the value has fewer digits than this position needs
-            out[:, j][mag < 10 ** (width - 1 - j)] = 0
-    return out
+class Field:
+    """One cell per row, ``width`` bytes of matrix at most; :meth:`write` fills an ``N x width`` view."""
+
+    width = 0
+
+    def write(self, out: np.ndarray) -> None:
+        """Write every row's cell into ``out`` (NUL-padded)."""
+        raise NotImplementedError
 
 
-def _sign(values: np.ndarray) -> np.ndarray:
-    return np.where(values < 0, ord("-"), 0).astype(np.uint8).reshape(-1, 1)
+class _Digits(Field):
+    """Decimal (or hex) digits of non-negative integers, right-aligned; leading zeros are NUL
+    unless ``pad`` (then every row has ``width`` digits)."""
+
+    def __init__(self, mag: np.ndarray, pad: bool = False, base: int = 10, width: int = 0) -> None:
+        self.mag, self.pad, self.base = mag, pad, base
+        top = int(mag.max()) if len(mag) else 0
+        if width:
+            self.width = width
+        elif base == 16:
+            self.width = max((top.bit_length() + 3) // 4, 1)
+        else:
+            self.width = max(len(str(top)), 1)
+
+    def write(self, out: np.ndarray) -> None:
+        rest, base = self.mag.copy(), self.base
+        for j in range(self.width - 1, -1, -1):
+            if base == 16:
+                out[:, j] = _HEX[rest & 15]
+                rest >>= 4
+            else:
+                rest, digit = np.divmod(rest, 10)
+                out[:, j] = digit
+                out[:, j] += _ZERO
+        if not self.pad:
+            for j in range(self.width - 1):  # a leading zero: fewer digits than this position needs
+                out[:, j][self.mag < base ** (self.width - 1 - j)] = 0
 
 
-def int_field(values: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
+class _Composite(Field):
+    """Fields one after the other, the whole emptied where ``known`` is False."""
+
+    def __init__(self, parts: list[Field | bytes], known: np.ndarray | None) -> None:
+        self.parts, self.known = parts, known
+        self.width = sum(len(p) if isinstance(p, bytes) else p.width for p in parts)
+
+    def write(self, out: np.ndarray) -> None:
+        at = 0
+        for p in self.parts:
+            if isinstance(p, bytes):
+                out[:, at:at + len(p)] = np.frombuffer(p, dtype=np.uint8)
+                at += len(p)
+            else:
+                p.write(out[:, at:at + p.width])
+                at += p.width
+        if self.known is not None and not self.known.all():
+            out[~self.known] = 0
+
+
+class _Sign(Field):
+    width = 1
+
+    def __init__(self, negative: np.ndarray) -> None:
+        self.negative = negative
+
+    def write(self, out: np.ndarray) -> None:
+        out[:, 0] = np.where(self.negative, ord("-"), 0)
+
+
+class _Table(Field):
+    """Row ``i`` holds ``table[index[i]]``."""
+
+    def __init__(self, table: Sequence[bytes], index: np.ndarray) -> None:
+        self.width = max((len(t) for t in table), default=0)
+        self.table = (np.array(list(table), dtype=f"S{self.width}").view(np.uint8).reshape(len(table), self.width)
+                      if self.width else None)
+        self.index = index
+
+    def write(self, out: np.ndarray) -> None:
+        if self.table is not None:
+            out[:] = self.table[self.index]
+
+
+class _Sparse(Field):
+    """Empty except ``rows``, which hold ``cells``."""
+
+    def __init__(self, rows: np.ndarray, cells: Sequence[bytes]) -> None:
+        self.rows = rows
+        self.width = max((len(c) for c in cells), default=0)
+        self.cells = cells
+
+    def write(self, out: np.ndarray) -> None:
+        out[:] = 0
+        if self.width:
+            out[self.rows] = np.array(list(self.cells), dtype=f"S{self.width}").view(np.uint8).reshape(-1, self.width)
+
+
+def int_field(values: np.ndarray, known: np.ndarray | None = None) -> Field:
     """Integers as ``str(int)`` writes them; empty where ``known`` is False."""
     values = np.asarray(values, dtype=np.int64)
-    mag = np.abs(values)  # (int64 min is not a value procviz stores)
-    field = _digits(mag, pad=False)
-    if (values < 0).any():
-        field = np.hstack([_sign(values), field])
-    return blank(field, known)
+    negative = values < 0  # (int64 min is not a value procviz stores)
+    parts: list[Field | bytes] = [_Digits(np.abs(values))]
+    if negative.any():
+        parts.insert(0, _Sign(negative))
+    return _Composite(parts, known)
 
 
-def fixed_field(values: np.ndarray, digits: int, known: np.ndarray | None = None) -> np.ndarray:
+def fixed_field(values: np.ndarray, digits: int, known: np.ndarray | None = None) -> Field:
     """Integer units of 10**-digits as exact decimal text with ``digits`` (>= 1) decimals
     (``-1.500``); empty where ``known`` is False. The same text as ``fixed_point.format_fixed``."""
     values = np.asarray(values, dtype=np.int64)
     whole, frac = np.divmod(np.abs(values), 10**digits)
-    parts = [_digits(whole, pad=False), np.full((len(values), 1), ord("."), dtype=np.uint8),
-             _digits(frac + 10**digits, pad=True)[:, 1:]]  # the leading "1" keeps the fraction's zeros
-    if (values < 0).any():
-        parts.insert(0, _sign(values))
-    return blank(np.hstack(parts), known)
+    negative = values < 0
+    parts: list[Field | bytes] = [_Digits(whole), b".", _Digits(frac, pad=True, width=digits)]
+    if negative.any():
+        parts.insert(0, _Sign(negative))
+    return _Composite(parts, known)
 
 
-def blank(field: np.ndarray, known: np.ndarray | None) -> np.ndarray:
-    """``field`` with the rows where ``known`` is False emptied (in place when it is writable)."""
-    if known is not None and not known.all():
-        field[~known] = 0
-    return field
+def hex_field(values: np.ndarray) -> Field:
+    """Non-negative integers as ``"%x"`` writes them (lower case, no prefix)."""
+    return _Digits(np.asarray(values, dtype=np.int64), base=16)
 
 
-def table_field(table: Sequence[bytes], index: np.ndarray) -> np.ndarray:
+def table_field(table: Sequence[bytes], index: np.ndarray) -> Field:
     """Row ``i`` holds ``table[index[i]]`` (a few distinct texts for many rows: words, labels)."""
-    width = max((len(t) for t in table), default=0)
-    if width == 0:
-        return np.zeros((len(index), 0), dtype=np.uint8)
-    as_array = np.array(list(table), dtype=f"S{width}").view(np.uint8).reshape(len(table), width)
-    return as_array[index]
+    return _Table(table, index)
 
 
-def bytes_field(cells: Sequence[bytes]) -> np.ndarray:
-    """One given byte string per row."""
-    width = max((len(c) for c in cells), default=0)
-    if width == 0:
-        return np.zeros((len(cells), 0), dtype=np.uint8)
-    return np.array(cells, dtype=f"S{width}").view(np.uint8).reshape(len(cells), width)
-
-
-def sparse_field(n: int, rows: np.ndarray, cells: Sequence[bytes]) -> np.ndarray:
+def sparse_field(n: int, rows: np.ndarray, cells: Sequence[bytes]) -> Field:
     """Empty for every row but ``rows``, which hold ``cells`` (failure reasons: a few rows of many)."""
-    width = max((len(c) for c in cells), default=0)
-    out = np.zeros((n, width), dtype=np.uint8)
-    if width:
-        out[rows] = bytes_field(cells)
-    return out
+    return _Sparse(rows, cells)
 
 
-def literal(text: bytes, n: int) -> np.ndarray:
-    """The same bytes on every row (a separator, a line end, a fixed part of a template)."""
-    return np.broadcast_to(np.frombuffer(text, dtype=np.uint8), (n, len(text)))
+def concat(*parts: Field | bytes, known: np.ndarray | None = None) -> Field:
+    """Several fields and literals as one field, emptied where ``known`` is False."""
+    return _Composite(list(parts), known)
 
 
-def join_fields(fields: Sequence[np.ndarray | bytes]) -> bytes:
-    """The rows' bytes, fields side by side, row after row, NUL padding removed.
+def _matrix(fields: Sequence[Field | bytes], n: int) -> np.ndarray:
+    """The ``N x width`` matrix of the rows: a template row of the literals, then each field."""
+    width = sum(len(f) if isinstance(f, bytes) else f.width for f in fields)
+    template = np.zeros(width, dtype=np.uint8)
+    at = 0
+    for f in fields:
+        if isinstance(f, bytes):
+            template[at:at + len(f)] = np.frombuffer(f, dtype=np.uint8)
+            at += len(f)
+        else:
+            at += f.width
+    mat = np.empty((n, width), dtype=np.uint8)
+    mat[:] = template
+    at = 0
+    for f in fields:
+        if isinstance(f, bytes):
+            at += len(f)
+        else:
+            f.write(mat[:, at:at + f.width])
+            at += f.width
+    return mat
 
-    ``bytes`` items are literals repeated on every row.
-    """
-    arrays = [f for f in fields if not isinstance(f, bytes)]
-    if not arrays:
+
+def join_fields(fields: Sequence[Field | bytes], n: int) -> bytes:
+    """The ``n`` rows' bytes, fields side by side, row after row, NUL padding removed."""
+    if not n:
         return b""
-    n = arrays[0].shape[0]
-    mats = [literal(f, n) if isinstance(f, bytes) else f for f in fields]
-    return np.hstack(mats).tobytes().translate(None, b"\0")
+    return _matrix(fields, n).tobytes().translate(None, b"\0")
 
 
-def width_of(fields: Sequence[np.ndarray | bytes]) -> int:
-    """Bytes per row of the matrix :func:`join_fields` builds (to keep chunks bounded)."""
-    return sum(len(f) if isinstance(f, bytes) else f.shape[1] for f in fields)
+def join_with_inserts(head: Sequence[Field | bytes], tail: Sequence[Field | bytes], n: int, rows: np.ndarray,
+                      inserts: Sequence[bytes]) -> bytes:
+    """Like ``join_fields(head + tail)``, with ``inserts[k]`` put between the head and the tail of
+    row ``rows[k]`` (ascending): sparse long text (a traceback) never widens every row's matrix."""
+    if not len(rows):
+        return join_fields([*head, *tail], n)
+    mat = _matrix([*head, *tail], n)
+    head_width = sum(len(f) if isinstance(f, bytes) else f.width for f in head)
+    head_len = np.count_nonzero(mat[:, :head_width], axis=1)
+    row_len = head_len + np.count_nonzero(mat[:, head_width:], axis=1)
+    at = (np.cumsum(row_len) - row_len + head_len)[rows].tolist()  # where each insert goes
+    block = mat.tobytes().translate(None, b"\0")
+    pieces, prev = [], 0
+    for pos, text in zip(at, inserts, strict=True):
+        pieces += [block[prev:pos], text]
+        prev = pos
+    pieces.append(block[prev:])
+    return b"".join(pieces)
