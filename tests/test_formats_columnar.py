@@ -1,0 +1,242 @@
+"""The columnar fast paths of the formats give exactly what the row-by-row paths give.
+
+Writers: the CSV and the Chrome trace's task slices and queue spans are built from whole numpy
+columns (engine/formats/textcols.py); here they are compared byte for byte with row-by-row
+formatting of the documented templates, with chunks small enough that every file spans many of
+them. Readers: the fast paths (json_columns for native task columns, csv_fast for procviz CSV)
+must build the same Timeline as the strict paths, and anything they do not take plainly must end
+in the strict path's own refusal.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+from synthetic import assert_same_timeline, build_timeline, finished_run
+
+import procviz.engine.formats.chrome_events as chrome_events
+import procviz.engine.formats.csv_read as csv_read
+import procviz.engine.formats.csv_write as csv_write
+import procviz.engine.formats.read as read_module
+from procviz.engine.events import EngineBatch, LaneInfo, RunInfo
+from procviz.engine.formats import TimelineFileError, read_timeline, write_timeline
+from procviz.engine.formats.chrome_tracks import build_layout
+from procviz.engine.formats.fixed_point import MILLIS, SECONDS, format_fixed
+from procviz.engine.formats.json_columns import cut_task_columns
+from procviz.engine.formats.model import TASK_STATE_NAMES, derived_arg_texts, export_lanes, reason_text, trace_end_ns
+from procviz.engine.formats.overlap import clip_overlaps
+from procviz.engine.formats.textcols import fixed_field, hex_field, int_field, join_fields
+from procviz.engine.timeline import Timeline
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of a few rows: every file below spans many of them (and their edges)."""
+    monkeypatch.setattr(csv_write, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(chrome_events, "CHUNK", 5)
+
+
+def _timelines() -> dict[str, Timeline]:
+    edge = build_timeline(n=200, k=4, exotic=False)
+    edge.texts[40] = type(edge.texts[3])(40, "error", "Long", "x" * 5000, "tb " * 3000)  # spliced, chunks halved
+    edge.state[40] = 4
+    lanes_only = Timeline()  # lanes without tasks
+    lanes_only.apply(EngineBatch(run=RunInfo(n_tasks=0, t0_ns=5, config={}, host="h", cpu_count=1, schedstat=False),
+                                 lanes=(LaneInfo(0, 11, 11, "process", "w"), LaneInfo(1, 12, 12, "process", "w"))))
+    return {"edge cases": edge, "plain run": finished_run(3000, lanes=3), "lanes without tasks": lanes_only}
+
+
+# ---- writers against row-by-row formatting -------------------------------------------------------
+
+
+def _reference_csv(tl: Timeline) -> bytes:
+    """The CSV formatted one cell at a time with the csv module (the format's definition)."""
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(csv_write.HEADER)
+    lanes = export_lanes(tl)
+    args = derived_arg_texts(tl)
+    queued, waiting = tl.queued_ns(), tl.waiting_ns()
+
+    def t(col, i):
+        return format_fixed(np.array([col[i] - tl.t0_ns]), SECONDS, np.array([col[i] >= 0]))[0]
+
+    def d(col, i):
+        return format_fixed(np.array([max(col[i], 0)]), MILLIS, np.array([col[i] >= 0]))[0]
+
+    for i in range(tl.n_tasks):
+        lane = int(tl.lane[i])
+        writer.writerow([i, TASK_STATE_NAMES[tl.state[i]], csv_write.neutralise(reason_text(tl.texts.get(i))),
+                         lanes[lane].pid if lane >= 0 else "", lane if lane >= 0 else "", int(tl.chunk[i]),
+                         csv_write.neutralise(args[i]), t(tl.submitted_ns, i), t(tl.start_ns, i), t(tl.end_ns, i),
+                         d(queued, i), d(tl.cpu_ns, i), d(tl.ready_ns, i), d(waiting, i)])
+    return buf.getvalue().encode("utf-8", "backslashreplace")
+
+
+@pytest.mark.parametrize("name", list(_timelines()))
+def test_csv_is_the_row_by_row_text(name, small_chunks, monkeypatch):
+    monkeypatch.setattr(csv_write, "CHUNK_BYTES", 4000)  # long reasons halve chunks down to one row
+    tl = _timelines()[name]
+    out = io.BytesIO()
+    csv_write.write_csv(tl, out)
+    assert out.getvalue() == _reference_csv(tl)
+
+
+def _ms(ns: int) -> str:
+    return f"{ns / 1e6:.3f}" if ns >= 0 else "null"
+
+
+def _reference_task_and_queue_events(tl: Timeline) -> list[str]:
+    """Task slices, then queue spans, from the %-templates one event at a time."""
+    layout = build_layout(export_lanes(tl))
+    end_all = trace_end_ns(tl)
+    pid_of, tid_of, track_of = chrome_events._lane_arrays(layout)
+    ids = np.flatnonzero((tl.start_ns >= 0) & (tl.lane >= 0))
+    lane = tl.lane[ids].astype(np.int64)
+    start = tl.start_ns[ids]
+    end = np.maximum(np.where(tl.end_ns[ids] >= 0, tl.end_ns[ids], end_all), start)
+    new_start, new_end = clip_overlaps(track_of[lane], start, end)
+    extras = chrome_events._task_extras(tl)
+    queued, waiting = tl.queued_ns(), tl.waiting_ns()
+    tasks = []
+    for k, i in enumerate(ids.tolist()):
+        st = int(tl.state[i])
+        ts, dur = (new_start[k] - tl.t0_ns) / 1000.0, (new_end[k] - new_start[k]) / 1000.0
+        tasks.append(chrome_events._X_TASK % (
+            i, pid_of[lane[k]], tid_of[lane[k]], ts, dur, i, TASK_STATE_NAMES[st], tl.chunk[i], _ms(queued[i]),
+            _ms(tl.cpu_ns[i]), _ms(tl.ready_ns[i]), _ms(waiting[i]),
+            extras.get(i, "") + (',"clipped":true' if new_start[k] != start[k] else ""),
+            chrome_events._TASK_CNAME.get(st, "")))
+    queue = []
+    for i in np.flatnonzero(tl.submitted_ns >= 0).tolist():
+        s, e = tl.start_ns[i], tl.end_ns[i]
+        left = max(s if s >= 0 else (e if e >= 0 else end_all), tl.submitted_ns[i])
+        queue.append(chrome_events._BEGIN % (i, layout.parent_pid, layout.queue_tid,
+                                             (tl.submitted_ns[i] - tl.t0_ns) / 1000.0, i))
+        queue.append(chrome_events._END % (i, layout.parent_pid, layout.queue_tid, (left - tl.t0_ns) / 1000.0))
+    return tasks + queue
+
+
+@pytest.mark.parametrize("name", list(_timelines()))
+def test_chrome_task_and_queue_events_are_the_template_text(name, small_chunks):
+    tl = _timelines()[name]
+    layout = build_layout(export_lanes(tl))
+    end = trace_end_ns(tl)
+    blocks = [*chrome_events.task_slices(tl, layout, end), *chrome_events.queue_spans(tl, layout, end)]
+    expected = _reference_task_and_queue_events(tl)
+    assert b",\n".join(blocks).decode() == ",\n".join(expected)
+    assert len(blocks) > 2 or not expected
+
+
+def test_milliseconds_round_like_the_float_at_exact_halves():
+    ns = np.array([0, 1, 499, 500, 501, 1500, 2500, 62_500, 187_500, 999_999_500, 123_456_789_500, -1, 10**15 + 500])
+    text = join_fields([chrome_events._ms_field(ns), b"\n"], len(ns)).decode().split("\n")[:-1]
+    assert text == [_ms(int(v)) for v in ns]
+
+
+def test_number_fields_are_python_text():
+    rng = np.random.default_rng(3)
+    values = np.r_[rng.integers(-10**15, 10**15, 500), [0, -1, 1, 9, 10, 99, 100, -999_999_999, 10**17]]
+    known = rng.random(len(values)) > 0.2
+    row = [int_field(values, known), b"|", fixed_field(values, 9, known), b"|", fixed_field(values, 3), b"|",
+           hex_field(np.abs(values)), b"\n"]
+    lines = join_fields(row, len(values)).decode().split("\n")[:-1]
+    for v, ok, line in zip(values.tolist(), known.tolist(), lines, strict=True):
+        sign = "-" if v < 0 else ""
+        assert line.split("|") == [str(v) if ok else "", f"{sign}{abs(v) // 10**9}.{abs(v) % 10**9:09d}" if ok else "",
+                                   f"{sign}{abs(v) // 1000}.{abs(v) % 1000:03d}", f"{abs(v):x}"]
+
+
+# ---- readers: fast paths against strict paths ---------------------------------------------------
+
+
+def _strict_csv(monkeypatch):
+    monkeypatch.setattr(csv_read, "split_columns", lambda *a, **k: None)
+
+
+@pytest.mark.parametrize("name", list(_timelines()))
+def test_csv_fast_read_is_the_strict_read(name, tmp_path, monkeypatch):
+    tl = _timelines()[name]
+    path = tmp_path / "t.csv"
+    write_timeline(tl, path)
+    data = path.read_bytes()
+    cols = csv_read.split_columns(data, csv_read._HEADER_LINE, len(csv_write.HEADER), csv_read._FAST_INTS,
+                                  csv_read._FAST_SIGNED, csv_read._FAST_TEXTS)
+    assert (cols is not None) == (tl.n_tasks > 0)  # the fast path takes what procviz writes
+    fast = read_timeline(path)
+    _strict_csv(monkeypatch)
+    assert_same_timeline(fast, read_timeline(path))
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t.replace(",0.0", ",0.", 1),  # fewer decimals than procviz writes: read by the strict path
+    lambda t: t.replace("\r\n1,", "\r\n0,", 1),  # a repeated id
+    lambda t: t.replace(",done,", ",dune,", 1),  # an unknown state
+    lambda t: t.replace(",done,", ',"done",', 1),  # a quoted state: still a state
+    lambda t: t.replace("\r\n", "\n"),  # LF line ends
+    lambda t: t.replace(",0.", ",-0.", 3),  # negative durations and times
+    lambda t: t + "1,done\r\n",  # a short row
+])
+def test_csv_anything_unusual_reads_as_the_strict_path_reads_it(edit, tmp_path, monkeypatch):
+    path = tmp_path / "t.csv"
+    write_timeline(finished_run(300, lanes=2), path)
+    path.write_bytes(edit(path.read_text(encoding="utf-8")).encode())
+
+    def outcome():
+        try:
+            return read_timeline(path)
+        except TimelineFileError as exc:
+            return str(exc)
+
+    fast = outcome()
+    _strict_csv(monkeypatch)
+    strict = outcome()
+    if isinstance(strict, str):
+        assert fast == strict
+    else:
+        assert_same_timeline(fast, strict)
+
+
+def test_native_fast_read_is_the_strict_read(tmp_path, monkeypatch):
+    for name, tl in _timelines().items():
+        path = tmp_path / f"{name}.json"
+        write_timeline(tl, path)
+        _, columns = cut_task_columns(path.read_bytes())
+        assert len(columns.by_marker) == 8 + bool(np.isfinite(tl.cost_ms).any()), name  # every task column
+        fast = read_timeline(path)
+        with monkeypatch.context() as m:
+            m.setattr(read_module, "_native_fast", lambda data, p: None)
+            assert_same_timeline(fast, read_timeline(path))
+
+
+@pytest.mark.parametrize("old, new, field", [
+    ('"start_ns":[', '"start_ns":[01,', "start_ns"),  # a leading zero: not JSON
+    ('"lane":[', '"lane":[1e0,', "lane"),  # an exponent: a float where an integer must be
+    ('"state":[', '"state":[99999999999999999999,', "state"),  # past int64
+    ('"chunk":[', '"chunk":[-1,', "chunk"),  # out of range: refused from the array
+])
+def test_native_columns_the_fast_path_leaves_alone_are_refused_as_before(tmp_path, monkeypatch, old, new, field):
+    path = tmp_path / "t.json"
+    write_timeline(finished_run(50, lanes=2), path)
+    path.write_text(path.read_text().replace(old, new, 1))
+    with pytest.raises(TimelineFileError) as fast:
+        read_timeline(path)
+    monkeypatch.setattr(read_module, "_native_fast", lambda data, p: None)
+    with pytest.raises(TimelineFileError) as strict:
+        read_timeline(path)
+    assert str(fast.value) == str(strict.value)
+
+
+def test_a_placeholder_written_into_a_file_is_never_taken_for_a_column(tmp_path):
+    path = tmp_path / "t.json"
+    write_timeline(finished_run(20, lanes=2), path)
+    text = path.read_text()
+    head, _, rest = text.partition('"chunk":[')
+    forged = head + '"chunk":"\\u0000procviz-column:0000000000000000:6"' + rest[rest.index("]") + 1:]
+    path.write_text(forged)
+    with pytest.raises(TimelineFileError) as info:
+        read_timeline(path)
+    assert info.value.field == "chunk" and "must be a list" in info.value.problem
