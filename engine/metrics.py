@@ -138,14 +138,27 @@ class Metrics:
         return lines
 
 
+CHUNK = 1 << 16  # tasks per step of the per-task sums: their temporaries stay a few MB at any size
+
+
 def peak_concurrency(starts: np.ndarray, ends: np.ndarray) -> int:
-    """The most intervals [start, end) open at one time (an end at t closes before a start at t)."""
+    """The most intervals [start, end) open at one time (an end at t closes before a start at t).
+
+    Right after the k-th start (in time order) k intervals have started and those whose end is at
+    or before it have closed: two sorted copies and a chunked search, 16 bytes a task at a million
+    (a merged, lexsorted event list costs four times that)."""
     if len(starts) == 0:
         return 0
-    times = np.concatenate((ends, starts))
-    steps = np.concatenate((np.full(len(ends), -1, np.int64), np.ones(len(starts), np.int64)))
-    order = np.lexsort((steps, times))  # by time, ends (-1) first at a tie
-    return int(np.cumsum(steps[order]).max())
+    return _peak_of_sorted(np.sort(starts), np.sort(ends))
+
+
+def _peak_of_sorted(starts: np.ndarray, ends: np.ndarray) -> int:
+    peak = 0
+    for lo in range(0, len(starts), CHUNK):
+        part = starts[lo:lo + CHUNK]
+        closed = np.searchsorted(ends, part, side="right")
+        peak = max(peak, int((np.arange(lo + 1, lo + 1 + len(part)) - closed).max()))
+    return peak
 
 
 def _work_tasks(tl: Timeline) -> np.ndarray:
@@ -283,16 +296,20 @@ def _gil_wait_per_task(tl: Timeline, ids: np.ndarray, bins: _Bins) -> np.ndarray
     return out
 
 
-def own_work_ns(tl: Timeline, ids: np.ndarray, cpus: int) -> int:
+def own_work_ns(tl: Timeline, ids: np.ndarray, cpus: int, bins: _Bins | None = None) -> int:
     """The estimated serial time of tasks ``ids`` (finished, measured): see the module docstring."""
     if not len(ids):
         return 0
-    wall = tl.end_ns[ids] - tl.start_ns[ids]
-    cpu = np.maximum(tl.cpu_ns[ids], 0)
-    blocked = np.maximum(wall - cpu - np.maximum(tl.ready_ns[ids], 0), 0)
-    bins = _Bins(tl)
-    blocked = np.maximum(blocked - _span_wait_per_task(tl, ids) - _gil_wait_per_task(tl, ids, bins), 0)
-    return int((cpu + blocked + _other_ready_per_task(tl, ids, cpus, bins)).sum())
+    bins = _Bins(tl) if bins is None else bins
+    total = 0
+    for lo in range(0, len(ids), CHUNK):
+        part = ids[lo:lo + CHUNK]
+        wall = tl.end_ns[part] - tl.start_ns[part]
+        cpu = np.maximum(tl.cpu_ns[part], 0)
+        blocked = np.maximum(wall - cpu - np.maximum(tl.ready_ns[part], 0), 0)
+        blocked = np.maximum(blocked - _span_wait_per_task(tl, part) - _gil_wait_per_task(tl, part, bins), 0)
+        total += int((cpu + blocked + _other_ready_per_task(tl, part, cpus, bins)).sum())
+    return total
 
 
 def _is_serial(tl: Timeline) -> bool:
@@ -333,10 +350,11 @@ def _spans(tl: Timeline) -> tuple[int, int]:
         work_tasks = has
     if not np.any(work_tasks):
         return 0, 0
-    sub = tl.submitted_ns[tl.submitted_ns >= 0]
-    first_start = int(tl.start_ns[work_tasks].min())
-    first = min(int(sub.min()), first_start) if len(sub) else first_start
-    return first_start - first, int(tl.end_ns[has].max()) - first_start
+    big = np.iinfo(np.int64).max
+    first_sub = int(np.min(tl.submitted_ns, where=tl.submitted_ns >= 0, initial=big))  # (no copy of the column)
+    first_start = int(np.min(tl.start_ns, where=work_tasks, initial=big))
+    first = min(first_sub, first_start)
+    return first_start - first, int(np.max(tl.end_ns, where=has, initial=-1)) - first_start
 
 
 def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | None = None) -> Metrics:
@@ -344,22 +362,8 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
     a serial run of the same workload, whose measured time then gives the speedup."""
     tl = timeline
     counts = tl.state_counts()
-    wall = tl.wall_ns()
-    has = wall >= 0
     startup, work = _spans(tl)
     makespan = startup + work
-    busy_total = int(wall[has].sum())
-    lanes = []
-    lane_ids = tl.lane[has]
-    if len(tl.lanes):
-        ok = lane_ids >= 0
-        busy_by_lane = np.bincount(lane_ids[ok], weights=wall[has][ok], minlength=len(tl.lanes))
-        tasks_by_lane = np.bincount(lane_ids[ok], minlength=len(tl.lanes))
-        for info in tl.lanes:
-            busy = int(busy_by_lane[info.index]) if info.index < len(busy_by_lane) else 0
-            lanes.append(LaneMetrics(lane=info.index, pid=info.pid,
-                                     tasks=int(tasks_by_lane[info.index]) if info.index < len(tasks_by_lane) else 0,
-                                     busy_ns=busy, utilization=busy / work if work else 0.0))
     slots = 1
     cfg = tl.run.config if tl.run is not None else {}
     if tl.run is not None:
@@ -369,20 +373,27 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
         elif cfg.get("scenario"):
             # a scenario runs one process per role at once, whatever ``workers`` says
             slots = max(sum(1 for lane in tl.lanes if lane.kind != LaneKind.PARENT), 1)
+    has = (tl.start_ns >= 0) & (tl.end_ns >= 0)
     # A file without its config (CSV) must not claim fewer slots than tasks ran at once (> 100 %).
-    slots = max(slots, peak_concurrency(tl.start_ns[has], tl.end_ns[has]))
+    starts, ends = tl.start_ns[has], tl.end_ns[has]  # copies, sorted in place: 16 bytes a task
+    starts.sort()
+    ends.sort()
+    slots = max(slots, _peak_of_sorted(starts, ends) if len(starts) else 0)
+    del has, starts, ends
     machine = tl.machine.data
     cpus = max(int(machine["cpus"][0]) if len(machine) else (tl.run.cpu_count if tl.run else 1), 1)
     measured = serial_baseline_ns(tl, baseline)
-    measured_ids = np.flatnonzero(has & (tl.cpu_ns >= 0) & _work_tasks(tl))
-    serial = measured if measured is not None else own_work_ns(tl, measured_ids, cpus)
-    cpu_total = int(tl.cpu_ns[tl.cpu_ns >= 0].sum())
-    ready = tl.ready_ns
-    waiting = tl.waiting_ns()
-    queued = tl.queued_ns()
-    sched_wait = tl.scheduling_wait_ns()
-    finished = (sched_wait >= 0) & (tl.end_ns >= 0)
-    turnaround = tl.turnaround_ns()
+    sums = _TaskSums(tl, cpus, measured is None)
+    busy_total = sums.busy
+    serial = measured if measured is not None else sums.own_work
+    lanes = []
+    if len(tl.lanes):
+        for info in tl.lanes:
+            busy = int(sums.busy_by_lane[info.index]) if info.index < len(sums.busy_by_lane) else 0
+            tasks = int(sums.tasks_by_lane[info.index]) if info.index < len(sums.tasks_by_lane) else 0
+            lanes.append(LaneMetrics(lane=info.index, pid=info.pid, tasks=tasks, busy_ns=busy,
+                                     utilization=busy / work if work else 0.0))
+    cpu_total = sums.cpu
     other, other_peak = other_load(machine)
     return Metrics(
         tasks=tl.n_tasks,
@@ -395,10 +406,10 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
         serial_estimate_ns=serial,
         speedup=serial / work if work else 0.0,
         utilization=busy_total / (work * slots) if work else 0.0,
-        queued_ns=int(queued[queued >= 0].sum()),
+        queued_ns=sums.queued,
         cpu_ns=cpu_total,
-        ready_ns=int(ready[ready >= 0].sum()),
-        waiting_ns=int(waiting[waiting >= 0].sum()),
+        ready_ns=sums.ready,
+        waiting_ns=sums.waiting,
         ready_measured=bool(tl.run.schedstat) if tl.run else False,
         lanes=tuple(lanes),
         slots=slots,
@@ -407,8 +418,51 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
         speedup_measured=measured is not None,
         cpu_share=cpu_total / (work * min(slots, cpus)) if work else 0.0,
         cpus=cpus,
-        mean_wait_ns=int(sched_wait[finished].mean()) if np.any(finished) else 0,
-        mean_turnaround_ns=int(turnaround[turnaround >= 0].mean()) if np.any(turnaround >= 0) else 0,
+        mean_wait_ns=int(sums.wait / sums.finished) if sums.finished else 0,
+        mean_turnaround_ns=int(sums.turnaround / sums.turned) if sums.turned else 0,
         other_load=other,
         other_load_peak=other_peak,
     )
+
+
+class _TaskSums:
+    """The per-task sums of :func:`compute_metrics`, taken over chunks of tasks (CHUNK at a time),
+    so their temporaries never hold a column's worth of memory at the end of a million-task run."""
+
+    def __init__(self, tl: Timeline, cpus: int, own_work: bool) -> None:
+        n_lanes = len(tl.lanes)
+        self.busy_by_lane = np.zeros(n_lanes, np.float64)
+        self.tasks_by_lane = np.zeros(n_lanes, np.int64)
+        self.busy = self.cpu = self.ready = self.waiting = self.queued = 0
+        self.wait = self.finished = self.turnaround = self.turned = self.own_work = 0
+        work_tasks = _work_tasks(tl)
+        bins = _Bins(tl) if own_work else None
+        for lo in range(0, tl.n_tasks, CHUNK):
+            self._add(tl.task_slice(slice(lo, lo + CHUNK)), work_tasks[lo:lo + CHUNK], lo, tl, cpus, bins)
+
+    def _add(self, part: Timeline, work_tasks: np.ndarray, lo: int, tl: Timeline, cpus: int,
+             bins: _Bins | None) -> None:
+        wall = part.wall_ns()
+        has = wall >= 0
+        self.busy += int(wall[has].sum())
+        lane = part.lane[has]
+        ok = lane >= 0
+        if len(self.busy_by_lane):
+            self.busy_by_lane += np.bincount(lane[ok], weights=wall[has][ok], minlength=len(self.busy_by_lane))
+            self.tasks_by_lane += np.bincount(lane[ok], minlength=len(self.tasks_by_lane))
+        cpu, ready = part.cpu_ns, part.ready_ns
+        self.cpu += int(cpu[cpu >= 0].sum())
+        self.ready += int(ready[ready >= 0].sum())
+        waiting, queued = part.waiting_ns(), part.queued_ns()
+        self.waiting += int(waiting[waiting >= 0].sum())
+        self.queued += int(queued[queued >= 0].sum())
+        sched_wait = part.scheduling_wait_ns()
+        finished = (sched_wait >= 0) & (part.end_ns >= 0)
+        self.wait += int(sched_wait[finished].sum())
+        self.finished += int(finished.sum())
+        turnaround = part.turnaround_ns()
+        self.turnaround += int(turnaround[turnaround >= 0].sum())
+        self.turned += int((turnaround >= 0).sum())
+        if bins is not None:
+            ids = np.flatnonzero(has & (cpu >= 0) & work_tasks) + lo
+            self.own_work += own_work_ns(tl, ids, cpus, bins)

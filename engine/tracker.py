@@ -11,6 +11,7 @@ had already taken, is marked lost, since the Pool will never run it again.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import replace
 
 import numpy as np
@@ -39,6 +40,8 @@ from procviz.engine.events import (
 from procviz.engine.sampler import StateSampler
 from procviz.engine.timeline import Timeline
 
+SUBMIT_ROWS = 1 << 17  # submission rows per batch (2 MB)
+
 
 class RunTracker:
     """Engine-side state of one run; see the module docstring."""
@@ -62,6 +65,7 @@ class RunTracker:
         self._pending_rows: list[bytes] = []
         self._pending_pids: list[tuple[int, int]] = []
         self._pending_texts: list[TaskText] = []
+        self._unsent_submitted: deque[tuple[np.ndarray, int]] = deque()  # (ids, t_ns) not yet in a batch
         self._run = run
         self._reset_out()
         self._out_run: RunInfo | None = run
@@ -117,12 +121,28 @@ class RunTracker:
     # ---- inputs ---------------------------------------------------------------------------------
 
     def on_submitted(self, sub: Submitted) -> None:
-        """Tasks handed to the backend."""
-        rows = np.empty(len(sub.task_ids), SUBMIT_DTYPE)
-        rows["task_id"] = sub.task_ids
-        rows["t_ns"] = sub.t_ns
-        self._apply(EngineBatch(submitted=rows))
-        self._out_submitted.append(rows)
+        """Tasks handed to the backend: queued in the timeline now, handed on by the next cuts
+        (SUBMIT_ROWS at a time: a million submitted at once never become one 16 MB batch)."""
+        ids = np.asarray(sub.task_ids, dtype=np.int64)
+        self.timeline.mark_submitted(ids, sub.t_ns)
+        self._unsent_submitted.append((ids, sub.t_ns))
+
+    def _take_submitted(self, everything: bool) -> None:
+        """Move up to SUBMIT_ROWS unsent submissions (all of them when ``everything``) into the
+        next batch."""
+        room = None if everything else SUBMIT_ROWS
+        while self._unsent_submitted and (room is None or room > 0):
+            ids, t_ns = self._unsent_submitted[0]
+            take = ids if room is None else ids[:room]
+            rows = np.empty(len(take), SUBMIT_DTYPE)
+            rows["task_id"], rows["t_ns"] = take, t_ns
+            self._out_submitted.append(rows)
+            if len(take) == len(ids):
+                self._unsent_submitted.popleft()
+            else:
+                self._unsent_submitted[0] = (ids[len(take):], t_ns)
+            if room is not None:
+                room -= len(take)
 
     def on_worker_batch(self, b: WorkerBatch, now_ns: int) -> None:
         """Take one worker datagram in. Its rows wait for :meth:`settle`, which handles every
@@ -361,8 +381,10 @@ class RunTracker:
         too); with a FINISHED status, the sampler's last read of every lane ends its windows.
         """
         self.sampler.sample_if_due(now_ns)
-        if status is not None and status.phase == RunPhase.FINISHED:
+        finished = status is not None and status.phase == RunPhase.FINISHED
+        if finished:
             self.sampler.close_all(now_ns)
+        self._take_submitted(everything=finished)
         intervals, resources = self.sampler.take()
         machine = self.sampler.take_machine()
         spans = np.array(self._out_spans, dtype=SPAN_DTYPE) if self._out_spans else np.zeros(0, SPAN_DTYPE)
