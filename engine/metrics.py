@@ -138,7 +138,7 @@ class Metrics:
         return lines
 
 
-CHUNK = 1 << 16  # tasks per step of the per-task sums: their temporaries stay a few MB at any size
+CHUNK = 1 << 14  # tasks per step of the per-task sums: their temporaries stay a few MB at any size
 
 
 def peak_concurrency(starts: np.ndarray, ends: np.ndarray) -> int:
@@ -150,6 +150,29 @@ def peak_concurrency(starts: np.ndarray, ends: np.ndarray) -> int:
     if len(starts) == 0:
         return 0
     return _peak_of_sorted(np.sort(starts), np.sort(ends))
+
+
+def _lanes_in_turn(tl: Timeline) -> int | None:
+    """How many lanes ran tasks, when each ran its tasks one after another in id order (as a
+    worker runs its chunks): then no more tasks than that ran at once, and the exact peak is not
+    needed while it is within the slots. None when some lane's tasks overlap or run out of id order.
+    Chunk by chunk: no column-sized temporary."""
+    last_end: dict[int, int] = {}
+    for lo in range(0, tl.n_tasks, CHUNK):
+        part = slice(lo, lo + CHUNK)
+        has = (tl.start_ns[part] >= 0) & (tl.end_ns[part] >= 0) & (tl.lane[part] >= 0)
+        lane, start, end = tl.lane[part][has], tl.start_ns[part][has], tl.end_ns[part][has]
+        order = np.argsort(lane, kind="stable")  # by lane, id order within
+        lane, start, end = lane[order], start[order], end[order]
+        first = np.r_[True, lane[1:] != lane[:-1]] if len(lane) else np.zeros(0, bool)
+        prev_end = np.r_[0, end[:-1]]
+        heads = np.flatnonzero(first)
+        prev_end[heads] = [last_end.get(k, -1) for k in lane[heads].tolist()]
+        if (start < prev_end).any():
+            return None
+        tails = np.r_[heads[1:] - 1, len(lane) - 1] if len(heads) else heads
+        last_end.update(zip(lane[heads].tolist(), end[tails].tolist(), strict=True))
+    return len(last_end)
 
 
 def _peak_of_sorted(starts: np.ndarray, ends: np.ndarray) -> int:
@@ -373,13 +396,16 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
         elif cfg.get("scenario"):
             # a scenario runs one process per role at once, whatever ``workers`` says
             slots = max(sum(1 for lane in tl.lanes if lane.kind != LaneKind.PARENT), 1)
-    has = (tl.start_ns >= 0) & (tl.end_ns >= 0)
     # A file without its config (CSV) must not claim fewer slots than tasks ran at once (> 100 %).
-    starts, ends = tl.start_ns[has], tl.end_ns[has]  # copies, sorted in place: 16 bytes a task
-    starts.sort()
-    ends.sort()
-    slots = max(slots, _peak_of_sorted(starts, ends) if len(starts) else 0)
-    del has, starts, ends
+    bound = _lanes_in_turn(tl)
+    if bound is None or bound > slots:
+        has = (tl.start_ns >= 0) & (tl.end_ns >= 0)
+        starts, ends = tl.start_ns[has], tl.end_ns[has]  # copies, sorted in place: 16 bytes a task
+        del has
+        starts.sort()
+        ends.sort()
+        slots = max(slots, _peak_of_sorted(starts, ends) if len(starts) else 0)
+        del starts, ends
     machine = tl.machine.data
     cpus = max(int(machine["cpus"][0]) if len(machine) else (tl.run.cpu_count if tl.run else 1), 1)
     measured = serial_baseline_ns(tl, baseline)
