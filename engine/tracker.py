@@ -66,6 +66,7 @@ class RunTracker:
         self._pending_pids: list[tuple[int, int]] = []
         self._pending_texts: list[TaskText] = []
         self._unsent_submitted: deque[tuple[np.ndarray, int]] = deque()  # (ids, t_ns) not yet in a batch
+        self._ended = 0  # rows of ends written (at least the tasks ended: see all_finished)
         self._run = run
         self._reset_out()
         self._out_run: RunInfo | None = run
@@ -178,11 +179,10 @@ class RunTracker:
         """Fold in every row received since the last call (call before handling worker exits)."""
         if self._pending_rows:
             rows = np.frombuffer(b"".join(self._pending_rows), dtype=WIRE_EVENT_DTYPE)
-            pids = np.repeat(np.array([p for p, _ in self._pending_pids], np.int64),
-                             [n for _, n in self._pending_pids])
+            segments = list(self._pending_pids)  # (pid, rows) per datagram, in arrival order
             self._pending_rows.clear()
             self._pending_pids.clear()
-            self._on_rows(pids, rows, now_ns)
+            self._on_rows(segments, rows, now_ns)
         if self._pending_texts:
             state = self.timeline.state
             keep = []
@@ -194,26 +194,26 @@ class RunTracker:
             self._texts(keep)
             self._pending_texts.clear()
 
-    def _on_rows(self, pids: np.ndarray, rows: np.ndarray, now_ns: int) -> None:
+    def _on_rows(self, segments: list[tuple[int, int]], rows: np.ndarray, now_ns: int) -> None:
         tl = self.timeline
         ids = rows["task_id"]
         # Ids out of range are garbage; events for tasks the engine already ended (timeout,
         # cancel, lost) are late: drop both.
         keep = (ids >= 0) & (ids < tl.n_tasks)
         keep[keep] = tl.state[ids[keep]] < TaskState.DONE
+        lanes = self._lanes_of(segments, rows, keep, now_ns)
         if not keep.all():
-            rows, ids, pids = rows[keep], ids[keep], pids[keep]
+            rows, ids, lanes = rows[keep], ids[keep], lanes[keep]
         if not len(rows):
             return
         self.last_progress_ns = now_ns
-        keys = (pids << 32) | rows["tid"].astype(np.int64)
-        uniq, first_rev, inverse = _unique_last(keys)
-        lane_of_key = np.array([self.lane_for(int(k >> 32), int(k & 0xFFFFFFFF), now_ns) for k in uniq], np.int32)
-        lanes = lane_of_key[inverse]
         kinds = rows["kind"]
-        for lane, last in zip(lane_of_key.tolist(), first_rev.tolist(), strict=True):
-            task = int(ids[last])
-            if kinds[last] == EventKind.START:
+        last = np.full(len(tl.lanes), -1, np.int64)
+        last[lanes] = np.arange(len(lanes))  # later rows overwrite earlier ones: each lane's last stays
+        for lane in np.flatnonzero(last >= 0).tolist():
+            at = int(last[lane])
+            task = int(ids[at])
+            if kinds[at] == EventKind.START:
                 self.running[lane] = task
             elif self.running.get(lane) == task:
                 del self.running[lane]
@@ -233,9 +233,33 @@ class RunTracker:
             e["ready_ns"] = rows["ready_ns"][is_end]
             self._write_ends(e)
 
+    def _lanes_of(self, segments: list[tuple[int, int]], rows: np.ndarray, keep: np.ndarray,
+                  now_ns: int) -> np.ndarray:
+        """The lane of each row (-1 where no row of its worker thread is kept). A lane is opened
+        (lane_for) for each thread with a kept row, in (pid, tid) order."""
+        counts = [n for _, n in segments]
+        firsts = np.cumsum([0, *counts[:-1]])
+        tids = rows["tid"]
+        if np.array_equal(tids, np.repeat(tids[firsts], counts)):  # one thread per datagram: the usual case
+            kept = np.add.reduceat(keep, firsts) > 0 if len(rows) else np.zeros(0, bool)
+            keys = [(pid, tid) for (pid, _), tid, k in zip(segments, tids[firsts].tolist(), kept.tolist(), strict=True)
+                    if k]
+            lane_of = {key: self.lane_for(key[0], key[1], now_ns) for key in sorted(set(keys), key=_key_order)}
+            per_segment = [lane_of.get((pid, tid), -1) for (pid, _), tid in zip(segments, tids[firsts].tolist(),
+                                                                                 strict=True)]
+            return np.repeat(np.array(per_segment, np.int32), counts)
+        pids = np.repeat(np.array([p for p, _ in segments], np.int64), counts)
+        all_keys = (pids << 32) | tids.astype(np.int64)
+        lanes = np.full(len(rows), -1, np.int32)
+        uniq, inverse = np.unique(all_keys[keep], return_inverse=True)
+        lane_of_key = np.array([self.lane_for(int(k >> 32), int(k & 0xFFFFFFFF), now_ns) for k in uniq], np.int32)
+        lanes[keep] = lane_of_key[inverse.reshape(-1)]
+        return lanes
+
     def _write_ends(self, e: np.ndarray) -> None:
         self._apply(EngineBatch(ended=e))
         self._out_ended.append(e)
+        self._ended += len(e)
 
     def _texts(self, texts: list[TaskText]) -> None:
         if texts:
@@ -370,7 +394,11 @@ class RunTracker:
 
     def all_finished(self) -> bool:
         """Whether every task reached a terminal state."""
-        return bool(self.timeline.state.min(initial=TaskState.DONE) >= TaskState.DONE)  # no temporary: per pass
+        # Every task ends through _write_ends, which counts its rows: until that count reaches the
+        # task count some task is certainly open, and the scan (1 MB at a million) is skipped.
+        if self._ended < self.timeline.n_tasks:
+            return False
+        return bool(self.timeline.state.min(initial=TaskState.DONE) >= TaskState.DONE)
 
     # ---- output ---------------------------------------------------------------------------------
 
@@ -410,14 +438,9 @@ class RunTracker:
         return batch
 
 
-def _unique_last(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unique keys, the index of each one's *last* row, and each row's key position."""
-    if len(keys) and keys[0] == keys[-1] and np.all(keys == keys[0]):  # one worker thread: the usual case
-        return keys[:1], np.array([len(keys) - 1]), np.zeros(len(keys), np.intp)
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    last = np.zeros(len(uniq), np.intp)
-    last[inverse] = np.arange(len(keys))  # later rows overwrite earlier ones: the last one stays
-    return uniq, last, inverse
+def _key_order(key: tuple[int, int]) -> int:
+    """The order lanes are opened in: by pid, then tid (as (pid << 32) | tid sorts)."""
+    return (key[0] << 32) | key[1]
 
 
 def _cat(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
