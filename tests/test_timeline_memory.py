@@ -1,0 +1,89 @@
+"""What a large run costs the parent in memory, counted in bytes (never timed).
+
+* The engine's Timeline holds 45 bytes a task of its own: the chunk and planned-cost columns are
+  the RunInfo's arrays, shared, not copied.
+* Metrics at the end of a run take no column-sized temporaries (tracemalloc counts numpy's
+  allocations, so the figure does not depend on the machine's load).
+* A million tasks submitted at once reach the consumer in bounded batches, all of them by the
+  run's last batch.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+from synthetic import finished_run
+
+from procviz.engine.columns import ArrayColumn
+from procviz.engine.events import EngineBatch, RunInfo, RunPhase, RunStatus, Submitted, TaskState
+from procviz.engine.metrics import compute_metrics
+from procviz.engine.sampler import StateSampler
+from procviz.engine.tally import RunTally
+from procviz.engine.timeline import Timeline
+from procviz.engine.tracker import SUBMIT_ROWS, RunTracker
+
+N = 200_000
+
+
+def _engine_run(n: int = N) -> RunInfo:
+    return RunInfo(n_tasks=n, t0_ns=10**12, config={"workers": 2, "workload": {"kind": "cpu"}}, host="h",
+                   cpu_count=2, schedstat=True, cost_ms=ArrayColumn(np.full(n, 1.0)),
+                   chunks=ArrayColumn(np.arange(n, dtype=np.int32) // 1000))
+
+
+def _own_bytes(tl: Timeline, run: RunInfo) -> int:
+    shared = {id(np.asarray(run.cost_ms).base), id(np.asarray(run.chunks).base)}
+    total = 0
+    for name in Timeline.TASK_COLUMNS:
+        col = getattr(tl, name)
+        if id(col.base) not in shared and id(col) not in shared:
+            total += col.nbytes
+    return total
+
+
+def test_engine_timeline_keeps_45_bytes_a_task():
+    run = _engine_run()
+    tl = Timeline()
+    tl.apply(EngineBatch(run=run))
+    assert _own_bytes(tl, run) / N <= 45
+    assert np.shares_memory(tl.chunk, np.asarray(run.chunks)) and np.shares_memory(tl.cost_ms, np.asarray(run.cost_ms))
+    # a timeline whose run has tuples copies them (and its columns stay writable)
+    copy = Timeline()
+    copy.apply(EngineBatch(run=RunInfo(n_tasks=3, t0_ns=0, config={}, host="", cpu_count=1, schedstat=False,
+                                       cost_ms=(1.0, 2.0, 3.0), chunks=(0, 0, 1))))
+    copy.cost_ms[0] = 9.0
+    assert list(copy.chunk) == [0, 0, 1]
+
+
+def test_metrics_take_no_column_sized_temporaries():
+    tl = finished_run(N, lanes=4)
+    compute_metrics(tl)  # warm (imports, caches)
+    tracemalloc.start()
+    try:
+        compute_metrics(tl)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # A few boolean masks (a byte a task each) and one chunk's temporaries; one int64 temporary of
+    # every task would add 8 bytes a task on its own.
+    assert peak < 4 * N + (2 << 20)
+
+
+def test_submissions_reach_the_consumer_in_bounded_batches():
+    n = 2 * SUBMIT_ROWS + 5
+    tracker = RunTracker(_engine_run(n), StateSampler(watch_exits=False, machine=False))
+    tally = RunTally()
+    consumer = Timeline()
+    for batch in (tracker.cut(10**12),):
+        tally.apply(batch)
+        consumer.apply(batch)
+    tracker.on_submitted(Submitted(np.arange(n), 10**12 + 5))
+    assert (tracker.timeline.state == TaskState.QUEUED).all()  # the engine's own timeline at once
+    first = tracker.cut(10**12 + 6)
+    assert first is not None and len(first.submitted) == SUBMIT_ROWS
+    consumer.apply(first)
+    last = tracker.cut(10**12 + 7, RunStatus(RunPhase.FINISHED, "done"))
+    assert last is not None and len(last.submitted) == n - SUBMIT_ROWS  # the last batch carries the rest
+    consumer.apply(last)
+    assert (consumer.state == TaskState.QUEUED).all() and (consumer.submitted_ns == 10**12 + 5).all()
