@@ -216,10 +216,13 @@ class Timeline:
         self.end_ns[ids] = rows["end_ns"]
         self.cpu_ns[ids] = rows["cpu_ns"]
         self.ready_ns[ids] = rows["ready_ns"]
-        has_lane = rows["lane"] >= 0
-        self.lane[ids[has_lane]] = rows["lane"][has_lane]
-        has_start = rows["start_ns"] >= 0
-        self.start_ns[ids[has_start]] = rows["start_ns"][has_start]
+        # Workers' ends give the lane and no start (the START row did); engine ends the opposite.
+        for column, values in ((self.lane, rows["lane"]), (self.start_ns, rows["start_ns"])):
+            given = values >= 0
+            if given.all():
+                column[ids] = values
+            elif given.any():
+                column[ids[given]] = values[given]
 
     # ---- derived views --------------------------------------------------------------------------
 

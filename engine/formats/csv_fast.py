@@ -92,6 +92,12 @@ def _numbers(b: np.ndarray, stream: np.ndarray, bounds: list[tuple[np.ndarray, n
         return None
     for col in text_cols:  # blank each text cell and the comma before it
         _blank(stream, commas[:, col - 1], bounds[col][1])
+    known_of = {col: bounds[col][1] > bounds[col][0] for col in nums}
+    if nums[0] == 0 and not known_of[0].all():
+        return None  # the first cell of a row is the id: never empty
+    for col in nums:  # an empty cell and the comma before it go: only known cells are parsed
+        if col and not known_of[col].all():
+            stream[commas[:, col - 1][~known_of[col]]] = 0
     body = stream.tobytes()
     if body.translate(None, b"0123456789.,-\r\n\0"):
         return None  # a quote or a letter in a number
@@ -118,21 +124,18 @@ def _numbers(b: np.ndarray, stream: np.ndarray, bounds: list[tuple[np.ndarray, n
         lengths[col] = known
     if body.count(b".") != points or body.count(b"-") != signs:
         return None  # a point or a sign anywhere else
-    # Line ends become separators; points and text go; empty cells read as 0 (``known`` says empty).
-    body = body.translate(_LF_TO_COMMA, b"\r.\0")
-    if not all(known.all() for known in lengths.values()):
-        body = body.replace(b",,", b",0,")
-        if b",," in body:  # (runs of empty cells: the first pass filled every other one)
-            body = body.replace(b",,", b",0,")
-    body = body[:-1]  # the last line's end
+    # Line ends become separators; points, text and empty cells go (``known`` says which are empty).
+    body = body.translate(_LF_TO_COMMA, b"\r.\0")[:-1]  # (without the last line's end)
     try:
         values = np.fromstring(body, dtype=np.int64, sep=",")  # (text mode: not deprecated)
     except ValueError:
         return None
-    if len(values) != n * len(nums):
+    known = np.column_stack([lengths[col] for col in nums])
+    if len(values) != int(known.sum()):
         return None
-    table = values.reshape(n, len(nums))
-    return {col: (np.where(lengths[col], table[:, k], 0), lengths[col]) for k, col in enumerate(nums)}
+    table = np.zeros((n, len(nums)), dtype=np.int64)
+    table[known] = values  # row by row, as the stream had them
+    return {col: (table[:, k].copy(), lengths[col]) for k, col in enumerate(nums)}
 
 
 _LF_TO_COMMA = bytes.maketrans(b"\n", b",")
@@ -190,7 +193,10 @@ def _texts(stream: np.ndarray, start: np.ndarray, end: np.ndarray, quoted: bool)
         text = _unquote(cell) if quoted else cell
         if text is None:
             return None
-        decoded.append(text.decode("utf-8"))
+        try:
+            decoded.append(text.decode("utf-8"))
+        except UnicodeDecodeError:
+            return None  # the strict path names the line
     return decoded, inverse.reshape(-1)
 
 

@@ -190,25 +190,29 @@ _FAST_TEXTS = {COL[c] for c in ("state", "reason", "args")}
 _HEADER_LINE = (",".join(HEADER) + "\r\n").encode()
 
 
-def timeline_from_csv(text: str, path: str, data: bytes | None = None) -> Timeline:
-    """Validate a procviz CSV and build its Timeline (raises TimelineFileError).
-
-    ``data``: the file's bytes, for the fast path (csv_fast) when the file is exactly as procviz
-    writes it; otherwise, or on anything to refuse, the strict path reads ``text``.
-    """
+def timeline_from_csv(text: str, path: str) -> Timeline:
+    """Validate a procviz CSV and build its Timeline (raises TimelineFileError)."""
     nul = text.find("\0")
     if nul >= 0:
         raise TimelineFileError(path, f"line {text.count(chr(10), 0, nul) + 1}", "",
                                 "contains a NUL byte; procviz CSV never does")
-    if data is not None:
-        cols = split_columns(data.removeprefix(b"\xef\xbb\xbf"), _HEADER_LINE, len(HEADER), _FAST_INTS,
-                             _FAST_SIGNED, _FAST_TEXTS)
-        if cols is not None:
-            try:
-                return _timeline(_FastRows(cols))
-            except _NotFast:
-                pass
     return _timeline(_Rows(text, path))
+
+
+def timeline_from_csv_bytes(data: bytes) -> Timeline | None:
+    """The fast path (csv_fast) for a file exactly as procviz writes it, straight from its bytes;
+    None when it does not apply or finds something to refuse: then decode the file and call
+    :func:`timeline_from_csv`, which words every refusal with the row and field."""
+    if b"\0" in data:
+        return None
+    cols = split_columns(data.removeprefix(b"\xef\xbb\xbf"), _HEADER_LINE, len(HEADER), _FAST_INTS, _FAST_SIGNED,
+                         _FAST_TEXTS)
+    if cols is None:
+        return None
+    try:
+        return _timeline(_FastRows(cols))
+    except _NotFast:
+        return None
 
 
 def _timeline(rows: _Rows | _FastRows) -> Timeline:

@@ -18,9 +18,9 @@ import os
 import re
 
 from procviz.engine.formats.chrome_read import TRACE_PREFIX, timeline_from_chrome_doc, timeline_from_chrome_text
-from procviz.engine.formats.csv_read import timeline_from_csv
+from procviz.engine.formats.csv_read import timeline_from_csv, timeline_from_csv_bytes
 from procviz.engine.formats.errors import TimelineFileError
-from procviz.engine.formats.fileio import check_format_size, read_limited
+from procviz.engine.formats.fileio import MAX_CSV_BYTES, check_format_size, read_limited
 from procviz.engine.formats.gcpause import gc_paused
 from procviz.engine.formats.json_columns import cut_task_columns
 from procviz.engine.formats.jsonio import decode_strict, decode_utf8, parse_json
@@ -28,6 +28,7 @@ from procviz.engine.formats.native_read import timeline_from_native
 from procviz.engine.timeline import Timeline
 
 _LEADING_BLANKS = re.compile(r"\s*")
+_HEAD_BYTES = 4096
 
 
 def read_timeline(path: str | os.PathLike[str]) -> Timeline:
@@ -42,14 +43,23 @@ def read_timeline(path: str | os.PathLike[str]) -> Timeline:
 
 def _read(p: str) -> Timeline:
     data = read_limited(p)
+    # The kind comes from the first characters; a CSV as procviz writes it is then read from its
+    # bytes (no decoded copy of a 100 MB text), everything else from the decoded text.
+    head = data[:_HEAD_BYTES].decode("utf-8-sig", "ignore")
+    if not head.strip() and len(data) > _HEAD_BYTES:
+        head = decode_utf8(data, p)  # a long blank start: look at the whole text
+    start = m.end() if (m := _LEADING_BLANKS.match(head)) else 0
+    first = head[start:start + 1]
+    if not head.startswith(TRACE_PREFIX) and first not in ("{", "[") and len(data) <= MAX_CSV_BYTES \
+            and not p.lower().endswith((".json", ".json.gz")):
+        fast = timeline_from_csv_bytes(data)
+        if fast is not None:
+            return fast
     text = decode_utf8(data, p)
-    # The first non-blank character, without copying a text that may be hundreds of MB.
-    start = m.end() if (m := _LEADING_BLANKS.match(text)) else 0
-    head = text[start:start + 1]
     if text.startswith(TRACE_PREFIX):
         check_format_size(p, "chrome", len(text))
         return timeline_from_chrome_text(text, p)
-    if head == "{":
+    if first == "{":
         check_format_size(p, "json", len(text))
         fast = _native_fast(data, p)
         if fast is not None:
@@ -58,15 +68,15 @@ def _read(p: str) -> Timeline:
         if isinstance(doc, dict) and "traceEvents" in doc and "format" not in doc:
             return timeline_from_chrome_doc(doc, p)
         return timeline_from_native(doc, p)
-    if head == "[":
+    if first == "[":
         raise TimelineFileError(p, "document", "", "is a Chrome trace in array form, which carries no procviz data; "
                                 "procviz re-opens only the traces it wrote")
     if p.lower().endswith((".json", ".json.gz")):
         # The name only words the error: a .json that is not JSON is not reported as a bad CSV.
-        raise TimelineFileError(p, "document", "", "is empty; expected a JSON timeline" if not head
+        raise TimelineFileError(p, "document", "", "is empty; expected a JSON timeline" if not first
                                 else "is not JSON (it does not start with '{')")
     check_format_size(p, "csv", len(text))
-    return timeline_from_csv(text, p, data)
+    return timeline_from_csv(text, p)
 
 
 def _native_fast(data: bytes, p: str) -> Timeline | None:
