@@ -38,6 +38,7 @@ class _Digits(Field):
 
     def __init__(self, mag: np.ndarray, pad: bool = False, base: int = 10, width: int = 0) -> None:
         self.mag, self.pad, self.base = mag, pad, base
+        self._block: np.ndarray | None = None
         top = int(mag.max()) if len(mag) else 0
         if width:
             self.width = width
@@ -47,18 +48,26 @@ class _Digits(Field):
             self.width = max(len(str(top)), 1)
 
     def write(self, out: np.ndarray) -> None:
-        rest, base = self.mag.copy(), self.base
-        for j in range(self.width - 1, -1, -1):
-            if base == 16:
-                out[:, j] = _HEX[rest & 15]
-                rest >>= 4
-            else:
-                rest, digit = np.divmod(rest, 10)
-                out[:, j] = digit
-                out[:, j] += _ZERO
-        if not self.pad:
-            for j in range(self.width - 1):  # a leading zero: fewer digits than this position needs
-                out[:, j][self.mag < base ** (self.width - 1 - j)] = 0
+        if self._block is None:
+            # Digit-major (one contiguous row per digit position: scalar divisions, contiguous
+            # writes), then one copy into place; kept, as a field may appear twice in a row.
+            rest, base, width = self.mag.copy(), self.base, self.width
+            digits = np.empty((width, len(rest)), dtype=np.uint8)
+            for j in range(width - 1, -1, -1):
+                if base == 16:
+                    digits[j] = _HEX[rest & 15]
+                    rest >>= 4
+                else:
+                    quotient = rest // 10
+                    np.subtract(rest, quotient * 10, out=rest)
+                    digits[j] = rest
+                    digits[j] += _ZERO
+                    rest = quotient
+            if not self.pad:  # a leading zero: fewer digits than this position needs
+                for j in range(width - 1):
+                    digits[j][self.mag < base ** (width - 1 - j)] = 0
+            self._block = digits.T
+        out[:] = self._block
 
 
 class _Composite(Field):
