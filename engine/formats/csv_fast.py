@@ -42,10 +42,9 @@ def split_columns(data: bytes, header: bytes, n_cols: int, int_cols: dict[int, i
     b = np.frombuffer(data, dtype=np.uint8)[len(header):]
     if len(b) < 2 or b[-1] != _LF or b[-2] != _CR:
         return None
-    quote = b == _QUOTE
-    quoted = bool(quote.any())
+    quoted = b'"' in data  # (a C search: no array when nothing is quoted, the usual case)
     if quoted:
-        outside = ~np.logical_xor.accumulate(quote)  # an odd number of quotes so far: inside one
+        outside = ~np.logical_xor.accumulate(b == _QUOTE)  # an odd number of quotes so far: inside one
         lf = np.flatnonzero((b == _LF) & outside)
         cr = np.flatnonzero((b == _CR) & outside)
         comma = np.flatnonzero((b == _COMMA) & outside)
@@ -57,8 +56,7 @@ def split_columns(data: bytes, header: bytes, n_cols: int, int_cols: dict[int, i
     n = len(lf)
     if len(cr) != n or not np.array_equal(cr + 1, lf) or len(comma) != n * (n_cols - 1):
         return None
-    commas = comma.reshape(n, n_cols - 1).T.copy()  # one contiguous row of positions per separator
-    commas = commas.T
+    commas = comma.reshape(n, n_cols - 1)
     if n and not ((commas[:, 0] > np.r_[-1, lf[:-1]]).all() and (commas[:, -1] < cr).all()):
         return None  # a row with too few or too many cells
     row_start = np.r_[0, lf[:-1] + 1] if n else lf
@@ -99,7 +97,8 @@ def _numbers(b: np.ndarray, stream: np.ndarray, bounds: list[tuple[np.ndarray, n
         if col and not known_of[col].all():
             stream[commas[:, col - 1][~known_of[col]]] = 0
     body = stream.tobytes()
-    if body.translate(None, b"0123456789.,-\r\n\0"):
+    marks = body.translate(None, b"0123456789,\r\n\0")  # what is left: points and signs, or a stray byte
+    if marks.translate(None, b".-"):
         return None  # a quote or a letter in a number
     points = signs = 0
     lengths = {}
@@ -122,7 +121,7 @@ def _numbers(b: np.ndarray, stream: np.ndarray, bounds: list[tuple[np.ndarray, n
         if (known & (digits < 1)).any() or digits.max() > MAX_DIGITS:
             return None
         lengths[col] = known
-    if body.count(b".") != points or body.count(b"-") != signs:
+    if marks.count(b".") != points or marks.count(b"-") != signs:
         return None  # a point or a sign anywhere else
     # Line ends become separators; points, text and empty cells go (``known`` says which are empty).
     body = body.translate(_LF_TO_COMMA, b"\r.\0")[:-1]  # (without the last line's end)
