@@ -182,11 +182,13 @@ def _texts(stream: np.ndarray, start: np.ndarray, end: np.ndarray, quoted: bool)
         keys, inverse = np.unique(i0.reshape(-1) * len(u1) + i1.reshape(-1), return_inverse=True)
         cells = [(int(u0[k // len(u1)]).to_bytes(8, "little") + int(u1[k % len(u1)]).to_bytes(8, "little"))
                  .rstrip(b"\0") for k in keys.tolist()]
-    else:
-        lookup: dict[bytes, int] = {}
-        index = [lookup.setdefault(stream[s:e].tobytes(), len(lookup))
-                 for s, e in zip(start.tolist(), end.tolist(), strict=True)]
-        cells, inverse = list(lookup), np.array(index, dtype=np.intp)
+    else:  # long cells (failure reasons): one by one, the empty ones (most) left at index 0
+        lookup: dict[bytes, int] = {b"": 0}
+        filled = np.flatnonzero(length > 0)
+        inverse = np.zeros(n, dtype=np.intp)
+        inverse[filled] = [lookup.setdefault(stream[s:e].tobytes(), len(lookup))
+                           for s, e in zip(start[filled].tolist(), end[filled].tolist(), strict=True)]
+        cells = list(lookup)
     decoded = []
     for cell in cells:
         text = _unquote(cell) if quoted else cell
