@@ -93,13 +93,15 @@ def task_slices(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[b
         part = ids[sl]
         n = len(part)
         task = int_field(part)
-        head = [b'{"ph":"X","cat":"task","name":"task ', task, b'","pid":', int_field(pid_of[lane[sl]]), b',"tid":',
+        head: list[Field | bytes] = [
+                b'{"ph":"X","cat":"task","name":"task ', task, b'","pid":', int_field(pid_of[lane[sl]]), b',"tid":',
                 int_field(tid_of[lane[sl]]), b',"ts":', fixed_field(new_start[sl] - t0, 3), b',"dur":',
                 fixed_field(new_end[sl] - new_start[sl], 3), b',"args":{"task":', task, b',"state":"',
                 table_field(_STATE_WORDS, tl.state[part]), b'","chunk":', int_field(tl.chunk[part]),
                 b',"queued_ms":', _ms_field(queued[part]), b',"cpu_ms":', _ms_field(tl.cpu_ns[part]),
                 b',"ready_ms":', _ms_field(tl.ready_ns[part]), b',"waiting_ms":', _ms_field(waiting[part])]
-        tail = [table_field([b"", b',"clipped":true'], clipped[sl].astype(np.intp)), b"}",
+        tail: list[Field | bytes] = [
+                table_field([b"", b',"clipped":true'], clipped[sl].astype(np.intp)), b"}",
                 table_field(_TASK_CNAMES, tl.state[part]), b"},\n"]
         lo, hi = np.searchsorted(extra_ids, [part[0], part[-1] + 1]).tolist()
         with_extra = extra_ids[lo:hi]

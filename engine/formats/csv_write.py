@@ -25,7 +25,7 @@ import numpy as np
 
 from procviz.engine.formats.fixed_point import MILLIS, SECONDS
 from procviz.engine.formats.model import TASK_STATE_NAMES, arg_table, export_lanes, reason_text, require_run
-from procviz.engine.formats.textcols import fixed_field, int_field, join_fields, sparse_field, table_field
+from procviz.engine.formats.textcols import Field, fixed_field, int_field, join_fields, sparse_field, table_field
 from procviz.engine.timeline import Timeline
 
 HEADER = ("id", "state", "reason", "pid", "lane", "chunk", "args", "submitted_s", "start_s", "end_s", "queued_ms",
@@ -78,7 +78,7 @@ def write_csv(timeline: Timeline, out: BinaryIO) -> None:
         has_lane = lane >= 0
         pid = pid_of_lane[np.clip(lane, 0, len(pid_of_lane) - 1)]
         at = slice(*np.searchsorted(reason_ids, [lo, hi]).tolist())
-        fields = [
+        fields: list[Field | bytes] = [
             int_field(np.arange(lo, hi)), b",", table_field(_STATE_WORDS, timeline.state[sl]), b",",
             sparse_field(hi - lo, reason_ids[at] - lo, reason_cells[at]), b",",
             int_field(pid, has_lane), b",", int_field(lane, has_lane), b",", int_field(timeline.chunk[sl]), b",",
