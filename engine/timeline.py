@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from procviz.engine.columns import ArrayColumn
 from procviz.engine.events import (
     INTERVAL_DTYPE,
     MACHINE_DTYPE,
@@ -66,16 +65,14 @@ class GrowableColumns:
 
 
 def _column(values: Sequence[Any], dtype: type, n: int, default: Callable[[], np.ndarray]) -> np.ndarray:
-    """The task column for per-task run data: the very array when ``values`` is an
-    :class:`ArrayColumn` of that dtype and length (read-only, shared with the RunInfo), else
-    ``default()`` with ``values`` (if any) copied in."""
-    if isinstance(values, ArrayColumn):
-        array = np.asarray(values)
-        if array.dtype == dtype and array.shape == (n,):
-            return array
-    column = default()
-    if len(values):
-        column[:] = np.asarray(values, dtype=dtype)
+    """The task column for per-task run data: ``values`` as an array of ``dtype`` (an ArrayColumn
+    of that dtype gives its own read-only array: shared with the RunInfo, no copy; a tuple becomes a
+    new array), or ``default()`` when there are none."""
+    if not len(values):
+        return default()
+    column = np.asarray(values, dtype=dtype)
+    if column.shape != (n,):
+        raise ValueError(f"per-task run data has {len(values)} values for {n} tasks")
     return column
 
 
