@@ -70,7 +70,7 @@ def _column(values: Sequence[Any], dtype: type, n: int, default: Callable[[], np
     new array), or ``default()`` when there are none."""
     if not len(values):
         return default()
-    column = np.asarray(values, dtype=dtype)
+    column: np.ndarray = np.asarray(values, dtype=dtype)
     if column.shape != (n,):
         raise ValueError(f"per-task run data has {len(values)} values for {n} tasks")
     return column
