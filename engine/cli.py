@@ -17,14 +17,14 @@ import argparse
 import json
 import logging
 import os
+import queue
 import signal
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from procviz import __version__
 from procviz.engine.cli_config import config_from_args
 from procviz.engine.cli_progress import RunProgress, wanted
 from procviz.engine.config import (
@@ -38,19 +38,22 @@ from procviz.engine.config import (
     START_METHODS,
     ConfigError,
 )
-from procviz.engine.events import RunOutcome
-from procviz.engine.tally import RunTally, drain_until
-from procviz.engine.timeline import Timeline
+from procviz.engine.numpy_import import import_numpy
+
+if TYPE_CHECKING:  # numpy and the engine are imported by cmd_run once the config is valid
+    from procviz.engine.runner import Engine, RunResult
+    from procviz.engine.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STOPPED = 0, 1, 2, 3
+# By RunOutcome (a StrEnum: its members are these strings), without importing the engine to say so.
 EXIT_CODES = {
-    RunOutcome.COMPLETED: EXIT_OK,
-    RunOutcome.FAILED: EXIT_FAILED,
-    RunOutcome.ERROR: EXIT_FAILED,
-    RunOutcome.INVALID: EXIT_INVALID,
-    RunOutcome.STOPPED: EXIT_STOPPED,
+    "completed": EXIT_OK,
+    "failed": EXIT_FAILED,
+    "error": EXIT_FAILED,
+    "invalid": EXIT_INVALID,
+    "stopped": EXIT_STOPPED,
 }
 IMAGE_FORMATS = ("png", "svg")
 # Subcommands, in the order ``procviz --help`` lists them (the window's help lists them too).
@@ -59,6 +62,7 @@ COMMANDS = {
     "export": "convert a timeline file to another format (json, csv, chrome, png, svg)",
     "presets": "list the shipped presets (for run --preset NAME)",
 }
+QUIET_POLL_S = 0.2  # how often ``procviz run`` looks for a signal while it waits for the run
 EXIT_CODES_HELP = """\
 exit codes:
   0  done: every task finished
@@ -66,7 +70,32 @@ exit codes:
   2  invalid input (config, flags, files), or no usable display for the window
   3  stopped: Ctrl-C or SIGTERM (the run ends cleanly, no worker left)
 """
-VERSION = f"procviz {__version__}"
+
+
+def __getattr__(name: str) -> str:
+    # VERSION is made on first use: the version lookup (importlib.metadata) costs ~15 ms that a
+    # run never needs.
+    if name == "VERSION":
+        return _version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _version() -> str:
+    from procviz import __version__
+
+    return f"procviz {__version__}"
+
+
+class _VersionAction(argparse.Action):
+    """``-V/--version``: prints the version, looked up only now."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show program's version number and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option: Any = None) -> None:
+        print(_version())  # stdout, as argparse's own version action prints it
+        parser.exit()
 
 FIELD_HELP = f"""\
 config fields (JSON file for --config; flags override them):
@@ -163,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="procviz", description="Process visualizer for Python multiprocessing. "
                                      "With no subcommand, opens the window (procviz --help).",
                                      epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-V", "--version", action="version", version=VERSION)
+    parser.add_argument("-V", "--version", action=_VersionAction)
     # -v before the command (procviz -v run ...); its own dest, as a subcommand's default would overwrite it
     parser.add_argument("-v", "--verbose", dest="verbose_before", action="count", default=0, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
@@ -180,7 +209,7 @@ def setup_logging(verbosity: int) -> None:
     logging.getLogger("procviz").setLevel(level)
 
 
-ImageWriter = Callable[[Timeline, Path, int, int, str], None]
+ImageWriter = Callable[["Timeline", Path, int, int, str], None]
 _image_writer: ImageWriter | None = None
 
 
@@ -204,14 +233,16 @@ def _format_from_suffix(path: Path) -> str | None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``procviz run``: run, show progress, write the timeline, print the summary."""
-    from procviz.engine.runner import Engine
-
     try:
         config = config_from_args(args)
     except ConfigError as exc:
         for p in exc.problems:
             print(f"procviz run: invalid {p}", file=sys.stderr)
         return EXIT_INVALID
+    import_numpy(config.start_method)  # first, and without OpenBLAS's spinning threads
+    from procviz.engine.events import RunOutcome
+    from procviz.engine.runner import Engine
+
     if args.out is not None and not args.out.parent.exists():
         print(f"procviz run: cannot write {args.out}: folder {args.out.parent} does not exist", file=sys.stderr)
         return EXIT_INVALID
@@ -219,31 +250,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             and _image_writer is None:
         print("procviz run: PNG/SVG need the GUI package: use the procviz command", file=sys.stderr)
         return EXIT_INVALID  # said before the run, not after it
-    engine = Engine()
+    engine = Engine(collect_after_run=False)  # the process ends after this one run
     interrupted = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
         interrupted.set()
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    live = RunTally()  # counts only: the run's one Timeline is the engine's, in the result
     progress = RunProgress(wanted(args.quiet))
     log.info("config: %s", json.dumps(config.to_json(), separators=(",", ":")))
     try:
         engine.start(config)
-        while engine.running and not live.finished:
-            if interrupted.is_set():
-                engine.stop(10.0)
-                break
-            drain_until(engine.events, live, 0.2)
-            progress.show(live)  # type: ignore[arg-type]
-        result = engine.join(30.0)
+        result = _follow(engine, interrupted, progress)
     finally:
         for s, handler in old.items():
             if not interrupted.is_set():  # after a first Ctrl-C, a second one must not raise mid-write
                 signal.signal(s, handler)
-        drain_until(engine.events, live, 0.0)
-        progress.close(live)  # type: ignore[arg-type]  # leave the terminal with its cursor and a final line
     if result is None:
         print("procviz run: the engine did not stop in time", file=sys.stderr)
         return EXIT_FAILED
@@ -263,6 +285,44 @@ def cmd_run(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         os._exit(EXIT_STOPPED if interrupted.is_set() else EXIT_CODES[result.outcome])
     return EXIT_STOPPED if interrupted.is_set() else EXIT_CODES[result.outcome]
+
+
+def _follow(engine: Engine, interrupted: threading.Event, progress: RunProgress) -> RunResult | None:
+    """Wait for the run to end (a Ctrl-C or SIGTERM stops it); its result, or None if it did not end.
+
+    With a progress bar, the engine's batches are counted as they come (the bar's figures).
+    Without one, nothing reads them: this thread wakes a few times a second only, to notice a
+    signal and drop what the engine queued, instead of taking the GIL for every batch.
+    """
+    from procviz.engine.tally import RunTally, drain_until
+
+    live = RunTally() if progress.enabled else None  # counts only: the run's Timeline is the engine's
+    try:
+        while engine.running and not (live is not None and live.finished):
+            if interrupted.is_set():
+                engine.stop(10.0)
+                break
+            if live is None:
+                engine.join(QUIET_POLL_S)
+                _discard(engine.events)
+            else:
+                drain_until(engine.events, live, QUIET_POLL_S)
+                progress.show(live)  # type: ignore[arg-type]
+        return engine.join(30.0)
+    finally:
+        if live is not None:
+            drain_until(engine.events, live, 0.0)
+            progress.close(live)  # type: ignore[arg-type]  # leave the terminal with its cursor and a final line
+        _discard(engine.events)
+
+
+def _discard(events: queue.SimpleQueue[Any]) -> None:
+    """Drop every batch waiting in ``events``."""
+    try:
+        while True:
+            events.get_nowait()
+    except queue.Empty:
+        pass
 
 
 def cmd_export(args: argparse.Namespace) -> int:

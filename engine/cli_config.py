@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from procviz.engine.config import MAX_CONFIG_BYTES, ConfigError, Problem, RunConfig, load_config, parse_config
-from procviz.engine.presets import PresetError, find_preset, is_preset, load_preset, load_presets
 from procviz.engine.safe_json import loads_checked
 
 log = logging.getLogger(__name__)
@@ -50,6 +49,8 @@ def base_config(path: Path | None, preset: str | None) -> dict[str, Any]:
     if path is not None and preset is not None:
         raise ConfigError([Problem("--preset", "cannot be combined with --config: give one of them")])
     if preset is not None:
+        from procviz.engine.presets import PresetError, find_preset, load_presets  # only when asked for
+
         presets, _ = load_presets()
         try:
             chosen = find_preset(preset, presets)
@@ -68,6 +69,8 @@ def config_from_file(path: Path) -> dict[str, Any]:
         return load_config(path).to_json()
     except ConfigError as exc:
         as_bare = exc
+    from procviz.engine.presets import PresetError, is_preset, load_preset
+
     data = _small_json(path)
     if is_preset(data):
         try:

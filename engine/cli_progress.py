@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from procviz.engine.events import TaskState
-from procviz.engine.timeline import Timeline
+# The wire's TaskState is the engine's (events re-exports it) without importing numpy: whether to
+# draw a bar is decided before the engine is imported.
+from procviz.engine.worker.wire import TaskState
+
+if TYPE_CHECKING:
+    from procviz.engine.timeline import Timeline
 
 REFRESH_PER_S = 8
 FULL_WIDTH = 72  # columns from which the bar also shows running/failed counts

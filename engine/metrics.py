@@ -244,7 +244,8 @@ class _Bins:
             return
         lo, hi = int(iv["start_ns"].min()), int(iv["end_ns"].max())
         self.edges = np.arange(lo, hi + self.BIN_NS, self.BIN_NS, dtype=np.float64)
-        for lane in np.unique(iv["lane"]).tolist():
+        # Lanes are indices (>= 0); np.unique would import numpy.ma (~13 ms at the end of every run).
+        for lane in np.flatnonzero(np.bincount(iv["lane"])).tolist():
             per = {c: np.diff(np.interp(self.edges, *_cumulative(tl, lane, c)))
                    for c in ("cpu_ns", "ready_ns", "length")}
             self.cpu[lane], self.ready[lane] = per["cpu_ns"], per["ready_ns"]

@@ -1,0 +1,282 @@
+"""A run once its pieces exist: the engine loop over a live run, its shutdown, and its result.
+
+Split from :mod:`procviz.engine.runner` so that what only a live run needs (the tracker and its
+sampler, psutil, the metrics, the reaper) is imported after the workers were asked to start: on a
+small run, those imports are done while the spawned workers boot, not before.
+
+Each loop pass: wait (at most LOOP_S) for datagrams, :meth:`LiveRun._pass` (take events in, sample,
+apply the rules), then decide whether the run is over (:meth:`LiveRun._verdict`). Where things plug
+in: how the loop waits is the one ``receiver.wait_for_events`` line in :meth:`LiveRun._loop`; what
+happens when a worker exits is the exit loop at the end of :meth:`LiveRun._drain`; what happens once
+at the end of a run is :func:`finish`.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import replace
+from functools import partial
+
+import numpy as np
+
+from procviz.engine.backends.base import Backend
+from procviz.engine.channel import EventReceiver
+from procviz.engine.config import RunConfig
+from procviz.engine.events import EngineBatch, LaneKind, RunInfo, RunOutcome, RunPhase, RunStatus, TaskState
+from procviz.engine.metrics import compute_metrics
+from procviz.engine.proctree import RunTree
+from procviz.engine.reaper import Reaper
+from procviz.engine.recovery import enforce_timeouts, name_culprit, recover_lost_work
+from procviz.engine.runner import RunResult
+from procviz.engine.sampler import StateSampler
+from procviz.engine.startup_watch import StartupWatch
+from procviz.engine.submitter import Submitter
+from procviz.engine.tracker import RunTracker
+
+LOOP_S = 0.02
+MIN_PASS_S = 0.01
+SHUTDOWN_S = 10.0
+STOP_SHUTDOWN_S = 3.0
+
+
+def new_tracker(run: RunInfo) -> RunTracker:
+    """The tracker of a run described by ``run``, sampling worker states every LOOP_S."""
+    return RunTracker(run, StateSampler(period_s=LOOP_S))
+
+
+class LiveRun:
+    """A run whose tracker, backend and channel exist: the loop, then the shutdown (see the
+    module docstring for where things plug in)."""
+
+    def __init__(self, config: RunConfig, out: queue.SimpleQueue[EngineBatch], stop: threading.Event,
+                 tracker: RunTracker, backend: Backend, receiver: EventReceiver, startup: StartupWatch,
+                 tree: RunTree, submitter: Submitter) -> None:
+        self.config = config
+        self.out = out
+        self.stop = stop
+        self.tracker = tracker
+        self.backend = backend
+        self.receiver = receiver
+        self.startup = startup
+        # A function of the tracker and backend, not a method: the reaper must not hold this object
+        # (a cycle would keep every finished run's processes and pipes until the next gc pass).
+        self._worker_pids = partial(_worker_pids, tracker, backend)
+        self.reaper = Reaper(tree, self._worker_pids)
+        self.submitter = submitter  # already started: the workers boot while the engine sets up
+        self.hung: list[tuple[int, str]] = []  # (native thread id, description) of thread tasks at Stop
+        self._next_sample = 0.0
+
+    # ---- the run --------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        """Loop until the run is over, end the workers, sweep, and report."""
+        try:
+            self._emit(self.tracker.cut(time.monotonic_ns(), RunStatus(RunPhase.RUNNING, "running")))
+            outcome, message = self._loop()
+            if outcome != RunOutcome.STOPPED:
+                self._await_submitter(2.0)  # its last result may still be on its way to it
+            self._shutdown(graceful=outcome not in (RunOutcome.STOPPED, RunOutcome.ERROR)
+                           and self.backend.results_complete())
+        finally:
+            self.reaper.sweep()
+        self.tracker.sampler.close_all(time.monotonic_ns())
+        message += self.reaper.swept_text(self._worker_pids())
+        hung = self._still_hung()
+        if hung:
+            message += "; still running (a thread cannot be stopped): " + ", ".join(hung)
+        return finish(self.tracker, self.out, outcome, message, hung)
+
+    def _loop(self) -> tuple[RunOutcome, str]:
+        last_wake = 0.0
+        while True:
+            # At most one pass per MIN_PASS_S: on 2 cores the engine's CPU is taken from the workers,
+            # and waking for every datagram of 32 workers would cost more than it shows.
+            self.receiver.wait_for_events(min(self._next_sample, time.monotonic() + LOOP_S), last_wake + MIN_PASS_S)
+            last_wake = time.monotonic()
+            now = time.monotonic_ns()
+            self._pass(now)
+            verdict = self._verdict(now)
+            if verdict is not None:
+                return verdict
+            recover_lost_work(self.tracker, self.backend, now)
+            self._emit(self.tracker.cut(now))
+
+    def _pass(self, now: int) -> None:
+        """One pass: events in, a state sample when due, timeouts, kill escalation."""
+        self._drain(now)
+        if time.monotonic() >= self._next_sample:
+            self.tracker.sampler.sample(now)
+            self._next_sample = time.monotonic() + LOOP_S
+        if self.config.task_timeout_s:
+            enforce_timeouts(self.tracker, self.backend, self.reaper, now, self.config.task_timeout_s)
+        self.reaper.escalate()
+        self.backend.abandon(self.tracker.take_abandoned())  # tasks the engine ended: no result comes
+
+    def _verdict(self, now: int) -> tuple[RunOutcome, str] | None:
+        """(outcome, message) when the run is over, else None."""
+        tracker = self.tracker
+        if self.stop.is_set():
+            self._note_hung_threads()
+            tracker.end_tasks(tracker.unfinished(), TaskState.CANCELLED, now, "Cancelled", "cancelled by Stop")
+            return RunOutcome.STOPPED, "stopped by the user"
+        # A worker that cannot start fails the run even when a broken pool already ended every task.
+        failure = self.startup.check(self._worker_pids(), tracker.hello_pids)
+        if failure is not None:
+            tracker.end_tasks(tracker.unfinished(), TaskState.FAILED, now, failure.reason_type, failure.message)
+            return RunOutcome.ERROR, failure.message
+        if tracker.all_finished():
+            return self._outcome()
+        if self.submitter.error:
+            tracker.end_tasks(tracker.unfinished(), TaskState.FAILED, now, "SubmitError", self.submitter.error)
+            return RunOutcome.ERROR, f"submitting tasks failed: {self.submitter.error}"
+        if tracker.unannounced_exits > max(3 * self.config.workers, 6):
+            msg = "workers keep exiting before they are ready (do they fail to start?)"
+            tracker.end_tasks(tracker.unfinished(), TaskState.FAILED, now, "WorkerStartFailed", msg)
+            return RunOutcome.ERROR, msg
+        return None
+
+    def _outcome(self) -> tuple[RunOutcome, str]:
+        counts = self.tracker.timeline.state_counts()
+        bad = counts[TaskState.FAILED] + counts[TaskState.TIMEOUT]
+        if bad:
+            return RunOutcome.FAILED, f"{bad} of {self.tracker.timeline.n_tasks} tasks failed or timed out"
+        return RunOutcome.COMPLETED, f"all {self.tracker.timeline.n_tasks} tasks done"
+
+    def _drain(self, now: int) -> None:
+        """Take in everything waiting: worker datagrams first, then submissions, callbacks, exits.
+
+        Datagrams come first so that a worker's last events are in before its exit is handled:
+        a process observed dead has finished every sendto it made.
+        """
+        tracker, backend = self.tracker, self.backend
+        # Verdicts before exits: a backend puts a verdict after the exit that caused it, so one
+        # taken here never overtakes its exit (whose running task keeps its "worker died" text).
+        verdicts = _take_all(backend.verdicts)
+        exits = _take_all(backend.exits)
+        exits.extend(tracker.kernel_exits())  # exits as the kernel reported them (engine/exit_watch.py)
+        self.startup.receive()  # a start-up failure is reported before the exit it causes
+        for batch in self.receiver.receive_all():
+            tracker.on_worker_batch(batch, now)
+        tracker.settle(now)
+        for sub in _take_all(backend.submissions):
+            tracker.on_submitted(sub)
+        for cb in _take_all(backend.callbacks):
+            tracker.on_callback(cb)
+        for ex in exits:
+            self.startup.on_exit(ex, ready=ex.pid in tracker.hello_pids)
+            tracker.on_exit(ex)
+            name_culprit(tracker, ex, self.receiver.address)  # a death before its task's START left
+            self.reaper.exited(ex.pid)
+        for v in verdicts:
+            tracker.end_tasks(np.asarray(v.task_ids, dtype=np.int64), TaskState.FAILED, v.t_ns, v.reason_type, v.reason)
+
+    # ---- threads that cannot be stopped ---------------------------------------------------------
+
+    def _note_hung_threads(self) -> None:
+        """At Stop: the thread lanes still running a task (they may never return)."""
+        if self.backend.worker_kind != LaneKind.THREAD:
+            return
+        tl = self.tracker.timeline
+        for lane, task in self.tracker.running.items():
+            info = tl.lanes[lane]
+            self.hung.append((info.tid, f"thread {info.name or info.tid} (tid {info.tid}) in task {task}"))
+
+    def _still_hung(self) -> tuple[str, ...]:
+        """The hung threads still running; abandoned, so that this process can still exit."""
+        alive = {t.native_id for t in threading.enumerate()}
+        still = [(tid, text) for tid, text in self.hung if tid in alive]
+        if still:  # the thread backend (and concurrent.futures) only when a thread run left some
+            from procviz.engine.backends.threads import abandon_threads
+
+            abandon_threads({tid for tid, _ in still})
+        return tuple(text for _, text in still)
+
+    # ---- the end --------------------------------------------------------------------------------
+
+    def _await_submitter(self, timeout_s: float) -> None:
+        """Let the submitter thread finish on its own, draining events meanwhile."""
+        deadline = time.monotonic() + timeout_s
+        while self.submitter.is_alive() and time.monotonic() < deadline:
+            if self.stop.is_set():
+                return
+            self.receiver.wait(LOOP_S)
+            self._drain(time.monotonic_ns())
+
+    def _shutdown(self, graceful: bool) -> None:
+        """End the backend on a helper thread while this thread keeps draining events."""
+        self.submitter.stop.set()
+        if not graceful:
+            self.backend.cancel()
+        self.submitter.join(2.0)
+        self.reaper.snapshot()  # the tasks' children, before their workers end and orphan them
+        self._emit(self.tracker.cut(time.monotonic_ns(), RunStatus(RunPhase.STOPPING, "ending workers")))
+        ender = threading.Thread(target=self._end_backend, args=(graceful,), name="procviz-shutdown", daemon=True)
+        ender.start()
+        deadline = time.monotonic() + (SHUTDOWN_S if graceful else STOP_SHUTDOWN_S)
+        while ender.is_alive() and time.monotonic() < deadline and not (graceful and self.stop.is_set()):
+            self.receiver.wait(LOOP_S)
+            self._drain(time.monotonic_ns())
+            self._emit(self.tracker.cut(time.monotonic_ns()))
+        if ender.is_alive() and graceful:
+            # close()+join() did not finish: fall back to terminate (and the SIGKILL sweep).
+            threading.Thread(target=self._end_backend, args=(False,), daemon=True).start()
+        self.reaper.sweep()
+        ender.join(2.0)
+        self._drain(time.monotonic_ns())  # what the ended workers sent is in the socket already
+
+    def _end_backend(self, graceful: bool) -> None:
+        try:
+            self.backend.shutdown(graceful)
+        except Exception:  # noqa: BLE001 - the SIGKILL sweep finishes the job
+            pass
+
+    def end_now(self) -> None:
+        """An engine error: end the backend and sweep, without waiting for anything."""
+        self.submitter.stop.set()
+        self._end_backend(False)
+        self.reaper.sweep()
+
+    def _emit(self, batch: EngineBatch | None) -> None:
+        emit(self.out, batch)
+
+
+def _worker_pids(tracker: RunTracker, backend: Backend) -> set[int]:
+    """Every worker process of the run: announced ones and those the backend started."""
+    pids: set[int] = set(tracker.hello_pids)
+    try:
+        pids.update(backend.worker_pids())
+    except Exception:  # noqa: BLE001 - best effort; hellos name the workers too
+        pass
+    pids.discard(os.getpid())
+    return pids
+
+
+def finish(tracker: RunTracker, out: queue.SimpleQueue[EngineBatch], outcome: RunOutcome, message: str,
+            hung: tuple[str, ...] = ()) -> RunResult:
+    """Close the lanes never seen to exit, send the final status, and make the result."""
+    now = time.monotonic_ns()
+    for info in list(tracker.timeline.lanes):
+        if info.exit_ns < 0:  # threads, swept workers
+            tracker.set_lane(replace(info, exit_ns=now, exit_reason=info.exit_reason or "ended with the run"))
+    if tracker.lost_batches:
+        message += f" ({tracker.lost_batches} event batches were lost)"
+    emit(out, tracker.cut(now, RunStatus(RunPhase.FINISHED, message, outcome)))
+    return RunResult(outcome, message, tracker.timeline, compute_metrics(tracker.timeline), hung)
+
+
+def _take_all(q: queue.SimpleQueue) -> list:
+    out = []
+    while True:
+        try:
+            out.append(q.get_nowait())
+        except queue.Empty:
+            return out
+
+
+def emit(out: queue.SimpleQueue[EngineBatch], batch: EngineBatch | None) -> None:
+    """Hand ``batch`` to the run's consumers (nothing when there is no news)."""
+    if batch is not None:
+        out.put(batch)
