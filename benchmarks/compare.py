@@ -243,6 +243,30 @@ def run_exports(n: int, rounds: int, env: dict[str, str]) -> list[dict]:
     return rows
 
 
+def compile_procviz() -> dict[str, object]:
+    """Byte-compile procviz's modules, as installing a wheel does, and say how procviz is installed.
+
+    With ``PYTHONDONTWRITEBYTECODE`` set (this machine sets it) and an editable install, nothing
+    ever writes procviz's ``.pyc`` files, so every process, parent and workers, compiled procviz
+    from source on each run: a cost no installed procviz has. An editable install also imports its
+    finder in every process (``site``), bare ones included; the figures say which install it was.
+    """
+    import compileall
+    import importlib.util
+
+    spec = importlib.util.find_spec("procviz")
+    if spec is None or not spec.submodule_search_locations:
+        return {"install": "not found", "compiled": False}
+    editable = any(m.startswith("__editable__") for m in sys.modules)  # setuptools' editable finder
+    ok = True
+    for name in ("procviz", "procviz.engine", "procviz.gui", "procviz.resources"):
+        sub = importlib.util.find_spec(name)
+        for folder in (sub.submodule_search_locations or []) if sub else []:
+            # the root package only at depth 0: its folder is the repository (tests, venv) when editable
+            ok &= bool(compileall.compile_dir(folder, maxlevels=0 if name == "procviz" else 10, quiet=1))
+    return {"install": "editable" if editable else "installed", "compiled": ok}
+
+
 def machine() -> dict:
     """What the figures ran on, and how loaded it was."""
     model = ""
@@ -266,7 +290,7 @@ def _verdict(value: float, target: float) -> str:
 
 
 def table(results: list[dict], extra: dict[str, dict], before: dict, after: dict,
-          exports: list[dict] | None = None) -> str:
+          exports: list[dict] | None = None, install: dict | None = None) -> str:
     """The markdown table (paste-ready for the README)."""
     lines = [
         "| workload | contender | wall s (bare -> this) | wall ratio, median (min-max) | CPU ratio, median "
@@ -306,6 +330,11 @@ def table(results: list[dict], extra: dict[str, dict], before: dict, after: dict
     lines += ["", f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, Linux {m['kernel']}; "
               f"load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in m['loadavg'])} before, "
               f"{'/'.join(f'{x:.1f}' for x in after['loadavg'])} after."]
+    if install:
+        lines.append(f"procviz: {install['install']} install, modules byte-compiled first "
+                     f"({'done' if install['compiled'] else 'FAILED'}), as a wheel install is"
+                     + (" (an editable install's finder runs in every process, the bare ones too)"
+                        if install["install"] == "editable" else "") + ".")
     if max(m["loadavg"][0], after["loadavg"][0]) > (m["cores"] or 1):
         lines.append("The load exceeded the core count: other processes took CPU from both contenders at random, "
                      "so wall ratios swing (a ratio below 1 is noise); CPU ratios are the steadier figure.")
@@ -330,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                 for w in rows]
     notes = [f"{name} not installed: skipped (pip install {name})" for name in ("mpire", "viztracer")
              if not _has(name)]
+    install = compile_procviz()
     before = machine()
     results = []
     for w in rows:
@@ -343,13 +373,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[exports: {time.monotonic() - t:.0f} s]", file=sys.stderr, flush=True)
     after = machine()
     extra = derived(results)
-    text = table(results, extra, before, after, exports)
+    text = table(results, extra, before, after, exports, install)
     print(text)
     for note in notes:
         print(f"\nNote: {note}.")
     sys.stdout.flush()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"machine_before": before, "machine_after": after, "quick": args.quick,
+                                     "procviz_install": install,
                                      "results": results, "derived": extra, "exports": exports, "notes": notes,
                                      "table": text}, indent=1))
     print(f"\nJSON: {args.json}", file=sys.stderr)

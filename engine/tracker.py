@@ -158,7 +158,7 @@ class RunTracker:
             self.hello_pids.add(h.pid)
             self.last_hello_ns = now_ns
             if h.kind == LaneKind.PROCESS:  # kernel start times come in 10 ms steps: never before the run
-                h = replace(h, created_ns=max(h.created_ns, self._run.t0_ns))
+                h = h.replace(created_ns=max(h.created_ns, self._run.t0_ns))  # a wire record: no dataclass
             key = (h.pid, h.tid)
             if key in self.lane_by_thread:
                 lane = self.lane_by_thread[key]
