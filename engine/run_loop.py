@@ -17,6 +17,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 
@@ -37,6 +38,7 @@ from procviz.engine.submitter import Submitter
 from procviz.engine.tracker import RunTracker
 
 LOOP_S = 0.02
+SHUTDOWN_POLL_S = 0.002  # how soon the end of the backend's shutdown (or the submitter) is noticed
 MIN_PASS_S = 0.01
 SHUTDOWN_S = 10.0
 STOP_SHUTDOWN_S = 3.0
@@ -68,6 +70,7 @@ class LiveRun:
         self.submitter = submitter  # already started: the workers boot while the engine sets up
         self.hung: list[tuple[int, str]] = []  # (native thread id, description) of thread tasks at Stop
         self._next_sample = 0.0
+        self._ended = False  # set once the backend ended and the sweep after it ran
 
     # ---- the run --------------------------------------------------------------------------------
 
@@ -81,7 +84,8 @@ class LiveRun:
             self._shutdown(graceful=outcome not in (RunOutcome.STOPPED, RunOutcome.ERROR)
                            and self.backend.results_complete())
         finally:
-            self.reaper.sweep()
+            if not self._ended:  # _shutdown swept after the backend ended: nothing new since
+                self.reaper.sweep()
         self.tracker.sampler.close_all(time.monotonic_ns())
         message += self.reaper.swept_text(self._worker_pids())
         hung = self._still_hung()
@@ -198,12 +202,7 @@ class LiveRun:
 
     def _await_submitter(self, timeout_s: float) -> None:
         """Let the submitter thread finish on its own, draining events meanwhile."""
-        deadline = time.monotonic() + timeout_s
-        while self.submitter.is_alive() and time.monotonic() < deadline:
-            if self.stop.is_set():
-                return
-            self.receiver.wait(LOOP_S)
-            self._drain(time.monotonic_ns())
+        self._drain_while(self.submitter.is_alive, time.monotonic() + timeout_s, self.stop.is_set)
 
     def _shutdown(self, graceful: bool) -> None:
         """End the backend on a helper thread while this thread keeps draining events."""
@@ -216,16 +215,30 @@ class LiveRun:
         ender = threading.Thread(target=self._end_backend, args=(graceful,), name="procviz-shutdown", daemon=True)
         ender.start()
         deadline = time.monotonic() + (SHUTDOWN_S if graceful else STOP_SHUTDOWN_S)
-        while ender.is_alive() and time.monotonic() < deadline and not (graceful and self.stop.is_set()):
-            self.receiver.wait(LOOP_S)
-            self._drain(time.monotonic_ns())
-            self._emit(self.tracker.cut(time.monotonic_ns()))
+        self._drain_while(ender.is_alive, deadline, lambda: graceful and self.stop.is_set(), emit=True)
         if ender.is_alive() and graceful:
             # close()+join() did not finish: fall back to terminate (and the SIGKILL sweep).
             threading.Thread(target=self._end_backend, args=(False,), daemon=True).start()
+        ended = not ender.is_alive()  # then nothing of the backend is left to start a process
         self.reaper.sweep()
+        self._ended = ended
         ender.join(2.0)
         self._drain(time.monotonic_ns())  # what the ended workers sent is in the socket already
+
+    def _drain_while(self, alive: Callable[[], bool], deadline: float, give_up: Callable[[], bool],
+                     emit: bool = False) -> None:
+        """Take events in while ``alive()`` (until ``deadline`` or ``give_up()``).
+
+        The end of what it waits for is noticed within SHUTDOWN_POLL_S (a poll, no work); events
+        are taken in when a datagram waits, and at least every LOOP_S (``emit``: cut a batch too).
+        """
+        last_pass = time.monotonic()
+        while alive() and time.monotonic() < deadline and not give_up():
+            if self.receiver.wait(SHUTDOWN_POLL_S) or time.monotonic() - last_pass >= LOOP_S:
+                last_pass = time.monotonic()
+                self._drain(time.monotonic_ns())
+                if emit:
+                    self._emit(self.tracker.cut(time.monotonic_ns()))
 
     def _end_backend(self, graceful: bool) -> None:
         try:

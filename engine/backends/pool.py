@@ -29,6 +29,7 @@ from procviz.engine.worker.process import OBSERVED, forget_observer, register_ob
 from procviz.engine.worker.startup import bootstrap
 
 POLL_S = 0.05
+MAINTENANCE_JOIN_S = 2.0  # at most, for the Pool's maintenance thread to leave (it creates a worker at worst)
 start_processes_in(in_spawner_thread)  # workers fork from the long-lived spawner thread
 
 class _ExitReporter:
@@ -240,11 +241,7 @@ class PoolBackend(Backend):
                 self.pool.close()
                 self.pool.join()
                 return
-            # Stop the Pool from replacing the workers about to be ended (what terminate() does first).
-            handler = getattr(self.pool, "_worker_handler", None)
-            if handler is not None:
-                handler._state = multiprocessing.pool.TERMINATE
-            time.sleep(0.15)  # one maintenance period: a replacement being created now finishes
+            self._stop_replacing()
             self._end_workers()
             ender = threading.Thread(target=self.pool.terminate, name="procviz-pool-terminate", daemon=True)
             ender.start()
@@ -261,6 +258,22 @@ class PoolBackend(Backend):
                 if proc._popen is not None:  # started
                     proc.join(0)
             forget_observer(self._key)
+
+    def _stop_replacing(self) -> None:
+        """Stop the Pool from replacing the workers about to be ended (what terminate() does first).
+
+        Its maintenance thread is woken the way terminate() wakes it and waited for, not slept
+        for: once it has left its loop, a replacement it was creating exists and will be ended too.
+        """
+        assert self.pool is not None
+        handler = getattr(self.pool, "_worker_handler", None)
+        if handler is None:
+            return
+        handler._state = multiprocessing.pool.TERMINATE
+        notifier = getattr(self.pool, "_change_notifier", None)
+        if notifier is not None:
+            notifier.put(None)
+        handler.join(MAINTENANCE_JOIN_S)
 
     def _end_workers(self, grace_s: float = 0.5) -> None:
         procs = [p for p in list(self._created.values()) if p._popen is not None and p.exitcode is None]
