@@ -27,6 +27,34 @@ def test_worker_modules_import_no_heavy_module():
     assert not heavy and not parent_side
 
 
+def test_a_worker_start_imports_no_dataclasses():
+    # dataclasses imports inspect (ast, dis): ~10 ms of CPU in every worker, where a bare Pool
+    # worker starts in ~60 ms; the wire's records are plain slotted classes for that reason.
+    code = ";".join(f"import procviz.engine.worker.{m}" for m in (*WORKER_MODULES, "startup", "lifeline"))
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if "|" in line}
+    assert "procviz.engine.worker.wire" in imported
+    assert not imported & {"dataclasses", "inspect"}
+
+
+def test_wire_records_compare_pickle_and_stay_immutable():
+    import pickle
+
+    from procviz.engine.worker.wire import TaskText, WaitSpan, WorkerBatch, WorkerHello
+
+    hello = WorkerHello(pid=7, tid=8, created_ns=1, ready_ns=2, schedstat=True)
+    batch = WorkerBatch(7, 3, b"\0" * 48, texts=(TaskText(1, "result", message="42"),), hello=hello,
+                        waits=(WaitSpan(8, 1, 2, "lock.acquire"),), goodbye=True)
+    back = pickle.loads(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == batch and hash(back) == hash(batch) and back.hello == hello and back is not batch
+    assert back.texts[0].traceback == "" and back.hello.cpu_ns == -1  # defaults travel too
+    assert hello.replace(created_ns=5) == WorkerHello(7, 8, 5, 2, True) and hello.created_ns == 1
+    assert batch != WorkerBatch(7, 4, b"\0" * 48) and "seq=3" in repr(batch)
+    with pytest.raises(AttributeError):
+        hello.pid = 9  # type: ignore[misc]
+
+
 @pytest.mark.parametrize(("backend", "start_method"), [("pool", "spawn"), ("pool", "forkserver"),
                                                      ("process_pool_executor", "spawn")])
 def test_a_real_worker_loads_no_heavy_module(backend, start_method):
