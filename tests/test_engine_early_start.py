@@ -54,6 +54,7 @@ def test_a_function_workload_is_still_checked_before_any_worker_starts(monkeypat
     started: list[bool] = []
     start = Submitter.start
     monkeypatch.setattr(Submitter, "start", lambda self: (started.append(True), start(self))[1])
-    result = run_config({"workers": 2, "workload": {"kind": "function", "function": "no_such_module_xyz:f", "count": 2}})
+    result = run_config({"workers": 2,
+                         "workload": {"kind": "function", "function": "no_such_module_xyz:f", "count": 2}})
     assert result.outcome == "invalid"
     assert not started
