@@ -1,0 +1,124 @@
+"""Where one ``procviz run`` spends its time: a timeline of its phases, in ms since the process began.
+
+Usage: ``python benchmarks/phases.py [RUN ARGS...]`` (default: 2 trivial tasks on 2 spawn workers,
+``--quiet``). It runs ``procviz run`` in this process with probes around the engine's steps and
+prints, for each, the wall time since the kernel created the process and the process's CPU time
+so far: interpreter start, the CLI's imports, numpy, the engine's imports, the plan, the Pool's
+creation, the loop (the workers' hellos on the way), the shutdown, the sweep, the result, exit.
+
+The probes wrap functions of the engine (names may move with the code; a probe that finds no
+function says so). ``benchmarks/compare.py`` gives the whole-process figures; this says where
+they go. The script re-imports itself in spawned workers as their main module, so all its work
+is under ``if __name__ == "__main__"``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+DEFAULT = ["run", "--backend", "pool", "--workers", "2", "--start-method", "spawn", "--kind", "cpu",
+           "--count", "2", "--duration-ms", "0", "--quiet"]
+LOG: list[tuple[int, int, str, str]] = []
+
+
+def mark(what: str) -> None:
+    """Note ``what`` now: wall and process CPU time, and the thread."""
+    LOG.append((time.monotonic_ns(), time.process_time_ns(), threading.current_thread().name, what))
+
+
+def wrap(owner: Any, name: str, label: str = "") -> None:
+    """Mark the entry and the exit of ``owner.name``."""
+    fn = getattr(owner, name, None)
+    if fn is None:
+        mark(f"(no {name} on {owner!r} to probe)")
+        return
+    label = label or f"{getattr(owner, '__name__', owner)}.{name}"
+
+    def probed(*args: Any, **kwargs: Any) -> Any:
+        mark(label + " >")
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            mark(label + " <")
+
+    setattr(owner, name, probed)
+
+
+def process_created_ns() -> int:
+    """When the kernel created this process, on the monotonic clock (10 ms steps)."""
+    from procviz.engine.worker.clock import process_created_ns as created
+
+    return created(os.getpid()) or LOG[0][0]
+
+
+def probe_engine() -> None:
+    """Probes in the engine, once the CLI has imported numpy (the engine's modules come next)."""
+    import procviz.engine.runner as runner
+    from procviz.engine.backends import pool
+
+    mark("engine imported (runner)")
+    wrap(runner, "build_plan")
+    for name in ("start", "submit", "shutdown"):
+        wrap(pool.PoolBackend, name)
+    describe: Callable[..., Any] = runner._Run._describe  # noqa: SLF001
+
+    def described(self: Any, *args: Any) -> Any:
+        import procviz.engine.run_loop as run_loop
+        import procviz.engine.tracker as tracker
+
+        if not getattr(run_loop, "_phases_probed", False):  # once: the run loop's module is in now
+            run_loop._phases_probed = True  # type: ignore[attr-defined]
+            mark("run-only modules imported (run_loop)")
+            for name in ("_loop", "_shutdown"):
+                wrap(run_loop.LiveRun, name)
+            wrap(run_loop, "finish")
+            on_batch = tracker.RunTracker.on_worker_batch
+
+            def hello(tr: Any, batch: Any, now: int) -> Any:
+                if batch.hello is not None:
+                    mark(f"hello from worker {batch.pid}")
+                return on_batch(tr, batch, now)
+
+            tracker.RunTracker.on_worker_batch = hello  # type: ignore[method-assign]
+        return describe(self, *args)
+
+    runner._Run._describe = described  # type: ignore[method-assign]  # noqa: SLF001
+
+
+def report() -> None:
+    """Print the timeline to stderr (at exit, after the command's own output)."""
+    mark("exit (atexit handlers)")
+    t0 = process_created_ns()
+    print("  wall ms   CPU ms  thread            step", file=sys.stderr)
+    for wall, cpu, thread, what in LOG:
+        print(f"{(wall - t0) / 1e6:9.1f} {cpu / 1e6:8.1f}  {thread:17} {what}", file=sys.stderr)
+
+
+def main(argv: list[str]) -> None:
+    """Run ``procviz`` with ``argv`` (or the default run) under the probes; exits as procviz does."""
+    import atexit
+
+    mark("phases.py starts (interpreter and site done)")
+    atexit.register(report)
+    import procviz.engine.cli as cli
+    from procviz.engine.process_exit import exit_fast
+
+    mark("CLI imported")
+    import_numpy = cli.import_numpy
+
+    def numpy_then_probes(*args: Any) -> None:
+        import_numpy(*args)
+        mark("numpy imported")
+        probe_engine()
+
+    cli.import_numpy = numpy_then_probes  # type: ignore[assignment]
+    exit_fast(cli.main(argv or DEFAULT))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
