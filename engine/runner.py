@@ -61,6 +61,8 @@ from procviz.engine.startup_watch import StartupWatch, startup_limit_s
 from procviz.engine.submitter import Submitter
 from procviz.engine.worker.clock import SchedstatReader
 
+CREATION_WAIT_S = 1.0  # at most, for the first workers to be created before the loop's imports
+
 if TYPE_CHECKING:  # imported by procviz.engine.run_loop once the workers are starting
     from procviz.engine.backends.base import Backend
     from procviz.engine.metrics import Metrics
@@ -185,7 +187,10 @@ class _Run:
                 self.backend = backend = make_backend(self.config, receiver.address)
                 self.submitter = Submitter(backend, plan)
                 self.submitter.start()
-                from procviz.engine.run_loop import LiveRun  # while the workers boot
+                # Importing takes the GIL for long stretches: done while the workers boot, not while
+                # the submitter (and the spawner thread) still create them, which it would slow down.
+                self.submitter.wait_created(CREATION_WAIT_S, self.stop)
+                from procviz.engine.run_loop import LiveRun
 
                 tracker = self.tracker or self._describe(t0, plan)
                 self.live = LiveRun(self.config, self.out, self.stop, tracker, backend, receiver, startup,

@@ -9,11 +9,15 @@ imports and builds what it needs only once they are there.
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from procviz.engine.backends.base import Backend
     from procviz.engine.plan import TaskPlan
+
+
+CREATED_POLL_S = 0.01  # how often a wait for the workers' creation looks at Stop
 
 
 class Submitter:
@@ -24,6 +28,7 @@ class Submitter:
         self.plan = plan
         self.stop = threading.Event()  # set: submit nothing more (the run is ending)
         self.error = ""  # set when start or submit raised: reported by the engine loop as a run error
+        self._created = threading.Event()  # backend.start() returned (or raised): every first worker exists
         self._thread = threading.Thread(target=self._run, name="procviz-submit", daemon=True)
 
     def start(self) -> None:
@@ -34,6 +39,13 @@ class Submitter:
         """Whether it is still creating workers or submitting."""
         return self._thread.is_alive()
 
+    def wait_created(self, timeout_s: float, stop: threading.Event) -> None:
+        """Wait until the backend's first workers exist, at most ``timeout_s``, and no longer than
+        ``stop`` stays unset (a Stop must not wait for a large pool's creation)."""
+        deadline = time.monotonic() + timeout_s
+        while not self._created.wait(CREATED_POLL_S) and not stop.is_set() and time.monotonic() < deadline:
+            pass
+
     def join(self, timeout_s: float) -> None:
         """Wait for the thread to end (at most ``timeout_s``); nothing to wait for if never started."""
         if self._thread.ident is not None:
@@ -41,7 +53,10 @@ class Submitter:
 
     def _run(self) -> None:
         try:
-            self.backend.start()
+            try:
+                self.backend.start()
+            finally:
+                self._created.set()
             if self.stop.is_set():
                 return
             self.backend.submit(self.plan, self.stop)
