@@ -63,7 +63,6 @@ COMMANDS = {
     "presets": "list the shipped presets (for run --preset NAME)",
 }
 QUIET_POLL_S = 0.2  # how often ``procviz run`` looks for a signal while it waits for the run
-HEADLESS_PASS_S = 0.02  # the engine's pass spacing for ``procviz run`` (its sampling period)
 EXIT_CODES_HELP = """\
 exit codes:
   0  done: every task finished
@@ -251,8 +250,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             and _image_writer is None:
         print("procviz run: PNG/SVG need the GUI package: use the procviz command", file=sys.stderr)
         return EXIT_INVALID  # said before the run, not after it
-    # The process ends after this one run; no chart to update: one pass per sampling tick.
-    engine = Engine(collect_after_run=False, min_pass_s=HEADLESS_PASS_S)
+    engine = Engine(collect_after_run=False)  # the process ends after this one run
     interrupted = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:

@@ -39,7 +39,7 @@ from procviz.engine.tracker import RunTracker
 
 LOOP_S = 0.02
 SHUTDOWN_POLL_S = 0.002  # how soon the end of the backend's shutdown (or the submitter) is noticed
-MIN_PASS_S = 0.01  # default pass spacing: a window shows events within ~10 ms of their arrival
+MIN_PASS_S = 0.01
 SHUTDOWN_S = 10.0
 STOP_SHUTDOWN_S = 3.0
 
@@ -55,7 +55,7 @@ class LiveRun:
 
     def __init__(self, config: RunConfig, out: queue.SimpleQueue[EngineBatch], stop: threading.Event,
                  tracker: RunTracker, backend: Backend, receiver: EventReceiver, startup: StartupWatch,
-                 tree: RunTree, submitter: Submitter, min_pass_s: float | None = None) -> None:
+                 tree: RunTree, submitter: Submitter) -> None:
         self.config = config
         self.out = out
         self.stop = stop
@@ -70,7 +70,6 @@ class LiveRun:
         self.submitter = submitter  # already started: the workers boot while the engine sets up
         self.hung: list[tuple[int, str]] = []  # (native thread id, description) of thread tasks at Stop
         self._next_sample = 0.0
-        self._min_pass_s = MIN_PASS_S if min_pass_s is None else min_pass_s
         self._ended = False  # set once the backend ended and the sweep after it ran
 
     # ---- the run --------------------------------------------------------------------------------
@@ -97,10 +96,9 @@ class LiveRun:
     def _loop(self) -> tuple[RunOutcome, str]:
         last_wake = 0.0
         while True:
-            # At most one pass per min_pass_s: on 2 cores the engine's CPU is taken from the workers,
+            # At most one pass per MIN_PASS_S: on 2 cores the engine's CPU is taken from the workers,
             # and waking for every datagram of 32 workers would cost more than it shows.
-            tick_due = min(self._next_sample, time.monotonic() + LOOP_S)
-            self.receiver.wait_for_events(tick_due, last_wake + self._min_pass_s)
+            self.receiver.wait_for_events(min(self._next_sample, time.monotonic() + LOOP_S), last_wake + MIN_PASS_S)
             last_wake = time.monotonic()
             now = time.monotonic_ns()
             self._pass(now)

@@ -95,14 +95,10 @@ def make_backend(config: RunConfig, address: str) -> Backend:
 class Engine:
     """Runs configurations one at a time on a background thread; see the module docstring."""
 
-    def __init__(self, collect_after_run: bool = True, min_pass_s: float | None = None) -> None:
+    def __init__(self, collect_after_run: bool = True) -> None:
         self.events: queue.SimpleQueue[EngineBatch] = queue.SimpleQueue()
         # A process that ends after its one run (``procviz run``) has no descriptors to release.
         self._collect_after_run = collect_after_run
-        # Spacing of the engine's passes over new events (None: run_loop.MIN_PASS_S, for a live
-        # window). A consumer that shows no chart can take them once per sampling tick: fewer
-        # passes, less CPU taken from the workers; the states are sampled just as often.
-        self._min_pass_s = min_pass_s
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.result: RunResult | None = None
@@ -136,7 +132,7 @@ class Engine:
         return self.result
 
     def _main(self, config: RunConfig, stop: threading.Event) -> None:
-        run = _Run(config, self.events, stop, self._min_pass_s)
+        run = _Run(config, self.events, stop)
         try:
             self.result = run.execute()
         except BaseException as exc:  # noqa: BLE001 - an engine bug becomes a visible error
@@ -158,10 +154,8 @@ class _Run:
     run needs is imported and built while they boot.
     """
 
-    def __init__(self, config: RunConfig, out: queue.SimpleQueue[EngineBatch], stop: threading.Event,
-                 min_pass_s: float | None = None) -> None:
+    def __init__(self, config: RunConfig, out: queue.SimpleQueue[EngineBatch], stop: threading.Event) -> None:
         self.config = config
-        self.min_pass_s = min_pass_s
         self.out = out
         self.stop = stop
         self.tracker: RunTracker | None = None  # set once the run is described
@@ -194,7 +188,7 @@ class _Run:
 
                 tracker = self.tracker or self._describe(t0, plan)
                 self.live = LiveRun(self.config, self.out, self.stop, tracker, backend, receiver, startup,
-                                    self.tree, self.submitter, self.min_pass_s)
+                                    self.tree, self.submitter)
                 return self.live.run()
             finally:
                 startup.close()
