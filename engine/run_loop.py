@@ -31,7 +31,7 @@ from procviz.engine.metrics import compute_metrics
 from procviz.engine.proctree import RunTree
 from procviz.engine.reaper import Reaper
 from procviz.engine.recovery import enforce_timeouts, name_culprit, recover_lost_work
-from procviz.engine.runner import RunResult
+from procviz.engine.run_result import RunResult
 from procviz.engine.sampler import StateSampler
 from procviz.engine.startup_watch import StartupWatch
 from procviz.engine.submitter import Submitter

@@ -47,7 +47,6 @@ import socket
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from procviz.engine.channel import EventReceiver
@@ -57,6 +56,7 @@ from procviz.engine.events import EngineBatch, RunInfo, RunOutcome, RunPhase, Ru
 from procviz.engine.plan import TaskPlan, build_plan
 from procviz.engine.proctree import RunTree
 from procviz.engine.registry import BACKENDS
+from procviz.engine.run_result import RunResult
 from procviz.engine.startup_watch import StartupWatch, startup_limit_s
 from procviz.engine.submitter import Submitter
 from procviz.engine.worker.clock import SchedstatReader
@@ -65,23 +65,8 @@ CREATION_WAIT_S = 1.0  # at most, for the first workers to be created before the
 
 if TYPE_CHECKING:  # imported by procviz.engine.run_loop once the workers are starting
     from procviz.engine.backends.base import Backend
-    from procviz.engine.metrics import Metrics
     from procviz.engine.run_loop import LiveRun
-    from procviz.engine.timeline import Timeline
     from procviz.engine.tracker import RunTracker
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    """How a run ended, with everything it recorded."""
-
-    outcome: RunOutcome
-    message: str
-    timeline: Timeline
-    metrics: Metrics
-    # Worker threads of this process still running a task when the run ended (a thread cannot be
-    # killed): a program that wants to exit must leave with os._exit, or wait for them forever.
-    hung_threads: tuple[str, ...] = ()
 
 
 def make_backend(config: RunConfig, address: str) -> Backend:
