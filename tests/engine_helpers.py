@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import psutil
+import pytest
 
 from procviz.engine.config import parse_config
 from procviz.engine.events import LaneKind
@@ -99,3 +101,38 @@ def max_overlap(starts: np.ndarray, ends: np.ndarray) -> int:
         depth += step
         best = max(best, depth)
     return best
+
+
+# Tasks that meet: task x waits until its whole group of ``parties`` (x // parties) has arrived, so
+# the group runs at once on ``parties`` workers whatever the load. A file per arrival, in a folder
+# every process of the run sees. A group that never gathers (its tasks run one at a time) gives up
+# after LIMIT_S and leaves a mark that stops later tasks waiting, so a run without overlap still
+# ends (in LIMIT_S) and the test looking for overlap fails.
+RENDEZVOUS_MODULE = '''
+import os, time
+LIMIT_S = 30.0
+def meet(folder, parties, x):
+    open(os.path.join(folder, str(x)), "w").close()
+    need = parties * (x // parties + 1)
+    gave_up = os.path.join(os.path.dirname(folder), "gave-up")
+    deadline = time.monotonic() + LIMIT_S
+    while len(os.listdir(folder)) < need and not os.path.exists(gave_up):
+        if time.monotonic() > deadline:
+            open(gave_up, "w").close()
+        time.sleep(0.005)
+    return x
+'''
+
+
+def rendezvous_workload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parties: int, n: int) -> dict:
+    """A workload of ``n`` tasks meeting in groups of ``parties`` (see RENDEZVOUS_MODULE).
+
+    The module is written to ``tmp_path``, made the current folder, where the import check and the
+    workers look for it (like a user's ``mytasks.py``).
+    """
+    (tmp_path / "procviz_rendezvous.py").write_text(RENDEZVOUS_MODULE)
+    arrived = tmp_path / "arrived"
+    arrived.mkdir()
+    monkeypatch.chdir(tmp_path)
+    return {"kind": "function", "function": "procviz_rendezvous:meet",
+            "args": [[str(arrived), parties, x] for x in range(n)]}

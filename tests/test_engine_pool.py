@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from engine_helpers import START_METHODS, function_workload, run_config, wait_gone, worker_pids
+from engine_helpers import (
+    START_METHODS,
+    function_workload,
+    max_overlap,
+    rendezvous_workload,
+    run_config,
+    wait_gone,
+    worker_pids,
+)
 
 from procviz.engine.events import TaskState
 
@@ -34,20 +42,18 @@ def test_every_pool_api_runs_twenty_tasks(api: str, start_method: str) -> None:
     assert not wait_gone(worker_pids(result))
 
 
-def test_apply_is_one_at_a_time_and_apply_async_overlaps() -> None:
-    def max_overlap(tl) -> int:
-        events = sorted([(s, 1) for s in tl.start_ns] + [(e, -1) for e in tl.end_ns], key=lambda p: (p[0], p[1]))
-        depth = best = 0
-        for _, step in events:
-            depth += step
-            best = max(best, depth)
-        return best
-
+def test_apply_is_one_at_a_time_and_apply_async_overlaps(tmp_path, monkeypatch) -> None:
+    # apply blocks until its task returns: one task at a time, whatever the load.
     sleep = {"kind": "sleep", "count": 6, "duration_ms": 100}
     one = run_config({"workers": 3, "api": "apply", "workload": sleep}).timeline
-    many = run_config({"workers": 3, "api": "apply_async", "workload": sleep}).timeline
-    assert max_overlap(one) == 1
-    assert max_overlap(many) == 3
+    assert max_overlap(one.start_ns, one.end_ns) == 1
+    # apply_async submits without waiting: tasks that wait for each other in threes (they give up
+    # after a while, see engine_helpers) overlap three deep by construction, not by timing. Were
+    # apply_async to run them one at a time, each would give up alone and the overlap be 1.
+    meet = rendezvous_workload(tmp_path, monkeypatch, parties=3, n=6)
+    many = run_config({"workers": 3, "api": "apply_async", "workload": meet})
+    assert many.outcome == "completed", many.message
+    assert max_overlap(many.timeline.start_ns, many.timeline.end_ns) == 3
 
 
 def test_apply_async_callbacks_show_on_a_parent_lane() -> None:
