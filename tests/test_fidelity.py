@@ -1,7 +1,8 @@
 """Lane states against an independent sampler: the same kernel, read by another process at 100 Hz.
 
 Both samplers read the same kernel counters, so what is asserted holds however loaded the machine
-is: the shares of each lane's life on a CPU, in the run queue and blocked agree within 5 points;
+is: the shares of each lane's life on a CPU, in the run queue and blocked agree within 3 points plus
+what the independent sampler cannot know between its reads at the lane's ends (measured per lane);
 every interval fits its length; every lane is tiled from ready to exit; an exit is stamped between
 the last time the independent sampler saw the thread alive and 20 ms after it first saw it gone;
 time the independent sampler saw runnable and off-CPU is drawn mostly as ready, not as waiting.
@@ -29,7 +30,12 @@ pytestmark = pytest.mark.skipif(not SchedstatReader().available or not hasattr(o
                                 reason="needs schedstat and pidfds (Linux)")
 
 MS = 1_000_000
-SHARE_TOLERANCE = 0.05
+# Shares agree within this plus what the independent sampler cannot know at the lane's two ends
+# (Independent.uncertainty_at). 3 points cover the kernel updating schedstat at ticks and
+# context switches rather than continuously, which both samplers see. A lane drawn with another
+# thread's counters, or with running and ready swapped (4 workers on one CPU: about 25 % running,
+# 75 % ready), is off by tens of points and still fails.
+SHARE_TOLERANCE = 0.03
 EXIT_LATE_NS = 20 * MS
 
 
@@ -47,6 +53,26 @@ class Independent:
         s = self.series[tid]
         mid = (s[:, 0] + s[:, 1]) / 2
         return float(np.interp(t_ns, mid, s[:, 2])), float(np.interp(t_ns, mid, s[:, 3]))
+
+    def uncertainty_at(self, tid: int, t_ns: int) -> np.ndarray:
+        """How far (cpu, ready) at ``t_ns`` may be from what :meth:`counters_at` says, in ns.
+
+        The counters only grow, so between the last read that ended before ``t_ns`` and the first
+        that began after it, the true values lie between the two reads, and so does the
+        interpolation: the error is at most what each counter grew between those two reads. Past
+        the last read a counter grows at most as fast as the wall clock. Load stretches the reads
+        apart and so widens this; a quiet machine reads every 10 ms and keeps it to a few ms.
+        """
+        s = self.series[tid]
+        # One read further out on each side: run-queue wait shows in schedstat only once the
+        # thread is back on a CPU, and procviz's end stamps (a clock read and a schedstat read)
+        # can be split by such a wait; the reads one further out have seen it accounted.
+        before = int(np.searchsorted(s[:, 1], t_ns, side="right")) - 1 - 1  # last read ended <= t, one more
+        after = int(np.searchsorted(s[:, 0], t_ns, side="left")) + 1  # first read begun >= t, one more
+        low = s[before, 2:4] if before >= 0 else np.zeros(2, np.int64)
+        if after < len(s):
+            return (s[after, 2:4] - low).astype(float)
+        return np.full(2, float(max(t_ns - s[-1, 0], 0))) + (s[-1, 2:4] - low)
 
     def final(self, tid: int) -> tuple[float, float]:
         """The last counters read (a zombie's are final)."""
@@ -141,7 +167,7 @@ def _ready_share_over(rows: np.ndarray, spans: list[tuple[int, int]]) -> float |
 
 
 def check_against(result: RunResult, ind: Independent, min_life_ns: int = 300 * MS) -> list[float]:
-    """Shares per lane within 5 points; exit stamps on time; time the independent sampler saw
+    """Shares per lane within the tolerance (see SHARE_TOLERANCE); exit stamps on time; time the independent sampler saw
     blocked is not drawn as ready. Returns per lane the share of the time the independent
     sampler saw in the run queue that is drawn as ready."""
     drawn: list[float] = []
@@ -160,8 +186,13 @@ def check_against(result: RunResult, ind: Independent, min_life_ns: int = 300 * 
         c1, r1 = ind.final(info.tid) if info.tid in ind.gone else ind.counters_at(info.tid, info.exit_ns)
         mine = np.array([rows["cpu_ns"].sum(), rows["ready_ns"].sum()]) / life
         theirs = np.array([c1 - c0, r1 - r0]) / life
-        assert np.all(np.abs(mine - theirs) <= SHARE_TOLERANCE), (info, mine, theirs)
-        assert abs(mine.sum() - theirs.sum()) <= SHARE_TOLERANCE  # and so the waiting share
+        # procviz's totals are exact kernel counters at both ends of the lane (its hello and its
+        # exit); the independent sampler's are interpolated between its reads, off by at most
+        # `unsure` (measured from its own reads, so load widens it instead of breaking the test).
+        unsure = (ind.uncertainty_at(info.tid, info.ready_ns) + ind.uncertainty_at(info.tid, info.exit_ns)) / life
+        tolerance = SHARE_TOLERANCE + unsure
+        assert np.all(np.abs(mine - theirs) <= tolerance), (info, mine, theirs, tolerance)
+        assert abs(mine.sum() - theirs.sum()) <= tolerance.sum(), (info, mine, theirs, tolerance)  # waiting share
         for state, out in (("R", drawn), ("S", drawn_blocked)):
             spans = ind.still_spans(info.tid, info.ready_ns, info.exit_ns, state)
             share = _ready_share_over(rows, spans)
@@ -188,8 +219,8 @@ def test_four_cpu_workers_on_one_cpu(tmp_path) -> None:
 
 @pytest.mark.parametrize("kind", ["sleep", "io", "mixed"])
 def test_blocking_kinds(tmp_path, kind: str) -> None:
-    # 16 tasks: each lane lives about a second, so the independent sampler's interpolation at the
-    # lane's two ends (a read every 10 ms, sparser under load) stays well inside the 5 points.
+    # 16 tasks: each lane lives about a second, so the independent sampler's uncertainty at the
+    # lane's two ends (a read every 10 ms, sparser under load) is a small share of its life.
     result, ind = run_observed(tmp_path, {"workers": 2, "api": "map", "chunksize": 1,
                                           "workload": {"kind": kind, "count": 16, "duration_ms": 100}})
     check_structure(result)
