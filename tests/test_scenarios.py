@@ -19,6 +19,7 @@ from engine_helpers import START_METHODS, leftover_children, run_config
 from procviz.engine.config import ConfigError, parse_config
 from procviz.engine.events import TaskState
 from procviz.engine.runner import Engine, RunResult
+from procviz.engine.scenarios.pipes import LAPS
 from procviz.engine.specs import SCENARIO_SPECS as SCENARIOS
 from procviz.engine.timeline import Timeline
 
@@ -114,14 +115,42 @@ def test_joinable_queue_daemon_consumers_end_with_the_main_program() -> None:
         assert tl.lanes[tl.lane[task]].exit_code == 0
 
 
+HIT_MS = 100  # each hit of the ball: a sleep, so it lasts at least this long whatever the load
+
+
+def assert_turns(waits_a: list[tuple[int, int]], waits_b: list[tuple[int, int]], hit_ns: int) -> None:
+    """Two players' recv waits take turns.
+
+    Two waits overlap only at a hand-off: the sender already waits while the receiver, waiting for
+    that ball, is still being woken (load stretches this, so its length is not asserted). The
+    receiver then hits the ball (at least ``hit_ns``) before sending it back, so the sender's wait
+    ends at least a hit after the receiver's. Caught: a wait nested in the other's (both waiting
+    for the one ball), ends stamped late or starts early by more than a fraction of a hit, a
+    player in two waits at once. The last wait to end is left out of the hand-offs: the last ball
+    is not hit back, that wait ends at EOF.
+    """
+    for waits in (waits_a, waits_b):
+        ordered = sorted(waits)
+        assert all(e <= s for (_, e), (s, _) in zip(ordered, ordered[1:], strict=False)), ordered
+    eof = max(waits_a + waits_b, key=lambda span: span[1])
+    for early, late in ((waits_a, waits_b), (waits_b, waits_a)):
+        for s1, e1 in early:
+            for s2, e2 in late:
+                if s1 <= s2 < e1 and (s2, e2) != eof:
+                    assert e2 - e1 >= hit_ns, ((s1, e1), (s2, e2), (e2 - e1) / 1e6)
+
+
 def test_pipe_players_take_turns_waiting_in_recv() -> None:
-    tl = scenario("pipe_ping_pong").timeline
+    # A recv records a wait only when the ball is not there yet: a player that load keeps off the
+    # CPU for longer than the other's hit finds the ball waiting, and no span. So how many of the
+    # recvs wait depends on the load; what does not: no more waits than recvs (ping receives balls
+    # 2, 4, 6 and 8; pong 1, 3, 5, 7 and then EOF), and with 100 ms hits (HIT_MS) each player waits at
+    # least once (it would have to be kept off the CPU for 100 ms after each of its sends not to).
+    tl = scenario("pipe_ping_pong", workload={"kind": "sleep", "count": 3, "duration_ms": HIT_MS}).timeline
     recv = spans_by_lane(tl, "pipe.recv")
     ping, pong = tl.lane[1], tl.lane[2]
-    assert len(recv.get(pong, [])) >= 4 and len(recv.get(ping, [])) >= 3
-    # while pong waits for the ball, ping is not waiting (it has the ball), most of the time
-    overlap = sum(max(0, min(e1, e2) - max(s1, s2)) for s1, e1 in recv[ping] for s2, e2 in recv[pong])
-    assert overlap < 0.2 * sum(e - s for s, e in recv[pong])
+    assert 1 <= len(recv.get(ping, [])) <= LAPS and 1 <= len(recv.get(pong, [])) <= LAPS + 1, recv
+    assert_turns(recv[ping], recv[pong], HIT_MS * 1_000_000)
     assert "EOFError" in tl.texts[1].message + tl.texts[2].message
 
 
