@@ -110,15 +110,24 @@ class RunTree:
                 out.append(pid)
         return out
 
-    def remember(self, workers: Iterable[int]) -> list[Member]:
-        """Note the workers, this process's children born during the run, and everything below
-        them now (one pass over /proc); the ones not known before."""
+    def remember(self, workers: Iterable[int], tagged: Iterable[int] = ()) -> list[Member]:
+        """Note the workers, the ``tagged`` processes, this process's children born during the run,
+        and everything below them now (one pass over /proc); the ones not known before.
+
+        A worker PID counts only while its parent is this process or a shared helper (the fork
+        server): backends keep the PIDs of workers that exited, and once such a PID is reused by
+        an unrelated process (the user's shell, an editor), adopting it would kill that process
+        and everything below it. Tagged processes carry the run's tag, whoever their parent is.
+        """
         stats = {pid: st for pid in pids() if (st := stat_of(pid)) is not None}
         below: dict[int, list[int]] = {}
         for pid, st in stats.items():
             below.setdefault(st[0], []).append(pid)
-        frontier = [p for p in workers if p in stats and p != self.me]
-        skip = self._children_before | _infrastructure()
+        infrastructure = _infrastructure()
+        parents = {self.me} | infrastructure
+        frontier = [p for p in workers if p in stats and p != self.me and stats[p][0] in parents]
+        frontier.extend(p for p in tagged if p in stats and p != self.me)
+        skip = self._children_before | infrastructure
         frontier.extend(p for p in below.get(self.me, [])
                         if p not in skip and (p in self.members or not _is_helper(p)))
         new = []
@@ -139,7 +148,7 @@ class RunTree:
         """SIGKILL every live process of the run; the ones killed. Then reap what this process
         adopted or started itself (never a worker: its backend reaps it)."""
         workers = set(workers)
-        self.remember(list(workers) + self.tagged())
+        self.remember(workers, self.tagged())
         helpers = _infrastructure()
         killed = []
         for m in list(self.members.values()):

@@ -6,6 +6,7 @@ no process of the run is left (the run is tagged through the environment, /proc/
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
 import signal
@@ -21,7 +22,7 @@ from fault_helpers import MODULE, fault_setup, function_of, survivors
 from procviz.engine import preflight, startup_watch
 from procviz.engine.config import parse_config
 from procviz.engine.events import RunOutcome, TaskState
-from procviz.engine.proctree import RunTree
+from procviz.engine.proctree import PR_SET_CHILD_SUBREAPER, RunTree
 from procviz.engine.runner import Engine
 
 PROCESS_BACKENDS = ("pool", "process_pool_executor", "process", "serial")
@@ -269,3 +270,59 @@ def _cmdline_has(pid: int, text: bytes) -> bool:
             return text in f.read()
     except OSError:
         return False
+
+
+def test_a_reused_worker_pid_is_not_the_runs() -> None:
+    """Backends keep the PIDs of workers that exited; once such a PID belongs to an unrelated
+    process (here: one in a session of its own, reparented away from us), the sweep must leave it
+    and its children alone. The sweep once adopted any PID handed to it as a worker's."""
+    tree = RunTree("test-tag-reuse")
+    # A grandchild whose parent exits at once, started while this process is not a subreaper (the
+    # tree made it one): it ends up a child of init or of a subreaper above us, as a stranger would.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+    try:
+        launcher = subprocess.Popen(["sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!"], stdout=subprocess.PIPE)
+        out, _ = launcher.communicate(timeout=30)
+    finally:
+        prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    stranger = int(out.split()[0])
+    try:
+        deadline = time.monotonic() + 10
+        while _parent_of(stranger) == launcher.pid and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _parent_of(stranger) not in (None, os.getpid())
+        assert stranger not in {m.pid for m in tree.sweep([stranger])}
+        assert _parent_of(stranger) is not None and _state_of(stranger) not in ("Z", "X")
+    finally:
+        try:
+            os.kill(stranger, signal.SIGKILL)
+        except OSError:
+            pass
+        _reap_if_mine(stranger)
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    return raw[raw.rfind(b")") + 2:].decode().split()
+
+
+def _parent_of(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields else None
+
+
+def _state_of(pid: int) -> str | None:
+    fields = _stat_fields(pid)
+    return fields[0] if fields else None
+
+
+def _reap_if_mine(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

@@ -179,6 +179,8 @@ def test_csv_fast_read_is_the_strict_read(name, tmp_path, monkeypatch):
     lambda t: t.replace("\r\n", "\n"),  # LF line ends
     lambda t: t.replace(",0.", ",-0.", 3),  # negative durations and times
     lambda t: t + "1,done\r\n",  # a short row
+    lambda t: t.replace(",0.", ",9999999999.", 1),  # seconds whose nanoseconds overflow int64
+    lambda t: t.replace(",0.", ",-9999999999.", 1),  # the same, negative
 ])
 def test_csv_anything_unusual_reads_as_the_strict_path_reads_it(edit, tmp_path, monkeypatch):
     path = tmp_path / "t.csv"
@@ -240,3 +242,20 @@ def test_a_placeholder_written_into_a_file_is_never_taken_for_a_column(tmp_path)
     with pytest.raises(TimelineFileError) as info:
         read_timeline(path)
     assert info.value.field == "chunk" and "must be a list" in info.value.problem
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_csv_numbers_too_large_for_int64_are_refused_by_field(strict, tmp_path, monkeypatch):
+    """The fast path once clamped them to 2**63-1 (numpy's parse) and the strict one raised a bare
+    OverflowError: both now refuse the cell, naming its line and field."""
+    path = tmp_path / "t.csv"
+    write_timeline(finished_run(10, lanes=1), path)
+    lines = path.read_bytes().decode().split("\r\n")
+    cells = lines[1].split(",")
+    cells[csv_write.HEADER.index("end_s")] = "9999999999.000000000"
+    lines[1] = ",".join(cells)
+    path.write_bytes("\r\n".join(lines).encode())
+    if strict:
+        _strict_csv(monkeypatch)
+    with pytest.raises(TimelineFileError, match="end_s.*too large"):
+        read_timeline(path)

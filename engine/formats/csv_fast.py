@@ -118,7 +118,8 @@ def _numbers(b: np.ndarray, stream: np.ndarray, bounds: list[tuple[np.ndarray, n
                 return None
             points += int(known.sum())
             digits = digits - decimals - 1
-        if (known & (digits < 1)).any() or digits.max() > MAX_DIGITS:
+        # The point goes and the decimals join the digits: the whole number must fit in int64.
+        if (known & (digits < 1)).any() or digits.max() + (decimals or 0) > MAX_DIGITS:
             return None
         lengths[col] = known
     if marks.count(b".") != points or marks.count(b"-") != signs:

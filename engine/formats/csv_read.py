@@ -42,6 +42,8 @@ REASON_SPLIT = re.compile(r"([A-Za-z_][\w.]*): (.*)", re.DOTALL)
 # pool's workers; a larger lane number is not from procviz and would only make us allocate.
 LANE_SLACK = 4096
 
+INT64_MAX = 2**63 - 1  # the columns are int64: a larger value is refused, never wrapped or clamped
+
 
 class _Rows:
     """The data rows of the file as columns of cells, with the file line of each row."""
@@ -123,7 +125,7 @@ class _Rows:
     def ints(self, name: str, what: str, optional: bool = True) -> np.ndarray:
         """An integer column (-1 for empty cells when ``optional``)."""
         cells = self.matching(name, UNSIGNED, what, optional)
-        return np.array([int(c) if c else -1 for c in cells], dtype=np.int64)
+        return self._int64([int(c) if c else -1 for c in cells], name)
 
     def fixed(self, name: str, digits: int, what: str) -> tuple[np.ndarray, np.ndarray]:
         """A decimal column as integer units of 10**-digits, and where it is known (non-empty)."""
@@ -137,7 +139,14 @@ class _Rows:
             values = [int(c.replace(".", "")) if c else 0 for c in cells]
         else:
             values = [parse_fixed(c, digits) if c else 0 for c in self.matching(name, loose, what, optional=True)]
-        return np.array(values, dtype=np.int64), known
+        return self._int64(values, name), known
+
+    def _int64(self, values: list[int], name: str) -> np.ndarray:
+        """``values`` as an int64 column, refusing (by row and field) one too large to hold."""
+        if values and (max(values) > INT64_MAX or min(values) < -INT64_MAX - 1):
+            i = next(i for i, v in enumerate(values) if not -INT64_MAX - 1 <= v <= INT64_MAX)
+            self.fail_row(i, name, "is too large (the limit is about 292 years, or 2**63-1 units)")
+        return np.array(values, dtype=np.int64)
 
 
 class _NotFast(Exception):
