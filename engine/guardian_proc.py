@@ -55,6 +55,22 @@ def carries(pid: int, needles: list[bytes]) -> bool:
     return any(b"\0" + n in env or env.endswith(b"\0" + n[:-1]) for n in needles)
 
 
+HELPER_MARKS = (b"from multiprocessing.resource_tracker import", b"from multiprocessing.forkserver import",
+                b"import guardian_proc")
+
+
+def is_helper(pid: int) -> bool:
+    """Whether ``pid`` is a shared helper by its command line (multiprocessing's resource tracker or
+    fork server, a guardian): procviz's own are no run's, and one just started may not be known to
+    multiprocessing yet (it notes the PID only once the start returns)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except OSError:
+        return False
+    return any(mark in cmdline for mark in HELPER_MARKS)
+
+
 # ---- the guardian process ----------------------------------------------------------------------
 
 
@@ -72,7 +88,10 @@ def _targets(needles: list[bytes], members: set[tuple[int, int]], me: int) -> li
             if child not in found:
                 found.add(child)
                 frontier.append(child)
-    return [pid for pid in found if stats[pid][2] not in ("Z", "X")]
+    # Helpers are spared: a scan may have told one as a member (caught between its fork and its
+    # exec), and each ends by itself once its users are gone (the resource tracker then cleans up
+    # the semaphores and shared memory left behind, which SIGKILL would prevent).
+    return [pid for pid in found if stats[pid][2] not in ("Z", "X") and not is_helper(pid)]
 
 
 def sweep(needles: list[bytes], members: set[tuple[int, int]]) -> int:

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from procviz.engine.guardian import guardian
-from procviz.engine.guardian_proc import carries, pids, stat_of
+from procviz.engine.guardian_proc import carries, is_helper, pids, stat_of
 from procviz.engine.worker.lifeline import ENV_TAG
 
 SCAN_S = 1.0
@@ -77,21 +77,6 @@ def _infrastructure() -> set[int]:
     return found
 
 
-_HELPER_MARKS = (b"from multiprocessing.resource_tracker import", b"from multiprocessing.forkserver import",
-                 b"import guardian_proc")
-
-
-def _is_helper(pid: int) -> bool:
-    """Whether child ``pid`` is a shared helper by its command line: one just started may not be in
-    :func:`_infrastructure` yet (multiprocessing notes its PID only once the start returns)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmdline = f.read()
-    except OSError:
-        return False
-    return any(mark in cmdline for mark in _HELPER_MARKS)
-
-
 class RunTree:
     """What belongs to one run (see the module docstring). Engine thread only."""
 
@@ -129,7 +114,7 @@ class RunTree:
         frontier.extend(p for p in tagged if p in stats and p != self.me)
         skip = self._children_before | infrastructure
         frontier.extend(p for p in below.get(self.me, [])
-                        if p not in skip and (p in self.members or not _is_helper(p)))
+                        if p not in skip and (p in self.members or not is_helper(p)))
         new = []
         while frontier:
             pid = frontier.pop()
@@ -155,7 +140,7 @@ class RunTree:
             st = stat_of(m.pid)
             if st is None or st[1] != m.start or st[2] in ("Z", "X"):
                 continue  # gone, reaped and reused, or a zombie
-            if st[0] == self.me and (m.pid in helpers or _is_helper(m.pid)):
+            if st[0] == self.me and (m.pid in helpers or is_helper(m.pid)):
                 # a shared helper the scan caught between its fork and its exec (its command line
                 # was still ours then): not the run's
                 del self.members[m.pid]

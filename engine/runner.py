@@ -53,6 +53,7 @@ from procviz.engine.channel import EventReceiver
 from procviz.engine.columns import ArrayColumn
 from procviz.engine.config import RunConfig
 from procviz.engine.events import EngineBatch, RunInfo, RunOutcome, RunPhase, RunStatus, TaskState
+from procviz.engine.guardian import guardian
 from procviz.engine.plan import TaskPlan, build_plan
 from procviz.engine.proctree import RunTree
 from procviz.engine.registry import BACKENDS
@@ -61,6 +62,7 @@ from procviz.engine.startup_watch import StartupWatch, startup_limit_s
 from procviz.engine.submitter import Submitter
 from procviz.engine.worker.clock import SchedstatReader
 
+STOP_JOIN_S = 5.0  # at most, for a cancelled submitter to end before the backend's shutdown
 CREATION_WAIT_S = 1.0  # at most, for the first workers to be created before the loop's imports
 
 if TYPE_CHECKING:  # imported by procviz.engine.run_loop once the workers are starting
@@ -163,6 +165,8 @@ class _Run:
             try:
                 # The tree first: it tells the run's own children from those this process had before.
                 self.tree = RunTree(receiver.address)
+                # Told before any worker exists: a kill -9 from here on still has its processes swept.
+                guardian.protect(self.tree.tag)
                 self.backend = backend = make_backend(self.config, receiver.address)
                 self.submitter = Submitter(backend, plan)
                 self.submitter.start()
@@ -240,8 +244,12 @@ class _Run:
         assert self.submitter is not None and self.backend is not None and self.tree is not None
         self.submitter.stop.set()
         self.backend.cancel()
+        # A Pool being created may appear after cancel(): let its creation end first, so that the
+        # shutdown below sees it (bounded: creation gives up once cancelled).
+        self.submitter.join(STOP_JOIN_S)
         try:
             self.backend.shutdown(False)
         except Exception:  # noqa: BLE001 - the sweep below finishes the job
             pass
         self.tree.sweep(set(self.backend.worker_pids()))
+        guardian.done(self.tree.tag)

@@ -326,3 +326,29 @@ def _reap_if_mine(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
+
+
+def test_the_guardian_spares_shared_helpers_it_was_told_of() -> None:
+    """A tree scan can tell the guardian of multiprocessing's resource tracker as a run member (caught
+    between its fork and its exec); if procviz then dies, the guardian must leave it to clean up the
+    semaphores and shared memory left behind, while still taking a plain member."""
+    from procviz.engine import guardian_proc
+
+    helper = subprocess.Popen([sys.executable, "-c", "from multiprocessing.resource_tracker import main as _; "
+                               "import time; time.sleep(30)"])
+    plain = subprocess.Popen(["sleep", "30"])
+    try:
+        deadline = time.monotonic() + 30
+        while not _cmdline_has(helper.pid, b"resource_tracker") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        members = set()
+        for proc in (helper, plain):
+            st = guardian_proc.stat_of(proc.pid)
+            assert st is not None
+            members.add((proc.pid, st[1]))
+        targets = guardian_proc._targets([b"PROCVIZ_NO_SUCH_TAG=x\0"], members, os.getpid())
+        assert plain.pid in targets and helper.pid not in targets
+    finally:
+        for proc in (helper, plain):
+            proc.kill()
+            proc.wait()
