@@ -39,6 +39,8 @@ SCAN_S = 1.0
 PR_SET_CHILD_SUBREAPER = 36
 REAP_S = 0.3  # how long the sweep waits to reap the orphans it killed
 _subreaper = False
+# Processes of ended runs not yet reaped (pid -> member): tried again at every sweep.
+_unreaped: dict[int, Member] = {}
 
 
 def become_subreaper() -> bool:
@@ -155,20 +157,35 @@ class RunTree:
 
     def _reap(self, workers: set[int]) -> None:
         """Reap the run's processes that are this process's children but not workers (orphans it
-        adopted as subreaper, a thread task's children): nothing else ever would."""
-        mine = [m for m in self.members.values() if m.pid not in workers
-                and (st := stat_of(m.pid)) is not None and st[0] == self.me and st[1] == m.start]
+        adopted as subreaper, a thread task's children): nothing else ever would.
+
+        Who is a child is asked again on every pass: a grandchild killed with its worker becomes
+        this process's child only once that worker is gone. What is still not reaped at the end
+        is kept and reaped by a later sweep (a zombie per run would pile up in a long-lived window).
+        """
+        candidates = [m for m in self.members.values() if m.pid not in workers] + list(_unreaped.values())
         deadline = time.monotonic() + REAP_S
-        while mine:
+        while True:
             left = []
-            for m in mine:
+            for m in candidates:
+                st = stat_of(m.pid)
+                if st is None or st[1] != m.start:
+                    _unreaped.pop(m.pid, None)
+                    continue  # gone (reaped by someone else), or the PID is another process's now
+                if st[0] != self.me:
+                    left.append(m)  # not (yet) ours: its parent may still be dying
+                    continue
                 try:
                     pid, _ = os.waitpid(m.pid, os.WNOHANG)
                 except ChildProcessError:
-                    continue  # someone else reaped it
+                    pid = m.pid  # someone else reaped it
                 if pid == 0:
                     left.append(m)
-            mine = left
-            if not mine or time.monotonic() > deadline:
-                return
+                else:
+                    _unreaped.pop(m.pid, None)
+            candidates = left
+            if not candidates or time.monotonic() > deadline:
+                break
             time.sleep(0.01)
+        for m in candidates:
+            _unreaped[m.pid] = m

@@ -24,6 +24,7 @@ from procviz.engine.config import parse_config
 from procviz.engine.events import RunOutcome, TaskState
 from procviz.engine.proctree import PR_SET_CHILD_SUBREAPER, RunTree
 from procviz.engine.runner import Engine
+from procviz.engine.worker.lifeline import ENV_TAG
 
 PROCESS_BACKENDS = ("pool", "process_pool_executor", "process", "serial")
 IMPORT_FAULTS = {
@@ -352,3 +353,30 @@ def test_the_guardian_spares_shared_helpers_it_was_told_of() -> None:
         for proc in (helper, plain):
             proc.kill()
             proc.wait()
+
+
+def test_a_grandchild_killed_with_its_worker_is_reaped_not_left_a_zombie() -> None:
+    """A process of the run whose parent is still alive at the sweep (a worker that does not reap
+    it) becomes this process's child (subreaper) only once that parent is gone, after the sweep
+    looked: a later sweep must reap it. Unreaped, each such run left a zombie in a long-lived window."""
+    worker = subprocess.Popen(  # started before the run: not a member, like a worker the sweep spares
+        [sys.executable, "-c", "import os, subprocess, sys, time; "
+         f"p = subprocess.Popen(['sleep', '60'], env={{**os.environ, {ENV_TAG!r}: 'test-tag-zombie'}}); "
+         "print(p.pid, flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE)  # only the grandchild carries the run's tag
+    assert worker.stdout is not None
+    grandchild = int(worker.stdout.readline())
+    try:
+        tree = RunTree("test-tag-zombie")
+        assert grandchild in {m.pid for m in tree.sweep([])}  # tagged: killed, a zombie of its parent
+        worker.kill()  # the parent goes: the zombie is this process's now
+        worker.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while _parent_of(grandchild) not in (None, os.getpid()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        RunTree("test-tag-zombie-next").sweep([])  # the next run's sweep
+        assert _state_of(grandchild) is None, f"grandchild {grandchild} left as {_state_of(grandchild)}"
+    finally:
+        worker.kill()
+        worker.wait()
+        _reap_if_mine(grandchild)
