@@ -96,3 +96,18 @@ def test_imap_with_chunks_runs_and_groups_chunks(api: str) -> None:
     assert result.outcome == "completed", result.message
     for chunk in np.unique(tl.chunk):
         assert len(set(tl.lane[tl.chunk == chunk].tolist())) == 1
+
+
+def test_a_worker_asked_for_after_cancel_ends_the_maintenance_pass_quietly(monkeypatch) -> None:
+    """The Pool's maintenance thread replaces exited workers; after cancel() the observed Pool refuses
+    new ones, and that refusal must not end the thread with a traceback on stderr (seen in CI when
+    workers exited at import and the run was failing)."""
+    import multiprocessing.pool
+
+    from procviz.engine.backends.pool import CreationCancelled, ObservedPool
+
+    def refuse(*args, **kwargs):
+        raise CreationCancelled("pool creation cancelled by Stop")
+
+    monkeypatch.setattr(multiprocessing.pool.Pool, "_maintain_pool", staticmethod(refuse))
+    ObservedPool._maintain_pool("ctx", "Process", 2, [], None, None, None, (), None, False)  # no raise

@@ -52,6 +52,10 @@ class _ExitReporter:
             self._exits.put(WorkerExit(proc.pid, code, time.monotonic_ns()))
 
 
+class CreationCancelled(RuntimeError):
+    """A worker was asked for after Stop (or the run's end): the Pool must start no more."""
+
+
 class ObservedPool(multiprocessing.pool.Pool):
     """A Pool whose worker processes report their exit codes to a queue."""
 
@@ -70,11 +74,23 @@ class ObservedPool(multiprocessing.pool.Pool):
         started and give up: that is how a Stop interrupts the creation of a large pool.
         """
         if self._procviz_cancelled.is_set():
-            raise RuntimeError("pool creation cancelled by Stop")
+            raise CreationCancelled("pool creation cancelled by Stop")
         proc = self._procviz_cls(*args, **kwds)
         proc._procviz_key = self._procviz_key
         self._procviz_created[id(proc)] = proc
         return proc
+
+    @staticmethod
+    def _maintain_pool(*args: Any, **kwargs: Any) -> None:
+        """The Pool's replacement of exited workers, ending quietly once the run is cancelled.
+
+        The Pool's maintenance thread calls this; a worker asked for after cancel() raises
+        :class:`CreationCancelled`, which would otherwise end that thread with a traceback on stderr.
+        """
+        try:
+            multiprocessing.pool.Pool._maintain_pool(*args, **kwargs)  # type: ignore[attr-defined]
+        except CreationCancelled:
+            pass
 
     def worker_processes(self) -> list[Any]:
         """The Pool's current worker Process objects."""
