@@ -58,10 +58,8 @@ class Guardian:
         self._runs: dict[bytes, list[bytes]] = {}  # needle -> lines told (to tell a new guardian)
 
     def protect(self, needle: bytes) -> None:
-        """A run whose processes carry ``needle`` started (again: nothing more to tell)."""
+        """A run whose processes carry ``needle`` started."""
         with self._lock:
-            if needle in self._runs:
-                return
             self._runs[needle] = [b"T " + needle.hex().encode() + b"\n"]
             self._send(self._runs[needle][0])
 

@@ -6,8 +6,8 @@ The engine asks for a worker's end with :meth:`Reaper.terminate` (a timed-out ta
 :class:`~procviz.engine.proctree.RunTree` still alive is SIGKILLed and named.
 
 Should procviz itself be killed before that last word, the guardian
-(:mod:`procviz.engine.guardian`) says it: the reaper tells it the run's tag when the run starts
-and every process of the tree as the scans find it, and that the run is done after the sweep.
+(:mod:`procviz.engine.guardian`) says it: the runner tells it the run's tag before any worker exists,
+the reaper every process of the tree as the scans find it, and that the run is done after the sweep.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ class Reaper:
         self._worker_pids = worker_pids
         self._terminating: dict[int, float] = {}  # pid -> when SIGTERM was sent
         self._next_scan = 0.0
-        self.swept: list[Member] = []
-        guardian.protect(tree.tag)
+        self.swept: list[Member] = []  # the guardian was told of the run where its tree was made
 
     def terminate(self, pid: int) -> None:
         """SIGTERM ``pid`` now (it flushes its events), SIGKILL later if it is still there."""

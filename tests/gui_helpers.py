@@ -49,3 +49,18 @@ def children() -> set[int]:
 
 
 alive = alive_pids  # one implementation, shared with the engine tests
+
+
+def cancel_file_read_soon(window, first_ms: int, retry_ms: int) -> None:
+    """Press Cancel on the window's file-reading dialog as soon as it exists (tried after ``first_ms``,
+    then every ``retry_ms``)."""
+    from PySide6.QtCore import QTimer
+
+    def cancel() -> None:
+        read = window.files.reading
+        if read is not None and getattr(read, "dialog", None) is not None:
+            read.dialog.cancel()
+        else:
+            QTimer.singleShot(retry_ms, cancel)
+
+    QTimer.singleShot(first_ms, cancel)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fault_helpers import MODULE, fault_setup, survivors
+from gui_helpers import cancel_file_read_soon
 from PySide6.QtCore import QTimer
 from synthetic import finished_run
 
@@ -103,15 +104,7 @@ def test_big_file_is_read_off_the_gui_thread(qtbot, window, big_file: Path) -> N
 
 def test_cancel_gives_the_window_back_and_keeps_the_shown_timeline(qtbot, window, big_file: Path) -> None:
     before = window.timeline.n_tasks
-
-    def cancel() -> None:
-        read = window.files.reading
-        if read is not None and getattr(read, "dialog", None) is not None:
-            read.dialog.cancel()
-        else:
-            QTimer.singleShot(20, cancel)
-
-    QTimer.singleShot(100, cancel)
+    cancel_file_read_soon(window, 100, 20)
     assert window.open_file(big_file) is False
     assert window.timeline.n_tasks == before
     assert window.errors == []

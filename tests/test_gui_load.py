@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_helpers import cancel_file_read_soon
 from PySide6.QtCore import QTimer
 from synthetic import finished_run
 
@@ -110,15 +111,7 @@ def test_only_the_gui_thread_touches_the_shown_timeline(window, big_file) -> Non
 
 def test_cancel_while_indexing_leaves_the_chart_as_it_was(qtbot, window, big_file) -> None:
     model, before = window.gantt.model, window.timeline.n_tasks
-
-    def cancel() -> None:
-        read = window.files.reading
-        if read is not None and getattr(read, "dialog", None) is not None:
-            read.dialog.cancel()
-        else:
-            QTimer.singleShot(10, cancel)
-
-    QTimer.singleShot(50, cancel)
+    cancel_file_read_soon(window, 50, 10)
     assert window.open_file(big_file) is False
     assert window.gantt.model is model and window.timeline.n_tasks == before
     assert window.errors == []
