@@ -1,0 +1,149 @@
+"""Where the parent of one ``procviz run`` spends its CPU: per thread, and the end-of-run steps.
+
+Usage: ``python benchmarks/parent_threads.py [--profile THREAD] [RUN ARGS...]`` (default: the
+1,000,000 no-op tasks of ``compare.py``'s ``noop1m`` row, chunksize 1000, ``--quiet``). It runs
+``procviz run`` in this process, notes each thread's CPU time (``time.thread_time``) when the
+thread ends, and the CPU of the steps done once at the end (metrics, the run's result); it prints
+them with the process's total. ``--profile NAME`` runs the thread whose name (or target) contains
+NAME under cProfile (thread CPU time) and prints its top functions (slower: for where, not how
+much; ``PARENT_THREADS_SORT=cumtime``, ``PARENT_THREADS_TOP=60`` change the listing).
+``PARENT_THREADS=--rss`` prints the RSS every 0.1 s as well.
+
+``benchmarks/compare.py`` gives the whole-process figures; this says which thread they go to.
+All work is under ``if __name__ == "__main__"`` (spawned workers import this file as __main__).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+DEFAULT = ["run", "--backend", "pool", "--workers", "2", "--start-method", "spawn", "--kind", "cpu",
+           "--count", "1000000", "--duration-ms", "0", "--chunksize", "1000", "--quiet"]
+CPU: dict[str, float] = {}
+MARKS: list[tuple[float, str]] = []  # (monotonic s, what) at the probed calls' first entry
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+class _RssWatch(threading.Thread):
+    """Samples this process's RSS every 5 ms (a diagnosis aid: it costs a little CPU itself)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="rss-watch", daemon=True)
+        self.peak = (0.0, 0)
+        self.series: list[tuple[float, int]] = []
+
+    def run(self) -> None:
+        while True:
+            rss = _rss()
+            self.series.append((time.monotonic(), rss))
+            if rss > self.peak[1]:
+                self.peak = (time.monotonic(), rss)
+            time.sleep(0.005)
+
+
+def _thread_key(thread: threading.Thread) -> str:
+    target = getattr(thread, "_target", None)
+    name = getattr(target, "__qualname__", "") or getattr(target, "__name__", "")
+    return f"{thread.name} ({name})" if name else thread.name
+
+
+def _patch_threads(profile: str) -> dict[str, Any]:
+    """Record every thread's CPU at its end; profile the one matching ``profile``."""
+    profiles: dict[str, Any] = {}
+    inner = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
+
+    def bootstrap(self: threading.Thread) -> None:
+        key = _thread_key(self)
+        prof = None
+        if profile and profile in key:
+            import cProfile
+
+            prof = profiles[key] = cProfile.Profile(time.thread_time)  # CPU, not wall
+            prof.enable()
+        try:
+            inner(self)
+        finally:
+            if prof is not None:
+                prof.disable()
+            CPU[key] = CPU.get(key, 0.0) + time.thread_time()
+
+    threading.Thread._bootstrap_inner = bootstrap  # type: ignore[attr-defined]
+    return profiles
+
+
+def _time_calls(owner: Any, name: str, label: str) -> None:
+    """Add the CPU time (of the calling thread) spent in ``owner.name`` to CPU[label]."""
+    fn = getattr(owner, name)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        t = time.thread_time()
+        if not any(what == label for _, what in MARKS):
+            MARKS.append((time.monotonic(), label))
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            CPU[label] = CPU.get(label, 0.0) + time.thread_time() - t
+
+    setattr(owner, name, timed)
+
+
+def main() -> None:
+    """Run procviz with the probes and print the per-thread CPU."""
+    args = sys.argv[1:]
+    profile = ""
+    if args[:1] == ["--profile"]:
+        profile, args = args[1], args[2:]
+    args = args or DEFAULT
+    profiles = _patch_threads(profile)
+    import numpy  # noqa: F401 - imported before the probes, as the CLI does
+
+    from procviz.engine import metrics, run_loop, tracker
+
+    _time_calls(run_loop, "compute_metrics", "  of which compute_metrics (once, at the end)")
+    _time_calls(tracker.RunTracker, "settle", "  of which tracker.settle (decode + fold)")
+    _time_calls(tracker.RunTracker, "cut", "  of which tracker.cut (batches out)")
+    _time_calls(run_loop.EventReceiver, "receive_all", "  of which receiver.receive_all (recv + unpickle)")
+    del metrics
+    from procviz.engine.cli import main as cli_main
+
+    watch = _RssWatch()
+    rss0 = _rss()
+    watch.start()
+    wall0, cpu0 = time.monotonic(), time.process_time()
+    code = cli_main(args)
+    wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+    CPU["main thread"] = time.thread_time()
+    load = os.getloadavg()[0]
+    print(f"exit code {code}; wall {wall:.2f} s; process CPU {cpu:.3f} s (after imports); load {load:.1f}")
+    for key, value in sorted(CPU.items(), key=lambda kv: -kv[1]):
+        if key != "rss-watch":
+            print(f"{value:8.3f} s  {key}")
+    at, peak = watch.peak
+    print(f"RSS: {rss0 / 2**20:.1f} MiB after imports, peak {peak / 2**20:.1f} MiB at {at - wall0:.2f} s; first calls:")
+    for t, what in MARKS:
+        print(f"  {t - wall0:6.2f} s  {what.strip()}")
+    if "--rss" in os.environ.get("PARENT_THREADS", ""):
+        step = 0.0
+        for t, rss in watch.series:
+            if t - wall0 >= step:
+                print(f"  rss {t - wall0:6.2f} s  {rss / 2**20:7.1f} MiB")
+                step = t - wall0 + 0.1
+    for key, prof in profiles.items():
+        import pstats
+
+        print(f"\n--- cProfile of {key} ---")
+        order, top = os.environ.get("PARENT_THREADS_SORT", "tottime"), int(os.environ.get("PARENT_THREADS_TOP", "25"))
+        pstats.Stats(prof).sort_stats(order).print_stats(top)
+
+
+if __name__ == "__main__":
+    main()
