@@ -26,7 +26,8 @@ import numpy as np
 
 from procviz.engine.events import LaneKind, TaskState
 from procviz.engine.machine import other_load
-from procviz.engine.timeline import Timeline
+from procviz.engine.task_sums import BlockSums, TaskSumsCache, by_lane, cache_of, lanes_in_turn, own_ids
+from procviz.engine.timeline import TASK_BLOCK, Timeline
 
 OTHER_LOAD_NOTABLE = 0.10  # mean share of the run's CPUs used by other programs worth a warning
 
@@ -138,7 +139,7 @@ class Metrics:
         return lines
 
 
-CHUNK = 1 << 14  # tasks per step of the per-task sums: their temporaries stay a few MB at any size
+CHUNK = TASK_BLOCK  # tasks per step of the per-task sums: their temporaries stay a few MB at any size
 
 
 def peak_concurrency(starts: np.ndarray, ends: np.ndarray) -> int:
@@ -150,29 +151,6 @@ def peak_concurrency(starts: np.ndarray, ends: np.ndarray) -> int:
     if len(starts) == 0:
         return 0
     return _peak_of_sorted(np.sort(starts), np.sort(ends))
-
-
-def _lanes_in_turn(tl: Timeline) -> int | None:
-    """How many lanes ran tasks, when each ran its tasks one after another in id order (as a
-    worker runs its chunks): then no more tasks than that ran at once, and the exact peak is not
-    needed while it is within the slots. None when some lane's tasks overlap or run out of id order.
-    Chunk by chunk: no column-sized temporary."""
-    last_end: dict[int, int] = {}
-    for lo in range(0, tl.n_tasks, CHUNK):
-        part = slice(lo, lo + CHUNK)
-        has = (tl.start_ns[part] >= 0) & (tl.end_ns[part] >= 0) & (tl.lane[part] >= 0)
-        lane, start, end = tl.lane[part][has], tl.start_ns[part][has], tl.end_ns[part][has]
-        order = np.argsort(lane, kind="stable")  # by lane, id order within
-        lane, start, end = lane[order], start[order], end[order]
-        first = np.r_[True, lane[1:] != lane[:-1]] if len(lane) else np.zeros(0, bool)
-        prev_end = np.r_[0, end[:-1]]
-        heads = np.flatnonzero(first)
-        prev_end[heads] = [last_end.get(k, -1) for k in lane[heads].tolist()]
-        if (start < prev_end).any():
-            return None
-        tails = np.r_[heads[1:] - 1, len(lane) - 1] if len(heads) else heads
-        last_end.update(zip(lane[heads].tolist(), end[tails].tolist(), strict=True))
-    return len(last_end)
 
 
 def _peak_of_sorted(starts: np.ndarray, ends: np.ndarray) -> int:
@@ -366,27 +344,32 @@ def serial_baseline_ns(tl: Timeline, baseline: Timeline | SerialBaseline | None)
     return baseline.work_ns
 
 
-def _spans(tl: Timeline) -> tuple[int, int]:
+def _spans(tl: Timeline, blocks: list[BlockSums] | None = None) -> tuple[int, int]:
     """(worker start-up, work) in ns."""
-    has = (tl.start_ns >= 0) & (tl.end_ns >= 0)
-    work_tasks = has & _work_tasks(tl)
-    if not np.any(work_tasks):
-        work_tasks = has
-    if not np.any(work_tasks):
-        return 0, 0
+    blocks = cache_of(tl).update(tl, _work_tasks(tl)) if blocks is None else blocks
     big = np.iinfo(np.int64).max
-    first_sub = int(np.min(tl.submitted_ns, where=tl.submitted_ns >= 0, initial=big))  # (no copy of the column)
-    first_start = int(np.min(tl.start_ns, where=work_tasks, initial=big))
-    first = min(first_sub, first_start)
-    return first_start - first, int(np.max(tl.end_ns, where=has, initial=-1)) - first_start
+    first_start = min((b.min_start_work for b in blocks), default=big)
+    if first_start == big:  # no work task has both ends: every task counts
+        first_start = min((b.min_start_has for b in blocks), default=big)
+    if first_start == big:
+        return 0, 0
+    first = min(min((b.min_submitted for b in blocks), default=big), first_start)
+    return first_start - first, max((b.max_end_has for b in blocks), default=-1) - first_start
 
 
 def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | None = None) -> Metrics:
     """Compute :class:`Metrics` for the timeline as it is now (works mid-run too); ``baseline``:
-    a serial run of the same workload, whose measured time then gives the speedup."""
+    a serial run of the same workload, whose measured time then gives the speedup.
+
+    Called again on a growing timeline, it sums again only the blocks of tasks written since the
+    last call (see :mod:`procviz.engine.task_sums`): the same figures, for the cost of the change.
+    """
     tl = timeline
-    counts = tl.state_counts()
-    startup, work = _spans(tl)
+    cache = cache_of(tl)
+    work_tasks = _work_tasks(tl)
+    blocks = cache.update(tl, work_tasks)
+    counts = sum((b.counts for b in blocks), np.zeros(len(TaskState), np.int64))
+    startup, work = _spans(tl, blocks)
     makespan = startup + work
     slots = 1
     cfg = tl.run.config if tl.run is not None else {}
@@ -398,7 +381,7 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
             # a scenario runs one process per role at once, whatever ``workers`` says
             slots = max(sum(1 for lane in tl.lanes if lane.kind != LaneKind.PARENT), 1)
     # A file without its config (CSV) must not claim fewer slots than tasks ran at once (> 100 %).
-    bound = _lanes_in_turn(tl)
+    bound = lanes_in_turn(blocks)
     if bound is None or bound > slots:
         has = (tl.start_ns >= 0) & (tl.end_ns >= 0)
         starts, ends = tl.start_ns[has], tl.end_ns[has]  # copies, sorted in place: 16 bytes a task
@@ -410,33 +393,34 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
     machine = tl.machine.data
     cpus = max(int(machine["cpus"][0]) if len(machine) else (tl.run.cpu_count if tl.run else 1), 1)
     measured = serial_baseline_ns(tl, baseline)
-    sums = _TaskSums(tl, cpus, measured is None)
-    busy_total = sums.busy
-    serial = measured if measured is not None else sums.own_work
+    own_work = _own_work(tl, cache, blocks, cpus, work_tasks) if measured is None else 0
+    busy_total = sum(b.busy for b in blocks)
+    serial = measured if measured is not None else own_work
+    busy_by_lane, tasks_by_lane = by_lane(blocks, len(tl.lanes))
     lanes = []
-    if len(tl.lanes):
-        for info in tl.lanes:
-            busy = int(sums.busy_by_lane[info.index]) if info.index < len(sums.busy_by_lane) else 0
-            tasks = int(sums.tasks_by_lane[info.index]) if info.index < len(sums.tasks_by_lane) else 0
-            lanes.append(LaneMetrics(lane=info.index, pid=info.pid, tasks=tasks, busy_ns=busy,
-                                     utilization=busy / work if work else 0.0))
-    cpu_total = sums.cpu
+    for info in tl.lanes:
+        busy = int(busy_by_lane[info.index]) if info.index < len(busy_by_lane) else 0
+        tasks = int(tasks_by_lane[info.index]) if info.index < len(tasks_by_lane) else 0
+        lanes.append(LaneMetrics(lane=info.index, pid=info.pid, tasks=tasks, busy_ns=busy,
+                                 utilization=busy / work if work else 0.0))
+    cpu_total = sum(b.cpu for b in blocks)
+    finished, turned = sum(b.finished for b in blocks), sum(b.turned for b in blocks)
     other, other_peak = other_load(machine)
     return Metrics(
         tasks=tl.n_tasks,
-        done=counts[TaskState.DONE],
-        failed=counts[TaskState.FAILED],
-        timeout=counts[TaskState.TIMEOUT],
-        cancelled=counts[TaskState.CANCELLED],
+        done=int(counts[TaskState.DONE]),
+        failed=int(counts[TaskState.FAILED]),
+        timeout=int(counts[TaskState.TIMEOUT]),
+        cancelled=int(counts[TaskState.CANCELLED]),
         makespan_ns=makespan,
         busy_ns=busy_total,
         serial_estimate_ns=serial,
         speedup=serial / work if work else 0.0,
         utilization=busy_total / (work * slots) if work else 0.0,
-        queued_ns=sums.queued,
+        queued_ns=sum(b.queued for b in blocks),
         cpu_ns=cpu_total,
-        ready_ns=sums.ready,
-        waiting_ns=sums.waiting,
+        ready_ns=sum(b.ready for b in blocks),
+        waiting_ns=sum(b.waiting for b in blocks),
         ready_measured=bool(tl.run.schedstat) if tl.run else False,
         lanes=tuple(lanes),
         slots=slots,
@@ -445,51 +429,28 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
         speedup_measured=measured is not None,
         cpu_share=cpu_total / (work * min(slots, cpus)) if work else 0.0,
         cpus=cpus,
-        mean_wait_ns=int(sums.wait / sums.finished) if sums.finished else 0,
-        mean_turnaround_ns=int(sums.turnaround / sums.turned) if sums.turned else 0,
+        mean_wait_ns=int(sum(b.wait for b in blocks) / finished) if finished else 0,
+        mean_turnaround_ns=int(sum(b.turnaround for b in blocks) / turned) if turned else 0,
         other_load=other,
         other_load_peak=other_peak,
     )
 
 
-class _TaskSums:
-    """The per-task sums of :func:`compute_metrics`, taken over chunks of tasks (CHUNK at a time),
-    so their temporaries never hold a column's worth of memory at the end of a million-task run."""
+def _own_work(tl: Timeline, cache: TaskSumsCache, blocks: list[BlockSums], cpus: int, work: np.ndarray) -> int:
+    """The serial-time estimate of the finished, measured work tasks: per block, kept while the
+    state intervals that arrived since cannot change it (see task_sums)."""
+    iv = tl.intervals.data
+    origin = int(iv["start_ns"].min()) if len(iv) else None  # the bins' first edge
+    present = tuple(np.flatnonzero(np.bincount(iv["lane"])).tolist()) if len(iv) else ()
+    key = (origin, present, tuple((info.index, info.kind, info.pid) for info in tl.lanes), cpus)
+    made: list[_Bins] = []
 
-    def __init__(self, tl: Timeline, cpus: int, own_work: bool) -> None:
-        n_lanes = len(tl.lanes)
-        self.busy_by_lane = np.zeros(n_lanes, np.float64)
-        self.tasks_by_lane = np.zeros(n_lanes, np.int64)
-        self.busy = self.cpu = self.ready = self.waiting = self.queued = 0
-        self.wait = self.finished = self.turnaround = self.turned = self.own_work = 0
-        work_tasks = _work_tasks(tl)
-        bins = _Bins(tl) if own_work else None
-        for lo in range(0, tl.n_tasks, CHUNK):
-            self._add(tl.task_slice(slice(lo, lo + CHUNK)), work_tasks[lo:lo + CHUNK], lo, tl, cpus, bins)
+    def estimate(k: int) -> int:
+        ids = own_ids(tl, k, work)
+        if not len(ids):
+            return 0
+        if not made:
+            made.append(_Bins(tl))
+        return own_work_ns(tl, ids, cpus, made[0])
 
-    def _add(self, part: Timeline, work_tasks: np.ndarray, lo: int, tl: Timeline, cpus: int,
-             bins: _Bins | None) -> None:
-        wall = part.wall_ns()
-        has = wall >= 0
-        self.busy += int(wall[has].sum())
-        lane = part.lane[has]
-        ok = lane >= 0
-        if len(self.busy_by_lane):
-            self.busy_by_lane += np.bincount(lane[ok], weights=wall[has][ok], minlength=len(self.busy_by_lane))
-            self.tasks_by_lane += np.bincount(lane[ok], minlength=len(self.tasks_by_lane))
-        cpu, ready = part.cpu_ns, part.ready_ns
-        self.cpu += int(cpu[cpu >= 0].sum())
-        self.ready += int(ready[ready >= 0].sum())
-        waiting, queued = part.waiting_ns(), part.queued_ns()
-        self.waiting += int(waiting[waiting >= 0].sum())
-        self.queued += int(queued[queued >= 0].sum())
-        sched_wait = part.scheduling_wait_ns()
-        finished = (sched_wait >= 0) & (part.end_ns >= 0)
-        self.wait += int(sched_wait[finished].sum())
-        self.finished += int(finished.sum())
-        turnaround = part.turnaround_ns()
-        self.turnaround += int(turnaround[turnaround >= 0].sum())
-        self.turned += int((turnaround >= 0).sum())
-        if bins is not None:
-            ids = np.flatnonzero(has & (cpu >= 0) & work_tasks) + lo
-            self.own_work += own_work_ns(tl, ids, cpus, bins)
+    return cache.own_work(tl, blocks, key, _Bins.BIN_NS, estimate)

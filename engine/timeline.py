@@ -64,6 +64,10 @@ class GrowableColumns:
         self._n = 0
 
 
+TASK_SHIFT = 14
+TASK_BLOCK = 1 << TASK_SHIFT  # task ids per block of derived figures (and per step of chunked sums)
+
+
 def _column(values: Sequence[Any], dtype: type, n: int, default: Callable[[], np.ndarray]) -> np.ndarray:
     """The task column for per-task run data: ``values`` as an array of ``dtype`` (an ArrayColumn
     of that dtype gives its own read-only array: shared with the RunInfo, no copy; a tuple becomes a
@@ -127,6 +131,22 @@ class Timeline:
         # copied: 12 bytes a task less at a million tasks. Tuples are copied into the columns.
         self.chunk = _column(run.chunks if run else (), np.int32, n, lambda: np.arange(n, dtype=np.int32))
         self.cost_ms = _column(run.cost_ms if run else (), np.float64, n, lambda: np.full(n, np.nan))
+        # When each block of TASK_BLOCK task ids was last written (a stamp that only grows), so
+        # that figures kept per block (the metrics' sums) are summed again only where something
+        # changed: ``derived`` holds them, for this generation (run) of the columns only.
+        self.block_stamp = np.zeros(-(-n // TASK_BLOCK), dtype=np.int64)
+        self._stamp = 0
+        self.generation = getattr(self, "generation", 0) + 1
+        self.derived: dict[str, Any] = {}
+
+    def touch_tasks(self, ids: np.ndarray | None = None) -> None:
+        """Note a write to tasks ``ids`` (every task when None). apply, load_columns and the
+        write_* methods do it; call it after writing task columns directly."""
+        self._stamp += 1
+        if ids is None:
+            self.block_stamp[:] = self._stamp
+        else:
+            self.block_stamp[np.asarray(ids) >> TASK_SHIFT] = self._stamp
 
     def begin(self, run: RunInfo) -> None:
         """Start a new run: forget everything and size the task columns."""
@@ -195,6 +215,7 @@ class Timeline:
 
     def mark_submitted(self, ids: np.ndarray, t_ns: np.ndarray | int) -> None:
         """Tasks ``ids`` handed to the backend at ``t_ns``: pending ones become queued."""
+        self.touch_tasks(ids)
         self.submitted_ns[ids] = t_ns
         # pending -> queued, later states stay (no copy of the ids: a million at once at submission)
         self.state[ids] = np.maximum(self.state[ids], TaskState.QUEUED)
@@ -202,6 +223,7 @@ class Timeline:
     def write_started(self, rows: np.ndarray) -> None:
         """Record START_DTYPE rows: tasks run on a lane from t_ns."""
         ids = rows["task_id"]
+        self.touch_tasks(ids)
         self.start_ns[ids] = rows["t_ns"]
         self.lane[ids] = rows["lane"]
         self.state[ids] = np.maximum(self.state[ids], TaskState.RUNNING)  # pending/queued -> running
@@ -209,6 +231,7 @@ class Timeline:
     def write_ended(self, rows: np.ndarray) -> None:
         """Record END_DTYPE rows: a terminal state with its times (lane/start only where given)."""
         ids = rows["task_id"]
+        self.touch_tasks(ids)
         self.state[ids] = rows["state"]
         self.end_ns[ids] = rows["end_ns"]
         self.cpu_ns[ids] = rows["cpu_ns"]

@@ -1,0 +1,132 @@
+"""Metrics refreshed on a growing timeline equal the metrics computed from scratch, every time.
+
+compute_metrics keeps its per-task sums per block of tasks and sums again only what was written
+since its last call (engine/task_sums.py); the serial-time estimate is kept while the state
+intervals that arrive later cannot change it. Random runs are fed in random batches (state
+intervals and wait spans arriving late, as the sampler's pending windows do; thread lanes of one
+process, whose GIL turns the estimate subtracts; lanes appearing mid-run), and after every batch
+the kept figures must equal a fresh computation's exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from synthetic import build_timeline, finished_run, synth_batches
+
+from procviz.engine.events import INTERVAL_DTYPE, SPAN_DTYPE, EngineBatch, LaneKind, TaskState
+from procviz.engine.metrics import Metrics, compute_metrics
+from procviz.engine.timeline import TASK_BLOCK, Timeline
+
+
+def _scratch(tl: Timeline) -> Metrics:
+    """The metrics with nothing kept from earlier calls."""
+    kept = dict(tl.derived)
+    tl.derived.clear()
+    try:
+        return compute_metrics(tl)
+    finally:
+        tl.derived.clear()
+        tl.derived.update(kept)
+
+
+def _measured(iv: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """State intervals with on-CPU and ready time (the sampler's split), so that every part of the
+    serial-time estimate (others' run-queue time, GIL turns) has something to count."""
+    iv = iv.copy()
+    length = iv["end_ns"] - iv["start_ns"]
+    iv["cpu_ns"] = (length * rng.uniform(0.2, 0.8, len(iv))).astype(np.int64)
+    iv["ready_ns"] = (length * rng.uniform(0.0, 0.2, len(iv))).astype(np.int64)
+    return iv
+
+
+def _late(batches: list[EngineBatch], rng: np.random.Generator) -> list[EngineBatch]:
+    """The same batches with some state intervals and spans handed on one or two batches late."""
+    batches = [replace(b, intervals=_measured(b.intervals, rng)) for b in batches]
+    out: list[EngineBatch] = []
+    carried_iv, carried_sp = [np.zeros(0, INTERVAL_DTYPE)] * 2, [np.zeros(0, SPAN_DTYPE)] * 2
+    for k, b in enumerate(batches):
+        # the last batch brings everything still held back
+        delay_iv = np.zeros(len(b.intervals), int) if k == len(batches) - 1 else rng.integers(0, 3, len(b.intervals))
+        delay_sp = np.zeros(len(b.spans), int) if k == len(batches) - 1 else rng.integers(0, 3, len(b.spans))
+        iv = np.concatenate([carried_iv[0], b.intervals[delay_iv == 0]])
+        sp = np.concatenate([carried_sp[0], b.spans[delay_sp == 0]])
+        if k == len(batches) - 1:
+            iv, sp = np.concatenate([iv, carried_iv[1]]), np.concatenate([sp, carried_sp[1]])
+        carried_iv = [np.concatenate([carried_iv[1], b.intervals[delay_iv == 1]]), b.intervals[delay_iv == 2]]
+        carried_sp = [np.concatenate([carried_sp[1], b.spans[delay_sp == 1]]), b.spans[delay_sp == 2]]
+        out.append(replace(b, intervals=iv, spans=sp))
+    return out
+
+
+def _threads(batches: list[EngineBatch]) -> list[EngineBatch]:
+    """The run's lanes as threads of one process (the GIL-turn part of the estimate)."""
+    first = batches[0]
+    lanes = tuple(replace(info, pid=4000, kind=LaneKind.THREAD) for info in first.lanes)
+    return [replace(first, lanes=lanes), *batches[1:]]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_refreshed_metrics_equal_a_fresh_computation(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 3 * TASK_BLOCK))  # several blocks of tasks
+    batches = synth_batches(
+        n_tasks=n, n_lanes=int(rng.integers(1, 5)), seed=seed, chunksize=int(rng.integers(1, 50)),
+        mean_ms=float(rng.choice([0.05, 2.0])), batches=int(rng.integers(2, 12)),
+        failed=(1, 3), cancelled=(5,), unstarted_cancelled=(7,), queued=(9,), running=int(rng.integers(0, 3)),
+        spans=int(rng.integers(0, 30)), sample_ms=float(rng.choice([1.0, 10.0])),
+    )
+    batches = _late(batches, rng)
+    if seed % 2:
+        batches = _threads(batches)
+    tl = Timeline()
+    for b in batches:
+        tl.apply(b)
+        assert compute_metrics(tl) == _scratch(tl)
+        assert compute_metrics(tl) == _scratch(tl)  # a second call with nothing new: all kept
+    m = compute_metrics(tl)
+    assert m.serial_estimate_ns < m.busy_ns  # the estimate took waits out: the bins counted
+
+
+def test_a_lane_opened_mid_run_and_direct_writes_are_seen() -> None:
+    tl = finished_run(2 * TASK_BLOCK + 7, lanes=3)
+    before = compute_metrics(tl)
+    lanes = list(tl.lanes)
+    tl.apply(EngineBatch(lanes=(replace(lanes[0], index=len(lanes), pid=7777),)))
+    assert compute_metrics(tl) == _scratch(tl) and len(compute_metrics(tl).lanes) == len(lanes) + 1
+    tl.state[3] = TaskState.CANCELLED  # a write outside the Timeline's methods, then its note
+    tl.touch_tasks(np.array([3]))
+    after = compute_metrics(tl)
+    assert after == _scratch(tl) and after.cancelled == before.cancelled + 1
+
+
+def test_a_new_run_or_a_loaded_file_starts_over() -> None:
+    tl = build_timeline(seed=1)
+    compute_metrics(tl)
+    other = build_timeline(seed=2)
+    tl.load_columns(other.run, other.lanes, {name: getattr(other, name) for name in Timeline.TASK_COLUMNS},
+                    other.texts, other.intervals.data, other.resources.data, other.spans.data,
+                    other.span_labels, other.status, other.now_ns, other.machine.data)
+    assert compute_metrics(tl) == compute_metrics(other)
+    run = finished_run(TASK_BLOCK + 1)
+    tl.apply(EngineBatch(run=run.run))
+    assert compute_metrics(tl) == _scratch(tl) and compute_metrics(tl).done == 0
+
+
+def test_a_late_interval_in_the_bin_of_a_kept_block_is_seen() -> None:
+    """A block whose tasks ended just before a state interval that arrives later, in the same
+    10 ms bin: the bin's split changes, so the block's kept estimate must be made again."""
+    tl = finished_run(TASK_BLOCK + 10, lanes=2)
+    t0, split = tl.run.t0_ns, int(tl.end_ns[:TASK_BLOCK].max()) + 1
+    first = np.zeros(2, INTERVAL_DTYPE)
+    first["lane"], first["start_ns"], first["end_ns"] = (0, 1), t0, split
+    first["cpu_ns"], first["ready_ns"] = (split - t0) // 2, (split - t0) // 20
+    tl.apply(EngineBatch(intervals=first))
+    compute_metrics(tl)
+    late = np.zeros(2, INTERVAL_DTYPE)
+    late["lane"], late["start_ns"], late["end_ns"] = (0, 1), split, split + 30_000_000
+    late["cpu_ns"], late["ready_ns"] = 3_000_000, 24_000_000
+    tl.apply(EngineBatch(intervals=late))
+    assert compute_metrics(tl) == _scratch(tl)
