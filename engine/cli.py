@@ -258,6 +258,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     progress = RunProgress(wanted(args.quiet))
+    engine.task_rows = progress.enabled  # a bar counts task rows; without one nothing reads them
     log.info("config: %s", json.dumps(config.to_json(), separators=(",", ":")))
     try:
         engine.start(config)

@@ -185,11 +185,6 @@ def concat_rows(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
     return np.concatenate([_raw(p) for p in parts]).view(dtype)
 
 
-def take_rows(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """``rows[index]`` (integer or boolean index) of a structured array, moved as raw rows."""
-    return _raw(rows)[index].view(rows.dtype)
-
-
 @dataclass(frozen=True, slots=True)
 class LaneInfo:
     """Everything known about one lane (a worker process or thread, or the parent's callbacks).

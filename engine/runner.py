@@ -86,6 +86,7 @@ class Engine:
         self.events: queue.SimpleQueue[EngineBatch] = queue.SimpleQueue()
         # A process that ends after its one run (``procviz run``) has no descriptors to release.
         self._collect_after_run = collect_after_run
+        self.task_rows = True  # whether batches carry task rows (see RunTracker); set before start()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.result: RunResult | None = None
@@ -119,7 +120,7 @@ class Engine:
         return self.result
 
     def _main(self, config: RunConfig, stop: threading.Event) -> None:
-        run = _Run(config, self.events, stop)
+        run = _Run(config, self.events, stop, self.task_rows)
         try:
             self.result = run.execute()
         except BaseException as exc:  # noqa: BLE001 - an engine bug becomes a visible error
@@ -141,8 +142,10 @@ class _Run:
     run needs is imported and built while they boot.
     """
 
-    def __init__(self, config: RunConfig, out: queue.SimpleQueue[EngineBatch], stop: threading.Event) -> None:
+    def __init__(self, config: RunConfig, out: queue.SimpleQueue[EngineBatch], stop: threading.Event,
+                 task_rows: bool = True) -> None:
         self.config = config
+        self.task_rows = task_rows
         self.out = out
         self.stop = stop
         self.tracker: RunTracker | None = None  # set once the run is described
@@ -198,7 +201,7 @@ class _Run:
             cost_ms=ArrayColumn(plan.cost_ms) if self.config.workload.kind != "function" else (),
             chunks=ArrayColumn(plan.chunks),
         )
-        self.tracker = tracker = new_tracker(run)
+        self.tracker = tracker = new_tracker(run, self.task_rows)
         emit(self.out, tracker.cut(t0, RunStatus(RunPhase.STARTING, "starting workers")))
         return tracker
 

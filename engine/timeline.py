@@ -222,22 +222,33 @@ class Timeline:
 
     def write_started(self, rows: np.ndarray) -> None:
         """Record START_DTYPE rows: tasks run on a lane from t_ns."""
-        ids = rows["task_id"]
+        self.write_starts(rows["task_id"], rows["lane"], rows["t_ns"])
+
+    def write_starts(self, ids: np.ndarray, lanes: np.ndarray, t_ns: np.ndarray) -> None:
+        """Tasks ``ids`` run on ``lanes`` from ``t_ns`` (columns of START rows)."""
         self.touch_tasks(ids)
-        self.start_ns[ids] = rows["t_ns"]
-        self.lane[ids] = rows["lane"]
+        self.start_ns[ids] = t_ns
+        self.lane[ids] = lanes
         self.state[ids] = np.maximum(self.state[ids], TaskState.RUNNING)  # pending/queued -> running
 
     def write_ended(self, rows: np.ndarray) -> None:
         """Record END_DTYPE rows: a terminal state with its times (lane/start only where given)."""
-        ids = rows["task_id"]
+        self.write_ends(rows["task_id"], rows["state"], rows["end_ns"], rows["cpu_ns"], rows["ready_ns"],
+                        rows["lane"], rows["start_ns"])
+
+    def write_ends(self, ids: np.ndarray, states: np.ndarray, end_ns: np.ndarray, cpu_ns: np.ndarray,
+                   ready_ns: np.ndarray, lanes: np.ndarray | None = None, start_ns: np.ndarray | None = None) -> None:
+        """Tasks ``ids`` end (columns of END rows); ``lanes``/``start_ns`` only where given (>= 0)."""
         self.touch_tasks(ids)
-        self.state[ids] = rows["state"]
-        self.end_ns[ids] = rows["end_ns"]
-        self.cpu_ns[ids] = rows["cpu_ns"]
-        self.ready_ns[ids] = rows["ready_ns"]
-        # Workers' ends give the lane and no start (the START row did); engine ends the opposite.
-        for column, values in ((self.lane, rows["lane"]), (self.start_ns, rows["start_ns"])):
+        self.state[ids] = states
+        self.end_ns[ids] = end_ns
+        self.cpu_ns[ids] = cpu_ns
+        self.ready_ns[ids] = ready_ns
+        # Workers' ends give the lane (and the start, when it travelled with them); engine ends
+        # give the start where the task had one.
+        for column, values in ((self.lane, lanes), (self.start_ns, start_ns)):
+            if values is None:
+                continue
             given = values >= 0
             if given.all():
                 column[ids] = values

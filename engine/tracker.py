@@ -37,7 +37,6 @@ from procviz.engine.events import (
     WorkerExit,
     concat_rows,
     describe_exit,
-    take_rows,
 )
 from procviz.engine.sampler import StateSampler
 from procviz.engine.timeline import Timeline
@@ -48,7 +47,11 @@ SUBMIT_ROWS = 1 << 17  # submission rows per batch (2 MB)
 class RunTracker:
     """Engine-side state of one run; see the module docstring."""
 
-    def __init__(self, run: RunInfo, sampler: StateSampler) -> None:
+    def __init__(self, run: RunInfo, sampler: StateSampler, task_rows: bool = True) -> None:
+        # Whether the batches carry task rows (submitted, started, ended): a consumer that only
+        # follows the run's status and counts nothing (``procviz run --quiet``) needs none, and
+        # making them is most of the engine's CPU per event after its own Timeline's writes.
+        self.task_rows = task_rows
         self.timeline = Timeline()
         self.timeline.apply(EngineBatch(run=run), notify=False)
         self.sampler = sampler
@@ -129,7 +132,8 @@ class RunTracker:
         (SUBMIT_ROWS at a time: a million submitted at once never become one 16 MB batch)."""
         ids = np.asarray(sub.task_ids, dtype=np.int64)
         self.timeline.mark_submitted(ids, sub.t_ns)
-        self._unsent_submitted.append((ids, sub.t_ns))
+        if self.task_rows:
+            self._unsent_submitted.append((ids, sub.t_ns))
 
     def _take_submitted(self, everything: bool) -> None:
         """Move up to SUBMIT_ROWS unsent submissions (all of them when ``everything``) into the
@@ -233,24 +237,28 @@ class RunTracker:
                 self.running.pop(lane, None)
         is_start = kinds == EventKind.START
         at_start = np.flatnonzero(is_start)
-        s = np.empty(len(at_start), START_DTYPE)
-        if len(s):
-            s["task_id"], s["lane"], s["t_ns"] = ids[at_start], lanes[at_start], rows["t_ns"][at_start]
-            tl.write_started(s)
+        started = ids[at_start]
+        if len(started):
+            tl.write_starts(started, lanes[at_start], rows["t_ns"][at_start])
         if len(at_start) < len(rows):
             at_end = np.flatnonzero(~is_start)
-            end_ids = ids[at_end]
-            e = np.empty(len(at_end), END_DTYPE)
-            e["task_id"], e["lane"], e["state"] = end_ids, lanes[at_end], rows["status"][at_end]
-            e["start_ns"] = tl.start_ns[end_ids]  # as started (now or before); -1 if its START was lost
-            e["end_ns"], e["cpu_ns"] = rows["t_ns"][at_end], rows["cpu_ns"][at_end]
-            e["ready_ns"] = rows["ready_ns"][at_end]
-            self._write_ends(e)
-            if len(s):  # tasks that also ended in this drain travel as their END row alone
-                open_ = tl.state[s["task_id"]] < TaskState.DONE
-                self._out_starts_in_ends += len(s) - int(np.count_nonzero(open_))
-                s = take_rows(s, open_)
-        if len(s):
+            ended, end_lanes, states = ids[at_end], lanes[at_end], rows["status"][at_end]
+            end_ns, cpu_ns, ready_ns = rows["t_ns"][at_end], rows["cpu_ns"][at_end], rows["ready_ns"][at_end]
+            tl.write_ends(ended, states, end_ns, cpu_ns, ready_ns, end_lanes)  # the start is there already
+            self._ended += len(ended)
+            if self.task_rows:
+                e = np.empty(len(ended), END_DTYPE)
+                e["task_id"], e["lane"], e["state"] = ended, end_lanes, states
+                e["start_ns"] = tl.start_ns[ended]  # as started (now or before); -1 if its START was lost
+                e["end_ns"], e["cpu_ns"], e["ready_ns"] = end_ns, cpu_ns, ready_ns
+                self._out_ended.append(e)
+            if len(started):  # tasks that also ended in this drain travel as their END row alone
+                open_ = np.flatnonzero(tl.state[started] < TaskState.DONE)
+                self._out_starts_in_ends += len(started) - len(open_)
+                at_start = at_start[open_]
+        if self.task_rows and len(at_start):
+            s = np.empty(len(at_start), START_DTYPE)
+            s["task_id"], s["lane"], s["t_ns"] = ids[at_start], lanes[at_start], rows["t_ns"][at_start]
             self._out_started.append(s)
 
     def _lanes_of(self, segments: list[tuple[int, int]], rows: np.ndarray, keep: np.ndarray,
@@ -291,7 +299,8 @@ class RunTracker:
 
     def _write_ends(self, e: np.ndarray) -> None:
         self.timeline.write_ended(e)  # what a consumer's apply of this batch writes
-        self._out_ended.append(e)
+        if self.task_rows:
+            self._out_ended.append(e)
         self._ended += len(e)
 
     def _texts(self, texts: list[TaskText]) -> None:

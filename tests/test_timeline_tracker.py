@@ -96,3 +96,29 @@ def test_consumers_rebuild_the_engine_timeline(seed: int) -> None:
     assert events == n + ended  # every START and every END counted once
     assert tally.state_counts()[TaskState.RUNNING] == workers
     assert (consumer.start_ns >= 0).all() and len(tracker.running) == workers
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_without_task_rows_the_engine_timeline_is_the_same(seed: int) -> None:
+    """A tracker whose consumer wants no task rows (a quiet CLI) keeps the same Timeline and
+    hands on batches without them."""
+    timelines = []
+    for task_rows in (True, False):
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(20, 400))
+        run = RunInfo(n_tasks=n, t0_ns=T0, config={"workers": 2, "workload": {"kind": "cpu"}}, host="h",
+                      cpu_count=2, schedstat=True)
+        tracker = RunTracker(run, StateSampler(watch_exits=False, machine=False), task_rows=task_rows)
+        tracker.on_submitted(Submitted(np.arange(n), T0))
+        for k, datagrams in enumerate(_stream(rng, n, 2, False)):
+            for b in datagrams:
+                tracker.on_worker_batch(b, T0 + k)
+            tracker.settle(T0 + k)
+            batch = tracker.cut(T0 + k)
+            rows = 0 if batch is None else len(batch.submitted) + len(batch.started) + len(batch.ended)
+            assert task_rows or rows == 0
+        tracker.end_tasks(tracker.unfinished(), TaskState.CANCELLED, T0 + 99, "Cancelled", "stop")
+        last = tracker.cut(T0 + 100)
+        assert last is not None and (len(last.ended) > 0) == task_rows
+        timelines.append(tracker.timeline)
+    assert_same_tasks(*timelines)
