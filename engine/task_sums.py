@@ -59,7 +59,7 @@ def block_sums(tl: Timeline, lo: int, work: np.ndarray, stamp: int) -> BlockSums
     """The sums of tasks ``lo .. lo + TASK_BLOCK`` (``work``: which of them are work), with the
     definitions of the Timeline's derived columns (wall_ns, waiting_ns, ...) written out once."""
     part = slice(lo, lo + TASK_BLOCK)
-    submitted, start, end = tl.submitted_ns[part], tl.start_ns[part], tl.end_ns[part]
+    submitted, start, end = tl.submitted_part(part), tl.start_ns[part], tl.end_ns[part]
     cpu, ready, lane = tl.cpu_ns[part], tl.ready_ns[part], tl.lane[part]
     started, ended, sent = start >= 0, end >= 0, submitted >= 0
     both = started & ended

@@ -80,6 +80,15 @@ def _column(values: Sequence[Any], dtype: type, n: int, default: Callable[[], np
     return column
 
 
+def _every_task_once(ids: np.ndarray, n: int) -> bool:
+    """Whether ``ids`` lists each of the ``n`` task ids exactly once (a byte a task to check)."""
+    if len(ids) != n or n == 0:
+        return False
+    seen = np.zeros(n, dtype=bool)
+    seen[ids] = True
+    return bool(seen.all())
+
+
 @dataclass(frozen=True, slots=True)
 class TimelineChange:
     """What one :meth:`Timeline.apply` changed, for subscribers to decide what to redraw."""
@@ -120,7 +129,11 @@ class Timeline:
         self.version = 0
 
     def _alloc(self, n: int, run: RunInfo | None = None) -> None:
-        self.submitted_ns = np.full(n, -1, dtype=np.int64)
+        # Submission times are kept as one number while every task has the same (-1 before any
+        # submission; a Pool's map submits every task at one time): the column (8 bytes a task)
+        # is made on first read or on the first submission that differs.
+        self._submitted_ns: np.ndarray | None = None
+        self._submitted_all = -1
         self.start_ns = np.full(n, -1, dtype=np.int64)
         self.end_ns = np.full(n, -1, dtype=np.int64)
         self.cpu_ns = np.full(n, -1, dtype=np.int64)
@@ -145,8 +158,10 @@ class Timeline:
         self._stamp += 1
         if ids is None:
             self.block_stamp[:] = self._stamp
-        else:
-            self.block_stamp[np.asarray(ids) >> TASK_SHIFT] = self._stamp
+            return
+        ids = np.asarray(ids)
+        for lo in range(0, len(ids), 1 << 16):  # a bounded temporary however many ids
+            self.block_stamp[ids[lo:lo + (1 << 16)] >> TASK_SHIFT] = self._stamp
 
     def begin(self, run: RunInfo) -> None:
         """Start a new run: forget everything and size the task columns."""
@@ -213,12 +228,33 @@ class Timeline:
         """Record SUBMIT_DTYPE rows: tasks become queued."""
         self.mark_submitted(rows["task_id"], rows["t_ns"])
 
+    @property
+    def submitted_ns(self) -> np.ndarray:
+        """When each task was handed to the backend (-1: not yet)."""
+        if self._submitted_ns is None:
+            self._submitted_ns = np.full(len(self.state), self._submitted_all, dtype=np.int64)
+        return self._submitted_ns
+
+    @submitted_ns.setter
+    def submitted_ns(self, column: np.ndarray) -> None:
+        self._submitted_ns = column
+
+    def submitted_part(self, part: slice) -> np.ndarray:
+        """``submitted_ns[part]``, without making the whole column while it is one number."""
+        if self._submitted_ns is None:
+            return np.full(len(self.state[part]), self._submitted_all, dtype=np.int64)
+        return self._submitted_ns[part]
+
     def mark_submitted(self, ids: np.ndarray, t_ns: np.ndarray | int) -> None:
         """Tasks ``ids`` handed to the backend at ``t_ns``: pending ones become queued."""
-        self.touch_tasks(ids)
-        self.submitted_ns[ids] = t_ns
+        every = _every_task_once(ids, len(self.state))
+        self.touch_tasks(None if every else ids)
+        if every and self._submitted_ns is None and self._submitted_all < 0 and np.ndim(t_ns) == 0:
+            self._submitted_all = int(t_ns)  # every task at once: still one number
+        else:
+            self.submitted_ns[ids] = t_ns
         # pending -> queued, later states stay (no copy of the ids: a million at once at submission)
-        self.state[ids] = np.maximum(self.state[ids], TaskState.QUEUED)
+        self.state[ids] = np.maximum(self.state[ids], int(TaskState.QUEUED))
 
     def write_started(self, rows: np.ndarray) -> None:
         """Record START_DTYPE rows: tasks run on a lane from t_ns."""
@@ -229,7 +265,7 @@ class Timeline:
         self.touch_tasks(ids)
         self.start_ns[ids] = t_ns
         self.lane[ids] = lanes
-        self.state[ids] = np.maximum(self.state[ids], TaskState.RUNNING)  # pending/queued -> running
+        self.state[ids] = np.maximum(self.state[ids], int(TaskState.RUNNING))  # pending/queued -> running
 
     def write_ended(self, rows: np.ndarray) -> None:
         """Record END_DTYPE rows: a terminal state with its times (lane/start only where given)."""
@@ -274,7 +310,8 @@ class Timeline:
 
     def finished_count(self) -> int:
         """Tasks in a terminal state."""
-        return int(np.count_nonzero(self.state >= TaskState.DONE))
+        # (an int, not the enum: numpy compares an IntEnum through int64, 7x slower)
+        return int(np.count_nonzero(self.state >= int(TaskState.DONE)))
 
     def wall_ns(self) -> np.ndarray:
         """Wall time of each task (end - start), -1 where it has no both ends."""
@@ -317,7 +354,8 @@ class Timeline:
         part._listeners = []
         part.run, part.now_ns = self.run, self.now_ns
         for name in self.TASK_COLUMNS:
-            setattr(part, name, getattr(self, name)[rows])
+            column = self.submitted_part(rows) if name == "submitted_ns" else getattr(self, name)[rows]
+            setattr(part, name, column)
         return part
 
     def arg_text(self, task_id: int) -> str:

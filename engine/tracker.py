@@ -42,6 +42,10 @@ from procviz.engine.sampler import StateSampler
 from procviz.engine.timeline import Timeline
 
 SUBMIT_ROWS = 1 << 17  # submission rows per batch (2 MB)
+# Plain ints for comparisons with numpy columns: an IntEnum scalar makes numpy compare through
+# int64 (7x slower per element, and an 8-byte temporary per element in some ufuncs).
+_DONE = int(TaskState.DONE)
+_START = int(EventKind.START)
 
 
 class RunTracker:
@@ -216,10 +220,10 @@ class RunTracker:
         # Ids out of range are garbage; events for tasks the engine already ended (timeout,
         # cancel, lost) are late: drop both. The usual case (all in range) costs two reductions.
         if int(ids.min()) >= 0 and int(ids.max()) < tl.n_tasks:
-            keep = tl.state[ids] < TaskState.DONE
+            keep = tl.state[ids] < _DONE
         else:
             keep = (ids >= 0) & (ids < tl.n_tasks)
-            keep[keep] = tl.state[ids[keep]] < TaskState.DONE
+            keep[keep] = tl.state[ids[keep]] < _DONE
         lanes = self._lanes_of(segments, rows, keep, now_ns)
         if not keep.all():
             rows, ids, lanes = rows[keep], ids[keep], lanes[keep]
@@ -231,11 +235,11 @@ class RunTracker:
         run_ends = np.flatnonzero(lanes[1:] != lanes[:-1]).tolist() + [len(lanes) - 1]
         last = dict(zip(lanes[run_ends].tolist(), run_ends, strict=True))  # later runs overwrite
         for lane, at in last.items():  # a lane (one thread) runs one task at a time
-            if kinds[at] == EventKind.START:
+            if kinds[at] == _START:
                 self.running[lane] = int(ids[at])
             else:  # its last event ends a task: whichever it was running has ended
                 self.running.pop(lane, None)
-        is_start = kinds == EventKind.START
+        is_start = kinds == _START
         at_start = np.flatnonzero(is_start)
         started = ids[at_start]
         if len(started):
@@ -253,7 +257,7 @@ class RunTracker:
                 e["end_ns"], e["cpu_ns"], e["ready_ns"] = end_ns, cpu_ns, ready_ns
                 self._out_ended.append(e)
             if len(started):  # tasks that also ended in this drain travel as their END row alone
-                open_ = np.flatnonzero(tl.state[started] < TaskState.DONE)
+                open_ = np.flatnonzero(tl.state[started] < _DONE)
                 self._out_starts_in_ends += len(started) - len(open_)
                 at_start = at_start[open_]
         if self.task_rows and len(at_start):
@@ -335,7 +339,7 @@ class RunTracker:
     def end_tasks(self, task_ids: np.ndarray, state: TaskState, now_ns: int, reason_type: str, reason: str) -> None:
         """End tasks by the engine's decision (timeout, death, lost, cancel), with a reason each."""
         tl = self.timeline
-        task_ids = task_ids[tl.state[task_ids] < TaskState.DONE]
+        task_ids = task_ids[tl.state[task_ids] < _DONE]
         if not len(task_ids):
             return
         e = np.empty(len(task_ids), END_DTYPE)
@@ -432,7 +436,7 @@ class RunTracker:
 
     def unfinished(self) -> np.ndarray:
         """Ids of tasks not yet in a terminal state."""
-        return np.flatnonzero(self.timeline.state < TaskState.DONE)
+        return np.flatnonzero(self.timeline.state < _DONE)
 
     def all_finished(self) -> bool:
         """Whether every task reached a terminal state."""
@@ -440,7 +444,7 @@ class RunTracker:
         # task count some task is certainly open, and the scan (1 MB at a million) is skipped.
         if self._ended < self.timeline.n_tasks:
             return False
-        return bool(self.timeline.state.min(initial=TaskState.DONE) >= TaskState.DONE)
+        return bool(self.timeline.state.min(initial=_DONE) >= _DONE)
 
     # ---- output ---------------------------------------------------------------------------------
 

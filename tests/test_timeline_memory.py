@@ -87,3 +87,27 @@ def test_submissions_reach_the_consumer_in_bounded_batches():
     assert last is not None and len(last.submitted) == n - SUBMIT_ROWS  # the last batch carries the rest
     consumer.apply(last)
     assert (consumer.state == TaskState.QUEUED).all() and (consumer.submitted_ns == 10**12 + 5).all()
+
+
+def test_one_submission_of_every_task_keeps_no_column():
+    """A Pool's map submits every task at one time: the timeline keeps that one number (8 bytes a
+    task less) until someone reads the column, which then holds it for every task."""
+    run = _engine_run()
+    tl = Timeline()
+    tl.apply(EngineBatch(run=run))
+    ids = np.arange(N)[::-1].copy()  # every task once, in any order
+    tracemalloc.start()
+    try:
+        tl.mark_submitted(ids, 10**12 + 5)
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept < N // 10 and peak < 3 * N  # a byte a task to check, a byte for the states
+    assert compute_metrics(tl).tasks == N and (tl.state == TaskState.QUEUED).all()
+    assert (tl.submitted_ns == 10**12 + 5).all()  # made on reading
+    tl.mark_submitted(np.arange(3), 10**12 + 9)  # a second submission writes the column
+    assert tl.submitted_ns[:4].tolist() == [10**12 + 9] * 3 + [10**12 + 5]
+    partial = Timeline()
+    partial.apply(EngineBatch(run=_engine_run(10)))
+    partial.mark_submitted(np.arange(5), 7)  # not every task: the column at once
+    assert partial.submitted_ns.tolist() == [7] * 5 + [-1] * 5
