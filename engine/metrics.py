@@ -218,6 +218,7 @@ class _Bins:
         self.cpu: dict[int, np.ndarray] = {}
         self.ready: dict[int, np.ndarray] = {}
         self.blocked: dict[int, np.ndarray] = {}
+        self.memo: dict[tuple, dict[int, np.ndarray]] = {}  # per-lane prefix sums, made once per _Bins
         if not len(iv):
             return
         lo, hi = int(iv["start_ns"].min()), int(iv["end_ns"].max())
@@ -229,12 +230,17 @@ class _Bins:
             self.cpu[lane], self.ready[lane] = per["cpu_ns"], per["ready_ns"]
             self.blocked[lane] = np.maximum(per["length"] - per["cpu_ns"] - per["ready_ns"], 0.0)
 
-    def per_task(self, tl: Timeline, ids: np.ndarray, lane: int, per_bin: np.ndarray) -> np.ndarray:
-        """Sum of ``per_bin`` (ns per bin on ``lane``) over each task's [start, end]."""
-        cum = np.r_[0.0, np.cumsum(per_bin)]
+    def per_task(self, tl: Timeline, ids: np.ndarray, cum: np.ndarray) -> np.ndarray:
+        """Sum over each task's [start, end] of a lane's ns per bin, given as their prefix sums
+        ``cum`` (:meth:`prefix`)."""
         a = np.interp(tl.start_ns[ids].astype(np.float64), self.edges, cum)
         b = np.interp(tl.end_ns[ids].astype(np.float64), self.edges, cum)
         return np.maximum(b - a, 0.0)
+
+    @staticmethod
+    def prefix(per_bin: np.ndarray) -> np.ndarray:
+        """Prefix sums of ns per bin, from 0 at the first edge, for :meth:`per_task`."""
+        return np.r_[0.0, np.cumsum(per_bin)]
 
 
 def _groups(tl: Timeline, lanes: list[int]) -> dict[tuple[str, int], list[int]]:
@@ -257,6 +263,20 @@ def _other_ready_per_task(tl: Timeline, ids: np.ndarray, cpus: int, bins: _Bins)
     out = np.zeros(len(ids), np.int64)
     if not bins.ready or not len(ids):
         return out
+    cums = bins.memo.get(("other", cpus))
+    if cums is None:
+        cums = bins.memo[("other", cpus)] = _others_ready_by_lane(tl, cpus, bins)
+    lane_of = tl.lane[ids]
+    for lane, cum in cums.items():
+        mine = np.flatnonzero(lane_of == lane)
+        if len(mine):
+            out[mine] = bins.per_task(tl, ids[mine], cum).astype(np.int64)
+    return np.minimum(out, np.maximum(tl.ready_ns[ids], 0))
+
+
+def _others_ready_by_lane(tl: Timeline, cpus: int, bins: _Bins) -> dict[int, np.ndarray]:
+    """Per lane, the prefix sums of the ready ns per bin that other programs caused (see
+    :func:`_other_ready_per_task`): the same for every task, made once per computation."""
     groups = _groups(tl, list(bins.ready))
     demand = np.zeros(len(bins.edges) - 1)
     for lanes in groups.values():
@@ -266,17 +286,15 @@ def _other_ready_per_task(tl: Timeline, ids: np.ndarray, cpus: int, bins: _Bins)
     ready_total = sum(bins.ready.values())
     own_caused = np.maximum(demand - cpus * bins.BIN_NS, 0.0)
     other_frac = np.where(ready_total > 0, 1.0 - np.minimum(own_caused / np.maximum(ready_total, 1.0), 1.0), 0.0)
-    lane_of = tl.lane[ids]
+    cums = {}
     for lanes in groups.values():
         g_cpu = sum(bins.cpu[lane] for lane in lanes)
         g_other = sum(bins.ready[lane] for lane in lanes) * other_frac
         cap = np.maximum(bins.BIN_NS - g_cpu, 0.0)
         scale = np.where(g_other > cap, cap / np.maximum(g_other, 1.0), 1.0)
         for lane in lanes:
-            mine = np.flatnonzero(lane_of == lane)
-            if len(mine):
-                out[mine] = bins.per_task(tl, ids[mine], lane, bins.ready[lane] * other_frac * scale).astype(np.int64)
-    return np.minimum(out, np.maximum(tl.ready_ns[ids], 0))
+            cums[lane] = bins.prefix(bins.ready[lane] * other_frac * scale)
+    return cums
 
 
 def _gil_wait_per_task(tl: Timeline, ids: np.ndarray, bins: _Bins) -> np.ndarray:
@@ -284,18 +302,31 @@ def _gil_wait_per_task(tl: Timeline, ids: np.ndarray, bins: _Bins) -> np.ndarray
     process were on a CPU or runnable (bin by bin). Python threads take the GIL in turns: that wait exists
     only because they ran together."""
     out = np.zeros(len(ids), np.int64)
-    threads = [info for info in tl.lanes if info.kind == LaneKind.THREAD and info.index in bins.cpu]
+    cums = bins.memo.get(("gil",))
+    if cums is None:
+        cums = bins.memo[("gil",)] = _gil_by_lane(tl, bins)
+    if not cums:
+        return out
     lane_of = tl.lane[ids]
+    for lane, cum in cums.items():
+        mine = np.flatnonzero(lane_of == lane)
+        if len(mine):
+            out[mine] = bins.per_task(tl, ids[mine], cum).astype(np.int64)
+    return out
+
+
+def _gil_by_lane(tl: Timeline, bins: _Bins) -> dict[int, np.ndarray]:
+    """Per thread lane, the prefix sums of its GIL wait per bin (see :func:`_gil_wait_per_task`)."""
+    threads = [info for info in tl.lanes if info.kind == LaneKind.THREAD and info.index in bins.cpu]
+    cums = {}
     for info in threads:
-        mine = np.flatnonzero(lane_of == info.index)
         others = [o.index for o in threads if o.index != info.index and o.pid == info.pid]
-        if not len(mine) or not others:
+        if not others:
             continue
         # the GIL holder may itself be waiting for a CPU: runnable counts as holding it
         busy_others = sum(bins.cpu[o] + bins.ready[o] for o in others)
-        gil = np.minimum(bins.blocked[info.index], busy_others)
-        out[mine] = bins.per_task(tl, ids[mine], info.index, gil).astype(np.int64)
-    return out
+        cums[info.index] = bins.prefix(np.minimum(bins.blocked[info.index], busy_others))
+    return cums
 
 
 def own_work_ns(tl: Timeline, ids: np.ndarray, cpus: int, bins: _Bins | None = None) -> int:

@@ -73,7 +73,8 @@ def test_refreshed_metrics_equal_a_fresh_computation(seed: int) -> None:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(50, 3 * TASK_BLOCK))  # several blocks of tasks
     batches = synth_batches(
-        n_tasks=n, n_lanes=int(rng.integers(1, 5)), seed=seed, chunksize=int(rng.integers(1, 50)),
+        n_tasks=n, n_lanes=12 if seed == 5 else int(rng.integers(1, 5)), seed=seed,  # 12: more lanes than masks
+        chunksize=int(rng.integers(1, 50)),
         mean_ms=float(rng.choice([0.05, 2.0])), batches=int(rng.integers(2, 12)),
         failed=(1, 3), cancelled=(5,), unstarted_cancelled=(7,), queued=(9,), running=int(rng.integers(0, 3)),
         spans=int(rng.integers(0, 30)), sample_ms=float(rng.choice([1.0, 10.0])),
