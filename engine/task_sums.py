@@ -60,10 +60,17 @@ def block_sums(tl: Timeline, lo: int, work: np.ndarray, stamp: int) -> BlockSums
     definitions of the Timeline's derived columns (wall_ns, waiting_ns, ...) written out once."""
     part = slice(lo, lo + TASK_BLOCK)
     submitted, start, end = tl.submitted_part(part), tl.start_ns[part], tl.end_ns[part]
+    cpu, lane = tl.cpu_ns[part], tl.lane[part]
+    if len(start) and min(int(start.min()), int(submitted.min()), int(cpu.min()), int(lane.min())) >= 0 \
+            and bool((end >= start).all()):
+        return finished_block_sums(tl, part, work, stamp)
+    return general_block_sums(tl, part, work, stamp)
+
+
+def general_block_sums(tl: Timeline, part: slice, work: np.ndarray, stamp: int) -> BlockSums:
+    """:func:`block_sums` of any block."""
+    submitted, start, end = tl.submitted_part(part), tl.start_ns[part], tl.end_ns[part]
     cpu, ready, lane = tl.cpu_ns[part], tl.ready_ns[part], tl.lane[part]
-    if len(start) and min(int(start.min()), int(submitted.min()), int(cpu.min()), int(ready.min()),
-                          int(lane.min())) >= 0 and bool((end >= start).all()):
-        return _finished_block_sums(tl, part, work, stamp)
     started, ended, sent = start >= 0, end >= 0, submitted >= 0
     both = started & ended
     wall = np.where(both, end - start, -1)
@@ -103,11 +110,13 @@ def block_sums(tl: Timeline, lo: int, work: np.ndarray, stamp: int) -> BlockSums
     )
 
 
-def _finished_block_sums(tl: Timeline, part: slice, work: np.ndarray, stamp: int) -> BlockSums:
-    """:func:`block_sums` of a block whose tasks all ran, were measured and ended (the usual
-    block of a finished run): every mask of the general case is all true, so half the steps go."""
+def finished_block_sums(tl: Timeline, part: slice, work: np.ndarray, stamp: int) -> BlockSums:
+    """:func:`block_sums` of a block whose tasks all ran, were measured on-CPU and ended (the
+    usual block of a finished run; run-queue waits may be unmeasured, -1): every mask of the
+    general case is all true, so half the steps go."""
     submitted, start, end = tl.submitted_part(part), tl.start_ns[part], tl.end_ns[part]
-    cpu, ready, lane = tl.cpu_ns[part], tl.ready_ns[part], tl.lane[part]
+    cpu, lane = tl.cpu_ns[part], tl.lane[part]
+    ready = np.maximum(tl.ready_ns[part], 0)  # unmeasured counts as 0, as in the general case
     wall = end - start
     cpu_sum, ready_sum = int(cpu.sum()), int(ready.sum())
     queued = int(np.maximum(start - submitted, 0).sum())

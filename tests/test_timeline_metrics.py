@@ -10,7 +10,7 @@ the kept figures must equal a fresh computation's exactly.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -18,6 +18,7 @@ from synthetic import build_timeline, finished_run, synth_batches
 
 from procviz.engine.events import INTERVAL_DTYPE, SPAN_DTYPE, EngineBatch, LaneKind, TaskState
 from procviz.engine.metrics import Metrics, compute_metrics
+from procviz.engine.task_sums import BlockSums, finished_block_sums, general_block_sums
 from procviz.engine.timeline import TASK_BLOCK, Timeline
 
 
@@ -131,3 +132,20 @@ def test_a_late_interval_in_the_bin_of_a_kept_block_is_seen() -> None:
     late["cpu_ns"], late["ready_ns"] = 3_000_000, 24_000_000
     tl.apply(EngineBatch(intervals=late))
     assert compute_metrics(tl) == _scratch(tl)
+
+
+@pytest.mark.parametrize("schedstat", (True, False))
+def test_the_finished_block_shortcut_sums_as_the_general_case(schedstat: bool) -> None:
+    """A block whose tasks all ran and ended is summed by a shortcut; it must give what the
+    general case gives (run-queue waits unmeasured for some or all tasks included)."""
+    tl = finished_run(TASK_BLOCK + 100, lanes=3, schedstat=schedstat)
+    tl.ready_ns[::7] = -1
+    tl.touch_tasks()
+    work = np.ones(tl.n_tasks, bool)
+    work[5] = False
+    for k in range(2):
+        part = slice(k * TASK_BLOCK, (k + 1) * TASK_BLOCK)
+        short, general = finished_block_sums(tl, part, work[part], 1), general_block_sums(tl, part, work[part], 1)
+        for f in fields(BlockSums):
+            a, b = getattr(short, f.name), getattr(general, f.name)
+            assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b, f.name
