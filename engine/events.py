@@ -165,9 +165,16 @@ SPAN_DTYPE = np.dtype([("lane", "<i4"), ("start_ns", "<i8"), ("end_ns", "<i8"), 
 MACHINE_DTYPE = np.dtype([("start_ns", "<i8"), ("end_ns", "<i8"), ("cpus", "<u2"), ("busy", "<f4"), ("own", "<f4")])
 
 
+_EMPTY: dict[np.dtype, np.ndarray] = {}
+
+
 def empty(dtype: np.dtype) -> np.ndarray:
-    """A zero-length array of ``dtype`` (the default for batch fields)."""
-    return np.zeros(0, dtype=dtype)
+    """A zero-length array of ``dtype`` (the default for batch fields): one per dtype, shared (a
+    batch is made every engine pass, and nothing can be written into an array of no rows)."""
+    out = _EMPTY.get(dtype)
+    if out is None:
+        out = _EMPTY[dtype] = np.zeros(0, dtype=dtype)
+    return out
 
 
 def _raw(rows: np.ndarray) -> np.ndarray:

@@ -270,25 +270,18 @@ class RunTracker:
         """The lane of each row (-1 where no row of its worker thread is kept). A lane is opened
         (lane_for) for each thread with a kept row, in (pid, tid) order."""
         tids = rows["tid"]
-        # The usual case: each datagram comes from one thread (a process worker): a lane per datagram.
-        per_segment: list[tuple[int, int, int, bool]] = []  # (pid, tid, rows, any kept)
-        lo = 0
-        for pid, count in segments:
-            if not count:
-                continue
-            part = tids[lo:lo + count]
-            tid = int(part[0])
-            if count > 1 and int(part.min()) != int(part.max()):
-                return self._lanes_by_row(segments, tids, keep, now_ns)
-            per_segment.append((pid, tid, count, bool(keep[lo:lo + count].any())))
-            lo += count
-        wanted = sorted({(pid, tid) for pid, tid, _, kept in per_segment if kept}, key=_key_order)
+        counts = [n for _, n in segments]
+        firsts = np.cumsum([0, *counts[:-1]])
+        seg_tids = tids[firsts].tolist()
+        # The usual case, checked in one step: each datagram comes from one thread (a process
+        # worker's, or one thread's of a thread worker): a lane per datagram.
+        if not np.array_equal(tids, np.repeat(np.array(seg_tids, tids.dtype), counts)):
+            return self._lanes_by_row(segments, tids, keep, now_ns)
+        kept = np.add.reduceat(keep, firsts).tolist() if not keep.all() else [1] * len(segments)
+        keys = [(pid, tid) for (pid, _), tid in zip(segments, seg_tids, strict=True)]
+        wanted = sorted({key for key, k in zip(keys, kept, strict=True) if k}, key=_key_order)
         lane_of = {key: self.lane_for(key[0], key[1], now_ns) for key in wanted}
-        if len(per_segment) == 1:
-            pid, tid, count, _ = per_segment[0]
-            return np.full(count, lane_of.get((pid, tid), -1), np.int32)
-        return np.repeat(np.array([lane_of.get((pid, tid), -1) for pid, tid, _, _ in per_segment], np.int32),
-                         [count for _, _, count, _ in per_segment])
+        return np.repeat(np.array([lane_of.get(key, -1) for key in keys], np.int32), counts)
 
     def _lanes_by_row(self, segments: list[tuple[int, int]], tids: np.ndarray, keep: np.ndarray,
                       now_ns: int) -> np.ndarray:
@@ -465,7 +458,7 @@ class RunTracker:
         parts = (self._out_submitted, self._out_started, self._out_ended)
         if not (any(parts) or self._out_lanes or self._out_texts or len(intervals) or len(resources)
                 or len(spans) or len(machine) or status or self._out_run or self._out_labels):
-            self._apply(EngineBatch(now_ns=now_ns))
+            self.timeline.now_ns = max(self.timeline.now_ns, now_ns)  # what applying EngineBatch(now_ns) does
             return None
         batch = EngineBatch(
             run=self._out_run,
