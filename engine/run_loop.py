@@ -44,9 +44,9 @@ SHUTDOWN_S = 10.0
 STOP_SHUTDOWN_S = 3.0
 
 
-def new_tracker(run: RunInfo, task_rows: bool = True) -> RunTracker:
+def new_tracker(run: RunInfo) -> RunTracker:
     """The tracker of a run described by ``run``, sampling worker states every LOOP_S."""
-    return RunTracker(run, StateSampler(period_s=LOOP_S), task_rows)
+    return RunTracker(run, StateSampler(period_s=LOOP_S))
 
 
 class LiveRun:

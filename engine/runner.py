@@ -201,7 +201,8 @@ class _Run:
             cost_ms=ArrayColumn(plan.cost_ms) if self.config.workload.kind != "function" else (),
             chunks=ArrayColumn(plan.chunks),
         )
-        self.tracker = tracker = new_tracker(run, self.task_rows)
+        self.tracker = tracker = new_tracker(run)
+        tracker.task_rows = self.task_rows
         emit(self.out, tracker.cut(t0, RunStatus(RunPhase.STARTING, "starting workers")))
         return tracker
 

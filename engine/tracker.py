@@ -55,6 +55,7 @@ class RunTracker:
         # Whether the batches carry task rows (submitted, started, ended): a consumer that only
         # follows the run's status and counts nothing (``procviz run --quiet``) needs none, and
         # making them is most of the engine's CPU per event after its own Timeline's writes.
+        # (Set before the first submission: the runner sets it on the tracker it is given.)
         self.task_rows = task_rows
         self.timeline = Timeline()
         self.timeline.apply(EngineBatch(run=run), notify=False)
