@@ -42,6 +42,7 @@ from procviz.engine.sampler import StateSampler
 from procviz.engine.timeline import Timeline
 
 SUBMIT_ROWS = 1 << 17  # submission rows per batch (2 MB)
+SETTLE_BYTES = 512 * 1024  # worker rows folded in per step (~11k rows, a few datagrams)
 # Plain ints for comparisons with numpy columns: an IntEnum scalar makes numpy compare through
 # int64 (7x slower per element, and an 8-byte temporary per element in some ufuncs).
 _DONE = int(TaskState.DONE)
@@ -189,11 +190,17 @@ class RunTracker:
 
     def settle(self, now_ns: int) -> None:
         """Fold in every row received since the last call (call before handling worker exits)."""
-        if self._pending_rows:
-            rows = np.frombuffer(b"".join(self._pending_rows), dtype=WIRE_EVENT_DTYPE)
-            segments = list(self._pending_pids)  # (pid, rows) per datagram, in arrival order
-            self._pending_rows.clear()
-            self._pending_pids.clear()
+        pending, pids = self._pending_rows, self._pending_pids
+        while pending:
+            # At most SETTLE_BYTES of rows at a time (a usual drain is one step): the temporaries
+            # of a backlog's drain stay bounded, not three times the backlog.
+            take, size = 1, len(pending[0])
+            while take < len(pending) and size + len(pending[take]) <= SETTLE_BYTES:
+                size += len(pending[take])
+                take += 1
+            rows = np.frombuffer(pending[0] if take == 1 else b"".join(pending[:take]), dtype=WIRE_EVENT_DTYPE)
+            segments = pids[:take]  # (pid, rows) per datagram, in arrival order
+            del pending[:take], pids[:take]
             self._on_rows(segments, rows, now_ns)
         if self._pending_texts:
             state = self.timeline.state

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from synthetic import assert_same_tasks
 
+from procviz.engine import tracker as tracker_module
 from procviz.engine.events import (
     WIRE_EVENT_STRUCT,
     EventKind,
@@ -65,7 +66,10 @@ def _stream(rng: np.random.Generator, n: int, workers: int, threads: bool) -> li
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_consumers_rebuild_the_engine_timeline(seed: int) -> None:
+@pytest.mark.parametrize("step_bytes", (0, 100))  # 100: a drain folded in a few rows at a time
+def test_consumers_rebuild_the_engine_timeline(seed: int, step_bytes: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    if step_bytes:
+        monkeypatch.setattr(tracker_module, "SETTLE_BYTES", step_bytes)
     rng = np.random.default_rng(seed)
     n, workers, threads = int(rng.integers(20, 400)), int(rng.integers(1, 4)), bool(seed % 2)
     run = RunInfo(n_tasks=n, t0_ns=T0, config={"workers": workers, "workload": {"kind": "cpu"}}, host="h",
