@@ -305,7 +305,10 @@ class Timeline:
 
     def state_counts(self) -> dict[TaskState, int]:
         """How many tasks are in each state."""
-        counts = np.bincount(self.state, minlength=len(TaskState))
+        counts = np.zeros(len(TaskState), np.int64)
+        step = 1 << 16  # np.bincount makes an 8-byte copy of what it counts: a step at a time
+        for lo in range(0, len(self.state), step):
+            counts += np.bincount(self.state[lo:lo + step], minlength=len(TaskState))[: len(TaskState)]
         return {s: int(counts[s]) for s in TaskState}
 
     def finished_count(self) -> int:

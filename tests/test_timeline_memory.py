@@ -111,3 +111,17 @@ def test_one_submission_of_every_task_keeps_no_column():
     partial.apply(EngineBatch(run=_engine_run(10)))
     partial.mark_submitted(np.arange(5), 7)  # not every task: the column at once
     assert partial.submitted_ns.tolist() == [7] * 5 + [-1] * 5
+
+
+def test_counting_states_takes_no_column_sized_temporary():
+    """np.bincount copies what it counts into 8-byte integers: a million states would be 8 MB at
+    the end of every run, the parent's peak."""
+    tl = finished_run(N, lanes=4)
+    tl.state_counts()
+    tracemalloc.start()
+    try:
+        counts = tl.state_counts()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sum(counts.values()) == N and peak < 4 * N  # (8 * N for one copy of them all)
