@@ -349,11 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="pairs per workload (default: per workload)")
     parser.add_argument("--no-peers", action="store_true", help="skip MPIRE and VizTracer even if installed")
     parser.add_argument("--no-exports", action="store_true", help="skip the whole-process export timings")
+    parser.add_argument("--exports-only", action="store_true", help="run only the export timings (no workloads)")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "compare.json", help="where to write JSON")
     args = parser.parse_args(argv)
     env = dict(os.environ)
     env.pop("BENCH_SELF_OUT", None)
-    rows = [w for w in workloads(args.quick) if not args.only or w.key in args.only]
+    rows = [w for w in workloads(args.quick) if (not args.only or w.key in args.only) and not args.exports_only]
     if args.rounds or args.no_peers:
         rows = [Workload(**{**asdict(w), "rounds": args.rounds or w.rounds, "peers": w.peers and not args.no_peers})
                 for w in rows]
@@ -369,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     exports: list[dict] = []
     if not args.no_exports and not args.only:
         t = time.monotonic()
-        exports = run_exports(2000 if args.quick else 1_000_000, 1 if args.quick else 3, env)
+        exports = run_exports(2000 if args.quick else 1_000_000, 1 if args.quick else args.rounds or 3, env)
         print(f"[exports: {time.monotonic() - t:.0f} s]", file=sys.stderr, flush=True)
     after = machine()
     extra = derived(results)

@@ -20,6 +20,7 @@ from synthetic import assert_same_timeline, build_timeline, finished_run
 import procviz.engine.formats.chrome_events as chrome_events
 import procviz.engine.formats.csv_read as csv_read
 import procviz.engine.formats.csv_write as csv_write
+import procviz.engine.formats.json_columns as json_columns
 import procviz.engine.formats.read as read_module
 from procviz.engine.events import EngineBatch, LaneInfo, RunInfo
 from procviz.engine.formats import TimelineFileError, read_timeline, write_timeline
@@ -259,3 +260,46 @@ def test_csv_numbers_too_large_for_int64_are_refused_by_field(strict, tmp_path, 
         _strict_csv(monkeypatch)
     with pytest.raises(TimelineFileError, match="end_s.*too large"):
         read_timeline(path)
+
+
+def _json_numbers(body: str):
+    """What a strict JSON reader makes of a list body, or None when it is not JSON."""
+    import json
+
+    try:
+        return json.loads(f"[{body}]")
+    except ValueError:
+        return None
+
+
+_PLAIN_BODIES = ["0", "-0", "7", "1,2,3", "0,0,0", "-1,0,-1", "10,-20,300", "9223372036854775806",
+                 "-9223372036854775807", "0.0", "-0.0", "1.5,-2.25", "0.001,12.5", "123456789012345.6",
+                 "1234567890123456.7", "0.30000000000000004"]
+_OTHER_BODIES = ["5e-324", "1e5", "01", "-01", "00.5", "1.", ".5", "-.5", "--1", "1-2", "1,,2", ",1", "1,", "-",
+                 "1.2.3,4", "1.2,3", "1,2.5", "0.1,.2", "3.0,-", "1.5,2.5.", "1,-0", "0,01"]
+
+
+@pytest.mark.parametrize("body", _PLAIN_BODIES + _OTHER_BODIES)
+def test_native_number_columns_parse_as_json_does(body):
+    """Plain numbers are taken, and read as JSON reads them; anything else is left to the strict
+    decoder (None), which refuses what JSON refuses."""
+    values = json_columns._parse(body.encode())
+    expected = _json_numbers(body)
+    if body in _PLAIN_BODIES:
+        assert values is not None, body
+    if values is None:
+        return
+    assert expected is not None, body
+    assert values.dtype == (np.int64 if all(type(v) is int for v in expected) else np.float64)
+    assert [repr(v) for v in values.tolist()] == [repr(v) for v in expected], body
+
+
+def test_native_decimal_columns_parse_exactly():
+    """The mantissa / power-of-ten shortcut gives the correctly rounded double of every decimal."""
+    rng = np.random.default_rng(7)
+    values = np.r_[rng.random(3000) * 10.0 ** rng.integers(-6, 9, 3000), -rng.random(500), [0.0, -0.0, 1e-7, 0.1]]
+    texts = [repr(float(v)) for v in values]
+    body = ",".join(t for t in texts if "e" not in t)
+    parsed = json_columns._parse(body.encode())
+    assert parsed is not None
+    assert [repr(v) for v in parsed.tolist()] == [repr(v) for v in _json_numbers(body)]

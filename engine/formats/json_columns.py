@@ -3,8 +3,8 @@
 A native file has one task column per line (``"start_ns":[1,2,...],``, see native_write), a million
 numbers each. Through the strict JSON decoder every integer becomes a Python call (the int hook that
 refuses huge integers) and a Python object: seconds for a million tasks. Here each such line of the
-``tasks`` object is checked to be plain JSON numbers (bytes-level scans, no Python object per value)
-and parsed by ``numpy.fromstring``; in the text handed to the JSON decoder it is replaced by a
+``tasks`` object is checked to be plain JSON numbers (byte masks, no Python object per value) and
+parsed by ``numpy.fromstring`` (decimals as integers over powers of ten, see ``_decimals``); in the text handed to the JSON decoder it is replaced by a
 *placeholder* string holding a random nonce, which :class:`~procviz.engine.formats.checks.Checker`
 resolves back to the array. Nothing is lost to the checks: lengths, ranges, finiteness and types are
 checked on the arrays exactly as on lists.
@@ -92,46 +92,98 @@ def _parse(body: bytes) -> np.ndarray | None:
     if not body:
         return np.zeros(0, dtype=np.int64)
     if not body.translate(None, _INT_BYTES):
-        dtype: Any = np.int64
+        decimals = False
     elif not body.translate(None, _FLOAT_BYTES):
-        dtype = np.float64
+        decimals = True
     else:
         return None
-    if not _plain_numbers(body, dtype is np.float64):
+    n = _plain_items(body, decimals)
+    if n is None:
         return None
-    try:
-        values = np.fromstring(body, dtype=dtype, sep=",")  # (text mode: not deprecated)
-    except ValueError:
+    values = _decimals(body, n) if decimals else _integers(body, n)
+    if values is None or len(values) != n:
         return None
-    if len(values) != body.count(b",") + 1:
-        return None
-    if dtype is np.int64 and len(values) and (values.max() == _I64.max or values.min() == _I64.min):
-        return None  # numpy clamps what does not fit in 64 bits: the strict decoder names it
     return values
 
 
-def _plain_numbers(body: bytes, decimals: bool) -> bool:
-    """Whether bytes of digits, commas, minus signs (and dots when ``decimals``) are JSON numbers
-    separated by single commas: no empty item, a sign only first and before a digit, no leading
-    zero; with ``decimals``, each item is digits "." digits. Substring counts (C loops) and one numpy
-    pass over the zeros: no Python object per number."""
-    if b",," in body or body[:1] == b"," or body[-1:] == b",":
-        return False
-    if b"-" in body:
-        starts = body.count(b",-") + (body[:1] == b"-")
-        if body.count(b"-") != starts or b"-," in body or b"--" in body or b"-." in body or body[-1:] == b"-":
-            return False
+_PIECE = 1 << 18  # bytes checked at a time: the masks of a piece stay in cache
+
+
+def _plain_items(body: bytes, decimals: bool) -> int | None:
+    """How many items bytes of digits, commas, minus signs (and dots when ``decimals``) hold, or
+    None unless they are JSON numbers separated by single commas: no empty item, a sign only first
+    and before a digit, no leading zero; with ``decimals``, each item is digits "." digits.
+
+    Byte masks compared with their neighbours, a cache-sized piece at a time (numpy's vector
+    loops: several times faster than substring searches over the bytes, and no Python object per
+    number). The body gets a comma on each side so that every item sits between two commas."""
+    b = np.frombuffer(b"," + body + b",", dtype=np.uint8)
+    commas = 0
+    last_sep = _COMMA
+    for lo in range(1, len(b) - 1, _PIECE):
+        x = b[lo - 1:min(lo + _PIECE, len(b) - 1) + 1]  # the piece and one byte on each side
+        digit, comma, minus = x >= _ZERO, x == _COMMA, x == _MINUS  # (, - . sort below 0)
+        if (comma[1:-1] & comma[2:]).any():
+            return None  # an empty item
+        if (minus[1:-1] & ~(comma[:-2] & digit[2:])).any():
+            return None  # a sign not first in its item, or not before a digit
+        if ((x[1:-1] == _ZERO) & digit[2:] & (comma[:-2] | minus[:-2])).any():
+            return None  # a leading zero
+        commas += int(np.count_nonzero(comma[1:-1]))
+        if decimals:
+            dot = x == _DOT
+            if (dot[1:-1] & ~(digit[:-2] & digit[2:])).any():
+                return None  # a point without a digit on each side
+            seps = x[1:-1][comma[1:-1] | dot[1:-1]]  # one point per item: points and commas alternate
+            if len(seps) and (seps[0] == last_sep or (seps[1:] == seps[:-1]).any()):
+                return None
+            last_sep = int(seps[-1]) if len(seps) else last_sep
+    if decimals and last_sep != _DOT:
+        return None  # the last item has no point
+    return commas + 1
+
+
+def _integers(body: bytes, n: int) -> np.ndarray | None:
+    """Integer items as int64 (None when one does not fit: numpy clamps it, the strict decoder
+    names it). Single digits (lanes, states) are read straight from the bytes."""
+    if len(body) == 2 * n - 1:  # every item one digit (a sign would make one longer)
+        return np.frombuffer(body, dtype=np.uint8)[::2].astype(np.int64) - _ZERO
+    try:
+        values = np.fromstring(body, dtype=np.int64, sep=",")  # (text mode: not deprecated)
+    except ValueError:
+        return None
+    if len(values) and (values.max() == _I64.max or values.min() == _I64.min):
+        return None
+    return values
+
+
+# Exact powers of ten: every integer below 2**53 divided by one of these is the correctly rounded
+# double of the decimal (one IEEE division of two exact values), which is what JSON readers give.
+_POW10 = np.array([float(10**k) for k in range(23)])
+_EXACT_DIGITS = 15  # digits of a mantissa that is surely below 2**53
+
+
+def _decimals(body: bytes, n: int) -> np.ndarray | None:
+    """Decimal items (``12.5``) as float64: the digits without the point are an integer (parsed
+    like the integer columns, fast) divided by a power of ten; numpy's own float parsing is several
+    times slower. Items with longer mantissas go through that parsing."""
     b = np.frombuffer(body, dtype=np.uint8)
-    zero = np.flatnonzero(b[:-1] == _ZERO)
-    after = b[zero + 1]
-    zero = zero[(after >= _ZERO) & (after <= _ZERO + 9)]  # zeros followed by a digit
-    if len(zero) and (zero[0] == 0 or np.isin(b[zero[zero > 0] - 1], (_COMMA, _MINUS)).any()):
-        return False  # a leading zero
-    if not decimals:
-        return True
-    if body.count(b".") != body.count(b",") + 1 or b",." in body or b".," in body or b"-." in body:
-        return False
-    if body[:1] == b"." or body[-1:] == b".":
-        return False
-    dots, commas = np.flatnonzero(b == _DOT), np.flatnonzero(b == _COMMA)
-    return bool((dots[:-1] < commas).all() and (commas < dots[1:]).all())  # one dot per item
+    commas = np.flatnonzero(b == _COMMA)
+    dots = np.flatnonzero(b == _DOT)
+    ends = np.r_[commas, len(b)]
+    starts = np.r_[0, commas + 1]
+    if int((ends - starts).max()) - 1 > _EXACT_DIGITS:  # (a sign counts as a digit: on the safe side)
+        try:
+            return np.fromstring(body, dtype=np.float64, sep=",")
+        except ValueError:
+            return None
+    try:
+        mantissa = np.fromstring(body.translate(None, b"."), dtype=np.int64, sep=",")
+    except ValueError:
+        return None
+    if len(mantissa) != n:
+        return None
+    values = mantissa / _POW10[ends - dots - 1]
+    if b"-0." in body:  # "-0.0": the sign its integer lost
+        values[(mantissa == 0) & (b[starts] == _MINUS)] = -0.0
+    return values
