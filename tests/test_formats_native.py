@@ -30,6 +30,30 @@ def test_export_open_export_is_byte_identical(tmp_path):
     assert first.read_bytes() == second.read_bytes()
 
 
+@pytest.mark.parametrize("name", ["a.json", "a.json.gz", "a.csv", "a.trace.json"])
+def test_writeback_while_writing_keeps_the_bytes(tmp_path, synthetic_timeline, monkeypatch, name):
+    """Handing written stretches to the disk as the writer goes (fileio._WritebackFile) changes
+    nothing in the file, plain or gzip."""
+    from procviz.engine.formats import fileio
+
+    plain = tmp_path / "plain" / name
+    plain.parent.mkdir()
+    write_timeline(synthetic_timeline, plain)
+    handed = []
+    advise = os.posix_fadvise
+
+    def spy(fd: int, at: int, size: int, how: int) -> None:
+        handed.append((at, size))
+        advise(fd, at, size, how)
+
+    monkeypatch.setattr(fileio, "WRITEBACK_BYTES", 100)
+    monkeypatch.setattr(os, "posix_fadvise", spy)
+    path = tmp_path / name
+    write_timeline(synthetic_timeline, path)
+    assert path.read_bytes() == plain.read_bytes()
+    assert handed and all(at == sum(size for _, size in handed[:i]) for i, (at, _) in enumerate(handed))
+
+
 def test_gzip_round_trip_and_reproducible_bytes(tmp_path, synthetic_timeline):
     tl = synthetic_timeline
     a, b = tmp_path / "a.json.gz", tmp_path / "b.json.gz"

@@ -4,9 +4,9 @@ A native file has one task column per line (``"start_ns":[1,2,...],``, see nativ
 numbers each. Through the strict JSON decoder every integer becomes a Python call (the int hook that
 refuses huge integers) and a Python object: seconds for a million tasks. Here each such line of the
 ``tasks`` object is checked to be plain JSON numbers (byte masks, no Python object per value) and
-parsed by ``numpy.fromstring`` (decimals as integers over powers of ten, see ``_decimals``); in the text handed to the JSON decoder it is replaced by a
-*placeholder* string holding a random nonce, which :class:`~procviz.engine.formats.checks.Checker`
-resolves back to the array. Nothing is lost to the checks: lengths, ranges, finiteness and types are
+parsed by ``numpy.fromstring`` (decimals as integers over powers of ten, see ``_decimals``); in the
+text handed to the JSON decoder it is replaced by a *placeholder* string holding a random nonce,
+which :class:`~procviz.engine.formats.checks.Checker` resolves back to the array. Nothing is lost to the checks: lengths, ranges, finiteness and types are
 checked on the arrays exactly as on lists.
 
 Anything unusual leaves a line to the strict decoder: a number that is not plain (a leading zero,
