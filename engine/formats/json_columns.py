@@ -6,8 +6,8 @@ refuses huge integers) and a Python object: seconds for a million tasks. Here ea
 ``tasks`` object is checked to be plain JSON numbers (byte masks, no Python object per value) and
 parsed by ``numpy.fromstring`` (decimals as integers over powers of ten, see ``_decimals``); in the
 text handed to the JSON decoder it is replaced by a *placeholder* string holding a random nonce,
-which :class:`~procviz.engine.formats.checks.Checker` resolves back to the array. Nothing is lost to the checks: lengths, ranges, finiteness and types are
-checked on the arrays exactly as on lists.
+which :class:`~procviz.engine.formats.checks.Checker` resolves back to the array. Nothing is lost to
+the checks: lengths, ranges, finiteness and types are checked on the arrays exactly as on lists.
 
 Anything unusual leaves a line to the strict decoder: a number that is not plain (a leading zero,
 an exponent, ``null``, a value at or past the int64 limits), or a line outside ``tasks``. And the result is used only
