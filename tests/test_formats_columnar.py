@@ -303,3 +303,29 @@ def test_native_decimal_columns_parse_exactly():
     parsed = json_columns._parse(body.encode())
     assert parsed is not None
     assert [repr(v) for v in parsed.tolist()] == [repr(v) for v in _json_numbers(body)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_overlaps_clipped_in_task_order_as_by_the_full_sort(seed, monkeypatch):
+    """Slices that come in start order per track (a worker's tasks by id) take the one-pass path;
+    it gives what the (track, start, end) sort gives, overlaps, nested and zero-length ones included."""
+    import procviz.engine.formats.overlap as overlap
+
+    rng = np.random.default_rng(seed)
+    n = 5000
+    track = rng.integers(0, 7, n)
+    start = np.empty(n, dtype=np.int64)
+    for k in range(7):  # strictly increasing per track, in input order
+        ids = np.flatnonzero(track == k)
+        start[ids] = np.cumsum(rng.integers(1, 50, len(ids)))
+    end = start + rng.integers(-5, 120, n)  # overlaps, nested slices, and ends before starts
+    fast = overlap._clip_in_order(track, start, end)
+    assert fast is not None
+    monkeypatch.setattr(overlap, "_clip_in_order", lambda *a: None)
+    full = overlap.clip_overlaps(track, start, end)
+    assert np.array_equal(fast[0], full[0]) and np.array_equal(fast[1], full[1])
+    assert (fast[0] != start).any()  # there was something to clip
+    tied = track.copy()
+    tied[1] = tied[0]
+    start[1] = start[0]
+    assert overlap._clip_in_order(tied, start, end) is None  # a tie: the full sort decides

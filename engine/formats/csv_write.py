@@ -25,7 +25,15 @@ import numpy as np
 
 from procviz.engine.formats.fixed_point import MILLIS, SECONDS
 from procviz.engine.formats.model import TASK_STATE_NAMES, arg_table, export_lanes, reason_text, require_run
-from procviz.engine.formats.textcols import Field, fixed_field, int_field, join_fields, sparse_field, table_field
+from procviz.engine.formats.textcols import (
+    CellTable,
+    Field,
+    fixed_field,
+    int_field,
+    join_fields,
+    sparse_field,
+    table_field,
+)
 from procviz.engine.timeline import Timeline
 
 HEADER = ("id", "state", "reason", "pid", "lane", "chunk", "args", "submitted_s", "start_s", "end_s", "queued_ms",
@@ -34,7 +42,7 @@ FORMULA_STARTS = frozenset("=+-@\t\r\0'")
 NUL_SYMBOL = "\u2400"
 CHUNK_ROWS = 8192  # rows formatted at a time: the row matrix (~1.4 MB) stays in cache while written
 CHUNK_BYTES = 32 << 20  # ...fewer when long text cells make the rows wide
-_STATE_WORDS = [name.encode() for name in TASK_STATE_NAMES]
+_STATE_WORDS = CellTable([name.encode() for name in TASK_STATE_NAMES])
 
 
 def neutralise(text: str) -> str:
@@ -65,6 +73,7 @@ def write_csv(timeline: Timeline, out: BinaryIO) -> None:
     reason_cells = [quoted_cell(reason_text(timeline.texts[i])) for i in reason_ids.tolist()]
     arg_texts, arg_index = arg_table(timeline)
     arg_cells = [quoted_cell(a) for a in arg_texts]
+    arg_table_cells = CellTable(arg_cells)  # made once: a run with per-task arguments has a million
     row_text = np.array([len(c) for c in arg_cells] or [0], dtype=np.int64)[arg_index] if len(arg_index) else arg_index
     if len(reason_ids):
         row_text = row_text.copy()
@@ -82,7 +91,7 @@ def write_csv(timeline: Timeline, out: BinaryIO) -> None:
             int_field(np.arange(lo, hi)), b",", table_field(_STATE_WORDS, timeline.state[sl]), b",",
             sparse_field(hi - lo, reason_ids[at] - lo, reason_cells[at]), b",",
             int_field(pid, has_lane), b",", int_field(lane, has_lane), b",", int_field(timeline.chunk[sl]), b",",
-            table_field(arg_cells, arg_index[sl]),
+            table_field(arg_table_cells, arg_index[sl]),
         ]
         for name in ("submitted_ns", "start_ns", "end_ns"):
             col = getattr(timeline, name)[sl]
