@@ -18,6 +18,7 @@ import pytest
 from synthetic import assert_same_timeline, build_timeline, finished_run
 
 import procviz.engine.formats.chrome_events as chrome_events
+import procviz.engine.formats.csv_fast as csv_fast
 import procviz.engine.formats.csv_read as csv_read
 import procviz.engine.formats.csv_write as csv_write
 import procviz.engine.formats.json_columns as json_columns
@@ -158,9 +159,13 @@ def _strict_csv(monkeypatch):
     monkeypatch.setattr(csv_read, "split_columns", lambda *a, **k: None)
 
 
-@pytest.mark.parametrize("name", list(_timelines()))
-def test_csv_fast_read_is_the_strict_read(name, tmp_path, monkeypatch):
-    tl = _timelines()[name]
+@pytest.mark.parametrize("part_bytes", [None, 64])
+@pytest.mark.parametrize("name", [*_timelines(), "exotic"])
+def test_csv_fast_read_is_the_strict_read(name, part_bytes, tmp_path, monkeypatch):
+    """(part_bytes: the fast path cuts the file in parts of a few rows, at line ends outside quotes.)"""
+    if part_bytes:
+        monkeypatch.setattr(csv_fast, "PART_BYTES", part_bytes)
+    tl = build_timeline(n=300, k=5) if name == "exotic" else _timelines()[name]
     path = tmp_path / "t.csv"
     write_timeline(tl, path)
     data = path.read_bytes()
@@ -329,3 +334,15 @@ def test_overlaps_clipped_in_task_order_as_by_the_full_sort(seed, monkeypatch):
     tied[1] = tied[0]
     start[1] = start[0]
     assert overlap._clip_in_order(tied, start, end) is None  # a tie: the full sort decides
+
+
+@pytest.mark.parametrize("every", [0, 1, 7, 300])
+def test_padding_is_removed_whatever_its_share(every):
+    """Rows without padding, with a little (deleted NUL by NUL) and with much (deleted by table)."""
+    from procviz.engine.formats.textcols import _squeezed
+
+    rng = np.random.default_rng(every)
+    mat = rng.integers(1, 256, (400, 37)).astype(np.uint8)
+    if every:
+        mat.reshape(-1)[::every] = 0
+    assert _squeezed(mat) == mat.tobytes().translate(None, b"\0")

@@ -21,12 +21,12 @@ from procviz.engine.formats.overlap import clip_overlaps
 from procviz.engine.formats.textcols import (
     CellTable,
     Field,
-    concat,
     fixed_field,
     hex_field,
     int_field,
     join_fields,
     join_with_inserts,
+    or_word,
     table_field,
 )
 from procviz.engine.timeline import Timeline
@@ -118,7 +118,6 @@ def task_slices(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[b
 _STATE_WORDS = CellTable([name.encode() for name in TASK_STATE_NAMES])
 _TASK_CNAMES = CellTable([_TASK_CNAME.get(TaskState(code), "").encode() for code in range(len(TaskState))])
 _CLIPPED = CellTable([b"", b',"clipped":true'])
-_NULL = CellTable([b"null", b""])
 
 
 def _ms_field(ns: np.ndarray) -> Field:
@@ -133,10 +132,8 @@ def _ms_field(ns: np.ndarray) -> Field:
     up = rest > 500
     for i in np.flatnonzero(known & (rest == 500)).tolist():
         up[i] = int(f"{int(value[i]) / 1e6:.3f}".replace(".", "")) > micros[i]
-    field = fixed_field(micros + up, 3, known)
-    if known.all():
-        return field
-    return concat(field, table_field(_NULL, known.astype(np.intp)))
+    field = fixed_field(micros + up, 3)
+    return field if known.all() else or_word(field, known, b"null")
 
 
 def _task_extras(tl: Timeline) -> dict[int, str]:

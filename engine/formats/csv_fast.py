@@ -30,19 +30,70 @@ class FastColumns:
     texts: dict[int, tuple[list[str], np.ndarray]]  # column -> (distinct texts, each row's index)
 
 
-def split_columns(data: bytes, header: bytes, n_cols: int, int_cols: dict[int, int | None],
-                  signed: set[int], text_cols: set[int]) -> FastColumns | None:
+PART_BYTES = 2 << 20  # rows cut at a time: every array of a part stays in cache (and memory stays small)
+
+
+def split_columns(data: bytes, header: bytes, n_cols: int, int_cols: dict[int, int | None], signed: set[int],
+                  text_cols: set[int]) -> FastColumns | None:
     """Cut ``data`` (the whole file) into columns, or None when it is not plainly procviz's CSV.
 
     ``int_cols`` maps a column to its decimals (None: a plain integer); ``signed`` lists the ones
-    that may be negative; ``text_cols`` the text columns (the only ones that may be quoted).
+    that may be negative; ``text_cols`` the text columns (the only ones that may be quoted). The
+    rows are cut a part of about PART_BYTES at a time, at line ends outside quotes, and the parts'
+    columns joined: a dozen passes over a 100 MB file run in cache instead of in memory, and the
+    temporary arrays (several times the file when made whole) stay a few MB.
     """
-    if not data.startswith(header):
+    if not data.startswith(header) or len(data) < len(header) + 2 or not data.endswith(b"\r\n"):
         return None
-    b = np.frombuffer(data, dtype=np.uint8)[len(header):]
-    if len(b) < 2 or b[-1] != _LF or b[-2] != _CR:
+    parts = []
+    pos = len(header)
+    while pos < len(data):
+        end = _part_end(data, pos)
+        part = _split_part(data[pos:end], n_cols, int_cols, signed, text_cols)
+        if part is None:
+            return None
+        parts.append(part)
+        pos = end
+    return _joined(parts, int_cols, text_cols)
+
+
+def _part_end(data: bytes, pos: int) -> int:
+    """The end of the part from ``pos``: just after the first line end past PART_BYTES that is outside
+    quotes (an even number of quotes since ``pos``, a row start), or the end of the data."""
+    at = pos + PART_BYTES
+    while at < len(data):
+        crlf = data.find(b"\r\n", at)
+        if crlf < 0:
+            break
+        if not data.count(b'"', pos, crlf) % 2:
+            return crlf + 2
+        at = crlf + 2
+    return len(data)
+
+
+def _joined(parts: list[FastColumns], int_cols: dict[int, int | None], text_cols: set[int]) -> FastColumns:
+    """The parts' columns one after the other; each text column's distinct texts merged."""
+    out = FastColumns(sum(p.n for p in parts), {}, {})
+    for col in int_cols:
+        out.ints[col] = tuple(np.concatenate([p.ints[col][k] for p in parts]) for k in (0, 1))  # type: ignore[assignment]
+    for col in text_cols:
+        lookup: dict[str, int] = {}
+        indices = []
+        for p in parts:
+            texts, index = p.texts[col]
+            remap = np.array([lookup.setdefault(t, len(lookup)) for t in texts], dtype=np.intp)
+            indices.append(remap[index])
+        out.texts[col] = (list(lookup), np.concatenate(indices))
+    return out
+
+
+def _split_part(b_data: bytes, n_cols: int, int_cols: dict[int, int | None], signed: set[int],
+                text_cols: set[int]) -> FastColumns | None:
+    """One part of whole rows (ending with CRLF) cut into columns, or None (see split_columns)."""
+    b = np.frombuffer(b_data, dtype=np.uint8)
+    if b[-1] != _LF or b[-2] != _CR:
         return None
-    quoted = b'"' in data  # (a C search: no array when nothing is quoted, the usual case)
+    quoted = b'"' in b_data  # (a C search: no array when nothing is quoted, the usual case)
     if quoted:
         outside = ~np.logical_xor.accumulate(b == _QUOTE)  # an odd number of quotes so far: inside one
         lf = np.flatnonzero((b == _LF) & outside)
@@ -51,7 +102,7 @@ def split_columns(data: bytes, header: bytes, n_cols: int, int_cols: dict[int, i
     else:  # line ends are CRLF: find the CRs, check an LF follows each and no other LF exists
         cr, comma = np.flatnonzero(b == _CR), np.flatnonzero(b == _COMMA)
         lf = cr + 1
-        if data.count(b"\n", len(header)) != len(cr) or not (b[np.minimum(lf, len(b) - 1)] == _LF).all():
+        if b_data.count(b"\n") != len(cr) or not (b[np.minimum(lf, len(b) - 1)] == _LF).all():
             return None
     n = len(lf)
     if len(cr) != n or not np.array_equal(cr + 1, lf) or len(comma) != n * (n_cols - 1):

@@ -180,9 +180,27 @@ def sparse_field(n: int, rows: np.ndarray, cells: Sequence[bytes]) -> Field:
     return _Sparse(rows, cells)
 
 
-def concat(*parts: Field | bytes, known: np.ndarray | None = None) -> Field:
-    """Several fields and literals as one field, emptied where ``known`` is False."""
-    return _Composite(list(parts), known)
+class _OrWord(Field):
+    """``field`` where ``known``, else ``word``, both right-aligned in one slot (a row holds one or
+    the other, so the slot is no wider than the wider of the two and a row pads only its own)."""
+
+    def __init__(self, field: Field, known: np.ndarray, word: bytes) -> None:
+        self.field, self.known, self.word = field, known, np.frombuffer(word, dtype=np.uint8)
+        self.width = max(field.width, len(word))
+
+    def write(self, out: np.ndarray) -> None:
+        self.field.write(out[:, self.width - self.field.width:])
+        if self.field.width < self.width:
+            out[:, :self.width - self.field.width] = 0
+        unknown = ~self.known
+        if unknown.any():
+            out[unknown] = 0
+            out[unknown, self.width - len(self.word):] = self.word
+
+
+def or_word(field: Field, known: np.ndarray, word: bytes) -> Field:
+    """``field`` where ``known``, ``word`` (``null``) elsewhere."""
+    return _OrWord(field, known, word)
 
 
 def _matrix(fields: Sequence[Field | bytes], n: int) -> np.ndarray:
@@ -212,7 +230,24 @@ def join_fields(fields: Sequence[Field | bytes], n: int) -> bytes:
     """The ``n`` rows' bytes, fields side by side, row after row, NUL padding removed."""
     if not n:
         return b""
-    return _matrix(fields, n).tobytes().translate(None, b"\0")
+    return _squeezed(_matrix(fields, n))
+
+
+# Below this share of NUL bytes, deleting them one occurrence at a time (bytes.replace: a memchr per
+# NUL, ~13 ns each, and memcpy between) beats bytes.translate (a table lookup per byte, ~0.6 ns).
+_SPARSE_NULS = 1 / 25
+
+
+def _squeezed(mat: np.ndarray) -> bytes:
+    """The matrix's bytes without its NUL padding, by whichever way is cheaper for its share of NULs
+    (counted by numpy's vectorised count first: a chunk of fixed-width rows has none at all)."""
+    nuls = mat.size - np.count_nonzero(mat)
+    data = mat.tobytes()
+    if not nuls:
+        return data
+    if nuls < mat.size * _SPARSE_NULS:
+        return data.replace(b"\0", b"")
+    return data.translate(None, b"\0")
 
 
 def join_with_inserts(head: Sequence[Field | bytes], tail: Sequence[Field | bytes], n: int, rows: np.ndarray,
@@ -226,7 +261,7 @@ def join_with_inserts(head: Sequence[Field | bytes], tail: Sequence[Field | byte
     head_len = np.count_nonzero(mat[:, :head_width], axis=1)
     row_len = head_len + np.count_nonzero(mat[:, head_width:], axis=1)
     at = (np.cumsum(row_len) - row_len + head_len)[rows].tolist()  # where each insert goes
-    block = mat.tobytes().translate(None, b"\0")
+    block = _squeezed(mat)
     pieces, prev = [], 0
     for pos, text in zip(at, inserts, strict=True):
         pieces += [block[prev:pos], text]
