@@ -12,7 +12,7 @@ csv-module path, which names the row and field of any problem.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,6 +28,7 @@ class FastColumns:
     n: int
     ints: dict[int, tuple[np.ndarray, np.ndarray]]  # column -> (value, known)
     texts: dict[int, tuple[list[str], np.ndarray]]  # column -> (distinct texts, each row's index)
+    table: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))  # the numbers, by row
 
 
 PART_BYTES = 2 << 20  # rows cut at a time: every array of a part stays in cache (and memory stays small)
@@ -47,8 +48,9 @@ def split_columns(data: bytes, header: bytes, n_cols: int, int_cols: dict[int, i
         return None
     parts = []
     pos = len(header)
+    quotes = b'"' in data
     while pos < len(data):
-        end = _part_end(data, pos)
+        end = _part_end(data, pos, quotes)
         part = _split_part(data[pos:end], n_cols, int_cols, signed, text_cols)
         if part is None:
             return None
@@ -57,7 +59,7 @@ def split_columns(data: bytes, header: bytes, n_cols: int, int_cols: dict[int, i
     return _joined(parts, int_cols, text_cols)
 
 
-def _part_end(data: bytes, pos: int) -> int:
+def _part_end(data: bytes, pos: int, quotes: bool) -> int:
     """The end of the part from ``pos``: just after the first line end past PART_BYTES that is outside
     quotes (an even number of quotes since ``pos``, a row start), or the end of the data."""
     at = pos + PART_BYTES
@@ -65,7 +67,7 @@ def _part_end(data: bytes, pos: int) -> int:
         crlf = data.find(b"\r\n", at)
         if crlf < 0:
             break
-        if not data.count(b'"', pos, crlf) % 2:
+        if not quotes or not data.count(b'"', pos, crlf) % 2:
             return crlf + 2
         at = crlf + 2
     return len(data)
@@ -74,8 +76,12 @@ def _part_end(data: bytes, pos: int) -> int:
 def _joined(parts: list[FastColumns], int_cols: dict[int, int | None], text_cols: set[int]) -> FastColumns:
     """The parts' columns one after the other; each text column's distinct texts merged."""
     out = FastColumns(sum(p.n for p in parts), {}, {})
-    for col in int_cols:
-        out.ints[col] = tuple(np.concatenate([p.ints[col][k] for p in parts]) for k in (0, 1))  # type: ignore[assignment]
+    # Each part's numbers are one table (a row per row, a column per numeric column): the columns
+    # are views of the joined table (the Timeline's columns are computed from them anyway).
+    table = np.concatenate([p.table for p in parts])
+    nums = sorted(int_cols)
+    for k, col in enumerate(nums):
+        out.ints[col] = (table[:, k], np.concatenate([p.ints[col][1] for p in parts]))
     for col in text_cols:
         lookup: dict[str, int] = {}
         indices = []
@@ -102,7 +108,7 @@ def _split_part(b_data: bytes, n_cols: int, int_cols: dict[int, int | None], sig
     else:  # line ends are CRLF: find the CRs, check an LF follows each and no other LF exists
         cr, comma = np.flatnonzero(b == _CR), np.flatnonzero(b == _COMMA)
         lf = cr + 1
-        if b_data.count(b"\n") != len(cr) or not (b[np.minimum(lf, len(b) - 1)] == _LF).all():
+        if np.count_nonzero(b == _LF) != len(cr) or not (b[np.minimum(lf, len(b) - 1)] == _LF).all():
             return None
     n = len(lf)
     if len(cr) != n or not np.array_equal(cr + 1, lf) or len(comma) != n * (n_cols - 1):
@@ -124,14 +130,16 @@ def _split_part(b_data: bytes, n_cols: int, int_cols: dict[int, int | None], sig
     numbers = _numbers(b, stream, bounds, commas, cr, int_cols, signed, text_cols)
     if numbers is None:
         return None
-    out.ints = numbers
+    out.table, known = numbers
+    out.ints = {col: (out.table[:, k], known[:, k]) for k, col in enumerate(sorted(int_cols))}
     return out
 
 
 def _numbers(b: np.ndarray, stream: np.ndarray, bounds: list[tuple[np.ndarray, np.ndarray]], commas: np.ndarray,
              cr: np.ndarray, int_cols: dict[int, int | None], signed: set[int],
-             text_cols: set[int]) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
-    """Every numeric column, parsed by one ``numpy.fromstring`` over the file with the text cells,
+             text_cols: set[int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every numeric column (a table: a column per numeric column, in order, and where each cell is
+    known, i.e. not empty), parsed by one ``numpy.fromstring`` over the file with the text cells,
     decimal points and line ends taken out; each cell is first checked to be spelled exactly as
     procviz writes it (digits; a point ``decimals`` from the end; a sign only first, where allowed).
     """
@@ -184,9 +192,11 @@ def _numbers(b: np.ndarray, stream: np.ndarray, bounds: list[tuple[np.ndarray, n
     known = np.column_stack([lengths[col] for col in nums])
     if len(values) != int(known.sum()):
         return None
+    if len(values) == known.size:
+        return values.reshape(n, len(nums)), known
     table = np.zeros((n, len(nums)), dtype=np.int64)
     table[known] = values  # row by row, as the stream had them
-    return {col: (table[:, k].copy(), lengths[col]) for k, col in enumerate(nums)}
+    return table, known
 
 
 _LF_TO_COMMA = bytes.maketrans(b"\n", b",")
@@ -229,6 +239,8 @@ def _texts(stream: np.ndarray, start: np.ndarray, end: np.ndarray, quoted: bool)
         words = _words(stream)
         w0 = words[start] & _low_bytes(length)
         w1 = words[start + 8] & _low_bytes(length - 8)
+        if (w0 == w0[0]).all() and (w1 == w1[0]).all():  # one text in every row (the usual case)
+            return _decoded([stream[start[0]:end[0]].tobytes()], np.zeros(n, dtype=np.intp), quoted)
         u0, i0 = np.unique(w0, return_inverse=True)
         u1, i1 = np.unique(w1, return_inverse=True)
         keys, inverse = np.unique(i0.reshape(-1) * len(u1) + i1.reshape(-1), return_inverse=True)
@@ -241,6 +253,11 @@ def _texts(stream: np.ndarray, start: np.ndarray, end: np.ndarray, quoted: bool)
         inverse[filled] = [lookup.setdefault(stream[s:e].tobytes(), len(lookup))
                            for s, e in zip(start[filled].tolist(), end[filled].tolist(), strict=True)]
         cells = list(lookup)
+    return _decoded(cells, inverse.reshape(-1), quoted)
+
+
+def _decoded(cells: list[bytes], index: np.ndarray, quoted: bool) -> tuple[list[str], np.ndarray] | None:
+    """Distinct cells unquoted and decoded, with each row's index; None for bad quoting or UTF-8."""
     decoded = []
     for cell in cells:
         text = _unquote(cell) if quoted else cell
@@ -250,7 +267,7 @@ def _texts(stream: np.ndarray, start: np.ndarray, end: np.ndarray, quoted: bool)
             decoded.append(text.decode("utf-8"))
         except UnicodeDecodeError:
             return None  # the strict path names the line
-    return decoded, inverse.reshape(-1)
+    return decoded, index
 
 
 def _unquote(cell: bytes) -> bytes | None:
