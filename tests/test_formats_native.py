@@ -10,7 +10,7 @@ import pytest
 from synthetic import assert_same_timeline, build_timeline
 
 from procviz.engine.events import RunInfo, TaskState
-from procviz.engine.formats import jsonio, native_write, read_timeline, write_timeline
+from procviz.engine.formats import TimelineFileError, jsonio, native_write, read_timeline, write_timeline
 from procviz.engine.timeline import Timeline
 
 
@@ -230,3 +230,55 @@ def test_chrome_trace_carries_the_machine_lane_as_a_counter(tmp_path):
     machine = [e for e in events if e.get("name") == "machine CPUs %"]
     assert [round(e["args"]["own"]) for e in machine] == [25, 50, 0, 0]
     assert [round(e["args"]["other"]) for e in machine] == [25, 50, 25, 0]
+
+
+def test_task_bars_come_before_the_rest_and_match_the_timeline(tmp_path, monkeypatch):
+    """read_timeline(on_tasks=...) hands out lane/start/end/state of a native file after parsing
+    only those four columns; they are what the finished read holds."""
+    from procviz.engine.formats import json_columns
+
+    tl = build_timeline(n=500, k=4, exotic=False)
+    path = tmp_path / "t.json"
+    write_timeline(tl, path)
+    parsed: list[int] = []
+    real_parse = json_columns._parse
+    monkeypatch.setattr(json_columns, "_parse", lambda body: parsed.append(len(body)) or real_parse(body))
+    previews = []
+    back = read_timeline(path, on_tasks=lambda p: previews.append((p, len(parsed))))
+    assert len(previews) == 1
+    preview, parsed_before = previews[0]
+    assert parsed_before == 4 < len(parsed)  # the other columns came after
+    assert preview.n_tasks == back.n_tasks and preview.t0_ns == back.t0_ns and preview.lanes == list(back.lanes)
+    for name in ("lane", "start_ns", "end_ns", "state"):
+        col = getattr(preview, name)
+        assert np.array_equal(col, getattr(back, name)) and col.dtype == getattr(back, name).dtype, name
+
+
+@pytest.mark.parametrize("old, new, preview", [
+    ('"chunk":[', '"chunk":[-1,', True),  # a bad column after the bars: bars first, then the refusal
+    ('"state":[', '"state":[99,', False),  # a bad bar column: no bars
+])
+def test_task_bars_of_a_file_refused_later(tmp_path, old, new, preview):
+    path = tmp_path / "t.json"
+    write_timeline(build_timeline(n=50, k=2, exotic=False), path)
+    text = path.read_text()
+    head, _, rest = text.partition(old)
+    path.write_text(head + new + rest.split(",", 1)[1])
+    previews = []
+    with pytest.raises(TimelineFileError):
+        read_timeline(path, on_tasks=previews.append)
+    assert bool(previews) == preview
+
+
+def test_task_bars_with_a_column_left_to_the_strict_decoder(tmp_path):
+    """A cost column with a null (not plain numbers): bars first, the cost read strictly."""
+    tl = build_timeline(n=80, k=2, exotic=False)
+    tl.cost_ms[:] = 1.5
+    tl.cost_ms[7] = np.nan
+    path = tmp_path / "t.json"
+    write_timeline(tl, path)
+    assert ",null," in path.read_text()
+    previews = []
+    back = read_timeline(path, on_tasks=previews.append)
+    assert len(previews) == 1
+    assert_same_timeline(tl, back)

@@ -7,10 +7,11 @@ Public API:
   ``.perfetto.json`` and ``.json.gz`` Chrome trace; ``.json`` native; a final ``.gz`` compresses
   any of them; ``.png``/``.svg`` are refused (images are drawn by ``gui.render``). Written atomically
   (temp file + fsync + rename). Rules in :mod:`procviz.engine.formats.write`.
-* :func:`read_timeline` ``(path) -> Timeline`` -- detects native JSON, procviz CSV or a Chrome trace
+* :func:`read_timeline` ``(path, on_tasks=None) -> Timeline`` -- detects native JSON, procviz CSV or a Chrome trace
   procviz wrote (gzip or not) from the content. Files over :data:`MAX_FILE_BYTES` (1 GiB, also
   the limit on decompressed gzip content) are refused before parsing. Nothing in a file is ever
-  imported or unpickled.
+  imported or unpickled. ``on_tasks(preview)`` gets a native file's task bars (:class:`TaskPreview`:
+  lane, start, end, state columns and the lanes) as soon as they are parsed, before the rest.
 * :class:`TimelineFileError` -- raised for every refused file; ``path``, ``record`` and ``field`` say
   where, the message says what.
 * :data:`FORMATS` -- ``("json", "csv", "chrome")``.
@@ -24,7 +25,9 @@ the nanosecond, reasons).
 
 from procviz.engine.formats.errors import TimelineFileError
 from procviz.engine.formats.fileio import MAX_FILE_BYTES
+from procviz.engine.formats.native_read import TaskPreview
 from procviz.engine.formats.read import read_timeline
 from procviz.engine.formats.write import FORMATS, choose_format, write_timeline
 
-__all__ = ["FORMATS", "MAX_FILE_BYTES", "TimelineFileError", "choose_format", "read_timeline", "write_timeline"]
+__all__ = ["FORMATS", "MAX_FILE_BYTES", "TaskPreview", "TimelineFileError", "choose_format", "read_timeline",
+           "write_timeline"]

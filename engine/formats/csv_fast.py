@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from procviz.engine.formats.parallel import ordered_map
+
 _QUOTE, _COMMA, _CR, _LF, _DOT, _MINUS, _ZERO = b'",\r\n.-0'
 MAX_DIGITS = 18  # digits of one number that always fit in int64
 
@@ -46,16 +48,18 @@ def split_columns(data: bytes, header: bytes, n_cols: int, int_cols: dict[int, i
     """
     if not data.startswith(header) or len(data) < len(header) + 2 or not data.endswith(b"\r\n"):
         return None
-    parts = []
+    bounds = []
     pos = len(header)
     quotes = b'"' in data
     while pos < len(data):
         end = _part_end(data, pos, quotes)
-        part = _split_part(data[pos:end], n_cols, int_cols, signed, text_cols)
+        bounds.append((pos, end))
+        pos = end
+    parts = []
+    for part in ordered_map(lambda at: _split_part(data[at[0]:at[1]], n_cols, int_cols, signed, text_cols), bounds):
         if part is None:
             return None
         parts.append(part)
-        pos = end
     return _joined(parts, int_cols, text_cols)
 
 

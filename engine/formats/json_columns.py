@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+
+from procviz.engine.formats.parallel import ordered_map
 
 _TASKS = b'\n"tasks":{'
 _KEY = re.compile(rb',?\n"([a-z_]{1,40})":\[')
@@ -34,14 +36,15 @@ _I64 = np.iinfo(np.int64)
 
 
 class Columns:
-    """Arrays cut out of a document, by placeholder text."""
+    """Arrays cut out of a document, by placeholder text. A placeholder may be cut before its array
+    is parsed (:func:`cut_lines` with ``deferred``): :meth:`get` then gives None until it is set."""
 
     def __init__(self) -> None:
         self.nonce = secrets.token_hex(8)
-        self.by_marker: dict[str, np.ndarray] = {}
+        self.by_marker: dict[str, np.ndarray | None] = {}
         self.keys: dict[str, str] = {}  # marker -> the tasks key it was cut from
 
-    def marker(self, key: str, values: np.ndarray) -> str:
+    def marker(self, key: str, values: np.ndarray | None) -> str:
         """Remember ``values`` and return the placeholder's text."""
         text = f"\u0000procviz-column:{self.nonce}:{len(self.by_marker)}"
         self.by_marker[text] = values
@@ -60,31 +63,69 @@ class Columns:
         """The array ``value`` stands for, or None when it is not a placeholder."""
         return self.by_marker.get(value) if isinstance(value, str) else None
 
+    def fill(self, key: str, values: np.ndarray) -> None:
+        """Set the array of the deferred placeholder cut from ``key``."""
+        for marker, k in self.keys.items():
+            if k == key:
+                self.by_marker[marker] = values
 
-def cut_task_columns(data: bytes) -> tuple[bytes, Columns]:
-    """``data`` with the plain number lines of its ``tasks`` object replaced by placeholders."""
-    cols = Columns()
+
+class TaskLine(NamedTuple):
+    """One ``"key":[...]`` line of the ``tasks`` object: ``data[start:open]`` is its ``,\n"key":[``,
+    ``data[open:close]`` its numbers, ``data[close]`` the ``]``."""
+
+    key: str
+    start: int
+    open: int
+    close: int
+
+
+def task_lines(data: bytes) -> list[TaskLine]:
+    """The number lines of the ``tasks`` object (found with byte searches; nothing parsed)."""
     at = data.find(_TASKS)
     if at < 0:
-        return data, cols
+        return []
     pos = at + len(_TASKS)
-    out = [data[:pos]]
+    lines = []
     while True:
         m = _KEY.match(data, pos)
         if m is None:
             break
-        end = data.find(b"]", m.end())
-        if end < 0:
+        close = data.find(b"]", m.end())
+        if close < 0:
             break
-        values = _parse(data[m.end():end])
-        if values is None:  # left to the strict decoder
-            out.append(data[pos:end + 1])
-        else:
-            marker = cols.marker(m.group(1).decode("ascii"), values)
-            out.append(data[pos:m.end() - 1] + b'"\\u0000' + marker[1:].encode("ascii") + b'"')
-        pos = end + 1
+        lines.append(TaskLine(m.group(1).decode("ascii"), pos, m.end(), close))
+        pos = close + 1
+    return lines
+
+
+def parse_lines(data: bytes, lines: list[TaskLine]) -> list[np.ndarray | None]:
+    """Each line's numbers (None where not plain), parsed on two threads (engine/formats/parallel.py:
+    numpy releases the GIL)."""
+    return list(ordered_map(lambda line: _parse(data[line.open:line.close]), lines))
+
+
+def cut_lines(data: bytes, lines: list[TaskLine], values: list[np.ndarray | None],
+              deferred: frozenset[str] = frozenset()) -> tuple[bytes, Columns]:
+    """``data`` with each line that has values (or whose key is ``deferred``: parsed later, see
+    :meth:`Columns.fill`) replaced by a placeholder; the others are left to the strict decoder."""
+    cols = Columns()
+    out = []
+    pos = 0
+    for line, parsed in zip(lines, values, strict=True):
+        if parsed is None and line.key not in deferred:
+            continue
+        marker = cols.marker(line.key, parsed)
+        out += [data[pos:line.open - 1], b'"\\u0000', marker[1:].encode("ascii"), b'"']
+        pos = line.close + 1
     out.append(data[pos:])
     return b"".join(out), cols
+
+
+def cut_task_columns(data: bytes) -> tuple[bytes, Columns]:
+    """``data`` with the plain number lines of its ``tasks`` object replaced by placeholders."""
+    lines = task_lines(data)
+    return cut_lines(data, lines, parse_lines(data, lines))
 
 
 def _parse(body: bytes) -> np.ndarray | None:

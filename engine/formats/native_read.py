@@ -12,6 +12,7 @@ allocate more than its own size suggests.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import numpy as np
 from procviz.engine.columns import ArrayColumn
 from procviz.engine.events import LaneInfo, LaneKind, RunInfo, RunOutcome, RunPhase, RunStatus, TaskText
 from procviz.engine.formats.checks import INT32_MAX, INT64_MAX, Checker, describe, is_int
+from procviz.engine.formats.errors import TimelineFileError
 from procviz.engine.formats.json_columns import Columns
 from procviz.engine.formats.model import LANE_KINDS, RUN_OUTCOMES, RUN_PHASE_NAMES, TEXT_KINDS
 from procviz.engine.formats.native_write import (
@@ -44,6 +46,50 @@ TASK_RANGES = {"submitted_ns": (-1, INT64_MAX), "start_ns": (-1, INT64_MAX), "en
                "cpu_ns": (-1, INT64_MAX), "ready_ns": (-1, INT64_MAX), "state": (0, len(ENUMS["task_state"]) - 1),
                "chunk": (0, INT32_MAX)}
 TASK_DTYPES = {"lane": np.int32, "state": np.uint8, "chunk": np.int32}
+
+
+PREVIEW_COLUMNS = ("lane", "start_ns", "end_ns", "state")
+
+
+@dataclass(frozen=True)
+class TaskPreview:
+    """What a Gantt chart needs to draw a file's task bars, handed out by ``read_timeline(path,
+    on_tasks=...)`` before the rest of the file is parsed and checked.
+
+    Each column is checked as the full read checks it (length ``n_tasks``, lanes within ``lanes``,
+    known states, no end before its start), but the file as a whole is not yet: the read can still
+    refuse it afterwards (then drop the preview and show the error). Times are int64 ns (-1 =
+    unknown), as in :class:`~procviz.engine.timeline.Timeline`; ``lane`` is -1 for a task that never
+    ran on one.
+    """
+
+    n_tasks: int
+    t0_ns: int
+    lanes: list[LaneInfo]
+    lane: np.ndarray  # int32
+    start_ns: np.ndarray  # int64
+    end_ns: np.ndarray  # int64
+    state: np.ndarray  # uint8, TaskState codes
+
+
+def task_preview(doc: Any, path: str, columns: Columns) -> TaskPreview | None:
+    """The preview of a decoded native document whose PREVIEW_COLUMNS are parsed (the others may
+    not be yet), or None when anything it looks at would be refused (the full read says why)."""
+    c = Checker(path, "", columns)
+    try:
+        doc = check_header(doc, c)
+        run_obj = c.obj(doc["run"], "run")
+        n = c.integer(run_obj, "n_tasks", "run", 0, INT32_MAX)
+        lanes = _lanes(c, doc["lanes"])
+        tasks = c.obj(doc["tasks"], "document", "tasks")
+        ranges = {**TASK_RANGES, "lane": (-1, len(lanes) - 1)}
+        cols = {name: c.int_column(tasks[name], "tasks", name, n, *ranges[name], dtype=TASK_DTYPES.get(name, np.int64))
+                for name in PREVIEW_COLUMNS}
+        c.ordered(cols["start_ns"], cols["end_ns"], "tasks", "start_ns", "end_ns")
+        t0 = c.integer(run_obj, "t0_ns", "run", 0, INT64_MAX)
+    except (TimelineFileError, KeyError):
+        return None
+    return TaskPreview(n, t0, lanes, cols["lane"], cols["start_ns"], cols["end_ns"], cols["state"])
 
 
 def check_header(doc: Any, c: Checker) -> dict[str, Any]:

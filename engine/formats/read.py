@@ -16,32 +16,35 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 
 from procviz.engine.formats.chrome_read import TRACE_PREFIX, timeline_from_chrome_doc, timeline_from_chrome_text
 from procviz.engine.formats.csv_read import timeline_from_csv, timeline_from_csv_bytes
 from procviz.engine.formats.errors import TimelineFileError
 from procviz.engine.formats.fileio import MAX_CSV_BYTES, check_format_size, read_limited
 from procviz.engine.formats.gcpause import gc_paused
-from procviz.engine.formats.json_columns import cut_task_columns
+from procviz.engine.formats.json_columns import Columns, cut_lines, parse_lines, task_lines
 from procviz.engine.formats.jsonio import decode_strict, decode_utf8, parse_json
-from procviz.engine.formats.native_read import timeline_from_native
+from procviz.engine.formats.native_read import PREVIEW_COLUMNS, TaskPreview, task_preview, timeline_from_native
 from procviz.engine.timeline import Timeline
 
 _LEADING_BLANKS = re.compile(r"\s*")
 _HEAD_BYTES = 4096
 
 
-def read_timeline(path: str | os.PathLike[str]) -> Timeline:
+def read_timeline(path: str | os.PathLike[str], on_tasks: Callable[[TaskPreview], None] | None = None) -> Timeline:
     """Read a native JSON, procviz CSV or procviz Chrome trace file into a new Timeline.
 
     Raises :class:`TimelineFileError` for anything it refuses and ``OSError`` when the file cannot be
-    opened.
+    opened. ``on_tasks``: called (on the reading thread) with the task bars of a native file as soon
+    as they are parsed, before the rest (a quarter of the read; see :class:`TaskPreview`); not called
+    for other formats, or when the columns are not plain enough for the fast path.
     """
     with gc_paused():
-        return _read(os.fspath(path))
+        return _read(os.fspath(path), on_tasks)
 
 
-def _read(p: str) -> Timeline:
+def _read(p: str, on_tasks: Callable[[TaskPreview], None] | None = None) -> Timeline:
     data = read_limited(p)
     # The kind comes from the first characters; a CSV as procviz writes it is then read from its
     # bytes (no decoded copy of a 100 MB text), everything else from the decoded text.
@@ -61,7 +64,7 @@ def _read(p: str) -> Timeline:
         return timeline_from_chrome_text(text, p)
     if first == "{":
         check_format_size(p, "json", len(text))
-        fast = _native_fast(data, p)
+        fast = _native_fast(data, p, on_tasks)
         if fast is not None:
             return fast
         doc = parse_json(text, p)
@@ -79,16 +82,45 @@ def _read(p: str) -> Timeline:
     return timeline_from_csv(text, p)
 
 
-def _native_fast(data: bytes, p: str) -> Timeline | None:
+def _native_fast(data: bytes, p: str, on_tasks: Callable[[TaskPreview], None] | None = None) -> Timeline | None:
     """A native file read with its task columns parsed by numpy (json_columns), or None when the
-    fast path does not apply; the caller then decodes the whole text strictly (same errors)."""
-    cut, columns = cut_task_columns(data)
-    if not columns.by_marker:
+    fast path does not apply; the caller then decodes the whole text strictly (same errors).
+
+    With ``on_tasks``, the preview's columns are parsed first and the others cut out unparsed
+    (deferred), so the document around them is decoded once, before them."""
+    lines = task_lines(data)
+    if not lines:
         return None
+    first = [line for line in lines if on_tasks is not None and line.key in PREVIEW_COLUMNS]
+    rest = [line for line in lines if line not in first]
+    values = dict(zip(first, parse_lines(data, first), strict=True))
+    deferred = frozenset(line.key for line in rest)
+    cut, columns = cut_lines(data, lines, [values.get(line) for line in lines], deferred)
+    doc = _decoded_cut(cut, columns)
+    if doc is None:
+        return None
+    if on_tasks is not None and all(values.get(line) is not None for line in first):
+        preview = task_preview(doc, p, columns)
+        if preview is not None:
+            on_tasks(preview)
+    values.update(zip(rest, parse_lines(data, rest), strict=True))
+    if any(values[line] is None for line in rest):  # (rare) a column left to the strict decoder
+        cut, columns = cut_lines(data, lines, [values[line] for line in lines])
+        doc = _decoded_cut(cut, columns)
+        if doc is None or not columns.by_marker:
+            return None
+    else:
+        for line in rest:
+            columns.fill(line.key, values[line])  # type: ignore[arg-type]
+    return timeline_from_native(doc, p, columns=columns)
+
+
+def _decoded_cut(cut: bytes, columns: Columns) -> dict | None:
+    """The document with placeholders, or None when it is not one the fast path may answer for."""
     try:
         doc = decode_strict(cut.decode("utf-8-sig"))
     except (ValueError, RecursionError):  # (JSONDecodeError and UnicodeDecodeError are ValueErrors)
         return None
     if not isinstance(doc, dict) or "traceEvents" in doc or not columns.in_place(doc):
         return None
-    return timeline_from_native(doc, p, columns=columns)
+    return doc
