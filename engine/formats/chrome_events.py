@@ -18,6 +18,7 @@ from procviz.engine.formats.chrome_tracks import TrackLayout
 from procviz.engine.formats.jsonio import encode_str, text_bytes
 from procviz.engine.formats.model import TASK_STATE_NAMES, WORKER_STATE_NAMES, reason_text
 from procviz.engine.formats.overlap import clip_overlaps
+from procviz.engine.formats.parallel import ordered_map
 from procviz.engine.formats.textcols import (
     CellTable,
     Field,
@@ -91,7 +92,9 @@ def task_slices(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[b
     extras = _task_extras(tl)
     extra_ids = np.array(sorted(extras), dtype=np.int64)
     queued, waiting = tl.queued_ns(), tl.waiting_ns()
-    for sl in _chunks(len(ids)):
+
+    def block(sl: slice) -> bytes:
+        """The events of one chunk of tasks (on a formatting thread: reads shared arrays only)."""
         part = ids[sl]
         n = len(part)
         task = int_field(part)
@@ -110,9 +113,9 @@ def task_slices(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[b
         rows = np.searchsorted(part, with_extra)
         on_row = part[np.minimum(rows, n - 1)] == with_extra  # (tasks that never started have no slice)
         with_extra, rows = with_extra[on_row], rows[on_row]
-        block = join_with_inserts(head, tail, n, rows, [text_bytes(extras[i]) for i in with_extra.tolist()])
-        if n:
-            yield block[:-2]
+        return join_with_inserts(head, tail, n, rows, [text_bytes(extras[i]) for i in with_extra.tolist()])[:-2]
+
+    yield from ordered_map(block, _chunks(len(ids)))
 
 
 _STATE_WORDS = CellTable([name.encode() for name in TASK_STATE_NAMES])
@@ -162,13 +165,17 @@ def queue_spans(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[b
     left = np.maximum(np.where(start >= 0, start, np.where(end >= 0, end, trace_end)), sub)
     pid, tid, t0 = layout.parent_pid, layout.queue_tid, tl.t0_ns
     track = f'","pid":{pid},"tid":{tid},"ts":'.encode()
-    for sl in _chunks(len(ids)):
+
+    def block(sl: slice) -> bytes:
+        """The events of one chunk of tasks (on a formatting thread)."""
         part = ids[sl]
         hex_id, task = hex_field(part), int_field(part)
-        yield join_fields([b'{"ph":"b","cat":"queue","name":"queued","id":"0x', hex_id, track,
+        return join_fields([b'{"ph":"b","cat":"queue","name":"queued","id":"0x', hex_id, track,
                            fixed_field(sub[sl] - t0, 3), b',"args":{"task":', task, b"}},\n",
                            b'{"ph":"e","cat":"queue","name":"queued","id":"0x', hex_id, track,
                            fixed_field(left[sl] - t0, 3), b"},\n"], len(part))[:-2]
+
+    yield from ordered_map(block, _chunks(len(ids)))
 
 
 def _state_rows(tl: Timeline, layout: TrackLayout, trace_end: int) -> tuple[np.ndarray, ...]:

@@ -25,6 +25,7 @@ import numpy as np
 
 from procviz.engine.formats.fixed_point import MILLIS, SECONDS
 from procviz.engine.formats.model import TASK_STATE_NAMES, arg_table, export_lanes, reason_text, require_run
+from procviz.engine.formats.parallel import ordered_map
 from procviz.engine.formats.textcols import (
     CellTable,
     Field,
@@ -79,9 +80,10 @@ def write_csv(timeline: Timeline, out: BinaryIO) -> None:
         row_text = row_text.copy()
         row_text[reason_ids] += [len(c) for c in reason_cells]
     queued, waiting = timeline.queued_ns(), timeline.waiting_ns()
-    n, lo = timeline.n_tasks, 0
-    while lo < n:
-        hi = _chunk_end(row_text, lo, n)
+
+    def rows(bounds: tuple[int, int]) -> bytes:
+        """The rows ``lo:hi`` (on a formatting thread: reads shared arrays only)."""
+        lo, hi = bounds
         sl = slice(lo, hi)
         lane = timeline.lane[sl].astype(np.int64)
         has_lane = lane >= 0
@@ -100,8 +102,16 @@ def write_csv(timeline: Timeline, out: BinaryIO) -> None:
         for col in (queued[sl], timeline.cpu_ns[sl], timeline.ready_ns[sl], waiting[sl]):
             fields += [b",", fixed_field(col, MILLIS, col >= 0)]
         fields.append(b"\r\n")
-        out.write(join_fields(fields, hi - lo))
+        return join_fields(fields, hi - lo)
+
+    chunks = []
+    n, lo = timeline.n_tasks, 0
+    while lo < n:
+        hi = _chunk_end(row_text, lo, n)
+        chunks.append((lo, hi))
         lo = hi
+    for block in ordered_map(rows, chunks):
+        out.write(block)
 
 
 def _chunk_end(row_text: np.ndarray, lo: int, n: int) -> int:

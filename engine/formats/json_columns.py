@@ -148,6 +148,7 @@ def _parse(body: bytes) -> np.ndarray | None:
 
 
 _PIECE = 1 << 18  # bytes checked at a time: the masks of a piece stay in cache
+_EDGE = np.array([_COMMA], dtype=np.uint8)
 
 
 def _plain_items(body: bytes, decimals: bool) -> int | None:
@@ -157,12 +158,19 @@ def _plain_items(body: bytes, decimals: bool) -> int | None:
 
     Byte masks compared with their neighbours, a cache-sized piece at a time (numpy's vector
     loops: several times faster than substring searches over the bytes, and no Python object per
-    number). The body gets a comma on each side so that every item sits between two commas."""
-    b = np.frombuffer(b"," + body + b",", dtype=np.uint8)
+    number). Every item is taken to sit between two commas (one before the body, one after)."""
+    if body[:1] == b"," or body[-1:] == b",":
+        return None  # an empty first or last item
+    b = np.frombuffer(body, dtype=np.uint8)
     commas = 0
     last_sep = _COMMA
-    for lo in range(1, len(b) - 1, _PIECE):
-        x = b[lo - 1:min(lo + _PIECE, len(b) - 1) + 1]  # the piece and one byte on each side
+    for lo in range(0, len(b), _PIECE):
+        hi = min(lo + _PIECE, len(b))
+        x = b[max(lo - 1, 0):hi + 1]  # the piece and one byte on each side (a comma at either end)
+        if lo == 0:
+            x = np.concatenate((_EDGE, x))
+        if hi == len(b):
+            x = np.concatenate((x, _EDGE))
         digit, comma, minus = x >= _ZERO, x == _COMMA, x == _MINUS  # (, - . sort below 0)
         if (comma[1:-1] & comma[2:]).any():
             return None  # an empty item
