@@ -11,7 +11,9 @@ the same run:
 * CSV vs a naive ``csv.writer`` loop formatting each row in Python;
 * Chrome trace vs building the event dicts and ``json.dump``-ing the list.
 
-Usage: ``python benchmarks/bench_export.py [--tasks N] [--no-memory] [--no-reference]``.
+Usage: ``python benchmarks/bench_export.py [--tasks N] [--no-memory] [--no-reference]``. Whole
+processes (``procviz export``, interpreter start and imports included): ``python benchmarks/compare.py
+--exports-only``.
 Timings, not assertions: tests never time anything.
 """
 
@@ -182,6 +184,17 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t
 
 
+def timed_read(path: str) -> tuple[float, float, float]:
+    """Wall and CPU seconds of ``read_timeline(path)``, and the wall seconds until its task bars were
+    handed out (``on_tasks``; nan for formats that hand out none)."""
+    gc.collect()
+    bars: list[float] = []
+    t, c = time.perf_counter(), time.process_time()
+    read_timeline(path, on_tasks=lambda _: bars.append(time.perf_counter()))
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    return wall, cpu, (bars[0] - t) if bars else float("nan")
+
+
 def _status_kb(field: str) -> int:
     with open("/proc/self/status", encoding="ascii") as fh:
         for line in fh:
@@ -250,7 +263,7 @@ def main() -> None:
         print("orjson: not installed (stdlib json fallback)")
     cases = [("native .json", "run.json", ref_native), ("csv", "run.csv", ref_csv),
              ("chrome .trace.json", "run.trace.json", ref_chrome), ("chrome .json.gz", "run.json.gz", None)]
-    header = (f"{'format':<20}{'write s':>9}{'MB':>9}{'peak MB':>9}{'read s':>8}"
+    header = (f"{'format':<20}{'write s':>9}{'MB':>9}{'peak MB':>9}{'read s':>8}{'read CPU':>9}{'bars s':>8}"
               f"{'ref write s':>13}{'ref MB':>9}{'ref peak MB':>13}{'speedup':>9}")
     print(header)
     print("-" * len(header))
@@ -262,10 +275,11 @@ def main() -> None:
             # A file over the readers' size limit (a 1M-task Chrome trace is ~0.5 GB; see fileio) is
             # refused by design: its read time is not measured.
             over = os.path.getsize(path) > MAX_FILE_BYTES
-            r = float("nan") if over else timed(lambda p=path: read_timeline(p))
+            r, r_cpu, bars = (float("nan"),) * 3 if over else timed_read(path)
             peak = float("nan") if args.no_memory else peak_mb(lambda p=path: write_timeline(tl, p))
             os.unlink(path)
             ref_cols = f"{'':>13}{'':>9}{'':>13}{'':>9}"
+            read_cols = f"{r:>8.2f}{r_cpu:>9.2f}{bars:>8.2f}"
             if ref is not None and not args.no_reference:
                 rpath = os.path.join(d, "ref-" + name)
                 rw = timed(lambda f=ref, p=rpath: f(tl, p))
@@ -273,8 +287,11 @@ def main() -> None:
                 rpeak = float("nan") if args.no_memory else peak_mb(lambda f=ref, p=rpath: f(tl, p))
                 os.unlink(rpath)
                 ref_cols = f"{rw:>13.2f}{rsize:>9.1f}{rpeak:>13.0f}{rw / w:>8.1f}x"
-            print(f"{label:<20}{w:>9.2f}{size:>9.1f}{peak:>9.0f}{r:>8.2f}{ref_cols}", flush=True)
+            print(f"{label:<20}{w:>9.2f}{size:>9.1f}{peak:>9.0f}{read_cols}{ref_cols}", flush=True)
     print("peak MB: extra resident memory while writing (forked child, peak RSS - RSS at start).")
+    print("read CPU: CPU seconds of the read (two threads may make it exceed the wall time); bars s: when the")
+    print("read handed out the task bars (read_timeline's on_tasks: native files only).")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores; figures swing with it).")
     print(f"read s: nan where the file is over the readers' limit ({MAX_FILE_BYTES >> 20} MiB): refused by design.")
     print("speedup: reference write time / procviz write time. The references write less (no names, states,")
     print("counters or embedded timeline in the Chrome one), so the ratios understate the difference.")
