@@ -273,11 +273,14 @@ def flight_counter(tl: Timeline, layout: TrackLayout, trace_end: int) -> list[st
         return []
     counts = [int(queued.sum()), int(left_queue.sum()), int(running.sum()), int(stopped.sum())]
     times, change = _sorted_changes(times, counts)
-    # +1/-1 steps of each series by change kind (queued, left the queue, started, stopped).
-    q = np.cumsum(np.array([1, -1, 0, 0], dtype=np.int8)[change], dtype=np.int64)
-    r = np.cumsum(np.array([0, 0, 1, -1], dtype=np.int8)[change], dtype=np.int64)
-    last = np.r_[times[1:] != times[:-1], True]  # the value after all changes at one instant
-    times, q, r = times[last], q[last], r[last]
+    # +1/-1 steps of each series by change kind (queued, left the queue, started, stopped); counts
+    # fit in 32 bits (at most 2**31 tasks).
+    last = np.empty(len(times), dtype=bool)  # the value after all changes at one instant
+    np.not_equal(times[1:], times[:-1], out=last[:-1])
+    last[-1] = True
+    q = np.cumsum(np.array([1, -1, 0, 0], dtype=np.int8)[change], dtype=np.int32)[last]
+    r = np.cumsum(np.array([0, 0, 1, -1], dtype=np.int8)[change], dtype=np.int32)[last]
+    times = times[last]
     if len(times) > 2 * MAX_FLIGHT_BINS:
         times, q, r = _bin_peaks(times, q, r)
     pid, tid, t0 = layout.parent_pid, layout.queue_tid, tl.t0_ns
