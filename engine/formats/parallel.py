@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,7 +48,7 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], ahead: int = 4, thread
         w.start()
     try:
         for k in range(len(items)):
-            yield state.take(k)
+            yield cast(R, state.take(k))
     finally:
         state.stop()
         for w in workers:

@@ -52,14 +52,14 @@ class _Digits(Field):
             # Digit-major (one contiguous row per digit position: scalar divisions, contiguous
             # writes), then one copy into place; kept, as a field may appear twice in a row.
             # 32-bit arithmetic when the values allow: a third faster than 64-bit.
-            kind = np.uint32 if self.top < 1 << 32 else np.int64
+            kind: type[np.integer] = np.uint32 if self.top < 1 << 32 else np.int64
             base, width = kind(self.base), self.width
-            rest = self.mag.astype(kind)
+            rest: np.ndarray = self.mag.astype(kind)
             spare, rem = np.empty_like(rest), np.empty_like(rest)
             digits = np.empty((width, len(rest)), dtype=np.uint8)
             for j in range(width - 1, -1, -1):
                 if self.base == 16:
-                    np.take(_HEX, rest & 15, out=digits[j])
+                    np.take(_HEX, np.bitwise_and(rest, 15), out=digits[j])
                     np.right_shift(rest, 4, out=rest)
                     continue
                 np.floor_divide(rest, base, out=spare)
