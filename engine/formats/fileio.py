@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import tempfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -133,6 +132,8 @@ class _WritebackFile:
 @contextmanager
 def atomic_output(path: str | os.PathLike[str], compress: bool = False) -> Iterator[BinaryIO]:
     """A binary stream that becomes ``path`` only when the ``with`` block ends without error."""
+    import tempfile  # (only writers need it: not imported by a process that only reads)
+
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
