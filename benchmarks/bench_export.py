@@ -13,7 +13,9 @@ the same run:
 
 Usage: ``python benchmarks/bench_export.py [--tasks N] [--no-memory] [--no-reference]``. Whole
 processes (``procviz export``, interpreter start and imports included): ``python benchmarks/compare.py
---exports-only``.
+--exports-only``; or ``--whole ROUNDS [--against DIR]``: the same three ``procviz export`` commands as
+compare.py, alternated with the procviz found under ``DIR`` (a folder holding a ``procviz`` package, e.g.
+an unpacked ``git archive main``), medians of wall, CPU and peak memory per side.
 Timings, not assertions: tests never time anything.
 """
 
@@ -242,13 +244,60 @@ def peak_mb(fn: Callable[[], object]) -> float:
     return int(text) / 1024 if text else float("nan")
 
 
+def whole(rounds: int, n: int, against: str | None) -> None:
+    """``procviz export`` whole processes (JSON -> CSV, JSON -> Chrome trace, CSV -> JSON) on an
+    ``n``-task run recorded by procviz, alternated with the procviz under ``against`` when given."""
+    import statistics
+    import subprocess
+
+    proc = str(Path(__file__).resolve().parent / "_proc.py")
+    sides = {"this": None, **({"against": against} if against else {})}
+    with tempfile.TemporaryDirectory(prefix="procviz-bench-whole-") as d:
+        native, csv_file = os.path.join(d, "t.json"), os.path.join(d, "t.csv")
+        subprocess.run([sys.executable, proc, "procviz", "run", "--backend", "pool", "--workers", "2", "--kind", "cpu",
+                        "--count", str(n), "--duration-ms", "0", "--chunksize", "1000", "--quiet", "--out", native],
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, proc, "procviz", "export", native, "--out", csv_file], check=True,
+                       stdout=subprocess.DEVNULL)
+        steps = {"JSON -> CSV": [native, "--out", os.path.join(d, "o.csv")],
+                 "JSON -> Chrome trace": [native, "--out", os.path.join(d, "o.trace.json")],
+                 "CSV -> JSON": [csv_file, "--out", os.path.join(d, "o.json")]}
+        got: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+        for r in range(rounds):
+            for side in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
+                env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+                if sides[side]:
+                    env["PYTHONPATH"] = str(sides[side])
+                for label, step in steps.items():
+                    t = time.perf_counter()
+                    child = subprocess.Popen([sys.executable, proc, "procviz", "export", *step], env=env,
+                                             stdout=subprocess.DEVNULL)
+                    _, status, ru = os.wait4(child.pid, 0)
+                    if status:
+                        raise SystemExit(f"procviz export failed ({side}, {label})")
+                    got.setdefault((label, side), []).append(
+                        (time.perf_counter() - t, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024))
+    print(f"{n:,} tasks, {rounds} rounds, load average at the end {os.getloadavg()[0]:.1f} (2 cores)")
+    for label in steps:
+        for side in sides:
+            runs = got[(label, side)]
+            wall, cpu, peak = (statistics.median(x[k] for x in runs) for k in range(3))
+            print(f"{label:<22}{side:<9} wall {wall:5.2f} s (min {min(x[0] for x in runs):.2f})  CPU {cpu:5.2f} s  "
+                  f"peak {peak:4.0f} MiB")
+
+
 def main() -> None:
     """Build the timeline, measure every format, print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference writers")
+    parser.add_argument("--whole", type=int, metavar="ROUNDS", help="time whole procviz export processes instead")
+    parser.add_argument("--against", help="with --whole: a folder holding another procviz package to alternate with")
     args = parser.parse_args()
+    if args.whole:
+        whole(args.whole, args.tasks, args.against)
+        return
     t = time.perf_counter()
     tl = build(args.tasks)
     columns_mb = sum(getattr(tl, c).nbytes for c in Timeline.TASK_COLUMNS) / 1e6

@@ -4,9 +4,10 @@ procviz writes its CSV one way (csv_write): the exact header, CRLF line ends, qu
 text cells that need them, integers as plain digits, times with exactly 9 decimals and durations
 with exactly 6. For such a file the separators are found with whole-array operations (a comma or
 line end counts when an even number of quotes precedes it: RFC 4180 quoting keeps quotes paired)
-and each numeric column is parsed digit by digit over all rows at once; text cells are decoded once
-per distinct text. Anything else in the file (a quote in a numeric cell, fewer decimals, a bare LF,
-a wrong cell count, 19 digits, ...) returns None, and the caller reads the file with the strict
+and the numeric cells are parsed by one ``numpy.fromstring`` per part of about 2 MB of rows (parts
+on two threads, see split_columns); text cells are decoded once per distinct text. Anything else in
+the file (a quote in a numeric cell, fewer decimals, a bare LF, a wrong cell count, 19 digits, ...)
+returns None, and the caller reads the file with the strict
 csv-module path, which names the row and field of any problem.
 """
 
