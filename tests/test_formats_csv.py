@@ -237,3 +237,23 @@ def test_a_bom_from_a_spreadsheet_is_accepted(tmp_path):
     path.write_bytes(b"\xef\xbb\xbf" + _good_text(tmp_path).encode("utf-8"))
     assert read_timeline(path).n_tasks == 60
 
+
+
+def test_text_cells_are_quoted_as_the_csv_module_quotes_them():
+    """csv_write.quoted_cell quotes without a csv writer per cell; the csv module is the reference."""
+    import csv
+    import io
+    import random
+
+    from procviz.engine.formats import csv_write
+
+    def by_csv_module(text: str) -> bytes:
+        buf = io.StringIO(newline="")
+        csv.writer(buf, lineterminator="\r\n").writerow([csv_write.neutralise(text), ""])
+        return buf.getvalue()[: -len(",\r\n")].encode("utf-8", "backslashreplace")
+
+    rnd = random.Random(1)
+    alphabet = ["a", ",", '"', "\r", "\n", " ", "\t", "\0", "=", "+", "-", "@", "'", "é", "\udc80", "\x7f", "\u2028"]
+    for _ in range(20000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 7)))
+        assert csv_write.quoted_cell(text) == by_csv_module(text), repr(text)

@@ -12,13 +12,11 @@ start_s, end_s, queued_ms, cpu_ms, ready_ms, waiting_ms``.
 * Text cells that a spreadsheet would run as a formula (starting with ``= + - @``, tab, CR or NUL)
   get a leading ``'``; so do cells already starting with ``'``, so that a reader strips exactly one
   quote and gets the text back. NUL characters become U+2400 (a CSV never contains NUL bytes).
-* UTF-8 without BOM, comma-separated, RFC 4180 quoting by the csv module, CRLF line ends.
+* UTF-8 without BOM, comma-separated, RFC 4180 quoting exactly as the csv module does it, CRLF line ends.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import BinaryIO
 
 import numpy as np
@@ -54,17 +52,25 @@ def neutralise(text: str) -> str:
 
 
 def quoted_cell(text: str) -> bytes:
-    """One neutralised text cell as the csv module writes it in a row (RFC 4180 quoting), in UTF-8."""
-    buf = io.StringIO(newline="")
-    csv.writer(buf, lineterminator="\r\n").writerow([neutralise(text), ""])  # not alone: "" is not quoted
-    return buf.getvalue()[: -len(",\r\n")].encode("utf-8", "backslashreplace")
+    """One neutralised text cell as the csv module writes it in a row (RFC 4180 quoting), in UTF-8.
+
+    The csv module's minimal quoting (the excel dialect: a cell holding a comma, a quote, CR or LF is
+    quoted, its quotes doubled) is done here directly: a million per-task argument texts cost a csv
+    writer each otherwise (seconds). tests/test_formats_csv.py checks it against the csv module."""
+    cell = neutralise(text)
+    if _NEEDS_QUOTES.isdisjoint(cell):
+        return cell.encode("utf-8", "backslashreplace")
+    return ('"' + cell.replace('"', '""') + '"').encode("utf-8", "backslashreplace")
+
+
+_NEEDS_QUOTES = frozenset(',"\r\n')
 
 
 def write_csv(timeline: Timeline, out: BinaryIO) -> None:
     """Write the task table of ``timeline`` as CSV to the binary stream ``out``.
 
     Columns are formatted whole (engine/formats/textcols.py), a chunk of rows at a time; each
-    distinct text (state word, reason, arguments) is quoted once by the csv module.
+    distinct text (state word, reason, arguments) is quoted once (quoted_cell).
     """
     run = require_run(timeline)
     out.write(",".join(HEADER).encode() + b"\r\n")
