@@ -254,7 +254,7 @@ def _timeline(rows: _Rows | _FastRows) -> Timeline:
                   arg_texts=tuple(map(args.__getitem__, arg_of[order].tolist())) if any(args) else ())
     timeline = Timeline()
     timeline.load_columns(run, lanes, columns, texts, np.zeros(0, INTERVAL_DTYPE), np.zeros(0, RESOURCE_DTYPE),
-                          np.zeros(0, SPAN_DTYPE), [], None, now)
+                          np.zeros(0, SPAN_DTYPE), [], None, now, adopt=True)
     return timeline
 
 

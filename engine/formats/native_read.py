@@ -135,7 +135,7 @@ def timeline_from_native(doc: Any, path: str, prefix: str = "", columns: Columns
     now_ns = c.integer(doc, "now_ns", "document", 0, INT64_MAX)
     timeline = Timeline()
     timeline.load_columns(run, lanes, tasks, texts, tables["intervals"], tables["resources"], tables["spans"],
-                          list(span_labels), status, now_ns, tables.get("machine"))
+                          list(span_labels), status, now_ns, tables.get("machine"), adopt=True)
     return timeline
 
 
