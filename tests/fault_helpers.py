@@ -10,7 +10,9 @@ process of the run inherits; :func:`survivors` lists the processes still carryin
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import time
 import uuid
@@ -146,7 +148,8 @@ def function_of(fn: str, args: list) -> dict:
 
 
 def survivors(tag: str, timeout_s: float = 3.0) -> list[str]:
-    """Processes (but this one) whose environment carries ``tag``, after up to ``timeout_s``."""
+    """Processes (but this one) whose environment carries ``tag``, after up to ``timeout_s``; those
+    still there then are SIGKILLed (by PID) after being listed."""
     needle = f"{TAG}={tag}".encode()
     deadline = time.monotonic() + timeout_s
     while True:
@@ -168,5 +171,26 @@ def survivors(tag: str, timeout_s: float = 3.0) -> list[str]:
             if needle in env and stat.rsplit(b")", 1)[1].split()[0] != b"Z":
                 found.append(stat.split(b" ", 2)[1].decode(errors="replace") + f" pid {name}")
         if not found or time.monotonic() > deadline:
+            for text in found:  # reported, and ended so that a failing test leaves nothing behind
+                with contextlib.suppress(OSError):
+                    os.kill(int(text.rsplit(" ", 1)[1]), signal.SIGKILL)
             return found
         time.sleep(0.1)
+
+
+def tagged(tag: str) -> dict[int, str]:
+    """PID -> command name of every process (but this one) whose environment carries ``tag``."""
+    needle = f"{TAG}={tag}".encode()
+    found = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                if needle not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{name}/comm") as f:
+                found[int(name)] = f.read().strip()
+        except OSError:
+            pass
+    return found

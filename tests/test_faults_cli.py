@@ -4,7 +4,6 @@ inputs, big files. Every refusal is exit 2 with one line; nothing of a run outli
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -13,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fault_helpers import MODULE, TAG, fault_setup, survivors
+from fault_helpers import MODULE, fault_setup, survivors, tagged
 
 from procviz.engine.cli import main
 from procviz.engine.formats.fileio import MAX_CSV_BYTES, MAX_FILE_BYTES, MAX_NATIVE_BYTES
@@ -44,20 +43,11 @@ def _kill_and_check(proc: subprocess.Popen, tag: str) -> None:
 
 
 def _wait_tagged(tag: str, n: int, timeout_s: float = 30.0) -> None:
-    needle = f"{TAG}={tag}".encode()
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        count = 0
-        for name in os.listdir("/proc"):
-            try:
-                with open(f"/proc/{name}/environ", "rb") as f:
-                    count += needle in f.read().split(b"\0")
-            except (OSError, NotADirectoryError):
-                pass
-        if count >= n:
-            return
+    while len(tagged(tag)) < n:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"fewer than {n} processes of the run appeared")
         time.sleep(0.1)
-    raise AssertionError(f"fewer than {n} processes of the run appeared")
 
 
 @pytest.mark.parametrize("backend", ("pool", "process_pool_executor", "process", "serial"))
@@ -73,18 +63,7 @@ def test_sigkilled_procviz_run_leaves_no_process_of_the_run(faults: str, backend
 
 def _tagged_named(tag: str, names: tuple[str, ...]) -> int:
     """How many processes of the run (by tag) have one of ``names`` as their command name."""
-    needle = f"{TAG}={tag}".encode()
-    count = 0
-    for name in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{name}/environ", "rb") as f:
-                if needle not in f.read().split(b"\0"):
-                    continue
-            with open(f"/proc/{name}/comm") as f:
-                count += f.read().strip() in names
-        except (OSError, NotADirectoryError):
-            pass
-    return count
+    return sum(name in names for name in tagged(tag).values())
 
 
 GRANDCHILDREN = [(b, "popen_nap") for b in ("pool", "process", "serial", "process_pool_executor",
