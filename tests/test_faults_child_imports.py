@@ -8,7 +8,6 @@ libraries are read from ``/proc/<pid>/maps`` while they run (scenario roles).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ import time
 
 import pytest
 from engine_helpers import function_workload, run_config
-from fault_helpers import TAG, fault_setup
+from fault_helpers import fault_setup, tagged
 
 HEAVY = ("numpy", "psutil", "PySide6", "pyqtgraph")
 # What a child unpickles: its entry point, the role functions' modules, their arguments' classes.
@@ -48,20 +47,14 @@ def test_a_real_child_loads_no_heavy_module(backend: str) -> None:
 
 def _maps_of_tagged(tag: str) -> dict[int, str]:
     """{pid: its mapped files} of this run's processes (not this one)."""
-    needle = f"{TAG}={tag}".encode()
     out = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == os.getpid():
-            continue
+    for pid in tagged(tag):
         try:
-            with open(f"/proc/{name}/environ", "rb") as f:
-                if needle not in f.read().split(b"\0"):
-                    continue
-            with open(f"/proc/{name}/cmdline", "rb") as f:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
                 if b"multiprocessing.resource_tracker" in f.read():
                     continue  # shared by every run of this process; not a child of the scenario
-            with open(f"/proc/{name}/maps") as f:
-                out[int(name)] = f.read()
+            with open(f"/proc/{pid}/maps") as f:
+                out[pid] = f.read()
         except OSError:
             pass
     return out
