@@ -3,10 +3,14 @@
 * Guardian: started ``--starts`` times exactly as procviz starts it (``python -S -I`` importing
   ``procviz.engine.guardian_proc``), each with its pipe already at EOF so it exits at once, beside a
   bare ``python -S -I -c pass``; CPU from ``getrusage(RUSAGE_CHILDREN)``, wall per start.
+* Guardian while a run is live: it follows procviz's tree every ``WALK_S`` (a listing of /proc and
+  a stat of each new PID). Its CPU (``/proc/<pid>/stat``) over a run of ``--live-s`` seconds, after
+  a first run started it, per second of the run: a pool of 2 sleeping workers (few new PIDs) and
+  the process backend with 20 ms tasks (a new process per task, each one read once).
 * Task slot: the worker-side store a task start adds (``slot[0] = task_id`` into a shared-memory
   memoryview, as :class:`procviz.engine.worker.instrument.Recorder` does), minus an empty statement.
 
-Usage: ``python benchmarks/bench_faults.py [--starts N] [--json FILE]``.
+Usage: ``python benchmarks/bench_faults.py [--starts N] [--live-s S] [--json FILE]``.
 Timings, not assertions: tests never time anything.
 """
 
@@ -37,6 +41,32 @@ def _starts(argv: list[str], n: int) -> tuple[float, float]:
     return wall, cpu
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` so far."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _live_cpu(config: dict) -> tuple[float, float, int]:
+    """(guardian CPU per wall second of the run, the run's wall seconds, its tasks) for ``config``."""
+    from procviz.engine.config import parse_config
+    from procviz.engine.runner import Engine
+
+    def run(data: dict) -> float:
+        engine = Engine()
+        t0 = time.perf_counter()
+        engine.start(parse_config(data))
+        assert engine.join(600) is not None
+        return time.perf_counter() - t0
+
+    run({**config, "workload": {"kind": "sleep", "count": 2, "duration_ms": 1}})  # starts the guardian
+    pid = guardian.guardian.pid
+    before = _cpu_s(pid)
+    wall = run(config)
+    return (_cpu_s(pid) - before) / wall, wall, config["workload"]["count"]
+
+
 def _slot_store_ns() -> float:
     """Nanoseconds one slot store adds (best of repeats, an empty statement's time subtracted)."""
     ids = memoryview(mmap.mmap(-1, 8)).cast("q")
@@ -50,6 +80,7 @@ def main() -> None:
     """Print the table (and write JSON when asked)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--starts", type=int, default=30)
+    parser.add_argument("--live-s", type=float, default=10.0, help="length of each live run")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
     here = os.path.dirname(os.path.abspath(guardian_proc.__file__))
@@ -57,16 +88,27 @@ def main() -> None:
     bare = [sys.executable, "-S", "-I", "-c", "pass"]
     _starts(guard, 2)  # its compiled module cached, the interpreter's files in the page cache
     rows = {"bare python -S -I": _starts(bare, args.starts), "guardian": _starts(guard, args.starts)}
+    live = {
+        "pool, 2 workers": _live_cpu({"backend": "pool", "workers": 2, "workload": {
+            "kind": "sleep", "count": max(2, int(args.live_s * 2)), "duration_ms": 1000}}),
+        "process per task, 20 ms": _live_cpu({"backend": "process", "workers": 2, "workload": {
+            "kind": "sleep", "count": max(2, int(args.live_s * 20)), "duration_ms": 20}}),
+    }
     slot_ns = _slot_store_ns()
     print(f"{'what':<24}{'wall per start':>16}{'CPU per start':>16}")
     for name, (wall, cpu) in rows.items():
         print(f"{name:<24}{wall * 1e3:>13.1f} ms{cpu * 1e3:>13.1f} ms")
+    print(f"guardian while a run is live (walk every {guardian_proc.WALK_S * 1e3:.0f} ms):")
+    for name, (share, wall, n) in live.items():
+        print(f"  {name:<26}{share * 100:>6.2f} % of a core over {wall:.1f} s ({n} tasks)")
     print(f"task slot store: {slot_ns:.0f} ns per task (worker CPU)")
     print(f"load average: {os.getloadavg()[0]:.1f} (1 min)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"starts": args.starts, "loadavg": os.getloadavg(), "slot_store_ns": slot_ns,
-                       **{k: {"wall_s": w, "cpu_s": c} for k, (w, c) in rows.items()}}, f, indent=1)
+                       **{k: {"wall_s": w, "cpu_s": c} for k, (w, c) in rows.items()},
+                       "guardian_live": {k: {"cpu_share": c, "wall_s": w, "tasks": n}
+                                         for k, (c, w, n) in live.items()}}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -12,16 +12,23 @@ How: procviz starts one guardian per process (lazily, at its first run: ``python
 so it carries no run's tag). It holds the read end of a pipe from procviz and a pidfd of procviz,
 and sleeps in ``poll``. Over the pipe procviz tells it, in lines:
 
-* ``T <needle>``: a run started; its processes carry ``needle`` (``PROCVIZ_RUN=<tag>\\0``) in
-  ``/proc/<pid>/environ`` (everything a worker starts by exec inherits the tag);
+* ``T <needle> <pid>...``: a run started; its processes carry ``needle`` (``PROCVIZ_RUN=<tag>\\0``)
+  in ``/proc/<pid>/environ`` (everything a worker starts by exec inherits the tag); the PIDs are
+  procviz's children from before the run (not the run's);
 * ``P <needle> <pid> <start>``: a process of that run, with its start time (against PID reuse),
   as the engine's tree scan found it (this covers forked grandchildren and a thread task's
   children, which carry no tag);
 * ``D <needle>``: the run ended and procviz swept it itself: forget it.
 
+While a run is live the guardian also follows procviz's tree itself, every ``WALK_S`` (100 ms): a
+listing of /proc and a stat of each new PID (:class:`~procviz.engine.guardian_proc.Tree`). The
+tree scan tells it only once a second, and nothing while procviz is stalled; a process a task
+starts with a scrubbed environment carries no tag. What escapes now is such a process started
+less than one walk before procviz's death.
+
 When procviz dies, however (EOF on the pipe, or its pidfd readable), the guardian SIGKILLs every
-process of every run not yet done (tagged, or told with a matching start time, and whatever
-descends from those), repeats until a pass finds none, and exits. When procviz ends normally
+process of every run not yet done (tagged, or told or followed with a matching start time, and
+whatever descends from those), repeats until a pass finds none, and exits. When procviz ends normally
 every run is done: the guardian exits quietly. Nothing is killed that is not of a run.
 
 The guardian is no subreaper: orphans reparent to the nearest subreaper *ancestor*, and it is no
@@ -58,9 +65,13 @@ class Guardian:
         self._runs: dict[bytes, list[bytes]] = {}  # needle -> lines told (to tell a new guardian)
 
     def protect(self, needle: bytes) -> None:
-        """A run whose processes carry ``needle`` started."""
+        """A run whose processes carry ``needle`` started (before it has any process)."""
+        # This process's children now are not the run's: the guardian's walk of the tree leaves
+        # them out. Shared helpers stay in: a fork server's children are the run's workers.
+        before = [b"%d" % pid for pid in guardian_proc.children_of(os.getpid())
+                  if not guardian_proc.is_helper(pid)]
         with self._lock:
-            self._runs[needle] = [b"T " + needle.hex().encode() + b"\n"]
+            self._runs[needle] = [b" ".join([b"T", needle.hex().encode(), *before]) + b"\n"]
             self._send(self._runs[needle][0])
 
     def members(self, needle: bytes, found: list[tuple[int, int]]) -> None:

@@ -19,17 +19,29 @@ SIGKILL = 9
 SWEEP_PASSES = 20  # at most; a pass that finds nothing alive ends the sweep
 PASS_GAP_S = 0.1
 POLL_MS = 500  # where pidfds are missing: how often the parent's PID is checked
+# While a run is live: how often procviz's tree is followed (a listing of /proc, and a stat of each
+# PID new since the last look). What a run starts without the tag and less than this before
+# procviz is killed may escape.
+WALK_S = 0.1
 
 
 # ---- /proc, shared with the engine's tree scan (procviz.engine.proctree) ----------------------
 
 
-def pids() -> list[int]:
-    """Every PID in /proc."""
+def _listing() -> list[str]:
     try:
-        return [int(n) for n in os.listdir("/proc") if n.isdigit()]
+        return os.listdir("/proc")
     except OSError:
         return []
+
+
+def _pids_in(names: list[str] | set[str]) -> list[int]:
+    return [int(n) for n in names if n.isdigit()]
+
+
+def pids() -> list[int]:
+    """Every PID in /proc."""
+    return _pids_in(_listing())
 
 
 def stat_of(pid: int) -> tuple[int, int, str, str] | None:
@@ -43,6 +55,11 @@ def stat_of(pid: int) -> tuple[int, int, str, str] | None:
     name = raw[raw.find(b"(") + 1 : close].decode("utf-8", "replace")
     fields = raw[close + 2 :].split()
     return int(fields[1]), int(fields[19]), fields[0].decode(), name
+
+
+def children_of(parent: int) -> list[int]:
+    """PIDs whose parent is ``parent`` (one pass over /proc)."""
+    return [pid for pid in pids() if (st := stat_of(pid)) is not None and st[0] == parent]
 
 
 def carries(pid: int, needles: list[bytes]) -> bool:
@@ -112,11 +129,74 @@ def sweep(needles: list[bytes], members: set[tuple[int, int]]) -> int:
     return killed
 
 
-class _Runs:
-    """What procviz told: the runs not yet done, their processes."""
+class Tree:
+    """procviz's descendants while a run is live, followed by the guardian itself: procviz's tree scan
+    tells it only once a second (and not at all while procviz is stalled), and a task may start a
+    process without the run's tag (``env -i``, a scrubbed environment).
 
-    def __init__(self) -> None:
+    A run's start takes procviz's descendants (but ``before``: its children from before the run, not
+    the run's, and their subtrees) in one pass over /proc. Then each :meth:`step` lists /proc and
+    reads only the PIDs new since the last one: a new PID whose parent is procviz or a member is a
+    member (procviz is a child subreaper, so a process whose parent died is procviz's child, still
+    in the tree). PIDs gone leave the members, so memory stays with what is alive.
+    """
+
+    def __init__(self, root: int, me: int) -> None:
+        self.root, self.me = root, me
+        self.members: dict[int, int] = {}  # pid -> start time
+        self._seen: set[str] = set()  # names in /proc at the last look (PIDs and the rest)
+        self.live = False
+
+    def begin(self, before: set[int]) -> None:
+        """A run started (``before``: procviz's children that are not the run's)."""
+        # One listing for both: a process born between two listings would be neither taken now
+        # nor new at the next step (the workers are being created right now).
+        names = _listing()
+        stats = {pid: st for pid in _pids_in(names) if (st := stat_of(pid)) is not None}
+        below: dict[int, list[int]] = {}
+        for pid, st in stats.items():
+            below.setdefault(st[0], []).append(pid)
+        frontier = [p for p in below.get(self.root, []) if p not in before and p != self.me]
+        while frontier:
+            pid = frontier.pop()
+            self.members[pid] = stats[pid][1]
+            frontier.extend(below.get(pid, []))
+        self._seen = set(names)
+        self.live = True
+
+    def end(self) -> None:
+        """No run is live any more: forget the tree."""
+        self.members.clear()
+        self._seen = set()
+        self.live = False
+
+    def step(self) -> None:
+        """Take the processes new since the last step that descend from procviz."""
+        # The names as listed, not ints: converting ~100-1000 names each time would cost more
+        # than the listing (the walk runs 10 times a second while a run is live).
+        now = set(_listing())
+        new = _pids_in(now - self._seen)
+        for gone in self._seen - now:
+            if gone.isdigit():
+                self.members.pop(int(gone), None)
+        self._seen = now
+        parents = {pid: st for pid in new if (st := stat_of(pid)) is not None}
+        grew = True
+        while grew:  # a new process's parent may be new too
+            grew = False
+            for pid, st in list(parents.items()):
+                if st[0] in self.members or st[0] == self.root:
+                    self.members[pid] = st[1]
+                    del parents[pid]
+                    grew = True
+
+
+class _Runs:
+    """What procviz told: the runs not yet done, their processes; and the tree followed meanwhile."""
+
+    def __init__(self, tree: Tree) -> None:
         self.runs: dict[bytes, set[tuple[int, int]]] = {}
+        self.tree = tree
         self._partial = b""
 
     def feed(self, data: bytes) -> None:
@@ -128,12 +208,19 @@ class _Runs:
                 needle = bytes.fromhex(parts[1].decode())
                 if parts[0] == b"T":
                     self.runs.setdefault(needle, set())
+                    self.tree.begin({int(p) for p in parts[2:]})
                 elif parts[0] == b"P" and needle in self.runs:
                     self.runs[needle].add((int(parts[2]), int(parts[3])))
                 elif parts[0] == b"D":
                     self.runs.pop(needle, None)
+                    if not self.runs:
+                        self.tree.end()
             except (IndexError, ValueError):
                 continue  # not a line procviz writes: ignore it
+
+    def members(self) -> set[tuple[int, int]]:
+        """Every process known to be of a run not done: told, or followed in the tree."""
+        return set().union(set(self.tree.members.items()), *self.runs.values())
 
 
 def _drain(fd: int, runs: _Runs) -> None:
@@ -152,7 +239,7 @@ def _drain(fd: int, runs: _Runs) -> None:
 def main(argv: list[str]) -> int:
     """Guard procviz ``argv[1]`` (a PID): wait for its end, sweep its runs not yet done, exit."""
     parent = int(argv[1])
-    runs = _Runs()
+    runs = _Runs(Tree(parent, os.getpid()))
     try:
         pidfd = os.pidfd_open(parent)
     except (AttributeError, OSError):
@@ -161,8 +248,12 @@ def main(argv: list[str]) -> int:
     poller.register(0, select.POLLIN)
     if pidfd >= 0:
         poller.register(pidfd, select.POLLIN)
+    next_walk = 0.0
     while os.getppid() == parent:
-        ready = poller.poll(None if pidfd >= 0 else POLL_MS)
+        wait = None if pidfd >= 0 else POLL_MS
+        if runs.tree.live:
+            wait = min(wait or POLL_MS, max(0, int((next_walk - time.monotonic()) * 1000) + 1))
+        ready = poller.poll(wait)
         if any(fd == pidfd for fd, _ in ready):
             break  # procviz is gone
         if ready:
@@ -170,9 +261,13 @@ def main(argv: list[str]) -> int:
             if not data:
                 break  # EOF: procviz closed the pipe or died
             runs.feed(data)
+        if runs.tree.live and time.monotonic() >= next_walk:
+            runs.tree.step()
+            next_walk = time.monotonic() + WALK_S
     _drain(0, runs)
     if runs.runs:
-        sweep(list(runs.runs), set().union(*runs.runs.values()))
+        runs.tree.step()  # what a dying worker started since the last step (still its child)
+        sweep(list(runs.runs), runs.members())
     return 0
 
 

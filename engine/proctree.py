@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from procviz.engine.guardian import guardian
-from procviz.engine.guardian_proc import carries, is_helper, pids, stat_of
+from procviz.engine.guardian_proc import carries, children_of, is_helper, pids, stat_of
 from procviz.engine.worker.lifeline import ENV_TAG
 
 SCAN_S = 1.0
@@ -87,15 +87,7 @@ class RunTree:
         self.me = os.getpid()
         self.members: dict[int, Member] = {}
         become_subreaper()
-        self._children_before = set(self._children_of_me())
-
-    def _children_of_me(self) -> list[int]:
-        out = []
-        for pid in pids():
-            st = stat_of(pid)
-            if st is not None and st[0] == self.me:
-                out.append(pid)
-        return out
+        self._children_before = set(children_of(self.me))
 
     def remember(self, workers: Iterable[int], tagged: Iterable[int] = ()) -> list[Member]:
         """Note the workers, the ``tagged`` processes, this process's children born during the run,

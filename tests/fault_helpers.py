@@ -65,6 +65,18 @@ def segv(x):
 def os_exit(x):
     os._exit(7)
 
+def scrubbed(go, out):
+    """Once file ``go`` exists, start ``sleep 60`` with an empty environment (no run tag) and write
+    its PID to file ``out``; then wait."""
+    open(out + ".ready", "w").close()
+    while not os.path.exists(go):
+        time.sleep(0.01)
+    child = subprocess.Popen(["env", "-i", "sleep", "60"])
+    with open(out + ".tmp", "w") as f:
+        f.write(str(child.pid))
+    os.rename(out + ".tmp", out)
+    time.sleep(60)
+
 def popen_nap(s):
     subprocess.Popen(["sleep", "60"])
     time.sleep(s)
@@ -176,6 +188,17 @@ def survivors(tag: str, timeout_s: float = 3.0) -> list[str]:
                     os.kill(int(text.rsplit(" ", 1)[1]), signal.SIGKILL)
             return found
         time.sleep(0.1)
+
+
+def start_time(pid: int) -> int | None:
+    """The start time (clock ticks since boot) of live process ``pid``; None if gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    return None if fields[0] in (b"Z", b"X") else int(fields[19])
 
 
 def tagged(tag: str) -> dict[int, str]:

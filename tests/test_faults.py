@@ -355,6 +355,42 @@ def test_the_guardian_spares_shared_helpers_it_was_told_of() -> None:
             proc.wait()
 
 
+def test_the_guardian_follows_new_descendants_but_not_those_of_earlier_children() -> None:
+    """The guardian's own walk of procviz's tree (here: this process's) takes a process started
+    after the run began with an empty environment (no tag: only the walk finds it) and its child,
+    but nothing below a child procviz had before the run (not the run's); it forgets the dead."""
+    from procviz.engine import guardian_proc
+
+    shell = ["sh", "-c", "read line; sleep 60 & echo $!; wait"]
+    earlier = subprocess.Popen(shell, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    tree = guardian_proc.Tree(os.getpid(), me=-1)
+    tree.begin({earlier.pid})
+    new = subprocess.Popen(["env", "-i", *shell], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    sleeps = []
+    try:
+        for proc in (earlier, new):
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            sleeps.append(int(proc.stdout.readline()))
+        tree.step()
+        assert {new.pid, sleeps[1]} <= set(tree.members), tree.members
+        assert earlier.pid not in tree.members and sleeps[0] not in tree.members
+        assert tree.members[new.pid] == guardian_proc.stat_of(new.pid)[1]  # with its start time
+        new.kill()
+        new.wait()
+        tree.step()
+        assert new.pid not in tree.members
+    finally:
+        for pid in sleeps:
+            os.kill(pid, signal.SIGKILL)
+        for proc in (earlier, new):
+            proc.kill()
+            proc.wait()
+        time.sleep(0.1)
+        for pid in sleeps:
+            _reap_if_mine(pid)  # an orphan is this process's child if it is a subreaper
+
+
 def test_a_grandchild_killed_with_its_worker_is_reaped_not_left_a_zombie() -> None:
     """A process of the run whose parent is still alive at the sweep (a worker that does not reap
     it) becomes this process's child (subreaper) only once that parent is gone, after the sweep

@@ -4,6 +4,7 @@ inputs, big files. Every refusal is exit 2 with one line; nothing of a run outli
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fault_helpers import MODULE, fault_setup, survivors, tagged
+from fault_helpers import MODULE, fault_setup, start_time, survivors, tagged
 
 from procviz.engine.cli import main
 from procviz.engine.formats.fileio import MAX_CSV_BYTES, MAX_FILE_BYTES, MAX_NATIVE_BYTES
@@ -89,6 +90,54 @@ def test_sigkilled_procviz_run_leaves_no_grandchild(faults: str, backend: str, f
         time.sleep(1.5)  # at least one scan of the run's tree (procviz's SCAN_S) since they started
     finally:
         _kill_and_check(proc, faults)
+
+
+def _wait_file(path: Path, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path.name} did not appear"
+        time.sleep(0.01)
+
+
+SCRUBBED = [("pool", True), ("process", True), ("serial", True), ("process_pool_executor", True),
+            ("thread_pool_executor", False)]
+
+
+@pytest.mark.parametrize(("backend", "stalled"), SCRUBBED, ids=[b for b, _ in SCRUBBED])
+def test_an_untagged_process_started_just_before_the_kill_is_swept(faults: str, tmp_path: Path, backend: str,
+                                                                   stalled: bool) -> None:
+    """A task starts ``env -i sleep 60`` (no run tag), and procviz is SIGKILLed well within one of
+    its own tree scans (1 s): the guardian, following procviz's tree itself, still kills it.
+
+    On the process backends procviz is even SIGSTOPped first, so its own scan cannot tell anyone
+    about the child (it would escape without the guardian's walk, every time); a thread task runs
+    inside procviz, so there procviz is killed 0.4 s (four of the guardian's walks) after the child
+    appears."""
+    go, out = tmp_path / "go", tmp_path / "pid"
+    proc = _procviz_run("--backend", backend, "--workers", "1", "--kind", "function", "--function",
+                        f"{MODULE}:scrubbed", "--args", json.dumps([[str(go), str(out)]]))
+    child, started = 0, None
+    try:
+        _wait_file(tmp_path / "pid.ready", proc)
+        if stalled:
+            proc.send_signal(signal.SIGSTOP)
+        go.touch()
+        _wait_file(out, proc)
+        child = int(out.read_text())
+        started = start_time(child)
+        time.sleep(0.5 if stalled else 0.4)
+    finally:
+        try:
+            _kill_and_check(proc, faults)
+        finally:
+            deadline = time.monotonic() + 3.0
+            while started is not None and start_time(child) == started and time.monotonic() < deadline:
+                time.sleep(0.05)
+            escaped = started is not None and start_time(child) == started
+            if escaped:
+                os.kill(child, signal.SIGKILL)  # the test fails, and leaves nothing behind
+    assert not escaped, f"the untagged sleep {child} outlived procviz"
 
 
 def test_sigint_ends_a_run_whose_thread_tasks_hang(faults: str, tmp_path: Path) -> None:
