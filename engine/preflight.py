@@ -5,6 +5,10 @@ User code runs only in child processes: the window must not import a module that
 it. :func:`check` starts ``python -c`` in the current directory (so ``module:function`` resolves
 as it will in the workers), in its own session so that whatever the import starts can be killed
 with it, and waits at most ``timeout_s``. The child prints one JSON line saying what happened.
+
+The check is guarded like a run: the child carries a tag of its own (``PROCVIZ_RUN``) and the
+guardian (:mod:`procviz.engine.guardian`) is told of it first, so a procviz killed during the
+check (a module that hangs at import, or starts processes) leaves nothing of it behind.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import time
 from dataclasses import dataclass
 
 from procviz.engine.events import describe_exit
+from procviz.engine.guardian import guardian
+from procviz.engine.worker.lifeline import ENV_TAG
 
 PREFLIGHT_S = 10.0
 POLL_S = 0.05
@@ -64,9 +70,16 @@ def check(function: str, timeout_s: float = PREFLIGHT_S, stop: threading.Event |
     ``stop`` (polled) abandons the check early, as a problem of kind "Stopped".
     """
     module = function.partition(":")[0]
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, function], cwd=cwd or os.getcwd(),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    tag = f"preflight-{os.getpid()}-{time.monotonic_ns()}"
+    needle = f"{ENV_TAG}={tag}".encode() + b"\0"
+    guardian.protect(needle)
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", _CHILD, function], cwd=cwd or os.getcwd(),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                start_new_session=True, env={**os.environ, ENV_TAG: tag})
+    except BaseException:
+        guardian.done(needle)
+        raise
     deadline = time.monotonic() + timeout_s
     try:
         while proc.poll() is None:
@@ -79,6 +92,7 @@ def check(function: str, timeout_s: float = PREFLIGHT_S, stop: threading.Event |
         out = proc.stdout.read() if proc.stdout is not None else b""
     finally:
         _end(proc)
+        guardian.done(needle)
     return _verdict(function, module, proc.returncode, out)
 
 

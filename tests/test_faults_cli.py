@@ -92,6 +92,20 @@ def test_sigkilled_procviz_run_leaves_no_grandchild(faults: str, backend: str, f
         _kill_and_check(proc, faults)
 
 
+def test_sigkilled_during_the_import_check_leaves_nothing(faults: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """procviz killed while its import check runs (here: a module that hangs at import): the
+    check's child is no worker (no death signal) and runs before any worker exists; it must not
+    outlive procviz."""
+    monkeypatch.setenv("PROCVIZ_FAULT", "hang")
+    monkeypatch.setenv("PROCVIZ_FAULT_WHERE", "everywhere")
+    proc = _procviz_run("--kind", "function", "--function", f"{MODULE}:ok", "--args", "[[1]]")
+    try:
+        _wait_tagged(faults, 2, timeout_s=60)  # procviz and the check's child (hanging at import)
+        time.sleep(0.5)
+    finally:
+        _kill_and_check(proc, faults)
+
+
 def _wait_file(path: Path, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not path.exists():
@@ -142,9 +156,12 @@ def test_an_untagged_process_started_just_before_the_kill_is_swept(faults: str, 
 
 def test_sigint_ends_a_run_whose_thread_tasks_hang(faults: str, tmp_path: Path) -> None:
     out = tmp_path / "hung.json"
+    marks = [tmp_path / f"began{i}" for i in range(3)]
     proc = _procviz_run("--backend", "thread_pool_executor", "--workers", "2", "--kind", "function",
-                        "--function", f"{MODULE}:hang", "--args", "[[1], [2], [3]]", "--out", str(out))
-    time.sleep(3.0)  # the import check, then both threads in their endless tasks
+                        "--function", f"{MODULE}:hang_marked", "--args", json.dumps([[str(m)] for m in marks]),
+                        "--out", str(out))
+    for mark in marks[:2]:  # the import check, then both threads in their endless tasks
+        _wait_file(mark, proc)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)  # a second Ctrl-C must not give a traceback
