@@ -16,6 +16,10 @@ from procviz.engine.runner import Engine, RunResult
 from procviz.engine.timeline import Timeline
 
 START_METHODS = ("spawn", "forkserver")
+# Wall-clock bounds that only say "it did not hang": six test runs share two cores (load 6-12), so
+# they are generous; that the right limit ended a run is asserted from its reason, not its time.
+RUN_BOUND_S = 90.0  # a small run, start to end
+STOP_BOUND_S = 30.0  # Engine.stop(): the run has ended by then
 
 
 def run_config(data: dict, timeout_s: float = 60.0) -> RunResult:

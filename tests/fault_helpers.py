@@ -59,6 +59,11 @@ def hang(x):
     while not RELEASE:
         time.sleep(0.05)
 
+def hang_marked(path):
+    """``hang``, once file ``path`` says that this task began."""
+    open(path, "w").close()
+    hang(path)
+
 def segv(x):
     os.kill(os.getpid(), signal.SIGSEGV)
 
@@ -199,6 +204,17 @@ def start_time(pid: int) -> int | None:
         return None
     fields = raw[raw.rfind(b")") + 2 :].split()
     return None if fields[0] in (b"Z", b"X") else int(fields[19])
+
+
+def slowness(cpu_s: float = 0.1) -> float:
+    """How many times slower than idle this machine is now (at least 1), for a bound that is a
+    promise on an idle machine ("Stop within 2 s"): the wall time ``cpu_s`` of this thread's own
+    CPU work takes now, over ``cpu_s``, i.e. one over the share of a core a busy step gets. Six
+    test runs share two cores: at load 10 it is several times."""
+    t0, c0 = time.perf_counter(), time.thread_time()
+    while time.thread_time() - c0 < cpu_s:
+        pass
+    return max(1.0, (time.perf_counter() - t0) / cpu_s)
 
 
 def tagged(tag: str) -> dict[int, str]:

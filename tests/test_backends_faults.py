@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from engine_helpers import function_workload, leftover_children, run_config
+from engine_helpers import RUN_BOUND_S, STOP_BOUND_S, function_workload, leftover_children, run_config
 
 import procviz.engine.runner as engine_runner
 from procviz.engine.config import parse_config
@@ -46,11 +46,9 @@ def test_sys_exit_in_a_thread_task_fails_the_task_not_the_process() -> None:
 @pytest.mark.parametrize(("backend", "start_method"),
                          [(b, "spawn") for b in PROCESS_BACKENDS] + [(b, "forkserver") for b in PROCESS_BACKENDS])
 def test_killed_worker_fails_its_task_with_the_signal_and_the_run_ends(backend: str, start_method: str) -> None:
-    t0 = time.monotonic()
     result = run_config({"backend": backend, "workers": 2, "start_method": start_method,
-                         "workload": function_workload("kill_self_if", 8)}, timeout_s=30)
+                         "workload": function_workload("kill_self_if", 8)}, timeout_s=RUN_BOUND_S)
     tl = result.timeline
-    assert time.monotonic() - t0 < 15
     assert result.outcome == "failed"
     assert tl.state[3] == TaskState.FAILED and tl.texts[3].type_name == "WorkerDied"
     assert "SIGKILL" in tl.texts[3].message
@@ -67,7 +65,7 @@ def test_broken_process_pool_names_the_culprit_for_every_aborted_task() -> None:
     workload = {"kind": "function", "function": "procviz.engine.worker.demo_tasks:kill_self_if",
                 "args": [[i, 3, 100] for i in range(12)]}
     result = run_config({"backend": "process_pool_executor", "api": "submit", "workers": 2, "workload": workload},
-                        timeout_s=30)
+                        timeout_s=RUN_BOUND_S)
     tl = result.timeline
     culprit = tl.lanes[tl.lane[3]]
     assert tl.texts[3].type_name == "WorkerDied" and f"pid {culprit.pid} killed by SIGKILL" in tl.texts[3].message
@@ -87,7 +85,7 @@ def test_broken_process_pool_names_the_culprit_for_every_aborted_task() -> None:
 def test_timeout_ends_the_task_terminates_its_worker_and_the_run(backend: str) -> None:
     # The tasks hang for an hour: the run ending within run_config's 30 s is the run ending by itself.
     result = run_config({"backend": backend, "workers": 2, "task_timeout_s": 0.3,
-                         "workload": function_workload("hang", 2)}, timeout_s=30)
+                         "workload": function_workload("hang", 2)}, timeout_s=RUN_BOUND_S)
     tl = result.timeline
     # The first task to end is a timeout, never the collateral. Not necessarily the first to start:
     # the engine times out the tasks whose start it has heard of, and under load the start of the
@@ -108,7 +106,7 @@ def test_timeout_ends_the_task_terminates_its_worker_and_the_run(backend: str) -
 def test_timeout_on_serial_lets_the_replacement_run_the_rest() -> None:
     workload = {"kind": "function", "function": "procviz.engine.worker.demo_tasks:hang",
                 "args": [[0, 0.01], [1, 60], [2, 0.01]]}
-    result = run_config({"backend": "serial", "task_timeout_s": 0.3, "workload": workload}, timeout_s=30)
+    result = run_config({"backend": "serial", "task_timeout_s": 0.3, "workload": workload}, timeout_s=RUN_BOUND_S)
     tl = result.timeline
     assert [TaskState(s) for s in tl.state] == [TaskState.DONE, TaskState.TIMEOUT, TaskState.DONE]
     assert len([lane for lane in tl.lanes if lane.kind == "process"]) == 2
@@ -127,9 +125,7 @@ def test_stop_during_long_tasks_cancels_and_leaves_no_process(backend: str) -> N
             started += len(engine.events.get(timeout=0.05).started)
         except queue.Empty:
             pass
-    t0 = time.monotonic()
-    engine.stop(10.0)
-    assert time.monotonic() - t0 < 5.0
+    engine.stop(STOP_BOUND_S)
     result = engine.join(0)
     assert result is not None and result.outcome == "stopped"
     assert np.all(result.timeline.state == TaskState.CANCELLED)

@@ -6,7 +6,15 @@ import time
 
 import numpy as np
 import pytest
-from engine_helpers import START_METHODS, function_workload, run_config, wait_gone, worker_pids
+from engine_helpers import (
+    RUN_BOUND_S,
+    START_METHODS,
+    STOP_BOUND_S,
+    function_workload,
+    run_config,
+    wait_gone,
+    worker_pids,
+)
 
 from procviz.engine.config import parse_config
 from procviz.engine.events import TaskState
@@ -36,7 +44,7 @@ def test_sys_exit_in_a_task_is_a_failed_task_not_a_dead_worker() -> None:
 
 
 def test_exception_that_cannot_be_unpickled_does_not_hang() -> None:
-    result = run_config({"workers": 2, "workload": function_workload("raise_unpicklable", 4)}, timeout_s=30)
+    result = run_config({"workers": 2, "workload": function_workload("raise_unpicklable", 4)}, timeout_s=RUN_BOUND_S)
     assert _states(result) == {"FAILED": 4}
     assert result.timeline.texts[0].type_name == "UnpicklableError"
 
@@ -44,7 +52,7 @@ def test_exception_that_cannot_be_unpickled_does_not_hang() -> None:
 @pytest.mark.parametrize("start_method", START_METHODS)
 def test_sigkilled_worker_fails_its_task_and_chunk_and_the_run_ends(start_method: str) -> None:
     result = run_config({"workers": 2, "start_method": start_method, "chunksize": 2,
-                         "workload": function_workload("kill_self_if", 20)}, timeout_s=30)
+                         "workload": function_workload("kill_self_if", 20)}, timeout_s=RUN_BOUND_S)
     tl = result.timeline
     assert tl.state[3] == TaskState.FAILED
     assert "SIGKILL" in tl.texts[3].message and tl.texts[3].type_name == "WorkerDied"
@@ -58,7 +66,8 @@ def test_sigkilled_worker_fails_its_task_and_chunk_and_the_run_ends(start_method
 
 
 def test_os_exit_loses_the_rest_of_the_chunk_with_a_reason() -> None:
-    result = run_config({"workers": 2, "chunksize": 4, "workload": function_workload("hard_exit_if", 12)}, timeout_s=30)
+    result = run_config({"workers": 2, "chunksize": 4, "workload": function_workload("hard_exit_if", 12)},
+                        timeout_s=RUN_BOUND_S)
     tl = result.timeline
     assert tl.state[3] == TaskState.FAILED and "code 7" in tl.texts[3].message
     assert all(tl.state[i] == TaskState.DONE for i in range(12) if tl.chunk[i] != tl.chunk[3])
@@ -66,11 +75,9 @@ def test_os_exit_loses_the_rest_of_the_chunk_with_a_reason() -> None:
 
 
 def test_timeout_ends_the_task_and_terminates_its_worker() -> None:
-    t0 = time.monotonic()
     result = run_config({"workers": 2, "task_timeout_s": 0.3, "chunksize": 1,
-                         "workload": function_workload("hang", 2)}, timeout_s=30)
+                         "workload": function_workload("hang", 2)}, timeout_s=RUN_BOUND_S)
     tl = result.timeline
-    assert time.monotonic() - t0 < 15
     assert np.all(tl.state == TaskState.TIMEOUT)
     assert "task_timeout_s=0.3" in tl.texts[0].message
     assert not wait_gone(worker_pids(result))
@@ -91,9 +98,7 @@ def test_stop_during_long_tasks_returns_quickly_and_leaves_no_process(start_meth
                 pass
         time.sleep(0.05)
     time.sleep(0.3)
-    t0 = time.monotonic()
-    engine.stop(10.0)
-    assert time.monotonic() - t0 < 5.0
+    engine.stop(STOP_BOUND_S)
     result = engine.join(0)
     assert result is not None and result.outcome == "stopped"
     tl = result.timeline
@@ -105,7 +110,8 @@ def test_stop_during_long_tasks_returns_quickly_and_leaves_no_process(start_meth
 def test_timeout_with_chunks_ends_the_run_and_loses_the_rest_of_the_chunk() -> None:
     workload = function_workload("hang", 8)
     workload["args"] = [[i, 30.0 if i == 1 else 0.01] for i in range(8)]
-    result = run_config({"workers": 2, "task_timeout_s": 0.5, "chunksize": 4, "workload": workload}, timeout_s=30)
+    result = run_config({"workers": 2, "task_timeout_s": 0.5, "chunksize": 4, "workload": workload},
+                        timeout_s=RUN_BOUND_S)
     tl = result.timeline
     assert tl.state[1] == TaskState.TIMEOUT
     assert all(tl.state[i] == TaskState.FAILED and tl.texts[i].type_name == "LostWithWorker" for i in (2, 3))
@@ -114,7 +120,7 @@ def test_timeout_with_chunks_ends_the_run_and_loses_the_rest_of_the_chunk() -> N
 
 def test_apply_goes_on_after_a_killed_worker() -> None:
     result = run_config({"workers": 2, "api": "apply", "workload": function_workload("kill_self_if", 8)},
-                        timeout_s=30)
+                        timeout_s=RUN_BOUND_S)
     tl = result.timeline
     assert tl.state[3] == TaskState.FAILED
     assert np.all(np.delete(tl.state, 3) == TaskState.DONE)
@@ -122,7 +128,7 @@ def test_apply_goes_on_after_a_killed_worker() -> None:
 
 def test_many_large_error_texts_all_arrive() -> None:
     result = run_config({"workers": 1, "chunksize": 100, "workload": function_workload("fail_loudly", 200)},
-                        timeout_s=60)
+                        timeout_s=RUN_BOUND_S)
     tl = result.timeline
     assert np.all(tl.state == TaskState.FAILED)
     assert all(tl.texts[i].type_name == "RuntimeError" for i in range(200))

@@ -16,8 +16,8 @@ import threading
 import time
 
 import pytest
-from engine_helpers import run_config, worker_pids
-from fault_helpers import MODULE, fault_setup, function_of, survivors
+from engine_helpers import RUN_BOUND_S, STOP_BOUND_S, run_config, worker_pids
+from fault_helpers import MODULE, fault_setup, function_of, survivors, tagged
 
 from procviz.engine import preflight, startup_watch
 from procviz.engine.config import parse_config
@@ -56,12 +56,12 @@ def test_import_fault_in_workers_fails_the_run_naming_it(faults: str, backend: s
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROCVIZ_FAULT", fault)
     monkeypatch.setattr(startup_watch, "MIN_STARTUP_S", 6.0)  # spawn start-up on a loaded machine: seconds
-    t0 = time.monotonic()
     result = run_config({"backend": backend, "workers": 2, "task_timeout_s": 1,
-                         "workload": function_of("ok", [[1], [2], [3], [4], [5]])}, timeout_s=40)
-    assert time.monotonic() - t0 < 30
+                         "workload": function_of("ok", [[1], [2], [3], [4], [5]])}, timeout_s=RUN_BOUND_S)
     assert result.outcome == "error"
     assert IMPORT_FAULTS[fault] in result.message
+    if fault == "hang":  # ended by the start-up limit (the patched one), not by anything later
+        assert "was not ready after 6 s" in result.message, result.message
     assert "worker pid " in result.message and MODULE in result.message
     _all_terminal(result)
     assert any(IMPORT_FAULTS[fault] in r for r in _reasons(result))
@@ -74,9 +74,8 @@ def test_import_fault_in_the_parent_is_found_by_a_child_and_named(faults: str, f
     monkeypatch.setenv("PROCVIZ_FAULT", fault)
     monkeypatch.setenv("PROCVIZ_FAULT_WHERE", "everywhere")
     monkeypatch.setattr(preflight, "PREFLIGHT_S", 2.0)
-    t0 = time.monotonic()
-    result = run_config({"backend": "pool", "workers": 2, "workload": function_of("ok", [[1], [2]])})
-    assert time.monotonic() - t0 < 15
+    result = run_config({"backend": "pool", "workers": 2, "workload": function_of("ok", [[1], [2]])},
+                        timeout_s=RUN_BOUND_S)
     assert result.outcome == RunOutcome.INVALID  # nothing ran: the CLI exits 2
     assert result.message.startswith(f"cannot import {MODULE}:ok")
     expected = {"raise": "RuntimeError: fault injected at import", "exit": "sys.exit(4)",
@@ -172,11 +171,9 @@ def test_stop_ends_a_run_whose_thread_tasks_hang_and_names_them(faults: str) -> 
                                               if t.name.startswith("ThreadPoolExecutor")]) < 2:
         time.sleep(0.05)
     time.sleep(0.5)
-    t0 = time.monotonic()
-    engine.stop(10)
+    engine.stop(STOP_BOUND_S)
     result = engine.join(0)
     assert result is not None, "Stop did not end the run"
-    assert time.monotonic() - t0 < 5
     assert result.outcome == "stopped"
     assert len(result.hung_threads) == 2 and "a thread cannot be stopped" in result.message
     _all_terminal(result)
@@ -191,14 +188,16 @@ def test_stop_ends_a_run_whose_thread_tasks_hang_and_names_them(faults: str) -> 
 def test_chaos_random_workers_killed_during_a_long_pool_run(faults: str) -> None:
     engine = Engine()
     engine.start(parse_config({"backend": "pool", "workers": 3, "api": "imap_unordered",
-                               "workload": {"kind": "sleep", "count": 120, "duration_ms": 60}}))
+                               "workload": {"kind": "sleep", "count": 300, "duration_ms": 60}}))
     rng = random.Random(11)
     killed = 0
     seen: set[int] = set()
-    t_end = time.monotonic() + 4
-    while time.monotonic() < t_end and engine.running:
+    # Five kills, however long the workers take to appear on a loaded machine (each kill makes the
+    # pool start a replacement, so the run outlasts them); a bound only against a hang.
+    t_end = time.monotonic() + 60
+    while time.monotonic() < t_end and engine.running and killed < 5:
         time.sleep(rng.uniform(0.2, 0.4))
-        pids = [p for p in _children_with_tag(faults) if p not in seen]
+        pids = [p for p in _workers_with_tag(faults) if p not in seen]
         if pids:
             victim = rng.choice(pids)
             seen.add(victim)
@@ -207,7 +206,7 @@ def test_chaos_random_workers_killed_during_a_long_pool_run(faults: str) -> None
                 killed += 1
             except ProcessLookupError:
                 pass
-    result = engine.join(60)
+    result = engine.join(RUN_BOUND_S)
     assert result is not None, "the run did not end"
     assert killed >= 3
     _all_terminal(result)
@@ -217,22 +216,15 @@ def test_chaos_random_workers_killed_during_a_long_pool_run(faults: str) -> None
         if tl.state[task] != TaskState.DONE:
             assert "pid " in tl.texts[task].message, tl.texts[task]
     assert survivors(faults) == []
-    assert not (worker_pids(result) & set(_children_with_tag(faults)))
+    assert not (worker_pids(result) & set(_workers_with_tag(faults)))
 
 
-def _children_with_tag(tag: str) -> list[int]:
-    """Worker processes of the run (spawn workers inherit the test's environment)."""
-    needle = f"PROCVIZ_FAULT_TAG={tag}".encode()
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) != os.getpid():
-            try:
-                with open(f"/proc/{name}/environ", "rb") as f:
-                    if needle in f.read().split(b"\0"):
-                        out.append(int(name))
-            except OSError:
-                pass
-    return out
+def _workers_with_tag(tag: str) -> list[int]:
+    """Processes of the run but shared helpers (spawn workers inherit the test's environment, and so
+    does this process's resource tracker if it starts during the test: no victim for the chaos)."""
+    from procviz.engine.guardian_proc import is_helper
+
+    return [pid for pid in tagged(tag) if not is_helper(pid)]
 
 
 # (the helper's command line is assembled at run time: this one must not look like a helper's before the exec)
