@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     skipping the interpreter's teardown (see :mod:`procviz.engine.process_exit`).
     """
     as_program = argv is None
+    if as_program:  # a Ctrl-C during the imports below: exit 3 and one line, not a traceback
+        from procviz.engine.interrupts import exit_quietly_on_interrupt
+
+        exit_quietly_on_interrupt()
     argv = list(sys.argv if argv is None else argv)
     first = next((arg for arg in argv[1:] if not arg.startswith("-")), None)  # procviz -v run ... too
     if first in HEADLESS_COMMANDS or (len(argv) > 1 and argv[1] in VERSION_FLAGS):

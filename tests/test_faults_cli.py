@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from fault_helpers import MODULE, fault_setup, start_time, survivors, tagged
 
-from procviz.engine.cli import main
+from procviz.engine import interrupts
+from procviz.engine.cli import EXIT_STOPPED, main
 from procviz.engine.formats.fileio import MAX_CSV_BYTES, MAX_FILE_BYTES, MAX_NATIVE_BYTES
 
 
@@ -174,6 +175,32 @@ def test_sigint_ends_a_run_whose_thread_tasks_hang(faults: str, tmp_path: Path) 
     assert "Traceback" not in stderr
     assert "a thread cannot be stopped" in stdout
     assert json.loads(out.read_text())["status"]
+
+
+# The procviz command, with SIGINT arriving while it imports its engine (a Ctrl-C in the first
+# half second): a finder on sys.meta_path sends it exactly then.
+INTERRUPTED_START = r"""
+import os, signal, sys
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "procviz.engine.cli":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["procviz", *sys.argv[1:]]
+from procviz.gui.app import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("command", (["run", "--quiet", "--count", "2"], ["export", "in.json", "--out", "o.csv"],
+                                     ["--version"]))
+def test_ctrl_c_while_procviz_starts_exits_3_with_one_line(tmp_path: Path, command: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_START, *command], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == EXIT_STOPPED, done.stderr
+    assert done.stderr.strip().splitlines() == ["procviz: interrupted by SIGINT"]
+    assert interrupts.EXIT_INTERRUPTED == EXIT_STOPPED
 
 
 def _deep(n: int) -> str:
