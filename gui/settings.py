@@ -31,7 +31,7 @@ def read_json(settings: QSettings, key: str) -> Any:
         return None
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # a hand-edited file: nested too deep is unreadable too
         return None
 
 

@@ -73,6 +73,28 @@ def test_module_that_hangs_at_import_stops_within_2_s(qtbot, window, faults, mon
     assert survivors(faults) == []
 
 
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+HOSTILE_SETTINGS = {"deep-config": ("last_config", DEEP),
+                    "huge-int": ("last_config", '{"workers": ' + "9" * 5000 + "}"),
+                    "deep-recent": ("recent_files", DEEP), "deep-folds": ("view/folded_sections", DEEP)}
+
+
+@pytest.mark.parametrize(("key", "value"), HOSTILE_SETTINGS.values(), ids=HOSTILE_SETTINGS.keys())
+def test_a_hostile_settings_file_leaves_the_defaults(qtbot, tmp_path: Path, key: str, value: str) -> None:
+    """A hand-edited (or hostile) settings file: the window starts with the defaults, no traceback."""
+    from gui_helpers import make_window, settings_file
+
+    from procviz.gui.settings import make_settings
+
+    settings = make_settings(settings_file(tmp_path))
+    settings.setValue(key, value)
+    settings.sync()
+    window = make_window(qtbot, tmp_path)
+    assert window.isVisible() and window.form.is_valid()
+
+
 @pytest.fixture(scope="module")
 def big_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("big") / "big.json"
