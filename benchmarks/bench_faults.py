@@ -29,12 +29,12 @@ import timeit
 from procviz.engine import guardian, guardian_proc
 
 
-def _starts(argv: list[str], n: int) -> tuple[float, float]:
+def _starts(argv: list[str], n: int, env: dict[str, str] | None = None) -> tuple[float, float]:
     """(wall, CPU) seconds per start of ``argv`` with stdin at EOF."""
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     for _ in range(n):
-        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True, env=env)
     wall = (time.perf_counter() - t0) / n
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / n
@@ -83,11 +83,10 @@ def main() -> None:
     parser.add_argument("--live-s", type=float, default=10.0, help="length of each live run")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
-    here = os.path.dirname(os.path.abspath(guardian_proc.__file__))
-    guard = [sys.executable, "-S", "-I", "-c", guardian._BOOT, here, str(os.getpid())]  # noqa: SLF001
+    guard, env = guardian.guardian_argv(), guardian.guardian_env()
     bare = [sys.executable, "-S", "-I", "-c", "pass"]
-    _starts(guard, 2)  # its compiled module cached, the interpreter's files in the page cache
-    rows = {"bare python -S -I": _starts(bare, args.starts), "guardian": _starts(guard, args.starts)}
+    _starts(guard, 2, env)  # its compiled module cached, the interpreter's files in the page cache
+    rows = {"bare python -S -I": _starts(bare, args.starts), "guardian": _starts(guard, args.starts, env)}
     live = {
         "pool, 2 workers": _live_cpu({"backend": "pool", "workers": 2, "workload": {
             "kind": "sleep", "count": max(2, int(args.live_s * 2)), "duration_ms": 1000}}),

@@ -46,7 +46,11 @@ from procviz.engine import guardian_proc
 
 # The guardian runs this, with the engine's folder first on its path: it imports nothing of
 # procviz, and its compiled module is cached like any other (a script would be compiled each time).
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); import guardian_proc; sys.exit(guardian_proc.main(sys.argv[1:]))"
+# The folder comes in the environment, not the command line: ``pkill -f procviz`` (the folder is
+# .../procviz/engine once installed) must not take the guardian with procviz.
+_PATH_VAR = "GUARDIAN_PATH"
+_BOOT = ("import os, sys; sys.path.insert(0, os.environ['GUARDIAN_PATH']); import guardian_proc; "
+         "sys.exit(guardian_proc.main(sys.argv))")
 
 
 # ---- procviz's side -------------------------------------------------------------------------
@@ -110,14 +114,13 @@ class Guardian:
     def _start(self) -> bool:
         if not sys.executable:
             return False
-        here = os.path.dirname(os.path.abspath(guardian_proc.__file__))
         r, w = os.pipe()
         devnull = os.open(os.devnull, os.O_RDWR)
         try:
             self.pid = os.posix_spawn(
-                sys.executable, [sys.executable, "-S", "-I", "-c", _BOOT, here, str(os.getpid())],
-                # No environment: the guardian must carry no run's tag (nor a test's).
-                {k: v for k, v in os.environ.items() if k == "LD_LIBRARY_PATH"},
+                sys.executable, guardian_argv(),
+                # No environment but its folder: the guardian must carry no run's tag (nor a test's).
+                guardian_env(),
                 file_actions=[(os.POSIX_SPAWN_DUP2, r, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
                               (os.POSIX_SPAWN_DUP2, devnull, 2)],
                 setsid=True,  # Ctrl-C in the terminal reaches procviz's group, not the guardian
@@ -147,6 +150,18 @@ class Guardian:
         if self._fd >= 0:
             os.close(self._fd)
         self._fd, self.pid, self._runs = -1, 0, {}
+
+
+def guardian_argv() -> list[str]:
+    """The guardian's command line (procviz's PID last; nothing naming procviz or its folder)."""
+    return [sys.executable, "-S", "-I", "-c", _BOOT, str(os.getpid())]
+
+
+def guardian_env() -> dict[str, str]:
+    """The guardian's environment: its module's folder, and the library path the interpreter may need."""
+    env = {k: v for k, v in os.environ.items() if k == "LD_LIBRARY_PATH"}
+    env[_PATH_VAR] = os.path.dirname(os.path.abspath(guardian_proc.__file__))
+    return env
 
 
 def _exited(pid: int) -> bool:

@@ -87,6 +87,18 @@ def popen_nap(s):
     time.sleep(s)
     return s
 
+def daemon_nap(s):
+    """A double-forked ``sleep 60`` (procviz's child at once, out of reach of its worker's lifeline)."""
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.execvp("sleep", ["sleep", "60"])
+        os._exit(0)
+    os.waitpid(pid, 0)
+    time.sleep(s)
+    return s
+
 def mp_nap(s):
     p = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(60,))
     p.start()

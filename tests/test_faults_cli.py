@@ -107,6 +107,36 @@ def test_sigkilled_during_the_import_check_leaves_nothing(faults: str, monkeypat
         _kill_and_check(proc, faults)
 
 
+def test_pkill_f_procviz_does_not_take_the_guardian(faults: str) -> None:
+    """``pkill -9 -f procviz`` kills at once every process whose command line names procviz (or,
+    installed, its folder .../procviz/engine): the guardian must not be one of them, or the tasks'
+    children outlive procviz (here double-forked daemons, which no worker's lifeline reaches).
+    Emulated on this run's processes only."""
+    import psutil
+
+    import procviz.engine
+
+    proc = _procviz_run("--backend", "pool", "--workers", "2", "--kind", "function", "--function",
+                        f"{MODULE}:daemon_nap", "--args", json.dumps([[20]] * 4))
+    names = (b"procviz", os.path.dirname(procviz.engine.__file__).encode())
+    try:
+        deadline = time.monotonic() + 60
+        while _tagged_named(faults, ("sleep",)) < 2:
+            assert time.monotonic() < deadline and proc.poll() is None, "the tasks' children did not appear"
+            time.sleep(0.1)
+        time.sleep(1.5)  # a tree scan of procviz's since they started
+        victims = [proc.pid]
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            with open(f"/proc/{child.pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+            if any(name in cmdline for name in names):
+                victims.append(child.pid)
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        _kill_and_check(proc, faults)
+
+
 def _wait_file(path: Path, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not path.exists():
