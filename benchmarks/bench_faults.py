@@ -4,7 +4,7 @@
   ``procviz.engine.guardian_proc``), each with its pipe already at EOF so it exits at once, beside a
   bare ``python -S -I -c pass``; CPU from ``getrusage(RUSAGE_CHILDREN)``, wall per start.
 * Guardian while a run is live: it follows procviz's tree every ``WALK_S`` (a listing of /proc and
-  a stat of each new PID). Its CPU (``/proc/<pid>/stat``) over a run of ``--live-s`` seconds, after
+  a stat of each new PID). Its CPU (``/proc/<pid>/schedstat``) over a run of ``--live-s`` seconds, after
   a first run started it, per second of the run: a pool of 2 sleeping workers (few new PIDs) and
   the process backend with 20 ms tasks (a new process per task, each one read once).
 * Task slot: the worker-side store a task start adds (``slot[0] = task_id`` into a shared-memory
@@ -42,10 +42,10 @@ def _starts(argv: list[str], n: int, env: dict[str, str] | None = None) -> tuple
 
 
 def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` so far."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        fields = f.read().rsplit(b")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of ``pid`` so far: the kernel's on-CPU nanoseconds (/proc/<pid>/schedstat; the
+    stat file's ticks are sampled, too coarse for a process that runs 0.1 ms at a time)."""
+    with open(f"/proc/{pid}/schedstat", "rb") as f:
+        return int(f.read().split()[0]) / 1e9
 
 
 def _live_cpu(config: dict) -> tuple[float, float, int]:

@@ -23,6 +23,9 @@ POLL_MS = 500  # where pidfds are missing: how often the parent's PID is checked
 # PID new since the last look). What a run starts without the tag and less than this before
 # procviz is killed may escape.
 WALK_S = 0.1
+# ... but at most this share of a core: listing /proc costs ~1 us per process there is (cold, on a
+# loaded machine), so where thousands of processes run the walk comes less often instead.
+WALK_CPU = 0.005
 
 
 # ---- /proc, shared with the engine's tree scan (procviz.engine.proctree) ----------------------
@@ -145,6 +148,7 @@ class Tree:
         self.root, self.me = root, me
         self.members: dict[int, int] = {}  # pid -> start time
         self._seen: set[str] = set()  # names in /proc at the last look (PIDs and the rest)
+        self._listed: list[str] = []  # the same, as listed
         self.live = False
 
     def begin(self, before: set[int]) -> None:
@@ -161,20 +165,24 @@ class Tree:
             pid = frontier.pop()
             self.members[pid] = stats[pid][1]
             frontier.extend(below.get(pid, []))
-        self._seen = set(names)
+        self._seen, self._listed = set(names), names
         self.live = True
 
     def end(self) -> None:
         """No run is live any more: forget the tree."""
         self.members.clear()
-        self._seen = set()
+        self._seen, self._listed = set(), []
         self.live = False
 
     def step(self) -> None:
         """Take the processes new since the last step that descend from procviz."""
         # The names as listed, not ints: converting ~100-1000 names each time would cost more
         # than the listing (the walk runs 10 times a second while a run is live).
-        now = set(_listing())
+        listed = _listing()
+        if listed == self._listed:
+            return  # nobody was born or died (the usual case): no set to build
+        self._listed = listed
+        now = set(listed)
         new = _pids_in(now - self._seen)
         for gone in self._seen - now:
             if gone.isdigit():
@@ -262,8 +270,10 @@ def main(argv: list[str]) -> int:
                 break  # EOF: procviz closed the pipe or died
             runs.feed(data)
         if runs.tree.live and time.monotonic() >= next_walk:
+            spent = time.process_time()
             runs.tree.step()
-            next_walk = time.monotonic() + WALK_S
+            spent = time.process_time() - spent
+            next_walk = time.monotonic() + max(WALK_S, spent / WALK_CPU)
     _drain(0, runs)
     if runs.runs:
         runs.tree.step()  # what a dying worker started since the last step (still its child)
