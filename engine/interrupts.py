@@ -30,6 +30,9 @@ def _leave(signum: int, frame: FrameType | None) -> None:
 
 
 def exit_quietly_on_interrupt() -> None:
-    """From now on, SIGINT and SIGTERM end this process with exit code 3 and one line on stderr."""
+    """From now on, SIGINT and SIGTERM end this process with exit code 3 and one line on stderr
+    (a signal this process was started with ignored, as a shell does for a background job, stays
+    ignored)."""
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _leave)
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _leave)
