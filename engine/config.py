@@ -71,7 +71,9 @@ class Workload:
     spread_ms: float = 0.0  # uniform: +/- half-width; normal: standard deviation
     seed: int = 0
     function: str = ""  # "module:function" when kind == "function"
-    args: tuple[tuple[Any, ...], ...] = ()  # positional arguments per task for kind == "function"
+    # Positional arguments per task for kind == "function"; empty: each of the ``count`` tasks
+    # takes none (no tuple per task: a million of them cost the parent 8 MB for nothing).
+    args: tuple[tuple[Any, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,8 @@ class RunConfig:
         # asdict would deep-copy every task's arguments one by one (seconds at a million tasks).
         data = asdict(replace(self, workload=replace(self.workload, args=())))
         # A function workload whose tasks take no arguments is just its count: null, no list per task.
-        data["workload"]["args"] = None if args and not any(args) else [list(a) for a in args]
+        no_args = self.workload.kind == "function" and not any(args)
+        data["workload"]["args"] = None if no_args else [list(a) for a in args]
         return data
 
     @staticmethod
@@ -185,9 +188,9 @@ def _parse_workload(data: Any, problems: list[Problem]) -> Workload:
         if not isinstance(function, str) or not FUNCTION_RE.fullmatch(function):
             c.bad("function", f"must look like module:function, e.g. math:factorial (got {function!r})")
         raw_args = data.get("args", None)
-        if raw_args is None:
+        count: int | None = 0  # invalid args: reported; the count does not matter then
+        if raw_args is None:  # tasks without arguments: just a count, nothing per task
             count = c.integer("count", 20, 1, MAX_TASKS)
-            args = tuple(() for _ in range(count or 0))
         elif not isinstance(raw_args, list | tuple) or not all(isinstance(a, list | tuple) for a in raw_args):
             c.bad("args", "must be a list of argument lists, one per task, e.g. [[1], [2]]")
         elif not 1 <= len(raw_args) <= MAX_TASKS:
@@ -198,7 +201,7 @@ def _parse_workload(data: Any, problems: list[Problem]) -> Workload:
                 json.dumps(args, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 c.bad("args", f"must be plain JSON values (numbers, strings, lists): {exc}")
-        count = len(args)
+            count = len(args)
         if "count" in data and data["count"] != count and raw_args is not None:
             c.bad("count", f"is {data['count']!r} but args holds {count} argument lists")
     else:

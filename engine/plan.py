@@ -18,7 +18,7 @@ import numpy as np
 
 from procviz.engine.config import RunConfig, plan_durations_ms, submission_order
 from procviz.engine.specs import BACKEND_SPECS
-from procviz.engine.worker.instrument import TaskItem, run_task
+from procviz.engine.worker.instrument import ChunkItem, TaskItem, run_chunk, run_task
 from procviz.engine.worker.workloads import BUILTIN_FUNCTIONS
 
 MAX_ARG_TEXT = 120
@@ -41,7 +41,8 @@ class TaskPlan:
     cost_ms: np.ndarray
     function: str
     report: bool  # send a short repr of each result (function workloads)
-    args: Sequence[tuple[Any, ...]] | None = None  # per task id, function workloads only
+    args: Sequence[tuple[Any, ...]] | None = None  # per task id, function workloads with arguments only
+    no_args: bool = False  # every task is called with no arguments (a function workload without args)
 
     @property
     def n_tasks(self) -> int:
@@ -58,11 +59,38 @@ class TaskPlan:
         function bound (it travels once per chunk, the items once each)."""
         return partial(run_task, self.function, self.report)
 
+    @property
+    def chunk_items(self) -> PlanChunks:
+        """The plan's Pool chunks in submission order, each a :data:`ChunkItem` made on demand."""
+        return PlanChunks(self)
+
+    def chunk_runner(self) -> partial[None]:
+        """The function a backend maps over :attr:`chunk_items` (one call per chunk, in the worker)."""
+        return partial(run_chunk, self.function, self.report)
+
+    def shared_args(self) -> tuple[Any, ...] | None:
+        """The arguments every task takes, when they are the same for all; else None."""
+        if self.no_args:
+            return ()
+        cost = self.cost_ms
+        if self.args is None and len(cost) and np.all(cost == cost[0]):
+            return (float(cost[0]),)
+        return None
+
     def item(self, task_id: int) -> TaskItem:
         """Task ``task_id`` as it travels."""
+        if self.no_args:
+            return task_id, ()
         if self.args is not None:
             return task_id, self.args[task_id]
         return task_id, (float(self.cost_ms[task_id]),)
+
+    def each_args(self, ids: np.ndarray) -> tuple[tuple[Any, ...], ...]:
+        """The arguments of tasks ``ids``, one tuple each."""
+        if self.args is not None:
+            args = self.args
+            return tuple([args[t] for t in ids.tolist()])
+        return tuple([(c,) for c in self.cost_ms[ids].tolist()])
 
     def arg_texts(self) -> tuple[str, ...]:
         """Short texts of each task's arguments (function workloads with arguments; else empty)."""
@@ -88,19 +116,47 @@ class PlanItems(Sequence[TaskItem]):
 
     def __iter__(self) -> Iterator[TaskItem]:
         plan, order = self._plan, self._plan.order
-        cost = plan.cost_ms
-        # Every task of a fixed-duration workload shares one argument tuple: the pickler then
-        # writes it once per chunk and the workers unpickle one object, not one per task.
-        shared = (float(cost[0]),) if plan.args is None and len(cost) and np.all(cost == cost[0]) else None
+        # Tasks that share their arguments share one tuple: the pickler then writes it once per
+        # chunk and the workers unpickle one object, not one per task.
+        shared = plan.shared_args()
         for start in range(0, len(order), _BLOCK):
             ids = order[start : start + _BLOCK]
-            if plan.args is not None:
-                args = plan.args
-                yield from ((t, args[t]) for t in ids.tolist())
-            elif shared is not None:
+            if shared is not None:
                 yield from zip(ids.tolist(), repeat(shared))
             else:
-                yield from zip(ids.tolist(), [(c,) for c in cost[ids].tolist()], strict=True)
+                yield from zip(ids.tolist(), plan.each_args(ids), strict=True)
+
+
+class PlanChunks(Sequence[ChunkItem]):
+    """A plan's Pool chunks in submission order, made lazily: chunk ``k`` holds the tasks
+    ``order[k * chunksize : (k + 1) * chunksize]``, as ``Pool.map`` would cut them, so each
+    task's chunk is ``plan.chunks``. Consecutive ids travel as a ``range``, shared arguments once."""
+
+    def __init__(self, plan: TaskPlan) -> None:
+        self._plan = plan
+        self._shared = plan.shared_args()
+        order = plan.order
+        self._consecutive = bool(len(order)) and bool(np.all(np.diff(order) == 1))
+
+    def __len__(self) -> int:
+        return -(-self._plan.n_tasks // self._plan.chunksize)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self[i] for i in range(len(self))[k]]
+        n = len(self)
+        if k < 0:
+            k += n
+        if not 0 <= k < n:
+            raise IndexError(k)
+        plan, cs = self._plan, self._plan.chunksize
+        ids = plan.order[k * cs : (k + 1) * cs]
+        shared = self._shared
+        task_ids = range(int(ids[0]), int(ids[-1]) + 1) if self._consecutive else ids.tolist()
+        return task_ids, shared, None if shared is not None else plan.each_args(ids)
+
+    def __iter__(self) -> Iterator[ChunkItem]:
+        return map(self.__getitem__, range(len(self)))
 
 
 def pool_chunksize(config: RunConfig, n_tasks: int) -> int:
@@ -118,8 +174,9 @@ def build_plan(config: RunConfig) -> TaskPlan:
     chunksize = pool_chunksize(config, w.count)
     chunks = np.empty(w.count, dtype=np.int32)
     chunks[order] = np.arange(w.count, dtype=np.int32) // chunksize
-    if w.kind == "function":
-        return TaskPlan(order, chunks, chunksize, cost, w.function, True, w.args)
+    if w.kind == "function":  # no arguments: nothing per task (a workload of just a count)
+        no_args = not any(w.args)
+        return TaskPlan(order, chunks, chunksize, cost, w.function, True, None if no_args else w.args, no_args=no_args)
     return TaskPlan(order, chunks, chunksize, cost, BUILTIN_FUNCTIONS[w.kind], False)
 
 

@@ -97,26 +97,9 @@ class ObservedPool(multiprocessing.pool.Pool):
         return list(getattr(self, "_pool", []))
 
 
-def _imap_chunks(pool: multiprocessing.pool.Pool, unordered: bool, run: Any, items: Any,
-                 chunksize: int) -> tuple[Any, bool]:
-    """An iterator with ``next(timeout)`` over imap's results, and whether it yields items
-    (True) or whole chunks (False).
-
-    With chunksize > 1, ``Pool.imap`` hides its IMapIterator inside a plain generator, which has
-    no timeout, so a lost chunk would block forever. This does what ``Pool.imap`` does inside
-    (the same private steps, stable since CPython 3.8) and keeps the iterator.
-    """
-    if chunksize == 1:
-        return (pool.imap_unordered if unordered else pool.imap)(run, items, chunksize=1), True
-    mp_pool: Any = multiprocessing.pool  # private steps, untyped in the stubs
-    try:
-        it = (mp_pool.IMapUnorderedIterator if unordered else mp_pool.IMapIterator)(pool)
-        batches = mp_pool.Pool._get_tasks(run, items, chunksize)
-        pool._taskqueue.put((pool._guarded_task_generation(it._job, mp_pool.mapstar, batches),  # type: ignore[attr-defined]
-                             it._set_length))
-    except AttributeError:  # a Python whose Pool lacks these: one task per chunk, still visible
-        return (pool.imap_unordered if unordered else pool.imap)(run, items, chunksize=1), True
-    return it, False
+def map_plan(pool: multiprocessing.pool.Pool, plan: TaskPlan) -> None:
+    """Run every task of ``plan`` with ``Pool.map`` as the backend does, and wait (benchmarks/bench_worker.py)."""
+    pool.map(plan.chunk_runner(), plan.chunk_items, chunksize=1)
 
 
 class PoolBackend(Backend):
@@ -169,26 +152,31 @@ class PoolBackend(Backend):
         self._delivered = self._submit(plan, stop)
 
     def _submit(self, plan: TaskPlan, stop: threading.Event) -> bool:
-        api, cs, items, run = self.config.api, plan.chunksize, plan.items, plan.runner()
+        api, items, run = self.config.api, plan.items, plan.runner()
         pool = self.pool
         assert pool is not None
+        # The mapping APIs get the plan's chunks, one Pool task each (chunksize 1): the chunks are
+        # the ones the Pool would cut with the configured chunksize, so the workers take the same
+        # work in the same order, while a chunk travels as a few dozen bytes and runs in one call
+        # (instrument.run_chunk), not as a tuple and a call per task.
+        chunks, run_chunks = plan.chunk_items, plan.chunk_runner()
         if api in ("map", "map_async", "starmap"):
             self._submitted(plan.order)
             if api == "starmap":
                 r: multiprocessing.pool.AsyncResult[Any] = pool.starmap_async(
-                    run, ((item,) for item in items), chunksize=cs)
+                    run_chunks, ((chunk,) for chunk in chunks), chunksize=1)
             else:
-                r = pool.map_async(run, items, chunksize=cs)
+                r = pool.map_async(run_chunks, chunks, chunksize=1)
             self._results.append(r)
             return self._wait(r, stop)
         elif api in ("imap", "imap_unordered"):
             self._submitted(plan.order)
-            it, per_item = _imap_chunks(pool, api == "imap_unordered", run, items, cs)
-            remaining = len(items)
+            it = (pool.imap_unordered if api == "imap_unordered" else pool.imap)(run_chunks, chunks, chunksize=1)
+            remaining = len(chunks)
             while remaining and not stop.is_set():
                 try:
-                    item = it.next(timeout=POLL_S)
-                    remaining -= 1 if per_item else len(item)
+                    it.next(timeout=POLL_S)
+                    remaining -= 1
                 except multiprocessing.TimeoutError:
                     continue
                 except StopIteration:

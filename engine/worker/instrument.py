@@ -28,12 +28,14 @@ import struct
 import threading
 import time
 import traceback
+from collections.abc import Sequence
+from itertools import repeat
 from multiprocessing import util
 from typing import Any
 
 from procviz.engine.worker.channel import EventSender
 from procviz.engine.worker.clock import SchedstatReader, process_created_ns
-from procviz.engine.worker.task_slot import TaskSlot
+from procviz.engine.worker.task_slot import IDLE, TaskSlot
 from procviz.engine.worker.wire import (
     WIRE_EVENT_STRUCT,
     EventKind,
@@ -68,6 +70,11 @@ MAX_TEXT_BYTES = 64 * 1024  # texts per datagram before it is sent (see channel.
 # chunk, bound with functools.partial(run_task, function, report): pickling a plain tuple is the C
 # pickler's fastest path, where a dataclass per task cost ~3.4 us to pickle and unpickle.
 TaskItem = tuple[int, tuple[Any, ...]]
+# A Pool chunk as it travels, run by :func:`run_chunk` in one call: (task ids, the arguments every
+# task takes or None, each task's arguments or None). Ids are a ``range`` when consecutive, and a
+# workload whose tasks share their arguments sends them once: a chunk of a million-task run
+# pickles to a few dozen bytes, where a tuple per task cost the parent and the worker ~0.3 us each.
+ChunkItem = tuple[Sequence[int], tuple[Any, ...] | None, Sequence[tuple[Any, ...]] | None]
 
 
 class Recorder:
@@ -110,41 +117,11 @@ class Recorder:
             self._meters.append(meter)
         meter.recorder = self
 
-    def end(self, meter: _ThreadMeter, status: int, t_ns: int, cpu_ns: int, ready_ns: int,
-            text: TaskText | None) -> None:
-        """Buffer the task's START row (unless a flush sent it already) and its END row, with its
-        text, so one datagram carries them.
-
-        Texts are the only large part of a batch: past MAX_TEXT_BYTES of them the batch goes out,
-        keeping every datagram far below what one datagram can hold.
-        """
-        lock = self._lock
-        lock.acquire()  # not ``with``: ~200 ns less per task (a no-op task costs ~1 us itself)
-        try:
-            rows = self._rows
-            buf = self._buf
-            if (rows + 2) * _ROW > len(buf):  # other threads kept recording while a send blocked
-                buf.extend(bytes(len(buf)))
-            tid, task_id = meter.tid, meter.task_id
-            if meter.pending_start:
-                meter.pending_start = False
-                _pack_two(buf, rows * _ROW, _START, 0, tid, task_id, meter.t0, 0, 0, 0,
-                          _END, status, tid, task_id, t_ns, cpu_ns, ready_ns, 0)
-                rows += 2
-            else:
-                _pack_into(buf, rows * _ROW, _END, status, tid, task_id, t_ns, cpu_ns, ready_ns, 0)
-                rows += 1
-            self._rows = rows
-            if text is not None:
-                self._texts.append(text)
-                self._text_bytes += len(text.message) + len(text.traceback) + len(text.type_name) + 64
-            full = rows >= FLUSH_ROWS or self._text_bytes >= MAX_TEXT_BYTES
-        finally:
-            lock.release()
-        if full:
-            self.flush()
-        elif not self._armed:  # the flusher went off while the task ran: this END must go too
-            self.arm()
+    def add_text_locked(self, text: TaskText) -> bool:
+        """Buffer a task's text (the lock held); True once the texts buffered call for a send."""
+        self._texts.append(text)
+        self._text_bytes += len(text.message) + len(text.traceback) + len(text.type_name) + 64
+        return self._text_bytes >= MAX_TEXT_BYTES
 
     def arm(self) -> None:
         """Have the flusher send what is buffered within FLUSH_S."""
@@ -351,20 +328,32 @@ def recorder() -> Recorder | None:
 
 
 def run_task(function: str, report: bool, item: TaskItem) -> None:
-    """Run one task, ``function(*args)``, under measurement. Never raises; the outcome travels as events.
+    """Run one task, ``function(*args)``, under measurement (a chunk of one: see :func:`run_chunk`)."""
+    run_chunk(function, report, ((item[0],), item[1], None))
 
-    On-CPU and run-queue wait both come from one read of the thread's schedstat (fields 1 and 2);
-    ``thread_time_ns`` is used where schedstat is missing and after a task shorter than
-    ``FINE_NS`` (ready then unmeasured, see :class:`_ThreadMeter`). The
-    wall window (start and end times) encloses the CPU window (the two schedstat reads right
-    around the call), so a task's on-CPU time never exceeds its wall time. ``report`` sends a
-    short repr of the result unless it is None (function workloads).
+
+def run_chunk(function: str, report: bool, chunk: ChunkItem) -> None:
+    """Run a chunk's tasks one after another, each under measurement. Never raises; the outcome
+    travels as events.
+
+    Per task, on-CPU and run-queue wait both come from one read of the thread's schedstat (fields
+    1 and 2) before and after the call; ``thread_time_ns`` is used where schedstat is missing and
+    after a task shorter than ``FINE_NS`` (ready then unmeasured, see :class:`_ThreadMeter`). The
+    wall window (``monotonic_ns`` before and after) encloses the CPU window, so a task's on-CPU
+    time never exceeds its wall time. ``report`` sends a short repr of the result unless it is
+    None (function workloads).
+
+    Everything per chunk is looked up once (function, recorder, meter, buffer, lock); per task
+    the loop stores the running task where a flush (its START, for a long task) and a crash (the
+    task slot) can see it, reads the clocks, calls, and packs the task's rows under the lock.
     """
-    task_id, args = item
-    rec = _recorder
+    ids, shared, each = chunk
     fn = _functions.get(function) or resolve(function)
+    rec = _recorder
+    args_of = repeat(shared) if each is None else each
     if rec is None:  # not a procviz worker: run plainly
-        fn(*args)
+        for _, args in zip(ids, args_of, strict=False):
+            fn(*args)
         return None
     try:
         meter = _thread_local.meter
@@ -372,48 +361,77 @@ def run_task(function: str, report: bool, item: TaskItem) -> None:
         meter = _meter()
     if meter.recorder is not rec:
         rec.adopt(meter)
-    t0 = _monotonic_ns()
-    # The task has begun. No lock, no allocation and no row here: the START row goes into the
-    # buffer with the END row (one lock per task, Recorder.end), or earlier if a batch is sent
-    # while the task runs (a long task shows as running). ``pending_start`` is set last: a flush
-    # that sees it sees this task's id and time. Only the first task after a send arms the flusher.
-    meter.task_id = task_id
-    meter.t0 = t0
-    meter.pending_start = True
-    rec.slot[0] = task_id  # the task this process is in, readable after its death (task_slot.py)
-    if not rec._armed:
-        rec.arm()
-    if t0 - rec.last_flush_ns >= FLUSH_NS:
-        rec.flush()  # nothing sent for a while: this may be a long task, show it running now
+    slot, buf, tid, fd = rec.slot, rec._buf, meter.tid, meter.fd
+    acquire, release = rec._lock.acquire, rec._lock.release
+    mono, thread_time, pread, pack_into, pack_two = _monotonic_ns, _thread_time_ns, _pread, _pack_into, _pack_two
     fine = meter.fine
-    if fine:
-        f = _pread(meter.fd, 96, 0).split()
-        c0, r0 = int(f[0]), int(f[1])
-    else:
-        c0 = _thread_time_ns()
-    try:
-        result = fn(*args)
-        error = None
-    except BaseException as exc:  # noqa: BLE001 - every failure becomes data, SystemExit included
-        result, error = None, exc
-    if fine:
-        f = _pread(meter.fd, 96, 0).split()
-        cpu, ready = int(f[0]) - c0, int(f[1]) - r0
-    else:
-        cpu, ready = _thread_time_ns() - c0, -1
-    t1 = _monotonic_ns()
-    wall = t1 - t0
-    meter.fine = wall >= FINE_NS and meter.fd >= 0
-    # The CPU window [c0, c1] lies inside the wall window [t0, t1], so on-CPU cannot exceed wall;
-    # the clamp only guards clocks of coarser grain (the thread_time fallback on some hosts).
-    if cpu > wall:
-        cpu = wall
-    if ready > wall - cpu:
-        ready = wall - cpu
-    if error is None and (result is None or not report):  # the usual case: nothing to say but the times
-        rec.end(meter, _DONE, t1, cpu, ready, None)
-    else:  # texts are made after the clocks stopped: formatting is procviz's cost, not the task's
-        rec.end(meter, _DONE if error is None else _FAILED, t1, cpu, ready, _task_text(task_id, result, error))
+    for task_id, args in zip(ids, args_of, strict=False):
+        t0 = mono()
+        # The task has begun. No lock, no allocation and no row here: the START row goes into the
+        # buffer with the END row (one lock per task, below), or earlier if a batch is sent while
+        # the task runs (a long task shows as running). ``pending_start`` is set last: a flush that
+        # sees it sees this task's id and time. Only the first task after a send arms the flusher.
+        meter.task_id = task_id
+        meter.t0 = t0
+        meter.pending_start = True
+        slot[0] = task_id  # the task this process is in, readable after its death (task_slot.py)
+        if not rec._armed:
+            rec.arm()
+        if t0 - rec.last_flush_ns >= FLUSH_NS:
+            rec.flush()  # nothing sent for a while: this may be a long task, show it running now
+        if fine:
+            f = pread(fd, 96, 0).split()
+            c0, r0 = int(f[0]), int(f[1])
+        else:
+            c0 = thread_time()
+        try:
+            result = fn(*args)
+            error = None
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes data, SystemExit included
+            result, error = None, exc
+        if fine:
+            f = pread(fd, 96, 0).split()
+            cpu, ready = int(f[0]) - c0, int(f[1]) - r0
+        else:
+            cpu, ready = thread_time() - c0, -1
+        t1 = mono()
+        slot[0] = IDLE  # over: a death from here on is not this task's (issue 11)
+        wall = t1 - t0
+        fine = meter.fine = wall >= FINE_NS and fd >= 0
+        # The CPU window [c0, c1] lies inside the wall window [t0, t1], so on-CPU cannot exceed
+        # wall; the clamp only guards clocks of coarser grain (the thread_time fallback on some hosts).
+        if cpu > wall:
+            cpu = wall
+        if ready > wall - cpu:
+            ready = wall - cpu
+        status = _DONE if error is None else _FAILED
+        # Texts are made after the clocks stopped: formatting is procviz's cost, not the task's.
+        text = None if error is None and (result is None or not report) else _task_text(task_id, result, error)
+        # The task's START row (unless a flush sent it already) and its END row, with its text, so
+        # one datagram carries them. ``acquire``, not ``with``: ~200 ns less per task.
+        acquire()
+        try:
+            rows = rec._rows
+            if (rows + 2) * _ROW > len(buf):  # other threads kept recording while a send blocked
+                buf.extend(bytes(len(buf)))
+            if meter.pending_start:
+                meter.pending_start = False
+                pack_two(buf, rows * _ROW, _START, 0, tid, task_id, t0, 0, 0, 0,
+                         _END, status, tid, task_id, t1, cpu, ready, 0)
+                rows += 2
+            else:
+                pack_into(buf, rows * _ROW, _END, status, tid, task_id, t1, cpu, ready, 0)
+                rows += 1
+            rec._rows = rows
+            # Texts are the only large part of a batch: past MAX_TEXT_BYTES of them the batch
+            # goes out, keeping every datagram far below what one datagram can hold.
+            full = (text is not None and rec.add_text_locked(text)) or rows >= FLUSH_ROWS
+        finally:
+            release()
+        if full:
+            rec.flush()
+        elif not rec._armed:  # the flusher went off while the task ran: this END must go too
+            rec.arm()
     return None
 
 

@@ -1,0 +1,121 @@
+"""Worker CPU added per task, in real worker processes, pickling included: ``python benchmarks/bench_worker.py``.
+
+One ``multiprocessing.Pool`` (spawn, 2 workers by default) runs the same no-op tasks two ways,
+alternated round by round: bare (the task function mapped over its arguments, as a user writes it)
+and measured (the Pool backend's own submission of a procviz plan, with the workers' recorder
+sending real datagrams to a socket this process drains and discards). The figure is the workers'
+CPU (every thread's ``/proc/<pid>/task/<tid>/schedstat``, so the flusher thread counts) added per
+task: (measured - bare) / tasks, median of per-round differences, with the spread. Start-up is
+left out (the workers are started and warmed up before the first round); the engine's parent-side
+work is not in it either (``benchmarks/compare.py`` measures whole processes).
+
+Figures are CPU time, steadier than wall under load; say the load beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+from procviz.engine.backends.pool import map_plan
+from procviz.engine.config import parse_config
+from procviz.engine.plan import build_plan
+from procviz.engine.worker.startup import bootstrap
+
+
+def _cpu_ns(pids: list[int]) -> int:
+    """CPU of every thread of ``pids`` so far (schedstat field 1, ns)."""
+    total = 0
+    for pid in pids:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+                    total += int(f.read().split()[0])
+            except OSError:
+                pass  # a thread that ended meanwhile
+    return total
+
+
+def _drain(sock: socket.socket) -> None:
+    buf = bytearray(512 * 1024)
+    while True:
+        try:
+            sock.recv_into(buf)
+        except OSError:
+            return
+
+
+def _plan(kind: str, n: int, chunksize: int) -> Any:
+    workload: dict[str, Any] = {"kind": "cpu", "count": n, "duration_ms": 0.0}
+    if kind == "function":
+        workload = {"kind": "function", "count": n, "function": "procviz.engine.worker.demo_tasks:noop"}
+    return build_plan(parse_config({"backend": "pool", "workers": 2, "chunksize": chunksize, "workload": workload}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the rounds and print the figure."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", type=int, default=200_000)
+    ap.add_argument("--chunksize", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--kind", choices=("cpu", "function"), default="cpu",
+                    help="cpu: the built-in kind with 0 ms (its task reads the thread clock twice); "
+                         "function: demo_tasks:noop with no arguments")
+    args = ap.parse_args(argv)
+    plan = _plan(args.kind, args.tasks, args.chunksize)
+    bare_args = [0.0] * args.tasks if args.kind == "cpu" else range(args.tasks)  # as compare.py's bare script
+    with tempfile.TemporaryDirectory(prefix="procviz-bench-worker-") as tmp:
+        address = os.path.join(tmp, "events.sock")
+        sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sink.bind(address)
+        sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        threading.Thread(target=_drain, args=(sink,), daemon=True).start()
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(args.workers) as bare_pool, ctx.Pool(args.workers, initializer=bootstrap,
+                                                          initargs=(address, plan.function)) as pv_pool:
+            bare_pids = [p.pid for p in bare_pool._pool]  # type: ignore[attr-defined]
+            pv_pids = [p.pid for p in pv_pool._pool]  # type: ignore[attr-defined]
+            task_fn = _resolve(plan.function)
+            bare_pool.map(task_fn, bare_args[:1000], chunksize=args.chunksize)  # warm up both
+            map_plan(pv_pool, _plan(args.kind, 1000, args.chunksize))
+            diffs, bares = [], []
+            for r in range(args.rounds):
+                runs = {}
+                for mode in (("bare", "procviz") if r % 2 == 0 else ("procviz", "bare")):
+                    pids = bare_pids if mode == "bare" else pv_pids
+                    c0 = _cpu_ns(pids)
+                    if mode == "bare":
+                        bare_pool.map(task_fn, bare_args, chunksize=args.chunksize)
+                    else:
+                        map_plan(pv_pool, plan)
+                    time.sleep(0.05)  # let the flusher's last send land in this round
+                    runs[mode] = (_cpu_ns(pids) - c0) / args.tasks
+                diffs.append(runs["procviz"] - runs["bare"])
+                bares.append(runs["bare"])
+        sink.close()
+    load = os.getloadavg()[0]
+    print(f"{args.kind} x {args.tasks} tasks, chunksize {args.chunksize}, {args.workers} spawn workers, "
+          f"{args.rounds} rounds, load {load:.1f}")
+    print(f"bare worker CPU per task: {statistics.median(bares):.0f} ns")
+    print(f"worker CPU added per task: {statistics.median(diffs) / 1000:.2f} us "
+          f"({min(diffs) / 1000:.2f}-{max(diffs) / 1000:.2f})")
+    return 0
+
+
+def _resolve(ref: str) -> Any:
+    from procviz.engine.worker.workloads import resolve
+
+    return resolve(ref)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
