@@ -14,7 +14,7 @@ from procviz.engine.backends.base import Backend, WorkerExit
 from procviz.engine.events import LaneKind, TaskState, describe_exit
 from procviz.engine.reaper import Reaper
 from procviz.engine.tracker import RunTracker
-from procviz.engine.worker.task_slot import task_of
+from procviz.engine.worker.task_slot import finished_task_of, task_of
 
 STALL_S = 2.0  # no progress for this long after a worker death: its unstarted work is lost
 EVENTS_GRACE_S = 1.0
@@ -43,9 +43,9 @@ def name_culprit(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
     """A worker died abnormally in (or just after) a task whose events never left it: fail that
     task now, naming the death (signal or exit code, PID), and the rest of its chunk with it.
 
-    The task is the last one the worker began, from its slot (:mod:`procviz.engine.worker.task_slot`);
-    a death the tracker already pinned on a running task, or after a task whose END arrived,
-    changes nothing here. Call after ``tracker.on_exit(ex)``.
+    The task is the one the worker was in, from its slot (:mod:`procviz.engine.worker.task_slot`);
+    a death between tasks (see :func:`spare_finished`), or one the tracker already pinned on a
+    running task, changes nothing here. Call after ``tracker.on_exit(ex)``.
     """
     if not ex.exit_code:
         return
@@ -58,6 +58,25 @@ def name_culprit(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
                       f"worker pid {ex.pid} {how} while running this task or just after it, "
                       "before its events left the worker")
     tracker.lose_chunk(task, ex.pid, how, ex.t_ns)
+
+
+def spare_finished(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
+    """A worker died abnormally between tasks: the task it finished last is not the culprit.
+
+    Its events may have gone down with the worker unsent (they leave in batches, a few
+    milliseconds late); if its END never arrived, end it now as events lost, naming the death, so
+    that neither :meth:`RunTracker.on_exit` (its START may have arrived: it looks running) nor
+    :func:`name_culprit` blames it for a death that came after it. Call before ``tracker.on_exit(ex)``.
+    """
+    if not ex.exit_code:
+        return
+    task = finished_task_of(address, ex.pid)
+    tl = tracker.timeline
+    if task is None or task >= tl.n_tasks or tl.state[task] >= TaskState.DONE:
+        return
+    tracker.end_tasks(np.array([task]), TaskState.FAILED, ex.t_ns, "EventsLost",
+                      f"finished, but its events went down unsent with worker pid {ex.pid}, which "
+                      f"{describe_exit(ex.exit_code)} after it, between tasks")
 
 
 def recover_lost_work(tracker: RunTracker, backend: Backend, now: int) -> None:

@@ -30,7 +30,7 @@ from procviz.engine.events import EngineBatch, LaneKind, RunInfo, RunOutcome, Ru
 from procviz.engine.metrics import compute_metrics
 from procviz.engine.proctree import RunTree
 from procviz.engine.reaper import Reaper
-from procviz.engine.recovery import enforce_timeouts, name_culprit, recover_lost_work
+from procviz.engine.recovery import enforce_timeouts, name_culprit, recover_lost_work, spare_finished
 from procviz.engine.run_result import RunResult
 from procviz.engine.sampler import StateSampler
 from procviz.engine.startup_watch import StartupWatch
@@ -171,6 +171,7 @@ class LiveRun:
             tracker.on_callback(cb)
         for ex in exits:
             self.startup.on_exit(ex, ready=ex.pid in tracker.hello_pids)
+            spare_finished(tracker, ex, self.receiver.address)  # a death between tasks blames none
             tracker.on_exit(ex)
             name_culprit(tracker, ex, self.receiver.address)  # a death before its task's START left
             self.reaper.exited(ex.pid)

@@ -35,7 +35,7 @@ from typing import Any
 
 from procviz.engine.worker.channel import EventSender
 from procviz.engine.worker.clock import SchedstatReader, process_created_ns
-from procviz.engine.worker.task_slot import IDLE, TaskSlot
+from procviz.engine.worker.task_slot import TaskSlot
 from procviz.engine.worker.wire import (
     WIRE_EVENT_STRUCT,
     EventKind,
@@ -395,7 +395,7 @@ def run_chunk(function: str, report: bool, chunk: ChunkItem) -> None:
         else:
             cpu, ready = thread_time() - c0, -1
         t1 = mono()
-        slot[0] = IDLE  # over: a death from here on is not this task's (issue 11)
+        slot[0] = -2 - task_id  # task_slot.finished(task_id): a death from here on is not this task's
         wall = t1 - t0
         fine = meter.fine = wall >= FINE_NS and fd >= 0
         # The CPU window [c0, c1] lies inside the wall window [t0, t1], so on-CPU cannot exceed

@@ -3,14 +3,15 @@
 A worker buffers its events for a few milliseconds (see :mod:`procviz.engine.worker.instrument`).
 A task that segfaults or calls ``os._exit`` as its first act takes its START row down with the
 worker, and the engine would see a death but not whose. So each worker process maps an 8-byte
-file in the run's folder (next to the event socket, removed with it) and stores the id of each
-task it begins there: one store into shared memory per task (~80 ns by
-``benchmarks/bench_faults.py``), no system call. The file outlives the process; when a worker
-dies abnormally, the engine reads it (:func:`task_of`): the last task the worker began. If that
-task's END never arrived, the worker died in it or just after it, before its events left: the
-engine names it with the death's signal or exit code and PID, at once. (No second store at the
-task's end: the worker CPU per task is the budget of issue 10, and the END's arrival already
-tells a finished task.)
+file in the run's folder (next to the event socket, removed with it) and stores there the id of
+each task it begins, and :func:`finished` of that id as the task ends: two stores into shared
+memory per task (~40 ns each), no system call. The file outlives the process; when a worker dies
+abnormally, the engine reads it (:func:`task_of`, :func:`finished_task_of`):
+
+* in a task: the worker died in it (or in its recording, before its events left): the engine
+  names it with the death's signal or exit code and PID, at once;
+* between tasks (idle): the last task finished; its events may have gone down with the worker
+  unsent, but it is not the culprit.
 
 Standard library only (worker side).
 """
@@ -22,7 +23,12 @@ import multiprocessing
 import os
 import sys
 
-IDLE = -1
+IDLE = -1  # before the first task
+
+
+def finished(task_id: int) -> int:
+    """The slot's value once ``task_id`` has ended (negative, below ``IDLE``)."""
+    return -2 - task_id
 
 
 def slot_path(address: str, pid: int) -> str:
@@ -31,7 +37,8 @@ def slot_path(address: str, pid: int) -> str:
 
 
 class TaskSlot:
-    """This process's slot: ``slot.ids[0] = task_id`` as a task begins (``IDLE`` before the first).
+    """This process's slot: ``slot.ids[0] = task_id`` as a task begins, ``finished(task_id)`` as it
+    ends (``IDLE`` before the first).
 
     Only in worker *processes* (multiprocessing children): a thread of the engine's process has no
     death of its own to explain.
@@ -56,14 +63,22 @@ class TaskSlot:
             pass  # no folder (not an engine's run)
 
 
-def task_of(address: str, pid: int) -> int | None:
-    """The last task worker ``pid`` began; None before its first task, or unknown."""
+def _slot_value(address: str, pid: int) -> int | None:
     try:
         with open(slot_path(address, pid), "rb") as f:
             raw = f.read(8)
     except OSError:
         return None
-    if len(raw) != 8:
-        return None
-    task = int.from_bytes(raw, sys.byteorder, signed=True)
-    return task if task >= 0 else None
+    return int.from_bytes(raw, sys.byteorder, signed=True) if len(raw) == 8 else None
+
+
+def task_of(address: str, pid: int) -> int | None:
+    """The task worker ``pid`` is in (or died in); None between tasks, before the first, or unknown."""
+    value = _slot_value(address, pid)
+    return value if value is not None and value >= 0 else None
+
+
+def finished_task_of(address: str, pid: int) -> int | None:
+    """The task worker ``pid`` finished last, if it is between tasks; else None."""
+    value = _slot_value(address, pid)
+    return -2 - value if value is not None and value < IDLE else None

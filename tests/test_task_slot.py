@@ -1,0 +1,77 @@
+"""A worker's death is pinned on the task it was in, never on one it had finished (issue 11).
+
+The task slot (engine/worker/task_slot.py) holds the task a worker is in, and says "finished" as
+the task ends. A worker killed between tasks, its last task's END still unsent, must not have that
+task blamed for its death; a worker killed inside a task still names it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from engine_helpers import run_config
+
+from procviz.engine.events import TaskState
+from procviz.engine.worker.task_slot import IDLE, finished
+
+TASKS_MODULE = '''
+import os, signal, threading, time
+from procviz.engine.worker.instrument import recorder
+from procviz.engine.worker.task_slot import finished
+
+def die_after(x):
+    """Return x; once this task has ended, the worker is SIGKILLed, its events never sent."""
+    rec = recorder()
+    rec._send_lock.acquire()  # no batch leaves this worker any more: this task's END stays unsent
+    def kill():
+        deadline = time.monotonic() + 0.3  # without a "finished" slot: die anyway (and be blamed)
+        while rec.slot[0] != finished(x) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=kill, daemon=True).start()
+    return x
+
+def die_in(x):
+    """SIGKILL this worker inside the task."""
+    os.kill(os.getpid(), signal.SIGKILL)
+'''
+
+
+@pytest.fixture
+def tasks_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The module above, importable by the run's workers (it is in the current folder)."""
+    (tmp_path / "procviz_slot_tasks.py").write_text(TASKS_MODULE)
+    monkeypatch.chdir(tmp_path)
+    return "procviz_slot_tasks"
+
+
+def _run(module: str, fn: str) -> tuple[object, object]:
+    result = run_config({"backend": "pool", "workers": 1, "chunksize": 1,
+                         "workload": {"kind": "function", "function": f"{module}:{fn}", "args": [[0]]}})
+    tl = result.timeline
+    dead = [info for info in tl.lanes if info.exit_code == -9]
+    assert dead, "the worker's death was observed"
+    return tl, min(dead, key=lambda info: info.exit_ns)  # the first (a replacement may be ended at the run's end)
+
+
+def test_finished_is_apart_from_every_task_and_idle() -> None:
+    assert {finished(t) for t in (0, 1, 2**40)}.isdisjoint({IDLE, 0, 1, 2**40})
+    assert all(finished(t) < IDLE for t in (0, 1, 2**40))
+
+
+def test_a_worker_killed_between_tasks_blames_no_finished_task(tasks_module: str) -> None:
+    tl, lane = _run(tasks_module, "die_after")
+    text = tl.texts[0]
+    assert tl.state[0] == TaskState.FAILED and text is not None, "its END never arrived"
+    assert text.type_name == "EventsLost", text  # not WorkerDied, not LostWithWorker
+    assert "between tasks" in text.message and f"pid {lane.pid}" in text.message
+    assert "killed by SIGKILL" in text.message
+
+
+def test_a_worker_killed_in_a_task_still_names_it(tasks_module: str) -> None:
+    tl, lane = _run(tasks_module, "die_in")
+    text = tl.texts[0]
+    assert tl.state[0] == TaskState.FAILED and text is not None
+    assert text.type_name == "WorkerDied", text
+    assert f"pid {lane.pid}" in text.message and "killed by SIGKILL" in text.message
