@@ -47,11 +47,8 @@ def name_culprit(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
     a death between tasks (see :func:`spare_finished`), or one the tracker already pinned on a
     running task, changes nothing here. Call after ``tracker.on_exit(ex)``.
     """
-    if not ex.exit_code:
-        return
-    task = task_of(address, ex.pid)
-    tl = tracker.timeline
-    if task is None or task >= tl.n_tasks or tl.state[task] >= TaskState.DONE:
+    task = _unfinished(tracker, ex, task_of(address, ex.pid))
+    if task is None:
         return
     how = describe_exit(ex.exit_code)
     tracker.end_tasks(np.array([task]), TaskState.FAILED, ex.t_ns, "WorkerDied",
@@ -68,15 +65,20 @@ def spare_finished(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
     that neither :meth:`RunTracker.on_exit` (its START may have arrived: it looks running) nor
     :func:`name_culprit` blames it for a death that came after it. Call before ``tracker.on_exit(ex)``.
     """
-    if not ex.exit_code:
-        return
-    task = finished_task_of(address, ex.pid)
-    tl = tracker.timeline
-    if task is None or task >= tl.n_tasks or tl.state[task] >= TaskState.DONE:
+    task = _unfinished(tracker, ex, finished_task_of(address, ex.pid))
+    if task is None:
         return
     tracker.end_tasks(np.array([task]), TaskState.FAILED, ex.t_ns, "EventsLost",
                       f"finished, but its events went down unsent with worker pid {ex.pid}, which "
                       f"{describe_exit(ex.exit_code)} after it, between tasks")
+
+
+def _unfinished(tracker: RunTracker, ex: WorkerExit, task: int | None) -> int | None:
+    """``task`` (read from the slot of a worker that died abnormally) if it is a task of this run
+    not yet ended; else None."""
+    if not ex.exit_code or task is None or task >= tracker.timeline.n_tasks:
+        return None
+    return task if tracker.timeline.state[task] < TaskState.DONE else None
 
 
 def recover_lost_work(tracker: RunTracker, backend: Backend, now: int) -> None:
