@@ -34,6 +34,8 @@ POLL_S = 0.05
 class FuturesBackend(Backend):
     """A concurrent.futures executor driven through submit or map; subclasses make the executor."""
 
+    chunks_travel_whole = False  # map: the plan's tasks one by one (a thread executor has no chunks)
+
     def __init__(self, config: RunConfig, address: str) -> None:
         super().__init__(config, address)
         self.executor: cf.Executor | None = None
@@ -78,7 +80,10 @@ class FuturesBackend(Backend):
         # time out and resume; a helper thread drains it so this thread can keep polling stop.
         self._submitted(plan.order)
         assert self.executor is not None
-        results = self.executor.map(plan.runner(), plan.items, chunksize=plan.chunksize)
+        if self.chunks_travel_whole:  # the executor's own chunks, each one call: see instrument.run_chunk
+            results = self.executor.map(plan.chunk_runner(), plan.chunk_items, chunksize=1)
+        else:
+            results = self.executor.map(plan.runner(), plan.items, chunksize=plan.chunksize)
         self._handed_over = True
         drained = threading.Event()
 
@@ -137,6 +142,10 @@ class FuturesBackend(Backend):
 
 class ProcessPoolExecutorBackend(FuturesBackend):
     """``ProcessPoolExecutor(max_workers, mp_context, initializer=bootstrap)``, measured."""
+
+    # ``map`` gets the plan's chunks, one future each (chunksize 1): the ones the executor would
+    # cut with the configured chunksize, each sent as a few dozen bytes and run in one call.
+    chunks_travel_whole = True
 
     def __init__(self, config: RunConfig, address: str) -> None:
         super().__init__(config, address)
