@@ -1,9 +1,11 @@
 """Turning a RunConfig into a plan: task ids in submission order, their chunks and planned costs.
 
 A plan is columns (numpy arrays), never one Python object per task: at a million tasks, objects
-per task cost seconds to build and hundreds of bytes each to keep. The tasks handed to a backend,
-``(task id, args)`` tuples (:data:`procviz.engine.worker.instrument.TaskItem`), are made lazily,
-a block at a time, as the backend consumes them; ``Pool.map`` pickles and frees them as it goes.
+per task cost seconds to build and hundreds of bytes each to keep. What is handed to a backend is
+made lazily as the backend consumes it: whole chunks for the mapping APIs
+(:data:`procviz.engine.worker.instrument.ChunkItem`: a range of ids and the arguments they share,
+nothing per task for a workload whose tasks share their arguments), ``(task id, args)`` tuples
+(:data:`procviz.engine.worker.instrument.TaskItem`) for one call per task.
 """
 
 from __future__ import annotations

@@ -8,10 +8,11 @@ preallocated buffer with ``struct.pack_into`` and sends them to the engine in ba
   a task start when nothing was sent for ``FLUSH_S`` (long tasks: no flusher latency), and at exit
   (normal exit through a multiprocessing finalizer; SIGTERM through a handler that flushes and
   then dies by the same signal, so exit codes stay true).
-* per task, :func:`run_task` reads ``time.monotonic_ns()``, ``time.thread_time_ns()`` and the
-  thread's own ``/proc/thread-self/schedstat`` (run-queue wait) at start and end. Waiting
-  (blocked) time is derived later as wall - cpu - ready. Where schedstat is missing, ready is
-  sent as -1: unmeasured, never invented.
+* per task, :func:`run_chunk` (a whole Pool chunk in one call; :func:`run_task` is a chunk of
+  one) reads ``time.monotonic_ns()`` and either ``time.thread_time_ns()`` or the thread's own
+  ``/proc/thread-self/schedstat`` (run-queue wait too) at start and end. Waiting (blocked) time is
+  derived later as wall - cpu - ready. Where schedstat is missing, ready is sent as -1:
+  unmeasured, never invented.
 
 Exceptions of any kind (``BaseException``: ``SystemExit``, ``KeyboardInterrupt`` too) become a
 FAILED end event plus a :class:`TaskText` with the type, message and traceback. The wrapper
@@ -65,15 +66,15 @@ MAX_RESULT_TEXT = 200
 MAX_TEXT_BYTES = 64 * 1024  # texts per datagram before it is sent (see channel.MAX_DATAGRAM)
 
 
-# A task as it travels to a worker: (task id, positional arguments), a plain tuple. The function
-# and whether to report its result are the same for every task of a run, so they travel once per
-# chunk, bound with functools.partial(run_task, function, report): pickling a plain tuple is the C
-# pickler's fastest path, where a dataclass per task cost ~3.4 us to pickle and unpickle.
+# A task as it travels to a worker on its own (apply, apply_async, submit): (task id, positional
+# arguments), a plain tuple. The function and whether to report its result are the same for every
+# task of a run, so they travel bound with functools.partial(run_task, function, report).
 TaskItem = tuple[int, tuple[Any, ...]]
-# A Pool chunk as it travels, run by :func:`run_chunk` in one call: (task ids, the arguments every
-# task takes or None, each task's arguments or None). Ids are a ``range`` when consecutive, and a
-# workload whose tasks share their arguments sends them once: a chunk of a million-task run
-# pickles to a few dozen bytes, where a tuple per task cost the parent and the worker ~0.3 us each.
+# A Pool chunk as it travels (map, imap, starmap), run by :func:`run_chunk` in one call: (task ids,
+# the arguments every task takes or None, each task's arguments or None). Ids are a ``range`` when
+# consecutive, and arguments that every task shares travel once: a chunk of a no-op run pickles to
+# a few dozen bytes. Against an item and a call per task, this took the worker CPU added per
+# no-op task from 2.16 to 1.59 us (benchmarks/bench_worker.py, load 5).
 ChunkItem = tuple[Sequence[int], tuple[Any, ...] | None, Sequence[tuple[Any, ...]] | None]
 
 
