@@ -398,7 +398,7 @@ def run_chunk(function: str, report: bool, chunk: ChunkItem) -> None:
         t1 = mono()
         slot[0] = -2 - task_id  # task_slot.finished(task_id): a death from here on is not this task's
         wall = t1 - t0
-        fine = meter.fine = wall >= FINE_NS and fd >= 0
+        fine = wall >= FINE_NS and fd >= 0
         # The CPU window [c0, c1] lies inside the wall window [t0, t1], so on-CPU cannot exceed
         # wall; the clamp only guards clocks of coarser grain (the thread_time fallback on some hosts).
         if cpu > wall:
@@ -433,6 +433,7 @@ def run_chunk(function: str, report: bool, chunk: ChunkItem) -> None:
             rec.flush()
         elif not rec._armed:  # the flusher went off while the task ran: this END must go too
             rec.arm()
+    meter.fine = fine  # for this thread's next chunk
     return None
 
 
