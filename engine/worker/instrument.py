@@ -351,7 +351,7 @@ def run_chunk(function: str, report: bool, chunk: ChunkItem) -> None:
     ids, shared, each = chunk
     fn = _functions.get(function) or resolve(function)
     rec = _recorder
-    args_of = repeat(shared) if each is None else each
+    args_of = each if each is not None else repeat(shared or ())  # the same tuple for every task
     if rec is None:  # not a procviz worker: run plainly
         for _, args in zip(ids, args_of, strict=False):
             fn(*args)
