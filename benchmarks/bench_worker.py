@@ -30,6 +30,8 @@ from procviz.engine.config import parse_config
 from procviz.engine.plan import build_plan
 from procviz.engine.worker.startup import bootstrap
 
+TIMEOUT_S = 300.0  # per round: a lost chunk raises instead of hanging
+
 
 def _cpu_ns(pids: list[int]) -> int:
     """CPU of every thread of ``pids`` so far (schedstat field 1, ns)."""
@@ -80,27 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
         threading.Thread(target=_drain, args=(sink,), daemon=True).start()
         ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(args.workers) as bare_pool, ctx.Pool(args.workers, initializer=bootstrap,
-                                                          initargs=(address, plan.function)) as pv_pool:
-            bare_pids = [p.pid for p in bare_pool._pool]  # type: ignore[attr-defined]
-            pv_pids = [p.pid for p in pv_pool._pool]  # type: ignore[attr-defined]
-            task_fn = _resolve(plan.function)
-            bare_pool.map(task_fn, bare_args[:1000], chunksize=args.chunksize)  # warm up both
-            map_plan(pv_pool, _plan(args.kind, 1000, args.chunksize))
-            diffs, bares = [], []
-            for r in range(args.rounds):
-                runs = {}
-                for mode in (("bare", "procviz") if r % 2 == 0 else ("procviz", "bare")):
-                    pids = bare_pids if mode == "bare" else pv_pids
-                    c0 = _cpu_ns(pids)
-                    if mode == "bare":
-                        bare_pool.map(task_fn, bare_args, chunksize=args.chunksize)
-                    else:
-                        map_plan(pv_pool, plan)
-                    time.sleep(0.05)  # let the flusher's last send land in this round
-                    runs[mode] = (_cpu_ns(pids) - c0) / args.tasks
-                diffs.append(runs["procviz"] - runs["bare"])
-                bares.append(runs["bare"])
+        bare_pool = ctx.Pool(args.workers)
+        pv_pool = ctx.Pool(args.workers, initializer=bootstrap, initargs=(address, plan.function))
+        try:
+            diffs, bares = _rounds(args, plan, bare_pool, pv_pool, bare_args)
+        finally:  # close and join, as a user's script ends (terminate() is the engine's business)
+            for pool in (bare_pool, pv_pool):
+                pool.close()
+                pool.join()
         sink.close()
     load = os.getloadavg()[0]
     print(f"{args.kind} x {args.tasks} tasks, chunksize {args.chunksize}, {args.workers} spawn workers, "
@@ -109,6 +98,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"worker CPU added per task: {statistics.median(diffs) / 1000:.2f} us "
           f"({min(diffs) / 1000:.2f}-{max(diffs) / 1000:.2f})")
     return 0
+
+
+def _rounds(args: argparse.Namespace, plan: Any, bare_pool: Any, pv_pool: Any,
+            bare_args: Any) -> tuple[list[float], list[float]]:
+    """Alternated rounds: (procviz - bare, bare) worker CPU per task of each, in ns."""
+    bare_pids = [p.pid for p in bare_pool._pool]
+    pv_pids = [p.pid for p in pv_pool._pool]
+    task_fn = _resolve(plan.function)
+    bare_pool.map(task_fn, bare_args[:1000], chunksize=args.chunksize)  # warm up both
+    map_plan(pv_pool, _plan(args.kind, 1000, args.chunksize))
+    diffs, bares = [], []
+    for r in range(args.rounds):
+        runs = {}
+        for mode in (("bare", "procviz") if r % 2 == 0 else ("procviz", "bare")):
+            pids = bare_pids if mode == "bare" else pv_pids
+            c0 = _cpu_ns(pids)
+            if mode == "bare":
+                bare_pool.map_async(task_fn, bare_args, chunksize=args.chunksize).get(TIMEOUT_S)
+            else:
+                map_plan(pv_pool, plan, TIMEOUT_S)
+            time.sleep(0.05)  # let the flusher's last send land in this round
+            runs[mode] = (_cpu_ns(pids) - c0) / args.tasks
+        diffs.append(runs["procviz"] - runs["bare"])
+        bares.append(runs["bare"])
+    return diffs, bares
 
 
 def _resolve(ref: str) -> Any:

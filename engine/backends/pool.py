@@ -97,9 +97,9 @@ class ObservedPool(multiprocessing.pool.Pool):
         return list(getattr(self, "_pool", []))
 
 
-def map_plan(pool: multiprocessing.pool.Pool, plan: TaskPlan) -> None:
+def map_plan(pool: multiprocessing.pool.Pool, plan: TaskPlan, timeout_s: float | None = None) -> None:
     """Run every task of ``plan`` with ``Pool.map`` as the backend does, and wait (benchmarks/bench_worker.py)."""
-    pool.map(plan.chunk_runner(), plan.chunk_items, chunksize=1)
+    pool.map_async(plan.chunk_runner(), plan.chunk_items, chunksize=1).get(timeout_s)
 
 
 class PoolBackend(Backend):
