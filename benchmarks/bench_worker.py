@@ -25,11 +25,6 @@ import threading
 import time
 from typing import Any
 
-from procviz.engine.backends.pool import map_plan
-from procviz.engine.config import parse_config
-from procviz.engine.plan import build_plan
-from procviz.engine.worker.startup import bootstrap
-
 TIMEOUT_S = 300.0  # per round: a lost chunk raises instead of hanging
 
 
@@ -56,6 +51,11 @@ def _drain(sock: socket.socket) -> None:
 
 
 def _plan(kind: str, n: int, chunksize: int) -> Any:
+    # Imported here, not at the top: spawn workers import this file as their main module, and must
+    # import only what a user's script and procviz's workers do (no numpy).
+    from procviz.engine.config import parse_config
+    from procviz.engine.plan import build_plan
+
     workload: dict[str, Any] = {"kind": "cpu", "count": n, "duration_ms": 0.0}
     if kind == "function":
         workload = {"kind": "function", "count": n, "function": "procviz.engine.worker.demo_tasks:noop"}
@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="cpu: the built-in kind with 0 ms (its task reads the thread clock twice); "
                          "function: demo_tasks:noop with no arguments")
     args = ap.parse_args(argv)
+    from procviz.engine.worker.startup import bootstrap
+
     plan = _plan(args.kind, args.tasks, args.chunksize)
     bare_args = [0.0] * args.tasks if args.kind == "cpu" else range(args.tasks)  # as compare.py's bare script
     with tempfile.TemporaryDirectory(prefix="procviz-bench-worker-") as tmp:
@@ -103,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
 def _rounds(args: argparse.Namespace, plan: Any, bare_pool: Any, pv_pool: Any,
             bare_args: Any) -> tuple[list[float], list[float]]:
     """Alternated rounds: (procviz - bare, bare) worker CPU per task of each, in ns."""
+    from procviz.engine.backends.pool import map_plan
+
     bare_pids = [p.pid for p in bare_pool._pool]
     pv_pids = [p.pid for p in pv_pool._pool]
     task_fn = _resolve(plan.function)

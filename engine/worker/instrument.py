@@ -194,6 +194,11 @@ class Recorder:
         return out
 
     def _flush_loop(self) -> None:
+        # SIGTERM is for the main thread, where its handler runs (_on_sigterm): taken by this
+        # thread, it could leave the main thread blocked, uninterrupted, in the Pool's task-queue
+        # lock, its handler never run, the worker alive (seen once in 12 Pool.terminate() calls).
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         while not self._closed:
             self._pending.wait()
             if self._closed:
