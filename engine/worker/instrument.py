@@ -194,11 +194,7 @@ class Recorder:
         return out
 
     def _flush_loop(self) -> None:
-        # SIGTERM is for the main thread, where its handler runs (_on_sigterm): taken by this
-        # thread, it could leave the main thread blocked, uninterrupted, in the Pool's task-queue
-        # lock, its handler never run, the worker alive (seen once in 12 Pool.terminate() calls).
-        if hasattr(signal, "pthread_sigmask"):
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        _block_sigterm()  # for the main thread, where its handler runs (see _forward_sigterm)
         while not self._closed:
             self._pending.wait()
             if self._closed:
@@ -278,6 +274,51 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _block_sigterm() -> None:
+    """Keep SIGTERM off the calling thread (it is the main thread's to handle)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+def _forward_sigterm(read_fd: int, main_ident: int) -> None:
+    """Hand every SIGTERM this process receives to its main thread, whichever thread took it.
+
+    A Python signal handler runs only in the main thread, when it next runs Python code. The
+    kernel may deliver SIGTERM to another thread (the lifeline's, a library's); the main thread of
+    an idle Pool worker then stays blocked in the task queue's lock, uninterrupted, its handler
+    never run, the worker alive after SIGTERM (seen in 1 of ~12 ``Pool.terminate()`` calls). The
+    signal module writes each signal's number to its wakeup descriptor from any thread: read here,
+    and sent on to the main thread, whose blocked wait it interrupts.
+    """
+    _block_sigterm()
+    while True:
+        try:
+            data = os.read(read_fd, 64)
+        except OSError:
+            return
+        if not data:
+            return
+        if signal.SIGTERM in data:
+            signal.pthread_kill(main_ident, signal.SIGTERM)
+
+
+def _arm_sigterm() -> None:
+    """Install the SIGTERM handler (flush, then die by SIGTERM) and its forwarder (main thread only)."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    if not hasattr(signal, "pthread_kill"):
+        return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    try:
+        signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread: the handler alone
+        os.close(read_fd)
+        os.close(write_fd)
+        return
+    threading.Thread(target=_forward_sigterm, args=(read_fd, threading.main_thread().ident),
+                     name="procviz-sigterm", daemon=True).start()
+
+
 def worker_init(address: str, user_init: str = "", user_args: tuple[Any, ...] = ()) -> None:
     """Pool initializer: connect to the engine, announce this worker, arm the exit flush.
 
@@ -289,7 +330,7 @@ def worker_init(address: str, user_init: str = "", user_args: tuple[Any, ...] = 
     if user_init:
         resolve(user_init)(*user_args)
     _recorder = Recorder(address)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    _arm_sigterm()
     # Finalizers with an exit priority run in multiprocessing children at normal exit (atexit
     # does not: children leave through os._exit).
     util.Finalize(None, _recorder.close, exitpriority=100)
