@@ -21,8 +21,8 @@ import socket
 import tempfile
 import time
 
-from procviz.engine.events import WorkerBatch
 from procviz.engine.worker.channel import MAX_DATAGRAM
+from procviz.engine.worker.wire import WorkerBatch  # not from events: procviz run binds this before numpy
 
 _RCVBUF = 8 * 1024 * 1024
 

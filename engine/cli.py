@@ -37,10 +37,12 @@ from procviz.engine.config import (
     ORDERS,
     START_METHODS,
     ConfigError,
+    RunConfig,
 )
 from procviz.engine.numpy_import import import_numpy
 
 if TYPE_CHECKING:  # numpy and the engine are imported by cmd_run once the config is valid
+    from procviz.engine.head_start import HeadStart
     from procviz.engine.runner import Engine, RunResult
     from procviz.engine.timeline import Timeline
 
@@ -239,10 +241,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         for p in exc.problems:
             print(f"procviz run: invalid {p}", file=sys.stderr)
         return EXIT_INVALID
-    import_numpy(config.start_method)  # first, and without OpenBLAS's spinning threads
-    from procviz.engine.events import RunOutcome
-    from procviz.engine.runner import Engine
-
     if args.out is not None and not args.out.parent.exists():
         print(f"procviz run: cannot write {args.out}: folder {args.out.parent} does not exist", file=sys.stderr)
         return EXIT_INVALID
@@ -250,7 +248,34 @@ def cmd_run(args: argparse.Namespace) -> int:
             and _image_writer is None:
         print("procviz run: PNG/SVG need the GUI package: use the procviz command", file=sys.stderr)
         return EXIT_INVALID  # said before the run, not after it
-    engine = Engine(collect_after_run=False)  # the process ends after this one run
+    head = _head_start(config)
+    try:
+        import_numpy(config.start_method)  # without OpenBLAS's spinning threads
+        from procviz.engine.runner import Engine
+
+        engine = Engine(collect_after_run=False)  # the process ends after this one run
+        return _run(engine, config, head, args)
+    finally:
+        if head is not None:
+            head.abandon()  # nothing, once the engine took it
+
+
+def _head_start(config: RunConfig) -> HeadStart | None:
+    """A Pool run's workers, asked for now: they boot while this process imports numpy and the
+    engine (see procviz.engine.head_start). Returns once they are created."""
+    from procviz.engine.head_start import HeadStart, wants_head_start
+
+    if not wants_head_start(config):
+        return None
+    head = HeadStart(config)
+    head.wait_created()  # numpy's import sets an OpenBLAS variable for a moment: not for them
+    return head
+
+
+def _run(engine: Engine, config: RunConfig, head: HeadStart | None, args: argparse.Namespace) -> int:
+    """Run ``config`` on ``engine`` to its end: progress, summary, timeline file; the exit code."""
+    from procviz.engine.events import RunOutcome
+
     interrupted = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -261,7 +286,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     engine.task_rows = progress.enabled  # a bar counts task rows; without one nothing reads them
     log.info("config: %s", json.dumps(config.to_json(), separators=(",", ":")))
     try:
-        engine.start(config)
+        engine.start(config, head)
         result = _follow(engine, interrupted, progress)
     finally:
         for s, handler in old.items():

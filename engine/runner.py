@@ -49,16 +49,15 @@ import time
 import traceback
 from typing import TYPE_CHECKING
 
-from procviz.engine.channel import EventReceiver
 from procviz.engine.columns import ArrayColumn
 from procviz.engine.config import RunConfig
 from procviz.engine.events import EngineBatch, RunInfo, RunOutcome, RunPhase, RunStatus, TaskState
 from procviz.engine.guardian import guardian
+from procviz.engine.head_start import HeadStart, RunPlaces
 from procviz.engine.plan import TaskPlan, build_plan
 from procviz.engine.proctree import RunTree
 from procviz.engine.registry import BACKENDS
 from procviz.engine.run_result import RunResult
-from procviz.engine.startup_watch import StartupWatch, startup_limit_s
 from procviz.engine.submitter import Submitter
 from procviz.engine.worker.clock import SchedstatReader
 
@@ -96,14 +95,17 @@ class Engine:
         """Whether a run is in progress."""
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, config: RunConfig) -> None:
-        """Start a run of ``config`` (already validated); returns at once."""
+    def start(self, config: RunConfig, head: HeadStart | None = None) -> None:
+        """Start a run of ``config`` (already validated); returns at once. ``head``: the run's
+        head start (made for this config), taken over by the engine."""
         if self.running:
             raise RuntimeError("a run is already in progress")
         self._stop = threading.Event()
         self.result = None
-        self._thread = threading.Thread(target=self._main, args=(config, self._stop), name="procviz-engine",
+        self._thread = threading.Thread(target=self._main, args=(config, self._stop, head), name="procviz-engine",
                                         daemon=True)
+        if head is not None:
+            head.taken = True
         self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
@@ -119,8 +121,8 @@ class Engine:
                 return None
         return self.result
 
-    def _main(self, config: RunConfig, stop: threading.Event) -> None:
-        run = _Run(config, self.events, stop, self.task_rows)
+    def _main(self, config: RunConfig, stop: threading.Event, head: HeadStart | None) -> None:
+        run = _Run(config, self.events, stop, self.task_rows, head)
         try:
             self.result = run.execute()
         except BaseException as exc:  # noqa: BLE001 - an engine bug becomes a visible error
@@ -143,9 +145,10 @@ class _Run:
     """
 
     def __init__(self, config: RunConfig, out: queue.SimpleQueue[EngineBatch], stop: threading.Event,
-                 task_rows: bool = True) -> None:
+                 task_rows: bool = True, head: HeadStart | None = None) -> None:
         self.config = config
         self.task_rows = task_rows
+        self.head = head  # the places and the Pool's creation, begun before the engine was imported
         self.out = out
         self.stop = stop
         self.tracker: RunTracker | None = None  # set once the run is described
@@ -156,36 +159,36 @@ class _Run:
 
     def execute(self) -> RunResult:
         """Run to the end and return the result."""
-        t0 = time.monotonic_ns()
-        plan = build_plan(self.config)
+        head = self.head
+        t0 = head.t0_ns if head is not None else time.monotonic_ns()
+        try:
+            plan = build_plan(self.config)
+        except BaseException:
+            if head is not None:  # its workers exist already, and no backend will end them
+                head.end()
+            raise
         if self.config.workload.kind == "function" and not self.config.scenario:
             stopped = self._preflight(t0, plan)  # before any worker starts
             if stopped is not None:
                 return stopped
-        receiver = EventReceiver()
+        places = head.places if head is not None else RunPlaces(self.config)
+        receiver, startup = places.receiver, places.startup
         try:
-            startup = StartupWatch(receiver.address, startup_limit_s(self.config))
-            try:
-                # The tree first: it tells the run's own children from those this process had before.
-                self.tree = RunTree(receiver.address)
-                # Told before any worker exists: a kill -9 from here on still has its processes swept.
-                guardian.protect(self.tree.tag)
-                self.backend = backend = make_backend(self.config, receiver.address)
-                self.submitter = Submitter(backend, plan)
-                self.submitter.start()
-                # Importing takes the GIL for long stretches: done while the workers boot, not while
-                # the submitter (and the spawner thread) still create them, which it would slow down.
-                self.submitter.wait_created(CREATION_WAIT_S, self.stop)
-                from procviz.engine.run_loop import LiveRun
+            self.tree = places.tree
+            self.backend = backend = make_backend(self.config, receiver.address)
+            self.submitter = Submitter(backend, plan)
+            self.submitter.start()
+            # Importing takes the GIL for long stretches: done while the workers boot, not while
+            # the submitter (and the spawner thread) still create them, which it would slow down.
+            self.submitter.wait_created(CREATION_WAIT_S, self.stop)
+            from procviz.engine.run_loop import LiveRun
 
-                tracker = self.tracker or self._describe(t0, plan)
-                self.live = LiveRun(self.config, self.out, self.stop, tracker, backend, receiver, startup,
-                                    self.tree, self.submitter)
-                return self.live.run()
-            finally:
-                startup.close()
+            tracker = self.tracker or self._describe(t0, plan)
+            self.live = LiveRun(self.config, self.out, self.stop, tracker, backend, receiver, startup,
+                                self.tree, self.submitter)
+            return self.live.run()
         finally:
-            receiver.close()
+            places.close()
 
     def _describe(self, t0: int, plan: TaskPlan) -> RunTracker:
         """Make the run's tracker and tell the consumers what the run is."""

@@ -21,11 +21,14 @@ import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from procviz.engine.config import RunConfig
-from procviz.engine.events import WorkerExit, describe_exit
 from procviz.engine.worker.startup import startup_address
 from procviz.engine.worker.workloads import BUILTIN_FUNCTIONS
+
+if TYPE_CHECKING:  # events imports numpy: procviz run binds the start-up socket before numpy (head_start)
+    from procviz.engine.events import WorkerExit
 
 STARTUP_S = 30.0  # generous: 32 spawn workers on 2 busy cores take seconds to import numpy-sized modules
 MIN_STARTUP_S = 10.0  # 32 spawn workers starting at once on 2 busy cores can take several seconds
@@ -105,6 +108,8 @@ class StartupWatch:
         self._exited.add(ex.pid)
         if ready or self.failure is not None or ex.exit_code is None or ex.exit_code <= 0:
             return
+        from procviz.engine.events import describe_exit  # numpy (see the import above): loaded by now
+
         self.failure = StartupFailure(
             ex.pid, "WorkerStartFailed",
             f"worker pid {ex.pid} {describe_exit(ex.exit_code)} before it was ready, while {self.step(ex.pid)}")

@@ -21,80 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from procviz.engine.backends.base import Backend, CallbackSpan, Delivery, Submitted, WorkerExit
+from procviz.engine.backends.base import Backend, CallbackSpan, Delivery, Submitted
+from procviz.engine.backends.pool_creation import (  # noqa: F401 - CreationCancelled re-exported
+    CreationCancelled,
+    ObservedPool,
+    take_creation,
+)
 from procviz.engine.plan import TaskPlan
-from procviz.engine.spawner import in_spawner_thread
-from procviz.engine.startup_watch import preload_function
-from procviz.engine.worker.process import OBSERVED, forget_observer, register_observer, start_processes_in
-from procviz.engine.worker.startup import bootstrap
+from procviz.engine.worker.process import forget_observer
 
 POLL_S = 0.05
 MAINTENANCE_JOIN_S = 2.0  # at most, for the Pool's maintenance thread to leave (it creates a worker at worst)
-start_processes_in(in_spawner_thread)  # workers fork from the long-lived spawner thread
-
-class _ExitReporter:
-    """Hears of a Pool's worker processes: reports each exit code once, when the Pool joins it."""
-
-    def __init__(self, exits: Any) -> None:
-        self._exits = exits
-
-    def on_start(self, proc: Any) -> None:
-        """Nothing to do: the worker announces itself."""
-
-    def on_terminate(self, proc: Any) -> None:
-        """Nothing to do: the exit is reported at the join."""
-
-    def on_join(self, proc: Any) -> None:
-        """Report the exit code, once."""
-        code = proc.exitcode
-        if code is not None and not getattr(proc, "_procviz_reported", False):
-            proc._procviz_reported = True
-            self._exits.put(WorkerExit(proc.pid, code, time.monotonic_ns()))
-
-
-class CreationCancelled(RuntimeError):
-    """A worker was asked for after Stop (or the run's end): the Pool must start no more."""
-
-
-class ObservedPool(multiprocessing.pool.Pool):
-    """A Pool whose worker processes report their exit codes to a queue."""
-
-    def __init__(self, *args: Any, exit_sink_key: int, start_method: str, cancelled: threading.Event,
-                 created: dict[int, Any], **kwargs: Any) -> None:
-        self._procviz_key = exit_sink_key
-        self._procviz_cls = OBSERVED[start_method]
-        self._procviz_cancelled = cancelled
-        self._procviz_created = created
-        super().__init__(*args, **kwargs)
-
-    def Process(self, ctx: Any, *args: Any, **kwds: Any) -> Any:  # type: ignore[override]  # noqa: N802 - Pool's hook name
-        """Create a worker of the observed class (the Pool calls this for every new worker).
-
-        Raising here while the constructor starts workers makes ``Pool.__init__`` end the ones it
-        started and give up: that is how a Stop interrupts the creation of a large pool.
-        """
-        if self._procviz_cancelled.is_set():
-            raise CreationCancelled("pool creation cancelled by Stop")
-        proc = self._procviz_cls(*args, **kwds)
-        proc._procviz_key = self._procviz_key
-        self._procviz_created[id(proc)] = proc
-        return proc
-
-    @staticmethod
-    def _maintain_pool(*args: Any, **kwargs: Any) -> None:
-        """The Pool's replacement of exited workers, ending quietly once the run is cancelled.
-
-        The Pool's maintenance thread calls this; a worker asked for after cancel() raises
-        :class:`CreationCancelled`, which would otherwise end that thread with a traceback on stderr.
-        """
-        try:
-            multiprocessing.pool.Pool._maintain_pool(*args, **kwargs)  # type: ignore[attr-defined]
-        except CreationCancelled:
-            pass
-
-    def worker_processes(self) -> list[Any]:
-        """The Pool's current worker Process objects."""
-        return list(getattr(self, "_pool", []))
 
 
 def map_plan(pool: multiprocessing.pool.Pool, plan: TaskPlan, timeout_s: float | None = None) -> None:
@@ -107,24 +44,21 @@ class PoolBackend(Backend):
 
     def __init__(self, config: Any, address: str) -> None:
         super().__init__(config, address)
-        self._key = register_observer(_ExitReporter(self.exits))
+        # The Pool's creation may have begun before the engine was imported (procviz run): adopted.
+        self._creation = take_creation(config, address)
+        self.exits = self._creation.exits
+        self._key = self._creation.key
         self._results: list[Any] = []
         self._delivered = False
         self._delivery = Delivery()  # when _delivered was first seen: END datagrams get a grace
-        self._created: dict[int, Any] = {}  # every worker Process ever made, by id()
-        self._cancelled = threading.Event()
+        self._created = self._creation.created  # every worker Process ever made, by id()
+        self._cancelled = self._creation.cancelled
         self.pool: ObservedPool | None = None
 
     def start(self) -> None:
         """Create the Pool (the runner calls this on its submitter thread: with many workers
         under spawn, creation takes seconds, and a Stop must not wait for it)."""
-        ctx = multiprocessing.get_context(self.config.start_method)
-        self.pool = ObservedPool(
-            self.config.workers, initializer=bootstrap, initargs=(self.address, preload_function(self.config)),
-            maxtasksperchild=self.config.maxtasksperchild, context=ctx,
-            exit_sink_key=self._key, start_method=self.config.start_method,
-            cancelled=self._cancelled, created=self._created,
-        )
+        self.pool = self._creation.result()
 
     def cancel(self) -> None:
         """Stop creating workers (a Stop during Pool creation, or replacements of dying ones)."""

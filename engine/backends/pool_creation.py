@@ -1,0 +1,168 @@
+"""A ``multiprocessing.Pool`` whose workers are observed, and its creation on a thread of its own.
+
+Standard library only (numpy and the engine's records are imported only when a worker exits):
+``procviz run`` begins a Pool run's creation before it imports numpy and the engine (see
+:mod:`procviz.engine.head_start`), so the spawned workers boot while the parent imports; the
+:class:`~procviz.engine.backends.pool.PoolBackend` of the run then adopts the Pool
+(:func:`take_creation`) instead of making one. The window, whose process has everything imported
+already, makes its Pool the same way, from the backend's own start().
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.pool
+import queue
+import threading
+import time
+from typing import Any
+
+from procviz.engine.spawner import in_spawner_thread
+from procviz.engine.startup_watch import preload_function
+from procviz.engine.worker.process import OBSERVED, register_observer, start_processes_in
+from procviz.engine.worker.startup import bootstrap
+
+start_processes_in(in_spawner_thread)  # workers fork from the long-lived spawner thread
+
+
+class _ExitReporter:
+    """Hears of a Pool's worker processes: reports each exit code once, when the Pool joins it."""
+
+    def __init__(self, exits: Any) -> None:
+        self._exits = exits
+
+    def on_start(self, proc: Any) -> None:
+        """Nothing to do: the worker announces itself."""
+
+    def on_terminate(self, proc: Any) -> None:
+        """Nothing to do: the exit is reported at the join."""
+
+    def on_join(self, proc: Any) -> None:
+        """Report the exit code, once."""
+        code = proc.exitcode
+        if code is not None and not getattr(proc, "_procviz_reported", False):
+            from procviz.engine.events import WorkerExit  # numpy: not before a worker exits
+
+            proc._procviz_reported = True
+            self._exits.put(WorkerExit(proc.pid, code, time.monotonic_ns()))
+
+
+class CreationCancelled(RuntimeError):
+    """A worker was asked for after Stop (or the run's end): the Pool must start no more."""
+
+
+class ObservedPool(multiprocessing.pool.Pool):
+    """A Pool whose worker processes report their exit codes to a queue."""
+
+    def __init__(self, *args: Any, exit_sink_key: int, start_method: str, cancelled: threading.Event,
+                 created: dict[int, Any], **kwargs: Any) -> None:
+        self._procviz_key = exit_sink_key
+        self._procviz_cls = OBSERVED[start_method]
+        self._procviz_cancelled = cancelled
+        self._procviz_created = created
+        super().__init__(*args, **kwargs)
+
+    def Process(self, ctx: Any, *args: Any, **kwds: Any) -> Any:  # type: ignore[override]  # noqa: N802 - Pool's hook name
+        """Create a worker of the observed class (the Pool calls this for every new worker).
+
+        Raising here while the constructor starts workers makes ``Pool.__init__`` end the ones it
+        started and give up: that is how a Stop interrupts the creation of a large pool.
+        """
+        if self._procviz_cancelled.is_set():
+            raise CreationCancelled("pool creation cancelled by Stop")
+        proc = self._procviz_cls(*args, **kwds)
+        proc._procviz_key = self._procviz_key
+        self._procviz_created[id(proc)] = proc
+        return proc
+
+    @staticmethod
+    def _maintain_pool(*args: Any, **kwargs: Any) -> None:
+        """The Pool's replacement of exited workers, ending quietly once the run is cancelled.
+
+        The Pool's maintenance thread calls this; a worker asked for after cancel() raises
+        :class:`CreationCancelled`, which would otherwise end that thread with a traceback on stderr.
+        """
+        try:
+            multiprocessing.pool.Pool._maintain_pool(*args, **kwargs)  # type: ignore[attr-defined]
+        except CreationCancelled:
+            pass
+
+    def worker_processes(self) -> list[Any]:
+        """The Pool's current worker Process objects."""
+        return list(getattr(self, "_pool", []))
+
+
+class PoolCreation:
+    """The observed Pool of one run and what its backend shares with it: the exits queue, the
+    cancel flag, every worker Process made. :meth:`begin` creates it on a thread of its own."""
+
+    def __init__(self, config: Any, address: str) -> None:
+        self.config = config
+        self.address = address
+        self.exits: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.key = register_observer(_ExitReporter(self.exits))
+        self.cancelled = threading.Event()
+        self.created: dict[int, Any] = {}  # every worker Process ever made, by id()
+        self._pool: ObservedPool | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def create(self) -> ObservedPool:
+        """Create the Pool here and now (on the calling thread)."""
+        ctx = multiprocessing.get_context(self.config.start_method)
+        return ObservedPool(
+            self.config.workers, initializer=bootstrap,
+            initargs=(self.address, preload_function(self.config)),
+            maxtasksperchild=self.config.maxtasksperchild, context=ctx,
+            exit_sink_key=self.key, start_method=self.config.start_method,
+            cancelled=self.cancelled, created=self.created,
+        )
+
+    def begin(self) -> None:
+        """Start creating the Pool on a daemon thread; :meth:`result` waits for it."""
+        self._thread = threading.Thread(target=self._create_in_thread, name="procviz-pool-create", daemon=True)
+        self._thread.start()
+
+    def _create_in_thread(self) -> None:
+        try:
+            self._pool = self.create()
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever takes the result
+            self._error = exc
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait until the creation begun by :meth:`begin` ended; False if it still goes on."""
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            return not self._thread.is_alive()
+        return True
+
+    def result(self) -> ObservedPool:
+        """The Pool: the one begun by :meth:`begin` (waited for), else created now; raises what
+        its creation raised."""
+        if self._thread is None:
+            return self.create()
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._pool is not None
+        return self._pool
+
+
+_begun: dict[str, PoolCreation] = {}
+_begun_lock = threading.Lock()
+
+
+def begin_creation(config: Any, address: str) -> PoolCreation:
+    """Begin creating the Pool of the run whose event socket is ``address``; its backend adopts it."""
+    creation = PoolCreation(config, address)
+    with _begun_lock:
+        _begun[address] = creation
+    creation.begin()
+    return creation
+
+
+def take_creation(config: Any, address: str) -> PoolCreation:
+    """The creation begun for the run at ``address`` (once), else a new one not begun yet."""
+    with _begun_lock:
+        creation = _begun.pop(address, None)
+    return creation if creation is not None else PoolCreation(config, address)

@@ -1,0 +1,97 @@
+"""Where a run lives (its sockets and its process tree), and the head start of a Pool run.
+
+:class:`RunPlaces` is what must exist before any worker of a run does: the event socket, the
+start-up socket beside it, and the run's process tree, told to the guardian. The engine makes one
+for every run (:mod:`procviz.engine.runner`).
+
+:class:`HeadStart` is ``procviz run``'s shortcut for a Pool run: right after its arguments are
+parsed, before it imports numpy and the engine (~100 ms of imports), it makes the run's places and
+begins the Pool's creation, so the spawned workers boot (~120 ms) while the parent imports, not
+after. Everything here imports the standard library and procviz's numpy-free modules only (a test
+keeps it so). The engine then takes the places over, and the run's Pool backend adopts the Pool
+(:func:`procviz.engine.backends.pool_creation.take_creation`).
+
+Not for a workload of the ``function`` kind (its module is imported in a child before any worker
+starts: :mod:`procviz.engine.preflight`), nor for scenarios or other backends.
+"""
+
+from __future__ import annotations
+
+import time
+
+from procviz.engine.channel import EventReceiver
+from procviz.engine.config import RunConfig
+from procviz.engine.guardian import guardian
+from procviz.engine.proctree import RunTree
+from procviz.engine.startup_watch import StartupWatch, startup_limit_s
+
+CREATED_WAIT_S = 5.0  # at most, for the head start's Pool to be created before numpy's import
+
+
+class RunPlaces:
+    """A run's event socket, start-up socket and process tree (the guardian told of it)."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.receiver = EventReceiver()
+        try:
+            self.startup = StartupWatch(self.receiver.address, startup_limit_s(config))
+            # The tree before any worker: it tells the run's own children from those this process had before.
+            self.tree = RunTree(self.receiver.address)
+        except BaseException:
+            self.receiver.close()
+            raise
+        # Told before any worker exists: a kill -9 from here on still has its processes swept.
+        guardian.protect(self.tree.tag)
+
+    def close(self) -> None:
+        """Close both sockets (and remove the run's folder)."""
+        try:
+            self.startup.close()
+        finally:
+            self.receiver.close()
+
+
+def wants_head_start(config: RunConfig) -> bool:
+    """Whether ``config`` is a Pool run whose workers may start before the engine is imported."""
+    return config.backend == "pool" and not config.scenario and config.workload.kind != "function"
+
+
+class HeadStart:
+    """A Pool run begun before the engine exists: its places, its start time, its Pool's creation."""
+
+    def __init__(self, config: RunConfig) -> None:
+        from procviz.engine.backends.pool_creation import begin_creation
+
+        self.config = config
+        self.t0_ns = time.monotonic_ns()  # the run's start: its workers are created from here on
+        self.places = RunPlaces(config)
+        try:
+            self.creation = begin_creation(config, self.places.receiver.address)
+        except BaseException:
+            self._close_places()
+            raise
+        self.taken = False  # set by the engine when it takes the run over
+
+    def wait_created(self) -> None:
+        """Wait until the Pool's workers are created (bounded): environment changes made after this
+        (numpy's import sets one for a moment, see numpy_import) are not seen by them."""
+        self.creation.wait(CREATED_WAIT_S)
+
+    def abandon(self) -> None:
+        """If the engine never took the run: end the Pool's workers and close the places."""
+        if not self.taken:
+            self.end()
+
+    def end(self) -> None:
+        """End the Pool's workers and close the places (the run failed before its backend existed)."""
+        self.creation.cancelled.set()
+        if self.creation.wait(CREATED_WAIT_S):
+            try:
+                self.creation.result().terminate()
+            except BaseException:  # noqa: BLE001 - creation failed or was cancelled: nothing to end
+                pass
+        self._close_places()
+
+    def _close_places(self) -> None:
+        self.places.close()
+        guardian.done(self.places.tree.tag)
