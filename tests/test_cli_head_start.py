@@ -1,0 +1,120 @@
+"""``procviz run`` asks for a Pool run's workers before it imports numpy and the engine (issue 10).
+
+The spawned workers boot (~120 ms) while the parent imports (~100 ms), instead of after. These
+tests pin the order and what it must not break: the Pool is created with no numpy in the parent,
+its creation ends before numpy's import sets its OpenBLAS variable (so no worker inherits it), the
+modules on that path stay numpy-free, the engine takes the run over whole, and a head start the
+engine never takes leaves no worker behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from engine_helpers import wait_gone, worker_pids
+
+from procviz.engine.config import parse_config
+from procviz.engine.head_start import HeadStart, wants_head_start
+from procviz.engine.runner import Engine
+
+PROBE = """
+import json, os, sys
+import procviz.engine.backends.pool_creation as pc
+import procviz.engine.cli as cli
+
+seen = {}
+create = pc.PoolCreation.create
+
+def probed(self):
+    seen["numpy_at_creation"] = "numpy" in sys.modules
+    seen["blas_variable_at_creation"] = os.environ.get("OPENBLAS_NUM_THREADS")
+    pool = create(self)
+    seen["workers_created"] = len(self.created)
+    return pool
+
+pc.PoolCreation.create = probed
+import_numpy = cli.import_numpy
+
+def probed_numpy(*args):
+    seen.setdefault("workers_created_before_numpy", seen.get("workers_created", 0))
+    import_numpy(*args)
+
+cli.import_numpy = probed_numpy
+seen["code"] = cli.main(sys.argv[1:])
+print("PROBE " + json.dumps(seen))
+"""
+
+
+def _probe(*args: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
+                                                           "OMP_NUM_THREADS")}
+    proc = subprocess.run([sys.executable, "-c", PROBE, "run", *args], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("PROBE "))
+    return json.loads(line.removeprefix("PROBE "))
+
+
+def test_a_pool_run_creates_its_workers_before_numpy_is_imported() -> None:
+    seen = _probe("--workers", "2", "--kind", "cpu", "--count", "4", "--duration-ms", "0", "--quiet")
+    assert seen["code"] == 0
+    assert seen["numpy_at_creation"] is False
+    assert seen["workers_created_before_numpy"] == 2  # created, not only begun: see the next assertion
+    assert seen["blas_variable_at_creation"] is None  # workers inherit the environment of their creation
+
+
+def test_a_function_workload_gets_no_head_start() -> None:
+    # its module is imported in a child before any worker exists (preflight): no early workers
+    seen = _probe("--workers", "2", "--kind", "function", "--function", "procviz.engine.worker.demo_tasks:noop",
+                  "--count", "2", "--quiet")
+    assert seen["code"] == 0
+    assert seen["numpy_at_creation"] is True
+
+
+@pytest.mark.parametrize(("data", "wanted"), [
+    ({"backend": "pool", "workload": {"kind": "cpu", "count": 2}}, True),
+    ({"backend": "pool", "workload": {"kind": "sleep", "count": 2}}, True),
+    ({"backend": "pool", "workload": {"kind": "function", "count": 2,
+                                      "function": "procviz.engine.worker.demo_tasks:noop"}}, False),
+    ({"backend": "process_pool_executor", "workload": {"kind": "cpu", "count": 2}}, False),
+    ({"backend": "process", "scenario": "pipe_ping_pong"}, False),
+])
+def test_only_plain_pool_runs_get_a_head_start(data: dict, wanted: bool) -> None:
+    assert wants_head_start(parse_config(data)) is wanted
+
+
+def test_the_head_start_path_imports_no_numpy() -> None:
+    code = ("import sys\nimport procviz.engine.cli, procviz.engine.head_start, procviz.engine.backends.pool_creation\n"
+            "print('numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_engine_takes_a_head_start_over_whole() -> None:
+    config = parse_config({"workers": 2, "workload": {"kind": "cpu", "count": 6, "duration_ms": 1}})
+    head = HeadStart(config)
+    early = {p.pid for p in head.creation.created.values()} if head.creation.wait(30) else set()
+    engine = Engine()
+    engine.start(config, head)
+    result = engine.join(60)
+    assert result is not None and result.outcome == "completed", result and result.message
+    assert result.timeline.run is not None and result.timeline.run.t0_ns == head.t0_ns
+    assert early and early <= worker_pids(result)  # the head start's workers ran the tasks
+    head.abandon()  # taken: nothing to do
+    assert not wait_gone(worker_pids(result))
+    assert not os.path.exists(head.places.receiver.address)
+
+
+def test_a_head_start_the_engine_never_takes_leaves_no_worker() -> None:
+    config = parse_config({"workers": 2, "workload": {"kind": "sleep", "count": 2, "duration_ms": 10}})
+    head = HeadStart(config)
+    head.wait_created()
+    pids = {p.pid for p in head.creation.created.values()}
+    assert len(pids) == 2
+    head.abandon()
+    assert not wait_gone(pids)
+    assert not os.path.exists(os.path.dirname(head.places.receiver.address))
