@@ -1,4 +1,4 @@
-"""Per-worker OS state over time, measured from the kernel, plus CPU% and RSS from psutil.
+"""Per-worker OS state over time, measured from the kernel, plus the worker process's CPU% and RSS.
 
 Every ``period`` the sampler reads each live worker thread's ``/proc/<pid>/task/<tid>/schedstat``
 (on-CPU ns, run-queue wait ns) and the state letter of its ``stat`` through kept descriptors.
@@ -15,7 +15,10 @@ windows merge while their label and shares stay close; an interval is cut every
 ``max_interval_s`` so a live view sees it grow.
 
 NEW (created -> ready) and TERMINATED (after exit) come from the lane's lifecycle, not from here.
-Where schedstat is missing, windows are split with psutil CPU times only and READY never appears.
+Where schedstat is missing, windows are split with the process's CPU times only and READY never
+appears. CPU% and RSS come from the process's ``/proc/<pid>/stat`` (what psutil reads, without
+importing it: the parent's imports are taken from the booting workers on 2 cores), every
+``resource_every`` ticks.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import psutil
 
 from procviz.engine.events import INTERVAL_DTYPE, MACHINE_DTYPE, RESOURCE_DTYPE, WorkerState
 from procviz.engine.exit_watch import ExitWatch, KernelExit
@@ -34,7 +36,9 @@ from procviz.engine.machine import MachineSampler
 from procviz.engine.worker.clock import schedstat_path
 
 SHARE_TOLERANCE = 0.10  # windows merge into one interval while their shares differ less than this
-_GONE = (OSError, ValueError, IndexError, psutil.Error)
+_GONE = (OSError, ValueError, IndexError)
+_TICK_NS = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def window_state(length: int, cpu: int, ready: int) -> WorkerState:
@@ -93,6 +97,38 @@ class _ThreadFiles:
         self.sched = self.stat = -1
 
 
+class _ProcessUsage:
+    """A worker process's CPU time and RSS, from a kept descriptor on ``/proc/<pid>/stat``."""
+
+    def __init__(self, pid: int) -> None:
+        self.fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+        self._last: tuple[int, int] | None = None  # (monotonic ns, CPU ns) of the last percent()
+
+    def read(self) -> tuple[int, int]:
+        """(CPU ns of the whole process, user + system; RSS bytes); raises OSError once it is gone."""
+        raw = os.pread(self.fd, 1024, 0)
+        fields = raw[raw.rfind(b")") + 2:].split()  # fields from the 3rd on (the name may hold spaces)
+        return (int(fields[11]) + int(fields[12])) * _TICK_NS, int(fields[21]) * _PAGE
+
+    def percent(self) -> tuple[float, int]:
+        """(CPU% since the last call, as psutil's cpu_percent: 100 = one CPU; RSS bytes). The first
+        call primes and answers 0.0."""
+        cpu, rss = self.read()
+        now = time.monotonic_ns()
+        last, self._last = self._last, (now, cpu)
+        if last is None or now <= last[0]:
+            return 0.0, rss
+        return 100.0 * (cpu - last[1]) / (now - last[0]), rss
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+        self.fd = -1
+
+
 class _LaneProbe:
     """One lane: its kernel counters, its window builder and its open interval."""
 
@@ -104,11 +140,11 @@ class _LaneProbe:
             self.files = _ThreadFiles(pid, tid)
         except OSError:
             self.files = None
-        self.proc: psutil.Process | None
+        self.proc: _ProcessUsage | None
         try:
-            self.proc = psutil.Process(pid)
-            self.proc.cpu_percent(None)  # prime: the first call always answers 0.0
-        except psutil.Error:
+            self.proc = _ProcessUsage(pid)
+            self.proc.percent()  # prime: the first call always answers 0.0
+        except _GONE:
             self.proc = None
         cpu, ready, _ = self.read()
         if baseline is not None and baseline[0] >= 0:
@@ -123,13 +159,14 @@ class _LaneProbe:
         if self.files is not None:
             return self.files.read()
         if self.proc is not None:
-            t = self.proc.cpu_times()
-            return int((t.user + t.system) * 1e9), 0, "?"
+            return self.proc.read()[0], 0, "?"
         raise OSError("no counters")
 
     def close(self) -> None:
         if self.files is not None:
             self.files.close()
+        if self.proc is not None:
+            self.proc.close()
 
 
 class StateSampler:
@@ -258,9 +295,8 @@ class StateSampler:
             self._windows(probe, probe.windows.feed(now_ns, cpu, ready, runnable=state == "R"))
             if with_resources and probe.proc is not None:
                 try:
-                    self._resources.append((probe.lane, now_ns, probe.proc.cpu_percent(None),
-                                            probe.proc.memory_info().rss))
-                except psutil.Error:
+                    self._resources.append((probe.lane, now_ns, *probe.proc.percent()))
+                except _GONE:
                     pass
         if self.machine is not None:
             self.machine.tick(time.monotonic_ns(), self.worker_cpu_ns)
