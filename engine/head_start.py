@@ -25,7 +25,7 @@ from procviz.engine.guardian import guardian
 from procviz.engine.proctree import RunTree
 from procviz.engine.startup_watch import StartupWatch, startup_limit_s
 
-CREATED_WAIT_S = 5.0  # at most, for the head start's Pool to be created before numpy's import
+ABANDON_WAIT_S = 5.0  # at most, for an abandoned head start's Pool to be created (then ended)
 
 
 class RunPlaces:
@@ -73,9 +73,11 @@ class HeadStart:
         self.taken = False  # set by the engine when it takes the run over
 
     def wait_created(self) -> None:
-        """Wait until the Pool's workers are created (bounded): environment changes made after this
-        (numpy's import sets one for a moment, see numpy_import) are not seen by them."""
-        self.creation.wait(CREATED_WAIT_S)
+        """Wait until the Pool's workers are created: environment changes made after this (numpy's
+        import sets one for a moment, see numpy_import) are not seen by them. Not bounded: a
+        creation only starts processes (seconds at worst, for 32 spawn workers on a busy machine),
+        and a worker created later would inherit that variable; Ctrl-C still interrupts the wait."""
+        self.creation.wait()
 
     def abandon(self) -> None:
         """If the engine never took the run: end the Pool's workers and close the places."""
@@ -85,7 +87,7 @@ class HeadStart:
     def end(self) -> None:
         """End the Pool's workers and close the places (the run failed before its backend existed)."""
         self.creation.cancelled.set()
-        if self.creation.wait(CREATED_WAIT_S):
+        if self.creation.wait(ABANDON_WAIT_S):
             try:
                 self.creation.result().terminate()
             except BaseException:  # noqa: BLE001 - creation failed or was cancelled: nothing to end

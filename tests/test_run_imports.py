@@ -3,8 +3,8 @@
 Each of these modules cost 10-20 ms of a small run's time and none is needed by it: the progress
 bar's rich (no terminal here), the version lookup's importlib.metadata, numpy.random (a fixed
 duration draws nothing), numpy.ma (np.unique pulled it in at the end of every run), the presets
-and the file formats (no --preset, no --out). ``-X importtime`` is inherited by the spawned
-workers, so the set below covers the parent and its workers.
+and the file formats (no --preset, no --out), psutil (the sampler reads /proc itself). ``-X importtime``
+is inherited by the spawned workers, so the set below covers the parent and its workers.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 import pytest
 
 NOT_ON_A_PLAIN_RUN = ("rich", "importlib.metadata", "numpy.random", "numpy.ma", "procviz.engine.presets",
-                      "procviz.engine.formats")
+                      "procviz.engine.formats", "psutil")
 
 
 def _imported(args: list[str], env: dict[str, str] | None = None) -> tuple[set[str], str]:

@@ -1,0 +1,53 @@
+"""How often the engine loop wakes while a run goes on (issue 10: its CPU is the workers' on 2 cores).
+
+While tasks are being handed out the loop makes at most one pass per sampling tick, however many
+datagrams the workers send; once every result is back it takes the last events as they arrive,
+so the end of a run is not put off by a tick. Counts, not timings: a loaded machine can only make
+the loop wake less often.
+"""
+
+from __future__ import annotations
+
+import time
+
+from engine_helpers import run_config
+
+import procviz.engine.run_loop as run_loop
+
+
+def test_the_loop_makes_at_most_one_pass_per_tick_while_tasks_are_handed_out(monkeypatch) -> None:
+    passes: list[tuple[float, bool]] = []
+    real = run_loop.LiveRun._pass
+
+    def counted(self, now):
+        passes.append((time.monotonic(), self.submitter.is_alive()))
+        return real(self, now)
+
+    monkeypatch.setattr(run_loop.LiveRun, "_pass", counted)
+    # 2 workers flushing a datagram every ~10 ms each: a pass per datagram would be ~4 per tick
+    result = run_config({"workers": 2, "workload": {"kind": "cpu", "count": 400, "duration_ms": 2}})
+    assert result.outcome == "completed", result.message
+    busy = [t for t, alive in passes if alive]
+    assert len(busy) >= 5  # the check sees the loop at work
+    elapsed = busy[-1] - busy[0]
+    assert len(busy) - 1 <= elapsed / run_loop.LOOP_S + 1
+
+
+def test_once_every_result_is_back_the_loop_waits_for_no_tick(monkeypatch) -> None:
+    waits: list[tuple[bool, float]] = []  # (submitter alive, how long the wait may not end)
+    real_wait, real_loop = run_loop.EventReceiver.wait_for_events, run_loop.LiveRun._loop
+
+    def loop(self):
+        def recorded(tick_due_s, not_before_s):
+            waits.append((self.submitter.is_alive(), not_before_s - time.monotonic()))
+            return real_wait(self.receiver, tick_due_s, not_before_s)
+
+        self.receiver.wait_for_events = recorded
+        return real_loop(self)
+
+    monkeypatch.setattr(run_loop.LiveRun, "_loop", loop)
+    for _ in range(3):  # the last events usually come after the last result (a worker flushes within 10 ms)
+        result = run_config({"workers": 2, "workload": {"kind": "sleep", "count": 4, "duration_ms": 30}})
+        assert result.outcome == "completed", result.message
+    assert any(alive and pause > 0 for alive, pause in waits)  # spaced while tasks are handed out
+    assert all(pause <= 0 for alive, pause in waits if not alive)
