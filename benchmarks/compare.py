@@ -11,6 +11,12 @@ note when not. Everything measured, raw samples included, goes to a JSON file.
 ``--quick`` runs tiny sizes once: it checks that the harness works (the test suite runs it) and
 says nothing about speed.
 
+``--baseline REV`` also runs procviz as it was at git revision ``REV`` of this repository (its tree
+unpacked to a temporary folder, byte-compiled, and put first on ``PYTHONPATH``) in the same
+rounds, as the contender ``procviz@REV``, and prints the medians of the per-pair ratios of this
+procviz to it: an A/B of a change that the load of a shared machine does not swamp as easily as
+two separate tables would.
+
 Derived per-task figures come from the large no-op workload (1,000,000 tasks, chunksize 1000):
 worker CPU added per task = (procviz workers' CPU - bare workers' CPU) / tasks, workers' CPU being
 the whole process tree's minus the parent's own; parent CPU per event = (procviz parent CPU -
@@ -20,6 +26,8 @@ bare parent CPU) / (2 x tasks): every task is two events, a start and an end.
 from __future__ import annotations
 
 import argparse
+import compileall
+import io
 import json
 import os
 import platform
@@ -27,6 +35,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -157,16 +166,37 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def run_workload(w: Workload, env: dict[str, str]) -> dict[str, list[Sample]]:
-    """Every contender ``w.rounds`` times, in alternating order, bare in every round."""
+def run_workload(w: Workload, env: dict[str, str], baseline: tuple[str, dict[str, str]] | None = None
+                 ) -> dict[str, list[Sample]]:
+    """Every contender ``w.rounds`` times, in alternating order, bare in every round. ``baseline``:
+    (name, environment) of procviz at an older revision, run as one more contender."""
     cmds = contenders(w)
+    envs = dict.fromkeys(cmds, env)
+    if baseline is not None:
+        cmds[baseline[0]], envs[baseline[0]] = cmds["procviz"], baseline[1]
     names = list(cmds)
     samples: dict[str, list[Sample]] = {n: [] for n in names}
     for r in range(w.rounds):
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
-            samples[name].append(measure(cmds[name], env))
+            samples[name].append(measure(cmds[name], envs[name]))
     return samples
+
+
+def unpack_baseline(rev: str, folder: str) -> str:
+    """Unpack revision ``rev`` of this repository as the package ``procviz`` in ``folder`` and
+    byte-compile it (as compile_procviz does for this one); returns the commit it named."""
+    root = HERE.parent
+    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", rev], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    tar = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", "--prefix=procviz/", commit],
+                         capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(tar)) as f:
+        f.extractall(folder, filter="data")
+    package = Path(folder) / "procviz"
+    for sub, depth in ((package, 0), (package / "engine", 10), (package / "gui", 10)):
+        compileall.compile_dir(str(sub), maxlevels=depth, quiet=1)
+    return commit
 
 
 def _ratio_stats(num: list[float], den: list[float]) -> dict[str, float]:
@@ -180,6 +210,15 @@ def summarize(w: Workload, samples: dict[str, list[Sample]]) -> dict:
     """Per contender: median wall/CPU/peak, and per-pair ratios to the bare run of the same round."""
     bare = samples["bare"]
     out: dict = {"workload": asdict(w), "contenders": {}}
+    base = next((name for name in samples if name.startswith("procviz@")), None)
+    if base is not None:  # this procviz against the baseline's, pair by pair
+        pv, old = samples["procviz"], samples[base]
+        out["vs_baseline"] = {
+            "baseline": base,
+            "wall_ratio": _ratio_stats([s.wall_s for s in pv], [s.wall_s for s in old]),
+            "cpu_ratio": _ratio_stats([s.cpu_s for s in pv], [s.cpu_s for s in old]),
+            "parent_cpu_ratio": _ratio_stats([s.self_cpu_s for s in pv], [s.self_cpu_s for s in old]),
+        }
     for name, runs in samples.items():
         peak = statistics.median(s.peak_kib for s in runs)
         out["contenders"][name] = {
@@ -304,13 +343,21 @@ def table(results: list[dict], extra: dict[str, dict], before: dict, after: dict
             if name == "bare":
                 continue
             wr, cr = c["wall_ratio"], c["cpu_ratio"]
-            target = f"<= {w['target']:.2f}x" if name == "procviz" else "(peer)"
+            target = f"<= {w['target']:.2f}x" if name == "procviz" else (
+                "(baseline)" if name.startswith("procviz@") else "(peer)")
             verdict = _verdict(wr["median"], w["target"]) if name == "procviz" else ""
             peak = f"{bare['peak_mib']:.0f} -> {c['peak_mib']:.0f}"
             lines.append(
                 f"| {w['label']} ({w['rounds']} pairs) | {name} | {bare['wall_s']:.2f} -> {c['wall_s']:.2f} | "
                 f"{wr['median']:.2f}x ({wr['min']:.2f}-{wr['max']:.2f}) | "
                 f"{cr['median']:.2f}x ({cr['min']:.2f}-{cr['max']:.2f}) | {peak} | {target} | {verdict} |")
+    for r in results:
+        vs = r.get("vs_baseline")
+        if vs:
+            wr, cr, pr = vs["wall_ratio"], vs["cpu_ratio"], vs["parent_cpu_ratio"]
+            lines.append(f"| {r['workload']['label']}: this procviz / {vs['baseline']} | procviz | | "
+                         f"{wr['median']:.3f}x ({wr['min']:.2f}-{wr['max']:.2f}) | {cr['median']:.3f}x "
+                         f"({cr['min']:.2f}-{cr['max']:.2f}); parent CPU {pr['median']:.3f}x | | | |")
     for r in results:
         if r["workload"]["key"] in ("noop1m", "fn1m"):
             c = r["contenders"]["procviz"]
@@ -351,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-exports", action="store_true", help="skip the whole-process export timings")
     parser.add_argument("--exports-only", action="store_true", help="run only the export timings (no workloads)")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "compare.json", help="where to write JSON")
+    parser.add_argument("--baseline", metavar="REV", help="also run procviz at git revision REV, as a contender "
+                        "(an A/B of a change)")
     args = parser.parse_args(argv)
     env = dict(os.environ)
     env.pop("BENCH_SELF_OUT", None)
@@ -361,12 +410,17 @@ def main(argv: list[str] | None = None) -> int:
     notes = [f"{name} not installed: skipped (pip install {name})" for name in ("mpire", "viztracer")
              if not _has(name)]
     install = compile_procviz()
-    before = machine()
-    results = []
-    for w in rows:
-        t = time.monotonic()
-        results.append(summarize(w, run_workload(w, env)))
-        print(f"[{w.key}: {time.monotonic() - t:.0f} s]", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="procviz-baseline-") as old_tree:
+        baseline = None
+        if args.baseline:
+            name = "procviz@" + unpack_baseline(args.baseline, old_tree)
+            baseline = (name, {**env, "PYTHONPATH": os.pathsep.join(filter(None, [old_tree, env.get("PYTHONPATH")]))})
+        before = machine()
+        results = []
+        for w in rows:
+            t = time.monotonic()
+            results.append(summarize(w, run_workload(w, env, baseline)))
+            print(f"[{w.key}: {time.monotonic() - t:.0f} s]", file=sys.stderr, flush=True)
     exports: list[dict] = []
     if not args.no_exports and not args.only:
         t = time.monotonic()

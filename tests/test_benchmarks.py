@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -27,3 +29,25 @@ def test_compare_quick_runs_and_writes_json(tmp_path):
         "export to CSV (JSON -> CSV)", "export to Chrome trace (JSON -> .trace.json)", "read CSV (CSV -> JSON)"]
     assert all(e["wall_s"] > 0 for e in data["exports"])
     assert "| workload |" in proc.stdout and "load average" in proc.stdout
+
+
+def _in_git_checkout() -> bool:
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                              timeout=30).returncode == 0
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _in_git_checkout(), reason="--baseline unpacks a git revision of this checkout")
+def test_compare_runs_a_baseline_revision_beside_this_procviz(tmp_path):
+    out = tmp_path / "compare.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "compare.py"), "--quick", "--no-peers",
+                           "--only", "trivial2", "--baseline", "HEAD", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(out.read_text())["results"][0]
+    base = row["vs_baseline"]["baseline"]
+    assert base.startswith("procviz@") and row["contenders"][base]["wall_s"] > 0
+    assert row["vs_baseline"]["cpu_ratio"]["median"] > 0
+    assert f"this procviz / {base}" in proc.stdout
