@@ -118,3 +118,24 @@ def test_a_head_start_the_engine_never_takes_leaves_no_worker() -> None:
     head.abandon()
     assert not wait_gone(pids)
     assert not os.path.exists(os.path.dirname(head.places.receiver.address))
+
+
+def test_a_failure_between_the_head_start_and_the_engine_leaves_no_worker(monkeypatch) -> None:
+    # e.g. Ctrl-C while numpy is imported: the workers already exist, and no engine will end them
+    import procviz.engine.backends.pool_creation as pool_creation
+    import procviz.engine.cli as cli
+
+    made: list[pool_creation.PoolCreation] = []
+    begin = pool_creation.begin_creation
+    monkeypatch.setattr(pool_creation, "begin_creation", lambda *a: made.append(begin(*a)) or made[-1])
+
+    def interrupted(*args: object) -> None:
+        raise RuntimeError("interrupted while importing numpy")
+
+    monkeypatch.setattr(cli, "import_numpy", interrupted)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        cli.main(["run", "--workers", "2", "--kind", "sleep", "--count", "2", "--duration-ms", "10", "--quiet"])
+    assert len(made) == 1
+    pids = {p.pid for p in made[0].created.values()}
+    assert len(pids) == 2
+    assert not wait_gone(pids)
