@@ -248,16 +248,36 @@ def cmd_run(args: argparse.Namespace) -> int:
             and _image_writer is None:
         print("procviz run: PNG/SVG need the GUI package: use the procviz command", file=sys.stderr)
         return EXIT_INVALID  # said before the run, not after it
-    head = _head_start(config)
+    interrupted = threading.Event()
+    restore = _catch_signals(interrupted)  # before any worker exists: a signal from now on ends the run cleanly
+    head = None
     try:
+        head = _head_start(config)
         import_numpy(config.start_method)  # without OpenBLAS's spinning threads
         from procviz.engine.runner import Engine
 
         engine = Engine(collect_after_run=False)  # the process ends after this one run
-        return _run(engine, config, head, args)
+        return _run(engine, config, head, args, interrupted, restore)
     finally:
         if head is not None:
             head.abandon()  # nothing, once the engine took it
+        restore()
+
+
+def _catch_signals(interrupted: threading.Event) -> Callable[[], None]:
+    """SIGINT and SIGTERM set ``interrupted`` from now on; returns what puts the previous handlers
+    back (once; not after a signal came: a second Ctrl-C must not raise mid-write)."""
+    def on_signal(signum: int, frame: Any) -> None:
+        interrupted.set()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        while old and not interrupted.is_set():
+            s, handler = old.popitem()
+            signal.signal(s, handler)
+
+    return restore
 
 
 def _head_start(config: RunConfig) -> HeadStart | None:
@@ -272,16 +292,12 @@ def _head_start(config: RunConfig) -> HeadStart | None:
     return head
 
 
-def _run(engine: Engine, config: RunConfig, head: HeadStart | None, args: argparse.Namespace) -> int:
-    """Run ``config`` on ``engine`` to its end: progress, summary, timeline file; the exit code."""
+def _run(engine: Engine, config: RunConfig, head: HeadStart | None, args: argparse.Namespace,
+         interrupted: threading.Event, restore_signals: Callable[[], None]) -> int:
+    """Run ``config`` on ``engine`` to its end (a signal, even one that came before, stops it):
+    progress, summary, timeline file; the exit code."""
     from procviz.engine.events import RunOutcome
 
-    interrupted = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        interrupted.set()
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     progress = RunProgress(wanted(args.quiet))
     engine.task_rows = progress.enabled  # a bar counts task rows; without one nothing reads them
     log.info("config: %s", json.dumps(config.to_json(), separators=(",", ":")))
@@ -289,9 +305,7 @@ def _run(engine: Engine, config: RunConfig, head: HeadStart | None, args: argpar
         engine.start(config, head)
         result = _follow(engine, interrupted, progress)
     finally:
-        for s, handler in old.items():
-            if not interrupted.is_set():  # after a first Ctrl-C, a second one must not raise mid-write
-                signal.signal(s, handler)
+        restore_signals()
     if result is None:
         print("procviz run: the engine did not stop in time", file=sys.stderr)
         return EXIT_FAILED

@@ -139,3 +139,35 @@ def test_a_failure_between_the_head_start_and_the_engine_leaves_no_worker(monkey
     pids = {p.pid for p in made[0].created.values()}
     assert len(pids) == 2
     assert not wait_gone(pids)
+
+
+SIGNAL_IN_THE_IMPORT_WINDOW = """
+import os, signal, sys
+import procviz.engine.backends.pool_creation as pc
+import procviz.engine.cli as cli
+
+made = []
+begin = pc.begin_creation
+pc.begin_creation = lambda *a: made.append(begin(*a)) or made[-1]
+import_numpy = cli.import_numpy
+
+def signalled(*args):
+    print("PIDS", *[p.pid for p in made[0].created.values()], flush=True)
+    os.kill(os.getpid(), signal.SIG%s)  # the workers exist, the engine does not yet
+    import_numpy(*args)
+
+cli.import_numpy = signalled
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("sig", ["INT", "TERM"])
+def test_a_signal_before_the_engine_exists_still_ends_the_run_cleanly(sig: str) -> None:
+    proc = subprocess.run([sys.executable, "-c", SIGNAL_IN_THE_IMPORT_WINDOW % sig, "run", "--workers", "2",
+                           "--kind", "sleep", "--count", "4", "--duration-ms", "30000"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stdout + proc.stderr  # stopped, as a signal during the run gives
+    assert "cancelled 4" in proc.stdout
+    pids = {int(p) for p in next(line for line in proc.stdout.splitlines() if line.startswith("PIDS")).split()[1:]}
+    assert len(pids) == 2
+    assert not wait_gone(pids)
