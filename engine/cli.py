@@ -287,7 +287,11 @@ def _head_start(config: RunConfig) -> HeadStart | None:
 
     if not wants_head_start(config):
         return None
-    head = HeadStart(config)
+    try:
+        head = HeadStart(config)
+    except Exception:  # noqa: BLE001 - no head start: the engine makes the run's places and says what fails
+        log.debug("no head start", exc_info=True)
+        return None
     head.wait_created()  # numpy's import sets an OpenBLAS variable for a moment: not for them
     return head
 
