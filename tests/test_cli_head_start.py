@@ -9,6 +9,7 @@ engine never takes leaves no worker behind.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -139,6 +140,19 @@ def test_a_failure_between_the_head_start_and_the_engine_leaves_no_worker(monkey
     pids = {p.pid for p in made[0].created.values()}
     assert len(pids) == 2
     assert not wait_gone(pids)
+    assert gc.isenabled()  # disabled for the imports only
+
+
+def test_the_collector_is_off_for_the_imports_only(monkeypatch) -> None:
+    import procviz.engine.cli as cli
+
+    seen: list[bool] = []
+    import_numpy = cli.import_numpy
+    monkeypatch.setattr(cli, "import_numpy", lambda *a: (seen.append(gc.isenabled()), import_numpy(*a))[1])
+    code = cli.main(["run", "--workers", "2", "--kind", "cpu", "--count", "2", "--duration-ms", "0", "--quiet"])
+    assert code == 0
+    assert seen == [False]
+    assert gc.isenabled()
 
 
 SIGNAL_IN_THE_IMPORT_WINDOW = """
