@@ -1,7 +1,7 @@
 """A run once its pieces exist: the engine loop over a live run, its shutdown, and its result.
 
 Split from :mod:`procviz.engine.runner` so that what only a live run needs (the tracker and its
-sampler, psutil, the metrics, the reaper) is imported after the workers were asked to start: on a
+sampler, the metrics, the reaper) is imported after the workers were asked to start: on a
 small run, those imports are done while the spawned workers boot, not before.
 
 Each loop pass: wait (at most LOOP_S) for datagrams, :meth:`LiveRun._pass` (take events in, sample,

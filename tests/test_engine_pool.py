@@ -98,16 +98,41 @@ def test_imap_with_chunks_runs_and_groups_chunks(api: str) -> None:
         assert len(set(tl.lane[tl.chunk == chunk].tolist())) == 1
 
 
-def test_a_worker_asked_for_after_cancel_ends_the_maintenance_pass_quietly(monkeypatch) -> None:
+def test_a_worker_asked_for_after_cancel_ends_the_maintenance_thread_quietly(monkeypatch, capsys) -> None:
     """The Pool's maintenance thread replaces exited workers; after cancel() the observed Pool refuses
-    new ones, and that refusal must not end the thread with a traceback on stderr (seen in CI when
-    workers exited at import and the run was failing)."""
-    import multiprocessing.pool
+    new ones, and that refusal must end the thread without a traceback on stderr (seen in CI when
+    workers exited at import and the run was failing). A real Pool: a worker is killed after cancel()."""
+    import os
+    import queue
+    import signal
+    import threading
 
-    from procviz.engine.backends.pool import CreationCancelled, ObservedPool
+    from procviz.engine.backends.pool_creation import ObservedPool, _ExitReporter
+    from procviz.engine.worker.process import forget_observer, register_observer
 
-    def refuse(*args, **kwargs):
-        raise CreationCancelled("pool creation cancelled by Stop")
-
-    monkeypatch.setattr(multiprocessing.pool.Pool, "_maintain_pool", staticmethod(refuse))
-    ObservedPool._maintain_pool("ctx", "Process", 2, [], None, None, None, (), None, False)  # no raise
+    seen: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", seen.append)
+    cancelled = threading.Event()
+    key = register_observer(_ExitReporter(queue.SimpleQueue()))
+    pool = ObservedPool(1, exit_sink_key=key, start_method="fork", cancelled=cancelled, created={})
+    try:
+        pid = pool.worker_processes()[0].pid
+        assert isinstance(pid, int) and pid > 0, pid  # (never kill(0): that is the whole process group)
+        cancelled.set()
+        os.kill(pid, signal.SIGKILL)
+        pool._worker_handler.join(60)  # type: ignore[attr-defined]
+        assert not pool._worker_handler.is_alive(), "the maintenance thread ended"  # type: ignore[attr-defined]
+    finally:
+        # terminate() first takes the task queue's reader lock, which the killed idle worker held:
+        # released on its behalf, as PoolBackend.shutdown does.
+        ender = threading.Thread(target=pool.terminate, daemon=True)
+        ender.start()
+        ender.join(0.5)
+        if ender.is_alive():
+            pool._inqueue._rlock.release()  # type: ignore[attr-defined]
+        ender.join(5)
+        forget_observer(key)
+    assert seen, "the thread ended by an exception"
+    for args in seen:
+        threading.__excepthook__(args)  # Python's own hook: what a user's terminal would show
+    assert capsys.readouterr().err == "", "no traceback"

@@ -69,23 +69,18 @@ class ObservedPool(multiprocessing.pool.Pool):
         started and give up: that is how a Stop interrupts the creation of a large pool.
         """
         if self._procviz_cancelled.is_set():
+            # The Pool's maintenance thread replaces exited workers from a method of Pool itself
+            # (its thread runs Pool._handle_workers, so an override of _maintain_pool is never
+            # called): after cancel() that thread ends, by SystemExit, the one exception Python's
+            # thread hook passes over without a traceback (exactly SystemExit, not a subclass).
+            # The constructor's thread gets the exception it ends the started workers on.
+            if threading.current_thread() is getattr(self, "_worker_handler", None):
+                raise SystemExit
             raise CreationCancelled("pool creation cancelled by Stop")
         proc = self._procviz_cls(*args, **kwds)
         proc._procviz_key = self._procviz_key
         self._procviz_created[id(proc)] = proc
         return proc
-
-    @staticmethod
-    def _maintain_pool(*args: Any, **kwargs: Any) -> None:
-        """The Pool's replacement of exited workers, ending quietly once the run is cancelled.
-
-        The Pool's maintenance thread calls this; a worker asked for after cancel() raises
-        :class:`CreationCancelled`, which would otherwise end that thread with a traceback on stderr.
-        """
-        try:
-            multiprocessing.pool.Pool._maintain_pool(*args, **kwargs)  # type: ignore[attr-defined]
-        except CreationCancelled:
-            pass
 
     def worker_processes(self) -> list[Any]:
         """The Pool's current worker Process objects."""
