@@ -47,6 +47,9 @@ import numpy as np
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gui_stalls import SlotTimer, StallSampler  # noqa: E402
 
 
 @dataclass
@@ -279,8 +282,11 @@ def whole_config(tasks: int, workers: int, chunksize: int) -> dict:
             "workload": {"kind": "cpu", "count": tasks, "duration_ms": 0}}
 
 
-def window_child(config_path: str) -> None:
-    """(In a child process.) Open the window, press Run, quit when the run ends; print tick gaps as JSON."""
+def window_child(config_path: str, stalls: bool = False) -> None:
+    """(In a child process.) Open the window, press Run, quit when the run ends; print tick gaps as JSON.
+
+    ``stalls``: also sample the GUI thread's stack and print where its long slices went first.
+    """
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -299,6 +305,11 @@ def window_child(config_path: str) -> None:
         probe = QTimer()
         probe.setInterval(GAP_PROBE_MS)
         probe.timeout.connect(lambda: fired.append(time.perf_counter()))
+        sampler = StallSampler() if stalls else None
+        slots = SlotTimer() if stalls else None
+        if sampler is not None and slots is not None:
+            probe.timeout.connect(sampler.tick)
+            slots.install()
         span: list[float] = []
 
         def finished(result) -> None:  # noqa: ANN001
@@ -309,6 +320,8 @@ def window_child(config_path: str) -> None:
         def start() -> None:
             span.append(time.perf_counter())
             probe.start()
+            if sampler is not None:
+                sampler.start()
             if not window.start_run():
                 app.quit()
 
@@ -316,6 +329,10 @@ def window_child(config_path: str) -> None:
         QTimer.singleShot(0, start)
         app.exec()
         window.close()
+    if sampler is not None:
+        sampler.stop()
+        print(sampler.report())
+        print(slots.report())
     gaps = np.diff(fired) * 1e3 if len(fired) > 1 else np.zeros(0)
     print(json.dumps({"run_s": span[-1] - span[0] if len(span) == 2 else None, "gaps_ms": gaps.tolist()}))
 
@@ -459,12 +476,22 @@ def main() -> None:
     parser.add_argument("--only-whole", action="store_true", help="only the whole-process comparison")
     parser.add_argument("--open-tasks", type=int, default=1_000_000, help="tasks of the file opened (0: skip)")
     parser.add_argument("--only-open", action="store_true", help="only the file opening")
+    parser.add_argument("--stalls", action="store_true",
+                        help="one window run of --whole-tasks in this process, sampling where the GUI thread's "
+                             "long slices go (benchmarks/gui_stalls.py)")
     parser.add_argument("--window-child", metavar="CONFIG", help=argparse.SUPPRESS)
     parser.add_argument("--headless-child", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if args.window_child:
         window_child(args.window_child)
+        return
+    if args.stalls:
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = Path(tmp) / "config.json"
+            cfg.write_text(json.dumps(whole_config(args.whole_tasks, args.workers, args.whole_chunksize)))
+            print(f"load: {open('/proc/loadavg').read().split()[:3]}")
+            window_child(str(cfg), stalls=True)
         return
     if args.headless_child:
         headless_child(args.headless_child)

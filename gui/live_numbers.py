@@ -2,21 +2,28 @@
 
 Each panel used to refresh on its own schedule (progress on every change, metrics and the table
 throttled), so mid-run the progress line could say 2 finished while the metrics said 0 done. Here
-one listener refreshes all of them at the same moment, from the same Timeline state: on a reset
-at once; on a run-status change in the next pass of the event loop; on task changes in the next
-pass too unless the last refresh was less than ten times its own cost ago (then once that time
-is up). So a small run's numbers are never a tick behind the chart, a million tasks never starve
-the event loop, and the refresh is never added to the tick that applied the change. A separate clock
-ticks the progress line's elapsed time while a run is live.
+one listener refreshes all of them at the same moment, from the same state of the Timeline: a
+frozen copy taken on the GUI thread, whose figures a worker thread computes
+(:mod:`procviz.gui.numbers_worker`); when they arrive, the progress counts, the figures and the
+table's rows are all taken from that copy. So the GUI thread never runs ``compute_metrics``
+(tens of milliseconds at 100k tasks), and the numbers are at most one refresh behind the chart.
+
+When: on a reset at once; on a run-status change in the next pass of the event loop; on task
+changes in the next pass too unless the last refresh was less than ten times its own cost ago
+(then once that time is up); never while a job is out (the change is taken by the next one). A
+file's figures are computed while it is read (MetricsPanel.preparer) and shown at once. A
+separate clock ticks the progress line's elapsed time while a run is live.
 """
 
 from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 
+from procviz.engine.metrics import Metrics
 from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.numbers_worker import FrozenCopy, NumbersJob, NumbersResult, NumbersWorker
 from procviz.gui.panels.metrics_panel import MetricsPanel
 from procviz.gui.panels.progress_panel import ProgressPanel
 from procviz.gui.panels.subscription import subscribe_while_alive
@@ -27,7 +34,12 @@ CLOCK_MS = 100
 
 
 class LiveNumbers(QObject):
-    """Refreshes ``progress``, ``metrics`` and ``table`` together; ticks the elapsed time."""
+    """Refreshes ``progress``, ``metrics`` and ``table`` together; ticks the elapsed time.
+
+    ``shown`` is emitted after each refresh reached the screen.
+    """
+
+    shown = Signal()
 
     def __init__(self, timeline: Timeline, progress: ProgressPanel, metrics: MetricsPanel,
                  table: TaskTableModel, parent: QObject | None = None) -> None:
@@ -39,13 +51,25 @@ class LiveNumbers(QObject):
         self.refreshes = 0
         self._pending = QTimer(self)
         self._pending.setSingleShot(True)
-        self._last = 0.0  # perf_counter() of the last refresh
-        self._cost = 0.0  # what it cost, in seconds
+        self._last = 0.0  # perf_counter() when the last refresh was shown
+        self._cost = 0.0  # what it cost (the worker's CPU time and the GUI thread's), in seconds
         self._pending.timeout.connect(self.refresh)
+        self._frozen = FrozenCopy()
+        self._out: NumbersJob | None = None  # the job the worker has
+        self._again = False  # something changed after that job's copy was taken
+        self.worker = NumbersWorker()
+        self.worker.computed.connect(self._on_computed)
+        worker = self.worker
+        self.destroyed.connect(lambda *_: worker.close())  # (must not reference self: gone by then)
         self.clock = QTimer(self)
         self.clock.setInterval(CLOCK_MS)
         self.clock.timeout.connect(progress.tick)
         self._unsubscribe = subscribe_while_alive(self, timeline, self._on_change)
+
+    @property
+    def settled(self) -> bool:
+        """Whether the numbers shown are of the Timeline as it is (no job out, none due)."""
+        return self._out is None and not self._again and not self._pending.isActive()
 
     def set_live(self, live: bool) -> None:
         """A run started (elapsed time follows the clock) or ended (final numbers, clock stops)."""
@@ -65,16 +89,47 @@ class LiveNumbers(QObject):
             # Never inside the tick that applied the change: in an event-loop pass of its own
             # (0 ms when due), so applying, the chart's fold and this refresh never add up to
             # one long freeze of the GUI thread.
-            wait_s = self._last + COST_FACTOR * self._cost - time.perf_counter()
-            self._pending.start(max(int(wait_s * 1000), 0))
+            self._pending.start(self._wait_ms())
+
+    def _wait_ms(self) -> int:
+        if not self.progress.live:
+            return 0  # a run's end or a file: its numbers at once
+        return max(int((self._last + COST_FACTOR * self._cost - time.perf_counter()) * 1000), 0)
 
     def refresh(self) -> None:
-        """Every panel from the Timeline as it is now (no batch is applied in between: GUI thread)."""
+        """Every panel from the Timeline as it is now: at once when nothing needs computing (no
+        run, a file's prepared figures), else when the worker brings the figures back."""
         self._pending.stop()
+        tl = self.timeline
+        prepared = self.metrics.take_prepared()
+        if tl.run is None or prepared is not None:
+            self._frozen.forget()
+            self._show(tl, prepared)
+            return
+        if self._out is not None:
+            self._again = True  # taken by the next job, once this one is back
+            return
+        self._again = False
+        self._out = NumbersJob(self._frozen.take(tl), self.metrics.baseline, tl.state, final=not self.progress.live)
+        self.worker.submit(self._out)
+
+    def _on_computed(self, result: NumbersResult) -> None:
+        job, self._out = result.job, None
+        if job.columns is self.timeline.state and result.metrics is not None:
+            self.metrics.baseline = result.baseline
+            self._show(job.frozen, result.metrics, result.cpu_s)
+        elif job.columns is not self.timeline.state:
+            self._again = True  # another run or file since: its own numbers
+        if self._again and not self._pending.isActive():
+            self._pending.start(self._wait_ms())
+
+    def _show(self, source: Timeline, metrics: Metrics | None, worker_s: float = 0.0) -> None:
+        """Show ``source``'s numbers (the shown Timeline, or a frozen copy of it) in every panel."""
         started = time.perf_counter()
-        self.progress.refresh()
-        self.metrics.refresh()
-        self.table.refresh_now()
+        self.progress.refresh(source)
+        self.metrics.show(metrics)
+        self.table.refresh_now(source)
         self.refreshes += 1
         self._last = time.perf_counter()
-        self._cost = self._last - started
+        self._cost = self._last - started + worker_s
+        self.shown.emit()

@@ -1,8 +1,8 @@
 """The main window: forms on the left, the live Gantt in the centre, numbers and tasks around it.
 
 The window owns one Timeline for its whole life; the chart and every panel subscribe to it.
-Runs feed it through the :class:`~procviz.gui.bridge.EngineBridge`; opened files are copied into it
-(only after they were read without error, so a bad file leaves the screen as it was). Dialogs
+Runs feed it through the :class:`~procviz.gui.bridge.EngineBridge`; opened files move into it
+(their columns, no copy; only after they were read without error, so a bad file leaves the screen as it was). Dialogs
 go through replaceable callables (``show_error`` here; ``files.ask_open_path`` and
 ``files.ask_save_path`` in :mod:`procviz.gui.timeline_files`) so tests answer them without a modal loop.
 """
@@ -53,7 +53,7 @@ from procviz.gui.settings import (
 )
 from procviz.gui.theme import THEMES, apply_theme
 from procviz.gui.timeline_files import TimelineFiles
-from procviz.gui.timeline_io import EXPORT_FORMATS, NATIVE, ExportFormat, load_into, snapshot
+from procviz.gui.timeline_io import EXPORT_FORMATS, NATIVE, ExportFormat, adopt_into, kept_aside
 
 STATUS_MS = 500
 # Bump when the dock layout changes: an older saved layout is then ignored, not half-applied.
@@ -319,7 +319,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Fix the fields marked in red first.", 5000)
             return False
         write_json(self.settings, "last_config", config.to_json())
-        self._previous = snapshot(self.timeline)
+        self._previous = kept_aside(self.timeline)  # (no copy: see kept_aside)
         try:
             self.bridge.start(config)
         except RuntimeError as exc:
@@ -360,7 +360,7 @@ class MainWindow(QMainWindow):
         if result.outcome in (RunOutcome.ERROR, RunOutcome.INVALID):
             # Nothing ran: show the previous timeline again rather than an empty run.
             if self._previous is not None and not (self.timeline.start_ns >= 0).any():
-                load_into(self.timeline, self._previous)
+                adopt_into(self.timeline, self._previous)
             self.show_error("The run failed", result.message)
         self._previous = None
 

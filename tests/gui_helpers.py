@@ -37,10 +37,17 @@ def make_window(qtbot, tmp_path: Path, engine=None):
 
 
 def run_and_wait(qtbot, window, timeout_ms: int = RUN_TIMEOUT_MS):
-    """Press Run and wait for the run's result (the RunResult the bridge emitted)."""
+    """Press Run and wait for the run's result (the RunResult the bridge emitted), and for its final
+    numbers (computed off the GUI thread: gui/live_numbers.py)."""
     with qtbot.waitSignal(window.bridge.runFinished, timeout=timeout_ms) as blocker:
         assert window.start_run(), f"run did not start: {window.form.problems}"
+    wait_numbers(qtbot, window)
     return blocker.args[0]
+
+
+def wait_numbers(qtbot, window, timeout_ms: int = 30_000) -> None:
+    """Wait until the numbers on screen are those of the shown Timeline (no job out on the worker)."""
+    qtbot.waitUntil(lambda: window.live_numbers.settled, timeout=timeout_ms)
 
 
 def children() -> set[int]:

@@ -8,7 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from gui_helpers import run_and_wait  # noqa: E402
+from gui_helpers import run_and_wait, wait_numbers  # noqa: E402
 
 from procviz.engine.config import parse_config  # noqa: E402
 from procviz.engine.events import TaskState  # noqa: E402
@@ -67,6 +67,7 @@ def test_a_stopped_run_shows_its_cancelled_tasks_apart(qtbot, window) -> None:
         qtbot.waitUntil(lambda: np.count_nonzero(window.timeline.state == TaskState.DONE) >= 1, timeout=60_000)
         window.stop_run()
     assert blocker.args[0].outcome == "stopped"
+    wait_numbers(qtbot, window)
     tl = window.timeline
     done = int(np.count_nonzero(tl.state == TaskState.DONE))
     cancelled = int(np.count_nonzero(tl.state == TaskState.CANCELLED))

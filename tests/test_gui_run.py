@@ -18,6 +18,7 @@ from gui_helpers import (  # noqa: E402
     make_window,
     run_and_wait,
     wait_gone,
+    wait_numbers,
     worker_lane_pids,
 )
 from PySide6.QtCore import Qt  # noqa: E402
@@ -93,7 +94,8 @@ def test_run_from_the_forms_gives_a_lane_per_worker_and_a_bar_per_task(qtbot, wi
     assert set(tl.lane.tolist()) <= worker_lanes
     np.testing.assert_array_equal(tl.start_ns, result.timeline.start_ns)
     np.testing.assert_array_equal(tl.end_ns, result.timeline.end_ns)
-    # The metrics panel shows exactly the engine's RunResult metrics.
+    # The metrics panel shows exactly the engine's RunResult metrics (once the worker computed them).
+    wait_numbers(qtbot, window)
     assert window.metrics.metrics == result.metrics
     for key, text in summary_texts(result.metrics).items():
         assert window.metrics.text(key) == text, key

@@ -6,9 +6,10 @@ estimated (and says which). Under the figures, the machine lane: the run's CPUs'
 time, the run's own processes and other programs told apart.
 
 Figures come from :func:`procviz.engine.metrics.compute_metrics` over the shown Timeline, the same
-function the engine's RunResult and the CLI summary use, so the three always agree. During a run
-they are recomputed after a pause ten times as long as the last computation took (at least
-100 ms; about half a second at a million tasks), and at once when the run ends or a file is opened.
+function the engine's RunResult and the CLI summary use, so the three always agree. In the window
+they are computed off the GUI thread (:mod:`procviz.gui.live_numbers`) and handed to :meth:`MetricsPanel.show`;
+standalone, the panel recomputes them itself after a pause ten times as long as the last
+computation took (at least 100 ms), and at once when the run ends or a file is opened.
 """
 
 from __future__ import annotations
@@ -154,29 +155,41 @@ class MetricsPanel(QWidget):
 
         return work
 
+    def take_prepared(self) -> Metrics | None:
+        """The figures prepared off the GUI thread for the shown Timeline's columns, if any (once)."""
+        prepared, self._prepared = self._prepared, None
+        return prepared[1] if prepared is not None and prepared[0] is self.timeline.state else None
+
     def refresh(self) -> None:
-        """Recompute the figures from the Timeline now (or take those prepared for its columns)."""
+        """Recompute the figures from the Timeline now (or take those prepared for its columns).
+
+        Standalone use only: in the window the figures are computed off the GUI thread
+        (:mod:`procviz.gui.live_numbers`) and handed to :meth:`show`.
+        """
         if self.timeline.run is None:
-            self.metrics = None
+            self.show(None)
+            return
+        started = time.perf_counter()
+        metrics = self.take_prepared() or compute_metrics(self.timeline, self.baseline)
+        if self.timeline.status is not None and self.timeline.status.outcome:
+            self.baseline = serial_baseline_of(self.timeline) or self.baseline
+        self.show(metrics)
+        cost_ms = (time.perf_counter() - started) * 1000
+        self._timer.setInterval(max(MIN_REFRESH_MS, int(COST_FACTOR * cost_ms)))
+
+    def show(self, metrics: Metrics | None) -> None:
+        """Show ``metrics`` (None: no run, dashes)."""
+        self.metrics = metrics
+        if metrics is None:
             for label in self.values.values():
                 label.setText("–")
             self.lanes.setRowCount(0)
             self.machine.update()
             return
-        started = time.perf_counter()
-        prepared, self._prepared = self._prepared, None
-        if prepared is not None and prepared[0] is self.timeline.state:
-            self.metrics = prepared[1]
-        else:
-            self.metrics = compute_metrics(self.timeline, self.baseline)
-        if self.timeline.status is not None and self.timeline.status.outcome:
-            self.baseline = serial_baseline_of(self.timeline) or self.baseline
-        for key, text in summary_texts(self.metrics).items():
+        for key, text in summary_texts(metrics).items():
             self.values[key].setText(text)
-        self._fill_lanes(self.metrics)
+        self._fill_lanes(metrics)
         self.machine.update()
-        cost_ms = (time.perf_counter() - started) * 1000
-        self._timer.setInterval(max(MIN_REFRESH_MS, int(COST_FACTOR * cost_ms)))
 
     def _fill_lanes(self, metrics: Metrics) -> None:
         rows = [lm for lm in metrics.lanes if self._lane_kind(lm.lane) != "parent" or lm.tasks]

@@ -81,9 +81,10 @@ class ProgressPanel(QWidget):
         status = self.timeline.status
         return not self.live and (status is None or status.phase == RunPhase.FINISHED)
 
-    def refresh(self) -> None:
-        """Redraw the counts from the Timeline as it is now."""
-        tl = self.timeline
+    def refresh(self, source: Timeline | None = None) -> None:
+        """Redraw the counts from the Timeline as it is now, or from ``source``, a frozen copy of it
+        (the moment the other panels show: gui/live_numbers.py)."""
+        tl = source if source is not None else self.timeline
         n = tl.n_tasks
         self.counts = tl.state_counts() if tl.run is not None else {}
         self.tick()

@@ -276,21 +276,23 @@ class TaskTableModel(QAbstractTableModel):
             # gains nothing from 30 repaints a second.
             self._timer.start()
 
-    def refresh_now(self) -> None:
-        """Fold in what changed since the last refresh (cells, and rows when filtered or sorted)."""
+    def refresh_now(self, source: Timeline | None = None) -> None:
+        """Fold in what changed since the last refresh (cells, and rows when filtered or sorted);
+        rows are chosen from ``source`` when given (a frozen copy of the Timeline: the moment the
+        other panels show, gui/live_numbers.py), cells always show the Timeline as it is."""
         self._timer.stop()
-        self._update()
+        self._update(source)
 
-    def _update(self) -> None:
+    def _update(self, source: Timeline | None = None) -> None:
         if self._rows is None:
             # Unsorted, unfiltered: rows do not move; the view repaints only what is visible.
             if self._n:
                 self.dataChanged.emit(self.index(0, 0), self.index(self._n - 1, len(COLUMNS) - 1))
         else:
-            self.refresh()
+            self.refresh(source=source)
 
-    def _compute_rows(self) -> np.ndarray | None:
-        tl = self.timeline
+    def _compute_rows(self, source: Timeline | None = None) -> np.ndarray | None:
+        tl = source if source is not None else self.timeline
         rows: np.ndarray | None = None
         keep: np.ndarray | None = None
         if self._states is not None:
@@ -312,10 +314,11 @@ class TaskTableModel(QAbstractTableModel):
                 rows = perm if rows is None else rows[perm]
         return rows
 
-    def refresh(self, reset: bool = False) -> None:
-        """Recompute the shown rows from the Timeline (filter, then sort), keeping the selection."""
+    def refresh(self, reset: bool = False, source: Timeline | None = None) -> None:
+        """Recompute the shown rows from the Timeline, or from ``source`` (a frozen copy of it)
+        (filter, then sort), keeping the selection."""
         started = time.perf_counter()
-        rows = self._compute_rows()
+        rows = self._compute_rows(source)
         cost_ms = 1000 * (time.perf_counter() - started)
         self._timer.setInterval(max(MIN_REFRESH_MS, int(COST_FACTOR * cost_ms)))
         n = self.timeline.n_tasks

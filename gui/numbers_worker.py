@@ -1,0 +1,142 @@
+"""The run's figures computed off the GUI thread, from a frozen copy of the shown Timeline.
+
+:func:`~procviz.engine.metrics.compute_metrics` costs tens of milliseconds at 100k tasks and more
+at a million; on the GUI thread it froze the window that long at every refresh of a live run.
+Here the GUI thread only takes a frozen copy of the Timeline (:class:`FrozenCopy`: the task rows
+that changed since the last copy are copied into a private buffer, the append-only tables are
+shared up to their current length) and hands it to a worker thread (:class:`NumbersWorker`),
+whose signal brings the figures back to the GUI thread. The copy is then the one moment that
+every number on screen shows (see :mod:`procviz.gui.live_numbers`).
+
+One job at a time: the next copy is taken only after the last job's result arrived, so the
+worker never reads a buffer the GUI thread writes.
+"""
+
+from __future__ import annotations
+
+import copy
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from procviz.engine.metrics import Metrics, SerialBaseline, compute_metrics, serial_baseline_of
+from procviz.engine.timeline import Timeline
+
+# The task columns a run writes into; chunk and cost_ms are the run's own (read-only) data.
+MUTABLE_COLUMNS = ("submitted_ns", "start_ns", "end_ns", "cpu_ns", "ready_ns", "lane", "state")
+APPEND_ONLY = ("intervals", "resources", "spans", "machine")
+
+
+class FrozenCopy:
+    """A Timeline as it was at :meth:`take`, in one buffer that later takes refresh row by row."""
+
+    def __init__(self) -> None:
+        self._copy: Timeline | None = None
+        self._columns: np.ndarray | None = None  # the state column the buffer was copied from
+
+    def take(self, tl: Timeline) -> Timeline:
+        """The frozen copy of ``tl`` now (valid until the next take; the GUI thread calls this).
+
+        A task's row changes only with its state, start or end (engine/timeline.py writes the
+        other columns together with one of those), so comparing three columns finds every
+        changed row: a pass over 17 bytes a task, then a copy of the changed rows only.
+        """
+        frozen = self._copy
+        if frozen is None or self._columns is not tl.state:  # another run or file: copy it all
+            frozen = Timeline.__new__(Timeline)
+            frozen._listeners = []
+            frozen.version = 0
+            for name in MUTABLE_COLUMNS:
+                setattr(frozen, name, getattr(tl, name).copy())
+            self._columns = tl.state
+        else:
+            changed = np.flatnonzero((frozen.state != tl.state) | (frozen.start_ns != tl.start_ns)
+                                     | (frozen.end_ns != tl.end_ns))
+            if len(changed):
+                for name in MUTABLE_COLUMNS:
+                    getattr(frozen, name)[changed] = getattr(tl, name)[changed]
+        frozen.chunk, frozen.cost_ms = tl.chunk, tl.cost_ms
+        frozen.run, frozen.status, frozen.now_ns = tl.run, tl.status, tl.now_ns
+        frozen.lanes, frozen.span_labels = list(tl.lanes), list(tl.span_labels)
+        frozen.texts = tl.texts  # read on the GUI thread only (the figures do not use texts)
+        for name in APPEND_ONLY:  # rows up to the current length never change: share them
+            setattr(frozen, name, copy.copy(getattr(tl, name)))
+        self._copy = frozen
+        return frozen
+
+    def forget(self) -> None:
+        """Drop the buffer (the next take copies everything)."""
+        self._copy = self._columns = None
+
+
+@dataclass(frozen=True, slots=True)
+class NumbersJob:
+    """What the worker computes from: a frozen copy, the serial baseline, and which columns it came from."""
+
+    frozen: Timeline
+    baseline: SerialBaseline | None
+    columns: np.ndarray  # the shown Timeline's state column at the take (identity: which run/file)
+    final: bool  # the run had ended: the figures are its last
+
+
+@dataclass(frozen=True, slots=True)
+class NumbersResult:
+    """The figures of a job (None when they could not be computed), the baseline after it, and
+    the worker's CPU time for it."""
+
+    job: NumbersJob
+    metrics: Metrics | None
+    baseline: SerialBaseline | None
+    cpu_s: float
+
+
+def compute(job: NumbersJob) -> NumbersResult:
+    """The figures of ``job`` (runs on the worker thread; pure numpy over the frozen copy)."""
+    started = time.thread_time()
+    metrics = compute_metrics(job.frozen, job.baseline)
+    baseline = job.baseline
+    if job.frozen.status is not None and job.frozen.status.outcome:
+        baseline = serial_baseline_of(job.frozen) or baseline
+    return NumbersResult(job, metrics, baseline, time.thread_time() - started)
+
+
+class _Emitter(QObject):
+    """Carries results to the GUI thread (a queued connection: it lives there, the worker emits).
+
+    It has no parent, and the worker thread holds it: a window closed while a job runs deletes the
+    receiver (Qt then drops the queued call), never the object that emits."""
+
+    computed = Signal(object)
+
+
+class NumbersWorker:
+    """A daemon thread computing :class:`NumbersJob` s one at a time; results arrive by ``computed``."""
+
+    def __init__(self) -> None:
+        self.emitter = _Emitter()
+        self.computed = self.emitter.computed
+        self._jobs: queue.SimpleQueue[NumbersJob | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._serve, args=(self._jobs, self.emitter),
+                                       name="procviz-numbers", daemon=True)
+        self.thread.start()
+
+    def submit(self, job: NumbersJob) -> None:
+        """Compute ``job`` on the worker thread (call from the GUI thread)."""
+        self._jobs.put(job)
+
+    def close(self) -> None:
+        """Let the thread end after the job in hand (it computes nothing more)."""
+        self._jobs.put(None)
+
+    @staticmethod
+    def _serve(jobs: queue.SimpleQueue[NumbersJob | None], emitter: _Emitter) -> None:
+        while (job := jobs.get()) is not None:
+            try:
+                result = compute(job)
+            except Exception:  # noqa: BLE001 - a figure that cannot be computed must not end the thread
+                result = NumbersResult(job, None, job.baseline, 0.0)
+            emitter.computed.emit(result)
