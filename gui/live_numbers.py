@@ -10,9 +10,10 @@ table's rows are all taken from that copy. So the GUI thread never runs ``comput
 
 When: on a reset at once; on a run-status change in the next pass of the event loop; on task
 changes in the next pass too unless the last refresh was less than ten times its own cost ago
-(then once that time is up); never while a job is out (the change is taken by the next one). A
-file's figures are computed while it is read (MetricsPanel.preparer) and shown at once. A
-separate clock ticks the progress line's elapsed time while a run is live.
+(then once that time is up); never while a job is out (the change is taken by the next one).
+Outside a live run (a file, a finished run) nothing writes the shown columns any more (a new
+run replaces them), so the worker reads them as they are, without a copy. A separate clock
+ticks the progress line's elapsed time while a run is live.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from procviz.gui.panels.metrics_panel import MetricsPanel
 from procviz.gui.panels.progress_panel import ProgressPanel
 from procviz.gui.panels.subscription import subscribe_while_alive
 from procviz.gui.panels.task_model import TaskTableModel
+from procviz.gui.timeline_io import kept_aside
 
 COST_FACTOR = 10
 CLOCK_MS = 100
@@ -82,6 +84,7 @@ class LiveNumbers(QObject):
 
     def _on_change(self, change: TimelineChange) -> None:
         if change.reset:
+            self.metrics.show(None)  # another run or file: no figures until its own arrive
             self.refresh()
         elif (change.status or change.lanes) and not self._pending.isActive():
             self._pending.start(0)  # at once, but in a pass of its own (see below)
@@ -97,20 +100,21 @@ class LiveNumbers(QObject):
         return max(int((self._last + COST_FACTOR * self._cost - time.perf_counter()) * 1000), 0)
 
     def refresh(self) -> None:
-        """Every panel from the Timeline as it is now: at once when nothing needs computing (no
-        run, a file's prepared figures), else when the worker brings the figures back."""
+        """Every panel from the Timeline as it is now: at once when there is no run, else when the
+        worker brings the figures back."""
         self._pending.stop()
         tl = self.timeline
-        prepared = self.metrics.take_prepared()
-        if tl.run is None or prepared is not None:
+        if tl.run is None:
             self._frozen.forget()
-            self._show(tl, prepared)
+            self._show(tl, None)
             return
         if self._out is not None:
             self._again = True  # taken by the next job, once this one is back
             return
         self._again = False
-        self._out = NumbersJob(self._frozen.take(tl), self.metrics.baseline, tl.state, final=not self.progress.live)
+        live = self.progress.live
+        frozen = self._frozen.take(tl) if live else kept_aside(tl)
+        self._out = NumbersJob(frozen, self.metrics.baseline, tl.state, final=not live)
         self.worker.submit(self._out)
 
     def _on_computed(self, result: NumbersResult) -> None:

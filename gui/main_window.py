@@ -262,7 +262,8 @@ class MainWindow(QMainWindow):
         self.bridge.statusChanged.connect(self._on_status)
         self.bridge.runFinished.connect(self._on_finished)
         self.files.opened.connect(self._on_opened)
-        self.files.preparers = [self.gantt.preparer, self.metrics.preparer]  # indexing off the GUI thread
+        self.files.preparers = [self.gantt.preparer]  # indexing off the GUI thread: the bars first,
+        self.files.later_preparers = [self.gantt.queue_preparer]  # the rest once they are shown
         self.files.saved.connect(self._on_saved)
         self.gantt.taskClicked.connect(self._select_from_chart)
         self.tasks.taskSelected.connect(self._select_from_table)

@@ -10,11 +10,15 @@ and the window must keep painting and answering meanwhile. While it reads, a pro
 once and the read's result is dropped when it finishes. The readers' hooks are Python code, so the
 reader thread gives the GIL back every few milliseconds even in the middle of a JSON document.
 
-The same thread then indexes what it read for the views (``preparers``: the chart's lane series
-and merged bars, the queue events, the run's figures), pure numpy on a Timeline no other thread
-touches. The GUI thread only hands over: the shown Timeline takes the file's columns over
-without copying them, the views take what was prepared for those columns, and one reset is
-announced. So a million-task file costs the GUI thread milliseconds, not a second.
+The same thread then indexes what it read for the views in two steps, pure numpy on a Timeline
+no other thread touches. First what the bars need (``preparers``: the chart's lane series and
+merged bars); then the GUI thread hands over: the shown Timeline takes the file's columns over
+without copying them, the chart takes what was prepared for those columns, one reset is
+announced, and the bars are on screen. Then the rest (``later``: the queue events), on a view of
+those same columns (nothing writes them while they are shown: a new run replaces them), handed
+to the GUI thread by a queued signal as each is ready; the run's figures are computed by the
+window's numbers worker (gui/live_numbers.py). So a million-task file costs the GUI thread
+milliseconds, and its bars show as soon as the columns are read and the bars indexed.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu, QProgressDialog, QWidget
 
 from procviz.engine.timeline import Timeline
@@ -37,6 +41,7 @@ from procviz.gui.timeline_io import (
     TimelineOpenError,
     adopt_into,
     format_for_path,
+    kept_aside,
     read_timeline_file,
     write_timeline_file,
 )
@@ -51,16 +56,30 @@ POLL_MS = 20
 Prepare = Callable[[Timeline], Callable[[], None]]
 
 
+class _Deliver(QObject):
+    """Carries the later hand-overs to the GUI thread (queued: it lives there, the reader emits).
+    Parentless and held by the reader thread, so a window closed meanwhile never deletes it."""
+
+    ready = Signal(object)
+
+
 class BackgroundRead:
     """One timeline file read, then indexed, on a daemon thread; ``wait`` keeps the GUI's event loop running.
 
     The thread is the only writer of ``timeline``, ``installs``, ``stage`` and ``error`` until it
     sets ``done``; the GUI thread reads them after that (``stage`` meanwhile, for the dialog).
+    Once the GUI thread has taken the columns over (:meth:`handed_over`), the thread runs the
+    ``later`` preparations on its own view of those columns and delivers each hand-over through
+    ``deliver.ready`` (connect it to a GUI-thread slot that calls it).
     """
 
-    def __init__(self, path: str | Path, prepares: list[Prepare] | None = None) -> None:
+    def __init__(self, path: str | Path, prepares: list[Prepare] | None = None,
+                 later: list[Prepare] | None = None) -> None:
         self.path = Path(path)
         self.prepares = list(prepares or [])
+        self.later = list(later or [])
+        self.deliver = _Deliver()
+        self._handed = threading.Event()
         self.timeline: Timeline | None = None
         self.installs: list[Callable[[], None]] = []
         self.stage = "Reading"
@@ -72,6 +91,7 @@ class BackgroundRead:
         self.thread.start()
 
     def _read(self) -> None:
+        view: Timeline | None = None
         try:
             timeline = read_timeline_file(self.path)
             if timeline.run is not None:
@@ -80,6 +100,7 @@ class BackgroundRead:
                     if self.cancelled:
                         return  # nobody will look at the result
                     self.installs.append(prepare(timeline))
+                view = kept_aside(timeline)  # (taken here: the hand-over empties `timeline`)
             self.timeline = timeline
         except TimelineOpenError as exc:
             self.error = str(exc)
@@ -88,6 +109,26 @@ class BackgroundRead:
         finally:
             self.finished_at = time.perf_counter()
             self._done.set()
+        if view is not None and self.later:
+            self._index_later(view)
+
+    def _index_later(self, view: Timeline) -> None:
+        """(Reader thread.) Once the columns are shown, the rest of the indexing, handed over piece by piece."""
+        self._handed.wait()
+        deliver = self.deliver  # (held here: see _Deliver)
+        for prepare in self.later:
+            if self.cancelled:
+                return
+            try:
+                deliver.ready.emit(prepare(view))
+            except Exception:  # noqa: BLE001, S112 - a view that cannot be indexed stays empty; the file is shown
+                continue
+
+    def handed_over(self, shown: bool) -> None:
+        """(GUI thread.) The columns were taken over (``shown``), or will not be: the thread may go on."""
+        if not shown:
+            self.cancelled = True
+        self._handed.set()
 
     def wait(self, parent: QWidget) -> bool:
         """Process events until the read ends or the user cancels; True if it ended."""
@@ -124,6 +165,7 @@ class BackgroundRead:
 
     def _cancel(self) -> None:
         self.cancelled = True
+        self._handed.set()
 
 
 class TimelineFiles(QObject):
@@ -144,8 +186,10 @@ class TimelineFiles(QObject):
         self.ask_save_path: Callable[[str, str, str], str] = self._dialog_save_path
         self.reading: BackgroundRead | None = None  # the read in progress, if any
         # Called on the GUI thread as a read starts; each returns work for the reader thread
-        # (see Prepare), so the views need not rebuild on the GUI thread once the file is shown.
+        # (see Prepare), so the views need not rebuild on the GUI thread once the file is shown:
+        # ``preparers`` before the file is shown, ``later_preparers`` after (see the module docstring).
         self.preparers: list[Callable[[], Prepare]] = []
+        self.later_preparers: list[Callable[[], Prepare]] = []
         self.last_read_done = 0.0  # perf_counter() when the last read's thread was done (benchmarks)
 
     # ---- reading and writing --------------------------------------------------------------------
@@ -157,12 +201,27 @@ class TimelineFiles(QObject):
         """
         if self.reading is not None:
             return False  # one read at a time (the progress dialog is window-modal once shown)
-        self.reading = read = BackgroundRead(path, [make() for make in self.preparers])
+        self.reading = read = BackgroundRead(path, [make() for make in self.preparers],
+                                             [make() for make in self.later_preparers])
+        read.deliver.ready.connect(self._install)
         try:
-            if not read.wait(self.dialog_parent):
-                return False
+            finished = read.wait(self.dialog_parent)
         finally:
             self.reading = None
+        shown = False
+        try:
+            shown = finished and self._show_read(read, path)
+        finally:
+            read.handed_over(shown)  # the reader thread goes on with the later indexing, or ends
+        return shown
+
+    @Slot(object)
+    def _install(self, install: Callable[[], None]) -> None:
+        """(GUI thread.) A later hand-over from the reader thread (it checks that its columns are still shown)."""
+        install()
+
+    def _show_read(self, read: BackgroundRead, path: str | Path) -> bool:
+        """Hand what ``read`` read over to the shown Timeline (or report why not)."""
         self.last_read_done = read.finished_at
         if read.error or read.timeline is None:
             self.report_error("Cannot open the timeline", read.error or f"{path}: nothing was read")

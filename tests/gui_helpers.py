@@ -50,6 +50,16 @@ def wait_numbers(qtbot, window, timeout_ms: int = 30_000) -> None:
     qtbot.waitUntil(lambda: window.live_numbers.settled, timeout=timeout_ms)
 
 
+def open_and_wait(qtbot, window, path, timeout_ms: int = 30_000) -> bool:
+    """Open ``path`` in the window and wait for what is indexed after the bars show (the queue
+    events, the numbers); whether it opened."""
+    if not window.open_file(path):
+        return False
+    queue = window.gantt.plot.queue
+    qtbot.waitUntil(lambda: window.live_numbers.settled and not queue.expecting, timeout=timeout_ms)
+    return True
+
+
 def children() -> set[int]:
     """PIDs of this process's live descendants, without multiprocessing's shared helpers."""
     return {child.pid for child in descendants()}

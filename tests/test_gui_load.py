@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gui_helpers import cancel_file_read_soon
+from gui_helpers import cancel_file_read_soon, open_and_wait
 from PySide6.QtCore import QTimer
 from synthetic import finished_run
 
@@ -56,8 +56,35 @@ def test_the_chart_is_built_off_the_gui_thread_while_the_event_loop_turns(window
     assert ticks[0] > 5, "the event loop did not turn while the file was read and indexed"
 
 
-def test_the_shown_chart_is_the_files_content(window, big_file) -> None:
-    assert window.open_file(big_file), window.errors
+def test_nothing_of_a_file_is_indexed_on_the_gui_thread(qtbot, window, big_file, monkeypatch) -> None:
+    from procviz.engine.metrics import compute_metrics
+    from procviz.gui import numbers_worker
+    from procviz.gui.gantt.queue_steps import QueueSteps
+
+    threads: dict[str, list[threading.Thread]] = {"queue": [], "metrics": []}
+    insert = QueueSteps._insert  # (where events are added: a mere check for changes adds none)
+
+    def queue_insert(self: QueueSteps, *args) -> None:
+        threads["queue"].append(threading.current_thread())
+        insert(self, *args)
+
+    def metrics(*args, **kwargs):
+        threads["metrics"].append(threading.current_thread())
+        return compute_metrics(*args, **kwargs)
+
+    monkeypatch.setattr(QueueSteps, "_insert", queue_insert)
+    monkeypatch.setattr(numbers_worker, "compute_metrics", metrics)
+    assert open_and_wait(qtbot, window, big_file), window.errors
+    window.gantt.flush()
+    window.gantt.grab()
+    for what, seen in threads.items():
+        assert seen, f"the {what} were never computed"
+        assert all(t is not threading.main_thread() for t in seen), f"the GUI thread computed the {what}"
+    assert window.gantt.plot.queue.peak > 0 and window.metrics.metrics.tasks == N_TASKS
+
+
+def test_the_shown_chart_is_the_files_content(qtbot, window, big_file) -> None:
+    assert open_and_wait(qtbot, window, big_file), window.errors
     expected = read_timeline(big_file)
     shown = window.timeline
     for name in COLUMNS:

@@ -7,7 +7,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
-from gui_helpers import make_window, run_and_wait  # noqa: E402
+from gui_helpers import make_window, open_and_wait, run_and_wait  # noqa: E402
 
 from procviz.engine.config import parse_config  # noqa: E402
 from procviz.engine.formats import read_timeline, write_timeline  # noqa: E402
@@ -85,8 +85,8 @@ def test_peak_concurrency_counts_overlaps_and_not_touching_ends() -> None:
 
 def test_a_csv_says_what_it_cannot_know(qtbot, tmp_path, files) -> None:
     window = make_window(qtbot, tmp_path)
-    assert window.open_file(files["csv"]), window.errors
+    assert open_and_wait(qtbot, window, files["csv"]), window.errors
     text = window.progress.detail.text()
     assert "no run configuration" in text and "no worker states" in text
-    assert window.open_file(files["json"]), window.errors
+    assert open_and_wait(qtbot, window, files["json"]), window.errors
     assert "this file has" not in window.progress.detail.text()

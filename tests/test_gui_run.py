@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 from gui_helpers import (  # noqa: E402
     children,
     make_window,
+    open_and_wait,
     run_and_wait,
     wait_gone,
     wait_numbers,
@@ -208,7 +209,7 @@ def test_saved_timeline_reopens_with_the_same_lanes_and_bars(qtbot, window, tmp_
     live_bars = {name: getattr(live, name).copy() for name in ("start_ns", "end_ns", "lane", "state")}
 
     other = make_window(qtbot, tmp_path / "other")
-    assert other.open_file(path), other.errors
+    assert open_and_wait(qtbot, other, path), other.errors
     tl = other.timeline
     assert [(lane.pid, lane.name) for lane in tl.lanes] == live_lanes
     for name, column in live_bars.items():

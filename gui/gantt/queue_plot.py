@@ -150,12 +150,29 @@ class QueuePlot(pg.PlotItem):
         # A refresh skipped for being too soon is done when its time comes, so the last change of
         # a run is never left out.
         self._timeline: Timeline | None = None
+        self._expected: np.ndarray | None = None  # a state column whose events are built elsewhere
         self._later = QTimer(self)  # a child: it goes with the plot
         self._later.setSingleShot(True)
         self._later.timeout.connect(lambda: self._timeline is not None and self.refresh(self._timeline, True))
 
+    def expect(self, columns: np.ndarray) -> None:
+        """The events of the Timeline whose state column is ``columns`` are being built off the
+        GUI thread: show none until :meth:`adopt` brings them, and do not build them here."""
+        self._expected = columns
+        self._timeline = None
+        self._later.stop()
+        self.steps = QueueSteps()
+        self.item.set_data(self.steps, 0.0)
+        self.peak = 0.0
+
+    @property
+    def expecting(self) -> bool:
+        """Whether the shown events are still being built off the GUI thread (see :meth:`expect`)."""
+        return self._expected is not None and self._timeline is not None and self._timeline.state is self._expected
+
     def adopt(self, steps: QueueSteps, timeline: Timeline) -> None:
         """Take queue events built off the GUI thread from the columns ``timeline`` has taken over."""
+        self._expected = None
         self.steps = steps
         steps.first = steps.first_arrival = 0  # all of it is new to the item
         self.item.set_data(steps, (steps.end_ns(timeline) - timeline.t0_ns) * 1e-9)
@@ -165,6 +182,8 @@ class QueuePlot(pg.PlotItem):
         """Recompute from the Timeline (put off if the last one was recent, unless ``force``)."""
         now = time.perf_counter()
         self._timeline = timeline
+        if self._expected is not None and timeline.state is self._expected:
+            return False  # being built off the GUI thread (see expect)
         if not force and now < self._next_at:
             if not self._later.isActive():
                 self._later.start(max(int((self._next_at - now) * 1000), 1))

@@ -143,14 +143,15 @@ class GanttWidget(QWidget):
         self.flush()
 
     def preparer(self) -> Callable[[Timeline], Callable[[], None]]:
-        """Work to index a file's Timeline off the GUI thread, and the hand-over back on it.
+        """Work to index a file's Timeline for its bars off the GUI thread, and the hand-over back on it.
 
         Call on the GUI thread (it notes the view's width); run what it returns on a worker
         thread with the Timeline just read, which nothing else touches yet: it builds the lane
-        series, the merged bars for the fitted view and the queue events there. What that returns
-        runs on the GUI thread once the shown Timeline has taken over that Timeline's columns
+        series and the merged bars for the fitted view. What that returns runs on the GUI thread
+        once the shown Timeline has taken over that Timeline's columns
         (:func:`procviz.gui.timeline_io.adopt_into`), before the reset is announced: the chart
-        then shows the prepared model and the reset finds nothing to rebuild.
+        then shows the prepared model and the reset finds nothing to rebuild. The queue plot
+        stays empty until :meth:`queue_preparer`'s work brings its events.
         """
         width = max(self.view_box.width(), 100.0)
 
@@ -160,17 +161,33 @@ class GanttWidget(QWidget):
             lo, hi = model.x_extent()
             pad = 0.01 * max(hi - lo, 1e-9)
             model.frame(lo - pad, hi + pad, (hi - lo + 2 * pad) / width, range(model.lane_count))  # warms the LOD
-            steps = QueueSteps()
-            steps.update(loaded)
-            return lambda: self._adopt(model, steps)
+            return lambda: self._adopt(model)
 
         return work
 
-    def _adopt(self, model: GanttModel, steps: QueueSteps) -> None:
+    def queue_preparer(self) -> Callable[[Timeline], Callable[[], None]]:
+        """Work to build a shown file's queue events off the GUI thread (on a view of its columns,
+        after they were shown), and the hand-over back on it (dropped if those columns are no
+        longer shown)."""
+
+        def work(view: Timeline) -> Callable[[], None]:
+            steps = QueueSteps()
+            steps.update(view)
+            columns = view.state
+
+            def install() -> None:
+                if self.timeline.state is columns:
+                    self.plot.queue.adopt(steps, self.timeline)
+
+            return install
+
+        return work
+
+    def _adopt(self, model: GanttModel) -> None:
         model.rebind(self.timeline)
         self.model = model
         self._item().set_model(model)
-        self.plot.queue.adopt(steps, self.timeline)
+        self.plot.queue.expect(self.timeline.state)  # (its events are built off the GUI thread)
         self._flushed_version = -1
 
     def detach(self) -> None:

@@ -15,9 +15,7 @@ computation took (at least 100 ms), and at once when the run ends or a file is o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -121,7 +119,6 @@ class MetricsPanel(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(MIN_REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
-        self._prepared: tuple[np.ndarray, Metrics] | None = None  # (the columns, their figures)
         self.auto_refresh = True  # False: the window refreshes the panels together (gui/live_numbers.py)
         self._unsubscribe = subscribe_while_alive(self, timeline, self._on_change)
         self.refresh()
@@ -135,33 +132,8 @@ class MetricsPanel(QWidget):
         elif (change.tasks or change.lanes or change.machine) and not self._timer.isActive():
             self._timer.start()
 
-    def preparer(self) -> Callable[[Timeline], Callable[[], None]]:
-        """Work to compute a file's figures off the GUI thread, and the hand-over back on it.
-
-        Call on the GUI thread; run what it returns on a worker thread with the Timeline just read
-        (which nothing else touches yet); what that returns runs on the GUI thread once the shown
-        Timeline has taken over its columns, so the reset that follows shows these figures.
-        """
-        baseline = self.baseline
-
-        def work(loaded: Timeline) -> Callable[[], None]:
-            metrics = compute_metrics(loaded, baseline)
-            columns = loaded.state  # (the shown Timeline takes this very array over)
-
-            def install() -> None:
-                self._prepared = (columns, metrics)
-
-            return install
-
-        return work
-
-    def take_prepared(self) -> Metrics | None:
-        """The figures prepared off the GUI thread for the shown Timeline's columns, if any (once)."""
-        prepared, self._prepared = self._prepared, None
-        return prepared[1] if prepared is not None and prepared[0] is self.timeline.state else None
-
     def refresh(self) -> None:
-        """Recompute the figures from the Timeline now (or take those prepared for its columns).
+        """Recompute the figures from the Timeline now.
 
         Standalone use only: in the window the figures are computed off the GUI thread
         (:mod:`procviz.gui.live_numbers`) and handed to :meth:`show`.
@@ -170,7 +142,7 @@ class MetricsPanel(QWidget):
             self.show(None)
             return
         started = time.perf_counter()
-        metrics = self.take_prepared() or compute_metrics(self.timeline, self.baseline)
+        metrics = compute_metrics(self.timeline, self.baseline)
         if self.timeline.status is not None and self.timeline.status.outcome:
             self.baseline = serial_baseline_of(self.timeline) or self.baseline
         self.show(metrics)
