@@ -19,7 +19,16 @@ from PySide6.QtWidgets import QToolTip
 
 from procviz.gui.gantt import layout, overlay, tooltip
 from procviz.gui.gantt.model import Frame, GanttModel
-from procviz.gui.gantt.paint import Batch, draw_batches, draw_lines, draw_rects, frame_batches
+from procviz.gui.gantt.paint import (
+    Batch,
+    Picture,
+    draw_batches,
+    draw_lines,
+    draw_pictures,
+    draw_rects,
+    frame_batches,
+    strip_pictures,
+)
 
 HIT_TOLERANCE_PX = 3.0  # a bar narrower than a pixel is still clickable within this distance
 ZEBRA = QColor(127, 127, 127, 22)  # every other row, readable on light and dark backgrounds
@@ -39,6 +48,7 @@ class TimelineItem(pg.GraphicsObject):
         self._cache_key: tuple | None = None
         self._frame: Frame | None = None
         self._batches: list[Batch] = []
+        self._strip_images: list[Picture] = []
         self._hovered = -1
         self._grid_axis: pg.AxisItem | None = None
         self._grid_pens: list[QPen] = []
@@ -153,8 +163,9 @@ class TimelineItem(pg.GraphicsObject):
         vx0, vx1, px, lanes = self.view_params(painter)
         key = (self._model.version, vx0, vx1, px, lanes.start, lanes.stop)
         if key != self._cache_key or self._frame is None:
-            self._frame = self._model.frame(vx0, vx1, px, lanes)
+            self._frame = self._model.frame(vx0, vx1, px, lanes, screen=True)
             self._batches = frame_batches(self._frame, px)
+            self._strip_images = strip_pictures(self._frame.strip_images)
             self._cache_key = key
         return self._frame
 
@@ -180,6 +191,7 @@ class TimelineItem(pg.GraphicsObject):
             p.setBrush(QBrush(ZEBRA))
             draw_rects(p, zebra)
             p.restore()
+        draw_pictures(p, self._strip_images)
         draw_batches(p, self._batches)
         self._paint_overlay(p, frame, vx0, vx1, px, lanes)
         if self._model.live and len(frame.tasks) and vx0 <= self._model.now_x <= vx1:

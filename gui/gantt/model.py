@@ -19,7 +19,7 @@ from procviz.engine.timeline import Timeline
 from procviz.gui.gantt.lod import LaneMerger, merge_lanes
 from procviz.gui.gantt.merge import DOMINANT, MAX, Rects
 from procviz.gui.gantt.series import LaneSeries
-from procviz.gui.gantt.strip import StateStrip, StripFrame
+from procviz.gui.gantt.strip import StateStrip, StripFrame, StripImage
 
 # Merge priority of a task bar's state: when sub-pixel bars are merged the highest rank wins, so
 # rare outcomes (failed, timeout) stay visible in a sea of done tasks.
@@ -59,6 +59,7 @@ class Frame:
     lifecycle: Rects
     spans: Rects
     strip: StripFrame | None = None  # the state strip as stacked shares (gui/gantt/strip.py)
+    strip_images: tuple[StripImage, ...] = ()  # ... or, on screen, as one picture per lane
 
 
 class GanttModel:
@@ -295,8 +296,21 @@ class GanttModel:
 
     # ---- queries --------------------------------------------------------------------------------
 
-    def frame(self, vx0: float, vx1: float, px: float, lanes: range) -> Frame:
-        """What to paint in the view (vx0, vx1) at ``px`` seconds per pixel for rows ``lanes``."""
+    def frame(self, vx0: float, vx1: float, px: float, lanes: range, screen: bool = False) -> Frame:
+        """What to paint in the view (vx0, vx1) at ``px`` seconds per pixel for rows ``lanes``.
+
+        ``screen``: for the chart on screen, whose strip is drawn as pictures (no strip
+        rectangles, and no merged interval rectangles, which only exports without a strip use).
+        """
+        if screen:
+            return Frame(
+                tasks=merge_lanes(self._merging(self.tasks, MAX), lanes, vx0, vx1, px),
+                intervals=Rects.empty(),
+                lifecycle=self._lifecycle(vx0, vx1, px, lanes),
+                spans=merge_lanes(self._merging(self.spans, MAX), lanes, vx0, vx1, px),
+                strip=StripFrame({}),
+                strip_images=tuple(self.strip.images(vx0, vx1, px, lanes)),
+            )
         return Frame(
             tasks=merge_lanes(self._merging(self.tasks, MAX), lanes, vx0, vx1, px),
             intervals=merge_lanes(self._merging(self.intervals, DOMINANT), lanes, vx0, vx1, px),

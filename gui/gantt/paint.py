@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import shiboken6
 from PySide6.QtCore import QLineF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen
 
 from procviz.engine.events import TaskState, WorkerState
 from procviz.gui import colors
 from procviz.gui.gantt import layout
 from procviz.gui.gantt.merge import Rects
 from procviz.gui.gantt.model import RANK_STATES, Frame
-from procviz.gui.gantt.strip import StripFrame
+from procviz.gui.gantt.strip import STACK, StripFrame, StripImage
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,42 @@ def batches_of(rects: Rects, top: float, height: float, style: object) -> list[B
 def strip_batches(strip: StripFrame) -> list[Batch]:
     """The state strip's stacked shares: one batch per worker state."""
     return [Batch(_worker_style(int(state), 0)[0], None, xywh) for state, xywh in strip.xywh.items() if len(xywh)]
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """An image to draw over a data rectangle (it references the pixels it was made from)."""
+
+    target: QRectF
+    image: QImage
+    codes: np.ndarray  # keeps the pixels alive: the image does not copy them
+
+
+def _strip_colours() -> list[int]:
+    return [0] + [QColor(colors.WORKER_STATE_COLORS[state]).rgba() for state in STACK]
+
+
+def strip_pictures(images: tuple[StripImage, ...]) -> list[Picture]:
+    """The state strip's per-lane pictures as indexed images over their data rectangles."""
+    table = _strip_colours()
+    out = []
+    for im in images:
+        rows, cols = im.codes.shape
+        image = QImage(im.codes.data, cols, rows, cols, QImage.Format.Format_Indexed8)
+        image.setColorTable(table)
+        out.append(Picture(QRectF(im.x, im.y, im.w, im.h), image, im.codes))
+    return out
+
+
+def draw_pictures(painter: QPainter, pictures: list[Picture]) -> None:
+    """Draw each picture stretched over its rectangle, nearest pixel (crisp columns)."""
+    if not pictures:
+        return
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+    for picture in pictures:
+        painter.drawImage(picture.target, picture.image)
+    painter.restore()
 
 
 # Cancelled, timeout and failed bars are at least this many pixels wide on screen.

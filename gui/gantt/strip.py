@@ -7,6 +7,11 @@ label. For a view, each visible lane's intervals are cut at pixel columns (cumul
 array for a single ``drawRects`` (see :mod:`procviz.gui.gantt.paint`). From the bottom of the
 strip up: running, ready, waiting. Exact sums are in the tooltip (:meth:`StateStrip.tooltip_lines`).
 
+On screen the strip is drawn as one small picture per lane instead (:meth:`StateStrip.images`:
+a state code per pixel column and share level, ``LEVELS`` rows high): the same pixels from one
+image draw per lane, where the rectangles took tens of thousands of fills a frame at a million
+tasks. Exports keep the rectangles (an SVG stays vector).
+
 No Qt here.
 """
 
@@ -34,6 +39,18 @@ class StripFrame:
 
     def __len__(self) -> int:
         return sum(len(a) for a in self.xywh.values())
+
+
+@dataclass(frozen=True, slots=True)
+class StripImage:
+    """One lane's strip as pixels: ``codes`` (``LEVELS`` rows, top first; a column per screen pixel)
+    of 0 (nothing), then 1 + the index in STACK, to be drawn over the data rectangle (x, y, w, h)."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    codes: np.ndarray  # (LEVELS, ncol) uint8, C-contiguous
 
 
 @dataclass(slots=True)
@@ -78,6 +95,26 @@ def _joined(a: _LaneCurves, b: _LaneCurves) -> _LaneCurves:
 
     x = cat("x")
     return _LaneCurves(x[0::2], x[1::2], x, cat("cpu"), cat("ready"), cat("covered"), cat("rows"))
+
+
+def _shares(c: _LaneCurves, vx0: float, vx1: float, px: float) -> tuple[np.ndarray, ...] | None:
+    """Pixel-column edges over the view and, per column, whether an interval covers it and the
+    running and ready shares in 1/LEVELS steps; None when the lane has nothing in view."""
+    lo, hi = max(vx0, float(c.x[0])), min(vx1, float(c.x[-1]))
+    if not hi > lo:
+        return None
+    step = max(px, (hi - lo) / MAX_COLUMNS, 1e-12)
+    edges = np.append(np.arange(lo, hi, step), hi)
+    if len(edges) < 2:
+        return None
+    cov = np.diff(np.interp(edges, c.x, c.covered))
+    cpu = np.diff(np.interp(edges, c.x, c.cpu))
+    ready = np.diff(np.interp(edges, c.x, c.ready))
+    keep = cov > 0
+    safe = np.where(keep, cov, 1.0)
+    q_run = np.rint(np.clip(cpu / safe, 0, 1) * LEVELS)
+    q_ready = np.minimum(np.rint(np.clip(ready / safe, 0, 1) * LEVELS), LEVELS - q_run)
+    return edges, keep, q_run, q_ready
 
 
 class StateStrip:
@@ -126,22 +163,31 @@ class StateStrip:
         return StripFrame({s: np.ascontiguousarray(np.concatenate(p)) if p else np.zeros((0, 4))
                            for s, p in parts.items()})
 
+    def images(self, vx0: float, vx1: float, px: float, lanes: range) -> list[StripImage]:
+        """The strip of each visible lane as a picture (see the module docstring)."""
+        self._sync()
+        out = []
+        for lane in lanes:
+            curves = self._lanes.get(lane)
+            shares = None if curves is None else _shares(curves, vx0, vx1, px)
+            if shares is None:
+                continue
+            edges, keep, q_run, q_ready = shares
+            level = np.arange(LEVELS)[:, None]  # row 0 is the top of the strip
+            run_from, ready_from = LEVELS - q_run[None, :], LEVELS - q_run[None, :] - q_ready[None, :]
+            codes = np.where(level >= run_from, 1, np.where(level >= ready_from, 2, 3)).astype(np.uint8)
+            codes[:, ~keep] = 0
+            step = edges[1] - edges[0]
+            out.append(StripImage(float(edges[0]), lane + layout.STRIP_TOP, step * (len(edges) - 1),
+                                  layout.STRIP_HEIGHT, np.ascontiguousarray(codes)))
+        return out
+
     @staticmethod
     def _lane_rects(c: _LaneCurves, lane: int, vx0: float, vx1: float, px: float) -> dict[WorkerState, np.ndarray]:
-        lo, hi = max(vx0, float(c.x[0])), min(vx1, float(c.x[-1]))
-        if not hi > lo:
+        shares = _shares(c, vx0, vx1, px)
+        if shares is None:
             return {}
-        step = max(px, (hi - lo) / MAX_COLUMNS, 1e-12)
-        edges = np.append(np.arange(lo, hi, step), hi)
-        if len(edges) < 2:
-            return {}
-        cov = np.diff(np.interp(edges, c.x, c.covered))
-        cpu = np.diff(np.interp(edges, c.x, c.cpu))
-        ready = np.diff(np.interp(edges, c.x, c.ready))
-        keep = cov > 0
-        safe = np.where(keep, cov, 1.0)
-        q_run = np.rint(np.clip(cpu / safe, 0, 1) * LEVELS)
-        q_ready = np.minimum(np.rint(np.clip(ready / safe, 0, 1) * LEVELS), LEVELS - q_run)
+        edges, keep, q_run, q_ready = shares
         h = layout.STRIP_HEIGHT
         bottom = lane + layout.STRIP_TOP + h
         # Each band merges its own equal neighbours (a band's rectangle depends on its own share and
