@@ -41,3 +41,23 @@ def test_the_screen_strip_is_a_picture_per_lane_with_the_rectangles_pixels() -> 
             for k, state in enumerate(STACK, start=1):
                 expected = rasterised(rects.strip.xywh[state], lane, image.x, step, ncol)
                 np.testing.assert_array_equal(image.codes == k, expected, err_msg=f"lane {lane} {state.name}")
+
+
+def test_a_strip_fed_batch_by_batch_paints_what_one_built_at_the_end_does() -> None:
+    from synthetic import synth_batches
+
+    from procviz.engine.timeline import Timeline
+    from procviz.gui.gantt.strip import StateStrip
+
+    tl = Timeline()
+    live = StateStrip(tl)
+    batches = synth_batches(n_tasks=3000, n_lanes=3, mean_ms=2.0, sample_ms=5.0, batches=12)
+    for batch in batches:
+        tl.apply(batch)
+        live.images(0.0, 1.0, 1e-3, range(3))  # folds the new intervals in
+    fresh = StateStrip(tl)
+    lo, hi = float(tl.intervals.data["start_ns"].min() - tl.t0_ns) * 1e-9, (tl.now_ns - tl.t0_ns) * 1e-9
+    for a, b in zip(live.images(lo, hi, (hi - lo) / 700, range(3)), fresh.images(lo, hi, (hi - lo) / 700, range(3)),
+                    strict=True):
+        assert (a.x, a.y, a.w, a.h) == (b.x, b.y, b.w, b.h)
+        np.testing.assert_array_equal(a.codes, b.codes)

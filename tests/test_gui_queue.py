@@ -86,3 +86,28 @@ def test_queue_events_folded_in_as_tasks_start_equal_those_counted_at_the_end() 
     np.testing.assert_array_equal(y[last], n[:-1])
     assert n[-1] == 1  # 2998 still queued; 2999 left when it was cancelled
     assert not steps.update(tl)  # nothing new: nothing added
+
+
+def test_queue_events_folded_in_any_order_equal_those_counted_at_the_end() -> None:
+    # Submissions and starts in random parts: events land after the known ones (appended in place)
+    # and among them (the columns rebuilt from there); the peak follows both ways.
+    tl = synth_timeline(n_tasks=4000, n_lanes=3, seed=3)
+    final = {name: getattr(tl, name).copy() for name in ("submitted_ns", "start_ns", "end_ns", "state")}
+    tl.submitted_ns[:], tl.start_ns[:], tl.end_ns[:], tl.state[:] = -1, -1, -1, TaskState.PENDING
+    steps = QueueSteps()
+    rng = np.random.default_rng(5)
+    time_order = np.argsort(final["submitted_ns"], kind="stable")
+    for k, part in enumerate(np.array_split(time_order, 9) + np.array_split(rng.permutation(4000), 7)):
+        if k < 9:  # submitted in time order: each part's arrivals come after the known ones
+            tl.submitted_ns[part], tl.state[part] = final["submitted_ns"][part], TaskState.QUEUED
+        else:  # then started and ended in random parts: leaves land among the known events
+            for name in ("start_ns", "end_ns", "state"):
+                getattr(tl, name)[part] = final[name][part]
+        steps.update(tl)
+        t, n = queue_steps(tl)
+        x, y = steps.x, steps.y
+        last = np.r_[x[1:] != x[:-1], True]
+        np.testing.assert_array_equal(x[last], t[:-1])
+        np.testing.assert_array_equal(y[last], n[:-1])
+        assert steps.peak == n.max()
+    np.testing.assert_array_equal(steps.arrivals, np.unique((final["submitted_ns"] - tl.t0_ns) * 1e-9))

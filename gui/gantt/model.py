@@ -86,6 +86,7 @@ class GanttModel:
         self._extent: tuple[int, tuple[float, float]] = (-1, (0.0, 0.0))
         self._mergers: dict[int, LaneMerger] = {}  # id(series) -> its cached merger
         self._groups = np.zeros(0, np.int64)
+        self._has_chunks = False
         self._columns: np.ndarray | None = None  # the task-state column the last rebuild read
 
     # ---- keeping up -----------------------------------------------------------------------------
@@ -132,7 +133,7 @@ class GanttModel:
     @property
     def has_chunks(self) -> bool:
         """Whether some tasks share a chunk (the bars then shade every other chunk)."""
-        return bool(np.any(self._groups >= 0))
+        return self._has_chunks
 
     @property
     def lane_count(self) -> int:
@@ -189,6 +190,7 @@ class GanttModel:
         self._lanes_seen = []
         self._seen_state = tl.state.copy()
         self._groups = chunk_groups(tl.chunk)
+        self._has_chunks = bool(np.any(self._groups >= 0))  # (asked at every fold: not a pass per ask)
         self._bar_lane = np.full(len(tl.state), -1, np.int32)
         self._n_intervals = self._n_spans = 0
         self._now_x = float(self.x_of(tl.now_ns)) if tl.run else 0.0

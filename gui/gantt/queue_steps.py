@@ -5,7 +5,9 @@ without starting (cancelled). Every join and leave is an event; :class:`QueueSte
 time order with the queue length after each, and on :meth:`QueueSteps.update` adds only the
 events of tasks whose state or submission changed since the last call. A live run's events
 arrive at the tail, so an update costs a pass over a byte per task plus the new events, not a
-sort of two million times.
+sort of two million times: events later than every known one are appended in place to
+over-allocated columns (amortised O(new)); only an event landing among the known ones rebuilds
+the columns from its position on.
 """
 
 from __future__ import annotations
@@ -39,18 +41,46 @@ class QueueSteps:
         self._clear(0)
 
     def _clear(self, n: int) -> None:
-        self._keys = np.zeros(0, np.int64)  # 2 * time + (0 arrival | 1 leave): sorts arrivals first
-        self._steps = np.zeros(0, np.int64)
-        self._counts = np.zeros(0, np.int64)
+        # Events, over-allocated; the first _n rows are filled (see the properties below).
+        self._kb = np.zeros(0, np.int64)  # 2 * time + (0 arrival | 1 leave): sorts arrivals first
+        self._sb = np.zeros(0, np.int64)  # +1 join, -1 leave
+        self._cb = np.zeros(0, np.int64)  # queue length after each event
+        self._xb = np.zeros(0, np.float64)
+        self._yb = np.zeros(0, np.float64)
+        self._n = 0
         self._state = np.zeros(n, np.uint8)
         self._sub = np.full(n, -1, np.int64)  # the submission counted per task (-1: none yet)
         self._left = np.zeros(n, bool)  # whether the task's leave is counted
-        self._arrival_ns = np.zeros(0, np.int64)
-        self.x = np.zeros(0, np.float64)
-        self.y = np.zeros(0, np.float64)
-        self.arrivals = np.zeros(0, np.float64)
+        self._ab_ns = np.zeros(0, np.int64)  # distinct submission times, over-allocated
+        self._ab = np.zeros(0, np.float64)  # ... in seconds from t0
+        self._arrival_ns = self._ab_ns[:0]
+        self.arrivals = self._ab[:0]
         self.first = self.first_arrival = 0
         self.peak = 0.0
+
+    @property
+    def _keys(self) -> np.ndarray:
+        return self._kb[: self._n]
+
+    @property
+    def x(self) -> np.ndarray:
+        """Event times, seconds from t0 (a view: do not keep it across updates)."""
+        return self._xb[: self._n]
+
+    @property
+    def y(self) -> np.ndarray:
+        """Queue length after the last event of each instant, 0 for the instant's earlier events."""
+        return self._yb[: self._n]
+
+    def _reserve(self, total: int) -> None:
+        if total <= len(self._kb):
+            return
+        cap = max(total, 2 * len(self._kb), 1024)
+        for name in ("_kb", "_sb", "_cb", "_xb", "_yb"):
+            old = getattr(self, name)
+            new = np.zeros(cap, old.dtype)
+            new[: self._n] = old[: self._n]
+            setattr(self, name, new)
 
     def update(self, tl: Timeline) -> bool:
         """Fold in what changed in ``tl`` since the last call; whether any event was added."""
@@ -81,30 +111,37 @@ class QueueSteps:
         return len(keys) > 0
 
     def _insert(self, keys: np.ndarray, steps: np.ndarray, t0_ns: int) -> None:
+        if len(keys) == 0:
+            self.first = self._n
+            return
         order = np.argsort(keys, kind="stable")
         keys, steps = keys[order], steps[order]
+        n, k = self._n, len(keys)
         at = np.searchsorted(self._keys, keys, side="right")
-        first = int(at[0]) if len(at) else len(self._keys)
-        if len(self._keys):
-            all_keys, all_steps = np.insert(self._keys, at, keys), np.insert(self._steps, at, steps)
-        else:  # the first update (a file, or a run's first tick): nothing to merge into
-            all_keys, all_steps = keys, steps
-        counts = np.empty(len(all_keys), np.int64)
-        counts[:first] = self._counts[:first]
-        base = int(self._counts[first - 1]) if first else 0
-        counts[first:] = base + np.cumsum(all_steps[first:])
-        self._keys, self._steps, self._counts = all_keys, all_steps, counts
+        first = int(at[0])
+        self._reserve(n + k)
+        kb, sb = self._kb, self._sb
+        if first < n:  # some land among the known events: rebuild from the first of them on
+            tail_keys = np.insert(kb[first:n], at - first, keys)
+            tail_steps = np.insert(sb[first:n], at - first, steps)
+            kb[first : n + k], sb[first : n + k] = tail_keys, tail_steps
+        else:  # all after the known ones (a live run): appended in place
+            kb[n : n + k], sb[n : n + k] = keys, steps
+        self._n = end = n + k
+        base = int(self._cb[first - 1]) if first else 0
+        self._cb[first:end] = base + np.cumsum(sb[first:end])
         # The last event of an instant may have become an earlier one: redo from the one before.
         lo = max(first - 1, 0)
-        t = all_keys[lo:] >> 1
+        t = kb[lo:end] >> 1
         last = np.r_[t[1:] != t[:-1], True]
-        x = np.empty(len(all_keys))
-        y = np.empty(len(all_keys))
-        x[:lo], y[:lo] = self.x[:lo], self.y[:lo]
-        x[lo:] = (t - t0_ns) * NS
-        y[lo:] = np.where(last, counts[lo:], 0)
-        self.x, self.y, self.first = x, y, lo
-        self.peak = float(y.max()) if len(y) else 0.0
+        dropped = self._yb[lo] if lo < n else 0.0  # (the one before may lose its count)
+        self._xb[lo:end] = (t - t0_ns) * NS
+        self._yb[lo:end] = np.where(last, self._cb[lo:end], 0)
+        self.first = lo
+        if first < n or dropped >= self.peak:  # counts after `first` moved, or the peak may have gone
+            self.peak = float(self.y.max())
+        else:
+            self.peak = max(self.peak, float(self._yb[lo:end].max()))
 
     def _insert_arrivals(self, sub_ns: np.ndarray, t0_ns: int) -> None:
         new = np.unique(sub_ns)
@@ -114,13 +151,23 @@ class QueueSteps:
         if len(new) == 0:
             self.first_arrival = len(self._arrival_ns)
             return
-        at = np.searchsorted(self._arrival_ns, new)
-        self._arrival_ns = np.insert(self._arrival_ns, at, new)
-        self.first_arrival = int(at[0])
-        arrivals = np.empty(len(self._arrival_ns))
-        arrivals[: self.first_arrival] = self.arrivals[: self.first_arrival]
-        arrivals[self.first_arrival :] = (self._arrival_ns[self.first_arrival :] - t0_ns) * NS
-        self.arrivals = arrivals
+        n, k = len(known), len(new)
+        at = np.searchsorted(known, new)
+        first = int(at[0])
+        if n + k > len(self._ab):  # over-allocated like the events: a live run appends
+            grown_ns = np.zeros(max(n + k, 2 * len(self._ab), 1024), np.int64)
+            grown_ns[:n] = known
+            grown = np.zeros(len(grown_ns))
+            grown[:n] = self.arrivals
+            self._ab_ns, self._ab = grown_ns, grown
+        if first < n:
+            self._ab_ns[first : n + k] = np.insert(known[first:], at - first, new)
+        else:
+            self._ab_ns[n : n + k] = new
+        self._arrival_ns = self._ab_ns[: n + k]
+        self.arrivals = self._ab[: n + k]
+        self.arrivals[first:] = (self._arrival_ns[first:] - t0_ns) * NS
+        self.first_arrival = first
 
     def end_ns(self, tl: Timeline) -> int:
         """Where the step series ends: the live edge, or the last event if later."""

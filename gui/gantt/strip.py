@@ -53,48 +53,79 @@ class StripImage:
     codes: np.ndarray  # (LEVELS, ncol) uint8, C-contiguous
 
 
-@dataclass(slots=True)
 class _LaneCurves:
-    """One lane's intervals as cumulative curves over time (seconds from t0)."""
+    """One lane's intervals as cumulative curves over time (seconds from t0), in over-allocated
+    columns: a live run appends a lane's new intervals in place (amortised O(new))."""
 
-    start: np.ndarray
-    end: np.ndarray
-    x: np.ndarray  # start0, end0, start1, end1, ... (seconds)
-    cpu: np.ndarray  # cumulative ns at each x
-    ready: np.ndarray
-    covered: np.ndarray
-    rows: np.ndarray  # the lane's interval rows, sorted by start
+    _CURVES = ("_x", "_cpu", "_ready", "_covered")  # two points per interval: its start and end
 
+    def __init__(self, rows: np.ndarray, t0: int) -> None:
+        self.n = 0
+        self._rows = rows[:0].copy()
+        for name in self._CURVES:
+            setattr(self, name, np.zeros(0))
+        self.append(rows, t0)
 
-def _curves(rows: np.ndarray, t0: int) -> _LaneCurves:
-    rows = rows[np.argsort(rows["start_ns"], kind="stable")]
-    x = np.empty(2 * len(rows))
-    x[0::2] = (rows["start_ns"] - t0) * NS
-    x[1::2] = (rows["end_ns"] - t0) * NS
+    @property
+    def x(self) -> np.ndarray:
+        """start0, end0, start1, end1, ... (seconds)."""
+        return self._x[: 2 * self.n]
 
-    def cum(values: np.ndarray) -> np.ndarray:
-        c = np.cumsum(values.astype(np.float64))
-        y = np.empty(2 * len(values))
-        y[1::2] = c
-        y[0::2] = np.r_[0.0, c[:-1]]
-        return y
+    @property
+    def start(self) -> np.ndarray:
+        return self._x[0 : 2 * self.n : 2]
 
-    length = rows["end_ns"] - rows["start_ns"]
-    # Intervals that carry a label but no counters (hand-made or foreign data): draw the label.
-    bare = (rows["cpu_ns"] <= 0) & (rows["ready_ns"] <= 0)
-    cpu = np.where(bare & (rows["state"] == WorkerState.RUNNING), length, np.maximum(rows["cpu_ns"], 0))
-    ready = np.where(bare & (rows["state"] == WorkerState.READY), length, np.maximum(rows["ready_ns"], 0))
-    return _LaneCurves(x[0::2], x[1::2], x, cum(cpu), cum(ready), cum(length), rows)
+    @property
+    def end(self) -> np.ndarray:
+        return self._x[1 : 2 * self.n : 2]
 
+    @property
+    def cpu(self) -> np.ndarray:
+        """Cumulative on-CPU ns at each x."""
+        return self._cpu[: 2 * self.n]
 
-def _joined(a: _LaneCurves, b: _LaneCurves) -> _LaneCurves:
-    """``b``'s intervals (all starting after ``a``'s) after ``a``'s: its cumulative sums go on from ``a``'s."""
-    def cat(name: str) -> np.ndarray:
-        head, tail = getattr(a, name), getattr(b, name)
-        return np.concatenate((head, tail + head[-1] if name in ("cpu", "ready", "covered") else tail))
+    @property
+    def ready(self) -> np.ndarray:
+        return self._ready[: 2 * self.n]
 
-    x = cat("x")
-    return _LaneCurves(x[0::2], x[1::2], x, cat("cpu"), cat("ready"), cat("covered"), cat("rows"))
+    @property
+    def covered(self) -> np.ndarray:
+        return self._covered[: 2 * self.n]
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The lane's interval rows, sorted by start."""
+        return self._rows[: self.n]
+
+    def append(self, rows: np.ndarray, t0: int) -> None:
+        """Add intervals that start no earlier than the last one's start."""
+        rows = rows[np.argsort(rows["start_ns"], kind="stable")]
+        n, k = self.n, len(rows)
+        if n + k > len(self._rows):
+            cap = max(n + k, 2 * len(self._rows), 64)
+            grown = np.zeros(cap, self._rows.dtype)
+            grown[:n] = self._rows[:n]
+            self._rows = grown
+            for name in self._CURVES:
+                old = getattr(self, name)
+                new = np.zeros(2 * cap)
+                new[: 2 * n] = old[: 2 * n]
+                setattr(self, name, new)
+        self._rows[n : n + k] = rows
+        self._x[2 * n : 2 * (n + k) : 2] = (rows["start_ns"] - t0) * NS
+        self._x[2 * n + 1 : 2 * (n + k) : 2] = (rows["end_ns"] - t0) * NS
+        length = rows["end_ns"] - rows["start_ns"]
+        # Intervals that carry a label but no counters (hand-made or foreign data): draw the label.
+        bare = (rows["cpu_ns"] <= 0) & (rows["ready_ns"] <= 0)
+        cpu = np.where(bare & (rows["state"] == WorkerState.RUNNING), length, np.maximum(rows["cpu_ns"], 0))
+        ready = np.where(bare & (rows["state"] == WorkerState.READY), length, np.maximum(rows["ready_ns"], 0))
+        for name, values in (("_cpu", cpu), ("_ready", ready), ("_covered", length)):
+            curve = getattr(self, name)
+            base = curve[2 * n - 1] if n else 0.0
+            c = base + np.cumsum(values.astype(np.float64))
+            curve[2 * n + 1 : 2 * (n + k) : 2] = c
+            curve[2 * n : 2 * (n + k) : 2] = np.r_[base, c[:-1]]
+        self.n = n + k
 
 
 def _shares(c: _LaneCurves, vx0: float, vx1: float, px: float) -> tuple[np.ndarray, ...] | None:
@@ -144,11 +175,11 @@ class StateStrip:
             lane, rows = int(lanes[a]), iv[order[a:b]]
             old = self._lanes.get(lane)
             if old is None:
-                self._lanes[lane] = _curves(rows, tl.t0_ns)
+                self._lanes[lane] = _LaneCurves(rows, tl.t0_ns)
             elif rows["start_ns"].min() >= old.rows["start_ns"][-1]:
-                self._lanes[lane] = _joined(old, _curves(rows, tl.t0_ns))
+                old.append(rows, tl.t0_ns)
             else:  # an interval arrived out of order: redo the lane
-                self._lanes[lane] = _curves(np.concatenate((old.rows, rows)), tl.t0_ns)
+                self._lanes[lane] = _LaneCurves(np.concatenate((old.rows, rows)), tl.t0_ns)
 
     def frame(self, vx0: float, vx1: float, px: float, lanes: range) -> StripFrame:
         """The stacked rectangles for the view (vx0, vx1) at ``px`` seconds per pixel."""
