@@ -406,8 +406,9 @@ def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int) -> None:
           f"max {gaps.max():.0f} ms, {int((gaps > 50).sum())} of {len(gaps)} over 50 ms")
 
 
-def bench_open(tasks: int, repeats: int) -> None:
-    """Open a ``tasks``-task native file in the window: time to the first chart paint, timer gaps meanwhile."""
+def bench_open(tasks: int, repeats: int, stalls: bool = False) -> None:
+    """Open a ``tasks``-task native file in the window: time to the first chart paint, timer gaps meanwhile
+    (``stalls``: and where the GUI thread's long slices went)."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -435,6 +436,10 @@ def bench_open(tasks: int, repeats: int) -> None:
             probe = QTimer()
             probe.setInterval(GAP_PROBE_MS)
             probe.timeout.connect(lambda fired=fired: fired.append(time.perf_counter()))
+            sampler = StallSampler() if stalls else None
+            if sampler is not None:
+                probe.timeout.connect(sampler.tick)
+                sampler.start()
             probe.start()
             t = time.perf_counter()
             ok = window.open_file(path)
@@ -442,6 +447,9 @@ def bench_open(tasks: int, repeats: int) -> None:
             window.gantt.grab()
             total = time.perf_counter() - t
             probe.stop()
+            if sampler is not None:
+                sampler.stop()
+                print(sampler.report(50))
             gaps = np.diff(fired) * 1e3 if len(fired) > 1 else np.zeros(1)
             after = time.perf_counter() - (window.files.last_read_done or t)
             totals.append(total)
@@ -486,7 +494,7 @@ def main() -> None:
     if args.window_child:
         window_child(args.window_child)
         return
-    if args.stalls:
+    if args.stalls and not args.only_open:
         with tempfile.TemporaryDirectory() as tmp:
             cfg = Path(tmp) / "config.json"
             cfg.write_text(json.dumps(whole_config(args.whole_tasks, args.workers, args.whole_chunksize)))
@@ -501,7 +509,7 @@ def main() -> None:
         bench_whole(args.whole_tasks, args.workers, args.whole_chunksize, args.pairs)
         return
     if args.only_open:
-        bench_open(args.open_tasks, 3)
+        bench_open(args.open_tasks, 3, args.stalls)
         return
     print(f"host: {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
           f"Qt platform {os.environ['QT_QPA_PLATFORM']}; sleep tasks of {args.duration_ms} ms, "
