@@ -84,7 +84,10 @@ class LiveNumbers(QObject):
 
     def _on_change(self, change: TimelineChange) -> None:
         if change.reset:
-            self.metrics.show(None)  # another run or file: no figures until its own arrive
+            # Another run or file: no numbers until its own arrive, all together (the table
+            # hears of the reset itself and waits for them too).
+            self.metrics.show(None)
+            self.progress.await_counts()
             self.refresh()
         elif (change.status or change.lanes) and not self._pending.isActive():
             self._pending.start(0)  # at once, but in a pass of its own (see below)

@@ -76,3 +76,23 @@ def test_a_stopped_run_shows_its_cancelled_tasks_apart(qtbot, window) -> None:
     assert f"{done} done" in text and f"{cancelled} cancelled" in text
     assert window.progress.bar.value() == done < window.progress.bar.maximum()
     assert window.metrics.metrics.cancelled == cancelled
+
+
+def test_a_reset_that_brings_finished_tasks_shows_no_panel_ahead_of_the_others(qtbot, window) -> None:
+    # A loaded machine: the first tick of a run applies the run's start and its first finished
+    # tasks at once (one reset). The table must not show them before progress and metrics do.
+    from synthetic import synth_batches
+
+    from procviz.engine.timeline import TimelineChange
+
+    done_filter = [label for label, _ in STATE_FILTERS].index("done")
+    window.tasks.filter.setCurrentIndex(done_filter)
+    tl = window.timeline
+    for batch in synth_batches(n_tasks=40, n_lanes=2, batches=3):
+        tl.apply(batch, notify=False)
+    tl.notify(TimelineChange(reset=True, lanes=True, tasks=True, intervals=True, status=True))
+    now = shown_numbers(window)
+    assert now["progress done"] == now["metrics done"] == now["table done rows"], now
+    wait_numbers(qtbot, window)
+    now = shown_numbers(window)
+    assert now["progress done"] == now["metrics done"] == now["table done rows"] == 40, now

@@ -81,6 +81,16 @@ class ProgressPanel(QWidget):
         status = self.timeline.status
         return not self.live and (status is None or status.phase == RunPhase.FINISHED)
 
+    def await_counts(self) -> None:
+        """Another run or file, counted with the other panels' numbers (gui/live_numbers.py):
+        until then the bar shows none."""
+        self.counts = {}
+        self.tick()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("counting…" if self.timeline.run is not None else "no run yet")
+        self.detail.setText("")
+
     def refresh(self, source: Timeline | None = None) -> None:
         """Redraw the counts from the Timeline as it is now, or from ``source``, a frozen copy of it
         (the moment the other panels show: gui/live_numbers.py)."""

@@ -263,7 +263,10 @@ class TaskTableModel(QAbstractTableModel):
         return self._states
 
     def _on_change(self, change: TimelineChange) -> None:
-        if change.reset or self.timeline.n_tasks != self._n:
+        if (change.reset or self.timeline.n_tasks != self._n) and not self.auto_refresh:
+            self._timer.stop()
+            self._await_rows()
+        elif change.reset or self.timeline.n_tasks != self._n:
             self._timer.stop()
             self.refresh(reset=True)
         elif not self.auto_refresh:
@@ -275,6 +278,17 @@ class TaskTableModel(QAbstractTableModel):
             # Live changes are folded in at most every MIN_REFRESH_MS: a table read by a person
             # gains nothing from 30 repaints a second.
             self._timer.start()
+
+    def _await_rows(self) -> None:
+        """Another run or file, whose rows the window chooses with the other panels' numbers
+        (gui/live_numbers.py): until then a filtered or sorted table shows no row."""
+        filtered = self._states is not None or self._query is not None
+        sorted_ = self._sort is not None and self._sort != (0, Qt.SortOrder.AscendingOrder)
+        self.beginResetModel()
+        self._n = self.timeline.n_tasks
+        self._rows = np.zeros(0, np.int64) if filtered or sorted_ else None
+        self.endResetModel()
+        self.rowsShownChanged.emit(self.rowCount(), self._n)
 
     def refresh_now(self, source: Timeline | None = None) -> None:
         """Fold in what changed since the last refresh (cells, and rows when filtered or sorted);
