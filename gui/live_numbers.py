@@ -9,8 +9,8 @@ table's rows are all taken from that copy. So the GUI thread never runs ``comput
 (tens of milliseconds at 100k tasks), and the numbers are at most one refresh behind the chart.
 
 When: on a reset at once; on a run-status change in the next pass of the event loop; on task
-changes in the next pass too unless the last refresh was less than ten times its own cost ago
-(then once that time is up); never while a job is out (the change is taken by the next one).
+changes in the next pass too unless the last refresh was less than ten times its own cost (and
+at least 100 ms) ago (then once that time is up); never while a job is out (the change is taken by the next one).
 Outside a live run (a file, a finished run) nothing writes the shown columns any more (a new
 run replaces them), so the worker reads them as they are, without a copy. A separate clock
 ticks the progress line's elapsed time while a run is live.
@@ -32,6 +32,7 @@ from procviz.gui.panels.task_model import TaskTableModel
 from procviz.gui.timeline_io import kept_aside
 
 COST_FACTOR = 10
+MIN_INTERVAL_S = 0.1  # a live run's numbers change at most ten times a second (read by a person)
 CLOCK_MS = 100
 
 
@@ -100,7 +101,8 @@ class LiveNumbers(QObject):
     def _wait_ms(self) -> int:
         if not self.progress.live:
             return 0  # a run's end or a file: its numbers at once
-        return max(int((self._last + COST_FACTOR * self._cost - time.perf_counter()) * 1000), 0)
+        pause = max(COST_FACTOR * self._cost, MIN_INTERVAL_S)
+        return max(int((self._last + pause - time.perf_counter()) * 1000), 0)
 
     def refresh(self) -> None:
         """Every panel from the Timeline as it is now: at once when there is no run, else when the

@@ -139,4 +139,7 @@ class NumbersWorker:
                 result = compute(job)
             except Exception:  # noqa: BLE001 - a figure that cannot be computed must not end the thread
                 result = NumbersResult(job, None, job.baseline, 0.0)
-            emitter.computed.emit(result)
+            try:
+                emitter.computed.emit(result)
+            except RuntimeError:  # the application is being torn down: nobody to tell
+                return

@@ -37,6 +37,8 @@ FOLLOW_AT = 0.95  # the live edge may go this far across the view before the vie
 FOLLOW_TO = 0.90  # ... and is then put back here
 PACE = 3  # the chart's folds and repaints take at most a third of the GUI thread
 MAX_PACE_S = 0.25  # ... but it is never further behind than this (a run's first fold is costly)
+MIN_PACE_S = 0.05  # ... and a live chart folds and repaints at most 20 times a second (a person sees
+#                    no more; on a busy machine every repaint is CPU the workers do not get)
 
 
 class ChartView(pg.GraphicsLayoutWidget):
@@ -209,7 +211,8 @@ class GanttWidget(QWidget):
         # expensive chart (a million bars, a loaded machine) updates less often instead of
         # leaving the workers and the rest of the window less CPU.
         cost = self._flush_cost + self.plot.last_paint_s
-        wait_s = 0.0 if change.reset else self._flushed_at + min(PACE * cost, MAX_PACE_S) - time.perf_counter()
+        pace = max(min(PACE * cost, MAX_PACE_S), MIN_PACE_S)
+        wait_s = 0.0 if change.reset else self._flushed_at + pace - time.perf_counter()
         self._timer.start(max(int(wait_s * 1000), 0))
 
     def flush(self) -> None:
@@ -248,6 +251,10 @@ class GanttWidget(QWidget):
             x0, x1 = self.view_box.viewRange()[0]
             if lo < x0 or hi > x1 or self._fit_rows() > self.view_box.viewRange()[1][1] + 1e-9:
                 self.zoom_to_fit()
+        # Apply the new ranges' transforms now: pyqtgraph does it at the start of the next paint,
+        # which then marks the view boxes dirty again, and every fold cost two repaints.
+        self.view_box.prepareForPaint()
+        self.plot.queue.getViewBox().prepareForPaint()
 
     # ---- selection and search -------------------------------------------------------------------
 
