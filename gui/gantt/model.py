@@ -201,12 +201,16 @@ class GanttModel:
         self._running = ids[tl.state[ids] < TaskState.DONE]
         self._sync_appended()
 
-    def _bar_ends(self, ids: np.ndarray) -> np.ndarray:
+    def _bar_ends(self, ids: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:
+        """Where the bars of ``ids`` end (``x0``: their starts, if already converted)."""
         tl = self.timeline
         end = tl.end_ns[ids]
-        x0 = self.x_of(tl.start_ns[ids])
-        x1 = np.where(end >= 0, self.x_of(end), x0)
-        return np.where(tl.state[ids] < TaskState.DONE, max(self._now_x, 0.0), x1)
+        x1 = self.x_of(end)
+        no_end = end < 0
+        if np.any(no_end):
+            x1[no_end] = (self.x_of(tl.start_ns[ids]) if x0 is None else x0)[no_end]
+        x1[tl.state[ids] < TaskState.DONE] = max(self._now_x, 0.0)
+        return x1
 
     def _insert(self, ids: np.ndarray) -> None:
         """Add bars for ``ids`` (started, with a lane) to their lanes."""
@@ -218,7 +222,7 @@ class GanttModel:
         ids, lanes = ids[order], lanes[order]
         self._ensure_lanes(int(lanes[-1]) + 1)  # a task may name a lane before its LaneInfo arrives
         x0 = self.x_of(tl.start_ns[ids])
-        x1 = self._bar_ends(ids)
+        x1 = self._bar_ends(ids, x0)
         rank = RANK_OF_STATE[tl.state[ids]]
         cuts = np.flatnonzero(lanes[1:] != lanes[:-1]) + 1
         for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(ids)], strict=True):
