@@ -37,7 +37,7 @@ FOLLOW_AT = 0.95  # the live edge may go this far across the view before the vie
 FOLLOW_TO = 0.90  # ... and is then put back here
 PACE = 3  # the chart's folds and repaints take at most a third of the GUI thread
 MAX_PACE_S = 0.25  # ... but it is never further behind than this (a run's first fold is costly)
-MIN_PACE_S = 0.05  # ... and a live chart folds and repaints at most 20 times a second (a person sees
+MIN_PACE_S = 0.03  # ... and a live chart folds and repaints at most ~30 times a second (a person sees
 #                    no more; on a busy machine every repaint is CPU the workers do not get)
 
 
