@@ -70,6 +70,14 @@ class ColumnEnvelope:
             tail_k, tail_m = bin_maxima(x[j:], y[j:], b)
             self._levels[level] = (np.concatenate((k[:keep], tail_k)), np.concatenate((m[:keep], tail_m)))
 
+    def warm(self, px: float) -> None:
+        """Build the bins a view of ``px`` seconds per pixel uses, and the levels either side
+        (off the GUI thread, for a file: its first paint then only slices them)."""
+        if px > 0 and len(self.x):
+            level = math.floor(math.log2(px))
+            for near in (level - 1, level + 1, level):  # (the view's own level last: most recently used)
+                self._bins(near)
+
     def _bins(self, level: int) -> Bins:
         bins = self._levels.pop(level, None)
         if bins is None:

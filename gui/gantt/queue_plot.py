@@ -53,6 +53,20 @@ def arrival_times(timeline: Timeline) -> np.ndarray:
     return steps.arrivals
 
 
+Envelopes = tuple[ColumnEnvelope, ColumnEnvelope]  # (the step line, the arrival marks)
+
+
+def queue_envelopes(steps: QueueSteps, end_x: float, px: float) -> Envelopes:
+    """The item's envelopes for all of ``steps``, with the bins of a view of ``px`` seconds per
+    pixel built (no Qt: run off the GUI thread for a file being opened)."""
+    line, marks = ColumnEnvelope(carry=True), ColumnEnvelope(carry=False)
+    line.set(steps.x, steps.y, 0, end_x)
+    marks.set(steps.arrivals, np.ones(len(steps.arrivals)), 0, end_x)
+    line.warm(px)
+    marks.warm(px)
+    return line, marks
+
+
 class QueueItem(pg.GraphicsObject):
     """The queue's step line, its fill and the arrival marks, drawn per pixel column in a few calls."""
 
@@ -68,10 +82,14 @@ class QueueItem(pg.GraphicsObject):
         self.version = 0
         self._cache: tuple[tuple, tuple[np.ndarray, ...]] | None = None
 
-    def set_data(self, steps: QueueSteps, end_x: float) -> None:
-        """Take the (changed part of the) queue events and repaint."""
-        self.steps.set(steps.x, steps.y, steps.first, end_x)
-        self.marks.set(steps.arrivals, np.ones(len(steps.arrivals)), steps.first_arrival, end_x)
+    def set_data(self, steps: QueueSteps, end_x: float, envelopes: Envelopes | None = None) -> None:
+        """Take the (changed part of the) queue events and repaint (``envelopes``: built from all
+        of ``steps`` already, off the GUI thread: see :func:`queue_envelopes`)."""
+        if envelopes is not None:
+            self.steps, self.marks = envelopes
+        else:
+            self.steps.set(steps.x, steps.y, steps.first, end_x)
+            self.marks.set(steps.arrivals, np.ones(len(steps.arrivals)), steps.first_arrival, end_x)
         self.version += 1
         lo = float(min(steps.x[0], steps.arrivals[0])) if len(steps.x) else 0.0
         rect = QRectF(lo, 0.0, max(end_x - lo, 1e-9), max(steps.peak, 1.0))
@@ -170,12 +188,13 @@ class QueuePlot(pg.PlotItem):
         """Whether the shown events are still being built off the GUI thread (see :meth:`expect`)."""
         return self._expected is not None and self._timeline is not None and self._timeline.state is self._expected
 
-    def adopt(self, steps: QueueSteps, timeline: Timeline) -> None:
-        """Take queue events built off the GUI thread from the columns ``timeline`` has taken over."""
+    def adopt(self, steps: QueueSteps, timeline: Timeline, envelopes: Envelopes | None = None) -> None:
+        """Take queue events built off the GUI thread from the columns ``timeline`` has taken over
+        (and the item's envelopes of them, if built there too)."""
         self._expected = None
         self.steps = steps
         steps.first = steps.first_arrival = 0  # all of it is new to the item
-        self.item.set_data(steps, (steps.end_ns(timeline) - timeline.t0_ns) * 1e-9)
+        self.item.set_data(steps, (steps.end_ns(timeline) - timeline.t0_ns) * 1e-9, envelopes)
         self.refresh(timeline, force=True)
 
     def refresh(self, timeline: Timeline, force: bool = False) -> bool:

@@ -26,7 +26,7 @@ from procviz.gui.gantt.axis import LaneAxis
 from procviz.gui.gantt.item import TimelineItem
 from procviz.gui.gantt.legend import LegendBar, default_entries
 from procviz.gui.gantt.model import GanttModel
-from procviz.gui.gantt.queue_plot import QueuePlot
+from procviz.gui.gantt.queue_plot import QueuePlot, queue_envelopes
 from procviz.gui.gantt.queue_steps import QueueSteps
 from procviz.gui.gantt.viewbox import GanttViewBox
 
@@ -172,14 +172,19 @@ class GanttWidget(QWidget):
         after they were shown), and the hand-over back on it (dropped if those columns are no
         longer shown)."""
 
+        width = max(self.view_box.width(), 100.0)
+
         def work(view: Timeline) -> Callable[[], None]:
             steps = QueueSteps()
             steps.update(view)
             columns = view.state
+            end_x = (steps.end_ns(view) - view.t0_ns) * 1e-9
+            lo = float(min(steps.x[0], steps.arrivals[0])) if len(steps.x) else 0.0
+            envelopes = queue_envelopes(steps, end_x, 1.02 * max(end_x - lo, 1e-9) / width)  # the fitted view
 
             def install() -> None:
                 if self.timeline.state is columns:
-                    self.plot.queue.adopt(steps, self.timeline)
+                    self.plot.queue.adopt(steps, self.timeline, envelopes)
 
             return install
 
