@@ -87,7 +87,7 @@ class LiveNumbers(QObject):
         if change.reset:
             # Another run or file: no numbers until its own arrive, all together (the table
             # hears of the reset itself and waits for them too).
-            self.metrics.show(None)
+            self.metrics.show_metrics(None)
             self.progress.await_counts()
             self.refresh()
         elif (change.status or change.lanes) and not self._pending.isActive():
@@ -119,6 +119,7 @@ class LiveNumbers(QObject):
         self._again = False
         live = self.progress.live
         frozen = self._frozen.take(tl) if live else kept_aside(tl)
+        assert frozen is not None  # (tl has a run)
         self._out = NumbersJob(frozen, self.metrics.baseline, tl.state, final=not live)
         self.worker.submit(self._out)
 
@@ -136,7 +137,7 @@ class LiveNumbers(QObject):
         """Show ``source``'s numbers (the shown Timeline, or a frozen copy of it) in every panel."""
         started = time.perf_counter()
         self.progress.refresh(source)
-        self.metrics.show(metrics)
+        self.metrics.show_metrics(metrics)
         self.table.refresh_now(source)
         self.refreshes += 1
         self._last = time.perf_counter()

@@ -58,6 +58,10 @@ class _LaneCurves:
     columns: a live run appends a lane's new intervals in place (amortised O(new))."""
 
     _CURVES = ("_x", "_cpu", "_ready", "_covered")  # two points per interval: its start and end
+    _x: np.ndarray
+    _cpu: np.ndarray
+    _ready: np.ndarray
+    _covered: np.ndarray
 
     def __init__(self, rows: np.ndarray, t0: int) -> None:
         self.n = 0

@@ -7,7 +7,7 @@ time, the run's own processes and other programs told apart.
 
 Figures come from :func:`procviz.engine.metrics.compute_metrics` over the shown Timeline, the same
 function the engine's RunResult and the CLI summary use, so the three always agree. In the window
-they are computed off the GUI thread (:mod:`procviz.gui.live_numbers`) and handed to :meth:`MetricsPanel.show`;
+they are computed off the GUI thread (:mod:`procviz.gui.live_numbers`) and handed to :meth:`MetricsPanel.show_metrics`;
 standalone, the panel recomputes them itself after a pause ten times as long as the last
 computation took (at least 100 ms), and at once when the run ends or a file is opened.
 """
@@ -136,20 +136,20 @@ class MetricsPanel(QWidget):
         """Recompute the figures from the Timeline now.
 
         Standalone use only: in the window the figures are computed off the GUI thread
-        (:mod:`procviz.gui.live_numbers`) and handed to :meth:`show`.
+        (:mod:`procviz.gui.live_numbers`) and handed to :meth:`show_metrics`.
         """
         if self.timeline.run is None:
-            self.show(None)
+            self.show_metrics(None)
             return
         started = time.perf_counter()
         metrics = compute_metrics(self.timeline, self.baseline)
         if self.timeline.status is not None and self.timeline.status.outcome:
             self.baseline = serial_baseline_of(self.timeline) or self.baseline
-        self.show(metrics)
+        self.show_metrics(metrics)
         cost_ms = (time.perf_counter() - started) * 1000
         self._timer.setInterval(max(MIN_REFRESH_MS, int(COST_FACTOR * cost_ms)))
 
-    def show(self, metrics: Metrics | None) -> None:
+    def show_metrics(self, metrics: Metrics | None) -> None:
         """Show ``metrics`` (None: no run, dashes)."""
         self.metrics = metrics
         if metrics is None:
