@@ -312,13 +312,17 @@ def window_child(config_path: str, stalls: bool = False) -> None:
             slots.install()
         span: list[float] = []
 
+        cpu: list[float] = []
+
         def finished(result) -> None:  # noqa: ANN001
             span.append(time.perf_counter())
+            cpu.append(time.process_time())
             probe.stop()
             QTimer.singleShot(0, app.quit)
 
         def start() -> None:
             span.append(time.perf_counter())
+            cpu.append(time.process_time())
             probe.start()
             if sampler is not None:
                 sampler.start()
@@ -334,7 +338,8 @@ def window_child(config_path: str, stalls: bool = False) -> None:
         print(sampler.report())
         print(slots.report())
     gaps = np.diff(fired) * 1e3 if len(fired) > 1 else np.zeros(0)
-    print(json.dumps({"run_s": span[-1] - span[0] if len(span) == 2 else None, "gaps_ms": gaps.tolist()}))
+    print(json.dumps({"run_s": span[-1] - span[0] if len(span) == 2 else None,
+                      "cpu_s": cpu[-1] - cpu[0] if len(cpu) == 2 else None, "gaps_ms": gaps.tolist()}))
 
 
 def headless_child(config_path: str) -> None:
@@ -345,7 +350,7 @@ def headless_child(config_path: str) -> None:
     from procviz.engine.timeline import Timeline
 
     engine, timeline = Engine(), Timeline()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     engine.start(parse_config(json.loads(Path(config_path).read_text())))
     finished = False
     while not finished:
@@ -353,7 +358,7 @@ def headless_child(config_path: str) -> None:
         timeline.apply(batch, notify=False)
         finished = batch.status is not None and batch.status.phase == RunPhase.FINISHED
     engine.join(10)
-    print(json.dumps({"run_s": time.perf_counter() - t}))
+    print(json.dumps({"run_s": time.perf_counter() - t, "cpu_s": time.process_time() - c}))
 
 
 def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int) -> None:
@@ -366,9 +371,9 @@ def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int) -> None:
         headless_cmd = [sys.executable, "-m", "procviz", "run", "--config", str(cfg), "--quiet",
                         "--out", str(Path(tmp) / "t.json")]
         engine_cmd = [sys.executable, __file__, "--headless-child", str(cfg)]
-        ratios, span_ratios, rows, all_gaps = [], [], [], []
+        ratios, span_ratios, rows, all_gaps, cpu_rows = [], [], [], [], []
         for k in range(pairs):
-            times, spans = {}, {}
+            times, spans, cpus = {}, {}, {}
             order = (("window", window_cmd), ("headless", headless_cmd), ("engine", engine_cmd))
             for name, cmd in order[:: 1 if k % 2 == 0 else -1]:
                 t = time.perf_counter()
@@ -379,6 +384,7 @@ def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int) -> None:
                 if name != "headless":
                     child = json.loads(out.stdout.strip().splitlines()[-1])
                     spans[name] = child["run_s"]
+                    cpus[name] = child.get("cpu_s") or float("nan")
                 if name == "window":
                     gaps = np.asarray(child["gaps_ms"])
                     all_gaps.append(gaps)
@@ -388,6 +394,7 @@ def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int) -> None:
                 else (float("nan"),) * 3
             rows.append((times["window"], times["headless"], ratios[-1], spans["window"], spans["engine"],
                          span_ratios[-1], g50, g95, gmax))
+            cpu_rows.append((cpus["window"], cpus["engine"]))
     print(f"\nwhole process, {tasks:,} no-op CPU tasks, {workers} spawn workers, map chunksize {chunksize}, "
           f"alternated ({os.getloadavg()[0]:.2f} load after)")
     print("whole process: the window child (Qt start-up included) vs `procviz run`; run: from Run to the "
@@ -397,6 +404,8 @@ def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int) -> None:
     for k, (w, h, r, rw, rh, rr, g50, g95, gmax) in enumerate(rows):
         print(f"{k:>4}  {w:>9.2f}  {h:>10.2f}  {r:>5.2f}x  {rw:>13.2f}  {rh:>15.2f}  {rr:>5.2f}x  "
               f"{g50:>26.0f} / {g95:.0f} / {gmax:.0f}")
+    print("the run's CPU in the parent process (all its threads; workers not counted), window / headless s: "
+          + ", ".join(f"{w:.2f} / {h:.2f}" for w, h in cpu_rows))
     gaps = np.concatenate(all_gaps) if all_gaps else np.zeros(0)
     spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
     print(f"median run ratio window/headless {statistics.median(span_ratios):.2f}x "

@@ -32,7 +32,7 @@ from procviz.gui.panels.task_model import TaskTableModel
 from procviz.gui.timeline_io import kept_aside
 
 COST_FACTOR = 10
-MIN_INTERVAL_S = 0.1  # a live run's numbers change at most ten times a second (read by a person)
+MIN_INTERVAL_S = 0.25  # a live run's numbers change at most four times a second (read by a person)
 CLOCK_MS = 100
 
 
