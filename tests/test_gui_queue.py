@@ -111,3 +111,21 @@ def test_queue_events_folded_in_any_order_equal_those_counted_at_the_end() -> No
         np.testing.assert_array_equal(y[last], n[:-1])
         assert steps.peak == n.max()
     np.testing.assert_array_equal(steps.arrivals, np.unique((final["submitted_ns"] - tl.t0_ns) * 1e-9))
+
+
+def test_a_big_change_folded_in_parts_equals_it_folded_at_once() -> None:
+    tl = synth_timeline(n_tasks=5000, n_lanes=3, seed=8)
+    whole = QueueSteps()
+    whole.update(tl)
+    parts = QueueSteps()
+    calls = 0
+    while True:
+        parts.update(tl, limit=700)
+        calls += 1
+        if not parts.more:
+            break
+    assert calls == 8  # 5000 changed tasks, 700 at a time
+    np.testing.assert_array_equal(parts.x, whole.x)
+    np.testing.assert_array_equal(parts.y, whole.y)
+    np.testing.assert_array_equal(parts.arrivals, whole.arrivals)
+    assert parts.peak == whole.peak and not parts.update(tl, limit=700)

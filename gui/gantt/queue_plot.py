@@ -32,6 +32,7 @@ HEIGHT_PX = 64
 MARK_PX = 5  # height of an arrival mark on the baseline
 COST_FACTOR = 10
 MAX_WAIT_S = 0.5
+LIVE_LIMIT = 200_000  # tasks folded in per refresh (a run's million submissions: a few passes of ~20 ms)
 
 
 def queue_steps(timeline: Timeline) -> tuple[np.ndarray, np.ndarray]:
@@ -208,7 +209,7 @@ class QueuePlot(pg.PlotItem):
                 self._later.start(max(int((self._next_at - now) * 1000), 1))
             return False
         self._later.stop()
-        added = self.steps.update(timeline)
+        added = self.steps.update(timeline, LIVE_LIMIT)
         end_x = (self.steps.end_ns(timeline) - timeline.t0_ns) * 1e-9
         if added or end_x != self.item.steps.end_x:  # (the line runs on to the live edge)
             self.item.set_data(self.steps, end_x)
@@ -220,4 +221,7 @@ class QueuePlot(pg.PlotItem):
         self._cost = time.perf_counter() - now
         # (Capped: the first fold of a million submissions costs far more than the ones after.)
         self._next_at = now + min(COST_FACTOR * self._cost, MAX_WAIT_S)
+        if self.steps.more:  # the rest of a big change in the next pass of the event loop
+            self._next_at = now
+            self._later.start(0)
         return True

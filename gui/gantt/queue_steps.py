@@ -57,6 +57,7 @@ class QueueSteps:
         self.arrivals = self._ab[:0]
         self.first = self.first_arrival = 0
         self.peak = 0.0
+        self.more = False  # the last update left changed tasks for the next one (see update)
 
     @property
     def _keys(self) -> np.ndarray:
@@ -78,16 +79,24 @@ class QueueSteps:
         cap = max(total, 2 * len(self._kb), 1024)
         for name in ("_kb", "_sb", "_cb", "_xb", "_yb"):
             old = getattr(self, name)
-            new = np.zeros(cap, old.dtype)
+            new = np.empty(cap, old.dtype)  # (rows past _n are never read)
             new[: self._n] = old[: self._n]
             setattr(self, name, new)
 
-    def update(self, tl: Timeline) -> bool:
-        """Fold in what changed in ``tl`` since the last call; whether any event was added."""
+    def update(self, tl: Timeline, limit: int | None = None) -> bool:
+        """Fold in what changed in ``tl`` since the last call; whether any event was added.
+
+        ``limit``: fold in at most this many changed tasks (``more`` then says whether some are
+        left for the next call), so a run's first million submissions are spread over a few
+        calls instead of one long one.
+        """
         if tl.state is not self._columns or len(tl.state) != len(self._state):
             self._columns = tl.state  # new arrays: another run or file
             self._clear(len(tl.state))
         changed = np.flatnonzero((tl.state != self._state) | (tl.submitted_ns != self._sub))
+        self.more = limit is not None and len(changed) > limit
+        if self.more:
+            changed = changed[:limit]
         if len(changed) == 0:
             self.first, self.first_arrival = len(self._keys), len(self._arrival_ns)
             return False
@@ -129,14 +138,17 @@ class QueueSteps:
             kb[n : n + k], sb[n : n + k] = keys, steps
         self._n = end = n + k
         base = int(self._cb[first - 1]) if first else 0
-        self._cb[first:end] = base + np.cumsum(sb[first:end])
+        np.cumsum(sb[first:end], out=self._cb[first:end])  # (in place: no temporaries of a million rows)
+        if base:
+            self._cb[first:end] += base
         # The last event of an instant may have become an earlier one: redo from the one before.
         lo = max(first - 1, 0)
         t = kb[lo:end] >> 1
         last = np.r_[t[1:] != t[:-1], True]
         dropped = self._yb[lo] if lo < n else 0.0  # (the one before may lose its count)
-        self._xb[lo:end] = (t - t0_ns) * NS
-        self._yb[lo:end] = np.where(last, self._cb[lo:end], 0)
+        t -= t0_ns
+        np.multiply(t, NS, out=self._xb[lo:end])
+        np.multiply(self._cb[lo:end], last, out=self._yb[lo:end])
         self.first = lo
         if first < n or dropped >= self.peak:  # counts after `first` moved, or the peak may have gone
             self.peak = float(self.y.max())
@@ -144,7 +156,9 @@ class QueueSteps:
             self.peak = max(self.peak, float(self._yb[lo:end].max()))
 
     def _insert_arrivals(self, sub_ns: np.ndarray, t0_ns: int) -> None:
-        new = np.unique(sub_ns)
+        # Distinct times; submissions mostly come in time order (then no sort is needed).
+        ordered = sub_ns if np.all(sub_ns[1:] >= sub_ns[:-1]) else np.sort(sub_ns)
+        new = ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
         known = self._arrival_ns
         at = np.searchsorted(known, new)
         new = new[(at >= len(known)) | (known[np.minimum(at, len(known) - 1)] != new)] if len(known) else new
