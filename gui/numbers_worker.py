@@ -43,22 +43,28 @@ class FrozenCopy:
 
         A task's row changes only with its submission, state, start or end (engine/timeline.py
         writes the other columns together with one of those), so comparing four columns finds
-        every changed row: a pass over 25 bytes a task, then a copy of the changed rows only.
+        every changed row: a pass over 25 bytes a task, then a copy of the changed rows only,
+        noted with ``touch_tasks`` so that the figures kept per block of tasks on the copy
+        (engine/task_sums.py) are summed again for those blocks only.
         """
+        submitted = tl.submitted_part(slice(None))  # (a temporary: the shown column may be one number)
         frozen = self._copy
-        if frozen is None or self._columns is not tl.state:  # another run or file: copy it all
-            frozen = Timeline.__new__(Timeline)
-            frozen._listeners = []
-            frozen.version = 0
+        if frozen is None or self._columns is not tl.state or tl.run is None:  # another run or file
+            frozen = Timeline()
+            if tl.run is not None:
+                frozen.begin(tl.run)
             for name in MUTABLE_COLUMNS:
-                setattr(frozen, name, getattr(tl, name).copy())
+                setattr(frozen, name, (submitted if name == "submitted_ns" else getattr(tl, name)).copy())
+            frozen.touch_tasks()
             self._columns = tl.state
         else:
             changed = np.flatnonzero((frozen.state != tl.state) | (frozen.start_ns != tl.start_ns)
-                                     | (frozen.end_ns != tl.end_ns) | (frozen.submitted_ns != tl.submitted_ns))
+                                     | (frozen.end_ns != tl.end_ns) | (frozen.submitted_ns != submitted))
             if len(changed):
                 for name in MUTABLE_COLUMNS:
-                    getattr(frozen, name)[changed] = getattr(tl, name)[changed]
+                    source = submitted if name == "submitted_ns" else getattr(tl, name)
+                    getattr(frozen, name)[changed] = source[changed]
+                frozen.touch_tasks(changed)
         frozen.chunk, frozen.cost_ms = tl.chunk, tl.cost_ms
         frozen.run, frozen.status, frozen.now_ns = tl.run, tl.status, tl.now_ns
         frozen.lanes, frozen.span_labels = list(tl.lanes), list(tl.span_labels)

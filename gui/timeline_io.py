@@ -140,6 +140,7 @@ def kept_aside(timeline: Timeline) -> Timeline | None:
     listeners = kept._listeners
     vars(kept).update(vars(timeline))
     kept._listeners = listeners
+    kept.derived = {}  # its own figures kept per block (another thread may compute them)
     for name in ("intervals", "resources", "spans", "machine"):
         setattr(kept, name, copy.copy(getattr(timeline, name)))
     kept.lanes, kept.span_labels = list(timeline.lanes), list(timeline.span_labels)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,8 @@ def test_the_chart_is_built_off_the_gui_thread_while_the_event_loop_turns(window
 
     def recording(self: GanttModel) -> None:
         rebuilt_on.append(threading.current_thread())
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(0.3)  # an indexing as slow as a big file's on a loaded machine: the loop must turn meanwhile
         original(self)
 
     monkeypatch.setattr(GanttModel, "_rebuild", recording)

@@ -93,7 +93,8 @@ class QueueSteps:
         if tl.state is not self._columns or len(tl.state) != len(self._state):
             self._columns = tl.state  # new arrays: another run or file
             self._clear(len(tl.state))
-        changed = np.flatnonzero((tl.state != self._state) | (tl.submitted_ns != self._sub))
+        submitted = tl.submitted_part(slice(None))  # (a temporary: the column may be one number)
+        changed = np.flatnonzero((tl.state != self._state) | (submitted != self._sub))
         self.more = limit is not None and len(changed) > limit
         if self.more:
             changed = changed[:limit]
@@ -101,7 +102,7 @@ class QueueSteps:
             self.first, self.first_arrival = len(self._keys), len(self._arrival_ns)
             return False
         self._state[changed] = tl.state[changed]
-        sub = tl.submitted_ns[changed]
+        sub = submitted[changed]
         old_sub = self._sub[changed]
         if np.any((old_sub >= 0) & (sub != old_sub)):  # a submission time moved (never expected)
             self._clear(len(tl.state))
@@ -113,10 +114,10 @@ class QueueSteps:
         leaves = changed[leaving]
         leave_at = np.maximum(leave[leaving], sub[leaving])
         self._left[leaves] = True
-        keys = np.concatenate((tl.submitted_ns[joins] * 2, leave_at * 2 + 1))
+        keys = np.concatenate((submitted[joins] * 2, leave_at * 2 + 1))
         steps = np.concatenate((np.ones(len(joins), np.int64), -np.ones(len(leaves), np.int64)))
         self._insert(keys, steps, tl.t0_ns)
-        self._insert_arrivals(tl.submitted_ns[joins], tl.t0_ns)
+        self._insert_arrivals(submitted[joins], tl.t0_ns)
         return len(keys) > 0
 
     def _insert(self, keys: np.ndarray, steps: np.ndarray, t0_ns: int) -> None:
