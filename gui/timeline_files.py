@@ -8,9 +8,8 @@ Files are read off the GUI thread (:class:`BackgroundRead`): a big file takes se
 and the window must keep painting and answering meanwhile. While it reads, a progress dialog
 (busy bar, elapsed time, Cancel) shows after ``PROGRESS_AFTER_MS``; Cancel gives the window back at
 once and the read's result is dropped when it finishes. The GUI thread runs whenever the reader
-lets go of the GIL: between Python steps every few milliseconds, but not inside one C call (the
-native reader parses a whole task column with ``numpy.fromstring``: the window's timer waits for
-the longest such call, about 0.1 s at a million tasks on a loaded machine).
+lets go of the GIL: between Python steps every few milliseconds, but not inside a C call that
+keeps it (the window's timer waited up to 90 ms while a million-task file loaded, load 5).
 
 The same thread then indexes what it read for the views in two steps, pure numpy on a Timeline
 no other thread touches. First what the bars need (``preparers``: the chart's lane series and
