@@ -327,6 +327,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot run", str(exc))
             return False
         self.files.current_file = None
+        self.statusBar().clearMessage()  # the last run's outcome is not this run's
         self.live_numbers.set_live(True)
         self.metrics_dock.raise_()  # the form is locked during a run; its numbers are what changes
         self._set_title("live run")

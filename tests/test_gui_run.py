@@ -283,3 +283,13 @@ def test_shipped_scenario_and_backend_presets_run_in_the_window(qtbot, window, p
     assert window.metrics.metrics == result.metrics
     assert window.tasks.model.rowCount() == tl.n_tasks
     assert window.errors == []
+
+
+def test_a_new_run_clears_the_last_runs_outcome_from_the_status_bar(qtbot, window) -> None:
+    fill_sleep_run(qtbot, window, workers=2, count=4, ms=10)
+    run_and_wait(qtbot, window)
+    assert window.statusBar().currentMessage().startswith("Run "), "the outcome is shown"
+    with qtbot.waitSignal(window.bridge.runFinished, timeout=120_000):
+        assert window.start_run()
+        assert window.statusBar().currentMessage() == "", "no stale outcome while the next run runs"
+    wait_numbers(qtbot, window)
