@@ -24,7 +24,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from procviz.engine.cli_config import config_from_args
 from procviz.engine.cli_progress import RunProgress, wanted
@@ -122,9 +122,17 @@ example: {{"workers": 4, "api": "imap_unordered", "chunksize": 2,
 """
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a refusal as one line (what and where to look), exit 2: the usage block it
+    prints by default buries the one line that says what is wrong under a dozen lines of options."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists the options)\n")
+
+
 def _common() -> argparse.ArgumentParser:
     """Options every subcommand takes."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = OneLineParser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=0,
                         help="log what procviz does to stderr (-vv: debug detail)")
     return common
@@ -192,7 +200,7 @@ def _int_arg(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The headless ``procviz`` argument parser (subcommands run, export, presets)."""
     common = _common()
-    parser = argparse.ArgumentParser(prog="procviz", description="Process visualizer for Python multiprocessing. "
+    parser = OneLineParser(prog="procviz", description="Process visualizer for Python multiprocessing. "
                                      "With no subcommand, opens the window (procviz --help).",
                                      epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-V", "--version", action=_VersionAction)

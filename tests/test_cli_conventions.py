@@ -195,3 +195,16 @@ def test_files_in_the_current_folder_do_not_shadow_what_procviz_imports(tmp_path
                        "--args", "[[1]]", "--out", "t.json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads((tmp_path / "t.json").read_text())["format"] == "procviz-timeline"
+
+
+@pytest.mark.parametrize("argv", [["run", "--count", "abc"], ["run", "--backend", "nope"], ["export"],
+                                  ["run", "--bogus"]])
+def test_a_refused_argument_is_one_line_exit_2(capsys, argv: list[str]) -> None:
+    """One line naming what is wrong (not argparse's usage block above it), exit 2."""
+    try:
+        code = main(["procviz", *argv])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "error:" in err and "--help" in err, err
