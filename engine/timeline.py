@@ -252,6 +252,13 @@ class Timeline:
             return np.full(len(self.state[part]), self._submitted_all, dtype=np.int64)
         return self._submitted_ns[part]
 
+    def submitted_at(self, task_id: int) -> int:
+        """``submitted_ns[task_id]``, without making the whole column while it is one number (a
+        tooltip or a table cell asks for one task: 8 MB made at a million tasks otherwise)."""
+        if self._submitted_ns is None:
+            return self._submitted_all
+        return int(self._submitted_ns[task_id])
+
     def mark_submitted(self, ids: np.ndarray, t_ns: np.ndarray | int) -> None:
         """Tasks ``ids`` handed to the backend at ``t_ns``: pending ones become queued."""
         every = _every_task_once(ids, len(self.state))

@@ -162,3 +162,15 @@ def test_load_columns_adopts_only_fitting_columns():
     assert tl.start_ns is fit
     assert tl.end_ns is not strided and tl.end_ns.flags.c_contiguous and np.array_equal(tl.end_ns, source.end_ns)
     assert tl.lane is not wrong and tl.lane.dtype == np.int32 and np.array_equal(tl.lane, source.lane)
+
+
+def test_one_tasks_submission_time_makes_no_column() -> None:
+    """A tooltip or a table cell reads one task's submission: the column stays one number."""
+    tl = Timeline()
+    tl.begin(RunInfo(n_tasks=1000, t0_ns=0, config={}, host="h", cpu_count=2, schedstat=True))
+    assert tl.submitted_at(7) == -1
+    tl.mark_submitted(np.arange(1000), 5)
+    assert tl.submitted_at(999) == 5 and tl._submitted_ns is None
+    tl.mark_submitted(np.array([3]), 9)  # a task submitted again: the column is made
+    assert tl.submitted_at(3) == 9 and tl.submitted_at(4) == 5
+    assert tl.submitted_at(3) == int(tl.submitted_ns[3])

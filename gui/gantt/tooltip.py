@@ -67,7 +67,7 @@ def task_tooltip_lines(timeline: Timeline, task_id: int) -> list[str]:
             lines.append(f"started {(start - t0) / 1e9:.4f} s, running for {_ms(max(tl.now_ns - start, 0))}")
     # The Timeline's queued_ns()/waiting_ns() compute whole columns; one task needs one row
     # (same definitions, see engine/timeline.py).
-    sub, cpu, ready = int(tl.submitted_ns[task_id]), int(tl.cpu_ns[task_id]), int(tl.ready_ns[task_id])
+    sub, cpu, ready = tl.submitted_at(task_id), int(tl.cpu_ns[task_id]), int(tl.ready_ns[task_id])
     queued = max(start - sub, 0) if sub >= 0 and start >= 0 else -1
     wall = end - start if start >= 0 and end >= 0 else -1
     waiting = max(wall - max(cpu, 0) - max(ready, 0), 0) if wall >= 0 and cpu >= 0 else -1

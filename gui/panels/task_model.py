@@ -110,7 +110,7 @@ def _wall(tl: Timeline, t: int) -> int:
 
 
 def _queued(tl: Timeline, t: int) -> int:
-    sub, s = int(tl.submitted_ns[t]), int(tl.start_ns[t])
+    sub, s = tl.submitted_at(t), int(tl.start_ns[t])
     return max(s - sub, 0) if sub >= 0 and s >= 0 else -1
 
 
@@ -137,7 +137,7 @@ def _wait_time(tl: Timeline, t: int) -> int:
 
 
 def _turnaround(tl: Timeline, t: int) -> int:
-    sub, end = int(tl.submitted_ns[t]), int(tl.end_ns[t])
+    sub, end = tl.submitted_at(t), int(tl.end_ns[t])
     return max(end - sub, 0) if sub >= 0 and end >= 0 else -1
 
 
