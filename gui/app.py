@@ -149,7 +149,11 @@ def run_window(args: list[str]) -> int:
         QTimer.singleShot(0, lambda: window.open_file(options.timeline))
     if pending:
         QTimer.singleShot(0, lambda: (window.close(), QApplication.quit()))
-    return app.exec()
+    code = app.exec()
+    # No Python thread may be computing, or emitting to Qt, while the interpreter then tears Qt
+    # down (a daemon thread running through finalization is a known way to crash at exit).
+    window.live_numbers.worker.close(wait_s=2.0)
+    return code
 
 
 def configure_app(app: Any) -> None:

@@ -134,9 +134,12 @@ class NumbersWorker:
         """Compute ``job`` on the worker thread (call from the GUI thread)."""
         self._jobs.put(job)
 
-    def close(self) -> None:
-        """Let the thread end after the job in hand (it computes nothing more)."""
+    def close(self, wait_s: float = 0.0) -> None:
+        """Let the thread end after the job in hand (it computes nothing more); wait up to
+        ``wait_s`` for it to end."""
         self._jobs.put(None)
+        if wait_s > 0:
+            self.thread.join(wait_s)
 
     @staticmethod
     def _serve(jobs: queue.SimpleQueue[NumbersJob | None], emitter: _Emitter) -> None:

@@ -78,3 +78,10 @@ def test_the_frozen_copy_follows_the_timeline_by_the_rows_that_changed() -> None
         assert getattr(again, name) is not getattr(tl, name)
     assert len(again.intervals) == len(tl.intervals)
     assert compute_metrics(again) == compute_metrics(tl)
+
+
+def test_closing_the_worker_with_a_wait_ends_its_thread(qtbot) -> None:
+    """The app closes its numbers worker before Python tears Qt down: no thread left computing."""
+    worker = numbers_worker.NumbersWorker()
+    worker.close(wait_s=30.0)
+    assert not worker.thread.is_alive()
