@@ -3,8 +3,9 @@
 Every figure is defined in :data:`DEFINITIONS` (shown as the figure's tooltip and in the README),
 computed from measured times only. In short:
 
-* makespan = worker start-up (first submission -> first task start) + work (first task start ->
-  last task end). A scenario's main program is not work: its roles are.
+* makespan = worker start-up (first submission, or the first worker's creation if earlier -> first
+  task start) + work (first task start -> last task end). A scenario's main program is not work:
+  its roles are.
 * speedup = serial time / work. The serial time is a *measured* serial run of the same workload
   when one is given (``baseline``), else an *estimate*: the tasks' own work, i.e. their on-CPU
   time plus the blocking they would do alone (sleep, I/O) plus the run-queue time other programs
@@ -33,8 +34,9 @@ OTHER_LOAD_NOTABLE = 0.10  # mean share of the run's CPUs used by other programs
 
 DEFINITIONS: dict[str, str] = {
     "makespan": "First submission to last task end = worker start-up + work.",
-    "startup": "Worker start-up: first submission to the first task start (creating workers, "
-               "interpreter start and imports for spawn). A serial run has none.",
+    "startup": "Worker start-up: first submission (or the first worker's creation, if earlier) to the "
+               "first task start (creating workers, interpreter start and imports for spawn). A serial run "
+               "has none.",
     "work": "Work: first task start to last task end (a scenario's main program excluded).",
     "speedup": "Serial time / work. Measured: a serial run of the same workload. Estimate: the "
                "tasks' own work (on-CPU + their own sleep/I/O blocking + run-queue time caused by "
@@ -384,8 +386,23 @@ def _spans(tl: Timeline, blocks: list[BlockSums] | None = None) -> tuple[int, in
         first_start = min((b.min_start_has for b in blocks), default=big)
     if first_start == big:
         return 0, 0
-    first = min(min((b.min_submitted for b in blocks), default=big), first_start)
+    first_submitted = min((b.min_submitted for b in blocks), default=big)
+    first = min(first_submitted, first_start, _first_worker_created(tl, first_start))
     return first_start - first, max((b.max_end_has for b in blocks), default=-1) - first_start
+
+
+def _first_worker_created(tl: Timeline, first_start: int) -> int:
+    """When the run's first worker process was created, if before its first task start.
+
+    ``procviz run`` creates a Pool's workers before it imports numpy and the engine, and submits
+    the tasks once those are in (engine/head_start.py): the workers' boot then comes before the
+    first submission, and start-up must still count it, as it does when the Pool is created at
+    submission (the window, a user's ``Pool(n).map``).
+    """
+    t0 = tl.run.t0_ns if tl.run is not None else 0
+    created = [lane.created_ns for lane in tl.lanes
+               if lane.kind == LaneKind.PROCESS and t0 <= lane.created_ns < first_start]
+    return min(created, default=first_start)
 
 
 def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | None = None) -> Metrics:

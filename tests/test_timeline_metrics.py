@@ -149,3 +149,26 @@ def test_the_finished_block_shortcut_sums_as_the_general_case(schedstat: bool) -
         for f in fields(BlockSums):
             a, b = getattr(short, f.name), getattr(general, f.name)
             assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b, f.name
+
+
+def test_start_up_counts_from_the_first_workers_creation_when_it_came_before_the_submission() -> None:
+    """``procviz run`` creates a Pool's workers, then submits once numpy is in: their boot is still
+    start-up (as when a Pool is created at submission). A lane created before the run's t0 or after
+    its first task start changes nothing."""
+    tl = finished_run(200)
+    tl.run = replace(tl.run, t0_ns=tl.run.t0_ns - 100_000_000)  # the run began before its first submission
+    before = compute_metrics(tl)
+    first_submitted = int(tl.submitted_ns[tl.submitted_ns >= 0].min())
+    early = first_submitted - 50_000_000
+    assert early >= tl.run.t0_ns
+    procs = [i for i, lane in enumerate(tl.lanes) if lane.kind == LaneKind.PROCESS]
+    assert procs
+    lanes = list(tl.lanes)
+    lanes[procs[0]] = replace(lanes[procs[0]], created_ns=early)
+    if len(procs) > 1:  # created before the run began: not this run's worker boot
+        lanes[procs[1]] = replace(lanes[procs[1]], created_ns=tl.run.t0_ns - 1)
+    tl.lanes = lanes
+    after = compute_metrics(tl)
+    assert after.startup_ns == before.startup_ns + (first_submitted - early)
+    assert after.makespan_ns == before.makespan_ns + (first_submitted - early)
+    assert after.work_ns == before.work_ns
