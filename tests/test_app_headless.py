@@ -83,8 +83,10 @@ def test_procviz_export_png_draws_the_chart_without_a_display(tmp_path) -> None:
     timeline = tmp_path / "t.json"
     write_timeline(finished_run(200), timeline)
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    # as the installed command runs it (main() reads sys.argv and ends the process itself)
     code = ("import sys; from procviz.gui.app import main; "
-            f"sys.exit(main(['procviz', 'export', {str(timeline)!r}, '--out', {str(tmp_path / 't.png')!r}]))")
+            f"sys.argv[:] = ['procviz', 'export', {str(timeline)!r}, '--out', {str(tmp_path / 't.png')!r}]; "
+            "sys.exit(main())")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
