@@ -157,7 +157,8 @@ def run_window(args: list[str]) -> int:
     log.info("window open; Ctrl-C or SIGTERM closes it")  # (tests wait for this line)
     window.show()
     if options.timeline is not None:
-        QTimer.singleShot(0, lambda: window.open_file(options.timeline))
+        # (not once a Ctrl-C has closed the window: no read, no error dialog while the app quits)
+        QTimer.singleShot(0, lambda: window.isVisible() and window.open_file(options.timeline))
     if pending:
         QTimer.singleShot(0, lambda: (window.close(), QApplication.quit()))
     code = app.exec()
