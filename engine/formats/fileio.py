@@ -6,7 +6,9 @@ would decompress past the same limit (a small .gz can hold gigabytes of zeros).
 
 Every writer goes through :func:`atomic_output`: the data goes to a temporary file in the target's
 folder, is flushed and fsynced, then renamed over the target, so a crash or a full disk never
-leaves a half-written timeline under the real name.
+leaves a half-written timeline under the real name. The temporary leaves no litter either: see
+:mod:`procviz.engine.formats.tmpfiles` (a nameless file where Linux offers one, else a name that
+says which process writes it, removed by the next write into that folder once that process is dead).
 """
 
 from __future__ import annotations
@@ -132,12 +134,14 @@ class _WritebackFile:
 @contextmanager
 def atomic_output(path: str | os.PathLike[str], compress: bool = False) -> Iterator[BinaryIO]:
     """A binary stream that becomes ``path`` only when the ``with`` block ends without error."""
-    import tempfile  # (only writers need it: not imported by a process that only reads)
+    from procviz.engine.formats.tmpfiles import TempOutput  # (only writers need it)
 
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    temp = TempOutput(target)
     try:
-        with os.fdopen(fd, "wb", buffering=_WRITE_BUFFER) as raw:
+        # The descriptor stays open after the buffered file closes: a nameless temporary must
+        # still be open when it is linked into the folder.
+        with os.fdopen(temp.fd, "wb", buffering=_WRITE_BUFFER, closefd=False) as raw:
             out: BinaryIO = _WritebackFile(raw) if hasattr(os, "posix_fadvise") else raw  # type: ignore[assignment]
             if compress:
                 # mtime=0 and no file name in the header: the same timeline gives the same bytes.
@@ -151,11 +155,7 @@ def atomic_output(path: str | os.PathLike[str], compress: bool = False) -> Itera
             mode = target.stat().st_mode & 0o7777  # keep the permissions of a file we replace
         except FileNotFoundError:
             mode = _default_mode()
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
+        temp.publish(mode)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        temp.discard()
         raise
