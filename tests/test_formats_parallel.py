@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from procviz.engine.formats import parallel
 from procviz.engine.formats.parallel import ordered_map, thread_count
 
 
@@ -65,3 +66,14 @@ def test_leaving_early_ends_the_threads():
 
 def test_thread_count_is_one_or_two():
     assert thread_count() in (1, 2)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_later_gives_its_value_or_raises_its_error_in_the_caller(threads, monkeypatch):
+    monkeypatch.setattr(parallel, "thread_count", lambda: threads)
+    assert parallel.Later(lambda: [1, 2]).result() == [1, 2]
+    failing = parallel.Later(lambda: 1 // 0)
+    with pytest.raises(ZeroDivisionError):
+        failing.result()
+    with pytest.raises(ZeroDivisionError):  # (asked again: the same error, not None)
+        failing.result()

@@ -73,49 +73,61 @@ def _lane_arrays(layout: TrackLayout) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return pid, tid, track
 
 
-def task_slices(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[bytes]:
-    """One ``X`` per started task on its worker's track; running tasks reach ``trace_end``.
+class TaskSlices:
+    """The task slices' columns made ready once (clipped times, optional args): the set-up a writer
+    can run on its own thread while earlier events are written; :meth:`blocks` formats them."""
 
-    Yields blocks of event lines (joined by ``",\\n"``), formatted from whole columns
-    (engine/formats/textcols.py) with the same text as ``_X_TASK``."""
-    t0 = tl.t0_ns
-    ids = np.flatnonzero((tl.start_ns >= 0) & (tl.lane >= 0))
-    if not len(ids):
-        return
-    lane = tl.lane[ids].astype(np.int64)
-    start = tl.start_ns[ids]
-    end = np.maximum(np.where(tl.end_ns[ids] >= 0, tl.end_ns[ids], trace_end), start)
-    pid_of, tid_of, track_of = _lane_arrays(layout)
-    pid_text, tid_text = (CellTable([str(v).encode() for v in col.tolist()]) for col in (pid_of, tid_of))
-    new_start, new_end = clip_overlaps(track_of[lane], start, end)
-    clipped = new_start != start
-    extras = _task_extras(tl)
-    extra_ids = np.array(sorted(extras), dtype=np.int64)
-    queued, waiting = tl.queued_ns(), tl.waiting_ns()
+    def __init__(self, tl: Timeline, layout: TrackLayout, trace_end: int) -> None:
+        self.tl = tl
+        self.ids = ids = np.flatnonzero((tl.start_ns >= 0) & (tl.lane >= 0))
+        if not len(ids):
+            return
+        self.lane = lane = tl.lane[ids].astype(np.int64)
+        start = tl.start_ns[ids]
+        end = np.maximum(np.where(tl.end_ns[ids] >= 0, tl.end_ns[ids], trace_end), start)
+        pid_of, tid_of, track_of = _lane_arrays(layout)
+        self.pid_text, self.tid_text = (CellTable([str(v).encode() for v in col.tolist()]) for col in (pid_of, tid_of))
+        self.start, self.end = clip_overlaps(track_of[lane], start, end)
+        self.clipped = self.start != start
+        self.extras = _task_extras(tl)
+        self.extra_ids = np.array(sorted(self.extras), dtype=np.int64)
+        self.queued, self.waiting = tl.queued_ns(), tl.waiting_ns()
 
-    def block(sl: slice) -> bytes:
-        """The events of one chunk of tasks (on a formatting thread: reads shared arrays only)."""
-        part = ids[sl]
+    def blocks(self) -> Iterator[bytes]:
+        """Blocks of event lines (joined by ``",\\n"``), chunk after chunk, in task order."""
+        if len(self.ids):
+            yield from ordered_map(self._block, _chunks(len(self.ids)))
+
+    def _block(self, sl: slice) -> bytes:
+        """The events of one chunk of tasks (on a formatting thread: reads shared arrays only), formatted
+        from whole columns (engine/formats/textcols.py) with the same text as ``_X_TASK``."""
+        tl, t0, lane = self.tl, self.tl.t0_ns, self.lane
+        part = self.ids[sl]
         n = len(part)
         task = int_field(part)
         head: list[Field | bytes] = [
-                b'{"ph":"X","cat":"task","name":"task ', task, b'","pid":', table_field(pid_text, lane[sl]), b',"tid":',
-                table_field(tid_text, lane[sl]), b',"ts":', fixed_field(new_start[sl] - t0, 3), b',"dur":',
-                fixed_field(new_end[sl] - new_start[sl], 3), b',"args":{"task":', task, b',"state":"',
+                b'{"ph":"X","cat":"task","name":"task ', task, b'","pid":', table_field(self.pid_text, lane[sl]),
+                b',"tid":', table_field(self.tid_text, lane[sl]), b',"ts":', fixed_field(self.start[sl] - t0, 3),
+                b',"dur":', fixed_field(self.end[sl] - self.start[sl], 3), b',"args":{"task":', task, b',"state":"',
                 table_field(_STATE_WORDS, tl.state[part]), b'","chunk":', int_field(tl.chunk[part]),
-                b',"queued_ms":', _ms_field(queued[part]), b',"cpu_ms":', _ms_field(tl.cpu_ns[part]),
-                b',"ready_ms":', _ms_field(tl.ready_ns[part]), b',"waiting_ms":', _ms_field(waiting[part])]
+                b',"queued_ms":', _ms_field(self.queued[part]), b',"cpu_ms":', _ms_field(tl.cpu_ns[part]),
+                b',"ready_ms":', _ms_field(tl.ready_ns[part]), b',"waiting_ms":', _ms_field(self.waiting[part])]
         tail: list[Field | bytes] = [
-                table_field(_CLIPPED, clipped[sl].astype(np.intp)), b"}",
+                table_field(_CLIPPED, self.clipped[sl].astype(np.intp)), b"}",
                 table_field(_TASK_CNAMES, tl.state[part]), b"},\n"]
-        lo, hi = np.searchsorted(extra_ids, [part[0], part[-1] + 1]).tolist()
-        with_extra = extra_ids[lo:hi]
+        lo, hi = np.searchsorted(self.extra_ids, [part[0], part[-1] + 1]).tolist()
+        with_extra = self.extra_ids[lo:hi]
         rows = np.searchsorted(part, with_extra)
         on_row = part[np.minimum(rows, n - 1)] == with_extra  # (tasks that never started have no slice)
         with_extra, rows = with_extra[on_row], rows[on_row]
-        return join_with_inserts(head, tail, n, rows, [text_bytes(extras[i]) for i in with_extra.tolist()])[:-2]
+        inserts = [text_bytes(self.extras[i]) for i in with_extra.tolist()]
+        return join_with_inserts(head, tail, n, rows, inserts)[:-2]
 
-    yield from ordered_map(block, _chunks(len(ids)))
+
+def task_slices(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[bytes]:
+    """One ``X`` per started task on its worker's track; running tasks reach ``trace_end``
+    (blocks of event lines, see :class:`TaskSlices`)."""
+    return TaskSlices(tl, layout, trace_end).blocks()
 
 
 _STATE_WORDS = CellTable([name.encode() for name in TASK_STATE_NAMES])

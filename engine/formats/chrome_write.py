@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from procviz.engine.formats.chrome_events import (
+    TaskSlices,
     flight_counter,
     machine_counters,
     queue_spans,
@@ -38,13 +39,13 @@ from procviz.engine.formats.chrome_events import (
     span_lanes,
     state_lanes,
     state_slices,
-    task_slices,
     wait_spans,
 )
 from procviz.engine.formats.chrome_tracks import build_layout
 from procviz.engine.formats.jsonio import dumps_value, text_bytes
 from procviz.engine.formats.model import export_lanes, require_run, trace_end_ns
 from procviz.engine.formats.native_write import FORMAT_TAG, VERSION, native_chunks
+from procviz.engine.formats.parallel import Later
 from procviz.engine.timeline import Timeline
 
 TRACE_PREFIX = '{"displayTimeUnit":"ms","otherData":'
@@ -74,15 +75,22 @@ def write_chrome(timeline: Timeline, out: BinaryIO) -> None:
         out.write(lines if isinstance(lines, bytes) else text_bytes(",\n".join(lines)))
         first = False
 
+    # The set-ups that need one core each run on their own threads while the first events are
+    # formatted and written (the counter's sort, the task slices' clipping, the native copy): no
+    # core waits for them. The events' order in the file means nothing to viewers.
+    tasks = Later(lambda: TaskSlices(timeline, layout, end))
+    flight = Later(lambda: flight_counter(timeline, layout, end))
     emit(layout.metadata(state_lanes(timeline, layout), span_lanes(timeline)))
-    emit(flight_counter(timeline, layout, end))
     emit(machine_counters(timeline, layout))
     for group in (state_slices(timeline, layout, end), wait_spans(timeline, layout),
-                  resource_counters(timeline, layout), queue_spans(timeline, layout, end),
-                  task_slices(timeline, layout, end)):
+                  resource_counters(timeline, layout), queue_spans(timeline, layout, end)):
         for lines in group:
             emit(lines)
+    emit(flight.result())
+    native = Later(lambda: list(native_chunks(timeline)))
+    for block in tasks.result().blocks():
+        emit(block)
     out.write(b"\n]" + TIMELINE_KEY.encode())
-    for part in native_chunks(timeline):
+    for part in native.result():
         out.write(part)
     out.write(b"}\n")

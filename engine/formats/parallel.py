@@ -8,6 +8,10 @@ twofold, and none on a single CPU, where everything runs on the caller's thread 
 
 Results come back in the order of the parts, at most ``ahead`` of them computed before the caller
 takes them (bounded memory when the caller writes slower than the threads format).
+
+:class:`Later` computes one thing on its own thread while the caller goes on (a writer's set-up for
+a later part of the file, done while an earlier part is formatted and written), so no core waits
+for a step that needs only one.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar, cast
+from typing import Generic, TypeVar, cast
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -107,3 +111,35 @@ class _State:
         with self.cond:
             self.stopped = True
             self.cond.notify_all()
+
+
+class Later(Generic[R]):
+    """``fn()`` started now on its own thread; :meth:`result` waits for it (its exception is raised
+    there). On a single CPU nothing is started: ``fn`` runs when the result is first asked for."""
+
+    def __init__(self, fn: Callable[[], R]) -> None:
+        self._fn: Callable[[], R] | None = fn
+        self._value: R | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if thread_count() > 1:
+            self._thread = threading.Thread(target=self._run, name="procviz-formats-later", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        fn, self._fn = self._fn, None
+        assert fn is not None
+        try:
+            self._value = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
+            self._error = exc
+
+    def result(self) -> R:
+        """The value of ``fn()``, computing it here if no thread did."""
+        if self._thread is not None:
+            self._thread.join()
+        elif self._fn is not None:
+            self._run()
+        if self._error is not None:
+            raise self._error
+        return cast(R, self._value)
