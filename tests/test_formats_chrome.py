@@ -11,7 +11,7 @@ import pytest
 from synthetic import PARENT_PID, assert_same_timeline, build_timeline
 
 from procviz.engine.events import TaskState
-from procviz.engine.formats import TimelineFileError, chrome_events, read_timeline, write_timeline
+from procviz.engine.formats import TimelineFileError, chrome_events, chrome_read, read_timeline, write_timeline
 from procviz.engine.formats.chrome_tracks import SYNTHETIC_FLOOR
 from procviz.engine.formats.model import TASK_STATE_NAMES, WORKER_STATE_NAMES
 
@@ -185,6 +185,46 @@ def test_round_trip_is_exact_and_reexport_identical(tmp_path):
     again = tmp_path / "again.trace.json"
     write_timeline(back, again)
     assert again.read_bytes() == path.read_bytes()
+
+
+def _no_strict_read(*args):
+    raise AssertionError("the strict path was taken")
+
+
+@pytest.mark.parametrize("name", ["run.trace.json", "run.json.gz"])
+def test_a_trace_as_procviz_wrote_it_is_read_without_decoding_its_events(tmp_path, monkeypatch, name):
+    tl = build_timeline(n=90, k=4)
+    path, _ = _trace(tmp_path, tl, name)
+    with monkeypatch.context() as m:
+        m.setattr(chrome_read, "_LeanEvents", _no_strict_read)
+        m.setattr(chrome_read, "decode_utf8", _no_strict_read)
+        fast = read_timeline(path)
+    assert_same_timeline(tl, fast)
+    monkeypatch.setattr(chrome_read, "_fast_read", lambda *a: None)
+    assert_same_timeline(read_timeline(path), fast)
+
+
+@pytest.mark.parametrize("edit", [
+    ('"cat":"task"', '"cat":"tusk"'),  # an event changed, still valid
+    ('"ph":"M"', '"ph" : "M"'),  # spacing
+    ('"generator":"procviz"', '"generator":"procviz 0"'),  # otherData
+    ("\n]", "\n,{\"ph\":\"i\",\"pid\":1,\"tid\":1,\"ts\":0}\n]"),  # one event more
+])
+def test_any_other_trace_is_read_by_the_strict_path(tmp_path, monkeypatch, edit):
+    tl = build_timeline(n=90, k=4)
+    path, _ = _trace(tmp_path, tl)
+    text = path.read_text(encoding="ascii")
+    assert edit[0] in text
+    path.write_text(text.replace(edit[0], edit[1], 1), encoding="ascii")
+    original, strict = chrome_read._LeanEvents, []
+
+    def counted(p):
+        strict.append(p)
+        return original(p)
+
+    monkeypatch.setattr(chrome_read, "_LeanEvents", counted)
+    assert_same_timeline(tl, read_timeline(path))
+    assert strict, "the fast path took an edited trace"
 
 
 def test_gzip_trace_round_trip(tmp_path):

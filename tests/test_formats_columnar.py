@@ -216,7 +216,7 @@ def test_native_fast_read_is_the_strict_read(tmp_path, monkeypatch):
         assert len(columns.by_marker) == 8 + bool(np.isfinite(tl.cost_ms).any()), name  # every task column
         fast = read_timeline(path)
         with monkeypatch.context() as m:
-            m.setattr(read_module, "_native_fast", lambda *a: None)
+            m.setattr(read_module, "native_fast", lambda *a: None)
             assert_same_timeline(fast, read_timeline(path))
 
 
@@ -232,7 +232,7 @@ def test_native_columns_the_fast_path_leaves_alone_are_refused_as_before(tmp_pat
     path.write_text(path.read_text().replace(old, new, 1))
     with pytest.raises(TimelineFileError) as fast:
         read_timeline(path)
-    monkeypatch.setattr(read_module, "_native_fast", lambda *a: None)
+    monkeypatch.setattr(read_module, "native_fast", lambda *a: None)
     with pytest.raises(TimelineFileError) as strict:
         read_timeline(path)
     assert str(fast.value) == str(strict.value)

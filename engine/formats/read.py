@@ -18,14 +18,14 @@ import os
 import re
 from collections.abc import Callable
 
-from procviz.engine.formats.chrome_read import TRACE_PREFIX, timeline_from_chrome_doc, timeline_from_chrome_text
+from procviz.engine.formats.chrome_read import TRACE_PREFIX, timeline_from_chrome_bytes, timeline_from_chrome_doc
 from procviz.engine.formats.csv_read import timeline_from_csv, timeline_from_csv_bytes
 from procviz.engine.formats.errors import TimelineFileError
 from procviz.engine.formats.fileio import MAX_CSV_BYTES, check_format_size, read_limited
 from procviz.engine.formats.gcpause import gc_paused
-from procviz.engine.formats.json_columns import Columns, cut_lines, parse_lines, task_lines
-from procviz.engine.formats.jsonio import decode_strict, decode_utf8, parse_json
-from procviz.engine.formats.native_read import PREVIEW_COLUMNS, TaskPreview, task_preview, timeline_from_native
+from procviz.engine.formats.jsonio import decode_utf8, parse_json
+from procviz.engine.formats.native_fast import native_fast
+from procviz.engine.formats.native_read import TaskPreview, timeline_from_native
 from procviz.engine.timeline import Timeline
 
 _LEADING_BLANKS = re.compile(r"\s*")
@@ -58,13 +58,13 @@ def _read(p: str, on_tasks: Callable[[TaskPreview], None] | None = None) -> Time
         fast = timeline_from_csv_bytes(data)
         if fast is not None:
             return fast
+    if head.startswith(TRACE_PREFIX):
+        check_format_size(p, "chrome", len(data))  # (read_limited's limit: the same in bytes or characters)
+        return timeline_from_chrome_bytes(data, p)
     text = decode_utf8(data, p)
-    if text.startswith(TRACE_PREFIX):
-        check_format_size(p, "chrome", len(text))
-        return timeline_from_chrome_text(text, p)
     if first == "{":
         check_format_size(p, "json", len(text))
-        fast = _native_fast(data, p, on_tasks)
+        fast = native_fast(data, p, on_tasks)
         if fast is not None:
             return fast
         doc = parse_json(text, p)
@@ -80,47 +80,3 @@ def _read(p: str, on_tasks: Callable[[TaskPreview], None] | None = None) -> Time
                                 else "is not JSON (it does not start with '{')")
     check_format_size(p, "csv", len(text))
     return timeline_from_csv(text, p)
-
-
-def _native_fast(data: bytes, p: str, on_tasks: Callable[[TaskPreview], None] | None = None) -> Timeline | None:
-    """A native file read with its task columns parsed by numpy (json_columns), or None when the
-    fast path does not apply; the caller then decodes the whole text strictly (same errors).
-
-    With ``on_tasks``, the preview's columns are parsed first and the others cut out unparsed
-    (deferred), so the document around them is decoded once, before them."""
-    lines = task_lines(data)
-    if not lines:
-        return None
-    first = [line for line in lines if on_tasks is not None and line.key in PREVIEW_COLUMNS]
-    rest = [line for line in lines if line not in first]
-    values = dict(zip(first, parse_lines(data, first), strict=True))
-    deferred = frozenset(line.key for line in rest)
-    cut, columns = cut_lines(data, lines, [values.get(line) for line in lines], deferred)
-    doc = _decoded_cut(cut, columns)
-    if doc is None:
-        return None
-    if on_tasks is not None and all(values.get(line) is not None for line in first):
-        preview = task_preview(doc, p, columns)
-        if preview is not None:
-            on_tasks(preview)
-    values.update(zip(rest, parse_lines(data, rest), strict=True))
-    if any(values[line] is None for line in rest):  # (rare) a column left to the strict decoder
-        cut, columns = cut_lines(data, lines, [values[line] for line in lines])
-        doc = _decoded_cut(cut, columns)
-        if doc is None or not columns.by_marker:
-            return None
-    else:
-        for line in rest:
-            columns.fill(line.key, values[line])  # type: ignore[arg-type]
-    return timeline_from_native(doc, p, columns=columns)
-
-
-def _decoded_cut(cut: bytes, columns: Columns) -> dict | None:
-    """The document with placeholders, or None when it is not one the fast path may answer for."""
-    try:
-        doc = decode_strict(cut.decode("utf-8-sig"))
-    except (ValueError, RecursionError):  # (JSONDecodeError and UnicodeDecodeError are ValueErrors)
-        return None
-    if not isinstance(doc, dict) or "traceEvents" in doc or not columns.in_place(doc):
-        return None
-    return doc
