@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 
 import numpy as np
 import pytest
@@ -122,6 +124,9 @@ def _reference_task_and_queue_events(tl: Timeline) -> list[str]:
     return tasks + queue
 
 
+_STRING_OR_SPACES = re.compile(r'("(?:[^"\\]|\\.)*")| +')
+
+
 @pytest.mark.parametrize("name", list(_timelines()))
 def test_chrome_task_and_queue_events_are_the_template_text(name, small_chunks):
     tl = _timelines()[name]
@@ -129,7 +134,11 @@ def test_chrome_task_and_queue_events_are_the_template_text(name, small_chunks):
     end = trace_end_ns(tl)
     blocks = [*chrome_events.task_slices(tl, layout, end), *chrome_events.queue_spans(tl, layout, end)]
     expected = _reference_task_and_queue_events(tl)
-    assert b",\n".join(blocks).decode() == ",\n".join(expected)
+    text = b",\n".join(blocks).decode()
+    # Padding stays as JSON whitespace between tokens (never inside a string): without it, the text
+    # is the template's; with it, every event is still valid JSON.
+    assert _STRING_OR_SPACES.sub(lambda m: m[1] or "", text) == ",\n".join(expected)
+    assert [json.loads(line.rstrip(",")) for line in text.split("\n") if text] == [json.loads(e) for e in expected]
     assert len(blocks) > 2 or not expected
 
 
@@ -346,3 +355,19 @@ def test_padding_is_removed_whatever_its_share(every):
     if every:
         mat.reshape(-1)[::every] = 0
     assert _squeezed(mat) == mat.tobytes().translate(None, b"\0")
+
+
+def test_json_padding_stays_whitespace_and_never_splits_a_number_from_its_sign():
+    from procviz.engine.formats.textcols import join_json
+
+    def rows(values):
+        field = int_field(np.array(values))
+        return bytes(join_json([b'{"a":', field, b',"b":', fixed_field(np.array(values), 3), b"},\n"], len(values),
+                               trim=2)).decode()
+
+    spaced = rows([5, 12345, 0])
+    assert " " in spaced and "\0" not in spaced
+    assert [json.loads(line.rstrip(",")) for line in spaced.split("\n")] == [
+        {"a": 5, "b": 0.005}, {"a": 12345, "b": 12.345}, {"a": 0, "b": 0.0}]
+    signed = rows([5, -12345, 0])  # a sign: the block is squeezed, exact text
+    assert signed == '{"a":5,"b":0.005},\n{"a":-12345,"b":-12.345},\n{"a":0,"b":0.000}'

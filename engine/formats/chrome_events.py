@@ -25,7 +25,7 @@ from procviz.engine.formats.textcols import (
     fixed_field,
     hex_field,
     int_field,
-    join_fields,
+    join_json,
     join_with_inserts,
     or_word,
     table_field,
@@ -66,6 +66,16 @@ def _chunks(n: int) -> Iterator[slice]:
         yield slice(lo, min(lo + CHUNK, n))
 
 
+def _even_chunks(ids: np.ndarray) -> list[slice]:
+    """Chunks of the ascending task ids ``ids`` that never mix ids of different lengths in decimal
+    or in hex: a chunk's names (``"task 99"``) and queue ids (``"0xff"``) are then all one width,
+    so its padding (kept as JSON whitespace) never falls inside those strings."""
+    powers = [base**k for base in (10, 16) for k in range(1, 20) if base**k <= int(ids[-1])] if len(ids) else []
+    cuts = set(range(0, len(ids), CHUNK)) | set(np.searchsorted(ids, powers).tolist())
+    bounds = sorted(cuts | {len(ids)})
+    return [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False) if hi > lo]
+
+
 def _lane_arrays(layout: TrackLayout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pid = np.array([t[0] for t in layout.worker_tracks] or [0], dtype=np.int64)
     tid = np.array([t[1] for t in layout.worker_tracks] or [0], dtype=np.int64)
@@ -93,12 +103,12 @@ class TaskSlices:
         self.extra_ids = np.array(sorted(self.extras), dtype=np.int64)
         self.queued, self.waiting = tl.queued_ns(), tl.waiting_ns()
 
-    def blocks(self) -> Iterator[bytes]:
+    def blocks(self) -> Iterator[bytes | memoryview]:
         """Blocks of event lines (joined by ``",\\n"``), chunk after chunk, in task order."""
         if len(self.ids):
-            yield from ordered_map(self._block, _chunks(len(self.ids)))
+            yield from ordered_map(self._block, _even_chunks(self.ids))
 
-    def _block(self, sl: slice) -> bytes:
+    def _block(self, sl: slice) -> bytes | memoryview:
         """The events of one chunk of tasks (on a formatting thread: reads shared arrays only), formatted
         from whole columns (engine/formats/textcols.py) with the same text as ``_X_TASK``."""
         tl, t0, lane = self.tl, self.tl.t0_ns, self.lane
@@ -109,7 +119,7 @@ class TaskSlices:
                 b'{"ph":"X","cat":"task","name":"task ', task, b'","pid":', table_field(self.pid_text, lane[sl]),
                 b',"tid":', table_field(self.tid_text, lane[sl]), b',"ts":', fixed_field(self.start[sl] - t0, 3),
                 b',"dur":', fixed_field(self.end[sl] - self.start[sl], 3), b',"args":{"task":', task, b',"state":"',
-                table_field(_STATE_WORDS, tl.state[part]), b'","chunk":', int_field(tl.chunk[part]),
+                table_field(_STATE_WORDS, tl.state[part]), b',"chunk":', int_field(tl.chunk[part]),
                 b',"queued_ms":', _ms_field(self.queued[part]), b',"cpu_ms":', _ms_field(tl.cpu_ns[part]),
                 b',"ready_ms":', _ms_field(tl.ready_ns[part]), b',"waiting_ms":', _ms_field(self.waiting[part])]
         tail: list[Field | bytes] = [
@@ -121,16 +131,16 @@ class TaskSlices:
         on_row = part[np.minimum(rows, n - 1)] == with_extra  # (tasks that never started have no slice)
         with_extra, rows = with_extra[on_row], rows[on_row]
         inserts = [text_bytes(self.extras[i]) for i in with_extra.tolist()]
-        return join_with_inserts(head, tail, n, rows, inserts)[:-2]
+        return join_with_inserts(head, tail, n, rows, inserts, trim=2)
 
 
-def task_slices(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[bytes]:
+def task_slices(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[bytes | memoryview]:
     """One ``X`` per started task on its worker's track; running tasks reach ``trace_end``
     (blocks of event lines, see :class:`TaskSlices`)."""
     return TaskSlices(tl, layout, trace_end).blocks()
 
 
-_STATE_WORDS = CellTable([name.encode() for name in TASK_STATE_NAMES])
+_STATE_WORDS = CellTable([name.encode() + b'"' for name in TASK_STATE_NAMES])  # (padding after the quote)
 _TASK_CNAMES = CellTable([_TASK_CNAME.get(TaskState(code), "").encode() for code in range(len(TaskState))])
 _CLIPPED = CellTable([b"", b',"clipped":true'])
 
@@ -168,7 +178,7 @@ def _task_extras(tl: Timeline) -> dict[int, str]:
     return out
 
 
-def queue_spans(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[bytes]:
+def queue_spans(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[bytes | memoryview]:
     """Async ``b``/``e`` per submitted task: submitted -> started (or ended / trace end); blocks of
     event lines with the same text as ``_BEGIN``/``_END``, formatted from whole columns."""
     ids = np.flatnonzero(tl.submitted_ns >= 0)
@@ -178,16 +188,16 @@ def queue_spans(tl: Timeline, layout: TrackLayout, trace_end: int) -> Iterator[b
     pid, tid, t0 = layout.parent_pid, layout.queue_tid, tl.t0_ns
     track = f'","pid":{pid},"tid":{tid},"ts":'.encode()
 
-    def block(sl: slice) -> bytes:
+    def block(sl: slice) -> bytes | memoryview:
         """The events of one chunk of tasks (on a formatting thread)."""
         part = ids[sl]
         hex_id, task = hex_field(part), int_field(part)
-        return join_fields([b'{"ph":"b","cat":"queue","name":"queued","id":"0x', hex_id, track,
+        return join_json([b'{"ph":"b","cat":"queue","name":"queued","id":"0x', hex_id, track,
                            fixed_field(sub[sl] - t0, 3), b',"args":{"task":', task, b"}},\n",
                            b'{"ph":"e","cat":"queue","name":"queued","id":"0x', hex_id, track,
-                           fixed_field(left[sl] - t0, 3), b"},\n"], len(part))[:-2]
+                           fixed_field(left[sl] - t0, 3), b"},\n"], len(part), trim=2)
 
-    yield from ordered_map(block, _chunks(len(ids)))
+    yield from ordered_map(block, _even_chunks(ids))
 
 
 def _state_rows(tl: Timeline, layout: TrackLayout, trace_end: int) -> tuple[np.ndarray, ...]:

@@ -65,14 +65,14 @@ def write_chrome(timeline: Timeline, out: BinaryIO) -> None:
     out.write(TRACE_PREFIX.encode() + dumps_value(other) + TRACE_EVENTS_KEY.encode())
     first = True
 
-    def emit(lines: list[str] | bytes) -> None:
+    def emit(lines: list[str] | bytes | memoryview) -> None:
         """Write a chunk of event lines (or a block of them already joined), comma-separated from
         what came before."""
         nonlocal first
         if not lines:
             return
         out.write(b"\n" if first else b",\n")
-        out.write(lines if isinstance(lines, bytes) else text_bytes(",\n".join(lines)))
+        out.write(text_bytes(",\n".join(lines)) if isinstance(lines, list) else lines)
         first = False
 
     # The set-ups that need one core each run on their own threads while the first events are

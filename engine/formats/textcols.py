@@ -8,6 +8,12 @@ bytes anywhere (leading or trailing). Deleting every NUL (``bytes.translate``, a
 leaves exactly the rows' text. This works because no file procviz writes contains a NUL byte:
 JSON escapes control characters, and the CSV writer replaces NUL by U+2400 (csv_write.neutralise).
 
+JSON text may keep its padding as whitespace instead (:func:`join_json`): a space is allowed between
+any two tokens, so a block of events is the matrix's own memory, no copy made while holding the
+GIL, provided no padding falls inside a string or between a minus sign and its digits (the callers
+keep every row's text fields the same width; a field with negative numbers makes the block
+squeezed instead).
+
 Numbers are turned into digits with a few numpy passes per column (one divmod per digit), never a
 Python object per value, so formatting a column of a million integers costs milliseconds.
 """
@@ -23,9 +29,11 @@ _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
 class Field:
-    """One cell per row, ``width`` bytes of matrix at most; :meth:`write` fills an ``N x width`` view."""
+    """One cell per row, ``width`` bytes of matrix at most; :meth:`write` fills an ``N x width`` view.
+    ``tight``: its padding may not become whitespace (a sign before padded digits)."""
 
     width = 0
+    tight = False
 
     def write(self, out: np.ndarray) -> None:
         """Write every row's cell into ``out`` (NUL-padded)."""
@@ -48,6 +56,10 @@ class _Digits(Field):
             self.width = max(len(str(top)), 1)
 
     def write(self, out: np.ndarray) -> None:
+        if self._block is None and len(self.mag) > 1 and int(self.mag.min()) == self.top:
+            # One value in the whole chunk (tasks submitted at once): its digits once, for every row.
+            self._block = np.broadcast_to(_Digits(self.mag[:1], self.pad, self.base, self.width).row(),
+                                          (len(self.mag), self.width))
         if self._block is None:
             # Digit-major (one contiguous row per digit position: scalar divisions, contiguous
             # writes), then one copy into place; kept, as a field may appear twice in a row.
@@ -68,10 +80,20 @@ class _Digits(Field):
                 np.add(rem, _ZERO, out=digits[j], casting="unsafe")
                 rest, spare = spare, rest
             if not self.pad:  # a leading zero (fewer digits than this position needs) becomes NUL
+                low = int(self.mag.min()) if len(self.mag) else 0
                 for j in range(width - 1):
-                    np.multiply(digits[j], self.mag >= self.base ** (width - 1 - j), out=digits[j])
+                    bound = self.base ** (width - 1 - j)
+                    if low >= bound:  # (every row has a digit here and further right: nothing to clear)
+                        break
+                    np.multiply(digits[j], self.mag >= bound, out=digits[j])
             self._block = digits.T
         out[:] = self._block
+
+    def row(self) -> np.ndarray:
+        """The first row's cell (``width`` bytes)."""
+        out = np.empty((len(self.mag), self.width), dtype=np.uint8)
+        self.write(out)
+        return out[0]
 
 
 class _Composite(Field):
@@ -80,6 +102,7 @@ class _Composite(Field):
     def __init__(self, parts: list[Field | bytes], known: np.ndarray | None) -> None:
         self.parts, self.known = parts, known
         self.width = sum(len(p) if isinstance(p, bytes) else p.width for p in parts)
+        self.tight = any(isinstance(p, Field) and (p.tight or isinstance(p, _Sign)) for p in parts)
 
     def write(self, out: np.ndarray) -> None:
         at = 0
@@ -124,8 +147,17 @@ class _Table(Field):
         self.index = index
 
     def write(self, out: np.ndarray) -> None:
-        if self.width:
-            out[:] = self.table[self.index]
+        if not self.width:
+            return
+        index = self.index
+        if len(index) and (index == index[0]).all():  # (one cell for the whole chunk: a word, a pid)
+            out[:] = self.table[index[0]]
+            return
+        # A gather into contiguous rows, then one copy: several times faster than fancy indexing
+        # straight into the matrix's strided columns.
+        rows = np.empty((len(index), self.width), dtype=np.uint8)
+        np.take(self.table, index, axis=0, out=rows)
+        out[:] = rows
 
 
 class _Sparse(Field):
@@ -187,6 +219,7 @@ class _OrWord(Field):
     def __init__(self, field: Field, known: np.ndarray, word: bytes) -> None:
         self.field, self.known, self.word = field, known, np.frombuffer(word, dtype=np.uint8)
         self.width = max(field.width, len(word))
+        self.tight = field.tight
 
     def write(self, out: np.ndarray) -> None:
         self.field.write(out[:, self.width - self.field.width:])
@@ -233,6 +266,27 @@ def join_fields(fields: Sequence[Field | bytes], n: int) -> bytes:
     return _squeezed(_matrix(fields, n))
 
 
+_SPACE = ord(" ")
+
+
+def join_json(fields: Sequence[Field | bytes], n: int, trim: int = 0) -> bytes | memoryview:
+    """Like :func:`join_fields` for rows of JSON whose padding may stay as spaces (see the module
+    docstring), without the last ``trim`` bytes (the last row's separator): the matrix's memory
+    itself, unless a tight field makes it squeezed."""
+    if not n:
+        return b""
+    return _json_block(_matrix(fields, n), trim, any(isinstance(f, Field) and f.tight for f in fields))
+
+
+def _json_block(mat: np.ndarray, trim: int, tight: bool) -> bytes | memoryview:
+    flat = mat.reshape(-1)[:mat.size - trim]
+    if tight:
+        return _squeezed(flat)
+    if not flat.all():  # (fixed-width rows have no padding at all)
+        np.copyto(flat, _SPACE, where=flat == 0)
+    return memoryview(flat)  # type: ignore[arg-type]  # (numpy arrays are buffers)
+
+
 # Below this share of NUL bytes, deleting them one occurrence at a time (bytes.replace: a memchr per
 # NUL, ~13 ns each, and memcpy between) beats bytes.translate (a table lookup per byte, ~0.6 ns).
 _SPARSE_NULS = 1 / 25
@@ -251,17 +305,22 @@ def _squeezed(mat: np.ndarray) -> bytes:
 
 
 def join_with_inserts(head: Sequence[Field | bytes], tail: Sequence[Field | bytes], n: int, rows: np.ndarray,
-                      inserts: Sequence[bytes]) -> bytes:
-    """Like ``join_fields(head + tail)``, with ``inserts[k]`` put between the head and the tail of
+                      inserts: Sequence[bytes], trim: int = 0) -> bytes | memoryview:
+    """Like ``join_json(head + tail)``, with ``inserts[k]`` put between the head and the tail of
     row ``rows[k]`` (ascending): sparse long text (a traceback) never widens every row's matrix."""
+    fields = [*head, *tail]
     if not len(rows):
-        return join_fields([*head, *tail], n)
-    mat = _matrix([*head, *tail], n)
+        return join_json(fields, n, trim)
+    tight = any(isinstance(f, Field) and f.tight for f in fields)
+    mat = _matrix(fields, n)
     head_width = sum(len(f) if isinstance(f, bytes) else f.width for f in head)
-    head_len = np.count_nonzero(mat[:, :head_width], axis=1)
-    row_len = head_len + np.count_nonzero(mat[:, head_width:], axis=1)
-    at = (np.cumsum(row_len) - row_len + head_len)[rows].tolist()  # where each insert goes
-    block = _squeezed(mat)
+    if tight:
+        head_len = np.count_nonzero(mat[:, :head_width], axis=1)
+        row_len = head_len + np.count_nonzero(mat[:, head_width:], axis=1)
+        at = (np.cumsum(row_len) - row_len + head_len)[rows].tolist()  # where each insert goes
+    else:  # (padding kept: every row is as wide as the matrix)
+        at = (rows * mat.shape[1] + head_width).tolist()
+    block = _json_block(mat, trim, tight)
     pieces, prev = [], 0
     for pos, text in zip(at, inserts, strict=True):
         pieces += [block[prev:pos], text]
