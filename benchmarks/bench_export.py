@@ -22,6 +22,7 @@ Timings, not assertions: tests never time anything.
 from __future__ import annotations
 
 import argparse
+import compileall
 import csv
 import gc
 import json
@@ -250,8 +251,15 @@ def whole(rounds: int, n: int, against: str | None) -> None:
     import statistics
     import subprocess
 
+    from compare import compile_procviz  # (this folder: byte-compile as compare.py does)
+
     proc = str(Path(__file__).resolve().parent / "_proc.py")
     sides = {"this": None, **({"against": against} if against else {})}
+    # With PYTHONDONTWRITEBYTECODE (set on this machine) an editable procviz is compiled from source
+    # in every process: a cost no installed procviz has, and one the other side may not pay.
+    compile_procviz()
+    if against:
+        compileall.compile_dir(str(Path(against) / "procviz"), quiet=1)
     with tempfile.TemporaryDirectory(prefix="procviz-bench-whole-") as d:
         native, csv_file = os.path.join(d, "t.json"), os.path.join(d, "t.csv")
         subprocess.run([sys.executable, proc, "procviz", "run", "--backend", "pool", "--workers", "2", "--kind", "cpu",

@@ -4,7 +4,8 @@ Layout, in this order::
 
     {"displayTimeUnit":"ms","otherData":{...small: generator, version, t0_ns, where the timeline is...},
     "traceEvents":[
-    ...M metadata, C counters, state and wait X slices, queue b/e, task X slices...
+    ...M metadata, machine C counters, state and wait X slices, cpu/rss C counters, queue b/e,
+       the tasks C counter, task X slices (one event per line)...
     ],
     "procviz":<the native timeline document>}
 
@@ -18,9 +19,14 @@ Layout, in this order::
   hex) from submission to start, on the parent's "task queue" thread.
 * Counters: ``tasks`` (queued, running) on the parent process, ``cpu`` (percent) and ``rss`` (MiB) per
   worker process from the resource samples.
+* Padding: the task and queue events are formatted a few thousand at a time as fixed-width rows
+  (engine/formats/textcols.py), and the padding of a narrower value stays as spaces between JSON
+  tokens (``"dur":  2.887``), never inside a string: valid JSON for every viewer, and no pass over
+  the 0.5 GB to remove it.
 * Re-opening: procviz rebuilds the Timeline *exactly* from the top-level ``procviz`` member, a
   complete copy of the native file (~15% of the trace's size); the events are for viewers and are
-  only checked for validity. Why not inside ``otherData``: Perfetto's JSON tokenizer reads
+  only checked for validity (a trace that is byte for byte what procviz writes for that copy needs
+  no check: see chrome_read). Why not inside ``otherData``: Perfetto's JSON tokenizer reads
   ``otherData`` in one piece and older versions fail with "otherData too large" when it does not
   fit in one read chunk (tens of MB for a 1M-task run); an unknown key after ``traceEvents`` is
   skipped (newer) or ends the parse after all events (older). chrome://tracing lists it as metadata.

@@ -50,6 +50,8 @@ def writer_alive(pid: int, start: int) -> bool:
     """Whether the process that named a temporary ``pid``/``start`` still runs (a reused PID with
     another start time does not count; where start times cannot be read, any process with the PID
     counts as the writer, so a live writer's file is never removed)."""
+    if os.name == "nt":  # (signal 0 there is CTRL_C_EVENT, not a probe: never sweep)
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
