@@ -245,6 +245,16 @@ def peak_mb(fn: Callable[[], object]) -> float:
     return int(text) / 1024 if text else float("nan")
 
 
+def _content_bytes(path: str) -> int:
+    """The file's size, or for gzip the size it decompresses to (the readers' limit applies to that):
+    the gzip trailer's ISIZE, exact below 4 GiB."""
+    if not path.endswith(".gz"):
+        return os.path.getsize(path)
+    with open(path, "rb") as fh:
+        fh.seek(-4, os.SEEK_END)
+        return int.from_bytes(fh.read(4), "little")
+
+
 def whole(rounds: int, n: int, against: str | None) -> None:
     """``procviz export`` whole processes (JSON -> CSV, JSON -> Chrome trace, CSV -> JSON) on an
     ``n``-task run recorded by procviz, alternated with the procviz under ``against`` when given."""
@@ -331,7 +341,7 @@ def main() -> None:
             size = os.path.getsize(path) / 1e6
             # A file over the readers' size limit (a 1M-task Chrome trace is ~0.5 GB; see fileio) is
             # refused by design: its read time is not measured.
-            over = os.path.getsize(path) > MAX_FILE_BYTES
+            over = _content_bytes(path) > MAX_FILE_BYTES
             r, r_cpu, bars = (float("nan"),) * 3 if over else timed_read(path)
             peak = float("nan") if args.no_memory else peak_mb(lambda p=path: write_timeline(tl, p))
             os.unlink(path)
