@@ -122,24 +122,27 @@ def _fast_read(data: bytes, path: str) -> Timeline | None:
     the file's bytes: the writer is deterministic and everything it writes passes the strict check
     (the round-trip tests). Comparing costs a write without a disk, not a decode of every event."""
     events_end = data.find(_EVENTS_END)
-    last = data.rstrip().rfind(b"}")
-    if events_end < 0 or last < events_end:
+    last = len(data) - 1  # the trace's closing brace, after the native copy (no stripped copy of the data)
+    while last > 0 and data[last] in _BLANKS:
+        last -= 1
+    if events_end < 0 or last < events_end or data[last] != ord("}"):
         return None
     try:
         timeline = native_fast(data[events_end + len(_EVENTS_END):last], path, prefix="procviz.")
-    except TimelineFileError:  # (the strict path says which problem comes first)
+    except (TimelineFileError, ValueError, RecursionError):  # (the strict path says which problem comes first)
         return None
     if timeline is None or timeline.run is None:
         return None
     same = _SameBytes(data)
     try:
         write_chrome(timeline, same)  # type: ignore[arg-type]
-    except _Differs:
+    except Exception:  # noqa: BLE001 - _Differs, or a timeline the writer dislikes: the strict path decides
         return None
     return timeline if same.pos == len(data) else None
 
 
 _EVENTS_END = ("\n]" + TIMELINE_KEY).encode()
+_BLANKS = b" \t\r\n"
 
 
 class _Differs(Exception):
