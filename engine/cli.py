@@ -13,6 +13,12 @@ cancelled, no worker left).
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # ``python -m procviz.engine.cli``: as for the ``procviz`` command, a Ctrl-C
+    # during the imports below exits 3 with one line, not a KeyboardInterrupt traceback
+    from procviz.engine.interrupts import exit_quietly_on_interrupt
+
+    exit_quietly_on_interrupt()
+
 import argparse
 import gc
 import json
