@@ -271,6 +271,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # boot). Frozen afterwards, so the collections during the run do not scan them either.
     gc.disable()
     try:
+        _start_helpers(config)
         head = _head_start(config)
         import_numpy(config.start_method)  # without OpenBLAS's spinning threads
         from procviz.engine.runner import Engine
@@ -300,6 +301,17 @@ def _catch_signals(interrupted: threading.Event) -> Callable[[], None]:
             signal.signal(s, handler)
 
     return restore
+
+
+def _start_helpers(config: RunConfig) -> None:
+    """The helper processes of a run, started now: they boot on the core this process leaves
+    idle while it imports (see procviz.engine.head_start.start_helpers)."""
+    from procviz.engine.head_start import start_helpers
+
+    try:
+        start_helpers(config)
+    except Exception:  # noqa: BLE001 - not fatal: the run starts them itself and says what fails
+        log.debug("no early helpers", exc_info=True)
 
 
 def _head_start(config: RunConfig) -> HeadStart | None:

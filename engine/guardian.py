@@ -78,6 +78,14 @@ class Guardian:
             self._runs[needle] = [b" ".join([b"T", needle.hex().encode(), *before]) + b"\n"]
             self._send(self._runs[needle][0])
 
+    def start(self) -> None:
+        """Start the guardian now if none runs (else it starts at the first :meth:`protect`): a
+        caller that knows a run is coming starts it while a core is idle (see
+        :func:`procviz.engine.head_start.start_helpers`)."""
+        with self._lock:
+            if self._fd < 0:
+                self._start()
+
     def members(self, needle: bytes, found: list[tuple[int, int]]) -> None:
         """Processes (pid, start time) of the run found since the last call (none: just check that
         the guardian still lives, and replace it if someone killed it)."""

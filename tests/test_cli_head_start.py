@@ -30,8 +30,15 @@ import procviz.engine.cli as cli
 seen = {}
 create = pc.PoolCreation.create
 
+def helpers():
+    from multiprocessing import resource_tracker
+    from procviz.engine.guardian import guardian
+
+    return [guardian.pid or None, resource_tracker._resource_tracker._pid]
+
 def probed(self):
     seen["numpy_at_creation"] = "numpy" in sys.modules
+    seen["helpers_at_creation"] = helpers()
     seen["blas_variable_at_creation"] = os.environ.get("OPENBLAS_NUM_THREADS")
     pool = create(self)
     seen["workers_created"] = len(self.created)
@@ -46,6 +53,7 @@ def probed_numpy(*args):
 
 cli.import_numpy = probed_numpy
 seen["code"] = cli.main(sys.argv[1:])
+seen["helpers_alive_after"] = [os.waitpid(pid, os.WNOHANG)[0] == 0 for pid in helpers() if pid]
 print("PROBE " + json.dumps(seen))
 """
 
@@ -66,6 +74,16 @@ def test_a_pool_run_creates_its_workers_before_numpy_is_imported() -> None:
     assert seen["numpy_at_creation"] is False
     assert seen["workers_created_before_numpy"] == 2  # created, not only begun: see the next assertion
     assert seen["blas_variable_at_creation"] is None  # workers inherit the environment of their creation
+
+
+def test_the_helpers_start_before_the_workers_and_are_not_swept_with_the_run() -> None:
+    # the guardian and multiprocessing's resource tracker boot while the parent imports, not with
+    # the workers; they serve every run, so the run's sweep leaves them alone
+    seen = _probe("--workers", "2", "--kind", "cpu", "--count", "2", "--duration-ms", "0", "--quiet")
+    assert seen["code"] == 0
+    guardian_pid, tracker_pid = seen["helpers_at_creation"]
+    assert guardian_pid and tracker_pid
+    assert seen["helpers_alive_after"] == [True, True]
 
 
 def test_a_function_workload_gets_no_head_start() -> None:
