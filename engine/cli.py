@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from procviz.engine.cli_config import config_from_args
-from procviz.engine.cli_progress import RunProgress, wanted
 from procviz.engine.config import (
     APIS,
     BACKENDS,
@@ -49,6 +48,7 @@ from procviz.engine.config import (
 from procviz.engine.numpy_import import import_numpy
 
 if TYPE_CHECKING:  # numpy and the engine are imported by cmd_run once the config is valid
+    from procviz.engine.cli_progress import RunProgress
     from procviz.engine.head_start import HeadStart
     from procviz.engine.runner import Engine, RunResult
     from procviz.engine.timeline import Timeline
@@ -334,11 +334,13 @@ def _run(engine: Engine, config: RunConfig, head: HeadStart | None, args: argpar
          interrupted: threading.Event, restore_signals: Callable[[], None]) -> int:
     """Run ``config`` on ``engine`` to its end (a signal, even one that came before, stops it):
     progress, summary, timeline file; the exit code."""
+    from procviz.engine.cli_progress import RunProgress, wanted  # after the head start: not on its path
     from procviz.engine.events import RunOutcome
 
     progress = RunProgress(wanted(args.quiet))
     engine.task_rows = progress.enabled  # a bar counts task rows; without one nothing reads them
-    log.info("config: %s", json.dumps(config.to_json(), separators=(",", ":")))
+    if log.isEnabledFor(logging.INFO):
+        log.info("config: %s", json.dumps(config.to_json(), separators=(",", ":")))
     try:
         engine.start(config, head)
         result = _follow(engine, interrupted, progress)
