@@ -3,9 +3,10 @@
 Usage: ``python benchmarks/phases.py [RUN ARGS...]`` (default: 2 trivial tasks on 2 spawn workers,
 ``--quiet``). It runs ``procviz run`` in this process with probes around the engine's steps and
 prints, for each, the wall time since the kernel created the process and the process's CPU time
-so far: interpreter start, the CLI's imports, the Pool's creation (for a Pool run, before numpy:
-``engine/head_start.py``), numpy, the engine's imports, the plan, the loop (the workers' hellos
-on the way), the shutdown, the sweep, the result, exit.
+so far: interpreter start, the CLI's imports, the helper processes (guardian, resource tracker),
+the Pool's creation (for a Pool run, before numpy: ``engine/head_start.py``), numpy, the engine's
+imports, the plan, the loop (the workers' hellos on the way), the shutdown, the sweep, the result,
+exit.
 
 The probes wrap functions of the engine (names may move with the code; a probe that finds no
 function says so). ``benchmarks/compare.py`` gives the whole-process figures; this says where
@@ -110,8 +111,10 @@ def main(argv: list[str]) -> None:
     from procviz.engine.process_exit import exit_fast
 
     mark("CLI imported")
-    from procviz.engine.backends import pool_creation  # numpy-free: the CLI's head start imports it too
+    from procviz.engine import head_start  # numpy-free, as pool_creation: the CLI imports both before numpy
+    from procviz.engine.backends import pool_creation
 
+    wrap(head_start, "start_helpers", "helpers started (guardian, resource tracker)")
     wrap(pool_creation.PoolCreation, "create", "Pool creation (head start: before numpy)")
     import_numpy = cli.import_numpy
 

@@ -51,3 +51,18 @@ def test_compare_runs_a_baseline_revision_beside_this_procviz(tmp_path):
     assert base.startswith("procviz@") and row["contenders"][base]["wall_s"] > 0
     assert row["vs_baseline"]["cpu_ratio"]["median"] > 0
     assert f"this procviz / {base}" in proc.stdout
+
+
+def test_phases_probes_every_step_of_a_small_run():
+    # the probes wrap engine functions by name: one that finds nothing says "(no ...)" and the
+    # breakdown silently loses its step
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "phases.py")], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "outcome: completed" in proc.stdout
+    steps = proc.stderr
+    assert "(no " not in steps, steps
+    for step in ("CLI imported", "helpers started", "Pool creation", "numpy imported", "engine imported",
+                 "run-only modules imported", "hello from worker", "LiveRun._shutdown <", "run_loop.finish <",
+                 "exit (atexit handlers)"):
+        assert step in steps, step
