@@ -61,7 +61,17 @@ def stat_of(pid: int) -> tuple[int, int, str, str] | None:
 
 
 def children_of(parent: int) -> list[int]:
-    """PIDs whose parent is ``parent`` (one pass over /proc)."""
+    """PIDs whose parent is ``parent``: the kernel's list of each of its threads' children where it
+    keeps one (``/proc/<pid>/task/<tid>/children``: a read per thread of ``parent``), else one pass
+    over /proc (a stat per process there is: ~3 ms on a machine of 250, before each run's workers)."""
+    try:
+        found: list[int] = []
+        for tid in os.listdir(f"/proc/{parent}/task"):
+            with open(f"/proc/{parent}/task/{tid}/children", "rb") as f:
+                found.extend(int(pid) for pid in f.read().split())
+        return found
+    except (OSError, ValueError):  # no such file (a kernel without it), a thread that just ended, no parent
+        pass
     return [pid for pid in pids() if (st := stat_of(pid)) is not None and st[0] == parent]
 
 

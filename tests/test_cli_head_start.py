@@ -203,3 +203,24 @@ def test_a_signal_before_the_engine_exists_still_ends_the_run_cleanly(sig: str) 
     pids = {int(p) for p in next(line for line in proc.stdout.splitlines() if line.startswith("PIDS")).split()[1:]}
     assert len(pids) == 2
     assert not wait_gone(pids)
+
+
+def test_the_snapshot_of_this_process_children_matches_a_scan_of_proc() -> None:
+    # the head start notes this process's children before any worker (RunTree, guardian.protect):
+    # read from the kernel's per-thread lists, it must be what a scan of every process says
+    from procviz.engine.guardian_proc import children_of, pids, stat_of
+
+    me = os.getpid()
+    kids = [subprocess.Popen(["sleep", "30"]) for _ in range(2)]
+    try:
+        for _ in range(3):  # another child of this process may start or end between the two looks
+            fast = set(children_of(me))
+            scan = {pid for pid in pids() if (st := stat_of(pid)) is not None and st[0] == me}
+            if fast == scan:
+                break
+        assert fast == scan
+        assert {k.pid for k in kids} <= fast
+    finally:
+        for k in kids:
+            k.kill()
+            k.wait()
