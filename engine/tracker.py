@@ -46,7 +46,9 @@ SETTLE_BYTES = 512 * 1024  # worker rows folded in per step (~11k rows, a few da
 # Plain ints for comparisons with numpy columns: an IntEnum scalar makes numpy compare through
 # int64 (7x slower per element, and an 8-byte temporary per element in some ufuncs).
 _DONE = int(TaskState.DONE)
+_RUNNING = int(TaskState.RUNNING)
 _START = int(EventKind.START)
+_SPAN = int(EventKind.SPAN)
 
 
 class RunTracker:
@@ -253,10 +255,12 @@ class RunTracker:
         if len(started):
             tl.write_starts(started, lanes[at_start], rows["t_ns"][at_start])
         if len(at_start) < len(rows):
-            at_end = np.flatnonzero(~is_start)
+            at_end = np.flatnonzero(~is_start)  # END rows and SPAN rows (a whole task in one row)
             ended, end_lanes, states = ids[at_end], lanes[at_end], rows["status"][at_end]
             end_ns, cpu_ns, ready_ns = rows["t_ns"][at_end], rows["cpu_ns"][at_end], rows["ready_ns"][at_end]
-            tl.write_ends(ended, states, end_ns, cpu_ns, ready_ns, end_lanes)  # the start is there already
+            start_ns = self._span_starts(rows, at_end, ended)
+            cpu_ns, ready_ns = _clamp(start_ns, end_ns, cpu_ns, ready_ns)
+            tl.write_ends(ended, states, end_ns, cpu_ns, ready_ns, end_lanes, start_ns)
             self._ended += len(ended)
             if self.task_rows:
                 e = np.empty(len(ended), END_DTYPE)
@@ -272,6 +276,19 @@ class RunTracker:
             s = np.empty(len(at_start), START_DTYPE)
             s["task_id"], s["lane"], s["t_ns"] = ids[at_start], lanes[at_start], rows["t_ns"][at_start]
             self._out_started.append(s)
+
+    def _span_starts(self, rows: np.ndarray, at_end: np.ndarray, ended: np.ndarray) -> np.ndarray:
+        """The start of each ending task: a SPAN row's own, else the one its START row gave (-1
+        if lost). Counts the STARTs that travelled only inside SPAN rows (see starts_in_ends)."""
+        kinds, spare = rows["kind"][at_end], rows["spare"][at_end]
+        spans = kinds == _SPAN
+        if spans.all():
+            start_ns = spare
+        else:
+            start_ns = np.where(spans, spare, self.timeline.start_ns[ended])
+        if spans.any():  # a task with a START row (now or before) is RUNNING already: counted there
+            self._out_starts_in_ends += int(np.count_nonzero(self.timeline.state[ended[spans]] < _RUNNING))
+        return start_ns
 
     def _lanes_of(self, segments: list[tuple[int, int]], rows: np.ndarray, keep: np.ndarray,
                   now_ns: int) -> np.ndarray:
@@ -483,6 +500,25 @@ class RunTracker:
                                 span_labels=batch.span_labels, status=status, now_ns=now_ns))
         self._reset_out()
         return batch
+
+
+def _clamp(start_ns: np.ndarray, end_ns: np.ndarray, cpu_ns: np.ndarray,
+           ready_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """On-CPU at most the wall time, and ready at most what is left of it (where measured).
+
+    A worker reads the thread's CPU clock inside its monotonic window, so this changes a value
+    only where the two clocks' rates differ (the monotonic clock is slewed, the CPU clock is not),
+    by a few nanoseconds; a task whose start was lost keeps what it sent.
+    """
+    wall = end_ns - start_ns
+    known = start_ns >= 0
+    if known.all():
+        cpu_ns = np.minimum(cpu_ns, wall)
+        ready_ns = np.minimum(ready_ns, wall - cpu_ns)
+    elif known.any():
+        cpu_ns = np.where(known, np.minimum(cpu_ns, wall), cpu_ns)
+        ready_ns = np.where(known, np.minimum(ready_ns, wall - cpu_ns), ready_ns)
+    return cpu_ns, ready_ns
 
 
 def _key_order(key: tuple[int, int]) -> int:

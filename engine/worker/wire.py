@@ -49,10 +49,12 @@ class EventKind(IntEnum):
 
     START = 1
     END = 2
+    SPAN = 3  # a whole task in one row: its END, with its start time in ``spare``
 
 
 # Packed worker event: kind, status (TaskState for END), tid, task id, time, thread CPU delta,
-# run-queue wait delta (-1 = not measurable on this host), spare. Little-endian, 48 bytes.
+# run-queue wait delta (-1 = not measurable on this host), spare (a SPAN row's start time).
+# Little-endian, 48 bytes.
 WIRE_EVENT_STRUCT = struct.Struct("<BBxxiqqqqq")
 # Field names in row order (the pad bytes have none): the engine's dtype must list the same.
 WIRE_EVENT_FIELDS = ("kind", "status", "tid", "task_id", "t_ns", "cpu_ns", "ready_ns", "spare")

@@ -1,0 +1,303 @@
+"""A worker's event buffers and their sending: one :class:`Recorder` per process, a ring per thread.
+
+Each thread that runs tasks packs one 48-byte SPAN row per task (its start, end, CPU and
+run-queue wait) into its own ring (:class:`ThreadMeter`); a :class:`Recorder` takes the rings'
+rows and sends them to the engine as :class:`WorkerBatch` datagrams:
+
+* from a flusher thread, every ``FLUSH_S`` while any thread is inside a chunk of tasks (so a
+  long task shows as running while it runs, and ended tasks show within ``FLUSH_S``);
+* from the recording thread itself once ``FLUSH_ROWS`` rows wait (tiny tasks fill a batch in a
+  few milliseconds);
+* at exit (normal exit through a multiprocessing finalizer; SIGTERM through a handler that
+  flushes and then dies by the same signal, so exit codes stay true).
+
+The ring has one writer (its thread) and is read only under the recorder's send lock, without a
+lock between them: the writer packs a row, then publishes it by storing ``off`` (bytes ever
+written); a reader copies the rows below the ``off`` it read and then stores ``taken`` (bytes ever
+taken); the writer never writes at or past ``taken + RING_BYTES``. Each of these loads and stores
+is one bytecode, atomic under the GIL, so neither side ever sees a half-made row, and the writer
+pays no lock per task (a lock was ~15 % of the recording's cost per no-op task).
+
+The task a thread is in travels apart from the ring: its id in ``ThreadMeter.ids`` (the process's
+task slot for the main thread, see :mod:`procviz.engine.worker.task_slot`) and its start in
+``ThreadMeter.t0``; a flush that finds a thread inside a task sends that task's START row once.
+Standard library only (worker side).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+from procviz.engine.worker.channel import EventSender
+from procviz.engine.worker.clock import SchedstatReader
+from procviz.engine.worker.task_slot import IDLE, TaskSlot
+from procviz.engine.worker.wire import (
+    WIRE_EVENT_STRUCT,
+    EventKind,
+    TaskText,
+    WaitSpan,
+    WorkerBatch,
+    WorkerHello,
+)
+
+FLUSH_ROWS = 2048  # rows per datagram at most: 96 KiB (the kernel queues only ~10 datagrams per socket)
+RING_ROWS = 2 * FLUSH_ROWS  # a thread goes on recording while a batch is being sent
+FLUSH_S = 0.010
+FLUSH_NS = int(FLUSH_S * 1e9)
+MAX_TEXT_BYTES = 64 * 1024  # texts per datagram before it is sent (see channel.MAX_DATAGRAM)
+ROW = WIRE_EVENT_STRUCT.size
+FLUSH_BYTES = FLUSH_ROWS * ROW
+RING_BYTES = RING_ROWS * ROW
+RETRY_BYTES = 256 * ROW  # a full batch whose send was busy: asked again after this many more rows
+_START = int(EventKind.START)
+
+
+class ThreadMeter:
+    """Per recording thread: its clocks' handles, the task it is in, and the ring of its rows.
+
+    ``fine`` says whether the next task reads schedstat (run-queue wait measured): yes while this
+    thread's tasks last at least ``FINE_NS`` (instrument.py); after a shorter one, no. Two
+    schedstat reads cost ~2-5 us, as much as a no-op task itself, where two thread-CPU-clock
+    reads cost ~0.6 us; a task shorter than FINE_NS can spend at most that in the run queue, and
+    says so: unmeasured (-1).
+    """
+
+    __slots__ = ("reader", "fd", "tid", "fine", "recorder", "ring", "off", "taken", "t0", "ids", "announced",
+                 "busy")
+
+    def __init__(self) -> None:
+        self.reader = SchedstatReader()
+        self.fd = self.reader._fd  # read directly in the hot path: one pread, no method call
+        self.tid = threading.get_native_id()
+        self.fine = self.fd >= 0
+        self.recorder: Recorder | None = None
+        self.ring = bytearray(RING_BYTES)
+        self.off = 0  # bytes ever written (the writer's)
+        self.taken = 0  # bytes ever taken (the readers')
+        self.t0 = 0  # start of the task this thread is in (valid while ids[0] >= 0)
+        self.ids: Any = _private_slot()  # ids[0]: the task this thread is in, or finished(it)
+        self.announced = -1  # the running task whose START a flush sent (the readers')
+        self.busy = False  # inside a chunk of tasks: the flusher keeps watching
+
+    def start_over(self, recorder: Recorder, ids: Any) -> None:
+        """Record into ``recorder`` from now on (a new run: nothing buffered is kept)."""
+        self.off = self.taken = 0
+        self.announced = -1
+        self.ids = ids
+        self.recorder = recorder
+
+    def room(self, off: int) -> tuple[int, int]:
+        """(base, stop) for the writer at ``off``: its next row goes at ring offset ``off - base``,
+        and it calls here again once ``off`` reaches ``stop`` (the ring's end, or a batch's worth
+        of rows unsent, which it then sends itself)."""
+        unsent = off - self.taken
+        if unsent >= FLUSH_BYTES:
+            assert self.recorder is not None
+            self.recorder.flush(wait=unsent >= RING_BYTES)  # only a full ring waits for a send
+        taken = self.taken
+        base = off - off % RING_BYTES
+        if off - taken < FLUSH_BYTES:
+            stop = taken + FLUSH_BYTES
+        else:  # another thread is sending: go on, and ask again a little later
+            stop = min(taken + RING_BYTES, off + RETRY_BYTES)
+        return base, min(stop, base + RING_BYTES)
+
+    def put(self, *fields: int) -> None:
+        """Write one row (``kind, status, task_id, t_ns, cpu_ns, ready_ns, spare``: the slow paths')."""
+        off = self.off
+        base, _ = self.room(off)
+        kind, status, *rest = fields
+        WIRE_EVENT_STRUCT.pack_into(self.ring, off - base, kind, status, self.tid, *rest)
+        self.off = off + ROW
+
+    def take(self) -> list[bytes]:
+        """The rows written since the last take (at most FLUSH_BYTES a piece), then the START of
+        the task this thread is in, if no take sent it yet. Only under the send lock."""
+        ids = self.ids
+        running = ids[0]
+        t0, off = self.t0, self.off
+        if ids[0] != running:  # it ended meanwhile: its row may be below ``off``, and t0 another's
+            running = -1
+        out = []
+        taken, ring = self.taken, memoryview(self.ring)
+        while taken < off:
+            at = taken % RING_BYTES
+            n = min(off - taken, RING_BYTES - at, FLUSH_BYTES)
+            out.append(bytes(ring[at:at + n]))
+            taken += n
+        self.taken = taken  # after the copies: only now may the writer reuse their room
+        if running >= 0 and running != self.announced:
+            self.announced = running
+            start = WIRE_EVENT_STRUCT.pack(_START, 0, self.tid, running, t0, 0, 0, 0)
+            if out and len(out[-1]) < FLUSH_BYTES:
+                out[-1] += start
+            else:
+                out.append(start)
+        return out
+
+    def pending(self) -> bool:
+        """Whether a flush has something to do for this thread (or will have, soon)."""
+        return self.busy or self.off != self.taken or self.ids[0] >= 0
+
+
+def block_sigterm() -> None:
+    """Keep SIGTERM off the calling thread (it is the main thread's to handle)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+def _private_slot() -> Any:
+    """A task slot nobody else reads (threads other than a worker process's main thread)."""
+    ids = memoryview(bytearray(8)).cast("q")
+    ids[0] = IDLE
+    return ids
+
+
+class Recorder:
+    """Buffers one worker process's events and sends them as :class:`WorkerBatch` datagrams.
+
+    Thread-safe: a thread pool's workers share one Recorder (one process, one socket), each with
+    its own ring, and the flusher thread sends while tasks record.
+    """
+
+    def __init__(self, address: str) -> None:
+        self.pid = os.getpid()
+        self.address = address
+        self._sender = EventSender(address)
+        self.slot = TaskSlot(address).ids  # the task this process is in, readable after its death
+        # Two locks: ``_send_lock`` orders datagrams and makes one reader of the rings at a time
+        # (a send can block: the kernel queues few datagrams per socket); ``_lock`` guards the
+        # texts, waits and hellos for the moment they are added or taken.
+        self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._meters: list[ThreadMeter] = []
+        self._texts: list[TaskText] = []
+        self._text_bytes = 0
+        self._waits: list[WaitSpan] = []
+        self._hellos: list[WorkerHello] = []
+        self._seq = 0
+        self.last_flush_ns = time.monotonic_ns()
+        self._pending = threading.Event()
+        self._armed = False  # the flusher is watching (cheaper to test than Event.is_set)
+        self._closed = False
+        self._flusher = threading.Thread(target=self._flush_loop, name="procviz-flusher", daemon=True)
+        self._flusher.start()
+
+    # ---- recording --------------------------------------------------------------------------------
+
+    def adopt(self, meter: ThreadMeter) -> None:
+        """Record the tasks of ``meter``'s thread (the caller's) here."""
+        main = threading.current_thread() is threading.main_thread()
+        meter.start_over(self, self.slot if main else _private_slot())
+        with self._lock:
+            self._meters.append(meter)
+
+    def add_text(self, text: TaskText) -> None:
+        """Buffer a task's text (after its row: a text never travels before its task's end)."""
+        with self._lock:
+            self._texts.append(text)
+            self._text_bytes += len(text.message) + len(text.traceback) + len(text.type_name) + 64
+            full = self._text_bytes >= MAX_TEXT_BYTES
+        if full:  # texts are the only large part of a batch: keep every datagram far below the limit
+            self.flush()
+
+    def arm(self) -> None:
+        """Have the flusher watch (it sends what is buffered within FLUSH_S, and goes on every
+        FLUSH_S while a thread is inside a chunk)."""
+        self._armed = True
+        self._pending.set()
+
+    def wait_span(self, span: WaitSpan) -> None:
+        """Buffer a span spent blocked in an instrumented primitive."""
+        with self._lock:
+            self._waits.append(span)
+        self.arm()
+
+    def hello(self, hello: WorkerHello) -> None:
+        """Announce a worker (process or thread) and send it at once."""
+        with self._lock:
+            self._hellos.append(hello)
+        self.flush()
+
+    # ---- sending ----------------------------------------------------------------------------------
+
+    def flush(self, goodbye: bool = False, timeout_s: float = -1, wait: bool = True) -> bool:
+        """Send everything buffered; False if the locks were not had within ``timeout_s`` (or at
+        once, without ``wait``).
+
+        The timeout is for the SIGTERM handler: it runs on the main thread, possibly while that
+        thread is inside a send holding a lock, where waiting would deadlock.
+        """
+        got = self._send_lock.acquire(timeout=timeout_s) if wait else self._send_lock.acquire(False)
+        if not got:
+            return False
+        try:
+            batches = self._take(goodbye, timeout_s)
+            if batches is None:
+                return False
+            for batch in batches:
+                self._sender.send(batch)
+            self.last_flush_ns = time.monotonic_ns()
+        finally:
+            self._send_lock.release()
+        return True
+
+    def _take(self, goodbye: bool, timeout_s: float) -> list[WorkerBatch] | None:
+        """Everything buffered as numbered batches: hellos alone first, then each thread's rows,
+        the texts and waits last (taken before the rows, so a text never precedes its task's row)."""
+        if not self._lock.acquire(timeout=timeout_s):
+            return None
+        try:
+            hellos, self._hellos = self._hellos, []
+            texts, self._texts = tuple(self._texts), []
+            waits, self._waits = tuple(self._waits), []
+            self._text_bytes = 0
+            meters = tuple(self._meters)
+        finally:
+            self._lock.release()
+        pieces = [rows for meter in meters for rows in meter.take()]
+        if not (pieces or texts or waits or hellos or goodbye):
+            return []
+        out = [WorkerBatch(pid=self.pid, seq=self._next_seq(), rows=b"", hello=hello) for hello in hellos]
+        last = pieces.pop() if pieces else b""
+        out += [WorkerBatch(pid=self.pid, seq=self._next_seq(), rows=rows) for rows in pieces]
+        if last or texts or waits or goodbye or not hellos:
+            out.append(WorkerBatch(pid=self.pid, seq=self._next_seq(), rows=last, texts=texts, waits=waits,
+                                   goodbye=goodbye))
+        return out
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _busy(self) -> bool:
+        """Whether a thread is inside a chunk or a task, or something waits to be sent."""
+        return bool(self._texts or self._waits or any(meter.pending() for meter in tuple(self._meters)))
+
+    def _flush_loop(self) -> None:
+        block_sigterm()  # for the main thread, where its handler runs (see instrument._forward_sigterm)
+        while not self._closed:
+            self._pending.wait()
+            if self._closed:
+                return
+            time.sleep(FLUSH_S)  # let a batch gather
+            self.flush()
+            if not self._busy():
+                # Idle: wait to be armed again. A chunk beginning now either sees _armed False and
+                # arms, or set its meter busy before the check below, which then keeps watching.
+                self._armed = False
+                self._pending.clear()
+                if self._busy():
+                    self.arm()
+
+    def close(self) -> None:
+        """Send what is left with a goodbye; the recorder is unusable afterwards."""
+        if self._closed:
+            return
+        self.flush(goodbye=True)
+        self._closed = True
+        self._pending.set()
