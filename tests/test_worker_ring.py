@@ -1,0 +1,219 @@
+"""A worker's rows go through a per-thread ring without a lock: none lost, none twice, in order.
+
+The recording thread writes one SPAN row per task into its ring while other threads take rows
+(the flusher, here also a thread flushing as fast as it can); the engine's tracker folds SPAN rows
+as a START and an END. These tests read the real datagrams a Recorder sends (in this process,
+from a socket they drain) and replay rows into a real tracker.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from procviz.engine.events import WIRE_EVENT_DTYPE, RunInfo, Submitted, WorkerBatch
+from procviz.engine.sampler import StateSampler
+from procviz.engine.tally import RunTally
+from procviz.engine.timeline import Timeline
+from procviz.engine.tracker import RunTracker
+from procviz.engine.worker import instrument, recorder
+from procviz.engine.worker.wire import WIRE_EVENT_STRUCT, EventKind, TaskState, WorkerHello
+
+T0 = 10**12
+FAIL_EVERY = 997  # tasks whose id is a multiple of this raise
+RESULT_EVERY = 1009  # tasks whose id is a multiple of this return a value to report
+
+
+def flaky(task_id: int) -> int | None:
+    """A task that fails or returns a value now and then (module level: resolved by name)."""
+    if task_id % FAIL_EVERY == 0:
+        raise ValueError(f"task {task_id} refused")
+    return task_id if task_id % RESULT_EVERY == 0 else None
+
+
+def flushes_inside(task_id: int) -> None:
+    """A task during which its own thread flushes twice (as the flusher would, seeing it run)."""
+    rec = instrument.recorder()
+    assert rec is not None
+    rec.flush()
+    rec.flush()
+
+
+class _Sink:
+    """The engine's end of the socket: every datagram received, unpickled, in order."""
+
+    def __init__(self, folder: Path) -> None:
+        self.address = str(folder / "events.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.address)
+        self.batches: list[WorkerBatch] = []
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(1 << 20)
+            except OSError:
+                return
+            batch = pickle.loads(data)
+            self.batches.append(batch)
+            if batch.goodbye:
+                return
+
+    def close(self) -> list[WorkerBatch]:
+        self._thread.join(30)
+        self.sock.close()
+        return self.batches
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Iterator[_Sink]:
+    """A Recorder of this process connected to a fresh sink; closed (goodbye sent) after the test."""
+    s = _Sink(tmp_path)
+    instrument.connect_threads(s.address)
+    try:
+        yield s
+    finally:
+        instrument.disconnect_threads()
+        s.close()
+
+
+def _rows(batches: list[WorkerBatch]) -> np.ndarray:
+    return np.frombuffer(b"".join(b.rows for b in batches), dtype=WIRE_EVENT_DTYPE)
+
+
+def test_every_task_travels_once_in_order_with_its_texts_after_it(sink: _Sink) -> None:
+    n, chunk = 3 * recorder.RING_ROWS + 123, 500  # the ring wraps several times
+    stop = threading.Event()
+    rec = instrument.recorder()
+    assert rec is not None
+
+    def flush_all_the_time() -> None:  # a second reader racing the writer (and the flusher)
+        while not stop.is_set():
+            rec.flush()
+
+    racer = threading.Thread(target=flush_all_the_time, daemon=True)
+    racer.start()
+    try:
+        for start in range(0, n, chunk):
+            ids = range(start, min(start + chunk, n))
+            instrument.run_chunk(f"{__name__}:flaky", True, (ids, None, [(t,) for t in ids]))
+    finally:
+        stop.set()
+        racer.join(10)
+    instrument.disconnect_threads()
+    batches = sink.close()
+    rows = _rows(batches)
+    spans = rows[rows["kind"] == EventKind.SPAN]
+    assert spans["task_id"].tolist() == list(range(n))  # none lost, none twice, in order
+    assert set(rows["kind"].tolist()) <= {EventKind.SPAN, EventKind.START}
+    failed = spans["task_id"][spans["status"] == TaskState.FAILED].tolist()
+    assert failed == [t for t in range(n) if t % FAIL_EVERY == 0]
+    assert (spans["spare"] <= spans["t_ns"]).all() and (spans["cpu_ns"] >= 0).all()
+    # Each text comes in the datagram of its task's row or a later one, never before it.
+    row_at = {}
+    for k, b in enumerate(batches):
+        for t in np.frombuffer(b.rows, dtype=WIRE_EVENT_DTYPE)["task_id"].tolist():
+            row_at.setdefault(t, k)
+    texts = [(k, text) for k, b in enumerate(batches) for text in b.texts]
+    assert sorted(text.task_id for _, text in texts) == [
+        t for t in range(n) if t % FAIL_EVERY == 0 or t % RESULT_EVERY == 0]
+    assert all(k >= row_at[text.task_id] for k, text in texts)
+    assert {text.kind for _, text in texts if text.task_id % FAIL_EVERY == 0} == {"error"}
+
+
+def test_a_task_seen_running_by_a_flush_has_its_start_sent_once(sink: _Sink) -> None:
+    instrument.run_chunk(f"{__name__}:flushes_inside", False, (range(3), None, [(t,) for t in range(3)]))
+    instrument.disconnect_threads()
+    rows = _rows(sink.close())
+    starts = rows[rows["kind"] == EventKind.START]
+    spans = rows[rows["kind"] == EventKind.SPAN]
+    assert sorted(starts["task_id"].tolist()) == [0, 1, 2]  # one each, though each saw two flushes
+    assert spans["task_id"].tolist() == [0, 1, 2]
+    for t in range(3):  # the START went first, with the start its SPAN row carries
+        k_start = int(np.flatnonzero((rows["kind"] == EventKind.START) & (rows["task_id"] == t))[0])
+        k_span = int(np.flatnonzero((rows["kind"] == EventKind.SPAN) & (rows["task_id"] == t))[0])
+        assert k_start < k_span and rows["t_ns"][k_start] == rows["spare"][k_span]
+
+
+def _packed(events: list[tuple[int, int, int, int, int]]) -> bytes:
+    """Rows of (kind, task, t_ns, cpu_ns, start_ns) for thread 7."""
+    buf = bytearray(WIRE_EVENT_STRUCT.size * len(events))
+    for k, (kind, task, t, cpu, start) in enumerate(events):
+        status = 0 if kind == EventKind.START else int(TaskState.DONE)
+        ready = 5 if kind == EventKind.END else -1
+        WIRE_EVENT_STRUCT.pack_into(buf, k * WIRE_EVENT_STRUCT.size, kind, status, 7, task, t, cpu, ready,
+                                    start if kind == EventKind.SPAN else 0)
+    return bytes(buf)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_span_rows_rebuild_the_timeline_and_count_each_start_once(seed: int) -> None:
+    """A task travels as one SPAN row, as a START then a SPAN (a flush saw it running), or as a
+    START then an END; cut into datagrams and drains at random, every consumer agrees with the
+    engine, each task's START and END count once, and on-CPU never exceeds wall."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 300))
+    events: list[tuple[int, int, int, int, int]] = []
+    for task in range(n):
+        start, end = T0 + 1000 * task, T0 + 1000 * task + 400
+        cpu = 450 if task % 3 == 0 else 300  # more CPU than wall: the clamp's case
+        how = int(rng.integers(3))
+        if how == 0:
+            events.append((EventKind.SPAN, task, end, cpu, start))
+        else:
+            events.append((EventKind.START, task, start, 0, 0))
+            events.append((EventKind.SPAN if how == 1 else EventKind.END, task, end, cpu, start))
+    cuts = np.sort(rng.choice(np.arange(1, len(events)), size=12, replace=False))
+    parts = np.split(np.arange(len(events)), cuts)
+    run = RunInfo(n_tasks=n, t0_ns=T0, config={"workers": 1, "workload": {"kind": "cpu"}}, host="h",
+                  cpu_count=2, schedstat=True)
+    tracker = RunTracker(run, StateSampler(watch_exits=False, machine=False))
+    consumer, tally = Timeline(), RunTally()
+    first = tracker.cut(T0)
+    assert first is not None
+    consumer.apply(first)
+    tally.apply(first)
+    tracker.on_submitted(Submitted(np.arange(n), T0))
+    tracker.on_worker_batch(WorkerBatch(100, 0, b"", hello=WorkerHello(100, 7, T0, T0 + 1, True)), T0)
+    counted = 0
+    for k, part in enumerate(parts):
+        tracker.on_worker_batch(WorkerBatch(100, k + 1, _packed([events[i] for i in part])), T0 + k)
+        if rng.random() < 0.6 or k == len(parts) - 1:  # a drain now and then
+            tracker.settle(T0 + k)
+            batch = tracker.cut(T0 + k)
+            if batch is not None:
+                counted += batch.event_count() - len(batch.submitted)
+                consumer.apply(batch)
+                tally.apply(batch)
+    tl = tracker.timeline
+    assert (tl.state == TaskState.DONE).all() and tally.state_counts()[TaskState.DONE] == n
+    assert counted == 2 * n  # every START and every END, once
+    assert (tl.start_ns == T0 + 1000 * np.arange(n)).all() and (consumer.start_ns == tl.start_ns).all()
+    assert (tl.cpu_ns <= tl.end_ns - tl.start_ns).all() and (consumer.cpu_ns == tl.cpu_ns).all()
+    assert (tl.ready_ns <= tl.end_ns - tl.start_ns - tl.cpu_ns).all()
+    assert not tracker.running
+
+
+def test_a_process_worker_main_thread_uses_the_process_task_slot(sink: _Sink) -> None:
+    """The main thread's meter writes the process's slot (the one read after a death); any other
+    thread writes a slot of its own."""
+    instrument.run_chunk(f"{__name__}:flaky", False, (range(1, 3), None, [(1,), (2,)]))
+    rec = instrument.recorder()
+    assert rec is not None and rec.slot[0] == -2 - 2  # finished(2), on the recorder's slot
+    seen = []
+    thread = threading.Thread(target=lambda: (
+        instrument.run_chunk(f"{__name__}:flaky", False, (range(5, 6), None, [(5,)])),
+        seen.append(instrument._meter().ids[0])))  # noqa: SLF001
+    thread.start()
+    thread.join(10)
+    assert seen == [-2 - 5] and rec.slot[0] == -2 - 2
+    assert os.getpid() == rec.pid
