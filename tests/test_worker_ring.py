@@ -24,7 +24,7 @@ from procviz.engine.tally import RunTally
 from procviz.engine.timeline import Timeline
 from procviz.engine.tracker import RunTracker
 from procviz.engine.worker import instrument, recorder
-from procviz.engine.worker.wire import WIRE_EVENT_STRUCT, EventKind, TaskState, WorkerHello
+from procviz.engine.worker.wire import WIRE_EVENT_FIELDS, WIRE_EVENT_STRUCT, EventKind, TaskState, WorkerHello
 
 T0 = 10**12
 FAIL_EVERY = 997  # tasks whose id is a multiple of this raise
@@ -217,3 +217,17 @@ def test_a_process_worker_main_thread_uses_the_process_task_slot(sink: _Sink) ->
     thread.join(10)
     assert seen == [-2 - 5] and rec.slot[0] == -2 - 2
     assert os.getpid() == rec.pid
+
+
+def test_the_fast_row_packer_writes_the_wire_bytes() -> None:
+    """ROW_PACKER (native fields where the host's layout is the wire's) packs the same 48 bytes
+    as the wire's own little-endian struct, for small, negative and clock-sized values."""
+    from procviz.engine.worker.wire import ROW_PACKER
+
+    for values in ((3, 3, 4242, 0, 2**62, 2**40, -1, 2**62 - 5), (1, 0, 1, 2**31 + 7, 1, 0, 0, 0),
+                   (2, 4, 2**31 - 1, 10**15, 10**18, -(2**63), 2**63 - 1, -1)):
+        buf = bytearray(ROW_PACKER.size + 8)
+        ROW_PACKER.pack_into(buf, 8, *values)
+        assert bytes(buf[8:]) == WIRE_EVENT_STRUCT.pack(*values)
+        row = np.frombuffer(bytes(buf[8:]), dtype=WIRE_EVENT_DTYPE)[0]
+        assert tuple(int(row[name]) for name in WIRE_EVENT_FIELDS) == values

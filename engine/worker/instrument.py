@@ -31,8 +31,9 @@ from multiprocessing import util
 from typing import Any
 
 from procviz.engine.worker.clock import SchedstatReader, process_created_ns
-from procviz.engine.worker.recorder import FLUSH_NS, ROW, WIRE_EVENT_STRUCT, Recorder, ThreadMeter, block_sigterm
+from procviz.engine.worker.recorder import FLUSH_NS, ROW, Recorder, ThreadMeter, block_sigterm
 from procviz.engine.worker.wire import (
+    ROW_PACKER,
     EventKind,
     LaneKind,
     TaskState,
@@ -44,7 +45,7 @@ from procviz.engine.worker.workloads import resolve
 
 # Plain ints in the hot path: packing an IntEnum goes through __index__, measurably slower.
 _SPAN, _DONE, _FAILED = int(EventKind.SPAN), int(TaskState.DONE), int(TaskState.FAILED)
-_pack_into = WIRE_EVENT_STRUCT.pack_into
+_pack_into = ROW_PACKER.pack_into
 _monotonic_ns, _thread_time_ns, _pread = time.monotonic_ns, time.thread_time_ns, os.pread  # one lookup each
 FINE_NS = 200_000  # tasks at least this long measure run-queue wait (see ThreadMeter)
 MAX_TEXT = 4000  # characters kept of a message or a traceback

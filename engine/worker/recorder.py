@@ -36,6 +36,7 @@ from procviz.engine.worker.channel import EventSender
 from procviz.engine.worker.clock import SchedstatReader
 from procviz.engine.worker.task_slot import IDLE, TaskSlot
 from procviz.engine.worker.wire import (
+    ROW_PACKER,
     WIRE_EVENT_STRUCT,
     EventKind,
     TaskText,
@@ -111,7 +112,7 @@ class ThreadMeter:
         off = self.off
         base, _ = self.room(off)
         kind, status, *rest = fields
-        WIRE_EVENT_STRUCT.pack_into(self.ring, off - base, kind, status, self.tid, *rest)
+        ROW_PACKER.pack_into(self.ring, off - base, kind, status, self.tid, *rest)
         self.off = off + ROW
 
     def take(self) -> list[bytes]:

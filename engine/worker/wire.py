@@ -15,6 +15,7 @@ dataclasses cost each worker ~10-14 ms of CPU, where a bare ``Pool`` worker star
 from __future__ import annotations
 
 import struct
+import sys
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -58,6 +59,12 @@ class EventKind(IntEnum):
 WIRE_EVENT_STRUCT = struct.Struct("<BBxxiqqqqq")
 # Field names in row order (the pad bytes have none): the engine's dtype must list the same.
 WIRE_EVENT_FIELDS = ("kind", "status", "tid", "task_id", "t_ns", "cpu_ns", "ready_ns", "spare")
+# The same bytes, packed faster where the host's own layout is the wire's (little-endian, 8-byte
+# ssize_t): a native "n" field converts a clock's multi-digit int directly, where "<q" goes
+# through a byte-array conversion; a worker's per-task pack costs about a third less.
+_NATIVE_EVENT_STRUCT = struct.Struct("@BBxxinnnnn")
+ROW_PACKER = (_NATIVE_EVENT_STRUCT if sys.byteorder == "little" and _NATIVE_EVENT_STRUCT.size == WIRE_EVENT_STRUCT.size
+              and struct.calcsize("@n") == 8 else WIRE_EVENT_STRUCT)
 
 
 _set = object.__setattr__
