@@ -10,6 +10,12 @@ left out (the workers are started and warmed up before the first round); the eng
 work is not in it either (``benchmarks/compare.py`` measures whole processes).
 
 Figures are CPU time, steadier than wall under load; say the load beside them.
+
+``--instructions`` counts instead the user-space instructions added per task (valgrind's
+callgrind), in one process: ``run_chunk`` over the same tasks against the bare loop, the flusher
+held off (the recording thread sends full batches itself), so the count depends neither on timing
+nor on load; the kernel's side of a clock read (a system call here) is not in it. ``--against
+DIR`` counts the procviz checkout in DIR (``DIR/procviz``) the same way, for an A/B.
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import re
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -72,7 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kind", choices=("cpu", "function"), default="cpu",
                     help="cpu: the built-in kind with 0 ms (its task reads the thread clock twice); "
                          "function: demo_tasks:noop with no arguments")
+    ap.add_argument("--instructions", action="store_true", help="count instructions under valgrind (see above)")
+    ap.add_argument("--against", metavar="DIR", help="with --instructions: also count the procviz in DIR/procviz")
+    ap.add_argument("--count-one", nargs=2, metavar=("MODE", "N"), help=argparse.SUPPRESS)  # valgrind's child
     args = ap.parse_args(argv)
+    if args.count_one:
+        _count_one(args.count_one[0], int(args.count_one[1]), args.kind, args.chunksize)
+        return 0
+    if args.instructions:
+        return _instructions(args)
     from procviz.engine.worker.startup import bootstrap
 
     plan = _plan(args.kind, args.tasks, args.chunksize)
@@ -127,6 +143,64 @@ def _rounds(args: argparse.Namespace, plan: Any, bare_pool: Any, pv_pool: Any,
         diffs.append(runs["procviz"] - runs["bare"])
         bares.append(runs["bare"])
     return diffs, bares
+
+
+def _instructions(args: argparse.Namespace) -> int:
+    """Print the instructions added per task by this procviz (and the one in ``--against``)."""
+    n = min(args.tasks, 30_000)  # valgrind runs ~50x slower
+    for label, path in (("this procviz", ""), (f"procviz in {args.against}", args.against)):
+        if path is None:
+            continue
+        env = {**os.environ, "PYTHONPATH": path} if path else dict(os.environ)
+        counts = {mode: _valgrind_count(mode, n, args, env) for mode in ("bare", "measured")}
+        added = (counts["measured"] - counts["bare"]) / n
+        print(f"{label}: {args.kind} x {n} tasks, chunksize {args.chunksize}: {added:.0f} instructions added per task "
+              f"(user space, callgrind)")
+    return 0
+
+
+def _valgrind_count(mode: str, n: int, args: argparse.Namespace, env: dict[str, str]) -> int:
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
+           "--kind", args.kind, "--chunksize", str(args.chunksize), "--count-one", mode, str(n)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stderr
+    found = re.search(r"Collected : (\d+)", out)
+    if found is None:
+        raise RuntimeError(f"no count in valgrind's output: {out[-500:]}")
+    return int(found.group(1))
+
+
+def _count_one(mode: str, n: int, kind: str, chunksize: int) -> None:
+    """valgrind's child: ``n`` tasks bare or through run_chunk, recording to a socket drained here."""
+    import importlib
+
+    from procviz.engine.worker import instrument
+
+    for name in ("procviz.engine.worker.recorder", "procviz.engine.worker.instrument"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # an older checkout
+            continue
+        if hasattr(module, "FLUSH_S"):
+            module.FLUSH_S = 1e6  # the flusher holds off: the count must not depend on timing
+    instrument.FINE_NS = 1 << 62  # under valgrind a no-op task can last 200 us: keep the short-task path
+    ref = "procviz.engine.worker.demo_tasks:noop" if kind == "function" else "procviz.engine.worker.workloads:cpu"
+    shared = () if kind == "function" else (0.0,)
+    fn = _resolve(ref)
+    with tempfile.TemporaryDirectory(prefix="procviz-bench-worker-") as tmp:
+        address = os.path.join(tmp, "events.sock")
+        sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sink.bind(address)
+        threading.Thread(target=_drain, args=(sink,), daemon=True).start()
+        instrument.connect_threads(address)
+        instrument.run_chunk(ref, kind == "function", (range(10), shared, None))  # warm up
+        for start in range(0, n, chunksize):
+            ids = range(start, min(start + chunksize, n))
+            if mode == "bare":
+                for _ in ids:
+                    fn(*shared)
+            else:
+                instrument.run_chunk(ref, kind == "function", (ids, shared, None))
+        sink.close()
 
 
 def _resolve(ref: str) -> Any:

@@ -251,6 +251,7 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
     """
     slot, ring, tid, off = meter.ids, meter.ring, meter.tid, meter.off
     mono, thread_time, pack = _monotonic_ns, _thread_time_ns, _pack_into
+    span, row, fine_ns = _SPAN, ROW, FINE_NS  # locals: a little cheaper than globals, per task
     base, stop = meter.room(off)
     status = _DONE
     for task_id, args in tasks:
@@ -265,10 +266,10 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
         c1 = thread_time()
         t1 = mono()
         slot[0] = -2 - task_id  # task_slot.finished(task_id): a death from here on is not this task's
-        pack(ring, off - base, _SPAN, status, tid, task_id, t1, c1 - c0, -1, t0)
-        off += ROW
+        pack(ring, off - base, span, status, tid, task_id, t1, c1 - c0, -1, t0)
+        off += row
         meter.off = off  # published: a flush may take the row from here on
-        if off >= stop or t1 - t0 >= FINE_NS or (report and result is not None):
+        if off >= stop or t1 - t0 >= fine_ns or (report and result is not None):
             # Texts are made after the clocks stopped (formatting is procviz's cost, not the
             # task's) and after the row (a text never travels ahead of its task's end).
             if status != _DONE:
@@ -276,7 +277,7 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
                 status = _DONE
             elif report and result is not None:
                 rec.add_text(_task_text(task_id, result, None))
-            if t1 - t0 >= FINE_NS and meter.fd >= 0:
+            if t1 - t0 >= fine_ns and meter.fd >= 0:
                 meter.fine = True
                 return True
             base, stop = meter.room(off)
