@@ -279,6 +279,12 @@ class Recorder:
         """Whether a thread is inside a chunk or a task, or something waits to be sent."""
         return bool(self._texts or self._waits or any(meter.pending() for meter in tuple(self._meters)))
 
+    def _long_task_unannounced(self, now_ns: int) -> bool:
+        """Whether a thread is in a task begun FLUSH_S / 2 ago or more whose START is unsent
+        (a racy read, as a hint: a flush reads the task again, consistently)."""
+        return any(0 <= meter.ids[0] != meter.announced and now_ns - meter.t0 >= FLUSH_NS // 2
+                   for meter in tuple(self._meters))
+
     def _flush_loop(self) -> None:
         block_sigterm()  # for the main thread, where its handler runs (see instrument._forward_sigterm)
         while not self._closed:
@@ -286,7 +292,11 @@ class Recorder:
             if self._closed:
                 return
             time.sleep(FLUSH_S)  # let a batch gather
-            self.flush()
+            now = time.monotonic_ns()
+            if now - self.last_flush_ns >= FLUSH_NS // 2 or self._long_task_unannounced(now):
+                self.flush()
+            # else: a recording thread sent full batches itself just now (tiny tasks fill one in a
+            # few ms); a partial batch from here would only cost a datagram more.
             if not self._busy():
                 # Idle: wait to be armed again. A chunk beginning now either sees _armed False and
                 # arms, or set its meter busy before the check below, which then keeps watching.
