@@ -220,9 +220,10 @@ def test_a_process_worker_main_thread_uses_the_process_task_slot(sink: _Sink) ->
 
 
 def test_the_fast_row_packer_writes_the_wire_bytes() -> None:
-    """ROW_PACKER (native fields where the host's layout is the wire's) packs the same 48 bytes
-    as the wire's own little-endian struct, for small, negative and clock-sized values."""
-    from procviz.engine.worker.wire import ROW_PACKER
+    """ROW_PACKER (native fields where the host's layout is the wire's), and PAYLOAD_PACKER over
+    a row's written head, pack the same 48 bytes as the wire's own little-endian struct, for
+    small, negative and clock-sized values."""
+    from procviz.engine.worker.wire import PAYLOAD_OFFSET, PAYLOAD_PACKER, ROW_PACKER
 
     for values in ((3, 3, 4242, 0, 2**62, 2**40, -1, 2**62 - 5), (1, 0, 1, 2**31 + 7, 1, 0, 0, 0),
                    (2, 4, 2**31 - 1, 10**15, 10**18, -(2**63), 2**63 - 1, -1)):
@@ -231,3 +232,7 @@ def test_the_fast_row_packer_writes_the_wire_bytes() -> None:
         assert bytes(buf[8:]) == WIRE_EVENT_STRUCT.pack(*values)
         row = np.frombuffer(bytes(buf[8:]), dtype=WIRE_EVENT_DTYPE)[0]
         assert tuple(int(row[name]) for name in WIRE_EVENT_FIELDS) == values
+        # The hot path's way: a row whose first fields were written once, then its payload.
+        two = bytearray(ROW_PACKER.pack(*values[:3], 0, 0, 0, 0, 0))
+        PAYLOAD_PACKER.pack_into(two, PAYLOAD_OFFSET, *values[3:])
+        assert bytes(two) == WIRE_EVENT_STRUCT.pack(*values)

@@ -33,8 +33,8 @@ from typing import Any
 from procviz.engine.worker.clock import SchedstatReader, process_created_ns
 from procviz.engine.worker.recorder import FLUSH_NS, ROW, Recorder, ThreadMeter, block_sigterm
 from procviz.engine.worker.wire import (
-    ROW_PACKER,
-    EventKind,
+    PAYLOAD_OFFSET,
+    PAYLOAD_PACKER,
     LaneKind,
     TaskState,
     TaskText,
@@ -44,8 +44,8 @@ from procviz.engine.worker.workloads import _cache as _functions
 from procviz.engine.worker.workloads import resolve
 
 # Plain ints in the hot path: packing an IntEnum goes through __index__, measurably slower.
-_SPAN, _DONE, _FAILED = int(EventKind.SPAN), int(TaskState.DONE), int(TaskState.FAILED)
-_pack_into = ROW_PACKER.pack_into
+_DONE, _FAILED = int(TaskState.DONE), int(TaskState.FAILED)
+_pack_payload = PAYLOAD_PACKER.pack_into
 _monotonic_ns, _thread_time_ns, _pread = time.monotonic_ns, time.thread_time_ns, os.pread  # one lookup each
 FINE_NS = 200_000  # tasks at least this long measure run-queue wait (see ThreadMeter)
 MAX_TEXT = 4000  # characters kept of a message or a traceback
@@ -249,10 +249,11 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
     publish it. Everything rarer (a failure, a result to report, the ring's end or a batch to send,
     a long task) takes one test, ``off >= stop`` or the two beside it, into the slow part below.
     """
-    slot, ring, tid, off = meter.ids, meter.ring, meter.tid, meter.off
-    mono, thread_time, pack = _monotonic_ns, _thread_time_ns, _pack_into
-    span, row, fine_ns = _SPAN, ROW, FINE_NS  # locals: a little cheaper than globals, per task
+    slot, ring, off = meter.ids, meter.ring, meter.off
+    mono, thread_time, pack = _monotonic_ns, _thread_time_ns, _pack_payload
+    row, fine_ns = ROW, FINE_NS  # locals: a little cheaper than globals, per task
     base, stop = meter.room(off)
+    base -= PAYLOAD_OFFSET  # the ring holds each row's kind, status and thread: the loop packs the rest
     status = _DONE
     for task_id, args in tasks:
         t0 = mono()
@@ -263,16 +264,18 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
             result = fn(*args)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes data, SystemExit included
             result, status, stop = exc, _FAILED, 0  # stop: its text, in the slow part
+            ring[off - base - PAYLOAD_OFFSET + 1] = _FAILED  # the row's status byte, before it is published
         c1 = thread_time()
         t1 = mono()
         slot[0] = -2 - task_id  # task_slot.finished(task_id): a death from here on is not this task's
-        pack(ring, off - base, span, status, tid, task_id, t1, c1 - c0, -1, t0)
+        pack(ring, off - base, task_id, t1, c1 - c0, -1, t0)
         off += row
         meter.off = off  # published: a flush may take the row from here on
         if off >= stop or t1 - t0 >= fine_ns or (report and result is not None):
             # Texts are made after the clocks stopped (formatting is procviz's cost, not the
             # task's) and after the row (a text never travels ahead of its task's end).
             if status != _DONE:
+                meter.failed.append(off - row)
                 rec.add_text(_task_text(task_id, None, result))
                 status = _DONE
             elif report and result is not None:
@@ -281,6 +284,7 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
                 meter.fine = True
                 return True
             base, stop = meter.room(off)
+            base -= PAYLOAD_OFFSET
     return False
 
 
@@ -309,7 +313,7 @@ def _run_fine(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: I
         f = pread(fd, 96, 0).split()
         t1 = mono()
         slot[0] = -2 - task_id
-        meter.put(_SPAN, _DONE if error is None else _FAILED, task_id, t1, int(f[0]) - c0, int(f[1]) - r0, t0)
+        meter.put(_DONE if error is None else _FAILED, task_id, t1, int(f[0]) - c0, int(f[1]) - r0, t0)
         if error is not None or (report and result is not None):
             rec.add_text(_task_text(task_id, result, error))
         if t1 - t0 < FINE_NS:

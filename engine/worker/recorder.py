@@ -39,6 +39,7 @@ from procviz.engine.worker.wire import (
     ROW_PACKER,
     WIRE_EVENT_STRUCT,
     EventKind,
+    TaskState,
     TaskText,
     WaitSpan,
     WorkerBatch,
@@ -54,7 +55,7 @@ ROW = WIRE_EVENT_STRUCT.size
 FLUSH_BYTES = FLUSH_ROWS * ROW
 RING_BYTES = RING_ROWS * ROW
 RETRY_BYTES = 256 * ROW  # a full batch whose send was busy: asked again after this many more rows
-_START = int(EventKind.START)
+_START, _SPAN, _DONE = int(EventKind.START), int(EventKind.SPAN), int(TaskState.DONE)
 
 
 class ThreadMeter:
@@ -68,7 +69,7 @@ class ThreadMeter:
     """
 
     __slots__ = ("reader", "fd", "tid", "fine", "recorder", "ring", "off", "taken", "t0", "ids", "announced",
-                 "busy")
+                 "busy", "failed")
 
     def __init__(self) -> None:
         self.reader = SchedstatReader()
@@ -76,7 +77,11 @@ class ThreadMeter:
         self.tid = threading.get_native_id()
         self.fine = self.fd >= 0
         self.recorder: Recorder | None = None
-        self.ring = bytearray(RING_BYTES)
+        # Every row's first eight bytes (kind SPAN, status DONE, this thread's id) written once:
+        # the hot path packs the other five fields (wire.PAYLOAD_PACKER). A row of another status
+        # is noted in ``failed`` and its status byte put back once a reader has taken it.
+        self.ring = bytearray(ROW_PACKER.pack(_SPAN, _DONE, self.tid, 0, 0, 0, 0, 0) * RING_ROWS)
+        self.failed: list[int] = []  # offsets (bytes ever written) of rows whose status is not DONE
         self.off = 0  # bytes ever written (the writer's)
         self.taken = 0  # bytes ever taken (the readers')
         self.t0 = 0  # start of the task this thread is in (valid while ids[0] >= 0)
@@ -86,6 +91,7 @@ class ThreadMeter:
 
     def start_over(self, recorder: Recorder, ids: Any) -> None:
         """Record into ``recorder`` from now on (a new run: nothing buffered is kept)."""
+        self.restore_status(1 << 62)
         self.off = self.taken = 0
         self.announced = -1
         self.ids = ids
@@ -100,6 +106,8 @@ class ThreadMeter:
             assert self.recorder is not None
             self.recorder.flush(wait=unsent >= RING_BYTES)  # only a full ring waits for a send
         taken = self.taken
+        if self.failed:  # before the writer can come back to them (it stops again by taken + RING_BYTES)
+            self.restore_status(taken)
         base = off - off % RING_BYTES
         if off - taken < FLUSH_BYTES:
             stop = taken + FLUSH_BYTES
@@ -107,13 +115,25 @@ class ThreadMeter:
             stop = min(taken + RING_BYTES, off + RETRY_BYTES)
         return base, min(stop, base + RING_BYTES)
 
-    def put(self, *fields: int) -> None:
-        """Write one row (``kind, status, task_id, t_ns, cpu_ns, ready_ns, spare``: the slow paths')."""
+    def put(self, status: int, *fields: int) -> None:
+        """Write one SPAN row (``status, task_id, t_ns, cpu_ns, ready_ns, spare``: the slow paths')."""
         off = self.off
         base, _ = self.room(off)
-        kind, status, *rest = fields
-        ROW_PACKER.pack_into(self.ring, off - base, kind, status, self.tid, *rest)
+        ROW_PACKER.pack_into(self.ring, off - base, _SPAN, status, self.tid, *fields)
+        if status != _DONE:
+            self.failed.append(off)
         self.off = off + ROW
+
+    def restore_status(self, taken: int) -> None:
+        """Put DONE back in the status byte of the rows noted in ``failed`` that lie below
+        ``taken`` (a reader has them: the writer may reuse their room)."""
+        keep = []
+        for off in self.failed:
+            if off < taken:
+                self.ring[off % RING_BYTES + 1] = _DONE
+            else:
+                keep.append(off)
+        self.failed = keep
 
     def take(self) -> list[bytes]:
         """The rows written since the last take (at most FLUSH_BYTES a piece), then the START of

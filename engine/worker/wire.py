@@ -62,9 +62,13 @@ WIRE_EVENT_FIELDS = ("kind", "status", "tid", "task_id", "t_ns", "cpu_ns", "read
 # The same bytes, packed faster where the host's own layout is the wire's (little-endian, 8-byte
 # ssize_t): a native "n" field converts a clock's multi-digit int directly, where "<q" goes
 # through a byte-array conversion; a worker's per-task pack costs about a third less.
-_NATIVE_EVENT_STRUCT = struct.Struct("@BBxxinnnnn")
-ROW_PACKER = (_NATIVE_EVENT_STRUCT if sys.byteorder == "little" and _NATIVE_EVENT_STRUCT.size == WIRE_EVENT_STRUCT.size
-              and struct.calcsize("@n") == 8 else WIRE_EVENT_STRUCT)
+_NATIVE = sys.byteorder == "little" and struct.calcsize("@BBxxinnnnn") == WIRE_EVENT_STRUCT.size \
+    and struct.calcsize("@n") == 8
+ROW_PACKER = struct.Struct("@BBxxinnnnn" if _NATIVE else WIRE_EVENT_STRUCT.format)
+# A row's last five fields alone (task id, time, CPU, ready, spare), at byte 8 of a row whose
+# first eight (kind, status, tid) a worker wrote once: its per-task pack takes five values, not eight.
+PAYLOAD_OFFSET = 8
+PAYLOAD_PACKER = struct.Struct("@nnnnn" if _NATIVE else "<qqqqq")
 
 
 _set = object.__setattr__
