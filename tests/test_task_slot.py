@@ -1,8 +1,8 @@
 """A worker's death is pinned on the task it was in, never on one it had finished (issue 11).
 
-The task slot (engine/worker/task_slot.py) holds the task a worker is in, and says "finished" as
-the task ends. A worker killed between tasks, its last task's END still unsent, must not have that
-task blamed for its death; a worker killed inside a task still names it.
+The task slot (engine/worker/task_slot.py) holds the task a worker began last; the task's row in
+the ring mapped with it says it ended. A worker killed between tasks, its last task's END still
+unsent, must not have that task blamed for its death; a worker killed inside a task still names it.
 """
 
 from __future__ import annotations
@@ -13,20 +13,19 @@ import pytest
 from engine_helpers import run_config
 
 from procviz.engine.events import TaskState
-from procviz.engine.worker.task_slot import IDLE, finished
 
 TASKS_MODULE = '''
 import os, signal, threading, time
 from procviz.engine.worker.instrument import recorder
-from procviz.engine.worker.task_slot import finished
+from procviz.engine.worker.task_slot import finished_task_of
 
 def die_after(x):
     """Return x; once this task has ended, the worker is SIGKILLed, its events never sent."""
     rec = recorder()
     rec._send_lock.acquire()  # no batch leaves this worker any more: this task's END stays unsent
     def kill():
-        deadline = time.monotonic() + 0.3  # without a "finished" slot: die anyway (and be blamed)
-        while rec.slot[0] != finished(x) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 0.3  # without the task's row in the slot's ring: die anyway (and be blamed)
+        while finished_task_of(rec.address, os.getpid()) != x and time.monotonic() < deadline:
             time.sleep(0.001)
         os.kill(os.getpid(), signal.SIGKILL)
     threading.Thread(target=kill, daemon=True).start()
@@ -53,11 +52,6 @@ def _run(module: str, fn: str) -> tuple[object, object]:
     dead = [info for info in tl.lanes if info.exit_code == -9]
     assert dead, "the worker's death was observed"
     return tl, min(dead, key=lambda info: info.exit_ns)  # the first (a replacement may be ended at the run's end)
-
-
-def test_finished_is_apart_from_every_task_and_idle() -> None:
-    assert {finished(t) for t in (0, 1, 2**40)}.isdisjoint({IDLE, 0, 1, 2**40})
-    assert all(finished(t) < IDLE for t in (0, 1, 2**40))
 
 
 def test_a_worker_killed_between_tasks_blames_no_finished_task(tasks_module: str) -> None:

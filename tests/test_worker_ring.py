@@ -205,17 +205,23 @@ def test_span_rows_rebuild_the_timeline_and_count_each_start_once(seed: int) -> 
 
 def test_a_process_worker_main_thread_uses_the_process_task_slot(sink: _Sink) -> None:
     """The main thread's meter writes the process's slot (the one read after a death); any other
-    thread writes a slot of its own."""
+    thread writes a slot of its own. A slot keeps the task begun last; its row says it ended."""
     instrument.run_chunk(f"{__name__}:flaky", False, (range(1, 3), None, [(1,), (2,)]))
     rec = instrument.recorder()
-    assert rec is not None and rec.slot[0] == -2 - 2  # finished(2), on the recorder's slot
+    meter = instrument._meter()  # noqa: SLF001
+    assert rec is not None and rec.slot[0] == 2 and meter.ids is rec.slot
+    assert meter.running(meter.off) == -1  # ended: its row is the last written
     seen = []
-    thread = threading.Thread(target=lambda: (
-        instrument.run_chunk(f"{__name__}:flaky", False, (range(5, 6), None, [(5,)])),
-        seen.append(instrument._meter().ids[0])))  # noqa: SLF001
+
+    def other() -> None:
+        instrument.run_chunk(f"{__name__}:flaky", False, (range(5, 6), None, [(5,)]))
+        own = instrument._meter()  # noqa: SLF001
+        seen.append((own.ids[0], own.running(own.off)))
+
+    thread = threading.Thread(target=other)
     thread.start()
     thread.join(10)
-    assert seen == [-2 - 5] and rec.slot[0] == -2 - 2
+    assert seen == [(5, -1)] and rec.slot[0] == 2
     assert os.getpid() == rec.pid
 
 

@@ -267,8 +267,7 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
             ring[off - base - PAYLOAD_OFFSET + 1] = _FAILED  # the row's status byte, before it is published
         c1 = thread_time()
         t1 = mono()
-        slot[0] = -2 - task_id  # task_slot.finished(task_id): a death from here on is not this task's
-        pack(ring, off - base, task_id, t1, c1 - c0, -1, t0)
+        pack(ring, off - base, task_id, t1, c1 - c0, -1, t0)  # (in the slot's ring: it says the task ended)
         off += row
         meter.off = off  # published: a flush may take the row from here on
         if off >= stop or t1 - t0 >= fine_ns or (report and result is not None):
@@ -312,7 +311,6 @@ def _run_fine(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: I
             result, error = None, exc
         f = pread(fd, 96, 0).split()
         t1 = mono()
-        slot[0] = -2 - task_id
         meter.put(_DONE if error is None else _FAILED, task_id, t1, int(f[0]) - c0, int(f[1]) - r0, t0)
         if error is not None or (report and result is not None):
             rec.add_text(_task_text(task_id, result, error))

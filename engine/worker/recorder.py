@@ -36,6 +36,7 @@ from procviz.engine.worker.channel import EventSender
 from procviz.engine.worker.clock import SchedstatReader
 from procviz.engine.worker.task_slot import IDLE, TaskSlot
 from procviz.engine.worker.wire import (
+    PAYLOAD_OFFSET,
     ROW_PACKER,
     WIRE_EVENT_STRUCT,
     EventKind,
@@ -79,19 +80,29 @@ class ThreadMeter:
         self.recorder: Recorder | None = None
         # Every row's first eight bytes (kind SPAN, status DONE, this thread's id) written once:
         # the hot path packs the other five fields (wire.PAYLOAD_PACKER). A row of another status
-        # is noted in ``failed`` and its status byte put back once a reader has taken it.
-        self.ring = bytearray(ROW_PACKER.pack(_SPAN, _DONE, self.tid, 0, 0, 0, 0, 0) * RING_ROWS)
+        # is noted in ``failed`` and its status byte put back once a reader has taken it. (Task id
+        # -1 in a row never written: the task slot's readers look for a task's row, task_slot.py.)
+        self.ring: Any = bytearray(self._blank())
         self.failed: list[int] = []  # offsets (bytes ever written) of rows whose status is not DONE
         self.off = 0  # bytes ever written (the writer's)
         self.taken = 0  # bytes ever taken (the readers')
         self.t0 = 0  # start of the task this thread is in (valid while ids[0] >= 0)
-        self.ids: Any = _private_slot()  # ids[0]: the task this thread is in, or finished(it)
+        self.ids: Any = _private_slot()  # ids[0]: the task this thread began last (see running())
         self.announced = -1  # the running task whose START a flush sent (the readers')
         self.busy = False  # inside a chunk of tasks: the flusher keeps watching
 
-    def start_over(self, recorder: Recorder, ids: Any) -> None:
-        """Record into ``recorder`` from now on (a new run: nothing buffered is kept)."""
+    def _blank(self) -> bytes:
+        return ROW_PACKER.pack(_SPAN, _DONE, self.tid, -1, 0, 0, 0, 0) * RING_ROWS
+
+    def start_over(self, recorder: Recorder, ids: Any, ring: Any = None) -> None:
+        """Record into ``recorder`` from now on (a new run: nothing buffered is kept), into
+        ``ring`` if given (the process's task slot's: shared memory), else into its own."""
         self.restore_status(1 << 62)
+        if ring is not None:
+            ring[:] = self._blank()
+            self.ring = ring
+        elif not isinstance(self.ring, bytearray):
+            self.ring = bytearray(self._blank())
         self.off = self.taken = 0
         self.announced = -1
         self.ids = ids
@@ -135,13 +146,24 @@ class ThreadMeter:
                 keep.append(off)
         self.failed = keep
 
+    def running(self, off: int) -> int:
+        """The task this thread is in, given the rows written up to ``off``; -1 if none. (The slot
+        keeps a task's id after it ended: its row, the last written, says it ended.)"""
+        task = self.ids[0]
+        if task < 0 or off <= 0:
+            return task if task >= 0 else -1
+        at = (off - ROW) % RING_BYTES + PAYLOAD_OFFSET
+        last = int.from_bytes(self.ring[at:at + 8], "little", signed=True)
+        return -1 if last == task else task
+
     def take(self) -> list[bytes]:
         """The rows written since the last take (at most FLUSH_BYTES a piece), then the START of
         the task this thread is in, if no take sent it yet. Only under the send lock."""
         ids = self.ids
-        running = ids[0]
+        first = ids[0]
         t0, off = self.t0, self.off
-        if ids[0] != running:  # it ended meanwhile: its row may be below ``off``, and t0 another's
+        running = self.running(off)
+        if ids[0] != first:  # another task began meanwhile: t0 may be either's
             running = -1
         out = []
         taken, ring = self.taken, memoryview(self.ring)
@@ -162,7 +184,8 @@ class ThreadMeter:
 
     def pending(self) -> bool:
         """Whether a flush has something to do for this thread (or will have, soon)."""
-        return self.busy or self.off != self.taken or self.ids[0] >= 0
+        off = self.off
+        return self.busy or off != self.taken or self.running(off) >= 0
 
 
 def block_sigterm() -> None:
@@ -189,7 +212,8 @@ class Recorder:
         self.pid = os.getpid()
         self.address = address
         self._sender = EventSender(address)
-        self.slot = TaskSlot(address).ids  # the task this process is in, readable after its death
+        slot = TaskSlot(address, RING_BYTES)  # readable after this process's death
+        self.slot, self._slot_ring = slot.ids, slot.ring
         # Two locks: ``_send_lock`` orders datagrams and makes one reader of the rings at a time
         # (a send can block: the kernel queues few datagrams per socket); ``_lock`` guards the
         # texts, waits and hellos for the moment they are added or taken.
@@ -212,8 +236,10 @@ class Recorder:
 
     def adopt(self, meter: ThreadMeter) -> None:
         """Record the tasks of ``meter``'s thread (the caller's) here."""
-        main = threading.current_thread() is threading.main_thread()
-        meter.start_over(self, self.slot if main else _private_slot())
+        if threading.current_thread() is threading.main_thread():  # a worker process's task thread
+            meter.start_over(self, self.slot, self._slot_ring)
+        else:
+            meter.start_over(self, _private_slot())
         with self._lock:
             self._meters.append(meter)
 
@@ -302,7 +328,7 @@ class Recorder:
     def _long_task_unannounced(self, now_ns: int) -> bool:
         """Whether a thread is in a task begun FLUSH_S / 2 ago or more whose START is unsent
         (a racy read, as a hint: a flush reads the task again, consistently)."""
-        return any(0 <= meter.ids[0] != meter.announced and now_ns - meter.t0 >= FLUSH_NS // 2
+        return any(0 <= meter.running(meter.off) != meter.announced and now_ns - meter.t0 >= FLUSH_NS // 2
                    for meter in tuple(self._meters))
 
     def _flush_loop(self) -> None:
