@@ -10,7 +10,7 @@ import socket
 
 from procviz.engine.worker.wire import WorkerBatch
 
-MAX_DATAGRAM = 256 * 1024  # senders stay below this (recorder.MAX_TEXT_BYTES + FLUSH_ROWS rows: ~170 KiB)
+MAX_DATAGRAM = 512 * 1024  # senders stay below this (recorder.MAX_TEXT_BYTES + FLUSH_ROWS rows: ~260 KiB)
 
 
 class EventSender:

@@ -47,7 +47,10 @@ from procviz.engine.worker.wire import (
     WorkerHello,
 )
 
-FLUSH_ROWS = 2048  # rows per datagram at most: 96 KiB (the kernel queues only ~10 datagrams per socket)
+# Rows per datagram at most: 192 KiB. The kernel queues only net.unix.max_dgram_qlen datagrams
+# (10 here) for the engine, which takes them in once per 20 ms pass while tasks are handed out:
+# two workers of no-op tasks fill ~13 batches of 2048 rows in 20 ms (their sends then block), ~6 of 4096.
+FLUSH_ROWS = 4096
 RING_ROWS = 2 * FLUSH_ROWS  # a thread goes on recording while a batch is being sent
 FLUSH_S = 0.010
 FLUSH_NS = int(FLUSH_S * 1e9)
