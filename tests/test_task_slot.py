@@ -69,3 +69,20 @@ def test_a_worker_killed_in_a_task_still_names_it(tasks_module: str) -> None:
     assert tl.state[0] == TaskState.FAILED and text is not None
     assert text.type_name == "WorkerDied", text
     assert f"pid {lane.pid}" in text.message and "killed by SIGKILL" in text.message
+
+
+def test_the_engine_reads_a_slot_and_its_ring(tmp_path: Path) -> None:
+    """A slot's task is finished if its SPAN row is in the ring, whatever its id's bytes look like
+    elsewhere in the rows (ids 0 and 256 among zeros, a row not yet written: task id -1)."""
+    from procviz.engine.worker.task_slot import finished_task_of, slot_path, task_of
+    from procviz.engine.worker.wire import WIRE_EVENT_STRUCT
+
+    address, pid = str(tmp_path / "events.sock"), 1234
+    ring = bytearray(WIRE_EVENT_STRUCT.pack(3, 3, pid, -1, 0, 0, 0, 0) * 512)
+    for k, (status, task) in enumerate(((4, 77), (3, 0), (3, 256))):
+        WIRE_EVENT_STRUCT.pack_into(ring, 48 * (100 + k), 3, status, pid, task, 1, 0, 0, 0)
+    cases = {77: (None, 77), 0: (None, 0), 256: (None, 256), 78: (78, None), 1: (1, None), -1: (None, None)}
+    for slot, expected in cases.items():
+        Path(slot_path(address, pid)).write_bytes(slot.to_bytes(8, "little", signed=True) + bytes(ring))
+        assert (task_of(address, pid), finished_task_of(address, pid)) == expected, slot
+    assert task_of(address, 999) is None and finished_task_of(address, 999) is None  # no file

@@ -26,11 +26,12 @@ import os
 import struct
 import sys
 
-from procviz.engine.worker.wire import EventKind
+from procviz.engine.worker.wire import WIRE_EVENT_STRUCT
 
 IDLE = -1  # before the first task
-_ROW = struct.Struct("<BBxxiq24x")  # a wire row's kind, status, tid and task id (worker/wire.py)
-_SPAN = int(EventKind.SPAN)
+_ROW_SIZE = WIRE_EVENT_STRUCT.size
+_ROW_FIELDS = _ROW_SIZE // 8  # a wire row as 8-byte fields: (kind, status, tid), task id, ... (worker/wire.py)
+_TASK_FIELD = struct.calcsize("<BBxxi") // 8
 
 
 def slot_path(address: str, pid: int) -> str:
@@ -83,9 +84,16 @@ def _slot_state(address: str, pid: int) -> tuple[int, bool] | None:
     value = int.from_bytes(raw[:8], sys.byteorder, signed=True)
     if value < 0:
         return value, False
-    ring = raw[8 : 8 + (len(raw) - 8) // _ROW.size * _ROW.size]
-    ended = any(kind == _SPAN and task == value for kind, _, _, task in _ROW.iter_unpack(ring))
-    return value, ended
+    # The ring holds only this process's main thread's SPAN rows (and unwritten ones, task id -1):
+    # the task ended if its id is among the rows' task ids, searched in C (the engine reads this
+    # at every worker exit, and a ring holds thousands of rows).
+    rows = memoryview(raw)[8 : 8 + (len(raw) - 8) // _ROW_SIZE * _ROW_SIZE]
+    ids = rows.cast("q")[_TASK_FIELD::_ROW_FIELDS].tobytes()  # the rows' task ids: their wire bytes, 8 each
+    needle = value.to_bytes(8, "little", signed=True)
+    at = ids.find(needle)
+    while at >= 0 and at % 8:
+        at = ids.find(needle, at + 1)
+    return value, at >= 0
 
 
 def task_of(address: str, pid: int) -> int | None:
