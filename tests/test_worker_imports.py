@@ -12,7 +12,8 @@ from engine_helpers import function_workload, run_config
 from procviz.engine.events import WIRE_EVENT_DTYPE
 from procviz.engine.worker.wire import WIRE_EVENT_FIELDS, WIRE_EVENT_STRUCT, EventKind, TaskState
 
-WORKER_MODULES = ("instrument", "workloads", "primitives", "clock", "demo_tasks", "process", "channel", "wire")
+WORKER_MODULES = ("instrument", "recorder", "task_slot", "workloads", "primitives", "clock", "demo_tasks", "process",
+                  "channel", "wire")
 
 
 def test_worker_modules_import_no_heavy_module():

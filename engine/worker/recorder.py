@@ -89,7 +89,7 @@ class ThreadMeter:
         self.failed: list[int] = []  # offsets (bytes ever written) of rows whose status is not DONE
         self.off = 0  # bytes ever written (the writer's)
         self.taken = 0  # bytes ever taken (the readers')
-        self.t0 = 0  # start of the task this thread is in (valid while ids[0] >= 0)
+        self.t0 = 0  # start of the task this thread began last (ids[0])
         self.ids: Any = _private_slot()  # ids[0]: the task this thread began last (see running())
         self.announced = -1  # the running task whose START a flush sent (the readers')
         self.busy = False  # inside a chunk of tasks: the flusher keeps watching
