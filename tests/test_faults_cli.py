@@ -211,6 +211,9 @@ def test_sigint_ends_a_run_whose_thread_tasks_hang(faults: str, tmp_path: Path) 
 # half second): a finder on sys.meta_path sends it exactly then.
 INTERRUPTED_START = r"""
 import os, signal, sys
+# Ctrl-C as a terminal delivers it: a shell starts a background job (a test run started with '&')
+# with SIGINT ignored, which procviz rightly keeps ignored; here it must arrive.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 class CtrlC:
     def find_spec(self, name, path=None, target=None):
         if name == "procviz.engine.cli":
