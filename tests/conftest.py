@@ -1,8 +1,9 @@
 """Shared test setup and fixtures.
 
 Qt runs offscreen in every test: the variable is set here, before pytest imports any test module
-(and so before anything imports Qt). Helpers shared by several test modules live in plain modules
-next to the tests (engine_helpers, gui_helpers, synthetic), never in a test module.
+(and so before anything imports Qt); every Python a test starts runs with faulthandler on. Helpers
+shared by several test modules live in plain modules next to the tests (engine_helpers,
+gui_helpers, synthetic), never in a test module.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Every Python a test starts (the window, the CLI, workers) inherits this: a child that crashes
+# (SIGSEGV, SIGABRT, ...) prints its threads' stacks to its stderr, which the failing test shows,
+# instead of only an exit code of -11 (pytest does the same for this process).
+os.environ.setdefault("PYTHONFAULTHANDLER", "1")
 
 import pytest  # noqa: E402
 
