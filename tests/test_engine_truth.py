@@ -61,7 +61,18 @@ def test_lone_cpu_task_is_on_cpu_near_its_wall_time() -> None:
     assert np.all(tl.cpu_ns >= 300e6) and np.all(tl.cpu_ns <= wall), (tl.cpu_ns, wall)
     if SchedstatReader().available:
         assert np.all(tl.cpu_ns + tl.ready_ns >= 0.8 * wall), (tl.cpu_ns, tl.ready_ns, wall)
-    assert np.any(tl.intervals.data["state"] == WorkerState.RUNNING)
+    # The strip (the worker's whole life) holds the tasks' CPU time, and draws a state a window
+    # spent most of its time in: running where the spinner had a CPU most of the time (always on
+    # an idle machine), ready where other programs kept it in the run queue longer than it ran.
+    iv = tl.intervals.data
+    assert iv["cpu_ns"].sum() >= 0.95 * tl.cpu_ns.sum(), (iv["cpu_ns"].sum(), tl.cpu_ns.sum())
+    cpu, ready = tl.cpu_ns.sum(), max(tl.ready_ns.sum(), 0)
+    drawn = set(iv["state"].tolist())
+    assert drawn & {WorkerState.RUNNING, WorkerState.READY}, drawn
+    if cpu >= 2 * ready:
+        assert WorkerState.RUNNING in drawn, (drawn, cpu, ready)
+    if ready >= 2 * cpu:
+        assert WorkerState.READY in drawn, (drawn, cpu, ready)
 
 
 def test_queued_time_grows_when_tasks_wait_for_a_worker() -> None:
