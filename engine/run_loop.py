@@ -85,12 +85,13 @@ class LiveRun:
         finally:
             if not self._ended:  # _shutdown swept after the backend ended: nothing new since
                 self.reaper.sweep()
-        self.tracker.sampler.close_all(time.monotonic_ns())
+        ended_ns = time.monotonic_ns()  # the strips end here, and so do the lanes still open (finish)
+        self.tracker.sampler.close_all(ended_ns)
         message += self.reaper.swept_text(self._worker_pids())
         hung = self._still_hung()
         if hung:
             message += "; still running (a thread cannot be stopped): " + ", ".join(hung)
-        return finish(self.tracker, self.out, outcome, message, hung)
+        return finish(self.tracker, self.out, outcome, message, hung, ended_ns)
 
     def _loop(self) -> tuple[RunOutcome, str]:
         while True:
@@ -273,11 +274,12 @@ def _worker_pids(tracker: RunTracker, backend: Backend) -> set[int]:
 
 
 def finish(tracker: RunTracker, out: queue.SimpleQueue[EngineBatch], outcome: RunOutcome, message: str,
-            hung: tuple[str, ...] = ()) -> RunResult:
-    """Close the lanes never seen to exit, send the final status, and make the result."""
+            hung: tuple[str, ...] = (), now_ns: int | None = None) -> RunResult:
+    """Close the lanes never seen to exit, send the final status, and make the result. ``now_ns``:
+    when the sampler's strips were closed, if they were (a lane still open exits there too)."""
     from procviz.engine.metrics import compute_metrics  # imported during the shutdown, see LiveRun._shutdown
 
-    now = time.monotonic_ns()
+    now = time.monotonic_ns() if now_ns is None else now_ns
     for info in list(tracker.timeline.lanes):
         if info.exit_ns < 0:  # threads, swept workers
             tracker.set_lane(replace(info, exit_ns=now, exit_reason=info.exit_reason or "ended with the run"))
