@@ -219,6 +219,9 @@ def test_a_role_that_dies_ends_the_scenario_with_the_reason() -> None:
         except queue.Empty:
             continue
         victim = next((lane.pid for lane in batch.lanes if lane.name.startswith("waiter 1")), 0)
+    if not victim:  # (os.kill(0, ...) would kill this test's whole process group)
+        engine.stop()
+        pytest.fail("waiter 1 did not announce itself within 20 s")
     time.sleep(0.3)
     os.kill(victim, signal.SIGKILL)
     result = engine.join(15)
