@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
+from gui_helpers import EVENT_BOUND_MS  # noqa: E402
 from PySide6.QtGui import QColor, QImage  # noqa: E402
 from synthetic import synth_batches, synth_timeline  # noqa: E402
 from test_gantt_widget import show, widget_point  # noqa: E402
@@ -187,7 +188,7 @@ def test_a_put_off_queue_refresh_still_happens(qtbot):
     tl = synth_timeline(n_tasks=40, n_lanes=2)
     queue._next_at = time.perf_counter() + 0.2  # as if the last refresh were expensive
     assert not queue.refresh(tl)
-    qtbot.waitUntil(lambda: queue.peak == 40, timeout=3000)
+    qtbot.waitUntil(lambda: queue.peak == 40, timeout=EVENT_BOUND_MS)
 
 
 def test_the_search_knows_the_legends_word_for_a_running_task():

@@ -8,6 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from gui_helpers import EVENT_BOUND_MS  # noqa: E402
 from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 from synthetic import MS, T0, synth_batches, synth_timeline  # noqa: E402
@@ -97,7 +98,7 @@ def test_zoomed_out_a_million_bars_paint_as_a_few_rectangles(qtbot):
 def test_clicking_a_bar_emits_its_task_id(qtbot, timeline):
     w = show(qtbot, timeline)
     for tid in (10, 123):
-        with qtbot.waitSignal(w.taskClicked, timeout=2000) as blocker:
+        with qtbot.waitSignal(w.taskClicked, timeout=EVENT_BOUND_MS) as blocker:
             qtbot.mouseClick(w.plot.viewport(), Qt.MouseButton.LeftButton, pos=bar_point(w, timeline, tid))
         assert blocker.args == [tid]
 
@@ -118,7 +119,7 @@ def test_hover_tooltip_names_the_task_and_its_pid(qtbot, timeline):
     hovered = []
     w.taskHovered.connect(hovered.append)
     qtbot.mouseMove(w.plot.viewport(), bar_point(w, timeline, 10))
-    qtbot.waitUntil(lambda: w.item.toolTip() != "", timeout=2000)
+    qtbot.waitUntil(lambda: w.item.toolTip() != "", timeout=EVENT_BOUND_MS)
     text = w.item.toolTip()
     assert "task 10" in text
     assert f"pid {timeline.lanes[timeline.lane[10]].pid}" in text
@@ -174,7 +175,7 @@ def test_follow_mode_keeps_the_live_edge_in_view(qtbot):
 def test_panning_by_hand_stops_follow_mode(qtbot, timeline):
     w = show(qtbot, timeline)
     w.set_follow(True)
-    with qtbot.waitSignal(w.followChanged, timeout=1000) as blocker:
+    with qtbot.waitSignal(w.followChanged, timeout=EVENT_BOUND_MS) as blocker:
         qtbot.keyClick(w.plot, Qt.Key.Key_Left)
     assert blocker.args == [False]
     assert not w.follow()
@@ -207,7 +208,7 @@ def test_batches_are_folded_in_once_per_event_loop_turn_without_a_rebuild(qtbot)
     for batch in batches[1:]:
         tl.apply(batch)
     assert w.model.version == version  # nothing done inside apply()
-    qtbot.waitUntil(lambda: w.model.version != version, timeout=2000)
+    qtbot.waitUntil(lambda: w.model.version != version, timeout=EVENT_BOUND_MS)
     assert w.model.version == version + 1  # five batches, one sync
     assert all(a is b for a, b in zip(series_before, w.model.tasks, strict=True))  # no rebuild
     assert sum(len(s) for s in w.model.tasks) == 300
@@ -271,7 +272,7 @@ def test_resizing_keeps_the_whole_run_in_view_until_the_user_zooms(qtbot, timeli
     w = show(qtbot, timeline)
     lo, hi = w.model.x_extent()
     w.resize(600, 300)
-    qtbot.waitUntil(lambda: w.view_box.width() < 600, timeout=2000)
+    qtbot.waitUntil(lambda: w.view_box.width() < 600, timeout=EVENT_BOUND_MS)
     x0, x1 = w.view_box.viewRange()[0]
     assert x0 <= lo and x1 >= hi
     qtbot.keyClick(w.plot, Qt.Key.Key_Plus)

@@ -9,6 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from gui_helpers import EVENT_BOUND_MS  # noqa: E402
 
 from procviz.engine.config import parse_config  # noqa: E402
 from procviz.engine.events import (  # noqa: E402
@@ -151,7 +152,7 @@ def test_timer_drives_the_ticks(qtbot, setup) -> None:
     for b in task_batches(100, 10):
         engine.events.put(b)
     engine.finish(timeline)
-    qtbot.waitUntil(lambda: bool(results), timeout=2000)
+    qtbot.waitUntil(lambda: bool(results), timeout=EVENT_BOUND_MS)
     assert timeline.finished_count() == 100
     assert bridge.events_applied == 300
 

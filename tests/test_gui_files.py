@@ -8,7 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from gui_helpers import make_window  # noqa: E402
+from gui_helpers import EVENT_BOUND_MS, make_window  # noqa: E402
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 
@@ -165,5 +165,5 @@ def test_drop_a_file_onto_the_window_opens_it(qtbot, window, tmp_path, recorded)
     drop = QDropEvent(QPointF(other.rect().center()), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
     other.dropEvent(drop)
-    qtbot.waitUntil(lambda: other.timeline.run is not None, timeout=5000)
+    qtbot.waitUntil(lambda: other.timeline.run is not None, timeout=EVENT_BOUND_MS)
     same_lanes_and_bars(other.timeline, recorded)
