@@ -1,8 +1,8 @@
 """Every backend end to end on real processes: measured like the Pool, and each showing its own truth.
 
-Process-per-task shows process creation as "new"; the Pool's apply is one at a time while
-apply_async overlaps; ThreadPoolExecutor's CPU tasks wait for the GIL; serial is the speedup-1
-baseline; every backend honours the submission order. ``leftover_children`` is shared with the
+Process-per-task shows process creation as "new"; ThreadPoolExecutor's CPU tasks wait for the GIL;
+serial is the speedup-1 baseline; every backend honours the submission order. (The Pool's apply
+one at a time and apply_async overlapping: tests/test_engine_pool.py.) ``leftover_children`` is shared with the
 fault and scenario tests.
 """
 
@@ -75,14 +75,6 @@ def test_process_per_task_shows_a_new_span_per_task(start_method: str) -> None:
         assert lane.exit_code == 0 and "daemon" in lane.name
     # never more than `workers` processes at once (kernel creation times have 10 ms steps: use ready)
     assert max_overlap(np.array([lane.ready_ns for lane in lanes]), np.array([lane.exit_ns for lane in lanes])) <= 2
-
-
-def test_pool3_apply_is_one_at_a_time_and_apply_async_three() -> None:
-    sleep = {"kind": "sleep", "count": 6, "duration_ms": 150}
-    one = run_config({"workers": 3, "api": "apply", "workload": sleep}).timeline
-    many = run_config({"workers": 3, "api": "apply_async", "workload": sleep}).timeline
-    assert max_overlap(one.start_ns, one.end_ns) == 1
-    assert max_overlap(many.start_ns, many.end_ns) == 3
 
 
 def test_thread_pool_cpu_tasks_wait_for_the_gil() -> None:
