@@ -13,8 +13,8 @@ the counter deltas are attributed to windows:
 * A pending window is settled once the thread was seen not runnable (sleeping, blocked: no wait
   can be in progress) or got CPU in a later window (a wait in progress at that window's start has
   ended, so it has been added). A thread starved for longer than ``hold_ns`` is settled with its
-  runnable time provisionally counted as ready; the kernel's later report pays that credit back
-  instead of counting it twice.
+  runnable time provisionally counted as ready (windows it spent without CPU, runnable at both
+  ends); the kernel's later report pays that credit back instead of counting it twice.
 
 A running thread's on-CPU counter is brought up to date at scheduler ticks, so a read can lag by
 one or more ticks: the last ``buffer_ns`` of runnable windows stay pending to take the late CPU
@@ -165,7 +165,11 @@ class LaneWindows:
         self._last_ref = next((w for w in reversed(out) if w.cpu + w.ready > 0), self._last_ref)
         if provisional:
             for w in out:
-                if w.runnable_start and w.runnable_end and w.free > 0:
+                # Only a window without CPU: a thread blocks only while running, so runnable at the
+                # start and never on a CPU means runnable all through. A window with CPU (or a long
+                # one, while the sampler was kept off the CPU) may hold blocked time between two
+                # runnable reads, which the kernel never reports as ready: credited, it stayed ready.
+                if w.runnable_start and w.runnable_end and w.cpu == 0 and w.free > 0:
                     self.credit += w.free
                     w.ready += w.free
         return out

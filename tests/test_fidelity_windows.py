@@ -58,3 +58,38 @@ def test_an_unread_end_continues_the_last_split_or_stays_blocked() -> None:
     lw = LaneWindows(0, 0, 0)
     out = lw.feed(20 * MS, 5 * MS, 0, False) + lw.end_unread(40 * MS)
     assert out[-1].cpu == 0 and out[-1].ready == 0  # blocked at the last read: blocked since
+
+
+def _gil_thread_reads(stall_ms: int) -> list[tuple[int, int, int, bool]]:
+    """A thread taking turns on the GIL (some CPU, some run queue, blocked the rest; runnable at
+    every read), read every 20 ms but once after ``stall_ms`` (the sampler kept off the CPU), and
+    last seen blocked (every wait reported by then)."""
+    reads, t, cpu, ready = [], 0, 0, 0
+    for dt in [20] * 10 + [stall_ms] + [20] * 10:
+        t, cpu, ready = t + dt * MS, cpu + dt * MS // 10, ready + dt * MS * 4 // 10
+        reads.append((t, cpu, ready, True))
+    reads.append((t + 20 * MS, cpu, ready, False))
+    return reads
+
+
+def test_blocked_time_between_two_runnable_reads_is_not_left_as_ready() -> None:
+    # A 900 ms window between two runnable reads, with CPU in it: the thread may have blocked in
+    # between, and did (the kernel reports 40 % ready). Counted provisionally as ready once it was
+    # over the hold time, it stayed ready: 1.0 s of ready where the kernel said 0.46 s.
+    reads = _gil_thread_reads(900)
+    lw, windows = run(reads)
+    assert sum(w.ready for w in windows) == reads[-1][2] and lw.credit == 0
+    assert sum(w.cpu for w in windows) == reads[-1][1]
+
+
+def test_a_starved_thread_is_ready_before_the_kernel_reports_it_and_not_twice() -> None:
+    # Runnable and without CPU for 0.8 s (longer than the hold), then on a CPU: shown as ready
+    # while it waits, and the kernel's report of that wait pays the credit back.
+    reads = [(20 * MS, 20 * MS, 0, True)] + [(t * MS, 20 * MS, 0, True) for t in range(40, 820, 20)]
+    lw = LaneWindows(0, 0, 0)
+    shown = []
+    for read in reads:
+        shown += lw.feed(*read)
+    assert sum(w.ready for w in shown) > 0 and lw.credit > 0  # shown before the kernel says so
+    shown += lw.feed(840 * MS, 30 * MS, 800 * MS, False)  # it ran: the kernel adds the 0.8 s wait
+    assert lw.credit == 0 and sum(w.ready for w in shown) == 800 * MS
