@@ -16,6 +16,7 @@ from procviz.engine.cli import EXIT_STOPPED
 # ``__main__`` exactly as ``-m`` does.
 INTERRUPTED_MODULE = r"""
 import os, runpy, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal (a background job ignores it)
 TRIGGER = sys.argv.pop(1)
 class CtrlC:
     def find_spec(self, name, path=None, target=None):
