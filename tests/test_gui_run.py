@@ -170,9 +170,15 @@ CLOSE_SCRIPT = textwrap.dedent("""
         t = QTimer(); t.timeout.connect(poll); t.start(50)
         QTimer.singleShot(60000, app.quit)
         app.exec()
-        print("PIDS", " ".join(map(str, sorted(pids))))
+        print("PIDS", " ".join(map(str, sorted(pids))), flush=True)
         print("RUNNING", w.running)
-        print("STATES", sorted(set(w.timeline.state.tolist())))
+        print("STATES", sorted(set(w.timeline.state.tolist())), flush=True)
+        # then end as the procviz command does (gui/app.py: run_window, main): the interpreter's
+        # teardown of Qt objects is a known crash at exit (-11 here once at load 6, faulthandler
+        # showing the main thread in Qt's teardown, the numbers and spawner threads alive)
+        w.live_numbers.worker.close(wait_s=2.0)
+        from procviz.engine.process_exit import exit_fast
+        exit_fast(0)
 
     if __name__ == "__main__":
         main()
