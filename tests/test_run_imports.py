@@ -65,3 +65,19 @@ def test_fork_workers_get_the_blas_a_bare_pool_would_give_them() -> None:
     forked, _ = _numpy_threads("import_numpy('fork')")
     plain, _ = _numpy_threads("import numpy")
     assert forked == plain
+
+
+READERS_AND_OTHER_WRITERS = ("procviz.engine.formats.read", "procviz.engine.formats.native_read",
+                             "procviz.engine.formats.csv_read", "procviz.engine.formats.chrome_read",
+                             "procviz.engine.formats.csv_write", "procviz.engine.formats.chrome_write")
+
+
+def test_a_run_writing_its_timeline_imports_only_the_native_writer(tmp_path) -> None:
+    out = tmp_path / "t.json"
+    imported, _ = _imported(["run", "--workers", "2", "--kind", "cpu", "--count", "4", "--duration-ms", "0",
+                             "--quiet", "--out", str(out)])
+    assert out.exists() and "procviz.engine.formats.native_write" in imported  # the check sees what it should
+    assert not [m for m in imported if m in READERS_AND_OTHER_WRITERS]
+    from procviz.engine.formats import read_timeline  # the lazy names still resolve (and to the real thing)
+
+    assert read_timeline(out).n_tasks == 4

@@ -23,11 +23,34 @@ top-level key ``procviz``); a CSV re-opens to the same tasks (ids, states, lanes
 the nanosecond, reasons).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from procviz.engine.formats.errors import TimelineFileError
-from procviz.engine.formats.fileio import MAX_FILE_BYTES
-from procviz.engine.formats.native_read import TaskPreview
-from procviz.engine.formats.read import read_timeline
 from procviz.engine.formats.write import FORMATS, choose_format, write_timeline
+
+if TYPE_CHECKING:
+    from procviz.engine.formats.fileio import MAX_FILE_BYTES
+    from procviz.engine.formats.native_read import TaskPreview
+    from procviz.engine.formats.read import read_timeline
+
+# The readers (every format's parser, numpy-heavy checks) are imported on first use: a run that
+# writes its timeline reads none, and importing them was ~5-8 ms of its critical path.
+_LAZY = {"read_timeline": "procviz.engine.formats.read", "TaskPreview": "procviz.engine.formats.native_read",
+         "MAX_FILE_BYTES": "procviz.engine.formats.fileio"}
+
+
+def __getattr__(name: str) -> Any:
+    """``read_timeline``, ``TaskPreview`` and ``MAX_FILE_BYTES``, imported when first asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # (once: later lookups find it without this function)
+    return value
 
 __all__ = ["FORMATS", "MAX_FILE_BYTES", "TaskPreview", "TimelineFileError", "choose_format", "read_timeline",
            "write_timeline"]

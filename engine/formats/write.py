@@ -18,8 +18,6 @@ import os
 from collections.abc import Callable
 from typing import BinaryIO
 
-from procviz.engine.formats.chrome_write import write_chrome
-from procviz.engine.formats.csv_write import write_csv
 from procviz.engine.formats.fileio import atomic_output
 from procviz.engine.formats.model import require_run
 from procviz.engine.formats.native_write import write_native
@@ -28,8 +26,25 @@ from procviz.engine.timeline import Timeline
 FORMATS = ("json", "csv", "chrome")
 IMAGE_FORMATS = ("png", "svg")
 CHROME_SUFFIXES = (".trace.json", ".chrome.json", ".perfetto.json")
+
+
+# The CSV and Chrome writers are imported when first asked for: ``procviz run --out`` writes the
+# native file, and their modules (the Chrome writer's track layout, threads, event templates) were
+# a few ms of every run's critical path.
+def _write_csv(timeline: Timeline, out: BinaryIO) -> None:
+    from procviz.engine.formats.csv_write import write_csv
+
+    write_csv(timeline, out)
+
+
+def _write_chrome(timeline: Timeline, out: BinaryIO) -> None:
+    from procviz.engine.formats.chrome_write import write_chrome
+
+    write_chrome(timeline, out)
+
+
 _WRITERS: dict[str, Callable[[Timeline, BinaryIO], None]] = {
-    "json": write_native, "csv": write_csv, "chrome": write_chrome,
+    "json": write_native, "csv": _write_csv, "chrome": _write_chrome,
 }
 
 
