@@ -79,6 +79,14 @@ def probe_engine() -> None:
             for name in ("_loop", "_shutdown"):
                 wrap(run_loop.LiveRun, name)
             wrap(run_loop, "finish")
+            finish = run_loop.finish
+
+            def finish_noting_ends(tr: Any, *args: Any, **kwargs: Any) -> Any:
+                result = finish(tr, *args, **kwargs)
+                note_recorded_ends(tr.timeline)
+                return result
+
+            run_loop.finish = finish_noting_ends
             on_batch = tracker.RunTracker.on_worker_batch
 
             def hello(tr: Any, batch: Any, now: int) -> Any:
@@ -92,13 +100,26 @@ def probe_engine() -> None:
     runner._Run._describe = described  # type: ignore[method-assign]  # noqa: SLF001
 
 
+def note_recorded_ends(tl: Any) -> None:
+    """Add the run's recorded ends to the log, at their own times (CPU unknown: -1): the last task
+    start and end, and each worker's exit as the engine saw it."""
+    ended = tl.end_ns[tl.end_ns >= 0]
+    if len(ended):
+        LOG.append((int(tl.start_ns.max()), -1, "(recorded)", "last task start"))
+        LOG.append((int(ended.max()), -1, "(recorded)", "last task end"))
+    for lane in tl.lanes:
+        if lane.exit_ns >= 0 and lane.kind == "process":
+            LOG.append((lane.exit_ns, -1, "(recorded)", f"worker {lane.pid} exit ({lane.exit_reason or 'exit'})"))
+
+
 def report() -> None:
     """Print the timeline to stderr (at exit, after the command's own output)."""
     mark("exit (atexit handlers)")
     t0 = process_created_ns()
     print("  wall ms   CPU ms  thread            step", file=sys.stderr)
-    for wall, cpu, thread, what in LOG:
-        print(f"{(wall - t0) / 1e6:9.1f} {cpu / 1e6:8.1f}  {thread:17} {what}", file=sys.stderr)
+    for wall, cpu, thread, what in sorted(LOG):
+        cpu_ms = f"{cpu / 1e6:8.1f}" if cpu >= 0 else "       -"
+        print(f"{(wall - t0) / 1e6:9.1f} {cpu_ms}  {thread:17} {what}", file=sys.stderr)
 
 
 def main(argv: list[str]) -> None:

@@ -439,7 +439,7 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
         slots = max(slots, _peak_of_sorted(starts, ends) if len(starts) else 0)
         del starts, ends
     machine = tl.machine.data
-    cpus = max(int(machine["cpus"][0]) if len(machine) else (tl.run.cpu_count if tl.run else 1), 1)
+    cpus = _cpus(tl)
     measured = serial_baseline_ns(tl, baseline)
     own_work = _own_work(tl, cache, blocks, cpus, work_tasks) if measured is None else 0
     busy_total = sum(b.busy for b in blocks)
@@ -484,7 +484,42 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
     )
 
 
-def _own_work(tl: Timeline, cache: TaskSumsCache, blocks: list[BlockSums], cpus: int, work: np.ndarray) -> int:
+def sum_ended_blocks(timeline: Timeline) -> None:
+    """Sum ahead, while a run goes on, the blocks of tasks that have all ended (their per-task
+    sums and serial-time estimates): :func:`compute_metrics` at the end of the run then sums only
+    the blocks written since, and estimates again only those the later state intervals reach (see
+    :mod:`procviz.engine.task_sums`), with the same figures as from scratch. The engine calls it
+    during a big run, where the cost is spread over the run instead of added to its end."""
+    tl = timeline
+    cache = cache_of(tl)
+    work = _work_tasks(tl)
+    blocks = cache.update_ended(tl, work)
+    # Serial-time estimates only of blocks that the state intervals still to come cannot reach
+    # (else each would be made again): a lane's next interval starts where its last one ended.
+    iv = tl.intervals.data
+    if not len(iv):
+        return
+    last_end = np.zeros(int(iv["lane"].max()) + 1, np.int64)
+    np.maximum.at(last_end, iv["lane"], iv["end_ns"])
+    live = [lane for lane in np.flatnonzero(last_end).tolist()
+            if lane >= len(tl.lanes) or tl.lanes[lane].exit_ns < 0]
+    if not live:
+        return
+    origin, horizon = int(iv["start_ns"].min()), int(last_end[live].min())
+    safe = origin + (horizon - origin) // _Bins.BIN_NS * _Bins.BIN_NS  # the start of its bin
+    ahead = [b if b is not None and b.own_max_end < safe else None for b in blocks]
+    if any(b is not None for b in ahead):
+        _own_work(tl, cache, ahead, _cpus(tl), work)
+
+
+def _cpus(tl: Timeline) -> int:
+    """The CPUs the run could use (the machine lane's, else the run's count)."""
+    machine = tl.machine.data
+    return max(int(machine["cpus"][0]) if len(machine) else (tl.run.cpu_count if tl.run else 1), 1)
+
+
+def _own_work(tl: Timeline, cache: TaskSumsCache, blocks: list[BlockSums] | list[BlockSums | None], cpus: int,
+              work: np.ndarray) -> int:
     """The serial-time estimate of the finished, measured work tasks: per block, kept while the
     state intervals that arrived since cannot change it (see task_sums)."""
     iv = tl.intervals.data

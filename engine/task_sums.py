@@ -228,38 +228,54 @@ class TaskSumsCache:
 
     def update(self, tl: Timeline, work: np.ndarray) -> list[BlockSums]:
         """Every block, summed again where the Timeline wrote since the last call."""
+        return self._update(tl, work, ended_only=False)  # type: ignore[return-value]
+
+    def update_ended(self, tl: Timeline, work: np.ndarray) -> list[BlockSums | None]:
+        """Like :meth:`update`, but only the blocks whose tasks have all ended (None for the
+        others, left as they are): a run's blocks summed ahead while it goes on, each once (a
+        block still being written would be summed again at every call)."""
+        return self._update(tl, work, ended_only=True)
+
+    def _update(self, tl: Timeline, work: np.ndarray, ended_only: bool) -> list[BlockSums | None]:
         n_blocks = -(-tl.n_tasks // TASK_BLOCK)
         if len(self.blocks) != n_blocks:
             self.blocks = [None] * n_blocks
-        out = []
+        out: list[BlockSums | None] = []
         for k, stamp in enumerate(tl.block_stamp.tolist()):
             b = self.blocks[k]
             if b is None or b.stamp != stamp:
-                lo = k * TASK_BLOCK
-                b = self.blocks[k] = block_sums(tl, lo, work[lo:lo + TASK_BLOCK], stamp)
+                part = slice(k * TASK_BLOCK, (k + 1) * TASK_BLOCK)
+                if ended_only and int(tl.end_ns[part].min()) < 0:
+                    out.append(None)
+                    continue
+                b = self.blocks[k] = block_sums(tl, part.start, work[part], stamp)
             out.append(b)
         return out
 
-    def own_work(self, tl: Timeline, blocks: list[BlockSums], key: tuple, bin_ns: int,
+    def own_work(self, tl: Timeline, blocks: list[BlockSums] | list[BlockSums | None], key: tuple, bin_ns: int,
                  estimate: Callable[[int], int]) -> int:
         """The run's own-work estimate: the blocks' kept estimates where still valid (see the
-        module docstring), ``estimate(k)`` of block ``k`` for the others."""
+        module docstring), ``estimate(k)`` of block ``k`` for the others (a None block, one
+        :meth:`update_ended` left out, adds nothing)."""
         iv, spans = tl.intervals.data, tl.spans.data
         if key != self.own_key or len(iv) < self.intervals_seen or len(spans) < self.spans_seen:
-            for b in blocks:
-                b.own_work = None
+            for b in self.blocks:
+                if b is not None:
+                    b.own_work = None
         else:
             t_new = min(int(iv["start_ns"][self.intervals_seen:].min(initial=_BIG)),
                         int(spans["start_ns"][self.spans_seen:].min(initial=_BIG)))
             origin = key[0]
             if t_new < _BIG and origin is not None:
                 safe = origin + (t_new - origin) // bin_ns * bin_ns  # the start of t_new's bin
-                for b in blocks:
-                    if b.own_work is not None and b.own_max_end >= safe:
+                for b in self.blocks:  # every kept block, also those a warm-up's list leaves out
+                    if b is not None and b.own_work is not None and b.own_max_end >= safe:
                         b.own_work = None
         self.own_key, self.intervals_seen, self.spans_seen = key, len(iv), len(spans)
         total = 0
         for k, b in enumerate(blocks):
+            if b is None:
+                continue
             if b.own_work is None:
                 b.own_work = estimate(k)
             total += b.own_work

@@ -17,7 +17,7 @@ import pytest
 from synthetic import build_timeline, finished_run, synth_batches
 
 from procviz.engine.events import INTERVAL_DTYPE, SPAN_DTYPE, EngineBatch, LaneKind, TaskState
-from procviz.engine.metrics import Metrics, compute_metrics
+from procviz.engine.metrics import Metrics, compute_metrics, sum_ended_blocks
 from procviz.engine.task_sums import BlockSums, finished_block_sums, general_block_sums
 from procviz.engine.timeline import TASK_BLOCK, Timeline
 
@@ -90,6 +90,33 @@ def test_refreshed_metrics_equal_a_fresh_computation(seed: int) -> None:
         assert compute_metrics(tl) == _scratch(tl)  # a second call with nothing new: all kept
     m = compute_metrics(tl)
     assert m.serial_estimate_ns < m.busy_ns  # the estimate took waits out: the bins counted
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_blocks_summed_ahead_during_a_run_give_the_fresh_figures(seed: int) -> None:
+    """The engine sums a big run's ended blocks while it goes on (sum_ended_blocks, with serial-time
+    estimates only where the intervals to come cannot reach): the figures at any later point, and
+    at the end, equal a fresh computation's."""
+    rng = np.random.default_rng(100 + seed)
+    batches = synth_batches(
+        n_tasks=int(rng.integers(2 * TASK_BLOCK, 4 * TASK_BLOCK)), n_lanes=int(rng.integers(1, 5)), seed=seed,
+        chunksize=int(rng.integers(1, 50)), mean_ms=float(rng.choice([0.05, 2.0])), batches=int(rng.integers(4, 12)),
+        failed=(1, 3), cancelled=(5,), queued=(9,), spans=int(rng.integers(0, 30)),
+        sample_ms=float(rng.choice([1.0, 10.0])),
+    )
+    batches = _late(batches, rng)
+    if seed % 2:
+        batches = _threads(batches)
+    tl = Timeline()
+    summed_ahead = 0
+    for k, b in enumerate(batches):
+        tl.apply(b)
+        sum_ended_blocks(tl)
+        summed_ahead += sum(1 for blk in tl.derived["task_sums"].blocks if blk is not None and blk.own_work is not None)
+        if k % 2:
+            assert compute_metrics(tl) == _scratch(tl)
+    assert compute_metrics(tl) == _scratch(tl)
+    assert summed_ahead  # the test ran what it tests: some estimates were made ahead
 
 
 def test_a_lane_opened_mid_run_and_direct_writes_are_seen() -> None:
