@@ -19,6 +19,7 @@ import select
 import shutil
 import socket
 import tempfile
+import threading
 import time
 
 from procviz.engine.worker.channel import MAX_DATAGRAM
@@ -51,16 +52,21 @@ class EventReceiver:
         """Block until a datagram is waiting or ``timeout_s`` passes; True if one is waiting."""
         return bool(self._poll.poll(max(int(timeout_s * 1000), 0)))
 
-    def wait_for_events(self, tick_due_s: float, not_before_s: float) -> bool:
+    def wait_for_events(self, tick_due_s: float, not_before_s: float, wake: threading.Event | None = None) -> bool:
         """Sleep until a datagram is waiting or the next sampling tick is due (both on
         ``time.monotonic()``), but not past the tick and not before ``not_before_s``: datagrams
         that arrive meanwhile are taken together in one pass, so a busy run costs the engine one
-        pass per ``not_before`` spacing, an idle one a pass per tick. True if a datagram waits.
+        pass per ``not_before`` spacing, an idle one a pass per tick. ``wake``, once set, ends the
+        pause before ``not_before_s`` (the run's last result came back: its last events are what
+        it waits for). True if a datagram waits.
         """
         now = time.monotonic()
         pause = min(not_before_s, tick_due_s) - now
         if pause > 0:
-            time.sleep(pause)
+            if wake is None:
+                time.sleep(pause)
+            elif wake.wait(pause):
+                return self.wait(0.0)  # a pass now: what came meanwhile, or a look at the run's end
             now = time.monotonic()
         return self.wait(max(tick_due_s - now, 0.0))
 

@@ -102,9 +102,10 @@ class LiveRun:
             # costs ~0.3-0.5 ms of CPU however little it takes in, and on 2 cores that CPU is the
             # workers' (a pass per worker datagram, each worker flushing every 10 ms, would double the
             # passes). Once every result is back (the submitter ended), the last events are what the
-            # run waits for: they are taken in as they arrive.
+            # run waits for: they are taken in as they arrive (the submitter's end wakes the wait).
             tick = min(self._next_sample, time.monotonic() + LOOP_S)
-            self.receiver.wait_for_events(tick, tick if self.submitter.is_alive() else 0.0)
+            ended = self.submitter.ended
+            self.receiver.wait_for_events(tick, 0.0 if ended.is_set() else tick, ended)
             now = time.monotonic_ns()
             self._pass(now)
             verdict = self._verdict(now)

@@ -29,6 +29,7 @@ class Submitter:
         self.stop = threading.Event()  # set: submit nothing more (the run is ending)
         self.error = ""  # set when start or submit raised: reported by the engine loop as a run error
         self._created = threading.Event()  # backend.start() returned (or raised): every first worker exists
+        self.ended = threading.Event()  # set as the thread ends: the engine's wait wakes on it
         self._thread = threading.Thread(target=self._run, name="procviz-submit", daemon=True)
 
     def start(self) -> None:
@@ -62,3 +63,5 @@ class Submitter:
             self.backend.submit(self.plan, self.stop)
         except BaseException as exc:  # noqa: BLE001 - reported by the loop as a run error
             self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.ended.set()

@@ -8,11 +8,13 @@ the loop wake less often.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from engine_helpers import run_config
 
 import procviz.engine.run_loop as run_loop
+from procviz.engine.channel import EventReceiver
 
 
 def test_the_loop_makes_at_most_one_pass_per_tick_while_tasks_are_handed_out(monkeypatch) -> None:
@@ -38,9 +40,9 @@ def test_once_every_result_is_back_the_loop_waits_for_no_tick(monkeypatch) -> No
     real_wait, real_loop = run_loop.EventReceiver.wait_for_events, run_loop.LiveRun._loop
 
     def loop(self):
-        def recorded(tick_due_s, not_before_s):
-            waits.append((self.submitter.is_alive(), not_before_s - time.monotonic()))
-            return real_wait(self.receiver, tick_due_s, not_before_s)
+        def recorded(tick_due_s, not_before_s, wake=None):
+            waits.append((not self.submitter.ended.is_set(), not_before_s - time.monotonic()))
+            return real_wait(self.receiver, tick_due_s, not_before_s, wake)
 
         self.receiver.wait_for_events = recorded
         return real_loop(self)
@@ -51,3 +53,17 @@ def test_once_every_result_is_back_the_loop_waits_for_no_tick(monkeypatch) -> No
         assert result.outcome == "completed", result.message
     assert any(alive and pause > 0 for alive, pause in waits)  # spaced while tasks are handed out
     assert all(pause <= 0 for alive, pause in waits if not alive)
+
+
+def test_the_submitters_end_cuts_the_pause_short() -> None:
+    """The pass after the last result comes back is not put off to the next tick: the submitter's
+    end (its ``ended`` event) wakes the engine's pause at once."""
+    receiver = EventReceiver()
+    ended = threading.Event()
+    try:
+        threading.Timer(0.05, ended.set).start()
+        t0 = time.monotonic()
+        receiver.wait_for_events(t0 + 30.0, t0 + 30.0, ended)  # without the wake: 30 s
+        assert time.monotonic() - t0 < 15.0
+    finally:
+        receiver.close()
