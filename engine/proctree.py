@@ -79,6 +79,43 @@ def _infrastructure() -> set[int]:
     return found
 
 
+def _walk(me: int, workers: Iterable[int],
+          tagged: Iterable[int]) -> tuple[dict[int, tuple[int, int, str, str]], dict[int, list[int]]]:
+    """What :meth:`RunTree.remember` needs of /proc, read down the kernel's children lists from
+    ``me``, the workers and the tagged processes: their stats, and who is below whom."""
+    stats: dict[int, tuple[int, int, str, str]] = {}
+    below: dict[int, list[int]] = {}
+    frontier, seen = [me, *workers, *tagged], set[int]()
+    while frontier:
+        pid = frontier.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        st = stat_of(pid)
+        if st is None:
+            continue
+        stats[pid] = st
+        below[pid] = children = _children_listed(pid)
+        frontier.extend(children)
+    return stats, below
+
+
+def _children_listed(pid: int) -> list[int]:
+    """``pid``'s children by the kernel's lists (none when it is gone or ends meanwhile)."""
+    found: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                found.extend(int(child) for child in f.read().split())
+    except (OSError, ValueError):
+        pass  # the process or one of its threads ended: what was read so far
+    return found
+
+
+# Whether this kernel keeps children lists (CONFIG_PROC_CHILDREN): else a walk is a pass over /proc.
+_CHILDREN_LISTED = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+
 class RunTree:
     """What belongs to one run (see the module docstring). Engine thread only."""
 
@@ -89,19 +126,21 @@ class RunTree:
         become_subreaper()
         self._children_before = set(children_of(self.me))
 
-    def remember(self, workers: Iterable[int], tagged: Iterable[int] = ()) -> list[Member]:
+    def remember(self, workers: Iterable[int], tagged: Iterable[int] = (), every: bool = True) -> list[Member]:
         """Note the workers, the ``tagged`` processes, this process's children born during the run,
-        and everything below them now (one pass over /proc); the ones not known before.
+        and everything below them now (``every``: one pass over /proc; else down the kernel's
+        children lists from them, a read per thread of each process of the run instead of a stat
+        of every process there is); the ones not known before.
 
         A worker PID counts only while its parent is this process or a shared helper (the fork
         server): backends keep the PIDs of workers that exited, and once such a PID is reused by
         an unrelated process (the user's shell, an editor), adopting it would kill that process
         and everything below it. Tagged processes carry the run's tag, whoever their parent is.
         """
-        stats = {pid: st for pid in pids() if (st := stat_of(pid)) is not None}
-        below: dict[int, list[int]] = {}
-        for pid, st in stats.items():
-            below.setdefault(st[0], []).append(pid)
+        if every:
+            stats, below = self._every()
+        else:
+            stats, below = _walk(self.me, workers, tagged) if _CHILDREN_LISTED else self._every()
         infrastructure = _infrastructure()
         parents = {self.me} | infrastructure
         frontier = [p for p in workers if p in stats and p != self.me and stats[p][0] in parents]
@@ -118,6 +157,15 @@ class RunTree:
             self.members[pid] = member = Member(pid, stats[pid][1], stats[pid][3])
             new.append(member)
         return new
+
+    @staticmethod
+    def _every() -> tuple[dict[int, tuple[int, int, str, str]], dict[int, list[int]]]:
+        """The stat of every process, and who is below whom (one pass over /proc)."""
+        stats = {pid: st for pid in pids() if (st := stat_of(pid)) is not None}
+        below: dict[int, list[int]] = {}
+        for pid, st in stats.items():
+            below.setdefault(st[0], []).append(pid)
+        return stats, below
 
     def tagged(self) -> list[int]:
         """PIDs whose environment carries the run's tag (only the user's own are readable)."""

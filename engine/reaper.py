@@ -56,7 +56,9 @@ class Reaper:
     def snapshot(self) -> None:
         """Note the tree now (before the workers end: then their children are orphaned), and tell
         the guardian what is new in it."""
-        new = self.tree.remember(self._worker_pids())
+        # Down the run's own processes, not a stat of every process there is (~10 ms at 300): the
+        # sweep at the end still makes its pass over all of /proc.
+        new = self.tree.remember(self._worker_pids(), every=False)
         guardian.members(self.tree.tag, [(m.pid, m.start) for m in new])  # also: is it still there
 
     def sweep(self) -> list[Member]:
