@@ -26,6 +26,7 @@ from typing import Any
 DEFAULT = ["run", "--backend", "pool", "--workers", "2", "--start-method", "spawn", "--kind", "cpu",
            "--count", "2", "--duration-ms", "0", "--quiet"]
 LOG: list[tuple[int, int, str, str]] = []
+TIMELINES: list[Any] = []
 
 
 def mark(what: str) -> None:
@@ -61,10 +62,13 @@ def process_created_ns() -> int:
 def probe_engine() -> None:
     """Probes in the engine, once the CLI has imported numpy (the engine's modules come next)."""
     import procviz.engine.runner as runner
+    from procviz.engine import head_start
     from procviz.engine.backends import pool
 
     mark("engine imported (runner)")
     wrap(runner, "build_plan")
+    wrap(runner._Run, "execute", "the engine's run (runner._Run.execute)")  # noqa: SLF001
+    wrap(head_start.RunPlaces, "close", "the run's sockets closed (RunPlaces.close)")
     for name in ("start", "submit", "shutdown"):
         wrap(pool.PoolBackend, name)
     describe: Callable[..., Any] = runner._Run._describe  # noqa: SLF001
@@ -82,9 +86,8 @@ def probe_engine() -> None:
             finish = run_loop.finish
 
             def finish_noting_ends(tr: Any, *args: Any, **kwargs: Any) -> Any:
-                result = finish(tr, *args, **kwargs)
-                note_recorded_ends(tr.timeline)
-                return result
+                TIMELINES.append(tr.timeline)  # its recorded ends are read at the report, not in the run
+                return finish(tr, *args, **kwargs)
 
             run_loop.finish = finish_noting_ends
             on_batch = tracker.RunTracker.on_worker_batch
@@ -115,6 +118,8 @@ def note_recorded_ends(tl: Any) -> None:
 def report() -> None:
     """Print the timeline to stderr (at exit, after the command's own output)."""
     mark("exit (atexit handlers)")
+    for tl in TIMELINES:
+        note_recorded_ends(tl)
     t0 = process_created_ns()
     print("  wall ms   CPU ms  thread            step", file=sys.stderr)
     for wall, cpu, thread, what in sorted(LOG):
