@@ -42,7 +42,7 @@ LOOP_S = 0.02
 SHUTDOWN_POLL_S = 0.002  # how soon the end of the backend's shutdown (or the submitter) is noticed
 SHUTDOWN_S = 10.0
 STOP_SHUTDOWN_S = 3.0
-SUMS_S = 0.1  # how often a big run's ended blocks are summed ahead (LiveRun._sum_ahead)
+SUMS_S = 0.25  # how often a big run's ended blocks are summed ahead (LiveRun._sum_ahead)
 
 
 def new_tracker(run: RunInfo) -> RunTracker:

@@ -245,7 +245,8 @@ class TaskSumsCache:
             b = self.blocks[k]
             if b is None or b.stamp != stamp:
                 part = slice(k * TASK_BLOCK, (k + 1) * TASK_BLOCK)
-                if ended_only and int(tl.end_ns[part].min()) < 0:
+                # (its last task first: a block still running is told by one read, not 16k)
+                if ended_only and (tl.end_ns[min(part.stop, tl.n_tasks) - 1] < 0 or int(tl.end_ns[part].min()) < 0):
                     out.append(None)
                     continue
                 b = self.blocks[k] = block_sums(tl, part.start, work[part], stamp)
