@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from procviz.engine.guardian_proc import stat_of
 from procviz.engine.worker import workloads
 
 FAULT_MODULE = '''
@@ -209,13 +210,8 @@ def survivors(tag: str, timeout_s: float = 3.0) -> list[str]:
 
 def start_time(pid: int) -> int | None:
     """The start time (clock ticks since boot) of live process ``pid``; None if gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
-    except OSError:
-        return None
-    fields = raw[raw.rfind(b")") + 2 :].split()
-    return None if fields[0] in (b"Z", b"X") else int(fields[19])
+    stat = stat_of(pid)
+    return None if stat is None or stat[2] in ("Z", "X") else stat[1]
 
 
 def slowness(cpu_s: float = 0.1) -> float:

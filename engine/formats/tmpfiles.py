@@ -21,6 +21,8 @@ import os
 import re
 from pathlib import Path
 
+from procviz.engine.guardian_proc import stat_of
+
 # The folder's temporaries of any target: the writer's PID and start time are groups 1 and 2.
 _TEMP_NAME = re.compile(r"^\..*\.procviz-(\d+)-(\d+)-[0-9a-f]+\.tmp$")
 # A file system or kernel without O_TMPFILE says so with one of these (EISDIR: a kernel older than
@@ -37,13 +39,8 @@ NAMELESS = True
 def start_ticks(pid: int) -> int:
     """The process's start time in clock ticks since boot (field 22 of ``/proc/<pid>/stat``); 0 where
     that cannot be read (not Linux, or the process is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-        # The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-        return int(stat[stat.rindex(b")") + 2:].split()[19])
-    except (OSError, ValueError, IndexError):
-        return 0
+    stat = stat_of(pid)
+    return 0 if stat is None else stat[1]
 
 
 def writer_alive(pid: int, start: int) -> bool:
