@@ -199,3 +199,14 @@ def test_start_up_counts_from_the_first_workers_creation_when_it_came_before_the
     assert after.startup_ns == before.startup_ns + (first_submitted - early)
     assert after.makespan_ns == before.makespan_ns + (first_submitted - early)
     assert after.work_ns == before.work_ns
+
+
+def test_the_summary_says_task_times_are_sums_over_the_tasks() -> None:
+    """A 1M-task run's queued time sums to days: the CLI's line must say it is a sum, and over how many."""
+    tl = Timeline()
+    for b in synth_batches(n_tasks=40, n_lanes=2, seed=3, batches=3):
+        tl.apply(b)
+    m = compute_metrics(tl)
+    line = next(text for text in m.summary_lines() if "queued" in text and "on-CPU" in text)
+    assert line.startswith(f"task time, summed over the {m.tasks} tasks: queued ")
+    assert f"{m.queued_ns * 1e-9:.3f} s" in line
