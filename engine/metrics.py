@@ -130,9 +130,10 @@ class Metrics:
             f"on-CPU {self.cpu_share * 100:.1f}% of {min(self.slots, self.cpus)} CPU"
             f"{'s' if min(self.slots, self.cpus) != 1 else ''}",
             f"speedup: {self.speedup_text()}".replace("×", "x"),
-            # Sums over the tasks (a 1M-task run queues for days in total): the line says so.
-            f"task time, summed over the {self.tasks} tasks: queued {self.queued_ns * s:.3f} s, "
-            f"on-CPU {self.cpu_ns * s:.3f} s, ready "
+            # Sums over the tasks (a 1M-task run queues for days in total): said on a line of its
+            # own, so the figures' line still fits an 80-column terminal.
+            f"task time, summed over the {self.tasks} tasks:",
+            f"  queued {self.queued_ns * s:.3f} s, on-CPU {self.cpu_ns * s:.3f} s, ready "
             + (f"{self.ready_ns * s:.3f} s" if self.ready_measured else "not measurable here")
             + f", waiting {self.waiting_ns * s:.3f} s",
             f"per task: mean waiting (queued + ready) {self.mean_wait_ns * s * 1e3:.1f} ms, "
