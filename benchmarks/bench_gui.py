@@ -361,6 +361,15 @@ def headless_child(config_path: str) -> None:
     print(json.dumps({"run_s": time.perf_counter() - t, "cpu_s": time.process_time() - c}))
 
 
+def _child_figures(stdout: str) -> dict | None:
+    """The JSON figures a child prints last, or None if it printed none (it died first)."""
+    lines = stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return None
+
+
 def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int) -> None:
     """Whole processes, alternated: the run in the window vs ``procviz run`` without one."""
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
@@ -375,6 +384,7 @@ def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int) -> None:
         for k in range(pairs):
             times, spans, cpus = {}, {}, {}
             order = (("window", window_cmd), ("headless", headless_cmd), ("engine", engine_cmd))
+            complete = True
             for name, cmd in order[:: 1 if k % 2 == 0 else -1]:
                 t = time.perf_counter()
                 out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
@@ -382,12 +392,18 @@ def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int) -> None:
                 if out.returncode != 0:
                     print(f"  {name} exited {out.returncode}: {out.stderr.strip()[-400:]}")
                 if name != "headless":
-                    child = json.loads(out.stdout.strip().splitlines()[-1])
+                    child = _child_figures(out.stdout)
+                    if child is None:  # it died before its figures: this pair has nothing to compare
+                        print(f"  {name} printed no figures (exit code {out.returncode}): pair {k + 1} left out")
+                        complete = False
+                        break
                     spans[name] = child["run_s"]
                     cpus[name] = child.get("cpu_s") or float("nan")
                 if name == "window":
                     gaps = np.asarray(child["gaps_ms"])
                     all_gaps.append(gaps)
+            if not complete:
+                continue
             ratios.append(times["window"] / times["headless"])
             span_ratios.append(spans["window"] / spans["engine"])
             g50, g95, gmax = (np.percentile(gaps, 50), np.percentile(gaps, 95), gaps.max()) if len(gaps) \
@@ -406,6 +422,9 @@ def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int) -> None:
               f"{g50:>26.0f} / {g95:.0f} / {gmax:.0f}")
     print("the run's CPU in the parent process (all its threads; workers not counted), window / headless s: "
           + ", ".join(f"{w:.2f} / {h:.2f}" for w, h in cpu_rows))
+    if not ratios:
+        print("no complete pair: nothing to compare")
+        return
     gaps = np.concatenate(all_gaps) if all_gaps else np.zeros(0)
     spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
     print(f"median run ratio window/headless {statistics.median(span_ratios):.2f}x "
