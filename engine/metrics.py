@@ -44,6 +44,8 @@ DEFINITIONS: dict[str, str] = {
                "locks, queues, events and joins, and GIL turns of threads excluded) / work.",
     "slots": "Slot occupancy: time workers spent in tasks / (work × worker slots). A thread "
              "waiting for the GIL occupies its slot.",
+    "lane_utilization": "Per worker: its busy time (in tasks) / work. A scenario's main program, "
+                        "which is not work, over its own span (from its start to the last task end).",
     "cpu_share": "On-CPU share: on-CPU time of all tasks / (work × CPUs the run could use, at most "
                  "one per worker slot).",
     "waiting": "Mean waiting time of a finished task: queued for a worker + ready (runnable, "
@@ -64,7 +66,7 @@ class LaneMetrics:
     pid: int
     tasks: int
     busy_ns: int
-    utilization: float
+    utilization: float  # see DEFINITIONS["lane_utilization"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,15 +385,41 @@ def serial_baseline_ns(tl: Timeline, baseline: Timeline | SerialBaseline | None)
 def _spans(tl: Timeline, blocks: list[BlockSums] | None = None) -> tuple[int, int]:
     """(worker start-up, work) in ns."""
     blocks = cache_of(tl).update(tl, _work_tasks(tl)) if blocks is None else blocks
+    window = _work_window(blocks)
+    if window is None:
+        return 0, 0
+    first_start, last_end = window
+    big = np.iinfo(np.int64).max
+    first_submitted = min((b.min_submitted for b in blocks), default=big)
+    first = min(first_submitted, first_start, _first_worker_created(tl, first_start))
+    return first_start - first, last_end - first_start
+
+
+def _work_window(blocks: list[BlockSums]) -> tuple[int, int] | None:
+    """(first task start, last task end) of the work, in ns; None before any task started."""
     big = np.iinfo(np.int64).max
     first_start = min((b.min_start_work for b in blocks), default=big)
     if first_start == big:  # no work task has both ends: every task counts
         first_start = min((b.min_start_has for b in blocks), default=big)
     if first_start == big:
-        return 0, 0
-    first_submitted = min((b.min_submitted for b in blocks), default=big)
-    first = min(first_submitted, first_start, _first_worker_created(tl, first_start))
-    return first_start - first, max((b.max_end_has for b in blocks), default=-1) - first_start
+        return None
+    return first_start, max((b.max_end_has for b in blocks), default=-1)
+
+
+def _lane_windows(tl: Timeline, work_tasks: np.ndarray, window: tuple[int, int] | None) -> dict[int, int]:
+    """The span a lane's utilization is measured over, for lanes that ran tasks that are not work
+    (a scenario's main program): the work widened to that task's own start and end. Its busy time
+    over the work alone would read e.g. 174 %: the main program starts before the work does."""
+    out: dict[int, int] = {}
+    if window is None:
+        return out
+    for task in np.flatnonzero(~work_tasks).tolist():
+        start, end, lane = int(tl.start_ns[task]), int(tl.end_ns[task]), int(tl.lane[task])
+        if start < 0 or lane < 0:
+            continue
+        lo, hi = min(window[0], start), max(window[1], end)
+        out[lane] = max(out.get(lane, 0), hi - lo)
+    return out
 
 
 def _first_worker_created(tl: Timeline, first_start: int) -> int:
@@ -448,12 +476,14 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
     busy_total = sum(b.busy for b in blocks)
     serial = measured if measured is not None else own_work
     busy_by_lane, tasks_by_lane = by_lane(blocks, len(tl.lanes))
+    own_span = _lane_windows(tl, work_tasks, _work_window(blocks)) if not work_tasks.all() else {}
     lanes = []
     for info in tl.lanes:
         busy = int(busy_by_lane[info.index]) if info.index < len(busy_by_lane) else 0
         tasks = int(tasks_by_lane[info.index]) if info.index < len(tasks_by_lane) else 0
+        span = own_span.get(info.index, work)
         lanes.append(LaneMetrics(lane=info.index, pid=info.pid, tasks=tasks, busy_ns=busy,
-                                 utilization=busy / work if work else 0.0))
+                                 utilization=busy / span if span else 0.0))
     cpu_total = sum(b.cpu for b in blocks)
     finished, turned = sum(b.finished for b in blocks), sum(b.turned for b in blocks)
     other, other_peak = other_load(machine)

@@ -105,3 +105,23 @@ def test_a_cpu_hog_outside_the_run_is_other_load() -> None:
     assert own < other
     m = result.metrics
     assert m.other_load_notable and any("other programs" in line for line in m.summary_lines())
+
+
+def test_no_lane_is_busier_than_the_time_it_is_measured_over() -> None:
+    """Per-worker utilization stays within 0-100 %: a scenario's main program (task 0, not work)
+    starts before the work does, and over the work alone its lane read 174 % (Semaphore preset)."""
+    config = preset("scenario_semaphore.json")
+    config["workload"] = {**config["workload"], "count": 5, "duration_ms": 100, "spread_ms": 50}
+    run = run_config(config)
+    tl, m = run.timeline, run.metrics
+    assert np.all(tl.state == TaskState.DONE)
+    main_lane = int(tl.lane[0])
+    assert tl.start_ns[0] < tl.start_ns[1:].min()  # the case: the main program starts first
+    for lane in m.lanes:
+        assert 0.0 <= lane.utilization <= 1.0 + 1e-9, (lane, m.work_ns)
+    main = next(lane for lane in m.lanes if lane.lane == main_lane)
+    own = max(int(tl.end_ns[0]), int(tl.end_ns[1:].max())) - int(tl.start_ns[0])
+    assert main.utilization == pytest.approx(main.busy_ns / own)
+    for lane in m.lanes:  # the roles' lanes: over the work, as before
+        if lane.lane != main_lane:
+            assert lane.utilization == pytest.approx(lane.busy_ns / m.work_ns)

@@ -50,6 +50,8 @@ def test_every_figure_has_its_definition_as_tooltip(qtbot) -> None:
     for key, (_, help_text) in SUMMARY_LABELS.items():
         assert panel.values[key].toolTip() == help_text and help_text
     assert panel.values["speedup"].toolTip() == DEFINITIONS["speedup"]
+    header = panel.lanes.horizontalHeaderItem(panel.lanes.columnCount() - 1)
+    assert header.text() == "Utilization" and header.toolTip() == DEFINITIONS["lane_utilization"]
     assert "estimate" in panel.text("speedup")
     assert "other programs used 50%" in panel.text("other_load")  # busy 0.9 - own 0.4
 
