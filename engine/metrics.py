@@ -33,7 +33,8 @@ from procviz.engine.timeline import TASK_BLOCK, Timeline
 OTHER_LOAD_NOTABLE = 0.10  # mean share of the run's CPUs used by other programs worth a warning
 
 DEFINITIONS: dict[str, str] = {
-    "makespan": "First submission to last task end = worker start-up + work.",
+    "makespan": "First submission to last task end = worker start-up + work (a scenario's main program, "
+                "which is not work, excluded).",
     "startup": "Worker start-up: first submission (or the first worker's creation, if earlier) to the "
                "first task start (creating workers, interpreter start and imports for spawn). A serial run "
                "has none.",
@@ -396,12 +397,17 @@ def _spans(tl: Timeline, blocks: list[BlockSums] | None = None) -> tuple[int, in
 
 
 def _work_window(blocks: list[BlockSums]) -> tuple[int, int] | None:
-    """(first task start, last task end) of the work, in ns; None before any task started."""
+    """(first task start, last task end) of the work, in ns; None before any task started.
+
+    A scenario's main program is not work at either end: it starts the roles and ends after
+    them (it joins them, checks what they did), and its tail once counted as work (the Value and
+    Array preset: 1 ms of work read as 22 ms)."""
     big = np.iinfo(np.int64).max
     first_start = min((b.min_start_work for b in blocks), default=big)
-    if first_start == big:  # no work task has both ends: every task counts
-        first_start = min((b.min_start_has for b in blocks), default=big)
-    if first_start == big:
+    if first_start != big:
+        return first_start, max((b.max_end_work for b in blocks), default=-1)
+    first_start = min((b.min_start_has for b in blocks), default=big)  # no work task has both ends:
+    if first_start == big:  # every task counts
         return None
     return first_start, max((b.max_end_has for b in blocks), default=-1)
 
@@ -457,12 +463,14 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
         if cfg.get("backend") == "serial":
             slots = 1
         elif cfg.get("scenario"):
-            # a scenario runs one process per role at once, whatever ``workers`` says
-            slots = max(sum(1 for lane in tl.lanes if lane.kind != LaneKind.PARENT), 1)
+            # a scenario runs one process per role at once, whatever ``workers`` says; the main
+            # program's lane is not a worker slot
+            main = {int(tl.lane[t]) for t in np.flatnonzero(~work_tasks).tolist()}
+            slots = max(sum(1 for lane in tl.lanes if lane.kind != LaneKind.PARENT and lane.index not in main), 1)
     # A file without its config (CSV) must not claim fewer slots than tasks ran at once (> 100 %).
     bound = lanes_in_turn(blocks)
     if bound is None or bound > slots:
-        has = (tl.start_ns >= 0) & (tl.end_ns >= 0)
+        has = (tl.start_ns >= 0) & (tl.end_ns >= 0) & work_tasks  # the work's tasks: they take slots
         starts, ends = tl.start_ns[has], tl.end_ns[has]  # copies, sorted in place: 16 bytes a task
         del has
         starts.sort()
@@ -474,6 +482,7 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
     measured = serial_baseline_ns(tl, baseline)
     own_work = _own_work(tl, cache, blocks, cpus, work_tasks) if measured is None else 0
     busy_total = sum(b.busy for b in blocks)
+    busy_work = sum(b.busy_work for b in blocks)  # occupancy: of the worker slots, by the work
     serial = measured if measured is not None else own_work
     busy_by_lane, tasks_by_lane = by_lane(blocks, len(tl.lanes))
     own_span = _lane_windows(tl, work_tasks, _work_window(blocks)) if not work_tasks.all() else {}
@@ -497,7 +506,7 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
         busy_ns=busy_total,
         serial_estimate_ns=serial,
         speedup=serial / work if work else 0.0,
-        utilization=busy_total / (work * slots) if work else 0.0,
+        utilization=busy_work / (work * slots) if work else 0.0,
         queued_ns=sum(b.queued for b in blocks),
         cpu_ns=cpu_total,
         ready_ns=sum(b.ready for b in blocks),

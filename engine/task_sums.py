@@ -37,10 +37,12 @@ class BlockSums:
     min_start_work: int  # first start among work tasks with both ends (_BIG when none)
     min_start_has: int  # first start among tasks with both ends (_BIG when none)
     max_end_has: int  # last end among tasks with both ends (-1 when none)
+    max_end_work: int  # last end among work tasks with both ends (-1 when none)
     # Lanes in turn: each lane's (first start, last end) of the block in id order; None when
     # some lane's tasks overlap or run out of id order within the block.
     turns: tuple[list[int], list[int], list[int]] | None
     busy: int
+    busy_work: int  # of the work tasks alone (a scenario's main program is not work)
     busy_by_lane: np.ndarray  # float64, as np.bincount's weights sum them
     tasks_by_lane: np.ndarray
     cpu: int
@@ -94,8 +96,10 @@ def general_block_sums(tl: Timeline, part: slice, work: np.ndarray, stamp: int) 
         min_start_work=int(np.min(start, where=both & work, initial=_BIG)),
         min_start_has=int(np.min(start, where=both, initial=_BIG)),
         max_end_has=int(np.max(end, where=both, initial=-1)),
+        max_end_work=int(np.max(end, where=both & work, initial=-1)),
         turns=_turns(lane, start, end),
         busy=int(walls.sum()),
+        busy_work=int(wall[has & work].sum()),
         busy_by_lane=np.bincount(lane_has[ok], weights=walls[ok]),
         tasks_by_lane=np.bincount(lane_has[ok]),
         cpu=int(cpu[cpu >= 0].sum()),
@@ -128,8 +132,10 @@ def finished_block_sums(tl: Timeline, part: slice, work: np.ndarray, stamp: int)
         min_start_work=int(start.min()) if every else int(np.min(start, where=work, initial=_BIG)),
         min_start_has=int(start.min()),
         max_end_has=int(end.max()),
+        max_end_work=int(end.max()) if every else int(np.max(end, where=work, initial=-1)),
         turns=_turns(lane, start, end),
         busy=int(wall.sum()),
+        busy_work=int(wall.sum()) if every else int(wall[work].sum()),
         busy_by_lane=np.bincount(lane, weights=wall),
         tasks_by_lane=np.bincount(lane),
         cpu=cpu_sum,

@@ -125,3 +125,19 @@ def test_no_lane_is_busier_than_the_time_it_is_measured_over() -> None:
     for lane in m.lanes:  # the roles' lanes: over the work, as before
         if lane.lane != main_lane:
             assert lane.utilization == pytest.approx(lane.busy_ns / m.work_ns)
+    # The work is the roles' (first role start -> last role end): the main program, which ends
+    # after them, is not work at either end; nor is its lane a worker slot.
+    assert m.work_ns == int(tl.end_ns[1:].max()) - int(tl.start_ns[1:].min())
+    assert m.slots == tl.n_tasks - 1
+    assert 0.0 < m.utilization <= 1.0
+
+
+def test_slot_occupancy_counts_the_roles_not_the_main_program() -> None:
+    """The Value and Array preset (one role): the main program's whole span once counted as
+    busy time in the roles' slots, over a work window stretched by its tail: 252 %."""
+    run = run_config(preset("scenario_value_array.json"))
+    tl, m = run.timeline, run.metrics
+    assert np.all(tl.state == TaskState.DONE) and m.slots == tl.n_tasks - 1
+    busy_roles = int((tl.end_ns[1:] - tl.start_ns[1:]).sum())
+    assert m.utilization == pytest.approx(busy_roles / (m.work_ns * m.slots))
+    assert m.utilization <= 1.0 + 1e-9
