@@ -517,7 +517,7 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
         startup_ns=startup,
         work_ns=work,
         speedup_measured=measured is not None,
-        cpu_share=cpu_total / (work * min(slots, cpus)) if work else 0.0,
+        cpu_share=sum(b.cpu_work for b in blocks) / (work * min(slots, cpus)) if work else 0.0,
         cpus=cpus,
         mean_wait_ns=int(sum(b.wait for b in blocks) / finished) if finished else 0,
         mean_turnaround_ns=int(sum(b.turnaround for b in blocks) / turned) if turned else 0,

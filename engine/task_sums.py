@@ -46,6 +46,7 @@ class BlockSums:
     busy_by_lane: np.ndarray  # float64, as np.bincount's weights sum them
     tasks_by_lane: np.ndarray
     cpu: int
+    cpu_work: int  # of the work tasks alone
     ready: int
     waiting: int
     queued: int
@@ -103,6 +104,7 @@ def general_block_sums(tl: Timeline, part: slice, work: np.ndarray, stamp: int) 
         busy_by_lane=np.bincount(lane_has[ok], weights=walls[ok]),
         tasks_by_lane=np.bincount(lane_has[ok]),
         cpu=int(cpu[cpu >= 0].sum()),
+        cpu_work=int(cpu[(cpu >= 0) & work].sum()),
         ready=int(ready[ready >= 0].sum()),
         waiting=int(blocked[cpu_has >= 0].sum()),
         queued=int(queued[queued_ok].sum()),
@@ -139,6 +141,7 @@ def finished_block_sums(tl: Timeline, part: slice, work: np.ndarray, stamp: int)
         busy_by_lane=np.bincount(lane, weights=wall),
         tasks_by_lane=np.bincount(lane),
         cpu=cpu_sum,
+        cpu_work=cpu_sum if every else int(cpu[work].sum()),
         ready=ready_sum,
         waiting=int(np.maximum(wall - cpu - ready, 0).sum()),
         queued=queued,

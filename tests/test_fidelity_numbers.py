@@ -141,3 +141,5 @@ def test_slot_occupancy_counts_the_roles_not_the_main_program() -> None:
     busy_roles = int((tl.end_ns[1:] - tl.start_ns[1:]).sum())
     assert m.utilization == pytest.approx(busy_roles / (m.work_ns * m.slots))
     assert m.utilization <= 1.0 + 1e-9
+    # and the on-CPU share: the roles' CPU (the main program's counted too: 2403 %)
+    assert m.cpu_share == pytest.approx(int(tl.cpu_ns[1:].sum()) / (m.work_ns * min(m.slots, m.cpus)))
