@@ -129,7 +129,8 @@ class Metrics:
             f"cancelled {self.cancelled})",
             f"makespan: {self.makespan_ns * s:.3f} s (worker start-up {self.startup_ns * s:.3f} s + "
             f"work {self.work_ns * s:.3f} s)",
-            f"utilization: {self.utilization * 100:.1f}% of {self.slots} worker slots occupied; "
+            f"utilization: {self.utilization * 100:.1f}% of {self.slots} worker slot{'s' if self.slots != 1 else ''} "
+            "occupied; "
             f"on-CPU {self.cpu_share * 100:.1f}% of {min(self.slots, self.cpus)} CPU"
             f"{'s' if min(self.slots, self.cpus) != 1 else ''}",
             f"speedup: {self.speedup_text()}".replace("×", "x"),

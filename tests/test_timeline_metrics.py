@@ -210,3 +210,12 @@ def test_the_summary_says_task_times_are_sums_over_the_tasks() -> None:
     lines = m.summary_lines()
     at = lines.index(f"task time, summed over the {m.tasks} tasks:")
     assert lines[at + 1].startswith(f"  queued {m.queued_ns * 1e-9:.3f} s, on-CPU ")
+
+
+def test_the_summary_says_slot_in_the_singular_for_one() -> None:
+    tl = Timeline()
+    for b in synth_batches(n_tasks=10, n_lanes=1, seed=1, batches=2):
+        tl.apply(b)
+    m = replace(compute_metrics(tl), slots=1)
+    assert "of 1 worker slot occupied" in m.summary_lines()[2]
+    assert "of 2 worker slots occupied" in replace(m, slots=2).summary_lines()[2]
