@@ -99,8 +99,9 @@ class MetricsPanel(QWidget):
             self.values[key] = value
         self.lanes = QTableWidget(0, len(LANE_COLUMNS))
         self.lanes.setHorizontalHeaderLabels(LANE_COLUMNS)
-        self.lanes.horizontalHeaderItem(LANE_COLUMNS.index("Utilization")).setToolTip(
-            DEFINITIONS["lane_utilization"])
+        utilization = self.lanes.horizontalHeaderItem(LANE_COLUMNS.index("Utilization"))
+        assert utilization is not None  # made by setHorizontalHeaderLabels
+        utilization.setToolTip(DEFINITIONS["lane_utilization"])
         self.lanes.verticalHeader().hide()
         self.lanes.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.lanes.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
