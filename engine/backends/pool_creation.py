@@ -86,6 +86,20 @@ class ObservedPool(multiprocessing.pool.Pool):
         """The Pool's current worker Process objects."""
         return list(getattr(self, "_pool", []))
 
+    def _get_sentinels(self) -> list[Any]:
+        """What the Pool's maintenance thread wakes on besides its workers' exits: the change
+        notifier alone, not the result pipe.
+
+        CPython's maintenance thread also waits on the result pipe's read end, so while a result
+        sits unread it wakes at once, checks every worker and waits again: it spins until the
+        result thread has read. Beside a busy engine thread (the GIL) the result thread reads
+        late, and in a 1M-task run the spin cost the parent 0.10-0.17 s of CPU, 2-3x a bare
+        Pool's (``benchmarks/parent_threads.py``). It has nothing to do on a result: a worker's
+        exit (its sentinel), close/terminate and the result cache draining (the Pool's cache
+        puts to the change notifier when it empties) wake it anyway.
+        """
+        return [self._change_notifier._reader]  # type: ignore[attr-defined]  # Pool's own attribute
+
 
 class PoolCreation:
     """The observed Pool of one run and what its backend shares with it: the exits queue, the
