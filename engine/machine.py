@@ -46,6 +46,8 @@ def read_busy_ns(cpus: list[int]) -> tuple[int, int] | None:
     wanted = {f"cpu{c}".encode() for c in cpus}
     busy = total = 0
     for line in text.splitlines():
+        if not line.startswith(b"cpu"):
+            break  # the cpu lines come first; splitting the long "intr" line after them was most of the cost
         parts = line.split()
         if not parts or parts[0] not in wanted:
             continue
