@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,6 +55,13 @@ def validate(doc: dict) -> dict:
     return groups
 
 
+def _task_no(event: dict) -> int:
+    """The task of a task slice: its name says it (``"task 12"``)."""
+    name = event["name"]
+    assert name.startswith("task "), name
+    return int(name[5:])
+
+
 def _names(groups, kind):
     return {(m["pid"], m["tid"]): m["args"]["name"] for m in groups["M"] if m["name"] == kind}
 
@@ -76,16 +84,17 @@ def test_one_task_slice_per_started_task_on_its_worker_track(tmp_path):
     _, doc = _trace(tmp_path, tl)
     tasks = [e for e in validate(doc)["X"] if e["cat"] == "task"]
     started = np.flatnonzero(tl.start_ns >= 0)
-    assert sorted(e["args"]["task"] for e in tasks) == started.tolist()
+    assert sorted(_task_no(e) for e in tasks) == started.tolist()
     for e in tasks:
-        i = e["args"]["task"]
+        i = _task_no(e)
+        assert "task" not in e["args"]  # (the name says it: 14 bytes a task less)
         lane = tl.lanes[tl.lane[i]]
         assert (e["pid"], e["tid"]) == (lane.pid, lane.tid)
         assert e["args"]["state"] == TASK_STATE_NAMES[tl.state[i]]
         assert e["ts"] == pytest.approx((tl.start_ns[i] - tl.t0_ns) / 1000, abs=1e-3) or e["args"].get("clipped")
         if tl.end_ns[i] >= 0 and not e["args"].get("clipped"):
             assert e["dur"] == pytest.approx((tl.end_ns[i] - tl.start_ns[i]) / 1000, abs=2e-3)
-    by_task = {e["args"]["task"]: e for e in tasks}
+    by_task = {_task_no(e): e for e in tasks}
     assert by_task[3]["args"]["reason"] == "ValueError: bad value 3" and "Traceback" in by_task[3]["args"]["traceback"]
     assert by_task[0]["args"]["ready_ms"] is None  # unmeasured stays unknown
     assert by_task[tl.n_tasks - 3]["args"]["state"] == "running"
@@ -95,10 +104,15 @@ def test_jitter_overlap_is_clipped_and_flagged(tmp_path):
     tl = build_timeline(k=3)
     assert tl.start_ns[3] < tl.end_ns[0]  # measured overlap on lane 0
     _, doc = _trace(tmp_path, tl)
-    tasks = {e["args"]["task"]: e for e in validate(doc)["X"] if e["cat"] == "task"}
+    tasks = {_task_no(e): e for e in validate(doc)["X"] if e["cat"] == "task"}
     assert tasks[3]["args"]["clipped"] is True
     assert tasks[3]["ts"] >= tasks[0]["ts"] + tasks[0]["dur"]
     assert "clipped" not in tasks[0]["args"]
+
+
+def _queue_spans(groups: dict) -> tuple[dict, dict]:
+    """The queue's async begin and end events by chunk number (their id)."""
+    return ({int(e["id"], 16): e for e in groups["b"]}, {int(e["id"], 16): e for e in groups["e"]})
 
 
 def test_queued_time_is_async_on_the_parent_never_a_worker_track(tmp_path):
@@ -111,13 +125,44 @@ def test_queued_time_is_async_on_the_parent_never_a_worker_track(tmp_path):
     (pid, tid), = queue_tracks
     assert pid == PARENT_PID and (pid, tid) not in worker_tracks
     assert _names(groups, "thread_name")[(pid, tid)] == "task queue"
+
+
+def test_queued_time_is_one_span_per_pool_chunk(tmp_path):
+    tl = build_timeline(n=90, k=4)  # chunks of two tasks
+    _, doc = _trace(tmp_path, tl)
+    groups = validate(doc)
+    begin, end = _queue_spans(groups)
     submitted = np.flatnonzero(tl.submitted_ns >= 0)
-    assert sorted(int(e["id"], 16) for e in groups["b"]) == submitted.tolist()
-    begin = {int(e["id"], 16): e for e in groups["b"]}
-    end = {int(e["id"], 16): e for e in groups["e"]}
-    i = 7  # done task: queued from submission to start
-    assert begin[i]["ts"] == pytest.approx((tl.submitted_ns[i] - tl.t0_ns) / 1000)
-    assert end[i]["ts"] == pytest.approx((tl.start_ns[i] - tl.t0_ns) / 1000)
+    chunks = sorted(set(tl.chunk[submitted].tolist()))
+    assert sorted(begin) == chunks and len(chunks) < len(submitted)
+    assert sum(b["args"].get("tasks", 1) for b in begin.values()) == len(submitted)
+    for c in chunks:
+        members = submitted[tl.chunk[submitted] == c]
+        # (a chunk one of whose tasks was never submitted holds one: it names that task)
+        assert begin[c]["args"] == ({"chunk": c, "tasks": len(members)} if len(members) > 1 else
+                                    {"task": int(members[0])})
+        assert begin[c]["ts"] == pytest.approx((tl.submitted_ns[members].min() - tl.t0_ns) / 1000, abs=1e-3)
+        left = [s if s >= 0 else (e if e >= 0 else tl.now_ns) for s, e in zip(
+            tl.start_ns[members].tolist(), tl.end_ns[members].tolist(), strict=True)]
+        assert end[c]["ts"] == pytest.approx((min(left) - tl.t0_ns) / 1000, abs=1e-3)  # its first task started
+    i = 7  # every task's own wait stays on its slice
+    task = next(e for e in groups["X"] if e["cat"] == "task" and _task_no(e) == i)
+    assert task["args"]["queued_ms"] == pytest.approx((tl.start_ns[i] - tl.submitted_ns[i]) / 1e6, abs=1e-3)
+
+
+def test_a_chunk_of_one_task_names_the_task(tmp_path):
+    tl = build_timeline(n=90, k=4)
+    tl.chunk[:] = np.arange(tl.n_tasks)[::-1]  # one task a chunk, numbered against the ids' order
+    _, doc = _trace(tmp_path, tl)
+    begin, end = _queue_spans(validate(doc))
+    submitted = np.flatnonzero(tl.submitted_ns >= 0)
+    assert sorted(begin) == sorted(tl.chunk[submitted].tolist())
+    for i in submitted.tolist():
+        c = int(tl.chunk[i])
+        assert begin[c]["args"] == {"task": i}
+        assert begin[c]["ts"] == pytest.approx((tl.submitted_ns[i] - tl.t0_ns) / 1000, abs=1e-3)
+        if tl.start_ns[i] >= 0:
+            assert end[c]["ts"] == pytest.approx((tl.start_ns[i] - tl.t0_ns) / 1000, abs=1e-3)
 
 
 def test_os_states_on_their_own_track_with_new_and_terminated(tmp_path):
@@ -260,7 +305,7 @@ def test_running_tasks_reach_the_live_edge(tmp_path):
     i = tl.n_tasks - 3
     assert tl.state[i] == TaskState.RUNNING
     _, doc = _trace(tmp_path, tl)
-    e = next(e for e in validate(doc)["X"] if e["cat"] == "task" and e["args"]["task"] == i)
+    e = next(e for e in validate(doc)["X"] if e["cat"] == "task" and _task_no(e) == i)
     assert e["ts"] + e["dur"] == pytest.approx((tl.now_ns - tl.t0_ns) / 1000)
 
 
@@ -280,3 +325,20 @@ def test_a_real_run_exports_and_reopens_in_every_format(tmp_path, backend):
     back = read_timeline(tmp_path / "run.csv")
     assert np.array_equal(back.state, tl.state) and np.array_equal(back.lane, tl.lane)
     assert np.array_equal(back.end_ns - back.t0_ns, tl.end_ns - tl.t0_ns)
+
+
+OLD_WRITER_TRACE = Path(__file__).parent / "fixtures" / "old_writer.trace.json"
+
+
+def test_a_trace_of_the_previous_writer_still_reopens(tmp_path):
+    # Written by the writer before one queue span per chunk and slices without a "task" arg
+    # (commit 51ed5e0), from build_timeline(n=40, k=3): its events differ from what procviz writes
+    # now, so it is read by the strict path, from its native copy.
+    old = OLD_WRITER_TRACE.read_bytes()
+    assert b'"args":{"task":0,"state"' in old and old.count(b'"ph":"b"') == 39  # (one per submitted task)
+    tl = build_timeline(n=40, k=3)
+    assert_same_timeline(tl, read_timeline(OLD_WRITER_TRACE))
+    validate(json.loads(old))
+    new = tmp_path / "new.trace.json"
+    write_timeline(tl, new)
+    assert new.read_bytes() != old and len(new.read_bytes()) < len(old)

@@ -13,18 +13,26 @@ Layout, in this order::
   ``otherData`` and in ``procviz.run``), three decimals: exact nanoseconds.
 * Tracks: see :mod:`procviz.engine.formats.chrome_tracks`. Slices on one track never overlap: measured
   times that do (clock jitter) are clipped, and such a task slice carries ``"clipped": true``.
-* Task slices: name ``"task N"``, cat ``task``; args: task, state, chunk, queued/cpu/ready/waiting
-  ms, and reason + traceback (failures), result (function results), args (arguments) when known.
-* Queue: per submitted task an async ``b``/``e`` pair (cat ``queue``, name ``queued``, id = task id in
-  hex) from submission to start, on the parent's "task queue" thread.
+* Task slices: name ``"task N"`` (the task number is read from the name), cat ``task``; args: state,
+  chunk, queued/cpu/ready/waiting ms, and reason + traceback (failures), result (function results),
+  args (arguments) when known.
+* Queue: per Pool chunk of submitted tasks an async ``b``/``e`` pair (cat ``queue``, name ``queued``,
+  id = chunk number in hex) from the chunk's first submission to the moment its first task started,
+  on the parent's "task queue" thread; args ``{"chunk": C, "tasks": n}``, or ``{"task": N}`` for a
+  chunk of one task (chunksize 1, thread pools, serial runs: the same events as before).
 * Counters: ``tasks`` (queued, running) on the parent process, ``cpu`` (percent) and ``rss`` (MiB) per
   worker process from the resource samples.
 * Padding: the task and queue events are formatted a few thousand at a time as fixed-width rows
   (engine/formats/textcols.py), and the padding of a narrower value stays as spaces between JSON
   tokens (``"dur":  2.887``), never inside a string: valid JSON for every viewer, and no pass over
-  the 0.5 GB to remove it.
+  the 0.3 GB to remove it.
+* Changed since the writer of the previous round (51ed5e0): one queue span per chunk instead of per
+  task, and no ``"task"`` arg on task slices (the name carries it). At a million tasks in chunks of
+  1000 that is 516 -> 273 MB (2 of every 3 events were queue events); every task's own wait stays
+  in its slice's ``queued_ms``, the queue's depth in the ``tasks`` counter. Traces of the previous
+  writer still re-open (their native copy is the same; tests/fixtures/old_writer.trace.json).
 * Re-opening: procviz rebuilds the Timeline *exactly* from the top-level ``procviz`` member, a
-  complete copy of the native file (~15% of the trace's size); the events are for viewers and are
+  complete copy of the native file (~24% of the trace's size at 1M tasks); the events are for viewers and are
   only checked for validity (a trace that is byte for byte what procviz writes for that copy needs
   no check: see chrome_read). Why not inside ``otherData``: Perfetto's JSON tokenizer reads
   ``otherData`` in one piece and older versions fail with "otherData too large" when it does not
