@@ -13,9 +13,10 @@ the same run:
 
 Usage: ``python benchmarks/bench_export.py [--tasks N] [--no-memory] [--no-reference]``. Whole
 processes (``procviz export``, interpreter start and imports included): ``python benchmarks/compare.py
---exports-only``; or ``--whole ROUNDS [--against DIR]``: the same three ``procviz export`` commands as
-compare.py, alternated with the procviz found under ``DIR`` (a folder holding a ``procviz`` package, e.g.
-an unpacked ``git archive main``), medians of wall, CPU and peak memory per side.
+--exports-only``; or ``--whole ROUNDS [--against DIR] [--only chrome]``: the same three ``procviz export``
+commands as compare.py (or the one whose label contains ``--only``), alternated with the procviz found
+under ``DIR`` (a folder holding a ``procviz`` package, e.g. an unpacked ``git archive main``), medians
+of wall, CPU and peak memory per side.
 Timings, not assertions: tests never time anything.
 """
 
@@ -255,9 +256,10 @@ def _content_bytes(path: str) -> int:
         return int.from_bytes(fh.read(4), "little")
 
 
-def whole(rounds: int, n: int, against: str | None) -> None:
+def whole(rounds: int, n: int, against: str | None, only: str | None = None) -> None:
     """``procviz export`` whole processes (JSON -> CSV, JSON -> Chrome trace, CSV -> JSON) on an
-    ``n``-task run recorded by procviz, alternated with the procviz under ``against`` when given."""
+    ``n``-task run recorded by procviz, alternated with the procviz under ``against`` when given;
+    ``only``: the one step whose label contains it (``chrome``), the others skipped."""
     import statistics
     import subprocess
 
@@ -280,7 +282,10 @@ def whole(rounds: int, n: int, against: str | None) -> None:
         steps = {"JSON -> CSV": [native, "--out", os.path.join(d, "o.csv")],
                  "JSON -> Chrome trace": [native, "--out", os.path.join(d, "o.trace.json")],
                  "CSV -> JSON": [csv_file, "--out", os.path.join(d, "o.json")]}
-        got: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+        if only:
+            steps = {k: v for k, v in steps.items() if only.lower() in k.lower()}
+        got: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
+        load_start = os.getloadavg()[0]
         for r in range(rounds):
             for side in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
                 env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -294,14 +299,16 @@ def whole(rounds: int, n: int, against: str | None) -> None:
                     if status:
                         raise SystemExit(f"procviz export failed ({side}, {label})")
                     got.setdefault((label, side), []).append(
-                        (time.perf_counter() - t, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024))
-    print(f"{n:,} tasks, {rounds} rounds, load average at the end {os.getloadavg()[0]:.1f} (2 cores)")
+                        (time.perf_counter() - t, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024,
+                         os.path.getsize(step[2]) / 1e6))
+    print(f"{n:,} tasks, {rounds} rounds, load average at the start {load_start:.1f}, at the end "
+          f"{os.getloadavg()[0]:.1f} (2 cores)")
     for label in steps:
         for side in sides:
             runs = got[(label, side)]
-            wall, cpu, peak = (statistics.median(x[k] for x in runs) for k in range(3))
-            print(f"{label:<22}{side:<9} wall {wall:5.2f} s (min {min(x[0] for x in runs):.2f})  CPU {cpu:5.2f} s  "
-                  f"peak {peak:4.0f} MiB")
+            wall, cpu, peak, size = (statistics.median(x[k] for x in runs) for k in range(4))
+            print(f"{label:<22}{side:<9} wall {wall:5.2f} s (min {min(x[0] for x in runs):.2f})  CPU {cpu:5.2f} s "
+                  f"(min {min(x[1] for x in runs):.2f})  peak {peak:4.0f} MiB  file {size:4.0f} MB")
 
 
 def main() -> None:
@@ -312,9 +319,10 @@ def main() -> None:
     parser.add_argument("--no-reference", action="store_true", help="skip the reference writers")
     parser.add_argument("--whole", type=int, metavar="ROUNDS", help="time whole procviz export processes instead")
     parser.add_argument("--against", help="with --whole: a folder holding another procviz package to alternate with")
+    parser.add_argument("--only", help="with --whole: only the step whose label contains this (csv, chrome, json)")
     args = parser.parse_args()
     if args.whole:
-        whole(args.whole, args.tasks, args.against)
+        whole(args.whole, args.tasks, args.against, args.only)
         return
     t = time.perf_counter()
     tl = build(args.tasks)
