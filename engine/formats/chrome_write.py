@@ -5,7 +5,7 @@ Layout, in this order::
     {"displayTimeUnit":"ms","otherData":{...small: generator, version, t0_ns, where the timeline is...},
     "traceEvents":[
     ...M metadata, machine C counters, state and wait X slices, cpu/rss C counters, queue b/e,
-       the tasks C counter, task X slices (one event per line)...
+       task X slices, the tasks C counter (one event per line)...
     ],
     "procviz":<the native timeline document>}
 
@@ -100,10 +100,12 @@ def write_chrome(timeline: Timeline, out: BinaryIO) -> None:
                   resource_counters(timeline, layout), queue_spans(timeline, layout, end)):
         for lines in group:
             emit(lines)
-    emit(flight.result())
     native = Later(lambda: list(native_chunks(timeline)))
     for block in tasks.result().blocks():
         emit(block)
+    # The counter last: its sort (0.3-0.5 s of CPU at 1M tasks) then runs while the task slices
+    # are formatted instead of holding them back (before, they waited for it).
+    emit(flight.result())
     out.write(b"\n]" + TIMELINE_KEY.encode())
     for part in native.result():
         out.write(part)
