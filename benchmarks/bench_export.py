@@ -338,14 +338,26 @@ def main() -> None:
         print("orjson: not installed (stdlib json fallback)")
     cases = [("native .json", "run.json", ref_native), ("csv", "run.csv", ref_csv),
              ("chrome .trace.json", "run.trace.json", ref_chrome), ("chrome .json.gz", "run.json.gz", None)]
-    header = (f"{'format':<20}{'write s':>9}{'MB':>9}{'peak MB':>9}{'read s':>8}{'read CPU':>9}{'bars s':>8}"
-              f"{'ref write s':>13}{'ref MB':>9}{'ref peak MB':>13}{'speedup':>9}")
+    fsyncs: list[float] = []
+    real_fsync = os.fsync
+
+    def timed_fsync(fd: int) -> None:
+        """os.fsync, timed: what the atomic write's durability costs after its last write."""
+        t = time.perf_counter()
+        real_fsync(fd)
+        fsyncs.append(time.perf_counter() - t)
+
+    os.fsync = timed_fsync  # (this process only: the writes below)
+    header = (f"{'format':<20}{'write s':>9}{'fsync s':>8}{'MB':>9}{'peak MB':>9}{'read s':>8}{'read CPU':>9}"
+              f"{'bars s':>8}{'ref write s':>13}{'ref MB':>9}{'ref peak MB':>13}{'speedup':>9}")
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as d:
         for label, name, ref in cases:
             path = os.path.join(d, name)
+            fsyncs.clear()
             w = timed(lambda p=path: write_timeline(tl, p))
+            sync = sum(fsyncs)
             size = os.path.getsize(path) / 1e6
             # A file over the readers' size limit (a 1M-task Chrome trace is ~0.5 GB; see fileio) is
             # refused by design: its read time is not measured.
@@ -362,7 +374,8 @@ def main() -> None:
                 rpeak = float("nan") if args.no_memory else peak_mb(lambda f=ref, p=rpath: f(tl, p))
                 os.unlink(rpath)
                 ref_cols = f"{rw:>13.2f}{rsize:>9.1f}{rpeak:>13.0f}{rw / w:>8.1f}x"
-            print(f"{label:<20}{w:>9.2f}{size:>9.1f}{peak:>9.0f}{read_cols}{ref_cols}", flush=True)
+            print(f"{label:<20}{w:>9.2f}{sync:>8.3f}{size:>9.1f}{peak:>9.0f}{read_cols}{ref_cols}", flush=True)
+    print("fsync s: of the write s, the atomic write's fsync after its last write (fileio.atomic_output).")
     print("peak MB: extra resident memory while writing (forked child, peak RSS - RSS at start).")
     print("read CPU: CPU seconds of the read (two threads may make it exceed the wall time); bars s: when the")
     print("read handed out the task bars (read_timeline's on_tasks: native files only).")

@@ -96,7 +96,8 @@ def test_one_task_slice_per_started_task_on_its_worker_track(tmp_path):
             assert e["dur"] == pytest.approx((tl.end_ns[i] - tl.start_ns[i]) / 1000, abs=2e-3)
     by_task = {_task_no(e): e for e in tasks}
     assert by_task[3]["args"]["reason"] == "ValueError: bad value 3" and "Traceback" in by_task[3]["args"]["traceback"]
-    assert by_task[0]["args"]["ready_ms"] is None  # unmeasured stays unknown
+    assert "ready_ms" not in by_task[0]["args"]  # unmeasured stays unknown (left out, not 0)
+    assert by_task[1]["args"]["ready_ms"] == pytest.approx(tl.ready_ns[1] / 1e6, abs=1e-3)
     assert by_task[tl.n_tasks - 3]["args"]["state"] == "running"
 
 

@@ -50,7 +50,10 @@ def _timelines() -> dict[str, Timeline]:
     lanes_only = Timeline()  # lanes without tasks
     lanes_only.apply(EngineBatch(run=RunInfo(n_tasks=0, t0_ns=5, config={}, host="h", cpu_count=1, schedstat=False),
                                  lanes=(LaneInfo(0, 11, 11, "process", "w"), LaneInfo(1, 12, 12, "process", "w"))))
-    return {"edge cases": edge, "plain run": finished_run(3000, lanes=3), "lanes without tasks": lanes_only}
+    sparse = build_timeline(n=120, k=3, exotic=False)  # ready times measured for a few tasks only:
+    sparse.ready_ns[np.arange(120) % 17 != 3] = -1  # chunks with none (the arg left out) and with some
+    return {"edge cases": edge, "plain run": finished_run(3000, lanes=3), "lanes without tasks": lanes_only,
+            "few ready times": sparse}
 
 
 # ---- writers against row-by-row formatting -------------------------------------------------------
@@ -90,7 +93,12 @@ def test_csv_is_the_row_by_row_text(name, small_chunks, monkeypatch):
 
 
 def _ms(ns: int) -> str:
-    return f"{ns / 1e6:.3f}" if ns >= 0 else "null"
+    return f"{ns / 1e6:.3f}"
+
+
+def _ms_args(**ns: int) -> str:
+    """The measured ones of ``ns`` as ms args (an unmeasured one, < 0, is left out)."""
+    return "".join(f',"{key}":{_ms(value)}' for key, value in ns.items() if value >= 0)
 
 
 def _reference_task_and_queue_events(tl: Timeline) -> list[str]:
@@ -110,8 +118,8 @@ def _reference_task_and_queue_events(tl: Timeline) -> list[str]:
         st = int(tl.state[i])
         ts, dur = (new_start[k] - tl.t0_ns) / 1000.0, (new_end[k] - new_start[k]) / 1000.0
         tasks.append(chrome_events._X_TASK % (
-            i, pid_of[lane[k]], tid_of[lane[k]], ts, dur, TASK_STATE_NAMES[st], tl.chunk[i], _ms(queued[i]),
-            _ms(tl.cpu_ns[i]), _ms(tl.ready_ns[i]), _ms(waiting[i]),
+            i, pid_of[lane[k]], tid_of[lane[k]], ts, dur, TASK_STATE_NAMES[st], tl.chunk[i],
+            _ms_args(queued_ms=queued[i], cpu_ms=tl.cpu_ns[i], ready_ms=tl.ready_ns[i], waiting_ms=waiting[i]),
             extras.get(i, "") + (',"clipped":true' if new_start[k] != start[k] else ""),
             chrome_events._TASK_CNAME.get(st, "")))
     chunks: dict[int, list[int]] = {}  # chunk -> its submitted tasks
@@ -158,7 +166,7 @@ def _pairs(lines: list[str]) -> list[tuple[str, str]]:
 
 
 def test_milliseconds_round_like_the_float_at_exact_halves():
-    ns = np.array([0, 1, 499, 500, 501, 1500, 2500, 62_500, 187_500, 999_999_500, 123_456_789_500, -1, 10**15 + 500])
+    ns = np.array([0, 1, 499, 500, 501, 1500, 2500, 62_500, 187_500, 999_999_500, 123_456_789_500, 10**15 + 500])
     text = join_fields([chrome_events._ms_field(ns), b"\n"], len(ns)).decode().split("\n")[:-1]
     assert text == [_ms(int(v)) for v in ns]
 
@@ -386,3 +394,17 @@ def test_json_padding_stays_whitespace_and_never_splits_a_number_from_its_sign()
         {"a": 5, "b": 0.005}, {"a": 12345, "b": 12.345}, {"a": 0, "b": 0.0}]
     signed = rows([5, -12345, 0])  # a sign: the block is squeezed, exact text
     assert signed == '{"a":5,"b":0.005},\n{"a":-12345,"b":-12.345},\n{"a":0,"b":0.000}'
+
+
+def test_a_rare_ms_arg_is_text_on_its_rows_not_a_padded_column(small_chunks, monkeypatch):
+    tl = _timelines()["few ready times"]
+    layout = build_layout(export_lanes(tl))
+    end = trace_end_ns(tl)
+    padded = b",\n".join(chrome_events.task_slices(tl, layout, end)).decode()
+    monkeypatch.setattr(chrome_events, "SPARSE_SHARE", 1.0)  # (chunks of 5 rows: any share is rare now)
+    text = b",\n".join(chrome_events.task_slices(tl, layout, end)).decode()
+    events = [json.loads(line.rstrip(",")) for line in text.split("\n")]
+    expected = [json.loads(e) for e in _reference_task_and_queue_events(tl)[:len(events)]]
+    assert events == expected  # (the same args; a rare one after the others)
+    assert sum("ready_ms" in e["args"] for e in events) == int((tl.ready_ns[tl.start_ns >= 0] >= 0).sum()) > 0
+    assert len(text) < len(padded)  # (no column of padding for the rows without it)

@@ -25,9 +25,10 @@ from procviz.engine.formats.textcols import (
     fixed_field,
     hex_field,
     int_field,
+    join_fields,
     join_json,
     join_with_inserts,
-    or_word,
+    optional_field,
     table_field,
 )
 from procviz.engine.timeline import Timeline
@@ -42,8 +43,9 @@ _TASK_CNAME = {TaskState.FAILED: ',"cname":"terrible"', TaskState.TIMEOUT: ',"cn
 _STATE_CNAME = {WorkerState.NEW: "grey", WorkerState.READY: "thread_state_runnable",
                 WorkerState.RUNNING: "thread_state_running", WorkerState.WAITING: "thread_state_sleeping",
                 WorkerState.TERMINATED: "black"}
+# (%s after the chunk: the measured ms args, ``,"queued_ms":1.500`` each, an unmeasured one left out)
 _X_TASK = ('{"ph":"X","cat":"task","name":"task %d","pid":%d,"tid":%d,"ts":%.3f,"dur":%.3f,"args":{'
-           '"state":"%s","chunk":%d,"queued_ms":%s,"cpu_ms":%s,"ready_ms":%s,"waiting_ms":%s%s}%s}')
+           '"state":"%s","chunk":%d%s%s}%s}')
 # Queue spans: one per Pool chunk (the unit a Pool queues); a chunk of one task names the task.
 _BEGIN = '{"ph":"b","cat":"queue","name":"queued","id":"0x%x","pid":%d,"tid":%d,"ts":%.3f,"args":{"task":%d}}'
 _BEGIN_CHUNK = ('{"ph":"b","cat":"queue","name":"queued","id":"0x%x","pid":%d,"tid":%d,"ts":%.3f,'
@@ -118,13 +120,15 @@ class TaskSlices:
         part = self.ids[sl]
         n = len(part)
         task = int_field(part)
+        sparse: dict[int, bytes] = {}  # row -> its rare ms args (see _ms_arg)
         head: list[Field | bytes] = [
                 b'{"ph":"X","cat":"task","name":"task ', task, b'","pid":', table_field(self.pid_text, lane[sl]),
                 b',"tid":', table_field(self.tid_text, lane[sl]), b',"ts":', fixed_field(self.start[sl] - t0, 3),
                 b',"dur":', fixed_field(self.end[sl] - self.start[sl], 3), b',"args":{"state":"',
                 table_field(_STATE_WORDS, tl.state[part]), b',"chunk":', int_field(tl.chunk[part]),
-                b',"queued_ms":', _ms_field(self.queued[part]), b',"cpu_ms":', _ms_field(tl.cpu_ns[part]),
-                b',"ready_ms":', _ms_field(tl.ready_ns[part]), b',"waiting_ms":', _ms_field(self.waiting[part])]
+                *_ms_arg(b',"queued_ms":', self.queued[part], sparse), *_ms_arg(b',"cpu_ms":', tl.cpu_ns[part], sparse),
+                *_ms_arg(b',"ready_ms":', tl.ready_ns[part], sparse),
+                *_ms_arg(b',"waiting_ms":', self.waiting[part], sparse)]
         tail: list[Field | bytes] = [
                 table_field(_CLIPPED, self.clipped[sl].astype(np.intp)), b"}",
                 table_field(_TASK_CNAMES, tl.state[part]), b"},\n"]
@@ -132,8 +136,10 @@ class TaskSlices:
         with_extra = self.extra_ids[lo:hi]
         rows = np.searchsorted(part, with_extra)
         on_row = part[np.minimum(rows, n - 1)] == with_extra  # (tasks that never started have no slice)
-        with_extra, rows = with_extra[on_row], rows[on_row]
-        inserts = [text_bytes(self.extras[i]) for i in with_extra.tolist()]
+        for row, i in zip(rows[on_row].tolist(), with_extra[on_row].tolist(), strict=True):
+            sparse[row] = sparse.get(row, b"") + text_bytes(self.extras[i])
+        rows = np.array(sorted(sparse), dtype=np.int64)
+        inserts = [sparse[row] for row in rows.tolist()]
         return join_with_inserts(head, tail, n, rows, inserts, trim=2)
 
 
@@ -148,20 +154,41 @@ _TASK_CNAMES = CellTable([_TASK_CNAME.get(TaskState(code), "").encode() for code
 _CLIPPED = CellTable([b"", b',"clipped":true'])
 
 
+# At most this share of a chunk's rows knowing an ms arg: it is written for those rows only, as text
+# put into their rows (a run without schedstat knows the ready time of ~1 task in 2000).
+SPARSE_SHARE = 1 / 16
+
+
+def _ms_arg(key: bytes, ns: np.ndarray, sparse: dict[int, bytes]) -> list[Field | bytes]:
+    """The arg ``key`` + milliseconds (:func:`_ms_field`) per row as fields, left out where ``ns`` < 0
+    (not measured: ready time without schedstat, cpu of a task cut short): no field when no row
+    knows it; when few do, their text is added to ``sparse`` (row -> bytes) instead, so the others
+    carry no padding for it; else a field left out (spaces) where unknown. The previous writer
+    (51ed5e0) wrote ``null``: 16 bytes a task in a run without per-task ready times."""
+    known = ns >= 0
+    count = int(np.count_nonzero(known))
+    if count == len(ns):
+        return [key, _ms_field(ns)]
+    if count <= len(ns) * SPARSE_SHARE:
+        rows = np.flatnonzero(known)
+        texts = join_fields([key, _ms_field(ns[rows]), b"\n"], len(rows)).split(b"\n")
+        for row, text in zip(rows.tolist(), texts, strict=False):
+            sparse[row] = sparse.get(row, b"") + text
+        return []
+    return [optional_field([key, _ms_field(np.where(known, ns, 0))], known)]
+
+
 def _ms_field(ns: np.ndarray) -> Field:
-    """``f"{ns / 1e6:.3f}"`` (milliseconds, three decimals), ``null`` where ``ns`` < 0.
+    """``f"{ns / 1e6:.3f}"`` (milliseconds, three decimals) of ``ns`` >= 0.
 
     Integer rounding of the nanoseconds gives the same digits as formatting the float, except at
     an exact half (500 ns past a microsecond), where the float's binary value decides: those few
     are formatted by Python itself."""
-    known = ns >= 0
-    value = np.where(known, ns, 0)
-    micros, rest = np.divmod(value, 1000)
+    micros, rest = np.divmod(ns, 1000)
     up = rest > 500
-    for i in np.flatnonzero(known & (rest == 500)).tolist():
-        up[i] = int(f"{int(value[i]) / 1e6:.3f}".replace(".", "")) > micros[i]
-    field = fixed_field(micros + up, 3)
-    return field if known.all() else or_word(field, known, b"null")
+    for i in np.flatnonzero(rest == 500).tolist():
+        up[i] = int(f"{int(ns[i]) / 1e6:.3f}".replace(".", "")) > micros[i]
+    return fixed_field(micros + up, 3)
 
 
 def _task_extras(tl: Timeline) -> dict[int, str]:

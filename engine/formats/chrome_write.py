@@ -14,8 +14,8 @@ Layout, in this order::
 * Tracks: see :mod:`procviz.engine.formats.chrome_tracks`. Slices on one track never overlap: measured
   times that do (clock jitter) are clipped, and such a task slice carries ``"clipped": true``.
 * Task slices: name ``"task N"`` (the task number is read from the name), cat ``task``; args: state,
-  chunk, queued/cpu/ready/waiting ms, and reason + traceback (failures), result (function results),
-  args (arguments) when known.
+  chunk, queued/cpu/ready/waiting ms where measured (an unmeasured one is left out), and reason +
+  traceback (failures), result (function results), args (arguments) when known.
 * Queue: per Pool chunk of submitted tasks an async ``b``/``e`` pair (cat ``queue``, name ``queued``,
   id = chunk number in hex) from the chunk's first submission to the moment its first task started,
   on the parent's "task queue" thread; args ``{"chunk": C, "tasks": n}``, or ``{"task": N}`` for a
@@ -27,10 +27,12 @@ Layout, in this order::
   tokens (``"dur":  2.887``), never inside a string: valid JSON for every viewer, and no pass over
   the 0.3 GB to remove it.
 * Changed since the writer of the previous round (51ed5e0): one queue span per chunk instead of per
-  task, and no ``"task"`` arg on task slices (the name carries it). At a million tasks in chunks of
-  1000 that is 516 -> 273 MB (2 of every 3 events were queue events); every task's own wait stays
-  in its slice's ``queued_ms``, the queue's depth in the ``tasks`` counter. Traces of the previous
-  writer still re-open (their native copy is the same; tests/fixtures/old_writer.trace.json).
+  task, no ``"task"`` arg on task slices (the name carries it), and an unmeasured ms arg left out
+  instead of ``null``. A million tasks in chunks of 1000 (procviz's own 1M no-op run): 516 -> 256
+  MB (2 of every 3 events were queue events), under the readers' 256 MiB limit, so procviz re-opens
+  it. Every task's own wait stays in its slice's ``queued_ms``, the queue's depth in the ``tasks``
+  counter. Traces of the previous writer still re-open (their native copy is the same;
+  tests/fixtures/old_writer.trace.json).
 * Re-opening: procviz rebuilds the Timeline *exactly* from the top-level ``procviz`` member, a
   complete copy of the native file (~24% of the trace's size at 1M tasks); the events are for viewers and are
   only checked for validity (a trace that is byte for byte what procviz writes for that copy needs

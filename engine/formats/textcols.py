@@ -231,6 +231,12 @@ class _OrWord(Field):
             out[unknown, self.width - len(self.word):] = self.word
 
 
+def optional_field(parts: list[Field | bytes], known: np.ndarray) -> Field:
+    """``parts`` one after the other (a JSON key and its value), left out where ``known`` is False
+    (its place is padding: whitespace in JSON)."""
+    return _Composite(parts, known)
+
+
 def or_word(field: Field, known: np.ndarray, word: bytes) -> Field:
     """``field`` where ``known``, ``word`` (``null``) elsewhere."""
     return _OrWord(field, known, word)
