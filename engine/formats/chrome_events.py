@@ -369,7 +369,11 @@ def _sorted_changes(times: np.ndarray, counts: list[int]) -> tuple[np.ndarray, n
     The kind rides in the two low bits of one int64 key, so one sort of plain integers does it
     (several times faster than an argsort and two gathers). Changes at the same instant may come in
     any order: the counter keeps only the value after all of them."""
-    kinds = np.repeat(np.arange(4, dtype=np.int64), counts)
+    kinds = np.empty(sum(counts), dtype=np.int64)  # (four fills: np.repeat took 65 ms for 4M)
+    at = 0
+    for kind, count in enumerate(counts):
+        kinds[at:at + count] = kind
+        at += count
     low = int(times.min())
     if int(times.max()) - low >= 1 << 61:  # (no room for the kind: never for nanosecond clocks)
         order = np.argsort(times, kind="stable")

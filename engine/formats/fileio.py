@@ -154,8 +154,8 @@ def atomic_output(path: str | os.PathLike[str], compress: bool = False) -> Itera
             # or cut short (ext4's auto_da_alloc flushes before a rename only when it replaces an
             # existing file, other file systems not at all), and "never a half-written file at the
             # target" would hold only until the power fails. Its cost is the last WRITEBACK_BYTES
-            # stretch: 11-31 ms after a 273 MB Chrome trace (benchmarks/bench_export.py's target
-            # machine, timed around this call), not the 0.6 s a whole-file flush takes here.
+            # stretch, not the whole file: 28 ms after a 313 MB Chrome trace (the fsync column of
+            # `python benchmarks/bench_export.py`, load 14), where writing the file took seconds.
             os.fsync(raw.fileno())
         try:
             mode = target.stat().st_mode & 0o7777  # keep the permissions of a file we replace
