@@ -343,3 +343,13 @@ def test_a_trace_of_the_previous_writer_still_reopens(tmp_path):
     new = tmp_path / "new.trace.json"
     write_timeline(tl, new)
     assert new.read_bytes() != old and len(new.read_bytes()) < len(old)
+
+
+@pytest.mark.parametrize("spread", [1000, 1 << 62])  # (the second leaves no room for the kind in a key)
+def test_counter_changes_are_sorted_with_their_kinds(spread):
+    rng = np.random.default_rng(3)
+    parts = [np.sort(rng.integers(0, spread, size)) for size in (40, 0, 25, 31)]
+    times, kinds = chrome_events._sorted_changes(parts)
+    assert np.all(times[1:] >= times[:-1])
+    pairs = sorted((int(t), k) for k, part in enumerate(parts) for t in part.tolist())
+    assert sorted(zip(times.tolist(), kinds.tolist(), strict=True)) == pairs
