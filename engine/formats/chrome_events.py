@@ -155,13 +155,13 @@ _CLIPPED = CellTable([b"", b',"clipped":true'])
 
 
 # At most this share of a chunk's rows knowing an ms arg: it is written for those rows only, as text
-# put into their rows (a run without schedstat knows the ready time of ~1 task in 2000).
+# put into their rows (procviz's own 1M no-op run knew the ready time of ~1 task in 2000).
 SPARSE_SHARE = 1 / 16
 
 
 def _ms_arg(key: bytes, ns: np.ndarray, sparse: dict[int, bytes]) -> list[Field | bytes]:
     """The arg ``key`` + milliseconds (:func:`_ms_field`) per row as fields, left out where ``ns`` < 0
-    (not measured: ready time without schedstat, cpu of a task cut short): no field when no row
+    (not measured: most tasks' ready time in a run of tiny tasks): no field when no row
     knows it; when few do, their text is added to ``sparse`` (row -> bytes) instead, so the others
     carry no padding for it; else a field left out (spaces) where unknown. The previous writer
     (51ed5e0) wrote ``null``: 16 bytes a task in a run without per-task ready times."""
