@@ -349,7 +349,7 @@ def test_a_trace_of_the_previous_writer_still_reopens(tmp_path):
 def test_counter_changes_are_sorted_with_their_kinds(spread):
     rng = np.random.default_rng(3)
     parts = [np.sort(rng.integers(0, spread, size)) for size in (40, 0, 25, 31)]
-    times, kinds = chrome_events._sorted_changes(parts)
+    times, kinds = chrome_events._sorted_changes(list(parts))
     assert np.all(times[1:] >= times[:-1])
     pairs = sorted((int(t), k) for k, part in enumerate(parts) for t in part.tolist())
     assert sorted(zip(times.tolist(), kinds.tolist(), strict=True)) == pairs
