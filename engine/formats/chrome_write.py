@@ -91,24 +91,24 @@ def write_chrome(timeline: Timeline, out: BinaryIO) -> None:
         out.write(text_bytes(",\n".join(lines)) if isinstance(lines, list) else lines)
         first = False
 
-    # The set-ups that need one core each run on their own threads while the first events are
-    # formatted and written (the counter's sort, the task slices' clipping, the native copy): no
-    # core waits for them. The events' order in the file means nothing to viewers.
+    # The set-ups that need one core run on threads of their own while the first events are
+    # formatted and written (the task slices' clipping; the tasks counter's sort, then the native
+    # copy, one after the other so their temporaries never add up): no core waits for them. The
+    # counter goes last: its sort then runs while the task slices are formatted (they waited for it
+    # before). The events' order in the file means nothing to viewers.
     tasks = Later(lambda: TaskSlices(timeline, layout, end))
-    flight = Later(lambda: flight_counter(timeline, layout, end))
+    side = Later(lambda: (flight_counter(timeline, layout, end), list(native_chunks(timeline))))
     emit(layout.metadata(state_lanes(timeline, layout), span_lanes(timeline)))
     emit(machine_counters(timeline, layout))
     for group in (state_slices(timeline, layout, end), wait_spans(timeline, layout),
                   resource_counters(timeline, layout), queue_spans(timeline, layout, end)):
         for lines in group:
             emit(lines)
-    native = Later(lambda: list(native_chunks(timeline)))
     for block in tasks.result().blocks():
         emit(block)
-    # The counter last: its sort (0.3-0.5 s of CPU at 1M tasks) then runs while the task slices
-    # are formatted instead of holding them back (before, they waited for it).
-    emit(flight.result())
+    flight, native = side.result()
+    emit(flight)
     out.write(b"\n]" + TIMELINE_KEY.encode())
-    for part in native.result():
+    for part in native:
         out.write(part)
     out.write(b"}\n")
