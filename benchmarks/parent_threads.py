@@ -9,6 +9,13 @@ NAME under cProfile (thread CPU time) and prints its top functions (slower: for 
 much; ``PARENT_THREADS_SORT=cumtime``, ``PARENT_THREADS_TOP=60`` change the listing).
 ``PARENT_THREADS=--rss`` prints the RSS every 0.1 s as well.
 
+``--ab REV [--rounds N] [RUN ARGS...]``: an A/B of the parent's thread CPU, this tree's HEAD against
+git revision ``REV`` (both unpacked as ``compare.py --baseline`` does: the same import path for
+both; commit first), N rounds (default 5) of one run each,
+alternated (and the order swapped every other round); prints the median and range of each
+figure for both and the median of the per-round ratios. Thread CPU, not wall: the load of a shared
+machine moves it far less.
+
 ``benchmarks/compare.py`` gives the whole-process figures; this says which thread they go to.
 All work is under ``if __name__ == "__main__"`` (spawned workers import this file as __main__).
 """
@@ -21,9 +28,15 @@ import threading
 import time
 from typing import Any
 
+AB_FIGURES = ("procviz-engine (Engine._main)", "  of which LiveRun._loop (the run, to its verdict)",
+              "  of which tracker.settle (decode + fold)", "  of which sampler.sample (worker states)",
+              "  of which receiver.receive_all (recv + unpickle)", "  of which tracker.cut (batches out)",
+              "  of which in procviz run (after this script's imports)", "process CPU (after imports)")
+
 DEFAULT = ["run", "--backend", "pool", "--workers", "2", "--start-method", "spawn", "--kind", "cpu",
            "--count", "1000000", "--duration-ms", "0", "--chunksize", "1000", "--quiet"]
 CPU: dict[str, float] = {}
+CALLS: dict[str, int] = {}
 MARKS: list[tuple[float, str]] = []  # (monotonic s, what) at the probed calls' first entry
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -95,6 +108,7 @@ def _time_calls(owner: Any, name: str, label: str) -> None:
             return fn(*args, **kwargs)
         finally:
             CPU[label] = CPU.get(label, 0.0) + time.thread_time() - t
+            CALLS[label] = CALLS.get(label, 0) + 1
 
     setattr(owner, name, timed)
 
@@ -109,26 +123,40 @@ def main() -> None:
     profiles = _patch_threads(profile)
     import numpy  # noqa: F401 - imported before the probes, as the CLI does
 
-    from procviz.engine import metrics, run_loop, tracker
+    from procviz.engine import metrics, reaper, run_loop, sampler, startup_watch, tracker
 
     _time_calls(metrics, "compute_metrics", "  of which compute_metrics (once, at the end)")
     _time_calls(tracker.RunTracker, "settle", "  of which tracker.settle (decode + fold)")
     _time_calls(tracker.RunTracker, "cut", "  of which tracker.cut (batches out)")
     _time_calls(run_loop.EventReceiver, "receive_all", "  of which receiver.receive_all (recv + unpickle)")
+    _time_calls(run_loop.LiveRun, "_loop", "  of which LiveRun._loop (the run, to its verdict)")
+    _time_calls(run_loop.LiveRun, "_shutdown", "  of which LiveRun._shutdown (workers end)")
+    _time_calls(sampler.StateSampler, "sample", "  of which sampler.sample (worker states)")
+    _time_calls(run_loop.EventReceiver, "wait_for_events", "  of which receiver.wait_for_events (sleeps)")
+    _time_calls(run_loop.LiveRun, "_verdict", "  of which LiveRun._verdict (is the run over)")
+    _time_calls(reaper.Reaper, "escalate", "  of which reaper.escalate (kills, tree scan)")
+    _time_calls(startup_watch.StartupWatch, "receive", "  of which startup.receive")
     from procviz.engine.cli import main as cli_main
 
     watch = _RssWatch()
     rss0 = _rss()
     watch.start()
-    wall0, cpu0 = time.monotonic(), time.process_time()
+    wall0, cpu0, main0 = time.monotonic(), time.process_time(), time.thread_time()
     code = cli_main(args)
     wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+    CPU["process CPU (after imports)"] = cpu
     CPU["main thread"] = time.thread_time()
+    CPU["  of which in procviz run (after this script's imports)"] = CPU["main thread"] - main0
     load = os.getloadavg()[0]
+    if os.environ.get("PARENT_THREADS_JSON"):  # for --ab: one line a parent reads
+        import json
+
+        print("PARENT_THREADS_JSON " + json.dumps({"cpu": CPU, "calls": CALLS, "wall": wall, "load": load}))
     print(f"exit code {code}; wall {wall:.2f} s; process CPU {cpu:.3f} s (after imports); load {load:.1f}")
     for key, value in sorted(CPU.items(), key=lambda kv: -kv[1]):
-        if key != "rss-watch":
-            print(f"{value:8.3f} s  {key}")
+        if key not in ("rss-watch", "process CPU (after imports)"):
+            calls = f" ({CALLS[key]} calls)" if key in CALLS else ""
+            print(f"{value:8.3f} s  {key}{calls}")
     at, peak = watch.peak
     print(f"RSS: {rss0 / 2**20:.1f} MiB after imports, peak {peak / 2**20:.1f} MiB at {at - wall0:.2f} s; first calls:")
     for t, what in MARKS:
@@ -147,5 +175,55 @@ def main() -> None:
         pstats.Stats(prof).sort_stats(order).print_stats(top)
 
 
+def ab(rev: str, rounds: int, args: list[str]) -> None:
+    """Alternate runs of this tree and of revision ``rev``; print the figures side by side."""
+    import json
+    import statistics
+    import subprocess
+    import tempfile
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from compare import unpack_baseline
+
+    with tempfile.TemporaryDirectory(prefix="procviz-ab-") as tree, \
+            tempfile.TemporaryDirectory(prefix="procviz-ab-") as head:
+        commit, this = unpack_baseline(rev, tree), unpack_baseline("HEAD", head)
+        envs = {name: {**os.environ, "PARENT_THREADS_JSON": "1",
+                       "PYTHONPATH": os.pathsep.join(filter(None, [folder, os.environ.get("PYTHONPATH")]))}
+                for name, folder in ((this, head), (commit, tree))}
+        got: dict[str, list[dict[str, Any]]] = {name: [] for name in envs}
+        for r in range(rounds):
+            for name in (list(envs) if r % 2 == 0 else list(envs)[::-1]):
+                out = subprocess.run([sys.executable, os.path.abspath(__file__), *args], env=envs[name],
+                                     capture_output=True, text=True, check=True).stdout
+                line = next(x for x in out.splitlines() if x.startswith("PARENT_THREADS_JSON "))
+                got[name].append(json.loads(line.split(" ", 1)[1]))
+    loads = [g["load"] for runs in got.values() for g in runs]
+    print(f"{rounds} rounds, {this} (this) vs {commit}, load {min(loads):.1f}-{max(loads):.1f}; "
+          "CPU s: median (min-max), ratio: median of the per-round ratios")
+
+    def row(label: str, a: list[float], b: list[float], unit: str = "s", scale: float = 1.0) -> None:
+        ratio = statistics.median(x / y for x, y in zip(a, b, strict=True)) if all(b) else float("nan")
+        a, b = [x * scale for x in a], [x * scale for x in b]
+        print(f"{label:55s} {this} {statistics.median(a):.3f} ({min(a):.3f}-{max(a):.3f}) {unit}  "
+              f"{commit} {statistics.median(b):.3f} ({min(b):.3f}-{max(b):.3f}) {unit}  ratio {ratio:.2f}")
+
+    for key in AB_FIGURES:
+        row(key.strip(), [g["cpu"].get(key, float("nan")) for g in got[this]],
+            [g["cpu"].get(key, float("nan")) for g in got[commit]])
+    row("wall", [g["wall"] for g in got[this]], [g["wall"] for g in got[commit]])
+    key = "  of which sampler.sample (worker states)"  # one per tick: the loop's passes, about
+    row("CPU per sampler tick (engine loop / ticks)",
+        [g["cpu"][AB_FIGURES[1]] / g["calls"][key] for g in got[this]],
+        [g["cpu"][AB_FIGURES[1]] / g["calls"][key] for g in got[commit]], "ms", 1e3)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--ab"]:
+        rest = sys.argv[3:]
+        n = 5
+        if rest[:1] == ["--rounds"]:
+            n, rest = int(rest[1]), rest[2:]
+        ab(sys.argv[2], n, rest or DEFAULT)
+    else:
+        main()

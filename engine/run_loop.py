@@ -43,6 +43,12 @@ SHUTDOWN_POLL_S = 0.002  # how soon the end of the backend's shutdown (or the su
 SHUTDOWN_S = 10.0
 STOP_SHUTDOWN_S = 3.0
 SUMS_S = 0.25  # how often a big run's ended blocks are summed ahead (LiveRun._sum_ahead)
+# While tasks are handed out, worker rows are folded into the tracker every FOLD_S, not every pass:
+# a fold costs ~0.1-0.25 ms of CPU however few rows it takes (numpy's per-call cost, ~40 calls),
+# and at a pass per tick most folds take a few dozen rows. Datagrams are still received every pass
+# (a Unix datagram socket queues only net.unix.max_dgram_qlen of them, 10 by default, before the
+# workers' sendto blocks). Rows are folded at once whenever a decision needs them (see _fold_due).
+FOLD_S = 0.06
 
 
 def new_tracker(run: RunInfo) -> RunTracker:
@@ -72,6 +78,7 @@ class LiveRun:
         self.hung: list[tuple[int, str]] = []  # (native thread id, description) of thread tasks at Stop
         self._next_sample = 0.0
         self._next_sums = 0.0
+        self._next_fold = 0
         self._ended = False  # set once the backend ended and the sweep after it ran
 
     # ---- the run --------------------------------------------------------------------------------
@@ -107,12 +114,13 @@ class LiveRun:
             ended = self.submitter.ended
             self.receiver.wait_for_events(tick, 0.0 if ended.is_set() else tick, ended)
             now = time.monotonic_ns()
-            self._pass(now)
+            folded = self._pass(now)
             verdict = self._verdict(now)
             if verdict is not None:
                 return verdict
             recover_lost_work(self.tracker, self.backend, now)
-            self._emit(self.tracker.cut(now))
+            if folded:  # a batch when rows came in: the sampler's intervals wait for it (see FOLD_S)
+                self._emit(self.tracker.cut(now))
             self._sum_ahead()
 
     def _sum_ahead(self) -> None:
@@ -127,9 +135,10 @@ class LiveRun:
         sum_ended_blocks(tl)
         self._next_sums = time.monotonic() + SUMS_S
 
-    def _pass(self, now: int) -> None:
-        """One pass: events in, a state sample when due, timeouts, kill escalation."""
-        self._drain(now)
+    def _pass(self, now: int) -> bool:
+        """One pass: events in, a state sample when due, timeouts, kill escalation. True if the
+        worker rows were folded in (see FOLD_S)."""
+        folded = self._drain(now, fold=self._fold_due(now))
         if time.monotonic() >= self._next_sample:
             self.tracker.sampler.sample(now)
             self._next_sample = time.monotonic() + LOOP_S
@@ -137,6 +146,16 @@ class LiveRun:
             enforce_timeouts(self.tracker, self.backend, self.reaper, now, self.config.task_timeout_s)
         self.reaper.escalate()
         self.backend.abandon(self.tracker.take_abandoned())  # tasks the engine ended: no result comes
+        return folded
+
+    def _fold_due(self, now: int) -> bool:
+        """Whether this pass folds the worker rows in (else they wait for a later pass, see FOLD_S):
+        when FOLD_S passed, and whenever the run's state must be up to date: its last events are
+        coming (every result is back), a Stop, a task timeout to enforce (a task that ended in
+        time must not look still running). Exits and the engine's own ends of tasks fold first too
+        (:meth:`_drain`, :meth:`RunTracker.end_tasks`)."""
+        return (now >= self._next_fold or self.submitter.ended.is_set() or self.stop.is_set()
+                or bool(self.config.task_timeout_s))
 
     def _verdict(self, now: int) -> tuple[RunOutcome, str] | None:
         """(outcome, message) when the run is over, else None."""
@@ -168,11 +187,13 @@ class LiveRun:
             return RunOutcome.FAILED, f"{bad} of {self.tracker.timeline.n_tasks} tasks failed or timed out"
         return RunOutcome.COMPLETED, f"all {self.tracker.timeline.n_tasks} tasks done"
 
-    def _drain(self, now: int) -> None:
+    def _drain(self, now: int, fold: bool = True) -> bool:
         """Take in everything waiting: worker datagrams first, then submissions, callbacks, exits.
 
         Datagrams come first so that a worker's last events are in before its exit is handled:
-        a process observed dead has finished every sendto it made.
+        a process observed dead has finished every sendto it made. Their rows are folded in when
+        ``fold`` or an exit or verdict is to be handled (else at a later pass: see FOLD_S); True
+        if they were.
         """
         tracker, backend = self.tracker, self.backend
         # Verdicts before exits: a backend puts a verdict after the exit that caused it, so one
@@ -180,10 +201,14 @@ class LiveRun:
         verdicts = _take_all(backend.verdicts)
         exits = _take_all(backend.exits)
         exits.extend(tracker.kernel_exits())  # exits as the kernel reported them (engine/exit_watch.py)
-        self.startup.receive()  # a start-up failure is reported before the exit it causes
+        if exits:  # a start-up failure is reported before the exit it causes (else: in _verdict)
+            self.startup.receive()
         for batch in self.receiver.receive_all():
             tracker.on_worker_batch(batch, now)
-        tracker.settle(now)
+        fold = fold or bool(exits or verdicts)
+        if fold:
+            tracker.settle(now)
+            self._next_fold = now + int(FOLD_S * 1e9)
         for sub in _take_all(backend.submissions):
             tracker.on_submitted(sub)
         for cb in _take_all(backend.callbacks):
@@ -196,6 +221,7 @@ class LiveRun:
             self.reaper.exited(ex.pid)
         for v in verdicts:
             tracker.end_tasks(np.asarray(v.task_ids, dtype=np.int64), TaskState.FAILED, v.t_ns, v.reason_type, v.reason)
+        return fold
 
     # ---- threads that cannot be stopped ---------------------------------------------------------
 

@@ -78,6 +78,7 @@ class RunTracker:
         self._pending_rows: list[bytes] = []
         self._pending_pids: list[tuple[int, int]] = []
         self._pending_texts: list[TaskText] = []
+        self._rows_in_ns = 0  # when the rows not yet folded in were received
         self._unsent_submitted: deque[tuple[np.ndarray, int]] = deque()  # (ids, t_ns) not yet in a batch
         self._ended = 0  # rows of ends written (at least the tasks ended: see all_finished)
         self._run = run
@@ -183,6 +184,8 @@ class RunTracker:
             baseline = (getattr(h, "cpu_ns", -1), getattr(h, "wait_ns", -1))
             self.sampler.add(lane, h.pid, h.tid, h.ready_ns, baseline if baseline[0] >= 0 else None)
         if b.rows:
+            if not self._pending_rows:
+                self._rows_in_ns = now_ns
             self._pending_rows.append(b.rows)
             self._pending_pids.append((b.pid, len(b.rows) // WIRE_EVENT_DTYPE.itemsize))
         if b.texts:
@@ -190,8 +193,14 @@ class RunTracker:
         for w in b.waits:
             self.span(self.lane_for(b.pid, w.tid, now_ns), w.start_ns, w.end_ns, w.what)
 
+    @property
+    def unsettled(self) -> bool:
+        """Whether rows or texts received wait to be folded in (:meth:`settle`)."""
+        return bool(self._pending_rows or self._pending_texts)
+
     def settle(self, now_ns: int) -> None:
-        """Fold in every row received since the last call (call before handling worker exits)."""
+        """Fold in every row received since the last call (call before handling worker exits;
+        :meth:`end_tasks` does it first: the engine ends tasks on what the workers said)."""
         pending, pids = self._pending_rows, self._pending_pids
         while pending:
             # At most SETTLE_BYTES of rows at a time (a usual drain is one step): the temporaries
@@ -286,7 +295,9 @@ class RunTracker:
             start_ns = spare
         else:
             start_ns = np.where(spans, spare, self.timeline.start_ns[ended])
-        if spans.any():  # a task with a START row (now or before) is RUNNING already: counted there
+        # For a consumer that counts task rows only; a task with a START row (now or before) is
+        # RUNNING already: counted there.
+        if self.task_rows and spans.any():
             self._out_starts_in_ends += int(np.count_nonzero(self.timeline.state[ended[spans]] < _RUNNING))
         return start_ns
 
@@ -355,7 +366,10 @@ class RunTracker:
     # ---- engine decisions -----------------------------------------------------------------------
 
     def end_tasks(self, task_ids: np.ndarray, state: TaskState, now_ns: int, reason_type: str, reason: str) -> None:
-        """End tasks by the engine's decision (timeout, death, lost, cancel), with a reason each."""
+        """End tasks by the engine's decision (timeout, death, lost, cancel), with a reason each.
+        Rows received and not yet folded in are folded first: a task they end is not ended again."""
+        if self.unsettled:
+            self.settle(now_ns)
         tl = self.timeline
         task_ids = task_ids[tl.state[task_ids] < _DONE]
         if not len(task_ids):
@@ -449,8 +463,10 @@ class RunTracker:
                    if info.kind != LaneKind.PARENT and (info.exit_ns < 0 or info.kind == LaneKind.THREAD))
 
     def quiet_since_ns(self) -> int:
-        """The last time anything moved: a task event or a worker announcing itself."""
-        return max(self.last_progress_ns, self.last_hello_ns)
+        """The last time anything moved: a task event or a worker announcing itself (rows not yet
+        folded in count from when they came)."""
+        pending = self._rows_in_ns if self._pending_rows else 0
+        return max(self.last_progress_ns, self.last_hello_ns, pending)
 
     def unfinished(self) -> np.ndarray:
         """Ids of tasks not yet in a terminal state."""
