@@ -1,9 +1,9 @@
 """How often the engine loop wakes while a run goes on (issue 10: its CPU is the workers' on 2 cores).
 
 While tasks are being handed out the loop makes at most one pass per sampling tick, however many
-datagrams the workers send; once every result is back it takes the last events as they arrive,
-so the end of a run is not put off by a tick. Counts, not timings: a loaded machine can only make
-the loop wake less often.
+datagrams the workers send, and folds the workers' rows in once per FOLD_S; once every result is
+back it takes the last events as they arrive, so the end of a run is not put off by a tick.
+Counts, not timings: a loaded machine can only make the loop wake less often.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from engine_helpers import run_config
 
 import procviz.engine.run_loop as run_loop
 from procviz.engine.channel import EventReceiver
+from procviz.engine.events import TaskState
+from procviz.engine.tracker import RunTracker
 
 
 def test_the_loop_makes_at_most_one_pass_per_tick_while_tasks_are_handed_out(monkeypatch) -> None:
@@ -67,3 +69,32 @@ def test_the_submitters_end_cuts_the_pause_short() -> None:
         assert time.monotonic() - t0 < 15.0
     finally:
         receiver.close()
+
+
+def test_worker_rows_are_folded_in_once_per_fold_period_while_tasks_are_handed_out(monkeypatch) -> None:
+    """A fold costs the engine about the same CPU however few rows it takes: while tasks are
+    handed out, rows wait for the next FOLD_S (the datagrams are still received every pass)."""
+    folds: list[tuple[float, bool]] = []  # (when, submitter alive) of each fold that took rows in
+    real = RunTracker.settle
+
+    def counted(self, now_ns):
+        if self.unsettled:
+            folds.append((time.monotonic(), not submitter_ended[0].is_set()))
+        return real(self, now_ns)
+
+    submitter_ended: list[threading.Event] = []
+    real_loop = run_loop.LiveRun._loop
+
+    def loop(self):
+        submitter_ended.append(self.submitter.ended)
+        return real_loop(self)
+
+    monkeypatch.setattr(RunTracker, "settle", counted)
+    monkeypatch.setattr(run_loop.LiveRun, "_loop", loop)
+    # 2 workers flushing a datagram every ~10 ms each: a fold per pass would be one per LOOP_S
+    result = run_config({"workers": 2, "workload": {"kind": "cpu", "count": 400, "duration_ms": 2}})
+    assert result.outcome == "completed", result.message
+    assert result.timeline.state_counts()[TaskState.DONE] == 400
+    busy = [t for t, alive in folds if alive]
+    assert len(busy) >= 3  # the check sees the loop at work
+    assert len(busy) - 1 <= (busy[-1] - busy[0]) / run_loop.FOLD_S + 1

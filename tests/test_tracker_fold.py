@@ -1,0 +1,60 @@
+"""Rows the engine received but has not folded in yet (it folds every FOLD_S while tasks are
+handed out) never change a decision: the engine's own ends of tasks fold them first, and a run
+with rows waiting is not quiet."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from procviz.engine.events import WIRE_EVENT_STRUCT, EventKind, RunInfo, Submitted, TaskState, WorkerBatch, WorkerHello
+from procviz.engine.sampler import StateSampler
+from procviz.engine.tracker import RunTracker
+
+T0 = 10**12
+PID = 4242
+
+
+def _tracker(n: int) -> RunTracker:
+    run = RunInfo(n_tasks=n, t0_ns=T0, config={"workers": 1, "workload": {"kind": "cpu"}}, host="h",
+                  cpu_count=2, schedstat=True)
+    tracker = RunTracker(run, StateSampler(watch_exits=False, machine=False))
+    tracker.on_submitted(Submitted(np.arange(n), T0))
+    return tracker
+
+
+def _spans(tasks: range, seq: int) -> WorkerBatch:
+    """A datagram of SPAN rows (whole tasks: end, with the start in ``spare``), as workers send."""
+    buf = bytearray(WIRE_EVENT_STRUCT.size * len(tasks))
+    for k, task in enumerate(tasks):
+        start = T0 + 1000 * task
+        WIRE_EVENT_STRUCT.pack_into(buf, k * WIRE_EVENT_STRUCT.size, EventKind.SPAN, TaskState.DONE, PID, task,
+                                    start + 500, 400, 50, start)
+    hello = WorkerHello(PID, PID, T0, T0 + 1, True) if seq == 0 else None
+    return WorkerBatch(PID, seq, bytes(buf), hello=hello)
+
+
+def test_the_engines_ends_of_tasks_fold_the_rows_received_first() -> None:
+    """A Stop (or a failure) ends every unfinished task: one whose end was received but not yet
+    folded in is done, not cancelled."""
+    tracker = _tracker(10)
+    tracker.on_worker_batch(_spans(range(0, 4), 0), T0 + 10_000)
+    tracker.settle(T0 + 10_000)
+    tracker.on_worker_batch(_spans(range(4, 7), 1), T0 + 20_000)  # received, not folded in
+    assert tracker.unsettled
+    tracker.end_tasks(tracker.unfinished(), TaskState.CANCELLED, T0 + 30_000, "Cancelled", "stopped")
+    counts = tracker.timeline.state_counts()
+    assert counts[TaskState.DONE] == 7 and counts[TaskState.CANCELLED] == 3
+    assert not tracker.unsettled
+    assert (tracker.timeline.end_ns[4:7] == T0 + 1000 * np.arange(4, 7) + 500).all()
+
+
+def test_rows_waiting_to_be_folded_in_are_progress() -> None:
+    """The stall rule (no progress for a while after a worker died) must not fire while rows wait."""
+    tracker = _tracker(10)
+    tracker.on_worker_batch(_spans(range(0, 2), 0), T0 + 10_000)
+    tracker.settle(T0 + 10_000)
+    assert tracker.quiet_since_ns() == T0 + 10_000
+    tracker.on_worker_batch(_spans(range(2, 4), 1), T0 + 5_000_000_000)
+    assert tracker.quiet_since_ns() == T0 + 5_000_000_000
+    tracker.settle(T0 + 5_000_000_001)
+    assert tracker.quiet_since_ns() == T0 + 5_000_000_001
