@@ -213,6 +213,11 @@ def ab(rev: str, rounds: int, args: list[str]) -> None:
     for key in AB_FIGURES:
         row(key.strip(), [g["cpu"].get(key, float("nan")) for g in got[this]],
             [g["cpu"].get(key, float("nan")) for g in got[commit]])
+    def pool_handler(g: dict[str, Any]) -> float:  # spins while results wait for its result thread
+        return sum(v for k, v in g["cpu"].items() if k.endswith("(Pool._handle_workers)"))
+
+    row("multiprocessing.Pool's worker handler thread", [pool_handler(g) for g in got[this]],
+        [pool_handler(g) for g in got[commit]])
     row("wall", [g["wall"] for g in got[this]], [g["wall"] for g in got[commit]])
     key = "  of which sampler.sample (worker states)"  # one per tick: the loop's passes, about
     row("CPU per sampler tick (engine loop / ticks)",

@@ -47,8 +47,11 @@ SUMS_S = 0.25  # how often a big run's ended blocks are summed ahead (LiveRun._s
 # a fold costs ~0.1-0.25 ms of CPU however few rows it takes (numpy's per-call cost, ~40 calls),
 # and at a pass per tick most folds take a few dozen rows. Datagrams are still received every pass
 # (a Unix datagram socket queues only net.unix.max_dgram_qlen of them, 10 by default, before the
-# workers' sendto blocks). Rows are folded at once whenever a decision needs them (see _fold_due).
+# workers' sendto blocks). Rows are folded at once whenever a decision needs them (see _fold_due),
+# and once FOLD_BYTES of them wait: then the fold's cost is the rows', not the call's, and a bigger
+# fold only holds the GIL longer (and a Pool's worker handler spins while its results wait).
 FOLD_S = 0.06
+FOLD_BYTES = 64 * 1024  # ~1400 rows
 
 
 def new_tracker(run: RunInfo) -> RunTracker:
@@ -152,8 +155,8 @@ class LiveRun:
         """Whether this pass folds the worker rows in (else they wait for a later pass, see FOLD_S):
         when FOLD_S passed, and whenever the run's state must be up to date: its last events are
         coming (every result is back), a Stop, a task timeout to enforce (a task that ended in
-        time must not look still running). Exits and the engine's own ends of tasks fold first too
-        (:meth:`_drain`, :meth:`RunTracker.end_tasks`)."""
+        time must not look still running). :meth:`_drain` folds before exits and verdicts and
+        once FOLD_BYTES wait, :meth:`RunTracker.end_tasks` before the engine ends tasks."""
         return (now >= self._next_fold or self.submitter.ended.is_set() or self.stop.is_set()
                 or bool(self.config.task_timeout_s))
 
@@ -205,7 +208,7 @@ class LiveRun:
             self.startup.receive()
         for batch in self.receiver.receive_all():
             tracker.on_worker_batch(batch, now)
-        fold = fold or bool(exits or verdicts)
+        fold = fold or bool(exits or verdicts) or tracker.unsettled_bytes >= FOLD_BYTES
         if fold:
             tracker.settle(now)
             self._next_fold = now + int(FOLD_S * 1e9)

@@ -79,6 +79,7 @@ class RunTracker:
         self._pending_pids: list[tuple[int, int]] = []
         self._pending_texts: list[TaskText] = []
         self._rows_in_ns = 0  # when the rows not yet folded in were received
+        self.unsettled_bytes = 0  # their size
         self._unsent_submitted: deque[tuple[np.ndarray, int]] = deque()  # (ids, t_ns) not yet in a batch
         self._ended = 0  # rows of ends written (at least the tasks ended: see all_finished)
         self._run = run
@@ -187,6 +188,7 @@ class RunTracker:
             if not self._pending_rows:
                 self._rows_in_ns = now_ns
             self._pending_rows.append(b.rows)
+            self.unsettled_bytes += len(b.rows)
             self._pending_pids.append((b.pid, len(b.rows) // WIRE_EVENT_DTYPE.itemsize))
         if b.texts:
             self._pending_texts.extend(b.texts)
@@ -202,6 +204,7 @@ class RunTracker:
         """Fold in every row received since the last call (call before handling worker exits;
         :meth:`end_tasks` does it first: the engine ends tasks on what the workers said)."""
         pending, pids = self._pending_rows, self._pending_pids
+        self.unsettled_bytes = 0
         while pending:
             # At most SETTLE_BYTES of rows at a time (a usual drain is one step): the temporaries
             # of a backlog's drain stay bounded, not three times the backlog.
