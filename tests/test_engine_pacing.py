@@ -98,3 +98,20 @@ def test_worker_rows_are_folded_in_once_per_fold_period_while_tasks_are_handed_o
     busy = [t for t, alive in folds if alive]
     assert len(busy) >= 3  # the check sees the loop at work
     assert len(busy) - 1 <= (busy[-1] - busy[0]) / run_loop.FOLD_S + 1
+
+
+def test_a_pass_folds_the_rows_in_once_fold_bytes_of_them_wait(monkeypatch) -> None:
+    """A big run's fold costs its rows, not the call: it is not put off (FOLD_BYTES)."""
+    left: list[bool] = []  # after each pass: whether rows were left waiting
+    real = run_loop.LiveRun._pass
+
+    def checked(self, now):
+        folded = real(self, now)
+        left.append(self.tracker.unsettled)
+        return folded
+
+    monkeypatch.setattr(run_loop.LiveRun, "_pass", checked)
+    monkeypatch.setattr(run_loop, "FOLD_BYTES", 1)  # any row: fold at every pass
+    result = run_config({"workers": 2, "workload": {"kind": "cpu", "count": 200, "duration_ms": 2}})
+    assert result.outcome == "completed", result.message
+    assert len(left) >= 5 and not any(left)
