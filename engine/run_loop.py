@@ -6,7 +6,8 @@ imports are done while the spawned workers boot, not before. The metrics, needed
 run is over, are imported while the workers exit (:meth:`LiveRun._shutdown`).
 
 Each loop pass: wait (at most LOOP_S) for datagrams, :meth:`LiveRun._pass` (take events in, sample,
-apply the rules), then decide whether the run is over (:meth:`LiveRun._verdict`). Where things plug
+apply the rules; the workers' rows are folded in every FOLD_S, see there), then decide whether the
+run is over (:meth:`LiveRun._verdict`). Where things plug
 in: how the loop waits is the one ``receiver.wait_for_events`` line in :meth:`LiveRun._loop`; what
 happens when a worker exits is the exit loop at the end of :meth:`LiveRun._drain`; what happens once
 at the end of a run is :func:`finish`.
