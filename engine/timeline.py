@@ -213,7 +213,10 @@ class Timeline:
         self.spans.append(batch.spans)
         self.machine.append(batch.machine)
         for text in batch.texts:
-            self.texts[text.task_id] = text
+            # Only a task the run has: a text of another would be written into files that every
+            # reader (procviz's own included) then refuses.
+            if 0 <= text.task_id < self.n_tasks:
+                self.texts[text.task_id] = text
         if batch.status is not None:
             self.status = batch.status
         if batch.now_ns:

@@ -135,3 +135,17 @@ def test_growable_columns_keep_every_row() -> None:
     for i in range(100):
         cols.append(np.array([(i,)], dtype=cols.data.dtype))
     assert cols.data["a"].tolist() == list(range(100))
+
+
+def test_a_text_of_a_task_the_run_has_not_is_not_kept(tmp_path) -> None:
+    """Kept, it was written into files every reader then refused (procviz's own included)."""
+    from procviz.engine.events import TaskText
+    from procviz.engine.formats import read_timeline, write_timeline
+
+    tl = two_lane_run()
+    tl.apply(EngineBatch(texts=(TaskText(1, "error", "ValueError", "bad"), TaskText(4, "error", "X", "no such"),
+                                TaskText(-1, "error", "X", "none"))))
+    assert sorted(tl.texts) == [1]
+    path = tmp_path / "t.json"
+    write_timeline(tl, path)
+    assert sorted(read_timeline(path).texts) == [1]
