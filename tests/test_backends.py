@@ -73,8 +73,11 @@ def test_process_per_task_shows_a_new_span_per_task(start_method: str) -> None:
         assert lane.created_ns < lane.ready_ns  # process creation to hello: the "new" state
         assert lane.ready_ns <= tl.start_ns[task] <= tl.end_ns[task] <= lane.exit_ns
         assert lane.exit_code == 0 and "daemon" in lane.name
-    # never more than `workers` processes at once (kernel creation times have 10 ms steps: use ready)
-    assert max_overlap(np.array([lane.ready_ns for lane in lanes]), np.array([lane.exit_ns for lane in lanes])) <= 2
+    # Never more than `workers` processes at once. Each is alive at least from its hello to its
+    # task's end, both stamped by the worker itself (kernel creation times have 10 ms steps, and
+    # an exit is stamped when the engine hears of it: up to ~100 ms late at load 5+, which once
+    # made three overlap).
+    assert max_overlap(np.array([lane.ready_ns for lane in lanes]), tl.end_ns.copy()) <= 2
 
 
 def test_thread_pool_cpu_tasks_wait_for_the_gil() -> None:
