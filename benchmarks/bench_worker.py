@@ -16,6 +16,11 @@ callgrind), in one process: ``run_chunk`` over the same tasks against the bare l
 held off (the recording thread sends full batches itself), so the count depends neither on timing
 nor on load; the kernel's side of a clock read (a system call here) is not in it. ``--against
 DIR`` counts the procviz checkout in DIR (``DIR/procviz``) the same way, for an A/B.
+
+``--per-run`` measures whole worker lives instead: each round starts a fresh spawn Pool (bare, and
+with procviz's initializer), runs the tasks (``--kind cpu|sleep|function``, ``--ms`` each,
+``--chunksize 0`` for the Pool's default), closes and joins it; the figure is the workers' CPU
+(``RUSAGE_CHILDREN``: every thread, start-up, flusher and exit included) added per run.
 """
 
 from __future__ import annotations
@@ -58,28 +63,32 @@ def _drain(sock: socket.socket) -> None:
             return
 
 
-def _plan(kind: str, n: int, chunksize: int) -> Any:
+def _plan(kind: str, n: int, chunksize: int | None, ms: float = 0.0, workers: int = 2) -> Any:
     # Imported here, not at the top: spawn workers import this file as their main module, and must
     # import only what a user's script and procviz's workers do (no numpy).
     from procviz.engine.config import parse_config
     from procviz.engine.plan import build_plan
 
-    workload: dict[str, Any] = {"kind": "cpu", "count": n, "duration_ms": 0.0}
+    workload: dict[str, Any] = {"kind": kind, "count": n, "duration_ms": ms}
     if kind == "function":
         workload = {"kind": "function", "count": n, "function": "procviz.engine.worker.demo_tasks:noop"}
-    return build_plan(parse_config({"backend": "pool", "workers": 2, "chunksize": chunksize, "workload": workload}))
+    return build_plan(parse_config({"backend": "pool", "workers": workers, "chunksize": chunksize,
+                                    "workload": workload}))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the rounds and print the figure."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=200_000)
-    ap.add_argument("--chunksize", type=int, default=1000)
+    ap.add_argument("--chunksize", type=int, default=1000, help="0: the Pool's default")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--kind", choices=("cpu", "function"), default="cpu",
+    ap.add_argument("--kind", choices=("cpu", "sleep", "function"), default="cpu",
                     help="cpu: the built-in kind with 0 ms (its task reads the thread clock twice); "
-                         "function: demo_tasks:noop with no arguments")
+                         "function: demo_tasks:noop with no arguments; sleep: with --per-run only")
+    ap.add_argument("--per-run", action="store_true",
+                    help="whole worker lives: start, tasks, exit (see the module docstring)")
+    ap.add_argument("--ms", type=float, default=0.0, help="with --per-run: each task's duration (cpu, sleep)")
     ap.add_argument("--instructions", action="store_true", help="count instructions under valgrind (see above)")
     ap.add_argument("--against", metavar="DIR", help="with --instructions: also count the procviz in DIR/procviz")
     ap.add_argument("--count-one", nargs=2, metavar=("MODE", "N"), help=argparse.SUPPRESS)  # valgrind's child
@@ -89,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.instructions:
         return _instructions(args)
+    if args.per_run:
+        return _per_run(args, _plan(args.kind, args.tasks, args.chunksize or None, args.ms, args.workers))
     from procviz.engine.worker.startup import bootstrap
 
     plan = _plan(args.kind, args.tasks, args.chunksize)
@@ -143,6 +154,52 @@ def _rounds(args: argparse.Namespace, plan: Any, bare_pool: Any, pv_pool: Any,
         diffs.append(runs["procviz"] - runs["bare"])
         bares.append(runs["bare"])
     return diffs, bares
+
+
+def _per_run(args: argparse.Namespace, plan: Any) -> int:
+    """Print the workers' CPU of whole runs (start, tasks, exit), bare against measured, alternated."""
+    import resource
+
+    from procviz.engine.backends.pool import map_plan
+    from procviz.engine.worker.startup import bootstrap
+
+    fn = _resolve(plan.function)
+    bare_args = [args.ms] * args.tasks if args.kind != "function" else range(args.tasks)
+    cs = args.chunksize or None
+
+    def children_cpu() -> float:
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru.ru_utime + ru.ru_stime
+
+    runs: dict[str, list[float]] = {"bare": [], "procviz": []}
+    with tempfile.TemporaryDirectory(prefix="procviz-bench-worker-") as tmp:
+        address = os.path.join(tmp, "events.sock")
+        sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sink.bind(address)
+        sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        threading.Thread(target=_drain, args=(sink,), daemon=True).start()
+        ctx = multiprocessing.get_context("spawn")
+        for r in range(args.rounds):
+            for mode in (("bare", "procviz") if r % 2 == 0 else ("procviz", "bare")):
+                c0 = children_cpu()
+                if mode == "bare":
+                    pool = ctx.Pool(args.workers)
+                    pool.map_async(fn, bare_args, chunksize=cs).get(TIMEOUT_S)
+                else:
+                    pool = ctx.Pool(args.workers, initializer=bootstrap, initargs=(address, plan.function))
+                    map_plan(pool, plan, TIMEOUT_S)
+                pool.close()
+                pool.join()
+                runs[mode].append(children_cpu() - c0)
+        sink.close()
+    diffs = [p - b for p, b in zip(runs["procviz"], runs["bare"], strict=True)]
+    print(f"{args.kind} {args.ms} ms x {args.tasks} tasks, chunksize {cs or 'default'}, {args.workers} spawn "
+          f"workers, {args.rounds} rounds, whole worker lives, load {os.getloadavg()[0]:.1f}")
+    print(f"bare workers' CPU per run: {statistics.median(runs['bare']) * 1e3:.1f} ms")
+    print(f"workers' CPU added per run: {statistics.median(diffs) * 1e3:.1f} ms "
+          f"({min(diffs) * 1e3:.1f} to {max(diffs) * 1e3:.1f}); "
+          f"ratio {statistics.median(runs['procviz']) / statistics.median(runs['bare']):.3f}")
+    return 0
 
 
 def _instructions(args: argparse.Namespace) -> int:
