@@ -12,7 +12,6 @@ exactly what the tutorials' "more processes than cores" lesson is about.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 import tempfile
@@ -73,7 +72,6 @@ def mixed(ms: float, slice_ms: float = 5.0) -> None:
             time.sleep(min(slice_ms / 1000.0, left))
 
 
-log = logging.getLogger(__name__)
 _cache: dict[str, Callable[..., Any]] = {}
 
 # Before procviz installed as one package its modules were top-level ``engine.*``; files and presets
@@ -134,7 +132,6 @@ def import_user_module(name: str) -> ModuleType:
     finally:
         if not own and sys.path and sys.path[0] == folder:
             sys.path.append(sys.path.pop(0))
-    log.debug("%s imported from %s", name, getattr(module, "__file__", "?"))
     return module
 
 
