@@ -54,6 +54,9 @@ def _cpu_ns(pids: list[int]) -> int:
     return total
 
 
+_received = [0]  # datagrams drained so far
+
+
 def _drain(sock: socket.socket) -> None:
     buf = bytearray(512 * 1024)
     while True:
@@ -61,6 +64,7 @@ def _drain(sock: socket.socket) -> None:
             sock.recv_into(buf)
         except OSError:
             return
+        _received[0] += 1
 
 
 def _plan(kind: str, n: int, chunksize: int | None, ms: float = 0.0, workers: int = 2) -> Any:
@@ -172,6 +176,7 @@ def _per_run(args: argparse.Namespace, plan: Any) -> int:
         return ru.ru_utime + ru.ru_stime
 
     runs: dict[str, list[float]] = {"bare": [], "procviz": []}
+    datagrams: list[int] = []
     with tempfile.TemporaryDirectory(prefix="procviz-bench-worker-") as tmp:
         address = os.path.join(tmp, "events.sock")
         sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -181,7 +186,7 @@ def _per_run(args: argparse.Namespace, plan: Any) -> int:
         ctx = multiprocessing.get_context("spawn")
         for r in range(args.rounds):
             for mode in (("bare", "procviz") if r % 2 == 0 else ("procviz", "bare")):
-                c0 = children_cpu()
+                c0, d0 = children_cpu(), _received[0]
                 if mode == "bare":
                     pool = ctx.Pool(args.workers)
                     pool.map_async(fn, bare_args, chunksize=cs).get(TIMEOUT_S)
@@ -191,6 +196,9 @@ def _per_run(args: argparse.Namespace, plan: Any) -> int:
                 pool.close()
                 pool.join()
                 runs[mode].append(children_cpu() - c0)
+                if mode == "procviz":
+                    time.sleep(0.05)  # the last datagrams land
+                    datagrams.append(_received[0] - d0)
         sink.close()
     diffs = [p - b for p, b in zip(runs["procviz"], runs["bare"], strict=True)]
     print(f"{args.kind} {args.ms} ms x {args.tasks} tasks, chunksize {cs or 'default'}, {args.workers} spawn "
@@ -198,7 +206,8 @@ def _per_run(args: argparse.Namespace, plan: Any) -> int:
     print(f"bare workers' CPU per run: {statistics.median(runs['bare']) * 1e3:.1f} ms")
     print(f"workers' CPU added per run: {statistics.median(diffs) * 1e3:.1f} ms "
           f"({min(diffs) * 1e3:.1f} to {max(diffs) * 1e3:.1f}); "
-          f"ratio {statistics.median(runs['procviz']) / statistics.median(runs['bare']):.3f}")
+          f"ratio {statistics.median(runs['procviz']) / statistics.median(runs['bare']):.3f}; "
+          f"{statistics.median(datagrams):.0f} datagrams per run")
     return 0
 
 

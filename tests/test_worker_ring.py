@@ -12,6 +12,7 @@ import os
 import pickle
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +37,13 @@ def flaky(task_id: int) -> int | None:
     if task_id % FAIL_EVERY == 0:
         raise ValueError(f"task {task_id} refused")
     return task_id if task_id % RESULT_EVERY == 0 else None
+
+
+def slow_flaky(task_id: int) -> None:
+    """A task long enough for the schedstat loop (instrument.FINE_NS) that fails now and then."""
+    time.sleep(0.0005)
+    if task_id % 5 == 3:
+        raise ValueError(f"task {task_id} refused")
 
 
 def flushes_inside(task_id: int) -> None:
@@ -142,6 +150,26 @@ def test_a_task_seen_running_by_a_flush_has_its_start_sent_once(sink: _Sink) -> 
         k_start = int(np.flatnonzero((rows["kind"] == EventKind.START) & (rows["task_id"] == t))[0])
         k_span = int(np.flatnonzero((rows["kind"] == EventKind.SPAN) & (rows["task_id"] == t))[0])
         assert k_start < k_span and rows["t_ns"][k_start] == rows["spare"][k_span]
+
+
+def test_tasks_of_the_schedstat_loop_travel_with_their_failures_and_run_queue_wait(sink: _Sink) -> None:
+    n = 60
+    instrument.run_chunk(f"{__name__}:slow_flaky", False, (range(n), None, [(t,) for t in range(n)]))
+    instrument.run_chunk(f"{__name__}:slow_flaky", False, (range(n, 2 * n), None, [(t,) for t in range(n, 2 * n)]))
+    instrument.disconnect_threads()
+    batches = sink.close()
+    rows = _rows(batches)
+    spans = rows[rows["kind"] == EventKind.SPAN]
+    assert spans["task_id"].tolist() == list(range(2 * n))
+    failed = spans["task_id"][spans["status"] == TaskState.FAILED].tolist()
+    assert failed == [t for t in range(2 * n) if t % 5 == 3]
+    assert sorted(text.task_id for b in batches for text in b.texts) == failed
+    wall = spans["t_ns"] - spans["spare"]
+    # Every task is long enough for its run-queue wait to be measured (the first may follow short
+    # tasks of an earlier test on this thread: it then says -1, unmeasured, and hands over).
+    assert (spans["ready_ns"][1:] >= 0).all() and spans["ready_ns"][0] >= -1
+    assert (spans["cpu_ns"] > 0).all() and (spans["cpu_ns"] + spans["ready_ns"].clip(0) <= wall).all()
+    assert (spans["spare"][1:] >= spans["t_ns"][:-1]).all()  # one after another, windows apart
 
 
 def _packed(events: list[tuple[int, int, int, int, int]]) -> bytes:

@@ -19,6 +19,7 @@ where one that pickles but cannot be unpickled would kill the pool's result thre
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import reprlib
 import signal
@@ -66,6 +67,8 @@ ChunkItem = tuple[Sequence[int], tuple[Any, ...] | None, Sequence[tuple[Any, ...
 
 _recorder: Recorder | None = None
 _thread_local = threading.local()
+_UNKNOWN: Any = object()
+_task_queue: Any = _UNKNOWN  # this Pool worker's task queue (see _no_task_waits), once looked up
 
 
 def _meter() -> ThreadMeter:
@@ -83,9 +86,10 @@ def _reader() -> SchedstatReader:
 def _forget_after_fork() -> None:
     # A forked child must not reuse the parent's descriptors (they name the parent's thread) nor
     # its socket and flusher thread.
-    global _recorder, _thread_local
+    global _recorder, _thread_local, _task_queue
     _recorder = None
     _thread_local = threading.local()
+    _task_queue = _UNKNOWN
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
@@ -236,7 +240,40 @@ def run_chunk(function: str, report: bool, chunk: ChunkItem) -> None:
             pass
     finally:
         meter.busy = False
+    # Between chunks: send now if a send is due, or if no task waits for this worker (the end of a
+    # run, or the pool's parent lagging): its last rows need not wait for the flusher.
+    if _monotonic_ns() - rec.last_flush_ns >= FLUSH_NS or _no_task_waits():
+        rec.flush()
     return None
+
+
+def _no_task_waits() -> bool:
+    """Whether this ``multiprocessing.Pool`` worker's task queue is empty right now (one poll of its
+    pipe); False in any other process or thread, where it cannot be told."""
+    global _task_queue
+    queue = _task_queue
+    if queue is _UNKNOWN:
+        queue = _task_queue = _pool_task_queue()
+    if queue is None:
+        return False
+    try:
+        return bool(queue.empty())
+    except (OSError, ValueError, EOFError):  # the pool is closing its pipes
+        return False
+
+
+def _pool_task_queue() -> Any:
+    """The queue a ``multiprocessing.Pool`` worker process takes its tasks from (the first argument
+    of its process's target, ``multiprocessing.pool.worker``); None elsewhere. (An executor's
+    call queue is fed a task or two at a time: empty between tasks without being the end.)"""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    proc = multiprocessing.current_process()
+    target, args = getattr(proc, "_target", None), getattr(proc, "_args", ())
+    if getattr(target, "__module__", "") != "multiprocessing.pool" or getattr(target, "__name__", "") != "worker":
+        return None
+    queue = args[0] if args else None
+    return queue if callable(getattr(queue, "empty", None)) else None
 
 
 def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: Iterator[Any]) -> bool:
@@ -291,32 +328,50 @@ def _run_fine(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: I
     """Run ``tasks`` while each lasts at least FINE_NS, reading schedstat (run-queue wait too);
     True if one did not (the rest go to :func:`_run_coarse`), False once they are all done.
 
-    A task that begins when nothing was sent for FLUSH_S has its START sent at once (a long task
-    shows as running without the flusher's latency). Per task cost matters little here: each task
-    is at least 200 us long.
+    Between two tasks, once FLUSH_S has passed since the last send, this thread sends itself
+    (outside every task's windows: a send is procviz's cost, not a task's); the flusher announces
+    a long task's START (see recorder.py). The row is packed as in :func:`_run_coarse`.
     """
-    slot, fd, mono, pread = meter.ids, meter.fd, _monotonic_ns, _pread
+    slot, fd, mono, pread, pack = meter.ids, meter.fd, _monotonic_ns, _pread, _pack_payload
+    thread_time, ring, off, row = _thread_time_ns, meter.ring, meter.off, ROW
+    base, stop = meter.room(off)
+    base -= PAYLOAD_OFFSET
+    due = rec.last_flush_ns + FLUSH_NS
     for task_id, args in tasks:
         t0 = mono()
         meter.t0 = t0
         slot[0] = task_id
-        if t0 - rec.last_flush_ns >= FLUSH_NS:
-            rec.flush()
-        f = pread(fd, 96, 0).split()
-        c0, r0 = int(f[0]), int(f[1])
-        error = None
+        # On-CPU from the thread's CPU clock: schedstat's own on-CPU field lags for a running
+        # thread (the kernel brings it up to date at a tick or a switch: a read could count up to
+        # a tick of the time before the task); its run-queue wait is whole while the thread runs.
+        c0 = thread_time()
+        r0 = int(pread(fd, 96, 0).split()[1])
+        status = _DONE
         try:
             result = fn(*args)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes data, SystemExit included
-            result, error = None, exc
-        f = pread(fd, 96, 0).split()
+            result, status = exc, _FAILED
+            ring[off - base - PAYLOAD_OFFSET + 1] = _FAILED  # the row's status byte, before it is published
+        c1 = thread_time()
+        r1 = int(pread(fd, 96, 0).split()[1])
         t1 = mono()
-        meter.put(_DONE if error is None else _FAILED, task_id, t1, int(f[0]) - c0, int(f[1]) - r0, t0)
-        if error is not None or (report and result is not None):
-            rec.add_text(_task_text(task_id, result, error))
+        pack(ring, off - base, task_id, t1, c1 - c0, r1 - r0, t0)
+        off += row
+        meter.off = off  # published
+        if status != _DONE:
+            meter.failed.append(off - row)
+            rec.add_text(_task_text(task_id, None, result))
+        elif report and result is not None:
+            rec.add_text(_task_text(task_id, result, None))
         if t1 - t0 < FINE_NS:
             meter.fine = False
             return True
+        if off >= stop or t1 >= due:
+            if t1 - rec.last_flush_ns >= FLUSH_NS:  # not sent by another thread meanwhile
+                rec.flush()
+            base, stop = meter.room(off)
+            base -= PAYLOAD_OFFSET
+            due = rec.last_flush_ns + FLUSH_NS
     return False
 
 

@@ -4,10 +4,17 @@ Each thread that runs tasks packs one 48-byte SPAN row per task (its start, end,
 run-queue wait) into its own ring (:class:`ThreadMeter`); a :class:`Recorder` takes the rings'
 rows and sends them to the engine as :class:`WorkerBatch` datagrams:
 
-* from a flusher thread, every ``FLUSH_S`` while any thread is inside a chunk of tasks (so a
-  long task shows as running while it runs, and ended tasks show within ``FLUSH_S``);
-* from the recording thread itself once ``FLUSH_ROWS`` rows wait (tiny tasks fill a batch in a
-  few milliseconds);
+* from the recording thread itself, between tasks: once ``FLUSH_ROWS`` rows wait (tiny tasks
+  fill a batch in a few milliseconds), after a task of at least ``FINE_NS`` that ends ``FLUSH_S``
+  after the last send, and at the end of a chunk when the pool's task queue is empty (the end of a run: its last rows go
+  at once) or ``FLUSH_S`` has passed;
+* from a flusher thread, which looks every ``FLUSH_S`` while a thread is inside a chunk of tasks
+  and sends only what the recording threads could not: the START of a task running for
+  ``FLUSH_S / 2`` (a long task shows as running while it runs), rows that waited 1.5 ``FLUSH_S``
+  (a chunk of tasks shorter than ``FINE_NS``, which look at no clock between tasks but their own).
+  A recording thread's own send costs it a few microseconds; a flusher's, when the recording
+  thread runs Python, also two hand-overs of the GIL (the flusher waits for it, the task's thread
+  waits to get it back), so the flusher leaves the sending to the recording threads;
 * at exit (normal exit through a multiprocessing finalizer; SIGTERM through a handler that
   flushes and then dies by the same signal, so exit codes stay true).
 
@@ -52,7 +59,10 @@ from procviz.engine.worker.wire import (
 # two workers of no-op tasks fill ~13 batches of 2048 rows in 20 ms (their sends then block), ~6 of 4096.
 FLUSH_ROWS = 4096
 RING_ROWS = 2 * FLUSH_ROWS  # a thread goes on recording while a batch is being sent
-FLUSH_S = 0.010
+# Rows wait at most about this long for a send. The engine folds rows into its timeline every 60 ms
+# and the window repaints at ~30 Hz: a shorter wait shows nothing sooner, and every send costs the
+# worker CPU (and a GIL hand-over when the flusher sends); 10 ms cost a 10 ms-task run ~+0.5 % CPU.
+FLUSH_S = 0.025
 FLUSH_NS = int(FLUSH_S * 1e9)
 MAX_TEXT_BYTES = 64 * 1024  # texts per datagram before it is sent (see channel.MAX_DATAGRAM)
 ROW = WIRE_EVENT_STRUCT.size
@@ -128,15 +138,6 @@ class ThreadMeter:
         else:  # another thread is sending: go on, and ask again a little later
             stop = min(taken + RING_BYTES, off + RETRY_BYTES)
         return base, min(stop, base + RING_BYTES)
-
-    def put(self, status: int, *fields: int) -> None:
-        """Write one SPAN row (``status, task_id, t_ns, cpu_ns, ready_ns, spare``: the slow paths')."""
-        off = self.off
-        base, _ = self.room(off)
-        ROW_PACKER.pack_into(self.ring, off - base, _SPAN, status, self.tid, *fields)
-        if status != _DONE:
-            self.failed.append(off)
-        self.off = off + ROW
 
     def restore_status(self, taken: int) -> None:
         """Put DONE back in the status byte of the rows noted in ``failed`` that lie below
@@ -342,10 +343,11 @@ class Recorder:
                 return
             time.sleep(FLUSH_S)  # let a batch gather
             now = time.monotonic_ns()
-            if now - self.last_flush_ns >= FLUSH_NS // 2 or self._long_task_unannounced(now):
+            if now - self.last_flush_ns >= FLUSH_NS + FLUSH_NS // 2 or self._long_task_unannounced(now):
                 self.flush()
-            # else: a recording thread sent full batches itself just now (tiny tasks fill one in a
-            # few ms); a partial batch from here would only cost a datagram more.
+            # else: a recording thread sent lately (it sends between its tasks once FLUSH_S passed;
+            # the half period more leaves it the time to): a send from here would cost a datagram
+            # and two GIL hand-overs more.
             if not self._busy():
                 # Idle: wait to be armed again. A chunk beginning now either sees _armed False and
                 # arms, or set its meter busy before the check below, which then keeps watching.
