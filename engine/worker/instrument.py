@@ -5,9 +5,9 @@ sends the events that :func:`run_chunk` records; see :mod:`procviz.engine.worker
 and when rows travel.
 
 Per task, :func:`run_chunk` (a whole Pool chunk in one call; :func:`run_task` is a chunk of one)
-reads ``time.monotonic_ns()`` and either ``time.thread_time_ns()`` or the thread's own
-``/proc/thread-self/schedstat`` (run-queue wait too) at start and end, and packs one SPAN row: the
-task's start, end, CPU and run-queue wait. Waiting (blocked) time is derived later as
+reads ``time.monotonic_ns()`` and ``time.thread_time_ns()`` (and, for tasks of at least
+``FINE_NS``, the run-queue wait in the thread's own ``/proc/thread-self/schedstat``) at start and
+end, and packs one SPAN row: the task's start, end, CPU and run-queue wait. Waiting (blocked) time is derived later as
 wall - cpu - ready. Where schedstat is missing, or the task came after one shorter than
 ``FINE_NS``, ready is sent as -1: unmeasured, never invented.
 
@@ -170,6 +170,7 @@ def announce_thread(kind: LaneKind, name: str = "") -> None:
     now = time.monotonic_ns()
     reader = _reader()
     assert _recorder is not None
+    _thread_time_ns()  # brings the kernel's count of this thread's on-CPU time up to date for the read
     cpu, wait = reader.read() if reader.available else (-1, -1)  # the engine's baseline at ready_ns
     _recorder.hello(WorkerHello(
         pid=pid, tid=threading.get_native_id(), created_ns=created if created is not None else now,
@@ -210,9 +211,9 @@ def run_chunk(function: str, report: bool, chunk: ChunkItem) -> None:
     travels as events.
 
     The tasks run in two loops that hand over to each other: :func:`_run_fine` while this thread's
-    tasks last at least ``FINE_NS`` (on-CPU and run-queue wait both from one read of the thread's
-    schedstat before and after the call), :func:`_run_coarse` after a shorter one (the thread's
-    CPU clock, ready unmeasured). In both, the wall window (``monotonic_ns`` before and after)
+    tasks last at least ``FINE_NS`` (on-CPU from the thread's CPU clock and run-queue wait from
+    one read of its schedstat, before and after the call), :func:`_run_coarse` after a shorter one
+    (the thread's CPU clock, ready unmeasured). In both, the wall window (``monotonic_ns`` before and after)
     encloses the CPU window, so a task's on-CPU time cannot exceed its wall time (the engine
     clamps what the clocks' rates could still make differ). ``report`` sends a short repr of the
     result unless it is None (function workloads).
