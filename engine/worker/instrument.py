@@ -330,18 +330,27 @@ def _run_fine(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: I
     True if one did not (the rest go to :func:`_run_coarse`), False once they are all done.
 
     Between two tasks, once FLUSH_S has passed since the last send, this thread sends itself
-    (outside every task's windows: a send is procviz's cost, not a task's); the flusher announces
-    a long task's START (see recorder.py). The row is packed as in :func:`_run_coarse`.
+    (outside every task's windows: a send is procviz's cost, not a task's); a task that begins
+    with nothing of this thread's left to send has its START sent at once; the flusher announces
+    other long tasks' START (see recorder.py). The row is packed as in :func:`_run_coarse`.
     """
     slot, fd, mono, pread, pack = meter.ids, meter.fd, _monotonic_ns, _pread, _pack_payload
     thread_time, ring, off, row = _thread_time_ns, meter.ring, meter.off, ROW
     base, stop = meter.room(off)
     base -= PAYLOAD_OFFSET
     due = rec.last_flush_ns + FLUSH_NS
+    sent = False  # this loop sent after the previous task
     for task_id, args in tasks:
         t0 = mono()
         meter.t0 = t0
         slot[0] = task_id
+        if off == meter.taken and not sent:
+            # Everything of this thread's was sent already (its first task, or after the end of
+            # the pool's queue): this task's START goes now, so a long task shows as running at
+            # once (the engine times out only the tasks whose start it heard of). Inside the wall
+            # window, but once per gap, not per task: in a stream of tasks a row always waits.
+            rec.flush()
+        sent = False
         # On-CPU from the thread's CPU clock: schedstat's own on-CPU field lags for a running
         # thread (the kernel brings it up to date at a tick or a switch: a read could count up to
         # a tick of the time before the task); its run-queue wait is whole while the thread runs.
@@ -369,7 +378,7 @@ def _run_fine(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: I
             return True
         if off >= stop or t1 >= due:
             if t1 - rec.last_flush_ns >= FLUSH_NS:  # not sent by another thread meanwhile
-                rec.flush()
+                sent = rec.flush()
             base, stop = meter.room(off)
             base -= PAYLOAD_OFFSET
             due = rec.last_flush_ns + FLUSH_NS
