@@ -248,6 +248,8 @@ def _count_one(mode: str, n: int, kind: str, chunksize: int) -> None:
             continue
         if hasattr(module, "FLUSH_S"):
             module.FLUSH_S = 1e6  # the flusher holds off: the count must not depend on timing
+        if hasattr(module, "FLUSH_NS"):
+            module.FLUSH_NS = 1 << 62  # nor do sends fall due (under valgrind a chunk lasts ~50x longer)
     instrument.FINE_NS = 1 << 62  # under valgrind a no-op task can last 200 us: keep the short-task path
     ref = "procviz.engine.worker.demo_tasks:noop" if kind == "function" else "procviz.engine.worker.workloads:cpu"
     shared = () if kind == "function" else (0.0,)

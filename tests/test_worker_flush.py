@@ -25,6 +25,7 @@ from procviz.engine.worker.wire import EventKind
 
 DEADLINE_S = 60.0  # generous: the rows come within milliseconds, or only at the workers' exit
 CPU = "procviz.engine.worker.workloads:cpu"
+SLEEP = "procviz.engine.worker.workloads:sleep"
 
 
 def _init_without_timers(address: str) -> None:
@@ -34,8 +35,8 @@ def _init_without_timers(address: str) -> None:
     instrument.FLUSH_NS = 1 << 62
 
 
-def _span_ids(sock: socket.socket, want: set[int]) -> set[int]:
-    """Task ids of the SPAN rows received until all of ``want`` came or the deadline passed."""
+def _span_ids(sock: socket.socket, want: set[int], kind: EventKind = EventKind.SPAN) -> set[int]:
+    """Task ids of the rows of ``kind`` received until all of ``want`` came or the deadline passed."""
     seen: set[int] = set()
     sock.settimeout(0.2)
     deadline = time.monotonic() + DEADLINE_S
@@ -45,7 +46,7 @@ def _span_ids(sock: socket.socket, want: set[int]) -> set[int]:
         except TimeoutError:
             continue
         rows = np.frombuffer(batch.rows, dtype=WIRE_EVENT_DTYPE)
-        seen |= set(rows["task_id"][rows["kind"] == EventKind.SPAN].tolist())
+        seen |= set(rows["task_id"][rows["kind"] == kind].tolist())
     return seen
 
 
@@ -67,6 +68,24 @@ def test_a_pool_workers_last_rows_come_before_it_exits(tmp_path: Path) -> None:
         sock.close()
     assert seen == set(range(200))
     assert all(alive) and len(alive) == 2  # the rows came from live, idle workers: not their exit's goodbye
+
+
+def test_a_long_first_task_is_announced_as_it_begins(tmp_path: Path) -> None:
+    # Timers off: only the send as the task begins can bring its START while it runs (the engine
+    # times out only the tasks whose start it heard of).
+    address = str(tmp_path / "events.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    pool = multiprocessing.get_context("spawn").Pool(1, initializer=_init_without_timers, initargs=(address,))
+    try:
+        result = pool.map_async(partial(instrument.run_chunk, SLEEP, False), [(range(7, 8), (DEADLINE_S * 2e3,), None)])
+        seen = _span_ids(sock, {7}, EventKind.START)
+        running = not result.ready()
+    finally:
+        pool.terminate()
+        pool.join()
+        sock.close()
+    assert seen == {7} and running
 
 
 def test_outside_a_pool_worker_the_task_queue_is_never_said_empty() -> None:
