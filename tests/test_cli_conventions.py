@@ -140,6 +140,7 @@ def test_a_module_not_found_says_where_it_looked(tmp_path) -> None:
     assert proc.returncode == 2
     text = proc.stdout + proc.stderr
     assert "no_such_mod_pv" in text and f"looked in {tmp_path}" in text
+    assert f"looked in {tmp_path}, {tmp_path}," not in text  # sys.path's "" is the cwd: said once
     assert "makespan" not in text  # no figures for a run that never ran
 
 

@@ -137,6 +137,6 @@ def import_user_module(name: str) -> ModuleType:
 
 def _places(shown: int = 3) -> str:
     """The first few ``sys.path`` entries, for a message."""
-    places = [p or os.getcwd() for p in sys.path]
+    places = list(dict.fromkeys(p or os.getcwd() for p in sys.path))  # "" and the cwd are one place
     more = len(places) - shown
     return ", ".join(places[:shown]) + (f" and {more} more sys.path entries" if more > 0 else "")
