@@ -194,9 +194,12 @@ class StateSampler:
 
     # ---- lanes ----------------------------------------------------------------------------------
 
-    def add(self, lane: int, pid: int, tid: int, ready_ns: int, baseline: tuple[int, int] | None = None) -> None:
+    def add(self, lane: int, pid: int, tid: int, ready_ns: int, baseline: tuple[int, int] | None = None,
+            created_ns: int = -1) -> None:
         """Start sampling a lane's thread from its ready time ``ready_ns``, where its counters were
-        ``baseline`` (on-CPU, run-queue wait ns; from its hello), so no early time is lost."""
+        ``baseline`` (on-CPU, run-queue wait ns; from its hello), so no early time is lost;
+        ``created_ns``: when the thread's process was created (its boot is ``created_ns`` ->
+        ``ready_ns``), -1 if unknown."""
         if lane in self._probes:
             return
         try:
@@ -204,6 +207,12 @@ class StateSampler:
         except _GONE:
             return  # already gone: its lifecycle still shows new and terminated
         self._probes[lane] = probe
+        if pid != os.getpid() and self.machine is not None:
+            # What the thread used before its lane's first window (a worker process's boot: its
+            # interpreter and imports, ~50-60 ms for spawn) is the run's own CPU too; left out, the
+            # machine lane called it other programs' ("other programs used 13 %" of an idle machine).
+            self.machine.add_own(created_ns if 0 <= created_ns < ready_ns else ready_ns, ready_ns,
+                                 max(probe.windows.last_cpu, 0))
         if self.watch is not None:
             self.watch.watch(pid, tid)
 
@@ -335,6 +344,7 @@ class StateSampler:
             self._finish_reading(probe, max(now_ns, probe.windows.last_t))
         if self.machine is not None:
             self.machine.tick(now_ns, self.worker_cpu_ns, force=True)
+            self.machine.close()
         if self.watch is not None:
             self.watch.close()
             self.watch = None
