@@ -67,6 +67,17 @@ def _drain(sock: socket.socket) -> None:
         _received[0] += 1
 
 
+def _sink(address: str, buffer_bytes: int = 4 * 1024 * 1024) -> socket.socket:
+    """The engine's event socket stand-in at ``address``, drained on a daemon thread (``_received``
+    counts the datagrams); ``buffer_bytes``: its receive buffer (0: the system's default)."""
+    sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sink.bind(address)
+    if buffer_bytes:
+        sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer_bytes)
+    threading.Thread(target=_drain, args=(sink,), daemon=True).start()
+    return sink
+
+
 def _plan(kind: str, n: int, chunksize: int | None, ms: float = 0.0, workers: int = 2) -> Any:
     # Imported here, not at the top: spawn workers import this file as their main module, and must
     # import only what a user's script and procviz's workers do (no numpy).
@@ -110,10 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     bare_args = [0.0] * args.tasks if args.kind == "cpu" else range(args.tasks)  # as compare.py's bare script
     with tempfile.TemporaryDirectory(prefix="procviz-bench-worker-") as tmp:
         address = os.path.join(tmp, "events.sock")
-        sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sink.bind(address)
-        sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-        threading.Thread(target=_drain, args=(sink,), daemon=True).start()
+        sink = _sink(address)
         ctx = multiprocessing.get_context("spawn")
         bare_pool = ctx.Pool(args.workers)
         pv_pool = ctx.Pool(args.workers, initializer=bootstrap, initargs=(address, plan.function))
@@ -179,10 +187,7 @@ def _per_run(args: argparse.Namespace, plan: Any) -> int:
     datagrams: list[int] = []
     with tempfile.TemporaryDirectory(prefix="procviz-bench-worker-") as tmp:
         address = os.path.join(tmp, "events.sock")
-        sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sink.bind(address)
-        sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-        threading.Thread(target=_drain, args=(sink,), daemon=True).start()
+        sink = _sink(address)
         ctx = multiprocessing.get_context("spawn")
         for r in range(args.rounds):
             for mode in (("bare", "procviz") if r % 2 == 0 else ("procviz", "bare")):
@@ -256,9 +261,7 @@ def _count_one(mode: str, n: int, kind: str, chunksize: int) -> None:
     fn = _resolve(ref)
     with tempfile.TemporaryDirectory(prefix="procviz-bench-worker-") as tmp:
         address = os.path.join(tmp, "events.sock")
-        sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sink.bind(address)
-        threading.Thread(target=_drain, args=(sink,), daemon=True).start()
+        sink = _sink(address, buffer_bytes=0)
         instrument.connect_threads(address)
         instrument.run_chunk(ref, kind == "function", (range(10), shared, None))  # warm up
         for start in range(0, n, chunksize):
