@@ -129,15 +129,14 @@ class MachineSampler:
         if cpu_ns <= 0 or not self.available:
             return
         span = max(end_ns - start_ns, 1)
-        open_from = self._last[0] if self._last is not None else end_ns
         rest = cpu_ns
         for i, (t0, t1, cpus, b, o) in enumerate(self._rows):
-            lo = start_ns if i else min(start_ns, t0)  # the oldest held row takes what came before it
-            part = cpu_ns * max(min(t1, end_ns) - max(t0, lo), 0) // span
+            lo = max(t0, start_ns) if i else start_ns  # the oldest held row takes what came before it
+            part = cpu_ns * max(min(t1, end_ns) - lo, 0) // span
             if part:
                 self._rows[i] = (t0, t1, cpus, b, o + part / (cpus * (t1 - t0)))
                 rest -= part
-        if rest > 0 and end_ns > open_from:
+        if rest > 0:  # the window now open (or, with no row held, the next one)
             self._extra_own += rest
 
     def close(self) -> None:
@@ -173,9 +172,10 @@ def other_load(machine: np.ndarray) -> tuple[float, float]:
     """(mean share of the run's CPUs used by other programs, the highest 1-window share).
 
     The mean is the run's busy time less its own over the whole run, not a mean of the windows'
-    differences: a worker's CPU before its hello is counted as own when the hello comes, in a
-    later window than the one it was spent in, and per window (clamped at 0) that shift would read
-    as other programs' load. The sums over the run are exact whatever window each part falls in.
+    differences: some own CPU is counted in a later window than the one it was spent in (a boot
+    longer than the rows held, a helper's first reading), and per window (clamped at 0) that shift
+    would read as other programs' load. The sums over the run are exact whatever window each part
+    falls in.
     """
     if len(machine) == 0:
         return 0.0, 0.0

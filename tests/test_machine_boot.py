@@ -61,3 +61,13 @@ def test_rows_wait_for_boots_then_go(scripted) -> None:
     sampler.close()
     assert len(sampler.take()) > 0  # closed: the rest goes
     assert len(sampler.take()) == 0
+
+
+def test_a_boot_begun_before_the_rows_held_goes_into_the_oldest(scripted) -> None:
+    sampler, tick_to = scripted
+    for t in range(0, 300 * MS, 100 * MS):
+        tick_to(t)  # rows 0-100, 100-200 ms
+    sampler.add_own(-200 * MS, 200 * MS, 400 * MS)  # 400 ms over 400 ms: half of it before the first row
+    sampler.close()
+    rows = sampler.take()
+    assert rows["own"].tolist() == pytest.approx([1.0, 0.5])  # 300 of 400 ms into row one: capped at busy
