@@ -203,16 +203,19 @@ class StateSampler:
         if lane in self._probes:
             return
         try:
-            probe = _LaneProbe(lane, pid, tid, ready_ns, baseline, self.hold_ns)
+            probe: _LaneProbe | None = _LaneProbe(lane, pid, tid, ready_ns, baseline, self.hold_ns)
         except _GONE:
-            return  # already gone: its lifecycle still shows new and terminated
-        self._probes[lane] = probe
+            probe = None  # already gone: its lifecycle still shows new and terminated
         if pid != os.getpid() and self.machine is not None:
             # What the thread used before its lane's first window (a worker process's boot: its
             # interpreter and imports, ~50-60 ms for spawn) is the run's own CPU too; left out, the
             # machine lane called it other programs' ("other programs used 13 %" of an idle machine).
-            self.machine.add_own(created_ns if 0 <= created_ns < ready_ns else ready_ns, ready_ns,
-                                 max(probe.windows.last_cpu, 0))
+            # Its hello tells it even when the process is gone by now (a short scenario role).
+            before = probe.windows.last_cpu if probe is not None else (baseline[0] if baseline else 0)
+            self.machine.add_own(created_ns if 0 <= created_ns < ready_ns else ready_ns, ready_ns, max(before, 0))
+        if probe is None:
+            return
+        self._probes[lane] = probe
         if self.watch is not None:
             self.watch.watch(pid, tid)
 

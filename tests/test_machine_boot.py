@@ -71,3 +71,26 @@ def test_a_boot_begun_before_the_rows_held_goes_into_the_oldest(scripted) -> Non
     sampler.close()
     rows = sampler.take()
     assert rows["own"].tolist() == pytest.approx([1.0, 0.5])  # 300 of 400 ms into row one: capped at busy
+
+
+def test_a_worker_gone_before_its_hello_is_read_still_has_its_boot_counted() -> None:
+    """A short scenario role (Value and Array) can be joined and reaped before the engine reads its
+    hello: its lane cannot be sampled, but the hello tells what its boot used, and that is the run's
+    own (left out, the preset read "other programs used 34-45 %" on an idle machine)."""
+    import subprocess
+    import sys
+
+    from procviz.engine.sampler import StateSampler
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # reaped: nothing of it is left to read
+    told: list[tuple[int, int, int]] = []
+
+    class Machine:
+        def add_own(self, start_ns: int, end_ns: int, cpu_ns: int) -> None:
+            told.append((start_ns, end_ns, cpu_ns))
+
+    sampler = StateSampler(watch_exits=False, machine=False)
+    sampler.machine = Machine()  # type: ignore[assignment]
+    sampler.add(0, child.pid, child.pid, 300 * MS, baseline=(40 * MS, 0), created_ns=100 * MS)
+    assert told == [(100 * MS, 300 * MS, 40 * MS)]
