@@ -76,14 +76,19 @@ def _helper_pids() -> list[int]:
     return pids
 
 
+def stat_cpu_and_pages(raw: bytes) -> tuple[int, int]:
+    """(user + system CPU ns, resident pages) of a process from its ``/proc/<pid>/stat`` text."""
+    fields = raw[raw.rfind(b")") + 2:].split()  # fields from the 3rd on (the name may hold spaces)
+    return (int(fields[11]) + int(fields[12])) * TICK_NS, int(fields[21])
+
+
 def _process_cpu_ns(pid: int) -> int | None:
     """A process's user + system CPU time so far (ns, in clock ticks), None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
+            return stat_cpu_and_pages(f.read())[0]
+    except (OSError, IndexError, ValueError):
         return None
-    return (int(fields[11]) + int(fields[12])) * TICK_NS
 
 
 class MachineSampler:

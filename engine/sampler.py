@@ -32,12 +32,11 @@ import numpy as np
 from procviz.engine.events import INTERVAL_DTYPE, MACHINE_DTYPE, RESOURCE_DTYPE, WorkerState
 from procviz.engine.exit_watch import ExitWatch, KernelExit
 from procviz.engine.lane_windows import LaneWindows, Window
-from procviz.engine.machine import MachineSampler
+from procviz.engine.machine import MachineSampler, stat_cpu_and_pages
 from procviz.engine.worker.clock import schedstat_path
 
 SHARE_TOLERANCE = 0.10  # windows merge into one interval while their shares differ less than this
 _GONE = (OSError, ValueError, IndexError)
-_TICK_NS = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -106,9 +105,8 @@ class _ProcessUsage:
 
     def read(self) -> tuple[int, int]:
         """(CPU ns of the whole process, user + system; RSS bytes); raises OSError once it is gone."""
-        raw = os.pread(self.fd, 1024, 0)
-        fields = raw[raw.rfind(b")") + 2:].split()  # fields from the 3rd on (the name may hold spaces)
-        return (int(fields[11]) + int(fields[12])) * _TICK_NS, int(fields[21]) * _PAGE
+        cpu, pages = stat_cpu_and_pages(os.pread(self.fd, 1024, 0))
+        return cpu, pages * _PAGE
 
     def percent(self) -> tuple[float, int]:
         """(CPU% since the last call, as psutil's cpu_percent: 100 = one CPU; RSS bytes). The first
