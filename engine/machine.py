@@ -6,11 +6,11 @@ is told apart here. Over each window of about 100 ms:
 
 * busy: the non-idle time of the CPUs the run may use (its affinity set), from ``/proc/stat``
   (user + nice + system + irq + softirq + steal), as a share of those CPUs' capacity;
-* own: the CPU time of the run's processes over the same window: the engine's process (which
-  holds thread workers) from ``process_time_ns``, every worker process's thread counters (the
-  sampler's schedstat deltas, final counters included, and what a worker used before its hello:
-  its boot) and the helper processes (multiprocessing's resource tracker, procviz's guardian),
-  as a share of the same capacity;
+* own: the CPU time of the run's processes over the same window, every thread of each (see
+  :class:`MachineSampler`): the engine's process (which holds thread workers), every worker
+  process and every other process of the run's tree (a task's subprocess), the helpers
+  (multiprocessing's resource tracker, procviz's guardian), and what the ones already reaped
+  used, as a share of the same capacity;
 * other = busy - own (never below 0): everything else on those CPUs.
 
 ``/proc/stat`` counts in clock ticks (10 ms), so a single window's split is good to a few
@@ -20,11 +20,14 @@ points; sums over a run are exact to a tick per CPU.
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import numpy as np
 
 from procviz.engine.events import MACHINE_DTYPE
+from procviz.engine.guardian_proc import children_of
+from procviz.engine.worker.clock import boottime_offset_ns
 
 TICK_NS = 1_000_000_000 // (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)  # /proc/stat's unit
 HOLD_NS = 600_000_000  # how long a row waits for the boots it spans (a spawn worker's: 0.1-0.4 s)
@@ -61,14 +64,17 @@ def read_busy_ns(cpus: list[int]) -> tuple[int, int] | None:
 
 
 def _helper_pids() -> list[int]:
-    """The pids of the helper processes now running: the resource tracker, the guardian."""
-    import sys
-
+    """The pids of the helper processes now running: the resource tracker, the fork server (the
+    parent, and so the reaper, of every forkserver worker), the guardian."""
     pids = []
     tracker_module = sys.modules.get("multiprocessing.resource_tracker")  # not started unless imported
     tracker = getattr(tracker_module, "_resource_tracker", None)
     if getattr(tracker, "_pid", None):
         pids.append(int(tracker._pid))  # type: ignore[union-attr]
+    server_module = sys.modules.get("multiprocessing.forkserver")
+    server = getattr(server_module, "_forkserver", None)
+    if getattr(server, "_forkserver_pid", None):
+        pids.append(int(server._forkserver_pid))  # type: ignore[union-attr]
     guardian_module = sys.modules.get("procviz.engine.guardian")
     guardian = getattr(guardian_module, "guardian", None)
     if getattr(guardian, "pid", 0):
@@ -82,17 +88,64 @@ def stat_cpu_and_pages(raw: bytes) -> tuple[int, int]:
     return (int(fields[11]) + int(fields[12])) * TICK_NS, int(fields[21])
 
 
-def _process_cpu_ns(pid: int) -> int | None:
-    """A process's user + system CPU time so far (ns, in clock ticks), None if it is gone."""
+def _process_cpu_ns(pid: int, start: int = -1) -> tuple[int, int] | None:
+    """(start time in clock ticks since boot, CPU ns so far) of a process: its user + system time
+    and that of its children it has reaped (``/proc/<pid>/stat``, in clock ticks, rounded down);
+    None if it is gone (reaped), or if ``start`` is given and the PID is another process's now."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
-            return stat_cpu_and_pages(f.read())[0]
+            raw = f.read()
+        fields = raw[raw.rfind(b")") + 2:].split()
+        started = int(fields[19])
+        if start >= 0 and started != start:
+            return None
+        return started, (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) * TICK_NS
     except (OSError, IndexError, ValueError):
         return None
 
 
+def _reaped_children_cpu_ns() -> int:
+    """CPU ns of every child this process has reaped, with their reaped descendants (exact; 0
+    where there is no ``resource`` module: the machine lane then has no ``/proc/stat`` either)."""
+    try:
+        import resource
+    except ImportError:
+        return 0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return round((usage.ru_utime + usage.ru_stime) * 1e9)
+
+
+class _Tracked:
+    """A process of the run: its start time (against PID reuse), its CPU when first read (counted
+    as its boot, or, for a process older than the run, not the run's) and when last read."""
+
+    __slots__ = ("start", "base", "last")
+
+    def __init__(self, start: int, cpu: int) -> None:
+        self.start, self.base, self.last = start, cpu, cpu
+
+
 class MachineSampler:
-    """Samples the machine lane every ``every`` calls of :meth:`tick`; owned by the engine thread."""
+    """Samples the machine lane every ``every`` calls of :meth:`tick`; owned by the engine thread.
+
+    The run's own CPU is counted per process, never per thread (a lane's counters leave out its
+    process's other threads: a ``Manager`` server's connection threads, a task's threads), from
+    the kernel's accounts of whole processes:
+
+    * this process (``process_time_ns``: the engine, the window, thread workers);
+    * every process of the run still there (:meth:`track`: workers, the processes the run's tree
+      scans find, the helpers), from ``/proc/<pid>/stat``, its reaped children included;
+    * every process of the run already reaped: by this process (``RUSAGE_CHILDREN``, exact) or by
+      another process of the run (in that one's reaped-children figure).
+
+    A process counts from its first reading on, and that first reading (its boot, told late) is
+    spread over its life so far (:meth:`add_own`). When a tracked process is reaped, its last
+    reading leaves the sum and its whole CPU enters its reaper's: the sum is exact at every
+    reaping, and short-lived processes that no scan saw (a role joined within a second) count too.
+    Processes that were this process's children before the run count only for what they use
+    during it. The running total never goes back: a reaping seen between the two reads shows at
+    the next tick instead, whole.
+    """
 
     def __init__(self, every: int = 5, cpus: list[int] | None = None) -> None:
         self.cpus = cpus if cpus is not None else run_cpus()
@@ -100,64 +153,99 @@ class MachineSampler:
         self._calls = 0
         self._rows: list[tuple[int, int, int, float, float]] = []
         self._last: tuple[int, int, int, int] | None = None  # t, busy, total, own
-        self._helpers: dict[int, int] = {}  # helper pid -> its CPU ns when last read
-        # Rows are held HOLD_NS before they are taken: a worker's boot (its CPU before its hello,
-        # which tells it) is spread over the rows it spanned, not put in the row of its hello.
+        self._me = os.getpid()
+        self._tracked: dict[int, _Tracked] = {}
+        self._dropped_base = 0  # first readings of tracked processes since reaped (see _own_ns)
+        # Rows are held HOLD_NS before they are taken: a boot (a process's CPU before its first
+        # reading) is spread over the rows it spanned, not put in the row it was read in.
         self._extra_own = 0  # boot CPU that fell in the window now open: counted at its tick
         self._closed = False
         self.available = read_busy_ns(self.cpus) is not None
+        self._reaped0 = _reaped_children_cpu_ns() if self.available else 0
+        self._first_ns: int | None = None  # the first reading: nothing before it is measured
+        if self.available:
+            # This process's children now (helpers, an earlier run's zombies, a Pool the CLI
+            # started early): what they used so far is before the first reading.
+            for pid in [*children_of(self._me), *_helper_pids()]:
+                self.track(pid, -1, before_run=True)
 
-    def tick(self, now_ns: int, worker_cpu_ns: int, force: bool = False) -> None:
-        """Called every sampler tick with the run's worker processes' CPU ns so far (a running sum)."""
+    def track(self, pid: int, now_ns: int, start: int = -1, before_run: bool = False) -> None:
+        """Count process ``pid`` of the run as its own from now on (a worker, a process its tree
+        scans found, a helper); ``start``: its start time in clock ticks, if known. What it used
+        before (``now_ns``) is spread over its life so far, unless it is ``before_run``."""
+        if not self.available or pid == self._me or pid in self._tracked:
+            return
+        read = _process_cpu_ns(pid, start)
+        if read is None:
+            return  # reaped already: its CPU is (or will be) in its reaper's figure
+        started, cpu = read
+        self._tracked[pid] = _Tracked(started, cpu)
+        if not before_run and cpu > 0:
+            created = started * TICK_NS - boottime_offset_ns()
+            self.add_own(min(created, now_ns), now_ns, cpu)
+
+    def tick(self, now_ns: int, force: bool = False) -> None:
+        """Called every sampler tick; samples every ``every``-th call (or when ``force``)."""
         self._calls += 1
         if not self.available or not (force or self._calls % self.every == 0 or self._last is None):
             return
         read = read_busy_ns(self.cpus)
         if read is None:
             return
-        own = worker_cpu_ns + time.process_time_ns() + self._helpers_cpu_ns() + self._extra_own
+        for pid in _helper_pids():  # a resource tracker started during the run
+            self.track(pid, now_ns)
+        own = self._own_ns()
         busy, total = read
         if self._last is not None:
             t0, busy0, total0, own0 = self._last
+            own = max(own, own0)  # never back: see the class docstring
             capacity = total - total0
             if capacity > 0 and now_ns > t0:
                 b = (busy - busy0) / capacity
                 o = (own - own0) / capacity
                 self._rows.append((t0, now_ns, len(self.cpus), min(max(b, 0.0), 1.0), max(o, 0.0)))
+        else:
+            self._first_ns = now_ns
         self._last = (now_ns, busy, total, own)
+
+    def _own_ns(self) -> int:
+        """The run's own CPU so far (see the class docstring). Reaped children are read before the
+        processes: one reaped in between is missing from both for this tick, never in both."""
+        reaped = _reaped_children_cpu_ns() - self._reaped0
+        live = 0
+        for pid, t in list(self._tracked.items()):
+            read = _process_cpu_ns(pid, t.start)
+            if read is None:  # reaped: its whole CPU is in its reaper's figure now
+                del self._tracked[pid]
+                self._dropped_base += t.base
+                continue
+            t.last = max(t.last, read[1])
+            live += t.last - t.base
+        return time.process_time_ns() + reaped - self._dropped_base + live + self._extra_own
 
     def add_own(self, start_ns: int, end_ns: int, cpu_ns: int) -> None:
         """``cpu_ns`` of the run's own, used from ``start_ns`` to ``end_ns`` and told only now (a
-        worker's boot, told by its hello): spread over that span in proportion to time (the split
-        between windows is not measured, the total is), into the rows still held and the window
-        now open; what fell before the oldest held row goes into that row."""
-        if cpu_ns <= 0 or not self.available:
+        process's boot, read when it is first tracked): spread over that span in proportion to
+        time (the split between windows is not measured, the total is), into the rows still held
+        and the window now open. What fell before the oldest held row goes into that row (its own
+        rows are gone); what fell before the lane's first reading is left out, as the busy time
+        it was part of is."""
+        first = self._first_ns
+        if cpu_ns <= 0 or first is None:
             return
         span = max(end_ns - start_ns, 1)
-        rest = cpu_ns
+        start = max(start_ns, first)
         for i, (t0, t1, cpus, b, o) in enumerate(self._rows):
-            lo = max(t0, start_ns) if i else start_ns  # the oldest held row takes what came before it
+            lo = max(t0, start) if i else start  # the oldest held row takes what came before it
             part = cpu_ns * max(min(t1, end_ns) - lo, 0) // span
             if part:
                 self._rows[i] = (t0, t1, cpus, b, o + part / (cpus * (t1 - t0)))
-                rest -= part
-        if rest > 0:  # the window now open (or, with no row held, the next one)
-            self._extra_own += rest
+        open_from = max(self._rows[-1][1], start) if self._rows else start  # no row held: all of it
+        self._extra_own += cpu_ns * max(end_ns - open_from, 0) // span  # counted at the next tick
 
     def close(self) -> None:
         """The run ended: every row may go now."""
         self._closed = True
-
-    def _helpers_cpu_ns(self) -> int:
-        """CPU used so far by the helper processes a run starts: multiprocessing's resource tracker
-        (a Pool, a Lock, a Value, ... start it: part of the user's program) and procviz's guardian.
-        Left out, a resource tracker booting mid-run (~30-60 ms of CPU) read as other programs'
-        load. An exited helper keeps its last figure, so the sum never goes back."""
-        for pid in _helper_pids():
-            cpu = _process_cpu_ns(pid)
-            if cpu is not None:
-                self._helpers[pid] = max(cpu, self._helpers.get(pid, 0))
-        return sum(self._helpers.values())
 
     def take(self) -> np.ndarray:
         """Rows of MACHINE_DTYPE that are no longer held (all of them once closed), own shares

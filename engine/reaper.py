@@ -26,9 +26,11 @@ KILL_GRACE_S = 1.0
 class Reaper:
     """Kill escalation and the sweep for one run. Engine thread only."""
 
-    def __init__(self, tree: RunTree, worker_pids: Callable[[], set[int]]) -> None:
+    def __init__(self, tree: RunTree, worker_pids: Callable[[], set[int]],
+                 found: Callable[[list[tuple[int, int]]], None] | None = None) -> None:
         self.tree = tree
         self._worker_pids = worker_pids
+        self._found = found  # told the run's processes each scan finds
         self._terminating: dict[int, float] = {}  # pid -> when SIGTERM was sent
         self._next_scan = 0.0
         self.swept: list[Member] = []  # the guardian was told of the run where its tree was made
@@ -60,6 +62,8 @@ class Reaper:
         # sweep at the end still makes its pass over all of /proc.
         new = self.tree.remember(self._worker_pids(), every=False)
         guardian.members(self.tree.tag, [(m.pid, m.start) for m in new])  # also: is it still there
+        if self._found is not None and new:
+            self._found([(m.pid, m.start) for m in new])
 
     def sweep(self) -> list[Member]:
         """SIGKILL every process of the run still alive; all those killed so far this run."""

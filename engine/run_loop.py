@@ -77,7 +77,7 @@ class LiveRun:
         # A function of the tracker and backend, not a method: the reaper must not hold this object
         # (a cycle would keep every finished run's processes and pipes until the next gc pass).
         self._worker_pids = partial(_worker_pids, tracker, backend)
-        self.reaper = Reaper(tree, self._worker_pids)
+        self.reaper = Reaper(tree, self._worker_pids, found=tracker.sampler.adopt)
         self.submitter = submitter  # already started: the workers boot while the engine sets up
         self.hung: list[tuple[int, str]] = []  # (native thread id, description) of thread tasks at Stop
         self._next_sample = 0.0

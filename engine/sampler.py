@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,7 +185,6 @@ class StateSampler:
         self._resources: list[tuple[int, int, float, int]] = []
         self.watch = ExitWatch() if watch_exits else None
         self.machine = MachineSampler() if machine else None
-        self.worker_cpu_ns = 0  # CPU of worker processes so far (the machine lane's "own" part)
         self.ended: dict[tuple[int, int], KernelExit] = {}  # (pid, tid) -> how its lane ended
         self._exits_out: list[KernelExit] = []
         self.unplaced_cpu_ns = 0
@@ -192,30 +192,34 @@ class StateSampler:
 
     # ---- lanes ----------------------------------------------------------------------------------
 
-    def add(self, lane: int, pid: int, tid: int, ready_ns: int, baseline: tuple[int, int] | None = None,
-            created_ns: int = -1) -> None:
+    def add(self, lane: int, pid: int, tid: int, ready_ns: int, baseline: tuple[int, int] | None = None) -> None:
         """Start sampling a lane's thread from its ready time ``ready_ns``, where its counters were
-        ``baseline`` (on-CPU, run-queue wait ns; from its hello), so no early time is lost;
-        ``created_ns``: when the thread's process was created (its boot is ``created_ns`` ->
-        ``ready_ns``), -1 if unknown."""
+        ``baseline`` (on-CPU, run-queue wait ns; from its hello), so no early time is lost."""
         if lane in self._probes:
             return
         try:
             probe: _LaneProbe | None = _LaneProbe(lane, pid, tid, ready_ns, baseline, self.hold_ns)
         except _GONE:
             probe = None  # already gone: its lifecycle still shows new and terminated
-        if pid != os.getpid() and self.machine is not None:
-            # What the thread used before its lane's first window (a worker process's boot: its
-            # interpreter and imports, ~50-60 ms for spawn) is the run's own CPU too; left out, the
-            # machine lane called it other programs' ("other programs used 13 %" of an idle machine).
-            # Its hello tells it even when the process is gone by now (a short scenario role).
-            before = probe.windows.last_cpu if probe is not None else (baseline[0] if baseline else 0)
-            self.machine.add_own(created_ns if 0 <= created_ns < ready_ns else ready_ns, ready_ns, max(before, 0))
+        if self.machine is not None:
+            # The machine lane counts the whole process as the run's own from now on, and what it
+            # used before (its boot: interpreter and imports) over its life so far. Left out, an
+            # idle machine read "other programs used 13 %" (Semaphore preset).
+            self.machine.track(pid, time.monotonic_ns())
         if probe is None:
             return
         self._probes[lane] = probe
         if self.watch is not None:
             self.watch.watch(pid, tid)
+
+    def adopt(self, processes: Iterable[tuple[int, int]]) -> None:
+        """Processes of the run found by its tree scans, as (pid, start time in clock ticks since
+        boot): the machine lane counts them as the run's own (see :meth:`MachineSampler.track`)."""
+        if self.machine is None:
+            return
+        now_ns = time.monotonic_ns()
+        for pid, start in processes:
+            self.machine.track(pid, now_ns, start)
 
     def remove(self, lane: int, end_ns: int) -> None:
         """The lane ended at ``end_ns`` (its exit, as seen by its owner): a last read if the thread
@@ -237,7 +241,6 @@ class StateSampler:
     def _finish(self, probe: _LaneProbe, t_ns: int, cpu: int, ready: int, final: bool = True) -> None:
         """End a lane at ``t_ns``. ``final``: the counters are the thread's last (a zombie's, or
         read now); else they are the last tick's (see LaneWindows.end_unread)."""
-        self._count_cpu(probe, cpu)
         if final:
             self._windows(probe, probe.windows.feed(t_ns, cpu, ready, runnable=False))
             self._windows(probe, probe.windows.flush())
@@ -301,7 +304,6 @@ class StateSampler:
                 self._finish(probe, max(now_ns, probe.windows.last_t), cpu, ready, final=state == "Z")
                 self._ended(KernelExit(probe.pid, probe.tid, max(now_ns, probe.windows.last_t), None))
                 continue
-            self._count_cpu(probe, cpu)
             self._windows(probe, probe.windows.feed(now_ns, cpu, ready, runnable=state == "R"))
             if with_resources and probe.proc is not None:
                 try:
@@ -309,11 +311,7 @@ class StateSampler:
                 except _GONE:
                     pass
         if self.machine is not None:
-            self.machine.tick(time.monotonic_ns(), self.worker_cpu_ns)
-
-    def _count_cpu(self, probe: _LaneProbe, cpu: int) -> None:
-        if probe.pid != os.getpid():  # thread workers are counted with the engine's own process
-            self.worker_cpu_ns += max(cpu - probe.windows.last_cpu, 0)
+            self.machine.tick(time.monotonic_ns())
 
     def _windows(self, probe: _LaneProbe, windows: list[Window]) -> None:
         """Fold settled windows into the lane's intervals."""
@@ -344,7 +342,7 @@ class StateSampler:
         for probe in list(self._probes.values()):
             self._finish_reading(probe, max(now_ns, probe.windows.last_t))
         if self.machine is not None:
-            self.machine.tick(now_ns, self.worker_cpu_ns, force=True)
+            self.machine.tick(now_ns, force=True)
             self.machine.close()
         if self.watch is not None:
             self.watch.close()

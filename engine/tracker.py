@@ -183,8 +183,7 @@ class RunTracker:
             else:
                 lane = self.new_lane(h.pid, h.tid, h.kind, h.name, h.created_ns, h.ready_ns)
             baseline = (getattr(h, "cpu_ns", -1), getattr(h, "wait_ns", -1))
-            self.sampler.add(lane, h.pid, h.tid, h.ready_ns, baseline if baseline[0] >= 0 else None,
-                             created_ns=h.created_ns)
+            self.sampler.add(lane, h.pid, h.tid, h.ready_ns, baseline if baseline[0] >= 0 else None)
         if b.rows:
             if not self._pending_rows:
                 self._rows_in_ns = now_ns

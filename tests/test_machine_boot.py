@@ -24,11 +24,13 @@ def scripted(monkeypatch):
     monkeypatch.setattr(machine, "read_busy_ns", lambda cpus: (2 * clock["t"], 2 * clock["t"]))
     monkeypatch.setattr(machine, "_helper_pids", lambda: [])
     monkeypatch.setattr(machine.time, "process_time_ns", lambda: 0)  # the engine itself: idle
+    monkeypatch.setattr(machine, "_reaped_children_cpu_ns", lambda: 0)  # and nothing it reaps
+    monkeypatch.setattr(machine, "children_of", lambda pid: [])
     sampler = MachineSampler(every=1, cpus=[0, 1])
 
     def tick_to(t_ns: int) -> None:
         clock["t"] = t_ns
-        sampler.tick(t_ns, worker_cpu_ns=0)
+        sampler.tick(t_ns)
 
     return sampler, tick_to
 
@@ -65,32 +67,45 @@ def test_rows_wait_for_boots_then_go(scripted) -> None:
 
 def test_a_boot_begun_before_the_rows_held_goes_into_the_oldest(scripted) -> None:
     sampler, tick_to = scripted
-    for t in range(0, 300 * MS, 100 * MS):
-        tick_to(t)  # rows 0-100, 100-200 ms
-    sampler.add_own(-200 * MS, 200 * MS, 400 * MS)  # 400 ms over 400 ms: half of it before the first row
+    for t in range(0, 1100 * MS, 100 * MS):
+        tick_to(t)
+    taken = sampler.take()  # rows older than the hold are gone (sent): 0-400 ms
+    assert taken["end_ns"].max() == 400 * MS
+    sampler.add_own(200 * MS, 600 * MS, 400 * MS)  # 400 ms over 400 ms: half of it in rows gone
     sampler.close()
     rows = sampler.take()
-    assert rows["own"].tolist() == pytest.approx([1.0, 0.5])  # 300 of 400 ms into row one: capped at busy
+    assert rows["own"][:2].tolist() == pytest.approx([1.0, 0.5])  # 300 of 400 ms into the oldest: capped at busy
 
 
-def test_a_worker_gone_before_its_hello_is_read_still_has_its_boot_counted() -> None:
+def test_a_boot_before_the_first_reading_is_left_out_like_its_busy_time(scripted) -> None:
+    sampler, tick_to = scripted
+    for t in range(0, 300 * MS, 100 * MS):
+        tick_to(t)  # rows 0-100, 100-200 ms
+    sampler.add_own(-200 * MS, 200 * MS, 400 * MS)  # half of it before the lane's first reading
+    sampler.close()
+    rows = sampler.take()
+    assert rows["own"].tolist() == pytest.approx([0.5, 0.5])
+
+
+def test_a_worker_gone_before_its_hello_is_read_still_has_its_boot_counted(monkeypatch) -> None:
     """A short scenario role (Value and Array) can be joined and reaped before the engine reads its
-    hello: its lane cannot be sampled, but the hello tells what its boot used, and that is the run's
-    own (left out, the preset read "other programs used 34-45 %" on an idle machine)."""
+    hello or a scan finds it: no reading of it is left, but what it used is in the reaped-children
+    figure of the process that reaped it, and that is the run's own (left out, the preset read
+    "other programs used 34-45 %" on an idle machine)."""
     import subprocess
     import sys
+    import time
 
-    from procviz.engine.sampler import StateSampler
-
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    monkeypatch.setattr(machine.time, "process_time_ns", lambda: 0)  # the test itself: not counted
+    sampler = MachineSampler(every=1)
+    if not sampler.available:
+        pytest.skip("needs /proc/stat")
+    sampler.tick(time.monotonic_ns())
+    burn = "import time\nwhile time.process_time() < 0.2:\n    pass\n"
+    child = subprocess.Popen([sys.executable, "-c", burn])
     child.wait()  # reaped: nothing of it is left to read
-    told: list[tuple[int, int, int]] = []
-
-    class Machine:
-        def add_own(self, start_ns: int, end_ns: int, cpu_ns: int) -> None:
-            told.append((start_ns, end_ns, cpu_ns))
-
-    sampler = StateSampler(watch_exits=False, machine=False)
-    sampler.machine = Machine()  # type: ignore[assignment]
-    sampler.add(0, child.pid, child.pid, 300 * MS, baseline=(40 * MS, 0), created_ns=100 * MS)
-    assert told == [(100 * MS, 300 * MS, 40 * MS)]
+    sampler.tick(time.monotonic_ns())
+    sampler.close()
+    rows = sampler.take()
+    own = float((rows["own"] * (rows["end_ns"] - rows["start_ns"]) * rows["cpus"]).sum()) * 1e-9
+    assert own >= 0.2, own

@@ -1,0 +1,190 @@
+"""The machine lane counts every process and thread of the run as its own, not only the lane threads.
+
+A lane is one thread of one process: its counters leave out the process's other threads (a
+Manager's server answers each client on a thread of its own, a task may start threads) and the
+processes of the run that are no lane (a task's subprocess). Left out, their CPU read as other
+programs' load: the Manager counter preset said "other programs used 16-18 % of 2 CPUs" on an idle
+machine. These runs are real: a task burns CPU in a thread of its worker and in a subprocess.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from engine_helpers import run_config
+
+from procviz.engine import machine
+from procviz.engine.machine import MachineSampler, read_busy_ns
+
+BURN_S = 0.4  # CPU seconds each of the two burns uses
+TASK_MODULE = f'''
+import subprocess, sys, threading, time
+
+BURN = {BURN_S}
+CHILD = "import time\\nwhile time.process_time() < %r:\\n    pass\\ntime.sleep(2.5)\\n" % BURN
+
+
+def _burn():
+    t0 = time.thread_time()
+    while time.thread_time() - t0 < BURN:
+        pass
+
+
+def burn_beside(_: int) -> None:
+    """Burn CPU in a second thread of this worker, then in a subprocess that outlives a tree scan."""
+    thread = threading.Thread(target=_burn)
+    thread.start()
+    thread.join()
+    subprocess.run([sys.executable, "-c", CHILD], check=True)
+'''
+
+pytestmark = pytest.mark.skipif(read_busy_ns([0]) is None, reason="needs /proc/stat")
+
+
+def _own_cpu_s(rows: np.ndarray) -> float:
+    capacity = (rows["end_ns"] - rows["start_ns"]) * rows["cpus"].astype(np.float64) * 1e-9
+    return float((rows["own"] * capacity).sum())
+
+
+def test_a_workers_other_threads_and_its_subprocess_are_the_runs_own(tmp_path, monkeypatch) -> None:
+    (tmp_path / "procviz_burnbeside.py").write_text(TASK_MODULE)
+    monkeypatch.chdir(tmp_path)
+    result = run_config({"workers": 1, "api": "map", "chunksize": 1, "start_method": "spawn",
+                         "workload": {"kind": "function", "function": "procviz_burnbeside:burn_beside",
+                                      "args": [[0]]}})
+    assert result.timeline.n_tasks == 1
+    rows = result.timeline.machine.data
+    # The worker's main thread only waits (join, then the subprocess): the two burns are the
+    # run's own CPU all the same. Counted by lane threads only, own was the engine, the helpers
+    # and the boot (~0.2-0.4 s).
+    assert _own_cpu_s(rows) >= 2 * BURN_S * 0.9, _own_cpu_s(rows)
+    assert np.all(rows["own"] <= rows["busy"] + 1e-9)
+
+
+@pytest.fixture
+def child():
+    """A process that burns BURN_S of CPU, then sleeps: one of the run's processes."""
+    code = f"import time\nwhile time.process_time() < {BURN_S}:\n    pass\ntime.sleep(30)\n"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def _start_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        raw = f.read()
+    return int(raw[raw.rfind(b")") + 2:].split()[19])
+
+
+def _cpu_ns(pid: int) -> int:
+    read = machine._process_cpu_ns(pid)  # noqa: SLF001
+    assert read is not None
+    return read[1]
+
+
+def _burnt(proc: subprocess.Popen) -> None:
+    while _cpu_ns(proc.pid) < BURN_S * 1e9 * 0.95:
+        time.sleep(0.05)
+    time.sleep(0.1)
+
+
+@pytest.fixture
+def quiet(monkeypatch):
+    """This test process's own CPU and what it reaps are not counted: only the tracked child."""
+    monkeypatch.setattr(machine.time, "process_time_ns", lambda: 0)
+    monkeypatch.setattr(machine, "_reaped_children_cpu_ns", lambda: 0)
+
+
+def test_a_process_found_mid_run_counts_before_and_after_it_was_found(quiet, monkeypatch) -> None:
+    monkeypatch.setattr(machine, "children_of", lambda pid: [])  # started "during the run"
+    sampler = MachineSampler(every=1)
+    created = time.monotonic_ns()
+    sampler.tick(created)
+    code = f"import time\nwhile time.process_time() < {BURN_S}:\n    pass\ntime.sleep(30)\n"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        time.sleep(0.15)
+        sampler.tick(time.monotonic_ns())
+        sampler.track(proc.pid, time.monotonic_ns(), _start_ticks(proc.pid))  # found mid-burn
+        _burnt(proc)
+        sampler.tick(time.monotonic_ns())
+        used = _cpu_ns(proc.pid) * 1e-9
+    finally:
+        proc.kill()
+        proc.wait()
+    sampler.close()
+    # All it used is own: what it used before it was found, spread back over its life, and after.
+    assert _own_cpu_s(sampler.take()) == pytest.approx(used, abs=0.05)
+
+
+def _zombie_state(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        raw = f.read()
+    return raw[raw.rfind(b")") + 2:].startswith(b"Z")
+
+
+def test_the_children_at_the_start_count_from_the_first_reading(monkeypatch) -> None:
+    """The children this process has when a run starts (a Pool the CLI started before the engine,
+    an earlier run's zombie, the helpers) count from the machine lane's first reading: what came
+    before is outside every row, as the busy time it was part of is. A zombie reaped during the
+    run adds nothing (its CPU enters the reaped-children figure as its reading leaves the sum)."""
+    monkeypatch.setattr(machine.time, "process_time_ns", lambda: 0)
+    zombie = subprocess.Popen([sys.executable, "-c", "import time\nwhile time.process_time() < 0.3:\n    pass\n"])
+    live = None
+    try:
+        while not _zombie_state(zombie.pid):
+            time.sleep(0.02)  # exited, not reaped
+        code = f"import time\nwhile time.process_time() < {BURN_S}:\n    pass\ntime.sleep(30)\n"
+        live = subprocess.Popen([sys.executable, "-c", code])
+        while _cpu_ns(live.pid) < 0.1e9:
+            time.sleep(0.01)
+        sampler = MachineSampler(every=1)
+        at_start = _cpu_ns(live.pid)
+        sampler.tick(time.monotonic_ns())
+        zombie.wait()
+        _burnt(live)
+        sampler.tick(time.monotonic_ns())
+        grown = (_cpu_ns(live.pid) - at_start) * 1e-9
+    finally:
+        zombie.wait()
+        if live is not None:
+            live.kill()
+            live.wait()
+    sampler.close()
+    assert grown > 0.1
+    assert _own_cpu_s(sampler.take()) == pytest.approx(grown, abs=0.05)
+
+
+def test_a_helper_also_found_by_a_scan_is_counted_once(quiet, child, monkeypatch) -> None:
+    monkeypatch.setattr(machine, "children_of", lambda pid: [])
+    monkeypatch.setattr(machine, "_helper_pids", lambda: [child.pid])  # a resource tracker, say
+    sampler = MachineSampler(every=1)
+    sampler.tick(time.monotonic_ns())
+    sampler.track(child.pid, time.monotonic_ns())  # a scan caught it between its fork and exec
+    _burnt(child)
+    sampler.tick(time.monotonic_ns())
+    sampler.close()
+    assert _own_cpu_s(sampler.take()) <= _cpu_ns(child.pid) * 1e-9 + 0.02
+
+
+def test_a_lane_tracks_its_whole_process() -> None:
+    """A lane's counters are its thread's; the machine lane counts its whole process."""
+    from procviz.engine.sampler import StateSampler
+
+    tracked: list[int] = []
+
+    class Machine:
+        def track(self, pid: int, now_ns: int, start: int = -1) -> None:
+            tracked.append(pid)
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    sampler = StateSampler(watch_exits=False, machine=False)
+    sampler.machine = Machine()  # type: ignore[assignment]
+    sampler.add(0, gone.pid, gone.pid, 300_000_000, baseline=(40_000_000, 0))
+    assert tracked == [gone.pid]
