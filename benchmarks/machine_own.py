@@ -1,7 +1,8 @@
 """Is the machine lane's "own" CPU the run's own? Checked against the kernel's cgroup accounting.
 
 Usage: ``python benchmarks/machine_own.py [PRESET ...] [--procviz PATH]`` (default: the presets the
-tutorials teach with several processes). Each preset runs as ``procviz run --preset P --quiet`` in
+tutorials teach with several processes; procviz: ``python -m procviz`` of this interpreter). Each
+preset runs as ``procviz run --preset P --quiet`` in
 a cpuacct cgroup of its own, made for the purpose (needs a writable cgroup hierarchy: root in a
 container, or a delegated cgroup; skipped with a note otherwise). The cgroup's CPU counter covers
 every process and thread of the run, however short-lived, and is polled every 5 ms on the same
@@ -23,7 +24,6 @@ import argparse
 import bisect
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,6 +34,7 @@ DEFAULT = ["scenario_manager_counter", "scenario_semaphore", "scenario_value_arr
            "07_cpu_more_workers_than_cores", "backend_7_process_per_task", "05_map_chunksize"]
 V1 = Path("/sys/fs/cgroup/cpuacct")
 V2 = Path("/sys/fs/cgroup")
+CANNOT_JOIN = 97  # the shell's exit code when it could not move itself into the group
 
 
 class Group:
@@ -59,8 +60,8 @@ class Group:
 
     def run(self, argv: list[str]) -> subprocess.Popen[bytes]:
         """Start ``argv`` inside the group (the shell joins it, then execs)."""
-        return subprocess.Popen(["sh", "-c", f'echo $$ > {self.path}/cgroup.procs && exec "$0" "$@"', *argv],
-                                stdout=subprocess.DEVNULL)
+        join = f'echo $$ > {self.path}/cgroup.procs || exit {CANNOT_JOIN}; exec "$0" "$@"'
+        return subprocess.Popen(["sh", "-c", join, *argv], stdout=subprocess.DEVNULL)
 
     def remove(self) -> None:
         for _ in range(50):
@@ -71,15 +72,19 @@ class Group:
                 time.sleep(0.1)  # the last processes are still leaving
 
 
-def check(group: Group, procviz: str, preset: str, folder: str) -> dict[str, float]:
+def check(group: Group, procviz: list[str], preset: str, folder: str) -> dict[str, float]:
     out = os.path.join(folder, f"{preset}.json")
     u0 = group.usage_ns()
-    proc = group.run([procviz, "run", "--preset", preset, "--out", out, "--quiet"])
+    proc = group.run([*procviz, "run", "--preset", preset, "--out", out, "--quiet"])
     series: list[tuple[int, int]] = []
     while proc.poll() is None:
         series.append((time.monotonic_ns(), group.usage_ns() - u0))
         time.sleep(0.005)
     series.append((time.monotonic_ns(), group.usage_ns() - u0))
+    if proc.returncode == CANNOT_JOIN:
+        raise OSError("cannot move a process into the cgroup")
+    if not os.path.exists(out):
+        raise SystemExit(f"{preset}: procviz wrote no timeline (exit code {proc.returncode})")
     with open(out, encoding="utf-8") as f:
         m = json.load(f)["machine"]
     own = busy = capacity = 0.0
@@ -100,26 +105,34 @@ def check(group: Group, procviz: str, preset: str, folder: str) -> dict[str, flo
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="*", default=DEFAULT)
-    parser.add_argument("--procviz", default=shutil.which("procviz") or "procviz", help="the procviz command to check")
+    parser.add_argument("--procviz", help="the procviz command to check (default: python -m procviz)")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args(argv)
+    procviz = [args.procviz] if args.procviz else [sys.executable, "-m", "procviz"]
     try:
         group = Group()
     except OSError as exc:
         print(f"skipped: cannot make a cgroup here ({exc})")
         return 0
-    print(f"load average {os.getloadavg()[0]:.1f}; procviz: {args.procviz}")
-    print("| preset | own s | cgroup s (same span) | own / cgroup | other | true other |")
-    print("|---|---|---|---|---|---|")
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            for preset in args.presets:
-                for _ in range(args.repeat):
-                    r = check(group, args.procviz, preset, folder)
-                    print(f"| {preset} | {r['own_s']:.2f} | {r['inside_s']:.2f} | {r['ratio']:.2f} | "
-                          f"{r['other'] * 100:.0f} % | {r['true_other'] * 100:.0f} % |", flush=True)
+        return _table(group, procviz, args.presets, args.repeat)
+    except OSError as exc:
+        print(f"skipped: {exc}")
+        return 0
     finally:
         group.remove()
+
+
+def _table(group: Group, procviz: list[str], presets: list[str], repeat: int) -> int:
+    print(f"load average {os.getloadavg()[0]:.1f}; procviz: {' '.join(procviz)}")
+    print("| preset | own s | cgroup s (same span) | own / cgroup | other | true other |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        for preset in presets:
+            for _ in range(repeat):
+                r = check(group, procviz, preset, folder)
+                print(f"| {preset} | {r['own_s']:.2f} | {r['inside_s']:.2f} | {r['ratio']:.2f} | "
+                      f"{r['other'] * 100:.0f} % | {r['true_other'] * 100:.0f} % |", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -66,3 +66,15 @@ def test_phases_probes_every_step_of_a_small_run():
                  "run-only modules imported", "hello from worker", "LiveRun._shutdown <", "run_loop.finish <",
                  "exit (atexit handlers)"):
         assert step in steps, step
+
+
+def test_machine_own_checks_a_preset_against_the_kernels_count():
+    # needs a writable cgroup hierarchy (root in a container): it says "skipped" otherwise
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "machine_own.py"), "scenario_value_array"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    if "skipped" in proc.stdout:
+        pytest.skip(proc.stdout.strip().splitlines()[-1])
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| scenario_value_array |"))
+    ratio = float(row.split("|")[4])
+    assert 0.5 < ratio < 2.0, proc.stdout  # the lane counts the run's processes, not nothing, not twice
