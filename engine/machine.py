@@ -116,13 +116,16 @@ def _reaped_children_cpu_ns() -> int:
 
 
 class _Tracked:
-    """A process of the run: its start time (against PID reuse), its CPU when first read (counted
-    as its boot, or, for a process older than the run, not the run's) and when last read."""
+    """A process read by the machine lane: its start time (against PID reuse), its CPU when first
+    read (counted as its boot, or, for a process older than the run, not the run's) and when last
+    read; ``mine``: the run's. A child of this process older than the run is not the run's until
+    the run's tree scans find it (a Pool the CLI started before the engine): until then it is
+    read only so that its reaping adds nothing (another program's, or an earlier run's zombie)."""
 
-    __slots__ = ("start", "base", "last")
+    __slots__ = ("start", "base", "last", "mine")
 
-    def __init__(self, start: int, cpu: int) -> None:
-        self.start, self.base, self.last = start, cpu, cpu
+    def __init__(self, start: int, cpu: int, mine: bool) -> None:
+        self.start, self.base, self.last, self.mine = start, cpu, cpu, mine
 
 
 class MachineSampler:
@@ -164,25 +167,36 @@ class MachineSampler:
         self._reaped0 = _reaped_children_cpu_ns() if self.available else 0
         self._first_ns: int | None = None  # the first reading: nothing before it is measured
         if self.available:
-            # This process's children now (helpers, an earlier run's zombies, a Pool the CLI
-            # started early): what they used so far is before the first reading.
-            for pid in [*children_of(self._me), *_helper_pids()]:
+            # This process's children now: the helpers are the run's (from now on); the others
+            # (a Pool the CLI started early, an earlier run's zombie, a process of the window's
+            # user) are not, unless the run's tree scans find them (see _Tracked).
+            for pid in _helper_pids():
                 self.track(pid, -1, before_run=True)
+            for pid in children_of(self._me):
+                if pid not in self._tracked:
+                    self._add(pid, -1, mine=False)
 
     def track(self, pid: int, now_ns: int, start: int = -1, before_run: bool = False) -> None:
         """Count process ``pid`` of the run as its own from now on (a worker, a process its tree
         scans found, a helper); ``start``: its start time in clock ticks, if known. What it used
         before (``now_ns``) is spread over its life so far, unless it is ``before_run``."""
-        if not self.available or pid == self._me or pid in self._tracked:
+        if not self.available or pid == self._me:
             return
+        known = self._tracked.get(pid)
+        if known is not None:
+            known.mine = True  # older than the run, and the run's: counted from the first reading
+            return
+        t = self._add(pid, start, mine=True)
+        if t is not None and not before_run and t.base > 0:
+            created = t.start * TICK_NS - boottime_offset_ns()
+            self.add_own(min(created, now_ns), now_ns, t.base)
+
+    def _add(self, pid: int, start: int, mine: bool) -> _Tracked | None:
         read = _process_cpu_ns(pid, start)
         if read is None:
-            return  # reaped already: its CPU is (or will be) in its reaper's figure
-        started, cpu = read
-        self._tracked[pid] = _Tracked(started, cpu)
-        if not before_run and cpu > 0:
-            created = started * TICK_NS - boottime_offset_ns()
-            self.add_own(min(created, now_ns), now_ns, cpu)
+            return None  # reaped already: its CPU is (or will be) in its reaper's figure
+        t = self._tracked[pid] = _Tracked(read[0], read[1], mine)
+        return t
 
     def tick(self, now_ns: int, force: bool = False) -> None:
         """Called every sampler tick; samples every ``every``-th call (or when ``force``)."""
@@ -217,10 +231,11 @@ class MachineSampler:
             read = _process_cpu_ns(pid, t.start)
             if read is None:  # reaped: its whole CPU is in its reaper's figure now
                 del self._tracked[pid]
-                self._dropped_base += t.base
+                self._dropped_base += t.base if t.mine else t.last
                 continue
             t.last = max(t.last, read[1])
-            live += t.last - t.base
+            if t.mine:
+                live += t.last - t.base
         return time.process_time_ns() + reaped - self._dropped_base + live + self._extra_own
 
     def add_own(self, start_ns: int, end_ns: int, cpu_ns: int) -> None:

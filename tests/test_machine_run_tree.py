@@ -128,11 +128,12 @@ def _zombie_state(pid: int) -> bool:
     return raw[raw.rfind(b")") + 2:].startswith(b"Z")
 
 
-def test_the_children_at_the_start_count_from_the_first_reading(monkeypatch) -> None:
-    """The children this process has when a run starts (a Pool the CLI started before the engine,
-    an earlier run's zombie, the helpers) count from the machine lane's first reading: what came
-    before is outside every row, as the busy time it was part of is. A zombie reaped during the
-    run adds nothing (its CPU enters the reaped-children figure as its reading leaves the sum)."""
+def test_a_child_older_than_the_run_is_the_runs_from_the_first_reading_once_a_scan_finds_it(monkeypatch) -> None:
+    """A child this process has when a run starts is the run's once its tree scans find it (a
+    Pool the CLI started before the engine), counted from the machine lane's first reading: what
+    came before is outside every row, as the busy time it was part of is. An earlier run's zombie
+    reaped during the run adds nothing (its CPU enters the reaped-children figure as its reading
+    leaves the sum)."""
     monkeypatch.setattr(machine.time, "process_time_ns", lambda: 0)
     zombie = subprocess.Popen([sys.executable, "-c", "import time\nwhile time.process_time() < 0.3:\n    pass\n"])
     live = None
@@ -146,6 +147,7 @@ def test_the_children_at_the_start_count_from_the_first_reading(monkeypatch) -> 
         sampler = MachineSampler(every=1)
         at_start = _cpu_ns(live.pid)
         sampler.tick(time.monotonic_ns())
+        sampler.track(live.pid, time.monotonic_ns())  # the first scan finds the run's workers
         zombie.wait()
         _burnt(live)
         sampler.tick(time.monotonic_ns())
@@ -158,6 +160,18 @@ def test_the_children_at_the_start_count_from_the_first_reading(monkeypatch) -> 
     sampler.close()
     assert grown > 0.1
     assert _own_cpu_s(sampler.take()) == pytest.approx(grown, abs=0.05)
+
+
+def test_a_child_older_than_the_run_that_no_scan_finds_is_other_load(child, monkeypatch) -> None:
+    """A process this process started before the run, and that is not the run's (a CPU hog a test
+    started, a program the window's user opened), is other programs' load however it burns."""
+    monkeypatch.setattr(machine.time, "process_time_ns", lambda: 0)
+    sampler = MachineSampler(every=1)
+    sampler.tick(time.monotonic_ns())
+    _burnt(child)
+    sampler.tick(time.monotonic_ns())
+    sampler.close()
+    assert _own_cpu_s(sampler.take()) < 0.02
 
 
 def test_a_helper_also_found_by_a_scan_is_counted_once(quiet, child, monkeypatch) -> None:
