@@ -133,14 +133,19 @@ def main(argv: list[str]) -> None:
 
     mark("phases.py starts (interpreter and site done)")
     atexit.register(report)
+    from procviz.engine import run_helpers
+
+    args = argv or DEFAULT
+    mark("helpers from the command line (guardian, resource tracker) >")
+    run_helpers.start_for_command_line(args)  # first, as the procviz command does (gui.app.main)
+    mark("helpers from the command line (guardian, resource tracker) <")
     import procviz.engine.cli as cli
     from procviz.engine.process_exit import exit_fast
 
     mark("CLI imported")
-    from procviz.engine import head_start  # numpy-free, as pool_creation: the CLI imports both before numpy
     from procviz.engine.backends import pool_creation
 
-    wrap(head_start, "start_helpers", "helpers started (guardian, resource tracker)")
+    wrap(run_helpers, "start_helpers", "helpers started for the parsed config (a no-op if already running)")
     wrap(pool_creation.PoolCreation, "create", "Pool creation (head start: before numpy)")
     import_numpy = cli.import_numpy
 
@@ -150,7 +155,7 @@ def main(argv: list[str]) -> None:
         probe_engine()
 
     cli.import_numpy = numpy_then_probes  # type: ignore[assignment]
-    exit_fast(cli.main(argv or DEFAULT))
+    exit_fast(cli.main(args))
 
 
 if __name__ == "__main__":

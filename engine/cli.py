@@ -15,9 +15,13 @@ from __future__ import annotations
 
 if __name__ == "__main__":  # ``python -m procviz.engine.cli``: as for the ``procviz`` command, a Ctrl-C
     # during the imports below exits 3 with one line, not a KeyboardInterrupt traceback
+    import sys
+
     from procviz.engine.interrupts import exit_quietly_on_interrupt
+    from procviz.engine.run_helpers import start_for_command_line
 
     exit_quietly_on_interrupt()
+    start_for_command_line(sys.argv[1:])  # the run's helpers boot during the imports below
 
 import argparse
 import gc
@@ -304,12 +308,12 @@ def _catch_signals(interrupted: threading.Event) -> Callable[[], None]:
 
 
 def _start_helpers(config: RunConfig) -> None:
-    """The helper processes of a run, started now: they boot on the core this process leaves
-    idle while it imports (see procviz.engine.head_start.start_helpers)."""
-    from procviz.engine.head_start import start_helpers
+    """The helper processes of a run, started now unless they run already: they boot on the core
+    this process leaves idle while it imports (see procviz.engine.run_helpers)."""
+    from procviz.engine.run_helpers import start_helpers
 
     try:
-        start_helpers(config)
+        start_helpers(config.start_method, config.backend)
     except Exception:  # noqa: BLE001 - not fatal: the run starts them itself and says what fails
         log.debug("no early helpers", exc_info=True)
 

@@ -81,7 +81,7 @@ class Guardian:
     def start(self) -> None:
         """Start the guardian now if none runs (else it starts at the first :meth:`protect`): a
         caller that knows a run is coming starts it while a core is idle (see
-        :func:`procviz.engine.head_start.start_helpers`)."""
+        :mod:`procviz.engine.run_helpers`)."""
         with self._lock:
             if self._fd < 0:
                 self._start()

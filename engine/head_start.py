@@ -26,26 +26,6 @@ from procviz.engine.proctree import RunTree
 from procviz.engine.startup_watch import StartupWatch, startup_limit_s
 
 ABANDON_WAIT_S = 5.0  # at most, for an abandoned head start's Pool to be created (then ended)
-# Backends whose workers share multiprocessing's locks and queues (semaphores): with spawn or
-# forkserver, the first one starts multiprocessing's resource tracker.
-TRACKED_BACKENDS = ("pool", "process_pool_executor")
-
-
-def start_helpers(config: RunConfig) -> None:
-    """Start the helper processes every run of ``config`` needs: procviz's guardian and, for
-    spawn/forkserver workers that share semaphores, multiprocessing's resource tracker.
-
-    Both are Python processes (~15 ms and ~60 ms of CPU to boot), otherwise started with the
-    run's workers, when every core is taken by workers booting. Started first, they boot on the
-    core that ``procviz run``'s parent leaves idle while it imports what the run needs (one
-    thread). Shared helpers, never a run's: the process tree and the guardian leave them out.
-    """
-    guardian.start()
-    if config.start_method != "fork" and config.backend in TRACKED_BACKENDS:
-        from multiprocessing import resource_tracker
-
-        resource_tracker.ensure_running()
-
 
 
 class RunPlaces:

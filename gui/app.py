@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     first = next((arg for arg in argv[1:] if not arg.startswith("-")), None)  # procviz -v run ... too
     if first in HEADLESS_COMMANDS or (len(argv) > 1 and argv[1] in VERSION_FLAGS):
+        from procviz.engine.run_helpers import start_for_command_line
+
+        start_for_command_line(argv[1:])  # a run's helper processes boot while the CLI is imported
         from procviz.engine.cli import main as cli_main
 
         code = cli_main(argv[1:], image_writer=render_image)
