@@ -150,8 +150,9 @@ def main(argv: list[str]) -> None:
     import_numpy = cli.import_numpy
 
     def numpy_then_probes(*args: Any) -> None:
+        mark("numpy import >")
         import_numpy(*args)
-        mark("numpy imported")
+        mark("numpy imported <")
         probe_engine()
 
     cli.import_numpy = numpy_then_probes  # type: ignore[assignment]

@@ -330,7 +330,7 @@ def _head_start(config: RunConfig) -> HeadStart | None:
     except Exception:  # noqa: BLE001 - no head start: the engine makes the run's places and says what fails
         log.debug("no head start", exc_info=True)
         return None
-    head.wait_created()  # numpy's import sets an OpenBLAS variable for a moment: not for them
+    head.wait_started()  # numpy's import sets an OpenBLAS variable for a moment: not for them
     return head
 
 

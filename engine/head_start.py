@@ -72,12 +72,13 @@ class HeadStart:
             raise
         self.taken = False  # set by the engine when it takes the run over
 
-    def wait_created(self) -> None:
-        """Wait until the Pool's workers are created: environment changes made after this (numpy's
-        import sets one for a moment, see numpy_import) are not seen by them. Not bounded: a
-        creation only starts processes (seconds at worst, for 32 spawn workers on a busy machine),
-        and a worker created later would inherit that variable; Ctrl-C still interrupts the wait."""
-        self.creation.wait()
+    def wait_started(self) -> None:
+        """Wait until the Pool's workers are started: environment changes made after this (numpy's
+        import sets one for a moment, see numpy_import) are not seen by them. The rest of the
+        Pool's creation (its threads) goes on meanwhile. Not bounded: a creation only starts
+        processes (seconds at worst, for 32 spawn workers on a busy machine), and a worker started
+        later would inherit that variable; Ctrl-C still interrupts the wait."""
+        self.creation.wait_started()
 
     def abandon(self) -> None:
         """If the engine never took the run: end the Pool's workers and close the places."""

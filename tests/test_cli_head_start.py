@@ -36,19 +36,22 @@ def helpers():
 
     return [guardian.pid or None, resource_tracker._resource_tracker._pid]
 
+creations = []
+
 def probed(self):
+    creations.append(self)
     seen["numpy_at_creation"] = "numpy" in sys.modules
     seen["helpers_at_creation"] = helpers()
     seen["blas_variable_at_creation"] = os.environ.get("OPENBLAS_NUM_THREADS")
-    pool = create(self)
-    seen["workers_created"] = len(self.created)
-    return pool
+    return create(self)
 
 pc.PoolCreation.create = probed
 import_numpy = cli.import_numpy
 
 def probed_numpy(*args):
-    seen.setdefault("workers_created_before_numpy", seen.get("workers_created", 0))
+    # started: the process exists (exec'd with the environment of that moment), not only made
+    started = sum(p._popen is not None for c in creations for p in list(c.created.values()))
+    seen.setdefault("workers_started_before_numpy", started)
     import_numpy(*args)
 
 cli.import_numpy = probed_numpy
@@ -72,7 +75,7 @@ def test_a_pool_run_creates_its_workers_before_numpy_is_imported() -> None:
     seen = _probe("--workers", "2", "--kind", "cpu", "--count", "4", "--duration-ms", "0", "--quiet")
     assert seen["code"] == 0
     assert seen["numpy_at_creation"] is False
-    assert seen["workers_created_before_numpy"] == 2  # created, not only begun: see the next assertion
+    assert seen["workers_started_before_numpy"] == 2  # started, not only begun: see the next assertion
     assert seen["blas_variable_at_creation"] is None  # workers inherit the environment of their creation
 
 
@@ -131,7 +134,7 @@ def test_the_engine_takes_a_head_start_over_whole() -> None:
 def test_a_head_start_the_engine_never_takes_leaves_no_worker() -> None:
     config = parse_config({"workers": 2, "workload": {"kind": "sleep", "count": 2, "duration_ms": 10}})
     head = HeadStart(config)
-    head.wait_created()
+    head.wait_started()
     pids = {p.pid for p in head.creation.created.values()}
     assert len(pids) == 2
     head.abandon()
@@ -224,3 +227,61 @@ def test_the_snapshot_of_this_process_children_matches_a_scan_of_proc() -> None:
         for k in kids:
             k.kill()
             k.wait()
+
+
+from procviz.engine.worker.process import forget_observer  # noqa: E402 - beside the tests that use it
+
+
+def _creation_that_blocks(monkeypatch, workers: int, release, fail: bool = False):
+    """A PoolCreation whose create() reports ``workers`` started workers, then waits for ``release``
+    (as a Pool starts its own threads after its workers) and returns or raises."""
+    from procviz.engine.backends import pool_creation
+
+    config = parse_config({"workers": workers, "workload": {"kind": "cpu", "count": 2}})
+    creation = pool_creation.PoolCreation(config, "unused-address")
+
+    def create(self):
+        for _ in range(workers if not fail else 1):
+            self._one_started()
+        release.wait(30)
+        if fail:
+            raise OSError("cannot start a worker")
+        return "the pool"
+
+    monkeypatch.setattr(pool_creation.PoolCreation, "create", create)
+    return creation
+
+
+def test_numpy_waits_for_the_workers_start_not_for_the_rest_of_the_pool_creation(monkeypatch) -> None:
+    # the variable numpy's import sets must reach no worker: the wait is for their start (exec),
+    # not for the Pool's threads, started afterwards while numpy is imported
+    import threading
+
+    release = threading.Event()
+    creation = _creation_that_blocks(monkeypatch, 2, release)
+    creation.begin()
+    try:
+        creation.wait_started()  # returns while create() still runs
+        assert not creation.wait(0.0)
+    finally:
+        release.set()
+    assert creation.result() == "the pool"
+    forget_observer(creation.key)
+
+
+def test_a_failed_creation_ends_the_wait_for_its_workers(monkeypatch) -> None:
+    import threading
+
+    release = threading.Event()
+    creation = _creation_that_blocks(monkeypatch, 2, release, fail=True)
+    creation.begin()
+    waiter = threading.Thread(target=creation.wait_started, daemon=True)
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive()  # one of two workers started: still waiting
+    release.set()
+    waiter.join(30)
+    assert not waiter.is_alive()
+    with pytest.raises(OSError):
+        creation.result()
+    forget_observer(creation.key)

@@ -15,6 +15,7 @@ import multiprocessing.pool
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from procviz.engine.spawner import in_spawner_thread
@@ -26,13 +27,17 @@ start_processes_in(in_spawner_thread)  # workers fork from the long-lived spawne
 
 
 class _ExitReporter:
-    """Hears of a Pool's worker processes: reports each exit code once, when the Pool joins it."""
+    """Hears of a Pool's worker processes: reports each exit code once, when the Pool joins it
+    (and each start to ``on_started``, if given)."""
 
-    def __init__(self, exits: Any) -> None:
+    def __init__(self, exits: Any, on_started: Callable[[], None] | None = None) -> None:
         self._exits = exits
+        self._on_started = on_started
 
     def on_start(self, proc: Any) -> None:
-        """Nothing to do: the worker announces itself."""
+        """Pass the start on (the worker announces itself)."""
+        if self._on_started is not None:
+            self._on_started()
 
     def on_terminate(self, proc: Any) -> None:
         """Nothing to do: the exit is reported at the join."""
@@ -109,12 +114,21 @@ class PoolCreation:
         self.config = config
         self.address = address
         self.exits: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.key = register_observer(_ExitReporter(self.exits))
+        self.key = register_observer(_ExitReporter(self.exits, self._one_started))
         self.cancelled = threading.Event()
         self.created: dict[int, Any] = {}  # every worker Process ever made, by id()
         self._pool: ObservedPool | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._started = 0
+        # Set once the Pool's first workers are all started (or its creation ended, however): see
+        # wait_started. The Pool's own threads are started after them.
+        self._workers_started = threading.Event()
+
+    def _one_started(self) -> None:
+        self._started += 1  # one thread starts a Pool's first workers, one at a time
+        if self._started >= self.config.workers:
+            self._workers_started.set()
 
     def create(self) -> ObservedPool:
         """Create the Pool here and now (on the calling thread)."""
@@ -137,6 +151,15 @@ class PoolCreation:
             self._pool = self.create()
         except BaseException as exc:  # noqa: BLE001 - handed to whoever takes the result
             self._error = exc
+        finally:
+            self._workers_started.set()
+
+    def wait_started(self) -> None:
+        """Wait until every first worker of the Pool begun by :meth:`begin` is started (their
+        processes exist, with the environment they were given), or until its creation ended
+        (failed, cancelled). The Pool's creation may still go on (its threads start last)."""
+        if self._thread is not None:
+            self._workers_started.wait()
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait until the creation begun by :meth:`begin` ended; False if it still goes on."""
