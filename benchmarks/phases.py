@@ -104,14 +104,19 @@ def probe_engine() -> None:
 
 
 def note_recorded_ends(tl: Any) -> None:
-    """Add the run's recorded ends to the log, at their own times (CPU unknown: -1): the last task
-    start and end, and each worker's exit as the engine saw it."""
+    """Add the run's recorded times to the log, at their own times (CPU unknown: -1): the last task
+    start and end, each worker's ready time (its hello) and its exit as the engine saw it."""
     ended = tl.end_ns[tl.end_ns >= 0]
     if len(ended):
         LOG.append((int(tl.start_ns.max()), -1, "(recorded)", "last task start"))
         LOG.append((int(ended.max()), -1, "(recorded)", "last task end"))
     for lane in tl.lanes:
-        if lane.exit_ns >= 0 and lane.kind == "process":
+        if lane.kind != "process":
+            continue
+        # ready: the worker's hello was made (its start-up done): before the loop began, it waited
+        if lane.ready_ns >= 0:
+            LOG.append((lane.ready_ns, -1, "(recorded)", f"worker {lane.pid} ready"))
+        if lane.exit_ns >= 0:
             LOG.append((lane.exit_ns, -1, "(recorded)", f"worker {lane.pid} exit ({lane.exit_reason or 'exit'})"))
 
 
