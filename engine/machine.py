@@ -27,6 +27,7 @@ import numpy as np
 
 from procviz.engine.events import MACHINE_DTYPE
 from procviz.engine.guardian_proc import children_of
+from procviz.engine.proctree import CHILDREN_LISTED
 from procviz.engine.worker.clock import boottime_offset_ns
 
 TICK_NS = 1_000_000_000 // (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)  # /proc/stat's unit
@@ -206,8 +207,17 @@ class MachineSampler:
         read = read_busy_ns(self.cpus)
         if read is None:
             return
-        for pid in _helper_pids():  # a resource tracker started during the run
+        helpers = _helper_pids()
+        for pid in helpers:  # a resource tracker started during the run
             self.track(pid, now_ns)
+        if CHILDREN_LISTED:
+            # Children born since the last tick, of this process and of the fork server: the
+            # run's (see proctree), read from now on, not spread later over a life guessed uniform
+            # (a spawn worker's boot is most of its CPU in its first 100-300 ms)
+            for parent in (self._me, *helpers):
+                for pid in children_of(parent):
+                    if pid not in self._tracked:
+                        self.track(pid, now_ns)
         own = self._own_ns()
         busy, total = read
         if self._last is not None:

@@ -113,7 +113,7 @@ def _children_listed(pid: int) -> list[int]:
 
 
 # Whether this kernel keeps children lists (CONFIG_PROC_CHILDREN): else a walk is a pass over /proc.
-_CHILDREN_LISTED = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+CHILDREN_LISTED = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
 
 
 class RunTree:
@@ -140,7 +140,7 @@ class RunTree:
         if every:
             stats, below = self._every()
         else:
-            stats, below = _walk(self.me, workers, tagged) if _CHILDREN_LISTED else self._every()
+            stats, below = _walk(self.me, workers, tagged) if CHILDREN_LISTED else self._every()
         infrastructure = _infrastructure()
         parents = {self.me} | infrastructure
         frontier = [p for p in workers if p in stats and p != self.me and stats[p][0] in parents]

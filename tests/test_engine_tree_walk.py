@@ -19,7 +19,7 @@ _PARENT = ("import subprocess, sys, time; "
            "p = subprocess.Popen(['sleep', '30']); print(p.pid, flush=True); time.sleep(30)")
 
 
-@pytest.mark.skipif(not proctree._CHILDREN_LISTED, reason="this kernel keeps no children lists")  # noqa: SLF001
+@pytest.mark.skipif(not proctree.CHILDREN_LISTED, reason="this kernel keeps no children lists")
 def test_the_walk_finds_what_the_pass_over_proc_finds() -> None:
     worker = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True)
     plain = subprocess.Popen(["sleep", "30"])  # a child of this process born during the run

@@ -202,3 +202,26 @@ def test_a_lane_tracks_its_whole_process() -> None:
     sampler.machine = Machine()  # type: ignore[assignment]
     sampler.add(0, gone.pid, gone.pid, 300_000_000, baseline=(40_000_000, 0))
     assert tracked == [gone.pid]
+
+
+@pytest.mark.skipif(not machine.CHILDREN_LISTED, reason="this kernel keeps no children lists")
+def test_a_child_born_during_the_run_is_read_from_the_next_tick(monkeypatch) -> None:
+    """A process this process starts during the run (a role, a worker) is read live from the
+    machine lane's next tick, so its boot lands in the windows it was spent in, not spread over
+    its life as if it had burnt evenly."""
+    monkeypatch.setattr(machine.time, "process_time_ns", lambda: 0)
+    sampler = MachineSampler(every=1)
+    sampler.tick(time.monotonic_ns())
+    code = f"import time\nwhile time.process_time() < {BURN_S}:\n    pass\ntime.sleep(30)\n"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        sampler.tick(time.monotonic_ns())
+        assert proc.pid in sampler._tracked  # noqa: SLF001 - found at once, no scan needed
+        _burnt(proc)
+        sampler.tick(time.monotonic_ns())
+        used = _cpu_ns(proc.pid) * 1e-9
+    finally:
+        proc.kill()
+        proc.wait()
+    sampler.close()
+    assert _own_cpu_s(sampler.take()) == pytest.approx(used, abs=0.05)
