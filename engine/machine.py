@@ -167,6 +167,9 @@ class MachineSampler:
         self.available = read_busy_ns(self.cpus) is not None
         self._reaped0 = _reaped_children_cpu_ns() if self.available else 0
         self._first_ns: int | None = None  # the first reading: nothing before it is measured
+        # Now in the kernel's process start-time unit (clock ticks since boot): a process that
+        # started before is older than the run
+        self._start_ticks = (time.monotonic_ns() + boottime_offset_ns()) // TICK_NS
         if self.available:
             # This process's children now: the helpers are the run's (from now on); the others
             # (a Pool the CLI started early, an earlier run's zombie, a process of the window's
@@ -191,6 +194,18 @@ class MachineSampler:
         if t is not None and not before_run and t.base > 0:
             created = t.start * TICK_NS - boottime_offset_ns()
             self.add_own(min(created, now_ns), now_ns, t.base)
+
+    def _child_seen(self, pid: int, now_ns: int) -> None:
+        """A new child of this process or of the fork server: the run's if it was born during the
+        run; an older one (an orphan of an earlier run's process, handed to this process as their
+        subreaper) is read only so that its reaping adds nothing."""
+        read = _process_cpu_ns(pid)
+        if read is None:
+            return
+        if read[0] >= self._start_ticks:
+            self.track(pid, now_ns, read[0])
+        else:
+            self._add(pid, read[0], mine=False)
 
     def _add(self, pid: int, start: int, mine: bool) -> _Tracked | None:
         read = _process_cpu_ns(pid, start)
@@ -217,7 +232,7 @@ class MachineSampler:
             for parent in (self._me, *helpers):
                 for pid in children_of(parent):
                     if pid not in self._tracked:
-                        self.track(pid, now_ns)
+                        self._child_seen(pid, now_ns)
         own = self._own_ns()
         busy, total = read
         if self._last is not None:

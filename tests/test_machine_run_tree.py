@@ -9,6 +9,7 @@ machine. These runs are real: a task burns CPU in a thread of its worker and in 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -225,3 +226,42 @@ def test_a_child_born_during_the_run_is_read_from_the_next_tick(monkeypatch) -> 
         proc.wait()
     sampler.close()
     assert _own_cpu_s(sampler.take()) == pytest.approx(used, abs=0.05)
+
+
+@pytest.mark.skipif(not machine.CHILDREN_LISTED, reason="this kernel keeps no children lists")
+def test_an_older_orphan_handed_to_this_process_is_not_the_runs(tmp_path, monkeypatch) -> None:
+    """procviz's process is the subreaper of what its runs start: an orphan of an earlier run's
+    process is handed to it mid-run, a new child, but older than the run; its CPU is not the run's."""
+    from procviz.engine.proctree import become_subreaper
+
+    if not become_subreaper():
+        pytest.skip("no child subreaper here")
+    monkeypatch.setattr(machine.time, "process_time_ns", lambda: 0)
+    pid_file = tmp_path / "orphan"
+    burn = f"import time\nwhile time.process_time() < {BURN_S}:\n    pass\ntime.sleep(30)\n"
+    parent_code = ("import subprocess, sys, time\n"
+                   f"p = subprocess.Popen([sys.executable, '-c', {burn!r}])\n"
+                   f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+                   "time.sleep(0.4)\n")  # then it exits: its child is orphaned, handed to us
+    parent = subprocess.Popen([sys.executable, "-c", parent_code])
+    orphan = 0
+    try:
+        while not pid_file.exists() or not pid_file.read_text():
+            time.sleep(0.01)
+        orphan = int(pid_file.read_text())
+        time.sleep(0.02)  # born before the run, by at least a clock tick
+        sampler = MachineSampler(every=1)
+        sampler.tick(time.monotonic_ns())
+        parent.wait()
+        while b") S " not in open(f"/proc/{orphan}/stat", "rb").read() or _cpu_ns(orphan) < BURN_S * 1e9 * 0.95:
+            sampler.tick(time.monotonic_ns())
+            time.sleep(0.05)
+        sampler.tick(time.monotonic_ns())
+        assert orphan in sampler._tracked and not sampler._tracked[orphan].mine  # noqa: SLF001 - seen, not the run's
+    finally:
+        parent.wait()
+        if orphan:
+            os.kill(orphan, 9)
+            os.waitpid(orphan, 0)
+    sampler.close()
+    assert _own_cpu_s(sampler.take()) < 0.1
