@@ -24,8 +24,11 @@ wall time, and in the window the gaps between ticks of a 10 ms GUI timer during 
 (median / p95 / max; a tick can only fire when the GUI thread is free, so a long gap is a
 frozen window). Not a test: nothing is asserted.
 
+``--baseline REV`` adds the window of git revision ``REV`` to the alternation (an A/B of a change under
+the same load); each window's CPU during the run is also shown thread by thread.
+
     python benchmarks/bench_gui.py [--tasks 20000] [--naive-tasks 20000] [--workers 2]
-                                   [--whole-tasks 100000] [--pairs 3] [--only-whole]
+                                   [--whole-tasks 100000] [--pairs 3] [--only-whole] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -311,18 +314,23 @@ def window_child(config_path: str, stalls: bool = False) -> None:
             probe.timeout.connect(sampler.tick)
             slots.install()
         span: list[float] = []
-
         cpu: list[float] = []
+        threads: list[dict[str, float]] = []
+        marks: list[int] = []
 
         def finished(result) -> None:  # noqa: ANN001
+            marks.append(time.monotonic_ns())
             span.append(time.perf_counter())
             cpu.append(time.process_time())
+            threads.append(thread_cpu())
             probe.stop()
             QTimer.singleShot(0, app.quit)
 
         def start() -> None:
+            marks.append(time.monotonic_ns())
             span.append(time.perf_counter())
             cpu.append(time.process_time())
+            threads.append(thread_cpu())
             probe.start()
             if sampler is not None:
                 sampler.start()
@@ -330,6 +338,8 @@ def window_child(config_path: str, stalls: bool = False) -> None:
                 app.quit()
 
         window.bridge.runFinished.connect(finished)
+        # A reading at each status: the engine thread has ended by runFinished, its time is seen here.
+        window.bridge.statusChanged.connect(lambda _status: threads.append(thread_cpu()) if threads else None)
         QTimer.singleShot(0, start)
         app.exec()
         window.close()
@@ -339,7 +349,49 @@ def window_child(config_path: str, stalls: bool = False) -> None:
         print(slots.report())
     gaps = np.diff(fired) * 1e3 if len(fired) > 1 else np.zeros(0)
     print(json.dumps({"run_s": span[-1] - span[0] if len(span) == 2 else None,
-                      "cpu_s": cpu[-1] - cpu[0] if len(cpu) == 2 else None, "gaps_ms": gaps.tolist()}))
+                      "cpu_s": cpu[-1] - cpu[0] if len(cpu) == 2 else None, "gaps_ms": gaps.tolist(),
+                      "threads_cpu_s": cpu_since(*threads) if len(threads) >= 2 else {},
+                      "phases_s": phases(window.timeline, marks)}))
+
+
+def phases(tl, marks: list[int]) -> dict[str, float]:  # noqa: ANN001 - a Timeline
+    """Where a run's span went: from Run to the first task's start, the tasks (first start to last
+    end), from the last end to the end shown; ``marks``: monotonic_ns at Run and at the end shown."""
+    started, ended = tl.start_ns[tl.start_ns >= 0], tl.end_ns[tl.end_ns >= 0]
+    if len(marks) != 2 or not len(started) or not len(ended):
+        return {}
+    first, last = int(started.min()), int(ended.max())
+    return {"lead": (first - marks[0]) / 1e9, "tasks": (last - first) / 1e9, "tail": (marks[1] - last) / 1e9}
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each live thread of this process so far (the kernel's schedstat, ns), by Python
+    thread name, else by the native name (Qt's and numpy's threads), with the thread id."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            ns = int((task / "schedstat").read_text().split()[0])
+            comm = (task / "comm").read_text().strip()
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended meanwhile
+        tid = int(task.name)
+        out[f"{names.get(tid, comm)} [{tid}]"] = ns / 1e9
+    return out
+
+
+def cpu_since(before: dict[str, float], *later: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each thread used since the :func:`thread_cpu` reading ``before``, as the latest of the
+    ``later`` readings that saw it says (a thread that ended is counted up to its last reading), by
+    name without the thread id, summed over threads of one name."""
+    seen: dict[str, float] = {}
+    for reading in later:
+        seen.update(reading)
+    out: dict[str, float] = {}
+    for key, s in seen.items():
+        name = key.rsplit(" [", 1)[0]
+        out[name] = round(out.get(name, 0.0) + s - before.get(key, 0.0), 4)
+    return out
 
 
 def headless_child(config_path: str) -> None:
@@ -350,15 +402,19 @@ def headless_child(config_path: str) -> None:
     from procviz.engine.timeline import Timeline
 
     engine, timeline = Engine(), Timeline()
-    t, c = time.perf_counter(), time.process_time()
+    t, c, threads, marks = time.perf_counter(), time.process_time(), thread_cpu(), [time.monotonic_ns()]
     engine.start(parse_config(json.loads(Path(config_path).read_text())))
     finished = False
     while not finished:
         batch = engine.events.get()
         timeline.apply(batch, notify=False)
         finished = batch.status is not None and batch.status.phase == RunPhase.FINISHED
+    last = thread_cpu()  # the engine thread is about to end: its time is read here
     engine.join(10)
-    print(json.dumps({"run_s": time.perf_counter() - t, "cpu_s": time.process_time() - c}))
+    marks.append(time.monotonic_ns())
+    print(json.dumps({"run_s": time.perf_counter() - t, "cpu_s": time.process_time() - c,
+                      "threads_cpu_s": cpu_since(threads, last, thread_cpu()),
+                      "phases_s": phases(timeline, marks)}))
 
 
 def _child_figures(stdout: str) -> dict | None:
@@ -370,68 +426,119 @@ def _child_figures(stdout: str) -> dict | None:
         return None
 
 
-def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int) -> None:
-    """Whole processes, alternated: the run in the window vs ``procviz run`` without one."""
+@dataclass
+class WholeRun:
+    """One whole-process run of the alternation: its wall time and what the child printed."""
+
+    wall_s: float
+    run_s: float = float("nan")
+    cpu_s: float = float("nan")
+    gaps_ms: np.ndarray | None = None
+    threads_cpu_s: dict[str, float] | None = None
+    phases_s: dict[str, float] | None = None
+
+
+def _gap_stats(gaps: np.ndarray) -> str:
+    if not len(gaps):
+        return "– / – / –"
+    return f"{np.median(gaps):.0f} / {np.percentile(gaps, 95):.0f} / {gaps.max():.0f}"
+
+
+def _median_ratio(num: list[float], den: list[float]) -> str:
+    ratios = [a / b for a, b in zip(num, den, strict=True) if b > 0]
+    if not ratios:
+        return "–"
+    return f"{statistics.median(ratios):.2f}x (spread {min(ratios):.2f}-{max(ratios):.2f})"
+
+
+def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int, baseline: str | None = None) -> None:
+    """Whole processes, alternated: the run in the window vs ``procviz run`` without one.
+
+    ``baseline``: a git revision of this repository whose window runs as one more contender (its
+    tree unpacked and put first on ``PYTHONPATH``, as compare.py's ``--baseline`` does; the same
+    child code here drives it), so one command gives an A/B of a change under the same load."""
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory(prefix="procviz-baseline-") as old:
         cfg = Path(tmp) / "config.json"
         cfg.write_text(json.dumps(whole_config(tasks, workers, chunksize)))
         window_cmd = [sys.executable, __file__, "--window-child", str(cfg)]
-        headless_cmd = [sys.executable, "-m", "procviz", "run", "--config", str(cfg), "--quiet",
-                        "--out", str(Path(tmp) / "t.json")]
-        engine_cmd = [sys.executable, __file__, "--headless-child", str(cfg)]
-        ratios, span_ratios, rows, all_gaps, cpu_rows = [], [], [], [], []
+        contenders: dict[str, tuple[list[str], dict[str, str]]] = {"window": (window_cmd, env)}
+        base = ""
+        if baseline:
+            from compare import unpack_baseline
+
+            base = f"window@{unpack_baseline(baseline, old)}"
+            contenders[base] = (window_cmd, {**env, "PYTHONPATH": os.pathsep.join(
+                filter(None, [old, env.get("PYTHONPATH")]))})
+        contenders["headless"] = ([sys.executable, "-m", "procviz", "run", "--config", str(cfg), "--quiet",
+                                   "--out", str(Path(tmp) / "t.json")], env)
+        contenders["engine"] = ([sys.executable, __file__, "--headless-child", str(cfg)], env)
+        runs: dict[str, list[WholeRun]] = {name: [] for name in contenders}
         for k in range(pairs):
-            times, spans, cpus = {}, {}, {}
-            order = (("window", window_cmd), ("headless", headless_cmd), ("engine", engine_cmd))
-            complete = True
-            for name, cmd in order[:: 1 if k % 2 == 0 else -1]:
+            got: dict[str, WholeRun] = {}
+            for name in list(contenders)[:: 1 if k % 2 == 0 else -1]:
+                cmd, child_env = contenders[name]
                 t = time.perf_counter()
-                out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-                times[name] = time.perf_counter() - t
+                out = subprocess.run(cmd, env=child_env, capture_output=True, text=True, timeout=600)
+                got[name] = WholeRun(time.perf_counter() - t)
                 if out.returncode != 0:
                     print(f"  {name} exited {out.returncode}: {out.stderr.strip()[-400:]}")
-                if name != "headless":
-                    child = _child_figures(out.stdout)
-                    if child is None:  # it died before its figures: this pair has nothing to compare
-                        print(f"  {name} printed no figures (exit code {out.returncode}): pair {k + 1} left out")
-                        complete = False
-                        break
-                    spans[name] = child["run_s"]
-                    cpus[name] = child.get("cpu_s") or float("nan")
-                if name == "window":
-                    gaps = np.asarray(child["gaps_ms"])
-                    all_gaps.append(gaps)
-            if not complete:
-                continue
-            ratios.append(times["window"] / times["headless"])
-            span_ratios.append(spans["window"] / spans["engine"])
-            g50, g95, gmax = (np.percentile(gaps, 50), np.percentile(gaps, 95), gaps.max()) if len(gaps) \
-                else (float("nan"),) * 3
-            rows.append((times["window"], times["headless"], ratios[-1], spans["window"], spans["engine"],
-                         span_ratios[-1], g50, g95, gmax))
-            cpu_rows.append((cpus["window"], cpus["engine"]))
+                if name == "headless":
+                    continue
+                child = _child_figures(out.stdout)
+                if child is None:  # it died before its figures: this pair has nothing to compare
+                    print(f"  {name} printed no figures (exit code {out.returncode}): pair {k + 1} left out")
+                    break
+                got[name] = WholeRun(got[name].wall_s, child["run_s"], child.get("cpu_s") or float("nan"),
+                                     np.asarray(child.get("gaps_ms", [])), child.get("threads_cpu_s") or {},
+                                     child.get("phases_s") or {})
+            else:
+                for name, run in got.items():
+                    runs[name].append(run)
+    windows = [n for n in contenders if n.startswith("window")]
     print(f"\nwhole process, {tasks:,} no-op CPU tasks, {workers} spawn workers, map chunksize {chunksize}, "
           f"alternated ({os.getloadavg()[0]:.2f} load after)")
-    print("whole process: the window child (Qt start-up included) vs `procviz run`; run: from Run to the "
-          "end shown, vs the same run driven without a window (engine + one Timeline, as the CLI does)")
-    print(f"{'pair':>4}  {'window s':>9}  {'headless s':>10}  {'ratio':>6}  {'run, window s':>13}  "
-          f"{'run, headless s':>15}  {'ratio':>6}  {'10 ms timer gaps ms median / p95 / max':>40}")
-    for k, (w, h, r, rw, rh, rr, g50, g95, gmax) in enumerate(rows):
-        print(f"{k:>4}  {w:>9.2f}  {h:>10.2f}  {r:>5.2f}x  {rw:>13.2f}  {rh:>15.2f}  {rr:>5.2f}x  "
-              f"{g50:>26.0f} / {g95:.0f} / {gmax:.0f}")
-    print("the run's CPU in the parent process (all its threads; workers not counted), window / headless s: "
-          + ", ".join(f"{w:.2f} / {h:.2f}" for w, h in cpu_rows))
-    if not ratios:
+    print("whole: the window child (Qt start-up included) vs `procviz run`; run: from Run to the end shown, vs the "
+          "same run driven without a window (engine + one Timeline, as the CLI does); gaps: between ticks of a "
+          "10 ms GUI timer during the run, ms median / p95 / max")
+    print(f"{'pair':>4}  {'contender':<18} {'whole s':>8} {'run s':>6} {'= lead + tasks + tail':>22} "
+          f"{'parent CPU s':>12}  gaps")
+    for k in range(len(runs["engine"])):
+        for name in contenders:
+            r = runs[name][k]
+            ph = r.phases_s or {}
+            split = " + ".join(f"{ph[p]:.3f}" for p in ("lead", "tasks", "tail")) if ph else ""
+            print(f"{k:>4}  {name:<18} {r.wall_s:>8.2f} {r.run_s:>6.2f} {split:>22} {r.cpu_s:>12.2f}  "
+                  + (_gap_stats(r.gaps_ms) if r.gaps_ms is not None and name in windows else ""))
+    if not runs["engine"]:
         print("no complete pair: nothing to compare")
         return
-    gaps = np.concatenate(all_gaps) if all_gaps else np.zeros(0)
-    spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
-    print(f"median run ratio window/headless {statistics.median(span_ratios):.2f}x "
-          f"(spread {min(span_ratios):.2f}-{max(span_ratios):.2f}); "
-          f"median whole-process ratio {statistics.median(ratios):.2f}x (spread {spread}); "
-          f"timer gaps over all window runs: median {np.median(gaps):.0f} ms, p95 {np.percentile(gaps, 95):.0f} ms, "
-          f"max {gaps.max():.0f} ms, {int((gaps > 50).sum())} of {len(gaps)} over 50 ms")
+    for name in windows + ["engine"]:
+        by_thread: dict[str, list[float]] = {}
+        for r in runs[name]:
+            for thread, s in (r.threads_cpu_s or {}).items():
+                by_thread.setdefault(thread, []).append(s)
+        shown = sorted(((statistics.median(v + [0.0] * (len(runs[name]) - len(v))), t) for t, v in by_thread.items()),
+                       reverse=True)
+        split = [r.phases_s for r in runs[name] if r.phases_s]
+        if split:
+            lead, tasks, tail = (statistics.median(p[key] for p in split) for key in ("lead", "tasks", "tail"))
+            print(f"{name}: median s from Run to the first task's start {lead:.3f}, the tasks {tasks:.3f}, from the "
+                  f"last task's end to the end shown {tail:.3f}")
+        print(f"{name}: CPU during the run by thread, median s: "
+              + ", ".join(f"{t} {s:.3f}" for s, t in shown if s >= 0.002))
+    for name in windows:
+        w, e, h = runs[name], runs["engine"], runs["headless"]
+        gaps = np.concatenate([r.gaps_ms for r in w if r.gaps_ms is not None] or [np.zeros(0)])
+        print(f"{name}: median run ratio to headless {_median_ratio([r.run_s for r in w], [r.run_s for r in e])}; "
+              f"parent CPU {statistics.median(r.cpu_s for r in w):.2f} s vs "
+              f"{statistics.median(r.cpu_s for r in e):.2f} s; whole-process ratio "
+              f"{_median_ratio([r.wall_s for r in w], [r.wall_s for r in h])}; timer gaps over all its runs: "
+              f"{_gap_stats(gaps)} ms, {int((gaps > 50).sum())} of {len(gaps)} over 50 ms")
+    if base:
+        new, was = runs["window"], runs[base]
+        print(f"this window / {base}, per pair: run {_median_ratio([r.run_s for r in new], [r.run_s for r in was])}"
+              f"; parent CPU {_median_ratio([r.cpu_s for r in new], [r.cpu_s for r in was])}")
 
 
 def bench_open(tasks: int, repeats: int, stalls: bool = False) -> None:
@@ -510,6 +617,8 @@ def main() -> None:
     parser.add_argument("--whole-chunksize", type=int, default=100)
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--only-whole", action="store_true", help="only the whole-process comparison")
+    parser.add_argument("--baseline", metavar="REV", help="the whole-process comparison also runs the window of "
+                        "git revision REV, alternated with this one (an A/B of a change)")
     parser.add_argument("--open-tasks", type=int, default=1_000_000, help="tasks of the file opened (0: skip)")
     parser.add_argument("--only-open", action="store_true", help="only the file opening")
     parser.add_argument("--stalls", action="store_true",
@@ -534,7 +643,7 @@ def main() -> None:
         return
     print(f"load: {open('/proc/loadavg').read().split()[:3]} (uptime's 1/5/15-minute averages)")
     if args.only_whole:
-        bench_whole(args.whole_tasks, args.workers, args.whole_chunksize, args.pairs)
+        bench_whole(args.whole_tasks, args.workers, args.whole_chunksize, args.pairs, args.baseline)
         return
     if args.only_open:
         bench_open(args.open_tasks, 3, args.stalls)
@@ -553,7 +662,7 @@ def main() -> None:
     print("\nlatency: task end (worker clock) -> first chart paint after the tick that applied it "
           "(engine only: -> drained by the main thread)")
     if args.pairs:
-        bench_whole(args.whole_tasks, args.workers, args.whole_chunksize, args.pairs)
+        bench_whole(args.whole_tasks, args.workers, args.whole_chunksize, args.pairs, args.baseline)
     if args.open_tasks:
         bench_open(args.open_tasks, 3)
 
