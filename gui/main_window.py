@@ -35,6 +35,7 @@ from procviz.gui.colors import state_color
 from procviz.gui.forms.section import FormSection
 from procviz.gui.forms.setup_panel import SetupPanel
 from procviz.gui.gantt import GanttWidget
+from procviz.gui.heap import freeze_built_objects
 from procviz.gui.live_numbers import LiveNumbers
 from procviz.gui.panels.metrics_panel import MetricsPanel
 from procviz.gui.panels.progress_panel import ProgressPanel
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         for problem in preset_problems:
             self.statusBar().showMessage(f"preset skipped: {problem}", 10_000)
         self._update_actions()
+        freeze_built_objects()  # (see gui/heap.py: the collector's passes then skip the window)
 
     # ---- construction ---------------------------------------------------------------------------
 
