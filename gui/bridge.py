@@ -9,6 +9,12 @@ one Qt signal per event froze the GUI for seconds at a million events.
 Work per tick is bounded by a time budget: if the engine ever produces faster than the GUI can
 fold, the rest waits for the next tick and the window stays responsive (the queue absorbs the
 burst). Only the GUI thread runs any of this, so only the GUI thread writes the shown Timeline.
+
+Once the run is ending (its STOPPING status applied: every task is done or cancelled, the workers
+are being ended), the timer ticks every few milliseconds instead: the run's last batch and its end
+are then shown as soon as they come, not up to a tick later (33 ms on average 16, and a second
+tick when the engine's thread had not quite ended at the first) - on a 0.5 s run that wait was
+the largest part of what the window added to it. A tick with nothing waiting costs microseconds.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from procviz.engine.runner import Engine, RunResult
 from procviz.engine.timeline import Timeline, TimelineChange
 
 TICK_MS = 33
+END_TICK_MS = 4  # the tick while the run is ending (see the module docstring)
 TICK_BUDGET_S = 0.012
 RATE_WINDOW_S = 1.0
 
@@ -61,6 +68,7 @@ class EngineBridge(QObject):
         self.timeline = timeline
         self.engine = engine or Engine()
         self.budget_s = budget_s
+        self.tick_ms = tick_ms
         self.timer = QTimer(self)
         self.timer.setInterval(tick_ms)
         self.timer.timeout.connect(self.tick)
@@ -91,7 +99,7 @@ class EngineBridge(QObject):
         self._rate_samples.clear()
         self.events_applied = 0
         self.latencies_ns = []
-        self.timer.start()
+        self.timer.start(self.tick_ms)
         self.runStarted.emit()
 
     def request_stop(self) -> None:
@@ -159,6 +167,8 @@ class EngineBridge(QObject):
             self.latencies_ns.append(done - np.concatenate(ends))
         self.events_applied += applied_events
         self._rate_samples.append((time.monotonic(), applied_events))
+        if self._active and any(status.phase >= RunPhase.STOPPING for status in statuses):
+            self.timer.setInterval(min(END_TICK_MS, self.tick_ms))  # (the run's end is near)
         for status in statuses:
             self.statusChanged.emit(status)
         if merged is not None:

@@ -26,7 +26,7 @@ from procviz.engine.events import (  # noqa: E402
 from procviz.engine.metrics import compute_metrics  # noqa: E402
 from procviz.engine.runner import RunResult  # noqa: E402
 from procviz.engine.timeline import Timeline  # noqa: E402
-from procviz.gui.bridge import EngineBridge  # noqa: E402
+from procviz.gui.bridge import END_TICK_MS, TICK_MS, EngineBridge  # noqa: E402
 
 T0 = 1_000_000_000
 
@@ -155,6 +155,26 @@ def test_timer_drives_the_ticks(qtbot, setup) -> None:
     qtbot.waitUntil(lambda: bool(results), timeout=EVENT_BOUND_MS)
     assert timeline.finished_count() == 100
     assert bridge.events_applied == 300
+
+
+def test_the_timer_ticks_often_once_the_run_is_ending_and_at_its_pace_again_next_run(setup) -> None:
+    # The run's end is shown within a few ms of its last batch, not up to a 33 ms tick later.
+    engine, timeline, bridge, notes = setup
+    bridge.start(parse_config({"workers": 2}))
+    batches = task_batches(20, 10)
+    for b in batches[:-1]:
+        engine.events.put(b)
+    bridge.tick()
+    assert bridge.timer.interval() == TICK_MS  # tasks still running: the usual pace
+    engine.events.put(EngineBatch(status=RunStatus(RunPhase.STOPPING, "ending workers"), now_ns=T0 + 10**8))
+    bridge.tick()
+    assert bridge.timer.isActive() and bridge.timer.interval() == END_TICK_MS < TICK_MS
+    engine.events.put(batches[-1])
+    engine.finish(timeline)
+    bridge.tick()
+    assert not bridge.active
+    bridge.start(parse_config({"workers": 2}))
+    assert bridge.timer.interval() == TICK_MS
 
 
 def test_stale_batches_of_an_earlier_run_are_dropped(setup) -> None:
