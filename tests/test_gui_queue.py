@@ -75,10 +75,12 @@ def test_queue_events_folded_in_as_tasks_start_equal_those_counted_at_the_end() 
     steps = QueueSteps()
     steps.update(tl)
     assert steps.peak == 3000  # all submitted, none started
+    buffer = steps._kb
     for part in np.array_split(order, 17):
         for name, column in final.items():
             getattr(tl, name)[part] = column[part]
         steps.update(tl)
+        assert steps._kb is buffer  # room for every task's join and leave from the start: never copied to grow
     t, n = queue_steps(tl)  # from scratch
     x, y = steps.x, steps.y
     last = np.r_[x[1:] != x[:-1], True]

@@ -48,6 +48,9 @@ class QueueSteps:
         self._xb = np.zeros(0, np.float64)
         self._yb = np.zeros(0, np.float64)
         self._n = 0
+        # A task joins and leaves at most once: room for all its events from the start (np.empty
+        # takes no memory until written), so a live run never copies the columns to grow them.
+        self._reserve(2 * n)
         self._state = np.zeros(n, np.uint8)
         self._sub = np.full(n, -1, np.int64)  # the submission counted per task (-1: none yet)
         self._left = np.zeros(n, bool)  # whether the task's leave is counted
@@ -124,8 +127,9 @@ class QueueSteps:
         if len(keys) == 0:
             self.first = self._n
             return
-        order = np.argsort(keys, kind="stable")
-        keys, steps = keys[order], steps[order]
+        if not np.all(keys[1:] >= keys[:-1]):  # (a live run's joins, or its leaves, often come in order)
+            order = np.argsort(keys, kind="stable")
+            keys, steps = keys[order], steps[order]
         n, k = self._n, len(keys)
         at = np.searchsorted(self._keys, keys, side="right")
         first = int(at[0])
