@@ -331,6 +331,7 @@ class MainWindow(QMainWindow):
         self.files.current_file = None
         self.statusBar().clearMessage()  # the last run's outcome is not this run's
         self.live_numbers.set_live(True)
+        self.gantt.set_live(True)
         self.metrics_dock.raise_()  # the form is locked during a run; its numbers are what changes
         self._set_title("live run")
         self.phase_label.setText("starting…")
@@ -356,6 +357,7 @@ class MainWindow(QMainWindow):
     def _on_finished(self, result: RunResult) -> None:
         self.status_timer.stop()
         self.live_numbers.set_live(False)
+        self.gantt.set_live(False)
         self._update_rate()
         self._update_actions()
         self.phase_label.setText(f"{result.outcome}")

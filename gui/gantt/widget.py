@@ -39,6 +39,9 @@ PACE = 3  # the chart's folds and repaints take at most a third of the GUI threa
 MAX_PACE_S = 0.25  # ... but it is never further behind than this (a run's first fold is costly)
 MIN_PACE_S = 0.03  # ... and a live chart folds and repaints at most ~30 times a second (a person sees
 #                    no more; on a busy machine every repaint is CPU the workers do not get)
+LIVE_ROOM = 1.5  # while a run is live, the fitted view shows this much of the run's span: room ahead
+#                  of the live edge, so the time range (and the axis, and both plots' transforms) changes
+#                  only when the edge reaches it (a few times a run), not at every fold
 
 
 class ChartView(pg.GraphicsLayoutWidget):
@@ -105,6 +108,7 @@ class GanttWidget(QWidget):
         self._follow = False
         self._fitted = False
         self._auto_fit = True  # until the user moves the view, keep showing the whole run
+        self._live = False  # a run is live: the fitted view leaves room ahead (LIVE_ROOM)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
@@ -242,7 +246,9 @@ class GanttWidget(QWidget):
         self.lane_axis.set_labels(labels)
         assert self.item is not None  # set_timeline made it
         self._align_left_axes(labels)
-        self.plot.queue.refresh(self.timeline, force=not self._fitted)
+        # With every fold (which is paced itself): a queue refresh put off to its own timer was a
+        # second repaint of the whole chart.
+        self.plot.queue.refresh(self.timeline, force=True)
         self.item.set_labels(labels)
         self.legend.set_entries(default_entries(chunks=self.model.has_chunks))
         self.item.refresh()
@@ -345,16 +351,28 @@ class GanttWidget(QWidget):
         self.view_box.setLimits(yMin=-0.5, yMax=rows + 0.5, maxYRange=rows + 1.0, minXRange=1e-6)
 
     def zoom_to_fit(self) -> None:
-        """Show the whole run: every lane, first to last drawn time."""
+        """Show the whole run: every lane, first to last drawn time (while a run is live, with room
+        ahead of the live edge: see :meth:`set_live`)."""
         self.model.sync()
         lo, hi = self.model.x_extent()
         if hi <= lo:
             hi = lo + 1.0
         pad = 0.01 * (hi - lo)
+        right = lo + LIVE_ROOM * (hi - lo) if self._live else hi + pad
         self._update_limits()
-        self.view_box.setRange(xRange=(lo - pad, hi + pad), yRange=(0.0, self._fit_rows()), padding=0)
+        self.view_box.setRange(xRange=(lo - pad, right), yRange=(0.0, self._fit_rows()), padding=0)
         self._fitted = True
         self._auto_fit = True
+
+    def set_live(self, live: bool) -> None:
+        """A run started (the fitted view leaves room ahead of its live edge) or ended (the fitted
+        view closes on the whole run)."""
+        live = bool(live)
+        if live == self._live:
+            return
+        self._live = live
+        if not live and self._fitted and self._auto_fit and not self._follow:
+            self.zoom_to_fit()
 
     def set_follow(self, on: bool) -> None:
         """Keep the live edge (``timeline.now_ns``) in view while a run goes on."""
