@@ -640,10 +640,34 @@ def main() -> None:
     parser.add_argument("--stalls", action="store_true",
                         help="one window run of --whole-tasks in this process, sampling where the GUI thread's "
                              "long slices go (benchmarks/gui_stalls.py)")
+    parser.add_argument("--replay", type=int, metavar="ROUNDS", default=0,
+                        help="record one run of --whole-tasks, replay it into the window ROUNDS times (and into "
+                             "--baseline's, alternated): the window's own CPU, no workers competing "
+                             "(benchmarks/gui_replay.py)")
     parser.add_argument("--window-child", metavar="CONFIG", help=argparse.SUPPRESS)
+    parser.add_argument("--replay-child", nargs=3, metavar=("RECORDING", "CONFIG", "SETTLE_MS"), help=argparse.SUPPRESS)
     parser.add_argument("--headless-child", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if args.replay_child:
+        from gui_replay import replay_child
+
+        replay_child(args.replay_child[0], args.replay_child[1], int(args.replay_child[2]))
+        return
+    if args.replay:
+        from gui_replay import bench_replay
+
+        with tempfile.TemporaryDirectory(prefix="procviz-baseline-") as old:
+            base = None
+            if args.baseline:
+                from compare import unpack_baseline
+
+                base = (f"window@{unpack_baseline(args.baseline, old)}", {"PYTHONPATH": os.pathsep.join(
+                    filter(None, [old, os.environ.get("PYTHONPATH")]))})
+            print(f"load: {open('/proc/loadavg').read().split()[:3]}")
+            bench_replay(whole_config(args.whole_tasks, args.workers, args.whole_chunksize), args.replay, SETTLE_MS,
+                         base)
+        return
     if args.window_child:
         window_child(args.window_child)
         return
