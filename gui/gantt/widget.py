@@ -37,8 +37,10 @@ FOLLOW_AT = 0.95  # the live edge may go this far across the view before the vie
 FOLLOW_TO = 0.90  # ... and is then put back here
 PACE = 3  # the chart's folds and repaints take at most a third of the GUI thread
 MAX_PACE_S = 0.25  # ... but it is never further behind than this (a run's first fold is costly)
-MIN_PACE_S = 0.03  # ... and a live chart folds and repaints at most ~30 times a second (a person sees
-#                    no more; on a busy machine every repaint is CPU the workers do not get)
+MIN_PACE_S = 0.1  # ... and a live chart folds and repaints at most 10 times a second: the pace above is
+#                   relative, so a cheaper fold was spent on more folds (30 a second, more than the engine's
+#                   batches bring) and the window's CPU stayed the same; every repaint is CPU the workers
+#                   do not get, and ten pictures a second still show the run as it goes
 LIVE_ROOM = 1.5  # while a run is live, the fitted view shows this much of the run's span: room ahead
 #                  of the live edge, so the time range (and the axis, and both plots' transforms) changes
 #                  only when the edge reaches it (a few times a run), not at every fold
