@@ -71,3 +71,34 @@ def test_a_view_the_user_moved_stays_where_it_is_when_the_run_ends(qtbot) -> Non
     before = w.view_box.viewRange()[0]
     w.set_live(False)
     assert w.view_box.viewRange()[0] == before
+
+
+def test_a_new_run_with_no_search_matches_costs_no_repaint_to_clear_them(qtbot) -> None:
+    # Every reset clears the matches; with none marked, that must not repaint the old picture
+    # just before the new run's first fold repaints it again.
+    import numpy as np
+    from PySide6.QtCore import QEvent, QObject
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, obj, event) -> bool:  # noqa: N802, ANN001 - Qt's name
+            if event.type() == QEvent.Type.Paint:
+                self.count += 1
+            return False
+
+    tl = Timeline()
+    w = shown(qtbot, tl)
+    for batch in synth_batches(n_tasks=200, n_lanes=2, batches=2):
+        tl.apply(batch)
+    w.flush()
+    for _ in range(5):
+        QApplication.processEvents()
+    paints = Paints()
+    w.plot.viewport().installEventFilter(paints)
+    w.set_matches(np.zeros(0, np.int64))
+    for _ in range(5):
+        QApplication.processEvents()
+    assert paints.count == 0
+    w.set_matches(np.array([3]))  # a real change is painted
+    qtbot.waitUntil(lambda: paints.count > 0, timeout=2000)

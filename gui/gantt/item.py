@@ -89,7 +89,10 @@ class TimelineItem(pg.GraphicsObject):
 
     def set_matches(self, ids: np.ndarray) -> None:
         """Tasks to mark as search matches (an empty array clears them)."""
-        self._matches = np.asarray(ids, np.int64)
+        ids = np.asarray(ids, np.int64)
+        if len(ids) == 0 and len(self._matches) == 0:
+            return  # nothing marked before or now (every new run clears them: no repaint for that)
+        self._matches = ids
         self.update()
 
     def set_grid(self, axis: pg.AxisItem, major: QColor, minor: QColor) -> None:
