@@ -111,6 +111,7 @@ class GanttWidget(QWidget):
         self._fitted = False
         self._auto_fit = True  # until the user moves the view, keep showing the whole run
         self._live = False  # a run is live: the fitted view leaves room ahead (LIVE_ROOM)
+        self._closing = False  # the run ended: the next fold closes the fitted view on it
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
@@ -240,7 +241,7 @@ class GanttWidget(QWidget):
         self.model.sync()
         # Compare versions rather than trusting sync()'s answer: zoom_to_fit() (called by the
         # window right after a file opens) syncs the model too, and the labels must follow anyway.
-        if self.model.version == self._flushed_version and self._fitted:
+        if self.model.version == self._flushed_version and self._fitted and not self._closing:
             return
         self._flushed_version = self.model.version
         labels = tooltip.lane_labels(self.timeline.lanes)
@@ -262,8 +263,9 @@ class GanttWidget(QWidget):
         elif self._auto_fit and self._fitted:
             lo, hi = self.model.x_extent()
             x0, x1 = self.view_box.viewRange()[0]
-            if lo < x0 or hi > x1 or self._fit_rows() > self.view_box.viewRange()[1][1] + 1e-9:
+            if self._closing or lo < x0 or hi > x1 or self._fit_rows() > self.view_box.viewRange()[1][1] + 1e-9:
                 self.zoom_to_fit()
+        self._closing = False
         # Apply the new ranges' transforms now: pyqtgraph does it at the start of the next paint,
         # which then marks the view boxes dirty again, and every fold cost two repaints.
         self.view_box.prepareForPaint()
@@ -373,8 +375,9 @@ class GanttWidget(QWidget):
         if live == self._live:
             return
         self._live = live
-        if not live and self._fitted and self._auto_fit and not self._follow:
-            self.zoom_to_fit()
+        if not live:  # in the next fold, not here: the run's end is shown first, then its whole picture
+            self._closing = True
+            self._timer.start(0)
 
     def set_follow(self, on: bool) -> None:
         """Keep the live edge (``timeline.now_ns``) in view while a run goes on."""
