@@ -373,7 +373,12 @@ def phases(tl, marks: list[int]) -> dict[str, float]:  # noqa: ANN001 - a Timeli
     if len(marks) != 2 or not len(started) or not len(ended):
         return {}
     first, last = int(started.min()), int(ended.max())
-    return {"lead": (first - marks[0]) / 1e9, "tasks": (last - first) / 1e9, "tail": (marks[1] - last) / 1e9}
+    out = {"lead": (first - marks[0]) / 1e9, "tasks": (last - first) / 1e9, "tail": (marks[1] - last) / 1e9}
+    workers = [lane for lane in tl.lanes if lane.created_ns >= 0 and lane.ready_ns >= 0]
+    if workers:  # the lead's parts: Run -> the first worker created, -> the first worker ready
+        out["created"] = (min(lane.created_ns for lane in workers) - marks[0]) / 1e9
+        out["ready"] = (min(lane.ready_ns for lane in workers) - marks[0]) / 1e9
+    return out
 
 
 def thread_cpu() -> dict[str, float]:
@@ -539,8 +544,11 @@ def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int, baseline: 
         split = [r.phases_s for r in runs[name] if r.phases_s]
         if split:
             lead, tasks, tail = (statistics.median(p[key] for p in split) for key in ("lead", "tasks", "tail"))
-            print(f"{name}: median s from Run to the first task's start {lead:.3f}, the tasks {tasks:.3f}, from the "
-                  f"last task's end to the end shown {tail:.3f}")
+            boot = [p for p in split if "ready" in p]
+            ready = (f" (the first worker created at {statistics.median(p['created'] for p in boot):.3f}, ready at "
+                     f"{statistics.median(p['ready'] for p in boot):.3f})") if boot else ""
+            print(f"{name}: median s from Run to the first task's start {lead:.3f}{ready}, the tasks {tasks:.3f}, "
+                  f"from the last task's end to the end shown {tail:.3f}")
         print(f"{name}: CPU during the run by thread, median s: "
               + ", ".join(f"{t} {s:.3f}" for s, t in shown if s >= 0.002))
     for name in windows:
