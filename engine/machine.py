@@ -72,15 +72,20 @@ def _helper_pids() -> list[int]:
     tracker = getattr(tracker_module, "_resource_tracker", None)
     if getattr(tracker, "_pid", None):
         pids.append(int(tracker._pid))  # type: ignore[union-attr]
-    server_module = sys.modules.get("multiprocessing.forkserver")
-    server = getattr(server_module, "_forkserver", None)
-    if getattr(server, "_forkserver_pid", None):
-        pids.append(int(server._forkserver_pid))  # type: ignore[union-attr]
+    server = _fork_server_pid()
+    if server:
+        pids.append(server)
     guardian_module = sys.modules.get("procviz.engine.guardian")
     guardian = getattr(guardian_module, "guardian", None)
     if getattr(guardian, "pid", 0):
         pids.append(int(guardian.pid))  # type: ignore[union-attr]
     return pids
+
+
+def _fork_server_pid() -> int:
+    """The fork server's pid (the parent of every forkserver worker), 0 if none runs."""
+    server = getattr(sys.modules.get("multiprocessing.forkserver"), "_forkserver", None)
+    return int(getattr(server, "_forkserver_pid", None) or 0)
 
 
 def stat_cpu_and_pages(raw: bytes) -> tuple[int, int]:
@@ -163,6 +168,7 @@ class MachineSampler:
         # Rows are held HOLD_NS before they are taken: a boot (a process's CPU before its first
         # reading) is spread over the rows it spanned, not put in the row it was read in.
         self._extra_own = 0  # boot CPU that fell in the window now open: counted at its tick
+        self._carry_ns = 0.0  # own CPU beyond the busy time of the rows taken so far (see take)
         self._closed = False
         self.available = read_busy_ns(self.cpus) is not None
         self._reaped0 = _reaped_children_cpu_ns() if self.available else 0
@@ -229,7 +235,7 @@ class MachineSampler:
             # Children born since the last tick, of this process and of the fork server: the
             # run's (see proctree), read from now on, not spread later over a life guessed uniform
             # (a spawn worker's boot is most of its CPU in its first 100-300 ms)
-            for parent in (self._me, *helpers):
+            for parent in (self._me, _fork_server_pid()) if _fork_server_pid() else (self._me,):
                 for pid in children_of(parent):
                     if pid not in self._tracked:
                         self._child_seen(pid, now_ns)
@@ -289,14 +295,26 @@ class MachineSampler:
 
     def take(self) -> np.ndarray:
         """Rows of MACHINE_DTYPE that are no longer held (all of them once closed), own shares
-        capped at the CPUs' busy share (a boot spread by time may overfill a row)."""
+        at most the CPUs' busy share: what a row holds beyond it goes on into the next rows.
+
+        Both shares are counted in clock ticks, by different counters read a moment apart (the
+        CPUs' in ``/proc/stat``, each process's in its own stat), and a boot's CPU is spread by
+        time: a row's own can exceed its busy by a tick per process. Cut off there, those ticks
+        were lost while the rows they belonged to kept them as other programs' load (an idle
+        machine read "other programs used 11-13 %" for the Manager counter preset, whose 100
+        processes each round down); carried on, the run's total is kept."""
         if not self._rows:
             return np.zeros(0, MACHINE_DTYPE)
         cut = len(self._rows)
         if not self._closed:
             newest = self._rows[-1][1]
             cut = sum(1 for row in self._rows if row[1] <= newest - HOLD_NS)
-        rows = [(t0, t1, c, b, min(o, b)) for t0, t1, c, b, o in self._rows[:cut]]
+        rows = []
+        for t0, t1, c, b, o in self._rows[:cut]:
+            capacity = c * (t1 - t0)
+            own = o + self._carry_ns / capacity if capacity > 0 else o
+            self._carry_ns = max(own - b, 0.0) * capacity
+            rows.append((t0, t1, c, b, min(own, b)))
         del self._rows[:cut]
         return np.array(rows, dtype=MACHINE_DTYPE) if rows else np.zeros(0, MACHINE_DTYPE)
 

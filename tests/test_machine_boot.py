@@ -74,7 +74,22 @@ def test_a_boot_begun_before_the_rows_held_goes_into_the_oldest(scripted) -> Non
     sampler.add_own(200 * MS, 600 * MS, 400 * MS)  # 400 ms over 400 ms: half of it in rows gone
     sampler.close()
     rows = sampler.take()
-    assert rows["own"][:2].tolist() == pytest.approx([1.0, 0.5])  # 300 of 400 ms into the oldest: capped at busy
+    # 300 of 400 ms into the oldest row: it holds 200 (its busy time); the rest goes on to the next
+    assert rows["own"][:3].tolist() == pytest.approx([1.0, 1.0, 0.0])
+
+
+def test_own_beyond_a_rows_busy_time_goes_on_to_the_next_rows_not_lost(scripted) -> None:
+    """Own and busy are counted in clock ticks by different counters: a row's own can exceed its
+    busy time by a tick per process. What is beyond goes on to the next rows, so a run's total is
+    kept (cut off, it read as other programs' load in the rows it belonged to)."""
+    sampler, tick_to = scripted
+    for t in range(0, 600 * MS, 100 * MS):
+        tick_to(t)  # five rows, every CPU busy
+    sampler.add_own(0, 100 * MS, 300 * MS)  # 300 ms in a row of 200 ms of capacity
+    sampler.close()
+    rows = sampler.take()
+    assert rows["own"].tolist() == pytest.approx([1.0, 0.5, 0.0, 0.0, 0.0])
+    assert float((rows["own"] * 2 * 100 * MS).sum()) == pytest.approx(300 * MS)
 
 
 def test_a_boot_before_the_first_reading_is_left_out_like_its_busy_time(scripted) -> None:
