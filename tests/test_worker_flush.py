@@ -56,7 +56,10 @@ def test_a_pool_workers_last_rows_come_before_it_exits(tmp_path: Path) -> None:
     sock.bind(address)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
     ctx = multiprocessing.get_context("spawn")
-    pool = ctx.Pool(2, initializer=_init_without_timers, initargs=(address,))
+    # One worker: with two, one can end a chunk while the last chunk still waits in the queue (no
+    # send: tasks wait), then lose that chunk to the other worker and sit idle with its rows, which
+    # only the flusher (off here) sends. Seen once in CI at load ~5: ids 0-149 never came.
+    pool = ctx.Pool(1, initializer=_init_without_timers, initargs=(address,))
     try:
         chunks = [(range(k * 50, k * 50 + 50), (0.0,), None) for k in range(4)]
         pool.map(partial(instrument.run_chunk, CPU, False), chunks, chunksize=1)
@@ -67,7 +70,7 @@ def test_a_pool_workers_last_rows_come_before_it_exits(tmp_path: Path) -> None:
         pool.join()
         sock.close()
     assert seen == set(range(200))
-    assert all(alive) and len(alive) == 2  # the rows came from live, idle workers: not their exit's goodbye
+    assert all(alive) and len(alive) == 1  # the rows came from a live, idle worker: not its exit's goodbye
 
 
 def test_a_long_first_task_is_announced_as_it_begins(tmp_path: Path) -> None:
