@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -66,14 +68,26 @@ def test_a_workers_other_threads_and_its_subprocess_are_the_runs_own(tmp_path, m
     assert np.all(rows["own"] <= rows["busy"] + 1e-9)
 
 
+# A process that burns BURN_S of CPU, then sleeps
+BURNER = f"import time\nwhile time.process_time() < {BURN_S}:\n    pass\ntime.sleep(30)\n"
+
+
+@contextmanager
+def burning() -> Iterator[subprocess.Popen[bytes]]:
+    """A BURNER child of this process, killed and reaped at the end."""
+    proc = subprocess.Popen([sys.executable, "-c", BURNER])
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture
 def child():
-    """A process that burns BURN_S of CPU, then sleeps: one of the run's processes."""
-    code = f"import time\nwhile time.process_time() < {BURN_S}:\n    pass\ntime.sleep(30)\n"
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    yield proc
-    proc.kill()
-    proc.wait()
+    """A BURNER started before the test: one of the run's processes."""
+    with burning() as proc:
+        yield proc
 
 
 def _start_ticks(pid: int) -> int:
@@ -106,18 +120,13 @@ def test_a_process_found_mid_run_counts_before_and_after_it_was_found(quiet, mon
     sampler = MachineSampler(every=1)
     created = time.monotonic_ns()
     sampler.tick(created)
-    code = f"import time\nwhile time.process_time() < {BURN_S}:\n    pass\ntime.sleep(30)\n"
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    try:
+    with burning() as proc:
         time.sleep(0.15)
         sampler.tick(time.monotonic_ns())
         sampler.track(proc.pid, time.monotonic_ns(), _start_ticks(proc.pid))  # found mid-burn
         _burnt(proc)
         sampler.tick(time.monotonic_ns())
         used = _cpu_ns(proc.pid) * 1e-9
-    finally:
-        proc.kill()
-        proc.wait()
     sampler.close()
     # All it used is own: what it used before it was found, spread back over its life, and after.
     assert _own_cpu_s(sampler.take()) == pytest.approx(used, abs=0.05)
@@ -141,8 +150,7 @@ def test_a_child_older_than_the_run_is_the_runs_from_the_first_reading_once_a_sc
     try:
         while not _zombie_state(zombie.pid):
             time.sleep(0.02)  # exited, not reaped
-        code = f"import time\nwhile time.process_time() < {BURN_S}:\n    pass\ntime.sleep(30)\n"
-        live = subprocess.Popen([sys.executable, "-c", code])
+        live = subprocess.Popen([sys.executable, "-c", BURNER])
         while _cpu_ns(live.pid) < 0.1e9:
             time.sleep(0.01)
         sampler = MachineSampler(every=1)
@@ -213,17 +221,12 @@ def test_a_child_born_during_the_run_is_read_from_the_next_tick(monkeypatch) -> 
     monkeypatch.setattr(machine.time, "process_time_ns", lambda: 0)
     sampler = MachineSampler(every=1)
     sampler.tick(time.monotonic_ns())
-    code = f"import time\nwhile time.process_time() < {BURN_S}:\n    pass\ntime.sleep(30)\n"
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    try:
+    with burning() as proc:
         sampler.tick(time.monotonic_ns())
         assert proc.pid in sampler._tracked  # noqa: SLF001 - found at once, no scan needed
         _burnt(proc)
         sampler.tick(time.monotonic_ns())
         used = _cpu_ns(proc.pid) * 1e-9
-    finally:
-        proc.kill()
-        proc.wait()
     sampler.close()
     assert _own_cpu_s(sampler.take()) == pytest.approx(used, abs=0.05)
 
@@ -238,9 +241,8 @@ def test_an_older_orphan_handed_to_this_process_is_not_the_runs(tmp_path, monkey
         pytest.skip("no child subreaper here")
     monkeypatch.setattr(machine.time, "process_time_ns", lambda: 0)
     pid_file = tmp_path / "orphan"
-    burn = f"import time\nwhile time.process_time() < {BURN_S}:\n    pass\ntime.sleep(30)\n"
     parent_code = ("import subprocess, sys, time\n"
-                   f"p = subprocess.Popen([sys.executable, '-c', {burn!r}])\n"
+                   f"p = subprocess.Popen([sys.executable, '-c', {BURNER!r}])\n"
                    f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
                    "time.sleep(0.4)\n")  # then it exits: its child is orphaned, handed to us
     parent = subprocess.Popen([sys.executable, "-c", parent_code])
