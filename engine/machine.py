@@ -9,8 +9,8 @@ is told apart here. Over each window of about 100 ms:
 * own: the CPU time of the run's processes over the same window, every thread of each (see
   :class:`MachineSampler`): the engine's process (which holds thread workers), every worker
   process and every other process of the run's tree (a task's subprocess), the helpers
-  (multiprocessing's resource tracker, procviz's guardian), and what the ones already reaped
-  used, as a share of the same capacity;
+  (multiprocessing's resource tracker and fork server, procviz's guardian), and what the ones
+  already reaped used, as a share of the same capacity;
 * other = busy - own (never below 0): everything else on those CPUs.
 
 ``/proc/stat`` counts in clock ticks (10 ms), so a single window's split is good to a few
@@ -143,7 +143,8 @@ class MachineSampler:
 
     * this process (``process_time_ns``: the engine, the window, thread workers);
     * every process of the run still there (:meth:`track`: workers, the processes the run's tree
-      scans find, the helpers), from ``/proc/<pid>/stat``, its reaped children included;
+      scans find, the children of this process and of the fork server born during the run, the
+      helpers), from ``/proc/<pid>/stat``, its reaped children included;
     * every process of the run already reaped: by this process (``RUSAGE_CHILDREN``, exact) or by
       another process of the run (in that one's reaped-children figure).
 
@@ -151,8 +152,9 @@ class MachineSampler:
     spread over its life so far (:meth:`add_own`). When a tracked process is reaped, its last
     reading leaves the sum and its whole CPU enters its reaper's: the sum is exact at every
     reaping, and short-lived processes that no scan saw (a role joined within a second) count too.
-    Processes that were this process's children before the run count only for what they use
-    during it. The running total never goes back: a reaping seen between the two reads shows at
+    This process's children from before the run are read too, so that their reaping adds
+    nothing; they count only once the run's tree scans find them (see :class:`_Tracked`). The
+    running total never goes back: a reaping seen between the two reads shows at
     the next tick instead, whole.
     """
 
@@ -184,7 +186,7 @@ class MachineSampler:
                 self.track(pid, -1, before_run=True)
             for pid in children_of(self._me):
                 if pid not in self._tracked:
-                    self._add(pid, -1, mine=False)
+                    self._add(pid, _process_cpu_ns(pid), mine=False)
 
     def track(self, pid: int, now_ns: int, start: int = -1, before_run: bool = False) -> None:
         """Count process ``pid`` of the run as its own from now on (a worker, a process its tree
@@ -196,29 +198,32 @@ class MachineSampler:
         if known is not None:
             known.mine = True  # older than the run, and the run's: counted from the first reading
             return
-        t = self._add(pid, start, mine=True)
-        if t is not None and not before_run and t.base > 0:
-            created = t.start * TICK_NS - boottime_offset_ns()
-            self.add_own(min(created, now_ns), now_ns, t.base)
+        t = self._add(pid, _process_cpu_ns(pid, start), mine=True)
+        if t is not None and not before_run:
+            self._spread_boot(t, now_ns)
 
     def _child_seen(self, pid: int, now_ns: int) -> None:
         """A new child of this process or of the fork server: the run's if it was born during the
         run; an older one (an orphan of an earlier run's process, handed to this process as their
         subreaper) is read only so that its reaping adds nothing."""
         read = _process_cpu_ns(pid)
-        if read is None:
-            return
-        if read[0] >= self._start_ticks:
-            self.track(pid, now_ns, read[0])
-        else:
-            self._add(pid, read[0], mine=False)
+        t = self._add(pid, read, mine=read is not None and read[0] >= self._start_ticks)
+        if t is not None and t.mine:
+            self._spread_boot(t, now_ns)
 
-    def _add(self, pid: int, start: int, mine: bool) -> _Tracked | None:
-        read = _process_cpu_ns(pid, start)
+    def _add(self, pid: int, read: tuple[int, int] | None, mine: bool) -> _Tracked | None:
+        """Track ``pid`` from its reading ``read`` (None: reaped already, its CPU is or will be in
+        its reaper's figure)."""
         if read is None:
-            return None  # reaped already: its CPU is (or will be) in its reaper's figure
+            return None
         t = self._tracked[pid] = _Tracked(read[0], read[1], mine)
         return t
+
+    def _spread_boot(self, t: _Tracked, now_ns: int) -> None:
+        """What a process used before its first reading, over its life so far (see add_own)."""
+        if t.base > 0:
+            created = t.start * TICK_NS - boottime_offset_ns()
+            self.add_own(min(created, now_ns), now_ns, t.base)
 
     def tick(self, now_ns: int, force: bool = False) -> None:
         """Called every sampler tick; samples every ``every``-th call (or when ``force``)."""
@@ -235,7 +240,8 @@ class MachineSampler:
             # Children born since the last tick, of this process and of the fork server: the
             # run's (see proctree), read from now on, not spread later over a life guessed uniform
             # (a spawn worker's boot is most of its CPU in its first 100-300 ms)
-            for parent in (self._me, _fork_server_pid()) if _fork_server_pid() else (self._me,):
+            server = _fork_server_pid()
+            for parent in (self._me, server) if server else (self._me,):
                 for pid in children_of(parent):
                     if pid not in self._tracked:
                         self._child_seen(pid, now_ns)
