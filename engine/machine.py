@@ -20,14 +20,14 @@ points; sums over a run are exact to a tick per CPU.
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 import numpy as np
 
 from procviz.engine.events import MACHINE_DTYPE
 from procviz.engine.guardian_proc import children_of
-from procviz.engine.proctree import CHILDREN_LISTED
+from procviz.engine.proctree import CHILDREN_LISTED, fork_server_pid
+from procviz.engine.proctree import helper_pids as _helper_pids  # one name to replace in tests
 from procviz.engine.worker.clock import boottime_offset_ns
 
 TICK_NS = 1_000_000_000 // (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)  # /proc/stat's unit
@@ -64,33 +64,14 @@ def read_busy_ns(cpus: list[int]) -> tuple[int, int] | None:
     return (busy * TICK_NS, total * TICK_NS) if total else None
 
 
-def _helper_pids() -> list[int]:
-    """The pids of the helper processes now running: the resource tracker, the fork server (the
-    parent, and so the reaper, of every forkserver worker), the guardian."""
-    pids = []
-    tracker_module = sys.modules.get("multiprocessing.resource_tracker")  # not started unless imported
-    tracker = getattr(tracker_module, "_resource_tracker", None)
-    if getattr(tracker, "_pid", None):
-        pids.append(int(tracker._pid))  # type: ignore[union-attr]
-    server = _fork_server_pid()
-    if server:
-        pids.append(server)
-    guardian_module = sys.modules.get("procviz.engine.guardian")
-    guardian = getattr(guardian_module, "guardian", None)
-    if getattr(guardian, "pid", 0):
-        pids.append(int(guardian.pid))  # type: ignore[union-attr]
-    return pids
-
-
-def _fork_server_pid() -> int:
-    """The fork server's pid (the parent of every forkserver worker), 0 if none runs."""
-    server = getattr(sys.modules.get("multiprocessing.forkserver"), "_forkserver", None)
-    return int(getattr(server, "_forkserver_pid", None) or 0)
+def _stat_fields(raw: bytes) -> list[bytes]:
+    """The fields of a ``/proc/<pid>/stat`` text from the 3rd on (the name may hold spaces)."""
+    return raw[raw.rfind(b")") + 2:].split()
 
 
 def stat_cpu_and_pages(raw: bytes) -> tuple[int, int]:
     """(user + system CPU ns, resident pages) of a process from its ``/proc/<pid>/stat`` text."""
-    fields = raw[raw.rfind(b")") + 2:].split()  # fields from the 3rd on (the name may hold spaces)
+    fields = _stat_fields(raw)
     return (int(fields[11]) + int(fields[12])) * TICK_NS, int(fields[21])
 
 
@@ -101,7 +82,7 @@ def _process_cpu_ns(pid: int, start: int = -1) -> tuple[int, int] | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             raw = f.read()
-        fields = raw[raw.rfind(b")") + 2:].split()
+        fields = _stat_fields(raw)
         started = int(fields[19])
         if start >= 0 and started != start:
             return None
@@ -233,14 +214,13 @@ class MachineSampler:
         read = read_busy_ns(self.cpus)
         if read is None:
             return
-        helpers = _helper_pids()
-        for pid in helpers:  # a resource tracker started during the run
+        for pid in _helper_pids():  # a resource tracker started during the run
             self.track(pid, now_ns)
         if CHILDREN_LISTED:
             # Children born since the last tick, of this process and of the fork server: the
             # run's (see proctree), read from now on, not spread later over a life guessed uniform
             # (a spawn worker's boot is most of its CPU in its first 100-300 ms)
-            server = _fork_server_pid()
+            server = fork_server_pid()
             for parent in (self._me, server) if server else (self._me,):
                 for pid in children_of(parent):
                     if pid not in self._tracked:

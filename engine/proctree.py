@@ -63,20 +63,32 @@ class Member:
     name: str
 
 
-def _infrastructure() -> set[int]:
+def helper_pids() -> set[int]:
     """Shared helper processes (started once per process, not per run): multiprocessing's
     resource tracker and fork server, procviz's guardian."""
     found = {guardian.pid} if guardian.pid else set()
     try:
-        from multiprocessing import forkserver, resource_tracker
+        from multiprocessing import resource_tracker
 
-        for pid in (getattr(resource_tracker._resource_tracker, "_pid", None),  # noqa: SLF001
-                    getattr(forkserver._forkserver, "_forkserver_pid", None)):  # noqa: SLF001
-            if pid:
-                found.add(int(pid))
+        tracker = getattr(resource_tracker._resource_tracker, "_pid", None)  # noqa: SLF001
+        if tracker:
+            found.add(int(tracker))
     except (ImportError, AttributeError):
         pass
+    server = fork_server_pid()
+    if server:
+        found.add(server)
     return found
+
+
+def fork_server_pid() -> int:
+    """The fork server's pid (the parent, and so the reaper, of every forkserver worker), 0 if
+    none runs."""
+    try:
+        from multiprocessing import forkserver
+    except ImportError:
+        return 0
+    return int(getattr(forkserver._forkserver, "_forkserver_pid", None) or 0)  # noqa: SLF001
 
 
 def _walk(me: int, workers: Iterable[int],
@@ -141,7 +153,7 @@ class RunTree:
             stats, below = self._every()
         else:
             stats, below = _walk(self.me, workers, tagged) if CHILDREN_LISTED else self._every()
-        infrastructure = _infrastructure()
+        infrastructure = helper_pids()
         parents = {self.me} | infrastructure
         frontier = [p for p in workers if p in stats and p != self.me and stats[p][0] in parents]
         frontier.extend(p for p in tagged if p in stats and p != self.me)
@@ -176,7 +188,7 @@ class RunTree:
         adopted or started itself (never a worker: its backend reaps it)."""
         workers = set(workers)
         self.remember(workers, self.tagged())
-        helpers = _infrastructure()
+        helpers = helper_pids()
         killed = []
         for m in list(self.members.values()):
             st = stat_of(m.pid)

@@ -60,10 +60,10 @@ class Reaper:
         the guardian what is new in it."""
         # Down the run's own processes, not a stat of every process there is (~10 ms at 300): the
         # sweep at the end still makes its pass over all of /proc.
-        new = self.tree.remember(self._worker_pids(), every=False)
-        guardian.members(self.tree.tag, [(m.pid, m.start) for m in new])  # also: is it still there
+        new = [(m.pid, m.start) for m in self.tree.remember(self._worker_pids(), every=False)]
+        guardian.members(self.tree.tag, new)  # also: is it still there
         if self._found is not None and new:
-            self._found([(m.pid, m.start) for m in new])
+            self._found(new)
 
     def sweep(self) -> list[Member]:
         """SIGKILL every process of the run still alive; all those killed so far this run."""

@@ -212,34 +212,10 @@ def sparse_field(n: int, rows: np.ndarray, cells: Sequence[bytes]) -> Field:
     return _Sparse(rows, cells)
 
 
-class _OrWord(Field):
-    """``field`` where ``known``, else ``word``, both right-aligned in one slot (a row holds one or
-    the other, so the slot is no wider than the wider of the two and a row pads only its own)."""
-
-    def __init__(self, field: Field, known: np.ndarray, word: bytes) -> None:
-        self.field, self.known, self.word = field, known, np.frombuffer(word, dtype=np.uint8)
-        self.width = max(field.width, len(word))
-        self.tight = field.tight
-
-    def write(self, out: np.ndarray) -> None:
-        self.field.write(out[:, self.width - self.field.width:])
-        if self.field.width < self.width:
-            out[:, :self.width - self.field.width] = 0
-        unknown = ~self.known
-        if unknown.any():
-            out[unknown] = 0
-            out[unknown, self.width - len(self.word):] = self.word
-
-
 def optional_field(parts: list[Field | bytes], known: np.ndarray) -> Field:
     """``parts`` one after the other (a JSON key and its value), left out where ``known`` is False
     (its place is padding: whitespace in JSON)."""
     return _Composite(parts, known)
-
-
-def or_word(field: Field, known: np.ndarray, word: bytes) -> Field:
-    """``field`` where ``known``, ``word`` (``null``) elsewhere."""
-    return _OrWord(field, known, word)
 
 
 def _matrix(fields: Sequence[Field | bytes], n: int) -> np.ndarray:

@@ -250,7 +250,8 @@ class GanttWidget(QWidget):
         assert self.item is not None  # set_timeline made it
         self._align_left_axes(labels)
         # With every fold (which is paced itself): a queue refresh put off to its own timer was a
-        # second repaint of the whole chart.
+        # second repaint of the whole chart. (So the queue plot's own pacing, force=False, now
+        # serves only its tests; left in place rather than change what they assert.)
         self.plot.queue.refresh(self.timeline, force=True)
         self.item.set_labels(labels)
         self.legend.set_entries(default_entries(chunks=self.model.has_chunks))
