@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 HEADLESS_COMMANDS = ("run", "export", "presets")  # procviz.engine.cli.COMMANDS (a test keeps them equal)
 VERSION_FLAGS = ("-V", "--version")
@@ -59,10 +59,29 @@ def main(argv: list[str] | None = None) -> int:
         return code
     code = run_window(argv[1:])
     if as_program:
-        from procviz.engine.process_exit import exit_fast
-
-        exit_fast(code)
+        end_window_process(code)
     return code
+
+
+def end_window_process(code: int) -> NoReturn:
+    """End the window's process once its event loop has ended: the atexit handlers run
+    (multiprocessing's, logging's), Qt's teardown and the interpreter's do not.
+
+    PySide6 registers its own module shutdown as an atexit handler: it deletes the QApplication
+    and every wrapper one by one, with the window's widgets still alive, just before the process
+    ends anyway. That is the same teardown :func:`main` skips, and it crashed there too: SIGSEGV
+    in the atexit handlers after a close, once in a fresh-clone CI run of
+    tests/test_gui_run.py (the spawner thread idle, the main thread in ``exit_fast``)."""
+    import atexit
+
+    from PySide6 import QtCore
+
+    shutdown = getattr(QtCore, "__moduleShutdown", None)
+    if shutdown is not None:
+        atexit.unregister(shutdown)
+    from procviz.engine.process_exit import exit_fast
+
+    exit_fast(code)
 
 
 def render_image(timeline: Any, path: Path, width: int, height: int, fmt: str) -> None:

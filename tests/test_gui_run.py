@@ -175,10 +175,11 @@ CLOSE_SCRIPT = textwrap.dedent("""
         print("STATES", sorted(set(w.timeline.state.tolist())), flush=True)
         # then end as the procviz command does (gui/app.py: run_window, main): the interpreter's
         # teardown of Qt objects is a known crash at exit (-11 here once at load 6, faulthandler
-        # showing the main thread in Qt's teardown, the numbers and spawner threads alive)
+        # showing the main thread in Qt's teardown, the numbers and spawner threads alive; once
+        # more in PySide's own atexit shutdown, which end_window_process now skips)
         w.live_numbers.worker.close(wait_s=2.0)
-        from procviz.engine.process_exit import exit_fast
-        exit_fast(0)
+        from procviz.gui.app import end_window_process
+        end_window_process(0)
 
     if __name__ == "__main__":
         main()
