@@ -325,6 +325,19 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a finite number")
 
 
+def fixed_duration_ms(workload: Workload) -> float:
+    """Every task's planned duration in a workload of the ``fixed`` distribution (clipped as
+    :func:`plan_durations_ms` clips draws)."""
+    return min(max(float(workload.duration_ms), 0.0), MAX_DURATION_MS)
+
+
+def pool_chunksize(config: RunConfig, n_tasks: int) -> int:
+    """The chunksize the backend's call will use: the configured one, or its API's own default."""
+    if config.chunksize is not None:
+        return config.chunksize
+    return BACKEND_SPECS[config.backend].default_chunksize(config.api, n_tasks, config.workers)
+
+
 def plan_durations_ms(workload: Workload) -> np.ndarray:
     """The planned duration of each task in ms (float64), reproducible from the seed.
 
@@ -338,7 +351,7 @@ def plan_durations_ms(workload: Workload) -> np.ndarray:
         return np.broadcast_to(np.float64(np.nan), n)
     d, s = workload.duration_ms, workload.spread_ms
     if workload.distribution == "fixed":  # no generator: numpy.random costs ~10 ms to import
-        return np.clip(np.full(n, d), 0.0, MAX_DURATION_MS)
+        return np.full(n, fixed_duration_ms(workload))
     rng = np.random.default_rng(workload.seed)
     if workload.distribution == "uniform":
         out = rng.uniform(d - s, d + s, n)

@@ -7,8 +7,11 @@ for every run (:mod:`procviz.engine.runner`).
 :class:`HeadStart` is ``procviz run``'s shortcut for a Pool run: right after its arguments are
 parsed, before it imports numpy and the engine (~100 ms of imports), it makes the run's places and
 begins the Pool's creation, so the spawned workers boot (~120 ms) while the parent imports, not
-after. Everything here imports the standard library and procviz's numpy-free modules only (a test
-keeps it so). The engine then takes the places over, and the run's Pool backend adopts the Pool
+after. A run whose tasks follow from its config alone has them handed to the Pool as soon as it
+exists (:mod:`procviz.engine.backends.pool_submit`): the workers start on them while the parent
+still imports, their rows waiting in the event socket until the engine reads them. Everything
+here imports the standard library and procviz's numpy-free modules only (a test keeps it so). The
+engine then takes the places over, and the run's Pool backend adopts the Pool
 (:func:`procviz.engine.backends.pool_creation.take_creation`).
 
 Not for a workload of the ``function`` kind (its module is imported in a child before any worker
@@ -61,12 +64,14 @@ class HeadStart:
 
     def __init__(self, config: RunConfig) -> None:
         from procviz.engine.backends.pool_creation import begin_creation
+        from procviz.engine.backends.pool_submit import early_plan
 
         self.config = config
         self.t0_ns = time.monotonic_ns()  # the run's start: its workers are created from here on
         self.places = RunPlaces(config)
         try:
-            self.creation = begin_creation(config, self.places.receiver.address)
+            # A run whose tasks follow from its config has them handed to the Pool as it is made.
+            self.creation = begin_creation(config, self.places.receiver.address, early_plan(config))
         except BaseException:
             self._close_places()
             raise

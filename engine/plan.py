@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from procviz.engine.config import RunConfig, plan_durations_ms, submission_order
-from procviz.engine.specs import BACKEND_SPECS
+from procviz.engine.config import RunConfig, plan_durations_ms, pool_chunksize, submission_order
 from procviz.engine.worker.instrument import ChunkItem, TaskItem, run_chunk, run_task
 from procviz.engine.worker.workloads import BUILTIN_FUNCTIONS
 
@@ -159,13 +158,6 @@ class PlanChunks(Sequence[ChunkItem]):
 
     def __iter__(self) -> Iterator[ChunkItem]:
         return map(self.__getitem__, range(len(self)))
-
-
-def pool_chunksize(config: RunConfig, n_tasks: int) -> int:
-    """The chunksize the backend's call will use: the configured one, or its API's own default."""
-    if config.chunksize is not None:
-        return config.chunksize
-    return BACKEND_SPECS[config.backend].default_chunksize(config.api, n_tasks, config.workers)
 
 
 def build_plan(config: RunConfig) -> TaskPlan:

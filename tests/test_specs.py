@@ -6,8 +6,7 @@ import importlib
 
 import pytest
 
-from procviz.engine.config import BACKENDS, ConfigError, parse_config
-from procviz.engine.plan import pool_chunksize
+from procviz.engine.config import BACKENDS, ConfigError, parse_config, pool_chunksize
 from procviz.engine.registry import BACKENDS as FACTORIES
 from procviz.engine.specs import BACKEND_SPECS, CHUNKLESS_APIS, SCENARIO_SPECS
 

@@ -27,11 +27,21 @@ from procviz.engine.backends.pool_creation import (  # noqa: F401 - CreationCanc
     ObservedPool,
     take_creation,
 )
+from procviz.engine.backends.pool_submit import CHUNK_APIS, EarlyPlan, call_chunk_api
 from procviz.engine.plan import TaskPlan
 from procviz.engine.worker.process import forget_observer
 
 POLL_S = 0.05
 MAINTENANCE_JOIN_S = 2.0  # at most, for the Pool's maintenance thread to leave (it creates a worker at worst)
+
+
+def _is_early_plan(plan: TaskPlan, early: EarlyPlan) -> bool:
+    """Whether ``plan`` is exactly the tasks of ``early``: same function, count, chunksize and
+    arguments, ids in order."""
+    n = plan.n_tasks
+    return (plan.function == early.function and not plan.report and plan.chunksize == early.chunksize
+            and n == early.count and plan.shared_args() == early.args
+            and bool(np.array_equal(plan.order, np.arange(n))))
 
 
 def map_plan(pool: multiprocessing.pool.Pool, plan: TaskPlan, timeout_s: float | None = None) -> None:
@@ -89,34 +99,22 @@ class PoolBackend(Backend):
         api, items, run = self.config.api, plan.items, plan.runner()
         pool = self.pool
         assert pool is not None
-        # The mapping APIs get the plan's chunks, one Pool task each (chunksize 1): the chunks are
-        # the ones the Pool would cut with the configured chunksize, so the workers take the same
-        # work in the same order, while a chunk travels as a few dozen bytes and runs in one call
-        # (instrument.run_chunk), not as a tuple and a call per task.
-        chunks, run_chunks = plan.chunk_items, plan.chunk_runner()
-        if api in ("map", "map_async", "starmap"):
-            self._submitted(plan.order)
-            if api == "starmap":
-                r: multiprocessing.pool.AsyncResult[Any] = pool.starmap_async(
-                    run_chunks, ((chunk,) for chunk in chunks), chunksize=1)
-            else:
-                r = pool.map_async(run_chunks, chunks, chunksize=1)
-            self._results.append(r)
-            return self._wait(r, stop)
-        elif api in ("imap", "imap_unordered"):
-            self._submitted(plan.order)
-            it = (pool.imap_unordered if api == "imap_unordered" else pool.imap)(run_chunks, chunks, chunksize=1)
-            remaining = len(chunks)
-            while remaining and not stop.is_set():
-                try:
-                    it.next(timeout=POLL_S)
-                    remaining -= 1
-                except multiprocessing.TimeoutError:
-                    continue
-                except StopIteration:
-                    break
-            return remaining == 0
-        elif api == "apply":
+        if api in CHUNK_APIS:  # the plan's chunks, one Pool task each (see call_chunk_api)
+            handle = self._submit_chunks(plan)
+            if api in ("imap", "imap_unordered"):
+                remaining = len(plan.chunk_items)
+                while remaining and not stop.is_set():
+                    try:
+                        handle.next(timeout=POLL_S)
+                        remaining -= 1
+                    except multiprocessing.TimeoutError:
+                        continue
+                    except StopIteration:
+                        break
+                return remaining == 0
+            self._results.append(handle)
+            return self._wait(handle, stop)
+        if api == "apply":
             delivered = True
             for item in items:  # one at a time: each waits for the previous result
                 self._submitted(np.array([item[0]]))
@@ -137,6 +135,21 @@ class PoolBackend(Backend):
                                      error_callback=self._callback("error_callback"))
                 pairs.append((item[0], r))
             return all([self._wait(r, stop, task_id) for task_id, r in pairs])
+
+    def _submit_chunks(self, plan: TaskPlan) -> Any:
+        """Hand the plan's chunks to the Pool, or adopt the hand-over ``procviz run`` made as the
+        Pool was created (checked to be the plan's own chunks); the API's AsyncResult or iterator."""
+        early = self._creation.early
+        if early is None:
+            self._submitted(plan.order)
+            assert self.pool is not None
+            return call_chunk_api(self.pool, self.config.api, plan.chunk_runner(), plan.chunk_items)
+        if not _is_early_plan(plan, early.plan) or early.api != self.config.api:
+            # Never expected (a test checks every kind of run the early path takes): its tasks run
+            # already, so the run cannot be made to match; said, not papered over.
+            raise RuntimeError("the tasks handed to the Pool early are not the run's plan")
+        self.submissions.put(Submitted(plan.order, early.submitted_ns))
+        return early.handle
 
     def _wait(self, result: Any, stop: threading.Event, task_id: int = -1) -> bool:
         """Wait for an AsyncResult, polling ``stop`` and whether the engine gave the task up

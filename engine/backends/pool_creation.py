@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from procviz.engine.backends.pool_submit import EarlyPlan, EarlySubmission, submit_early
 from procviz.engine.spawner import in_spawner_thread
 from procviz.engine.startup_watch import preload_function
 from procviz.engine.worker.process import OBSERVED, register_observer, start_processes_in
@@ -118,6 +119,7 @@ class PoolCreation:
         self.cancelled = threading.Event()
         self.created: dict[int, Any] = {}  # every worker Process ever made, by id()
         self._pool: ObservedPool | None = None
+        self.early: EarlySubmission | None = None  # chunks handed over as the Pool was made (begin)
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._started = 0
@@ -141,18 +143,25 @@ class PoolCreation:
             cancelled=self.cancelled, created=self.created,
         )
 
-    def begin(self) -> None:
-        """Start creating the Pool on a daemon thread; :meth:`result` waits for it."""
-        self._thread = threading.Thread(target=self._create_in_thread, name="procviz-pool-create", daemon=True)
+    def begin(self, early: EarlyPlan | None = None) -> None:
+        """Start creating the Pool on a daemon thread; :meth:`result` waits for it. ``early``:
+        chunks to hand to the Pool as soon as it exists (:mod:`procviz.engine.backends.pool_submit`)."""
+        self._thread = threading.Thread(target=self._create_in_thread, args=(early,), name="procviz-pool-create",
+                                        daemon=True)
         self._thread.start()
 
-    def _create_in_thread(self) -> None:
+    def _create_in_thread(self, early: EarlyPlan | None) -> None:
         try:
             self._pool = self.create()
         except BaseException as exc:  # noqa: BLE001 - handed to whoever takes the result
             self._error = exc
         finally:
             self._workers_started.set()
+        if early is not None and self._pool is not None and not self.cancelled.is_set():
+            try:
+                self.early = submit_early(self._pool, self.config.api, early)
+            except Exception:  # noqa: BLE001 - the backend submits the plan itself then
+                self.early = None
 
     def wait_started(self) -> None:
         """Wait until every first worker of the Pool begun by :meth:`begin` is started (their
@@ -184,12 +193,13 @@ _begun: dict[str, PoolCreation] = {}
 _begun_lock = threading.Lock()
 
 
-def begin_creation(config: Any, address: str) -> PoolCreation:
-    """Begin creating the Pool of the run whose event socket is ``address``; its backend adopts it."""
+def begin_creation(config: Any, address: str, early: EarlyPlan | None = None) -> PoolCreation:
+    """Begin creating the Pool of the run whose event socket is ``address`` (and hand it ``early``'s
+    chunks once it exists); its backend adopts it."""
     creation = PoolCreation(config, address)
     with _begun_lock:
         _begun[address] = creation
-    creation.begin()
+    creation.begin(early)
     return creation
 
 

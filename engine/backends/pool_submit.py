@@ -1,0 +1,112 @@
+"""How a Pool run's chunks are handed to the Pool, and the early hand-over of a simple run.
+
+Standard library only, like :mod:`procviz.engine.backends.pool_creation`: ``procviz run`` begins a
+Pool run before it imports numpy and the engine (:mod:`procviz.engine.head_start`). For a run whose
+tasks follow from its config alone (a built-in kind, one fixed duration, submitted in id order, a
+mapping API) the chunks are known without the engine's plan, so they are handed to the Pool as
+soon as it exists, as a user's script calls ``pool.map`` right after ``Pool()``: the workers take
+their first chunk the moment they are up, while the parent still imports (~100 ms). The run's
+:class:`~procviz.engine.backends.pool.PoolBackend` then adopts that submission, after checking it
+is the plan's, instead of submitting again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from procviz.engine.config import RunConfig, fixed_duration_ms, pool_chunksize
+from procviz.engine.worker.instrument import ChunkItem, run_chunk
+from procviz.engine.worker.workloads import BUILTIN_FUNCTIONS
+
+CHUNK_APIS = ("map", "map_async", "starmap", "imap", "imap_unordered")  # a Pool task per chunk
+
+
+def call_chunk_api(pool: Any, api: str, run_chunks: Any, chunks: Sequence[ChunkItem]) -> Any:
+    """Hand ``chunks`` to ``pool`` through ``api``, one Pool task per chunk (chunksize 1); returns
+    the AsyncResult (map, map_async, starmap) or the result iterator (imap, imap_unordered).
+
+    The chunks are the ones the Pool would cut with the configured chunksize, so the workers take
+    the same work in the same order, while a chunk travels as a few dozen bytes and runs in one
+    call (``instrument.run_chunk``).
+    """
+    if api == "starmap":
+        return pool.starmap_async(run_chunks, ((chunk,) for chunk in chunks), chunksize=1)
+    if api in ("imap", "imap_unordered"):
+        return (pool.imap_unordered if api == "imap_unordered" else pool.imap)(run_chunks, chunks, chunksize=1)
+    return pool.map_async(run_chunks, chunks, chunksize=1)
+
+
+@dataclass(frozen=True, slots=True)
+class EarlyPlan:
+    """The tasks of a run known from its config alone: ``count`` tasks in id order, each calling
+    ``function`` with ``args``, cut into chunks of ``chunksize``."""
+
+    function: str
+    count: int
+    chunksize: int
+    args: tuple[float]
+
+    def runner(self) -> partial[None]:
+        """What the Pool maps over :meth:`chunks` (as ``TaskPlan.chunk_runner``)."""
+        return partial(run_chunk, self.function, False)
+
+    def chunks(self) -> EarlyChunks:
+        """The chunks, made on demand."""
+        return EarlyChunks(self)
+
+
+class EarlyChunks(Sequence[ChunkItem]):
+    """An :class:`EarlyPlan`'s chunks: chunk ``k`` is ids ``k * chunksize`` up to the next, all
+    sharing the plan's arguments (the items ``TaskPlan.chunk_items`` makes for such a run)."""
+
+    def __init__(self, plan: EarlyPlan) -> None:
+        self._plan = plan
+
+    def __len__(self) -> int:
+        return -(-self._plan.count // self._plan.chunksize)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self[i] for i in range(len(self))[k]]
+        n = len(self)
+        if k < 0:
+            k += n
+        if not 0 <= k < n:
+            raise IndexError(k)
+        cs, count = self._plan.chunksize, self._plan.count
+        return range(k * cs, min((k + 1) * cs, count)), self._plan.args, None
+
+    def __iter__(self) -> Iterator[ChunkItem]:
+        return map(self.__getitem__, range(len(self)))
+
+
+def early_plan(config: RunConfig) -> EarlyPlan | None:
+    """The run's tasks if its config alone says what they are, else None (the engine's plan
+    decides: drawn durations, a shuffled or sorted order, a user's function, one call per task)."""
+    w = config.workload
+    if (config.backend != "pool" or config.scenario or w.kind not in BUILTIN_FUNCTIONS
+            or w.distribution != "fixed" or config.order == "random" or config.api not in CHUNK_APIS
+            or w.count < 1):
+        return None
+    # Equal durations: shortest or longest first keep the id order (a stable sort), as fifo does.
+    return EarlyPlan(BUILTIN_FUNCTIONS[w.kind], w.count, pool_chunksize(config, w.count), (fixed_duration_ms(w),))
+
+
+@dataclass(frozen=True, slots=True)
+class EarlySubmission:
+    """Chunks handed to a Pool before the engine existed: what the API returned, and when."""
+
+    plan: EarlyPlan
+    api: str
+    handle: Any  # AsyncResult, or the iterator of imap / imap_unordered
+    submitted_ns: int  # time.monotonic_ns() just before the call
+
+
+def submit_early(pool: Any, api: str, plan: EarlyPlan) -> EarlySubmission:
+    """Hand ``plan``'s chunks to ``pool`` now."""
+    t_ns = time.monotonic_ns()
+    return EarlySubmission(plan, api, call_chunk_api(pool, api, plan.runner(), plan.chunks()), t_ns)
