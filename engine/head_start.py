@@ -24,11 +24,14 @@ import time
 
 from procviz.engine.channel import EventReceiver
 from procviz.engine.config import RunConfig
+from procviz.engine.early_sampler import EarlySampler
 from procviz.engine.guardian import guardian
 from procviz.engine.proctree import RunTree
 from procviz.engine.startup_watch import StartupWatch, startup_limit_s
+from procviz.engine.thread_files import Reading
 
 ABANDON_WAIT_S = 5.0  # at most, for an abandoned head start's Pool to be created (then ended)
+EARLY_SAMPLE_S = 0.02  # the engine's sampling period (run_loop.LOOP_S), kept before the engine exists
 
 
 class RunPlaces:
@@ -71,10 +74,15 @@ class HeadStart:
         self.places = RunPlaces(config)
         try:
             # A run whose tasks follow from its config has them handed to the Pool as it is made.
-            self.creation = begin_creation(config, self.places.receiver.address, early_plan(config))
+            early = early_plan(config)
+            self.creation = begin_creation(config, self.places.receiver.address, early)
         except BaseException:
             self._close_places()
             raise
+        # Its workers run tasks before the engine samples them: their states are read meanwhile.
+        self.sampler = EarlySampler(self.creation.started_pids, EARLY_SAMPLE_S) if early is not None else None
+        if self.sampler is not None:
+            self.sampler.start()
         self.taken = False  # set by the engine when it takes the run over
 
     def wait_started(self) -> None:
@@ -85,6 +93,10 @@ class HeadStart:
         later would inherit that variable; Ctrl-C still interrupts the wait."""
         self.creation.wait_started()
 
+    def take_readings(self) -> dict[int, list[Reading]]:
+        """Stop the early sampler and return its readings by pid (the engine samples from now on)."""
+        return self.sampler.stop() if self.sampler is not None else {}
+
     def abandon(self) -> None:
         """If the engine never took the run: end the Pool's workers and close the places."""
         if not self.taken:
@@ -92,6 +104,7 @@ class HeadStart:
 
     def end(self) -> None:
         """End the Pool's workers and close the places (the run failed before its backend existed)."""
+        self.take_readings()
         self.creation.cancelled.set()
         if self.creation.wait(ABANDON_WAIT_S):
             try:

@@ -184,10 +184,14 @@ class _Run:
             from procviz.engine.run_loop import LiveRun
 
             tracker = self.tracker or self._describe(t0, plan)
+            if head is not None:  # what its workers did before this engine could sample them
+                tracker.sampler.early = head.take_readings()
             self.live = LiveRun(self.config, self.out, self.stop, tracker, backend, receiver, startup,
                                 self.tree, self.submitter)
             return self.live.run()
         finally:
+            if head is not None:
+                head.take_readings()  # the early sampler stops, whatever happened (idempotent)
             places.close()
 
     def _describe(self, t0: int, plan: TaskPlan) -> RunTracker:

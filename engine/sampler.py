@@ -34,7 +34,7 @@ from procviz.engine.events import INTERVAL_DTYPE, MACHINE_DTYPE, RESOURCE_DTYPE,
 from procviz.engine.exit_watch import ExitWatch, KernelExit
 from procviz.engine.lane_windows import LaneWindows, Window
 from procviz.engine.machine import MachineSampler, stat_cpu_and_pages
-from procviz.engine.worker.clock import schedstat_path
+from procviz.engine.thread_files import Reading, ThreadFiles
 
 SHARE_TOLERANCE = 0.10  # windows merge into one interval while their shares differ less than this
 _GONE = (OSError, ValueError, IndexError)
@@ -66,35 +66,6 @@ class _Open:
         a, b = self.end_ns - self.start_ns, w.end - w.start
         return (abs(self.cpu_ns / a - w.cpu / b) <= SHARE_TOLERANCE
                 and abs(self.ready_ns / a - w.ready / b) <= SHARE_TOLERANCE)
-
-
-class _ThreadFiles:
-    """Kept descriptors on one thread's schedstat and stat files."""
-
-    def __init__(self, pid: int, tid: int) -> None:
-        self.sched = os.open(schedstat_path(pid, tid), os.O_RDONLY)
-        try:
-            self.stat = os.open(f"/proc/{pid}/task/{tid}/stat", os.O_RDONLY)
-        except OSError:
-            self.stat = -1
-
-    def read(self) -> tuple[int, int, str]:
-        """(on-CPU ns, run-queue wait ns, state letter); raises OSError once the thread is gone."""
-        state = "?"
-        if self.stat >= 0:
-            raw = os.pread(self.stat, 512, 0)
-            state = chr(raw[raw.rfind(b")") + 2])
-        fields = os.pread(self.sched, 96, 0).split()
-        return int(fields[0]), int(fields[1]), state
-
-    def close(self) -> None:
-        for fd in (self.sched, self.stat):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self.sched = self.stat = -1
 
 
 class _ProcessUsage:
@@ -134,9 +105,9 @@ class _LaneProbe:
     def __init__(self, lane: int, pid: int, tid: int, t_ns: int, baseline: tuple[int, int] | None,
                  hold_ns: int) -> None:
         self.lane, self.pid, self.tid = lane, pid, tid
-        self.files: _ThreadFiles | None
+        self.files: ThreadFiles | None
         try:
-            self.files = _ThreadFiles(pid, tid)
+            self.files = ThreadFiles(pid, tid)
         except OSError:
             self.files = None
         self.proc: _ProcessUsage | None
@@ -189,6 +160,9 @@ class StateSampler:
         self._exits_out: list[KernelExit] = []
         self.unplaced_cpu_ns = 0
         self.unplaced_ready_ns = 0
+        # Reads made before this sampler existed, by pid (procviz.engine.early_sampler): fed to a
+        # process lane's windows when its lane is added.
+        self.early: dict[int, list[Reading]] = {}
 
     # ---- lanes ----------------------------------------------------------------------------------
 
@@ -209,8 +183,18 @@ class StateSampler:
         if probe is None:
             return
         self._probes[lane] = probe
+        if tid == pid:
+            self._feed_early(probe, self.early.pop(pid, ()))
         if self.watch is not None:
             self.watch.watch(pid, tid)
+
+    def _feed_early(self, probe: _LaneProbe, readings: Iterable[Reading]) -> None:
+        """Feed reads made before this sampler existed, from the lane's ready time on, as if
+        :meth:`sample` had made them (a read older than the lane's counters is skipped)."""
+        w = probe.windows
+        for t_ns, cpu, ready, state in readings:
+            if t_ns > w.last_t and cpu >= w.last_cpu and ready >= w.last_ready and state not in "ZX":
+                self._windows(probe, w.feed(t_ns, cpu, ready, runnable=state == "R"))
 
     def adopt(self, processes: Iterable[tuple[int, int]]) -> None:
         """Processes of the run found by its tree scans, as (pid, start time in clock ticks since

@@ -163,6 +163,10 @@ class PoolCreation:
             except Exception:  # noqa: BLE001 - the backend submits the plan itself then
                 self.early = None
 
+    def started_pids(self) -> list[int]:
+        """The pids of the Pool's worker processes started so far (any thread may ask)."""
+        return [pid for p in list(self.created.values()) if (pid := p.pid) is not None]
+
     def wait_started(self) -> None:
         """Wait until every first worker of the Pool begun by :meth:`begin` is started (their
         processes exist, with the environment they were given), or until its creation ended
