@@ -160,3 +160,38 @@ def test_a_head_start_abandoned_with_its_tasks_running_leaves_no_worker() -> Non
     head.abandon()
     assert not wait_gone(pids)
     assert not os.path.exists(os.path.dirname(head.places.receiver.address))
+
+
+def _in_a_sleep(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return "nanosleep" in f.read()  # its main thread sleeps in time.sleep: inside a task
+    except OSError:
+        return False
+
+
+def test_a_worker_killed_before_the_engine_exists_fails_its_task_with_the_reason() -> None:
+    import signal
+    import time
+
+    config = parse_config({"workers": 2, "chunksize": 1,
+                           "workload": {"kind": "sleep", "count": 2, "duration_ms": 1500}})
+    head = HeadStart(config)
+    assert head.creation.wait(30) and head.creation.early is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (
+            len(pids := head.creation.started_pids()) == 2 and all(_in_a_sleep(p) for p in pids)):
+        time.sleep(0.01)
+    victim = head.creation.started_pids()[0]
+    assert _in_a_sleep(victim)  # in its early-submitted task, which no engine has heard of yet
+    os.kill(victim, signal.SIGKILL)
+    time.sleep(0.2)
+    engine = Engine()
+    engine.start(config, head)
+    result = engine.join(60)
+    assert result is not None and result.outcome == "failed", result and result.message
+    tl = result.timeline
+    assert sorted(tl.state.tolist()) == [int(TaskState.DONE), int(TaskState.FAILED)]
+    reasons = [x.message for x in tl.texts.values() if x.kind == "error"]
+    assert any("SIGKILL" in r and str(victim) in r for r in reasons), reasons
+    assert not wait_gone(worker_pids(result) | {victim})
