@@ -151,7 +151,7 @@ def main(argv: list[str]) -> None:
     from procviz.engine.backends import pool_creation
 
     wrap(run_helpers, "start_helpers", "helpers started for the parsed config (a no-op if already running)")
-    wrap(pool_creation.PoolCreation, "create", "Pool creation (head start: before numpy)")
+    wrap(pool_creation.PoolCreation, "create", "Pool creation (head start: before numpy; function: after)")
     import_numpy = cli.import_numpy
 
     def numpy_then_probes(*args: Any) -> None:

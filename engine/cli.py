@@ -280,6 +280,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         import_numpy(config.start_method)  # without OpenBLAS's spinning threads
         from procviz.engine.runner import Engine
 
+        if head is not None:
+            head.after_imports(interrupted)  # a function workload's Pool, once its module imports in a child
+
         gc.freeze()
         gc.enable()
         engine = Engine(collect_after_run=False)  # the process ends after this one run

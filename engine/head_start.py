@@ -14,21 +14,29 @@ here imports the standard library and procviz's numpy-free modules only (a test 
 engine then takes the places over, and the run's Pool backend adopts the Pool
 (:func:`procviz.engine.backends.pool_creation.take_creation`).
 
-Not for a workload of the ``function`` kind (its module is imported in a child before any worker
-starts: :mod:`procviz.engine.preflight`), nor for scenarios or other backends.
+A workload of the ``function`` kind has its module imported in a child before any worker starts
+(:mod:`procviz.engine.preflight`): the head start begins that check, and begins the Pool only
+once numpy is imported and the check passed (:meth:`HeadStart.after_imports`). Not for scenarios
+or other backends.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import TYPE_CHECKING
 
 from procviz.engine.channel import EventReceiver
 from procviz.engine.config import RunConfig
 from procviz.engine.early_sampler import EarlySampler
 from procviz.engine.guardian import guardian
+from procviz.engine.preflight import PREFLIGHT_S, ImportCheck, PreflightProblem
 from procviz.engine.proctree import RunTree
 from procviz.engine.startup_watch import StartupWatch, startup_limit_s
 from procviz.engine.thread_files import Reading
+
+if TYPE_CHECKING:
+    from procviz.engine.backends.pool_creation import PoolCreation
 
 ABANDON_WAIT_S = 5.0  # at most, for an abandoned head start's Pool to be created (then ended)
 EARLY_SAMPLE_S = 0.02  # the engine's sampling period (run_loop.LOOP_S), kept before the engine exists
@@ -59,39 +67,65 @@ class RunPlaces:
 
 def wants_head_start(config: RunConfig) -> bool:
     """Whether ``config`` is a Pool run whose workers may start before the engine is imported."""
-    return config.backend == "pool" and not config.scenario and config.workload.kind != "function"
+    return config.backend == "pool" and not config.scenario
 
 
 class HeadStart:
-    """A Pool run begun before the engine exists: its places, its start time, its Pool's creation."""
+    """A Pool run begun before the engine exists: its places, its start time, its Pool's creation
+    (for a function workload, the check that its module imports first, see :meth:`after_imports`)."""
 
     def __init__(self, config: RunConfig) -> None:
-        from procviz.engine.backends.pool_creation import begin_creation
-        from procviz.engine.backends.pool_submit import early_plan
-
         self.config = config
         self.t0_ns = time.monotonic_ns()  # the run's start: its workers are created from here on
         self.places = RunPlaces(config)
+        self.creation: PoolCreation | None = None
+        self.sampler: EarlySampler | None = None
+        self.check: ImportCheck | None = None
+        self.problem: PreflightProblem | None = None  # the check's verdict, once waited for
+        self.taken = False  # set by the engine when it takes the run over
         try:
-            # A run whose tasks follow from its config has them handed to the Pool as it is made.
-            early = early_plan(config)
-            self.creation = begin_creation(config, self.places.receiver.address, early)
+            if config.workload.kind == "function":
+                # The user's module is imported in a child first (procviz.engine.preflight), while
+                # this process imports numpy and the engine; the Pool is begun after its verdict.
+                self.check = ImportCheck(config.workload.function)
+            else:
+                self._begin_pool()
         except BaseException:
             self._close_places()
             raise
+
+    def _begin_pool(self) -> None:
+        from procviz.engine.backends.pool_creation import begin_creation
+        from procviz.engine.backends.pool_submit import early_plan
+
+        # A run whose tasks follow from its config has them handed to the Pool as it is made.
+        early = early_plan(self.config)
+        self.creation = begin_creation(self.config, self.places.receiver.address, early)
         # Its workers run tasks before the engine samples them: their states are read meanwhile.
-        self.sampler = EarlySampler(self.creation.started_pids, EARLY_SAMPLE_S) if early is not None else None
-        if self.sampler is not None:
+        if early is not None:
+            self.sampler = EarlySampler(self.creation.started_pids, EARLY_SAMPLE_S)
             self.sampler.start()
-        self.taken = False  # set by the engine when it takes the run over
+
+    def after_imports(self, stop: threading.Event | None = None) -> PreflightProblem | None:
+        """For a function workload: wait for the import check's verdict (once; ``stop`` abandons
+        it) and begin the Pool's creation if it passed; the problem, if any. Called once numpy is
+        imported: a worker started during that import would inherit its OpenBLAS variable."""
+        check, self.check = self.check, None
+        if check is not None:
+            self.problem = check.wait(PREFLIGHT_S, stop)
+            if self.problem is None:
+                self._begin_pool()
+        return self.problem
 
     def wait_started(self) -> None:
         """Wait until the Pool's workers are started: environment changes made after this (numpy's
         import sets one for a moment, see numpy_import) are not seen by them. The rest of the
         Pool's creation (its threads) goes on meanwhile. Not bounded: a creation only starts
         processes (seconds at worst, for 32 spawn workers on a busy machine), and a worker started
-        later would inherit that variable; Ctrl-C still interrupts the wait."""
-        self.creation.wait_started()
+        later would inherit that variable; Ctrl-C still interrupts the wait. (A function
+        workload's Pool is begun after that import: nothing to wait for here.)"""
+        if self.creation is not None:
+            self.creation.wait_started()
 
     def take_readings(self) -> dict[int, list[Reading]]:
         """Stop the early sampler and return its readings by pid (the engine samples from now on)."""
@@ -103,14 +137,19 @@ class HeadStart:
             self.end()
 
     def end(self) -> None:
-        """End the Pool's workers and close the places (the run failed before its backend existed)."""
+        """End the import check, the Pool's workers, and close the places (the run failed or was
+        stopped before its backend existed)."""
         self.take_readings()
-        self.creation.cancelled.set()
-        if self.creation.wait(ABANDON_WAIT_S):
-            try:
-                self.creation.result().terminate()
-            except BaseException:  # noqa: BLE001 - creation failed or was cancelled: nothing to end
-                pass
+        if self.check is not None:
+            self.check.end()
+        creation = self.creation
+        if creation is not None:
+            creation.cancelled.set()
+            if creation.wait(ABANDON_WAIT_S):
+                try:
+                    creation.result().terminate()
+                except BaseException:  # noqa: BLE001 - creation failed or was cancelled: nothing to end
+                    pass
         self._close_places()
 
     def _close_places(self) -> None:

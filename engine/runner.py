@@ -220,10 +220,16 @@ class _Run:
 
         tracker = self._describe(t0, plan)  # the tasks are shown while the check runs
         # Imported in a child, never here: a module that exits or hangs at import must not
-        # take the engine's process (the window's) with it.
-        problem = preflight.check(self.config.workload.function, preflight.PREFLIGHT_S, stop=self.stop)
+        # take the engine's process (the window's) with it. procviz run began the check early.
+        head = self.head
+        if head is not None:
+            problem = head.after_imports(self.stop)  # the verdict it had, or waited for now
+        else:
+            problem = preflight.check(self.config.workload.function, preflight.PREFLIGHT_S, stop=self.stop)
         if problem is None:
             return None
+        if head is not None:
+            head.end()  # its places and the check; no worker was asked for
         if problem.kind == "Stopped":
             tracker.end_tasks(tracker.unfinished(), TaskState.CANCELLED, time.monotonic_ns(),
                               "Cancelled", "cancelled by Stop")

@@ -46,6 +46,16 @@ def probed(self):
     return create(self)
 
 pc.PoolCreation.create = probed
+import procviz.engine.preflight as pf
+check_init = pf.ImportCheck.__init__
+seen["checks"] = 0
+
+def probed_check(self, *args, **kwargs):
+    seen["checks"] += 1
+    seen.setdefault("numpy_at_check", "numpy" in sys.modules)
+    check_init(self, *args, **kwargs)
+
+pf.ImportCheck.__init__ = probed_check
 import_numpy = cli.import_numpy
 
 def probed_numpy(*args):
@@ -89,23 +99,28 @@ def test_the_helpers_start_before_the_workers_and_are_not_swept_with_the_run() -
     assert seen["helpers_alive_after"] == [True, True]
 
 
-def test_a_function_workload_gets_no_head_start() -> None:
-    # its module is imported in a child before any worker exists (preflight): no early workers
+def test_a_function_workload_checks_its_module_before_numpy_and_gets_its_pool_after() -> None:
+    # its module is imported in a child (preflight) while the parent imports numpy and the engine;
+    # the Pool is begun once that import is over (its OpenBLAS variable reaches no worker) and the
+    # check passed
     seen = _probe("--workers", "2", "--kind", "function", "--function", "procviz.engine.worker.demo_tasks:noop",
                   "--count", "2", "--quiet")
     assert seen["code"] == 0
+    assert seen["numpy_at_check"] is False
     assert seen["numpy_at_creation"] is True
+    assert seen["blas_variable_at_creation"] is None
+    assert seen["checks"] == 1  # the engine used the check begun early, it did not make another
 
 
 @pytest.mark.parametrize(("data", "wanted"), [
     ({"backend": "pool", "workload": {"kind": "cpu", "count": 2}}, True),
     ({"backend": "pool", "workload": {"kind": "sleep", "count": 2}}, True),
     ({"backend": "pool", "workload": {"kind": "function", "count": 2,
-                                      "function": "procviz.engine.worker.demo_tasks:noop"}}, False),
+                                      "function": "procviz.engine.worker.demo_tasks:noop"}}, True),
     ({"backend": "process_pool_executor", "workload": {"kind": "cpu", "count": 2}}, False),
     ({"backend": "process", "scenario": "pipe_ping_pong"}, False),
 ])
-def test_only_plain_pool_runs_get_a_head_start(data: dict, wanted: bool) -> None:
+def test_only_pool_runs_get_a_head_start(data: dict, wanted: bool) -> None:
     assert wants_head_start(parse_config(data)) is wanted
 
 

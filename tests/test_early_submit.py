@@ -1,8 +1,10 @@
 """``procviz run`` hands a simple Pool run's chunks to the Pool as soon as it exists (issue 10).
 
 A run whose tasks follow from its config alone (a built-in kind, one fixed duration, id order, a
-mapping API) has its chunks submitted by the head start, before the parent imports numpy and the
-engine, as a user's script calls ``pool.map`` right after ``Pool()``. These tests pin that those
+mapping API; or a function workload whose tasks take no arguments) has its chunks submitted by
+the head start as soon as its Pool exists (before the parent imports numpy and the engine; for a
+function workload, once its module's import check passed), as a user's script calls
+``pool.map`` right after ``Pool()``. These tests pin that those
 chunks are exactly the engine's plan for every such config, that every other config is left to
 the engine, that the engine adopts the submission whole (its time, its results), that a mismatch
 is a run error and not a silent wrong run, and that nothing is left behind.
@@ -34,6 +36,13 @@ SIMPLE = [
     for w, api, cs, order, kind, n, ms in itertools.product(
         (1, 3), CHUNK_APIS, (None, 1, 7), ("fifo", "sjf", "ljf"), ("cpu", "sleep", "io", "mixed"),
         (1, 5, 1001), (0.0, 2.5, 3_600_000.0))
+] + [
+    {"workers": w, "api": api, "chunksize": cs, "workload": {"kind": "function", "count": n,
+                                                              "function": "procviz.engine.worker.demo_tasks:noop"}}
+    for w, api, cs, n in itertools.product((1, 3), CHUNK_APIS, (None, 1, 7), (1, 5, 1001))
+] + [
+    {"workers": 2, "workload": {"kind": "function", "args": [[], [], []],
+                                "function": "procviz.engine.worker.demo_tasks:noop"}},
 ]
 
 
@@ -41,7 +50,7 @@ def _config(data: dict) -> object:
     return parse_config({k: v for k, v in data.items() if v is not None})
 
 
-@pytest.mark.parametrize("data", SIMPLE[::7] + SIMPLE[-3:])
+@pytest.mark.parametrize("data", SIMPLE[::7] + SIMPLE[-20:])
 def test_the_early_chunks_are_the_engines_plan(data: dict) -> None:
     config = _config(data)
     early = early_plan(config)
@@ -59,7 +68,9 @@ def test_the_early_chunks_are_the_engines_plan(data: dict) -> None:
     {"backend": "process_pool_executor", "api": "map"},
     {"workload": {"kind": "cpu", "count": 9, "duration_ms": 3, "distribution": "uniform", "spread_ms": 1}},
     {"workload": {"kind": "cpu", "count": 9, "duration_ms": 3, "distribution": "exponential"}},
-    {"workload": {"kind": "function", "count": 9, "function": "procviz.engine.worker.demo_tasks:noop"}},
+    {"workload": {"kind": "function", "args": [[1], [2]], "function": "procviz.engine.worker.demo_tasks:square"}},
+    {"order": "random", "workload": {"kind": "function", "count": 9,
+                                     "function": "procviz.engine.worker.demo_tasks:noop"}},
 ])
 def test_runs_the_config_does_not_describe_alone_are_left_to_the_engine(change: dict) -> None:
     base = {"workers": 2, "workload": {"kind": "cpu", "count": 9, "duration_ms": 3}}

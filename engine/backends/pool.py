@@ -36,10 +36,10 @@ MAINTENANCE_JOIN_S = 2.0  # at most, for the Pool's maintenance thread to leave 
 
 
 def _is_early_plan(plan: TaskPlan, early: EarlyPlan) -> bool:
-    """Whether ``plan`` is exactly the tasks of ``early``: same function, count, chunksize and
-    arguments, ids in order."""
+    """Whether ``plan`` is exactly the tasks of ``early``: same function, reporting, count,
+    chunksize and arguments, ids in order."""
     n = plan.n_tasks
-    return (plan.function == early.function and not plan.report and plan.chunksize == early.chunksize
+    return (plan.function == early.function and plan.report == early.report and plan.chunksize == early.chunksize
             and n == early.count and plan.shared_args() == early.args
             and bool(np.array_equal(plan.order, np.arange(n))))
 

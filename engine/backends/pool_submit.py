@@ -3,7 +3,8 @@
 Standard library only, like :mod:`procviz.engine.backends.pool_creation`: ``procviz run`` begins a
 Pool run before it imports numpy and the engine (:mod:`procviz.engine.head_start`). For a run whose
 tasks follow from its config alone (a built-in kind, one fixed duration, submitted in id order, a
-mapping API) the chunks are known without the engine's plan, so they are handed to the Pool as
+mapping API; or a function workload whose tasks take no arguments) the chunks are known without
+the engine's plan, so they are handed to the Pool as
 soon as it exists, as a user's script calls ``pool.map`` right after ``Pool()``: the workers take
 their first chunk the moment they are up, while the parent still imports (~100 ms). The run's
 :class:`~procviz.engine.backends.pool.PoolBackend` then adopts that submission, after checking it
@@ -43,16 +44,18 @@ def call_chunk_api(pool: Any, api: str, run_chunks: Any, chunks: Sequence[ChunkI
 @dataclass(frozen=True, slots=True)
 class EarlyPlan:
     """The tasks of a run known from its config alone: ``count`` tasks in id order, each calling
-    ``function`` with ``args``, cut into chunks of ``chunksize``."""
+    ``function`` with ``args``, cut into chunks of ``chunksize``; ``report``: each result's text
+    is sent (a function workload's)."""
 
     function: str
     count: int
     chunksize: int
-    args: tuple[float]
+    args: tuple[Any, ...]
+    report: bool = False
 
     def runner(self) -> partial[None]:
         """What the Pool maps over :meth:`chunks` (as ``TaskPlan.chunk_runner``)."""
-        return partial(run_chunk, self.function, False)
+        return partial(run_chunk, self.function, self.report)
 
     def chunks(self) -> EarlyChunks:
         """The chunks, made on demand."""
@@ -86,14 +89,19 @@ class EarlyChunks(Sequence[ChunkItem]):
 
 def early_plan(config: RunConfig) -> EarlyPlan | None:
     """The run's tasks if its config alone says what they are, else None (the engine's plan
-    decides: drawn durations, a shuffled or sorted order, a user's function, one call per task)."""
+    decides: drawn durations, a shuffled or sorted order, a function's arguments per task, one
+    call per task)."""
     w = config.workload
-    if (config.backend != "pool" or config.scenario or w.kind not in BUILTIN_FUNCTIONS
-            or w.distribution != "fixed" or config.order == "random" or config.api not in CHUNK_APIS
+    if (config.backend != "pool" or config.scenario or config.order == "random" or config.api not in CHUNK_APIS
             or w.count < 1):
         return None
+    chunksize = pool_chunksize(config, w.count)
+    if w.kind == "function":
+        return None if any(w.args) else EarlyPlan(w.function, w.count, chunksize, (), report=True)
+    if w.kind not in BUILTIN_FUNCTIONS or w.distribution != "fixed":
+        return None
     # Equal durations: shortest or longest first keep the id order (a stable sort), as fifo does.
-    return EarlyPlan(BUILTIN_FUNCTIONS[w.kind], w.count, pool_chunksize(config, w.count), (fixed_duration_ms(w),))
+    return EarlyPlan(BUILTIN_FUNCTIONS[w.kind], w.count, chunksize, (fixed_duration_ms(w),))
 
 
 @dataclass(frozen=True, slots=True)
