@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from procviz.engine.chunk_sequence import ChunkSequence
 from procviz.engine.config import RunConfig, plan_durations_ms, pool_chunksize, submission_order
 from procviz.engine.worker.instrument import ChunkItem, TaskItem, run_chunk, run_task
 from procviz.engine.worker.workloads import BUILTIN_FUNCTIONS
@@ -128,36 +129,25 @@ class PlanItems(Sequence[TaskItem]):
                 yield from zip(ids.tolist(), plan.each_args(ids), strict=True)
 
 
-class PlanChunks(Sequence[ChunkItem]):
+class PlanChunks(ChunkSequence):
     """A plan's Pool chunks in submission order, made lazily: chunk ``k`` holds the tasks
     ``order[k * chunksize : (k + 1) * chunksize]``, as ``Pool.map`` would cut them, so each
     task's chunk is ``plan.chunks``. Consecutive ids travel as a ``range``, shared arguments once."""
 
     def __init__(self, plan: TaskPlan) -> None:
+        super().__init__(plan.n_tasks, plan.chunksize)
         self._plan = plan
         self._shared = plan.shared_args()
         order = plan.order
         self._consecutive = bool(len(order)) and bool(np.all(np.diff(order) == 1))
 
-    def __len__(self) -> int:
-        return -(-self._plan.n_tasks // self._plan.chunksize)
-
-    def __getitem__(self, k: Any) -> Any:
-        if isinstance(k, slice):
-            return [self[i] for i in range(len(self))[k]]
-        n = len(self)
-        if k < 0:
-            k += n
-        if not 0 <= k < n:
-            raise IndexError(k)
-        plan, cs = self._plan, self._plan.chunksize
+    def chunk(self, k: int) -> ChunkItem:
+        """Chunk ``k``: its task ids (a range when consecutive), their shared arguments or each one's."""
+        plan, cs = self._plan, self._chunksize
         ids = plan.order[k * cs : (k + 1) * cs]
         shared = self._shared
         task_ids = range(int(ids[0]), int(ids[-1]) + 1) if self._consecutive else ids.tolist()
         return task_ids, shared, None if shared is not None else plan.each_args(ids)
-
-    def __iter__(self) -> Iterator[ChunkItem]:
-        return map(self.__getitem__, range(len(self)))
 
 
 def build_plan(config: RunConfig) -> TaskPlan:

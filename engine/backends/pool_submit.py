@@ -14,11 +14,12 @@ is the plan's, instead of submitting again.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from procviz.engine.chunk_sequence import ChunkSequence
 from procviz.engine.config import RunConfig, fixed_duration_ms, pool_chunksize
 from procviz.engine.worker.instrument import ChunkItem, run_chunk
 from procviz.engine.worker.workloads import BUILTIN_FUNCTIONS
@@ -62,29 +63,18 @@ class EarlyPlan:
         return EarlyChunks(self)
 
 
-class EarlyChunks(Sequence[ChunkItem]):
+class EarlyChunks(ChunkSequence):
     """An :class:`EarlyPlan`'s chunks: chunk ``k`` is ids ``k * chunksize`` up to the next, all
     sharing the plan's arguments (the items ``TaskPlan.chunk_items`` makes for such a run)."""
 
     def __init__(self, plan: EarlyPlan) -> None:
-        self._plan = plan
+        super().__init__(plan.count, plan.chunksize)
+        self._args = plan.args
 
-    def __len__(self) -> int:
-        return -(-self._plan.count // self._plan.chunksize)
-
-    def __getitem__(self, k: Any) -> Any:
-        if isinstance(k, slice):
-            return [self[i] for i in range(len(self))[k]]
-        n = len(self)
-        if k < 0:
-            k += n
-        if not 0 <= k < n:
-            raise IndexError(k)
-        cs, count = self._plan.chunksize, self._plan.count
-        return range(k * cs, min((k + 1) * cs, count)), self._plan.args, None
-
-    def __iter__(self) -> Iterator[ChunkItem]:
-        return map(self.__getitem__, range(len(self)))
+    def chunk(self, k: int) -> ChunkItem:
+        """Chunk ``k``: a range of ids and the arguments they share."""
+        cs = self._chunksize
+        return range(k * cs, min((k + 1) * cs, self._count)), self._args, None
 
 
 def early_plan(config: RunConfig) -> EarlyPlan | None:
