@@ -103,20 +103,22 @@ class _LaneProbe:
     """One lane: its kernel counters, its window builder and its open interval."""
 
     def __init__(self, lane: int, pid: int, tid: int, t_ns: int, baseline: tuple[int, int] | None,
-                 hold_ns: int) -> None:
+                 hold_ns: int, gone: bool = False) -> None:
+        """``gone``: the thread exited already; only reads made earlier (and the baseline) remain."""
         self.lane, self.pid, self.tid = lane, pid, tid
-        self.files: ThreadFiles | None
-        try:
-            self.files = ThreadFiles(pid, tid)
-        except OSError:
-            self.files = None
-        self.proc: _ProcessUsage | None
-        try:
-            self.proc = _ProcessUsage(pid)
-            self.proc.percent()  # prime: the first call always answers 0.0
-        except _GONE:
-            self.proc = None
-        cpu, ready, _ = self.read()
+        self.files: ThreadFiles | None = None
+        self.proc: _ProcessUsage | None = None
+        if not gone:
+            try:
+                self.files = ThreadFiles(pid, tid)
+            except OSError:
+                self.files = None
+            try:
+                self.proc = _ProcessUsage(pid)
+                self.proc.percent()  # prime: the first call always answers 0.0
+            except _GONE:
+                self.proc = None
+        cpu, ready, _ = self.read() if not gone else (-1, -1, "X")
         if baseline is not None and baseline[0] >= 0:
             self.windows = LaneWindows(t_ns, baseline[0], max(baseline[1], 0), hold_ns=hold_ns)
         else:
@@ -171,10 +173,13 @@ class StateSampler:
         ``baseline`` (on-CPU, run-queue wait ns; from its hello), so no early time is lost."""
         if lane in self._probes:
             return
+        early = self.early.pop(pid, ()) if tid == pid else ()
         try:
             probe: _LaneProbe | None = _LaneProbe(lane, pid, tid, ready_ns, baseline, self.hold_ns)
         except _GONE:
             probe = None  # already gone: its lifecycle still shows new and terminated
+            if early and baseline is not None and baseline[0] >= 0:
+                self._replay_gone(_LaneProbe(lane, pid, tid, ready_ns, baseline, self.hold_ns, gone=True), early)
         if self.machine is not None:
             # The machine lane counts the whole process as the run's own from now on, and what it
             # used before (its boot: interpreter and imports) over its life so far. Left out, an
@@ -183,8 +188,7 @@ class StateSampler:
         if probe is None:
             return
         self._probes[lane] = probe
-        if tid == pid:
-            self._feed_early(probe, self.early.pop(pid, ()))
+        self._feed_early(probe, early)
         if self.watch is not None:
             self.watch.watch(pid, tid)
 
@@ -195,6 +199,15 @@ class StateSampler:
         for t_ns, cpu, ready, state in readings:
             if t_ns > w.last_t and cpu >= w.last_cpu and ready >= w.last_ready and state not in "ZX":
                 self._windows(probe, w.feed(t_ns, cpu, ready, runnable=state == "R"))
+
+    def _replay_gone(self, probe: _LaneProbe, readings: Iterable[Reading]) -> None:
+        """A lane whose process exited before it was added (a worker that ran all its tasks while
+        the engine was still starting): its windows from the reads made meanwhile, ending at the
+        last of them; what followed until its exit was not read and is not drawn."""
+        self._probes[probe.lane] = probe
+        self._feed_early(probe, readings)
+        w = probe.windows
+        self._finish(probe, w.last_t, w.last_cpu, w.last_ready)
 
     def adopt(self, processes: Iterable[tuple[int, int]]) -> None:
         """Processes of the run found by its tree scans, as (pid, start time in clock ticks since

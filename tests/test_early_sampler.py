@@ -98,3 +98,27 @@ def test_a_late_engine_still_draws_the_strip_from_each_workers_ready_time() -> N
         # intervals are cut every 0.25 s; one window covering the 0.5 s before the engine would not be
         assert longest <= 300_000_000, longest
     assert not wait_gone(worker_pids(result))
+
+
+def test_a_worker_gone_before_its_lane_is_added_keeps_the_strip_its_early_reads_measured() -> None:
+    # maxtasksperchild: a worker can run all its tasks and exit while the engine is still starting
+    child = _busy_child()
+    files = ThreadFiles(child.pid, child.pid)
+    ready_ns = time.monotonic_ns()
+    cpu0, wait0, _ = files.read()
+    files.close()
+    sampler_early = EarlySampler(lambda: [child.pid], 0.02)
+    sampler_early.start()
+    time.sleep(0.2)
+    child.kill()
+    child.wait()  # reaped: nothing of it can be read any more
+    readings = sampler_early.stop()[child.pid]
+    assert len(readings) >= 3
+    sampler = StateSampler(period_s=0.02, watch_exits=False, machine=False)
+    sampler.early = {child.pid: readings}
+    sampler.add(0, child.pid, child.pid, ready_ns, (cpu0, wait0))
+    intervals, _ = sampler.take()
+    assert len(intervals)
+    assert intervals["start_ns"].min() == ready_ns
+    assert intervals["end_ns"].max() == max(r[0] for r in readings if r[3] not in "ZX")  # up to the last read
+    assert sampler.lanes == []  # nothing left to sample
