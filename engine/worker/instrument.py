@@ -283,9 +283,24 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
 
     The hot path of a run of small tasks, so everything is looked up once, and per task the loop
     does only what it must: store the task where a flush (its START, for a long task) and a crash
-    (the task slot) can see it, read the clocks, call, pack one row into this thread's ring and
+    (the task slot) can see it, call, read the clocks, pack one row into this thread's ring and
     publish it. Everything rarer (a failure, a result to report, the ring's end or a batch to send,
     a long task) takes one test, ``off >= stop`` or the two beside it, into the slow part below.
+
+    Consecutive tasks share their clock boundary: one reading of the thread's CPU clock and of the
+    monotonic clock after a task is its end and the next task's start. The CPU clock is a system
+    call here (no vDSO for CLOCK_THREAD_CPUTIME_ID on Linux, ~0.3 us): one per task instead of
+    two. So a task's window also holds the previous task's bookkeeping (its row packed and
+    published, the loop's test, the next item taken: ~0.1-0.2 us, part of which a bar of a 1 us
+    task held already). After the slow part (a text made, a batch sent, a new room in the ring)
+    the next task starts from a fresh reading: that work is procviz's cost, not a task's. The first
+    task of this loop starts from a fresh reading too (a chunk's start, a hand-over from the fine loop).
+
+    Both windows are cut at the same readings, CPU clock first, then monotonic, at every
+    boundary: for a task on CPU throughout, on-CPU equals wall up to how long one reading's
+    monotonic part lasts (the time between the two reads of a boundary; a preemption between them
+    counts in both windows alike). Where a few nanoseconds of that jitter would make on-CPU
+    exceed wall, the row says wall: on-CPU never exceeds wall, as the engine also clamps.
     """
     slot, ring, off = meter.ids, meter.ring, meter.off
     mono, thread_time, pack = _monotonic_ns, _thread_time_ns, _pack_payload
@@ -293,22 +308,24 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
     base, stop = meter.room(off)
     base -= PAYLOAD_OFFSET  # the ring holds each row's kind, status and thread: the loop packs the rest
     status = _DONE
+    c0 = thread_time()  # a fresh boundary: the first task's start
+    t0 = mono()
     for task_id, args in tasks:
-        t0 = mono()
         meter.t0 = t0  # before the slot: a flush that sees the task in the slot sees its start
         slot[0] = task_id  # the task this process is in, readable after its death (task_slot.py)
-        c0 = thread_time()
         try:
             result = fn(*args)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes data, SystemExit included
             result, status, stop = exc, _FAILED, 0  # stop: its text, in the slow part
             ring[off - base - PAYLOAD_OFFSET + 1] = _FAILED  # the row's status byte, before it is published
-        c1 = thread_time()
+        c1 = thread_time()  # the boundary: this task's end, and the next one's start
         t1 = mono()
-        pack(ring, off - base, task_id, t1, c1 - c0, -1, t0)  # (in the slot's ring: it says the task ended)
+        cpu, wall = c1 - c0, t1 - t0
+        # In the slot's ring, the row says the task ended.
+        pack(ring, off - base, task_id, t1, cpu if cpu < wall else wall, -1, t0)
         off += row
         meter.off = off  # published: a flush may take the row from here on
-        if off >= stop or t1 - t0 >= fine_ns or (report and result is not None):
+        if off >= stop or wall >= fine_ns or (report and result is not None):
             # Texts are made after the clocks stopped (formatting is procviz's cost, not the
             # task's) and after the row (a text never travels ahead of its task's end).
             if status != _DONE:
@@ -317,11 +334,14 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
                 status = _DONE
             elif report and result is not None:
                 rec.add_text(_task_text(task_id, result, None))
-            if t1 - t0 >= fine_ns and meter.fd >= 0:
+            if wall >= fine_ns and meter.fd >= 0:
                 meter.fine = True
                 return True
             base, stop = meter.room(off)
             base -= PAYLOAD_OFFSET
+            c1 = thread_time()  # a fresh boundary: the slow part is nobody's task
+            t1 = mono()
+        c0, t0 = c1, t1
     return False
 
 
