@@ -9,8 +9,6 @@ from a socket they drain) and replay rows into a real tracker.
 from __future__ import annotations
 
 import os
-import pickle
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from worker_helpers import Sink, connected_sink, wire_rows
 
 from procviz.engine.events import WIRE_EVENT_DTYPE, RunInfo, Submitted, WorkerBatch
 from procviz.engine.sampler import StateSampler
@@ -30,6 +29,12 @@ from procviz.engine.worker.wire import WIRE_EVENT_FIELDS, WIRE_EVENT_STRUCT, Eve
 T0 = 10**12
 FAIL_EVERY = 997  # tasks whose id is a multiple of this raise
 RESULT_EVERY = 1009  # tasks whose id is a multiple of this return a value to report
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Iterator[Sink]:
+    """A Recorder of this process connected to a fresh sink; closed (goodbye sent) after the test."""
+    yield from connected_sink(tmp_path)
 
 
 def flaky(task_id: int) -> int | None:
@@ -54,51 +59,7 @@ def flushes_inside(task_id: int) -> None:
     rec.flush()
 
 
-class _Sink:
-    """The engine's end of the socket: every datagram received, unpickled, in order."""
-
-    def __init__(self, folder: Path) -> None:
-        self.address = str(folder / "events.sock")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.address)
-        self.batches: list[WorkerBatch] = []
-        self._thread = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                data = self.sock.recv(1 << 20)
-            except OSError:
-                return
-            batch = pickle.loads(data)
-            self.batches.append(batch)
-            if batch.goodbye:
-                return
-
-    def close(self) -> list[WorkerBatch]:
-        self._thread.join(30)
-        self.sock.close()
-        return self.batches
-
-
-@pytest.fixture
-def sink(tmp_path: Path) -> Iterator[_Sink]:
-    """A Recorder of this process connected to a fresh sink; closed (goodbye sent) after the test."""
-    s = _Sink(tmp_path)
-    instrument.connect_threads(s.address)
-    try:
-        yield s
-    finally:
-        instrument.disconnect_threads()
-        s.close()
-
-
-def _rows(batches: list[WorkerBatch]) -> np.ndarray:
-    return np.frombuffer(b"".join(b.rows for b in batches), dtype=WIRE_EVENT_DTYPE)
-
-
-def test_every_task_travels_once_in_order_with_its_texts_after_it(sink: _Sink) -> None:
+def test_every_task_travels_once_in_order_with_its_texts_after_it(sink: Sink) -> None:
     n, chunk = 3 * recorder.RING_ROWS + 123, 500  # the ring wraps several times
     stop = threading.Event()
     rec = instrument.recorder()
@@ -119,7 +80,7 @@ def test_every_task_travels_once_in_order_with_its_texts_after_it(sink: _Sink) -
         racer.join(10)
     instrument.disconnect_threads()
     batches = sink.close()
-    rows = _rows(batches)
+    rows = wire_rows(batches)
     spans = rows[rows["kind"] == EventKind.SPAN]
     assert spans["task_id"].tolist() == list(range(n))  # none lost, none twice, in order
     assert set(rows["kind"].tolist()) <= {EventKind.SPAN, EventKind.START}
@@ -138,10 +99,10 @@ def test_every_task_travels_once_in_order_with_its_texts_after_it(sink: _Sink) -
     assert {text.kind for _, text in texts if text.task_id % FAIL_EVERY == 0} == {"error"}
 
 
-def test_a_task_seen_running_by_a_flush_has_its_start_sent_once(sink: _Sink) -> None:
+def test_a_task_seen_running_by_a_flush_has_its_start_sent_once(sink: Sink) -> None:
     instrument.run_chunk(f"{__name__}:flushes_inside", False, (range(3), None, [(t,) for t in range(3)]))
     instrument.disconnect_threads()
-    rows = _rows(sink.close())
+    rows = wire_rows(sink.close())
     starts = rows[rows["kind"] == EventKind.START]
     spans = rows[rows["kind"] == EventKind.SPAN]
     assert sorted(starts["task_id"].tolist()) == [0, 1, 2]  # one each, though each saw two flushes
@@ -152,13 +113,13 @@ def test_a_task_seen_running_by_a_flush_has_its_start_sent_once(sink: _Sink) -> 
         assert k_start < k_span and rows["t_ns"][k_start] == rows["spare"][k_span]
 
 
-def test_tasks_of_the_schedstat_loop_travel_with_their_failures_and_run_queue_wait(sink: _Sink) -> None:
+def test_tasks_of_the_schedstat_loop_travel_with_their_failures_and_run_queue_wait(sink: Sink) -> None:
     n = 60
     instrument.run_chunk(f"{__name__}:slow_flaky", False, (range(n), None, [(t,) for t in range(n)]))
     instrument.run_chunk(f"{__name__}:slow_flaky", False, (range(n, 2 * n), None, [(t,) for t in range(n, 2 * n)]))
     instrument.disconnect_threads()
     batches = sink.close()
-    rows = _rows(batches)
+    rows = wire_rows(batches)
     spans = rows[rows["kind"] == EventKind.SPAN]
     assert spans["task_id"].tolist() == list(range(2 * n))
     failed = spans["task_id"][spans["status"] == TaskState.FAILED].tolist()
@@ -231,7 +192,7 @@ def test_span_rows_rebuild_the_timeline_and_count_each_start_once(seed: int) -> 
     assert not tracker.running
 
 
-def test_a_process_worker_main_thread_uses_the_process_task_slot(sink: _Sink) -> None:
+def test_a_process_worker_main_thread_uses_the_process_task_slot(sink: Sink) -> None:
     """The main thread's meter writes the process's slot (the one read after a death); any other
     thread writes a slot of its own. A slot keeps the task begun last; its row says it ended."""
     instrument.run_chunk(f"{__name__}:flaky", False, (range(1, 3), None, [(1,), (2,)]))
