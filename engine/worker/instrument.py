@@ -7,8 +7,9 @@ and when rows travel.
 Per task, :func:`run_chunk` (a whole Pool chunk in one call; :func:`run_task` is a chunk of one)
 reads ``time.monotonic_ns()`` and ``time.thread_time_ns()`` (and, for tasks of at least
 ``FINE_NS``, the run-queue wait in the thread's own ``/proc/thread-self/schedstat``) at start and
-end, and packs one SPAN row: the task's start, end, CPU and run-queue wait. Waiting (blocked) time is derived later as
-wall - cpu - ready. Where schedstat is missing, or the task came after one shorter than
+end (consecutive shorter tasks share one reading: one task's end is the next one's start), and
+packs one SPAN row: the task's start, end, CPU and run-queue wait. Waiting (blocked) time is
+derived later as wall - cpu - ready. Where schedstat is missing, or the task came after one shorter than
 ``FINE_NS``, ready is sent as -1: unmeasured, never invented.
 
 Exceptions of any kind (``BaseException``: ``SystemExit``, ``KeyboardInterrupt`` too) become a
@@ -213,10 +214,11 @@ def run_chunk(function: str, report: bool, chunk: ChunkItem) -> None:
     The tasks run in two loops that hand over to each other: :func:`_run_fine` while this thread's
     tasks last at least ``FINE_NS`` (on-CPU from the thread's CPU clock and run-queue wait from
     one read of its schedstat, before and after the call), :func:`_run_coarse` after a shorter one
-    (the thread's CPU clock, ready unmeasured). In both, the wall window (``monotonic_ns`` before and after)
-    encloses the CPU window, so a task's on-CPU time cannot exceed its wall time (the engine
-    clamps what the clocks' rates could still make differ). ``report`` sends a short repr of the
-    result unless it is None (function workloads).
+    (the thread's CPU clock, ready unmeasured, one reading between two tasks). In the first, the
+    wall window (``monotonic_ns`` before and after) encloses the CPU window; in the second both are
+    cut at the same readings and the row caps on-CPU at wall. Either way a task's on-CPU time never
+    exceeds its wall time (the engine clamps too). ``report`` sends a short repr of the result
+    unless it is None (function workloads).
     """
     ids, shared, each = chunk
     fn = _functions.get(function) or resolve(function)
