@@ -295,7 +295,7 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
     two. So a task's window also holds the previous task's bookkeeping (its row packed and
     published, the loop's test, the next item taken: ~0.1-0.2 us, part of which a bar of a 1 us
     task held already), and the loop's turn, where a thread pool's thread may hand the GIL over
-    (before, that was as likely at the task's own call, inside its window). After the slow part
+    (before, it could come as well at the task's own call, inside its window). After the slow part
     (a text made, a batch sent, a new room in the ring) the next task starts from a fresh reading:
     that work is procviz's cost, not a task's. The first task of this loop starts from a fresh
     reading too (a chunk's start, a hand-over from the fine loop).
