@@ -17,6 +17,13 @@ held off (the recording thread sends full batches itself), so the count depends 
 nor on load; the kernel's side of a clock read (a system call here) is not in it. ``--against
 DIR`` counts the procviz checkout in DIR (``DIR/procviz``) the same way, for an A/B.
 
+``--pieces`` splits the recording's cost per no-op task, in one process: the real short-task
+loop (``instrument._run_coarse``) against copies of it with one piece taken out each (the CPU
+clock's system call, made a vDSO read; the monotonic clock; the row's pack; the task slot's
+store; the task's start for a flush), and against a bare loop, rounds alternated, this thread's
+CPU per task: medians, and the fastest rounds (the least disturbed by other load). A copy that
+no longer finds its piece in the source says so.
+
 ``--per-run`` measures whole worker lives instead: each round starts a fresh spawn Pool (bare, and
 with procviz's initializer), runs the tasks (``--kind cpu|sleep|function``, ``--ms`` each,
 ``--chunksize 0`` for the Pool's default), closes and joins it; the figure is the workers' CPU
@@ -106,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ms", type=float, default=0.0, help="with --per-run: each task's duration (cpu, sleep)")
     ap.add_argument("--instructions", action="store_true", help="count instructions under valgrind (see above)")
     ap.add_argument("--against", metavar="DIR", help="with --instructions: also count the procviz in DIR/procviz")
+    ap.add_argument("--pieces", action="store_true", help="split the per-task cost by piece (see above)")
     ap.add_argument("--count-one", nargs=2, metavar=("MODE", "N"), help=argparse.SUPPRESS)  # valgrind's child
     args = ap.parse_args(argv)
     if args.count_one:
@@ -113,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.instructions:
         return _instructions(args)
+    if args.pieces:
+        return _pieces(args)
     if args.per_run:
         return _per_run(args, _plan(args.kind, args.tasks, args.chunksize or None, args.ms, args.workers))
     from procviz.engine.worker.startup import bootstrap
@@ -272,6 +282,82 @@ def _count_one(mode: str, n: int, kind: str, chunksize: int) -> None:
             else:
                 instrument.run_chunk(ref, kind == "function", (ids, shared, None))
         sink.close()
+
+
+# Each piece of the short-task loop taken out: (the source as it is, as it becomes), per piece.
+_PIECES: dict[str, list[tuple[str, str]]] = {
+    "the CPU clock's system call (a vDSO read instead)": [],  # the clock swapped, the source as it is
+    "the monotonic clock": [("t0 = mono()", "t0 = c0"), ("t1 = mono()", "t1 = c1")],
+    "the row's pack": [("pack(ring, off - base, task_id, t1, cpu if cpu < wall else wall, -1, t0)", "pass")],
+    "the task slot's store": [("slot[0] = task_id", "pass")],
+    "the task's start for a flush": [("meter.t0 = t0", "pass")],
+}
+
+
+def _loop_without(piece: str) -> Any:
+    """instrument._run_coarse compiled again with ``piece`` taken out (None: its source has changed)."""
+    import inspect
+    import textwrap
+
+    from procviz.engine.worker import instrument
+
+    source = textwrap.dedent(inspect.getsource(instrument._run_coarse))
+    for old, new in _PIECES[piece]:
+        if old not in source:
+            return None
+        source = source.replace(old, new)
+    namespace = dict(vars(instrument))
+    if not _PIECES[piece]:
+        namespace["_thread_time_ns"] = time.perf_counter_ns
+    exec(compile(source, instrument.__file__, "exec"), namespace)  # noqa: S102 - procviz's own source
+    return namespace["_run_coarse"]
+
+
+def _pieces(args: argparse.Namespace) -> int:
+    """Print this thread's CPU per no-op task: bare, the loop, and the loop without each piece."""
+    from procviz.engine.worker import instrument
+
+    ref, n, cs = "procviz.engine.worker.demo_tasks:noop", args.tasks, args.chunksize
+    fn = _resolve(ref)
+    instrument.FINE_NS = 1 << 62  # every task in the short-task loop, however the load stretches one
+    loops = {"bare": None, "procviz": instrument._run_coarse}
+    loops |= {f"without {piece}": _loop_without(piece) for piece in _PIECES}
+    runs: dict[str, list[float]] = {name: [] for name in loops}
+    with tempfile.TemporaryDirectory(prefix="procviz-bench-worker-") as tmp:
+        address = os.path.join(tmp, "events.sock")
+        sink = _sink(address)
+        instrument.connect_threads(address)
+        real = instrument._run_coarse
+        try:
+            for _ in range(args.rounds):
+                for name, loop in loops.items():
+                    if name != "bare" and loop is None:
+                        continue
+                    instrument._run_coarse = loop
+                    c0 = time.thread_time_ns()
+                    for start in range(0, n, cs):
+                        ids = range(start, min(start + cs, n))
+                        if loop is None:
+                            for _ in ids:
+                                fn()
+                        else:
+                            instrument.run_chunk(ref, True, (ids, (), None))
+                    runs[name].append((time.thread_time_ns() - c0) / n)
+        finally:
+            instrument._run_coarse = real
+            instrument.disconnect_threads()
+            sink.close()
+    full, fastest = statistics.median(runs["procviz"]), min(runs["procviz"])
+    print(f"no-op function x {n} tasks, chunksize {cs}, {args.rounds} rounds, this thread's CPU per task, "
+          f"load {os.getloadavg()[0]:.1f}")
+    for name, values in runs.items():
+        if not values:
+            print(f"  {name}: not found in instrument._run_coarse's source (update _PIECES)")
+            continue
+        m = statistics.median(values)
+        against = f" ({m - full:+.0f} ns, fastest {min(values) - fastest:+.0f}, against procviz)"
+        print(f"  {name}: {m:.0f} ns, fastest round {min(values):.0f}" + ("" if name == "procviz" else against))
+    return 0
 
 
 def _resolve(ref: str) -> Any:
