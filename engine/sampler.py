@@ -165,21 +165,26 @@ class StateSampler:
         # Reads made before this sampler existed, by pid (procviz.engine.early_sampler): fed to a
         # process lane's windows when its lane is added.
         self.early: dict[int, list[Reading]] = {}
+        self._gone: dict[int, _LaneProbe] = {}  # by pid: lanes whose process exited before it was added
 
     # ---- lanes ----------------------------------------------------------------------------------
 
     def add(self, lane: int, pid: int, tid: int, ready_ns: int, baseline: tuple[int, int] | None = None) -> None:
         """Start sampling a lane's thread from its ready time ``ready_ns``, where its counters were
         ``baseline`` (on-CPU, run-queue wait ns; from its hello), so no early time is lost."""
-        if lane in self._probes:
+        if lane in self._probes or any(p.lane == lane for p in self._gone.values()):
             return
         early = self.early.pop(pid, ()) if tid == pid else ()
         try:
             probe: _LaneProbe | None = _LaneProbe(lane, pid, tid, ready_ns, baseline, self.hold_ns)
         except _GONE:
             probe = None  # already gone: its lifecycle still shows new and terminated
-            if early and baseline is not None and baseline[0] >= 0:
-                self._replay_gone(_LaneProbe(lane, pid, tid, ready_ns, baseline, self.hold_ns, gone=True), early)
+            if tid == pid and baseline is not None and baseline[0] >= 0:
+                # A worker that exited before its hello was read here (maxtasksperchild, spawn's
+                # quick exit): its strip is what was read meanwhile, up to its goodbye's counters.
+                gone = _LaneProbe(lane, pid, tid, ready_ns, baseline, self.hold_ns, gone=True)
+                self._feed_early(gone, early)
+                self._gone[pid] = gone
         if self.machine is not None:
             # The machine lane counts the whole process as the run's own from now on, and what it
             # used before (its boot: interpreter and imports) over its life so far. Left out, an
@@ -200,13 +205,24 @@ class StateSampler:
             if t_ns > w.last_t and cpu >= w.last_cpu and ready >= w.last_ready and state not in "ZX":
                 self._windows(probe, w.feed(t_ns, cpu, ready, runnable=state == "R"))
 
-    def _replay_gone(self, probe: _LaneProbe, readings: Iterable[Reading]) -> None:
-        """A lane whose process exited before it was added (a worker that ran all its tasks while
-        the engine was still starting): its windows from the reads made meanwhile, ending at the
-        last of them; what followed until its exit was not read and is not drawn."""
-        self._probes[probe.lane] = probe
-        self._feed_early(probe, readings)
+    def final_reading(self, pid: int, t_ns: int, cpu: int, ready: int) -> None:
+        """A process worker's main-thread counters as it exited (its goodbye): the end of its lane's
+        windows if the process was gone before this sampler could read it; else nothing (its exit
+        is read by the exit watch or the next tick)."""
+        probe = self._gone.pop(pid, None)
+        if probe is None:
+            return
         w = probe.windows
+        if t_ns > w.last_t and cpu >= w.last_cpu and ready >= w.last_ready:
+            self._windows(probe, w.feed(t_ns, cpu, ready, runnable=True))  # read by itself, on a CPU
+        self._end_gone(probe)
+
+    def _end_gone(self, probe: _LaneProbe) -> None:
+        """Close a gone lane's windows at its last counters; what followed until its exit was not
+        read and is not drawn."""
+        self._gone.pop(probe.pid, None)
+        w = probe.windows
+        self._probes[probe.lane] = probe  # as a sampled lane, which _finish ends
         self._finish(probe, w.last_t, w.last_cpu, w.last_ready)
 
     def adopt(self, processes: Iterable[tuple[int, int]]) -> None:
@@ -223,6 +239,9 @@ class StateSampler:
         can still be read, then close its windows."""
         probe = self._probes.get(lane)
         if probe is None:
+            gone = next((p for p in self._gone.values() if p.lane == lane), None)
+            if gone is not None:  # exited without a goodbye's counters
+                self._end_gone(gone)
             return
         self._finish_reading(probe, max(end_ns, probe.windows.last_t))
 
@@ -336,6 +355,8 @@ class StateSampler:
     def close_all(self, now_ns: int) -> None:
         """End of run: a last read of every lane still sampled, close everything, stop watching."""
         self._apply_watch()
+        for gone in list(self._gone.values()):
+            self._end_gone(gone)
         for probe in list(self._probes.values()):
             self._finish_reading(probe, max(now_ns, probe.windows.last_t))
         if self.machine is not None:

@@ -184,6 +184,8 @@ class RunTracker:
                 lane = self.new_lane(h.pid, h.tid, h.kind, h.name, h.created_ns, h.ready_ns)
             baseline = (getattr(h, "cpu_ns", -1), getattr(h, "wait_ns", -1))
             self.sampler.add(lane, h.pid, h.tid, h.ready_ns, baseline if baseline[0] >= 0 else None)
+        if b.final is not None:
+            self.sampler.final_reading(b.pid, *b.final)
         if b.rows:
             if not self._pending_rows:
                 self._rows_in_ns = now_ns

@@ -117,8 +117,9 @@ def test_a_worker_gone_before_its_lane_is_added_keeps_the_strip_its_early_reads_
     sampler = StateSampler(period_s=0.02, watch_exits=False, machine=False)
     sampler.early = {child.pid: readings}
     sampler.add(0, child.pid, child.pid, ready_ns, (cpu0, wait0))
+    assert sampler.lanes == []  # nothing to sample: it waits for its goodbye's counters, or its end
+    sampler.remove(0, time.monotonic_ns())  # its exit came without a goodbye (killed)
     intervals, _ = sampler.take()
     assert len(intervals)
     assert intervals["start_ns"].min() == ready_ns
     assert intervals["end_ns"].max() == max(r[0] for r in readings if r[3] not in "ZX")  # up to the last read
-    assert sampler.lanes == []  # nothing left to sample

@@ -160,7 +160,7 @@ def worker_init(address: str, user_init: str = "", user_args: tuple[Any, ...] = 
     _arm_sigterm()
     # Finalizers with an exit priority run in multiprocessing children at normal exit (atexit
     # does not: children leave through os._exit).
-    util.Finalize(None, _recorder.close, exitpriority=100)
+    util.Finalize(None, _recorder.close, kwargs={"final": True}, exitpriority=100)
     announce_thread(LaneKind.PROCESS)
 
 

@@ -218,6 +218,7 @@ class Recorder:
         self.pid = os.getpid()
         self.address = address
         self._sender = EventSender(address)
+        self._final: tuple[int, int, int] | None = None  # set by close(final=True)
         slot = TaskSlot(address, RING_BYTES)  # readable after this process's death
         self.slot, self._slot_ring = slot.ids, slot.ring
         # Two locks: ``_send_lock`` orders datagrams and makes one reader of the rings at a time
@@ -320,7 +321,7 @@ class Recorder:
         out += [WorkerBatch(pid=self.pid, seq=self._next_seq(), rows=rows) for rows in pieces]
         if last or texts or waits or goodbye or not hellos:
             out.append(WorkerBatch(pid=self.pid, seq=self._next_seq(), rows=last, texts=texts, waits=waits,
-                                   goodbye=goodbye))
+                                   goodbye=goodbye, final=self._final if goodbye else None))
         return out
 
     def _next_seq(self) -> int:
@@ -358,10 +359,28 @@ class Recorder:
                 if self._busy():
                     self.arm()
 
-    def close(self) -> None:
-        """Send what is left with a goodbye; the recorder is unusable afterwards."""
+    def close(self, final: bool = False) -> None:
+        """Send what is left with a goodbye; the recorder is unusable afterwards. ``final``: this is
+        a worker process ending on its main thread, and the goodbye carries that thread's counters
+        (see WorkerBatch.final)."""
         if self._closed:
             return
+        self._final = _final_counters() if final else None
         self.flush(goodbye=True)
         self._closed = True
         self._pending.set()
+
+
+def _final_counters() -> tuple[int, int, int] | None:
+    """This thread's (monotonic ns, on-CPU ns, run-queue wait ns) now, or None without schedstat."""
+    reader = SchedstatReader()
+    try:
+        if not reader.available:
+            return None
+        time.thread_time_ns()  # brings the kernel's count of this thread's on-CPU time up to date
+        cpu, wait = reader.read()
+        return time.monotonic_ns(), cpu, wait
+    except (OSError, ValueError, IndexError):
+        return None
+    finally:
+        reader.close()

@@ -184,10 +184,12 @@ class WorkerBatch(Record):
 
     ``seq`` counts batches per (pid, tid) so the engine can tell a gap (a lost datagram) from a
     worker that simply went quiet. ``rows``: packed WIRE_EVENT_DTYPE rows; ``goodbye``: the worker
-    is exiting normally, nothing follows.
+    is exiting normally, nothing follows; ``final``: with a process worker's goodbye, its main
+    thread's counters as it exits, (monotonic ns, on-CPU ns, run-queue wait ns): the end of its
+    state strip when the process is gone before the engine can read it.
     """
 
-    __slots__ = ("pid", "seq", "rows", "texts", "hello", "waits", "goodbye")
+    __slots__ = ("pid", "seq", "rows", "texts", "hello", "waits", "goodbye", "final")
     pid: int
     seq: int
     rows: bytes
@@ -195,9 +197,11 @@ class WorkerBatch(Record):
     hello: WorkerHello | None
     waits: tuple[WaitSpan, ...]
     goodbye: bool
+    final: tuple[int, int, int] | None
 
     def __init__(self, pid: int, seq: int, rows: bytes, texts: tuple[TaskText, ...] = (),
-                 hello: WorkerHello | None = None, waits: tuple[WaitSpan, ...] = (), goodbye: bool = False) -> None:
+                 hello: WorkerHello | None = None, waits: tuple[WaitSpan, ...] = (), goodbye: bool = False,
+                 final: tuple[int, int, int] | None = None) -> None:
         _set(self, "pid", pid)
         _set(self, "seq", seq)
         _set(self, "rows", rows)
@@ -205,3 +209,4 @@ class WorkerBatch(Record):
         _set(self, "hello", hello)
         _set(self, "waits", waits)
         _set(self, "goodbye", goodbye)
+        _set(self, "final", final)

@@ -1,0 +1,66 @@
+"""A worker process that exits before the engine reads it still has its state strip (issue 10).
+
+Under ``maxtasksperchild`` a worker may run its tasks and exit between two engine passes: gone,
+and reaped by the Pool, before its hello is read, so the sampler can never open its files. Its
+goodbye carries its main thread's counters as it exits (``WorkerBatch.final``), and the sampler
+closes the lane's windows from the hello's counters to those: measured, not guessed. Real runs,
+every start method; and the sampler's own rules with a real process.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from engine_helpers import run_config
+
+from procviz.engine.events import LaneKind
+from procviz.engine.sampler import StateSampler
+from procviz.engine.thread_files import ThreadFiles
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "fork", "forkserver"])
+def test_every_worker_that_ran_a_task_has_a_strip_under_maxtasksperchild(start_method: str) -> None:
+    result = run_config({"workers": 2, "start_method": start_method, "chunksize": 2, "maxtasksperchild": 3,
+                         "workload": {"kind": "cpu", "count": 120, "duration_ms": 0.2}})
+    assert result.outcome == "completed", result.message
+    tl = result.timeline
+    iv = tl.intervals.data
+    ran = set(np.unique(tl.lane[tl.lane >= 0]).tolist())
+    lanes = [i for i, lane in enumerate(tl.lanes) if lane.kind == LaneKind.PROCESS and i in ran]
+    assert len(lanes) >= 10  # replaced every 3 chunks: many short-lived workers
+    empty = [i for i in lanes if not np.any(iv["lane"] == i)]
+    assert empty == []
+    for i in lanes:  # from its ready time, never beyond its exit
+        mine = iv[iv["lane"] == i]
+        info = tl.lanes[i]
+        assert mine["start_ns"].min() == info.ready_ns
+        if info.exit_ns > 0:
+            assert mine["end_ns"].max() <= info.exit_ns
+
+
+def test_a_goodbyes_counters_end_a_gone_lanes_windows() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.05)
+        files = ThreadFiles(child.pid, child.pid)
+        ready_ns = time.monotonic_ns()
+        cpu0, wait0, _ = files.read()
+        time.sleep(0.1)
+        cpu1, wait1, _ = files.read()
+        end_ns = time.monotonic_ns()
+        files.close()
+    finally:
+        child.kill()
+        child.wait()
+    sampler = StateSampler(period_s=0.02, watch_exits=False, machine=False)
+    sampler.add(3, child.pid, child.pid, ready_ns, (cpu0, wait0))  # gone already
+    sampler.final_reading(child.pid, end_ns, cpu1, wait1)
+    sampler.final_reading(child.pid, end_ns + 1, cpu1 + 1, wait1)  # once: a second one is nobody's
+    intervals, _ = sampler.take()
+    assert intervals["start_ns"].min() == ready_ns and intervals["end_ns"].max() == end_ns
+    assert int(intervals["cpu_ns"].sum()) == cpu1 - cpu0  # exactly what the kernel counted
+    assert set(intervals["lane"].tolist()) == {3}
