@@ -29,6 +29,7 @@ the same load); each window's CPU during the run is also shown thread by thread.
 
     python benchmarks/bench_gui.py [--tasks 20000] [--naive-tasks 20000] [--workers 2]
                                    [--whole-tasks 100000] [--pairs 3] [--only-whole] [--baseline REV]
+                                   [--gaps RUNS] [--stalls] [--replay ROUNDS] [--only-open]
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gui_stalls import StallSampler  # noqa: E402
-from gui_whole import GAP_PROBE_MS, SETTLE_MS, bench_whole, whole_config, window_child  # noqa: E402
+from gui_whole import GAP_PROBE_MS, SETTLE_MS, bench_gaps, bench_whole, whole_config, window_child  # noqa: E402
 
 
 @dataclass
@@ -361,6 +362,10 @@ def main() -> None:
     parser.add_argument("--stalls", action="store_true",
                         help="one window run of --whole-tasks in this process, sampling where the GUI thread's "
                              "long slices go (benchmarks/gui_stalls.py)")
+    parser.add_argument("--gaps", type=int, metavar="RUNS", default=0,
+                        help="RUNS window runs of --whole-tasks (alternated with --baseline's), each gap over 30 ms "
+                             "between GUI timer ticks broken down: GUI on-CPU, run queue, GIL, idle loop, collections, "
+                             "handlers (benchmarks/gui_stalls.py GapProbe)")
     parser.add_argument("--replay", type=int, metavar="ROUNDS", default=0,
                         help="record one run of --whole-tasks, replay it into the window ROUNDS times (and into "
                              "--baseline's, alternated): the window's own CPU, no workers competing "
@@ -386,6 +391,10 @@ def main() -> None:
             print(f"load: {open('/proc/loadavg').read().split()[:3]}")
             bench_replay(whole_config(args.whole_tasks, args.workers, args.whole_chunksize), args.replay, SETTLE_MS,
                          base)
+        return
+    if args.gaps:
+        print(f"load: {open('/proc/loadavg').read().split()[:3]}")
+        bench_gaps(args.whole_tasks, args.workers, args.whole_chunksize, args.gaps, args.baseline)
         return
     if args.stalls and not args.only_open:
         with tempfile.TemporaryDirectory() as tmp:

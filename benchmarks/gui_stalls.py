@@ -14,10 +14,14 @@ Used by ``bench_gui.py --stalls``; nothing here is a test.
 
 from __future__ import annotations
 
+import gc
+import os
+import subprocess
 import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -118,6 +122,13 @@ class StallSampler:
         return "\n".join(lines)
 
 
+def is_handler(name: str) -> bool:
+    """Whether a procviz.gui method name is one the event loop calls: a timer's slot, a paint, a signal's handler."""
+    return name in {"paintEvent", "paint", "flush", "_paced_fold", "tick", "refresh", "_update", "_update_rate",
+                    "resizeEvent"} or \
+        name.startswith(("_on_", "on_"))
+
+
 class SlotTimer:
     """Times every outermost call of a procviz.gui method on the GUI thread (a slot, a handler, a
     paint): wall and thread CPU time, so a long slice's own cost is told apart from the time the
@@ -128,14 +139,15 @@ class SlotTimer:
         self._depth = 0
         self._main = threading.main_thread().ident
 
-    def install(self) -> None:
-        """Wrap the methods of every class defined in the procviz.gui modules imported so far."""
+    def install(self, only: Callable[[str], bool] | None = None) -> None:
+        """Wrap the methods of every class defined in the procviz.gui modules imported so far (``only``: the
+        method names to wrap, e.g. the handlers, so that inner calls cost nothing)."""
         import inspect
 
         for module in [m for name, m in sys.modules.items() if name.startswith("procviz.gui")]:
             for cls in [c for c in vars(module).values() if inspect.isclass(c) and c.__module__ == module.__name__]:
                 for attr, value in list(vars(cls).items()):
-                    if inspect.isfunction(value) and not attr.startswith("__"):
+                    if inspect.isfunction(value) and not attr.startswith("__") and (only is None or only(attr)):
                         setattr(cls, attr, self._wrap(f"{module.__name__.removeprefix('procviz.gui.')}."
                                                       f"{cls.__name__}.{attr}", value))
 
@@ -146,12 +158,12 @@ class SlotTimer:
             if threading.get_ident() != timer._main or timer._depth:
                 return fn(*args, **kwargs)
             timer._depth += 1
-            t, c = time.perf_counter(), time.thread_time()
+            t, c = time.monotonic(), time.thread_time()
             try:
                 return fn(*args, **kwargs)
             finally:
                 timer._depth -= 1
-                timer.calls.append((name, t, time.perf_counter() - t, time.thread_time() - c))
+                timer.calls.append((name, t, time.monotonic() - t, time.thread_time() - c))
 
         wrapper.__name__, wrapper.__qualname__, wrapper.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
         return wrapper
@@ -172,3 +184,185 @@ class SlotTimer:
                          f"{1e3 * max(w for w, _ in xs):>8.0f} {1e3 * max(c for _, c in xs):>7.0f}  {name}")
         lines.append("  all calls, CPU ms by slot: " + ", ".join(f"{n} {1e3 * c:.0f}" for n, c in total.most_common(8)))
         return "\n".join(lines)
+
+
+# ---- what each long gap between ticks is: on-CPU, run queue, GIL, idle loop, a collection --------
+
+SYSCALL_KIND = {202: "futex", 7: "poll", 271: "poll", 232: "poll", 281: "poll", 23: "poll", 270: "poll"}  # x86_64
+GAP_PARTS = ("gui_cpu", "gui_runq", "futex", "poll", "other_sleep")
+
+
+def schedstat(path: str) -> tuple[int, int]:
+    """(on-CPU ns, run-queue wait ns) of a thread, from its ``schedstat``; (0, 0) if it ended."""
+    try:
+        with open(path, "rb") as f:
+            on_cpu, waited, _ = f.read().split()
+        return int(on_cpu), int(waited)
+    except (OSError, ValueError):
+        return 0, 0
+
+
+def _watch(pid: int, tids: list[int], out: str) -> None:
+    """(In a child process: it needs no GIL of the window's.) Every ~1 ms, note each thread's state and
+    the system call it sleeps in (``/proc/<pid>/task/<tid>/syscall``) until stdin closes; pickle the notes."""
+    import pickle
+    import select
+
+    notes: list[tuple[int, int, str, int]] = []  # (monotonic ns, tid, state letter, syscall nr or -1: running)
+    while True:
+        if select.select([sys.stdin], [], [], 0.001)[0]:  # a line of more thread ids, or the end
+            line = sys.stdin.readline()
+            if not line:
+                break
+            tids += [int(t) for t in line.split()]
+        for tid in tids:
+            base = f"/proc/{pid}/task/{tid}/"
+            try:
+                with open(base + "stat", "rb") as f:
+                    state = f.read().rsplit(b")", 1)[1].split()[0].decode()
+                with open(base + "syscall", "rb") as f:
+                    call = f.read().split()[0]
+            except (OSError, IndexError):
+                continue
+            notes.append((time.monotonic_ns(), tid, state, int(call) if call.isdigit() else -1))
+    with open(out, "wb") as f:
+        pickle.dump((notes, time.process_time()), f)  # (its own CPU: it competes for the cores too)
+
+
+class GapProbe:
+    """Tells apart what the GUI thread did between two ticks of the probe timer (see ``report``).
+
+    At each tick (on the GUI thread) it reads every thread's ``schedstat`` (the GUI thread's on-CPU
+    and run-queue ns, the others' on-CPU ns); a child process notes every ~1 ms which system call
+    the GUI and engine threads sleep in (futex: a lock, in practice the GIL; poll: Qt's idle event
+    loop); ``gc.callbacks`` note each collection, its generation and thread. With a
+    :class:`SlotTimer`, the procviz handlers that ran inside a gap are named with their cost.
+    """
+
+    def __init__(self) -> None:
+        self.gui_tid = threading.get_native_id()
+        self.rows: list[tuple[int, dict[int, tuple[int, int]]]] = []  # (monotonic ns, {tid: (cpu, runq)})
+        self.names: dict[int, str] = {}
+        self.gcs: list[tuple[int, int, int, int]] = []  # (start ns, end ns, generation, tid)
+        self._gc_start: dict[int, int] = {}
+        self._watcher: subprocess.Popen | None = None
+        self._notes_path = ""
+        self.notes: list[tuple[int, int, str, int]] = []
+        self.watcher_cpu_s = 0.0
+
+    def start(self, watch_tids: tuple[int, ...] = ()) -> None:
+        """Start the collection hook and the watcher child on the GUI thread and ``watch_tids``."""
+        import tempfile
+
+        gc.callbacks.append(self._on_gc)
+        self._notes_path = tempfile.mktemp(prefix="procviz-gap-notes-")
+        tids = [self.gui_tid, *[t for t in watch_tids if t != self.gui_tid]]
+        self._watcher = subprocess.Popen([sys.executable, __file__, "--watch", str(os.getpid()), self._notes_path,
+                                          *map(str, tids)], stdin=subprocess.PIPE, text=True)
+
+    def watch(self, tids: list[int]) -> None:
+        """Have the watcher also note ``tids`` (threads started since, the engine's)."""
+        if self._watcher is not None and self._watcher.stdin is not None:
+            self._watcher.stdin.write(" ".join(map(str, tids)) + "\n")
+            self._watcher.stdin.flush()
+
+    def stop(self) -> None:
+        """Stop the hook and the watcher; read its notes."""
+        import pickle
+
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
+        if self._watcher is not None:
+            self._watcher.stdin.close()
+            self._watcher.wait(10)
+            with open(self._notes_path, "rb") as f:
+                self.notes, self.watcher_cpu_s = pickle.load(f)
+            os.unlink(self._notes_path)
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        tid = threading.get_native_id()
+        if phase == "start":
+            self._gc_start[tid] = time.monotonic_ns()
+        elif tid in self._gc_start:
+            self.gcs.append((self._gc_start.pop(tid), time.monotonic_ns(), info["generation"], tid))
+
+    def tick(self) -> None:
+        """The probe timer fired (GUI thread): read every thread's schedstat."""
+        now = time.monotonic_ns()
+        reading: dict[int, tuple[int, int]] = {}
+        for entry in os.listdir("/proc/self/task"):
+            tid = int(entry)
+            reading[tid] = schedstat(f"/proc/self/task/{entry}/schedstat")
+            if tid not in self.names:
+                self.names.update({t.native_id: t.name for t in threading.enumerate() if t.native_id})
+                self.names.setdefault(tid, f"thread {tid}")
+        self.rows.append((now, reading))
+
+    def breakdown(self, slots: SlotTimer | None = None, threshold_ms: float = 30.0) -> list[dict]:
+        """One dict per gap over ``threshold_ms``: its ms split into the GUI thread's on-CPU, run-queue wait,
+        and its sleep split by the watcher's notes into futex (the GIL), poll (idle loop) and other; each
+        other thread's on-CPU ms; collections inside it; the procviz handlers that ran in it."""
+        out = []
+        gui = self.gui_tid
+        for (a, ra), (b, rb) in zip(self.rows, self.rows[1:], strict=False):
+            gap = (b - a) / 1e6
+            if gap <= threshold_ms:
+                continue
+            cpu = (rb.get(gui, (0, 0))[0] - ra.get(gui, (0, 0))[0]) / 1e6
+            runq = (rb.get(gui, (0, 0))[1] - ra.get(gui, (0, 0))[1]) / 1e6
+            asleep = max(gap - cpu - runq, 0.0)
+            kinds: Counter[str] = Counter()
+            engine_running: Counter[str] = Counter()
+            by_time: dict[int, dict[int, tuple[str, int]]] = {}
+            for t, tid, state, call in self.notes:
+                if a <= t <= b:
+                    by_time.setdefault(t // 1_000_000, {})[tid] = (state, call)
+            for moment in by_time.values():
+                state, call = moment.get(gui, ("?", -1))
+                if state in "SD" and call >= 0:
+                    kind = SYSCALL_KIND.get(call, "other_sleep")
+                    kinds[kind] += 1
+                    if kind == "futex":  # who ran meanwhile: the GIL's holder is one of them
+                        engine_running.update(self.names.get(tid, str(tid)) for tid, (s, c) in moment.items()
+                                              if tid != gui and s == "R")
+            slept = sum(kinds.values())
+            row = {"gap_ms": round(gap, 1), "gui_cpu": round(cpu, 1), "gui_runq": round(runq, 1)}
+            for kind in ("futex", "poll", "other_sleep"):
+                row[kind] = round(asleep * kinds[kind] / slept, 1) if slept else 0.0
+            if not slept:
+                row["other_sleep"] = round(asleep, 1)
+            row["threads_cpu"] = {self.names.get(tid, str(tid)): round((c - ra.get(tid, (0, 0))[0]) / 1e6, 1)
+                                  for tid, (c, _) in rb.items()
+                                  if tid != gui and (c - ra.get(tid, (0, 0))[0]) > 500_000}
+            row["running_while_gui_in_futex"] = dict(engine_running)
+            row["gc"] = [f"gen{g} {(e - s) / 1e6:.1f} ms on {'GUI' if tid == gui else self.names.get(tid, tid)}"
+                         for s, e, g, tid in self.gcs if s < b and e > a and (e - s) > 200_000]
+            if slots is not None:
+                row["handlers"] = [f"{name} {1e3 * w:.1f} wall / {1e3 * c:.1f} CPU"
+                                   for name, s, w, c in slots.calls if s * 1e9 < b and (s + w) * 1e9 > a and w > 0.001]
+            out.append(row)
+        return out
+
+
+def gap_report(rows: list[dict], ticks: int, threshold_ms: float = 30.0) -> str:
+    """The long gaps' breakdown, one line each, and the totals by part."""
+    lines = [f"{len(rows)} gaps over {threshold_ms:.0f} ms among {ticks} ticks; ms: gap = GUI on-CPU + GUI in the run "
+             "queue + asleep in futex (the GIL) + in poll (idle loop) + other; then other threads' CPU in the gap, "
+             "collections, the handlers that ran"]
+    for r in sorted(rows, key=lambda r: -r["gap_ms"]):
+        others = ", ".join(f"{n} {ms:.0f}" for n, ms in sorted(r["threads_cpu"].items(), key=lambda kv: -kv[1]))
+        lines.append(f"  {r['gap_ms']:5.0f} = {r['gui_cpu']:4.0f} cpu + {r['gui_runq']:4.0f} runq + {r['futex']:4.0f} "
+                     f"futex + {r['poll']:4.0f} poll + {r['other_sleep']:4.0f} other | {others}"
+                     + (f" | gc: {'; '.join(r['gc'])}" if r["gc"] else "")
+                     + (f" | {'; '.join(r.get('handlers', [])[:8])}" if r.get("handlers") else ""))
+    if rows:
+        total = sum(r["gap_ms"] for r in rows)
+        parts = ", ".join(f"{p} {sum(r[p] for r in rows):.0f} ms ({100 * sum(r[p] for r in rows) / total:.0f}%)"
+                          for p in GAP_PARTS)
+        lines.append(f"  in all {total:.0f} ms: {parts}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--watch"]:
+        _watch(int(sys.argv[2]), [int(t) for t in sys.argv[4:]], sys.argv[3])

@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gui_stalls import SlotTimer, StallSampler  # noqa: E402
+from gui_stalls import GapProbe, SlotTimer, StallSampler, gap_report, is_handler  # noqa: E402
 
 GAP_PROBE_MS = 10
 SETTLE_MS = 300  # the window child shows the window this long before it presses Run
@@ -46,10 +46,13 @@ def whole_config(tasks: int, workers: int, chunksize: int) -> dict:
             "workload": {"kind": "cpu", "count": tasks, "duration_ms": 0}}
 
 
-def window_child(config_path: str, stalls: bool = False) -> None:
+def window_child(config_path: str, stalls: bool = False, gaps: bool = False) -> None:
     """(In a child process.) Open the window, press Run, quit when the run ends; print tick gaps as JSON.
 
     ``stalls``: also sample the GUI thread's stack and print where its long slices went first.
+    ``gaps``: also break each long gap down (gui_stalls.GapProbe: on-CPU, run queue, GIL, idle loop,
+    collections, the handlers that ran; no stack sampler, whose own GIL use would blur it), printed
+    first and put in the JSON (``breakdown``).
     """
     from PySide6.QtCore import QTimer
     from PySide6.QtTest import QTest
@@ -61,6 +64,9 @@ def window_child(config_path: str, stalls: bool = False) -> None:
     from procviz.gui.settings import make_settings
 
     app = QApplication([sys.argv[0]])
+    handlers = SlotTimer() if gaps else None
+    if handlers is not None:  # before the window is built: PySide looks a Python override up once per object
+        handlers.install(is_handler)
     with tempfile.TemporaryDirectory() as tmp:
         window = MainWindow(settings=make_settings(Path(tmp) / "bench.ini"))
         window.show_error = lambda title, text: print(f"error: {title}: {text}", file=sys.stderr)
@@ -80,6 +86,11 @@ def window_child(config_path: str, stalls: bool = False) -> None:
         if sampler is not None and slots is not None:
             probe.timeout.connect(sampler.tick)
             slots.install()
+        gap_probe = GapProbe() if gaps else None
+        if gap_probe is not None:
+            slots = handlers
+            probe.timeout.connect(gap_probe.tick)
+            gap_probe.start()
         span: list[float] = []
         cpu: list[float] = []
         threads: list[dict[str, float]] = []
@@ -103,6 +114,9 @@ def window_child(config_path: str, stalls: bool = False) -> None:
                 sampler.start()
             if not window.start_run():
                 app.quit()
+            if gap_probe is not None:
+                gap_probe.watch([t.native_id for t in threading.enumerate()
+                                 if t.name == "procviz-engine" and t.native_id])
 
         window.bridge.runFinished.connect(finished)
         # A reading at the run's last status: the engine thread has ended by runFinished, its time is read here.
@@ -115,8 +129,15 @@ def window_child(config_path: str, stalls: bool = False) -> None:
         sampler.stop()
         print(sampler.report())
         print(slots.report())
+    breakdown: list[dict] = []
+    if gap_probe is not None:
+        gap_probe.stop()
+        breakdown = gap_probe.breakdown(slots)
+        print(gap_report(breakdown, len(gap_probe.rows)))
+        print(f"(the watcher child used {gap_probe.watcher_cpu_s:.3f} s of CPU)")
     gaps = np.diff(fired) * 1e3 if len(fired) > 1 else np.zeros(0)
-    print(json.dumps({"run_s": span[-1] - span[0] if len(span) == 2 else None,
+    print(json.dumps({"breakdown": breakdown, "watcher_cpu_s": gap_probe.watcher_cpu_s if gap_probe else None,
+                      "run_s": span[-1] - span[0] if len(span) == 2 else None,
                       "cpu_s": cpu[-1] - cpu[0] if len(cpu) == 2 else None, "gaps_ms": gaps.tolist(),
                       "threads_cpu_s": cpu_since(*threads) if len(threads) >= 2 else {},
                       "phases_s": phases(window.timeline, marks)}))
@@ -321,10 +342,49 @@ def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int, baseline: 
               f"; parent CPU {_median_ratio([r.cpu_s for r in new], [r.cpu_s for r in was])}")
 
 
+def bench_gaps(tasks: int, workers: int, chunksize: int, runs: int, baseline: str | None = None) -> None:
+    """``runs`` window children with the gap probe (alternated with ``baseline``'s window when given): each
+    long gap between ticks broken down, and the totals by part over all runs, per contender."""
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory(prefix="procviz-baseline-") as old:
+        cfg = Path(tmp) / "config.json"
+        cfg.write_text(json.dumps(whole_config(tasks, workers, chunksize)))
+        cmd = [sys.executable, __file__, "--window-child", str(cfg), "--gaps"]
+        contenders = {"window": env}
+        if baseline:
+            from compare import unpack_baseline
+
+            contenders[f"window@{unpack_baseline(baseline, old)}"] = {
+                **env, "PYTHONPATH": os.pathsep.join(filter(None, [old, env.get("PYTHONPATH")]))}
+        got: dict[str, tuple[list[dict], list[float], list[float]]] = {n: ([], [], []) for n in contenders}
+        for k in range(runs):
+            for name in list(contenders)[:: 1 if k % 2 == 0 else -1]:
+                load = os.getloadavg()[0]
+                out = subprocess.run(cmd, env=contenders[name], capture_output=True, text=True, timeout=600)
+                child = _child_figures(out.stdout)
+                if child is None:
+                    print(f"  {name} run {k + 1} printed no figures (exit {out.returncode}): {out.stderr[-400:]}")
+                    continue
+                gaps = np.asarray(child["gaps_ms"])
+                print(f"{name} run {k + 1} (load {load:.2f}): run {child['run_s']:.2f} s, gaps {_gap_stats(gaps)} ms "
+                      f"(the watcher child's CPU {child.get('watcher_cpu_s') or 0:.2f} s)")
+                print(gap_report(child["breakdown"], len(gaps) + 1))
+                got[name][0].extend(child["breakdown"])
+                got[name][1].extend(gaps.tolist())
+                got[name][2].append(child["run_s"])
+    print(f"\n{tasks:,} no-op CPU tasks, {workers} spawn workers, chunksize {chunksize}; load after "
+          f"{os.getloadavg()[0]:.2f}")
+    for name, (rows, gaps, spans) in got.items():
+        g = np.asarray(gaps)
+        print(f"{name}: {len(spans)} runs, median run {statistics.median(spans) if spans else float('nan'):.2f} s, "
+              f"gaps {_gap_stats(g)} ms, {int((g > 50).sum())} of {len(g)} over 50 ms; all of its runs:")
+        print(gap_report(rows, len(g) + len(spans)))
+
+
 if __name__ == "__main__":
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if sys.argv[1:2] == ["--window-child"]:
-        window_child(sys.argv[2])
+        window_child(sys.argv[2], gaps="--gaps" in sys.argv[3:])
     elif sys.argv[1:2] == ["--headless-child"]:
         headless_child(sys.argv[2])
     else:

@@ -88,6 +88,7 @@ class GanttModel:
         self._groups = np.zeros(0, np.int64)
         self._has_chunks = False
         self._columns: np.ndarray | None = None  # the task-state column the last rebuild read
+        self.more = False  # the last sync(limit) left changed tasks for the next one
 
     # ---- keeping up -----------------------------------------------------------------------------
 
@@ -107,9 +108,15 @@ class GanttModel:
         self.timeline = timeline
         self.strip.timeline = timeline
 
-    def sync(self) -> bool:
-        """Fold in what changed since the last call; returns whether anything drawable did."""
+    def sync(self, limit: int | None = None) -> bool:
+        """Fold in what changed since the last call; returns whether anything drawable did.
+
+        ``limit``: fold in at most this many changed tasks (:attr:`more` then says whether some
+        are left for the next call), so a big change is spread over passes of the event loop.
+        A rebuild (a reset) is always whole.
+        """
         tl = self.timeline
+        self.more = False
         # A timeline that was filled without notify() has version 0: diff it every time.
         if not self._reset_pending and tl.version != 0 and self._synced_version == tl.version:
             return False
@@ -119,13 +126,15 @@ class GanttModel:
             changed = True
         else:
             changed = self._sync_lanes()
-            n_tasks = self._sync_tasks()
+            n_tasks = self._sync_tasks(limit)
             if n_tasks < 0:
                 self._rebuild()
+                self.more = False
             appended = self._sync_appended()  # (not inside an `or`: it must always run)
             changed = changed or n_tasks != 0 or appended
         changed = self._sync_running() or changed
-        self._synced_version = tl.version
+        if not self.more:  # (else the next call must not take the timeline for folded)
+            self._synced_version = tl.version
         if changed:
             self.version += 1
         return changed
@@ -229,12 +238,18 @@ class GanttModel:
             self.tasks[int(lanes[a])].extend(x0[a:b], x1[a:b], rank[a:b], ids[a:b], self._groups[ids[a:b]])
         self._bar_lane[ids] = lanes
 
-    def _sync_tasks(self) -> int:
-        """Apply task changes; how many, or -1 if something moved so that only a rebuild will do."""
+    def _sync_tasks(self, limit: int | None = None) -> int:
+        """Apply task changes (the first ``limit`` of them by id, see :meth:`sync`); how many, or -1
+        if something moved so that only a rebuild will do."""
         tl = self.timeline
         changed = np.flatnonzero(tl.state != self._seen_state)
         if len(changed) == 0:
             return 0
+        # By id: a lane's tasks start in id order (a worker takes its chunks in submission order),
+        # so the bars of a part extend their lanes at the end, as a whole fold's do.
+        self.more = limit is not None and len(changed) > limit
+        if self.more:
+            changed = changed[:limit]
         self._seen_state[changed] = tl.state[changed]
         ids = changed[(tl.start_ns[changed] >= 0) & (tl.lane[changed] >= 0)]
         known = self._bar_lane[ids] >= 0

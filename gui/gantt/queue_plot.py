@@ -173,6 +173,20 @@ class QueuePlot(pg.PlotItem):
         self._later = QTimer(self)  # a child: it goes with the plot
         self._later.setSingleShot(True)
         self._later.timeout.connect(lambda: self._timeline is not None and self.refresh(self._timeline, True))
+        self._folded: tuple[int, int] | None = None  # (first, first_arrival) of parts folded but not yet drawn
+
+    def fold(self, timeline: Timeline, limit: int) -> bool:
+        """Fold in the queue events of at most ``limit`` changed tasks without drawing them (the
+        next :meth:`refresh` draws them); whether some are left. Lets the chart spread a big
+        change over passes of the event loop."""
+        if self._expected is not None and timeline.state is self._expected:
+            return False  # being built off the GUI thread (see expect)
+        steps = self.steps
+        steps.update(timeline, limit)
+        first, first_arrival = self._folded or (steps.first, steps.first_arrival)
+        # What changed since the last drawing starts at the earliest first of the parts.
+        self._folded = (min(first, steps.first), min(first_arrival, steps.first_arrival))
+        return steps.more
 
     def expect(self, columns: np.ndarray) -> None:
         """The events of the Timeline whose state column is ``columns`` are being built off the
@@ -181,6 +195,7 @@ class QueuePlot(pg.PlotItem):
         self._timeline = None
         self._later.stop()
         self.steps = QueueSteps()
+        self._folded = None
         self.item.set_data(self.steps, 0.0)
         self.peak = 0.0
 
@@ -194,6 +209,7 @@ class QueuePlot(pg.PlotItem):
         (and the item's envelopes of them, if built there too)."""
         self._expected = None
         self.steps = steps
+        self._folded = None
         steps.first = steps.first_arrival = 0  # all of it is new to the item
         self.item.set_data(steps, (steps.end_ns(timeline) - timeline.t0_ns) * 1e-9, envelopes)
         self.refresh(timeline, force=True)
@@ -210,6 +226,11 @@ class QueuePlot(pg.PlotItem):
             return False
         self._later.stop()
         added = self.steps.update(timeline, LIVE_LIMIT)
+        if self._folded is not None:  # parts folded since the last drawing are drawn with this one
+            added = True
+            self.steps.first = min(self.steps.first, self._folded[0])
+            self.steps.first_arrival = min(self.steps.first_arrival, self._folded[1])
+            self._folded = None
         end_x = (self.steps.end_ns(timeline) - timeline.t0_ns) * 1e-9
         if added or end_x != self.item.steps.end_x:  # (the line runs on to the live edge)
             self.item.set_data(self.steps, end_x)

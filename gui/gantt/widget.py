@@ -41,6 +41,12 @@ MIN_PACE_S = 0.1  # ... and a live chart folds and repaints at most 10 times a s
 #                   relative, so a cheaper fold was spent on more folds (30 a second, more than the engine's
 #                   batches bring) and the window's CPU stayed the same; every repaint is CPU the workers
 #                   do not get, and ten pictures a second still show the run as it goes
+FOLD_SLICE = 10_000  # the paced fold takes at most this many changed tasks a pass of the event loop (~3 ms
+#                     here): a run's big changes (100k submissions at once, 15-40k ends between folds) cost
+#                     15-25 ms of one slice, which a machine whose cores the workers fill stretched to
+#                     50-100 ms (the GUI thread waits in the run queue as long as it runs): timers, input
+#                     and the other views now get their turn between slices. The view moves once, at the end.
+MAX_SLICES = 8  # ... or a larger part of a huge timeline: each pass also scans a byte per task
 LIVE_ROOM = 1.5  # while a run is live, the fitted view shows this much of the run's span: room ahead
 #                  of the live edge, so the time range (and the axis, and both plots' transforms) changes
 #                  only when the edge reaches it (a few times a run), not at every fold
@@ -115,7 +121,8 @@ class GanttWidget(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
-        self._timer.timeout.connect(self.flush)
+        self._timer.timeout.connect(self._paced_fold)
+        self._slices_cost = 0.0  # what the slices of the fold under way cost so far, in seconds
         self._unsubscribe: Callable[[], None] | None = None
         self._flushed_version = -1
         self._flushed_at = 0.0  # perf_counter() at the end of the last flush
@@ -227,6 +234,19 @@ class GanttWidget(QWidget):
         wait_s = 0.0 if change.reset else self._flushed_at + pace - time.perf_counter()
         self._timer.start(max(int(wait_s * 1000), 0))
 
+    def _paced_fold(self) -> None:
+        """The paced timer's fold: the changed tasks a slice at a time (``FOLD_SLICE``), one pass of
+        the event loop each, then the view's update (:meth:`flush`) once all are in."""
+        started = time.perf_counter()
+        limit = max(FOLD_SLICE, len(self.timeline.state) // MAX_SLICES)
+        self.model.sync(limit)
+        more = self.model.more or self.plot.queue.fold(self.timeline, limit)
+        self._slices_cost += time.perf_counter() - started
+        if more:
+            self._timer.start(0)  # (the timers already due run first)
+            return
+        self.flush()
+
     def flush(self) -> None:
         """Fold pending timeline changes into the chart now (normally done by a paced timer)."""
         started = time.perf_counter()
@@ -234,7 +254,8 @@ class GanttWidget(QWidget):
             self._flush()
         finally:
             self._flushed_at = time.perf_counter()
-            self._flush_cost = self._flushed_at - started
+            self._flush_cost = self._flushed_at - started + self._slices_cost  # (a fold's pace counts its slices)
+            self._slices_cost = 0.0
 
     def _flush(self) -> None:
         self._timer.stop()
