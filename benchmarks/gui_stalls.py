@@ -312,6 +312,7 @@ class GapProbe:
             runq = (rb.get(gui, (0, 0))[1] - ra.get(gui, (0, 0))[1]) / 1e6
             asleep = max(gap - cpu - runq, 0.0)
             kinds: Counter[str] = Counter()
+            calls: Counter[int] = Counter()  # the other system calls slept in, by number
             engine_running: Counter[str] = Counter()
             by_time: dict[int, dict[int, tuple[str, int]]] = {}
             for t, tid, state, call in self.notes:
@@ -322,6 +323,8 @@ class GapProbe:
                 if state in "SD" and call >= 0:
                     kind = SYSCALL_KIND.get(call, "other_sleep")
                     kinds[kind] += 1
+                    if kind == "other_sleep":
+                        calls[call] += 1
                     if kind == "futex":  # who ran meanwhile: the GIL's holder is one of them
                         engine_running.update(self.names.get(tid, str(tid)) for tid, (s, c) in moment.items()
                                               if tid != gui and s == "R")
@@ -335,6 +338,7 @@ class GapProbe:
                                   for tid, (c, _) in rb.items()
                                   if tid != gui and (c - ra.get(tid, (0, 0))[0]) > 500_000}
             row["running_while_gui_in_futex"] = dict(engine_running)
+            row["other_calls"] = dict(calls)
             row["gc"] = [f"gen{g} {(e - s) / 1e6:.1f} ms on {'GUI' if tid == gui else self.names.get(tid, tid)}"
                          for s, e, g, tid in self.gcs if s < b and e > a and (e - s) > 200_000]
             if slots is not None:
@@ -352,7 +356,8 @@ def gap_report(rows: list[dict], ticks: int, threshold_ms: float = 30.0) -> str:
     for r in sorted(rows, key=lambda r: -r["gap_ms"]):
         others = ", ".join(f"{n} {ms:.0f}" for n, ms in sorted(r["threads_cpu"].items(), key=lambda kv: -kv[1]))
         lines.append(f"  {r['gap_ms']:5.0f} = {r['gui_cpu']:4.0f} cpu + {r['gui_runq']:4.0f} runq + {r['futex']:4.0f} "
-                     f"futex + {r['poll']:4.0f} poll + {r['other_sleep']:4.0f} other | {others}"
+                     f"futex + {r['poll']:4.0f} poll + {r['other_sleep']:4.0f} other"
+                     + (f" (syscalls {r['other_calls']})" if r.get("other_calls") else "") + f" | {others}"
                      + (f" | gc: {'; '.join(r['gc'])}" if r["gc"] else "")
                      + (f" | {'; '.join(r.get('handlers', [])[:8])}" if r.get("handlers") else ""))
     if rows:

@@ -45,7 +45,8 @@ FOLD_SLICE = 10_000  # the paced fold takes at most this many changed tasks a pa
 #                     here): a run's big changes (100k submissions at once, 15-40k ends between folds) cost
 #                     15-25 ms of one slice, which a machine whose cores the workers fill stretched to
 #                     50-100 ms (the GUI thread waits in the run queue as long as it runs): timers, input
-#                     and the other views now get their turn between slices. The view moves once, at the end.
+#                     and the other views now get their turn between slices. The view moves once, at the end,
+#                     in a pass of its own (with the repaint it brings).
 MAX_SLICES = 8  # ... or a larger part of a huge timeline: each pass also scans a byte per task
 LIVE_ROOM = 1.5  # while a run is live, the fitted view shows this much of the run's span: room ahead
 #                  of the live edge, so the time range (and the axis, and both plots' transforms) changes
@@ -123,6 +124,7 @@ class GanttWidget(QWidget):
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._paced_fold)
         self._slices_cost = 0.0  # what the slices of the fold under way cost so far, in seconds
+        self._view_due = False  # its slices are all in: the view's update is the next pass
         self._unsubscribe: Callable[[], None] | None = None
         self._flushed_version = -1
         self._flushed_at = 0.0  # perf_counter() at the end of the last flush
@@ -236,16 +238,18 @@ class GanttWidget(QWidget):
 
     def _paced_fold(self) -> None:
         """The paced timer's fold: the changed tasks a slice at a time (``FOLD_SLICE``), one pass of
-        the event loop each, then the view's update (:meth:`flush`) once all are in."""
+        the event loop each, then the view's update (:meth:`flush`, and the repaint it brings) in a
+        pass of its own once all are in: the last slice and the repaint were one long slice."""
+        if self._view_due:
+            self.flush()
+            return
         started = time.perf_counter()
         limit = max(FOLD_SLICE, len(self.timeline.state) // MAX_SLICES)
         self.model.sync(limit)
         more = self.model.more or self.plot.queue.fold(self.timeline, limit)
         self._slices_cost += time.perf_counter() - started
-        if more:
-            self._timer.start(0)  # (the timers already due run first)
-            return
-        self.flush()
+        self._view_due = not more
+        self._timer.start(0)  # (the timers already due run first)
 
     def flush(self) -> None:
         """Fold pending timeline changes into the chart now (normally done by a paced timer)."""
@@ -256,6 +260,7 @@ class GanttWidget(QWidget):
             self._flushed_at = time.perf_counter()
             self._flush_cost = self._flushed_at - started + self._slices_cost  # (a fold's pace counts its slices)
             self._slices_cost = 0.0
+            self._view_due = False
 
     def _flush(self) -> None:
         self._timer.stop()
