@@ -51,6 +51,7 @@ class TimelineItem(pg.GraphicsObject):
         self._strip_images: list[Picture] = []
         self._hovered = -1
         self._grid_axis: pg.AxisItem | None = None
+        self._grid_ticks: tuple[tuple, list] = ((), [])  # (view key, the axis tick levels there)
         self._grid_pens: list[QPen] = []
         self._ink = QColor("black")
         self._selected = -1
@@ -102,6 +103,7 @@ class TimelineItem(pg.GraphicsObject):
         which costs several milliseconds a frame; opaque lines in one call cost almost nothing.)
         """
         self._grid_axis = axis
+        self._grid_ticks = ((), [])
         self._grid_pens = []
         for color in (major, minor):
             pen = QPen(color, 1.0)
@@ -113,7 +115,10 @@ class TimelineItem(pg.GraphicsObject):
         vb = self.getViewBox()
         if self._grid_axis is None or vb is None or vb.width() <= 0:
             return
-        levels = self._grid_axis.tickValues(vx0, vx1, vb.width())[:2]
+        key = (vx0, vx1, vb.width())
+        if self._grid_ticks[0] != key:  # (the axis' tick search costs ~1 ms a paint; the view seldom moves)
+            self._grid_ticks = (key, self._grid_axis.tickValues(vx0, vx1, vb.width())[:2])
+        levels = self._grid_ticks[1]
         for (_, values), pen in reversed(list(zip(levels, self._grid_pens, strict=False))):
             xs = np.asarray(values, np.float64)
             lines = np.empty((len(xs), 4), np.float64)

@@ -174,6 +174,7 @@ class QueuePlot(pg.PlotItem):
         self._later.setSingleShot(True)
         self._later.timeout.connect(lambda: self._timeline is not None and self.refresh(self._timeline, True))
         self._folded: tuple[int, int] | None = None  # (first, first_arrival) of parts folded but not yet drawn
+        self._top = -1  # the count the axis' top tick shows (-1: none yet)
 
     def fold(self, timeline: Timeline, limit: int) -> bool:
         """Fold in the queue events of at most ``limit`` changed tasks without drawing them (the
@@ -198,6 +199,7 @@ class QueuePlot(pg.PlotItem):
         self._folded = None
         self.item.set_data(self.steps, 0.0)
         self.peak = 0.0
+        self._top = -1
 
     @property
     def expecting(self) -> bool:
@@ -234,11 +236,12 @@ class QueuePlot(pg.PlotItem):
         end_x = (self.steps.end_ns(timeline) - timeline.t0_ns) * 1e-9
         if added or end_x != self.item.steps.end_x:  # (the line runs on to the live edge)
             self.item.set_data(self.steps, end_x)
-        self.peak = self.steps.peak
-        self.setYRange(0, max(self.peak, 1.0) * 1.15, padding=0)
-        # Two ticks, 0 and the peak: a count has no halves, and the plot is small.
-        top = int(max(self.peak, 1.0))
-        self.getAxis("left").setTicks([[(0.0, "0"), (float(top), str(top))]])
+        if self.steps.peak != self.peak or self._top < 0:  # (the axis redraws its picture on every setTicks)
+            self.peak = self.steps.peak
+            self.setYRange(0, max(self.peak, 1.0) * 1.15, padding=0)
+            # Two ticks, 0 and the peak: a count has no halves, and the plot is small.
+            self._top = top = int(max(self.peak, 1.0))
+            self.getAxis("left").setTicks([[(0.0, "0"), (float(top), str(top))]])
         self._cost = time.perf_counter() - now
         # (Capped: the first fold of a million submissions costs far more than the ones after.)
         self._next_at = now + min(COST_FACTOR * self._cost, MAX_WAIT_S)
