@@ -24,6 +24,12 @@ wall time, and in the window the gaps between ticks of a 10 ms GUI timer during 
 (median / p95 / max; a tick can only fire when the GUI thread is free, so a long gap is a
 frozen window). Not a test: nothing is asserted.
 
+``--gaps RUNS``: RUNS window runs of the whole-process size, each gap over 30 ms between ticks of
+the 10 ms timer broken down (benchmarks/gui_stalls.py ``GapProbe``): the GUI thread's own CPU and
+its wait in the kernel's run queue (its ``schedstat``), its sleep split by a watcher child process
+into futex (the GIL) and poll (Qt's idle loop), every other thread's CPU in the gap, collections,
+and the procviz handlers that ran; with ``--baseline REV`` alternated with that revision's window.
+
 ``--baseline REV`` adds the window of git revision ``REV`` to the alternation (an A/B of a change under
 the same load); each window's CPU during the run is also shown thread by thread.
 

@@ -189,7 +189,7 @@ class SlotTimer:
 # ---- what each long gap between ticks is: on-CPU, run queue, GIL, idle loop, a collection --------
 
 SYSCALL_KIND = {202: "futex", 7: "poll", 271: "poll", 232: "poll", 281: "poll", 23: "poll", 270: "poll"}  # x86_64
-GAP_PARTS = ("gui_cpu", "gui_runq", "futex", "poll", "other_sleep")
+GAP_PARTS = ("gui_cpu", "gui_runq", "futex", "poll", "other_sleep", "unsampled")
 
 
 def schedstat(path: str) -> tuple[int, int]:
@@ -255,7 +255,8 @@ class GapProbe:
         import tempfile
 
         gc.callbacks.append(self._on_gc)
-        self._notes_path = tempfile.mktemp(prefix="procviz-gap-notes-")
+        with tempfile.NamedTemporaryFile(prefix="procviz-gap-notes-", delete=False) as f:
+            self._notes_path = f.name  # (the watcher writes its notes there when it ends)
         tids = [self.gui_tid, *[t for t in watch_tids if t != self.gui_tid]]
         self._watcher = subprocess.Popen([sys.executable, __file__, "--watch", str(os.getpid()), self._notes_path,
                                           *map(str, tids)], stdin=subprocess.PIPE, text=True)
@@ -332,8 +333,7 @@ class GapProbe:
             row = {"gap_ms": round(gap, 1), "gui_cpu": round(cpu, 1), "gui_runq": round(runq, 1)}
             for kind in ("futex", "poll", "other_sleep"):
                 row[kind] = round(asleep * kinds[kind] / slept, 1) if slept else 0.0
-            if not slept:
-                row["other_sleep"] = round(asleep, 1)
+            row["unsampled"] = 0.0 if slept else round(asleep, 1)  # (the watcher noted nothing in the gap)
             row["threads_cpu"] = {self.names.get(tid, str(tid)): round((c - ra.get(tid, (0, 0))[0]) / 1e6, 1)
                                   for tid, (c, _) in rb.items()
                                   if tid != gui and (c - ra.get(tid, (0, 0))[0]) > 500_000}
@@ -351,12 +351,13 @@ class GapProbe:
 def gap_report(rows: list[dict], ticks: int, threshold_ms: float = 30.0) -> str:
     """The long gaps' breakdown, one line each, and the totals by part."""
     lines = [f"{len(rows)} gaps over {threshold_ms:.0f} ms among {ticks} ticks; ms: gap = GUI on-CPU + GUI in the run "
-             "queue + asleep in futex (the GIL) + in poll (idle loop) + other; then other threads' CPU in the gap, "
-             "collections, the handlers that ran"]
+             "queue + asleep in futex (the GIL) + in poll (idle loop) + other (+ asleep where the watcher noted "
+             "nothing); then other threads' CPU in the gap, collections, the handlers that ran"]
     for r in sorted(rows, key=lambda r: -r["gap_ms"]):
         others = ", ".join(f"{n} {ms:.0f}" for n, ms in sorted(r["threads_cpu"].items(), key=lambda kv: -kv[1]))
         lines.append(f"  {r['gap_ms']:5.0f} = {r['gui_cpu']:4.0f} cpu + {r['gui_runq']:4.0f} runq + {r['futex']:4.0f} "
                      f"futex + {r['poll']:4.0f} poll + {r['other_sleep']:4.0f} other"
+                     + (f" + {r['unsampled']:4.0f} asleep, unsampled" if r.get("unsampled") else "")
                      + (f" (syscalls {r['other_calls']})" if r.get("other_calls") else "") + f" | {others}"
                      + (f" | gc: {'; '.join(r['gc'])}" if r["gc"] else "")
                      + (f" | {'; '.join(r.get('handlers', [])[:8])}" if r.get("handlers") else ""))

@@ -76,6 +76,9 @@ def window_child(config_path: str, stalls: bool = False, gaps: bool = False) -> 
         # Run is pressed in a window already on screen, as a person does: its first paint (every
         # widget, ~20-30 ms of the GUI thread) is not the run's (it landed in the run before).
         QTest.qWaitForWindowExposed(window)
+        gap_probe = GapProbe() if gaps else None
+        if gap_probe is not None:
+            gap_probe.start()  # (its watcher child is up and noting by the time Run is pressed)
         QTest.qWait(SETTLE_MS)
         fired: list[float] = []
         probe = QTimer()
@@ -86,11 +89,9 @@ def window_child(config_path: str, stalls: bool = False, gaps: bool = False) -> 
         if sampler is not None and slots is not None:
             probe.timeout.connect(sampler.tick)
             slots.install()
-        gap_probe = GapProbe() if gaps else None
         if gap_probe is not None:
             slots = handlers
             probe.timeout.connect(gap_probe.tick)
-            gap_probe.start()
         span: list[float] = []
         cpu: list[float] = []
         threads: list[dict[str, float]] = []
