@@ -142,3 +142,21 @@ def test_the_paced_fold_takes_a_slice_a_pass_and_moves_the_view_once(qtbot, monk
     queue.update(tl)
     np.testing.assert_array_equal(w.plot.queue.steps.x, queue.x)
     np.testing.assert_array_equal(w.plot.queue.steps.y, queue.y)
+
+
+def test_a_rebuild_is_a_pass_of_its_own_and_the_queue_follows(qtbot) -> None:
+    tl, final = staged(n_tasks=500)
+    finish(tl, final)
+    w = GanttWidget(tl)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.flush()
+    other, _ = staged(n_tasks=400, seed=5)
+    tl.begin(other.run)  # a new run on the shown timeline (new columns): its first fold rebuilds every bar
+    w.model.invalidate(reset=True)
+    w._paced_fold()  # noqa: SLF001 - the paced timer's slot
+    assert w.model.rebuilt and w._timer.isActive() and not w._view_due  # noqa: SLF001 - the queue: next pass
+    assert w.plot.queue.steps._columns is not tl.state  # noqa: SLF001 - not folded in this pass
+    qtbot.waitUntil(lambda: not w._timer.isActive(), timeout=10_000)  # noqa: SLF001
+    assert w.plot.queue.steps._columns is tl.state  # noqa: SLF001

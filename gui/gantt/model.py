@@ -89,6 +89,7 @@ class GanttModel:
         self._has_chunks = False
         self._columns: np.ndarray | None = None  # the task-state column the last rebuild read
         self.more = False  # the last sync(limit) left changed tasks for the next one
+        self.rebuilt = False  # the last sync rebuilt everything (a reset: a whole slice of its own)
 
     # ---- keeping up -----------------------------------------------------------------------------
 
@@ -116,7 +117,7 @@ class GanttModel:
         A rebuild (a reset) is always whole.
         """
         tl = self.timeline
-        self.more = False
+        self.more = self.rebuilt = False
         # A timeline that was filled without notify() has version 0: diff it every time.
         if not self._reset_pending and tl.version != 0 and self._synced_version == tl.version:
             return False
@@ -191,6 +192,7 @@ class GanttModel:
 
     def _rebuild(self) -> None:
         tl = self.timeline
+        self.rebuilt = True
         self._reset_pending = False
         self._run = tl.run
         self._columns = tl.state

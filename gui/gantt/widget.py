@@ -246,7 +246,8 @@ class GanttWidget(QWidget):
         started = time.perf_counter()
         limit = max(FOLD_SLICE, len(self.timeline.state) // MAX_SLICES)
         self.model.sync(limit)
-        more = self.model.more or self.plot.queue.fold(self.timeline, limit)
+        # (A rebuild of every bar, a run's start, is this pass's slice: the queue's events follow.)
+        more = self.model.more or self.model.rebuilt or self.plot.queue.fold(self.timeline, limit)
         self._slices_cost += time.perf_counter() - started
         self._view_due = not more
         self._timer.start(0)  # (the timers already due run first)
