@@ -372,6 +372,8 @@ def main() -> None:
                         help="RUNS window runs of --whole-tasks (alternated with --baseline's), each gap over 30 ms "
                              "between GUI timer ticks broken down: GUI on-CPU, run queue, GIL, idle loop, collections, "
                              "handlers (benchmarks/gui_stalls.py GapProbe)")
+    parser.add_argument("--gui-nice", type=int, metavar="N", help="with --gaps: also run the window with its GUI "
+                        "thread at nice N (negative needs privileges; a diagnosis of run-queue waits)")
     parser.add_argument("--replay", type=int, metavar="ROUNDS", default=0,
                         help="record one run of --whole-tasks, replay it into the window ROUNDS times (and into "
                              "--baseline's, alternated): the window's own CPU, no workers competing "
@@ -400,7 +402,7 @@ def main() -> None:
         return
     if args.gaps:
         print(f"load: {open('/proc/loadavg').read().split()[:3]}")
-        bench_gaps(args.whole_tasks, args.workers, args.whole_chunksize, args.gaps, args.baseline)
+        bench_gaps(args.whole_tasks, args.workers, args.whole_chunksize, args.gaps, args.baseline, args.gui_nice)
         return
     if args.stalls and not args.only_open:
         with tempfile.TemporaryDirectory() as tmp:

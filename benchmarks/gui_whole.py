@@ -64,6 +64,9 @@ def window_child(config_path: str, stalls: bool = False, gaps: bool = False) -> 
     from procviz.gui.settings import make_settings
 
     app = QApplication([sys.argv[0]])
+    nice = os.environ.get("PROCVIZ_BENCH_GUI_NICE")
+    if nice:  # (a diagnosis, see bench_gaps: a GUI thread the kernel favours over the workers)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), int(nice))
     handlers = SlotTimer() if gaps else None
     if handlers is not None:  # before the window is built: PySide looks a Python override up once per object
         handlers.install(is_handler)
@@ -343,9 +346,14 @@ def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int, baseline: 
               f"; parent CPU {_median_ratio([r.cpu_s for r in new], [r.cpu_s for r in was])}")
 
 
-def bench_gaps(tasks: int, workers: int, chunksize: int, runs: int, baseline: str | None = None) -> None:
+def bench_gaps(tasks: int, workers: int, chunksize: int, runs: int, baseline: str | None = None,
+               gui_nice: int | None = None) -> None:
     """``runs`` window children with the gap probe (alternated with ``baseline``'s window when given): each
-    long gap between ticks broken down, and the totals by part over all runs, per contender."""
+    long gap between ticks broken down, and the totals by part over all runs, per contender.
+
+    ``gui_nice``: also alternate this window with its GUI thread at that nice value (negative needs
+    privileges): a diagnosis, not a setting procviz could ship - if the long gaps are the kernel
+    sharing the cores out, a GUI thread it favours has none of them."""
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory(prefix="procviz-baseline-") as old:
         cfg = Path(tmp) / "config.json"
@@ -357,6 +365,8 @@ def bench_gaps(tasks: int, workers: int, chunksize: int, runs: int, baseline: st
 
             contenders[f"window@{unpack_baseline(baseline, old)}"] = {
                 **env, "PYTHONPATH": os.pathsep.join(filter(None, [old, env.get("PYTHONPATH")]))}
+        if gui_nice is not None:
+            contenders[f"window, GUI thread at nice {gui_nice}"] = {**env, "PROCVIZ_BENCH_GUI_NICE": str(gui_nice)}
         got: dict[str, tuple[list[dict], list[float], list[float]]] = {n: ([], [], []) for n in contenders}
         for k in range(runs):
             for name in list(contenders)[:: 1 if k % 2 == 0 else -1]:
