@@ -243,6 +243,8 @@ class GapProbe:
         self.gui_tid = threading.get_native_id()
         self.rows: list[tuple[int, dict[int, tuple[int, int]]]] = []  # (monotonic ns, {tid: (cpu, runq)})
         self.names: dict[int, str] = {}
+        self.machine: list[tuple[int, dict[int, int]]] = []  # per tick: (the machine's busy ns, {child pid: CPU ns})
+        self._children: list[int] = []
         self.gcs: list[tuple[int, int, int, int]] = []  # (start ns, end ns, generation, tid)
         self._gc_start: dict[int, int] = {}
         self._watcher: subprocess.Popen | None = None
@@ -298,6 +300,34 @@ class GapProbe:
                 self.names.update({t.native_id: t.name for t in threading.enumerate() if t.native_id})
                 self.names.setdefault(tid, f"thread {tid}")
         self.rows.append((now, reading))
+        self.machine.append((self._machine_busy_ns(), self._children_cpu_ns()))
+
+    def _machine_busy_ns(self) -> int:
+        """Every CPU's busy time so far (``/proc/stat``: all processes of the machine, in 10 ms ticks)."""
+        with open("/proc/stat", "rb") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        idle = fields[3] + fields[4]  # idle, iowait
+        return (sum(fields[:8]) - idle) * (1_000_000_000 // os.sysconf("SC_CLK_TCK"))
+
+    def _children_cpu_ns(self) -> dict[int, int]:
+        """On-CPU ns so far of each child of this process (the run's workers), every thread of each."""
+        if len(self.machine) % 5 == 0:  # (new workers are looked for every 5 ticks)
+            kids: set[int] = set()
+            for entry in os.listdir("/proc/self/task"):
+                try:
+                    with open(f"/proc/self/task/{entry}/children", "rb") as f:
+                        kids.update(int(pid) for pid in f.read().split())
+                except OSError:
+                    continue
+            self._children = sorted(kids)
+        out: dict[int, int] = {}
+        for pid in self._children:
+            try:
+                out[pid] = sum(schedstat(f"/proc/{pid}/task/{entry}/schedstat")[0]
+                               for entry in os.listdir(f"/proc/{pid}/task"))
+            except OSError:
+                continue  # it ended
+        return out
 
     def breakdown(self, slots: SlotTimer | None = None, threshold_ms: float = 30.0) -> list[dict]:
         """One dict per gap over ``threshold_ms``: its ms split into the GUI thread's on-CPU, run-queue wait,
@@ -305,10 +335,13 @@ class GapProbe:
         other thread's on-CPU ms; collections inside it; the procviz handlers that ran in it."""
         out = []
         gui = self.gui_tid
-        for (a, ra), (b, rb) in zip(self.rows, self.rows[1:], strict=False):
+        for k, ((a, ra), (b, rb)) in enumerate(zip(self.rows, self.rows[1:], strict=False)):
             gap = (b - a) / 1e6
             if gap <= threshold_ms:
                 continue
+            (busy_a, kids_a), (busy_b, kids_b) = self.machine[k], self.machine[k + 1]
+            ours = sum(c - ra[t][0] for t, (c, _) in rb.items() if t in ra) + sum(
+                ns - kids_a[pid] for pid, ns in kids_b.items() if pid in kids_a)  # (seen at both ends)
             cpu = (rb.get(gui, (0, 0))[0] - ra.get(gui, (0, 0))[0]) / 1e6
             runq = (rb.get(gui, (0, 0))[1] - ra.get(gui, (0, 0))[1]) / 1e6
             asleep = max(gap - cpu - runq, 0.0)
@@ -330,7 +363,10 @@ class GapProbe:
                         engine_running.update(self.names.get(tid, str(tid)) for tid, (s, c) in moment.items()
                                               if tid != gui and s == "R")
             slept = sum(kinds.values())
-            row = {"gap_ms": round(gap, 1), "gui_cpu": round(cpu, 1), "gui_runq": round(runq, 1)}
+            row = {"gap_ms": round(gap, 1), "gui_cpu": round(cpu, 1), "gui_runq": round(runq, 1),
+                   # Who had the cores: the machine's busy time, this process and its workers' part of it.
+                   "cores_ms": round(gap * (os.cpu_count() or 1), 1), "busy_ms": round((busy_b - busy_a) / 1e6, 1),
+                   "ours_ms": round(ours / 1e6, 1)}
             for kind in ("futex", "poll", "other_sleep"):
                 row[kind] = round(asleep * kinds[kind] / slept, 1) if slept else 0.0
             row["unsampled"] = 0.0 if slept else round(asleep, 1)  # (the watcher noted nothing in the gap)
@@ -362,6 +398,12 @@ def gap_report(rows: list[dict], ticks: int, threshold_ms: float = 30.0) -> str:
                      + (f" | gc: {'; '.join(r['gc'])}" if r["gc"] else "")
                      + (f" | {'; '.join(r.get('handlers', [])[:8])}" if r.get("handlers") else ""))
     if rows:
+        cores, busy, ours = (sum(r.get(key, 0.0) for r in rows) for key in ("cores_ms", "busy_ms", "ours_ms"))
+        if cores:
+            lines.append(f"  the cores during these gaps: {cores:.0f} core-ms, busy {busy:.0f} (/proc/stat, 10 ms "
+                         f"ticks), of which this process and its workers {ours:.0f} ({100 * ours / cores:.0f}% of the "
+                         f"cores), other processes of the machine {max(busy - ours, 0):.0f} "
+                         f"({100 * max(busy - ours, 0) / cores:.0f}%)")
         total = sum(r["gap_ms"] for r in rows)
         parts = ", ".join(f"{p} {sum(r[p] for r in rows):.0f} ms ({100 * sum(r[p] for r in rows) / total:.0f}%)"
                           for p in GAP_PARTS)

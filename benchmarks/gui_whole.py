@@ -139,6 +139,14 @@ def window_child(config_path: str, stalls: bool = False, gaps: bool = False) -> 
         breakdown = gap_probe.breakdown(slots)
         print(gap_report(breakdown, len(gap_probe.rows)))
         print(f"(the watcher child used {gap_probe.watcher_cpu_s:.3f} s of CPU)")
+        if len(gap_probe.machine) > 1:
+            busy0, busy1 = gap_probe.machine[0][0], gap_probe.machine[-1][0]
+            probed_s = (gap_probe.rows[-1][0] - gap_probe.rows[0][0]) / 1e9
+            kids = sum(b[pid] - a.get(pid, b[pid]) for (_, a), (_, b) in zip(gap_probe.machine, gap_probe.machine[1:],
+                                                                            strict=False) for pid in b)
+            print(f"over the run's {probed_s:.2f} s: the machine's cores busy {(busy1 - busy0) / 1e9:.2f} s of "
+                  f"{probed_s * (os.cpu_count() or 1):.2f}, this process's children (workers, watcher) "
+                  f"{kids / 1e9:.2f} s")
     gaps = np.diff(fired) * 1e3 if len(fired) > 1 else np.zeros(0)
     print(json.dumps({"breakdown": breakdown, "watcher_cpu_s": gap_probe.watcher_cpu_s if gap_probe else None,
                       "run_s": span[-1] - span[0] if len(span) == 2 else None,
