@@ -9,7 +9,13 @@ every procviz frame on the stack), so
 the biggest causes come first. Sampling needs the GIL: a stall spent in C code that holds it shows
 the Python frame that called that code, which is what one wants to cut anyway.
 
-Used by ``bench_gui.py --stalls``; nothing here is a test.
+:class:`GapProbe` (``bench_gui.py --gaps``) tells what each long gap was without sampling stacks
+(whose own GIL use would blur it): the GUI thread's on-CPU and run-queue time (its ``schedstat``),
+its sleep split by a watcher child process into futex (the GIL) and poll (Qt's idle loop), the
+other threads' CPU, collections (``gc.callbacks``), the procviz handlers that ran
+(:class:`SlotTimer`), and who had the cores (the machine's busy time, this process and its workers).
+
+Used by ``bench_gui.py --stalls`` and ``--gaps``; nothing here is a test.
 """
 
 from __future__ import annotations
