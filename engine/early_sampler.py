@@ -18,9 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from procviz.engine.thread_files import Reading, ThreadFiles
-
-_GONE = (OSError, ValueError, IndexError)
+from procviz.engine.thread_files import GONE, Reading, ThreadFiles
 
 
 class EarlySampler:
@@ -56,7 +54,7 @@ class EarlySampler:
                 if pid not in self._files:
                     try:
                         self._files[pid] = ThreadFiles(pid, pid)
-                    except _GONE:
+                    except GONE:
                         self._files[pid] = None
                 files = self._files[pid]
                 if files is None:
@@ -64,7 +62,7 @@ class EarlySampler:
                 t_ns = time.monotonic_ns()
                 try:
                     cpu, ready, state = files.read()
-                except _GONE:
+                except GONE:
                     with contextlib.suppress(OSError):
                         files.close()
                     self._files[pid] = None

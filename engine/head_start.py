@@ -22,6 +22,7 @@ or other backends.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -33,13 +34,13 @@ from procviz.engine.guardian import guardian
 from procviz.engine.preflight import PREFLIGHT_S, ImportCheck, PreflightProblem
 from procviz.engine.proctree import RunTree
 from procviz.engine.startup_watch import StartupWatch, startup_limit_s
-from procviz.engine.thread_files import Reading
+from procviz.engine.thread_files import SAMPLE_PERIOD_S, Reading
 
 if TYPE_CHECKING:
     from procviz.engine.backends.pool_creation import PoolCreation
 
+log = logging.getLogger(__name__)
 ABANDON_WAIT_S = 5.0  # at most, for an abandoned head start's Pool to be created (then ended)
-EARLY_SAMPLE_S = 0.02  # the engine's sampling period (run_loop.LOOP_S), kept before the engine exists
 
 
 class RunPlaces:
@@ -95,6 +96,10 @@ class HeadStart:
             raise
 
     def _begin_pool(self) -> None:
+        """Begin the Pool's creation, hand it the run's chunks if its config says what they are,
+        and read its workers until the engine can. Before numpy's import only for built-in kinds:
+        their workers (replacements too, under maxtasksperchild) import no numpy, so the OpenBLAS
+        variable set during that import changes nothing for them."""
         from procviz.engine.backends.pool_creation import begin_creation
         from procviz.engine.backends.pool_submit import early_plan
 
@@ -103,18 +108,23 @@ class HeadStart:
         self.creation = begin_creation(self.config, self.places.receiver.address, early)
         # Its workers run tasks before the engine samples them: their states are read meanwhile.
         if early is not None:
-            self.sampler = EarlySampler(self.creation.started_pids, EARLY_SAMPLE_S)
+            self.sampler = EarlySampler(self.creation.started_pids, SAMPLE_PERIOD_S)
             self.sampler.start()
 
     def after_imports(self, stop: threading.Event | None = None) -> PreflightProblem | None:
         """For a function workload: wait for the import check's verdict (once; ``stop`` abandons
         it) and begin the Pool's creation if it passed; the problem, if any. Called once numpy is
-        imported: a worker started during that import would inherit its OpenBLAS variable."""
+        imported: a worker started during that import would inherit its OpenBLAS variable. A Pool
+        that cannot be begun here (no thread to spare, ...) is left to the run's backend, which
+        makes it itself and says what fails."""
         check, self.check = self.check, None
         if check is not None:
             self.problem = check.wait(PREFLIGHT_S, stop)
             if self.problem is None:
-                self._begin_pool()
+                try:
+                    self._begin_pool()
+                except Exception:  # noqa: BLE001 - not fatal: the backend creates the Pool
+                    log.debug("no early Pool for this run", exc_info=True)
         return self.problem
 
     def wait_started(self) -> None:
@@ -122,8 +132,8 @@ class HeadStart:
         import sets one for a moment, see numpy_import) are not seen by them. The rest of the
         Pool's creation (its threads) goes on meanwhile. Not bounded: a creation only starts
         processes (seconds at worst, for 32 spawn workers on a busy machine), and a worker started
-        later would inherit that variable; Ctrl-C still interrupts the wait. (A function
-        workload's Pool is begun after that import: nothing to wait for here.)"""
+        later would inherit that variable. (A function workload's Pool is begun after that
+        import: nothing to wait for here.)"""
         if self.creation is not None:
             self.creation.wait_started()
 

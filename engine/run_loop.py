@@ -36,10 +36,11 @@ from procviz.engine.run_result import RunResult
 from procviz.engine.sampler import StateSampler
 from procviz.engine.startup_watch import StartupWatch
 from procviz.engine.submitter import Submitter
+from procviz.engine.thread_files import SAMPLE_PERIOD_S
 from procviz.engine.timeline import TASK_BLOCK
 from procviz.engine.tracker import RunTracker
 
-LOOP_S = 0.02
+LOOP_S = SAMPLE_PERIOD_S  # a pass at least this often: the sampler's period
 SHUTDOWN_POLL_S = 0.002  # how soon the end of the backend's shutdown (or the submitter) is noticed
 SHUTDOWN_S = 10.0
 STOP_SHUTDOWN_S = 3.0

@@ -163,14 +163,14 @@ class _Run:
         t0 = head.t0_ns if head is not None else time.monotonic_ns()
         try:
             plan = build_plan(self.config)
+            if self.config.workload.kind == "function" and not self.config.scenario:
+                stopped = self._preflight(t0, plan)  # before this engine asks for any worker
+                if stopped is not None:
+                    return stopped
         except BaseException:
-            if head is not None:  # its workers exist already, and no backend will end them
+            if head is not None:  # its workers may exist already, and no backend will end them
                 head.end()
             raise
-        if self.config.workload.kind == "function" and not self.config.scenario:
-            stopped = self._preflight(t0, plan)  # before any worker starts
-            if stopped is not None:
-                return stopped
         places = head.places if head is not None else RunPlaces(self.config)
         receiver, startup = places.receiver, places.startup
         try:
@@ -229,7 +229,7 @@ class _Run:
         if problem is None:
             return None
         if head is not None:
-            head.end()  # its places and the check; no worker was asked for
+            head.end()  # its places and the check (its Pool is begun only after a check that passed)
         if problem.kind == "Stopped":
             tracker.end_tasks(tracker.unfinished(), TaskState.CANCELLED, time.monotonic_ns(),
                               "Cancelled", "cancelled by Stop")

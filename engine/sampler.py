@@ -34,10 +34,9 @@ from procviz.engine.events import INTERVAL_DTYPE, MACHINE_DTYPE, RESOURCE_DTYPE,
 from procviz.engine.exit_watch import ExitWatch, KernelExit
 from procviz.engine.lane_windows import LaneWindows, Window
 from procviz.engine.machine import MachineSampler, stat_cpu_and_pages
-from procviz.engine.thread_files import Reading, ThreadFiles
+from procviz.engine.thread_files import GONE, SAMPLE_PERIOD_S, Reading, ThreadFiles
 
 SHARE_TOLERANCE = 0.10  # windows merge into one interval while their shares differ less than this
-_GONE = (OSError, ValueError, IndexError)
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -116,7 +115,7 @@ class _LaneProbe:
             try:
                 self.proc = _ProcessUsage(pid)
                 self.proc.percent()  # prime: the first call always answers 0.0
-            except _GONE:
+            except GONE:
                 self.proc = None
         cpu, ready, _ = self.read() if not gone else (-1, -1, "X")
         if baseline is not None and baseline[0] >= 0:
@@ -144,7 +143,7 @@ class _LaneProbe:
 class StateSampler:
     """Samples worker lanes; owned and called by the engine thread only."""
 
-    def __init__(self, period_s: float = 0.02, resource_every: int = 5, max_interval_s: float = 0.25,
+    def __init__(self, period_s: float = SAMPLE_PERIOD_S, resource_every: int = 5, max_interval_s: float = 0.25,
                  hold_s: float = 0.5, watch_exits: bool = True, machine: bool = True) -> None:
         self.period_s = period_s
         self.period_ns = int(period_s * 1e9)
@@ -177,7 +176,7 @@ class StateSampler:
         early = self.early.pop(pid, ()) if tid == pid else ()
         try:
             probe: _LaneProbe | None = _LaneProbe(lane, pid, tid, ready_ns, baseline, self.hold_ns)
-        except _GONE:
+        except GONE:
             probe = None  # already gone: its lifecycle still shows new and terminated
             if tid == pid and baseline is not None and baseline[0] >= 0:
                 # A worker that exited before its hello was read here (maxtasksperchild, spawn's
@@ -250,7 +249,7 @@ class StateSampler:
         try:
             cpu, ready, _ = probe.read()
             final = True
-        except _GONE:
+        except GONE:
             cpu, ready, final = probe.windows.last_cpu, probe.windows.last_ready, False
         self._finish(probe, t_ns, cpu, ready, final)
 
@@ -313,7 +312,7 @@ class StateSampler:
             now_ns = time.monotonic_ns()
             try:
                 cpu, ready, state = probe.read()
-            except _GONE:
+            except GONE:
                 state = "X"
                 cpu, ready = probe.windows.last_cpu, probe.windows.last_ready
             if state in "ZX":  # exited: seen here first (no pidfd, or between its report and now)
@@ -324,7 +323,7 @@ class StateSampler:
             if with_resources and probe.proc is not None:
                 try:
                     self._resources.append((probe.lane, now_ns, *probe.proc.percent()))
-                except _GONE:
+                except GONE:
                     pass
         if self.machine is not None:
             self.machine.tick(time.monotonic_ns())

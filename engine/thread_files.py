@@ -13,6 +13,11 @@ from procviz.engine.worker.clock import schedstat_path
 
 # One read of a thread: (time.monotonic_ns() when read, on-CPU ns, run-queue wait ns, state letter).
 Reading = tuple[int, int, int, str]
+# How often the worker threads' counters are read: the engine's loop and sampler, and the head
+# start's early sampler before the engine exists.
+SAMPLE_PERIOD_S = 0.02
+# What a read of a thread that is gone (or going) raises.
+GONE = (OSError, ValueError, IndexError)
 
 
 class ThreadFiles:

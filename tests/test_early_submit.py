@@ -173,29 +173,32 @@ def test_a_head_start_abandoned_with_its_tasks_running_leaves_no_worker() -> Non
     assert not os.path.exists(os.path.dirname(head.places.receiver.address))
 
 
-def _in_a_sleep(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/wchan") as f:
-            return "nanosleep" in f.read()  # its main thread sleeps in time.sleep: inside a task
-    except OSError:
-        return False
+MARKING_TASKS = """
+import os, time
 
 
-def test_a_worker_killed_before_the_engine_exists_fails_its_task_with_the_reason() -> None:
+def mark_and_sleep():
+    open(f"started.{os.getpid()}", "w").close()  # the test kills this worker once it is inside its task
+    time.sleep(1.5)
+"""
+
+
+def test_a_worker_killed_before_the_engine_exists_fails_its_task_with_the_reason(tmp_path, monkeypatch) -> None:
     import signal
     import time
 
+    (tmp_path / "marking_tasks.py").write_text(MARKING_TASKS)
+    monkeypatch.chdir(tmp_path)
     config = parse_config({"workers": 2, "chunksize": 1,
-                           "workload": {"kind": "sleep", "count": 2, "duration_ms": 1500}})
+                           "workload": {"kind": "function", "count": 2, "function": "marking_tasks:mark_and_sleep"}})
     head = HeadStart(config)
-    assert head.creation.wait(30) and head.creation.early is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (
-            len(pids := head.creation.started_pids()) == 2 and all(_in_a_sleep(p) for p in pids)):
+    assert head.after_imports() is None  # the module imports: the Pool is begun, its chunks handed over
+    assert head.creation is not None and head.creation.wait(30) and head.creation.early is not None
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("started.*"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
-    victim = head.creation.started_pids()[0]
-    assert _in_a_sleep(victim)  # in its early-submitted task, which no engine has heard of yet
-    os.kill(victim, signal.SIGKILL)
+    victim = int(sorted(tmp_path.glob("started.*"))[0].suffix[1:])
+    os.kill(victim, signal.SIGKILL)  # inside its early-submitted task, which no engine has heard of yet
     time.sleep(0.2)
     engine = Engine()
     engine.start(config, head)
@@ -206,3 +209,41 @@ def test_a_worker_killed_before_the_engine_exists_fails_its_task_with_the_reason
     reasons = [x.message for x in tl.texts.values() if x.kind == "error"]
     assert any("SIGKILL" in r and str(victim) in r for r in reasons), reasons
     assert not wait_gone(worker_pids(result) | {victim})
+
+
+def test_a_pool_that_cannot_be_begun_early_is_left_to_the_backend(tmp_path, monkeypatch) -> None:
+    def no_pool(self: HeadStart) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(HeadStart, "_begin_pool", no_pool)
+    config = parse_config({"workers": 2, "workload": {"kind": "function", "count": 4,
+                                                      "function": "procviz.engine.worker.demo_tasks:noop"}})
+    head = HeadStart(config)
+    assert head.after_imports() is None and head.creation is None  # said in the log, not raised
+    engine = Engine()
+    engine.start(config, head)
+    result = engine.join(60)
+    assert result is not None and result.outcome == "completed", result and result.message
+    assert not wait_gone(worker_pids(result))
+
+
+def test_an_engine_failure_before_it_adopts_the_early_pool_ends_that_pool(monkeypatch) -> None:
+    import procviz.engine.runner as runner
+
+    config = parse_config({"workers": 2, "workload": {"kind": "function", "count": 4,
+                                                      "function": "procviz.engine.worker.demo_tasks:noop"}})
+    head = HeadStart(config)
+    assert head.after_imports() is None and head.creation is not None and head.creation.wait(30)
+    pids = set(head.creation.started_pids())
+    assert len(pids) == 2
+
+    def broken(self: object, t0: int, plan: object) -> object:
+        raise RuntimeError("the run could not be described")
+
+    monkeypatch.setattr(runner._Run, "_describe", broken)
+    engine = Engine()
+    engine.start(config, head)
+    result = engine.join(60)
+    assert result is not None and result.outcome == "error" and "could not be described" in result.message
+    assert not wait_gone(pids)
+    assert not os.path.exists(os.path.dirname(head.places.receiver.address))

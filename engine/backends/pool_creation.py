@@ -10,6 +10,7 @@ already, makes its Pool the same way, from the backend's own start().
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import multiprocessing.pool
 import queue
@@ -25,6 +26,7 @@ from procviz.engine.worker.process import OBSERVED, register_observer, start_pro
 from procviz.engine.worker.startup import bootstrap
 
 start_processes_in(in_spawner_thread)  # workers fork from the long-lived spawner thread
+log = logging.getLogger(__name__)
 
 
 class _ExitReporter:
@@ -161,6 +163,7 @@ class PoolCreation:
             try:
                 self.early = submit_early(self._pool, self.config.api, early)
             except Exception:  # noqa: BLE001 - the backend submits the plan itself then
+                log.debug("no early submission", exc_info=True)
                 self.early = None
 
     def started_pids(self) -> list[int]:

@@ -9,6 +9,12 @@ soon as it exists, as a user's script calls ``pool.map`` right after ``Pool()``:
 their first chunk the moment they are up, while the parent still imports (~100 ms). The run's
 :class:`~procviz.engine.backends.pool.PoolBackend` then adopts that submission, after checking it
 is the plan's, instead of submitting again.
+
+Until the engine reads them, the workers' rows wait in the event socket, whose queue holds few
+datagrams (``net.unix.max_dgram_qlen``, 10 here): a run of tiny tasks fills it within
+milliseconds, and its workers then wait in their sends until the engine's first pass. Their strip
+shows that wait (waiting), as it shows any pass the engine makes late: they would have waited for
+their first chunk otherwise.
 """
 
 from __future__ import annotations

@@ -98,10 +98,14 @@ class ObservedSpawnProcess(_ObservedMixin, SpawnProcess):
         A fork or forkserver worker leaves through ``os._exit`` once its ``_bootstrap`` returns; a
         spawn worker alone returns to ``spawn_main``, whose ``sys.exit`` tears the interpreter
         down module by module: 20-40 ms more of every run's shutdown, waited for by the Pool's
-        join. What that teardown runs that matters was done by ``_bootstrap`` already (the
-        finalizers, with the worker's last events; non-daemon threads joined; stdout and stderr
-        flushed), except atexit callbacks: when the task's code registered one (the count grew
-        since the worker began), the worker leaves the usual way and they run.
+        join. ``_bootstrap`` has done by then what the worker's own exit needs (multiprocessing's
+        finalizers, with the worker's last events and final counters; non-daemon threads joined;
+        stdout and stderr flushed). What is skipped, as fork and forkserver workers skip it: the
+        atexit callbacks registered before the worker began (logging's flush of its handlers, if
+        the parent's main module imported logging), ``__del__`` methods run by the teardown, and
+        unflushed buffers of files left open. When the task's code registered an atexit callback
+        of its own (the count grew since the worker began), the worker leaves the usual way and
+        every callback runs.
         """
         registered = atexit._ncallbacks()
         code = super()._bootstrap(parent_sentinel)  # type: ignore[misc]
