@@ -85,3 +85,15 @@ def cancel_file_read_soon(window, first_ms: int, retry_ms: int) -> None:
             QTimer.singleShot(retry_ms, cancel)
 
     QTimer.singleShot(first_ms, cancel)
+
+
+def shown_chart(qtbot, timeline, width: int = 1000, height: int = 600):
+    """A GanttWidget of ``timeline``, shown at ``width`` x ``height`` and exposed."""
+    from procviz.gui.gantt import GanttWidget
+
+    w = GanttWidget(timeline)
+    qtbot.addWidget(w)
+    w.resize(width, height)
+    w.show()
+    qtbot.waitExposed(w)
+    return w

@@ -8,6 +8,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
+from gui_helpers import shown_chart  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from synthetic import synth_batches  # noqa: E402
 
@@ -17,12 +18,7 @@ from procviz.gui.gantt import widget as gantt_widget  # noqa: E402
 
 
 def shown(qtbot, tl: Timeline) -> GanttWidget:
-    w = GanttWidget(tl)
-    qtbot.addWidget(w)
-    w.resize(1000, 600)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    return shown_chart(qtbot, tl)
 
 
 def test_each_fold_takes_the_queue_events_in_with_it(qtbot, monkeypatch) -> None:

@@ -7,6 +7,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from gui_helpers import shown_chart  # noqa: E402
 from synthetic import synth_timeline  # noqa: E402
 
 from procviz.engine.events import TaskState  # noqa: E402
@@ -15,11 +16,7 @@ from procviz.gui.gantt import GanttWidget  # noqa: E402
 
 
 def shown(qtbot, timeline: Timeline) -> GanttWidget:
-    w = GanttWidget(timeline)
-    qtbot.addWidget(w)
-    w.resize(900, 500)
-    w.show()
-    qtbot.waitExposed(w)
+    w = shown_chart(qtbot, timeline, 900, 500)
     w.flush()
     w.grab()
     return w

@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
+from gui_helpers import shown_chart  # noqa: E402
 from synthetic import synth_timeline  # noqa: E402
 
 from procviz.engine.events import TaskState  # noqa: E402
@@ -111,11 +112,7 @@ def test_the_paced_fold_takes_a_slice_a_pass_and_moves_the_view_once(qtbot, monk
     monkeypatch.setattr(widget_module, "FOLD_SLICE", 200)
     monkeypatch.setattr(widget_module, "MAX_SLICES", 10**9)
     tl, final = staged(n_tasks=2000)
-    w = GanttWidget(tl)
-    qtbot.addWidget(w)
-    w.resize(900, 500)
-    w.show()
-    qtbot.waitExposed(w)
+    w = shown_chart(qtbot, tl, 900, 500)
     w.flush()
     shown = w._flushed_version  # noqa: SLF001 - what the view was last updated with
     finish(tl, final)
@@ -147,7 +144,7 @@ def test_the_paced_fold_takes_a_slice_a_pass_and_moves_the_view_once(qtbot, monk
 def test_a_rebuild_is_a_pass_of_its_own_and_the_queue_follows(qtbot) -> None:
     tl, final = staged(n_tasks=500)
     finish(tl, final)
-    w = GanttWidget(tl)
+    w = GanttWidget(tl)  # its default size
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
