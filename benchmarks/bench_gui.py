@@ -35,7 +35,10 @@ the same load); each window's CPU during the run is also shown thread by thread.
 
     python benchmarks/bench_gui.py [--tasks 20000] [--naive-tasks 20000] [--workers 2]
                                    [--whole-tasks 100000] [--pairs 3] [--only-whole] [--baseline REV]
-                                   [--gaps RUNS] [--stalls] [--replay ROUNDS] [--only-open]
+                                   [--gaps RUNS] [--stalls] [--replay ROUNDS] [--only-open] [--lead-cpu]
+
+``--lead-cpu`` makes the whole-process children also read their threads' CPU every 10 ms and print
+which thread used what from Run to the first task's start (the lead), beside the whole run's.
 """
 
 from __future__ import annotations
@@ -60,7 +63,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gui_stalls import StallSampler  # noqa: E402
-from gui_whole import GAP_PROBE_MS, SETTLE_MS, bench_gaps, bench_whole, whole_config, window_child  # noqa: E402
+from gui_whole import (  # noqa: E402
+    GAP_PROBE_MS,
+    LEAD_CPU_ENV,
+    SETTLE_MS,
+    bench_gaps,
+    bench_whole,
+    whole_config,
+    window_child,
+)
 
 
 @dataclass
@@ -361,6 +372,10 @@ def main() -> None:
     parser.add_argument("--whole-chunksize", type=int, default=100)
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--only-whole", action="store_true", help="only the whole-process comparison")
+    parser.add_argument("--lead-cpu", action="store_true",
+                        help="the whole-process comparison also reads each child's threads' CPU every 10 ms, to "
+                             "say which used what from Run to the first task's start (the reads cost each child "
+                             "~10-15 ms of CPU a run: not for the ratios)")
     parser.add_argument("--baseline", metavar="REV", help="the whole-process comparison also runs the window of "
                         "git revision REV, alternated with this one (an A/B of a change)")
     parser.add_argument("--open-tasks", type=int, default=1_000_000, help="tasks of the file opened (0: skip)")
@@ -381,6 +396,8 @@ def main() -> None:
     parser.add_argument("--replay-child", nargs=3, metavar=("RECORDING", "CONFIG", "SETTLE_MS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if args.lead_cpu:
+        os.environ[LEAD_CPU_ENV] = "1"  # read by the whole-process children (gui_whole.CpuTrail)
     if args.replay_child:
         from gui_replay import replay_child
 

@@ -99,12 +99,14 @@ def window_child(config_path: str, stalls: bool = False, gaps: bool = False) -> 
         cpu: list[float] = []
         threads: list[dict[str, float]] = []
         marks: list[int] = []
+        trail = CpuTrail()
 
         def finished(result) -> None:  # noqa: ANN001
             marks.append(time.monotonic_ns())
             span.append(time.perf_counter())
             cpu.append(time.process_time())
             threads.append(thread_cpu())
+            trail.stop()
             probe.stop()
             QTimer.singleShot(0, app.quit)
 
@@ -113,6 +115,7 @@ def window_child(config_path: str, stalls: bool = False, gaps: bool = False) -> 
             span.append(time.perf_counter())
             cpu.append(time.process_time())
             threads.append(thread_cpu())
+            trail.start()
             probe.start()
             if sampler is not None:
                 sampler.start()
@@ -152,6 +155,7 @@ def window_child(config_path: str, stalls: bool = False, gaps: bool = False) -> 
                       "run_s": span[-1] - span[0] if len(span) == 2 else None,
                       "cpu_s": cpu[-1] - cpu[0] if len(cpu) == 2 else None, "gaps_ms": gaps.tolist(),
                       "threads_cpu_s": cpu_since(*threads) if len(threads) >= 2 else {},
+                      "lead_cpu_s": trail.lead_cpu(window.timeline),
                       "phases_s": phases(window.timeline, marks)}))
 
 
@@ -204,6 +208,51 @@ def cpu_since(before: dict[str, float], *later: dict[str, float]) -> dict[str, f
     return out
 
 
+LEAD_CPU_ENV = "BENCH_GUI_LEAD_CPU"  # set by bench_gui.py --lead-cpu: the children keep a CpuTrail
+
+
+class CpuTrail:
+    """This process's threads' CPU (:func:`thread_cpu`), read every ``period_s`` on a thread of its
+    own from :meth:`start` to :meth:`stop`, so a phase's CPU can be told afterwards (the lead's:
+    Run -> the first task's start, a moment known only once the run is over). Its own reads cost
+    a few tens of µs each, in both contenders."""
+
+    def __init__(self, period_s: float = 0.01) -> None:
+        self.period_s = period_s
+        self.readings: list[tuple[int, dict[str, float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-trail", daemon=True)
+
+    def start(self) -> None:
+        """Take a first reading now, then read on (only with ``LEAD_CPU_ENV`` set: the reads cost)."""
+        if not os.environ.get(LEAD_CPU_ENV):
+            return
+        self.readings.append((time.monotonic_ns(), thread_cpu()))
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop reading."""
+        self._stop.set()
+        if self._thread.ident is not None:
+            self._thread.join(1.0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period_s):
+            self.readings.append((time.monotonic_ns(), thread_cpu()))
+
+    def lead_cpu(self, tl) -> dict[str, float]:  # noqa: ANN001 - a Timeline
+        """CPU seconds by thread from the first reading to the last one at or before ``tl``'s first
+        task start (empty if no task started), without this trail's own thread."""
+        started = tl.start_ns[tl.start_ns >= 0]
+        if not len(started) or not self.readings:
+            return {}
+        first = int(started.min())
+        upto = [r for t, r in self.readings if t <= first]
+        out = cpu_since(self.readings[0][1], upto[-1]) if upto else {}
+        out.pop("cpu-trail", None)
+        return out
+
+
 def headless_child(config_path: str) -> None:
     """(In a child process.) The run with no window, as ``procviz run`` drives it; print its span as JSON."""
     from procviz.engine.config import parse_config
@@ -213,6 +262,8 @@ def headless_child(config_path: str) -> None:
 
     engine, timeline = Engine(), Timeline()
     t, c, threads, marks = time.perf_counter(), time.process_time(), thread_cpu(), [time.monotonic_ns()]
+    trail = CpuTrail()
+    trail.start()
     engine.start(parse_config(json.loads(Path(config_path).read_text())))
     finished = False
     while not finished:
@@ -220,10 +271,12 @@ def headless_child(config_path: str) -> None:
         timeline.apply(batch, notify=False)
         finished = batch.status is not None and batch.status.phase == RunPhase.FINISHED
     last = thread_cpu()  # the engine thread is about to end: its time is read here
+    trail.stop()
     engine.join(10)
     marks.append(time.monotonic_ns())
     print(json.dumps({"run_s": time.perf_counter() - t, "cpu_s": time.process_time() - c,
                       "threads_cpu_s": cpu_since(threads, last, thread_cpu()),
+                      "lead_cpu_s": trail.lead_cpu(timeline),
                       "phases_s": phases(timeline, marks)}))
 
 
@@ -246,6 +299,7 @@ class WholeRun:
     gaps_ms: np.ndarray | None = None
     threads_cpu_s: dict[str, float] | None = None
     phases_s: dict[str, float] | None = None
+    lead_cpu_s: dict[str, float] | None = None  # by thread, Run -> the first task's start
 
 
 def _gap_stats(gaps: np.ndarray) -> str:
@@ -301,7 +355,7 @@ def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int, baseline: 
                     break
                 got[name] = WholeRun(got[name].wall_s, child["run_s"], child.get("cpu_s") or float("nan"),
                                      np.asarray(child.get("gaps_ms", [])), child.get("threads_cpu_s") or {},
-                                     child.get("phases_s") or {})
+                                     child.get("phases_s") or {}, child.get("lead_cpu_s") or {})
             else:
                 for name, run in got.items():
                     runs[name].append(run)
@@ -340,6 +394,15 @@ def bench_whole(tasks: int, workers: int, chunksize: int, pairs: int, baseline: 
                   f"from the last task's end to the end shown {tail:.3f}")
         print(f"{name}: CPU during the run by thread, median s: "
               + ", ".join(f"{t} {s:.3f}" for s, t in shown if s >= 0.002))
+        lead_by: dict[str, list[float]] = {}
+        for r in runs[name]:
+            for thread, s in (r.lead_cpu_s or {}).items():
+                lead_by.setdefault(thread, []).append(s)
+        if lead_by:
+            lead_shown = sorted(((statistics.median(v + [0.0] * (len(runs[name]) - len(v))), t)
+                                 for t, v in lead_by.items()), reverse=True)
+            print(f"{name}: CPU in the lead (Run -> the first task's start) by thread, median s: "
+                  + ", ".join(f"{t} {s:.3f}" for s, t in lead_shown if s >= 0.002))
     for name in windows:
         w, e, h = runs[name], runs["engine"], runs["headless"]
         gaps = np.concatenate([r.gaps_ms for r in w if r.gaps_ms is not None] or [np.zeros(0)])
