@@ -101,20 +101,21 @@ def window_child(config_path: str, stalls: bool = False, gaps: bool = False) -> 
         marks: list[int] = []
         trail = CpuTrail()
 
-        def finished(result) -> None:  # noqa: ANN001
+        def note_now() -> None:
+            """The clocks at Run and at the end shown: wall, process CPU, each thread's CPU."""
             marks.append(time.monotonic_ns())
             span.append(time.perf_counter())
             cpu.append(time.process_time())
             threads.append(thread_cpu())
+
+        def finished(result) -> None:  # noqa: ANN001
+            note_now()
             trail.stop()
             probe.stop()
             QTimer.singleShot(0, app.quit)
 
         def start() -> None:
-            marks.append(time.monotonic_ns())
-            span.append(time.perf_counter())
-            cpu.append(time.process_time())
-            threads.append(thread_cpu())
+            note_now()
             trail.start()
             probe.start()
             if sampler is not None:
