@@ -5,6 +5,7 @@ Qt runs offscreen: tests/conftest.py sets QT_QPA_PLATFORM before any test module
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from engine_helpers import (  # noqa: F401 - wait_gone and worker_lane_pids are re-exported
@@ -72,19 +73,38 @@ def children() -> set[int]:
 alive = alive_pids  # one implementation, shared with the engine tests
 
 
-def cancel_file_read_soon(window, first_ms: int, retry_ms: int) -> None:
+def cancel_file_read_soon(window, first_ms: int, retry_ms: int) -> threading.Event:
     """Press Cancel on the window's file-reading dialog as soon as it exists (tried after ``first_ms``,
-    then every ``retry_ms``)."""
+    then every ``retry_ms``); the returned event is set once it was pressed (see :func:`hold_reader_until`)."""
     from PySide6.QtCore import QTimer
+
+    pressed = threading.Event()
 
     def cancel() -> None:
         read = window.files.reading
         if read is not None and getattr(read, "dialog", None) is not None:
             read.dialog.cancel()
+            pressed.set()
         else:
             QTimer.singleShot(retry_ms, cancel)
 
     QTimer.singleShot(first_ms, cancel)
+    return pressed
+
+
+def hold_reader_until(monkeypatch, owner, name: str, event: threading.Event) -> None:
+    """Make ``owner.name``, when called off the GUI thread, wait for ``event`` first (60 s at most).
+
+    A cancel test holds the reader thread in the stage it cancels, so a fast read cannot end
+    before Cancel is pressed (CI once saw it do so on a 200k-task file)."""
+    original = getattr(owner, name)
+
+    def held(*args, **kwargs):
+        if threading.current_thread() is not threading.main_thread():
+            event.wait(60)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, held)
 
 
 def shown_chart(qtbot, timeline, width: int = 1000, height: int = 600):

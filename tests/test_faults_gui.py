@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fault_helpers import MODULE, fault_setup, slowness, survivors
-from gui_helpers import cancel_file_read_soon
+from gui_helpers import cancel_file_read_soon, hold_reader_until
 from PySide6.QtCore import QTimer
 from synthetic import finished_run
 
@@ -125,9 +125,12 @@ def test_big_file_is_read_off_the_gui_thread(qtbot, window, big_file: Path) -> N
     assert max(gaps) < 2.0, f"longest gap {max(gaps):.3f} s"
 
 
-def test_cancel_gives_the_window_back_and_keeps_the_shown_timeline(qtbot, window, big_file: Path) -> None:
+def test_cancel_gives_the_window_back_and_keeps_the_shown_timeline(qtbot, window, big_file: Path,
+                                                                   monkeypatch) -> None:
+    from procviz.gui import timeline_files
+
     before = window.timeline.n_tasks
-    cancel_file_read_soon(window, 100, 20)
+    hold_reader_until(monkeypatch, timeline_files, "read_timeline_file", cancel_file_read_soon(window, 100, 20))
     assert window.open_file(big_file) is False
     assert window.timeline.n_tasks == before
     assert window.errors == []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gui_helpers import cancel_file_read_soon, open_and_wait
+from gui_helpers import cancel_file_read_soon, hold_reader_until, open_and_wait
 from PySide6.QtCore import QTimer
 from synthetic import finished_run
 
@@ -139,9 +139,9 @@ def test_only_the_gui_thread_touches_the_shown_timeline(window, big_file) -> Non
     assert seen == {threading.main_thread().ident}
 
 
-def test_cancel_while_indexing_leaves_the_chart_as_it_was(qtbot, window, big_file) -> None:
+def test_cancel_while_indexing_leaves_the_chart_as_it_was(qtbot, window, big_file, monkeypatch) -> None:
     model, before = window.gantt.model, window.timeline.n_tasks
-    cancel_file_read_soon(window, 50, 10)
+    hold_reader_until(monkeypatch, GanttModel, "_rebuild", cancel_file_read_soon(window, 50, 10))
     assert window.open_file(big_file) is False
     assert window.gantt.model is model and window.timeline.n_tasks == before
     assert window.errors == []
