@@ -41,8 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     as_program = argv is None
     if as_program:  # a Ctrl-C during the imports below: exit 3 and one line, not a traceback
         from procviz.engine.interrupts import exit_quietly_on_interrupt
+        from procviz.engine.main_module import skip_main_module_in_workers
 
         exit_quietly_on_interrupt()
+        skip_main_module_in_workers()  # the launcher script: no worker needs it run again
     argv = list(sys.argv if argv is None else argv)
     first = next((arg for arg in argv[1:] if not arg.startswith("-")), None)  # procviz -v run ... too
     if first in HEADLESS_COMMANDS or (len(argv) > 1 and argv[1] in VERSION_FLAGS):
