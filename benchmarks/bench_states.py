@@ -100,4 +100,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from launcher_name import name_main_as_the_launcher
+
+    name_main_as_the_launcher()  # its workers must not import numpy again through this script
     main()

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gui_stalls import GapProbe, SlotTimer, StallSampler, gap_report, is_handler  # noqa: E402
+from launcher_name import name_main_as_the_launcher  # noqa: E402
 
 GAP_PROBE_MS = 10
 SETTLE_MS = 300  # the window child shows the window this long before it presses Run
@@ -466,6 +467,7 @@ def bench_gaps(tasks: int, workers: int, chunksize: int, runs: int, baseline: st
 
 if __name__ == "__main__":
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    name_main_as_the_launcher()  # its workers must not run this script again (launcher_name.py)
     if sys.argv[1:2] == ["--window-child"]:
         window_child(sys.argv[2], gaps="--gaps" in sys.argv[3:])
     elif sys.argv[1:2] == ["--headless-child"]:

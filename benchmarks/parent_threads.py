@@ -226,6 +226,9 @@ def ab(rev: str, rounds: int, args: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    from launcher_name import name_main_as_the_launcher
+
+    name_main_as_the_launcher()  # its workers boot as the procviz command's do, not running this script
     if sys.argv[1:2] == ["--ab"]:
         rest = sys.argv[3:]
         n = 5

@@ -165,4 +165,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    from launcher_name import name_main_as_the_launcher
+
+    name_main_as_the_launcher()  # its workers boot as the procviz command's do, not running this script
     main(sys.argv[1:])
