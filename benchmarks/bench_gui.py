@@ -393,6 +393,11 @@ def main() -> None:
                         help="record one run of --whole-tasks, replay it into the window ROUNDS times (and into "
                              "--baseline's, alternated): the window's own CPU, no workers competing "
                              "(benchmarks/gui_replay.py)")
+    parser.add_argument("--folds", type=int, metavar="ROUNDS", default=0,
+                        help="record one run of --whole-tasks, fold it into the chart's model, the queue's steps and "
+                             "the numbers' copy in ROUNDS children (and --baseline's, alternated), no Qt: their "
+                             "thread CPU over the run and up to its first task's start (benchmarks/gui_folds.py)")
+    parser.add_argument("--folds-child", nargs=2, metavar=("RECORDING", "REPEATS"), help=argparse.SUPPRESS)
     parser.add_argument("--replay-child", nargs=3, metavar=("RECORDING", "CONFIG", "SETTLE_MS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -403,7 +408,13 @@ def main() -> None:
 
         replay_child(args.replay_child[0], args.replay_child[1], int(args.replay_child[2]))
         return
-    if args.replay:
+    if args.folds_child:
+        from gui_folds import folds_child
+
+        folds_child(args.folds_child[0], int(args.folds_child[1]))
+        return
+    if args.replay or args.folds:
+        from gui_folds import bench_folds
         from gui_replay import bench_replay
 
         with tempfile.TemporaryDirectory(prefix="procviz-baseline-") as old:
@@ -414,8 +425,11 @@ def main() -> None:
                 base = (f"window@{unpack_baseline(args.baseline, old)}", {"PYTHONPATH": os.pathsep.join(
                     filter(None, [old, os.environ.get("PYTHONPATH")]))})
             print(f"load: {open('/proc/loadavg').read().split()[:3]}")
-            bench_replay(whole_config(args.whole_tasks, args.workers, args.whole_chunksize), args.replay, SETTLE_MS,
-                         base)
+            config = whole_config(args.whole_tasks, args.workers, args.whole_chunksize)
+            if args.folds:
+                bench_folds(config, args.folds, base)
+            if args.replay:
+                bench_replay(config, args.replay, SETTLE_MS, base)
         return
     if args.gaps:
         print(f"load: {open('/proc/loadavg').read().split()[:3]}")

@@ -149,6 +149,21 @@ def replay_child(recording_path: str, config_path: str, settle_ms: int) -> None:
                      | {"gap_p95_ms": float(np.percentile(gaps, 95)), "gap_max_ms": float(gaps.max())}))
 
 
+def alternated(cmd: list[str], envs: dict[str, dict[str, str]], rounds: int) -> dict[str, list[dict]]:
+    """Run ``cmd`` once with each of ``envs`` (by name) per round, the order reversed every other
+    round; the JSON each child printed last, by name (a child that failed is reported and left out)."""
+    got: dict[str, list[dict]] = {name: [] for name in envs}
+    for k in range(rounds):
+        for name in list(envs)[:: 1 if k % 2 == 0 else -1]:
+            out = subprocess.run(cmd, env=envs[name], capture_output=True, text=True, timeout=600)
+            lines = out.stdout.strip().splitlines()
+            if out.returncode != 0 or not lines:
+                print(f"  {name} exited {out.returncode}: {out.stderr.strip()[-300:]}")
+                continue
+            got[name].append(json.loads(lines[-1]))
+    return got
+
+
 def bench_replay(config: dict, rounds: int, settle_ms: int, baseline_env: tuple[str, dict[str, str]] | None) -> None:
     """Record ``config``'s run once, then replay it into this window (and the baseline's) ``rounds``
     times, alternated."""
@@ -161,16 +176,8 @@ def bench_replay(config: dict, rounds: int, settle_ms: int, baseline_env: tuple[
         windows = {"window": env}
         if baseline_env is not None:
             windows[baseline_env[0]] = {**env, **baseline_env[1]}
-        got: dict[str, list[dict]] = {name: [] for name in windows}
-        for k in range(rounds):
-            for name in list(windows)[:: 1 if k % 2 == 0 else -1]:
-                out = subprocess.run([sys.executable, script, "--replay-child", str(rec), str(cfg), str(settle_ms)],
-                                     env=windows[name], capture_output=True, text=True, timeout=600)
-                lines = out.stdout.strip().splitlines()
-                if out.returncode != 0 or not lines:
-                    print(f"  {name} exited {out.returncode}: {out.stderr.strip()[-300:]}")
-                    continue
-                got[name].append(json.loads(lines[-1]))
+        got = alternated([sys.executable, script, "--replay-child", str(rec), str(cfg), str(settle_ms)], windows,
+                         rounds)
     print(f"\nthe window's own cost for one recorded run ({config['workload']['count']:,} tasks, {n} engine batches), "
           f"replayed {rounds} times into each window, alternated (load {os.getloadavg()[0]:.2f} after); medians:")
     for name, runs in got.items():

@@ -1,13 +1,17 @@
 """The ready queue as a step series, folded in incrementally as tasks change (no Qt here).
 
 A task joins the queue at submission and leaves it when a worker starts it, or when it ends
-without starting (cancelled). Every join and leave is an event; :class:`QueueSteps` keeps them in
-time order with the queue length after each, and on :meth:`QueueSteps.update` adds only the
-events of tasks whose state or submission changed since the last call. A live run's events
-arrive at the tail, so an update costs a pass over a byte per task plus the new events, not a
-sort of two million times: events later than every known one are appended in place to
-over-allocated columns (amortised O(new)); only an event landing among the known ones rebuilds
-the columns from its position on.
+without starting (cancelled). :class:`QueueSteps` keeps the joins and leaves in time order as one
+row per instant and kind (the joins at an instant are one row with their count, so are the
+leaves): a run's 100k submissions at one instant are one row, not 100k. It keeps the queue
+length after each row, and on :meth:`QueueSteps.update` adds only the events of tasks whose
+state or submission changed since the last call, reading the changed tasks as a slice of the
+columns when they are a run of ids (a run's submissions, the tasks a worker ended), so a run's
+start costs a few passes over its columns, not a gather per task. A live run's events arrive at
+the tail, so an update costs a pass over a byte per task plus the new events, not a sort of two
+million times: rows later than every known one are appended in place to over-allocated columns
+(amortised O(new)); only a row landing among the known ones rebuilds the columns from its
+position on (an event at a known instant adds to that row's count).
 """
 
 from __future__ import annotations
@@ -18,21 +22,42 @@ from procviz.engine.events import TaskState
 from procviz.engine.timeline import Timeline
 
 NS = 1e-9
+DONE = int(TaskState.DONE)  # (an int: numpy compares an IntEnum through int64, several times slower)
 
 
-def leave_ns(tl: Timeline, ids: np.ndarray) -> np.ndarray:
-    """When tasks ``ids`` left the queue: their start, or (cancelled before starting) their end; -1 if not yet."""
+def _ids(rows: slice | np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The task ids of ``rows`` (a slice of ids, or ids) where ``mask`` holds."""
+    if isinstance(rows, slice):
+        return np.flatnonzero(mask) + rows.start
+    return rows[mask]
+
+
+def leave_ns(tl: Timeline, ids: np.ndarray | slice) -> np.ndarray:
+    """When tasks ``ids`` (ids, or a slice of them) left the queue: their start, or (cancelled
+    before starting) their end; -1 if not yet."""
     start, end = tl.start_ns[ids], tl.end_ns[ids]
     left_without_start = (start < 0) & (end >= 0) & (tl.state[ids] >= TaskState.DONE)
     return np.where(start >= 0, start, np.where(left_without_start, end, -1))
 
 
-class QueueSteps:
-    """Queue events of one Timeline in time order (at one instant, arrivals first).
+def aggregate(keys: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``keys`` sorted, one row per distinct key with the sum of its ``steps``: a run's submissions
+    at one instant are one row (a count), not one row a task."""
+    if not np.all(keys[1:] >= keys[:-1]):  # (a live run's joins, or its leaves, often come in order)
+        order = np.argsort(keys, kind="stable")
+        keys, steps = keys[order], steps[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    if len(starts) == len(keys):
+        return keys, steps
+    return keys[starts], np.add.reduceat(steps, starts)
 
-    After :meth:`update`: ``x`` the event times (seconds from t0), ``y`` the queue length after
-    the last event of each instant (0 for the earlier events of an instant, so a maximum over
-    events equals the maximum of the step function), ``arrivals`` the distinct submission times
+
+class QueueSteps:
+    """Queue events of one Timeline in time order, a row per instant and kind (arrivals first).
+
+    After :meth:`update`: ``x`` the rows' times (seconds from t0), ``y`` the queue length after
+    an instant's last row (0 for its arrivals' row when leaves follow at the same instant, so a
+    maximum over rows equals the maximum of the step function), ``arrivals`` the distinct submission times
     (seconds from t0), and ``first`` / ``first_arrival`` the first positions that changed.
     """
 
@@ -41,9 +66,9 @@ class QueueSteps:
         self._clear(0)
 
     def _clear(self, n: int) -> None:
-        # Events, over-allocated; the first _n rows are filled (see the properties below).
-        self._kb = np.zeros(0, np.int64)  # 2 * time + (0 arrival | 1 leave): sorts arrivals first
-        self._sb = np.zeros(0, np.int64)  # +1 join, -1 leave
+        # Rows, over-allocated; the first _n are filled (see the properties below).
+        self._kb = np.zeros(0, np.int64)  # 2 * time + (0 arrival | 1 leave): distinct, sorts arrivals first
+        self._sb = np.zeros(0, np.int64)  # +joins or -leaves at that key
         self._cb = np.zeros(0, np.int64)  # queue length after each event
         self._xb = np.zeros(0, np.float64)
         self._yb = np.zeros(0, np.float64)
@@ -68,12 +93,12 @@ class QueueSteps:
 
     @property
     def x(self) -> np.ndarray:
-        """Event times, seconds from t0 (a view: do not keep it across updates)."""
+        """Row times, seconds from t0 (a view: do not keep it across updates)."""
         return self._xb[: self._n]
 
     @property
     def y(self) -> np.ndarray:
-        """Queue length after the last event of each instant, 0 for the instant's earlier events."""
+        """Queue length after the last row of each instant, 0 for the instant's earlier row."""
         return self._yb[: self._n]
 
     def _reserve(self, total: int) -> None:
@@ -104,42 +129,55 @@ class QueueSteps:
         if len(changed) == 0:
             self.first, self.first_arrival = len(self._keys), len(self._arrival_ns)
             return False
-        self._state[changed] = tl.state[changed]
-        sub = submitted[changed]
-        old_sub = self._sub[changed]
+        # The changed tasks are mostly a run of ids (a run's submissions, the tasks a worker ended):
+        # then every column is read as a slice (a view), not gathered task by task.
+        lo, hi = int(changed[0]), int(changed[-1]) + 1
+        rows: slice | np.ndarray = slice(lo, hi) if hi - lo == len(changed) else changed
+        self._state[rows] = tl.state[rows]
+        sub = submitted[rows]
+        old_sub = self._sub[rows]
         if np.any((old_sub >= 0) & (sub != old_sub)):  # a submission time moved (never expected)
             self._clear(len(tl.state))
             return self.update(tl)
-        joins = changed[(sub >= 0) & (old_sub < 0)]
-        self._sub[changed] = sub
-        leave = leave_ns(tl, changed)
-        leaving = (sub >= 0) & (leave >= 0) & ~self._left[changed]
-        leaves = changed[leaving]
-        leave_at = np.maximum(leave[leaving], sub[leaving])
-        self._left[leaves] = True
-        keys = np.concatenate((submitted[joins] * 2, leave_at * 2 + 1))
-        steps = np.concatenate((np.ones(len(joins), np.int64), -np.ones(len(leaves), np.int64)))
+        joining = (sub >= 0) & (old_sub < 0)
+        self._sub[rows] = sub
+        # Only a task started, or ended without a start, can have left (none at a run's submissions).
+        may_leave = (sub >= 0) & ((tl.start_ns[rows] >= 0) | (tl.state[rows] >= DONE)) & ~self._left[rows]
+        candidates = _ids(rows, may_leave)
+        leave = leave_ns(tl, candidates)
+        left = leave >= 0
+        leave_at = np.maximum(leave[left], sub[may_leave][left])
+        self._left[candidates[left]] = True
+        join_at = sub[joining]
+        keys = np.concatenate((join_at * 2, leave_at * 2 + 1))
+        steps = np.concatenate((np.ones(len(join_at), np.int64), -np.ones(len(leave_at), np.int64)))
         self._insert(keys, steps, tl.t0_ns)
-        self._insert_arrivals(submitted[joins], tl.t0_ns)
+        self._insert_arrivals(join_at, tl.t0_ns)
         return len(keys) > 0
 
     def _insert(self, keys: np.ndarray, steps: np.ndarray, t0_ns: int) -> None:
         if len(keys) == 0:
             self.first = self._n
             return
-        if not np.all(keys[1:] >= keys[:-1]):  # (a live run's joins, or its leaves, often come in order)
-            order = np.argsort(keys, kind="stable")
-            keys, steps = keys[order], steps[order]
-        n, k = self._n, len(keys)
-        at = np.searchsorted(self._keys, keys, side="right")
+        keys, steps = aggregate(keys, steps)
+        n = self._n
+        kb, sb = self._kb, self._sb
+        # An instant already known takes the new events into its row's count; the others are new rows.
+        at = np.searchsorted(self._keys, keys, side="left")
+        hit = at < n
+        hit[hit] = kb[at[hit]] == keys[hit]
         first = int(at[0])
+        if hit.any():
+            sb[at[hit]] += steps[hit]
+            keys, steps, at = keys[~hit], steps[~hit], at[~hit]
+        k = len(keys)
         self._reserve(n + k)
         kb, sb = self._kb, self._sb
-        if first < n:  # some land among the known events: rebuild from the first of them on
+        if k and int(at[0]) < n:  # some land among the known events: rebuild from the first of them on
             tail_keys = np.insert(kb[first:n], at - first, keys)
             tail_steps = np.insert(sb[first:n], at - first, steps)
             kb[first : n + k], sb[first : n + k] = tail_keys, tail_steps
-        else:  # all after the known ones (a live run): appended in place
+        elif k:  # all after the known ones (a live run): appended in place
             kb[n : n + k], sb[n : n + k] = keys, steps
         self._n = end = n + k
         base = int(self._cb[first - 1]) if first else 0
