@@ -56,6 +56,7 @@ class TaskTablePanel(QWidget):
         self.shown = QLabel()
         self.view = QTableView()
         self.view.setModel(self.model)
+        self.model.shown_rows = self._shown_rows
         self.view.setSortingEnabled(True)
         self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -91,6 +92,14 @@ class TaskTablePanel(QWidget):
         self.model.rowsShownChanged.connect(self._on_shown)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
         self._on_shown(self.model.rowCount(), timeline.n_tasks)
+
+    def _shown_rows(self) -> tuple[int, int]:
+        """The rows the view shows now, [first, last) (none while it is hidden)."""
+        if not self.view.isVisible():
+            return 0, 0
+        first = self.view.rowAt(0)
+        last = self.view.rowAt(self.view.viewport().height() - 1)
+        return max(first, 0), (last if last >= 0 else self.model.rowCount() - 1) + 1
 
     def _on_filter(self) -> None:
         self.model.set_state_filter(self.filter.currentData())
