@@ -82,6 +82,12 @@ def test_new_lanes_or_texts_repaint_the_rows_on_screen(qtbot) -> None:
     tl.apply(EngineBatch(lanes=[LaneInfo(index=0, pid=4711, tid=4711, kind=LaneKind.PROCESS, name="worker 0")]))
     assert repaints_after_refresh(qtbot, panel, counter) >= 1  # the Worker column's names
     assert repaints_after_refresh(qtbot, panel, counter) == 0
+    # A lane's times (its worker became ready, exited) change no cell: nothing to repaint.
+    tl.apply(EngineBatch(lanes=[LaneInfo(index=0, pid=4711, tid=4711, kind=LaneKind.PROCESS, name="worker 0",
+                                         created_ns=T0, ready_ns=T0 + 10)]))
+    assert repaints_after_refresh(qtbot, panel, counter) == 0
+    tl.apply(EngineBatch(lanes=[LaneInfo(index=0, pid=4712, tid=4712, kind=LaneKind.PROCESS, name="worker 0")]))
+    assert repaints_after_refresh(qtbot, panel, counter) >= 1  # another process in that lane
 
 
 def test_a_sorted_table_still_refreshes_its_rows(qtbot) -> None:

@@ -320,10 +320,11 @@ class TaskTableModel(QAbstractTableModel):
         """Rows [lo, hi) holding every task whose cells may have changed since the last call (in
         id order: unsorted, unfiltered), from the blocks of task ids the Timeline wrote since
         (:attr:`Timeline.block_stamp`); every row when its lanes or texts changed, or another
-        run or file came."""
+        run or file came (a lane's times alone change no cell)."""
         tl = self.timeline
-        seen, self._stamps = self._stamps, (tl.block_stamp, tl.block_stamp.copy(), list(tl.lanes), len(tl.texts))
-        if seen is None or seen[0] is not tl.block_stamp or seen[2] != tl.lanes or seen[3] != len(tl.texts):
+        workers = [(info.name, info.pid, info.tid, info.kind) for info in tl.lanes]  # (what the Worker column shows)
+        seen, self._stamps = self._stamps, (tl.block_stamp, tl.block_stamp.copy(), workers, len(tl.texts))
+        if seen is None or seen[0] is not tl.block_stamp or seen[2] != workers or seen[3] != len(tl.texts):
             return 0, self._n
         blocks = np.flatnonzero(tl.block_stamp != seen[1])
         if not len(blocks):
