@@ -26,8 +26,9 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QIcon, QPixmap
 
 from procviz.engine.events import TaskState
-from procviz.engine.timeline import TASK_BLOCK, Timeline, TimelineChange
+from procviz.engine.timeline import Timeline, TimelineChange
 from procviz.gui.colors import TASK_STATE_LABELS
+from procviz.gui.numbers_worker import written_since
 from procviz.gui.panels.subscription import subscribe_while_alive
 from procviz.gui.panels.task_query import TaskQuery
 from procviz.gui.panels.units import milliseconds
@@ -326,10 +327,8 @@ class TaskTableModel(QAbstractTableModel):
         seen, self._stamps = self._stamps, (tl.block_stamp, tl.block_stamp.copy(), workers, len(tl.texts))
         if seen is None or seen[0] is not tl.block_stamp or seen[2] != workers or seen[3] != len(tl.texts):
             return 0, self._n
-        blocks = np.flatnonzero(tl.block_stamp != seen[1])
-        if not len(blocks):
-            return 0, 0
-        return int(blocks[0]) * TASK_BLOCK, min((int(blocks[-1]) + 1) * TASK_BLOCK, self._n)
+        written = written_since(seen[1], tl)
+        return (written[0][0], min(written[-1][1], self._n)) if written else (0, 0)
 
     def _compute_rows(self, source: Timeline | None = None) -> np.ndarray | None:
         tl = source if source is not None else self.timeline

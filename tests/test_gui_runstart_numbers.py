@@ -1,0 +1,38 @@
+"""The live numbers' frozen copy is refreshed by the blocks of task ids the Timeline wrote since the
+last take (its block stamps), a slice of every column each, not by comparing every row."""
+
+from __future__ import annotations
+
+import numpy as np
+from synthetic import synth_batches
+
+from procviz.engine.timeline import TASK_BLOCK, Timeline
+from procviz.gui.numbers_worker import MUTABLE_COLUMNS, FrozenCopy, written_since
+
+
+def test_a_take_copies_the_written_blocks_only_and_then_equals_the_timeline() -> None:
+    n = 3 * TASK_BLOCK + 100
+    batches = synth_batches(n_tasks=n, n_lanes=2, seed=2, batches=6)
+    tl = Timeline()
+    first = batches[0]
+    tl.apply(first.__class__(run=first.run, lanes=first.lanes, submitted=first.submitted))
+    copies = FrozenCopy()
+    frozen = copies.take(tl)
+    for batch in batches:
+        stamps = tl.block_stamp.copy()
+        tl.apply(batch.__class__(started=batch.started, ended=batch.ended, now_ns=batch.now_ns))
+        written = written_since(stamps, tl)
+        ids = np.concatenate([batch.started["task_id"], batch.ended["task_id"]])
+        blocks = np.unique(ids // TASK_BLOCK)
+        assert [lo // TASK_BLOCK for lo, _ in written] == [b for b in blocks if b == blocks[0] or b - 1 not in blocks]
+        untouched = np.setdiff1d(np.arange(len(tl.block_stamp)), blocks)
+        poison = {int(b): frozen.cpu_ns[b * TASK_BLOCK] for b in untouched}
+        for b in poison:
+            frozen.cpu_ns[b * TASK_BLOCK] = -12345  # a block not written since: the take leaves it alone
+        assert copies.take(tl) is frozen
+        for b, value in poison.items():
+            assert frozen.cpu_ns[b * TASK_BLOCK] == -12345
+            frozen.cpu_ns[b * TASK_BLOCK] = value
+        for name in MUTABLE_COLUMNS:
+            np.testing.assert_array_equal(getattr(frozen, name), getattr(tl, name), err_msg=name)
+    assert written_since(tl.block_stamp.copy(), tl) == []
