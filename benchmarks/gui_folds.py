@@ -26,8 +26,6 @@ from pathlib import Path
 
 PARTS = ("apply", "model", "queue", "numbers")
 EVERY = 3  # batches applied per fold (the bridge's 33 ms ticks against the chart's >= 100 ms pace)
-SLICE = 10_000  # the paced fold's slice (gui/gantt/widget.py FOLD_SLICE)
-MAX_SLICES = 8
 
 
 class Folding:
@@ -54,7 +52,9 @@ class Folding:
 
     def fold(self) -> None:
         """The paced fold (the model, then the queue, in slices) and a numbers refresh."""
-        limit = max(SLICE, len(self.tl.state) // MAX_SLICES)
+        from procviz.gui.gantt.widget import FOLD_SLICE, MAX_SLICES  # (the tree's own: a baseline's for it)
+
+        limit = max(FOLD_SLICE, len(self.tl.state) // MAX_SLICES)
         self._timed("model", lambda: self._slices(lambda: self.model.sync(limit), lambda: self.model.more))
         self._timed("queue", lambda: self._slices(lambda: self.steps.update(self.tl, limit), lambda: self.steps.more))
         self._timed("numbers", lambda: self.frozen.take(self.tl))

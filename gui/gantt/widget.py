@@ -41,12 +41,14 @@ MIN_PACE_S = 0.1  # ... and a live chart folds and repaints at most 10 times a s
 #                   relative, so a cheaper fold was spent on more folds (30 a second, more than the engine's
 #                   batches bring) and the window's CPU stayed the same; every repaint is CPU the workers
 #                   do not get, and ten pictures a second still show the run as it goes
-FOLD_SLICE = 10_000  # the paced fold takes at most this many changed tasks a pass of the event loop (~3 ms
-#                     here): a run's big changes (100k submissions at once, 15-40k ends between folds) cost
-#                     15-25 ms of one slice, which a machine whose cores the workers fill stretched to
+FOLD_SLICE = 25_000  # the paced fold takes at most this many changed tasks a pass of the event loop (at most
+#                     ~3 ms here): a run's big changes (100k submissions at once, 15-40k ends between folds)
+#                     cost 15-25 ms of one slice, which a machine whose cores the workers fill stretched to
 #                     50-100 ms (the GUI thread waits in the run queue as long as it runs): timers, input
 #                     and the other views now get their turn between slices. The view moves once, at the end,
-#                     in a pass of its own (with the repaint it brings).
+#                     in a pass of its own (with the repaint it brings). (10k a slice, when the queue's fold
+#                     cost twice what it does now: each slice also scans the task columns, 4-5 ms a 100k run
+#                     more in slices of 10k than of 25k.)
 MAX_SLICES = 8  # ... or a larger part of a huge timeline: each pass also scans a byte per task
 LIVE_ROOM = 1.5  # while a run is live, the fitted view shows this much of the run's span: room ahead
 #                  of the live edge, so the time range (and the axis, and both plots' transforms) changes
