@@ -96,3 +96,21 @@ def test_a_sorted_table_still_refreshes_its_rows(qtbot) -> None:
     end_tasks(tl, np.arange(N - 5, N))  # the first rows of the sorted table
     assert repaints_after_refresh(qtbot, panel, counter) >= 1
     assert panel.model.task_at(0) == N - 1
+
+
+def test_a_runs_rows_appear_with_its_first_numbers_a_files_at_once(qtbot) -> None:
+    from synthetic import finished_run
+
+    tl = Timeline()
+    panel = TaskTablePanel(tl, lambda state: QColor("gray"))
+    qtbot.addWidget(panel)
+    panel.model.auto_refresh = False  # refreshed by hand, as LiveNumbers does
+    tl.apply(EngineBatch(run=RunInfo(n_tasks=N, t0_ns=T0, config={}, host="test", cpu_count=2, schedstat=True)))
+    tl.mark_submitted(np.arange(N), T0)
+    assert panel.model.rowCount() == 0  # a run's start: no row until its numbers
+    panel.model.refresh_now()
+    assert panel.model.rowCount() == N and panel.model.task_at(7) == 7
+    done = finished_run(300)
+    tl.load_columns(done.run, done.lanes, {name: getattr(done, name) for name in Timeline.TASK_COLUMNS}, {},
+                    done.intervals.data, done.resources.data, done.spans.data, [], done.status, done.now_ns)
+    assert panel.model.rowCount() == 300  # a file's tasks have started: its rows at once

@@ -286,12 +286,17 @@ class TaskTableModel(QAbstractTableModel):
 
     def _await_rows(self) -> None:
         """Another run or file, whose rows the window chooses with the other panels' numbers
-        (gui/live_numbers.py): until then a filtered or sorted table shows no row."""
+        (gui/live_numbers.py): until then a filtered or sorted table shows no row, and so does
+        a run none of whose tasks has started yet (a run's start: its rows appear once, with its
+        first numbers; a screenful of cells costs 3-6 ms of the GUI thread to paint, and they were
+        painted three times before the first task started: the pending rows, again as the scroll
+        bar came, then the numbers'). A file's rows show at once."""
         filtered = self._states is not None or self._query is not None
         sorted_ = self._sort is not None and self._sort != (0, Qt.SortOrder.AscendingOrder)
+        starting = self.timeline.run is not None and not np.any(self.timeline.start_ns >= 0)
         self.beginResetModel()
         self._n = self.timeline.n_tasks
-        self._rows = np.zeros(0, np.int64) if filtered or sorted_ else None
+        self._rows = np.zeros(0, np.int64) if filtered or sorted_ or starting else None
         self._stamps = None  # (the reset repaints every row)
         self.endResetModel()
         self.rowsShownChanged.emit(self.rowCount(), self._n)
