@@ -72,6 +72,7 @@ from gui_whole import (  # noqa: E402
     whole_config,
     window_child,
 )
+from launcher_name import name_main_as_the_launcher  # noqa: E402
 
 
 @dataclass
@@ -401,6 +402,7 @@ def main() -> None:
     parser.add_argument("--replay-child", nargs=3, metavar=("RECORDING", "CONFIG", "SETTLE_MS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    name_main_as_the_launcher()  # the runs recorded or run here: their workers must not run this script again
     if args.lead_cpu:
         os.environ[LEAD_CPU_ENV] = "1"  # read by the whole-process children (gui_whole.CpuTrail)
     if args.replay_child:
