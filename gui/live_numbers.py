@@ -8,9 +8,10 @@ frozen copy taken on the GUI thread, whose figures a worker thread computes
 table's rows are all taken from that copy. So the GUI thread never runs ``compute_metrics``
 (tens of milliseconds at 100k tasks), and the numbers are at most one refresh behind the chart.
 
-When: on a reset, a run-status change, in the next pass of the event loop; on task
-changes in the next pass too unless the last refresh was less than ten times its own cost (and
-at least 100 ms) ago (then once that time is up); never while a job is out (the change is taken by the next one).
+When: on a reset, a run-status change, in the next pass of the event loop (not while a live run
+has submitted nothing yet: its first numbers come with its submissions); on task changes in the
+next pass too unless the last refresh was less than ten times its own cost (and at least 100 ms)
+ago (then once that time is up); never while a job is out (the change is taken by the next one).
 Outside a live run (a file, a finished run) nothing writes the shown columns any more (a new
 run replaces them), so the worker reads them as they are, without a copy. A separate clock
 ticks the progress line's elapsed time while a run is live.
@@ -20,8 +21,10 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from procviz.engine.events import TaskState
 from procviz.engine.metrics import Metrics
 from procviz.engine.timeline import Timeline, TimelineChange
 from procviz.gui.numbers_worker import FrozenCopy, NumbersJob, NumbersResult, NumbersWorker
@@ -34,6 +37,7 @@ from procviz.gui.timeline_io import kept_aside
 COST_FACTOR = 10
 MIN_INTERVAL_S = 0.25  # a live run's numbers change at most four times a second (read by a person)
 CLOCK_MS = 100
+PENDING = int(TaskState.PENDING)  # (an int: numpy compares an IntEnum through int64)
 
 
 class LiveNumbers(QObject):
@@ -91,14 +95,24 @@ class LiveNumbers(QObject):
             self.progress.await_counts()
             # The frozen copy of a run's columns (~4 ms at 100k tasks) in a pass of its own, not
             # inside the tick that applied the run's start (as below).
-            self._pending.start(0)
-        elif (change.status or change.lanes) and not self._pending.isActive():
+            if not self._nothing_submitted():
+                self._pending.start(0)
+        elif (change.status or change.lanes) and not self._pending.isActive() and not self._nothing_submitted():
             self._pending.start(0)  # at once, but in a pass of its own (see below)
         elif change.tasks and not self._pending.isActive():
             # Never inside the tick that applied the change: in an event-loop pass of its own
             # (0 ms when due), so applying, the chart's fold and this refresh never add up to
             # one long freeze of the GUI thread.
             self._pending.start(self._wait_ms())
+
+    def _nothing_submitted(self) -> bool:
+        """Whether a live run has not submitted a task yet: its numbers would say only that every
+        task is pending, so its first numbers wait for its submissions (the next change of tasks,
+        tens of milliseconds later) rather than be taken, computed and shown twice before its
+        first task starts (a copy of its columns, the figures on the worker thread, the panels'
+        and the table's repaints: CPU the booting workers do not get)."""
+        tl = self.timeline
+        return self.progress.live and tl.run is not None and not np.any(tl.state != PENDING)
 
     def _wait_ms(self) -> int:
         if not self.progress.live:
