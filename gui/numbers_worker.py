@@ -43,7 +43,7 @@ def written_since(stamps: np.ndarray, tl: Timeline) -> list[tuple[int, int]]:
 
 
 class FrozenCopy:
-    """A Timeline as it was at :meth:`take`, in one buffer that later takes refresh row by row."""
+    """A Timeline as it was at :meth:`take`, in one buffer that later takes refresh block by block."""
 
     def __init__(self) -> None:
         self._copy: Timeline | None = None

@@ -69,7 +69,7 @@ class QueueSteps:
         # Rows, over-allocated; the first _n are filled (see the properties below).
         self._kb = np.zeros(0, np.int64)  # 2 * time + (0 arrival | 1 leave): distinct, sorts arrivals first
         self._sb = np.zeros(0, np.int64)  # +joins or -leaves at that key
-        self._cb = np.zeros(0, np.int64)  # queue length after each event
+        self._cb = np.zeros(0, np.int64)  # queue length after each row
         self._xb = np.zeros(0, np.float64)
         self._yb = np.zeros(0, np.float64)
         self._n = 0
