@@ -2,8 +2,8 @@
 
 :func:`~procviz.engine.metrics.compute_metrics` costs tens of milliseconds at 100k tasks and more
 at a million; on the GUI thread it froze the window that long at every refresh of a live run.
-Here the GUI thread only takes a frozen copy of the Timeline (:class:`FrozenCopy`: the task rows
-that changed since the last copy are copied into a private buffer, the append-only tables are
+Here the GUI thread only takes a frozen copy of the Timeline (:class:`FrozenCopy`: the blocks of task
+rows written since the last copy are copied into a private buffer, the append-only tables are
 shared up to their current length) and hands it to a worker thread (:class:`NumbersWorker`),
 whose signal brings the figures back to the GUI thread. The copy is then the one moment that
 every number on screen shows (see :mod:`procviz.gui.live_numbers`).
