@@ -116,8 +116,16 @@ class _LaneProbe:
                 self.proc = _ProcessUsage(pid)
                 self.proc.percent()  # prime: the first call always answers 0.0
             except GONE:
+                if self.proc is not None:
+                    self.proc.close()
                 self.proc = None
-        cpu, ready, _ = self.read() if not gone else (-1, -1, "X")
+        try:
+            cpu, ready, _ = self.read() if not gone else (-1, -1, "X")
+        except GONE:
+            # Reaped between the opens and this read (a worker quick to exit): the caller drops
+            # this probe, so its descriptors are closed here or never (a leak per such worker).
+            self.close()
+            raise
         if baseline is not None and baseline[0] >= 0:
             self.windows = LaneWindows(t_ns, baseline[0], max(baseline[1], 0), hold_ns=hold_ns)
         else:

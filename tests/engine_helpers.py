@@ -97,6 +97,17 @@ def leftover_children(timeout_s: float = 5.0) -> list[psutil.Process]:
     return left
 
 
+def open_descriptors() -> dict[str, str]:
+    """This process's open descriptors: number -> what each names."""
+    found = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            found[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            pass  # closed meanwhile (the listing's own descriptor)
+    return found
+
+
 def max_overlap(starts: np.ndarray, ends: np.ndarray) -> int:
     """The most task intervals open at one instant."""
     events = sorted([(int(s), 1) for s in starts] + [(int(e), -1) for e in ends], key=lambda p: (p[0], p[1]))

@@ -17,7 +17,7 @@ import time
 from collections import Counter
 
 import pytest
-from engine_helpers import RUN_BOUND_S, STOP_BOUND_S, run_config, worker_pids
+from engine_helpers import RUN_BOUND_S, STOP_BOUND_S, open_descriptors, run_config, worker_pids
 from fault_helpers import MODULE, fault_setup, function_of, survivors, tagged
 
 from procviz.engine import preflight, startup_watch
@@ -124,24 +124,13 @@ def test_a_worker_that_dies_at_once_keeps_its_culprits_name(faults: str, fn: str
     assert survivors(faults) == []
 
 
-def _descriptors() -> dict[str, str]:
-    """This process's open descriptors: number -> what each names."""
-    found = {}
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            found[fd] = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            pass  # closed meanwhile (the listing's own descriptor)
-    return found
-
-
 def _assert_back_to(baseline: dict[str, str], settle_s: float = 5.0) -> None:
     """The descriptor count returns to ``baseline`` (a leak never does). A run's last threads may
     still be closing theirs for a moment after it ended (seen once in a full suite at load ~5:
     56 vs 55): the count is read again until it is back, for at most ``settle_s``."""
     deadline = time.monotonic() + settle_s
     while True:
-        now = _descriptors()
+        now = open_descriptors()
         if len(now) <= len(baseline) or time.monotonic() > deadline:
             break
         time.sleep(0.1)
@@ -162,7 +151,7 @@ def test_thread_pool_descriptors_return_to_baseline(faults: str) -> None:
             engine.events.get_nowait()
 
     one()  # the first run opens what every run shares (sockets of the sampler, caches)
-    baseline = _descriptors()
+    baseline = open_descriptors()
     for _ in range(10):
         one()
     _assert_back_to(baseline)
@@ -182,7 +171,7 @@ def test_runs_rotating_the_backends_leave_the_descriptor_count_unchanged(faults:
 
     for backend in backends:  # warm-up: what every later run shares (resource tracker, caches)
         one(backend)
-    baseline = _descriptors()
+    baseline = open_descriptors()
     for backend in backends * 2:
         one(backend)
     _assert_back_to(baseline)

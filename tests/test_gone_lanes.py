@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 import pytest
-from engine_helpers import run_config
+from engine_helpers import open_descriptors, run_config
 
 from procviz.engine.events import LaneKind
 from procviz.engine.sampler import StateSampler
@@ -64,3 +64,34 @@ def test_a_goodbyes_counters_end_a_gone_lanes_windows() -> None:
     assert intervals["start_ns"].min() == ready_ns and intervals["end_ns"].max() == end_ns
     assert int(intervals["cpu_ns"].sum()) == cpu1 - cpu0  # exactly what the kernel counted
     assert set(intervals["lane"].tolist()) == {3}
+
+
+@pytest.mark.parametrize("reaped_in", ["prime", "first_read"])
+def test_a_worker_reaped_while_its_lane_is_added_leaves_no_descriptor_open(monkeypatch, reaped_in: str) -> None:
+    """A worker can be reaped by its owner between the sampler's opens of its files and its first
+    read of them (a full suite once kept 3 more descriptors after a fast run). The child is reaped
+    exactly there: in the process file's priming read, or in the thread files' first read."""
+    from procviz.engine import sampler as sampler_module
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    owner, name = ((sampler_module._ProcessUsage, "percent") if reaped_in == "prime"  # noqa: SLF001
+                   else (ThreadFiles, "read"))
+    original = getattr(owner, name)
+
+    def reaped_first(self, *args, **kwargs):
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, reaped_first)
+    sampler = StateSampler(period_s=0.02, watch_exits=False, machine=False)
+    before = sorted(open_descriptors().values())
+    try:
+        sampler.add(0, child.pid, child.pid, time.monotonic_ns())
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode is not None and sampler.lanes == []  # it was gone by the first read
+    assert sorted(open_descriptors().values()) == before
+
