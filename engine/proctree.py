@@ -201,7 +201,9 @@ class RunTree:
                 continue
             try:
                 os.kill(m.pid, signal.SIGKILL)
-                killed.append(m)
+                # named as it is now: a scan may have caught it between its fork and its exec,
+                # when it still bore its parent's name ("python" for a task's `sleep`)
+                killed.append(Member(m.pid, m.start, st[3]))
             except OSError:
                 pass
         self._reap(workers)

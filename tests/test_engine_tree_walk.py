@@ -50,3 +50,51 @@ def test_the_walk_finds_what_the_pass_over_proc_finds() -> None:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass  # init reaped it
+
+
+# A "worker" whose child waits on their shared stdin between its fork and its exec of `sleep`.
+_FORKER = ("import os, sys, time\n"
+           "pid = os.fork()\n"
+           "if pid == 0:\n"
+           "    os.read(0, 1)\n"
+           "    os.execvp('sleep', ['sleep', '30'])\n"
+           "print(pid, flush=True)\n"
+           "time.sleep(30)\n")
+
+
+def test_the_sweep_names_a_process_by_its_name_then_not_when_first_seen() -> None:
+    """A scan that meets a task's child between its fork and its exec notes its parent's name; the
+    sweep names what it kills as it is then (a full suite once read "pid N (python)" for the
+    `sleep` a task had started). The child is held in that gap until the scan has seen it."""
+    worker = subprocess.Popen([sys.executable, "-c", _FORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    grandchild = 0
+    try:
+        grandchild = int(worker.stdout.readline())  # type: ignore[union-attr]
+        tree = RunTree("test-names")
+        first = {m.pid: m.name for m in tree.remember([worker.pid])}
+        assert first[grandchild] != "sleep"  # seen before its exec
+        worker.stdin.write(b"g")  # type: ignore[union-attr]
+        worker.stdin.flush()  # type: ignore[union-attr]
+        deadline = time.monotonic() + 30
+        while _comm(grandchild) != "sleep" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _comm(grandchild) == "sleep"
+        killed = {m.pid: m.name for m in tree.sweep([worker.pid])}
+        assert killed[grandchild] == "sleep"
+    finally:
+        worker.kill()
+        worker.wait()
+        if grandchild:
+            try:
+                os.kill(grandchild, signal.SIGKILL)
+                os.waitpid(grandchild, 0)  # adopted by this process (a subreaper) once its worker died
+            except (ProcessLookupError, ChildProcessError):
+                pass  # reaped already (the sweep, or init)
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
