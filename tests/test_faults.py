@@ -12,7 +12,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 
@@ -177,15 +176,16 @@ def test_runs_rotating_the_backends_leave_the_descriptor_count_unchanged(faults:
     _assert_back_to(baseline)
 
 
-def test_stop_ends_a_run_whose_thread_tasks_hang_and_names_them(faults: str) -> None:
+def test_stop_ends_a_run_whose_thread_tasks_hang_and_names_them(faults: str, tmp_path) -> None:
     engine = Engine()
+    # Stop once both threads are inside their tasks (each task marks its start), not after a fixed
+    # nap: a task not begun by Stop is cancelled, not hung, and two hung threads are asserted.
+    marks = [tmp_path / f"began{i}" for i in range(3)]
     engine.start(parse_config({"backend": "thread_pool_executor", "workers": 2,
-                               "workload": function_of("hang", [[1], [2], [3]])}))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and len([t for t in threading.enumerate()
-                                              if t.name.startswith("ThreadPoolExecutor")]) < 2:
-        time.sleep(0.05)
-    time.sleep(0.5)
+                               "workload": function_of("hang_marked", [[str(m)] for m in marks])}))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sum(m.exists() for m in marks) < 2:
+        time.sleep(0.01)
     engine.stop(STOP_BOUND_S)
     result = engine.join(0)
     assert result is not None, "Stop did not end the run"
@@ -243,7 +243,9 @@ def _workers_with_tag(tag: str) -> list[int]:
 
 
 # (the helper's command line is assembled at run time: this one must not look like a helper's before the exec)
-_BECOMES_HELPER = ("import os, sys, time; time.sleep(1.0); os.execv(sys.executable, [sys.executable, '-c', "
+# It execs once a byte comes on its stdin: the test's first scan sees it before (a fixed 1 s sleep
+# could end before that scan on a loaded machine, and the scan would then rightly skip a helper).
+_BECOMES_HELPER = ("import os, sys; os.read(0, 1); os.execv(sys.executable, [sys.executable, '-c', "
                    "'from multiprocessing.resource' + '_tracker import main as _; import time; time.sleep(30)'])")
 
 
@@ -256,11 +258,13 @@ def test_the_tree_takes_new_children_but_not_shared_helpers() -> None:
     tree = RunTree("test-tag")
     helper = subprocess.Popen([sys.executable, "-c", "from multiprocessing.resource_tracker import main as _; "
                                "import time; time.sleep(30)"])
-    late = subprocess.Popen([sys.executable, "-c", _BECOMES_HELPER])  # a helper only after its exec
+    late = subprocess.Popen([sys.executable, "-c", _BECOMES_HELPER], stdin=subprocess.PIPE)  # a helper after its exec
     plain = subprocess.Popen(["sleep", "30"])
     try:
         found = {m.pid for m in tree.remember([])}
         assert plain.pid in found and helper.pid not in found and late.pid in found
+        late.stdin.write(b"x")  # type: ignore[union-attr]
+        late.stdin.flush()  # type: ignore[union-attr]
         deadline = time.monotonic() + 30
         while not _cmdline_has(late.pid, b"resource_tracker") and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -270,6 +274,7 @@ def test_the_tree_takes_new_children_but_not_shared_helpers() -> None:
         for proc in (helper, late, plain):
             proc.kill()
             proc.wait()
+        late.stdin.close()  # type: ignore[union-attr]
 
 
 def _cmdline_has(pid: int, text: bytes) -> bool:
