@@ -106,6 +106,7 @@ def test_a_worker_asked_for_after_cancel_ends_the_maintenance_thread_quietly(mon
     import queue
     import signal
     import threading
+    import time
 
     from procviz.engine.backends.pool_creation import ObservedPool, _ExitReporter
     from procviz.engine.worker.process import forget_observer, register_observer
@@ -115,9 +116,20 @@ def test_a_worker_asked_for_after_cancel_ends_the_maintenance_thread_quietly(mon
     cancelled = threading.Event()
     key = register_observer(_ExitReporter(queue.SimpleQueue()))
     pool = ObservedPool(1, exit_sink_key=key, start_method="fork", cancelled=cancelled, created={})
+    # An idle worker waits for tasks holding the task queue's reader lock. It is killed once it holds
+    # it, so the lock is certainly left held, and released on its behalf before terminate() (killed
+    # still booting, it held none: releasing it then, as the test did when terminate() was not done
+    # 0.5 s in, released a free lock).
+    rlock = pool._inqueue._rlock._semlock  # type: ignore[attr-defined]
+    held = False
     try:
         pid = pool.worker_processes()[0].pid
         assert isinstance(pid, int) and pid > 0, pid  # (never kill(0): that is the whole process group)
+        deadline = time.monotonic() + 60
+        while rlock._get_value() != 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        held = rlock._get_value() == 0
+        assert held, "the worker never waited for a task"
         cancelled.set()
         os.kill(pid, signal.SIGKILL)
         pool._worker_handler.join(60)  # type: ignore[attr-defined]
@@ -125,13 +137,15 @@ def test_a_worker_asked_for_after_cancel_ends_the_maintenance_thread_quietly(mon
     finally:
         # terminate() first takes the task queue's reader lock, which the killed idle worker held:
         # released on its behalf, as PoolBackend.shutdown does.
+        if held:
+            rlock.release()
         ender = threading.Thread(target=pool.terminate, daemon=True)
         ender.start()
-        ender.join(0.5)
-        if ender.is_alive():
-            pool._inqueue._rlock.release()  # type: ignore[attr-defined]
-        ender.join(5)
+        ender.join(30)
         forget_observer(key)
+    # The maintenance thread's end left the Pool's task thread waiting for ever, and terminate()
+    # with it (it joins that thread): the engine's Stop waited 2.5 s, then left the threads behind.
+    assert not ender.is_alive(), "terminate() did not return"
     assert seen, "the thread ended by an exception"
     for args in seen:
         threading.__excepthook__(args)  # Python's own hook: what a user's terminal would show

@@ -83,6 +83,9 @@ class ObservedPool(multiprocessing.pool.Pool):
             # thread hook passes over without a traceback (exactly SystemExit, not a subclass).
             # The constructor's thread gets the exception it ends the started workers on.
             if threading.current_thread() is getattr(self, "_worker_handler", None):
+                # What the thread puts as it leaves its loop, skipped by this exit: without it the
+                # Pool's task thread waits forever, and so does terminate(), which joins it.
+                self._taskqueue.put(None)  # type: ignore[attr-defined]  # Pool's own attribute
                 raise SystemExit
             raise CreationCancelled("pool creation cancelled by Stop")
         proc = self._procviz_cls(*args, **kwds)
