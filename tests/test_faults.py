@@ -22,6 +22,7 @@ from fault_helpers import MODULE, fault_setup, function_of, survivors, tagged
 from procviz.engine import preflight, startup_watch
 from procviz.engine.config import parse_config
 from procviz.engine.events import RunOutcome, TaskState
+from procviz.engine.guardian_proc import carries
 from procviz.engine.proctree import PR_SET_CHILD_SUBREAPER, RunTree
 from procviz.engine.runner import Engine
 from procviz.engine.worker.lifeline import ENV_TAG
@@ -415,6 +416,12 @@ def test_a_grandchild_killed_with_its_worker_is_reaped_not_left_a_zombie() -> No
     assert worker.stdout is not None
     grandchild = int(worker.stdout.readline())
     try:
+        # Its Popen returns as the exec begins, before the kernel shows the new environment (empty
+        # until then): the sweep finds it by its tag only once that is there (under load it once
+        # looked before, and found nothing).
+        deadline = time.monotonic() + 30
+        while not carries(grandchild, [f"{ENV_TAG}=test-tag-zombie\0".encode()]) and time.monotonic() < deadline:
+            time.sleep(0.01)
         tree = RunTree("test-tag-zombie")
         assert grandchild in {m.pid for m in tree.sweep([])}  # tagged: killed, a zombie of its parent
         worker.kill()  # the parent goes: the zombie is this process's now
