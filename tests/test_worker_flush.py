@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from engine_helpers import open_descriptors
 
 from procviz.engine.events import WIRE_EVENT_DTYPE
 from procviz.engine.worker import instrument, recorder
@@ -93,3 +94,16 @@ def test_a_long_first_task_is_announced_as_it_begins(tmp_path: Path) -> None:
 
 def test_outside_a_pool_worker_the_task_queue_is_never_said_empty() -> None:
     assert multiprocessing.parent_process() is None and not instrument._no_task_waits()
+
+
+def test_a_closed_recorder_has_closed_its_socket(tmp_path: Path) -> None:
+    """Its socket is closed by close() itself, not when the recorder is collected: the flusher
+    thread keeps the recorder alive until it has seen the close, and a thread-pool run's recorder
+    still held at the engine's collection after the run kept its socket until the next one (a full
+    suite's descriptor count once read a socket more). ``rec`` stays referenced here throughout."""
+    rec = recorder.Recorder(str(tmp_path / "events.sock"))
+    sock = rec._sender._sock  # noqa: SLF001
+    name = open_descriptors()[str(sock.fileno())]
+    assert name.startswith("socket:")
+    rec.close()
+    assert name not in open_descriptors().values()

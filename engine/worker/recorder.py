@@ -369,6 +369,11 @@ class Recorder:
         self.flush(goodbye=True)
         self._closed = True
         self._pending.set()
+        # The socket is closed now, not when the recorder is collected: the flusher thread holds it
+        # until it has seen the close, and a recorder still held when the engine's collection
+        # after a run came kept its socket open until the next one (test_faults' descriptor count).
+        with self._send_lock:  # not in the middle of a send of the flusher's (it then fails quietly)
+            self._sender.close()
 
 
 def _final_counters() -> tuple[int, int, int] | None:
