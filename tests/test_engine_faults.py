@@ -88,16 +88,17 @@ def test_stop_during_long_tasks_returns_quickly_and_leaves_no_process(start_meth
     engine = Engine()
     engine.start(parse_config({"workers": 2, "start_method": start_method,
                                "workload": {"kind": "sleep", "count": 6, "duration_ms": 30_000}}))
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     pids: set[int] = set()
-    while time.monotonic() < deadline and len(pids) < 2:  # wait until both workers run a task
+    started = 0
+    # Stop once the engine has heard both workers' task STARTs (not 0.3 s after their hellos: a
+    # loaded machine could take longer to begin the tasks, and "two running ones" is asserted).
+    while time.monotonic() < deadline and (len(pids) < 2 or started < 2):
         while not engine.events.empty():
             batch = engine.events.get()
             pids.update(lane.pid for lane in batch.lanes)
-            if len(batch.started):
-                pass
+            started += len(batch.started)
         time.sleep(0.05)
-    time.sleep(0.3)
     engine.stop(STOP_BOUND_S)
     result = engine.join(0)
     assert result is not None and result.outcome == "stopped"
