@@ -22,6 +22,7 @@ from procviz.engine.head_start import HeadStart
 from procviz.engine.runner import Engine
 from procviz.engine.sampler import StateSampler
 from procviz.engine.thread_files import ThreadFiles
+from procviz.engine.worker.task_slot import finished_task_of, task_of
 
 
 def _busy_child() -> subprocess.Popen[bytes]:
@@ -33,7 +34,11 @@ def test_the_early_sampler_reads_a_process_until_stopped() -> None:
     try:
         sampler = EarlySampler(lambda: [child.pid], 0.02)
         sampler.start()
-        time.sleep(0.3)
+        # Stopped once it has read the child 3 times and seen its CPU time grow, not after a fixed
+        # 0.3 s (a loaded machine can give its thread fewer turns, or the child no CPU, meanwhile).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _grown(sampler._readings.get(child.pid, ())):  # noqa: SLF001
+            time.sleep(0.02)
         readings = sampler.stop()
         assert sampler.stop() == {}  # once
         rows = readings[child.pid]
@@ -45,6 +50,13 @@ def test_the_early_sampler_reads_a_process_until_stopped() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def _grown(rows) -> bool:
+    """Whether ``rows`` (an early sampler's reads of one process) are 3 or more, and its on-CPU
+    time grew between the first and the last."""
+    rows = list(rows)
+    return len(rows) >= 3 and rows[-1][1] > rows[0][1]
 
 
 def test_early_reads_before_a_lanes_ready_time_or_below_its_counters_are_skipped() -> None:
@@ -81,6 +93,14 @@ def test_a_late_engine_still_draws_the_strip_from_each_workers_ready_time() -> N
     config = parse_config({"workers": 2, "workload": {"kind": "cpu", "count": 400, "duration_ms": 2}})
     head = HeadStart(config)
     assert head.creation.wait(30) and head.creation.early is not None and head.sampler is not None
+    # The 0.7 s count from both workers' first task (each is ready by then): the creation's end
+    # is their exec, and on a loaded machine their boot could take most of 0.7 s, leaving their
+    # strips less than one interval before the engine began.
+    address, pids = head.places.receiver.address, [p.pid for p in head.creation.created.values()]
+    deadline = time.monotonic() + 60
+    while not all(task_of(address, pid) is not None or finished_task_of(address, pid) is not None for pid in pids):
+        assert time.monotonic() < deadline, "the workers did not begin their tasks"
+        time.sleep(0.01)
     time.sleep(0.7)
     engine_ns = time.monotonic_ns()
     engine = Engine()
@@ -110,7 +130,9 @@ def test_a_worker_gone_before_its_lane_is_added_keeps_the_strip_its_early_reads_
     files.close()
     sampler_early = EarlySampler(lambda: [child.pid], 0.02)
     sampler_early.start()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 60  # 3 reads at least, however long a loaded machine takes to make them
+    while len(sampler_early._readings.get(child.pid, ())) < 3 and time.monotonic() < deadline:  # noqa: SLF001
+        time.sleep(0.02)
     child.kill()
     child.wait()  # reaped: nothing of it can be read any more
     readings = sampler_early.stop()[child.pid]
