@@ -12,7 +12,14 @@ import time
 
 import numpy as np
 import pytest
-from engine_helpers import RUN_BOUND_S, STOP_BOUND_S, function_workload, leftover_children, run_config
+from engine_helpers import (
+    RUN_BOUND_S,
+    STOP_BOUND_S,
+    function_workload,
+    leftover_children,
+    rendezvous_workload,
+    run_config,
+)
 
 import procviz.engine.runner as engine_runner
 from procviz.engine.config import parse_config
@@ -118,11 +125,16 @@ def test_timeout_on_serial_lets_the_replacement_run_the_rest() -> None:
 
 
 @pytest.mark.parametrize("backend", (*PROCESS_BACKENDS, "thread_pool_executor"))
-def test_stop_during_long_tasks_cancels_and_leaves_no_process(backend: str) -> None:
-    ms = 1500 if backend == "thread_pool_executor" else 30_000  # a running thread finishes its task
+def test_stop_during_long_tasks_cancels_and_leaves_no_process(backend: str, tmp_path, monkeypatch) -> None:
+    workload = {"kind": "sleep", "count": 4, "duration_ms": 30_000}
+    if backend == "thread_pool_executor":
+        # A running thread finishes its task whatever Stop says: its tasks are held until after
+        # Stop (groups of 3 that 2 threads never gather, released by the give-up mark below), not
+        # given 1.5 s, which a loaded machine could let pass before the engine took the Stop.
+        monkeypatch.syspath_prepend(str(tmp_path))  # the module is imported in this process
+        workload = rendezvous_workload(tmp_path, monkeypatch, parties=3, n=4)
     engine = Engine()
-    engine.start(parse_config({"backend": backend, "workers": 2,
-                               "workload": {"kind": "sleep", "count": 4, "duration_ms": ms}}))
+    engine.start(parse_config({"backend": backend, "workers": 2, "workload": workload}))
     started = 0
     deadline = time.monotonic() + 20
     while started < (1 if backend == "serial" else 2) and time.monotonic() < deadline:
@@ -131,6 +143,7 @@ def test_stop_during_long_tasks_cancels_and_leaves_no_process(backend: str) -> N
         except queue.Empty:
             pass
     engine.stop(STOP_BOUND_S)
+    (tmp_path / "gave-up").touch()  # the held thread tasks return (see rendezvous_workload)
     result = engine.join(0)
     assert result is not None and result.outcome == "stopped"
     assert np.all(result.timeline.state == TaskState.CANCELLED)
