@@ -8,7 +8,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
-from gui_helpers import shown_chart  # noqa: E402
+from gui_helpers import EVENT_BOUND_MS, shown_chart  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from synthetic import synth_batches  # noqa: E402
 
@@ -52,7 +52,8 @@ def test_a_live_run_is_fitted_with_room_ahead_and_closed_on_at_its_end(qtbot) ->
     moves = sum(a != b for a, b in zip(ranges, ranges[1:], strict=False))
     assert moves <= len(ranges) // 3, moves  # the range moves now and then, not at every fold
     w.set_live(False)  # the run ended: the view closes on it (in the next fold)
-    qtbot.waitUntil(lambda: w.view_box.viewRange()[0][1] == pytest.approx(hi + 0.01 * (hi - lo)), timeout=2000)
+    qtbot.waitUntil(lambda: w.view_box.viewRange()[0][1] == pytest.approx(hi + 0.01 * (hi - lo)),
+                    timeout=EVENT_BOUND_MS)
     assert w.view_box.viewRange()[0][0] <= lo
 
 
@@ -100,4 +101,4 @@ def test_a_new_run_with_no_search_matches_costs_no_repaint_to_clear_them(qtbot) 
         QApplication.processEvents()
     assert paints.count == 0
     w.set_matches(np.array([3]))  # a real change is painted
-    qtbot.waitUntil(lambda: paints.count > 0, timeout=2000)
+    qtbot.waitUntil(lambda: paints.count > 0, timeout=EVENT_BOUND_MS)
