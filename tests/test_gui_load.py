@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,27 +27,38 @@ def big_file(tmp_path_factory) -> Path:
     return path
 
 
-def count_ticks() -> tuple[QTimer, list[int]]:
+def count_ticks(enough: int) -> tuple[QTimer, list[int], threading.Event]:
+    """A 10 ms timer counting its ticks, and an event set once there are ``enough``."""
     ticks = [0]
+    turned = threading.Event()
     timer = QTimer()
     timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.__setitem__(0, ticks[0] + 1))
+
+    def tick() -> None:
+        ticks[0] += 1
+        if ticks[0] >= enough:
+            turned.set()
+
+    timer.timeout.connect(tick)
     timer.start()
-    return timer, ticks
+    return timer, ticks, turned
 
 
 def test_the_chart_is_built_off_the_gui_thread_while_the_event_loop_turns(window, big_file, monkeypatch) -> None:
     rebuilt_on: list[threading.Thread] = []
     original = GanttModel._rebuild
+    timer, ticks, turned = count_ticks(6)
 
     def recording(self: GanttModel) -> None:
         rebuilt_on.append(threading.current_thread())
         if threading.current_thread() is not threading.main_thread():
-            time.sleep(0.3)  # an indexing as slow as a big file's on a loaded machine: the loop must turn meanwhile
+            # An indexing as slow as a big file's on a loaded machine: off the GUI thread it is
+            # held until the loop has turned 6 times (not for 0.3 s, which a loaded machine could
+            # fill with fewer turns); on the GUI thread it is not held, and the loop cannot turn.
+            turned.wait(60)
         original(self)
 
     monkeypatch.setattr(GanttModel, "_rebuild", recording)
-    timer, ticks = count_ticks()
     assert window.open_file(big_file), window.errors
     timer.stop()
     assert window.timeline.n_tasks == N_TASKS
