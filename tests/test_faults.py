@@ -262,6 +262,11 @@ def test_the_tree_takes_new_children_but_not_shared_helpers() -> None:
     late = subprocess.Popen([sys.executable, "-c", _BECOMES_HELPER], stdin=subprocess.PIPE)  # a helper after its exec
     plain = subprocess.Popen(["sleep", "30"])
     try:
+        # The helper is known by its command line, which the kernel shows a moment after the exec
+        # that ends its Popen (empty before): the scan looks once it is there.
+        deadline = time.monotonic() + 30
+        while not _cmdline_has(helper.pid, b"resource_tracker") and time.monotonic() < deadline:
+            time.sleep(0.01)
         found = {m.pid for m in tree.remember([])}
         assert plain.pid in found and helper.pid not in found and late.pid in found
         late.stdin.write(b"x")  # type: ignore[union-attr]
