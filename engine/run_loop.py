@@ -166,7 +166,7 @@ class LiveRun:
         """(outcome, message) when the run is over, else None."""
         tracker = self.tracker
         if self.stop.is_set():
-            self._note_hung_threads()
+            now = self._note_hung_threads(now)
             tracker.end_tasks(tracker.unfinished(), TaskState.CANCELLED, now, "Cancelled", "cancelled by Stop")
             return RunOutcome.STOPPED, "stopped by the user"
         # A worker that cannot start fails the run even when a broken pool already ended every task.
@@ -230,14 +230,26 @@ class LiveRun:
 
     # ---- threads that cannot be stopped ---------------------------------------------------------
 
-    def _note_hung_threads(self) -> None:
-        """At Stop: the thread lanes still running a task (they may never return)."""
+    def _note_hung_threads(self, now: int) -> int:
+        """At Stop: the thread lanes still running a task (they may never return). Returns when
+        the unfinished tasks are ended: later than ``now`` if the last STARTs were taken in here."""
         if self.backend.worker_kind != LaneKind.THREAD:
-            return
+            return now
+        from procviz.engine.worker.instrument import recorder
+
+        # A task begun moments ago may have its START still in this process's recorder (a long
+        # task's is sent FLUSH_S / 2 after it began): sent and taken in now, or its thread is
+        # neither named nor abandoned, and a hung one then blocks this process's exit.
+        rec = recorder()
+        if rec is not None and rec.pid == os.getpid():
+            rec.flush()
+            now = time.monotonic_ns()
+            self._drain(now)
         tl = self.tracker.timeline
         for lane, task in self.tracker.running.items():
             info = tl.lanes[lane]
             self.hung.append((info.tid, f"thread {info.name or info.tid} (tid {info.tid}) in task {task}"))
+        return now
 
     def _still_hung(self) -> tuple[str, ...]:
         """The hung threads still running; abandoned, so that this process can still exit."""
