@@ -8,6 +8,7 @@ read covered that whole stretch with one window: one proportioned bar in the str
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from procviz.engine.head_start import HeadStart
 from procviz.engine.runner import Engine
 from procviz.engine.sampler import StateSampler
 from procviz.engine.thread_files import ThreadFiles
-from procviz.engine.worker.task_slot import finished_task_of, task_of
+from procviz.engine.worker.task_slot import slot_path
 
 
 def _busy_child() -> subprocess.Popen[bytes]:
@@ -93,13 +94,14 @@ def test_a_late_engine_still_draws_the_strip_from_each_workers_ready_time() -> N
     config = parse_config({"workers": 2, "workload": {"kind": "cpu", "count": 400, "duration_ms": 2}})
     head = HeadStart(config)
     assert head.creation.wait(30) and head.creation.early is not None and head.sampler is not None
-    # The 0.7 s count from both workers' first task (each is ready by then): the creation's end
-    # is their exec, and on a loaded machine their boot could take most of 0.7 s, leaving their
-    # strips less than one interval before the engine began.
+    # The 0.7 s count from both workers' set-up (each makes its task slot as it becomes ready,
+    # whether or not a task is left for it): the creation's end is their exec, and on a loaded
+    # machine their boot could take most of 0.7 s, leaving their strips less than one interval
+    # before the engine began.
     address, pids = head.places.receiver.address, [p.pid for p in head.creation.created.values()]
     deadline = time.monotonic() + 60
-    while not all(task_of(address, pid) is not None or finished_task_of(address, pid) is not None for pid in pids):
-        assert time.monotonic() < deadline, "the workers did not begin their tasks"
+    while not all(os.path.exists(slot_path(address, pid)) for pid in pids):
+        assert time.monotonic() < deadline, "the workers were not set up"
         time.sleep(0.01)
     time.sleep(0.7)
     engine_ns = time.monotonic_ns()
