@@ -117,3 +117,20 @@ def shown_chart(qtbot, timeline, width: int = 1000, height: int = 600):
     w.show()
     qtbot.waitExposed(w)
     return w
+
+
+def paint_counter():
+    """An event filter that counts the paint events of the objects it is installed on (``.paints``)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class PaintCounter(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.paints = 0
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.Paint:
+                self.paints += 1
+            return False
+
+    return PaintCounter()

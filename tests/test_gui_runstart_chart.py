@@ -7,26 +7,12 @@ gather per task."""
 from __future__ import annotations
 
 import numpy as np
-from gui_helpers import shown_chart
-from PySide6.QtCore import QEvent, QObject
+from gui_helpers import paint_counter, shown_chart
 from synthetic import synth_batches
 
 from procviz.engine.events import EngineBatch
 from procviz.engine.timeline import Timeline
 from procviz.gui.gantt.model import chunk_groups
-
-
-class PaintCounter(QObject):
-    """Counts the paint events of the object it filters."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.paints = 0
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if event.type() == QEvent.Type.Paint:
-            self.paints += 1
-        return False
 
 
 def test_the_fold_that_widens_the_lane_axis_is_painted_once(qtbot) -> None:
@@ -37,7 +23,7 @@ def test_the_fold_that_widens_the_lane_axis_is_painted_once(qtbot) -> None:
     w.flush()
     qtbot.wait(50)
     narrow = w.lane_axis.width()
-    counter = PaintCounter()
+    counter = paint_counter()
     w.plot.viewport().installEventFilter(counter)
     for batch in batches:
         tl.apply(EngineBatch(lanes=batch.lanes, submitted=batch.submitted, started=batch.started,

@@ -5,7 +5,8 @@ repaint. What the table shows is still the Timeline as it is (cells are read whe
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt
+from gui_helpers import paint_counter
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor
 
 from procviz.engine.events import EngineBatch, LaneInfo, LaneKind, RunInfo, TaskState
@@ -16,20 +17,7 @@ T0 = 1_000_000_000_000
 N = 3 * TASK_BLOCK
 
 
-class PaintCounter(QObject):
-    """Counts the paint events of the object it filters."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.paints = 0
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if event.type() == QEvent.Type.Paint:
-            self.paints += 1
-        return False
-
-
-def live_table(qtbot) -> tuple[Timeline, TaskTablePanel, PaintCounter]:
+def live_table(qtbot) -> tuple[Timeline, TaskTablePanel, QObject]:
     tl = Timeline()
     tl.apply(EngineBatch(run=RunInfo(n_tasks=N, t0_ns=T0, config={}, host="test", cpu_count=2, schedstat=True)))
     tl.mark_submitted(np.arange(N), T0)
@@ -39,7 +27,7 @@ def live_table(qtbot) -> tuple[Timeline, TaskTablePanel, PaintCounter]:
     panel.resize(900, 300)
     panel.show()
     qtbot.waitExposed(panel)
-    counter = PaintCounter()
+    counter = paint_counter()
     panel.view.viewport().installEventFilter(counter)
     panel.model.refresh_now()
     qtbot.wait(20)
@@ -52,7 +40,7 @@ def end_tasks(tl: Timeline, ids: np.ndarray) -> None:
                   np.zeros(n, np.int64), np.zeros(n, np.int32), T0 + 1_000 + ids)
 
 
-def repaints_after_refresh(qtbot, panel: TaskTablePanel, counter: PaintCounter) -> int:
+def repaints_after_refresh(qtbot, panel: TaskTablePanel, counter: QObject) -> int:
     counter.paints = 0
     panel.model.refresh_now()
     qtbot.wait(20)
