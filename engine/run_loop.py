@@ -44,6 +44,7 @@ LOOP_S = SAMPLE_PERIOD_S  # a pass at least this often: the sampler's period
 SHUTDOWN_POLL_S = 0.002  # how soon the end of the backend's shutdown (or the submitter) is noticed
 SHUTDOWN_S = 10.0
 STOP_SHUTDOWN_S = 3.0
+STOP_FLUSH_S = 2.0  # at Stop, how long the last STARTs of a thread pool may take to be sent (never more)
 SUMS_S = 0.25  # how often a big run's ended blocks are summed ahead (LiveRun._sum_ahead)
 # While tasks are handed out, worker rows are folded into the tracker every FOLD_S, not every pass:
 # a fold costs ~0.1-0.25 ms of CPU however few rows it takes (numpy's per-call cost, ~40 calls),
@@ -239,10 +240,15 @@ class LiveRun:
 
         # A task begun moments ago may have its START still in this process's recorder (a long
         # task's is sent FLUSH_S / 2 after it began): sent and taken in now, or its thread is
-        # neither named nor abandoned, and a hung one then blocks this process's exit.
+        # neither named nor abandoned, and a hung one then blocks this process's exit. The send
+        # goes from a thread of its own while this one reads: this thread is the socket's only
+        # reader, and with its queue full (the task threads keep sending after Stop) a send made
+        # here, or one waited for under the recorder's lock, would wait for ever.
         rec = recorder()
         if rec is not None and rec.pid == os.getpid():
-            rec.flush()
+            sender = threading.Thread(target=rec.flush, name="procviz-stop-flush", daemon=True)
+            sender.start()
+            self._drain_while(sender.is_alive, time.monotonic() + STOP_FLUSH_S, lambda: False)
             now = time.monotonic_ns()
             self._drain(now)
         tl = self.tracker.timeline
