@@ -10,6 +10,7 @@ timeout instead of holding pytest.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,8 +50,6 @@ def test_stop_ends_a_thread_pool_run_that_floods_the_event_socket(tmp_path: Path
     (tmp_path / "driver.py").write_text(DRIVER)
     flag = tmp_path / "flooding"
     env_path = {"FLOOD_FLAG": str(flag), "PYTHONPATH": str(tmp_path)}
-    import os
-
     proc = subprocess.run([sys.executable, "driver.py"], cwd=tmp_path, env={**os.environ, **env_path},
                           capture_output=True, text=True, timeout=150)
     assert flag.exists(), "the tasks never ran: " + proc.stdout + proc.stderr

@@ -290,7 +290,8 @@ class TaskTableModel(QAbstractTableModel):
         a run none of whose tasks has started yet (a run's start: its rows appear once, with its
         first numbers; a screenful of cells costs 3-6 ms of the GUI thread to paint, and they were
         painted three times before the first task started: the pending rows, again as the scroll
-        bar came, then the numbers'). A file's rows show at once."""
+        bar came, then the numbers'). A file's rows show at once, unless none of its tasks started
+        (then with its numbers, computed as it opens)."""
         filtered = self._states is not None or self._query is not None
         sorted_ = self._sort is not None and self._sort != (0, Qt.SortOrder.AscendingOrder)
         starting = self.timeline.run is not None and not np.any(self.timeline.start_ns >= 0)
