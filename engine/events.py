@@ -269,6 +269,9 @@ class EngineBatch:
     machine: np.ndarray = field(default_factory=lambda: empty(MACHINE_DTYPE))
     span_labels: tuple[str, ...] = ()  # new labels, appended in order to the receiver's list
     texts: tuple[TaskText, ...] = ()
+    # Texts the engine gave many tasks at once (a Stop, a lost chunk): (task ids, one text whose
+    # task_id is -1). A Stop of a million-task run makes one text, not a million.
+    shared_texts: tuple[tuple[np.ndarray, TaskText], ...] = ()
     status: RunStatus | None = None
     now_ns: int = 0  # the engine's clock when the batch was cut: the live edge
     # START events not in ``started``: a task that started and ended between two cuts travels as

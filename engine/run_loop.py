@@ -167,6 +167,7 @@ class LiveRun:
         """(outcome, message) when the run is over, else None."""
         tracker = self.tracker
         if self.stop.is_set():
+            self.submitter.stop.set()  # at once: a map still making its futures stops making them
             now = self._note_hung_threads(now)
             tracker.end_tasks(tracker.unfinished(), TaskState.CANCELLED, now, "Cancelled", "cancelled by Stop")
             return RunOutcome.STOPPED, "stopped by the user"

@@ -124,6 +124,7 @@ class Timeline:
     def _clear(self) -> None:
         self.run: RunInfo | None = None
         self.lanes: list[LaneInfo] = []
+        # task id -> its text; one object may stand for many tasks (task_id -1, see TaskText)
         self.texts: dict[int, TaskText] = {}
         self.status: RunStatus | None = None
         self.now_ns = 0
@@ -217,6 +218,9 @@ class Timeline:
             # reader (procviz's own included) then refuses.
             if 0 <= text.task_id < self.n_tasks:
                 self.texts[text.task_id] = text
+        for ids, shared in batch.shared_texts:
+            ids = ids[(ids >= 0) & (ids < self.n_tasks)]
+            self.texts.update(dict.fromkeys(ids.tolist(), shared))
         if batch.status is not None:
             self.status = batch.status
         if batch.now_ns:

@@ -95,6 +95,7 @@ class RunTracker:
         self._out_spans: list[tuple[int, int, int, int]] = []
         self._out_labels: list[str] = []
         self._out_texts: list[TaskText] = []
+        self._out_shared_texts: list[tuple[np.ndarray, TaskText]] = []
         self._out_starts_in_ends = 0
 
     # ---- lanes ----------------------------------------------------------------------------------
@@ -393,7 +394,9 @@ class RunTracker:
         for lane, task in list(self.running.items()):
             if tl.state[task] >= TaskState.DONE:
                 del self.running[lane]
-        self._texts([TaskText(int(tid), "error", reason_type, reason) for tid in task_ids.tolist()])
+        shared = (task_ids, TaskText(-1, "error", reason_type, reason))  # one text for them all
+        self._apply(EngineBatch(shared_texts=(shared,)))
+        self._out_shared_texts.append(shared)
 
     def kernel_exits(self) -> list[WorkerExit]:
         """Exits the kernel reported since the last call (call before the worker datagrams are
@@ -452,7 +455,7 @@ class RunTracker:
         chunk = tl.chunk[task]
         lost = np.flatnonzero((tl.chunk == chunk) & (tl.state < TaskState.RUNNING))
         self.end_tasks(lost, TaskState.FAILED, now_ns, "LostWithWorker",
-                       f"never ran: its chunk {chunk} was taken by worker pid {pid}, which {how}")
+                       f"never ran: its chunk {chunk} was taken by worker pid {pid} ({how})")
 
     def take_abandoned(self) -> np.ndarray:
         """Ids of the tasks the engine ended itself since the last call (their results never come)."""
@@ -502,8 +505,8 @@ class RunTracker:
         machine = self.sampler.take_machine()
         spans = np.array(self._out_spans, dtype=SPAN_DTYPE) if self._out_spans else np.zeros(0, SPAN_DTYPE)
         parts = (self._out_submitted, self._out_started, self._out_ended)
-        if not (any(parts) or self._out_lanes or self._out_texts or len(intervals) or len(resources)
-                or len(spans) or len(machine) or status or self._out_run or self._out_labels):
+        if not (any(parts) or self._out_lanes or self._out_texts or self._out_shared_texts or len(intervals)
+                or len(resources) or len(spans) or len(machine) or status or self._out_run or self._out_labels):
             self.timeline.now_ns = max(self.timeline.now_ns, now_ns)  # what applying EngineBatch(now_ns) does
             return None
         batch = EngineBatch(
@@ -514,6 +517,7 @@ class RunTracker:
             ended=concat_rows(self._out_ended, END_DTYPE),
             intervals=intervals, resources=resources, spans=spans, machine=machine,
             span_labels=tuple(self._out_labels), texts=tuple(self._out_texts),
+            shared_texts=tuple(self._out_shared_texts),
             status=status, now_ns=now_ns, starts_in_ends=self._out_starts_in_ends,
         )
         # What was applied piecemeal as it came is not applied again; the rest is applied now.

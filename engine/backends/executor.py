@@ -18,6 +18,8 @@ import signal
 import threading
 import time
 from abc import abstractmethod
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 import numpy as np
 
@@ -29,6 +31,7 @@ from procviz.engine.startup_watch import preload_function
 from procviz.engine.worker.startup import bootstrap
 
 POLL_S = 0.05
+T = TypeVar("T")
 
 
 class FuturesBackend(Backend):
@@ -80,10 +83,12 @@ class FuturesBackend(Backend):
         # time out and resume; a helper thread drains it so this thread can keep polling stop.
         self._submitted(plan.order)
         assert self.executor is not None
+        # Executor.map makes every future before it returns (seconds for a million tasks): the
+        # items end at Stop, so a Stop does not wait for the rest to be made and then cancelled.
         if self.chunks_travel_whole:  # the executor's own chunks, each one call: see instrument.run_chunk
-            results = self.executor.map(plan.chunk_runner(), plan.chunk_items, chunksize=1)
+            results = self.executor.map(plan.chunk_runner(), _until(stop, plan.chunk_items), chunksize=1)
         else:
-            results = self.executor.map(plan.runner(), plan.items, chunksize=plan.chunksize)
+            results = self.executor.map(plan.runner(), _until(stop, plan.items), chunksize=plan.chunksize)
         self._handed_over = True
         drained = threading.Event()
 
@@ -191,6 +196,14 @@ class ProcessPoolExecutorBackend(FuturesBackend):
     def worker_pids(self) -> list[int]:
         """Every worker the executor has started."""
         return self.watch.pids()
+
+
+def _until(stop: threading.Event, items: Iterable[T]) -> Iterator[T]:
+    """``items`` until ``stop`` is set."""
+    for item in items:
+        if stop.is_set():
+            return
+        yield item
 
 
 def _kill(pid: int, sig: int) -> None:

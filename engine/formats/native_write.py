@@ -137,7 +137,8 @@ def _lane_record(lane: LaneInfo) -> bytes:
 def _texts_columns(timeline: Timeline) -> bytes:
     # Insertion order of the dict is kept, so a file read back writes the same bytes.
     texts = list(timeline.texts.values())
-    ids = np.array([t.task_id for t in texts], dtype=np.int64)
+    # The keys, not each text's task_id: the engine's shared texts (a Stop's) say -1 there.
+    ids = np.fromiter(timeline.texts, dtype=np.int64, count=len(texts))
     parts = [b'"task_id":' + int_list_bytes(ids)]
     for name in TEXT_COLUMNS[1:]:
         parts.append(dumps_value(name) + b":" + dumps_value([getattr(t, name) for t in texts]))

@@ -113,7 +113,11 @@ class Record:
 
 
 class TaskText(Record):
-    """Text attached to a task: its error (type, message, traceback) or a short repr of its result."""
+    """Text attached to a task: its error (type, message, traceback) or a short repr of its result.
+
+    ``task_id`` -1: one text the engine gave many tasks (see ``EngineBatch.shared_texts``); a
+    timeline's ``texts`` maps each of them to it, so readers take a task's id from the key.
+    """
 
     __slots__ = ("task_id", "kind", "type_name", "message", "traceback")
     task_id: int

@@ -1,0 +1,110 @@
+"""Stop of a run with many unfinished tasks: it stops submitting at once and ends them in bulk.
+
+A Stop pressed while ``ThreadPoolExecutor.map`` still makes its futures used to wait until map had
+made every one (the executor's map builds them all before it returns: seconds for a million
+tasks), and then ended every unfinished task with a text object of its own (~2 s and ~200 bytes a
+task at a million). Now map's items end at Stop, and the engine gives the tasks it ends together
+one shared text, which every file format still writes per task.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from procviz.engine.backends.threads import ThreadPoolExecutorBackend
+from procviz.engine.config import parse_config
+from procviz.engine.events import RunOutcome, TaskState
+from procviz.engine.formats import read_timeline, write_timeline
+from procviz.engine.runner import Engine
+
+TASKS = 200_000
+
+
+class _CountingExecutor(cf.ThreadPoolExecutor):
+    """A ThreadPoolExecutor that counts the futures it was asked to make."""
+
+    made = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future:
+        type(self).made += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def _counting(original: Any) -> Any:
+    def make_executor(self: ThreadPoolExecutorBackend) -> cf.Executor:
+        made = original(self)
+        counting = _CountingExecutor(self.config.workers, thread_name_prefix="ThreadPoolExecutor",
+                                     initializer=made._initializer)  # the backend's own initializer
+        made.shutdown(wait=False)
+        return counting
+    return make_executor
+
+
+@pytest.fixture(scope="module")
+def stopped_map_run() -> Any:
+    """A 200k-task ThreadPoolExecutor.map run, stopped as soon as its first futures exist."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(ThreadPoolExecutorBackend, "make_executor", _counting(ThreadPoolExecutorBackend.make_executor))
+    _CountingExecutor.made = 0
+    try:
+        engine = Engine()
+        engine.start(parse_config({"backend": "thread_pool_executor", "workers": 2, "api": "map",
+                                   "workload": {"kind": "sleep", "count": TASKS, "duration_ms": 1}}))
+        deadline = time.monotonic() + 60
+        while _CountingExecutor.made == 0 and time.monotonic() < deadline:
+            time.sleep(0.001)  # (a poll: map has begun making futures once the count moves)
+        engine.stop(10)
+        result = engine.join(60)
+        made = _CountingExecutor.made
+    finally:
+        mp.undo()
+    assert result is not None, "the stopped run did not end"
+    return result, made
+
+
+def test_stop_ends_executor_map_making_its_futures(stopped_map_run: Any) -> None:
+    result, made = stopped_map_run
+    assert result.outcome == RunOutcome.STOPPED
+    # The items end at Stop: map made a fraction of them (the old map made all 200 000 first).
+    assert 0 < made < TASKS // 2, made
+
+
+def test_tasks_ended_together_share_one_text(stopped_map_run: Any) -> None:
+    result, _ = stopped_map_run
+    tl = result.timeline
+    cancelled = [int(i) for i in range(tl.n_tasks) if tl.state[i] == TaskState.CANCELLED]
+    assert len(cancelled) > TASKS // 2
+    texts = {id(tl.texts[i]) for i in cancelled}
+    assert len(texts) == 1, f"{len(texts)} text objects for {len(cancelled)} cancelled tasks"
+    text = tl.texts[cancelled[0]]
+    assert (text.type_name, text.message, text.task_id) == ("Cancelled", "cancelled by Stop", -1)
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "chrome"])
+def test_a_shared_text_is_written_for_every_task(stopped_map_run: Any, tmp_path: Path, fmt: str) -> None:
+    result, _ = stopped_map_run
+    tl = result.timeline
+    path = tmp_path / f"stopped.{'csv' if fmt == 'csv' else 'json'}"
+    write_timeline(tl, str(path), fmt)
+    back = read_timeline(str(path))
+    assert back.n_tasks == tl.n_tasks
+    assert sorted(back.texts) == sorted(tl.texts)
+    for task_id in list(tl.texts)[:: max(len(tl.texts) // 500, 1)]:  # a sample of 500
+        mine, theirs = tl.texts[task_id], back.texts[task_id]
+        assert (theirs.kind, theirs.type_name, theirs.message) == (mine.kind, mine.type_name, mine.message)
+        assert theirs.task_id == task_id  # a file names each task's own id
+
+
+def test_no_thread_of_the_stopped_run_is_left(stopped_map_run: Any) -> None:
+    names = [t.name for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
+    deadline = time.monotonic() + 10
+    while names and time.monotonic() < deadline:
+        time.sleep(0.05)  # (its last sleeps of 1 ms end)
+        names = [t.name for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
+    assert not names, names
