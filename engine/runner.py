@@ -88,6 +88,7 @@ class Engine:
         self.task_rows = True  # whether batches carry task rows (see RunTracker); set before start()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._run: _Run | None = None  # the run in progress (its submitter is told of a Stop at once)
         self.result: RunResult | None = None
 
     @property
@@ -111,6 +112,11 @@ class Engine:
     def stop(self, timeout_s: float = 5.0) -> None:
         """Cancel the run: unfinished tasks become cancelled, no worker outlives this call."""
         self._stop.set()
+        # Submit nothing more, from now: the engine thread would tell the submitter at its next
+        # pass, while a busy submitter (a map making its futures) holds the GIL in turns with it.
+        run = self._run
+        if run is not None and run.submitter is not None:
+            run.submitter.stop.set()
         self.join(timeout_s)
 
     def join(self, timeout_s: float | None = None) -> RunResult | None:
@@ -122,11 +128,12 @@ class Engine:
         return self.result
 
     def _main(self, config: RunConfig, stop: threading.Event, head: HeadStart | None) -> None:
-        run = _Run(config, self.events, stop, self.task_rows, head)
+        run = self._run = _Run(config, self.events, stop, self.task_rows, head)
         try:
             self.result = run.execute()
         except BaseException as exc:  # noqa: BLE001 - an engine bug becomes a visible error
             self.result = run.fail(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        self._run = None
         del run
         # ProcessPoolExecutor keeps its pipes and worker handles in reference cycles (manager
         # thread, queues): collect them now, so a finished run's descriptors are released when it

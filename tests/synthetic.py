@@ -302,12 +302,18 @@ def assert_same_tasks(a: Timeline, b: Timeline, columns: tuple[str, ...] = Timel
         assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), name
 
 
+def texts_of(tl: Timeline) -> list[tuple[int, str, str, str, str]]:
+    """Each task's text, in order: (task id, kind, type, message, traceback). The id is the key's: a
+    text several tasks share is one object whose own task_id is -1 (the engine's, and a reader's)."""
+    return [(task_id, t.kind, t.type_name, t.message, t.traceback) for task_id, t in tl.texts.items()]
+
+
 def assert_same_timeline(a: Timeline, b: Timeline) -> None:
     """Everything a Timeline holds, equal."""
     assert_same_tasks(a, b)
     assert a.run == b.run
     assert a.lanes == b.lanes
-    assert list(a.texts.items()) == list(b.texts.items())
+    assert texts_of(a) == texts_of(b)
     for table in ("intervals", "resources", "spans"):
         assert np.array_equal(getattr(a, table).data, getattr(b, table).data), table
     assert a.span_labels == b.span_labels

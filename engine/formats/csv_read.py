@@ -242,11 +242,21 @@ def _timeline(rows: _Rows | _FastRows) -> Timeline:
     args = _unneutralised(args)
     texts = {}
     has_reason = np.array([bool(r) for r in reasons])[reason_of]
+    # A reason several tasks have word for word (a Stop's, a lost chunk's) is one shared text
+    # (task_id -1), as the engine made it (see native_read._texts).
+    uses = np.bincount(reason_of[has_reason], minlength=len(reasons))
+    shared: dict[int, TaskText] = {}
     for i in sorted(np.flatnonzero(has_reason).tolist(), key=lambda i: ids[i]):
-        reason = reasons[reason_of[i]]
-        match = REASON_SPLIT.fullmatch(reason)
-        type_name, message = match.groups() if match else ("", reason)
-        texts[int(ids[i])] = TaskText(int(ids[i]), "error", type_name, message)
+        which = int(reason_of[i])
+        text = shared.get(which)
+        if text is None:
+            reason = reasons[which]
+            match = REASON_SPLIT.fullmatch(reason)
+            type_name, message = match.groups() if match else ("", reason)
+            text = TaskText(-1 if uses[which] > 1 else int(ids[i]), "error", type_name, message)
+            if uses[which] > 1:
+                shared[which] = text
+        texts[int(ids[i])] = text
     known = [c[c >= 0] for c in (columns["submitted_ns"], columns["start_ns"], columns["end_ns"])]
     now = max([t0] + [int(c.max()) for c in known if len(c)])
     run = RunInfo(n_tasks=rows.n, t0_ns=t0, config={}, host="", cpu_count=0,
