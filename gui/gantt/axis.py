@@ -1,4 +1,5 @@
-"""The left axis: one label per lane row ("worker 2 · pid 4711"), thinned when rows get small."""
+"""The chart's axes: the left one has one label per lane row ("worker 2 · pid 4711"), thinned when
+rows get small; every axis of the chart re-lays out its title only when the title changes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,44 @@ import pyqtgraph as pg
 MIN_LABEL_PX = 15.0  # below this many pixels per label, only every k-th row is labelled
 
 
-class LaneAxis(pg.AxisItem):
+class SteadyAxis(pg.AxisItem):
+    """An AxisItem that re-lays out its title only when the title's text changes.
+
+    pyqtgraph re-sets the title's HTML (a QTextDocument laid out again) and re-sizes the axis at
+    every change of the range it shows, to follow its SI prefix ("ms", "s"): a live run moves
+    the time range at each fold, and the queue plot's hidden time axis follows it too. The tick
+    picture is still redrawn at every range change, as pyqtgraph does.
+    """
+
+    _title_html: str | None = None  # the HTML the title was last given (None: never)
+
+    def _updateLabel(self) -> None:  # noqa: N802 - pyqtgraph's name (called from its setRange and setLabel)
+        html = self.labelString()
+        if html != self._title_html:
+            self._title_html = html
+            self.label.setHtml(html)
+            self._adjustSize()
+        self.picture = None
+        self.update()
+
+
+SPARE_SIDES = ("top", "right")  # a PlotItem's axes that are hidden unless asked for
+
+
+def steady_axes(**given: pg.AxisItem) -> dict[str, pg.AxisItem]:
+    """A PlotItem's ``axisItems``: the ones ``given`` by orientation, a :class:`SteadyAxis` for the
+    others (its hidden top and right axes follow the range too). PlotItem shows every axis it is
+    given: hide the spare ones after (:func:`hide_spare_axes`)."""
+    return {side: given.get(side) or SteadyAxis(side) for side in ("left", "bottom", *SPARE_SIDES)}
+
+
+def hide_spare_axes(plot: pg.PlotItem) -> None:
+    """Hide ``plot``'s top and right axes, as a PlotItem has them by default."""
+    for side in SPARE_SIDES:
+        plot.hideAxis(side)
+
+
+class LaneAxis(SteadyAxis):
     """A left AxisItem whose ticks are lane rows (row i is centred on y = i + 0.5)."""
 
     def __init__(self) -> None:

@@ -24,6 +24,7 @@ from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from procviz.engine.events import TaskState
 from procviz.engine.timeline import Timeline
 from procviz.gui import colors
+from procviz.gui.gantt.axis import hide_spare_axes, steady_axes
 from procviz.gui.gantt.envelope import ColumnEnvelope, runs
 from procviz.gui.gantt.paint import draw_lines, draw_rects
 from procviz.gui.gantt.queue_steps import QueueSteps
@@ -148,7 +149,8 @@ class QueuePlot(pg.PlotItem):
     """A short step plot of the ready queue, x-linked to the chart's view box."""
 
     def __init__(self, x_link: pg.ViewBox) -> None:
-        super().__init__()
+        super().__init__(axisItems=steady_axes())
+        hide_spare_axes(self)
         self.hideButtons()
         self.setMenuEnabled(False)
         self.setMouseEnabled(x=False, y=False)

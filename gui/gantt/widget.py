@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from procviz.engine.timeline import Timeline, TimelineChange
 from procviz.gui.gantt import layout, tooltip
-from procviz.gui.gantt.axis import LaneAxis
+from procviz.gui.gantt.axis import LaneAxis, hide_spare_axes, steady_axes
 from procviz.gui.gantt.item import TimelineItem
 from procviz.gui.gantt.legend import LegendBar, default_entries
 from procviz.gui.gantt.model import GanttModel
@@ -62,7 +62,8 @@ class ChartView(pg.GraphicsLayoutWidget):
         super().__init__()
         self.ci.layout.setContentsMargins(0, 0, 0, 0)
         self.ci.layout.setSpacing(0)
-        self.main = pg.PlotItem(viewBox=view_box, axisItems={"left": lane_axis})
+        self.main = pg.PlotItem(viewBox=view_box, axisItems=steady_axes(left=lane_axis))
+        hide_spare_axes(self.main)
         self.queue = QueuePlot(view_box)
         self.addItem(self.queue, row=0, col=0)
         self.addItem(self.main, row=1, col=0)
