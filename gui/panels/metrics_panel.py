@@ -168,15 +168,24 @@ class MetricsPanel(QWidget):
 
     def _fill_lanes(self, metrics: Metrics) -> None:
         rows = [lm for lm in metrics.lanes if self._lane_kind(lm.lane) != "parent" or lm.tasks]
-        self.lanes.setRowCount(len(rows))
+        table = self.lanes
+        if table.rowCount() != len(rows):
+            table.setRowCount(len(rows))
         for r, lm in enumerate(rows):
             name = self.timeline.lanes[lm.lane].name if lm.lane < len(self.timeline.lanes) else str(lm.lane)
             cells = (name, str(lm.pid), count(lm.tasks), seconds(lm.busy_ns), percent(lm.utilization))
             for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if c > 0:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.lanes.setItem(r, c, item)
+                # A cell's item is kept and given only a text that changed: a new item per cell
+                # at every refresh (four a second in a live run) had the table re-measure its
+                # columns (sized to their contents) and repaint every cell.
+                item = table.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem(text)
+                    if c > 0:
+                        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    table.setItem(r, c, item)
+                elif item.text() != text:
+                    item.setText(text)
 
     def _lane_kind(self, lane: int) -> str:
         return self.timeline.lanes[lane].kind if lane < len(self.timeline.lanes) else ""
