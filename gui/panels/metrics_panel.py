@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from procviz.engine.metrics import DEFINITIONS, Metrics, SerialBaseline, compute_metrics, serial_baseline_of
 from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.gui.panels.label_slot import LabelSlot
 from procviz.gui.panels.machine_lane import MachineLane
 from procviz.gui.panels.subscription import subscribe_while_alive
 from procviz.gui.panels.units import count, percent, seconds
@@ -94,8 +95,9 @@ class MetricsPanel(QWidget):
             value.setWordWrap(True)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setToolTip(help_text)
-            form.addRow(label, value)
-            form.labelForField(value).setToolTip(help_text)
+            slot = LabelSlot(value)  # (a new figure of the same lines repaints the label only)
+            form.addRow(label, slot)
+            form.labelForField(slot).setToolTip(help_text)
             self.values[key] = value
         self.lanes = QTableWidget(0, len(LANE_COLUMNS))
         self.lanes.setHorizontalHeaderLabels(LANE_COLUMNS)
@@ -109,6 +111,9 @@ class MetricsPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # names give way to the figures
         self.lanes.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        # Opaque (the window's own background colour): a figure's repaint then starts here, not at
+        # the dock below, whose title the style lays out again at every paint (its icons looked up).
+        self.setAutoFillBackground(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(form)
