@@ -35,7 +35,8 @@ the same load); each window's CPU during the run is also shown thread by thread.
 
     python benchmarks/bench_gui.py [--tasks 20000] [--naive-tasks 20000] [--workers 2]
                                    [--whole-tasks 100000] [--pairs 3] [--only-whole] [--baseline REV]
-                                   [--gaps RUNS] [--stalls] [--replay ROUNDS] [--only-open] [--lead-cpu]
+                                   [--gaps RUNS] [--stalls] [--replay ROUNDS] [--costs ROUNDS] [--only-open]
+                                   [--lead-cpu]
 
 ``--lead-cpu`` makes the whole-process children also read their threads' CPU every 10 ms and print
 which thread used what from Run to the first task's start (the lead), beside the whole run's.
@@ -398,6 +399,12 @@ def main() -> None:
                         help="record one run of --whole-tasks, fold it into the chart's model, the queue's steps and "
                              "the numbers' copy in ROUNDS children (and --baseline's, alternated), no Qt: their "
                              "thread CPU over the run and up to its first task's start (benchmarks/gui_folds.py)")
+    parser.add_argument("--costs", type=int, metavar="ROUNDS", default=0,
+                        help="replay one recorded run of --whole-tasks into the window, then time the GUI thread's CPU "
+                             "for what a live run repeats (a time range move, a numbers show, an elapsed tick), ROUNDS "
+                             "children each, alternated with --baseline's (benchmarks/gui_costs.py)")
+    parser.add_argument("--costs-child", nargs=4, metavar=("RECORDING", "CONFIG", "SETTLE_MS", "REPEATS"),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--folds-child", nargs=2, metavar=("RECORDING", "REPEATS"), help=argparse.SUPPRESS)
     parser.add_argument("--replay-child", nargs=3, metavar=("RECORDING", "CONFIG", "SETTLE_MS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -410,12 +417,18 @@ def main() -> None:
 
         replay_child(args.replay_child[0], args.replay_child[1], int(args.replay_child[2]))
         return
+    if args.costs_child:
+        from gui_costs import costs_child
+
+        costs_child(args.costs_child[0], args.costs_child[1], int(args.costs_child[2]), int(args.costs_child[3]))
+        return
     if args.folds_child:
         from gui_folds import folds_child
 
         folds_child(args.folds_child[0], int(args.folds_child[1]))
         return
-    if args.replay or args.folds:
+    if args.replay or args.folds or args.costs:
+        from gui_costs import bench_costs
         from gui_folds import bench_folds
         from gui_replay import bench_replay
 
@@ -432,6 +445,8 @@ def main() -> None:
                 bench_folds(config, args.folds, base)
             if args.replay:
                 bench_replay(config, args.replay, SETTLE_MS, base)
+            if args.costs:
+                bench_costs(config, args.costs, SETTLE_MS, base)
         return
     if args.gaps:
         print(f"load: {open('/proc/loadavg').read().split()[:3]}")

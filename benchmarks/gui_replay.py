@@ -99,17 +99,32 @@ def event_counter(counts: dict[str, int]) -> Any:
     return Counter()
 
 
+def shown_window(recording: Any, config_path: str, settle_ms: int, tmp: str) -> Any:
+    """(In a child process, after QApplication.) The real MainWindow, 1280x720, fed by a stand-in
+    engine replaying ``recording``, its forms holding the run of ``config_path``; shown and
+    settled for ``settle_ms``, Run not pressed. Its settings live in ``tmp``."""
+    from PySide6.QtTest import QTest
+
+    from procviz.engine.config import parse_config
+    from procviz.gui.main_window import MainWindow
+    from procviz.gui.settings import make_settings
+
+    window = MainWindow(settings=make_settings(Path(tmp) / "bench.ini"), engine=ReplayEngine(recording))
+    window.resize(1280, 720)
+    window.show()
+    window.form.set_value(parse_config(json.loads(Path(config_path).read_text())))
+    QTest.qWaitForWindowExposed(window)
+    QTest.qWait(settle_ms)
+    return window
+
+
 def replay_child(recording_path: str, config_path: str, settle_ms: int) -> None:
     """(In a child process.) Show the window, press Run with the stand-in engine; print JSON figures."""
     import numpy as np
     from PySide6.QtCore import QTimer
-    from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from procviz.engine.config import parse_config
     from procviz.gui.gantt import widget
-    from procviz.gui.main_window import MainWindow
-    from procviz.gui.settings import make_settings
 
     with open(recording_path, "rb") as f:
         recording = pickle.load(f)
@@ -129,12 +144,7 @@ def replay_child(recording_path: str, config_path: str, settle_ms: int) -> None:
     app = QApplication([sys.argv[0]])
     watcher = event_counter(counts)
     with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(settings=make_settings(Path(tmp) / "bench.ini"), engine=ReplayEngine(recording))
-        window.resize(1280, 720)
-        window.show()
-        window.form.set_value(parse_config(json.loads(Path(config_path).read_text())))
-        QTest.qWaitForWindowExposed(window)
-        QTest.qWait(settle_ms)
+        window = shown_window(recording, config_path, settle_ms, tmp)
         window.installEventFilter(watcher)  # (the repaint passes of the window: its UpdateRequest events)
         window.tasks.view.viewport().installEventFilter(watcher)
         figures_tid = window.live_numbers.worker.thread.native_id
