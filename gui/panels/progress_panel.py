@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 from procviz.engine.events import RunPhase, TaskState
 from procviz.engine.timeline import Timeline, TimelineChange
 from procviz.gui.panels.file_limits import missing_records
+from procviz.gui.panels.label_slot import LabelSlot
 from procviz.gui.panels.subscription import subscribe_while_alive
 from procviz.gui.panels.units import count
 
@@ -47,11 +48,15 @@ class ProgressPanel(QWidget):
         self.detail = QLabel()
         self.elapsed = QLabel()
         self.elapsed.setToolTip("Time since the run started")
+        # Opaque (the window's colour), and the labels in slots: the elapsed time's tick (ten a
+        # second while live) and the counts repaint their label, not the window below, and relay
+        # out the window only when they need another width (see label_slot.py).
+        self.setAutoFillBackground(True)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
         layout.addWidget(self.bar, 1)
-        layout.addWidget(self.detail, 2)
-        layout.addWidget(self.elapsed)
+        layout.addWidget(LabelSlot(self.detail), 2)
+        layout.addWidget(LabelSlot(self.elapsed))
         self._unsubscribe = subscribe_while_alive(self, timeline, self._on_change)
         self.refresh()
 
