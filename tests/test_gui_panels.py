@@ -143,6 +143,16 @@ def test_progress_panel_counts(qtbot) -> None:
     assert panel.tasks_per_second() > 0
 
 
+def test_progress_rate_counts_the_tasks_that_ran_not_the_cancelled(qtbot) -> None:
+    tl = finished_run(1000)
+    tl.state[500:] = TaskState.CANCELLED  # a run stopped half way (as a Stop ends the rest)
+    panel = ProgressPanel(tl)
+    qtbot.addWidget(panel)
+    ran = int(np.count_nonzero(tl.state[:500] != TaskState.CANCELLED))
+    assert panel.tasks_per_second() == pytest.approx(ran / panel.elapsed_s())
+    assert f"{panel.tasks_per_second():,.1f} tasks/s" in panel.detail.text()
+
+
 def test_reduce_max_keeps_spikes() -> None:
     t = np.arange(10_000, dtype=float)
     v = np.zeros(10_000)

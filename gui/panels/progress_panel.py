@@ -73,9 +73,11 @@ class ProgressPanel(QWidget):
         return max(now - tl.t0_ns, 0) / 1e9
 
     def tasks_per_second(self) -> float:
-        """Finished tasks per second of run time so far."""
+        """Tasks run to an end (done, failed, timed out) per second of run time so far. Cancelled
+        ones never ran: a Stop that cancels a million tasks is not a million tasks a second."""
         elapsed = self.elapsed_s()
-        return sum(self.counts.get(s, 0) for s in TaskState if s >= TaskState.DONE) / elapsed if elapsed > 0 else 0.0
+        ran = sum(self.counts.get(s, 0) for s in (TaskState.DONE, TaskState.FAILED, TaskState.TIMEOUT))
+        return ran / elapsed if elapsed > 0 else 0.0
 
     def tick(self) -> None:
         """Update the elapsed time only (a timer calls this while a run is live)."""
