@@ -44,14 +44,14 @@ class Reaper:
         """``pid`` is gone: nothing to escalate."""
         self._terminating.pop(pid, None)
 
-    def escalate(self) -> None:
-        """SIGKILL what ignored SIGTERM too long; now and then, note the run's tree."""
+    def escalate(self, scan: bool = True) -> None:
+        """SIGKILL what ignored SIGTERM too long; now and then (``scan``), note the run's tree."""
         now = time.monotonic()
         for pid, since in list(self._terminating.items()):
             if now - since > KILL_GRACE_S:
                 _signal(pid, signal.SIGKILL)
                 del self._terminating[pid]
-        if now >= self._next_scan:
+        if scan and now >= self._next_scan:
             self._next_scan = now + SCAN_S
             self.snapshot()
 

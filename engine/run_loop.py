@@ -150,7 +150,9 @@ class LiveRun:
             self._next_sample = time.monotonic() + LOOP_S
         if self.config.task_timeout_s:
             enforce_timeouts(self.tracker, self.backend, self.reaper, now, self.config.task_timeout_s)
-        self.reaper.escalate()
+        # At a Stop, no tree scan here: the shutdown makes one, and a scan under a busy parent's
+        # GIL (each /proc read hands it over) took 1.7-2.8 s that the Stop waited for.
+        self.reaper.escalate(scan=not self.stop.is_set())
         self.backend.abandon(self.tracker.take_abandoned())  # tasks the engine ended: no result comes
         return folded
 
@@ -216,8 +218,7 @@ class LiveRun:
         if fold:
             tracker.settle(now)
             self._next_fold = now + int(FOLD_S * 1e9)
-        for sub in _take_all(backend.submissions):
-            tracker.on_submitted(sub)
+        tracker.on_submissions(_take_all(backend.submissions))
         for cb in _take_all(backend.callbacks):
             tracker.on_callback(cb)
         for ex in exits:

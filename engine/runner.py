@@ -184,6 +184,8 @@ class _Run:
             self.tree = places.tree
             self.backend = backend = make_backend(self.config, receiver.address)
             self.submitter = Submitter(backend, plan)
+            if self.stop.is_set():  # a Stop before the submitter existed: Engine.stop could not tell it
+                self.submitter.stop.set()
             self.submitter.start()
             # Importing takes the GIL for long stretches: done while the workers boot, not while
             # the submitter (and the spawner thread) still create them, which it would slow down.

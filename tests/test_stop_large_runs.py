@@ -110,3 +110,42 @@ def test_no_thread_of_the_stopped_run_is_left(stopped_map_run: Any) -> None:
         time.sleep(0.05)  # (its last sleeps of 1 ms end)
         names = [t.name for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
     assert not names, names
+
+
+@pytest.mark.parametrize("moment", ["before the submitter exists", "before the submitter starts"])
+def test_a_stop_pressed_as_the_run_sets_up_submits_nothing(moment: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Engine.stop tells a submitter that exists at once, and a submitter made after a Stop knows
+    of it: no task is handed over (they used to be, one apply_async after another, until the
+    engine thread's next pass, which a tree scan under the busy submitter's GIL kept for seconds)."""
+    import multiprocessing.pool
+
+    from procviz.engine.submitter import Submitter
+
+    calls = [0]
+    apply_async = multiprocessing.pool.Pool.apply_async
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return apply_async(self, *args, **kwargs)
+
+    reached, go = threading.Event(), threading.Event()
+    name = "__init__" if moment == "before the submitter exists" else "start"
+    original = getattr(Submitter, name)
+
+    def held(self: Any, *args: Any, **kwargs: Any) -> Any:
+        reached.set()
+        go.wait(30)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(multiprocessing.pool.Pool, "apply_async", counted)
+    monkeypatch.setattr(Submitter, name, held)
+    engine = Engine()
+    engine.start(parse_config({"backend": "pool", "workers": 2, "api": "apply_async", "start_method": "fork",
+                               "workload": {"kind": "sleep", "count": 20_000, "duration_ms": 0}}))
+    assert reached.wait(60), "the run never reached its submitter"
+    engine.stop(0.0)  # the Stop, while the submitter is held
+    go.set()
+    result = engine.join(60)
+    assert result is not None and result.outcome == RunOutcome.STOPPED
+    assert calls[0] == 0, f"{calls[0]} tasks handed to the Pool after the Stop"
+    assert (result.timeline.state == TaskState.CANCELLED).all()

@@ -126,3 +126,27 @@ def test_without_task_rows_the_engine_timeline_is_the_same(seed: int) -> None:
         assert last is not None and (len(last.ended) > 0) == task_rows
         timelines.append(tracker.timeline)
     assert_same_tasks(*timelines)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_submissions_taken_in_together_keep_each_ones_time(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine takes the submissions waiting in one go (apply_async hands tasks over one by
+    one): each task keeps its own submission time, in the engine's Timeline and in the batches,
+    cut SUBMIT_ROWS at a time, that a consumer applies."""
+    monkeypatch.setattr(tracker_module, "SUBMIT_ROWS", 7)  # a submission cut across batches
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(30, 200))
+    run = RunInfo(n_tasks=n, t0_ns=T0, config={"workers": 2, "workload": {"kind": "cpu"}}, host="h",
+                  cpu_count=2, schedstat=True)
+    tracker = RunTracker(run, StateSampler(watch_exits=False, machine=False))
+    consumer = Timeline()
+    order = rng.permutation(n)
+    cuts = np.sort(rng.choice(np.arange(1, n), size=min(n - 1, int(rng.integers(2, 40))), replace=False))
+    groups = np.split(order, cuts)  # tasks handed over one, or several, at a time
+    times = {int(i): T0 + 1000 * k for k, g in enumerate(groups) for i in g}
+    tracker.on_submissions([Submitted(g, T0 + 1000 * k) for k, g in enumerate(groups)])
+    while (batch := tracker.cut(T0 + 10**6)) is not None:
+        consumer.apply(batch)
+    for tl in (tracker.timeline, consumer):
+        assert [tl.submitted_at(i) for i in range(n)] == [times[i] for i in range(n)]
+        assert (tl.state == TaskState.QUEUED).all()
