@@ -122,7 +122,7 @@ def ref_native(tl: Timeline, path: str) -> None:
     doc = {"run": {"n_tasks": tl.n_tasks, "t0_ns": tl.t0_ns},
            "tasks": {name: [None if isinstance(v, float) and v != v else v for v in getattr(tl, name).tolist()]
                      for name in Timeline.TASK_COLUMNS},
-           "texts": [[t.task_id, t.kind, t.type_name, t.message, t.traceback] for t in tl.texts.values()],
+           "texts": [[i, t.kind, t.type_name, t.message, t.traceback] for i, t in tl.texts.items()],
            "intervals": tl.intervals.data.tolist(), "resources": tl.resources.data.tolist()}
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(doc, fh)

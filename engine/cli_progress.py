@@ -63,7 +63,7 @@ class RunProgress:
         done = timeline.finished_count()
         if done < timeline.run.n_tasks or not self._done_at:  # the rate stops with the last task
             self._done_at = time.monotonic()
-        rate = done / max(self._done_at - self._t0, 1e-9)
+        rate = timeline.ran_count() / max(self._done_at - self._t0, 1e-9)  # cancelled tasks never ran
         self._progress.update(self._task, completed=done, detail=detail(timeline), rate=f"{rate:.1f} tasks/s")
 
     def close(self, timeline: Timeline) -> None:

@@ -35,7 +35,7 @@ def enforce_timeouts(tracker: RunTracker, backend: Backend, reaper: Reaper, now:
         if own:
             continue
         if backend.worker_kind == LaneKind.PROCESS:
-            tracker.lose_chunk(task, pid, "was terminated after a timeout", now)
+            tracker.lose_chunk(task, pid, "terminated after a timeout", now)
         reaper.terminate(pid)
 
 
@@ -69,8 +69,8 @@ def spare_finished(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
     if task is None:
         return
     tracker.end_tasks(np.array([task]), TaskState.FAILED, ex.t_ns, "EventsLost",
-                      f"finished, but its events went down unsent with worker pid {ex.pid} "
-                      f"({describe_exit(ex.exit_code)} after it, between tasks)")
+                      f"finished, but its events went down unsent with worker pid {ex.pid}, "
+                      f"{describe_exit(ex.exit_code)} after it, between tasks")
 
 
 def _unfinished(tracker: RunTracker, ex: WorkerExit, task: int | None) -> int | None:

@@ -117,6 +117,7 @@ class Engine:
         run = self._run
         if run is not None and run.submitter is not None:
             run.submitter.stop.set()
+        del run  # not kept through the join: the engine thread frees the run's cycles as it ends
         self.join(timeout_s)
 
     def join(self, timeout_s: float | None = None) -> RunResult | None:

@@ -3,7 +3,7 @@
 The engine's own :class:`~procviz.engine.timeline.Timeline` (in the run's result) keeps every
 task; a consumer that only shows progress (``procviz run``) needs counts, not a copy of it.
 :class:`RunTally` answers the same questions a progress line asks of a Timeline (``run``,
-``n_tasks``, ``state_counts()``, ``finished_count()``) for a few integers per batch.
+``n_tasks``, ``state_counts()``, ``finished_count()``, ``ran_count()``) for a few integers per batch.
 """
 
 from __future__ import annotations
@@ -59,6 +59,10 @@ class RunTally:
     def finished_count(self) -> int:
         """Tasks in a terminal state."""
         return int(self._counts[TaskState.DONE:].sum())
+
+    def ran_count(self) -> int:
+        """Tasks that ran to an end (``TaskState.ran``)."""
+        return sum(int(self._counts[s]) for s in TaskState if s.ran)
 
     @property
     def finished(self) -> bool:

@@ -213,14 +213,17 @@ class Timeline:
         self.span_labels.extend(batch.span_labels)
         self.spans.append(batch.spans)
         self.machine.append(batch.machine)
+        # The engine's shared texts first: a worker's own text of a task comes after the engine
+        # ended it, never before (the tracker keeps a worker's text of a task already FAILED), and
+        # wins, as it did in the engine's Timeline when both come in one batch.
+        for ids, shared in batch.shared_texts:
+            ids = ids[(ids >= 0) & (ids < self.n_tasks)]
+            self.texts.update(dict.fromkeys(ids.tolist(), shared))
         for text in batch.texts:
             # Only a task the run has: a text of another would be written into files that every
             # reader (procviz's own included) then refuses.
             if 0 <= text.task_id < self.n_tasks:
                 self.texts[text.task_id] = text
-        for ids, shared in batch.shared_texts:
-            ids = ids[(ids >= 0) & (ids < self.n_tasks)]
-            self.texts.update(dict.fromkeys(ids.tolist(), shared))
         if batch.status is not None:
             self.status = batch.status
         if batch.now_ns:
@@ -336,6 +339,10 @@ class Timeline:
         """Tasks in a terminal state."""
         # (an int, not the enum: numpy compares an IntEnum through int64, 7x slower)
         return int(np.count_nonzero(self.state >= int(TaskState.DONE)))
+
+    def ran_count(self) -> int:
+        """Tasks that ran to an end (``TaskState.ran``): the ones a run's rate counts."""
+        return self.finished_count() - int(np.count_nonzero(self.state == int(TaskState.CANCELLED)))
 
     def wall_ns(self) -> np.ndarray:
         """Wall time of each task (end - start), -1 where it has no both ends."""

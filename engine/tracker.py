@@ -465,12 +465,14 @@ class RunTracker:
             self.abnormal_deaths += 1
 
     def lose_chunk(self, task: int, pid: int, how: str, now_ns: int) -> None:
-        """The rest of ``task``'s Pool chunk will never run: its worker took it and is gone."""
+        """The rest of ``task``'s Pool chunk will never run: its worker took it and is gone.
+        ``how``: how it went, as :func:`~procviz.engine.events.describe_exit` says it ("killed by
+        SIGKILL", "exited with code 3")."""
         tl = self.timeline
         chunk = tl.chunk[task]
         lost = np.flatnonzero((tl.chunk == chunk) & (tl.state < TaskState.RUNNING))
         self.end_tasks(lost, TaskState.FAILED, now_ns, "LostWithWorker",
-                       f"never ran: its chunk {chunk} was taken by worker pid {pid} ({how})")
+                       f"never ran: its chunk {chunk} went down with worker pid {pid}, {how}")
 
     def take_abandoned(self) -> np.ndarray:
         """Ids of the tasks the engine ended itself since the last call (their results never come)."""

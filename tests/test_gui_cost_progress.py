@@ -58,3 +58,35 @@ def test_a_wider_elapsed_time_gets_its_width(qtbot) -> None:
     assert panel.elapsed.width() > width
     assert panel.elapsed.width() >= panel.elapsed.sizeHint().width()  # all of it shown
     assert panel.elapsed.geometry().right() <= panel.contentsRect().right()
+
+
+def test_a_text_changed_while_hidden_gets_its_size_once_shown(qtbot) -> None:
+    """Qt tells no hidden parent of a relayout: a figure changed behind another tab (the metrics
+    dock shares its place with the setup) must still get its size when it is shown again."""
+    from PySide6.QtWidgets import QLabel, QTabWidget
+
+    from procviz.gui.panels.label_slot import LabelSlot
+
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    page = QWidget()
+    wrapped, line = QLabel("1 s"), QLabel("1 s")
+    wrapped.setWordWrap(True)
+    layout = QVBoxLayout(page)
+    for label in (wrapped, line):
+        layout.addWidget(LabelSlot(label))
+    layout.addStretch(1)
+    tabs.addTab(page, "numbers")
+    tabs.addTab(QWidget(), "setup")
+    tabs.resize(300, 400)
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    tabs.setCurrentIndex(1)  # the numbers' page hidden
+    qtbot.wait(20)
+    wrapped.setText("\n".join(["a figure of several lines"] * 4))
+    line.setText("a much longer line than before")
+    qtbot.wait(20)
+    tabs.setCurrentIndex(0)  # shown again
+    qtbot.wait(50)
+    assert wrapped.height() >= wrapped.heightForWidth(wrapped.width())  # not clipped
+    assert line.width() >= line.sizeHint().width()

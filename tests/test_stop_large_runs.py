@@ -30,6 +30,11 @@ class _CountingExecutor(cf.ThreadPoolExecutor):
     """A ThreadPoolExecutor that counts the futures it was asked to make."""
 
     made = 0
+    last: cf.ThreadPoolExecutor | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        type(self).last = self
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future:
         type(self).made += 1
@@ -62,21 +67,22 @@ def stopped_map_run() -> Any:
         engine.stop(10)
         result = engine.join(60)
         made = _CountingExecutor.made
+        threads = list(getattr(_CountingExecutor.last, "_threads", ()))  # the run's own threads
     finally:
         mp.undo()
     assert result is not None, "the stopped run did not end"
-    return result, made
+    return result, made, threads
 
 
 def test_stop_ends_executor_map_making_its_futures(stopped_map_run: Any) -> None:
-    result, made = stopped_map_run
+    result, made, _ = stopped_map_run
     assert result.outcome == RunOutcome.STOPPED
     # The items end at Stop: map made a fraction of them (the old map made all 200 000 first).
     assert 0 < made < TASKS // 2, made
 
 
 def test_tasks_ended_together_share_one_text(stopped_map_run: Any) -> None:
-    result, _ = stopped_map_run
+    result, _, _ = stopped_map_run
     tl = result.timeline
     cancelled = [int(i) for i in range(tl.n_tasks) if tl.state[i] == TaskState.CANCELLED]
     assert len(cancelled) > TASKS // 2
@@ -88,7 +94,7 @@ def test_tasks_ended_together_share_one_text(stopped_map_run: Any) -> None:
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "chrome"])
 def test_a_shared_text_is_written_for_every_task(stopped_map_run: Any, tmp_path: Path, fmt: str) -> None:
-    result, _ = stopped_map_run
+    result, _, _ = stopped_map_run
     tl = result.timeline
     path = tmp_path / f"stopped.{'csv' if fmt == 'csv' else 'json'}"
     write_timeline(tl, str(path), fmt)
@@ -104,12 +110,12 @@ def test_a_shared_text_is_written_for_every_task(stopped_map_run: Any, tmp_path:
 
 
 def test_no_thread_of_the_stopped_run_is_left(stopped_map_run: Any) -> None:
-    names = [t.name for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
+    _, _, threads = stopped_map_run
+    assert threads, "the run's executor started no thread"
     deadline = time.monotonic() + 10
-    while names and time.monotonic() < deadline:
-        time.sleep(0.05)  # (its last sleeps of 1 ms end)
-        names = [t.name for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
-    assert not names, names
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        time.sleep(0.05)  # (their last sleeps of 1 ms end)
+    assert not [t.name for t in threads if t.is_alive()]
 
 
 @pytest.mark.parametrize("moment", ["before the submitter exists", "before the submitter starts"])

@@ -150,3 +150,28 @@ def test_submissions_taken_in_together_keep_each_ones_time(seed: int, monkeypatc
     for tl in (tracker.timeline, consumer):
         assert [tl.submitted_at(i) for i in range(n)] == [times[i] for i in range(n)]
         assert (tl.state == TaskState.QUEUED).all()
+
+
+def test_a_worker_text_after_the_engine_ended_its_task_wins_in_every_timeline() -> None:
+    """The engine ends a task (a broken pool) and the worker's own error text of it arrives in the
+    same cut: the engine's Timeline and a consumer's keep the same text (the worker's)."""
+    from procviz.engine.events import TaskText
+
+    n = 8
+    run = RunInfo(n_tasks=n, t0_ns=T0, config={"workers": 2, "workload": {"kind": "cpu"}}, host="h",
+                  cpu_count=2, schedstat=True)
+    tracker = RunTracker(run, StateSampler(watch_exits=False, machine=False))
+    consumer = Timeline()
+    first = tracker.cut(T0)
+    assert first is not None
+    consumer.apply(first)
+    tracker.on_submitted(Submitted(np.arange(n), T0))
+    tracker.end_tasks(np.arange(n), TaskState.FAILED, T0 + 5, "BrokenProcessPool", "the pool broke")
+    own = TaskText(3, "error", "ValueError", "bad 3", "Traceback ...")
+    tracker.on_worker_batch(WorkerBatch(pid=1, seq=0, rows=b"", texts=(own,)), T0 + 6)
+    tracker.settle(T0 + 6)
+    while (batch := tracker.cut(T0 + 7)) is not None:
+        consumer.apply(batch)
+    assert tracker.timeline.texts[3] == own
+    assert consumer.texts[3] == own
+    assert consumer.texts[2].type_name == "BrokenProcessPool"

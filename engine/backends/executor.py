@@ -97,7 +97,8 @@ class FuturesBackend(Backend):
             try:
                 for _ in results:
                     pass
-                self._delivered.mark()
+                if not stop.is_set():  # cut short by Stop (see _until): not every result came
+                    self._delivered.mark()
             except BaseException:  # noqa: BLE001 - broken pool or cancelled: reported elsewhere
                 pass
             drained.set()

@@ -36,6 +36,11 @@ class TaskState(IntEnum):
         """True for done, failed, timeout and cancelled."""
         return self >= TaskState.DONE
 
+    @property
+    def ran(self) -> bool:
+        """True for done, failed and timeout: the task ran to an end (a cancelled one never ran)."""
+        return TaskState.DONE <= self <= TaskState.TIMEOUT
+
 
 class LaneKind(StrEnum):
     """What a lane is: a worker process, a worker thread, or the parent's callback threads."""
@@ -115,8 +120,9 @@ class Record:
 class TaskText(Record):
     """Text attached to a task: its error (type, message, traceback) or a short repr of its result.
 
-    ``task_id`` -1: one text the engine gave many tasks (see ``EngineBatch.shared_texts``); a
-    timeline's ``texts`` maps each of them to it, so readers take a task's id from the key.
+    ``task_id`` -1: one text several tasks share (the reason the engine gave the tasks it ended
+    together, ``EngineBatch.shared_texts``, or a text a file reader found word for word for several
+    tasks); a timeline's ``texts`` maps each of them to it, so readers take a task's id from the key.
     """
 
     __slots__ = ("task_id", "kind", "type_name", "message", "traceback")

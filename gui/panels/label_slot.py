@@ -61,12 +61,16 @@ class LabelSlot(QWidget):
         super().resizeEvent(event)
 
     def event(self, event: QEvent) -> bool:
-        """A relayout the label asked for goes on only if what the layout reads of it changed."""
-        if event.type() == QEvent.Type.LayoutRequest:
+        """A relayout the label asked for goes on only if what the layout reads of it changed;
+        so does a change made while the slot was hidden (Qt sends no LayoutRequest up to a
+        hidden parent: a figure changed behind another tab would stay clipped), once shown."""
+        kind = event.type()
+        if kind in (QEvent.Type.LayoutRequest, QEvent.Type.Show):
             needs = self._label_needs()
             if needs != self._needs:
                 self._needs = needs
                 self.relayouts += 1
                 self.updateGeometry()
-            return True
+            if kind == QEvent.Type.LayoutRequest:
+                return True
         return super().event(event)

@@ -76,7 +76,7 @@ class ProgressPanel(QWidget):
         """Tasks run to an end (done, failed, timed out) per second of run time so far. Cancelled
         ones never ran: a Stop that cancels a million tasks is not a million tasks a second."""
         elapsed = self.elapsed_s()
-        ran = sum(self.counts.get(s, 0) for s in (TaskState.DONE, TaskState.FAILED, TaskState.TIMEOUT))
+        ran = sum(self.counts.get(s, 0) for s in TaskState if s.ran)
         return ran / elapsed if elapsed > 0 else 0.0
 
     def tick(self) -> None:
