@@ -1,14 +1,15 @@
 """How long a Stop takes, pressed at random moments of big runs on every backend and API.
 
-Usage: ``python benchmarks/bench_stop.py [--seed N] [--tasks N] [--rounds N]``. For each backend and
-each of its APIs (Pool: map, imap, starmap, apply, apply_async...; the executors: map, submit; process
-and serial: 300 tasks, one process or call each), a run of ``--tasks`` tasks (200 000 by default;
-sleep or CPU, 0 or 1 ms, a random start method) is started on an in-process engine and stopped
-after 0, 50 ms and a random 0.1-1.5 s. It prints, per case, the time from ``Engine.stop`` to the
-run's result, and checks what a Stop promises: a result within 30 s, every task in a terminal
-state, a text for every cancelled task, no process of the run left (the helpers that serve every
-run, the guardian, the resource tracker and the fork server, excepted). Exit code 1 if a check
-failed. Wall time on a shared machine: say the load beside a figure.
+Usage: ``python benchmarks/bench_stop.py [--seed N] [--tasks N] [--rounds N] [--backends NAME ...]``.
+For each backend (all by default) and each of its APIs (Pool: map, imap, starmap, apply,
+apply_async...; the executors: map, submit; process and serial: 300 tasks, one process or call
+each), a run of ``--tasks`` tasks (200 000 by default; sleep or CPU, 0 or 1 ms, a random start
+method) is started on an in-process engine and stopped after 0, 50 ms and a random 0.1-1.5 s. It
+prints, per case, the time from ``Engine.stop`` to the run's result, and checks what a Stop
+promises: a result within 30 s, every task in a terminal state, a text for every cancelled task,
+no process of the run left (the helpers that serve every run, the guardian, the resource tracker
+and the fork server, excepted). Exit code 1 if a check failed. Wall time on a shared machine:
+say the load beside a figure.
 """
 
 from __future__ import annotations
@@ -52,12 +53,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tasks", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--backends", nargs="*", default=list(BACKEND_SPECS), help="(default: all)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     print(f"load {os.getloadavg()[0]:.1f}", flush=True)
     worst, bad = 0.0, 0
     for _ in range(args.rounds):
-        for name, spec in BACKEND_SPECS.items():
+        for name, spec in ((n, BACKEND_SPECS[n]) for n in args.backends):
             for api in spec.apis:
                 n = args.tasks if name in ("pool", "process_pool_executor", "thread_pool_executor") else 300
                 for delay in (0.0, 0.05, rng.uniform(0.1, 1.5)):
