@@ -10,8 +10,9 @@ re-exports:
   rows of :data:`WIRE_EVENT_DTYPE` (48 bytes each, written with ``struct.pack_into`` in the worker
   so the per-task cost stays near a microsecond); failures and result texts ride along as
   :class:`TaskText` records.
-* backend -> engine thread: :class:`Submitted`, :class:`WorkerExit`, :class:`CallbackSpan` and
-  :class:`TaskVerdict`, put on the backend's queues and picked up by the engine thread.
+* backend -> engine thread: :class:`Submitted`, :class:`WorkerExit` and :class:`TaskVerdict`,
+  put on the backend's queues and logs and picked up by the engine thread; tasks handed over one
+  by one and completion callbacks as rows of :mod:`procviz.engine.backends.handover`'s logs.
 * engine thread -> consumer (GUI or CLI): an :class:`EngineBatch` per hand-off, already translated
   from PIDs to lanes, holding numpy arrays that :meth:`engine.timeline.Timeline.apply` consumes
   in bulk.
@@ -74,10 +75,11 @@ assert WIRE_EVENT_DTYPE.itemsize == WIRE_EVENT_STRUCT.size
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
-    """Tasks handed to the backend at ``t_ns`` (they are queued from then on)."""
+    """Tasks handed to the backend (they are queued from then on): all at ``t_ns``, or each at its
+    own time when ``t_ns`` is an array beside ``task_ids`` (see engine/backends/handover.py)."""
 
     task_ids: np.ndarray
-    t_ns: int
+    t_ns: int | np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,16 +105,6 @@ def describe_exit(code: int | None) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exited with code {code}"
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackSpan:
-    """A completion callback run in the parent (pool result thread, future's done-callback)."""
-
-    tid: int
-    start_ns: int
-    end_ns: int
-    label: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +153,9 @@ INTERVAL_DTYPE = np.dtype(
 )
 RESOURCE_DTYPE = np.dtype([("lane", "<i4"), ("t_ns", "<i8"), ("cpu_pct", "<f4"), ("rss", "<i8")])
 SPAN_DTYPE = np.dtype([("lane", "<i4"), ("start_ns", "<i8"), ("end_ns", "<i8"), ("label", "<i4")])
+# A completion callback that ran on a parent thread (engine/backends/handover.py): native thread
+# id, start and end, and its label as an index into the labels handed over with the rows.
+CALLBACK_DTYPE = np.dtype([("tid", "<i8"), ("start_ns", "<i8"), ("end_ns", "<i8"), ("label", "<i8")])
 # The machine lane (engine/machine.py): busy and own shares of the run's CPUs over a window.
 MACHINE_DTYPE = np.dtype([("start_ns", "<i8"), ("end_ns", "<i8"), ("cpus", "<u2"), ("busy", "<f4"), ("own", "<f4")])
 

@@ -218,9 +218,8 @@ class LiveRun:
         if fold:
             tracker.settle(now)
             self._next_fold = now + int(FOLD_S * 1e9)
-        tracker.on_submissions(_take_all(backend.submissions))
-        for cb in _take_all(backend.callbacks):
-            tracker.on_callback(cb)
+        tracker.on_submissions(backend.submissions.take())
+        tracker.on_callbacks(*backend.callbacks.take())
         for ex in exits:
             self.startup.on_exit(ex, ready=ex.pid in tracker.hello_pids)
             spare_finished(tracker, ex, self.receiver.address)  # a death between tasks blames none

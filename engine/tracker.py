@@ -11,6 +11,7 @@ had already taken, is marked lost, since the Pool will never run it again.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from dataclasses import replace
 
@@ -22,7 +23,6 @@ from procviz.engine.events import (
     START_DTYPE,
     SUBMIT_DTYPE,
     WIRE_EVENT_DTYPE,
-    CallbackSpan,
     EngineBatch,
     EventKind,
     LaneInfo,
@@ -92,7 +92,8 @@ class RunTracker:
         self._out_submitted: list[np.ndarray] = []
         self._out_started: list[np.ndarray] = []
         self._out_ended: list[np.ndarray] = []
-        self._out_spans: list[tuple[int, int, int, int]] = []
+        self._out_spans: list[tuple[int, int, int, int]] = []  # one by one (wait spans)
+        self._out_span_rows: list[np.ndarray] = []  # SPAN_DTYPE rows made in bulk (callbacks)
         self._out_labels: list[str] = []
         self._out_texts: list[TaskText] = []
         self._out_shared_texts: list[tuple[np.ndarray, TaskText]] = []
@@ -154,8 +155,8 @@ class RunTracker:
                 self.on_submitted(sub)
             return
         ids = np.concatenate([np.asarray(sub.task_ids, dtype=np.int64) for sub in subs])
-        counts = np.fromiter((len(sub.task_ids) for sub in subs), dtype=np.int64, count=len(subs))
-        t_ns = np.repeat(np.fromiter((sub.t_ns for sub in subs), dtype=np.int64, count=len(subs)), counts)
+        t_ns = np.concatenate([np.broadcast_to(np.asarray(sub.t_ns, dtype=np.int64), (len(sub.task_ids),))
+                               for sub in subs])
         self.timeline.mark_submitted(ids, t_ns)
         if self.task_rows:
             self._unsent_submitted.append((ids, t_ns))
@@ -363,26 +364,35 @@ class RunTracker:
             self._out_texts.extend(texts)
 
     def span(self, lane: int, start_ns: int, end_ns: int, label: str) -> None:
-        """Record a wait or callback span on a lane."""
+        """Record a wait span on a lane."""
+        self._out_spans.append((lane, start_ns, end_ns, self._label(label)))
+
+    def _label(self, label: str) -> int:
+        """The index of a span label, added to the next batch's new labels on first use."""
         index = self._label_index.get(label)
         if index is None:
             index = self._label_index[label] = len(self.timeline.span_labels) + len(self._out_labels)
             self._out_labels.append(label)
-        self._out_spans.append((lane, start_ns, end_ns, index))
+        return index
 
-    def on_callback(self, cb: CallbackSpan) -> None:
-        """A completion callback ran on a parent thread: draw it on the parent's lane."""
-        key = (self._parent_pid(), cb.tid)
-        lane = self.lane_by_thread.get(key)
-        if lane is None:
-            lane = self.new_lane(key[0], cb.tid, LaneKind.PARENT, "parent · callbacks")
-        self.span(lane, cb.start_ns, max(cb.end_ns, cb.start_ns + 1), cb.label)
-
-    @staticmethod
-    def _parent_pid() -> int:
-        import os
-
-        return os.getpid()
+    def on_callbacks(self, rows: np.ndarray, labels: tuple[str, ...]) -> None:
+        """Completion callbacks that ran on parent threads (rows of CALLBACK_DTYPE, their ``label``
+        an index into ``labels``): drawn on the parent's lanes, one per thread, in one go."""
+        if not len(rows):
+            return
+        pid = os.getpid()
+        lanes = np.empty(len(rows), dtype=np.int32)
+        for tid in np.unique(rows["tid"]).tolist():
+            lane = self.lane_by_thread.get((pid, tid))
+            if lane is None:
+                lane = self.new_lane(pid, tid, LaneKind.PARENT, "parent · callbacks")
+            lanes[rows["tid"] == tid] = lane
+        spans = np.empty(len(rows), dtype=SPAN_DTYPE)
+        spans["lane"] = lanes
+        spans["start_ns"] = rows["start_ns"]
+        spans["end_ns"] = np.maximum(rows["end_ns"], rows["start_ns"] + 1)  # a bar, however short
+        spans["label"] = np.array([self._label(text) for text in labels], dtype=np.int32)[rows["label"]]
+        self._out_span_rows.append(spans)
 
     # ---- engine decisions -----------------------------------------------------------------------
 
@@ -520,7 +530,9 @@ class RunTracker:
         self._take_submitted(everything=finished)
         intervals, resources = self.sampler.take()
         machine = self.sampler.take_machine()
-        spans = np.array(self._out_spans, dtype=SPAN_DTYPE) if self._out_spans else np.zeros(0, SPAN_DTYPE)
+        if self._out_spans:
+            self._out_span_rows.append(np.array(self._out_spans, dtype=SPAN_DTYPE))
+        spans = concat_rows(self._out_span_rows, SPAN_DTYPE)
         parts = (self._out_submitted, self._out_started, self._out_ended)
         if not (any(parts) or self._out_lanes or self._out_texts or self._out_shared_texts or len(intervals)
                 or len(resources) or len(spans) or len(machine) or status or self._out_run or self._out_labels):

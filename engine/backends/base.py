@@ -2,8 +2,9 @@
 
 A backend owns the workers (a Pool, an executor, processes, threads) and knows how to submit a
 plan the way its API does it. It never touches the engine's bookkeeping: submissions and worker
-exits are handed over as records (:mod:`procviz.engine.events`) the engine thread picks up (one
-writer per piece of state).
+exits are handed over as records (:mod:`procviz.engine.events`) the engine thread picks up, tasks
+handed over one by one and completion callbacks as rows of a log
+(:mod:`procviz.engine.backends.handover`) it takes in bulk (one writer per piece of state).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from procviz.engine.backends.handover import CallbackLog, SubmissionLog
 from procviz.engine.config import RunConfig
-from procviz.engine.events import CallbackSpan, LaneKind, Submitted, TaskVerdict, WorkerExit
+from procviz.engine.events import LaneKind, Submitted, TaskVerdict, WorkerExit
 from procviz.engine.plan import TaskPlan
 
 # The records are defined in events; backends may keep importing them from here.
-__all__ = ["Backend", "CallbackSpan", "Delivery", "Submitted", "TaskVerdict", "WorkerExit"]
+__all__ = ["Backend", "Delivery", "Submitted", "TaskVerdict", "WorkerExit"]
 
 
 class Delivery:
@@ -55,9 +57,9 @@ class Backend(ABC):
     def __init__(self, config: RunConfig, address: str) -> None:
         self.config = config
         self.address = address
-        self.submissions: queue.SimpleQueue[Submitted] = queue.SimpleQueue()
+        self.submissions = SubmissionLog()
         self.exits: queue.SimpleQueue[WorkerExit] = queue.SimpleQueue()
-        self.callbacks: queue.SimpleQueue[CallbackSpan] = queue.SimpleQueue()
+        self.callbacks = CallbackLog()
         self.verdicts: queue.SimpleQueue[TaskVerdict] = queue.SimpleQueue()
         # Task ids the engine ended itself (timeout, dead worker, lost): their results never come,
         # so a backend that waits on them one by one (Pool.apply) must go on. Engine thread writes.

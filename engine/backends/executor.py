@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from procviz.engine.backends.base import Backend, CallbackSpan, Delivery, Submitted
+from procviz.engine.backends.base import Backend, Delivery, Submitted
 from procviz.engine.backends.executor_watch import ExecutorWatch, watched_context
 from procviz.engine.config import RunConfig
 from procviz.engine.plan import TaskPlan
@@ -63,7 +63,7 @@ class FuturesBackend(Backend):
         """add_done_callback target: records itself as a bar on the thread that ran it."""
         t = time.monotonic_ns()
         label = "done callback" if not future.cancelled() and future.exception() is None else "done callback (error)"
-        self.callbacks.put(CallbackSpan(threading.get_native_id(), t, time.monotonic_ns(), label))
+        self.callbacks.put(threading.get_native_id(), t, time.monotonic_ns(), label)
 
     def submit(self, plan: TaskPlan, stop: threading.Event) -> None:
         """Submit every call the way the configured API does, then wait for all results."""
@@ -110,13 +110,13 @@ class FuturesBackend(Backend):
     def _submit_each(self, plan: TaskPlan, stop: threading.Event) -> None:
         assert self.executor is not None
         futures = []
-        run = plan.runner()
+        run, put_one, on_done = plan.runner(), self.submissions.put_one, self._on_done
         for item in plan.items:
             if stop.is_set():
                 return
-            self._submitted(np.array([item[0]]))
+            put_one(item[0], time.monotonic_ns())
             future = self.executor.submit(run, item)
-            future.add_done_callback(self._on_done)
+            future.add_done_callback(on_done)
             futures.append(future)
         self._handed_over = True
         pending = set(futures)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from procviz.engine.backends.base import Backend, CallbackSpan, Delivery, Submitted
+from procviz.engine.backends.base import Backend, Delivery, Submitted
 from procviz.engine.backends.pool_creation import (  # noqa: F401 - CreationCancelled re-exported
     CreationCancelled,
     ObservedPool,
@@ -84,10 +84,11 @@ class PoolBackend(Backend):
 
     def _callback(self, label: str) -> Any:
         """A completion callback: records itself as a span on the parent's result thread."""
+        put, now, native_id = self.callbacks.put, time.monotonic_ns, threading.get_native_id
 
         def done(_: Any) -> None:
-            t = time.monotonic_ns()
-            self.callbacks.put(CallbackSpan(threading.get_native_id(), t, time.monotonic_ns(), label))
+            t = now()
+            put(native_id(), t, now(), label)
 
         return done
 
@@ -117,7 +118,7 @@ class PoolBackend(Backend):
         if api == "apply":
             delivered = True
             for item in items:  # one at a time: each waits for the previous result
-                self._submitted(np.array([item[0]]))
+                self.submissions.put_one(item[0], time.monotonic_ns())
                 r = pool.apply_async(run, (item,))
                 if not self._wait(r, stop, item[0]):
                     if stop.is_set():
@@ -130,10 +131,11 @@ class PoolBackend(Backend):
             # One pair of callbacks for every task (they are the same): two closures a task cost
             # the submitter ~1 us each, and their garbage the collector more.
             callback, error_callback = self._callback("callback"), self._callback("error_callback")
+            put_one = self.submissions.put_one
             for item in items:
                 if stop.is_set():
                     return False
-                self._submitted(np.array([item[0]]))
+                put_one(item[0], time.monotonic_ns())
                 r = pool.apply_async(run, (item,), callback=callback, error_callback=error_callback)
                 pairs.append((item[0], r))
             return all([self._wait(r, stop, task_id) for task_id, r in pairs])
