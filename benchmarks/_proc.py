@@ -40,19 +40,32 @@ def _function(ref: str) -> object:
     return getattr(importlib.import_module(module), name)
 
 
-def bare(ref: str, spec: str, n: int, workers: int, start_method: str, chunksize: int | None) -> None:
-    """What a user writes: a Pool, map, close, join."""
+def _done(result: object) -> None:
+    """The bare script's callback and error callback (procviz's record themselves, nothing more)."""
+
+
+def bare(ref: str, spec: str, n: int, workers: int, start_method: str, chunksize: int | None,
+         api: str = "map") -> None:
+    """What a user writes: a Pool, map (or an apply_async per task, with callbacks, then a wait
+    for each result), close, join."""
     import multiprocessing
 
     ctx = multiprocessing.get_context(start_method)
     pool = ctx.Pool(workers)
-    pool.map(_function(ref), _task_args(spec, n), chunksize=chunksize)
+    fn = _function(ref)
+    if api == "apply_async":
+        pending = [pool.apply_async(fn, (a,), callback=_done, error_callback=_done) for a in _task_args(spec, n)]
+        for r in pending:
+            r.wait()
+    else:
+        pool.map(fn, _task_args(spec, n), chunksize=chunksize)
     pool.close()
     pool.join()
 
 
-def mpire(ref: str, spec: str, n: int, workers: int, start_method: str, chunksize: int | None) -> None:
-    """MPIRE's WorkerPool with insights on (its own measurement of the workers)."""
+def mpire(ref: str, spec: str, n: int, workers: int, start_method: str, chunksize: int | None,
+          api: str = "map") -> None:
+    """MPIRE's WorkerPool with insights on (its own measurement of the workers; map only)."""
     from mpire import WorkerPool
 
     with WorkerPool(n_jobs=workers, start_method=start_method, enable_insights=True) as pool:
@@ -69,9 +82,9 @@ def main(argv: list[str]) -> int:
 
         sys.argv = ["procviz", *rest]  # as the ``procviz`` console script calls it
         return procviz_main()
-    ref, spec, n, workers, start_method, chunksize = rest
+    ref, spec, n, workers, start_method, chunksize, api = rest
     cs = None if chunksize == "-" else int(chunksize)
-    {"bare": bare, "mpire": mpire}[mode](ref, spec, int(n), int(workers), start_method, cs)
+    {"bare": bare, "mpire": mpire}[mode](ref, spec, int(n), int(workers), start_method, cs, api)
     return 0
 
 

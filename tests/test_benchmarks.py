@@ -19,7 +19,8 @@ def test_compare_quick_runs_and_writes_json(tmp_path):
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
     keys = [r["workload"]["key"] for r in data["results"]]
-    assert keys == ["cpu3000", "cpu3000_cs1", "sleep300", "noop20k", "noop1m", "trivial2", "fn1m"]
+    assert keys == ["cpu3000", "cpu3000_cs1", "sleep300", "noop20k", "noop1m", "trivial2", "fn1m", "async100k"]
+    assert "(none set)" in proc.stdout  # the apply_async row: no target, no verdict
     for r in data["results"]:
         for name in ("bare", "procviz"):
             c = r["contenders"][name]
