@@ -154,8 +154,9 @@ INTERVAL_DTYPE = np.dtype(
 RESOURCE_DTYPE = np.dtype([("lane", "<i4"), ("t_ns", "<i8"), ("cpu_pct", "<f4"), ("rss", "<i8")])
 SPAN_DTYPE = np.dtype([("lane", "<i4"), ("start_ns", "<i8"), ("end_ns", "<i8"), ("label", "<i4")])
 # A completion callback that ran on a parent thread (engine/backends/handover.py): native thread
-# id, start and end, and its label as an index into the labels handed over with the rows.
-CALLBACK_DTYPE = np.dtype([("tid", "<i8"), ("start_ns", "<i8"), ("end_ns", "<i8"), ("label", "<i8")])
+# id, start and end, and its label as an index into the labels handed over with the rows. Native
+# byte order: the rows are a view of the log's array("q"), never sent anywhere.
+CALLBACK_DTYPE = np.dtype([("tid", "=i8"), ("start_ns", "=i8"), ("end_ns", "=i8"), ("label", "=i8")])
 # The machine lane (engine/machine.py): busy and own shares of the run's CPUs over a window.
 MACHINE_DTYPE = np.dtype([("start_ns", "<i8"), ("end_ns", "<i8"), ("cpus", "<u2"), ("busy", "<f4"), ("own", "<f4")])
 

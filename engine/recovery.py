@@ -14,14 +14,21 @@ from procviz.engine.backends.base import Backend, WorkerExit
 from procviz.engine.events import LaneKind, TaskState, describe_exit
 from procviz.engine.reaper import Reaper
 from procviz.engine.tracker import RunTracker
-from procviz.engine.worker.task_slot import finished_task_of, task_of
+from procviz.engine.worker.task_slot import finished_task_of, still_in, task_of
 
 STALL_S = 2.0  # no progress for this long after a worker death: its unstarted work is lost
 EVENTS_GRACE_S = 1.0
 
 
 def enforce_timeouts(tracker: RunTracker, backend: Backend, reaper: Reaper, now: int, timeout_s: float) -> None:
-    """End every task running longer than ``timeout_s`` and terminate its worker process."""
+    """End every task running longer than ``timeout_s`` and terminate its worker process.
+
+    "Running" is the engine's view: a task whose END is still on its way (a worker sends its rows
+    every few ms) looks running. So a worker process's own slot decides (task_slot.py): a task that
+    ended there, or whose worker began another, ended in time, and its END will come; only one
+    its worker is still in is ended and its worker terminated. (Without this, a 185 ms task under
+    a 0.2 s limit was called a timeout after it ended, and the task after it killed.)
+    """
     tl = tracker.timeline
     timeout_ns = int(timeout_s * 1e9)
     for lane, task in list(tracker.running.items()):
@@ -29,6 +36,8 @@ def enforce_timeouts(tracker: RunTracker, backend: Backend, reaper: Reaper, now:
             continue
         pid = tl.lanes[lane].pid
         own = pid == os.getpid()  # a thread of this process: never terminate ourselves
+        if not own and still_in(backend.address, pid, task) is False:
+            continue  # it ended in time: its END is on its way
         tracker.end_tasks(np.array([task]), TaskState.TIMEOUT, now, "Timeout",
                           f"ran longer than task_timeout_s={timeout_s:g}; "
                           + ("a thread cannot be stopped: it runs on" if own else f"worker pid {pid} was terminated"))

@@ -21,6 +21,7 @@ import numpy as np
 from procviz.engine.events import CALLBACK_DTYPE, Submitted
 
 _NO_CALLBACKS = np.zeros(0, dtype=CALLBACK_DTYPE)
+_NO_CALLBACKS.flags.writeable = False  # shared by every empty take
 
 
 class SubmissionLog:

@@ -102,6 +102,15 @@ def task_of(address: str, pid: int) -> int | None:
     return state[0] if state is not None and state[0] >= 0 and not state[1] else None
 
 
+def still_in(address: str, pid: int, task: int) -> bool | None:
+    """Whether worker ``pid`` is still in ``task``: False once that task's row is in its ring or
+    it began another (the task ended; its END may still be on its way); None if unreadable."""
+    state = _slot_state(address, pid)
+    if state is None or state[0] < 0:  # no slot, or one that never saw a task: cannot tell
+        return None
+    return state[0] == task and not state[1]
+
+
 def finished_task_of(address: str, pid: int) -> int | None:
     """The task worker ``pid`` finished last, if it is between tasks; else None."""
     state = _slot_state(address, pid)

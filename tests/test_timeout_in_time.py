@@ -1,0 +1,53 @@
+"""A task that ends inside its time limit is done, and its worker is not killed.
+
+The engine hears of a task's end a few milliseconds after it (a worker sends its rows in batches):
+it used to call a 185 ms task under a 0.2 s limit a timeout once it had ended, terminate the
+worker, and so kill the task after it (7 of 8 runs). Each task here writes its own start and end
+(time.monotonic_ns, the clock procviz uses) to a file: every task whose own end came inside the
+limit must be done, and a task may be a timeout only if it had not ended by then.
+"""
+
+from __future__ import annotations
+
+import pytest
+from engine_helpers import run_config
+
+from procviz.engine.events import TaskState
+
+LIMIT_S = 0.2
+TASK_MS = 185
+N = 6
+MODULE = '''
+import os, time
+def work(folder, i, ms):
+    t0 = time.monotonic_ns()
+    time.sleep(ms / 1000)
+    with open(os.path.join(folder, str(i)), "w") as f:
+        f.write(f"{t0} {time.monotonic_ns()}")
+    return i
+'''
+
+
+@pytest.mark.parametrize("backend", ["pool", "serial", "process_pool_executor"])
+def test_a_task_that_ended_in_time_is_done_and_the_next_one_runs(backend: str, tmp_path, monkeypatch) -> None:
+    (tmp_path / "procviz_intime.py").write_text(MODULE)
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = run_config({"backend": backend, "workers": 1, "task_timeout_s": LIMIT_S,
+                         "workload": {"kind": "function", "function": "procviz_intime:work",
+                                      "args": [[str(stamps), i, TASK_MS] for i in range(N)]}})
+    tl = result.timeline
+    in_time = 0
+    for i in range(N):
+        own = stamps / str(i)
+        state = TaskState(int(tl.state[i]))
+        if not own.exists():  # it never ended on its own: a timeout, or a task lost with a killed worker
+            continue
+        start, end = map(int, own.read_text().split())
+        if end - start < LIMIT_S * 1e9:  # ended inside its limit by its own clock (a loaded machine may not)
+            in_time += 1
+            assert state == TaskState.DONE, (i, state, tl.texts.get(i))
+        # A task that ran to its end was neither killed nor lost with its worker.
+        assert state in (TaskState.DONE, TaskState.TIMEOUT), (i, state, tl.texts.get(i))
+    assert in_time, "no task ended inside its limit: nothing was checked"
