@@ -32,7 +32,7 @@ import queue
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -49,6 +49,7 @@ from procviz.engine.config import (
     ConfigError,
     RunConfig,
 )
+from procviz.engine.file_names import FORMATS, IMAGE_FORMATS, choose_format
 from procviz.engine.numpy_import import import_numpy
 
 if TYPE_CHECKING:  # numpy and the engine are imported by cmd_run once the config is valid
@@ -68,7 +69,6 @@ EXIT_CODES = {
     "invalid": EXIT_INVALID,
     "stopped": EXIT_STOPPED,
 }
-IMAGE_FORMATS = ("png", "svg")
 # Subcommands, in the order ``procviz --help`` lists them (the window's help lists them too).
 COMMANDS = {
     "run": "run a configuration headless and write its timeline",
@@ -158,7 +158,7 @@ def _run_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    "flags override its fields")
     p.add_argument("--out", type=Path, help="timeline file; format from the extension "
                    "(.json native, .csv, .trace.json/.json.gz Chrome trace, .png, .svg)")
-    p.add_argument("--format", choices=("json", "csv", "chrome", *IMAGE_FORMATS), help="override the format of --out")
+    p.add_argument("--format", choices=(*FORMATS, *IMAGE_FORMATS), help="override the format of --out")
     p.add_argument("--backend", choices=BACKENDS)
     p.add_argument("--workers", type=_int_arg)
     p.add_argument("--start-method", choices=START_METHODS)
@@ -187,7 +187,7 @@ def _export_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                        "and write it as csv, chrome, json, png or svg.",
                        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("timeline", type=Path)
-    p.add_argument("--format", choices=("json", "csv", "chrome", *IMAGE_FORMATS))
+    p.add_argument("--format", choices=(*FORMATS, *IMAGE_FORMATS))
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--width", type=_int_arg, default=1600, help="image width in px (png/svg)")
     p.add_argument("--height", type=_int_arg, default=900, help="image height in px (png/svg)")
@@ -247,6 +247,22 @@ def write_any(timeline: Timeline, path: Path, fmt: str | None, width: int = 1600
     write_timeline(timeline, path, fmt=fmt)
 
 
+def _out_problem(path: Path, fmt: str | None) -> str:
+    """What keeps ``procviz run`` from writing its timeline to ``path`` (checked before the run,
+    so that a run is not made only to be lost); "" when nothing does."""
+    if not path.parent.exists():
+        return f"folder {path.parent} does not exist"
+    if path.is_dir():
+        return "it is a folder"
+    if (fmt or _format_from_suffix(path)) in IMAGE_FORMATS:
+        return "" if _image_writer is not None else "PNG/SVG need the GUI package: use the procviz command"
+    try:
+        choose_format(path, fmt)
+    except ValueError as exc:
+        return f"{exc}, or .png / .svg for a picture"
+    return ""
+
+
 def _format_from_suffix(path: Path) -> str | None:
     suffix = path.suffix.lower().lstrip(".")
     return suffix if suffix in IMAGE_FORMATS else None
@@ -260,13 +276,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         for p in exc.problems:
             print(f"procviz run: invalid {p}", file=sys.stderr)
         return EXIT_INVALID
-    if args.out is not None and not args.out.parent.exists():
-        print(f"procviz run: cannot write {args.out}: folder {args.out.parent} does not exist", file=sys.stderr)
-        return EXIT_INVALID
-    if args.out is not None and (args.format or _format_from_suffix(args.out)) in IMAGE_FORMATS \
-            and _image_writer is None:
-        print("procviz run: PNG/SVG need the GUI package: use the procviz command", file=sys.stderr)
-        return EXIT_INVALID  # said before the run, not after it
+    if args.out is not None:  # said before the run, not after it
+        problem = _out_problem(args.out, args.format)
+        if problem:
+            print(f"procviz run: cannot write {args.out}: {problem}", file=sys.stderr)
+            return EXIT_INVALID
     interrupted = threading.Event()
     restore = _catch_signals(interrupted)  # before any worker exists: a signal from now on ends the run cleanly
     head = None
@@ -356,22 +370,54 @@ def _run(engine: Engine, config: RunConfig, head: HeadStart | None, args: argpar
     if result is None:
         print("procviz run: the engine did not stop in time", file=sys.stderr)
         return EXIT_FAILED
-    if result.outcome is not RunOutcome.INVALID:  # no figures for a run that never ran
-        for line in result.metrics.summary_lines():
-            print(line)
-    print(f"outcome: {result.outcome}: {result.message}")
+    code = EXIT_STOPPED if interrupted.is_set() else EXIT_CODES[result.outcome]
+    if result.outcome is RunOutcome.INVALID:
+        # Nothing ran: no figures, and no file (one that exists is not replaced by an empty run).
+        print(f"procviz run: invalid: {result.message}", file=sys.stderr)
+        return _leave(result.hung_threads, code)
+    # The file first: what is printed after it may meet a closed pipe (procviz run ... | head).
+    written = unwritten = None
     if args.out is not None and result.timeline.run is not None:
         try:
             write_any(result.timeline, args.out, args.format)
-            print(f"timeline: {args.out}")
+            written = args.out
         except (OSError, ValueError) as exc:
-            print(f"procviz run: cannot write {args.out}: {exc}", file=sys.stderr)
-            return EXIT_INVALID
-    if result.hung_threads:  # threads that never return would block the interpreter's exit forever
+            unwritten = f"procviz run: cannot write {args.out}: {exc}"
+            code = EXIT_INVALID
+    lines = [*result.metrics.summary_lines(), f"outcome: {result.outcome}: {result.message}"]
+    if written is not None:
+        lines.append(f"timeline: {written}")
+    _say(lines)
+    if unwritten is not None:
+        print(unwritten, file=sys.stderr)
+    return _leave(result.hung_threads, code)
+
+
+def _say(lines: list[str]) -> None:
+    """Print the summary; a reader that left (``| head``, ``| true``) or a full disk ends it quietly:
+    the run's result is its exit code and its file, not this text."""
+    try:
+        for line in lines:
+            print(line)
         sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(EXIT_STOPPED if interrupted.is_set() else EXIT_CODES[result.outcome])
-    return EXIT_STOPPED if interrupted.is_set() else EXIT_CODES[result.outcome]
+    except OSError:  # BrokenPipeError, ENOSPC (>/dev/full)
+        try:  # no second error when the interpreter flushes stdout at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+
+
+def _leave(hung_threads: Sequence[str], code: int) -> int:
+    """``code``, or the process's exit with it at once when threads that never return are left
+    (they would block the interpreter's exit forever)."""
+    if hung_threads:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except OSError:
+                pass
+        os._exit(code)
+    return code
 
 
 def _follow(engine: Engine, interrupted: threading.Event, progress: RunProgress) -> RunResult | None:

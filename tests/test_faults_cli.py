@@ -311,6 +311,8 @@ def test_a_module_that_exits_at_import_in_the_parent_exits_2_naming_it(faults: s
     monkeypatch.setenv("PROCVIZ_FAULT", fault)
     monkeypatch.setenv("PROCVIZ_FAULT_WHERE", "everywhere")
     assert main(["run", "--quiet", "--kind", "function", "--function", f"{MODULE}:ok", "--args", "[[1]]"]) == 2
-    outcome = [line for line in capsys.readouterr().out.splitlines() if line.startswith("outcome:")]
-    assert len(outcome) == 1 and f"cannot import {MODULE}:ok" in outcome[0] and needle in outcome[0]
+    out, err = capsys.readouterr()
+    said = [line for line in err.splitlines() if line.startswith("procviz run: invalid:")]
+    assert len(said) == 1 and f"cannot import {MODULE}:ok" in said[0] and needle in said[0]
+    assert "outcome:" not in out  # invalid input: one line on stderr, as for a bad flag
     assert MODULE not in sys.modules

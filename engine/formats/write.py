@@ -1,6 +1,6 @@
 """``write_timeline``: pick the format from ``fmt`` or the file name, write atomically.
 
-The rule, first match wins:
+The rule (:func:`procviz.engine.file_names.choose_format`), first match wins:
 
 1. ``fmt`` given (the CLI's ``--format``): ``"json"`` native, ``"csv"``, ``"chrome"``; ``"png"``/``"svg"``
    are refused (images are rendered by ``gui.render``).
@@ -18,15 +18,13 @@ import os
 from collections.abc import Callable
 from typing import BinaryIO
 
+from procviz.engine.file_names import FORMATS, choose_format
 from procviz.engine.formats.fileio import atomic_output
 from procviz.engine.formats.model import require_run
 from procviz.engine.formats.native_write import write_native
 from procviz.engine.timeline import Timeline
 
-FORMATS = ("json", "csv", "chrome")
-IMAGE_FORMATS = ("png", "svg")
-CHROME_SUFFIXES = (".trace.json", ".chrome.json", ".perfetto.json")
-
+__all__ = ["FORMATS", "choose_format", "write_timeline"]
 
 # The CSV and Chrome writers are imported when first asked for: ``procviz run --out`` writes the
 # native file, and their modules (the Chrome writer's track layout, threads, event templates) were
@@ -46,36 +44,6 @@ def _write_chrome(timeline: Timeline, out: BinaryIO) -> None:
 _WRITERS: dict[str, Callable[[Timeline, BinaryIO], None]] = {
     "json": write_native, "csv": _write_csv, "chrome": _write_chrome,
 }
-
-
-def choose_format(path: str | os.PathLike[str], fmt: str | None = None) -> tuple[str, bool]:
-    """``(format, gzip)`` for writing ``path``; raises ValueError when it cannot tell or is an image."""
-    name = os.path.basename(os.fspath(path)).lower()
-    compress = name.endswith(".gz")
-    base = name[:-3] if compress else name
-    if fmt is not None:
-        kind = fmt.lower()
-        if kind in IMAGE_FORMATS:
-            raise ValueError(_image_message(kind))
-        if kind not in FORMATS:
-            raise ValueError(f"unknown timeline format {fmt!r}; use one of {', '.join(FORMATS)}")
-        return kind, compress
-    for image in IMAGE_FORMATS:
-        if base.endswith("." + image):
-            raise ValueError(_image_message(image))
-    if base.endswith(".csv"):
-        return "csv", compress
-    if base.endswith(CHROME_SUFFIXES) or (base.endswith(".json") and compress):
-        return "chrome", compress
-    if base.endswith(".json"):
-        return "json", compress
-    raise ValueError(f"cannot tell the format of {os.fspath(path)!r} from its name: use .json (native), .csv, "
-                     ".trace.json / .json.gz (Chrome trace), or give the format (json, csv, chrome)")
-
-
-def _image_message(kind: str) -> str:
-    return (f"{kind.upper()} images are rendered by gui.render (the procviz command), not engine.formats; "
-            f"timeline files are {', '.join(FORMATS)}")
 
 
 def write_timeline(timeline: Timeline, path: str | os.PathLike[str], fmt: str | None = None) -> None:

@@ -1,0 +1,71 @@
+"""``procviz run --out``: the file is what the run leaves, whatever happens to the text.
+
+Found by a user campaign: a summary piped to a reader that leaves (``| true``, ``| head -1``) lost
+the timeline or said it could not be written; a name no writer takes, or a folder, was refused only
+after the whole run; a run that never ran (its function cannot be imported) replaced an existing
+file with an empty timeline.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+RUN = [sys.executable, "-m", "procviz.engine.cli", "run", "--quiet"]
+SMALL = ["--workers", "2", "--kind", "sleep", "--count", "4", "--duration-ms", "10"]
+
+
+def _piped(args: list[str], reader: list[str]) -> tuple[int, str]:
+    """Run procviz with its stdout into ``reader`` (which may leave early); (exit code, stderr)."""
+    pv = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert pv.stdout is not None and pv.stderr is not None
+    consumer = subprocess.Popen(reader, stdin=pv.stdout, stdout=subprocess.DEVNULL)
+    pv.stdout.close()  # the reader holds the pipe's only read end: when it leaves, writes break
+    consumer.wait(timeout=120)
+    err = pv.stderr.read()
+    return pv.wait(timeout=120), err
+
+
+def test_a_reader_that_leaves_takes_neither_the_file_nor_the_exit_code(tmp_path) -> None:
+    for n, reader in enumerate((["true"], ["head", "-c", "1"])):
+        out = tmp_path / f"t{n}.json"
+        code, err = _piped([*RUN, *SMALL, "--out", str(out)], reader)
+        assert code == 0, err
+        assert "cannot write" not in err and "Traceback" not in err, err
+        assert len(json.loads(out.read_text())["tasks"]["state"]) == 4
+
+
+def test_a_full_stdout_takes_neither_the_file_nor_the_exit_code(tmp_path) -> None:
+    out = tmp_path / "t.json"
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([*RUN, *SMALL, "--out", str(out)], stdout=full, stderr=subprocess.PIPE, text=True,
+                              timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert out.exists()
+
+
+def test_an_out_no_writer_takes_is_refused_before_the_run(tmp_path) -> None:
+    (tmp_path / "folder").mkdir()
+    for name, says in (("x.txt", "cannot tell the format"), ("folder", "it is a folder")):
+        started = time.monotonic()
+        proc = subprocess.run([*RUN, "--kind", "sleep", "--count", "1", "--duration-ms", "60000",
+                               "--out", str(tmp_path / name)], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert says in proc.stderr
+        assert name != "x.txt" or ".png" in proc.stderr  # the formats it names include pictures
+        assert "makespan" not in proc.stdout  # refused before the run: no 60 s task ran
+        assert time.monotonic() - started < 50
+
+
+def test_a_run_that_never_ran_leaves_an_existing_file_alone(tmp_path) -> None:
+    out = tmp_path / "keep.json"
+    out.write_text("what was there")
+    proc = subprocess.run([*RUN, "--kind", "function", "--function", "no_such_module_pv_out:f", "--args", "[[1]]",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert out.read_text() == "what was there"
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("procviz run: invalid:") and "no_such_module_pv_out" in lines[0]
