@@ -79,11 +79,11 @@ def config_from_file(path: Path) -> dict[str, Any]:
             raise ConfigError([Problem(str(path), f"is a preset file that cannot be used: {exc}")]) from None
         log.info("%s is a preset: %s", path, preset.name)
         return dict(preset.config)
-    if data is None or (isinstance(data, dict) and "format" in data):  # not small JSON, or a native timeline
-        config = _timeline_config(path)
-        if config is not None:
-            log.info("%s is a timeline: using the config it was recorded with", path)
-            return config
+    # Not a config: a timeline of any format procviz writes (native JSON, CSV, Chrome trace)?
+    config = _timeline_config(path)
+    if config is not None:
+        log.info("%s is a timeline: using the config it was recorded with", path)
+        return config
     raise as_bare
 
 
@@ -107,4 +107,7 @@ def _timeline_config(path: Path) -> dict[str, Any] | None:
         return None
     if timeline.run is None or not isinstance(timeline.run.config, dict):
         return None
+    if not timeline.run.config:  # a CSV keeps the tasks, not the config they came from
+        raise ConfigError([Problem(str(path), "is a timeline that does not keep the config it was recorded with "
+                                   "(a CSV keeps none): give its JSON timeline or Chrome trace, or a config")])
     return dict(timeline.run.config)

@@ -82,12 +82,21 @@ def test_config_takes_a_preset_file_and_a_timeline(tmp_path) -> None:
     proc = procviz_cmd("run", "--quiet", "--config", str(preset), "--out", str(first))
     assert proc.returncode == 0, proc.stderr
     assert "tasks: 4 " in proc.stdout
-    csv = tmp_path / "first.csv"
-    assert procviz_cmd("export", str(first), "--out", str(csv)).returncode == 0
-    for timeline in (first, csv):  # the timeline's recorded config runs again; flags still override
-        proc = procviz_cmd("run", "--quiet", "--config", str(timeline), "--count", "2")
+    trace = tmp_path / "first.trace.json"
+    assert procviz_cmd("export", str(first), "--out", str(trace)).returncode == 0
+    for timeline in (first, trace):  # the timeline's recorded config runs again; flags still override
+        proc = procviz_cmd("run", "--quiet", "--config", str(timeline), "--count", "2",
+                           "--out", str(tmp_path / "again.json"))
         assert proc.returncode == 0, proc.stderr
         assert "tasks: 2 " in proc.stdout
+        again = json.loads((tmp_path / "again.json").read_text())["config"]
+        assert again["workers"] == 2 and again["workload"]["kind"] == "sleep"  # the recorded config, not defaults
+    # A CSV keeps the tasks but not the config: said, not run with the defaults.
+    csv = tmp_path / "first.csv"
+    assert procviz_cmd("export", str(first), "--out", str(csv)).returncode == 0
+    proc = procviz_cmd("run", "--quiet", "--config", str(csv))
+    assert proc.returncode == 2 and "does not keep the config" in proc.stderr
+    assert "makespan" not in proc.stdout
 
 
 def test_config_that_is_none_of_the_shapes_says_why(tmp_path) -> None:
