@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from procviz.engine.safe_json import loads_checked
+from procviz.engine.safe_json import InputError, loads_checked
 from procviz.engine.specs import APIS, BACKEND_SPECS, BACKENDS, CHUNKLESS_APIS, SCENARIO_BACKEND, SCENARIO_SPECS
 
 if TYPE_CHECKING:  # numpy is imported where a plan is made: parsing a config needs none of it
@@ -316,6 +316,8 @@ def load_config(path: str | Path) -> RunConfig:
         raise ConfigError([Problem(str(p), f"is not UTF-8 text: {exc}")]) from None
     try:
         data = loads_checked(text)  # depth, huge integers, duplicate keys, NaN: refused by place
+    except InputError as exc:  # says what is wrong itself ("is not valid JSON: ...", "workers: ...")
+        raise ConfigError([Problem(f"{p}: {exc.where}" if exc.where else str(p), exc.problem)]) from None
     except ValueError as exc:
         raise ConfigError([Problem(str(p), f"is not valid JSON: {exc}")]) from None
     return parse_config(data)

@@ -21,6 +21,7 @@ computed from measured times only. In short:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,7 @@ from procviz.engine.task_sums import BlockSums, TaskSumsCache, by_lane, cache_of
 from procviz.engine.timeline import TASK_BLOCK, Timeline
 
 OTHER_LOAD_NOTABLE = 0.10  # mean share of the run's CPUs used by other programs worth a warning
+CPUS_UNKNOWN = "the file does not say how many CPUs the run had"
 
 DEFINITIONS: dict[str, str] = {
     "makespan": "First submission to last task end = worker start-up + work (a scenario's main program, "
@@ -96,7 +98,7 @@ class Metrics:
     work_ns: int = 0
     speedup_measured: bool = False
     cpu_share: float = 0.0
-    cpus: int = 1
+    cpus: int = 1  # 0: not known (a file that does not keep it)
     mean_wait_ns: int = 0
     mean_turnaround_ns: int = 0
     other_load: float = 0.0
@@ -111,10 +113,27 @@ class Metrics:
         return self.other_load >= OTHER_LOAD_NOTABLE and self.other_load * self.machine_ns > 2 * MACHINE_TICK_NS
 
     def speedup_text(self) -> str:
-        """'2.31× (measured: serial run 4.1 s)' or '1.98× (estimate: own work 3.9 s)'."""
+        """'2.31× (measured: serial run 4.1 s)' or '1.98× (estimate: own work 3.9 s)'; a run where
+        no task ran to its end has none to tell (not "0.00×")."""
+        if self.speedup <= 0:
+            return "none (no task ran to its end)"
         s = self.serial_estimate_ns * 1e-9
         how = f"measured: serial run {s:.3f} s" if self.speedup_measured else f"estimate: own work {s:.3f} s"
         return f"{self.speedup:.2f}× ({how})"
+
+    def cpu_share_text(self, percent: Callable[[float], str] = lambda x: f"{x * 100:.1f}%") -> str:
+        """'62.3% of 2 CPUs', or that the CPUs are not known (a file that does not keep them)."""
+        if not self.cpus:
+            return f"not measured ({CPUS_UNKNOWN})"
+        cpus = min(self.slots, self.cpus)
+        return f"{percent(self.cpu_share)} of {cpus} CPU{'s' if cpus != 1 else ''}"
+
+    def other_load_summary(self, percent: Callable[[float], str] = lambda x: f"{x * 100:.1f}%") -> str:
+        """The other programs' share of the run's CPUs, a sentence when notable; not measured
+        where the machine lane was not (a CSV keeps none)."""
+        if not self.machine_ns:
+            return "not measured (no reading of the machine's CPUs)"
+        return self.other_load_text() or f"{percent(self.other_load)} of the run's CPUs"
 
     def other_load_text(self) -> str:
         """A sentence on other programs' load, '' when there was little."""
@@ -134,9 +153,7 @@ class Metrics:
             f"makespan: {self.makespan_ns * s:.3f} s (worker start-up {self.startup_ns * s:.3f} s + "
             f"work {self.work_ns * s:.3f} s)",
             f"utilization: {self.utilization * 100:.1f}% of {self.slots} worker slot{'s' if self.slots != 1 else ''} "
-            "occupied; "
-            f"on-CPU {self.cpu_share * 100:.1f}% of {min(self.slots, self.cpus)} CPU"
-            f"{'s' if min(self.slots, self.cpus) != 1 else ''}",
+            f"occupied; on-CPU {self.cpu_share_text()}",
             f"speedup: {self.speedup_text()}".replace("×", "x"),
             # Sums over the tasks (a 1M-task run queues for days in total): said on a line of its
             # own, so the figures' line still fits an 80-column terminal.
@@ -485,7 +502,7 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
     machine = tl.machine.data
     cpus = _cpus(tl)
     measured = serial_baseline_ns(tl, baseline)
-    own_work = _own_work(tl, cache, blocks, cpus, work_tasks) if measured is None else 0
+    own_work = _own_work(tl, cache, blocks, max(cpus, 1), work_tasks) if measured is None else 0
     busy_total = sum(b.busy for b in blocks)
     busy_work = sum(b.busy_work for b in blocks)  # occupancy: of the worker slots, by the work
     serial = measured if measured is not None else own_work
@@ -522,7 +539,7 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
         startup_ns=startup,
         work_ns=work,
         speedup_measured=measured is not None,
-        cpu_share=sum(b.cpu_work for b in blocks) / (work * min(slots, cpus)) if work else 0.0,
+        cpu_share=sum(b.cpu_work for b in blocks) / (work * min(slots, cpus)) if work and cpus else 0.0,
         cpus=cpus,
         mean_wait_ns=int(sum(b.wait for b in blocks) / finished) if finished else 0,
         mean_turnaround_ns=int(sum(b.turnaround for b in blocks) / turned) if turned else 0,
@@ -557,13 +574,14 @@ def sum_ended_blocks(timeline: Timeline) -> None:
     safe = origin + (horizon - origin) // _Bins.BIN_NS * _Bins.BIN_NS  # the start of its bin
     ahead = [b if b is not None and b.own_max_end < safe else None for b in blocks]
     if any(b is not None for b in ahead):
-        _own_work(tl, cache, ahead, _cpus(tl), work)
+        _own_work(tl, cache, ahead, max(_cpus(tl), 1), work)
 
 
 def _cpus(tl: Timeline) -> int:
-    """The CPUs the run could use (the machine lane's, else the run's count)."""
+    """The CPUs the run could use (the machine lane's, else the run's count); 0 when the file does
+    not say (a CSV keeps neither)."""
     machine = tl.machine.data
-    return max(int(machine["cpus"][0]) if len(machine) else (tl.run.cpu_count if tl.run else 1), 1)
+    return max(int(machine["cpus"][0]) if len(machine) else (tl.run.cpu_count if tl.run else 0), 0)
 
 
 def _own_work(tl: Timeline, cache: TaskSumsCache, blocks: list[BlockSums] | list[BlockSums | None], cpus: int,

@@ -24,6 +24,8 @@ import numpy as np
 from procviz.engine.events import TaskState
 from procviz.engine.timeline import TASK_BLOCK, Timeline
 
+_CANCELLED = int(TaskState.CANCELLED)
+
 _BIG = np.iinfo(np.int64).max
 
 
@@ -65,7 +67,7 @@ def block_sums(tl: Timeline, lo: int, work: np.ndarray, stamp: int) -> BlockSums
     submitted, start, end = tl.submitted_part(part), tl.start_ns[part], tl.end_ns[part]
     cpu, lane = tl.cpu_ns[part], tl.lane[part]
     if len(start) and min(int(start.min()), int(submitted.min()), int(cpu.min()), int(lane.min())) >= 0 \
-            and bool((end >= start).all()):
+            and bool((end >= start).all()) and not bool((tl.state[part] == _CANCELLED).any()):
         return finished_block_sums(tl, part, work, stamp)
     return general_block_sums(tl, part, work, stamp)
 
@@ -86,8 +88,12 @@ def general_block_sums(tl: Timeline, part: slice, work: np.ndarray, stamp: int) 
     queued_ok = sent & started
     queued = np.where(queued_ok, np.maximum(start - submitted, 0), -1)
     sched_wait = np.where(queued_ok, queued + np.maximum(ready, 0), -1)
-    finished = queued_ok & ended
-    turn_ok = sent & ended
+    # Finished: ended by itself or by a failure, not cancelled (a task a Stop ended, running or
+    # not, has no waiting or turnaround of its own: 0 done and a "mean turnaround" of 10 min was
+    # a stopped run's wait for the Stop).
+    done_or_failed = tl.state[part] != _CANCELLED
+    finished = queued_ok & ended & done_or_failed
+    turn_ok = sent & ended & done_or_failed
     turnaround = np.maximum(end - submitted, 0)[turn_ok]
     own = _own(has, cpu, work)
     return BlockSums(

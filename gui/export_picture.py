@@ -129,7 +129,9 @@ def config_line(config: dict) -> str:
     raw = config.get("workload")
     workload: dict = raw if isinstance(raw, dict) else {}
     if workload.get("kind") == "function":
-        parts.append(f"{str(workload.get('function', '')).rpartition(':')[2]} ×{len(workload.get('args') or [])}")
+        # Tasks: one per argument list, or ``count`` calls with none.
+        n = len(workload.get("args") or []) or workload.get("count", "?")
+        parts.append(f"{str(workload.get('function', '')).rpartition(':')[2]} ×{n}")
     elif workload.get("kind"):
         size = f" {workload['duration_ms']:g} ms" if workload.get("duration_ms") else ""
         parts.append(f"{workload['kind']}{size} ×{workload.get('count', '?')}")

@@ -43,17 +43,16 @@ READY_UNMEASURED = "not measurable here (no schedstat on this host)"
 def summary_texts(metrics: Metrics) -> dict[str, str]:
     """The panel's summary lines, keyed by what they show (tests compare these too)."""
     m = metrics
-    cpus = min(m.slots, m.cpus)
     return {
         "tasks": f"{count(m.tasks)}: {count(m.done)} done, {count(m.failed)} failed, "
                  f"{count(m.timeout)} timed out, {count(m.cancelled)} cancelled",
         "makespan": f"{seconds(m.makespan_ns)} = start-up {seconds(m.startup_ns)} + work {seconds(m.work_ns)}",
         "utilization": f"{percent(m.utilization)} of {m.slots} worker slot{'s' if m.slots != 1 else ''} occupied",
-        "cpu_share": f"{percent(m.cpu_share)} of {cpus} CPU{'s' if cpus != 1 else ''}",
+        "cpu_share": m.cpu_share_text(percent),
         "speedup": m.speedup_text(),
         "mean_wait": seconds(m.mean_wait_ns),
         "mean_turnaround": seconds(m.mean_turnaround_ns),
-        "other_load": m.other_load_text() or f"{percent(m.other_load)} of the run's CPUs",
+        "other_load": m.other_load_summary(percent),
         "queued": seconds(m.queued_ns),
         "cpu": seconds(m.cpu_ns),
         "ready": seconds(m.ready_ns) if m.ready_measured else READY_UNMEASURED,

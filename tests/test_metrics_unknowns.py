@@ -1,0 +1,67 @@
+"""Figures a run or a file cannot give are said to be missing, not shown as numbers.
+
+Found by a user campaign: a CSV (which keeps neither the CPU count nor the machine lane) showed
+"On-CPU share 124.5% of 1 CPU" and "Other load 0.0%"; a stopped run with no task done showed a
+mean turnaround of 10 minutes (its cancelled tasks' wait for the Stop) and "speedup 0.00x"; a
+config file with a JSON syntax error said "is not valid JSON: is not valid JSON: ...".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from synthetic import build_timeline
+
+from procviz.engine.config import ConfigError, load_config
+from procviz.engine.events import END_DTYPE, START_DTYPE, SUBMIT_DTYPE, EngineBatch, LaneInfo, RunInfo, TaskState
+from procviz.engine.formats import read_timeline, write_timeline
+from procviz.engine.metrics import compute_metrics
+from procviz.engine.timeline import Timeline
+
+MS = 1_000_000
+
+
+def _stopped_run() -> Timeline:
+    """Two tasks and a Stop 10 minutes in: task 0 was running (cancelled), task 1 never started."""
+    tl = Timeline()
+    run = RunInfo(n_tasks=2, t0_ns=0, config={"workers": 1, "backend": "thread_pool_executor"}, host="h",
+                  cpu_count=2, schedstat=True)
+    tl.apply(EngineBatch(run=run, lanes=(LaneInfo(0, 7, 70, "thread", "thread 0"),),
+                         submitted=np.array([(0, 0), (1, 0)], dtype=SUBMIT_DTYPE)))
+    tl.apply(EngineBatch(started=np.array([(0, 0, 10 * MS)], dtype=START_DTYPE)))
+    stop = 600_000 * MS
+    tl.apply(EngineBatch(ended=np.array([(0, 0, TaskState.CANCELLED, 10 * MS, stop, -1, -1),
+                                         (1, -1, TaskState.CANCELLED, -1, stop, -1, -1)], dtype=END_DTYPE),
+                         now_ns=stop))
+    return tl
+
+
+def test_cancelled_tasks_have_no_waiting_or_turnaround_of_their_own() -> None:
+    m = compute_metrics(_stopped_run())
+    assert (m.done, m.cancelled) == (0, 2)
+    assert m.mean_turnaround_ns == 0 and m.mean_wait_ns == 0
+    assert m.speedup_text() == "none (no task ran to its end)"
+    assert not any("0.00x" in line for line in m.summary_lines())
+
+
+def test_a_csv_says_its_cpus_and_the_machine_were_not_measured(tmp_path) -> None:
+    original = build_timeline(exotic=False)
+    assert compute_metrics(original).cpus > 0
+    path = tmp_path / "t.csv"
+    write_timeline(original, path)
+    m = compute_metrics(read_timeline(path))
+    assert m.cpus == 0
+    assert m.cpu_share_text().startswith("not measured")
+    assert m.other_load_summary().startswith("not measured")
+    line = next(line for line in m.summary_lines() if line.startswith("utilization"))
+    assert "on-CPU not measured" in line and "%" not in line.partition("on-CPU")[2]
+
+
+@pytest.mark.parametrize("text", ['{"workers": 2,,}', "{", '{"workers": 2} trailing'])
+def test_a_config_that_is_not_json_says_so_once(tmp_path, text: str) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    said = " ".join(str(p) for p in caught.value.problems)
+    assert said.count("is not valid JSON") == 1, said
