@@ -94,8 +94,11 @@ class LiveRun:
         try:
             self._emit(self.tracker.cut(time.monotonic_ns(), RunStatus(RunPhase.RUNNING, "running")))
             outcome, message = self._loop()
-            if outcome != RunOutcome.STOPPED:
-                self._await_submitter(2.0)  # its last result may still be on its way to it
+            # Its last result may still be on its way to it; unless the engine ended some task
+            # itself (a timeout, a death, lost work): its result never comes, and a map waits on
+            # them all (2 s waited for nothing after each worker death).
+            if outcome != RunOutcome.STOPPED and not self.backend.abandoned:
+                self._await_submitter(2.0)
             self._shutdown(graceful=outcome not in (RunOutcome.STOPPED, RunOutcome.ERROR)
                            and self.backend.results_complete())
         finally:

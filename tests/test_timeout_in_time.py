@@ -1,4 +1,5 @@
-"""A task that ends inside its time limit is done, and its worker is not killed.
+"""What the engine decides about a task is what happened to it: a task that ends inside its time
+limit is done and its worker is not killed; a result the engine gave up on is not waited for.
 
 The engine hears of a task's end a few milliseconds after it (a worker sends its rows in batches):
 it used to call a 185 ms task under a 0.2 s limit a timeout once it had ended, terminate the
@@ -51,3 +52,28 @@ def test_a_task_that_ended_in_time_is_done_and_the_next_one_runs(backend: str, t
         # A task that ran to its end was neither killed nor lost with its worker.
         assert state in (TaskState.DONE, TaskState.TIMEOUT), (i, state, tl.texts.get(i))
     assert in_time, "no task ended inside its limit: nothing was checked"
+
+
+def test_a_run_whose_lost_results_never_come_does_not_wait_for_them(monkeypatch) -> None:
+    """A map waits on its whole result; once the engine ended a task itself (here: its worker
+    died), that result never comes, and the engine does not wait for the submitter to get it
+    (it waited 2 s for nothing after every worker death)."""
+    from engine_helpers import function_workload
+
+    from procviz.engine.run_loop import LiveRun
+
+    waits: list[float] = []
+    await_submitter = LiveRun._await_submitter
+
+    def spy(self: LiveRun, timeout_s: float) -> None:
+        waits.append(timeout_s)
+        await_submitter(self, timeout_s)
+
+    monkeypatch.setattr(LiveRun, "_await_submitter", spy)
+    result = run_config({"workers": 2, "api": "map",
+                         "workload": function_workload("hard_exit_if", n=4)})  # task 3 exits
+    assert result.outcome == "failed", result.message
+    assert TaskState(int(result.timeline.state[3])) == TaskState.FAILED
+    assert waits == []
+    ok = run_config({"workers": 2, "api": "map", "workload": function_workload("hard_exit_if", n=3)})
+    assert ok.outcome == "completed" and waits == [2.0]  # a run whose results all come still waits for them
