@@ -38,6 +38,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             workload["args"] = loads_checked(args.args)  # depth, huge integers, repeated keys: refused by place
         except ValueError as exc:
             raise ConfigError([Problem("workload.args", str(exc))]) from None
+        given = workload["args"]
+        if args.count is not None and isinstance(given, list) and args.count != len(given):
+            # A task per argument list: a count that says otherwise is dropped silently no more.
+            raise ConfigError([Problem("--count", f"is {args.count}, but --args gives {len(given)} argument "
+                                                  "lists (a task each): give one of them")])
         workload.pop("count", None)
     if workload:
         data["workload"] = workload

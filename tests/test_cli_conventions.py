@@ -218,3 +218,12 @@ def test_a_refused_argument_is_one_line_exit_2(capsys, argv: list[str]) -> None:
     assert code == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "error:" in err and "--help" in err, err
+
+
+def test_a_count_that_disagrees_with_the_args_is_refused_not_dropped() -> None:
+    fn = ["--kind", "function", "--function", "procviz.engine.worker.demo_tasks:square"]
+    proc = procviz_cmd("run", "--quiet", *fn, "--count", "5", "--args", "[[1], [2]]")
+    assert proc.returncode == 2 and "--count" in proc.stderr and "2 argument lists" in proc.stderr
+    assert "makespan" not in proc.stdout
+    proc = procviz_cmd("run", "--quiet", *fn, "--count", "2", "--args", "[[1], [2]]")
+    assert proc.returncode == 0 and "tasks: 2 " in proc.stdout
