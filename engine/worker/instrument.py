@@ -70,6 +70,7 @@ _recorder: Recorder | None = None
 _thread_local = threading.local()
 _UNKNOWN: Any = object()
 _task_queue: Any = _UNKNOWN  # this Pool worker's task queue (see _no_task_waits), once looked up
+_sender: Any = _UNKNOWN  # how this process would send a result back (see _result_sender), once looked up
 
 
 def _meter() -> ThreadMeter:
@@ -87,10 +88,11 @@ def _reader() -> SchedstatReader:
 def _forget_after_fork() -> None:
     # A forked child must not reuse the parent's descriptors (they name the parent's thread) nor
     # its socket and flusher thread.
-    global _recorder, _thread_local, _task_queue
+    global _recorder, _thread_local, _task_queue, _sender
     _recorder = None
     _thread_local = threading.local()
     _task_queue = _UNKNOWN
+    _sender = _UNKNOWN
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
@@ -238,8 +240,12 @@ def run_chunk(function: str, report: bool, chunk: ChunkItem) -> None:
     if not rec._armed:
         rec.arm()
     tasks = zip(ids, args_of, strict=False)
+    # A Pool's or a ProcessPoolExecutor's worker pickles each result to send it back, and a result
+    # that cannot be pickled fails its task there; procviz's wrapper returns none, so it pickles
+    # each result itself (after the task's windows, as the pool would) and fails the task alike.
+    sender = _result_sender() if report else ""
     try:
-        while (_run_fine if meter.fine else _run_coarse)(rec, meter, fn, report, tasks):
+        while (_run_fine if meter.fine else _run_coarse)(rec, meter, fn, report, tasks, sender):
             pass
     finally:
         meter.busy = False
@@ -279,7 +285,8 @@ def _pool_task_queue() -> Any:
     return queue if callable(getattr(queue, "empty", None)) else None
 
 
-def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: Iterator[Any]) -> bool:
+def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: Iterator[Any],
+                sender: str = "") -> bool:
     """Run ``tasks`` while each is shorter than FINE_NS; True if one was not (the rest go to
     :func:`_run_fine`), False once they are all done.
 
@@ -327,6 +334,11 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
         c1 = thread_time()  # the boundary: this task's end, and the next one's start
         t1 = mono()
         cpu, wall = c1 - c0, t1 - t0
+        if sender and result is not None and status == _DONE:
+            unsent = _unsendable(result, sender)
+            if unsent is not None:
+                result, status, stop = unsent, _FAILED, 0
+                ring[off - base - PAYLOAD_OFFSET + 1] = _FAILED
         # In the slot's ring, the row says the task ended.
         pack(ring, off - base, task_id, t1, cpu if cpu < wall else wall, -1, t0)
         off += row
@@ -351,7 +363,8 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
     return False
 
 
-def _run_fine(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: Iterator[Any]) -> bool:
+def _run_fine(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: Iterator[Any],
+              sender: str = "") -> bool:
     """Run ``tasks`` while each lasts at least FINE_NS, reading schedstat (run-queue wait too);
     True if one did not (the rest go to :func:`_run_coarse`), False once they are all done.
 
@@ -391,6 +404,11 @@ def _run_fine(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: I
         c1 = thread_time()
         r1 = int(pread(fd, 96, 0).split()[1])
         t1 = mono()
+        if sender and result is not None and status == _DONE:
+            unsent = _unsendable(result, sender)
+            if unsent is not None:
+                result, status = unsent, _FAILED
+                ring[off - base - PAYLOAD_OFFSET + 1] = _FAILED
         pack(ring, off - base, task_id, t1, c1 - c0, r1 - r0, t0)
         off += row
         meter.off = off  # published
@@ -409,6 +427,51 @@ def _run_fine(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: I
             base -= PAYLOAD_OFFSET
             due = rec.last_flush_ns + FLUSH_NS
     return False
+
+
+def _result_sender() -> str:
+    """How this process sends a task's result back: ``"pool"`` (a ``multiprocessing.Pool``
+    worker), ``"executor"`` (a ``ProcessPoolExecutor`` worker), ``""`` where results are not
+    pickled (threads; procviz's own Process per task and serial child, whose results go nowhere)."""
+    global _sender
+    if _sender is _UNKNOWN:
+        _sender = ""
+        if threading.current_thread() is threading.main_thread():
+            target = getattr(multiprocessing.current_process(), "_target", None)
+            where = (getattr(target, "__module__", ""), getattr(target, "__name__", ""))
+            _sender = _SENDERS.get(where, "")
+    return str(_sender)
+
+
+_SENDERS = {("multiprocessing.pool", "worker"): "pool", ("concurrent.futures.process", "_process_worker"): "executor"}
+
+
+class _Shown:
+    """A value's short repr, standing for the value in an error's text (never the whole value)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _unsendable(result: Any, sender: str) -> BaseException | None:
+    """The error the pool's worker would meet sending ``result`` back (None if it pickles): a
+    Pool's ``MaybeEncodingError``, or a ProcessPoolExecutor's pickling error itself."""
+    from multiprocessing.reduction import ForkingPickler
+
+    try:
+        ForkingPickler.dumps(result)
+    except Exception as exc:  # noqa: BLE001 - whatever pickling raises fails the task, as in the pool
+        if sender != "pool":
+            return exc
+        from multiprocessing.pool import MaybeEncodingError
+
+        return MaybeEncodingError(exc, _Shown(_short_repr(result)))
+    return None
 
 
 def _task_text(task_id: int, result: Any, error: BaseException | None) -> TaskText:
