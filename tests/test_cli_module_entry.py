@@ -43,3 +43,15 @@ def test_the_module_entry_runs_and_exits_with_the_run_code(tmp_path: Path) -> No
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert "outcome: completed" in done.stdout
+
+
+def test_python_m_procviz_is_not_shadowed_by_a_students_files(tmp_path: Path) -> None:
+    """``-m`` puts the current folder first on sys.path: a queue.py there broke procviz's own
+    ``import queue``. The user's own modules there are still found by a run."""
+    (tmp_path / "queue.py").write_text('raise SystemExit("the standard library was shadowed")\n')
+    (tmp_path / "mytasks_pv.py").write_text("def work(x):\n    return 2 * x\n")
+    done = subprocess.run([sys.executable, "-m", "procviz", "run", "--quiet", "--workers", "2", "--kind", "function",
+                           "--function", "mytasks_pv:work", "--args", "[[1], [2]]"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "outcome: completed" in done.stdout
