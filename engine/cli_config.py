@@ -30,6 +30,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The config file or preset (if any) with the flags laid over it, validated; raises ConfigError."""
     data = base_config(args.config, getattr(args, "preset", None))
     data.update({field: getattr(args, flag) for flag, field in TOP_FLAGS.items() if getattr(args, flag) is not None})
+    if data.get("scenario") and args.workers is not None:
+        # A scenario starts one Process per role, whatever ``workers`` says: a flag asking for a
+        # number of workers would be recorded and not done.
+        raise ConfigError([Problem("--workers", "a scenario starts one process per role (its roles are fixed): "
+                                                "--workers does not apply")])
     workload = dict(data.get("workload", {}))
     workload.update({field: getattr(args, flag) for flag, field in WORKLOAD_FLAGS.items()
                      if getattr(args, flag) is not None})

@@ -227,3 +227,9 @@ def test_a_count_that_disagrees_with_the_args_is_refused_not_dropped() -> None:
     assert "makespan" not in proc.stdout
     proc = procviz_cmd("run", "--quiet", *fn, "--count", "2", "--args", "[[1], [2]]")
     assert proc.returncode == 0 and "tasks: 2 " in proc.stdout
+
+
+def test_workers_for_a_scenario_is_refused_not_recorded_and_ignored() -> None:
+    proc = procviz_cmd("run", "--quiet", "--preset", "scenario_lock_critical_section", "--workers", "1")
+    assert proc.returncode == 2 and "--workers" in proc.stderr and "one process per role" in proc.stderr
+    assert "makespan" not in proc.stdout
