@@ -162,3 +162,20 @@ def test_callback_labels_become_the_timelines_own_indices() -> None:
                        (2400, "error_callback")]
         parent = {lane.tid: lane.index for lane in tl.lanes if lane.kind == "parent"}
         assert set(parent) == {77, 78}  # a lane per thread that ran callbacks
+
+
+def test_a_cancelled_futures_callback_is_said_cancelled_not_an_error() -> None:
+    import concurrent.futures as cf
+
+    from procviz.engine.backends.threads import ThreadPoolExecutorBackend
+    from procviz.engine.config import parse_config
+
+    backend = ThreadPoolExecutorBackend(parse_config({"backend": "thread_pool_executor"}), "/nonexistent/socket")
+    done, failed, cancelled = cf.Future(), cf.Future(), cf.Future()
+    done.set_result(1)
+    failed.set_exception(ValueError("x"))
+    cancelled.cancel()
+    for future in (done, failed, cancelled):
+        backend._on_done(future)
+    rows, labels = backend.callbacks.take()
+    assert [labels[i] for i in rows["label"]] == ["done callback", "done callback (error)", "done callback (cancelled)"]

@@ -62,7 +62,10 @@ class FuturesBackend(Backend):
     def _on_done(self, future: cf.Future) -> None:
         """add_done_callback target: records itself as a bar on the thread that ran it."""
         t = time.monotonic_ns()
-        label = "done callback" if not future.cancelled() and future.exception() is None else "done callback (error)"
+        # A Stop cancels the futures not yet begun, and each one's callbacks run then (as they
+        # would in the user's program): said as such, not as an error of the task.
+        label = ("done callback (cancelled)" if future.cancelled()
+                 else "done callback" if future.exception() is None else "done callback (error)")
         self.callbacks.put(threading.get_native_id(), t, time.monotonic_ns(), label)
 
     def submit(self, plan: TaskPlan, stop: threading.Event) -> None:
