@@ -173,6 +173,7 @@ class StateSampler:
         # process lane's windows when its lane is added.
         self.early: dict[int, list[Reading]] = {}
         self._gone: dict[int, _LaneProbe] = {}  # by pid: lanes whose process exited before it was added
+        self._gone_by: dict[int, int] = {}  # by pid: when such a process was first seen gone (see gone_by)
 
     # ---- lanes ----------------------------------------------------------------------------------
 
@@ -186,6 +187,9 @@ class StateSampler:
             probe: _LaneProbe | None = _LaneProbe(lane, pid, tid, ready_ns, baseline, self.hold_ns)
         except GONE:
             probe = None  # already gone: its lifecycle still shows new and terminated
+            # Its exit came before now, or before an early read that saw it a zombie or gone.
+            seen = [t for t, _, _, state in early if state in "ZX"]
+            self._gone_by[pid] = min(seen, default=time.monotonic_ns())
             if tid == pid and baseline is not None and baseline[0] >= 0:
                 # A worker that exited before its hello was read here (maxtasksperchild, spawn's
                 # quick exit): its strip is what was read meanwhile, up to its goodbye's counters.
@@ -274,6 +278,12 @@ class StateSampler:
         self.unplaced_ready_ns += probe.windows.unplaced_ready
         probe.close()
         del self._probes[probe.lane]
+
+    def gone_by(self, pid: int) -> int | None:
+        """For a process that had exited when its lane was added (its hello was read after its
+        exit): a time by which the kernel showed it gone, its exit before it; else None. Its
+        owner's report of the exit (a Pool's join) can come 0.1 s after."""
+        return self._gone_by.get(pid)
 
     def end_time(self, pid: int, tid: int) -> int | None:
         """When the sampler ended the lane of (pid, tid) on the kernel's report, if it did."""

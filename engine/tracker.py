@@ -457,6 +457,9 @@ class RunTracker:
         if ex.pid not in self.hello_pids:
             self.unannounced_exits += 1
         kernel_ns = self.sampler.end_time(ex.pid, ex.pid)
+        if kernel_ns is None:  # a process gone before the sampler could read it: when it was seen gone
+            seen = self.sampler.gone_by(ex.pid)
+            kernel_ns = min(seen, ex.t_ns) if seen is not None else None
         t_ns = kernel_ns if kernel_ns is not None else ex.t_ns
         how = describe_exit(ex.exit_code)
         tl = self.timeline

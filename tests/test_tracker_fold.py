@@ -58,3 +58,29 @@ def test_rows_waiting_to_be_folded_in_are_progress() -> None:
     assert tracker.quiet_since_ns() == T0 + 5_000_000_000
     tracker.settle(T0 + 5_000_000_001)
     assert tracker.quiet_since_ns() == T0 + 5_000_000_001
+
+
+def test_a_worker_gone_before_its_hello_was_read_exits_when_it_was_seen_gone() -> None:
+    """A worker whose hello is read after it exited (maxtasksperchild, a quick death) cannot be
+    sampled; its owner's report of the exit (a Pool's join) comes up to 0.1 s later. Its exit is
+    stamped when the kernel showed it gone, at the latest: never after, never before its strip."""
+    import subprocess
+    import time
+
+    from procviz.engine.events import LaneKind, WorkerExit
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()  # exited and reaped: its /proc entry is gone
+    pid = proc.pid
+    run = RunInfo(n_tasks=1, t0_ns=T0, config={"workers": 1}, host="h", cpu_count=2, schedstat=True)
+    tracker = RunTracker(run, StateSampler(watch_exits=False, machine=False))
+    ready = time.monotonic_ns() - 5_000_000
+    before = time.monotonic_ns()
+    hello = WorkerHello(pid, pid, ready - 1000, ready, True, LaneKind.PROCESS, "", 1000, 10)
+    tracker.on_worker_batch(WorkerBatch(pid, 0, b"", hello=hello), before)
+    after = time.monotonic_ns()
+    seen = tracker.sampler.gone_by(pid)
+    assert seen is not None and before <= seen <= after
+    tracker.on_exit(WorkerExit(pid, 0, after + 100_000_000))  # the owner's report, 0.1 s later
+    lane = next(info for info in tracker.timeline.lanes if info.pid == pid)
+    assert lane.exit_ns == seen
