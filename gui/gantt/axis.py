@@ -27,6 +27,10 @@ class SteadyAxis(pg.AxisItem):
             self._title_html = html
             self.label.setHtml(html)
             self._adjustSize()
+            # Centred again on the axis: pyqtgraph places the title in resizeEvent only, so a new
+            # title of another width ("(s)" -> "(ms)") stayed where the old one was centred until
+            # the axis happened to be resized after it (a matter of timing).
+            self.resizeEvent()
         self.picture = None
         self.update()
 

@@ -9,6 +9,8 @@ fills with the tasks that completed, so a stopped run never shows a full bar.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
@@ -26,6 +28,23 @@ def elapsed_text(seconds: float) -> str:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(int(seconds), 60)
     return f"{minutes} min {rest:02d} s"
+
+
+@contextmanager
+def one_paint(bar: QProgressBar) -> Iterator[QProgressBar]:
+    """Change ``bar`` (range, value, format) with one paint in the window's next repaint pass.
+
+    QProgressBar repaints itself at once, inside the call, when ``setValue`` moves the bar by a
+    pixel or more or changes its text, and when ``setRange`` resets it (Qt's ``repaint()``, not
+    ``update()``); its format then asks for another paint in the next pass: a refresh painted the
+    bar twice, a run's start three times, each time outside the window's one repaint pass. While
+    its updates are off, ``repaint()`` does nothing; turning them on asks for the one paint.
+    """
+    bar.setUpdatesEnabled(False)
+    try:
+        yield bar
+    finally:
+        bar.setUpdatesEnabled(True)
 
 
 class ProgressPanel(QWidget):
@@ -93,18 +112,24 @@ class ProgressPanel(QWidget):
         until then the bar shows none."""
         self.counts = {}
         self.tick()
-        self.bar.setRange(0, 1)
-        self.bar.setValue(0)
-        self.bar.setFormat("counting…" if self.timeline.run is not None else "no run yet")
+        with one_paint(self.bar) as bar:
+            bar.setRange(0, 1)
+            bar.setValue(0)
+            bar.setFormat("counting…" if self.timeline.run is not None else "no run yet")
         self.detail.setText("")
 
     def refresh(self, source: Timeline | None = None) -> None:
         """Redraw the counts from the Timeline as it is now, or from ``source``, a frozen copy of it
         (the moment the other panels show: gui/live_numbers.py)."""
         tl = source if source is not None else self.timeline
-        n = tl.n_tasks
         self.counts = tl.state_counts() if tl.run is not None else {}
         self.tick()
+        with one_paint(self.bar):
+            self._show_counts(tl)
+
+    def _show_counts(self, tl: Timeline) -> None:
+        """The bar, its text and the detail line from :attr:`counts` of ``tl``."""
+        n = tl.n_tasks
         if tl.run is None or n == 0:
             self.bar.setRange(0, 1)
             self.bar.setValue(0)
