@@ -156,6 +156,12 @@ def state_icon_factory(color_of: Callable[[int], QColor]) -> Callable[[int], QIc
     return icon
 
 
+# The roles a cell of the table has (see TaskTableModel.data).
+SERVED_ROLES = frozenset(int(role) for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole,
+                                                Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ToolTipRole))
+ALIGN_NUMBERS = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
 class TaskTableModel(QAbstractTableModel):
     """Rows are tasks of ``timeline``, optionally filtered by state and sorted by a column."""
 
@@ -198,22 +204,25 @@ class TaskTableModel(QAbstractTableModel):
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """Cell text, alignment and the state colour, computed for visible cells only."""
-        if not index.isValid():
+        # Qt's delegate asks every cell it paints for seven roles, four of which no cell has: those
+        # (and a cell's roles that do not depend on its task) are answered before the task is looked up.
+        if role not in SERVED_ROLES or not index.isValid():
+            return None
+        col = index.column()
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return ALIGN_NUMBERS if COLUMNS[col].numeric else None
+        if (role == Qt.ItemDataRole.DecorationRole and col != 1) or (
+                role == Qt.ItemDataRole.ToolTipRole and col != len(COLUMNS) - 1):
             return None
         task = self.task_at(index.row())
         if task < 0:
             return None
-        column = COLUMNS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return column.text(self.timeline, task)
-        if role == Qt.ItemDataRole.DecorationRole and index.column() == 1:
+            return COLUMNS[col].text(self.timeline, task)
+        if role == Qt.ItemDataRole.DecorationRole:
             return self._icon(int(self.timeline.state[task]))
-        if role == Qt.ItemDataRole.TextAlignmentRole and column.numeric:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == len(COLUMNS) - 1:
-            text = self.timeline.texts.get(task)
-            return text.traceback or text.message if text is not None else None
-        return None
+        text = self.timeline.texts.get(task)  # (the tooltip of the last column)
+        return text.traceback or text.message if text is not None else None
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
