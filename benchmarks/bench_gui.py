@@ -401,8 +401,9 @@ def main() -> None:
                              "thread CPU over the run and up to its first task's start (benchmarks/gui_folds.py)")
     parser.add_argument("--costs", type=int, metavar="ROUNDS", default=0,
                         help="replay one recorded run of --whole-tasks into the window, then time the GUI thread's CPU "
-                             "for what a live run repeats (a time range move, a numbers show, an elapsed tick), ROUNDS "
-                             "children each, alternated with --baseline's (benchmarks/gui_costs.py)")
+                             "for what a live run repeats (a time range move, a numbers show, an elapsed tick, a "
+                             "progress refresh, a table repaint), ROUNDS children each, alternated with --baseline's "
+                             "(benchmarks/gui_costs.py)")
     parser.add_argument("--costs-child", nargs=4, metavar=("RECORDING", "CONFIG", "SETTLE_MS", "REPEATS"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--folds-child", nargs=2, metavar=("RECORDING", "REPEATS"), help=argparse.SUPPRESS)

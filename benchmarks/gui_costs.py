@@ -10,7 +10,11 @@ the event loop's passes until they are done), less what those passes cost with n
   reaches the end of the view, and the chart repaints (axes, bars, queue);
 * ``numbers show``: the live numbers shown (progress, metrics, the task table) with other
   figures, as at each of a live run's refreshes (4 a second);
-* ``elapsed tick``: the progress line's elapsed time changes (10 a second while live).
+* ``elapsed tick``: the progress line's elapsed time changes (10 a second while live);
+* ``progress refresh``: the progress line shows other counts (a copy of the run with one more task
+  finished each time: the bar's value and text change), as at each numbers refresh;
+* ``table repaint``: the task table's rows on screen are painted again, as when a live refresh
+  changed them all.
 
 Used by ``bench_gui.py --costs ROUNDS [--baseline REV]``; alternated, medians. Nothing here is a
 test.
@@ -30,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-OPERATIONS = ("time range move", "numbers show", "elapsed tick")
+OPERATIONS = ("time range move", "numbers show", "elapsed tick", "progress refresh", "table repaint")
 
 
 def _per_repeat_ms(app: Any, operation: Callable[[int], object], repeats: int) -> float:
@@ -46,9 +50,13 @@ def _per_repeat_ms(app: Any, operation: Callable[[int], object], repeats: int) -
 def costs_child(recording_path: str, config_path: str, settle_ms: int, repeats: int) -> None:
     """(In a child process.) Replay the recorded run into the window, then time each operation
     ``repeats`` times; print JSON, ms per repeat."""
+    import numpy as np
     from gui_replay import shown_window
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
+
+    from procviz.engine.events import TaskState
+    from procviz.gui.numbers_worker import FrozenCopy
 
     with open(recording_path, "rb") as f:
         recording = pickle.load(f)
@@ -79,9 +87,20 @@ def costs_child(recording_path: str, config_path: str, settle_ms: int, repeats: 
         def tick(i: int) -> None:
             window.progress.elapsed.setText(f"{0.1 * i:.1f} s")
 
+        counts = FrozenCopy().take(window.timeline)  # (a copy of its own: the shown run is left as it is)
+        done = np.flatnonzero(counts.state == int(TaskState.DONE))
+
+        def progress(i: int) -> None:  # other counts each time: the bar moves, its text changes
+            counts.state[done[: (i % 50 + 1) * max(len(done) // 50, 1)]] = int(TaskState.RUNNING)
+            window.progress.refresh(counts)
+            counts.state[done] = int(TaskState.DONE)
+
+        def table(i: int) -> None:
+            window.tasks.view.viewport().update()
+
         idle = _per_repeat_ms(app, lambda i: None, repeats)
         got = {name: _per_repeat_ms(app, operation, repeats) - idle
-               for name, operation in zip(OPERATIONS, (move, show, tick), strict=True)}
+               for name, operation in zip(OPERATIONS, (move, show, tick, progress, table), strict=True)}
         window.close()
         window.live_numbers.worker.close(1.0)
     print(json.dumps(got))
