@@ -12,7 +12,7 @@ thread for the one it shows, the engine thread for its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,22 +136,31 @@ class Timeline:
         self.span_labels: list[str] = []
         self.version = 0
 
-    def _alloc(self, n: int, run: RunInfo | None = None) -> None:
+    def _alloc(self, n: int, run: RunInfo | None = None, given: Mapping[str, np.ndarray] | None = None) -> None:
+        # ``given``: task columns (of TASK_COLUMNS, ``n`` rows each) the caller already has, taken
+        # as they are instead of being made here only to be replaced (see :meth:`begin`).
+        given = given or {}
+
+        def column(name: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+            return given[name] if name in given else make()
+
         # Submission times are kept as one number while every task has the same (-1 before any
         # submission; a Pool's map submits every task at one time): the column (8 bytes a task)
         # is made on first read or on the first submission that differs.
-        self._submitted_ns: np.ndarray | None = None
+        self._submitted_ns: np.ndarray | None = given.get("submitted_ns")
         self._submitted_all = -1
-        self.start_ns = np.full(n, -1, dtype=np.int64)
-        self.end_ns = np.full(n, -1, dtype=np.int64)
-        self.cpu_ns = np.full(n, -1, dtype=np.int64)
-        self.ready_ns = np.full(n, -1, dtype=np.int64)
-        self.lane = np.full(n, -1, dtype=np.int32)
-        self.state = np.zeros(n, dtype=np.uint8)  # TaskState.PENDING
+        self.start_ns = column("start_ns", lambda: np.full(n, -1, dtype=np.int64))
+        self.end_ns = column("end_ns", lambda: np.full(n, -1, dtype=np.int64))
+        self.cpu_ns = column("cpu_ns", lambda: np.full(n, -1, dtype=np.int64))
+        self.ready_ns = column("ready_ns", lambda: np.full(n, -1, dtype=np.int64))
+        self.lane = column("lane", lambda: np.full(n, -1, dtype=np.int32))
+        self.state = column("state", lambda: np.zeros(n, dtype=np.uint8))  # TaskState.PENDING
         # Per-task run data the engine keeps as numpy (an ArrayColumn, read-only) is shared, not
         # copied: 12 bytes a task less at a million tasks. Tuples are copied into the columns.
-        self.chunk = _column(run.chunks if run else (), np.int32, n, lambda: np.arange(n, dtype=np.int32))
-        self.cost_ms = _column(run.cost_ms if run else (), np.float64, n, lambda: np.full(n, np.nan))
+        self.chunk = column("chunk", lambda: _column(run.chunks if run else (), np.int32, n,
+                                                     lambda: np.arange(n, dtype=np.int32)))
+        self.cost_ms = column("cost_ms", lambda: _column(run.cost_ms if run else (), np.float64, n,
+                                                         lambda: np.full(n, np.nan)))
         # When each block of TASK_BLOCK task ids was last written (a stamp that only grows), so
         # that figures kept per block (the metrics' sums) are summed again only where something
         # changed: ``derived`` holds them, for this generation (run) of the columns only.
@@ -171,11 +180,16 @@ class Timeline:
         for lo in range(0, len(ids), 1 << 16):  # a bounded temporary however many ids
             self.block_stamp[ids[lo:lo + (1 << 16)] >> TASK_SHIFT] = self._stamp
 
-    def begin(self, run: RunInfo) -> None:
-        """Start a new run: forget everything and size the task columns."""
+    def begin(self, run: RunInfo, given: Mapping[str, np.ndarray] | None = None) -> None:
+        """Start a new run: forget everything and size the task columns.
+
+        ``given``: task columns by name (of :attr:`TASK_COLUMNS`, ``run.n_tasks`` rows each, the
+        Timeline's to keep) to take as they are; the others are made empty (a copy of another
+        Timeline's columns then makes none only to replace it).
+        """
         self._clear()
         self.run = run
-        self._alloc(run.n_tasks, run)
+        self._alloc(run.n_tasks, run, given)
         self.now_ns = run.t0_ns
 
     # ---- subscription ---------------------------------------------------------------------------

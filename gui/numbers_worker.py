@@ -63,11 +63,14 @@ class FrozenCopy:
         frozen = self._copy
         if frozen is None or self._columns is not tl.state or tl.run is None:  # another run or file
             frozen = Timeline()
-            if tl.run is not None:
-                frozen.begin(tl.run)
             submitted = tl.submitted_part(slice(None))  # (a temporary: the shown column may be one number)
-            for name in MUTABLE_COLUMNS:
-                setattr(frozen, name, (submitted if name == "submitted_ns" else getattr(tl, name)).copy())
+            copies = {name: (submitted if name == "submitted_ns" else getattr(tl, name)).copy()
+                      for name in MUTABLE_COLUMNS}
+            if tl.run is not None:  # its columns are these copies: none is made only to be replaced
+                frozen.begin(tl.run, given={**copies, "chunk": tl.chunk, "cost_ms": tl.cost_ms})
+            else:
+                for name, column in copies.items():
+                    setattr(frozen, name, column)
             frozen.touch_tasks()
             self._columns = tl.state
         else:
