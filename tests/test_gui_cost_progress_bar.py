@@ -64,3 +64,16 @@ def test_awaiting_counts_paints_the_bar_once(qtbot) -> None:
     qtbot.wait(30)
     assert (paints.during, paints.after) == (0, 1)
     assert panel.bar.text() == "counting…" and panel.bar.value() == 0
+
+
+def test_a_refresh_with_the_same_counts_paints_nothing(qtbot) -> None:
+    window, central, panel = shown_progress(qtbot)
+    panel.live = True
+    tl = finished_run(1000)
+    panel.refresh(tl)
+    qtbot.wait(30)
+    paints = BarPaints()
+    panel.bar.installEventFilter(paints)
+    panel.refresh(tl)  # (a refresh of a run whose counts did not move: the numbers of another panel did)
+    qtbot.wait(30)
+    assert (paints.during, paints.after) == (0, 0)

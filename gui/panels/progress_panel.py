@@ -9,8 +9,6 @@ fills with the tasks that completed, so a stopped run never shows a full bar.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
@@ -30,9 +28,9 @@ def elapsed_text(seconds: float) -> str:
     return f"{minutes} min {rest:02d} s"
 
 
-@contextmanager
-def one_paint(bar: QProgressBar) -> Iterator[QProgressBar]:
-    """Change ``bar`` (range, value, format) with one paint in the window's next repaint pass.
+def show_on_bar(bar: QProgressBar, maximum: int, value: int, text: str) -> None:
+    """Show ``value`` of 0..``maximum`` with ``text`` on ``bar``: one paint in the window's next
+    repaint pass if any of them changed, none if not.
 
     QProgressBar repaints itself at once, inside the call, when ``setValue`` moves the bar by a
     pixel or more or changes its text, and when ``setRange`` resets it (Qt's ``repaint()``, not
@@ -40,9 +38,13 @@ def one_paint(bar: QProgressBar) -> Iterator[QProgressBar]:
     bar twice, a run's start three times, each time outside the window's one repaint pass. While
     its updates are off, ``repaint()`` does nothing; turning them on asks for the one paint.
     """
+    if (bar.minimum(), bar.maximum(), bar.value(), bar.format()) == (0, maximum, value, text):
+        return
     bar.setUpdatesEnabled(False)
     try:
-        yield bar
+        bar.setRange(0, maximum)
+        bar.setValue(value)
+        bar.setFormat(text)
     finally:
         bar.setUpdatesEnabled(True)
 
@@ -112,10 +114,7 @@ class ProgressPanel(QWidget):
         until then the bar shows none."""
         self.counts = {}
         self.tick()
-        with one_paint(self.bar) as bar:
-            bar.setRange(0, 1)
-            bar.setValue(0)
-            bar.setFormat("counting…" if self.timeline.run is not None else "no run yet")
+        show_on_bar(self.bar, 1, 0, "counting…" if self.timeline.run is not None else "no run yet")
         self.detail.setText("")
 
     def refresh(self, source: Timeline | None = None) -> None:
@@ -124,36 +123,26 @@ class ProgressPanel(QWidget):
         tl = source if source is not None else self.timeline
         self.counts = tl.state_counts() if tl.run is not None else {}
         self.tick()
-        with one_paint(self.bar):
-            self._show_counts(tl)
-
-    def _show_counts(self, tl: Timeline) -> None:
-        """The bar, its text and the detail line from :attr:`counts` of ``tl``."""
         n = tl.n_tasks
         if tl.run is None or n == 0:
-            self.bar.setRange(0, 1)
-            self.bar.setValue(0)
-            self.bar.setFormat("no run yet")
+            show_on_bar(self.bar, 1, 0, "no run yet")
             self.detail.setText("Pick a preset or fill the forms, then Run (Ctrl+R).")
             return
         c = self.counts
         done, failed = c[TaskState.DONE], c[TaskState.FAILED] + c[TaskState.TIMEOUT]
         cancelled = c[TaskState.CANCELLED]
         finished = done + failed + cancelled
-        self.bar.setRange(0, n)
         parts = []
         if (self.ended() and (finished < n or failed)) or cancelled:
             # How it ended, each outcome apart; the bar fills only with what completed.
-            self.bar.setValue(done)
             outcome = [f"{count(done)} done"]
             if failed:
                 outcome.append(f"{count(failed)} failed")
             if cancelled:
                 outcome.append(f"{count(cancelled)} cancelled")
-            self.bar.setFormat(f"{' · '.join(outcome)} of {count(n)}")
+            show_on_bar(self.bar, n, done, f"{' · '.join(outcome)} of {count(n)}")
         else:
-            self.bar.setValue(finished)
-            self.bar.setFormat(f"{count(finished)} / {count(n)} finished")
+            show_on_bar(self.bar, n, finished, f"{count(finished)} / {count(n)} finished")
             if failed:
                 parts.append(f"{count(failed)} failed")
         if not self.ended() or c[TaskState.RUNNING] or c[TaskState.QUEUED]:
