@@ -30,6 +30,28 @@ WALK_CPU = 0.005
 
 # ---- /proc, shared with the engine's tree scan (procviz.engine.proctree) ----------------------
 
+_READ = 1 << 16
+
+
+def read_file(path: str) -> bytes:
+    """A /proc file's bytes in three system calls (open, read, close) where ``open().read()``
+    makes six (a stat, a terminal check, a second read for the end). In the engine's process each
+    system call hands the GIL over, and where a pool's threads keep it busy each can cost the
+    engine thread milliseconds to get it back (the engine read /proc ~70 times a pass). A /proc
+    file is made whole at each read (seq_file): a read shorter than asked is all of it. Raises
+    OSError as open() does."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, _READ)
+        if len(data) < _READ:
+            return data
+        parts = [data]
+        while chunk := os.read(fd, _READ):
+            parts.append(chunk)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
 
 def _listing() -> list[str]:
     try:
@@ -50,8 +72,7 @@ def pids() -> list[int]:
 def stat_of(pid: int) -> tuple[int, int, str, str] | None:
     """(ppid, start time in clock ticks, state, name) of ``pid``, or None if it is gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
+        raw = read_file(f"/proc/{pid}/stat")
     except OSError:
         return None
     close = raw.rfind(b")")  # the name may hold spaces and parentheses
@@ -67,8 +88,7 @@ def children_of(parent: int) -> list[int]:
     try:
         found: list[int] = []
         for tid in os.listdir(f"/proc/{parent}/task"):
-            with open(f"/proc/{parent}/task/{tid}/children", "rb") as f:
-                found.extend(int(pid) for pid in f.read().split())
+            found.extend(int(pid) for pid in read_file(f"/proc/{parent}/task/{tid}/children").split())
         return found
     except (OSError, ValueError):  # no such file (a kernel without it), a thread that just ended, no parent
         pass
@@ -78,8 +98,7 @@ def children_of(parent: int) -> list[int]:
 def carries(pid: int, needles: list[bytes]) -> bool:
     """Whether ``pid``'s environment holds one of ``needles`` (``NAME=value\\0``)."""
     try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            env = b"\0" + f.read()
+        env = b"\0" + read_file(f"/proc/{pid}/environ")
     except OSError:
         return False
     return any(b"\0" + n in env or env.endswith(b"\0" + n[:-1]) for n in needles)
@@ -94,8 +113,7 @@ def is_helper(pid: int) -> bool:
     fork server, a guardian): procviz's own are no run's, and one just started may not be known to
     multiprocessing yet (it notes the PID only once the start returns)."""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmdline = f.read()
+        cmdline = read_file(f"/proc/{pid}/cmdline")
     except OSError:
         return False
     return any(mark in cmdline for mark in HELPER_MARKS)

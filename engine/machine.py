@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from procviz.engine.events import MACHINE_DTYPE
-from procviz.engine.guardian_proc import children_of
+from procviz.engine.guardian_proc import children_of, read_file
 from procviz.engine.proctree import CHILDREN_LISTED, fork_server_pid
 from procviz.engine.proctree import helper_pids as _helper_pids  # one name to replace in tests
 from procviz.engine.worker.clock import boottime_offset_ns
@@ -46,8 +46,7 @@ def run_cpus() -> list[int]:
 def read_busy_ns(cpus: list[int]) -> tuple[int, int] | None:
     """(busy ns, total ns) summed over ``cpus`` from /proc/stat; None where it does not exist."""
     try:
-        with open("/proc/stat", "rb") as f:
-            text = f.read()
+        text = read_file("/proc/stat")
     except OSError:
         return None
     wanted = {f"cpu{c}".encode() for c in cpus}
@@ -80,8 +79,7 @@ def _process_cpu_ns(pid: int, start: int = -1) -> tuple[int, int] | None:
     and that of its children it has reaped (``/proc/<pid>/stat``, in clock ticks, rounded down);
     None if it is gone (reaped), or if ``start`` is given and the PID is another process's now."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
+        raw = read_file(f"/proc/{pid}/stat")
         fields = _stat_fields(raw)
         started = int(fields[19])
         if start >= 0 and started != start:

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from procviz.engine.guardian import guardian
-from procviz.engine.guardian_proc import carries, children_of, is_helper, pids, stat_of
+from procviz.engine.guardian_proc import carries, children_of, is_helper, pids, read_file, stat_of
 from procviz.engine.worker.lifeline import ENV_TAG
 
 SCAN_S = 1.0
@@ -117,8 +117,7 @@ def _children_listed(pid: int) -> list[int]:
     found: list[int] = []
     try:
         for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
-                found.extend(int(child) for child in f.read().split())
+            found.extend(int(child) for child in read_file(f"/proc/{pid}/task/{tid}/children").split())
     except (OSError, ValueError):
         pass  # the process or one of its threads ended: what was read so far
     return found

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from procviz.engine.config import RunConfig
+from procviz.engine.guardian_proc import read_file
 from procviz.engine.worker.startup import startup_address
 from procviz.engine.worker.workloads import BUILTIN_FUNCTIONS
 
@@ -141,7 +142,6 @@ class StartupWatch:
 def _running(pid: int) -> bool:
     """Whether ``pid`` exists and is not a zombie."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+        return read_file(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
     except (OSError, IndexError):
         return False

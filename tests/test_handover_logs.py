@@ -179,3 +179,4 @@ def test_a_cancelled_futures_callback_is_said_cancelled_not_an_error() -> None:
         backend._on_done(future)
     rows, labels = backend.callbacks.take()
     assert [labels[i] for i in rows["label"]] == ["done callback", "done callback (error)", "done callback (cancelled)"]
+
