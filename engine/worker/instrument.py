@@ -468,7 +468,7 @@ def _unsendable(result: Any, sender: str) -> BaseException | None:
     except Exception as exc:  # noqa: BLE001 - whatever pickling raises fails the task, as in the pool
         if sender != "pool":
             return exc
-        from multiprocessing.pool import MaybeEncodingError
+        from multiprocessing.pool import MaybeEncodingError  # type: ignore[attr-defined]  # not in typeshed
 
         return MaybeEncodingError(exc, _Shown(_short_repr(result)))
     return None
