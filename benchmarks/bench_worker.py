@@ -290,7 +290,7 @@ _PIECES: dict[str, list[tuple[str, str]]] = {
     "the monotonic clock": [("t0 = mono()", "t0 = c0"), ("t1 = mono()", "t1 = c1")],
     "the row's pack": [("pack(ring, off - base, task_id, t1, cpu if cpu < wall else wall, -1, t0)", "pass")],
     "the task slot's store": [("slot[0] = task_id", "pass")],
-    "the task's start for a flush": [("meter.t0 = t0", "pass")],
+    "the task's start for a flush": [("slot[1] = t0", "pass")],
 }
 
 

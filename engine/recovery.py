@@ -11,10 +11,10 @@ import os
 import numpy as np
 
 from procviz.engine.backends.base import Backend, WorkerExit
-from procviz.engine.events import LaneKind, TaskState, describe_exit
+from procviz.engine.events import WIRE_EVENT_STRUCT, EventKind, LaneKind, TaskState, describe_exit
 from procviz.engine.reaper import Reaper
 from procviz.engine.tracker import RunTracker
-from procviz.engine.worker.task_slot import finished_task_of, still_in, task_of
+from procviz.engine.worker.task_slot import SlotView, finished_task_of, read_slot, task_of
 
 STALL_S = 2.0  # no progress for this long after a worker death: its unstarted work is lost
 EVENTS_GRACE_S = 1.0
@@ -23,11 +23,12 @@ EVENTS_GRACE_S = 1.0
 def enforce_timeouts(tracker: RunTracker, backend: Backend, reaper: Reaper, now: int, timeout_s: float) -> None:
     """End every task running longer than ``timeout_s`` and terminate its worker process.
 
-    "Running" is the engine's view: a task whose END is still on its way (a worker sends its rows
-    every few ms) looks running. So a worker process's own slot decides (task_slot.py): a task that
-    ended there, or whose worker began another, ended in time, and its END will come; only one
-    its worker is still in is ended and its worker terminated. (Without this, a 185 ms task under
-    a 0.2 s limit was called a timeout after it ended, and the task after it killed.)
+    "Running" is the engine's view, and a task's END reaches it a few ms after the task: a task
+    that ended just inside its limit looked running past it (it was called a timeout, its worker
+    terminated, and the task after it killed). A worker process's own slot decides
+    (:func:`take_from_slot`): a task it ended is taken from its ring now, and the task it is in,
+    if another, starts where the slot says; only a task its worker is still in, past its limit,
+    is ended and its worker terminated.
     """
     tl = tracker.timeline
     timeout_ns = int(timeout_s * 1e9)
@@ -36,8 +37,10 @@ def enforce_timeouts(tracker: RunTracker, backend: Backend, reaper: Reaper, now:
             continue
         pid = tl.lanes[lane].pid
         own = pid == os.getpid()  # a thread of this process: never terminate ourselves
-        if not own and still_in(backend.address, pid, task) is False:
-            continue  # it ended in time: its END is on its way
+        if not own:
+            slot = take_from_slot(tracker, backend.address, pid, now)
+            if slot is not None and slot.task >= 0 and tl.state[task] >= TaskState.DONE:
+                continue  # it ended in time (its row was in the ring): the next pass times what follows
         tracker.end_tasks(np.array([task]), TaskState.TIMEOUT, now, "Timeout",
                           f"ran longer than task_timeout_s={timeout_s:g}; "
                           + ("a thread cannot be stopped: it runs on" if own else f"worker pid {pid} was terminated"))
@@ -46,6 +49,43 @@ def enforce_timeouts(tracker: RunTracker, backend: Backend, reaper: Reaper, now:
         if backend.worker_kind == LaneKind.PROCESS:
             tracker.lose_chunk(task, pid, "terminated after a timeout", now)
         reaper.terminate(pid)
+
+
+def take_from_slot(tracker: RunTracker, address: str, pid: int, now: int) -> SlotView | None:
+    """Fold in what worker process ``pid``'s ring holds of tasks the engine still sees unfinished,
+    and start the task its slot says it is in, from its slot's start, if the engine had not heard
+    of it; its slot (None if it has none). A task that holds the GIL keeps the worker's flusher
+    from sending anything, the END of the task before it and its own START included: told
+    nothing, the engine could not time it out."""
+    slot = read_slot(address, pid)
+    if slot is None or slot.task < 0:
+        return slot
+    state = tracker.timeline.state
+    n = len(state)
+    rows = slot.rows_of(lambda task: task < n and state[task] < TaskState.DONE)
+    if not slot.ended and slot.task < n and state[slot.task] < TaskState.RUNNING:
+        rows += WIRE_EVENT_STRUCT.pack(EventKind.START, 0, pid, slot.task, slot.started_ns, 0, 0, 0)
+    if rows:
+        tracker.on_rows_read(pid, rows, now)
+        tracker.settle(now)
+    return slot
+
+
+def start_silent_tasks(tracker: RunTracker, backend: Backend, now: int, timeout_s: float) -> None:
+    """For a run with a time limit: the worker processes the engine sees idle, whose slot says
+    they have been in a task for longer than its limit (a task that holds the GIL from its start
+    sends no START: the engine would never time it out), have what their slot and ring say taken
+    in (:func:`take_from_slot`); the next pass then times the task out."""
+    if backend.worker_kind != LaneKind.PROCESS:
+        return
+    timeout_ns = int(timeout_s * 1e9)
+    busy = set(tracker.running)
+    for info in tracker.timeline.lanes:
+        if info.kind != LaneKind.PROCESS or info.exit_ns >= 0 or info.index in busy:
+            continue
+        slot = read_slot(backend.address, info.pid)
+        if slot is not None and slot.task >= 0 and not slot.ended and now - slot.started_ns > timeout_ns:
+            take_from_slot(tracker, backend.address, info.pid, now)
 
 
 def name_culprit(tracker: RunTracker, ex: WorkerExit, address: str) -> None:

@@ -31,7 +31,13 @@ from procviz.engine.config import RunConfig
 from procviz.engine.events import EngineBatch, LaneKind, RunInfo, RunOutcome, RunPhase, RunStatus, TaskState
 from procviz.engine.proctree import RunTree
 from procviz.engine.reaper import Reaper
-from procviz.engine.recovery import enforce_timeouts, name_culprit, recover_lost_work, spare_finished
+from procviz.engine.recovery import (
+    enforce_timeouts,
+    name_culprit,
+    recover_lost_work,
+    spare_finished,
+    start_silent_tasks,
+)
 from procviz.engine.run_result import RunResult
 from procviz.engine.sampler import StateSampler
 from procviz.engine.startup_watch import StartupWatch
@@ -46,6 +52,7 @@ SHUTDOWN_S = 10.0
 STOP_SHUTDOWN_S = 3.0
 STOP_FLUSH_S = 2.0  # at Stop, how long the last STARTs of a thread pool may take to be sent (never more)
 SUMS_S = 0.25  # how often a big run's ended blocks are summed ahead (LiveRun._sum_ahead)
+SLOT_CHECK_NS = 100_000_000  # with a time limit, idle workers' slots are read at most this often (start_silent_tasks)
 # While tasks are handed out, worker rows are folded into the tracker every FOLD_S, not every pass:
 # a fold costs ~0.1-0.25 ms of CPU however few rows it takes (numpy's per-call cost, ~40 calls),
 # and at a pass per tick most folds take a few dozen rows. Datagrams are still received every pass
@@ -85,6 +92,7 @@ class LiveRun:
         self._next_sample = 0.0
         self._next_sums = 0.0
         self._next_fold = 0
+        self._next_slot_check = 0  # with a time limit: when the idle workers' slots are read next
         self._ended = False  # set once the backend ended and the sweep after it ran
 
     # ---- the run --------------------------------------------------------------------------------
@@ -153,6 +161,9 @@ class LiveRun:
             self._next_sample = time.monotonic() + LOOP_S
         if self.config.task_timeout_s:
             enforce_timeouts(self.tracker, self.backend, self.reaper, now, self.config.task_timeout_s)
+            if now >= self._next_slot_check:  # a quarter of the limit late at most, a read per worker
+                start_silent_tasks(self.tracker, self.backend, now, self.config.task_timeout_s)
+                self._next_slot_check = now + max(int(self.config.task_timeout_s * 0.25e9), SLOT_CHECK_NS)
         # At a Stop, no tree scan here: the shutdown makes one, and a scan under a busy parent's
         # GIL (each /proc read hands it over) took 1.7-2.8 s that the Stop waited for.
         self.reaper.escalate(scan=not self.stop.is_set())

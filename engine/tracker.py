@@ -214,6 +214,16 @@ class RunTracker:
         for w in b.waits:
             self.span(self.lane_for(b.pid, w.tid, now_ns), w.start_ns, w.end_ns, w.what)
 
+    def on_rows_read(self, pid: int, rows: bytes, now_ns: int) -> None:
+        """Wire rows of worker ``pid`` read from its shared memory (its task slot and ring, see
+        engine/recovery.py), not received: folded in as received ones are; the same rows when they
+        do arrive find their tasks ended, and are dropped."""
+        if not self._pending_rows:
+            self._rows_in_ns = now_ns
+        self._pending_rows.append(rows)
+        self.unsettled_bytes += len(rows)
+        self._pending_pids.append((pid, len(rows) // WIRE_EVENT_DTYPE.itemsize))
+
     @property
     def unsettled(self) -> bool:
         """Whether rows or texts received wait to be folded in (:meth:`settle`)."""

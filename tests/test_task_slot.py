@@ -85,6 +85,6 @@ def test_the_engine_reads_a_slot_and_its_ring(tmp_path: Path) -> None:
         WIRE_EVENT_STRUCT.pack_into(ring, 48 * (100 + k), 3, status, pid, task, 1, 0, 0, 0)
     cases = {77: (None, 77), 0: (None, 0), 256: (None, 256), 78: (78, None), 1: (1, None), -1: (None, None)}
     for slot, expected in cases.items():
-        Path(slot_path(address, pid)).write_bytes(slot.to_bytes(8, "little", signed=True) + bytes(ring))
+        Path(slot_path(address, pid)).write_bytes(slot.to_bytes(8, "little", signed=True) + bytes(8) + bytes(ring))
         assert (task_of(address, pid), finished_task_of(address, pid)) == expected, slot
     assert task_of(address, 999) is None and finished_task_of(address, 999) is None  # no file

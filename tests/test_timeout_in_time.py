@@ -77,3 +77,34 @@ def test_a_run_whose_lost_results_never_come_does_not_wait_for_them(monkeypatch)
     assert waits == []
     ok = run_config({"workers": 2, "api": "map", "workload": function_workload("hard_exit_if", n=3)})
     assert ok.outcome == "completed" and waits == [2.0]  # a run whose results all come still waits for them
+
+
+GIL_MODULE = '''
+import time
+def work(i, kind):
+    if kind == "gil":
+        sum(range(2 * 10**8))  # one C call: holds the GIL for seconds (no signal, no flusher)
+    else:
+        time.sleep(0.001 if kind == "short" else 0.06)
+    return i
+'''
+
+
+@pytest.mark.parametrize("backend", ["pool", "serial"])
+@pytest.mark.parametrize("first", ["short", "sleep60"])
+def test_a_task_that_holds_the_gil_after_one_that_ended_in_time_is_timed_out(
+        backend: str, first: str, tmp_path, monkeypatch) -> None:
+    """The task after one that ended in time holds the GIL: the worker's flusher can send
+    neither the first task's END nor its own START. The engine reads both from the worker's slot
+    and ring and times the second out from its own start (it ran on, unseen, to its end before)."""
+    (tmp_path / "procviz_gilhog.py").write_text(GIL_MODULE)
+    monkeypatch.chdir(tmp_path)
+    result = run_config({"backend": backend, "workers": 1, "task_timeout_s": 0.5,
+                         "workload": {"kind": "function", "function": "procviz_gilhog:work",
+                                      "args": [[0, first], [1, "gil"], [2, "short"]]}})
+    tl = result.timeline
+    states = [TaskState(int(s)) for s in tl.state[:3]]
+    assert states == [TaskState.DONE, TaskState.TIMEOUT, TaskState.DONE], (states, dict(tl.texts))
+    assert "task_timeout_s=0.5" in tl.texts[1].message
+    assert tl.end_ns[0] <= tl.start_ns[1]  # its start is the worker's own, after the first task's end
+    assert tl.end_ns[1] - tl.start_ns[1] >= 0.5e9  # ended by the limit, not before

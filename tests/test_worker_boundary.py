@@ -50,7 +50,7 @@ class _Value:
 
 def _peek(task_id: int) -> None:
     meter = instrument._meter()  # noqa: SLF001 - what a flush and a crash would read, as the task runs
-    seen.append((task_id, meter.t0, meter.ids[0]))
+    seen.append((task_id, meter.ids[1], meter.ids[0]))
 
 
 def tiny(task_id: int) -> _Value | None:

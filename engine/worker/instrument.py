@@ -324,7 +324,7 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
     c0 = thread_time()  # a fresh boundary: the first task's start
     t0 = mono()
     for task_id, args in tasks:
-        meter.t0 = t0  # before the slot: a flush that sees the task in the slot sees its start
+        slot[1] = t0  # before the id: a reader that sees the task in the slot sees its start
         slot[0] = task_id  # the task this process is in, readable after its death (task_slot.py)
         try:
             result = fn(*args)
@@ -381,7 +381,7 @@ def _run_fine(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: I
     sent = False  # this loop sent after the previous task
     for task_id, args in tasks:
         t0 = mono()
-        meter.t0 = t0
+        slot[1] = t0
         slot[0] = task_id
         if off == meter.taken and not sent:
             # Everything of this thread's was sent already (its first task, or after the end of

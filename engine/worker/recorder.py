@@ -25,9 +25,9 @@ taken); the writer never writes at or past ``taken + RING_BYTES``. Each of these
 is one bytecode, atomic under the GIL, so neither side ever sees a half-made row, and the writer
 pays no lock per task (a lock was ~15 % of the recording's cost per no-op task).
 
-The task a thread is in travels apart from the ring: its id in ``ThreadMeter.ids`` (the process's
-task slot for the main thread, see :mod:`procviz.engine.worker.task_slot`) and its start in
-``ThreadMeter.t0``; a flush that finds a thread inside a task sends that task's START row once.
+The task a thread is in travels apart from the ring: its id and its start in ``ThreadMeter.ids``
+(the process's task slot for the main thread, see :mod:`procviz.engine.worker.task_slot`); a
+flush that finds a thread inside a task sends that task's START row once.
 Standard library only (worker side).
 """
 
@@ -41,7 +41,7 @@ from typing import Any
 
 from procviz.engine.worker.channel import EventSender
 from procviz.engine.worker.clock import SchedstatReader
-from procviz.engine.worker.task_slot import IDLE, TaskSlot
+from procviz.engine.worker.task_slot import TaskSlot, private_slot
 from procviz.engine.worker.wire import (
     PAYLOAD_OFFSET,
     ROW_PACKER,
@@ -82,7 +82,7 @@ class ThreadMeter:
     than FINE_NS can spend at most that in the run queue, and says so: unmeasured (-1).
     """
 
-    __slots__ = ("reader", "fd", "tid", "fine", "recorder", "ring", "off", "taken", "t0", "ids", "announced",
+    __slots__ = ("reader", "fd", "tid", "fine", "recorder", "ring", "off", "taken", "ids", "announced",
                  "busy", "failed")
 
     def __init__(self) -> None:
@@ -101,8 +101,8 @@ class ThreadMeter:
         self.failed: list[int] = []  # offsets (bytes ever written) of rows whose status is not DONE
         self.off = 0  # bytes ever written (the writer's)
         self.taken = 0  # bytes ever taken (the readers')
-        self.t0 = 0  # start of the task this thread began last (ids[0])
-        self.ids: Any = _private_slot()  # ids[0]: the task this thread began last (see running())
+        # ids[0]: the task this thread began last (see running()), ids[1]: its start (task_slot.py)
+        self.ids: Any = private_slot()
         self.announced = -1  # the running task whose START a flush sent (the readers')
         self.busy = False  # inside a chunk of tasks: the flusher keeps watching
 
@@ -167,7 +167,7 @@ class ThreadMeter:
         the task this thread is in, if no take sent it yet. Only under the send lock."""
         ids = self.ids
         first = ids[0]
-        t0, off = self.t0, self.off
+        t0, off = ids[1], self.off
         running = self.running(off)
         if ids[0] != first:  # another task began meanwhile: t0 may be either's
             running = -1
@@ -198,13 +198,6 @@ def block_sigterm() -> None:
     """Keep SIGTERM off the calling thread (it is the main thread's to handle)."""
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-
-
-def _private_slot() -> Any:
-    """A task slot nobody else reads (threads other than a worker process's main thread)."""
-    ids = memoryview(bytearray(8)).cast("q")
-    ids[0] = IDLE
-    return ids
 
 
 class Recorder:
@@ -246,7 +239,7 @@ class Recorder:
         if threading.current_thread() is threading.main_thread():  # a worker process's task thread
             meter.start_over(self, self.slot, self._slot_ring)
         else:
-            meter.start_over(self, _private_slot())
+            meter.start_over(self, private_slot())
         with self._lock:
             self._meters.append(meter)
 
@@ -335,7 +328,7 @@ class Recorder:
     def _long_task_unannounced(self, now_ns: int) -> bool:
         """Whether a thread is in a task begun FLUSH_S / 2 ago or more whose START is unsent
         (a racy read, as a hint: a flush reads the task again, consistently)."""
-        return any(0 <= meter.running(meter.off) != meter.announced and now_ns - meter.t0 >= FLUSH_NS // 2
+        return any(0 <= meter.running(meter.off) != meter.announced and now_ns - meter.ids[1] >= FLUSH_NS // 2
                    for meter in tuple(self._meters))
 
     def _flush_loop(self) -> None:

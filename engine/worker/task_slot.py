@@ -3,11 +3,12 @@
 A worker buffers its events for a few milliseconds (see :mod:`procviz.engine.worker.recorder`).
 A task that segfaults or calls ``os._exit`` as its first act takes its START row down with the
 worker, and the engine would see a death but not whose. So each worker process maps a file in the
-run's folder (next to the event socket, removed with it): 8 bytes where it stores the id of each
-task it begins (one store into shared memory per task, no system call), then the ring its main
-thread packs its task rows into (:class:`~procviz.engine.worker.recorder.ThreadMeter`). A task's
-row in the ring says it ended: nothing more is written for that. The file outlives the process;
-when a worker dies abnormally, the engine reads it (:func:`task_of`, :func:`finished_task_of`):
+run's folder (next to the event socket, removed with it): 16 bytes where it stores the start and
+the id of each task it begins (two stores into shared memory per task, no system call), then the
+ring its main thread packs its task rows into (:class:`~procviz.engine.worker.recorder.ThreadMeter`).
+A task's row in the ring says it ended: nothing more is written for that. The file outlives the
+process; when a worker dies abnormally, the engine reads it (:func:`task_of`,
+:func:`finished_task_of`):
 
 * in a task (no row of it in the ring): the worker died in it, or in its recording before its
   row was written: the engine names it with the death's signal or exit code and PID, at once;
@@ -15,7 +16,12 @@ when a worker dies abnormally, the engine reads it (:func:`task_of`, :func:`fini
   down with the worker unsent, but it is not the culprit.
 
 The ring cannot have lost that row by then: it is the last row the process wrote, and the next
-one comes only after the next task's id is stored. Standard library only (worker side).
+one comes only after the next task's id is stored.
+
+The engine reads a live worker's slot too, to time tasks out (:func:`read_slot`): a task's END
+reaches it a few ms late, and a task after it that holds the GIL keeps the worker's flusher from
+sending anything at all; the slot says which task the worker is in and since when, and the ring
+holds the row of the task before. Standard library only (worker side).
 """
 
 from __future__ import annotations
@@ -25,10 +31,14 @@ import multiprocessing
 import os
 import struct
 import sys
+from collections.abc import Callable
 
 from procviz.engine.worker.wire import WIRE_EVENT_STRUCT
 
 IDLE = -1  # before the first task
+# The slot: the id of the task the worker began last, then its start (time.monotonic_ns), 8 bytes
+# each; the ring follows. The start is stored first: a reader that sees an id sees its start.
+SLOT_BYTES = 16
 _ROW_SIZE = WIRE_EVENT_STRUCT.size
 _ROW_FIELDS = _ROW_SIZE // 8  # a wire row as 8-byte fields: (kind, status, tid), task id, ... (worker/wire.py)
 _TASK_FIELD = struct.calcsize("<BBxxi") // 8
@@ -40,9 +50,9 @@ def slot_path(address: str, pid: int) -> str:
 
 
 class TaskSlot:
-    """This process's slot: ``slot.ids[0] = task_id`` as a task begins (``IDLE`` before the
-    first), and ``slot.ring``: ``ring_bytes`` of shared memory for its main thread's rows (None
-    where there is no file).
+    """This process's slot: ``slot.ids[1] = start`` then ``slot.ids[0] = task_id`` as a task
+    begins (``IDLE`` before the first), and ``slot.ring``: ``ring_bytes`` of shared memory for its
+    main thread's rows (None where there is no file).
 
     Only in worker *processes* (multiprocessing children): a thread of the engine's process has no
     death of its own to explain.
@@ -52,63 +62,92 @@ class TaskSlot:
 
     def __init__(self, address: str, ring_bytes: int = 0) -> None:
         self._map: mmap.mmap | None = None
-        self.ids = memoryview(bytearray(8)).cast("q")  # a slot nobody reads
-        self.ids[0] = IDLE
+        self.ids = private_slot()  # a slot nobody reads
         self.ring: memoryview | None = None
         if multiprocessing.parent_process() is None:
             return  # threads of the engine's own process: their death is the engine's
         try:
             fd = os.open(slot_path(address, os.getpid()), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                os.pwrite(fd, IDLE.to_bytes(8, sys.byteorder, signed=True), 0)
-                os.ftruncate(fd, 8 + ring_bytes)
-                self._map = mmap.mmap(fd, 8 + ring_bytes)
+                os.pwrite(fd, IDLE.to_bytes(8, sys.byteorder, signed=True) + bytes(8), 0)
+                os.ftruncate(fd, SLOT_BYTES + ring_bytes)
+                self._map = mmap.mmap(fd, SLOT_BYTES + ring_bytes)
             finally:
                 os.close(fd)
             view = memoryview(self._map)
-            self.ids = view[:8].cast("q")
-            self.ring = view[8:] if ring_bytes else None
+            self.ids = view[:SLOT_BYTES].cast("q")
+            self.ring = view[SLOT_BYTES:] if ring_bytes else None
         except (OSError, ValueError):
             pass  # no folder (not an engine's run)
 
 
-def _slot_state(address: str, pid: int) -> tuple[int, bool] | None:
-    """(the slot's task id or IDLE, whether the ring holds that task's row), None if unreadable."""
+def private_slot() -> memoryview:
+    """A slot in this process's own memory (a thread other than a worker process's main thread)."""
+    ids = memoryview(bytearray(SLOT_BYTES)).cast("q")
+    ids[0] = IDLE
+    return ids
+
+
+class SlotView:
+    """A worker's slot as the engine read it: the task it began last (``task``, IDLE before the
+    first), when (``started_ns``), whether that task's row is in the ring (``ended``), and the
+    ring's rows themselves (:meth:`row_of`)."""
+
+    __slots__ = ("task", "started_ns", "ended", "_rows", "_ids")
+
+    def __init__(self, raw: bytes) -> None:
+        self.task = int.from_bytes(raw[:8], sys.byteorder, signed=True)
+        self.started_ns = int.from_bytes(raw[8:16], sys.byteorder, signed=True)
+        # The ring holds only this process's main thread's SPAN rows (and unwritten ones, task id -1);
+        # searched in C (the engine reads slots at every worker exit, and a ring holds thousands of rows).
+        size = len(raw) - SLOT_BYTES
+        self._rows = memoryview(raw)[SLOT_BYTES : SLOT_BYTES + size // _ROW_SIZE * _ROW_SIZE]
+        self._ids = self._rows.cast("q")[_TASK_FIELD::_ROW_FIELDS].tobytes()  # the rows' task ids, 8 bytes each
+        self.ended = self.task >= 0 and self._find(self.task) >= 0
+
+    def _find(self, task: int) -> int:
+        """The index of ``task``'s row in the ring, -1 if none."""
+        needle = task.to_bytes(8, "little", signed=True)
+        at = self._ids.find(needle)
+        while at >= 0 and at % 8:
+            at = self._ids.find(needle, at + 1)
+        return at // 8 if at >= 0 else -1
+
+    def row_of(self, task: int) -> bytes | None:
+        """``task``'s row (its wire bytes: a SPAN row, the task whole) if it is in the ring."""
+        at = self._find(task)
+        return bytes(self._rows[at * _ROW_SIZE : (at + 1) * _ROW_SIZE]) if at >= 0 else None
+
+    def rows_of(self, wanted: Callable[[int], bool]) -> bytes:
+        """The ring's rows (wire bytes) of the tasks ``wanted`` says yes to, oldest first."""
+        fields = self._rows.cast("q")
+        ids, ends = fields[_TASK_FIELD::_ROW_FIELDS].tolist(), fields[_TASK_FIELD + 1::_ROW_FIELDS].tolist()
+        # A ring is written round and round: in the order of the tasks' ends, not of its room.
+        order = sorted((end, i) for i, (task, end) in enumerate(zip(ids, ends, strict=True))
+                       if task >= 0 and wanted(task))
+        return b"".join(bytes(self._rows[i * _ROW_SIZE : (i + 1) * _ROW_SIZE]) for _, i in order)
+
+
+def read_slot(address: str, pid: int) -> SlotView | None:
+    """Worker ``pid``'s slot, None if unreadable (no file: not a worker process, or none yet)."""
     try:
         with open(slot_path(address, pid), "rb") as f:
             raw = f.read()
     except OSError:
         return None
-    if len(raw) < 8:
-        return None
-    value = int.from_bytes(raw[:8], sys.byteorder, signed=True)
-    if value < 0:
-        return value, False
-    # The ring holds only this process's main thread's SPAN rows (and unwritten ones, task id -1):
-    # the task ended if its id is among the rows' task ids, searched in C (the engine reads this
-    # at every worker exit, and a ring holds thousands of rows).
-    rows = memoryview(raw)[8 : 8 + (len(raw) - 8) // _ROW_SIZE * _ROW_SIZE]
-    ids = rows.cast("q")[_TASK_FIELD::_ROW_FIELDS].tobytes()  # the rows' task ids: their wire bytes, 8 each
-    needle = value.to_bytes(8, "little", signed=True)
-    at = ids.find(needle)
-    while at >= 0 and at % 8:
-        at = ids.find(needle, at + 1)
-    return value, at >= 0
+    return SlotView(raw) if len(raw) >= SLOT_BYTES else None
+
+
+def _slot_state(address: str, pid: int) -> tuple[int, bool] | None:
+    """(the slot's task id or IDLE, whether the ring holds that task's row), None if unreadable."""
+    slot = read_slot(address, pid)
+    return (slot.task, slot.ended) if slot is not None else None
 
 
 def task_of(address: str, pid: int) -> int | None:
     """The task worker ``pid`` is in (or died in); None between tasks, before the first, or unknown."""
     state = _slot_state(address, pid)
     return state[0] if state is not None and state[0] >= 0 and not state[1] else None
-
-
-def still_in(address: str, pid: int, task: int) -> bool | None:
-    """Whether worker ``pid`` is still in ``task``: False once that task's row is in its ring or
-    it began another (the task ended; its END may still be on its way); None if unreadable."""
-    state = _slot_state(address, pid)
-    if state is None or state[0] < 0:  # no slot, or one that never saw a task: cannot tell
-        return None
-    return state[0] == task and not state[1]
 
 
 def finished_task_of(address: str, pid: int) -> int | None:
