@@ -195,3 +195,18 @@ def test_the_search_knows_the_legends_word_for_a_running_task():
     tl = synth_timeline(n_tasks=20, n_lanes=2, running=2)
     assert np.flatnonzero(parse_query("in progress").mask(tl)).tolist() == np.flatnonzero(
         tl.state == TaskState.RUNNING).tolist()
+
+
+def test_tasks_the_engine_ended_before_they_started_leave_the_queue():
+    """The engine gives a task it cancelled (a Stop) or failed (a broken pool) before it started
+    no end: it left the queue all the same (the line stayed up to the chart's end after a Stop)."""
+    from test_timeline_model import two_lane_run
+
+    from procviz.gui.gantt.queue_plot import queue_steps
+
+    tl = two_lane_run()  # task 3: cancelled before it started, end -1, as the engine writes it
+    assert tl.start_ns[3] < 0 and tl.end_ns[3] < 0
+    t, n = queue_steps(tl)
+    assert n[-1] == 0
+    left = t[np.flatnonzero(n == 0)[0]]
+    assert round(left * 1e9) <= tl.now_ns - tl.t0_ns  # by the timeline's live edge at the latest

@@ -33,10 +33,18 @@ def _ids(rows: slice | np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def leave_ns(tl: Timeline, ids: np.ndarray | slice) -> np.ndarray:
-    """When tasks ``ids`` (ids, or a slice of them) left the queue: their start, or (cancelled
-    before starting) their end; -1 if not yet."""
+    """When tasks ``ids`` (ids, or a slice of them) left the queue: their start, or (ended before
+    starting: cancelled by a Stop, failed with a broken pool) their end; -1 if not yet.
+
+    The engine gives a task it ended before it started no end (it never ran): it left the queue
+    when the engine ended it, at the latest at the timeline's live edge as the fold sees it (a
+    live run folds it within a pass of the engine's decision; a file, at the run's end, as the
+    Chrome trace's queue counter does). Kept in the queue, it held the line up after a Stop.
+    """
     start, end = tl.start_ns[ids], tl.end_ns[ids]
-    left_without_start = (start < 0) & (end >= 0) & (tl.state[ids] >= TaskState.DONE)
+    ended = tl.state[ids] >= TaskState.DONE
+    end = np.where(ended & (start < 0) & (end < 0), max(tl.now_ns, 0), end)
+    left_without_start = (start < 0) & (end >= 0) & ended
     return np.where(start >= 0, start, np.where(left_without_start, end, -1))
 
 
