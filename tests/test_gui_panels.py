@@ -202,3 +202,19 @@ def test_panels_unsubscribe_from_the_timeline_when_destroyed(qtbot) -> None:
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     assert len(tl._listeners) == before
     tl.notify(TimelineChange(reset=True))  # nothing calls into a deleted widget
+
+
+def test_progress_line_says_timeouts_apart_and_a_long_note_does_not_widen_it(qtbot) -> None:
+    """The bar said "5 failed" where the metrics said "0 failed, 5 timed out"; a CSV's note of
+    what it lacks made the window wider than the screen (the label's text set its minimum width)."""
+    tl = finished_run(100)
+    tl.state[:] = TaskState.DONE
+    tl.state[:5] = TaskState.TIMEOUT
+    tl.state[5:8] = TaskState.FAILED
+    panel = ProgressPanel(tl)
+    qtbot.addWidget(panel)
+    assert "92 done · 3 failed · 5 timed out of 100" in panel.bar.format()
+    width = panel.minimumSizeHint().width()
+    panel.detail.setText("this timeline has " + "no run configuration, " * 20)
+    panel.layout().activate()
+    assert panel.minimumSizeHint().width() == width

@@ -89,4 +89,4 @@ def test_a_csv_says_what_it_cannot_know(qtbot, tmp_path, files) -> None:
     text = window.progress.detail.text()
     assert "no run configuration" in text and "no worker states" in text
     assert open_and_wait(qtbot, window, files["json"]), window.errors
-    assert "this file has" not in window.progress.detail.text()
+    assert "this timeline has" not in window.progress.detail.text()

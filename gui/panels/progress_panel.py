@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QWidget
 
 from procviz.engine.events import RunPhase, TaskState
 from procviz.engine.timeline import Timeline, TimelineChange
@@ -67,6 +67,9 @@ class ProgressPanel(QWidget):
         self.bar.setTextVisible(True)
         self.bar.setMinimumWidth(180)
         self.detail = QLabel()
+        # Its width is what the layout gives it, not its text's: a file's long note of what it lacks
+        # made the window wider than the screen, and it stayed so (the note is in its tooltip too).
+        self.detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.elapsed = QLabel()
         self.elapsed.setToolTip("Time since the run started")
         # Opaque (the window's colour), and the labels in slots: the elapsed time's tick (ten a
@@ -129,27 +132,26 @@ class ProgressPanel(QWidget):
             self.detail.setText("Pick a preset or fill the forms, then Run (Ctrl+R).")
             return
         c = self.counts
-        done, failed = c[TaskState.DONE], c[TaskState.FAILED] + c[TaskState.TIMEOUT]
+        done, failed, timed_out = c[TaskState.DONE], c[TaskState.FAILED], c[TaskState.TIMEOUT]
         cancelled = c[TaskState.CANCELLED]
-        finished = done + failed + cancelled
+        finished = done + failed + timed_out + cancelled
+        # Each outcome apart, as the metrics say them (a timeout is not a failure of the task's own).
+        bad = [f"{count(k)} {word}" for k, word in ((failed, "failed"), (timed_out, "timed out")) if k]
         parts = []
-        if (self.ended() and (finished < n or failed)) or cancelled:
-            # How it ended, each outcome apart; the bar fills only with what completed.
-            outcome = [f"{count(done)} done"]
-            if failed:
-                outcome.append(f"{count(failed)} failed")
+        if (self.ended() and (finished < n or bad)) or cancelled:
+            # How it ended; the bar fills only with what completed.
+            outcome = [f"{count(done)} done", *bad]
             if cancelled:
                 outcome.append(f"{count(cancelled)} cancelled")
             show_on_bar(self.bar, n, done, f"{' · '.join(outcome)} of {count(n)}")
         else:
             show_on_bar(self.bar, n, finished, f"{count(finished)} / {count(n)} finished")
-            if failed:
-                parts.append(f"{count(failed)} failed")
+            parts.extend(bad)
         if not self.ended() or c[TaskState.RUNNING] or c[TaskState.QUEUED]:
             parts[:0] = [f"{count(c[TaskState.RUNNING])} running", f"{count(c[TaskState.QUEUED])} queued"]
         parts.append(f"{self.tasks_per_second():,.1f} tasks/s")
         missing = missing_records(tl) if self.ended() else []
-        if missing:
-            parts.append("this file has " + ", ".join(missing))
+        if missing:  # (a file's, or a live run's where no task ran to its end: no on-CPU times)
+            parts.append("this timeline has " + ", ".join(missing))
         self.detail.setText(" · ".join(parts))
         self.detail.setToolTip("\n".join(missing))
