@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline()
         self.bridge = EngineBridge(self.timeline, engine, self)
         self._previous: Timeline | None = None
+        self._title_before = ""  # the window's title before a run (put back if nothing ran)
         self.show_error: ErrorDialog = message_box_error
         # Through a lambda, so that replacing show_error later (tests) reaches the file handling too.
         self.files = TimelineFiles(self.timeline, self.settings, lambda t, m: self.show_error(t, m), self)
@@ -333,6 +334,7 @@ class MainWindow(QMainWindow):
         self.live_numbers.set_live(True)
         self.gantt.set_live(True)
         self.metrics_dock.raise_()  # the form is locked during a run; its numbers are what changes
+        self._title_before = self.windowTitle()
         self._set_title("live run")
         self.phase_label.setText("starting…")
         self.status_timer.start()
@@ -364,9 +366,13 @@ class MainWindow(QMainWindow):
         first_line = result.message.splitlines()[0] if result.message else result.outcome
         self.statusBar().showMessage(f"Run {result.outcome}: {first_line}", 15_000)
         if result.outcome in (RunOutcome.ERROR, RunOutcome.INVALID):
-            # Nothing ran: show the previous timeline again rather than an empty run.
-            if self._previous is not None and not (self.timeline.start_ns >= 0).any():
-                adopt_into(self.timeline, self._previous)
+            if not (self.timeline.start_ns >= 0).any():
+                # Nothing ran: show the previous timeline again (and its title) rather than an
+                # empty run, and the form, where what failed is to be mended.
+                if self._previous is not None:
+                    adopt_into(self.timeline, self._previous)
+                self.setWindowTitle(self._title_before)
+                self.setup_dock.raise_()
             self.show_error("The run failed", result.message)
         self._previous = None
 

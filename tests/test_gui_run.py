@@ -250,6 +250,7 @@ def test_failed_run_shows_a_dialog_and_the_previous_timeline_stays(qtbot, window
     fill_sleep_run(qtbot, window, workers=1, count=3, ms=10)
     run_and_wait(qtbot, window)
     before = window.timeline.end_ns.copy()
+    title = window.windowTitle()
     work = window.form.workload
     choose(work.kind, "function")
     retype(qtbot, work.function, "procviz.engine.worker.demo_tasks:no_such_function")
@@ -260,6 +261,9 @@ def test_failed_run_shows_a_dialog_and_the_previous_timeline_stays(qtbot, window
     assert window.errors and "no_such_function" in window.errors[-1][1]
     np.testing.assert_array_equal(window.timeline.end_ns, before)
     assert window.timeline.n_tasks == 3
+    # Nothing ran: the title is the previous run's again, and the form is shown, to be mended.
+    assert window.windowTitle() == title
+    assert not window.setup_dock.visibleRegion().isEmpty() and window.metrics_dock.visibleRegion().isEmpty()
 
 
 def test_last_config_is_remembered(qtbot, window, tmp_path) -> None:
