@@ -274,12 +274,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
     except ConfigError as exc:
         for p in exc.problems:
-            print(f"procviz run: invalid {p}", file=sys.stderr)
+            _tell(f"procviz run: invalid {p}")
         return EXIT_INVALID
     if args.out is not None:  # said before the run, not after it
         problem = _out_problem(args.out, args.format)
         if problem:
-            print(f"procviz run: cannot write {args.out}: {problem}", file=sys.stderr)
+            _tell(f"procviz run: cannot write {args.out}: {problem}")
             return EXIT_INVALID
     interrupted = threading.Event()
     restore = _catch_signals(interrupted)  # before any worker exists: a signal from now on ends the run cleanly
@@ -368,12 +368,12 @@ def _run(engine: Engine, config: RunConfig, head: HeadStart | None, args: argpar
     finally:
         restore_signals()
     if result is None:
-        print("procviz run: the engine did not stop in time", file=sys.stderr)
+        _tell("procviz run: the engine did not stop in time")
         return EXIT_FAILED
     code = EXIT_STOPPED if interrupted.is_set() else EXIT_CODES[result.outcome]
     if result.outcome is RunOutcome.INVALID:
         # Nothing ran: no figures, and no file (one that exists is not replaced by an empty run).
-        print(f"procviz run: invalid: {result.message}", file=sys.stderr)
+        _tell(f"procviz run: invalid: {result.message}")
         return _leave(result.hung_threads, code)
     # The file first: what is printed after it may meet a closed pipe (procviz run ... | head).
     written = unwritten = None
@@ -389,8 +389,17 @@ def _run(engine: Engine, config: RunConfig, head: HeadStart | None, args: argpar
         lines.append(f"timeline: {written}")
     _say(lines)
     if unwritten is not None:
-        print(unwritten, file=sys.stderr)
+        _tell(unwritten)
     return _leave(result.hung_threads, code)
+
+
+def _tell(line: str) -> None:
+    """A line on stderr; one that cannot be written (``2>&1 | true``: the reader left) changes
+    nothing of the exit code the command decided."""
+    try:
+        print(line, file=sys.stderr)
+    except OSError:
+        pass
 
 
 def _say(lines: list[str]) -> None:
@@ -465,15 +474,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         timeline = read_timeline(args.timeline)
     except (TimelineFileError, OSError) as exc:
-        print(f"procviz export: {exc}", file=sys.stderr)
+        _tell(f"procviz export: {exc}")
         return EXIT_INVALID
     if not args.out.parent.exists():
-        print(f"procviz export: cannot write {args.out}: folder {args.out.parent} does not exist", file=sys.stderr)
+        _tell(f"procviz export: cannot write {args.out}: folder {args.out.parent} does not exist")
         return EXIT_INVALID
     try:
         write_any(timeline, args.out, args.format, args.width, args.height)
     except (OSError, ValueError) as exc:
-        print(f"procviz export: cannot write {args.out}: {exc}", file=sys.stderr)
+        _tell(f"procviz export: cannot write {args.out}: {exc}")
         return EXIT_INVALID
     print(f"{args.timeline} -> {args.out}")
     return EXIT_OK
@@ -494,7 +503,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
         if args.long and preset.description:
             print(f"  {'':<{width}}  {preset.description}")
     for problem in problems:
-        print(f"procviz presets: skipped {problem}", file=sys.stderr)
+        _tell(f"procviz presets: skipped {problem}")
     return EXIT_OK
 
 

@@ -69,3 +69,16 @@ def test_a_run_that_never_ran_leaves_an_existing_file_alone(tmp_path) -> None:
     assert out.read_text() == "what was there"
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("procviz run: invalid:") and "no_such_module_pv_out" in lines[0]
+
+
+def test_a_closed_stderr_takes_nothing_of_the_exit_code(tmp_path) -> None:
+    """``procviz run ... 2>&1 | true``: the one line that says why a run was refused cannot be
+    written, and the command still exits 2 (it exited 0)."""
+    for args in (["--workers", "0"], ["--kind", "function", "--function", "no_such_module_pv_err:f", "--args", "[[1]]"],
+                 [*SMALL, "--out", str(tmp_path / "x.txt")]):
+        pv = subprocess.Popen([*RUN, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
+        assert pv.stdout is not None
+        consumer = subprocess.Popen(["true"], stdin=pv.stdout)
+        pv.stdout.close()
+        consumer.wait(timeout=120)
+        assert pv.wait(timeout=120) == 2, args
