@@ -48,7 +48,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             # A task per argument list: a count that says otherwise is dropped silently no more.
             raise ConfigError([Problem("--count", f"is {args.count}, but --args gives {len(given)} argument "
                                                   "lists (a task each): give one of them")])
-        workload.pop("count", None)
+        if given is not None:  # (null: tasks without arguments, as many as the count says)
+            workload.pop("count", None)
     if workload:
         data["workload"] = workload
     return parse_config(data)

@@ -285,6 +285,10 @@ class StateSampler:
         owner's report of the exit (a Pool's join) can come 0.1 s after."""
         return self._gone_by.get(pid)
 
+    def take_gone_by(self, pid: int) -> int | None:
+        """:meth:`gone_by`, forgotten once taken: the PID may be another process's later."""
+        return self._gone_by.pop(pid, None)
+
     def end_time(self, pid: int, tid: int) -> int | None:
         """When the sampler ended the lane of (pid, tid) on the kernel's report, if it did."""
         k = self.ended.get((pid, tid))

@@ -467,14 +467,15 @@ class RunTracker:
         if ex.pid not in self.hello_pids:
             self.unannounced_exits += 1
         kernel_ns = self.sampler.end_time(ex.pid, ex.pid)
-        if kernel_ns is None:  # a process gone before the sampler could read it: when it was seen gone
-            seen = self.sampler.gone_by(ex.pid)
-            kernel_ns = min(seen, ex.t_ns) if seen is not None else None
-        t_ns = kernel_ns if kernel_ns is not None else ex.t_ns
+        seen = self.sampler.take_gone_by(ex.pid) if kernel_ns is None else None
+        t_ns = kernel_ns if kernel_ns is not None else min(seen, ex.t_ns) if seen is not None else ex.t_ns
         how = describe_exit(ex.exit_code)
         tl = self.timeline
         for key, lane in lanes:
             info = tl.lanes[lane]
+            if seen is not None:  # a bound read by a sampler thread: never before what the lane itself said
+                on_lane = tl.lane == lane
+                t_ns = max(t_ns, info.ready_ns, int(tl.end_ns.max(where=on_lane, initial=-1)))
             self.sampler.remove(lane, t_ns)
             self.set_lane(replace(info, exit_ns=t_ns, exit_code=ex.exit_code,
                                   exit_reason=how if ex.exit_code != 0 else "exited normally"))

@@ -233,3 +233,10 @@ def test_workers_for_a_scenario_is_refused_not_recorded_and_ignored() -> None:
     proc = procviz_cmd("run", "--quiet", "--preset", "scenario_lock_critical_section", "--workers", "1")
     assert proc.returncode == 2 and "--workers" in proc.stderr and "one process per role" in proc.stderr
     assert "makespan" not in proc.stdout
+
+
+def test_args_null_keeps_the_count() -> None:
+    """``--args null``: tasks without arguments, as many as ``--count`` says (it ran 20)."""
+    proc = procviz_cmd("run", "--quiet", "--kind", "function", "--function", "procviz.engine.worker.demo_tasks:noop",
+                       "--count", "3", "--args", "null")
+    assert proc.returncode == 0 and "tasks: 3 " in proc.stdout, proc.stdout + proc.stderr

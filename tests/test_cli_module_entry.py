@@ -55,3 +55,12 @@ def test_python_m_procviz_is_not_shadowed_by_a_students_files(tmp_path: Path) ->
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "outcome: completed" in done.stdout
+
+
+def test_python_m_procviz_runs_in_a_folder_that_was_removed(tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    script = ("import os, subprocess, sys; os.makedirs(sys.argv[1]); os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); "
+              "sys.exit(subprocess.run([sys.executable, '-m', 'procviz', '--version']).returncode)")
+    done = subprocess.run([sys.executable, "-c", script, str(gone)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("procviz ")

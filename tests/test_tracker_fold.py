@@ -84,3 +84,32 @@ def test_a_worker_gone_before_its_hello_was_read_exits_when_it_was_seen_gone() -
     tracker.on_exit(WorkerExit(pid, 0, after + 100_000_000))  # the owner's report, 0.1 s later
     lane = next(info for info in tracker.timeline.lanes if info.pid == pid)
     assert lane.exit_ns == seen
+
+
+def test_a_gone_workers_exit_never_comes_before_what_its_lane_said() -> None:
+    """The time a sampler thread saw a process gone is taken before its read, and a thread may
+    wait for the GIL between the two: never before the end of the lane's last task."""
+    import subprocess
+    import time
+
+    from procviz.engine.events import LaneKind, WorkerExit
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    pid = proc.pid
+    run = RunInfo(n_tasks=1, t0_ns=T0, config={"workers": 1}, host="h", cpu_count=2, schedstat=True)
+    tracker = RunTracker(run, StateSampler(watch_exits=False, machine=False))
+    tracker.on_submitted(Submitted(np.arange(1), T0))
+    ready = time.monotonic_ns() - 5_000_000
+    hello = WorkerHello(pid, pid, ready - 1000, ready, True, LaneKind.PROCESS, "", 1000, 10)
+    tracker.on_worker_batch(WorkerBatch(pid, 0, b"", hello=hello), ready)
+    seen = tracker.sampler.gone_by(pid)
+    assert seen is not None
+    row = bytearray(WIRE_EVENT_STRUCT.size)  # its one task, ending after that reading
+    WIRE_EVENT_STRUCT.pack_into(row, 0, EventKind.SPAN, TaskState.DONE, pid, 0, seen + 7_000_000, 400, 50, ready)
+    tracker.on_worker_batch(WorkerBatch(pid, 1, bytes(row)), seen)
+    tracker.settle(seen)
+    tracker.on_exit(WorkerExit(pid, 0, seen + 100_000_000))
+    lane = next(info for info in tracker.timeline.lanes if info.pid == pid)
+    assert lane.exit_ns == seen + 7_000_000  # its task's end, not the earlier reading
+    assert tracker.sampler.gone_by(pid) is None  # used once: the PID may be another's later
