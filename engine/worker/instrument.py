@@ -30,6 +30,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from itertools import repeat
 from multiprocessing import util
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from procviz.engine.worker.clock import SchedstatReader, process_created_ns
@@ -444,6 +445,7 @@ def _result_sender() -> str:
 
 
 _SENDERS = {("multiprocessing.pool", "worker"): "pool", ("concurrent.futures.process", "_process_worker"): "executor"}
+_pickle_result = ForkingPickler.dumps  # as the pools pickle results (their own reducers included)
 
 
 class _Shown:
@@ -461,10 +463,8 @@ class _Shown:
 def _unsendable(result: Any, sender: str) -> BaseException | None:
     """The error the pool's worker would meet sending ``result`` back (None if it pickles): a
     Pool's ``MaybeEncodingError``, or a ProcessPoolExecutor's pickling error itself."""
-    from multiprocessing.reduction import ForkingPickler
-
     try:
-        ForkingPickler.dumps(result)
+        _pickle_result(result)
     except Exception as exc:  # noqa: BLE001 - whatever pickling raises fails the task, as in the pool
         if sender != "pool":
             return exc
