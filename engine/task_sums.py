@@ -10,7 +10,7 @@ so the figures are the same, to the nanosecond, as from scratch.
 The serial-time estimate (own work) also depends on the lanes' state intervals, which keep
 arriving: a block's own work stays valid while every interval and wait span that arrived since
 starts after the bin that holds the block's last task end (a task's share of the bins is a
-prefix sum over the bins before its end, see ``metrics._Bins``), and the bins' origin, the lanes
+prefix sum over the bins before its end, see ``own_work.Bins``), and the bins' origin, the lanes
 and the CPUs are unchanged.
 """
 
