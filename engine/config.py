@@ -157,11 +157,11 @@ class _Checker:
         if value is None and optional:
             return None
         if not _is_number(value) or not math.isfinite(value):
-            self.bad(name, f"must be a finite number from {low:g} to {high:g} (got {value!r})")
+            self.bad(name, f"must be a finite number from {_plain(low)} to {_plain(high)} (got {value!r})")
             return default
         if value < low or value > high or (not low_inclusive and value == low):
             bound = ">" if not low_inclusive else ">="
-            self.bad(name, f"must be {bound} {low:g} and <= {high:g} (got {value:g})")
+            self.bad(name, f"must be {bound} {_plain(low)} and <= {_plain(high)} (got {_plain(value)})")
             return default
         return float(value)
 
@@ -321,6 +321,11 @@ def load_config(path: str | Path) -> RunConfig:
     except ValueError as exc:
         raise ConfigError([Problem(str(p), f"is not valid JSON: {exc}")]) from None
     return parse_config(data)
+
+
+def _plain(x: float) -> str:
+    """A bound as a person writes it: 3,600,000 (not 3.6e+06), 0.5, 1e-09."""
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
 def _refuse_constant(name: str) -> Any:

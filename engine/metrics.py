@@ -35,6 +35,7 @@ from procviz.engine.timeline import Timeline
 
 OTHER_LOAD_NOTABLE = 0.10  # mean share of the run's CPUs used by other programs worth a warning
 CPUS_UNKNOWN = "the file does not say how many CPUs the run had"
+NONE_ENDED = "none (no task ran to its end)"  # a speedup or a mean over no task
 
 DEFINITIONS: dict[str, str] = {
     "makespan": "First submission to last task end = worker start-up + work (a scenario's main program, "
@@ -102,6 +103,7 @@ class Metrics:
     cpus: int = 1  # 0: not known (a file that does not keep it)
     mean_wait_ns: int = 0
     mean_turnaround_ns: int = 0
+    finished: int = 0  # tasks the means are over: ran (or failed) to an end, not cancelled
     other_load: float = 0.0
     other_load_peak: float = 0.0
     machine_ns: int = 0  # the span the machine lane measured (other_load is a share of it)
@@ -117,7 +119,7 @@ class Metrics:
         """'2.31× (measured: serial run 4.1 s)' or '1.98× (estimate: own work 3.9 s)'; a run where
         no task ran to its end has none to tell (not "0.00×")."""
         if self.speedup <= 0:
-            return "none (no task ran to its end)"
+            return NONE_ENDED
         s = self.serial_estimate_ns * 1e-9
         how = f"measured: serial run {s:.3f} s" if self.speedup_measured else f"estimate: own work {s:.3f} s"
         return f"{self.speedup:.2f}× ({how})"
@@ -163,7 +165,8 @@ class Metrics:
             + (f"{self.ready_ns * s:.3f} s" if self.ready_measured else "not measurable here")
             + f", waiting {self.waiting_ns * s:.3f} s",
             f"per task: mean waiting (queued + ready) {self.mean_wait_ns * s * 1e3:.1f} ms, "
-            f"mean turnaround {self.mean_turnaround_ns * s * 1e3:.1f} ms",
+            f"mean turnaround {self.mean_turnaround_ns * s * 1e3:.1f} ms" if self.finished
+            else f"per task: mean waiting and turnaround {NONE_ENDED}",
         ]
         if self.other_load_notable:
             lines.append("note: " + self.other_load_text())
@@ -364,6 +367,7 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
         speedup_measured=measured is not None,
         cpu_share=sum(b.cpu_work for b in blocks) / (work * min(slots, cpus)) if work and cpus else 0.0,
         cpus=cpus,
+        finished=finished,
         mean_wait_ns=int(sum(b.wait for b in blocks) / finished) if finished else 0,
         mean_turnaround_ns=int(sum(b.turnaround for b in blocks) / turned) if turned else 0,
         other_load=other,

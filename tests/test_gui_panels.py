@@ -108,6 +108,9 @@ def test_metrics_panel_shows_compute_metrics(qtbot) -> None:
         assert panel.text(key) == text
     assert panel.lanes.rowCount() == 4
     assert panel.lanes.item(0, 1).text() == "1000"
+    # A name cut to the column's width is whole in its tooltip, with its PID.
+    name = panel.lanes.item(0, 0)
+    assert name.toolTip() == f"{name.text()} · pid {panel.lanes.item(0, 1).text()}"
 
 
 def test_metrics_panel_says_ready_is_not_measurable_without_schedstat(qtbot) -> None:

@@ -65,3 +65,15 @@ def test_a_config_that_is_not_json_says_so_once(tmp_path, text: str) -> None:
         load_config(path)
     said = " ".join(str(p) for p in caught.value.problems)
     assert said.count("is not valid JSON") == 1, said
+
+
+def test_means_over_no_task_are_none_and_bounds_read_as_written() -> None:
+    m = compute_metrics(_stopped_run())
+    assert m.finished == 0
+    assert "mean waiting and turnaround none (no task ran to its end)" in " ".join(m.summary_lines())
+    from procviz.engine.config import parse_config
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"workload": {"kind": "sleep", "duration_ms": 10**9}})
+    said = " ".join(str(p) for p in caught.value.problems)
+    assert "3,600,000" in said and "e+" not in said, said

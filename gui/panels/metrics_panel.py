@@ -28,7 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from procviz.engine.metrics import DEFINITIONS, Metrics, SerialBaseline, compute_metrics, serial_baseline_of
+from procviz.engine.metrics import (
+    DEFINITIONS,
+    NONE_ENDED,
+    Metrics,
+    SerialBaseline,
+    compute_metrics,
+    serial_baseline_of,
+)
 from procviz.engine.timeline import Timeline, TimelineChange
 from procviz.gui.panels.label_slot import LabelSlot
 from procviz.gui.panels.machine_lane import MachineLane
@@ -50,8 +57,8 @@ def summary_texts(metrics: Metrics) -> dict[str, str]:
         "utilization": f"{percent(m.utilization)} of {m.slots} worker slot{'s' if m.slots != 1 else ''} occupied",
         "cpu_share": m.cpu_share_text(percent),
         "speedup": m.speedup_text(),
-        "mean_wait": seconds(m.mean_wait_ns),
-        "mean_turnaround": seconds(m.mean_turnaround_ns),
+        "mean_wait": seconds(m.mean_wait_ns) if m.finished else NONE_ENDED,
+        "mean_turnaround": seconds(m.mean_turnaround_ns) if m.finished else NONE_ENDED,
         "other_load": m.other_load_summary(percent),
         "queued": seconds(m.queued_ns),
         "cpu": seconds(m.cpu_ns),
@@ -190,6 +197,10 @@ class MetricsPanel(QWidget):
                     table.setItem(r, c, item)
                 elif item.text() != text:
                     item.setText(text)
+                else:
+                    continue
+                if c == 0:  # a long name is cut to the column's width: whole in its tooltip
+                    item.setToolTip(f"{text} · pid {lm.pid}")
 
     def _lane_kind(self, lane: int) -> str:
         return self.timeline.lanes[lane].kind if lane < len(self.timeline.lanes) else ""
