@@ -135,7 +135,7 @@ END_DTYPE = np.dtype(
         ("lane", "<i4"),
         ("state", "u1"),
         ("start_ns", "<i8"),  # -1 when the task never started (cancelled, lost)
-        ("end_ns", "<i8"),
+        ("end_ns", "<i8"),  # when it ended, started or not (a task the engine ended before it started: then)
         ("cpu_ns", "<i8"),
         ("ready_ns", "<i8"),  # -1 = not measured
     ],

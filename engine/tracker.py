@@ -419,9 +419,10 @@ class RunTracker:
         e["task_id"] = task_ids
         e["lane"] = tl.lane[task_ids]
         e["state"] = state
-        started = tl.start_ns[task_ids] >= 0
         e["start_ns"] = tl.start_ns[task_ids]
-        e["end_ns"] = np.where(started, now_ns, -1)
+        # Ended now, started or not: a task that never started left the queue now (the ready
+        # queue's line drops here; it stayed up to the run's end when this said -1).
+        e["end_ns"] = now_ns
         e["cpu_ns"] = -1
         e["ready_ns"] = -1
         self._write_ends(e)

@@ -127,6 +127,15 @@ def test_stop_mid_run_cancels_and_leaves_no_process(qtbot, window) -> None:
     assert np.count_nonzero(states == TaskState.CANCELLED) > 0
     assert np.all(states >= TaskState.DONE), "every unfinished task is shown as cancelled"
     assert window.errors == []
+    # The ready queue let go of the tasks the Stop cancelled before they started.
+    queue = window.gantt.plot.queue
+    qtbot.waitUntil(lambda: len(queue.steps.y) > 0 and queue.steps.y[-1] == 0, timeout=10_000)
+    unstarted = (window.timeline.start_ns < 0) & (states == TaskState.CANCELLED)
+    assert unstarted.any()
+    cancelled_at = window.timeline.end_ns[unstarted]
+    assert (cancelled_at > 0).all() and len(set(cancelled_at.tolist())) == 1  # all at the Stop, when it came
+    zero_at = queue.steps.x[np.flatnonzero(queue.steps.y == 0)[-1]]
+    assert zero_at * 1e9 <= cancelled_at[0] - window.timeline.t0_ns + 1  # at the Stop, not at the run's end
 
 
 def test_close_window_mid_run_stops_the_run_first(qtbot, tmp_path) -> None:

@@ -36,10 +36,10 @@ def leave_ns(tl: Timeline, ids: np.ndarray | slice) -> np.ndarray:
     """When tasks ``ids`` (ids, or a slice of them) left the queue: their start, or (ended before
     starting: cancelled by a Stop, failed with a broken pool) their end; -1 if not yet.
 
-    The engine gives a task it ended before it started no end (it never ran): it left the queue
-    when the engine ended it, at the latest at the timeline's live edge as the fold sees it (a
-    live run folds it within a pass of the engine's decision; a file, at the run's end, as the
-    Chrome trace's queue counter does). Kept in the queue, it held the line up after a Stop.
+    The engine gives such a task the time it ended it; files from before it did give none: such a
+    task left the queue by the timeline's live edge at the latest, as the fold sees it (for a
+    file, the run's end, as the Chrome trace's queue counter does). Kept in the queue, it held the
+    line up after a Stop.
     """
     start, end = tl.start_ns[ids], tl.end_ns[ids]
     ended = tl.state[ids] >= TaskState.DONE
