@@ -14,7 +14,7 @@ from procviz.engine.backends.base import Backend, WorkerExit
 from procviz.engine.events import WIRE_EVENT_STRUCT, EventKind, LaneKind, TaskState, describe_exit
 from procviz.engine.reaper import Reaper
 from procviz.engine.tracker import RunTracker
-from procviz.engine.worker.task_slot import SlotView, finished_task_of, read_slot, task_of
+from procviz.engine.worker.task_slot import SlotView, finished_task_of, read_slot, read_slot_head, task_of
 
 STALL_S = 2.0  # no progress for this long after a worker death: its unstarted work is lost
 EVENTS_GRACE_S = 1.0
@@ -80,11 +80,14 @@ def start_silent_tasks(tracker: RunTracker, backend: Backend, now: int, timeout_
         return
     timeout_ns = int(timeout_s * 1e9)
     busy = set(tracker.running)
+    state = tracker.timeline.state
     for info in tracker.timeline.lanes:
         if info.kind != LaneKind.PROCESS or info.exit_ns >= 0 or info.index in busy:
             continue
-        slot = read_slot(backend.address, info.pid)
-        if slot is not None and slot.task >= 0 and not slot.ended and now - slot.started_ns > timeout_ns:
+        head = read_slot_head(backend.address, info.pid)  # 16 bytes: the ring is read only when needed
+        if head is None or not 0 <= head[0] < len(state) or state[head[0]] >= TaskState.RUNNING:
+            continue  # no task, or one the engine has heard of
+        if now - head[1] > timeout_ns:
             take_from_slot(tracker, backend.address, info.pid, now)
 
 
