@@ -88,16 +88,20 @@ def private_slot() -> memoryview:
     return ids
 
 
+def _head(raw: bytes) -> tuple[int, int]:
+    """(task id or IDLE, its start) from a slot's first SLOT_BYTES."""
+    return (int.from_bytes(raw[:8], sys.byteorder, signed=True), int.from_bytes(raw[8:16], sys.byteorder, signed=True))
+
+
 class SlotView:
     """A worker's slot as the engine read it: the task it began last (``task``, IDLE before the
     first), when (``started_ns``), whether that task's row is in the ring (``ended``), and the
-    ring's rows themselves (:meth:`row_of`)."""
+    ring's rows themselves (:meth:`rows_of`)."""
 
     __slots__ = ("task", "started_ns", "ended", "_rows", "_ids")
 
     def __init__(self, raw: bytes) -> None:
-        self.task = int.from_bytes(raw[:8], sys.byteorder, signed=True)
-        self.started_ns = int.from_bytes(raw[8:16], sys.byteorder, signed=True)
+        self.task, self.started_ns = _head(raw)
         # The ring holds only this process's main thread's SPAN rows (and unwritten ones, task id -1);
         # searched in C (the engine reads slots at every worker exit, and a ring holds thousands of rows).
         size = len(raw) - SLOT_BYTES
@@ -112,11 +116,6 @@ class SlotView:
         while at >= 0 and at % 8:
             at = self._ids.find(needle, at + 1)
         return at // 8 if at >= 0 else -1
-
-    def row_of(self, task: int) -> bytes | None:
-        """``task``'s row (its wire bytes: a SPAN row, the task whole) if it is in the ring."""
-        at = self._find(task)
-        return bytes(self._rows[at * _ROW_SIZE : (at + 1) * _ROW_SIZE]) if at >= 0 else None
 
     def rows_of(self, wanted: Callable[[int], bool]) -> bytes:
         """The ring's rows (wire bytes) of the tasks ``wanted`` says yes to, oldest first."""
@@ -151,24 +150,16 @@ def read_slot_head(address: str, pid: int) -> tuple[int, int] | None:
         return None
     finally:
         os.close(fd)
-    if len(raw) < SLOT_BYTES:
-        return None
-    return (int.from_bytes(raw[:8], sys.byteorder, signed=True), int.from_bytes(raw[8:16], sys.byteorder, signed=True))
-
-
-def _slot_state(address: str, pid: int) -> tuple[int, bool] | None:
-    """(the slot's task id or IDLE, whether the ring holds that task's row), None if unreadable."""
-    slot = read_slot(address, pid)
-    return (slot.task, slot.ended) if slot is not None else None
+    return _head(raw) if len(raw) >= SLOT_BYTES else None
 
 
 def task_of(address: str, pid: int) -> int | None:
     """The task worker ``pid`` is in (or died in); None between tasks, before the first, or unknown."""
-    state = _slot_state(address, pid)
-    return state[0] if state is not None and state[0] >= 0 and not state[1] else None
+    slot = read_slot(address, pid)
+    return slot.task if slot is not None and slot.task >= 0 and not slot.ended else None
 
 
 def finished_task_of(address: str, pid: int) -> int | None:
     """The task worker ``pid`` finished last, if it is between tasks; else None."""
-    state = _slot_state(address, pid)
-    return state[0] if state is not None and state[0] >= 0 and state[1] else None
+    slot = read_slot(address, pid)
+    return slot.task if slot is not None and slot.task >= 0 and slot.ended else None
