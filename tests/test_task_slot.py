@@ -76,7 +76,7 @@ def test_a_worker_killed_in_a_task_still_names_it(tasks_module: str) -> None:
 def test_the_engine_reads_a_slot_and_its_ring(tmp_path: Path) -> None:
     """A slot's task is finished if its SPAN row is in the ring, whatever its id's bytes look like
     elsewhere in the rows (ids 0 and 256 among zeros, a row not yet written: task id -1)."""
-    from procviz.engine.worker.task_slot import finished_task_of, slot_path, task_of
+    from procviz.engine.worker.task_slot import NO_GROUP, finished_task_of, slot_path, task_of
     from procviz.engine.worker.wire import WIRE_EVENT_STRUCT
 
     address, pid = str(tmp_path / "events.sock"), 1234
@@ -85,6 +85,31 @@ def test_the_engine_reads_a_slot_and_its_ring(tmp_path: Path) -> None:
         WIRE_EVENT_STRUCT.pack_into(ring, 48 * (100 + k), 3, status, pid, task, 1, 0, 0, 0)
     cases = {77: (None, 77), 0: (None, 0), 256: (None, 256), 78: (78, None), 1: (1, None), -1: (None, None)}
     for slot, expected in cases.items():
-        Path(slot_path(address, pid)).write_bytes(slot.to_bytes(8, "little", signed=True) + bytes(8) + bytes(ring))
+        head = slot.to_bytes(8, "little", signed=True) + bytes(8) + NO_GROUP.to_bytes(8, "little")
+        Path(slot_path(address, pid)).write_bytes(head + bytes(ring))
         assert (task_of(address, pid), finished_task_of(address, pid)) == expected, slot
     assert task_of(address, 999) is None and finished_task_of(address, 999) is None  # no file
+
+
+def test_rows_of_the_open_group_say_their_on_cpu_is_unmeasured(tmp_path: Path) -> None:
+    """A short task's row carries on-CPU = wall until its group's CPU reading settles it: a ring
+    read before that (a timeout, a death) takes the open group's rows as unmeasured (-1), and the
+    settled rows before it as written."""
+    import numpy as np
+
+    from procviz.engine.events import WIRE_EVENT_DTYPE
+    from procviz.engine.worker.task_slot import read_slot, slot_path
+    from procviz.engine.worker.wire import WIRE_EVENT_STRUCT
+
+    address, pid = str(tmp_path / "events.sock"), 1234
+    ring = bytearray(WIRE_EVENT_STRUCT.pack(3, 3, pid, -1, 0, 0, 0, 0) * 64)
+    for task in range(6):  # task k from 10k to 10k + 10: on-CPU = wall as packed
+        WIRE_EVENT_STRUCT.pack_into(ring, 48 * task, 3, 3, pid, task, 10 * task + 10, 10, -1, 10 * task)
+    open_since = 30  # tasks 3, 4, 5 are the open group's
+    head = (5).to_bytes(8, "little", signed=True) + (50).to_bytes(8, "little") + open_since.to_bytes(8, "little")
+    Path(slot_path(address, pid)).write_bytes(head + bytes(ring))
+    slot = read_slot(address, pid)
+    assert slot is not None and slot.task == 5 and slot.ended and slot.open_since == open_since
+    rows = np.frombuffer(slot.rows_of(lambda task: task >= 1), WIRE_EVENT_DTYPE)
+    assert rows["task_id"].tolist() == [1, 2, 3, 4, 5]
+    assert rows["cpu_ns"].tolist() == [10, 10, -1, -1, -1]

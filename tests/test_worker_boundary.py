@@ -1,13 +1,14 @@
 """Consecutive short tasks of a chunk share one clock boundary; procviz's own work stays outside.
 
 In the loop for tasks shorter than ``FINE_NS`` (instrument._run_coarse), one reading of the
-thread's CPU clock and of the monotonic clock ends a task and starts the next one (one CPU-clock
-system call per task, not two). After procviz's slower work between two tasks (a text made, a
-batch sent, a new room in the ring) the next task starts from a fresh reading instead, and a task
-of at least ``FINE_NS`` hands over to the schedstat loop, whose tasks start from readings of their
-own. These tests run real chunks in this process, read the rows its Recorder sends, and check the
-invariants on every task: on-CPU at most wall, the task and its start stored before its call,
-shared boundaries exactly where no slow part came between, and no send or text inside a task's window.
+monotonic clock ends a task and starts the next one, and the thread's CPU clock (a system call) is
+read once per group of tasks (``GROUP_NS`` of wall time). After procviz's slower work between two
+tasks (a text made, a batch sent, a new room in the ring, a group's CPU reading) the next task
+starts from a fresh reading instead, and a task of at least ``FINE_NS`` hands over to the
+schedstat loop, whose tasks start from readings of their own. These tests run real chunks in this
+process, read the rows its Recorder sends, and check the invariants on every task: on-CPU at most
+wall (or unmeasured), the task and its start stored before its call, shared boundaries except
+where a slow part or a group's end came between, and no send or text inside a task's window.
 """
 
 from __future__ import annotations
@@ -140,16 +141,20 @@ def test_consecutive_tiny_tasks_share_a_boundary_and_none_has_more_cpu_than_wall
     spans = got["spans"]
     assert spans["task_id"].tolist() == list(range(n))
     wall, cpu = spans["t_ns"] - spans["spare"], spans["cpu_ns"]
-    assert (cpu >= 0).all() and (cpu <= wall).all()
+    measured = cpu >= 0  # else -1: a short task in a group that was off CPU for longer than it
+    assert (measured | (cpu == -1)).all() and (cpu <= wall).all() and measured.sum() > n // 2
     assert (spans["ready_ns"] == -1).all()  # the coarse loop: run-queue wait unmeasured
     _check_stored_before_the_call(spans, got["starts"])
-    # A boundary is shared unless the loop's slow part came between: a failure's or a result's
-    # text, or a look for room in the ring (a chunk's start, a batch's worth of rows, the ring's end).
+    # A boundary is shared unless the loop's slow part came between (a failure's or a result's
+    # text, or a look for room in the ring: a chunk's start, a batch's worth of rows, the ring's
+    # end) or a group of tasks closed (its CPU clock read: at most once per GROUP_NS of wall time).
     slow = set(got["rooms"]) | {t for t in range(n) if t % FAIL_EVERY == 0 or t % RESULT_EVERY == 0}
     after = np.array([t in slow for t in range(n - 1)])
     shared = spans["spare"][1:] == spans["t_ns"][:-1]
-    assert shared[~after].all() and shared[~after].sum() > n // 2
-    assert (spans["spare"][1:][after] > spans["t_ns"][:-1][after]).all()  # a fresh reading after it
+    closes = ~shared & ~after
+    assert int(closes.sum()) <= int(wall.sum()) // instrument.GROUP_NS + 1
+    assert shared[~after].sum() > n // 2
+    assert (spans["spare"][1:][~shared] > spans["t_ns"][:-1][~shared]).all()  # a fresh reading after it
 
 
 @pytest.mark.usefixtures("coarse_only")
@@ -216,3 +221,41 @@ def test_a_long_task_after_short_ones_hands_over_to_the_fine_loop_with_a_fresh_s
         was_fine, fine = fine, bool(wall[k] >= instrument.FINE_NS)
     assert ready[4] >= 0 and begin[4] > end[3]  # the task after the first long one: in the fine loop
     _check_stored_before_the_call(spans, starts)
+
+
+def sleepy(task_id: int) -> None:
+    """Task 10 of its chunk sleeps 3 ms (off CPU); the others do nothing."""
+    if task_id == 10:
+        time.sleep(0.003)
+
+
+@pytest.mark.usefixtures("coarse_only")
+def test_a_group_off_cpu_pins_each_task_or_says_unmeasured(sink: Sink, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task that sleeps inside a group of short tasks: the group's CPU reading pins the sleeper's
+    on-CPU time (its neighbours together take less than 1/16 of its wall), far below its wall;
+    the short tasks of its group say on-CPU unmeasured (-1) rather than wall or a share, and the
+    tasks of other groups are measured."""
+    monkeypatch.setattr(instrument, "GROUP_NS", 1 << 40)  # the whole chunk in one group, the sleeper in it
+    ids = range(21)
+    instrument.run_chunk(f"{__name__}:sleepy", False, (ids, None, [(t,) for t in ids]))
+    instrument.disconnect_threads()
+    spans, _ = _spans(sink.close())
+    wall, cpu = spans["t_ns"] - spans["spare"], spans["cpu_ns"]
+    assert spans["task_id"].tolist() == list(ids)
+    assert 0 <= cpu[10] < wall[10] // 2, (cpu[10], wall[10])
+    others = np.delete(cpu, 10)
+    assert (others == -1).all(), others  # off CPU for longer than any of them lasted
+
+
+@pytest.mark.usefixtures("coarse_only")
+def test_a_group_on_cpu_throughout_gives_each_task_its_wall(sink: Sink) -> None:
+    """Groups on CPU throughout (nothing sleeps; a rare preemption aside): each task's on-CPU
+    time is its wall time, read from one CPU clock reading per group."""
+    ids = range(5000)
+    instrument.run_chunk(f"{__name__}:sleepy", False, (ids[11:], None, [(t,) for t in ids[11:]]))
+    instrument.disconnect_threads()
+    spans, _ = _spans(sink.close())
+    wall, cpu = spans["t_ns"] - spans["spare"], spans["cpu_ns"]
+    measured = cpu >= 0
+    assert measured.mean() > 0.5 and (cpu[measured] <= wall[measured]).all()
+    assert (cpu[measured] == wall[measured]).mean() > 0.5

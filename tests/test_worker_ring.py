@@ -86,7 +86,9 @@ def test_every_task_travels_once_in_order_with_its_texts_after_it(sink: Sink) ->
     assert set(rows["kind"].tolist()) <= {EventKind.SPAN, EventKind.START}
     failed = spans["task_id"][spans["status"] == TaskState.FAILED].tolist()
     assert failed == [t for t in range(n) if t % FAIL_EVERY == 0]
-    assert (spans["spare"] <= spans["t_ns"]).all() and (spans["cpu_ns"] >= 0).all()
+    # (-1: a short task in a group off CPU for longer than it lasted, here while the racer held the GIL)
+    assert (spans["spare"] <= spans["t_ns"]).all() and (spans["cpu_ns"] >= -1).all()
+    assert (spans["cpu_ns"] <= spans["t_ns"] - spans["spare"]).all()
     # Each text comes in the datagram of its task's row or a later one, never before it.
     row_at = {}
     for k, b in enumerate(batches):

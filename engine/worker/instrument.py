@@ -5,11 +5,13 @@ sends the events that :func:`run_chunk` records; see :mod:`procviz.engine.worker
 and when rows travel.
 
 Per task, :func:`run_chunk` (a whole Pool chunk in one call; :func:`run_task` is a chunk of one)
-reads ``time.monotonic_ns()`` and ``time.thread_time_ns()`` (and, for tasks of at least
-``FINE_NS``, the run-queue wait in the thread's own ``/proc/thread-self/schedstat``) at start and
-end (consecutive shorter tasks share one reading: one task's end is the next one's start), and
-packs one SPAN row: the task's start, end, CPU and run-queue wait. Waiting (blocked) time is
-derived later as wall - cpu - ready. Where schedstat is missing, or the task came after one shorter than
+reads ``time.monotonic_ns()`` at start and end and packs one SPAN row: the task's start, end, CPU
+and run-queue wait. A task of at least ``FINE_NS`` reads ``time.thread_time_ns()`` and the
+run-queue wait in the thread's own ``/proc/thread-self/schedstat`` at its start and end; shorter
+ones share one monotonic reading between two tasks (one task's end is the next one's start) and
+one CPU clock reading per group of ``GROUP_NS`` of them, which settles each task's on-CPU time or
+says it is unmeasured (-1: see :func:`_settle_group`). Waiting (blocked) time is derived later as
+wall - cpu - ready. Where schedstat is missing, or the task came after one shorter than
 ``FINE_NS``, ready is sent as -1: unmeasured, never invented.
 
 Exceptions of any kind (``BaseException``: ``SystemExit``, ``KeyboardInterrupt`` too) become a
@@ -35,6 +37,7 @@ from typing import Any
 
 from procviz.engine.worker.clock import SchedstatReader, process_created_ns
 from procviz.engine.worker.recorder import FLUSH_NS, ROW, Recorder, ThreadMeter, block_sigterm
+from procviz.engine.worker.task_slot import NO_GROUP
 from procviz.engine.worker.wire import (
     PAYLOAD_OFFSET,
     PAYLOAD_PACKER,
@@ -51,6 +54,14 @@ _DONE, _FAILED = int(TaskState.DONE), int(TaskState.FAILED)
 _pack_payload = PAYLOAD_PACKER.pack_into
 _monotonic_ns, _thread_time_ns, _pread = time.monotonic_ns, time.thread_time_ns, os.pread  # one lookup each
 FINE_NS = 200_000  # tasks at least this long measure run-queue wait (see ThreadMeter)
+# Short tasks read the thread's CPU clock once per group of at least this much wall time (see
+# _run_coarse): ~20-40 no-op tasks share one system call.
+GROUP_NS = 20_000
+# A group off CPU for no more than this keeps on-CPU = wall for its tasks: within the two clocks'
+# disagreement at a reading (the CPU clock is the scheduler's, and the two part now and then).
+SETTLE_NS = 500
+# A wire row as 8-byte fields (kind/status/thread, task id, end, on-CPU, ready, start): worker/wire.py
+_END_FIELD, _CPU_FIELD, _START_FIELD = 2, 3, 5
 MAX_TEXT = 4000  # characters kept of a message or a traceback
 MAX_RESULT_TEXT = 200
 
@@ -217,11 +228,11 @@ def run_chunk(function: str, report: bool, chunk: ChunkItem) -> None:
     The tasks run in two loops that hand over to each other: :func:`_run_fine` while this thread's
     tasks last at least ``FINE_NS`` (on-CPU from the thread's CPU clock and run-queue wait from
     one read of its schedstat, before and after the call), :func:`_run_coarse` after a shorter one
-    (the thread's CPU clock, ready unmeasured, one reading between two tasks). In the first, the
-    wall window (``monotonic_ns`` before and after) encloses the CPU window; in the second both are
-    cut at the same readings and the row caps on-CPU at wall. Either way a task's on-CPU time never
-    exceeds its wall time (the engine clamps too). ``report`` sends a short repr of the result
-    unless it is None (function workloads).
+    (one monotonic reading between two tasks, the CPU clock once per group of tasks, ready
+    unmeasured). In the first, the wall window (``monotonic_ns`` before and after) encloses the CPU
+    window; in the second a group's CPU window encloses its wall window and each task gets what the
+    two pin down. Either way a task's on-CPU time never exceeds its wall time (the engine clamps
+    too). ``report`` sends a short repr of the result unless it is None (function workloads).
     """
     ids, shared, each = chunk
     fn = _functions.get(function) or resolve(function)
@@ -293,37 +304,39 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
 
     The hot path of a run of small tasks, so everything is looked up once, and per task the loop
     does only what it must: store the task where a flush (its START, for a long task) and a crash
-    (the task slot) can see it, call, read the clocks, pack one row into this thread's ring and
-    publish it. Everything rarer (a failure, a result to report, the ring's end or a batch to send,
-    a long task) takes one test, ``off >= stop`` or the two beside it, into the slow part below.
+    (the task slot) can see it, call, read the monotonic clock, and pack one row into this
+    thread's ring. Everything rarer (a failure, a result to report, the ring's end or a batch to
+    send, a long task) sets ``stop`` to 0 or takes the group's test into the slow part below.
 
-    Consecutive tasks share their clock boundary: one reading of the thread's CPU clock and of the
-    monotonic clock after a task is its end and the next task's start. The CPU clock is a system
-    call here (no vDSO for CLOCK_THREAD_CPUTIME_ID on Linux, ~0.3 us): one per task instead of
-    two. So a task's window also holds the previous task's bookkeeping (its row packed and
-    published, the loop's test, the next item taken: ~0.1-0.2 us, part of which a bar of a 1 us
-    task held already), and the loop's turn, where a thread pool's thread may hand the GIL over
-    (before, it could come as well at the task's own call, inside its window). After the slow part
-    (a text made, a batch sent, a new room in the ring) the next task starts from a fresh reading:
-    that work is procviz's cost, not a task's. The first task of this loop starts from a fresh
-    reading too (a chunk's start, a hand-over from the fine loop).
+    Consecutive tasks share their clock boundary: one reading of the monotonic clock after a task
+    is its end and the next task's start. So a task's window also holds the previous task's
+    bookkeeping (its row packed, the loop's test, the next item taken: ~0.1-0.2 us), and the loop's
+    turn, where a thread pool's thread may hand the GIL over.
 
-    Both windows are cut at the same readings (CPU clock, then monotonic, at every boundary), so
-    neither can enclose the other at both ends: for a task on CPU throughout, on-CPU equals wall
-    up to the jitter between a boundary's two reads, either way. Half the tasks of a run of no-op
-    tasks read more CPU than wall: by ~15 ns at the median, and about 1 task in 1000 by 1-30 us
-    (the CPU clock is the scheduler's, not the monotonic clock, and the two part now and then: more
-    than one ``monotonic_ns()`` call, so not left to the engine's clamp alone). So the row says
-    on-CPU at most wall, where the reading is taken (the tracker clamps every row the same way).
+    On-CPU is read per *group* of tasks, not per task: the thread's CPU clock is a system call
+    (no vDSO for CLOCK_THREAD_CPUTIME_ID on Linux: 0.3-0.7 us, most of what this loop costs a
+    no-op task), so it is read when a group opens and once at least ``GROUP_NS`` of wall time
+    has passed since (at the end of the task that took it there), and at every exit and slow
+    part. The CPU window encloses the group's wall window. A group's rows are packed with on-CPU
+    = wall, provisionally, and published (a flush may send them) only once the group's reading
+    settles them (:func:`_settle_group`): a thread on CPU for the whole group was on CPU for
+    each of its tasks, and otherwise each task keeps what the group's reading pins down, or says
+    unmeasured (-1). A task that lasts ``GROUP_NS`` or more closes its group: a group holds at
+    most one such task, as its last. While a group is open, the task slot says since when
+    (``slot[2]``): the engine reading a ring takes the open group's rows as unmeasured.
+
+    Ready (run-queue wait) is not measured here: -1 (see ThreadMeter).
     """
     slot, ring, off = meter.ids, meter.ring, meter.off
     mono, thread_time, pack = _monotonic_ns, _thread_time_ns, _pack_payload
-    row, fine_ns = ROW, FINE_NS  # locals: a little cheaper than globals, per task
+    row, group_ns, fine_ns = ROW, GROUP_NS, FINE_NS  # locals: a little cheaper than globals, per task
     base, stop = meter.room(off)
     base -= PAYLOAD_OFFSET  # the ring holds each row's kind, status and thread: the loop packs the rest
     status = _DONE
-    c0 = thread_time()  # a fresh boundary: the first task's start
-    t0 = mono()
+    c0 = thread_time()  # the group's CPU window opens before its wall window
+    t0 = g0 = mono()  # a fresh boundary: the first task's start, and its group's
+    slot[2] = g0
+    g_off, g_end = off, g0 + group_ns
     for task_id, args in tasks:
         slot[1] = t0  # before the id: a reader that sees the task in the slot sees its start
         slot[0] = task_id  # the task this process is in, readable after its death (task_slot.py)
@@ -332,36 +345,75 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
         except BaseException as exc:  # noqa: BLE001 - every failure becomes data, SystemExit included
             result, status, stop = exc, _FAILED, 0  # stop: its text, in the slow part
             ring[off - base - PAYLOAD_OFFSET + 1] = _FAILED  # the row's status byte, before it is published
-        c1 = thread_time()  # the boundary: this task's end, and the next one's start
-        t1 = mono()
-        cpu, wall = c1 - c0, t1 - t0
-        if sender and result is not None and status == _DONE:
-            unsent = _unsendable(result, sender)
-            if unsent is not None:
-                result, status, stop = unsent, _FAILED, 0
-                ring[off - base - PAYLOAD_OFFSET + 1] = _FAILED
-        # In the slot's ring, the row says the task ended.
-        pack(ring, off - base, task_id, t1, cpu if cpu < wall else wall, -1, t0)
+        t1 = mono()  # the boundary: this task's end, and the next one's start
+        if result is not None and status == _DONE:
+            if sender:
+                unsent = _unsendable(result, sender)
+                if unsent is not None:
+                    result, status, stop = unsent, _FAILED, 0
+                    ring[off - base - PAYLOAD_OFFSET + 1] = _FAILED
+            if report:
+                stop = 0  # its text, in the slow part
+        # In the slot's ring, the row says the task ended (its on-CPU time = wall until settled).
+        pack(ring, off - base, task_id, t1, t1 - t0, -1, t0)
         off += row
-        meter.off = off  # published: a flush may take the row from here on
-        if off >= stop or wall >= fine_ns or (report and result is not None):
-            # Texts are made after the clocks stopped (formatting is procviz's cost, not the
-            # task's) and after the row (a text never travels ahead of its task's end).
-            if status != _DONE:
-                meter.failed.append(off - row)
-                rec.add_text(_task_text(task_id, None, result))
-                status = _DONE
-            elif report and result is not None:
-                rec.add_text(_task_text(task_id, result, None))
+        if t1 >= g_end or off >= stop:
+            c1 = thread_time()  # after the wall window's end: the CPU window encloses it
+            lost = (t1 - g0) - (c1 - c0)  # the group's wall time off CPU, at least
+            settle = lost > 0 and (lost > SETTLE_NS or off - g_off == row)
+            if settle:
+                _settle_group(ring, g_off - base - PAYLOAD_OFFSET, off - base - PAYLOAD_OFFSET, c1 - c0, t1 - g0)
+            slot[2] = NO_GROUP
+            meter.off = off  # published: a flush may take the group's rows from here on
+            wall = t1 - t0
+            if off >= stop:
+                # Texts are made after the clocks stopped (formatting is procviz's cost, not the
+                # task's) and after the row (a text never travels ahead of its task's end).
+                if status != _DONE:
+                    meter.failed.append(off - row)
+                    rec.add_text(_task_text(task_id, None, result))
+                    status = _DONE
+                elif report and result is not None:
+                    rec.add_text(_task_text(task_id, result, None))
             if wall >= fine_ns and meter.fd >= 0:
                 meter.fine = True
                 return True
-            base, stop = meter.room(off)
-            base -= PAYLOAD_OFFSET
-            c1 = thread_time()  # a fresh boundary: the slow part is nobody's task
-            t1 = mono()
-        c0, t0 = c1, t1
+            if off >= stop:
+                base, stop = meter.room(off)
+                base -= PAYLOAD_OFFSET
+                settle = True
+            if settle:  # a fresh boundary: the slow part is nobody's task (nor the next group's)
+                c1 = thread_time()
+            t1 = g0 = mono()
+            c0, slot[2] = c1, g0
+            g_off, g_end = off, g0 + group_ns
+        t0 = t1
+    if off != meter.off:  # the last group
+        c1 = thread_time()
+        lost = (t0 - g0) - (c1 - c0)
+        if lost > 0 and (lost > SETTLE_NS or off - g_off == row):
+            _settle_group(ring, g_off - base - PAYLOAD_OFFSET, off - base - PAYLOAD_OFFSET, c1 - c0, t0 - g0)
+        meter.off = off
+    slot[2] = NO_GROUP
     return False
+
+
+def _settle_group(ring: Any, first: int, end: int, cpu: int, wall: int) -> None:
+    """Give each row of a group (ring bytes ``first`` to ``end``) the on-CPU time the group's
+    reading pins down: ``cpu`` on CPU in ``wall`` of wall time, more than SETTLE_NS of it off CPU
+    (or a group of one task).
+
+    A task of wall time w, in a group where the others took W - w, was on CPU for at least
+    ``cpu - (W - w)`` and at most ``min(w, cpu)``. Where that range is narrow, within 1/16 of
+    the task's wall time, the row keeps its lower end (a group of one: its reading exactly);
+    where it is not (a short task in a group that was off CPU for longer than the task), on-CPU
+    is unmeasured, -1, never shared out by guess.
+    """
+    fields = memoryview(ring).cast("B").cast("q")
+    for at in range(first // 8, end // 8, ROW // 8):
+        w = fields[at + _END_FIELD] - fields[at + _START_FIELD]
+        low, high = max(cpu - (wall - w), 0), min(w, cpu)
+        fields[at + _CPU_FIELD] = min(low, high) if high - low <= w >> 4 else -1
 
 
 def _run_fine(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: Iterator[Any],

@@ -3,9 +3,11 @@
 A worker buffers its events for a few milliseconds (see :mod:`procviz.engine.worker.recorder`).
 A task that segfaults or calls ``os._exit`` as its first act takes its START row down with the
 worker, and the engine would see a death but not whose. So each worker process maps a file in the
-run's folder (next to the event socket, removed with it): 16 bytes where it stores the start and
-the id of each task it begins (two stores into shared memory per task, no system call), then the
-ring its main thread packs its task rows into (:class:`~procviz.engine.worker.recorder.ThreadMeter`).
+run's folder (next to the event socket, removed with it): 24 bytes where it stores the start and
+the id of each task it begins (two stores into shared memory per task, no system call) and the
+start of the group of short tasks whose on-CPU times are not settled yet (see
+:func:`procviz.engine.worker.instrument._run_coarse`), then the ring its main thread packs its task
+rows into (:class:`~procviz.engine.worker.recorder.ThreadMeter`).
 A task's row in the ring says it ended: nothing more is written for that. The file outlives the
 process; when a worker dies abnormally, the engine reads it (:func:`task_of`,
 :func:`finished_task_of`):
@@ -36,12 +38,17 @@ from collections.abc import Callable
 from procviz.engine.worker.wire import WIRE_EVENT_STRUCT
 
 IDLE = -1  # before the first task
-# The slot: the id of the task the worker began last, then its start (time.monotonic_ns), 8 bytes
-# each; the ring follows. The start is stored first: a reader that sees an id sees its start.
-SLOT_BYTES = 16
+# The slot: the id of the task the worker began last, then its start (time.monotonic_ns), then the
+# start of the open group of short tasks (rows of tasks begun at or after it carry a provisional
+# on-CPU time, on-CPU = wall, until the group's CPU clock reading settles them), 8 bytes each; the
+# ring follows. The start is stored before the id: a reader that sees an id sees its start.
+SLOT_BYTES = 24
+HEAD_BYTES = 16  # the task and its start
+NO_GROUP = 1 << 62  # no group open: every row in the ring is settled
 _ROW_SIZE = WIRE_EVENT_STRUCT.size
 _ROW_FIELDS = _ROW_SIZE // 8  # a wire row as 8-byte fields: (kind, status, tid), task id, ... (worker/wire.py)
 _TASK_FIELD = struct.calcsize("<BBxxi") // 8
+_CPU_FIELD, _SPARE_FIELD = _TASK_FIELD + 2, _TASK_FIELD + 4  # a row's on-CPU time and its start
 
 
 def slot_path(address: str, pid: int) -> str:
@@ -69,7 +76,7 @@ class TaskSlot:
         try:
             fd = os.open(slot_path(address, os.getpid()), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                os.pwrite(fd, IDLE.to_bytes(8, sys.byteorder, signed=True) + bytes(8), 0)
+                os.pwrite(fd, _fresh_slot(), 0)
                 os.ftruncate(fd, SLOT_BYTES + ring_bytes)
                 self._map = mmap.mmap(fd, SLOT_BYTES + ring_bytes)
             finally:
@@ -81,16 +88,22 @@ class TaskSlot:
             pass  # no folder (not an engine's run)
 
 
+def _fresh_slot() -> bytes:
+    return b"".join(v.to_bytes(8, sys.byteorder, signed=True) for v in (IDLE, 0, NO_GROUP))
+
+
 def private_slot() -> memoryview:
     """A slot in this process's own memory (a thread other than a worker process's main thread)."""
-    ids = memoryview(bytearray(SLOT_BYTES)).cast("q")
-    ids[0] = IDLE
-    return ids
+    return memoryview(bytearray(_fresh_slot())).cast("q")
+
+
+def _field(raw: bytes, k: int) -> int:
+    return int.from_bytes(raw[8 * k : 8 * k + 8], sys.byteorder, signed=True)
 
 
 def _head(raw: bytes) -> tuple[int, int]:
-    """(task id or IDLE, its start) from a slot's first SLOT_BYTES."""
-    return (int.from_bytes(raw[:8], sys.byteorder, signed=True), int.from_bytes(raw[8:16], sys.byteorder, signed=True))
+    """(task id or IDLE, its start) from a slot's first HEAD_BYTES."""
+    return _field(raw, 0), _field(raw, 1)
 
 
 class SlotView:
@@ -98,10 +111,11 @@ class SlotView:
     first), when (``started_ns``), whether that task's row is in the ring (``ended``), and the
     ring's rows themselves (:meth:`rows_of`)."""
 
-    __slots__ = ("task", "started_ns", "ended", "_rows", "_ids")
+    __slots__ = ("task", "started_ns", "open_since", "ended", "_rows", "_ids")
 
     def __init__(self, raw: bytes) -> None:
         self.task, self.started_ns = _head(raw)
+        self.open_since = _field(raw, 2)  # rows of tasks begun since: on-CPU not settled
         # The ring holds only this process's main thread's SPAN rows (and unwritten ones, task id -1);
         # searched in C (the engine reads slots at every worker exit, and a ring holds thousands of rows).
         size = len(raw) - SLOT_BYTES
@@ -118,13 +132,21 @@ class SlotView:
         return at // 8 if at >= 0 else -1
 
     def rows_of(self, wanted: Callable[[int], bool]) -> bytes:
-        """The ring's rows (wire bytes) of the tasks ``wanted`` says yes to, oldest first."""
+        """The ring's rows (wire bytes) of the tasks ``wanted`` says yes to, oldest first; a row
+        of the open group (its on-CPU time provisional: the worker had not read its CPU clock yet)
+        says on-CPU unmeasured, -1."""
         fields = self._rows.cast("q")
         ids, ends = fields[_TASK_FIELD::_ROW_FIELDS].tolist(), fields[_TASK_FIELD + 1::_ROW_FIELDS].tolist()
         # A ring is written round and round: in the order of the tasks' ends, not of its room.
         order = sorted((end, i) for i, (task, end) in enumerate(zip(ids, ends, strict=True))
                        if task >= 0 and wanted(task))
-        return b"".join(bytes(self._rows[i * _ROW_SIZE : (i + 1) * _ROW_SIZE]) for _, i in order)
+        out = bytearray(b"".join(bytes(self._rows[i * _ROW_SIZE : (i + 1) * _ROW_SIZE]) for _, i in order))
+        if out:
+            rows = memoryview(out).cast("q")
+            for k in range(0, len(rows), _ROW_FIELDS):
+                if rows[k + _SPARE_FIELD] >= self.open_since:
+                    rows[k + _CPU_FIELD] = -1
+        return bytes(out)
 
 
 def read_slot(address: str, pid: int) -> SlotView | None:
@@ -138,19 +160,19 @@ def read_slot(address: str, pid: int) -> SlotView | None:
 
 
 def read_slot_head(address: str, pid: int) -> tuple[int, int] | None:
-    """(the task worker ``pid`` began last or IDLE, its start) from the slot's first 16 bytes, its
+    """(the task worker ``pid`` began last or IDLE, its start) from the slot's first HEAD_BYTES, its
     ring left unread (a ring is ~400 kB); None if unreadable."""
     try:
         fd = os.open(slot_path(address, pid), os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        raw = os.pread(fd, SLOT_BYTES, 0)
+        raw = os.pread(fd, HEAD_BYTES, 0)
     except OSError:
         return None
     finally:
         os.close(fd)
-    return _head(raw) if len(raw) >= SLOT_BYTES else None
+    return _head(raw) if len(raw) >= HEAD_BYTES else None
 
 
 def task_of(address: str, pid: int) -> int | None:

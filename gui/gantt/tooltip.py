@@ -72,7 +72,8 @@ def task_tooltip_lines(timeline: Timeline, task_id: int) -> list[str]:
     wall = end - start if start >= 0 and end >= 0 else -1
     waiting = max(wall - max(cpu, 0) - max(ready, 0), 0) if wall >= 0 and cpu >= 0 else -1
     ready_txt = _ms(ready) if ready >= 0 else "not measured"
-    lines.append(f"queued {_ms(queued)} · on-CPU {_ms(cpu)} · ready {ready_txt} · waiting {_ms(waiting)}")
+    cpu_txt, waiting_txt = (_ms(cpu), _ms(waiting)) if cpu >= 0 or wall < 0 else ("not measured", "not measured")
+    lines.append(f"queued {_ms(queued)} · on-CPU {cpu_txt} · ready {ready_txt} · waiting {waiting_txt}")
     text = tl.texts.get(task_id)
     if text is not None:
         if text.kind == "error":
