@@ -13,6 +13,7 @@ The receiving end (here) lives in the engine thread only; each sender
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import select
@@ -26,6 +27,8 @@ from procviz.engine.worker.channel import MAX_DATAGRAM
 from procviz.engine.worker.wire import WorkerBatch  # not from events: procviz run binds this before numpy
 
 _RCVBUF = 8 * 1024 * 1024
+FLOOD_DATAGRAMS = 5  # half the default net.unix.max_dgram_qlen: datagrams come faster than passes
+FLOOD_WAKE_S = 0.005  # in a flood, a look at the run's end (``wake``) at least this often
 
 
 class EventReceiver:
@@ -47,10 +50,12 @@ class EventReceiver:
         self.bad_datagrams = 0
         self._buf = bytearray(MAX_DATAGRAM)
         self._view = memoryview(self._buf)
+        self._held: list[WorkerBatch] = []  # taken off the socket while the engine waited (see wait_for_events)
+        self._flooded = False
 
     def wait(self, timeout_s: float) -> bool:
         """Block until a datagram is waiting or ``timeout_s`` passes; True if one is waiting."""
-        return bool(self._poll.poll(max(int(timeout_s * 1000), 0)))
+        return bool(self._poll.poll(max(math.ceil(timeout_s * 1000), 0)))  # (0.4 ms: 1, not a spin)
 
     def wait_for_events(self, tick_due_s: float, not_before_s: float, wake: threading.Event | None = None) -> bool:
         """Sleep until a datagram is waiting or the next sampling tick is due (both on
@@ -62,6 +67,18 @@ class EventReceiver:
         """
         now = time.monotonic()
         pause = min(not_before_s, tick_due_s) - now
+        # A flood (the last take found FLOOD_DATAGRAMS or more waiting): the socket's queue holds
+        # only net.unix.max_dgram_qlen datagrams (10 by default) and a worker whose send finds it
+        # full blocks, tasks and all, until the engine's next pass. Workers of tiny tasks fill it
+        # within ~10 ms and spent half of a 1M-task run blocked so (py-spy). Meanwhile each
+        # datagram is taken off the socket as it comes (no pass: held for the next one).
+        while pause > 0 and self._flooded and not (wake is not None and wake.is_set()):
+            if self.wait(min(pause, FLOOD_WAKE_S)):
+                self._held += self._receive(10_000)
+            pause = min(not_before_s, tick_due_s) - time.monotonic()
+        if self._held:
+            return True
+        now = time.monotonic()
         if pause > 0:
             if wake is None:
                 time.sleep(pause)
@@ -71,7 +88,14 @@ class EventReceiver:
         return self.wait(max(tick_due_s - now, 0.0))
 
     def receive_all(self, limit: int = 10_000) -> list[WorkerBatch]:
-        """Every batch waiting now (at most ``limit``), without blocking."""
+        """Every batch waiting now (at most ``limit`` more than those held while the engine
+        waited), without blocking."""
+        held, self._held = self._held, []
+        fresh = self._receive(limit)
+        self._flooded = len(held) + len(fresh) >= FLOOD_DATAGRAMS
+        return held + fresh if held else fresh
+
+    def _receive(self, limit: int) -> list[WorkerBatch]:
         out: list[WorkerBatch] = []
         # Into one kept buffer: a datagram is ~100 KB, and unpickling copies out what it keeps.
         recv_into, buf, view = self._sock.recvmsg_into, [self._buf], self._view
