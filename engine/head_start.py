@@ -86,26 +86,33 @@ class HeadStart:
         self.taken = False  # set by the engine when it takes the run over
         try:
             if config.workload.kind == "function":
-                # The user's module is imported in a child first (procviz.engine.preflight), while
-                # this process imports numpy and the engine; the Pool is begun after its verdict.
+                # The user's module is imported in a child (procviz.engine.preflight) while this
+                # process imports numpy and the engine, and the Pool's workers boot; its tasks go to
+                # them only after the check's verdict (after_imports), and a Pool whose check
+                # failed is ended unused (end).
                 self.check = ImportCheck(config.workload.function)
+                try:
+                    self._begin_pool(gated=True)
+                except Exception:  # noqa: BLE001 - not fatal: the backend creates the Pool, and says what fails
+                    log.debug("no early Pool for this run", exc_info=True)
             else:
                 self._begin_pool()
         except BaseException:
             self._close_places()
             raise
 
-    def _begin_pool(self) -> None:
-        """Begin the Pool's creation, hand it the run's chunks if its config says what they are,
-        and read its workers until the engine can. Before numpy's import only for built-in kinds:
-        their workers (replacements too, under maxtasksperchild) import no numpy, so the OpenBLAS
-        variable set during that import changes nothing for them."""
+    def _begin_pool(self, gated: bool = False) -> None:
+        """Begin the Pool's creation, hand it the run's chunks if its config says what they are
+        (``gated``: once released, see after_imports), and read its workers until the engine
+        can. Before numpy's import: the first workers are started before it (wait_started), and a
+        worker started during it (a replacement) drops the OpenBLAS variable that import sets
+        (procviz.engine.numpy_import) before the workload's module is imported."""
         from procviz.engine.backends.pool_creation import begin_creation
         from procviz.engine.backends.pool_submit import early_plan
 
         # A run whose tasks follow from its config has them handed to the Pool as it is made.
         early = early_plan(self.config)
-        self.creation = begin_creation(self.config, self.places.receiver.address, early)
+        self.creation = begin_creation(self.config, self.places.receiver.address, early, gated)
         # Its workers run tasks before the engine samples them: their states are read meanwhile.
         if early is not None:
             self.sampler = EarlySampler(self.creation.started_pids, SAMPLE_PERIOD_S)
@@ -113,18 +120,13 @@ class HeadStart:
 
     def after_imports(self, stop: threading.Event | None = None) -> PreflightProblem | None:
         """For a function workload: wait for the import check's verdict (once; ``stop`` abandons
-        it) and begin the Pool's creation if it passed; the problem, if any. Called once numpy is
-        imported: a worker started during that import would inherit its OpenBLAS variable. A Pool
-        that cannot be begun here (no thread to spare, ...) is left to the run's backend, which
-        makes it itself and says what fails."""
+        it) and let the Pool have its tasks if it passed; the problem, if any (the caller then
+        ends the head start, its Pool with it: :meth:`end`)."""
         check, self.check = self.check, None
         if check is not None:
             self.problem = check.wait(PREFLIGHT_S, stop)
-            if self.problem is None:
-                try:
-                    self._begin_pool()
-                except Exception:  # noqa: BLE001 - not fatal: the backend creates the Pool
-                    log.debug("no early Pool for this run", exc_info=True)
+            if self.problem is None and self.creation is not None:
+                self.creation.release()
         return self.problem
 
     def wait_started(self) -> None:
@@ -132,8 +134,8 @@ class HeadStart:
         import sets one for a moment, see numpy_import) are not seen by them. The rest of the
         Pool's creation (its threads) goes on meanwhile. Not bounded: a creation only starts
         processes (seconds at worst, for 32 spawn workers on a busy machine), and a worker started
-        later would inherit that variable. (A function workload's Pool is begun after that
-        import: nothing to wait for here.)"""
+        later would inherit that variable (a replacement started during the import drops it
+        itself: procviz.engine.worker.startup)."""
         if self.creation is not None:
             self.creation.wait_started()
 
@@ -155,6 +157,7 @@ class HeadStart:
         creation = self.creation
         if creation is not None:
             creation.cancelled.set()
+            creation.release()  # a gated creation ends without handing its chunks over
             if creation.wait(ABANDON_WAIT_S):
                 try:
                     creation.result().terminate()

@@ -56,6 +56,22 @@ def probed_check(self, *args, **kwargs):
     check_init(self, *args, **kwargs)
 
 pf.ImportCheck.__init__ = probed_check
+seen["order"] = []
+check_wait = pf.ImportCheck.wait
+
+def probed_wait(self, *args, **kwargs):
+    verdict = check_wait(self, *args, **kwargs)
+    seen["order"].append("verdict")
+    return verdict
+
+pf.ImportCheck.wait = probed_wait
+submit_early = pc.submit_early
+
+def probed_submit(*args, **kwargs):
+    seen["order"].append("tasks handed")
+    return submit_early(*args, **kwargs)
+
+pc.submit_early = probed_submit
 import_numpy = cli.import_numpy
 
 def probed_numpy(*args):
@@ -99,17 +115,19 @@ def test_the_helpers_start_before_the_workers_and_are_not_swept_with_the_run() -
     assert seen["helpers_alive_after"] == [True, True]
 
 
-def test_a_function_workload_checks_its_module_before_numpy_and_gets_its_pool_after() -> None:
-    # its module is imported in a child (preflight) while the parent imports numpy and the engine;
-    # the Pool is begun once that import is over (its OpenBLAS variable reaches no worker) and the
-    # check passed
+def test_a_function_workload_checks_its_module_while_its_pool_boots_and_hands_tasks_after() -> None:
+    # its module is imported in a child (preflight) while the parent imports numpy and the engine
+    # and the Pool's workers boot (started before that import: its OpenBLAS variable reaches none
+    # of them); the Pool's tasks are handed over once the check passed
     seen = _probe("--workers", "2", "--kind", "function", "--function", "procviz.engine.worker.demo_tasks:noop",
                   "--count", "2", "--quiet")
     assert seen["code"] == 0
     assert seen["numpy_at_check"] is False
-    assert seen["numpy_at_creation"] is True
+    assert seen["numpy_at_creation"] is False
+    assert seen["workers_started_before_numpy"] == 2
     assert seen["blas_variable_at_creation"] is None
     assert seen["checks"] == 1  # the engine used the check begun early, it did not make another
+    assert seen["order"] == ["verdict", "tasks handed"], seen["order"]
 
 
 @pytest.mark.parametrize(("data", "wanted"), [
@@ -300,3 +318,20 @@ def test_a_failed_creation_ends_the_wait_for_its_workers(monkeypatch) -> None:
     with pytest.raises(OSError):
         creation.result()
     forget_observer(creation.key)
+
+
+def test_a_worker_started_during_the_parents_numpy_import_drops_its_variable(monkeypatch) -> None:
+    """A worker begun while procviz's parent imports numpy (a Pool's replacement worker) inherits
+    the OpenBLAS variable set for that import, named in a marker: it drops both before the
+    workload's module is imported; the user's own setting (no marker) is kept."""
+    from procviz.engine import numpy_import
+    from procviz.engine.worker import startup
+
+    assert startup.SET_BY_PROCVIZ == numpy_import.SET_BY_PROCVIZ
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    monkeypatch.setenv(numpy_import.SET_BY_PROCVIZ, "OPENBLAS_NUM_THREADS")
+    startup.drop_parent_import_variable()
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and numpy_import.SET_BY_PROCVIZ not in os.environ
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # the user's
+    startup.drop_parent_import_variable()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "3"

@@ -63,8 +63,22 @@ def _module_of(function: str) -> str:
     return legacy_module(function.partition(":")[0])  # engine.x (before procviz was one package) too
 
 
+# Set, naming a variable, while procviz's parent imports numpy (procviz.engine.numpy_import; the
+# name is repeated here: a worker imports nothing of the engine's).
+SET_BY_PROCVIZ = "PROCVIZ_SET_FOR_IMPORT"
+
+
+def drop_parent_import_variable() -> None:
+    """Drop the variable procviz's parent set for its own numpy import, if this worker was started
+    during that import: the workload sees the user's environment."""
+    name = os.environ.pop(SET_BY_PROCVIZ, None)
+    if name:
+        os.environ.pop(name, None)
+
+
 def preload(address: str, function: str) -> None:
     """Arm the lifeline, then import ``function``'s module, reporting the step and its failure."""
+    drop_parent_import_variable()
     lifeline.arm(address)
     if not function:
         return
