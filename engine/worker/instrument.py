@@ -36,7 +36,7 @@ from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from procviz.engine.worker.clock import SchedstatReader, process_created_ns
-from procviz.engine.worker.recorder import FLUSH_NS, ROW, Recorder, ThreadMeter, block_sigterm
+from procviz.engine.worker.recorder import FLUSH_NS, ROW, SOLO_TASKS, Recorder, ThreadMeter, block_sigterm
 from procviz.engine.worker.task_slot import NO_GROUP
 from procviz.engine.worker.wire import (
     PAYLOAD_OFFSET,
@@ -60,6 +60,10 @@ GROUP_NS = 20_000
 # A group off CPU for no more than this keeps on-CPU = wall for its tasks: within the two clocks'
 # disagreement at a reading (the CPU clock is the scheduler's, and the two part now and then).
 SETTLE_NS = 500
+# After a group of short tasks off CPU (its tasks unmeasured), the next SOLO_TASKS (recorder.py)
+# tasks read the CPU clock each (a group of one, measured), then groups are tried again; each group
+# off CPU in a row doubles that, up to MAX_SOLO: tasks that block briefly, each, stay measured.
+MAX_SOLO = 1 << 16
 # A wire row as 8-byte fields (kind/status/thread, task id, end, on-CPU, ready, start): worker/wire.py
 _END_FIELD, _CPU_FIELD, _START_FIELD = 2, 3, 5
 MAX_TEXT = 4000  # characters kept of a message or a traceback
@@ -323,20 +327,24 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
     each of its tasks, and otherwise each task keeps what the group's reading pins down, or says
     unmeasured (-1). A task that lasts ``GROUP_NS`` or more closes its group: a group holds at
     most one such task, as its last. While a group is open, the task slot says since when
-    (``slot[2]``): the engine reading a ring takes the open group's rows as unmeasured.
+    (``slot[2]``): the engine reading a ring takes the open group's rows as unmeasured. After a
+    group off CPU, the following tasks are read one by one for a while (``SOLO_TASKS``, doubled
+    each time the next try fails too): short tasks that each block or wait a little keep their
+    on-CPU times, at the old cost of a CPU clock reading each.
 
     Ready (run-queue wait) is not measured here: -1 (see ThreadMeter).
     """
     slot, ring, off = meter.ids, meter.ring, meter.off
     mono, thread_time, pack = _monotonic_ns, _thread_time_ns, _pack_payload
     row, group_ns, fine_ns = ROW, GROUP_NS, FINE_NS  # locals: a little cheaper than globals, per task
+    solo, backoff = meter.solo, meter.backoff
     base, stop = meter.room(off)
     base -= PAYLOAD_OFFSET  # the ring holds each row's kind, status and thread: the loop packs the rest
     status = _DONE
     c0 = thread_time()  # the group's CPU window opens before its wall window
     t0 = g0 = mono()  # a fresh boundary: the first task's start, and its group's
     slot[2] = g0
-    g_off, g_end = off, g0 + group_ns
+    g_off, g_end = off, g0 + (0 if solo else group_ns)
     for task_id, args in tasks:
         slot[1] = t0  # before the id: a reader that sees the task in the slot sees its start
         slot[0] = task_id  # the task this process is in, readable after its death (task_slot.py)
@@ -360,9 +368,14 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
         if t1 >= g_end or off >= stop:
             c1 = thread_time()  # after the wall window's end: the CPU window encloses it
             lost = (t1 - g0) - (c1 - c0)  # the group's wall time off CPU, at least
-            settle = lost > 0 and (lost > SETTLE_NS or off - g_off == row)
+            many = off - g_off > row
+            settle = lost > 0 and (lost > SETTLE_NS or not many)
             if settle:
                 _settle_group(ring, g_off - base - PAYLOAD_OFFSET, off - base - PAYLOAD_OFFSET, c1 - c0, t1 - g0)
+            if many:  # a group off CPU: its short tasks unmeasured; the next ones one by one for a while
+                solo, backoff = (backoff, min(backoff * 2, MAX_SOLO)) if lost > SETTLE_NS else (0, SOLO_TASKS)
+            elif solo:
+                solo -= 1
             slot[2] = NO_GROUP
             meter.off = off  # published: a flush may take the group's rows from here on
             wall = t1 - t0
@@ -377,6 +390,7 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
                     rec.add_text(_task_text(task_id, result, None))
             if wall >= fine_ns and meter.fd >= 0:
                 meter.fine = True
+                meter.solo, meter.backoff = solo, backoff
                 return True
             if off >= stop:
                 base, stop = meter.room(off)
@@ -386,7 +400,7 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
                 c1 = thread_time()
             t1 = g0 = mono()
             c0, slot[2] = c1, g0
-            g_off, g_end = off, g0 + group_ns
+            g_off, g_end = off, g0 + (0 if solo else group_ns)
         t0 = t1
     if off != meter.off:  # the last group
         c1 = thread_time()
@@ -395,6 +409,7 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
             _settle_group(ring, g_off - base - PAYLOAD_OFFSET, off - base - PAYLOAD_OFFSET, c1 - c0, t0 - g0)
         meter.off = off
     slot[2] = NO_GROUP
+    meter.solo, meter.backoff = solo, backoff
     return False
 
 

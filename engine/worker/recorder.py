@@ -68,6 +68,7 @@ MAX_TEXT_BYTES = 64 * 1024  # texts per datagram before it is sent (see channel.
 ROW = WIRE_EVENT_STRUCT.size
 FLUSH_BYTES = FLUSH_ROWS * ROW
 RING_BYTES = RING_ROWS * ROW
+SOLO_TASKS = 64  # see instrument._run_coarse
 RETRY_BYTES = 256 * ROW  # a full batch whose send was busy: asked again after this many more rows
 _START, _SPAN, _DONE = int(EventKind.START), int(EventKind.SPAN), int(TaskState.DONE)
 
@@ -83,7 +84,7 @@ class ThreadMeter:
     """
 
     __slots__ = ("reader", "fd", "tid", "fine", "recorder", "ring", "off", "taken", "ids", "announced",
-                 "busy", "failed")
+                 "busy", "failed", "solo", "backoff")
 
     def __init__(self) -> None:
         self.reader = SchedstatReader()
@@ -105,6 +106,10 @@ class ThreadMeter:
         self.ids: Any = private_slot()
         self.announced = -1  # the running task whose START a flush sent (the readers')
         self.busy = False  # inside a chunk of tasks: the flusher keeps watching
+        # The short-task loop's: tasks still to read one by one, and how many the next time a
+        # group of them is found off CPU (instrument._run_coarse).
+        self.solo = 0
+        self.backoff = SOLO_TASKS
 
     def _blank(self) -> bytes:
         return ROW_PACKER.pack(_SPAN, _DONE, self.tid, -1, 0, 0, 0, 0) * RING_ROWS
