@@ -109,6 +109,24 @@ def name_culprit(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
     tracker.lose_chunk(task, ex.pid, how, ex.t_ns)
 
 
+def take_ended_from_ring(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
+    """A worker process died abnormally: the tasks it ended whose events went down with it unsent
+    (they leave in batches, a few milliseconds late; a group of short tasks leaves only once the
+    group closes, see instrument._run_coarse) are in its ring, which outlives it: folded in now,
+    before its death is pinned on any of them. Call before :func:`spare_finished`."""
+    if not ex.exit_code:
+        return
+    slot = read_slot(address, ex.pid)
+    if slot is None or slot.task < 0:
+        return
+    state = tracker.timeline.state
+    n = len(state)
+    rows = slot.rows_of(lambda task: task < n and state[task] < TaskState.DONE)
+    if rows:
+        tracker.on_rows_read(ex.pid, rows, ex.t_ns)
+        tracker.settle(ex.t_ns)
+
+
 def spare_finished(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
     """A worker died abnormally between tasks: the task it finished last is not the culprit.
 

@@ -37,6 +37,7 @@ from procviz.engine.recovery import (
     recover_lost_work,
     spare_finished,
     start_silent_tasks,
+    take_ended_from_ring,
 )
 from procviz.engine.run_result import RunResult
 from procviz.engine.sampler import StateSampler
@@ -236,6 +237,7 @@ class LiveRun:
         tracker.on_callbacks(*backend.callbacks.take())
         for ex in exits:
             self.startup.on_exit(ex, ready=ex.pid in tracker.hello_pids)
+            take_ended_from_ring(tracker, ex, self.receiver.address)  # what it ended, sent or not
             spare_finished(tracker, ex, self.receiver.address)  # a death between tasks blames none
             tracker.on_exit(ex)
             name_culprit(tracker, ex, self.receiver.address)  # a death before its task's START left

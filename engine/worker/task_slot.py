@@ -113,9 +113,13 @@ class SlotView:
 
     __slots__ = ("task", "started_ns", "open_since", "ended", "_rows", "_ids")
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: bytes, open_after: int = NO_GROUP) -> None:
         self.task, self.started_ns = _head(raw)
-        self.open_since = _field(raw, 2)  # rows of tasks begun since: on-CPU not settled
+        # Rows of tasks begun since: on-CPU not settled. A live worker's slot is read while it
+        # writes: ``open_after`` is the open group's start read again once the ring was (a group
+        # opened during the copy); group starts only grow, so the earlier reading, if any, covers both.
+        before = _field(raw, 2)
+        self.open_since = before if before < NO_GROUP else open_after
         # The ring holds only this process's main thread's SPAN rows (and unwritten ones, task id -1);
         # searched in C (the engine reads slots at every worker exit, and a ring holds thousands of rows).
         size = len(raw) - SLOT_BYTES
@@ -154,9 +158,12 @@ def read_slot(address: str, pid: int) -> SlotView | None:
     try:
         with open(slot_path(address, pid), "rb") as f:
             raw = f.read()
+            after = os.pread(f.fileno(), SLOT_BYTES, 0)
     except OSError:
         return None
-    return SlotView(raw) if len(raw) >= SLOT_BYTES else None
+    if len(raw) < SLOT_BYTES:
+        return None
+    return SlotView(raw, _field(after, 2) if len(after) >= SLOT_BYTES else NO_GROUP)
 
 
 def read_slot_head(address: str, pid: int) -> tuple[int, int] | None:
