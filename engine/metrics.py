@@ -107,6 +107,7 @@ class Metrics:
     other_load: float = 0.0
     other_load_peak: float = 0.0
     machine_ns: int = 0  # the span the machine lane measured (other_load is a share of it)
+    cpu_unmeasured: int = 0  # tasks that ran with no on-CPU time measured (not in cpu_ns nor cpu_share)
 
     @property
     def other_load_notable(self) -> bool:
@@ -130,6 +131,11 @@ class Metrics:
             return f"not measured ({CPUS_UNKNOWN})"
         cpus = min(self.slots, self.cpus)
         return f"{percent(self.cpu_share)} of {cpus} CPU{'s' if cpus != 1 else ''}"
+
+    def cpu_unmeasured_text(self) -> str:
+        """' (12 tasks not measured)' after an on-CPU figure, or '' when every task that ran was."""
+        n = self.cpu_unmeasured
+        return f" ({n:,} task{'s' if n != 1 else ''} not measured)" if n else ""
 
     def other_load_summary(self, percent: Callable[[float], str] = lambda x: f"{x * 100:.1f}%") -> str:
         """The other programs' share of the run's CPUs, a sentence when notable; not measured
@@ -161,7 +167,7 @@ class Metrics:
             # Sums over the tasks (a 1M-task run queues for days in total): said on a line of its
             # own, so the figures' line still fits an 80-column terminal.
             f"task time, summed over the {self.tasks} tasks:",
-            f"  queued {self.queued_ns * s:.3f} s, on-CPU {self.cpu_ns * s:.3f} s, ready "
+            f"  queued {self.queued_ns * s:.3f} s, on-CPU {self.cpu_ns * s:.3f} s{self.cpu_unmeasured_text()}, ready "
             + (f"{self.ready_ns * s:.3f} s" if self.ready_measured else "not measurable here")
             + f", waiting {self.waiting_ns * s:.3f} s",
             f"per task: mean waiting (queued + ready) {self.mean_wait_ns * s * 1e3:.1f} ms, "
@@ -373,6 +379,7 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
         other_load=other,
         other_load_peak=other_peak,
         machine_ns=int((machine["end_ns"] - machine["start_ns"]).sum()) if len(machine) else 0,
+        cpu_unmeasured=sum(b.cpu_unmeasured for b in blocks),
     )
 
 

@@ -58,6 +58,7 @@ class BlockSums:
     turned: int
     own_max_end: int  # the last end among the tasks whose own work is estimated (see own_ids)
     own_work: int | None = None  # None until estimated (or when it must be again)
+    cpu_unmeasured: int = 0  # tasks that ran to an end with no on-CPU time (-1: see instrument._settle_group)
 
 
 def block_sums(tl: Timeline, lo: int, work: np.ndarray, stamp: int) -> BlockSums:
@@ -119,6 +120,7 @@ def general_block_sums(tl: Timeline, part: slice, work: np.ndarray, stamp: int) 
         turnaround=int(turnaround.sum()),
         turned=len(turnaround),
         own_max_end=int(np.max(end, where=own, initial=-1)),
+        cpu_unmeasured=int(np.count_nonzero(cpu_has < 0)),
     )
 
 

@@ -35,13 +35,14 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import threading
 import time
 from typing import Any
 
 from procviz.engine.worker.channel import EventSender
 from procviz.engine.worker.clock import SchedstatReader
-from procviz.engine.worker.task_slot import TaskSlot, private_slot
+from procviz.engine.worker.task_slot import NO_GROUP, TaskSlot, private_slot
 from procviz.engine.worker.wire import (
     PAYLOAD_OFFSET,
     ROW_PACKER,
@@ -69,6 +70,7 @@ ROW = WIRE_EVENT_STRUCT.size
 FLUSH_BYTES = FLUSH_ROWS * ROW
 RING_BYTES = RING_ROWS * ROW
 SOLO_TASKS = 64  # see instrument._run_coarse
+_FIELD = struct.Struct("<q")  # one 8-byte field of a wire row (worker/wire.py: task id at 8, on-CPU at 24, start at 40)
 RETRY_BYTES = 256 * ROW  # a full batch whose send was busy: asked again after this many more rows
 _START, _SPAN, _DONE = int(EventKind.START), int(EventKind.SPAN), int(TaskState.DONE)
 
@@ -169,7 +171,12 @@ class ThreadMeter:
 
     def take(self) -> list[bytes]:
         """The rows written since the last take (at most FLUSH_BYTES a piece), then the START of
-        the task this thread is in, if no take sent it yet. Only under the send lock."""
+        the task this thread is in, if no take sent it yet. Only under the send lock.
+
+        A task begun FLUSH_S / 2 ago or more after short ones of an open group (see
+        instrument._run_coarse): the group's rows wait for its end, so those of the tasks before
+        it are taken too, their on-CPU times unmeasured (-1: the group's reading is not made yet),
+        and its START after them."""
         ids = self.ids
         first = ids[0]
         t0, off = ids[1], self.off
@@ -183,6 +190,10 @@ class ThreadMeter:
             n = min(off - taken, RING_BYTES - at, FLUSH_BYTES)
             out.append(bytes(ring[at:at + n]))
             taken += n
+        if running >= 0 and running != self.announced and ids[2] < NO_GROUP \
+                and time.monotonic_ns() - t0 >= FLUSH_NS // 2:
+            rows, taken, running = self._open_group(taken, running)
+            out += rows
         self.taken = taken  # after the copies: only now may the writer reuse their room
         if running >= 0 and running != self.announced:
             self.announced = running
@@ -192,6 +203,25 @@ class ThreadMeter:
             else:
                 out.append(start)
         return out
+
+    def _open_group(self, taken: int, running: int) -> tuple[list[bytes], int, int]:
+        """The rows the writer packed from ``taken`` on in its open group, each on-CPU -1, the
+        offset after them, and ``running`` (-1 if its row is among them: it ended). Called by a
+        reader holding the GIL, which the writer needs to pack: no row is half written. Rows of
+        the open group began at its start or later; the first row before it is an older one."""
+        opened, ring, out = self.ids[2], self.ring, []
+        while taken - self.taken < RING_BYTES - ROW:
+            at = taken % RING_BYTES
+            row = bytearray(ring[at:at + ROW])
+            task, start = _FIELD.unpack_from(row, 8)[0], _FIELD.unpack_from(row, 40)[0]
+            if task < 0 or start < opened:
+                break
+            _FIELD.pack_into(row, 24, -1)
+            out.append(bytes(row))
+            taken += ROW
+            if task == running:
+                running = -1
+        return ([b"".join(out)] if out else []), taken, running
 
     def pending(self) -> bool:
         """Whether a flush has something to do for this thread (or will have, soon)."""

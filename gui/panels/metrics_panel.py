@@ -61,7 +61,7 @@ def summary_texts(metrics: Metrics) -> dict[str, str]:
         "mean_turnaround": seconds(m.mean_turnaround_ns) if m.finished else NONE_ENDED,
         "other_load": m.other_load_summary(percent),
         "queued": seconds(m.queued_ns),
-        "cpu": seconds(m.cpu_ns),
+        "cpu": seconds(m.cpu_ns) + m.cpu_unmeasured_text(),
         "ready": seconds(m.ready_ns) if m.ready_measured else READY_UNMEASURED,
         "waiting": seconds(m.waiting_ns),
     }
