@@ -14,10 +14,13 @@ here imports the standard library and procviz's numpy-free modules only (a test 
 engine then takes the places over, and the run's Pool backend adopts the Pool
 (:func:`procviz.engine.backends.pool_creation.take_creation`).
 
-A workload of the ``function`` kind has its module imported in a child before any worker starts
-(:mod:`procviz.engine.preflight`): the head start begins that check, and begins the Pool only
-once numpy is imported and the check passed (:meth:`HeadStart.after_imports`). Not for scenarios
-or other backends.
+A workload of the ``function`` kind has its module imported in a child (:mod:`procviz.engine.preflight`)
+while the Pool's workers boot (and import it too); the Pool gets its tasks only once the check
+passed (:meth:`HeadStart.after_imports`), and a Pool whose check failed is ended unused, its
+workers killed if they do not end (a module that hangs at import and ignores SIGTERM). With the
+``fork`` start method the Pool is begun only after numpy's import and the check, as before: a
+worker forked during that import could inherit its import lock held. Not for scenarios or other
+backends.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from procviz.engine.channel import EventReceiver
 from procviz.engine.config import RunConfig
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ABANDON_WAIT_S = 5.0  # at most, for an abandoned head start's Pool to be created (then ended)
+END_WAIT_S = 1.0  # at most, for its workers to end on SIGTERM (then SIGKILL)
 
 
 class RunPlaces:
@@ -91,15 +95,21 @@ class HeadStart:
                 # them only after the check's verdict (after_imports), and a Pool whose check
                 # failed is ended unused (end).
                 self.check = ImportCheck(config.workload.function)
-                try:
-                    self._begin_pool(gated=True)
-                except Exception:  # noqa: BLE001 - not fatal: the backend creates the Pool, and says what fails
-                    log.debug("no early Pool for this run", exc_info=True)
+                if config.start_method != "fork":
+                    self._begin_gated_pool()
             else:
                 self._begin_pool()
         except BaseException:
             self._close_places()
             raise
+
+    def _begin_gated_pool(self) -> None:
+        """Begin the Pool, its tasks held until the check passed; not fatal if it cannot be begun
+        (no thread to spare, ...): the backend creates the Pool itself and says what fails."""
+        try:
+            self._begin_pool(gated=True)
+        except Exception:  # noqa: BLE001
+            log.debug("no early Pool for this run", exc_info=True)
 
     def _begin_pool(self, gated: bool = False) -> None:
         """Begin the Pool's creation, hand it the run's chunks if its config says what they are
@@ -127,6 +137,10 @@ class HeadStart:
             self.problem = check.wait(PREFLIGHT_S, stop)
             if self.problem is None and self.creation is not None:
                 self.creation.release()
+            elif self.problem is None:  # fork: begun only now (see the module's docstring)
+                self._begin_gated_pool()
+                if self.creation is not None:
+                    self.creation.release()
         return self.problem
 
     def wait_started(self) -> None:
@@ -158,13 +172,57 @@ class HeadStart:
         if creation is not None:
             creation.cancelled.set()
             creation.release()  # a gated creation ends without handing its chunks over
+            pool = None
             if creation.wait(ABANDON_WAIT_S):
                 try:
-                    creation.result().terminate()
-                except BaseException:  # noqa: BLE001 - creation failed or was cancelled: nothing to end
-                    pass
+                    pool = creation.result()
+                except BaseException:  # noqa: BLE001 - creation failed or was cancelled: its workers only
+                    pool = None
+            _end_pool(pool, [p for p in list(creation.created.values()) if getattr(p, "_popen", None) is not None])
         self._close_places()
 
     def _close_places(self) -> None:
         self.places.close()
         guardian.done(self.places.tree.tag)
+
+
+def _end_pool(pool: Any, procs: list[Any]) -> None:
+    """End ``pool`` (None: its creation did not finish) and its worker processes ``procs``:
+    ``Pool.terminate`` (SIGTERM, then a join without a limit) on a thread of its own, and SIGKILL
+    for the workers still alive after END_WAIT_S (a module that ignores SIGTERM and hangs at
+    import, under the check, held ``procviz run`` forever)."""
+    ender = None
+    if pool is not None:
+        ender = threading.Thread(target=_quietly, args=(pool.terminate,), name="procviz-head-end", daemon=True)
+        ender.start()
+        ender.join(END_WAIT_S)
+    else:
+        for p in procs:
+            _quietly(p.terminate)
+        _wait_ended(procs, END_WAIT_S)
+    if ender is None or ender.is_alive():
+        for p in procs:
+            if p.exitcode is None:
+                _quietly(p.kill)
+        if ender is not None:
+            ender.join(ABANDON_WAIT_S)
+
+
+def _quietly(call: Any) -> None:
+    try:
+        call()
+    except Exception:  # noqa: BLE001 - a process already gone, a pool already ended
+        pass
+
+
+def _wait_ended(procs: list[Any], timeout_s: float) -> None:
+    from multiprocessing.connection import wait
+
+    deadline = time.monotonic() + timeout_s
+    alive = list(procs)
+    while alive and time.monotonic() < deadline:
+        try:
+            wait([p.sentinel for p in alive], timeout=max(deadline - time.monotonic(), 0.0))
+        except (OSError, ValueError):
+            return
+        alive = [p for p in alive if p.exitcode is None]

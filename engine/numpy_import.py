@@ -30,8 +30,8 @@ def import_numpy(start_method: str = "spawn") -> None:
     if start_method == "fork" or any(name in os.environ for name in BLAS_THREAD_VARIABLES):
         import numpy  # noqa: F401
         return
+    os.environ[SET_BY_PROCVIZ] = "OPENBLAS_NUM_THREADS"  # first: a worker started meanwhile drops both
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
-    os.environ[SET_BY_PROCVIZ] = "OPENBLAS_NUM_THREADS"  # a worker started meanwhile drops both
     try:
         import numpy  # noqa: F401
     finally:

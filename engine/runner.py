@@ -239,7 +239,7 @@ class _Run:
         if problem is None:
             return None
         if head is not None:
-            head.end()  # its places and the check (its Pool is begun only after a check that passed)
+            head.end()  # its places, the check, and its Pool (begun gated: it got no task)
         if problem.kind == "Stopped":
             tracker.end_tasks(tracker.unfinished(), TaskState.CANCELLED, time.monotonic_ns(),
                               "Cancelled", "cancelled by Stop")

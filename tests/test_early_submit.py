@@ -269,3 +269,29 @@ def test_a_function_pool_boots_with_its_check_and_gets_no_task_from_a_failed_one
     finally:
         head.end()
     assert pids and not wait_gone(pids)
+
+
+def test_a_head_start_whose_module_hangs_at_import_ignoring_sigterm_ends(tmp_path, monkeypatch) -> None:
+    """The Pool's workers import the workload's module during the check: a module that ignores
+    SIGTERM and hangs there must not keep the head start's end waiting on them (Pool.terminate
+    joins without a limit): they are killed."""
+    import threading
+    import time
+
+    (tmp_path / "hangs_at_import.py").write_text(
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)\ndef f():\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    config = parse_config({"workers": 2, "workload": {"kind": "function", "count": 4,
+                                                      "function": "hangs_at_import:f"}})
+    head = HeadStart(config)
+    assert head.creation is not None
+    head.creation.wait_started()  # (its creation waits for the verdict to hand its tasks over)
+    pids = set(head.creation.started_pids())
+    stop = threading.Event()
+    threading.Timer(1.0, stop.set).start()
+    assert head.after_imports(stop) is not None  # stopped while the check waited
+    t0 = time.monotonic()
+    head.end()
+    assert time.monotonic() - t0 < 15
+    assert len(pids) == 2 and not wait_gone(pids)
