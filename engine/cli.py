@@ -287,7 +287,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # No cyclic garbage collection while the modules are imported: they make ~10^5 objects that all
     # live on, and the collector ran ~45 times over them (~30 ms of CPU here, while the workers
     # boot). Frozen afterwards, so the collections during the run do not scan them either.
-    gc.disable()
+    _pause_gc()
     try:
         _start_helpers(config)
         head = _head_start(config)
@@ -298,14 +298,39 @@ def cmd_run(args: argparse.Namespace) -> int:
             head.after_imports(interrupted)  # a function workload's Pool, once its module imports in a child
 
         gc.freeze()
-        gc.enable()
+        _resume_gc()
         engine = Engine(collect_after_run=False)  # the process ends after this one run
         return _run(engine, config, head, args, interrupted, restore)
     finally:
         if head is not None:
             head.abandon()  # nothing, once the engine took it
         restore()
-        gc.enable()  # if an import failed
+        _resume_gc()  # if an import failed
+
+
+_gc_paused = False  # procviz run's imports, with the cyclic collector off (see cmd_run)
+
+
+def _gc_on_in_child() -> None:
+    # A fork worker begun meanwhile (its Pool is made on a thread of its own) would run the
+    # user's tasks with the collector off for good.
+    if _gc_paused:
+        gc.enable()
+
+
+os.register_at_fork(after_in_child=_gc_on_in_child)
+
+
+def _pause_gc() -> None:
+    global _gc_paused
+    _gc_paused = True
+    gc.disable()
+
+
+def _resume_gc() -> None:
+    global _gc_paused
+    gc.enable()
+    _gc_paused = False
 
 
 def _catch_signals(interrupted: threading.Event) -> Callable[[], None]:

@@ -58,7 +58,8 @@ DEFINITIONS: dict[str, str] = {
                "waiting for a CPU).",
     "turnaround": "Mean turnaround time of a finished task: submission to end.",
     "task_time": "Sums over tasks: queued (submission to start), on-CPU, ready (run-queue wait), "
-                 "waiting (blocked: wall - on-CPU - ready).",
+                 "waiting (blocked: wall - on-CPU - ready). Tasks under 0.2 ms have no ready "
+                 "time measured: their time off CPU is in neither, and said apart.",
     "other_load": "Share of the run's CPUs used by other programs (machine lane: /proc/stat busy "
                   "time less the run's own processes), averaged over the run.",
 }
@@ -108,6 +109,7 @@ class Metrics:
     other_load_peak: float = 0.0
     machine_ns: int = 0  # the span the machine lane measured (other_load is a share of it)
     cpu_unmeasured: int = 0  # tasks that ran with no on-CPU time measured (not in cpu_ns nor cpu_share)
+    unsplit_ns: int = 0  # time off CPU of tasks with ready unmeasured: neither ready_ns nor waiting_ns
 
     @property
     def other_load_notable(self) -> bool:
@@ -170,6 +172,8 @@ class Metrics:
             f"  queued {self.queued_ns * s:.3f} s, on-CPU {self.cpu_ns * s:.3f} s{self.cpu_unmeasured_text()}, ready "
             + (f"{self.ready_ns * s:.3f} s" if self.ready_measured else "not measurable here")
             + f", waiting {self.waiting_ns * s:.3f} s",
+            *([f"  off CPU, not split into ready and waiting (tasks under 0.2 ms): {self.unsplit_ns * s:.3f} s"]
+              if self.unsplit_ns else []),
             f"per task: mean waiting (queued + ready) {self.mean_wait_ns * s * 1e3:.1f} ms, "
             f"mean turnaround {self.mean_turnaround_ns * s * 1e3:.1f} ms" if self.finished
             else f"per task: mean waiting and turnaround {NONE_ENDED}",
@@ -380,6 +384,7 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
         other_load_peak=other_peak,
         machine_ns=int((machine["end_ns"] - machine["start_ns"]).sum()) if len(machine) else 0,
         cpu_unmeasured=sum(b.cpu_unmeasured for b in blocks),
+        unsplit_ns=sum(b.unsplit for b in blocks),
     )
 
 

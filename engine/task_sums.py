@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from procviz.engine.events import TaskState
-from procviz.engine.timeline import TASK_BLOCK, Timeline
+from procviz.engine.timeline import TASK_BLOCK, Timeline, blocked_ns
 
 _CANCELLED = int(TaskState.CANCELLED)
 
@@ -59,6 +59,7 @@ class BlockSums:
     own_max_end: int  # the last end among the tasks whose own work is estimated (see own_ids)
     own_work: int | None = None  # None until estimated (or when it must be again)
     cpu_unmeasured: int = 0  # tasks that ran to an end with no on-CPU time (-1: see instrument._settle_group)
+    unsplit: int = 0  # time off CPU of tasks whose ready time is unmeasured (not in ready nor waiting)
 
 
 def block_sums(tl: Timeline, lo: int, work: np.ndarray, stamp: int) -> BlockSums:
@@ -85,7 +86,9 @@ def general_block_sums(tl: Timeline, part: slice, work: np.ndarray, stamp: int) 
     lane_has = lane[has]
     ok = lane_has >= 0
     cpu_has = cpu[has]
-    blocked = np.maximum(walls - np.maximum(cpu_has, 0) - np.maximum(ready[has], 0), 0)
+    ready_has = ready[has]
+    blocked = blocked_ns(walls, cpu_has, ready_has, tl.measures_ready)
+    unsplit = (blocked < 0) & (cpu_has >= 0)  # off CPU, its ready time unmeasured
     queued_ok = sent & started
     queued = np.where(queued_ok, np.maximum(start - submitted, 0), -1)
     sched_wait = np.where(queued_ok, queued + np.maximum(ready, 0), -1)
@@ -113,7 +116,7 @@ def general_block_sums(tl: Timeline, part: slice, work: np.ndarray, stamp: int) 
         cpu=int(cpu[cpu >= 0].sum()),
         cpu_work=int(cpu[(cpu >= 0) & work].sum()),
         ready=int(ready[ready >= 0].sum()),
-        waiting=int(blocked[cpu_has >= 0].sum()),
+        waiting=int(blocked[blocked >= 0].sum()),
         queued=int(queued[queued_ok].sum()),
         wait=int(sched_wait[finished].sum()),
         finished=int(np.count_nonzero(finished)),
@@ -121,6 +124,7 @@ def general_block_sums(tl: Timeline, part: slice, work: np.ndarray, stamp: int) 
         turned=len(turnaround),
         own_max_end=int(np.max(end, where=own, initial=-1)),
         cpu_unmeasured=int(np.count_nonzero(cpu_has < 0)),
+        unsplit=int((walls - cpu_has)[unsplit].sum()),
     )
 
 
@@ -130,8 +134,15 @@ def finished_block_sums(tl: Timeline, part: slice, work: np.ndarray, stamp: int)
     general case is all true, so half the steps go."""
     submitted, start, end = tl.submitted_part(part), tl.start_ns[part], tl.end_ns[part]
     cpu, lane = tl.cpu_ns[part], tl.lane[part]
-    ready = np.maximum(tl.ready_ns[part], 0)  # unmeasured counts as 0, as in the general case
+    ready_read = tl.ready_ns[part]
+    ready = np.maximum(ready_read, 0)  # unmeasured counts as 0 in the sums, as in the general case
     wall = end - start
+    off = np.maximum(wall - cpu - ready, 0)
+    if tl.measures_ready:  # off CPU with ready unmeasured: not split (see timeline.blocked_ns)
+        split = ready_read >= 0
+        waiting, unsplit = int(off[split].sum()), int(off[~split].sum())
+    else:
+        waiting, unsplit = int(off.sum()), 0
     cpu_sum, ready_sum = int(cpu.sum()), int(ready.sum())
     queued = int(np.maximum(start - submitted, 0).sum())
     every = bool(work.all())
@@ -151,13 +162,14 @@ def finished_block_sums(tl: Timeline, part: slice, work: np.ndarray, stamp: int)
         cpu=cpu_sum,
         cpu_work=cpu_sum if every else int(cpu[work].sum()),
         ready=ready_sum,
-        waiting=int(np.maximum(wall - cpu - ready, 0).sum()),
+        waiting=waiting,
         queued=queued,
         wait=queued + ready_sum,
         finished=len(start),
         turnaround=int(np.maximum(end - submitted, 0).sum()),
         turned=len(start),
         own_max_end=int(end.max()) if every else int(np.max(end, where=work, initial=-1)),
+        unsplit=unsplit,
     )
 
 

@@ -369,11 +369,14 @@ class Timeline:
         return np.where(ok, np.maximum(self.start_ns - self.submitted_ns, 0), -1)
 
     def waiting_ns(self) -> np.ndarray:
-        """Blocked time per task: wall - on-CPU - run-queue wait (ready counted as 0 if unmeasured)."""
-        wall = self.wall_ns()
-        ok = (wall >= 0) & (self.cpu_ns >= 0)
-        blocked = wall - np.maximum(self.cpu_ns, 0) - np.maximum(self.ready_ns, 0)
-        return np.where(ok, np.maximum(blocked, 0), -1)
+        """Blocked time per task, -1 where unknown (:func:`blocked_ns`)."""
+        return blocked_ns(self.wall_ns(), self.cpu_ns, self.ready_ns, self.measures_ready)
+
+    @property
+    def measures_ready(self) -> bool:
+        """Whether this run's host measured run-queue wait (schedstat): where it did, a task whose
+        ready time is unmeasured has its time off CPU unsplit (see :func:`blocked_ns`)."""
+        return bool(self.run.schedstat) if self.run is not None else False
 
     def turnaround_ns(self) -> np.ndarray:
         """Submission to end of each task (turnaround), -1 where unknown."""
@@ -462,3 +465,16 @@ class Timeline:
 
     TASK_COLUMNS = ("submitted_ns", "start_ns", "end_ns", "cpu_ns", "ready_ns", "lane", "state", "chunk",
                     "cost_ms")
+
+
+def blocked_ns(wall: Any, cpu: Any, ready: Any, measures_ready: bool) -> Any:
+    """Blocked (waiting) time: wall - on-CPU - ready, -1 where unknown: no wall or on-CPU time, or
+    time off CPU that is not split, ready unmeasured on a host that measures it (a task shorter
+    than the workers' FINE_NS: off CPU it may have been in the run queue or blocked; it is neither
+    guessed). A task on CPU throughout has 0 of both. Where the host measures no ready time at
+    all (no schedstat), ready counts as 0 and waiting is all the time off CPU. Arrays or scalars."""
+    off = wall - np.maximum(cpu, 0) - np.maximum(ready, 0)
+    known = (wall >= 0) & (cpu >= 0)
+    if measures_ready:
+        known = known & ((ready >= 0) | (off <= 0))
+    return np.where(known, np.maximum(off, 0), -1)

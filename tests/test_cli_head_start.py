@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from engine_helpers import wait_gone, worker_pids
@@ -335,3 +336,26 @@ def test_a_worker_started_during_the_parents_numpy_import_drops_its_variable(mon
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # the user's
     startup.drop_parent_import_variable()
     assert os.environ["OPENBLAS_NUM_THREADS"] == "3"
+
+
+@pytest.mark.parametrize("kind", ["function", "cpu"])
+def test_fork_workers_of_procviz_run_collect_garbage(tmp_path: Path, kind: str) -> None:
+    """procviz run imports with the cyclic collector off; a fork worker begun meanwhile (its Pool
+    is made on a thread of its own) must not run the user's tasks with it off."""
+    from procviz.engine.formats.read import read_timeline
+
+    out = tmp_path / "gc.json"
+    workload = (["--kind", "function", "--function", "gc:isenabled", "--count", "4"] if kind == "function"
+                else ["--kind", "cpu", "--count", "4", "--duration-ms", "0"])
+    probe = ("import gc, os, sys\nfrom procviz.engine import cli\n"
+             "os.register_at_fork(after_in_child=lambda: print('GC', gc.isenabled(), flush=True))\n"
+             "sys.exit(cli.main(sys.argv[1:]))\n")
+    proc = subprocess.run([sys.executable, "-c", probe, "run", "--backend", "pool", "--workers", "2",
+                           "--start-method", "fork", *workload, "--quiet", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = [line for line in proc.stdout.splitlines() if line.startswith("GC ")]
+    assert seen and all(line == "GC True" for line in seen), seen
+    if kind == "function":
+        tl = read_timeline(out)
+        assert {tl.texts[t].message for t in range(4)} == {"True"}

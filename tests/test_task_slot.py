@@ -34,10 +34,10 @@ def die_after(x):
     return x
 
 def quiet_then_die(x):
-    """Tasks 0 and 1 end at once (no result: tiny tasks share a group of rows not sent yet); task 2
-    lives a little, then its worker exits abnormally."""
+    """Tasks 0 and 1 end at once (no result: tiny tasks share a group of rows not sent yet); in
+    task 2 the worker exits abnormally, at once (or after 0.3 s: see the test)."""
     if x == 2:
-        time.sleep(0.3)
+        time.sleep(float(os.environ.get("PROCVIZ_TEST_DIE_AFTER_S", "0")))
         os._exit(3)
 
 def die_in(x):
@@ -122,10 +122,14 @@ def test_rows_of_the_open_group_say_their_on_cpu_is_unmeasured(tmp_path: Path) -
     assert rows["cpu_ns"].tolist() == [10, 10, -1, -1, -1]
 
 
-def test_tasks_ended_before_a_death_are_taken_from_the_ring(tasks_module: str) -> None:
+@pytest.mark.parametrize("die_after_s", ["0", "0.3"])
+def test_tasks_ended_before_a_death_are_taken_from_the_ring(tasks_module: str, die_after_s: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Short tasks' rows leave the worker once their group closes (instrument._run_coarse): a
-    worker that dies in the task after them takes them down unsent, but its ring outlives it, and
-    they are done, not lost with it; the task it died in is named."""
+    worker that dies in the task after them takes them down unsent (at once; after 0.3 s the
+    flusher has sent them with that task's START), but its ring outlives it, and they are done,
+    not lost with it; the task it died in is named."""
+    monkeypatch.setenv("PROCVIZ_TEST_DIE_AFTER_S", die_after_s)
     result = run_config({"backend": "pool", "workers": 1, "chunksize": 4,
                          "workload": {"kind": "function", "function": f"{tasks_module}:quiet_then_die",
                                       "args": [[0], [1], [2]]}})

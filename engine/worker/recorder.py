@@ -173,10 +173,10 @@ class ThreadMeter:
         """The rows written since the last take (at most FLUSH_BYTES a piece), then the START of
         the task this thread is in, if no take sent it yet. Only under the send lock.
 
-        A task begun FLUSH_S / 2 ago or more after short ones of an open group (see
-        instrument._run_coarse): the group's rows wait for its end, so those of the tasks before
-        it are taken too, their on-CPU times unmeasured (-1: the group's reading is not made yet),
-        and its START after them."""
+        In an open group of short tasks (see instrument._run_coarse), whose rows wait for its end:
+        the START of a task begun FLUSH_S / 2 ago or more goes after the rows of the tasks before
+        it in the group, taken too, their on-CPU times unmeasured (-1: the group's reading is not
+        made yet); a task begun less long ago has no START sent yet (it would arrive before them)."""
         ids = self.ids
         first = ids[0]
         t0, off = ids[1], self.off
@@ -190,12 +190,15 @@ class ThreadMeter:
             n = min(off - taken, RING_BYTES - at, FLUSH_BYTES)
             out.append(bytes(ring[at:at + n]))
             taken += n
-        if running >= 0 and running != self.announced and ids[2] < NO_GROUP \
-                and time.monotonic_ns() - t0 >= FLUSH_NS // 2:
-            rows, taken, running = self._open_group(taken, running)
-            out += rows
+        announce = running >= 0 and running != self.announced
+        if announce and ids[2] < NO_GROUP:  # in an open group of short tasks
+            if time.monotonic_ns() - t0 >= FLUSH_NS // 2:
+                rows, taken = self._open_group(taken, running)
+                out += rows
+            else:  # a task that may well end in microseconds: its START would come before the
+                announce = False  # rows of the tasks before it (held by their group), not sent
         self.taken = taken  # after the copies: only now may the writer reuse their room
-        if running >= 0 and running != self.announced:
+        if announce:
             self.announced = running
             start = WIRE_EVENT_STRUCT.pack(_START, 0, self.tid, running, t0, 0, 0, 0)
             if out and len(out[-1]) < FLUSH_BYTES:
@@ -204,9 +207,9 @@ class ThreadMeter:
                 out.append(start)
         return out
 
-    def _open_group(self, taken: int, running: int) -> tuple[list[bytes], int, int]:
-        """The rows the writer packed from ``taken`` on in its open group, each on-CPU -1, the
-        offset after them, and ``running`` (-1 if its row is among them: it ended). Called by a
+    def _open_group(self, taken: int, running: int) -> tuple[list[bytes], int]:
+        """The rows the writer packed from ``taken`` on in its open group before ``running``'s,
+        each on-CPU -1, and the offset after them. Called by a
         reader holding the GIL, which the writer needs to pack: no row is half written. Rows of
         the open group began at its start or later; the first row before it is an older one."""
         opened, ring, out = self.ids[2], self.ring, []
@@ -214,14 +217,12 @@ class ThreadMeter:
             at = taken % RING_BYTES
             row = bytearray(ring[at:at + ROW])
             task, start = _FIELD.unpack_from(row, 8)[0], _FIELD.unpack_from(row, 40)[0]
-            if task < 0 or start < opened:
-                break
+            if task < 0 or start < opened or task == running:
+                break  # (the running task's own row, if it just ended: left to its group's end)
             _FIELD.pack_into(row, 24, -1)
             out.append(bytes(row))
             taken += ROW
-            if task == running:
-                running = -1
-        return ([b"".join(out)] if out else []), taken, running
+        return ([b"".join(out)] if out else []), taken
 
     def pending(self) -> bool:
         """Whether a flush has something to do for this thread (or will have, soon)."""

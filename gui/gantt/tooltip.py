@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 
 from procviz.engine.events import LaneInfo, TaskState, WorkerState, describe_exit
-from procviz.engine.timeline import Timeline
+from procviz.engine.timeline import Timeline, blocked_ns
 
 NS_PER_MS = 1e6
 
@@ -70,9 +70,10 @@ def task_tooltip_lines(timeline: Timeline, task_id: int) -> list[str]:
     sub, cpu, ready = tl.submitted_at(task_id), int(tl.cpu_ns[task_id]), int(tl.ready_ns[task_id])
     queued = max(start - sub, 0) if sub >= 0 and start >= 0 else -1
     wall = end - start if start >= 0 and end >= 0 else -1
-    waiting = max(wall - max(cpu, 0) - max(ready, 0), 0) if wall >= 0 and cpu >= 0 else -1
+    waiting = int(blocked_ns(wall, cpu, ready, tl.measures_ready))
     ready_txt = _ms(ready) if ready >= 0 else "not measured"
-    cpu_txt, waiting_txt = (_ms(cpu), _ms(waiting)) if cpu >= 0 or wall < 0 else ("not measured", "not measured")
+    cpu_txt = _ms(cpu) if cpu >= 0 or wall < 0 else "not measured"
+    waiting_txt = _ms(waiting) if waiting >= 0 or wall < 0 else "not measured"
     lines.append(f"queued {_ms(queued)} · on-CPU {cpu_txt} · ready {ready_txt} · waiting {waiting_txt}")
     text = tl.texts.get(task_id)
     if text is not None:

@@ -26,7 +26,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QIcon, QPixmap
 
 from procviz.engine.events import TaskState
-from procviz.engine.timeline import Timeline, TimelineChange
+from procviz.engine.timeline import Timeline, TimelineChange, blocked_ns
 from procviz.gui.colors import TASK_STATE_LABELS
 from procviz.gui.numbers_worker import written_since
 from procviz.gui.panels.subscription import subscribe_while_alive
@@ -96,7 +96,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("Ready (ms)", lambda tl, t: milliseconds(int(tl.ready_ns[t])), lambda tl: tl.ready_ns,
            tip="Runnable, waiting for a CPU (blank where not measurable)"),
     Column("Waiting (ms)", lambda tl, t: milliseconds(_waiting(tl, t)), lambda tl: tl.waiting_ns(),
-           tip="Blocked: wall − on-CPU − ready"),
+           tip="Blocked: wall − on-CPU − ready (empty where ready was not measured and the task was off CPU)"),
     Column("Wait time (ms)", lambda tl, t: milliseconds(_wait_time(tl, t)), lambda tl: wait_time_ns(tl),
            tip="As scheduling courses count it: queued + ready (time the task could have run but did not)"),
     Column("Turnaround (ms)", lambda tl, t: milliseconds(_turnaround(tl, t)), lambda tl: turnaround_ns(tl),
@@ -116,10 +116,7 @@ def _queued(tl: Timeline, t: int) -> int:
 
 
 def _waiting(tl: Timeline, t: int) -> int:
-    wall, cpu = _wall(tl, t), int(tl.cpu_ns[t])
-    if wall < 0 or cpu < 0:
-        return -1
-    return max(wall - cpu - max(int(tl.ready_ns[t]), 0), 0)
+    return int(blocked_ns(_wall(tl, t), int(tl.cpu_ns[t]), int(tl.ready_ns[t]), tl.measures_ready))
 
 
 def wait_time_ns(tl: Timeline) -> np.ndarray:
