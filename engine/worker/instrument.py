@@ -367,15 +367,8 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
         off += row
         if t1 >= g_end or off >= stop:
             c1 = thread_time()  # after the wall window's end: the CPU window encloses it
-            lost = (t1 - g0) - (c1 - c0)  # the group's wall time off CPU, at least
-            many = off - g_off > row
-            settle = lost > 0 and (lost > SETTLE_NS or not many)
-            if settle:
-                _settle_group(ring, g_off - base - PAYLOAD_OFFSET, off - base - PAYLOAD_OFFSET, c1 - c0, t1 - g0)
-            if many:  # a group off CPU: its short tasks unmeasured; the next ones one by one for a while
-                solo, backoff = (backoff, min(backoff * 2, MAX_SOLO)) if lost > SETTLE_NS else (0, SOLO_TASKS)
-            elif solo:
-                solo -= 1
+            settle, solo, backoff = _close_group(ring, g_off - base - PAYLOAD_OFFSET, off - base - PAYLOAD_OFFSET,
+                                                 c1 - c0, t1 - g0, solo, backoff)
             slot[2] = NO_GROUP
             meter.off = off  # published: a flush may take the group's rows from here on
             wall = t1 - t0
@@ -404,13 +397,29 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
         t0 = t1
     if off != meter.off:  # the last group
         c1 = thread_time()
-        lost = (t0 - g0) - (c1 - c0)
-        if lost > 0 and (lost > SETTLE_NS or off - g_off == row):
-            _settle_group(ring, g_off - base - PAYLOAD_OFFSET, off - base - PAYLOAD_OFFSET, c1 - c0, t0 - g0)
+        _, solo, backoff = _close_group(ring, g_off - base - PAYLOAD_OFFSET, off - base - PAYLOAD_OFFSET,
+                                        c1 - c0, t0 - g0, solo, backoff)
         meter.off = off
     slot[2] = NO_GROUP
     meter.solo, meter.backoff = solo, backoff
     return False
+
+
+def _close_group(ring: Any, first: int, end: int, cpu: int, wall: int, solo: int,
+                 backoff: int) -> tuple[bool, int, int]:
+    """Settle the group of rows at ring bytes ``first`` to ``end`` (``cpu`` on CPU in ``wall``)
+    if its reading says anything the provisional on-CPU = wall does not; whether it did, and the
+    loop's next ``solo`` and ``backoff`` (see _run_coarse)."""
+    lost = wall - cpu  # the group's wall time off CPU, at least
+    many = end - first > ROW
+    settle = lost > 0 and (lost > SETTLE_NS or not many)
+    if settle:
+        _settle_group(ring, first, end, cpu, wall)
+    if many:  # a group off CPU: its short tasks unmeasured; the next ones one by one for a while
+        solo, backoff = (backoff, min(backoff * 2, MAX_SOLO)) if lost > SETTLE_NS else (0, SOLO_TASKS)
+    elif solo:
+        solo -= 1
+    return settle, solo, backoff
 
 
 def _settle_group(ring: Any, first: int, end: int, cpu: int, wall: int) -> None:
