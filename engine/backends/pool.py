@@ -28,7 +28,7 @@ from procviz.engine.backends.pool_creation import (  # noqa: F401 - CreationCanc
     take_creation,
 )
 from procviz.engine.backends.pool_submit import CHUNK_APIS, EarlyPlan, call_chunk_api
-from procviz.engine.plan import TaskPlan
+from procviz.engine.plan import TaskPlan, consecutive
 from procviz.engine.worker.process import forget_observer
 
 POLL_S = 0.05
@@ -40,15 +40,8 @@ def _is_early_plan(plan: TaskPlan, early: EarlyPlan) -> bool:
     chunksize and arguments, ids in order."""
     n = plan.n_tasks
     return (plan.function == early.function and plan.report == early.report and plan.chunksize == early.chunksize
-            and n == early.count and plan.shared_args() == early.args and _in_id_order(plan.order))
-
-
-def _in_id_order(order: np.ndarray, block: int = 1 << 16) -> bool:
-    """Whether ``order`` is 0, 1, 2, ... (compared a block at a time: a million-task plan's
-    ``np.arange`` to compare with cost ~10 ms, most of it in fresh pages)."""
-    ids = np.arange(block, dtype=order.dtype)
-    return all(np.array_equal(order[lo:lo + block], ids[: len(order[lo:lo + block])] + lo)
-               for lo in range(0, len(order), block))
+            and n == early.count and plan.shared_args() == early.args
+            and (n == 0 or (int(plan.order[0]) == 0 and consecutive(plan.order))))
 
 
 def map_plan(pool: multiprocessing.pool.Pool, plan: TaskPlan, timeout_s: float | None = None) -> None:
