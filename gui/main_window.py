@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline()
         self.bridge = EngineBridge(self.timeline, engine, self)
         self._previous: Timeline | None = None
+        self._outcome_due: tuple[str, str] | None = None  # a run's outcome, shown with its final numbers
         self._title_before = ""  # the window's title before a run (put back if nothing ran)
         self.show_error: ErrorDialog = message_box_error
         # Through a lambda, so that replacing show_error later (tests) reaches the file handling too.
@@ -264,6 +265,7 @@ class MainWindow(QMainWindow):
         self.form.validityChanged.connect(lambda _valid: self._update_actions())
         self.bridge.statusChanged.connect(self._on_status)
         self.bridge.runFinished.connect(self._on_finished)
+        self.live_numbers.shown.connect(self._show_outcome)
         self.files.opened.connect(self._on_opened)
         self.files.preparers = [self.gantt.preparer]  # indexing off the GUI thread: the bars first,
         self.files.later_preparers = [self.gantt.queue_preparer]  # the rest once they are shown
@@ -331,6 +333,7 @@ class MainWindow(QMainWindow):
             return False
         self.files.current_file = None
         self.statusBar().clearMessage()  # the last run's outcome is not this run's
+        self._outcome_due = None  # (a last run's outcome still waiting for its numbers is not this run's)
         self.live_numbers.set_live(True)
         self.gantt.set_live(True)
         self.metrics_dock.raise_()  # the form is locked during a run; its numbers are what changes
@@ -362,9 +365,14 @@ class MainWindow(QMainWindow):
         self.gantt.set_live(False)
         self._update_rate()
         self._update_actions()
-        self.phase_label.setText(f"{result.outcome}")
         first_line = result.message.splitlines()[0] if result.message else result.outcome
-        self.statusBar().showMessage(f"Run {result.outcome}: {first_line}", 15_000)
+        # The outcome is said with the run's final numbers, not ahead of them: the progress line
+        # still showing 126,976 of 200,000 beside "Run completed" read as a run that lost tasks.
+        self._outcome_due = (f"{result.outcome}", f"Run {result.outcome}: {first_line}")
+        if self.live_numbers.settled:
+            self._show_outcome()
+        else:
+            self.phase_label.setText("finishing…")
         if result.outcome in (RunOutcome.ERROR, RunOutcome.INVALID):
             if not (self.timeline.start_ns >= 0).any():
                 # Nothing ran: show the previous timeline again (and its title) rather than an
@@ -375,6 +383,15 @@ class MainWindow(QMainWindow):
                 self.setup_dock.raise_()
             self.show_error("The run failed", result.message)
         self._previous = None
+
+    def _show_outcome(self) -> None:
+        """The finished run's outcome in the status bar, once its final numbers are on screen."""
+        if self._outcome_due is None or not self.live_numbers.settled:
+            return
+        phase, message = self._outcome_due
+        self._outcome_due = None
+        self.phase_label.setText(phase)
+        self.statusBar().showMessage(message, 15_000)
 
     def _update_rate(self) -> None:
         rate = self.bridge.event_rate()

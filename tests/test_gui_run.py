@@ -306,6 +306,35 @@ def test_shipped_scenario_and_backend_presets_run_in_the_window(qtbot, window, p
     assert window.errors == []
 
 
+def test_the_outcome_is_said_with_the_runs_final_numbers_not_ahead_of_them(qtbot, window, monkeypatch) -> None:
+    """"Run completed" in the status bar while the progress line still counted an earlier moment
+    (126,976 of 200,000) read as a run that lost tasks. The figures are made slow here, so the
+    last ones are still being computed when the run ends."""
+    import procviz.gui.numbers_worker as numbers_worker
+
+    compute = numbers_worker.compute_metrics
+
+    def slow(*args, **kwargs):
+        time.sleep(0.3)
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(numbers_worker, "compute_metrics", slow)
+    said: list[tuple[str, dict]] = []
+    window.statusBar().messageChanged.connect(
+        lambda text: said.append((text, dict(window.progress.counts))) if text.startswith("Run ") else None)
+    fill_sleep_run(qtbot, window, workers=2, count=6, ms=20)
+    with qtbot.waitSignal(window.bridge.runFinished, timeout=120_000):
+        assert window.start_run()
+    assert not window.live_numbers.settled, "the final numbers are still out (the test's premise)"
+    assert said == [] and window.phase_label.text() == "finishing…"
+    wait_numbers(qtbot, window)
+    qtbot.waitUntil(lambda: said != [], timeout=10_000)
+    text, counts = said[0]
+    assert text.startswith("Run completed")
+    assert counts.get(TaskState.DONE) == 6, f"said {text!r} beside counts {counts}"
+    assert window.phase_label.text() == "completed"
+
+
 def test_a_new_run_clears_the_last_runs_outcome_from_the_status_bar(qtbot, window) -> None:
     fill_sleep_run(qtbot, window, workers=2, count=4, ms=10)
     run_and_wait(qtbot, window)
