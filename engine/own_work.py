@@ -3,9 +3,11 @@ would take (:func:`own_work_ns`), from the measured columns and state intervals.
 
 A task's own work is its on-CPU time, plus its blocked time less the waits the parallel run itself
 caused (instrumented waits on its lane, a thread's GIL turns), plus the run-queue time other
-programs caused (a serial run would suffer it too). The per-lane sums these need are made once per
-computation over fixed time bins (:class:`Bins`). :mod:`procviz.engine.metrics` sums them per
-block of tasks, and keeps them while nothing that changes them arrives (:mod:`procviz.engine.task_sums`).
+programs caused (a serial run would suffer it too). A task too short for its run-queue wait to be
+read counts as blocked only what its worker's state intervals measured as blocked over its span.
+The per-lane sums these need are made once per computation over fixed time bins (:class:`Bins`).
+:mod:`procviz.engine.metrics` sums them per block of tasks, and keeps them while nothing that
+changes them arrives (:mod:`procviz.engine.task_sums`).
 """
 
 from __future__ import annotations
@@ -177,6 +179,21 @@ def _gil_by_lane(tl: Timeline, bins: Bins) -> dict[int, np.ndarray]:
     return cums
 
 
+def _lane_blocked_per_task(tl: Timeline, ids: np.ndarray, bins: Bins) -> np.ndarray:
+    """The blocked time the state intervals of each task's lane measured over the task's span, bin
+    by bin in proportion (0 on a lane without intervals: nothing measured there)."""
+    out = np.zeros(len(ids), np.int64)
+    cums = bins.memo.get(("blocked",))
+    if cums is None:
+        cums = bins.memo[("blocked",)] = {lane: bins.prefix(per_bin) for lane, per_bin in bins.blocked.items()}
+    lane_of = tl.lane[ids]
+    for lane, cum in cums.items():
+        mine = np.flatnonzero(lane_of == lane)
+        if len(mine):
+            out[mine] = bins.per_task(tl, ids[mine], cum).astype(np.int64)
+    return out
+
+
 def own_work_ns(tl: Timeline, ids: np.ndarray, cpus: int, bins: Bins | None = None) -> int:
     """The estimated serial time of tasks ``ids`` (finished, measured): see the module docstring."""
     if not len(ids):
@@ -187,7 +204,17 @@ def own_work_ns(tl: Timeline, ids: np.ndarray, cpus: int, bins: Bins | None = No
         part = ids[lo:lo + CHUNK]
         wall = tl.end_ns[part] - tl.start_ns[part]
         cpu = np.maximum(tl.cpu_ns[part], 0)
-        blocked = np.maximum(wall - cpu - np.maximum(tl.ready_ns[part], 0), 0)
+        ready = tl.ready_ns[part]
+        blocked = np.maximum(wall - cpu - np.maximum(ready, 0), 0)
+        if tl.measures_ready:
+            # A task too short for its own run-queue wait to be read (ready -1, see
+            # timeline.blocked_ns): its time off CPU is blocked only as far as its worker's state
+            # intervals measured blocked time over its span. On more workers than CPUs that time
+            # is mostly run-queue wait, which a serial run would not have (3.27x shown on 2 CPUs
+            # where the serial run said 1.15x, when all of it counted as the tasks' own).
+            unsplit = np.flatnonzero((ready < 0) & (blocked > 0))
+            if len(unsplit):
+                blocked[unsplit] = np.minimum(blocked[unsplit], _lane_blocked_per_task(tl, part[unsplit], bins))
         blocked = np.maximum(blocked - _span_wait_per_task(tl, part) - _gil_wait_per_task(tl, part, bins), 0)
         total += int((cpu + blocked + _other_ready_per_task(tl, part, cpus, bins)).sum())
     return total

@@ -36,10 +36,10 @@ def preset(name: str) -> dict:
     return json.loads(text)["config"]
 
 
-def check_speedup(parallel: dict, serial_workload: dict, pairs: int = 3) -> None:
+def check_speedup(parallel: dict, serial_workload: dict, pairs: int = 3, both_ways: bool = True) -> None:
     """Run ``parallel`` and a serial run of the same work, alternately ``pairs`` times; compare
     medians (the load of a shared machine drifts between two runs; alternation and medians keep
-    the comparison about the method, not the drift)."""
+    the comparison about the method, not the drift). ``both_ways=False``: only never above."""
     shown, work, serial, other = [], [], [], []
     for _ in range(pairs):
         run = run_config(parallel)
@@ -57,7 +57,7 @@ def check_speedup(parallel: dict, serial_workload: dict, pairs: int = 3) -> None
     ratio = float(np.median(shown)) / truth
     # Never a speedup the serial runs contradict, however loaded the machine.
     assert ratio <= 1 + SPEEDUP_TOLERANCE, (shown, truth, serial, work, other)
-    if max(other) < OTHER_LOAD_NOTABLE:
+    if both_ways and max(other) < OTHER_LOAD_NOTABLE:
         # On a quiet machine, agreement both ways. (Under other programs' load, the scheduler's
         # fairness gives a process of several runnable threads more CPU than a lone serial thread:
         # the serial run is then slower for a reason no estimate from the parallel run can see.)
@@ -75,6 +75,19 @@ def test_processes_taking_turns_in_a_lock() -> None:
     config = preset("scenario_lock_critical_section.json")
     roles = config["workload"]["count"] - 1  # the main program plus one process per role
     check_speedup(config, {**config["workload"], "count": roles})
+
+
+@pytest.mark.skipif(not SchedstatReader().available, reason="needs schedstat")
+def test_short_tasks_on_more_workers_than_cpus() -> None:
+    """Tasks under 0.2 ms have no run-queue wait of their own measured: their time off CPU, on
+    workers that outnumber the CPUs, is mostly that wait, which a serial run would not have. It
+    counted as the tasks' own blocking: 3.27x shown on 2 CPUs where the serial run said 1.15x.
+    (Only never above: a serial run of tasks this short also pays the pool's turn between tasks,
+    which no task's own time holds, so the estimate may fall short of it.)"""
+    workers = min(2 * len(os.sched_getaffinity(0)), 8)
+    workload = {"kind": "cpu", "count": 4000, "duration_ms": 0.05}
+    check_speedup({"workers": workers, "api": "map", "chunksize": 100, "workload": workload}, workload,
+                  both_ways=False)
 
 
 HOG = "import time\nwhile True:\n    pass\n"
