@@ -24,6 +24,7 @@ if __name__ == "__main__":  # ``python -m procviz.engine.cli``: as for the ``pro
     start_for_command_line(sys.argv[1:])  # the run's helpers boot during the imports below
 
 import argparse
+import errno
 import gc
 import json
 import logging
@@ -263,6 +264,14 @@ def _out_problem(path: Path, fmt: str | None) -> str:
     return ""
 
 
+def _os_reason(exc: OSError) -> str:
+    """What the system said, without its errno and the paths (the message names the file already)."""
+    if exc.errno == errno.EISDIR:
+        return "it is a folder"
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
+
+
 def _format_from_suffix(path: Path) -> str | None:
     suffix = path.suffix.lower().lstrip(".")
     return suffix if suffix in IMAGE_FORMATS else None
@@ -407,7 +416,8 @@ def _run(engine: Engine, config: RunConfig, head: HeadStart | None, args: argpar
             write_any(result.timeline, args.out, args.format)
             written = args.out
         except (OSError, ValueError) as exc:
-            unwritten = f"procviz run: cannot write {args.out}: {exc}"
+            reason = _os_reason(exc) if isinstance(exc, OSError) else str(exc)
+            unwritten = f"procviz run: cannot write {args.out}: {reason}"
             code = EXIT_INVALID
     lines = [*result.metrics.summary_lines(), f"outcome: {result.outcome}: {result.message}"]
     if written is not None:
@@ -430,6 +440,8 @@ def _tell(line: str) -> None:
 def _say(lines: list[str]) -> None:
     """Print the summary; a reader that left (``| head``, ``| true``) or a full disk ends it quietly:
     the run's result is its exit code and its file, not this text."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`): nobody to tell
+        return
     try:
         for line in lines:
             print(line)
@@ -448,7 +460,7 @@ def _leave(hung_threads: Sequence[str], code: int) -> int:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
-            except OSError:
+            except (OSError, AttributeError):  # (AttributeError: a stream that was closed at start, None)
                 pass
         os._exit(code)
     return code
@@ -496,17 +508,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     """``procviz export``: read a timeline file and write it in another format."""
     from procviz.engine.formats import TimelineFileError, read_timeline
 
+    problem = _out_problem(args.out, args.format)  # (as run says it, before the file is read)
+    if problem:
+        _tell(f"procviz export: cannot write {args.out}: {problem}")
+        return EXIT_INVALID
     try:
         timeline = read_timeline(args.timeline)
-    except (TimelineFileError, OSError) as exc:
+    except TimelineFileError as exc:
         _tell(f"procviz export: {exc}")
         return EXIT_INVALID
-    if not args.out.parent.exists():
-        _tell(f"procviz export: cannot write {args.out}: folder {args.out.parent} does not exist")
+    except OSError as exc:
+        _tell(f"procviz export: cannot read {args.timeline}: {_os_reason(exc)}")
         return EXIT_INVALID
     try:
         write_any(timeline, args.out, args.format, args.width, args.height)
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        _tell(f"procviz export: cannot write {args.out}: {_os_reason(exc)}")
+        return EXIT_INVALID
+    except ValueError as exc:
         _tell(f"procviz export: cannot write {args.out}: {exc}")
         return EXIT_INVALID
     print(f"{args.timeline} -> {args.out}")

@@ -9,8 +9,11 @@ file with an empty timeline.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
+import threading
 import time
 
 RUN = [sys.executable, "-m", "procviz.engine.cli", "run", "--quiet"]
@@ -82,3 +85,58 @@ def test_a_closed_stderr_takes_nothing_of_the_exit_code(tmp_path) -> None:
         pv.stdout.close()
         consumer.wait(timeout=120)
         assert pv.wait(timeout=120) == 2, args
+
+
+def test_a_closed_stdout_takes_nothing_of_the_exit_code(tmp_path) -> None:
+    """``procviz run ... >&-``: the summary has nowhere to go (an AttributeError traceback and exit 1
+    before), the run and its file stand."""
+    out = tmp_path / "t.json"
+    proc = subprocess.run([*RUN, *SMALL, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, timeout=120, preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(json.loads(out.read_text())["tasks"]["state"]) == 4
+
+
+def _export(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "procviz.engine.cli", "export", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_an_out_that_is_a_link_or_a_pipe_stays_one(tmp_path) -> None:
+    """A write used to rename its temporary over the target, whatever it was: a symbolic link became
+    a file of its own (the file it named left as it was), a named pipe a plain file, and, as root,
+    ``--out /dev/null`` replaced the device itself."""
+    source = tmp_path / "t.json"
+    assert subprocess.run([*RUN, *SMALL, "--out", str(source)], capture_output=True, timeout=120).returncode == 0
+    real, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    link.symlink_to(real.name)  # dangling: the file comes to be where it points
+    proc = _export(str(source), "--out", str(link))
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink(), "the link was replaced by a file"
+    assert real.read_text().count("\n") >= 5  # a header and the 4 tasks, in the file the link names
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    proc = _export(str(source), "--out", str(fifo))
+    reader.join(60)
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode), "the pipe was replaced by a file"
+    assert got and got[0] == real.read_bytes()
+
+
+def test_export_says_what_stops_it_in_one_line_without_errno(tmp_path) -> None:
+    (tmp_path / "folder").mkdir()
+    source = tmp_path / "t.json"
+    assert subprocess.run([*RUN, *SMALL, "--out", str(source)], capture_output=True, timeout=120).returncode == 0
+    for args, says in (([str(source), "--out", str(tmp_path / "folder")], "cannot write"),
+                       ([str(tmp_path / "folder"), "--out", str(tmp_path / "x.json")], "cannot read"),
+                       ([str(tmp_path / "none.json"), "--out", str(tmp_path / "x.json")], "no such file"),
+                       ([str(source), "--out", str(tmp_path / "x.foo")], ".png / .svg")):
+        proc = _export(*args)
+        assert proc.returncode == 2, args
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and says in lines[0], lines
+        assert "Errno" not in lines[0] and ".tmp" not in lines[0], lines[0]

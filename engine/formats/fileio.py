@@ -13,8 +13,10 @@ says which process writes it, removed by the next write into that folder once th
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
+import stat
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -136,7 +138,26 @@ def atomic_output(path: str | os.PathLike[str], compress: bool = False) -> Itera
     """A binary stream that becomes ``path`` only when the ``with`` block ends without error."""
     from procviz.engine.formats.tmpfiles import TempOutput  # (only writers need it)
 
-    target = Path(path)
+    # A symbolic link stays one: the file it names is written (a rename would put the new file in
+    # place of the link, cutting it from its file). So does a dangling link's target come to be.
+    target = Path(os.path.realpath(path))
+    try:
+        kind = target.stat().st_mode
+    except FileNotFoundError:
+        kind = stat.S_IFREG
+    if stat.S_ISDIR(kind):
+        raise IsADirectoryError(errno.EISDIR, "it is a folder", str(path))
+    if not stat.S_ISREG(kind):
+        # A device or a FIFO (/dev/null, /dev/stdout, a named pipe) is written into: renamed over,
+        # it would be replaced by a plain file (as root, /dev/null itself), and /dev/full's "no
+        # space" never said. Nothing to make atomic there.
+        with open(target, "wb") as raw:
+            if compress:
+                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) as gz:
+                    yield gz  # type: ignore[misc]
+            else:
+                yield raw
+        return
     temp = TempOutput(target)
     try:
         # The descriptor stays open after the buffered file closes: a nameless temporary must
