@@ -331,6 +331,10 @@ class LiveRun:
                 self._drain(time.monotonic_ns())
                 if emit:
                     self._emit(self.tracker.cut(time.monotonic_ns()))
+                # A worker a timeout terminated that ignores SIGTERM gets its SIGKILL after the grace
+                # here too: the run's loop, which sent it, has ended (every task has), and the end
+                # of the backend waited for that worker until the shutdown's limit (10 s).
+                self.reaper.escalate(scan=False)
 
     def _end_backend(self, graceful: bool) -> None:
         try:

@@ -108,3 +108,34 @@ def test_a_task_that_holds_the_gil_after_one_that_ended_in_time_is_timed_out(
     assert "task_timeout_s=0.5" in tl.texts[1].message
     assert tl.end_ns[0] <= tl.start_ns[1]  # its start is the worker's own, after the first task's end
     assert tl.end_ns[1] - tl.start_ns[1] >= 0.5e9  # ended by the limit, not before
+
+
+DEAF = '''
+import signal, time
+def deaf(x):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(60)
+'''
+
+
+@pytest.mark.parametrize("backend", ["process", "process_pool_executor"])
+def test_a_timed_out_worker_that_ignores_sigterm_is_killed_after_the_grace(backend: str, tmp_path,
+                                                                          monkeypatch) -> None:
+    """A task over its limit whose worker ignores SIGTERM: the SIGKILL after the grace came only
+    from the loop that sent the SIGTERM, which ends with the last task, so the run waited for the
+    shutdown's limit (10 s) and the worker ran on till then."""
+    import time
+
+    from procviz.engine.reaper import KILL_GRACE_S
+    from procviz.engine.run_loop import SHUTDOWN_S
+
+    (tmp_path / "procviz_deaf.py").write_text(DEAF)
+    monkeypatch.chdir(tmp_path)
+    started = time.monotonic()
+    result = run_config({"backend": backend, "workers": 1, "task_timeout_s": 0.3,
+                         "workload": {"kind": "function", "function": "procviz_deaf:deaf", "args": [[1]]}})
+    took = time.monotonic() - started
+    assert TaskState(int(result.timeline.state[0])) == TaskState.TIMEOUT
+    assert took < SHUTDOWN_S - 2, f"the run waited {took:.1f} s for a worker that ignores SIGTERM"
+    exits = [info.exit_code for info in result.timeline.lanes if info.exit_code is not None]
+    assert -9 in exits, (exits, KILL_GRACE_S)
