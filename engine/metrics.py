@@ -36,6 +36,7 @@ from procviz.engine.timeline import Timeline
 OTHER_LOAD_NOTABLE = 0.10  # mean share of the run's CPUs used by other programs worth a warning
 CPUS_UNKNOWN = "the file does not say how many CPUs the run had"
 NONE_ENDED = "none (no task ran to its end)"  # a speedup or a mean over no task
+NONE_DONE = "none (no task was done)"  # a speedup where every task failed
 
 DEFINITIONS: dict[str, str] = {
     "makespan": "First submission to last task end = worker start-up + work (a scenario's main program, "
@@ -118,11 +119,18 @@ class Metrics:
         the span: a 0.15 s run's 11 % "other" was 16 ms, within it)."""
         return self.other_load >= OTHER_LOAD_NOTABLE and self.other_load * self.machine_ns > 2 * MACHINE_TICK_NS
 
+    @property
+    def has_speedup(self) -> bool:
+        """Whether there is a speedup to tell: some task ended, and some task was done."""
+        return self.speedup > 0 and self.done > 0
+
     def speedup_text(self) -> str:
         """'2.31× (measured: serial run 4.1 s)' or '1.98× (estimate: own work 3.9 s)'; a run where
         no task ran to its end has none to tell (not "0.00×")."""
         if self.speedup <= 0:
             return NONE_ENDED
+        if not self.has_speedup:  # every task that ended failed: none of the work was done, faster or not
+            return NONE_DONE
         s = self.serial_estimate_ns * 1e-9
         how = f"measured: serial run {s:.3f} s" if self.speedup_measured else f"estimate: own work {s:.3f} s"
         return f"{self.speedup:.2f}× ({how})"

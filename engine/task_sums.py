@@ -97,8 +97,9 @@ def general_block_sums(tl: Timeline, part: slice, work: np.ndarray, stamp: int) 
     # a stopped run's wait for the Stop).
     done_or_failed = tl.state[part] != _CANCELLED
     finished = queued_ok & ended & done_or_failed
-    turn_ok = sent & ended & done_or_failed
-    turnaround = np.maximum(end - submitted, 0)[turn_ok]
+    # Both means are over the same tasks: a task the engine ended before it started (lost with a
+    # broken pool) has no turnaround as scheduling counts it either (its "end" is procviz's verdict).
+    turnaround = np.maximum(end - submitted, 0)[finished]
     own = _own(has, cpu, work)
     return BlockSums(
         stamp=stamp,

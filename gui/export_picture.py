@@ -146,7 +146,7 @@ def metrics_line(timeline: Timeline) -> str:
                                               (m.cancelled, "cancelled")) if n]
     return (f"{m.tasks} tasks: {', '.join(outcome)} · makespan {m.makespan_ns / 1e9:.3f} s · "
             f"utilization {m.utilization * 100:.1f}% of {m.slots} worker slot{'s' if m.slots != 1 else ''} · "
-            f"speedup {m.speedup:.2f}×")
+            + (f"speedup {m.speedup:.2f}×" if m.has_speedup else "speedup none"))
 
 
 def nice_ticks(lo: float, hi: float, max_ticks: int) -> tuple[np.ndarray, int]:

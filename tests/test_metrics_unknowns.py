@@ -77,3 +77,39 @@ def test_means_over_no_task_are_none_and_bounds_read_as_written() -> None:
         parse_config({"workload": {"kind": "sleep", "duration_ms": 10**9}})
     said = " ".join(str(p) for p in caught.value.problems)
     assert "3,600,000" in said and "e+" not in said, said
+
+
+def _lost_before_start_run() -> Timeline:
+    """Three tasks on one worker: task 0 done (queued 1 ms, 2 ms long), tasks 1 and 2 failed by
+    the engine 500 ms in without ever starting (lost with a broken pool)."""
+    tl = Timeline()
+    run = RunInfo(n_tasks=3, t0_ns=0, config={"workers": 1, "backend": "process_pool_executor"}, host="h",
+                  cpu_count=2, schedstat=True)
+    tl.apply(EngineBatch(run=run, lanes=(LaneInfo(0, 7, 70, "process", "worker 0"),),
+                         submitted=np.array([(0, 0), (1, 0), (2, 0)], dtype=SUBMIT_DTYPE)))
+    tl.apply(EngineBatch(started=np.array([(0, 0, 1 * MS)], dtype=START_DTYPE)))
+    lost = 500 * MS
+    tl.apply(EngineBatch(ended=np.array([(0, 0, TaskState.DONE, 1 * MS, 3 * MS, 2 * MS, 0),
+                                         (1, -1, TaskState.FAILED, -1, lost, -1, -1),
+                                         (2, -1, TaskState.FAILED, -1, lost, -1, -1)], dtype=END_DTYPE),
+                         now_ns=lost))
+    return tl
+
+
+def test_the_two_means_are_over_the_same_tasks() -> None:
+    """Mean turnaround took in tasks the engine failed before they started (their end being its
+    verdict), mean waiting did not: the two means on one line were over different tasks."""
+    m = compute_metrics(_lost_before_start_run())
+    assert m.finished == 1
+    assert m.mean_wait_ns == 1 * MS
+    assert m.mean_turnaround_ns == 3 * MS  # task 0's: submitted at 0, ended at 3 ms
+
+
+def test_a_run_whose_every_task_failed_has_no_speedup() -> None:
+    tl = _lost_before_start_run()
+    tl.state[0] = TaskState.FAILED
+    tl.apply(EngineBatch(now_ns=600 * MS))  # (a change: the sums are made again)
+    m = compute_metrics(tl)
+    assert m.done == 0 and not m.has_speedup
+    assert m.speedup_text() == "none (no task was done)"
+    assert not any("0.0" in line and "speedup" in line for line in m.summary_lines())
