@@ -180,6 +180,10 @@ class Metrics:
             f"  queued {self.queued_ns * s:.3f} s, on-CPU {self.cpu_ns * s:.3f} s{self.cpu_unmeasured_text()}, ready "
             + (f"{self.ready_ns * s:.3f} s" if self.ready_measured else "not measurable here")
             + f", waiting {self.waiting_ns * s:.3f} s",
+            # A task with no on-CPU time measured (ended by a timeout or with its worker, or a short one
+            # in a group found off CPU) has neither ready nor waiting: "waiting 0.000 s" beside six
+            # timed-out sleeps read as measured.
+            *([f"  the {self.cpu_unmeasured:,} not measured are in none of these sums"] if self.cpu_unmeasured else []),
             *([f"  off CPU, not split into ready and waiting (tasks under 0.2 ms): {self.unsplit_ns * s:.3f} s"]
               if self.unsplit_ns else []),
             f"per task: mean waiting (queued + ready) {self.mean_wait_ns * s * 1e3:.1f} ms, "

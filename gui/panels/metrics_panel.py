@@ -62,9 +62,11 @@ def summary_texts(metrics: Metrics) -> dict[str, str]:
         "other_load": m.other_load_summary(percent),
         "queued": seconds(m.queued_ns),
         "cpu": seconds(m.cpu_ns) + m.cpu_unmeasured_text(),
-        "ready": seconds(m.ready_ns) if m.ready_measured else READY_UNMEASURED,
-        "waiting": seconds(m.waiting_ns) + (f" (+ {seconds(m.unsplit_ns)} off CPU not split into ready "
-                                             "and waiting: tasks under 0.2 ms)" if m.unsplit_ns else ""),
+        # (a task with no on-CPU time measured has no ready or waiting time either)
+        "ready": seconds(m.ready_ns) + m.cpu_unmeasured_text() if m.ready_measured else READY_UNMEASURED,
+        "waiting": seconds(m.waiting_ns) + m.cpu_unmeasured_text()
+        + (f" (+ {seconds(m.unsplit_ns)} off CPU not split into ready and waiting: tasks under 0.2 ms)"
+           if m.unsplit_ns else ""),
     }
 
 
