@@ -348,7 +348,11 @@ def _catch_signals(interrupted: threading.Event) -> Callable[[], None]:
     def on_signal(signum: int, frame: Any) -> None:
         interrupted.set()
 
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # A signal this process was started with ignored (a shell's background job: SIGINT) stays
+    # ignored, as before the run (interrupts.exit_quietly_on_interrupt): a Ctrl-C meant for the
+    # script that started it stopped the run or not, by when it came.
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)
+           if signal.getsignal(s) is not signal.SIG_IGN}
 
     def restore() -> None:
         while old and not interrupted.is_set():

@@ -58,8 +58,10 @@ def test_unimportable_function_exits_2() -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_stops_the_run_cleanly_with_exit_3(sig: int) -> None:
+    # (SIGINT not ignored, as from a terminal: a background job has it ignored, and procviz keeps it so)
     proc = subprocess.Popen([*RUN, "--workers", "2", "--kind", "sleep", "--count", "4", "--duration-ms", "30000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     parent = psutil.Process(proc.pid)
     deadline = time.monotonic() + 30
     workers: set[int] = set()
@@ -73,6 +75,24 @@ def test_signal_stops_the_run_cleanly_with_exit_3(sig: int) -> None:
     assert proc.returncode == 3, out + err
     assert "cancelled 4" in out
     assert not wait_gone(workers)
+
+
+def test_a_run_started_with_sigint_ignored_keeps_it_ignored() -> None:
+    """A shell's background job (``procviz run ... &`` in a script) is started with SIGINT ignored,
+    so that the Ctrl-C meant for the script leaves it running: procviz kept that only while it
+    imported, then a SIGINT stopped the run (exit 3) or not, by when it came."""
+    proc = subprocess.Popen([*RUN, "--workers", "2", "--kind", "sleep", "--count", "4", "--duration-ms", "1500"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(parent.children()) < 3:  # the run is on: its workers are up
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    assert "done 4" in out
 
 
 def test_run_out_picks_the_format_from_the_extension(tmp_path) -> None:

@@ -27,8 +27,11 @@ def faults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def _procviz_run(*args: str) -> subprocess.Popen:
+    # SIGINT as a terminal's Ctrl-C delivers it: a test run started as a background job ('&') has
+    # it ignored, and procviz rightly keeps a signal it was started with ignored.
     return subprocess.Popen([sys.executable, "-m", "procviz.engine.cli", "run", "--quiet", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _kill_and_check(proc: subprocess.Popen, tag: str) -> None:
