@@ -46,9 +46,10 @@ DEFINITIONS: dict[str, str] = {
                "has none.",
     "work": "Work: first task start to last task end (a scenario's main program excluded).",
     "speedup": "Serial time / work. Measured: a serial run of the same workload. Estimate: the "
-               "tasks' own work (on-CPU + their own sleep/I/O blocking + run-queue time caused by "
-               "other programs; run-queue time from more runnable workers than CPUs, waits in "
-               "locks, queues, events and joins, and GIL turns of threads excluded) / work.",
+               "tasks' own work (on-CPU + their own sleep/I/O blocking + the run-queue time other "
+               "programs would cause a lone serial thread; run-queue time from more runnable workers "
+               "than CPUs, waits in locks, queues, events and joins, and GIL turns of threads "
+               "excluded) / work.",
     "slots": "Slot occupancy: time workers spent in tasks / (work × worker slots). A thread "
              "waiting for the GIL occupies its slot.",
     "lane_utilization": "Per worker: its busy time (in tasks) / work. A scenario's main program, "

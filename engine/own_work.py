@@ -136,11 +136,21 @@ def _others_ready_by_lane(tl: Timeline, cpus: int, bins: Bins) -> dict[int, np.n
     ready_total = sum(bins.ready.values())
     own_caused = np.maximum(demand - cpus * bins.BIN_NS, 0.0)
     other_frac = np.where(ready_total > 0, 1.0 - np.minimum(own_caused / np.maximum(ready_total, 1.0), 1.0), 0.0)
+    # A serial run is one thread: beside other programs that hold u CPUs of the C, it waits only
+    # for what they leave it less than one (a fair share C / (u + 1) of a CPU while it runs), not
+    # for all the ready time they caused the parallel run, whose threads outnumbered the CPUs left.
+    # (One CPU hog beside 2 workers on 2 CPUs: a lone thread still has a CPU; counted, the run's
+    # whole ready time made 1.98x of a run whose serial run said 1.36x.) u is the CPU time the run
+    # left in a bin where it waited in the run queue (the CPUs were then all busy): at most what
+    # the other programs held, so the wait credited errs short, never long.
+    run_cpu = sum(bins.cpu.values())
+    others = np.where(ready_total > 0, np.maximum(cpus * bins.BIN_NS - run_cpu, 0.0) / bins.BIN_NS, 0.0)
+    waits_per_cpu = np.maximum((others + 1.0) / cpus, 1.0) - 1.0  # a lone thread's ready ns per on-CPU ns
     cums = {}
     for lanes in groups.values():
         g_cpu = sum(bins.cpu[lane] for lane in lanes)
         g_other = sum(bins.ready[lane] for lane in lanes) * other_frac
-        cap = np.maximum(bins.BIN_NS - g_cpu, 0.0)
+        cap = np.minimum(np.maximum(bins.BIN_NS - g_cpu, 0.0), g_cpu * waits_per_cpu)
         scale = np.where(g_other > cap, cap / np.maximum(g_other, 1.0), 1.0)
         for lane in lanes:
             cums[lane] = bins.prefix(bins.ready[lane] * other_frac * scale)

@@ -108,6 +108,22 @@ def _cpu_trail(pid: int, stop: threading.Event, every_s: float = 0.01) -> list[t
     return trail
 
 
+@pytest.mark.skipif(not SchedstatReader().available, reason="needs schedstat")
+def test_a_cpu_hog_beside_the_run_does_not_make_its_speedup() -> None:
+    """Beside one CPU hog, a worker per CPU waits in the run queue for the hog; a serial run, one
+    thread, still finds a CPU free and hardly waits. Credited to the serial time in full, that
+    wait showed 1.98x where the serial run said 1.36x."""
+    hog = subprocess.Popen([sys.executable, "-c", HOG])
+    try:
+        workers = len(os.sched_getaffinity(0))
+        workload = {"kind": "cpu", "count": 2 * workers, "duration_ms": 200}
+        check_speedup({"workers": workers, "api": "map", "chunksize": 1, "workload": workload}, workload,
+                      both_ways=False)
+    finally:
+        hog.kill()
+        hog.wait()
+
+
 @pytest.mark.skipif(read_busy_ns([0]) is None, reason="needs /proc/stat")
 def test_a_cpu_hog_outside_the_run_is_other_load() -> None:
     hog = subprocess.Popen([sys.executable, "-c", HOG])
