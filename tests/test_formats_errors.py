@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import re
@@ -90,6 +91,38 @@ def test_end_before_start(tmp_path, native_text):
         d["intervals"]["end_ns"][2] = d["intervals"]["start_ns"][2] - 10
 
     refused(tmp_path, edit(native_text, interval), "intervals[2]", "end_ns")
+
+
+def test_on_cpu_longer_than_the_task(tmp_path, native_text):
+    """procviz never writes a task on CPU for longer than it lasted; a file that says so (10^12 ns
+    on a 20 ms task, shown as "cpu_ms 1000000" and "waiting 0") is refused, in CSV too."""
+    doc = json.loads(native_text)
+    t = doc["tasks"]
+    k = next(i for i in range(len(t["state"])) if t["start_ns"][i] >= 0 and t["end_ns"][i] >= 0)
+
+    def long_cpu(d):
+        d["tasks"]["cpu_ns"][k] = d["tasks"]["end_ns"][k] - d["tasks"]["start_ns"][k] + 10**9
+
+    err = refused(tmp_path, edit(native_text, long_cpu), f"tasks[{k}]", "cpu_ns")
+    assert "longer than the task" in str(err)
+    good = tmp_path / "good.csv"
+    write_timeline(read_timeline(_write(tmp_path, native_text)), good)
+    with open(good, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    row = next(r for r in rows[1:] if r[0] == str(k))
+    row[rows[0].index("cpu_ms")] = "1000000.000000"
+    bad = tmp_path / "bad.csv"
+    with open(bad, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    with pytest.raises(TimelineFileError) as info:
+        read_timeline(bad)
+    assert "cpu_ms" in str(info.value) and "longer than the task" in str(info.value)
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "copy.json"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def test_negative_durations(tmp_path, native_text):

@@ -20,6 +20,7 @@ from procviz.engine.formats.jsonio import FlaggedDict, NonFinite
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+WALL_SLACK_NS = 1_000  # an on-CPU time may pass its task's wall time by this (a text format's rounding)
 
 
 def describe(value: Any) -> str:
@@ -212,6 +213,16 @@ class Checker:
                 hint = " (-1 means unknown; nothing else is negative)" if low == -1 else ""
                 self.fail(f"{table}[{i}]", field, f"must be >= {low}{hint} (got {int(arr[i])})")
             self.fail(f"{table}[{i}]", field, f"must be from {low} to {high} (got {int(arr[i])})")
+
+    def within_wall(self, part: np.ndarray, start: np.ndarray, end: np.ndarray, table: str, field: str) -> None:
+        """Where a task's start, end and ``part`` are known, ``part`` (its on-CPU time) is not longer
+        than the task (procviz never writes one that is: a forged or mangled file)."""
+        known = (start >= 0) & (end >= 0) & (part >= 0)
+        bad = known & (part > end - start + WALL_SLACK_NS)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            self.fail(f"{table}[{i}]", field,
+                      f"is longer than the task ({field} {int(part[i])} > end_ns - start_ns {int(end[i] - start[i])})")
 
     def ordered(self, start: np.ndarray, end: np.ndarray, table: str, start_field: str, end_field: str,
                 strict: bool = False) -> None:

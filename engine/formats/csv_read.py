@@ -22,7 +22,7 @@ from typing import NoReturn
 import numpy as np
 
 from procviz.engine.events import INTERVAL_DTYPE, RESOURCE_DTYPE, SPAN_DTYPE, LaneInfo, LaneKind, RunInfo, TaskText
-from procviz.engine.formats.checks import INT32_MAX
+from procviz.engine.formats.checks import INT32_MAX, WALL_SLACK_NS
 from procviz.engine.formats.csv_fast import FastColumns, split_columns
 from procviz.engine.formats.csv_write import HEADER
 from procviz.engine.formats.errors import TimelineFileError
@@ -294,6 +294,11 @@ def _task_columns(rows: _Rows | _FastRows, lane: np.ndarray) -> tuple[int, dict[
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         rows.fail_row(i, "end_s", f"ends before it starts ({rows.cells('end_s')[i]} < {rows.cells('start_s')[i]})")
+    cpu, has_cpu = durations["cpu_ms"]
+    bad = has_start & has_end & has_cpu & (cpu > end - start + WALL_SLACK_NS)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        rows.fail_row(i, "cpu_ms", f"is longer than the task ({rows.cells('cpu_ms')[i]} ms > end_s - start_s)")
     # Times are relative to the run start; put the start where every time stays >= 0 (-1 = unknown).
     known_rel = np.concatenate([value[known] for value, known in times.values()])
     t0 = max(0, -int(known_rel.min())) if len(known_rel) else 0

@@ -195,6 +195,7 @@ def _tasks(c: Checker, value: Any, n: int, n_lanes: int) -> dict[str, np.ndarray
     else:
         cols["cost_ms"] = c.float_column(obj["cost_ms"], "tasks", "cost_ms", n, low=0.0)
     c.ordered(cols["start_ns"], cols["end_ns"], "tasks", "start_ns", "end_ns")
+    c.within_wall(cols["cpu_ns"], cols["start_ns"], cols["end_ns"], "tasks", "cpu_ns")
     return cols
 
 
