@@ -65,6 +65,21 @@ def test_series_shade_flips_per_group_along_the_lane():
     assert list(s.shade) == [0, 0, 1, 1, 1, 0]
 
 
+def test_merged_bars_of_one_chunk_keep_its_shade():
+    """Chunks many pixels wide of tasks narrower than a pixel: merged, every bar was drawn in the
+    first chunk's shade, so a PNG of 10 chunks a lane was one dark blue with the legend's "done,
+    next chunk" nowhere; a column that spans two chunks keeps no shade."""
+    n = 1000
+    x0 = np.arange(n) * 0.001  # 1 ms tasks, 100 to a chunk of 0.1 s
+    s = series_of(x0, x0 + 0.0009, group=np.arange(n) // 100)
+    r = merge_lane(s, 0, 0.0, 1.0, px=0.01)  # a pixel is 10 tasks
+    assert len(r.x0) >= 10 and (r.key == -1).all()
+    for chunk in range(10):
+        mid = chunk * 0.1 + 0.05
+        over = (r.x0 <= mid) & (r.x1 >= mid)
+        assert over.any() and (r.shade[over] == chunk % 2).all(), (chunk, r.shade[over])
+
+
 def test_series_locate_and_update_fix_the_running_max():
     s = series_of([0.0, 1.0, 2.0], [0.5, 1.5, 2.5], key=[3, 4, 5])
     pos = s.locate(np.array([2.0, 1.0, 9.0]), np.array([5, 4, 1]))

@@ -40,7 +40,8 @@ class Rects:
     """Rectangles in data coordinates (seconds; lane rows) with what to paint them as.
 
     ``key`` is the segment's key (task id for bars) where a rectangle stands for one segment and
-    -1 where it stands for several merged ones; ``shade`` is 0 for merged rectangles.
+    -1 where it stands for several merged ones; ``shade`` is a merged rectangle's segments' shade
+    where they all have one, else 0.
     """
 
     x0: np.ndarray
@@ -152,6 +153,16 @@ def _reduce_max(values: np.ndarray, gs: np.ndarray, ge: np.ndarray) -> np.ndarra
     return np.maximum.reduceat(values, _range_index(gs, ge, len(values)))[0::2]
 
 
+def _uniform(values: np.ndarray, gs: np.ndarray, ge: np.ndarray) -> np.ndarray:
+    """Per range (as :func:`_reduce_max`), its value where all of it has one, else 0: merged bars
+    of one chunk keep its shade, so chunks wider than a pixel still alternate at any zoom."""
+    if len(gs) == 0:
+        return np.zeros(0, values.dtype)
+    top = _reduce_max(values, gs, ge)
+    low = np.minimum.reduceat(values, _range_index(gs, ge, len(values)))[0::2]
+    return np.where(top == low, top, 0).astype(values.dtype)
+
+
 def _dominant(rank: np.ndarray, x0: np.ndarray, x1: np.ndarray, gs: np.ndarray, ge: np.ndarray) -> np.ndarray:
     """Per range, the code covering the most time."""
     if len(gs) == 0:
@@ -192,7 +203,7 @@ def group_runs(x0: np.ndarray, x1: np.ndarray, xmax: np.ndarray, rank: np.ndarra
         x0=np.concatenate((x0[singles], x0[gs]))[order],
         x1=np.concatenate((x1[singles], xmax[ge - 1]))[order],
         code=np.concatenate((rank[singles], gcode)).astype(np.uint8)[order],
-        shade=np.concatenate((shade[singles], np.zeros(len(gs), np.uint8)))[order],
+        shade=np.concatenate((shade[singles], _uniform(shade, gs, ge))).astype(np.uint8)[order],
         key=np.concatenate((key[singles], np.full(len(gs), -1, np.int64)))[order],
         fuzzy=np.concatenate((x1[singles] - x0[singles] < b, np.ones(len(gs), bool)))[order],
         src=np.concatenate((singles, gs))[order],
