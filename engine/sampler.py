@@ -174,6 +174,7 @@ class StateSampler:
         self.early: dict[int, list[Reading]] = {}
         self._gone: dict[int, _LaneProbe] = {}  # by pid: lanes whose process exited before it was added
         self._gone_by: dict[int, int] = {}  # by pid: when such a process was first seen gone (see gone_by)
+        self._finals: dict[int, tuple[int, int, int]] = {}  # by pid: a live lane's goodbye counters (final_reading)
 
     # ---- lanes ----------------------------------------------------------------------------------
 
@@ -222,6 +223,9 @@ class StateSampler:
         is read by the exit watch or the next tick)."""
         probe = self._gone.pop(pid, None)
         if probe is None:
+            # Kept for the lane's end: if the process is reaped before its zombie is read (a
+            # Process its parent joins at once), these are its last counters, not the last tick's.
+            self._finals[pid] = (t_ns, cpu, ready)
             return
         w = probe.windows
         if t_ns > w.last_t and cpu >= w.last_cpu and ready >= w.last_ready:
@@ -260,10 +264,22 @@ class StateSampler:
         """End a lane at ``t_ns`` with a last read if the thread can still be read."""
         try:
             cpu, ready, _ = probe.read()
-            final = True
         except GONE:
-            cpu, ready, final = probe.windows.last_cpu, probe.windows.last_ready, False
-        self._finish(probe, t_ns, cpu, ready, final)
+            self._finish_unread(probe, t_ns)
+            return
+        self._finish(probe, t_ns, cpu, ready)
+
+    def _finish_unread(self, probe: _LaneProbe, t_ns: int) -> None:
+        """End a lane whose thread can no longer be read (reaped before its zombie was read): at
+        its goodbye's counters if they came (read by the process itself on a CPU as it exited;
+        after them it only exited), else at the last tick's (LaneWindows.end_unread)."""
+        last = self._finals.pop(probe.pid, None) if probe.tid == probe.pid else None
+        w = probe.windows
+        if last is not None and last[0] > w.last_t and last[1] >= w.last_cpu and last[2] >= w.last_ready:
+            self._windows(probe, w.feed(last[0], last[1], last[2], runnable=True))
+            self._finish(probe, max(t_ns, last[0]), last[1], last[2])
+            return
+        self._finish(probe, t_ns, w.last_cpu, w.last_ready, final=False)
 
     def _finish(self, probe: _LaneProbe, t_ns: int, cpu: int, ready: int, final: bool = True) -> None:
         """End a lane at ``t_ns``. ``final``: the counters are the thread's last (a zombie's, or
@@ -305,11 +321,12 @@ class StateSampler:
             return
         for k in self.watch.take():
             for probe in [p for p in self._probes.values() if p.pid == k.pid and (p.tid == k.tid or k.tid == k.pid)]:
-                final = k.cpu_ns >= 0 and probe.tid == k.tid
-                cpu = k.cpu_ns if final else probe.windows.last_cpu
-                ready = k.ready_ns if final else probe.windows.last_ready
-                self._finish(probe, max(k.t_ns, probe.windows.last_t), cpu, ready, final)
-                self._ended(KernelExit(probe.pid, probe.tid, max(k.t_ns, probe.windows.last_t), k.exit_code))
+                end = max(k.t_ns, probe.windows.last_t)
+                if k.cpu_ns >= 0 and probe.tid == k.tid:  # the zombie's counters
+                    self._finish(probe, end, k.cpu_ns, k.ready_ns)
+                else:
+                    self._finish_unread(probe, end)
+                self._ended(KernelExit(probe.pid, probe.tid, end, k.exit_code))
 
     def _ended(self, k: KernelExit) -> None:
         self.ended[(k.pid, k.tid)] = k
@@ -338,8 +355,12 @@ class StateSampler:
                 state = "X"
                 cpu, ready = probe.windows.last_cpu, probe.windows.last_ready
             if state in "ZX":  # exited: seen here first (no pidfd, or between its report and now)
-                self._finish(probe, max(now_ns, probe.windows.last_t), cpu, ready, final=state == "Z")
-                self._ended(KernelExit(probe.pid, probe.tid, max(now_ns, probe.windows.last_t), None))
+                end = max(now_ns, probe.windows.last_t)
+                if state == "Z":
+                    self._finish(probe, end, cpu, ready)
+                else:
+                    self._finish_unread(probe, end)
+                self._ended(KernelExit(probe.pid, probe.tid, end, None))
                 continue
             self._windows(probe, probe.windows.feed(now_ns, cpu, ready, runnable=state == "R"))
             if with_resources and probe.proc is not None:

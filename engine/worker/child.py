@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from dataclasses import dataclass
 from multiprocessing import util
 from typing import Any
@@ -40,9 +41,12 @@ def _flush_then_die(signum: int, frame: Any) -> None:
 
 
 def _close_recorder() -> None:
+    # (At normal exit, on the main thread: the lane's own thread.) The goodbye carries its last
+    # counters, as a Pool worker's does: a process gone before the engine could read it (a role
+    # that lives a few ms, one reaped before its zombie was read) has its strip from them.
     rec = recorder()
     if rec is not None:
-        rec.close()
+        rec.close(final=threading.current_thread() is threading.main_thread())
 
 
 def child_init(address: str, name: str) -> None:
