@@ -191,8 +191,8 @@ def _gil_by_lane(tl: Timeline, bins: Bins) -> dict[int, np.ndarray]:
 
 def _lane_blocked_per_task(tl: Timeline, ids: np.ndarray, bins: Bins) -> np.ndarray:
     """The blocked time the state intervals of each task's lane measured over the task's span, bin
-    by bin in proportion (0 on a lane without intervals: nothing measured there)."""
-    out = np.zeros(len(ids), np.int64)
+    by bin in proportion (no limit on a lane without intervals: a file that keeps none)."""
+    out = np.full(len(ids), np.iinfo(np.int64).max, np.int64)  # no intervals (a CSV): no cap
     cums = bins.memo.get(("blocked",))
     if cums is None:
         cums = bins.memo[("blocked",)] = {lane: bins.prefix(per_bin) for lane, per_bin in bins.blocked.items()}

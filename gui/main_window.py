@@ -457,6 +457,7 @@ class MainWindow(QMainWindow):
             self.files.export_dialog(fmt)
 
     def _on_opened(self, loaded: Timeline, path: Path) -> None:
+        self._outcome_due = None  # a run's outcome still waiting for its numbers is not this file's
         self._set_title(path.name)
         if loaded.run is None:  # readers refuse such a file; nothing to fill the forms with
             return

@@ -138,26 +138,37 @@ def atomic_output(path: str | os.PathLike[str], compress: bool = False) -> Itera
     """A binary stream that becomes ``path`` only when the ``with`` block ends without error."""
     from procviz.engine.formats.tmpfiles import TempOutput  # (only writers need it)
 
-    # A symbolic link stays one: the file it names is written (a rename would put the new file in
-    # place of the link, cutting it from its file). So does a dangling link's target come to be.
-    target = Path(os.path.realpath(path))
+    # Decided on what the path names (links followed), before any realpath: /dev/stdout resolves to
+    # /proc/self/fd/1, which may be a pipe or a file opened for appending, written in place.
     try:
-        kind = target.stat().st_mode
+        kind = os.stat(path).st_mode
     except FileNotFoundError:
         kind = stat.S_IFREG
     if stat.S_ISDIR(kind):
         raise IsADirectoryError(errno.EISDIR, "it is a folder", str(path))
+    if stat.S_ISBLK(kind) or stat.S_ISSOCK(kind):
+        raise OSError(errno.EINVAL, "it is a disk or a socket", str(path))
     if not stat.S_ISREG(kind):
-        # A device or a FIFO (/dev/null, /dev/stdout, a named pipe) is written into: renamed over,
-        # it would be replaced by a plain file (as root, /dev/null itself), and /dev/full's "no
-        # space" never said. Nothing to make atomic there.
-        with open(target, "wb") as raw:
+        # A character device or a FIFO (/dev/null, /dev/stdout, a named pipe) is written into:
+        # renamed over, it would be replaced by a plain file (as root, /dev/null itself).
+        with open(path, "ab" if str(path).startswith(("/dev/std", "/proc/self/fd/", "/dev/fd/")) else "wb") as raw:
             if compress:
                 with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) as gz:
                     yield gz  # type: ignore[misc]
             else:
                 yield raw
         return
+    if str(path).startswith(("/dev/std", "/proc/self/fd/", "/dev/fd/")):
+        with open(path, "ab") as raw:  # a redirect to a file: written in place, never replaced
+            if compress:
+                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) as gz:
+                    yield gz  # type: ignore[misc]
+            else:
+                yield raw
+        return
+    # A symbolic link stays one: the file it names is written (a rename would put the new file in
+    # place of the link, cutting it from its file).
+    target = Path(os.path.realpath(path))
     temp = TempOutput(target)
     try:
         # The descriptor stays open after the buffered file closes: a nameless temporary must
