@@ -148,18 +148,12 @@ def atomic_output(path: str | os.PathLike[str], compress: bool = False) -> Itera
         raise IsADirectoryError(errno.EISDIR, "it is a folder", str(path))
     if stat.S_ISBLK(kind) or stat.S_ISSOCK(kind):
         raise OSError(errno.EINVAL, "it is a disk or a socket", str(path))
-    if not stat.S_ISREG(kind):
-        # A character device or a FIFO (/dev/null, /dev/stdout, a named pipe) is written into:
-        # renamed over, it would be replaced by a plain file (as root, /dev/null itself).
-        with open(path, "ab" if str(path).startswith(("/dev/std", "/proc/self/fd/", "/dev/fd/")) else "wb") as raw:
-            if compress:
-                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) as gz:
-                    yield gz  # type: ignore[misc]
-            else:
-                yield raw
-        return
-    if str(path).startswith(("/dev/std", "/proc/self/fd/", "/dev/fd/")):
-        with open(path, "ab") as raw:  # a redirect to a file: written in place, never replaced
+    in_place = str(path).startswith(("/dev/std", "/proc/self/fd/", "/dev/fd/"))
+    if in_place or not stat.S_ISREG(kind):
+        # A character device or a FIFO (/dev/null, a named pipe), or a stream this process was
+        # given (/dev/stdout: a pipe, or a file opened for appending) is written into: renamed
+        # over, it would be replaced by a plain file (as root, /dev/null itself).
+        with open(path, "ab" if in_place else "wb") as raw:
             if compress:
                 with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) as gz:
                     yield gz  # type: ignore[misc]
