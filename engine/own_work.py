@@ -104,6 +104,17 @@ def _groups(tl: Timeline, lanes: list[int]) -> dict[tuple[str, int], list[int]]:
     return groups
 
 
+def _per_task_by_lane(tl: Timeline, ids: np.ndarray, bins: Bins, cums: dict[int, np.ndarray],
+                      out: np.ndarray) -> None:
+    """Into ``out``: for each task of ``ids`` on a lane of ``cums``, that lane's ns per bin (as
+    prefix sums) summed over the task's span (:meth:`Bins.per_task`)."""
+    lane_of = tl.lane[ids]
+    for lane, cum in cums.items():
+        mine = np.flatnonzero(lane_of == lane)
+        if len(mine):
+            out[mine] = bins.per_task(tl, ids[mine], cum).astype(np.int64)
+
+
 def _other_ready_per_task(tl: Timeline, ids: np.ndarray, cpus: int, bins: Bins) -> np.ndarray:
     """Run-queue time of each task that other programs caused, which a serial run would suffer
     too. Per bin: the run alone would have had max(d - CPUs, 0) threads waiting, d being its
@@ -116,11 +127,7 @@ def _other_ready_per_task(tl: Timeline, ids: np.ndarray, cpus: int, bins: Bins) 
     cums = bins.memo.get(("other", cpus))
     if cums is None:
         cums = bins.memo[("other", cpus)] = _others_ready_by_lane(tl, cpus, bins)
-    lane_of = tl.lane[ids]
-    for lane, cum in cums.items():
-        mine = np.flatnonzero(lane_of == lane)
-        if len(mine):
-            out[mine] = bins.per_task(tl, ids[mine], cum).astype(np.int64)
+    _per_task_by_lane(tl, ids, bins, cums, out)
     return np.minimum(out, np.maximum(tl.ready_ns[ids], 0))
 
 
@@ -167,11 +174,7 @@ def _gil_wait_per_task(tl: Timeline, ids: np.ndarray, bins: Bins) -> np.ndarray:
         cums = bins.memo[("gil",)] = _gil_by_lane(tl, bins)
     if not cums:
         return out
-    lane_of = tl.lane[ids]
-    for lane, cum in cums.items():
-        mine = np.flatnonzero(lane_of == lane)
-        if len(mine):
-            out[mine] = bins.per_task(tl, ids[mine], cum).astype(np.int64)
+    _per_task_by_lane(tl, ids, bins, cums, out)
     return out
 
 
@@ -196,11 +199,7 @@ def _lane_blocked_per_task(tl: Timeline, ids: np.ndarray, bins: Bins) -> np.ndar
     cums = bins.memo.get(("blocked",))
     if cums is None:
         cums = bins.memo[("blocked",)] = {lane: bins.prefix(per_bin) for lane, per_bin in bins.blocked.items()}
-    lane_of = tl.lane[ids]
-    for lane, cum in cums.items():
-        mine = np.flatnonzero(lane_of == lane)
-        if len(mine):
-            out[mine] = bins.per_task(tl, ids[mine], cum).astype(np.int64)
+    _per_task_by_lane(tl, ids, bins, cums, out)
     return out
 
 
