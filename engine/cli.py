@@ -24,7 +24,6 @@ if __name__ == "__main__":  # ``python -m procviz.engine.cli``: as for the ``pro
     start_for_command_line(sys.argv[1:])  # the run's helpers boot during the imports below
 
 import argparse
-import errno
 import gc
 import json
 import logging
@@ -52,6 +51,7 @@ from procviz.engine.config import (
 )
 from procviz.engine.file_names import FORMATS, IMAGE_FORMATS, choose_format
 from procviz.engine.numpy_import import import_numpy
+from procviz.engine.os_errors import os_reason
 
 if TYPE_CHECKING:  # numpy and the engine are imported by cmd_run once the config is valid
     from procviz.engine.cli_progress import RunProgress
@@ -264,14 +264,6 @@ def _out_problem(path: Path, fmt: str | None) -> str:
     return ""
 
 
-def _os_reason(exc: OSError) -> str:
-    """What the system said, without its errno and the paths (the message names the file already)."""
-    if exc.errno == errno.EISDIR:
-        return "it is a folder"
-    text = exc.strerror or str(exc)
-    return text[:1].lower() + text[1:]
-
-
 def _format_from_suffix(path: Path) -> str | None:
     suffix = path.suffix.lower().lstrip(".")
     return suffix if suffix in IMAGE_FORMATS else None
@@ -420,7 +412,7 @@ def _run(engine: Engine, config: RunConfig, head: HeadStart | None, args: argpar
             write_any(result.timeline, args.out, args.format)
             written = args.out
         except (OSError, ValueError) as exc:
-            reason = _os_reason(exc) if isinstance(exc, OSError) else str(exc)
+            reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
             unwritten = f"procviz run: cannot write {args.out}: {reason}"
             code = EXIT_INVALID
     lines = [*result.metrics.summary_lines(), f"outcome: {result.outcome}: {result.message}"]
@@ -522,12 +514,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         _tell(f"procviz export: {exc}")
         return EXIT_INVALID
     except OSError as exc:
-        _tell(f"procviz export: cannot read {args.timeline}: {_os_reason(exc)}")
+        _tell(f"procviz export: cannot read {args.timeline}: {os_reason(exc)}")
         return EXIT_INVALID
     try:
         write_any(timeline, args.out, args.format, args.width, args.height)
     except OSError as exc:
-        _tell(f"procviz export: cannot write {args.out}: {_os_reason(exc)}")
+        _tell(f"procviz export: cannot write {args.out}: {os_reason(exc)}")
         return EXIT_INVALID
     except ValueError as exc:
         _tell(f"procviz export: cannot write {args.out}: {exc}")

@@ -141,19 +141,23 @@ class LiveNumbers(QObject):
 
     def _on_computed(self, result: NumbersResult) -> None:
         job, self._out = result.job, None
-        if job.columns is self.timeline.state and result.metrics is not None:
+        if job.columns is self.timeline.state:
+            # Figures that could not be computed are shown as such, with the counts and rows of the
+            # same moment: skipped, the panels kept an earlier moment and a finished run's outcome
+            # waited for a refresh that never came ("finishing…" for good).
             self.metrics.baseline = result.baseline
-            self._show(job.frozen, result.metrics, result.cpu_s)
-        elif job.columns is not self.timeline.state:
+            self._show(job.frozen, result.metrics, result.cpu_s, result.problem)
+        else:
             self._again = True  # another run or file since: its own numbers
         if self._again and not self._pending.isActive():
             self._pending.start(self._wait_ms())
 
-    def _show(self, source: Timeline, metrics: Metrics | None, worker_s: float = 0.0) -> None:
-        """Show ``source``'s numbers (the shown Timeline, or a frozen copy of it) in every panel."""
+    def _show(self, source: Timeline, metrics: Metrics | None, worker_s: float = 0.0, problem: str = "") -> None:
+        """Show ``source``'s numbers (the shown Timeline, or a frozen copy of it) in every panel;
+        ``problem``: why there are no figures."""
         started = time.perf_counter()
         self.progress.refresh(source)
-        self.metrics.show_metrics(metrics)
+        self.metrics.show_metrics(metrics, problem)
         self.table.refresh_now(source)
         self.refreshes += 1
         self._last = time.perf_counter()

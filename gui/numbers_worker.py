@@ -107,13 +107,14 @@ class NumbersJob:
 
 @dataclass(frozen=True, slots=True)
 class NumbersResult:
-    """The figures of a job (None when they could not be computed), the baseline after it, and
-    the worker's CPU time for it."""
+    """The figures of a job (None when they could not be computed: ``problem`` says why), the
+    baseline after it, and the worker's CPU time for it."""
 
     job: NumbersJob
     metrics: Metrics | None
     baseline: SerialBaseline | None
     cpu_s: float
+    problem: str = ""
 
 
 def compute(job: NumbersJob) -> NumbersResult:
@@ -162,8 +163,8 @@ class NumbersWorker:
         while (job := jobs.get()) is not None:
             try:
                 result = compute(job)
-            except Exception:  # noqa: BLE001 - a figure that cannot be computed must not end the thread
-                result = NumbersResult(job, None, job.baseline, 0.0)
+            except Exception as exc:  # noqa: BLE001 - a figure that cannot be computed must not end the thread
+                result = NumbersResult(job, None, job.baseline, 0.0, f"{type(exc).__name__}: {exc}")
             try:
                 emitter.computed.emit(result)
             except RuntimeError:  # the application is being torn down: nobody to tell

@@ -32,6 +32,7 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu, QProgressDialog, QWidget
 
+from procviz.engine.os_errors import os_reason
 from procviz.engine.timeline import Timeline
 from procviz.gui.settings import recent_files, remember_file
 from procviz.gui.timeline_io import (
@@ -251,6 +252,9 @@ class TimelineFiles(QObject):
             return False
         try:
             write_timeline_file(self.timeline, path, fmt)
+        except OSError as exc:  # named without its errno or the temporary's name, as the command line does
+            self.report_error("Cannot write the file", f"{path}: {os_reason(exc)}")
+            return False
         except Exception as exc:  # noqa: BLE001 - any writer failure is reported, the window stays
             self.report_error("Cannot write the file", f"{path}: {exc}")
             return False

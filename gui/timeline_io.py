@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from procviz.engine.os_errors import os_reason
 from procviz.engine.timeline import Timeline, TimelineChange
 
 
@@ -57,7 +58,7 @@ def read_timeline_file(path: str | Path) -> Timeline:
     except TimelineFileError as exc:
         raise TimelineOpenError(str(exc)) from None
     except OSError as exc:
-        raise TimelineOpenError(f"{p}: cannot be read: {exc.strerror or exc}") from None
+        raise TimelineOpenError(f"{p}: cannot be read: {os_reason(exc)}") from None
     except (ValueError, KeyError, TypeError) as exc:  # a reader bug must not take the window down
         reason = f"{type(exc).__name__}: {exc}"
         raise TimelineOpenError(f"{p}: not a timeline procviz can read ({reason})") from None

@@ -127,6 +127,18 @@ def test_an_out_that_is_a_link_or_a_pipe_stays_one(tmp_path) -> None:
     assert got and got[0] == real.read_bytes()
 
 
+def test_a_named_pipe_nobody_reads_is_refused_not_waited_on_for_ever(tmp_path) -> None:
+    source = tmp_path / "t.json"
+    assert subprocess.run([*RUN, *SMALL, "--out", str(source)], capture_output=True, timeout=120).returncode == 0
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    proc = _export(str(source), "--out", str(fifo))  # (its timeout fails the test where it hung)
+    assert proc.returncode == 2, proc.stderr
+    says = f"procviz export: cannot write {fifo}: no program is reading that named pipe (waited 2 s)"
+    assert proc.stderr.strip() == says
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
 def test_export_says_what_stops_it_in_one_line_without_errno(tmp_path) -> None:
     (tmp_path / "folder").mkdir()
     source = tmp_path / "t.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -138,6 +139,21 @@ def test_export_with_all_formats_picks_the_format_from_the_name(window, tmp_path
 def test_unwritable_path_shows_an_error(window, tmp_path) -> None:
     assert window.save_file(tmp_path / "no-such-dir" / "x.json") is False
     assert "no-such-dir" in window.errors[-1][1]
+
+
+def test_save_errors_say_why_without_errno_and_a_pipe_nobody_reads_is_refused(window, tmp_path) -> None:
+    """The window showed "[Errno 21] Is a directory: '/tmp/.../folder'" where the command line says
+    "it is a folder"; and a save into a named pipe no program reads froze it for good."""
+    (tmp_path / "folder.json").mkdir()
+    assert window.save_file(tmp_path / "folder.json") is False
+    assert window.errors[-1][1] == f"{tmp_path / 'folder.json'}: it is a folder"
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    assert window.save_file(fifo) is False
+    assert time.monotonic() - started < 30
+    assert "no program is reading that named pipe" in window.errors[-1][1]
+    assert "Errno" not in window.errors[-1][1]
 
 
 def test_open_dialog_and_recent_files(qtbot, window, tmp_path, recorded) -> None:

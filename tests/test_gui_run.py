@@ -335,6 +335,26 @@ def test_the_outcome_is_said_with_the_runs_final_numbers_not_ahead_of_them(qtbot
     assert window.phase_label.text() == "completed"
 
 
+def test_figures_that_cannot_be_computed_are_said_and_the_outcome_still_comes(qtbot, window, monkeypatch) -> None:
+    """A figure that raised left the panels at an earlier moment and the status bar at
+    "finishing…" for good: the outcome waited for numbers that were never shown."""
+    import procviz.gui.numbers_worker as numbers_worker
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a figure's bug")
+
+    monkeypatch.setattr(numbers_worker, "compute_metrics", broken)
+    fill_sleep_run(qtbot, window, workers=2, count=4, ms=10)
+    with qtbot.waitSignal(window.bridge.runFinished, timeout=120_000):
+        assert window.start_run()
+    qtbot.waitUntil(lambda: window.live_numbers.settled, timeout=10_000)
+    assert window.phase_label.text() == "completed"
+    assert window.statusBar().currentMessage().startswith("Run completed")
+    assert "figures not computed (ZeroDivisionError: a figure's bug)" in window.metrics.values["tasks"].text()
+    assert window.progress.counts.get(TaskState.DONE) == 4, "the counts are of the run's end"
+    assert window.tasks.model.rowCount() == 4
+
+
 def test_a_new_run_clears_the_last_runs_outcome_from_the_status_bar(qtbot, window) -> None:
     fill_sleep_run(qtbot, window, workers=2, count=4, ms=10)
     run_and_wait(qtbot, window)

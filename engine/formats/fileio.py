@@ -17,6 +17,7 @@ import errno
 import gzip
 import os
 import stat
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +53,10 @@ _WRITE_BUFFER = 1 << 20
 # _WritebackFile), so the final fsync waits for the last stretch only, not for the whole file: a
 # 500 MB trace's fsync took 0.3 s after the last write, now a few ms.
 WRITEBACK_BYTES = 32 << 20
+# A named pipe given as the output is written once a program reads it: `procviz export t.json
+# --out pipe & cat pipe` may start the reader a moment after procviz. Past this, it is refused.
+FIFO_WAIT_S = 2.0
+FIFO_POLL_S = 0.02
 
 
 def read_limited(path: str | os.PathLike[str]) -> bytes:
@@ -133,6 +138,27 @@ class _WritebackFile:
         self.raw.flush()
 
 
+def _open_fifo(path: str | os.PathLike[str]) -> BinaryIO:
+    """A named pipe opened for writing once a program reads it, for at most FIFO_WAIT_S.
+
+    A plain open() waits for a reader for ever: the command hung, and the window froze (it saves
+    on its own thread)."""
+    deadline = time.monotonic() + FIFO_WAIT_S
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: nobody has it open for reading (yet)
+                raise
+            if time.monotonic() >= deadline:
+                raise OSError(errno.ENXIO, f"no program is reading that named pipe (waited {FIFO_WAIT_S:g} s)",
+                              os.fspath(path)) from None
+            time.sleep(FIFO_POLL_S)
+    os.set_blocking(fd, True)  # writes then wait for the reader, as into any pipe
+    return os.fdopen(fd, "wb")
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike[str], compress: bool = False) -> Iterator[BinaryIO]:
     """A binary stream that becomes ``path`` only when the ``with`` block ends without error."""
@@ -153,7 +179,8 @@ def atomic_output(path: str | os.PathLike[str], compress: bool = False) -> Itera
         # A character device or a FIFO (/dev/null, a named pipe), or a stream this process was
         # given (/dev/stdout: a pipe, or a file opened for appending) is written into: renamed
         # over, it would be replaced by a plain file (as root, /dev/null itself).
-        with open(path, "ab" if in_place else "wb") as raw:
+        with (open(path, "ab" if in_place else "wb") if not stat.S_ISFIFO(kind) or in_place
+              else _open_fifo(path)) as raw:
             if compress:
                 with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) as gz:
                     yield gz  # type: ignore[misc]

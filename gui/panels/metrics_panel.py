@@ -166,12 +166,14 @@ class MetricsPanel(QWidget):
         cost_ms = (time.perf_counter() - started) * 1000
         self._timer.setInterval(max(MIN_REFRESH_MS, int(COST_FACTOR * cost_ms)))
 
-    def show_metrics(self, metrics: Metrics | None) -> None:
-        """Show ``metrics`` (None: no run, dashes)."""
+    def show_metrics(self, metrics: Metrics | None, problem: str = "") -> None:
+        """Show ``metrics`` (None: no run, dashes; or figures that could not be computed: ``problem``)."""
         self.metrics = metrics
         if metrics is None:
             for label in self.values.values():
                 label.setText("–")
+            if problem:
+                self.values["tasks"].setText(f"figures not computed ({problem})")
             self.lanes.setRowCount(0)
             self.machine.update()
             return
