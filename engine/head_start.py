@@ -34,6 +34,7 @@ from procviz.engine.channel import EventReceiver
 from procviz.engine.config import RunConfig
 from procviz.engine.early_sampler import EarlySampler
 from procviz.engine.guardian import guardian
+from procviz.engine.machine_seed import take_seed
 from procviz.engine.preflight import PREFLIGHT_S, ImportCheck, PreflightProblem
 from procviz.engine.proctree import RunTree
 from procviz.engine.startup_watch import StartupWatch, startup_limit_s
@@ -82,6 +83,7 @@ class HeadStart:
     def __init__(self, config: RunConfig) -> None:
         self.config = config
         self.t0_ns = time.monotonic_ns()  # the run's start: its workers are created from here on
+        self.machine_seed = take_seed(self.t0_ns)  # where the machine lane starts (before the imports)
         self.places = RunPlaces(config)
         self.creation: PoolCreation | None = None
         self.sampler: EarlySampler | None = None

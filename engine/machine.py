@@ -26,41 +26,13 @@ import numpy as np
 
 from procviz.engine.events import MACHINE_DTYPE
 from procviz.engine.guardian_proc import children_of, read_file
+from procviz.engine.machine_seed import TICK_NS, MachineSeed, now_in_start_ticks, read_busy_ns, run_cpus
+from procviz.engine.machine_seed import reaped_children_cpu_ns as _reaped_children_cpu_ns  # (replaced in tests)
 from procviz.engine.proctree import CHILDREN_LISTED, fork_server_pid
 from procviz.engine.proctree import helper_pids as _helper_pids  # one name to replace in tests
 from procviz.engine.worker.clock import boottime_offset_ns
 
-TICK_NS = 1_000_000_000 // (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)  # /proc/stat's unit
 HOLD_NS = 600_000_000  # how long a row waits for the boots it spans (a spawn worker's: 0.1-0.4 s)
-_BUSY_FIELDS = (0, 1, 2, 5, 6, 7)  # user nice system irq softirq steal (after the cpuN label)
-
-
-def run_cpus() -> list[int]:
-    """The CPUs this process (and so the run, unless a worker narrows it) may use."""
-    try:
-        return sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return list(range(os.cpu_count() or 1))
-
-
-def read_busy_ns(cpus: list[int]) -> tuple[int, int] | None:
-    """(busy ns, total ns) summed over ``cpus`` from /proc/stat; None where it does not exist."""
-    try:
-        text = read_file("/proc/stat")
-    except OSError:
-        return None
-    wanted = {f"cpu{c}".encode() for c in cpus}
-    busy = total = 0
-    for line in text.splitlines():
-        if not line.startswith(b"cpu"):
-            break  # the cpu lines come first; splitting the long "intr" line after them was most of the cost
-        parts = line.split()
-        if not parts or parts[0] not in wanted:
-            continue
-        values = [int(v) for v in parts[1:9]]
-        busy += sum(values[i] for i in _BUSY_FIELDS if i < len(values))
-        total += sum(values[:8])
-    return (busy * TICK_NS, total * TICK_NS) if total else None
 
 
 def _stat_fields(raw: bytes) -> list[bytes]:
@@ -87,17 +59,6 @@ def _process_cpu_ns(pid: int, start: int = -1) -> tuple[int, int] | None:
         return started, (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) * TICK_NS
     except (OSError, IndexError, ValueError):
         return None
-
-
-def _reaped_children_cpu_ns() -> int:
-    """CPU ns of every child this process has reaped, with their reaped descendants (exact; 0
-    where there is no ``resource`` module: the machine lane then has no ``/proc/stat`` either)."""
-    try:
-        import resource
-    except ImportError:
-        return 0
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return round((usage.ru_utime + usage.ru_stime) * 1e9)
 
 
 class _Tracked:
@@ -137,8 +98,10 @@ class MachineSampler:
     the next tick instead, whole.
     """
 
-    def __init__(self, every: int = 5, cpus: list[int] | None = None) -> None:
+    def __init__(self, every: int = 5, cpus: list[int] | None = None, seed: MachineSeed | None = None) -> None:
         self.cpus = cpus if cpus is not None else run_cpus()
+        if seed is not None and list(seed.cpus) != self.cpus:
+            seed = None  # (the run's CPUs changed since: its counters are of others)
         self.every = every
         self._calls = 0
         self._rows: list[tuple[int, int, int, float, float]] = []
@@ -156,15 +119,29 @@ class MachineSampler:
         self._first_ns: int | None = None  # the first reading: nothing before it is measured
         # Now in the kernel's process start-time unit (clock ticks since boot): a process that
         # started before is older than the run
-        self._start_ticks = (time.monotonic_ns() + boottime_offset_ns()) // TICK_NS
-        if self.available:
-            # This process's children now: the helpers are the run's (from now on); the others
-            # (a Pool the CLI started early, an earlier run's zombie, a process of the window's
-            # user) are not, unless the run's tree scans find them (see _Tracked).
-            for pid in _helper_pids():
-                self.track(pid, -1, before_run=True)
-            for pid in children_of(self._me):
-                if pid not in self._tracked:
+        self._start_ticks = now_in_start_ticks()
+        if not self.available:
+            return
+        if seed is not None:
+            # The run's start was read (procviz.engine.machine_seed): the lane starts there, and
+            # what the run's processes did since (their boots, this process's imports) is its own.
+            self._reaped0, self._start_ticks, self._first_ns = seed.reaped_ns, seed.start_ticks, seed.t_ns
+            self._last = (seed.t_ns, seed.busy_ns, seed.total_ns, seed.process_ns)
+        now = time.monotonic_ns()
+        # This process's children now: the helpers are the run's (from now on, or from their
+        # start if the run's start was read); the others (a Pool the CLI started before the
+        # engine without a seed, an earlier run's zombie, a process of the window's user) are
+        # not, unless the run's tree scans find them (see _Tracked), or they started during
+        # the run (with a seed: the head start's Pool).
+        for pid in _helper_pids():
+            read = _process_cpu_ns(pid)
+            born_in_run = seed is not None and read is not None and read[0] >= self._start_ticks
+            self.track(pid, now, before_run=not born_in_run)
+        for pid in children_of(self._me):
+            if pid not in self._tracked:
+                if seed is not None:
+                    self._child_seen(pid, now)
+                else:
                     self._add(pid, _process_cpu_ns(pid), mine=False)
 
     def track(self, pid: int, now_ns: int, start: int = -1, before_run: bool = False) -> None:

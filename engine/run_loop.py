@@ -29,6 +29,7 @@ from procviz.engine.backends.base import Backend
 from procviz.engine.channel import EventReceiver
 from procviz.engine.config import RunConfig
 from procviz.engine.events import EngineBatch, LaneKind, RunInfo, RunOutcome, RunPhase, RunStatus, TaskState
+from procviz.engine.machine_seed import MachineSeed
 from procviz.engine.proctree import RunTree
 from procviz.engine.reaper import Reaper
 from procviz.engine.recovery import (
@@ -65,9 +66,10 @@ FOLD_S = 0.06
 FOLD_BYTES = 64 * 1024  # ~1400 rows
 
 
-def new_tracker(run: RunInfo) -> RunTracker:
-    """The tracker of a run described by ``run``, sampling worker states every LOOP_S."""
-    return RunTracker(run, StateSampler(period_s=LOOP_S))
+def new_tracker(run: RunInfo, machine_seed: MachineSeed | None = None) -> RunTracker:
+    """The tracker of a run described by ``run``, sampling worker states every LOOP_S (and the
+    machine from ``machine_seed``, its counters at the run's start, if read)."""
+    return RunTracker(run, StateSampler(period_s=LOOP_S, machine_seed=machine_seed))
 
 
 class LiveRun:

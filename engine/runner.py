@@ -54,6 +54,7 @@ from procviz.engine.config import RunConfig
 from procviz.engine.events import EngineBatch, RunInfo, RunOutcome, RunPhase, RunStatus, TaskState
 from procviz.engine.guardian import guardian
 from procviz.engine.head_start import HeadStart, RunPlaces
+from procviz.engine.machine_seed import MachineSeed, take_seed
 from procviz.engine.plan import TaskPlan, build_plan
 from procviz.engine.proctree import RunTree
 from procviz.engine.registry import BACKENDS
@@ -164,11 +165,13 @@ class _Run:
         self.submitter: Submitter | None = None  # set once the workers are being started
         self.tree: RunTree | None = None
         self.live: LiveRun | None = None  # set once the loop can run
+        self.machine_seed: MachineSeed | None = None  # the machine's counters at the run's start
 
     def execute(self) -> RunResult:
         """Run to the end and return the result."""
         head = self.head
         t0 = head.t0_ns if head is not None else time.monotonic_ns()
+        self.machine_seed = head.machine_seed if head is not None else take_seed(t0)
         try:
             plan = build_plan(self.config)
             if self.config.workload.kind == "function" and not self.config.scenario:
@@ -218,7 +221,7 @@ class _Run:
             cost_ms=ArrayColumn(plan.cost_ms) if self.config.workload.kind != "function" else (),
             chunks=ArrayColumn(plan.chunks),
         )
-        self.tracker = tracker = new_tracker(run)
+        self.tracker = tracker = new_tracker(run, self.machine_seed)
         tracker.task_rows = self.task_rows
         emit(self.out, tracker.cut(t0, RunStatus(RunPhase.STARTING, "starting workers")))
         return tracker

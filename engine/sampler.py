@@ -34,6 +34,7 @@ from procviz.engine.events import INTERVAL_DTYPE, MACHINE_DTYPE, RESOURCE_DTYPE,
 from procviz.engine.exit_watch import ExitWatch, KernelExit
 from procviz.engine.lane_windows import LaneWindows, Window
 from procviz.engine.machine import MachineSampler, stat_cpu_and_pages
+from procviz.engine.machine_seed import MachineSeed
 from procviz.engine.thread_files import GONE, SAMPLE_PERIOD_S, Reading, ThreadFiles
 
 SHARE_TOLERANCE = 0.10  # windows merge into one interval while their shares differ less than this
@@ -152,7 +153,8 @@ class StateSampler:
     """Samples worker lanes; owned and called by the engine thread only."""
 
     def __init__(self, period_s: float = SAMPLE_PERIOD_S, resource_every: int = 5, max_interval_s: float = 0.25,
-                 hold_s: float = 0.5, watch_exits: bool = True, machine: bool = True) -> None:
+                 hold_s: float = 0.5, watch_exits: bool = True, machine: bool = True,
+                 machine_seed: MachineSeed | None = None) -> None:
         self.period_s = period_s
         self.period_ns = int(period_s * 1e9)
         self.resource_every = resource_every
@@ -164,7 +166,8 @@ class StateSampler:
         self._intervals: list[tuple[int, int, int, int, int, int]] = []
         self._resources: list[tuple[int, int, float, int]] = []
         self.watch = ExitWatch() if watch_exits else None
-        self.machine = MachineSampler() if machine else None
+        # (machine_seed: the machine's counters at the run's start, where its lane begins)
+        self.machine = MachineSampler(seed=machine_seed) if machine else None
         self.ended: dict[tuple[int, int], KernelExit] = {}  # (pid, tid) -> how its lane ended
         self._exits_out: list[KernelExit] = []
         self.unplaced_cpu_ns = 0

@@ -9,6 +9,8 @@ machine. These runs are real: a task burns CPU in a thread of its worker and in 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from engine_helpers import run_config
 
 from procviz.engine import machine
 from procviz.engine.machine import MachineSampler, read_busy_ns
+from procviz.engine.machine_seed import take_seed
 
 BURN_S = 0.4  # CPU seconds each of the two burns uses
 TASK_MODULE = f'''
@@ -267,3 +270,37 @@ def test_an_older_orphan_handed_to_this_process_is_not_the_runs(tmp_path, monkey
             os.waitpid(orphan, 0)
     sampler.close()
     assert _own_cpu_s(sampler.take()) < 0.1
+
+
+def test_with_the_runs_start_read_the_lane_starts_there_and_a_child_born_since_is_own_whole(quiet) -> None:
+    """The sampler exists only once the engine does (0.3-1.4 s into a ``procviz run``): its first
+    reading began the lane, so the boot (the workers', the parent's imports) was in no row, and a
+    Pool begun before the engine (the head start) was counted from that reading only. With the
+    counters read at the run's start (a seed) the lane starts there and a child born since is
+    the run's from its birth."""
+    seed = take_seed()
+    assert seed is not None
+    seed = dataclasses.replace(seed, process_ns=0, reaped_ns=0)  # (as quiet has them)
+    with burning() as proc:
+        while _cpu_ns(proc.pid) < 0.15e9:
+            time.sleep(0.01)  # a worker booting before the engine exists
+        sampler = MachineSampler(every=1, seed=seed)  # (the child is this process's: found at once)
+        _burnt(proc)
+        sampler.tick(time.monotonic_ns())
+        used = _cpu_ns(proc.pid) * 1e-9
+    sampler.close()
+    rows = sampler.take()
+    assert rows["start_ns"][0] == seed.t_ns
+    assert _own_cpu_s(rows) == pytest.approx(used, abs=0.05)
+
+
+def test_a_procviz_run_has_its_machine_lane_from_its_start(tmp_path) -> None:
+    out = tmp_path / "t.json"
+    for args in (["--workers", "2", "--kind", "cpu", "--count", "6", "--duration-ms", "5"],  # a head start
+                 ["--backend", "process", "--workers", "2", "--kind", "cpu", "--count", "4", "--duration-ms", "5"]):
+        proc = subprocess.run([sys.executable, "-m", "procviz.engine.cli", "run", "--quiet", *args, "--out", str(out)],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(out.read_text())
+        starts = doc["machine"]["start_ns"]
+        assert starts and starts[0] == doc["run"]["t0_ns"], args
