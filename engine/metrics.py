@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from procviz.engine.events import LaneKind, TaskState
+from procviz.engine.events import LaneKind, RunPhase, TaskState
+from procviz.engine.machine import HOLD_NS, other_load
 from procviz.engine.machine import TICK_NS as MACHINE_TICK_NS
-from procviz.engine.machine import other_load
 from procviz.engine.own_work import CHUNK, Bins, own_work_ns
 from procviz.engine.task_sums import BlockSums, TaskSumsCache, by_lane, cache_of, lanes_in_turn, own_ids
 from procviz.engine.timeline import Timeline
@@ -112,6 +112,7 @@ class Metrics:
     machine_ns: int = 0  # the span the machine lane measured (other_load is a share of it)
     cpu_unmeasured: int = 0  # tasks that ran with no on-CPU time measured (not in cpu_ns nor cpu_share)
     unsplit_ns: int = 0  # time off CPU of tasks with ready unmeasured: neither ready_ns nor waiting_ns
+    in_progress: bool = False  # the run has not finished (its machine lane trails it by HOLD_NS)
 
     @property
     def other_load_notable(self) -> bool:
@@ -152,6 +153,8 @@ class Metrics:
         """The other programs' share of the run's CPUs, a sentence when notable; not measured
         where the machine lane was not (a CSV keeps none)."""
         if not self.machine_ns:
+            if self.in_progress:  # (its rows wait for the boots they span)
+                return f"none read yet (the machine lane trails the run by {HOLD_NS / 1e9:g} s)"
             return "not measured (no reading of the machine's CPUs)"
         return self.other_load_text() or f"{percent(self.other_load)} of the run's CPUs"
 
@@ -398,6 +401,7 @@ def compute_metrics(timeline: Timeline, baseline: Timeline | SerialBaseline | No
         machine_ns=int((machine["end_ns"] - machine["start_ns"]).sum()) if len(machine) else 0,
         cpu_unmeasured=sum(b.cpu_unmeasured for b in blocks),
         unsplit_ns=sum(b.unsplit for b in blocks),
+        in_progress=tl.status is not None and tl.status.phase != RunPhase.FINISHED,
     )
 
 

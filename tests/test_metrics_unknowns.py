@@ -13,7 +13,18 @@ import pytest
 from synthetic import build_timeline
 
 from procviz.engine.config import ConfigError, load_config
-from procviz.engine.events import END_DTYPE, START_DTYPE, SUBMIT_DTYPE, EngineBatch, LaneInfo, RunInfo, TaskState
+from procviz.engine.events import (
+    END_DTYPE,
+    START_DTYPE,
+    SUBMIT_DTYPE,
+    EngineBatch,
+    LaneInfo,
+    RunInfo,
+    RunOutcome,
+    RunPhase,
+    RunStatus,
+    TaskState,
+)
 from procviz.engine.formats import read_timeline, write_timeline
 from procviz.engine.metrics import compute_metrics
 from procviz.engine.timeline import Timeline
@@ -113,3 +124,16 @@ def test_a_run_whose_every_task_failed_has_no_speedup() -> None:
     assert m.done == 0 and not m.has_speedup
     assert m.speedup_text() == "none (no task was done)"
     assert not any("0.0" in line and "speedup" in line for line in m.summary_lines())
+
+
+def test_a_live_run_before_its_first_machine_rows_says_none_read_yet_not_unmeasured() -> None:
+    """The machine lane's rows trail a run (they wait for the boots they span): mid-run, a run
+    without them yet read "not measured (no reading of the machine's CPUs)", which it was."""
+    tl = Timeline()
+    run = RunInfo(n_tasks=1, t0_ns=0, config={"workers": 1}, host="h", cpu_count=2, schedstat=True)
+    tl.apply(EngineBatch(run=run, lanes=(LaneInfo(0, 7, 7, "process", "worker 0"),),
+                         submitted=np.array([(0, 0)], dtype=SUBMIT_DTYPE),
+                         status=RunStatus(RunPhase.RUNNING, "running")))
+    assert compute_metrics(tl).other_load_summary() == "none read yet (the machine lane trails the run by 0.6 s)"
+    tl.apply(EngineBatch(status=RunStatus(RunPhase.FINISHED, "done", RunOutcome.COMPLETED)))
+    assert compute_metrics(tl).other_load_summary().startswith("not measured")
