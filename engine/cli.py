@@ -19,7 +19,9 @@ if __name__ == "__main__":  # ``python -m procviz.engine.cli``: as for the ``pro
 
     from procviz.engine.interrupts import exit_quietly_on_interrupt
     from procviz.engine.run_helpers import start_for_command_line
+    from procviz.engine.std_streams import hold_standard_streams
 
+    hold_standard_streams()  # before any file or socket of the run is opened
     exit_quietly_on_interrupt()
     start_for_command_line(sys.argv[1:])  # the run's helpers boot during the imports below
 

@@ -87,6 +87,23 @@ def test_a_closed_stderr_takes_nothing_of_the_exit_code(tmp_path) -> None:
         assert pv.wait(timeout=120) == 2, args
 
 
+def test_a_closed_standard_stream_is_held_on_dev_null_so_no_file_takes_its_number(tmp_path) -> None:
+    """Started with 1 closed, the next file procviz opened was descriptor 1, and what it printed
+    went into that file (a socket of the run, the timeline being written)."""
+    script = ("import os, sys\n"
+              "from procviz.engine.std_streams import hold_standard_streams\n"
+              "hold_standard_streams()\n"
+              f"f = open({str(tmp_path / 'file')!r}, 'w')\n"
+              "print(f.fileno(), os.path.realpath('/proc/self/fd/1'), os.path.realpath('/proc/self/fd/0'),"
+              " file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, timeout=60,
+                          preexec_fn=lambda: (os.close(0), os.close(1)))  # type: ignore[func-returns-value]
+    assert proc.returncode == 0, proc.stderr
+    fileno, one, zero = proc.stderr.split()
+    assert int(fileno) > 2 and one == zero == "/dev/null"
+
+
 def test_a_closed_stdout_takes_nothing_of_the_exit_code(tmp_path) -> None:
     """``procviz run ... >&-``: the summary has nowhere to go (an AttributeError traceback and exit 1
     before), the run and its file stand."""

@@ -31,7 +31,7 @@ def test_the_workers_are_asked_for_before_the_tracker_is_made(monkeypatch) -> No
     order: list[str] = []
     start, tracker = Submitter.start, run_loop.new_tracker
     monkeypatch.setattr(Submitter, "start", lambda self: (order.append("submitter"), start(self))[1])
-    monkeypatch.setattr(run_loop, "new_tracker", lambda run: (order.append("tracker"), tracker(run))[1])
+    monkeypatch.setattr(run_loop, "new_tracker", lambda *a: (order.append("tracker"), tracker(*a))[1])
     result = run_config({"workers": 2, "workload": {"kind": "cpu", "count": 6, "duration_ms": 1}})
     assert result.outcome == "completed", result.message
     assert order == ["submitter", "tracker"]
@@ -41,7 +41,7 @@ def test_the_workers_are_asked_for_before_the_tracker_is_made(monkeypatch) -> No
 def test_a_failure_before_the_loop_ends_the_run_and_its_workers(monkeypatch) -> None:
     before = _spawned_workers()
 
-    def broken(run):
+    def broken(*args):
         raise RuntimeError("tracker could not be made")
 
     monkeypatch.setattr(run_loop, "new_tracker", broken)
