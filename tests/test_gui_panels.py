@@ -146,6 +146,23 @@ def test_progress_panel_counts(qtbot) -> None:
     assert panel.tasks_per_second() > 0
 
 
+def test_a_live_run_of_tasks_too_short_to_report_starts_does_not_say_0_running(qtbot) -> None:
+    """Tasks under 0.2 ms report their start with their end: mid-run none is ever RUNNING, and
+    the line said "0 running" while they ended by the thousand."""
+    tl = finished_run(1000)
+    tl.state[:] = TaskState.QUEUED  # none ended yet, none started
+    panel = ProgressPanel(tl)
+    qtbot.addWidget(panel)
+    panel.live = True
+    panel.refresh()
+    assert panel.detail.text().startswith("0 running · 1,000 queued")
+    tl.state[:400] = TaskState.DONE  # 400 ended since, none ever seen running
+    panel.refresh()
+    assert panel.detail.text().startswith("tasks too short to show as running · 600 queued")
+    panel.refresh()  # nothing ended since the last refresh: nothing is seen running
+    assert panel.detail.text().startswith("0 running · 600 queued")
+
+
 def test_progress_rate_counts_the_tasks_that_ran_not_the_cancelled(qtbot) -> None:
     tl = finished_run(1000)
     tl.state[500:] = TaskState.CANCELLED  # a run stopped half way (as a Stop ends the rest)

@@ -63,6 +63,7 @@ class ProgressPanel(QWidget):
         self.auto_refresh = True
         self.live = False  # a run is going on: elapsed time follows the clock
         self.counts: dict[TaskState, int] = {}
+        self._finished_before = 0  # tasks finished at the refresh before (see refresh: short tasks)
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
         self.bar.setMinimumWidth(180)
@@ -116,6 +117,7 @@ class ProgressPanel(QWidget):
         """Another run or file, counted with the other panels' numbers (gui/live_numbers.py):
         until then the bar shows none."""
         self.counts = {}
+        self._finished_before = 0
         self.tick()
         show_on_bar(self.bar, 1, 0, "counting…" if self.timeline.run is not None else "no run yet")
         self.detail.setText("")
@@ -148,7 +150,13 @@ class ProgressPanel(QWidget):
             show_on_bar(self.bar, n, finished, f"{count(finished)} / {count(n)} finished")
             parts.extend(bad)
         if not self.ended() or c[TaskState.RUNNING] or c[TaskState.QUEUED]:
-            parts[:0] = [f"{count(c[TaskState.RUNNING])} running", f"{count(c[TaskState.QUEUED])} queued"]
+            running = f"{count(c[TaskState.RUNNING])} running"
+            if self.live and not c[TaskState.RUNNING] and finished > self._finished_before:
+                # Tasks under 0.2 ms report their start with their end (engine/worker/instrument.py):
+                # "0 running" beside tasks ending by the thousand read as workers standing idle.
+                running = "tasks too short to show as running"
+            parts[:0] = [running, f"{count(c[TaskState.QUEUED])} queued"]
+        self._finished_before = finished
         parts.append(f"{self.tasks_per_second():,.1f} tasks/s")
         missing = missing_records(tl) if self.ended() else []
         if missing:  # (a file's, or a live run's where no task ran to its end: no on-CPU times)
