@@ -54,6 +54,7 @@ from procviz.engine.config import (
 from procviz.engine.file_names import FORMATS, IMAGE_FORMATS, choose_format
 from procviz.engine.numpy_import import import_numpy
 from procviz.engine.os_errors import os_reason
+from procviz.engine.pipe_reader import reader_awaited
 
 if TYPE_CHECKING:  # numpy and the engine are imported by cmd_run once the config is valid
     from procviz.engine.cli_progress import RunProgress
@@ -411,7 +412,8 @@ def _run(engine: Engine, config: RunConfig, head: HeadStart | None, args: argpar
     written = unwritten = None
     if args.out is not None and result.timeline.run is not None:
         try:
-            write_any(result.timeline, args.out, args.format)
+            with reader_awaited(args.out, lambda text: _tell(f"procviz run: {text}")):
+                write_any(result.timeline, args.out, args.format)
             written = args.out
         except (OSError, ValueError) as exc:
             reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
@@ -519,7 +521,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         _tell(f"procviz export: cannot read {args.timeline}: {os_reason(exc)}")
         return EXIT_INVALID
     try:
-        write_any(timeline, args.out, args.format, args.width, args.height)
+        with reader_awaited(args.out, lambda text: _tell(f"procviz export: {text}")):
+            write_any(timeline, args.out, args.format, args.width, args.height)
     except OSError as exc:
         _tell(f"procviz export: cannot write {args.out}: {os_reason(exc)}")
         return EXIT_INVALID

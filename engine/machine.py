@@ -25,8 +25,16 @@ import time
 import numpy as np
 
 from procviz.engine.events import MACHINE_DTYPE
-from procviz.engine.guardian_proc import children_of, read_file
-from procviz.engine.machine_seed import TICK_NS, MachineSeed, now_in_start_ticks, read_busy_ns, run_cpus
+from procviz.engine.guardian_proc import children_of
+from procviz.engine.machine_seed import (
+    TICK_NS,
+    MachineSeed,
+    now_in_start_ticks,
+    read_busy_ns,
+    run_cpus,
+    stat_fields,
+)
+from procviz.engine.machine_seed import process_cpu_ns as _process_cpu_ns  # (read by tests)
 from procviz.engine.machine_seed import reaped_children_cpu_ns as _reaped_children_cpu_ns  # (replaced in tests)
 from procviz.engine.proctree import CHILDREN_LISTED, fork_server_pid
 from procviz.engine.proctree import helper_pids as _helper_pids  # one name to replace in tests
@@ -35,30 +43,10 @@ from procviz.engine.worker.clock import boottime_offset_ns
 HOLD_NS = 600_000_000  # how long a row waits for the boots it spans (a spawn worker's: 0.1-0.4 s)
 
 
-def _stat_fields(raw: bytes) -> list[bytes]:
-    """The fields of a ``/proc/<pid>/stat`` text from the 3rd on (the name may hold spaces)."""
-    return raw[raw.rfind(b")") + 2:].split()
-
-
 def stat_cpu_and_pages(raw: bytes) -> tuple[int, int]:
     """(user + system CPU ns, resident pages) of a process from its ``/proc/<pid>/stat`` text."""
-    fields = _stat_fields(raw)
+    fields = stat_fields(raw)
     return (int(fields[11]) + int(fields[12])) * TICK_NS, int(fields[21])
-
-
-def _process_cpu_ns(pid: int, start: int = -1) -> tuple[int, int] | None:
-    """(start time in clock ticks since boot, CPU ns so far) of a process: its user + system time
-    and that of its children it has reaped (``/proc/<pid>/stat``, in clock ticks, rounded down);
-    None if it is gone (reaped), or if ``start`` is given and the PID is another process's now."""
-    try:
-        raw = read_file(f"/proc/{pid}/stat")
-        fields = _stat_fields(raw)
-        started = int(fields[19])
-        if start >= 0 and started != start:
-            return None
-        return started, (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) * TICK_NS
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 class _Tracked:
@@ -128,21 +116,40 @@ class MachineSampler:
             self._reaped0, self._start_ticks, self._first_ns = seed.reaped_ns, seed.start_ticks, seed.t_ns
             self._last = (seed.t_ns, seed.busy_ns, seed.total_ns, seed.process_ns)
         now = time.monotonic_ns()
-        # This process's children now: the helpers are the run's (from now on, or from their
-        # start if the run's start was read); the others (a Pool the CLI started before the
-        # engine without a seed, an earlier run's zombie, a process of the window's user) are
-        # not, unless the run's tree scans find them (see _Tracked), or they started during
-        # the run (with a seed: the head start's Pool).
+        # This process's children now: the helpers are the run's (from now on, or, if the run's
+        # start was read, from then or from their birth); the others (a Pool the CLI started
+        # before the engine without a seed, an earlier run's zombie, a process of the window's
+        # user) are not, unless the run's tree scans find them (see _Tracked), or they started
+        # during the run (with a seed: the head start's Pool).
+        at_seed = {pid: (start, cpu) for pid, start, cpu in seed.children} if seed is not None else {}
         for pid in _helper_pids():
             read = _process_cpu_ns(pid)
-            born_in_run = seed is not None and read is not None and read[0] >= self._start_ticks
-            self.track(pid, now, before_run=not born_in_run)
+            if not self._add_from_seed(pid, read, at_seed, mine=True):
+                born_in_run = seed is not None and read is not None and read[0] >= self._start_ticks
+                self.track(pid, now, before_run=not born_in_run)
         for pid in children_of(self._me):
             if pid not in self._tracked:
-                if seed is not None:
+                read = _process_cpu_ns(pid)
+                if seed is None:
+                    self._add(pid, read, mine=False)
+                elif not self._add_from_seed(pid, read, at_seed, mine=False):
                     self._child_seen(pid, now)
-                else:
-                    self._add(pid, _process_cpu_ns(pid), mine=False)
+        for pid, (start, cpu) in at_seed.items():
+            if pid not in self._tracked and _process_cpu_ns(pid, start) is None:
+                # Reaped since the seed: its whole CPU is in the reaped figure, of which only what
+                # it used since the seed is the run's (nothing, for an earlier run's zombie).
+                self._dropped_base += cpu
+
+    def _add_from_seed(self, pid: int, read: tuple[int, int] | None, at_seed: dict[int, tuple[int, int]],
+                       mine: bool) -> bool:
+        """Track ``pid`` from its reading at the seed, if it was this process's child then (and is
+        the same process now); whether it was."""
+        then = at_seed.get(pid)
+        if read is None or then is None or then[0] != read[0]:
+            return False
+        t = self._tracked[pid] = _Tracked(read[0], then[1], mine)
+        t.last = max(read[1], then[1])
+        return True
 
     def track(self, pid: int, now_ns: int, start: int = -1, before_run: bool = False) -> None:
         """Count process ``pid`` of the run as its own from now on (a worker, a process its tree

@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from procviz.engine.guardian_proc import read_file
+from procviz.engine.guardian_proc import children_of, read_file
 from procviz.engine.worker.clock import boottime_offset_ns
 
 TICK_NS = 1_000_000_000 // (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)  # /proc/stat's unit
@@ -51,6 +51,25 @@ def read_busy_ns(cpus: list[int]) -> tuple[int, int] | None:
     return (busy * TICK_NS, total * TICK_NS) if total else None
 
 
+def stat_fields(raw: bytes) -> list[bytes]:
+    """The fields of a ``/proc/<pid>/stat`` text from the 3rd on (the name may hold spaces)."""
+    return raw[raw.rfind(b")") + 2:].split()
+
+
+def process_cpu_ns(pid: int, start: int = -1) -> tuple[int, int] | None:
+    """(start time in clock ticks since boot, CPU ns so far) of a process: its user + system time
+    and that of its children it has reaped (``/proc/<pid>/stat``, in clock ticks, rounded down);
+    None if it is gone (reaped), or if ``start`` is given and the PID is another process's now."""
+    try:
+        fields = stat_fields(read_file(f"/proc/{pid}/stat"))
+        started = int(fields[19])
+        if start >= 0 and started != start:
+            return None
+        return started, (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) * TICK_NS
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def reaped_children_cpu_ns() -> int:
     """CPU ns of every child this process has reaped, with their reaped descendants (exact; 0
     where there is no ``resource`` module: the machine lane then has no ``/proc/stat`` either)."""
@@ -71,8 +90,11 @@ def now_in_start_ticks() -> int:
 @dataclass(frozen=True, slots=True)
 class MachineSeed:
     """The counters the machine lane starts from: when (``t_ns``, the monotonic clock), the CPUs'
-    busy and total time, this process's CPU and its reaped children's, and ``start_ticks``
-    (processes started from then on are the run's)."""
+    busy and total time, this process's CPU and its reaped children's, ``start_ticks`` (processes
+    started from then on are the run's), and this process's children then, as (pid, start, CPU
+    ns): a helper started just before (the command line starts the resource tracker a few ms ahead
+    of its run) is the run's from here, and a child reaped before the sampler exists adds only
+    what it used since."""
 
     cpus: tuple[int, ...]
     t_ns: int
@@ -81,6 +103,7 @@ class MachineSeed:
     process_ns: int
     reaped_ns: int
     start_ticks: int
+    children: tuple[tuple[int, int, int], ...] = ()
 
 
 def take_seed(t_ns: int | None = None) -> MachineSeed | None:
@@ -91,4 +114,8 @@ def take_seed(t_ns: int | None = None) -> MachineSeed | None:
     read = read_busy_ns(cpus)
     if read is None:
         return None
-    return MachineSeed(tuple(cpus), t, read[0], read[1], time.process_time_ns(), reaped_children_cpu_ns(), start_ticks)
+    process, reaped = time.process_time_ns(), reaped_children_cpu_ns()
+    # Read after the reaped figure (as MachineSampler._own_ns reads them): a child reaped in between,
+    # microseconds apart, is in neither, and counts whole as the run's; never taken out twice.
+    children = tuple((pid, *r) for pid in children_of(os.getpid()) if (r := process_cpu_ns(pid)) is not None)
+    return MachineSeed(tuple(cpus), t, read[0], read[1], process, reaped, start_ticks, children)

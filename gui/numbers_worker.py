@@ -15,6 +15,7 @@ worker never reads a buffer the GUI thread writes.
 from __future__ import annotations
 
 import copy
+import logging
 import queue
 import threading
 import time
@@ -27,6 +28,9 @@ from procviz.engine.metrics import Metrics, SerialBaseline, compute_metrics, ser
 from procviz.engine.timeline import TASK_BLOCK, Timeline
 
 # The task columns a run writes into; chunk and cost_ms are the run's own (read-only) data.
+log = logging.getLogger(__name__)
+MAX_PROBLEM = 300  # characters of a failure's text shown in the metrics panel
+
 MUTABLE_COLUMNS = ("submitted_ns", "start_ns", "end_ns", "cpu_ns", "ready_ns", "lane", "state")
 APPEND_ONLY = ("intervals", "resources", "spans", "machine")
 
@@ -161,10 +165,16 @@ class NumbersWorker:
     @staticmethod
     def _serve(jobs: queue.SimpleQueue[NumbersJob | None], emitter: _Emitter) -> None:
         while (job := jobs.get()) is not None:
+            started = time.thread_time()
             try:
                 result = compute(job)
             except Exception as exc:  # noqa: BLE001 - a figure that cannot be computed must not end the thread
-                result = NumbersResult(job, None, job.baseline, 0.0, f"{type(exc).__name__}: {exc}")
+                log.debug("figures not computed", exc_info=True)
+                # Its cost is kept: the next refresh waits for it as after figures that came (at
+                # 0 s, a run whose figures take 0.3 s then fail would be refreshed 4 times a second).
+                problem = f"{type(exc).__name__}: {exc}"
+                result = NumbersResult(job, None, job.baseline, time.thread_time() - started,
+                                       problem if len(problem) <= MAX_PROBLEM else problem[:MAX_PROBLEM - 1] + "…")
             try:
                 emitter.computed.emit(result)
             except RuntimeError:  # the application is being torn down: nobody to tell

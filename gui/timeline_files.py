@@ -33,6 +33,7 @@ from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer, Signal, S
 from PySide6.QtWidgets import QFileDialog, QMenu, QProgressDialog, QWidget
 
 from procviz.engine.os_errors import os_reason
+from procviz.engine.pipe_reader import is_named_pipe
 from procviz.engine.timeline import Timeline
 from procviz.gui.settings import recent_files, remember_file
 from procviz.gui.timeline_io import (
@@ -249,6 +250,11 @@ class TimelineFiles(QObject):
         fmt = fmt or format_for_path(path)
         if self.timeline.run is None:
             self.report_error("Nothing to save", "Run something or open a timeline first.")
+            return False
+        if is_named_pipe(path):
+            # Written on this thread, a pipe would freeze the window until a program read it all.
+            self.report_error("Cannot write the file", f"{path}: it is a named pipe; the window writes files "
+                              "(procviz export writes into a pipe)")
             return False
         try:
             write_timeline_file(self.timeline, path, fmt)

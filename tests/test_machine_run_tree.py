@@ -304,3 +304,44 @@ def test_a_procviz_run_has_its_machine_lane_from_its_start(tmp_path) -> None:
         doc = json.loads(out.read_text())
         starts = doc["machine"]["start_ns"]
         assert starts and starts[0] == doc["run"]["t0_ns"], args
+
+
+def test_a_helper_started_just_before_the_runs_start_counts_from_it(quiet, monkeypatch) -> None:
+    """The command line starts the resource tracker a few ms before its run's start: booting after
+    it, the tracker's CPU was in the busy time and not in own (other programs' load), as the
+    sampler read it first only once the engine existed."""
+    with burning() as proc:
+        monkeypatch.setattr(machine, "_helper_pids", lambda: [proc.pid])
+        while _cpu_ns(proc.pid) < 0.05e9:
+            time.sleep(0.005)
+        seed = take_seed()
+        assert seed is not None and any(pid == proc.pid for pid, _, _ in seed.children)
+        seed = dataclasses.replace(seed, process_ns=0, reaped_ns=0)  # (as quiet has them)
+        at_seed = _cpu_ns(proc.pid)
+        time.sleep(0.15)  # it boots on before the engine exists
+        sampler = MachineSampler(every=1, seed=seed)
+        _burnt(proc)
+        sampler.tick(time.monotonic_ns())
+        since = (_cpu_ns(proc.pid) - at_seed) * 1e-9
+    sampler.close()
+    assert since > 0.1
+    assert _own_cpu_s(sampler.take()) == pytest.approx(since, abs=0.05)
+
+
+def test_an_older_child_reaped_before_the_sampler_exists_adds_only_what_it_used_since_the_start(monkeypatch) -> None:
+    """An earlier run's child, exited before the run's start and reaped after it (a Process.start()
+    reaps what it finds): its whole life entered the reaped figure as the run's own CPU."""
+    monkeypatch.setattr(machine.time, "process_time_ns", lambda: 0)
+    old = subprocess.Popen([sys.executable, "-c", "import time\nwhile time.process_time() < 0.3:\n    pass\n"])
+    while not _zombie_state(old.pid):
+        time.sleep(0.02)
+    seed = take_seed()
+    assert seed is not None
+    seed = dataclasses.replace(seed, process_ns=0)
+    old.wait()  # reaped after the run's start, before the engine's sampler exists
+    sampler = MachineSampler(every=1, seed=seed)
+    time.sleep(0.05)
+    sampler.tick(time.monotonic_ns())
+    # (What the rows say of it is capped at the CPUs' busy time, the rest carried into later rows,
+    # where it hid other programs' load: the sum since the start is the figure that tells.)
+    assert sampler._own_ns() - seed.process_ns < 0.05e9  # noqa: SLF001
