@@ -29,12 +29,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QFileDialog, QMenu, QProgressDialog, QWidget
+from PySide6.QtCore import QObject, QSettings, Signal, Slot
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from procviz.engine.os_errors import os_reason
 from procviz.engine.pipe_reader import is_named_pipe
 from procviz.engine.timeline import Timeline
+from procviz.gui.background_write import BackgroundWrite
+from procviz.gui.busy_dialog import busy_dialog, wait_in_dialog
 from procviz.gui.settings import recent_files, remember_file
 from procviz.gui.timeline_io import (
     EXPORT_FORMATS,
@@ -50,8 +52,6 @@ from procviz.gui.timeline_io import (
 )
 
 ErrorReporter = Callable[[str, str], None]
-PROGRESS_AFTER_MS = 300
-POLL_MS = 20
 
 
 # Off the GUI thread: index a file's Timeline (nothing else touches it yet); returns the
@@ -137,33 +137,20 @@ class BackgroundRead:
         """Process events until the read ends or the user cancels; True if it ended."""
         if self._done.wait(0.05):  # small files: no dialog, no nested loop
             return True
-        loop = QEventLoop()
-        dialog = QProgressDialog(f"Reading {self.path.name}…", "Cancel", 0, 0, parent)
-        dialog.setWindowTitle("Opening timeline")
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.setMinimumDuration(PROGRESS_AFTER_MS)
+        dialog = busy_dialog("Opening timeline", f"Reading {self.path.name}…", "Cancel", parent)
         dialog.canceled.connect(self._cancel)
-        dialog.canceled.connect(loop.quit)
-        t0 = time.monotonic()
-        timer = QTimer()
-        timer.setInterval(POLL_MS)
-
-        def poll() -> None:
-            if self._done.is_set():
-                loop.quit()
-            elif dialog.wasCanceled():  # cancel() called directly resets without the signal
-                self._cancel()
-                loop.quit()
-            else:
-                dialog.setLabelText(f"{self.stage} {self.path.name}… {time.monotonic() - t0:.0f} s")
-
-        timer.timeout.connect(poll)
-        timer.start()
         self.dialog = dialog  # tests press Cancel through this
-        loop.exec()
-        timer.stop()
-        dialog.reset()
-        dialog.deleteLater()
+
+        def step(seconds: float) -> bool:
+            if self._done.is_set():
+                return True
+            if dialog.wasCanceled():  # (cancel() called directly resets without the signal)
+                self._cancel()
+                return True
+            dialog.setLabelText(f"{self.stage} {self.path.name}… {seconds:.0f} s")
+            return False
+
+        wait_in_dialog(dialog, step)
         return self._done.is_set() and not self.cancelled
 
     def _cancel(self) -> None:
@@ -188,6 +175,7 @@ class TimelineFiles(QObject):
         self.ask_open_path: Callable[[str], str] = self._dialog_open_path
         self.ask_save_path: Callable[[str, str, str], str] = self._dialog_save_path
         self.reading: BackgroundRead | None = None  # the read in progress, if any
+        self._writing = False  # a file is being written (see _write)
         # Called on the GUI thread as a read starts; each returns work for the reader thread
         # (see Prepare), so the views need not rebuild on the GUI thread once the file is shown:
         # ``preparers`` before the file is shown, ``later_preparers`` after (see the module docstring).
@@ -256,19 +244,39 @@ class TimelineFiles(QObject):
             self.report_error("Cannot write the file", f"{path}: it is a named pipe; the window writes files "
                               "(procviz export writes into a pipe)")
             return False
+        if self._writing:  # (its dialog's event loop lets a second Save through)
+            self.report_error("Cannot write the file", f"{path}: another file is being written; try again once it is")
+            return False
         try:
-            write_timeline_file(self.timeline, path, fmt)
+            self._write(path, fmt)
         except OSError as exc:  # named without its errno or the temporary's name, as the command line does
             self.report_error("Cannot write the file", f"{path}: {os_reason(exc)}")
             return False
         except Exception as exc:  # noqa: BLE001 - any writer failure is reported, the window stays
-            self.report_error("Cannot write the file", f"{path}: {exc}")
+            self.report_error("Cannot write the file", f"{path}: {str(exc) or type(exc).__name__}")
             return False
         if fmt is NATIVE:
             remember_file(self.settings, path)
             self.current_file = Path(path)
         self.saved.emit(Path(path), fmt)
         return True
+
+    def _write(self, path: str | Path, fmt: ExportFormat) -> None:
+        """Write the file: a data format off the GUI thread (see gui/background_write.py), a picture here."""
+        if fmt.image:
+            write_timeline_file(self.timeline, path, fmt)
+            return
+        shown = kept_aside(self.timeline)
+        assert shown is not None  # (the timeline holds a run: checked by save_file)
+        self._writing = True
+        try:
+            write = BackgroundWrite(shown, Path(path), fmt)
+            write.wait(self.dialog_parent)
+        finally:
+            self._writing = False
+        error = write.error
+        if error is not None:  # (raised here, where save_file says it; a BaseException as an Exception)
+            raise error if isinstance(error, Exception) else RuntimeError(type(error).__name__)
 
     # ---- dialogs --------------------------------------------------------------------------------
 

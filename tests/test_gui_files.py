@@ -158,6 +158,49 @@ def test_save_errors_say_why_without_errno_and_a_named_pipe_is_refused(window, t
     assert "Errno" not in window.errors[-1][1]
 
 
+def test_a_data_file_is_written_off_the_gui_thread_which_keeps_painting(qtbot, window, tmp_path, monkeypatch) -> None:
+    """Written on the GUI thread, a million-task timeline froze the window for the whole write."""
+    import threading
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QProgressDialog
+
+    import procviz.gui.background_write as background_write
+
+    write = background_write.write_timeline_file
+    seen: list[str] = []
+
+    def slow(*args, **kwargs):
+        seen.append(threading.current_thread().name)
+        time.sleep(0.6)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(background_write, "write_timeline_file", slow)
+    ticks: list[float] = []
+    shown: list[str] = []
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.timeout.connect(lambda: shown.extend(d.labelText() for d in window.findChildren(QProgressDialog)
+                                               if d.isVisible()))
+    timer.start()
+    path = tmp_path / "t.json"
+    started = time.monotonic()
+    assert window.save_file(path), window.errors
+    timer.stop()
+    assert seen == ["procviz-write-file"]
+    assert len([t for t in ticks if t > started]) >= 10, "the window's event loop ran while it wrote"
+    assert shown and shown[0].startswith("Writing t.json…"), "its dialog showed (after 0.3 s, not Qt's 4 s)"
+    assert read_timeline(path).n_tasks == window.timeline.n_tasks
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(background_write, "write_timeline_file", out_of_memory)
+    assert window.save_file(tmp_path / "u.json") is False
+    assert window.errors[-1] == ("Cannot write the file", f"{tmp_path / 'u.json'}: MemoryError")
+
+
 def test_open_dialog_and_recent_files(qtbot, window, tmp_path, recorded) -> None:
     path = tmp_path / "r.json"
     window.save_file(path)
