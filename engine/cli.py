@@ -163,7 +163,9 @@ def _run_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="timeline file; format from the extension "
                    "(.json native, .csv, .trace.json/.json.gz Chrome trace, .png, .svg)")
     p.add_argument("--format", choices=(*FORMATS, *IMAGE_FORMATS), help="override the format of --out")
-    p.add_argument("--backend", choices=BACKENDS)
+    p.add_argument("--backend", choices=BACKENDS,
+                   help="thread_pool_executor runs the tasks in procviz's own process: a task that crashes it "
+                        "(os._exit, a segfault) ends procviz, with no timeline")
     p.add_argument("--workers", type=_int_arg)
     p.add_argument("--start-method", choices=START_METHODS)
     p.add_argument("--api", choices=APIS)
@@ -285,6 +287,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if problem:
             _tell(f"procviz run: cannot write {args.out}: {problem}")
             return EXIT_INVALID
+    # Where the file goes is decided now: a thread task's os.chdir() (the thread backend runs the
+    # user's function in this process) moved a relative --out under another folder, or lost it.
+    args.write_to = Path(os.path.abspath(args.out)) if args.out is not None else None
     interrupted = threading.Event()
     restore = _catch_signals(interrupted)  # before any worker exists: a signal from now on ends the run cleanly
     head = None
@@ -410,16 +415,19 @@ def _run(engine: Engine, config: RunConfig, head: HeadStart | None, args: argpar
         return _leave(result.hung_threads, code)
     # The file first: what is printed after it may meet a closed pipe (procviz run ... | head).
     written = unwritten = None
-    if args.out is not None and result.timeline.run is not None:
+    if args.write_to is not None and result.timeline.run is not None:
         try:
-            with reader_awaited(args.out, lambda text: _tell(f"procviz run: {text}")):
-                write_any(result.timeline, args.out, args.format)
+            with reader_awaited(args.write_to, lambda text: _tell(f"procviz run: {text}")):
+                write_any(result.timeline, args.write_to, args.format)
             written = args.out
         except (OSError, ValueError) as exc:
             reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
             unwritten = f"procviz run: cannot write {args.out}: {reason}"
             code = EXIT_INVALID
-    lines = [*result.metrics.summary_lines(), f"outcome: {result.outcome}: {result.message}"]
+    from procviz.engine.error_summary import error_lines  # (numpy: imported once the run began)
+
+    lines = [*result.metrics.summary_lines(), f"outcome: {result.outcome}: {result.message}",
+             *error_lines(result.timeline)]
     if written is not None:
         lines.append(f"timeline: {written}")
     _say(lines)

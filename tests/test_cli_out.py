@@ -183,3 +183,25 @@ def test_export_says_what_stops_it_in_one_line_without_errno(tmp_path) -> None:
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and says in lines[0], lines
         assert "Errno" not in lines[0] and ".tmp" not in lines[0], lines[0]
+
+
+def test_the_summary_says_why_tasks_failed_and_a_tasks_chdir_does_not_move_the_file(tmp_path) -> None:
+    """The outcome said "2 of 2 tasks failed or timed out" and no more (the reason was only in the
+    file); and a thread task's os.chdir() (the thread backend runs it in procviz's own process)
+    sent a relative --out under another folder, or lost it."""
+    (tmp_path / "usermod.py").write_text(
+        "import os\n"
+        "def two(a, b):\n    return a + b\n"
+        "def away(x=1):\n    os.chdir('/')\n    return x\n")
+    (tmp_path / "out").mkdir()
+    base = [sys.executable, "-m", "procviz.engine.cli", "run", "--quiet", "--kind", "function", "--count", "2",
+            "--workers", "2"]
+    proc = subprocess.run([*base, "--function", "usermod:two"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "error: 2 tasks: TypeError: two() missing 2 required positional arguments: 'a' and 'b'" in proc.stdout
+    proc = subprocess.run([*base, "--function", "usermod:away", "--backend", "thread_pool_executor",
+                           "--out", "out/t.json"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "out" / "t.json").read_text())["run"]["n_tasks"] == 2
+    assert "timeline: out/t.json" in proc.stdout

@@ -1,0 +1,40 @@
+"""The command line's line on why tasks failed: each distinct error once, with how many tasks had it.
+
+The outcome said "2 of 2 tasks failed or timed out" and no more: the reason (``TypeError: two()
+missing 1 required positional argument``, ``WorkerDied: ... SIGSEGV``) was only in the file, so a
+headless user had to open it to learn anything.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from procviz.engine.events import TaskState
+from procviz.engine.timeline import Timeline
+
+SHOWN = 3  # distinct errors named; the rest are counted
+MAX_CHARS = 160  # of one error's text
+
+
+def error_lines(timeline: Timeline) -> list[str]:
+    """'error: N tasks: Type: message' lines, most frequent first ([] when no task failed)."""
+    bad = np.flatnonzero((timeline.state == TaskState.FAILED) | (timeline.state == TaskState.TIMEOUT))
+    if len(bad) == 0:
+        return []
+    kinds: Counter[str] = Counter()
+    for task in bad.tolist():
+        text = timeline.texts.get(task)
+        if text is None or text.kind != "error":
+            kinds["(no reason recorded)"] += 1
+            continue
+        first = (text.message.strip().splitlines() or [""])[0]
+        said = f"{text.type_name}: {first}" if first else text.type_name
+        kinds[said if len(said) <= MAX_CHARS else said[:MAX_CHARS - 1] + "…"] += 1
+    lines = [f"error: {n:,} task{'s' if n != 1 else ''}: {said}" for said, n in kinds.most_common(SHOWN)]
+    rest = sum(n for _, n in kinds.most_common()[SHOWN:])
+    if rest:
+        lines.append(f"error: {rest:,} more task{'s' if rest != 1 else ''} with {len(kinds) - SHOWN} other errors "
+                     "(in the timeline)")
+    return lines
