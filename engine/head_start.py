@@ -15,12 +15,16 @@ engine then takes the places over, and the run's Pool backend adopts the Pool
 (:func:`procviz.engine.backends.pool_creation.take_creation`).
 
 A workload of the ``function`` kind has its module imported in a child (:mod:`procviz.engine.preflight`)
-while the Pool's workers boot (and import it too); the Pool gets its tasks only once the check
-passed (:meth:`HeadStart.after_imports`), and a Pool whose check failed is ended unused, its
-workers killed if they do not end (a module that hangs at import and ignores SIGTERM). With the
-``fork`` start method the Pool is begun only after numpy's import and the check, as before: a
-worker forked during that import could inherit its import lock held. Not for scenarios or other
-backends.
+while the Pool's workers boot, importing it too before they take a task, and the Pool gets its tasks
+at once, as for the built-in kinds (a user's script maps right after ``Pool()``): its workers start
+on them as soon as they are up, the parent still importing. The check's verdict still decides the
+run (:meth:`HeadStart.after_imports`): a Pool whose check failed is ended, its workers killed if they
+do not end (a module that hangs at import and ignores SIGTERM). A module that fails the check
+fails in the workers too, before their first task, so no task of it runs; holding the tasks back
+until the verdict cost every function run ~90 ms (the check is a Python process of its own, and
+its verdict is taken after numpy's and the engine's imports). With the ``fork`` start method the
+Pool is begun only after numpy's import and the check, as before: a worker forked during that
+import could inherit its import lock held. Not for scenarios or other backends.
 """
 
 from __future__ import annotations
@@ -93,38 +97,37 @@ class HeadStart:
         try:
             if config.workload.kind == "function":
                 # The user's module is imported in a child (procviz.engine.preflight) while this
-                # process imports numpy and the engine, and the Pool's workers boot; its tasks go to
-                # them only after the check's verdict (after_imports), and a Pool whose check
-                # failed is ended unused (end).
+                # process imports numpy and the engine, and the Pool's workers boot and take their
+                # tasks; a Pool whose check failed is ended (after_imports, then end).
                 self.check = ImportCheck(config.workload.function)
                 if config.start_method != "fork":
-                    self._begin_gated_pool()
+                    self._begin_checked_pool()
             else:
                 self._begin_pool()
         except BaseException:
             self._close_places()
             raise
 
-    def _begin_gated_pool(self) -> None:
-        """Begin the Pool, its tasks held until the check passed; not fatal if it cannot be begun
+    def _begin_checked_pool(self) -> None:
+        """Begin a function workload's Pool while its check runs; not fatal if it cannot be begun
         (no thread to spare, ...): the backend creates the Pool itself and says what fails."""
         try:
-            self._begin_pool(gated=True)
+            self._begin_pool()
         except Exception:  # noqa: BLE001
             log.debug("no early Pool for this run", exc_info=True)
 
-    def _begin_pool(self, gated: bool = False) -> None:
-        """Begin the Pool's creation, hand it the run's chunks if its config says what they are
-        (``gated``: once released, see after_imports), and read its workers until the engine
-        can. Before numpy's import: the first workers are started before it (wait_started), and a
-        worker started during it (a replacement) drops the OpenBLAS variable that import sets
-        (procviz.engine.numpy_import) before the workload's module is imported."""
+    def _begin_pool(self) -> None:
+        """Begin the Pool's creation, hand it the run's chunks if its config says what they are,
+        and read its workers until the engine can. Before numpy's import: the first workers are
+        started before it (wait_started), and a worker started during it (a replacement) drops
+        the OpenBLAS variable that import sets (procviz.engine.numpy_import) before the
+        workload's module is imported."""
         from procviz.engine.backends.pool_creation import begin_creation
         from procviz.engine.backends.pool_submit import early_plan
 
         # A run whose tasks follow from its config has them handed to the Pool as it is made.
         early = early_plan(self.config)
-        self.creation = begin_creation(self.config, self.places.receiver.address, early, gated)
+        self.creation = begin_creation(self.config, self.places.receiver.address, early)
         # Its workers run tasks before the engine samples them: their states are read meanwhile.
         if early is not None:
             self.sampler = EarlySampler(self.creation.started_pids, SAMPLE_PERIOD_S)
@@ -132,17 +135,13 @@ class HeadStart:
 
     def after_imports(self, stop: threading.Event | None = None) -> PreflightProblem | None:
         """For a function workload: wait for the import check's verdict (once; ``stop`` abandons
-        it) and let the Pool have its tasks if it passed; the problem, if any (the caller then
+        it) and, with fork, begin the Pool if it passed; the problem, if any (the caller then
         ends the head start, its Pool with it: :meth:`end`)."""
         check, self.check = self.check, None
         if check is not None:
             self.problem = check.wait(PREFLIGHT_S, stop)
-            if self.problem is None and self.creation is not None:
-                self.creation.release()
-            elif self.problem is None:  # fork: begun only now (see the module's docstring)
-                self._begin_gated_pool()
-                if self.creation is not None:
-                    self.creation.release()
+            if self.problem is None and self.creation is None:  # fork: begun only now (see the module's docstring)
+                self._begin_checked_pool()
         return self.problem
 
     def wait_started(self) -> None:
@@ -172,8 +171,7 @@ class HeadStart:
             self.check.end()
         creation = self.creation
         if creation is not None:
-            creation.cancelled.set()
-            creation.release()  # a gated creation ends without handing its chunks over
+            creation.cancelled.set()  # a creation still going on ends without handing its chunks over
             pool = None
             if creation.wait(ABANDON_WAIT_S):
                 try:

@@ -242,7 +242,7 @@ class _Run:
         if problem is None:
             return None
         if head is not None:
-            head.end()  # its places, the check, and its Pool (begun gated: it got no task)
+            head.end()  # its places, the check, and its Pool
         if problem.kind == "Stopped":
             tracker.end_tasks(tracker.unfinished(), TaskState.CANCELLED, time.monotonic_ns(),
                               "Cancelled", "cancelled by Stop")

@@ -24,7 +24,7 @@ from procviz.engine.head_start import HeadStart, wants_head_start
 from procviz.engine.runner import Engine
 
 PROBE = """
-import json, os, sys
+import json, os, sys, threading
 import procviz.engine.backends.pool_creation as pc
 import procviz.engine.cli as cli
 
@@ -60,7 +60,11 @@ pf.ImportCheck.__init__ = probed_check
 seen["order"] = []
 check_wait = pf.ImportCheck.wait
 
+handed = threading.Event()
+
 def probed_wait(self, *args, **kwargs):
+    if os.environ.get("PROBE_VERDICT_AFTER_TASKS"):  # a check slower than the Pool's creation
+        handed.wait(20)
     verdict = check_wait(self, *args, **kwargs)
     seen["order"].append("verdict")
     return verdict
@@ -70,7 +74,10 @@ submit_early = pc.submit_early
 
 def probed_submit(*args, **kwargs):
     seen["order"].append("tasks handed")
-    return submit_early(*args, **kwargs)
+    try:
+        return submit_early(*args, **kwargs)
+    finally:
+        handed.set()
 
 pc.submit_early = probed_submit
 import_numpy = cli.import_numpy
@@ -88,9 +95,10 @@ print("PROBE " + json.dumps(seen))
 """
 
 
-def _probe(*args: str) -> dict:
+def _probe(*args: str, **extra_env: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
                                                            "OMP_NUM_THREADS")}
+    env.update(extra_env)
     proc = subprocess.run([sys.executable, "-c", PROBE, "run", *args], capture_output=True, text=True,
                           timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -116,19 +124,20 @@ def test_the_helpers_start_before_the_workers_and_are_not_swept_with_the_run() -
     assert seen["helpers_alive_after"] == [True, True]
 
 
-def test_a_function_workload_checks_its_module_while_its_pool_boots_and_hands_tasks_after() -> None:
+def test_a_function_workload_checks_its_module_while_its_pool_boots_and_takes_its_tasks() -> None:
     # its module is imported in a child (preflight) while the parent imports numpy and the engine
     # and the Pool's workers boot (started before that import: its OpenBLAS variable reaches none
-    # of them); the Pool's tasks are handed over once the check passed
+    # of them); the Pool's tasks are handed over as it is made, not held for the check's verdict
+    # (here a verdict taken only once they were: holding them would keep it waiting 20 s)
     seen = _probe("--workers", "2", "--kind", "function", "--function", "procviz.engine.worker.demo_tasks:noop",
-                  "--count", "2", "--quiet")
+                  "--count", "2", "--quiet", PROBE_VERDICT_AFTER_TASKS="1")
     assert seen["code"] == 0
     assert seen["numpy_at_check"] is False
     assert seen["numpy_at_creation"] is False
     assert seen["workers_started_before_numpy"] == 2
     assert seen["blas_variable_at_creation"] is None
     assert seen["checks"] == 1  # the engine used the check begun early, it did not make another
-    assert seen["order"] == ["verdict", "tasks handed"], seen["order"]
+    assert seen["order"] == ["tasks handed", "verdict"], seen["order"]
 
 
 @pytest.mark.parametrize(("data", "wanted"), [

@@ -249,10 +249,10 @@ def test_an_engine_failure_before_it_adopts_the_early_pool_ends_that_pool(monkey
     assert not os.path.exists(os.path.dirname(head.places.receiver.address))
 
 
-def test_a_function_pool_boots_with_its_check_and_gets_no_task_from_a_failed_one(tmp_path, monkeypatch) -> None:
+def test_a_function_pool_boots_with_its_check_and_ends_with_a_failed_one(tmp_path, monkeypatch) -> None:
     """The Pool of a function workload is begun with the check that its module imports, before the
-    verdict; a module that fails the check gets no task from the Pool begun early, whose workers
-    are ended with the head start."""
+    verdict, and given its tasks; a module that fails the check fails in its workers too, before
+    any task, and the Pool's workers are ended with the head start."""
     (tmp_path / "broken_at_import.py").write_text("raise RuntimeError('no import for you')\ndef f():\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
@@ -264,7 +264,6 @@ def test_a_function_pool_boots_with_its_check_and_gets_no_task_from_a_failed_one
         problem = head.after_imports()
         assert problem is not None and "no import for you" in str(problem)
         head.creation.wait(30)
-        assert head.creation.early is None  # no chunk handed to the Pool
         pids = set(head.creation.started_pids())
     finally:
         head.end()

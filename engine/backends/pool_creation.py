@@ -131,8 +131,6 @@ class PoolCreation:
         # Set once the Pool's first workers are all started (or its creation ended, however): see
         # wait_started. The Pool's own threads are started after them.
         self._workers_started = threading.Event()
-        # Set when chunks handed to begin() may go to the Pool (at once, unless begun gated: see release).
-        self._released = threading.Event()
 
     def _one_started(self) -> None:
         self._started += 1  # one thread starts a Pool's first workers, one at a time
@@ -150,13 +148,10 @@ class PoolCreation:
             cancelled=self.cancelled, created=self.created,
         )
 
-    def begin(self, early: EarlyPlan | None = None, gated: bool = False) -> None:
+    def begin(self, early: EarlyPlan | None = None) -> None:
         """Start creating the Pool on a daemon thread; :meth:`result` waits for it. ``early``:
         chunks to hand to the Pool as soon as it exists (:mod:`procviz.engine.backends.pool_submit`),
-        or, ``gated``, once :meth:`release` is called too (a function workload's, once the check
-        that its module imports passed) and not if the creation was cancelled meanwhile."""
-        if not gated:
-            self._released.set()
+        unless the creation was cancelled meanwhile."""
         self._thread = threading.Thread(target=self._create_in_thread, args=(early,), name="procviz-pool-create",
                                         daemon=True)
         self._thread.start()
@@ -168,18 +163,12 @@ class PoolCreation:
             self._error = exc
         finally:
             self._workers_started.set()
-        if early is not None and self._pool is not None:
-            self._released.wait()
         if early is not None and self._pool is not None and not self.cancelled.is_set():
             try:
                 self.early = submit_early(self._pool, self.config.api, early)
             except Exception:  # noqa: BLE001 - the backend submits the plan itself then
                 log.debug("no early submission", exc_info=True)
                 self.early = None
-
-    def release(self) -> None:
-        """Let a gated creation hand its chunks over (unless cancelled: then it ends without)."""
-        self._released.set()
 
     def started_pids(self) -> list[int]:
         """The pids of the Pool's worker processes started so far (any thread may ask)."""
@@ -215,14 +204,13 @@ _begun: dict[str, PoolCreation] = {}
 _begun_lock = threading.Lock()
 
 
-def begin_creation(config: Any, address: str, early: EarlyPlan | None = None, gated: bool = False) -> PoolCreation:
+def begin_creation(config: Any, address: str, early: EarlyPlan | None = None) -> PoolCreation:
     """Begin creating the Pool of the run whose event socket is ``address`` (and hand it ``early``'s
-    chunks once it exists, and, ``gated``, once released: :meth:`PoolCreation.begin`); its
-    backend adopts it."""
+    chunks once it exists); its backend adopts it."""
     creation = PoolCreation(config, address)
     with _begun_lock:
         _begun[address] = creation
-    creation.begin(early, gated)
+    creation.begin(early)
     return creation
 
 
