@@ -15,6 +15,7 @@ worker never reads a buffer the GUI thread writes.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import queue
 import threading
@@ -26,6 +27,7 @@ from PySide6.QtCore import QObject, Signal
 
 from procviz.engine.metrics import Metrics, SerialBaseline, compute_metrics, serial_baseline_of
 from procviz.engine.timeline import TASK_BLOCK, Timeline
+from procviz.gui.exit_guard import end_at_exit
 
 # The task columns a run writes into; chunk and cost_ms are the run's own (read-only) data.
 log = logging.getLogger(__name__)
@@ -141,7 +143,10 @@ class _Emitter(QObject):
 
 
 class NumbersWorker:
-    """A daemon thread computing :class:`NumbersJob` s one at a time; results arrive by ``computed``."""
+    """A daemon thread computing :class:`NumbersJob` s one at a time; results arrive by ``computed``.
+
+    The thread ends on :meth:`close`, and at the interpreter's exit at the latest, its job in hand
+    done first (:mod:`procviz.gui.exit_guard`: emitting while Python tears PySide down crashes)."""
 
     def __init__(self) -> None:
         self.emitter = _Emitter()
@@ -150,6 +155,7 @@ class NumbersWorker:
         self.thread = threading.Thread(target=self._serve, args=(self._jobs, self.emitter),
                                        name="procviz-numbers", daemon=True)
         self.thread.start()
+        end_at_exit(self.thread, functools.partial(self._jobs.put, None))
 
     def submit(self, job: NumbersJob) -> None:
         """Compute ``job`` on the worker thread (call from the GUI thread)."""

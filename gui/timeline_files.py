@@ -37,6 +37,7 @@ from procviz.engine.pipe_reader import is_named_pipe
 from procviz.engine.timeline import Timeline
 from procviz.gui.background_write import BackgroundWrite
 from procviz.gui.busy_dialog import busy_dialog, wait_in_dialog
+from procviz.gui.exit_guard import end_at_exit
 from procviz.gui.settings import recent_files, remember_file
 from procviz.gui.timeline_io import (
     EXPORT_FORMATS,
@@ -92,6 +93,7 @@ class BackgroundRead:
         self._done = threading.Event()
         self.thread = threading.Thread(target=self._read, name="procviz-read-file", daemon=True)
         self.thread.start()
+        end_at_exit(self.thread, self._cancel)  # (its later hand-overs emit into Qt)
 
     def _read(self) -> None:
         view: Timeline | None = None

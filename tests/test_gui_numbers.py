@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -85,3 +88,38 @@ def test_closing_the_worker_with_a_wait_ends_its_thread(qtbot) -> None:
     worker = numbers_worker.NumbersWorker()
     worker.close(wait_s=30.0)
     assert not worker.thread.is_alive()
+
+
+EXIT_MID_JOB = """
+import sys, time
+from pathlib import Path
+from PySide6.QtCore import QCoreApplication
+from procviz.gui import numbers_worker
+
+marker = Path(sys.argv[1])
+
+def slow(job):  # a job still computing when the program ends
+    time.sleep(0.5)
+    marker.write_text("computed")
+    return numbers_worker.NumbersResult(job, None, None, 0.0)
+
+numbers_worker.compute = slow
+app = QCoreApplication([])
+worker = numbers_worker.NumbersWorker()
+worker.computed.connect(lambda result: None)
+worker.submit("a job")
+time.sleep(0.1)
+print("exiting", flush=True)
+"""
+
+
+def test_a_job_in_hand_is_finished_before_the_interpreter_tears_qt_down(tmp_path) -> None:
+    """A window that quits while its figures are computed (never closed by the app's exit path) must
+    not leave the numbers thread running through the interpreter's teardown: emitting into a
+    half-finalized PySide crashed the process at exit (1 run in 40 of a benchmark's window)."""
+    marker = tmp_path / "computed"
+    proc = subprocess.run([sys.executable, "-c", EXIT_MID_JOB, str(marker)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "exiting" in proc.stdout
+    assert marker.read_text() == "computed"  # the thread finished its job before the exit ended it
