@@ -256,16 +256,45 @@ def write_any(timeline: Timeline, path: Path, fmt: str | None, width: int = 1600
 def _out_problem(path: Path, fmt: str | None) -> str:
     """What keeps ``procviz run`` from writing its timeline to ``path`` (checked before the run,
     so that a run is not made only to be lost); "" when nothing does."""
-    if not path.parent.exists():
-        return f"folder {path.parent} does not exist"
-    if path.is_dir():
-        return "it is a folder"
+    try:
+        problem = _place_problem(path)
+    except OSError as exc:  # (a name too long, a loop of links, ... as the system says it)
+        problem = os_reason(exc)
+    if problem:
+        return problem
     if (fmt or _format_from_suffix(path)) in IMAGE_FORMATS:
         return "" if _image_writer is not None else "PNG/SVG need the GUI package: use the procviz command"
     try:
         choose_format(path, fmt)
     except ValueError as exc:
         return f"{exc}, or .png / .svg for a picture"
+    return ""
+
+
+def _place_problem(path: Path) -> str:
+    """What keeps a file from being written at ``path`` (see :func:`_out_problem`), found as the
+    write finds it: the folder the path's links lead to, and a temporary made there and removed."""
+    import stat
+
+    from procviz.engine.formats.tmpfiles import TempOutput, name_max
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:  # a new file, or a link to one
+        mode = stat.S_IFREG
+    if stat.S_ISDIR(mode):
+        return "it is a folder"
+    if not stat.S_ISREG(mode):
+        return ""  # a device or a named pipe: written into (engine/formats/fileio.py)
+    real = Path(os.path.realpath(path))
+    for folder in (path.parent, real.parent):  # (the user's own words first)
+        if not folder.exists():
+            return f"folder {folder} does not exist"
+        if not folder.is_dir():
+            return f"{folder} is not a folder"
+    if len(os.fsencode(real.name)) > name_max(real.parent):
+        return "file name too long"
+    TempOutput(real).discard()  # (nameless where the system allows: nothing to see, nothing left)
     return ""
 
 

@@ -80,10 +80,13 @@ def config_from_file(path: Path) -> dict[str, Any]:
         return load_config(path).to_json()
     except ConfigError as exc:
         as_bare = exc
+    from procviz.engine.formats.native_write import FORMAT_TAG
     from procviz.engine.presets import PresetError, is_preset, load_preset
 
     data = _small_json(path)
-    if is_preset(data):
+    # A timeline holds a "config" object too (an empty one when it came from a CSV): it is read as a
+    # timeline, whose refusals say what the file is (a preset's would call it a preset).
+    if is_preset(data) and data.get("format") != FORMAT_TAG:
         try:
             preset = load_preset(path)
         except PresetError as exc:

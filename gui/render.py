@@ -14,15 +14,17 @@ no display server is reachable (text measuring needs one).
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import cast
 from xml.sax.saxutils import escape
 
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QGuiApplication, QImage, QPainter, QPen
 from PySide6.QtWidgets import QApplication
 
+from procviz.engine.formats.fileio import atomic_output
 from procviz.engine.timeline import Timeline
 from procviz.gui.export_picture import FONT_FAMILY, Line, Picture, RectGroup, build_picture, font
 from procviz.gui.gantt.paint import draw_rects
@@ -113,8 +115,8 @@ def paint_picture(picture: Picture, painter: QPainter) -> None:
             painter.drawText(QPointF(x, shape.y), shape.text)
 
 
-def write_png(picture: Picture, path: Path) -> None:
-    """``picture`` as a PNG of its size."""
+def png_bytes(picture: Picture) -> bytes:
+    """``picture`` as the bytes of a PNG of its size."""
     image = QImage(picture.width, picture.height, QImage.Format.Format_ARGB32_Premultiplied)
     image.fill(QColor("white"))
     painter = QPainter(image)
@@ -122,11 +124,35 @@ def write_png(picture: Picture, path: Path) -> None:
         paint_picture(picture, painter)
     finally:
         painter.end()
-    if not image.save(str(path), "PNG"):  # type: ignore[call-overload]  # the stubs say bytes; PySide6 wants str
-        raise OSError(f"could not write {path}")
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):  # type: ignore[call-overload]  # the stubs say bytes; PySide6 wants str
+        raise ValueError("the picture could not be encoded as PNG")
+    buffer.close()
+    return bytes(data.data())
+
+
+def write_png(picture: Picture, path: Path) -> None:
+    """``picture`` as a PNG file, written as every file of procviz is (a temporary renamed over the
+    target once complete: :func:`~procviz.engine.formats.fileio.atomic_output`). QImage.save to a
+    path wrote in place and missed a failed flush: a full disk left a cut PNG and exit code 0."""
+    data = png_bytes(picture)
+    with atomic_output(path) as out:
+        out.write(data)
 
 
 # ---- SVG ----------------------------------------------------------------------------------------
+
+# Characters XML 1.0 does not allow in a document, even escaped (a lane or function name read
+# from a hand-edited file may hold them): shown as U+FFFD, so the SVG stays well-formed.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    """``text`` escaped for an SVG element's content."""
+    return escape(_NOT_XML.sub("\ufffd", text))
+
 
 def _num(v: float) -> str:
     return f"{v:.2f}".rstrip("0").rstrip(".")
@@ -139,7 +165,7 @@ def svg_text(picture: Picture) -> str:
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}px" height="{h}px" viewBox="0 0 {w} {h}" '
         f'font-family="{FONT_FAMILY}">',
-        f"<title>{escape(picture.title)}</title>",
+        f"<title>{_xml_text(picture.title)}</title>",
         "<desc>Gantt chart of a procviz run: a bar per task on the lane of the worker that ran it, "
         "and under it the worker's measured OS state</desc>",
     ]
@@ -159,11 +185,13 @@ def svg_text(picture: Picture) -> str:
             anchor = f' text-anchor="{shape.anchor}"' if shape.anchor != "start" else ""
             weight = ' font-weight="bold"' if shape.bold else ""
             out.append(f'<text x="{_num(shape.x)}" y="{_num(shape.y)}" font-size="{_num(shape.size)}"'
-                       f'{weight}{anchor} fill="{shape.color}">{escape(shape.text)}</text>')
+                       f'{weight}{anchor} fill="{shape.color}">{_xml_text(shape.text)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
 
 def write_svg(picture: Picture, path: Path) -> None:
-    """``picture`` as an SVG file."""
-    path.write_text(svg_text(picture), encoding="utf-8")
+    """``picture`` as an SVG file (written as :func:`write_png` writes)."""
+    data = svg_text(picture).encode("utf-8")
+    with atomic_output(path) as out:
+        out.write(data)

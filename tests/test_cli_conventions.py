@@ -97,6 +97,12 @@ def test_config_takes_a_preset_file_and_a_timeline(tmp_path) -> None:
     proc = procviz_cmd("run", "--quiet", "--config", str(csv))
     assert proc.returncode == 2 and "does not keep the config" in proc.stderr
     assert "makespan" not in proc.stdout
+    # ... nor once made a JSON timeline again (its "config" object is empty: it was taken for a preset's)
+    from_csv = tmp_path / "from_csv.json"
+    assert procviz_cmd("export", str(csv), "--out", str(from_csv)).returncode == 0
+    proc = procviz_cmd("run", "--quiet", "--config", str(from_csv))
+    assert proc.returncode == 2 and "does not keep the config" in proc.stderr, proc.stdout + proc.stderr
+    assert "makespan" not in proc.stdout
 
 
 def test_config_that_is_none_of_the_shapes_says_why(tmp_path) -> None:

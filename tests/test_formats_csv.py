@@ -257,3 +257,18 @@ def test_text_cells_are_quoted_as_the_csv_module_quotes_them():
     for _ in range(20000):
         text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 7)))
         assert csv_write.quoted_cell(text) == by_csv_module(text), repr(text)
+
+
+def test_a_file_cut_in_its_last_row_is_refused_and_one_without_crlf_is_not(tmp_path):
+    """procviz ends every row with CRLF: a file whose rows do, but not its last, was cut, and its
+    last row would be read with a cut number (a waiting of 20.194338 ms as 20.19)."""
+    data = _write(tmp_path, build_timeline(exotic=False)).read_bytes()
+    assert data.endswith(b"\r\n")
+    cut = tmp_path / "cut.csv"
+    for end in (len(data) - 2, len(data) - 5, data.index(b"\r\n") + 10):
+        cut.write_bytes(data[:end])
+        with pytest.raises(TimelineFileError, match="ends in the middle of a row"):
+            read_timeline(cut)
+    by_hand = tmp_path / "by_hand.csv"  # a CSV made elsewhere, LF ends and none after its last row
+    by_hand.write_bytes(data.replace(b"\r\n", b"\n")[:-1])
+    assert read_timeline(by_hand).n_tasks == read_timeline(_write(tmp_path, build_timeline(exotic=False))).n_tasks

@@ -70,6 +70,15 @@ def test_nan_and_infinity(tmp_path, native_text):
     refused(tmp_path, huge, "tasks[0]", "cost_ms")
 
 
+def test_a_finite_number_too_large_for_its_column_is_refused_not_made_null(tmp_path, native_text, recwarn):
+    def huge_percent(d):
+        d["resources"]["cpu_pct"][0] = 1e308  # finite, but past a 32-bit float (the column's type)
+
+    err = refused(tmp_path, edit(native_text, huge_percent), "resources[0]", "cpu_pct")
+    assert "32-bit" in str(err)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # (said once, by the refusal)
+
+
 def test_duplicate_keys(tmp_path, native_text):
     twice = f'"version":{VERSION},"version":{VERSION},'
     refused(tmp_path, native_text.replace(f'"version":{VERSION},', twice, 1), "document", "version")
@@ -239,6 +248,15 @@ def test_truncated_gzip(tmp_path, native_text):
     data = gzip.compress(native_text.encode())
     err = refused(tmp_path, data[: len(data) // 2], "file", name="cut.json.gz")
     assert "truncated" in str(err)
+    assert "after its gzip stream" in str(refused(tmp_path, data + b"garbage", "file", name="tail.json.gz"))
+    assert "more than one gzip member" in str(refused(tmp_path, data + data, "file", name="two.json.gz"))
+
+
+def test_a_file_cut_inside_a_string_says_where_the_string_starts(tmp_path, native_text):
+    start = native_text.index('"procviz-timeline"')
+    err = refused(tmp_path, native_text[:start + 5], "line 1")
+    said = f"column {start + 1}: Unterminated string starting here; the file ends early (truncated?)"
+    assert str(err).endswith(said), str(err)
 
 
 # ---- Chrome traces ----------------------------------------------------------------------------------

@@ -178,7 +178,7 @@ class Checker:
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 self.fail(f"{table}[{i}]", field, f"must be a finite number >= {low:g} (got {items[i].item()!r})")
-            return floats.astype(dtype, copy=False)
+            return self._narrowed(floats, table, field, dtype)
         kinds = set(map(type, items))
         if not kinds <= {int, float, type(None)}:
             i = next(i for i, v in enumerate(items) if type(v) not in (int, float, type(None)))
@@ -190,7 +190,20 @@ class Checker:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             self.fail(f"{table}[{i}]", field, f"must be a finite number >= {low:g} (got {items[i]!r})")
-        return arr.astype(dtype)
+        return self._narrowed(arr, table, field, dtype)
+
+    def _narrowed(self, floats: np.ndarray, table: str, field: str, dtype: Any) -> np.ndarray:
+        """``floats`` (finite or NaN) as ``dtype``; a value too large for it is refused, not made
+        infinite (and then written as null) with a numpy warning on stderr."""
+        with np.errstate(over="ignore"):
+            out = floats.astype(dtype, copy=False)
+        if out is not floats:
+            bad = np.isinf(out)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                self.fail(f"{table}[{i}]", field, f"must be a number a {np.dtype(dtype).itemsize * 8}-bit float "
+                          f"holds (got {floats[i].item()!r})")
+        return out
 
     def text_column(self, value: Any, table: str, field: str, length: int | None) -> list[str]:
         """A list of strings."""

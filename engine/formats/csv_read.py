@@ -205,6 +205,12 @@ def timeline_from_csv(text: str, path: str) -> Timeline:
     if nul >= 0:
         raise TimelineFileError(path, f"line {text.count(chr(10), 0, nul) + 1}", "",
                                 "contains a NUL byte; procviz CSV never does")
+    first_end = text.find("\n")
+    if 0 < first_end < len(text) - 1 and text[first_end - 1] == "\r" and not text.endswith("\n"):
+        # Rows ended by CRLF, as procviz writes them, but not the last: the file was cut, and its
+        # last row read as it stands would be a task with a cut number (20.19 for 20.194338).
+        raise TimelineFileError(path, f"line {text.count(chr(10)) + 1}", "",
+                                "ends in the middle of a row: the file was cut (procviz ends every row with CRLF)")
     return _timeline(_Rows(text, path))
 
 

@@ -89,7 +89,9 @@ def _gunzip_limited(path: str, data: bytes, limit: int) -> bytes:
             if d.eof:
                 # A concatenated gzip member may follow; gzip files written by procviz have one.
                 if d.unused_data:
-                    raise TimelineFileError(path, "file", "", "holds more than one gzip member")
+                    raise TimelineFileError(path, "file", "", "holds more than one gzip member"
+                                            if d.unused_data.startswith(b"\x1f\x8b") else
+                                            "has data after its gzip stream")
                 break
         if not d.eof:
             raise TimelineFileError(path, "file", "", "the gzip data is truncated")

@@ -122,4 +122,6 @@ def json_error(exc: json.JSONDecodeError, text: str, path: str) -> TimelineFileE
     # document stopped before its closing brackets.
     truncated = exc.pos >= len(text.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
     hint = "; the file ends early (truncated?)" if truncated else ""
-    return TimelineFileError(path, f"line {exc.lineno}", "", f"invalid JSON at column {exc.colno}: {exc.msg}{hint}")
+    # ("Unterminated string starting at": the decoder's message runs on into the position)
+    msg = exc.msg[:-3] + " here" if exc.msg.endswith(" at") else exc.msg
+    return TimelineFileError(path, f"line {exc.lineno}", "", f"invalid JSON at column {exc.colno}: {msg}{hint}")

@@ -125,8 +125,11 @@ class TempOutput:
             os.close(fd)
 
     def _fresh_name(self) -> Path:
-        tag = f"procviz-{os.getpid()}-{start_ticks(os.getpid())}-{os.urandom(4).hex()}"
-        return self.folder / f".{self.target.name}.{tag}.tmp"
+        tag = f".procviz-{os.getpid()}-{start_ticks(os.getpid())}-{os.urandom(4).hex()}.tmp"
+        # The target's name is cut so that the temporary's fits the folder's limit (a target named
+        # with 220 of 255 bytes was refused as "file name too long", though it could be written).
+        room = name_max(self.folder) - 1 - len(tag)
+        return self.folder / ("." + os.fsdecode(os.fsencode(self.target.name)[:max(room, 1)]) + tag)
 
     def _create_named(self) -> int:
         while True:
@@ -168,6 +171,14 @@ class TempOutput:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def name_max(folder: Path) -> int:
+    """The longest file name, in bytes, ``folder``'s file system takes (255 where it does not say)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
 
 
 def link_fd(fd: int, path: Path) -> None:
