@@ -256,6 +256,8 @@ def write_any(timeline: Timeline, path: Path, fmt: str | None, width: int = 1600
 def _out_problem(path: Path, fmt: str | None) -> str:
     """What keeps ``procviz run`` from writing its timeline to ``path`` (checked before the run,
     so that a run is not made only to be lost); "" when nothing does."""
+    if str(path) == "-":  # (read as the standard input by export: written, it made a file named "-")
+        return "'-' is not a file name here; for the standard output give /dev/stdout and --format"
     try:
         problem = _place_problem(path)
     except OSError as exc:  # (a name too long, a loop of links, ... as the system says it)
@@ -267,6 +269,8 @@ def _out_problem(path: Path, fmt: str | None) -> str:
     try:
         choose_format(path, fmt)
     except ValueError as exc:
+        if path.name.lower().endswith(tuple(f".{kind}.gz" for kind in IMAGE_FORMATS)):
+            return "a picture is written as .png or .svg, not compressed"
         return f"{exc}, or .png / .svg for a picture"
     return ""
 

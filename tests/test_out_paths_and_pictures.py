@@ -123,3 +123,16 @@ def test_a_label_of_a_million_characters_is_cut_with_a_few_short_measurements(qa
     assert label.endswith("…") and export_picture.text_width(label, export_picture.TEXT_PX) <= \
         export_picture.MAX_LABEL_PX + 1
     assert sum(measured) < 100_000, (len(measured), max(measured))  # not the million, not once a character
+
+
+def test_a_dash_or_a_compressed_picture_is_refused_with_what_to_give_instead(tmp_path, source) -> None:
+    for out, says in (("-", "/dev/stdout and --format"), ("chart.svg.gz", "not compressed"),
+                      ("chart.PNG.gz", "not compressed")):
+        proc = subprocess.run([*APP, "export", str(source), "--out", out], capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert says in proc.stderr and "gui.render" not in proc.stderr, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [source.name]  # no file named "-"
+    proc = subprocess.run([*APP, "export", str(source), "--out", "/dev/stdout", "--format", "json"],
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith(b'{"format":"procviz-timeline"'), proc.stderr
