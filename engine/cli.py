@@ -51,7 +51,7 @@ from procviz.engine.config import (
     ConfigError,
     RunConfig,
 )
-from procviz.engine.file_names import FORMATS, IMAGE_FORMATS, choose_format
+from procviz.engine.file_names import FORMATS, IMAGE_FORMATS, IMAGE_SIZES, choose_format
 from procviz.engine.numpy_import import import_numpy
 from procviz.engine.os_errors import os_reason
 from procviz.engine.pipe_reader import reader_awaited
@@ -195,8 +195,10 @@ def _export_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("timeline", type=Path)
     p.add_argument("--format", choices=(*FORMATS, *IMAGE_FORMATS))
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--width", type=_int_arg, default=1600, help="image width in px (png/svg)")
-    p.add_argument("--height", type=_int_arg, default=900, help="image height in px (png/svg)")
+    p.add_argument("--width", type=_int_arg, help=f"image width in px (png/svg; {IMAGE_SIZES[0]}-{IMAGE_SIZES[1]}, "
+                   "default 1600)")
+    p.add_argument("--height", type=_int_arg, help=f"image height in px (png/svg; {IMAGE_SIZES[0]}-{IMAGE_SIZES[1]}, "
+                   "default 900)")
 
 
 def _presets_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -545,11 +547,23 @@ def _discard(events: queue.SimpleQueue[Any]) -> None:
         pass
 
 
+def _size_problem(args: argparse.Namespace) -> str:
+    """What is wrong with ``export``'s --width / --height for its output ("" when nothing)."""
+    sizes = {name: value for name, value in (("--width", args.width), ("--height", args.height)) if value is not None}
+    if not sizes:
+        return ""
+    if (args.format or _format_from_suffix(args.out)) not in IMAGE_FORMATS:
+        return f"{' and '.join(sizes)} size{'' if len(sizes) > 1 else 's'} a picture (.png / .svg), not a timeline file"
+    low, high = IMAGE_SIZES
+    return next((f"{name} must be from {low} to {high} pixels (got {value})" for name, value in sizes.items()
+                 if not low <= value <= high), "")
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """``procviz export``: read a timeline file and write it in another format."""
     from procviz.engine.formats import TimelineFileError, read_timeline
 
-    problem = _out_problem(args.out, args.format)  # (as run says it, before the file is read)
+    problem = _out_problem(args.out, args.format) or _size_problem(args)  # (before the file is read)
     if problem:
         _tell(f"procviz export: cannot write {args.out}: {problem}")
         return EXIT_INVALID
@@ -563,7 +577,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     try:
         with reader_awaited(args.out, lambda text: _tell(f"procviz export: {text}")):
-            write_any(timeline, args.out, args.format, args.width, args.height)
+            write_any(timeline, args.out, args.format, args.width or 1600, args.height or 900)
     except OSError as exc:
         _tell(f"procviz export: cannot write {args.out}: {os_reason(exc)}")
         return EXIT_INVALID

@@ -11,6 +11,7 @@ import os
 
 FORMATS = ("json", "csv", "chrome")
 IMAGE_FORMATS = ("png", "svg")
+IMAGE_SIZES = (100, 20000)  # a picture's width and height, in pixels (gui.render checks them)
 CHROME_SUFFIXES = (".trace.json", ".chrome.json", ".perfetto.json")
 
 

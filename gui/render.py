@@ -24,13 +24,14 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QGuiApplication, QImage, QPainter, QPen
 from PySide6.QtWidgets import QApplication
 
+from procviz.engine.file_names import IMAGE_FORMATS, IMAGE_SIZES
 from procviz.engine.formats.fileio import atomic_output
 from procviz.engine.timeline import Timeline
 from procviz.gui.export_picture import FONT_FAMILY, Line, Picture, RectGroup, build_picture, font
 from procviz.gui.gantt.paint import draw_rects
 
-FORMATS = ("png", "svg")
-MIN_SIZE, MAX_SIZE = 100, 20000
+FORMATS = IMAGE_FORMATS
+MIN_SIZE, MAX_SIZE = IMAGE_SIZES
 
 
 def _format(path: Path, fmt: str | None) -> str:

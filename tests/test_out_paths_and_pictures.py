@@ -136,3 +136,19 @@ def test_a_dash_or_a_compressed_picture_is_refused_with_what_to_give_instead(tmp
     proc = subprocess.run([*APP, "export", str(source), "--out", "/dev/stdout", "--format", "json"],
                           capture_output=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.startswith(b'{"format":"procviz-timeline"'), proc.stderr
+
+
+def test_a_picture_size_is_checked_before_the_file_is_read_and_refused_for_a_timeline_file(tmp_path, source) -> None:
+    for args, says in ((["--out", "t.csv", "--width", "800"], "--width sizes a picture"),
+                       (["--out", "t.json", "--width", "800", "--height", "600"], "and --height size a picture"),
+                       (["--out", "t.png", "--width", "50"], "--width must be from 100 to 20000 pixels (got 50)"),
+                       (["--out", "t.svg", "--height", "30000"], "--height must be from 100")):
+        # (the input does not exist: a size problem is said first, as an --out one is)
+        proc = subprocess.run([*APP, "export", str(tmp_path / "none.json"), *args], capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+        assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [source.name]
+    proc = subprocess.run([*APP, "export", str(source), "--out", "t.png", "--width", "300", "--height", "200"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "t.png").read_bytes()[16:24] == (300).to_bytes(4, "big") + (200).to_bytes(4, "big")  # IHDR
