@@ -75,8 +75,9 @@ def _read(p: str, on_tasks: Callable[[TaskPreview], None] | None = None) -> Time
             return timeline_from_chrome_doc(doc, p)
         return timeline_from_native(doc, p)
     if first == "[":
-        raise TimelineFileError(p, "document", "", "is a Chrome trace in array form, which carries no procviz data; "
-                                "procviz re-opens only the traces it wrote")
+        # (not parsed to tell: any JSON array, a trace's or not, holds nothing procviz reads)
+        raise TimelineFileError(p, "document", "", "is a JSON array (a Chrome trace in array form?), which carries "
+                                "no procviz data; procviz re-opens only the traces it wrote")
     if p.lower().endswith((".json", ".json.gz")):
         # The name only words the error: a .json that is not JSON is not reported as a bad CSV.
         raise TimelineFileError(p, "document", "", "is empty; expected a JSON timeline" if not first
