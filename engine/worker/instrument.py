@@ -11,8 +11,10 @@ run-queue wait in the thread's own ``/proc/thread-self/schedstat`` at its start 
 ones share one monotonic reading between two tasks (one task's end is the next one's start) and
 one CPU clock reading per group of ``GROUP_NS`` of them, which settles each task's on-CPU time or
 says it is unmeasured (-1: see :func:`_settle_group`). Waiting (blocked) time is derived later as
-wall - cpu - ready. Where schedstat is missing, or the task came after one shorter than
-``FINE_NS``, ready is sent as -1: unmeasured, never invented.
+wall - cpu - ready. Where schedstat is missing, or for a task shorter than ``FINE_NS``, ready is
+sent as -1: unmeasured, never invented. A task of at least ``FINE_NS`` that came after a shorter one
+(so in the short tasks' loop) has the run-queue wait that its group's schedstat readings pin down
+(one at the group's start, one after the task: :func:`_settle_ready`).
 
 Exceptions of any kind (``BaseException``: ``SystemExit``, ``KeyboardInterrupt`` too) become a
 FAILED row plus a :class:`TaskText` with the type, message and traceback. The wrapper returns
@@ -65,7 +67,7 @@ SETTLE_NS = 500
 # off CPU in a row doubles that, up to MAX_SOLO: tasks that block briefly, each, stay measured.
 MAX_SOLO = 1 << 16
 # A wire row as 8-byte fields (kind/status/thread, task id, end, on-CPU, ready, start): worker/wire.py
-_END_FIELD, _CPU_FIELD, _START_FIELD = 2, 3, 5
+_END_FIELD, _CPU_FIELD, _READY_FIELD, _START_FIELD = 2, 3, 4, 5
 MAX_TEXT = 4000  # characters kept of a message or a traceback
 MAX_RESULT_TEXT = 200
 
@@ -332,15 +334,20 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
     each time the next try fails too): short tasks that each block or wait a little keep their
     on-CPU times, at the old cost of a CPU clock reading each.
 
-    Ready (run-queue wait) is not measured here: -1 (see ThreadMeter).
+    Ready (run-queue wait) is -1 for the short tasks (see ThreadMeter). Each group also reads
+    schedstat's run-queue wait as it opens (one ``pread`` a group, not a task): a task of at least
+    FINE_NS, which closes its group and hands over to :func:`_run_fine`, gets the wait that reading
+    and one after it pin down (:func:`_settle_ready`). It was unmeasured: in a run alternating short
+    and long tasks, every long one.
     """
-    slot, ring, off = meter.ids, meter.ring, meter.off
-    mono, thread_time, pack = _monotonic_ns, _thread_time_ns, _pack_payload
+    slot, ring, off, fd = meter.ids, meter.ring, meter.off, meter.fd
+    mono, thread_time, pack, pread = _monotonic_ns, _thread_time_ns, _pack_payload, _pread
     row, group_ns, fine_ns = ROW, GROUP_NS, FINE_NS  # locals: a little cheaper than globals, per task
     solo, backoff = meter.solo, meter.backoff
     base, stop = meter.room(off)
     base -= PAYLOAD_OFFSET  # the ring holds each row's kind, status and thread: the loop packs the rest
     status = _DONE
+    r0 = int(pread(fd, 96, 0).split()[1]) if fd >= 0 else 0  # the group's run-queue wait so far
     c0 = thread_time()  # the group's CPU window opens before its wall window
     t0 = g0 = mono()  # a fresh boundary: the first task's start, and its group's
     slot[2] = g0
@@ -367,11 +374,15 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
         off += row
         if t1 >= g_end or off >= stop:
             c1 = thread_time()  # after the wall window's end: the CPU window encloses it
+            wall = t1 - t0
+            if wall >= fine_ns and fd >= 0:  # (the task hands over: see the docstring)
+                ready = int(pread(fd, 96, 0).split()[1]) - r0
             settle, solo, backoff = _close_group(ring, g_off - base - PAYLOAD_OFFSET, off - base - PAYLOAD_OFFSET,
                                                  c1 - c0, t1 - g0, solo, backoff)
+            if wall >= fine_ns and fd >= 0:
+                _settle_ready(ring, off - base - PAYLOAD_OFFSET - row, ready, t1 - g0)
             slot[2] = NO_GROUP
             meter.off = off  # published: a flush may take the group's rows from here on
-            wall = t1 - t0
             if off >= stop:
                 # Texts are made after the clocks stopped (formatting is procviz's cost, not the
                 # task's) and after the row (a text never travels ahead of its task's end).
@@ -389,6 +400,8 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
                 base, stop = meter.room(off)
                 base -= PAYLOAD_OFFSET
                 settle = True
+            if fd >= 0:
+                r0 = int(pread(fd, 96, 0).split()[1])
             if settle:  # a fresh boundary: the slow part is nobody's task (nor the next group's)
                 c1 = thread_time()
             t1 = g0 = mono()
@@ -438,6 +451,24 @@ def _settle_group(ring: Any, first: int, end: int, cpu: int, wall: int) -> None:
         w = fields[at + _END_FIELD] - fields[at + _START_FIELD]
         low, high = max(cpu - (wall - w), 0), min(w, cpu)
         fields[at + _CPU_FIELD] = min(low, high) if high - low <= w >> 4 else -1
+
+
+def _settle_ready(ring: Any, at_byte: int, ready: int, wall: int) -> None:
+    """Give the row at ring byte ``at_byte`` (a task of at least FINE_NS, its group's last) the
+    run-queue wait its group's readings pin down: ``ready`` in the group's ``wall``.
+
+    The task (wall time w) waited at least ``ready - (wall - w)`` (the rest of the group could hold
+    no more) and at most ``min(w, ready)``; within 1/16 of w (the group's short tasks before it
+    last ~20 us at most, the task 200 us or more), the row keeps the lower end, never more than
+    its time off CPU; else it stays unmeasured (-1).
+    """
+    fields = memoryview(ring).cast("B").cast("q")
+    at = at_byte // 8
+    w = fields[at + _END_FIELD] - fields[at + _START_FIELD]
+    low, high = max(ready - (wall - w), 0), min(w, ready)
+    if high - low <= w >> 4:
+        cpu = fields[at + _CPU_FIELD]
+        fields[at + _READY_FIELD] = min(low, w - cpu) if cpu >= 0 else low
 
 
 def _run_fine(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: Iterator[Any],

@@ -81,8 +81,9 @@ class ThreadMeter:
     ``fine`` says whether the next task reads schedstat (run-queue wait measured): yes while this
     thread's tasks last at least ``FINE_NS`` (instrument.py); after a shorter one, no. Two
     schedstat reads cost ~2-5 us, many times a no-op task itself, where the short-task loop reads
-    the monotonic clock once per task and the thread's CPU clock once per group of tasks; a task
-    shorter than FINE_NS can spend at most that in the run queue, and says so: unmeasured (-1).
+    the monotonic clock once per task, and the thread's CPU clock and schedstat once per group of
+    tasks; a task shorter than FINE_NS can spend at most that in the run queue, and says so:
+    unmeasured (-1). (A longer one in that loop gets its wait from its group's readings.)
     """
 
     __slots__ = ("reader", "fd", "tid", "fine", "recorder", "ring", "off", "taken", "ids", "announced",
