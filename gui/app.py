@@ -160,7 +160,7 @@ def run_window(args: list[str]) -> int:
     pending: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: pending.append(signum))
-    from procviz.engine.cli import EXIT_INVALID, setup_logging
+    from procviz.engine.cli import EXIT_INVALID, EXIT_STOPPED, setup_logging
     from procviz.gui.qt_check import check
 
     setup_logging(options.verbose)
@@ -179,7 +179,8 @@ def run_window(args: list[str]) -> int:
     configure_app(app)
     # the theme: --theme for this session, else the one remembered from View > Theme
     window = MainWindow(settings=make_settings(options.settings), theme=options.theme)
-    install_quit_on_signals(window)  # before show(): a Ctrl-C from then on closes the window
+    stopped_runs: list[bool] = []  # per signal that closed the window: whether it stopped a run
+    install_quit_on_signals(window, stopped_runs)  # before show(): a Ctrl-C from then on closes the window
     log.info("window open; Ctrl-C or SIGTERM closes it")  # (tests wait for this line)
     window.show()
     if options.timeline is not None:
@@ -191,7 +192,8 @@ def run_window(args: list[str]) -> int:
     # No Python thread may be computing, or emitting to Qt, while the interpreter then tears Qt
     # down (a daemon thread running through finalization is a known way to crash at exit).
     window.live_numbers.worker.close(wait_s=2.0)
-    return code
+    # A run a signal stopped ends the program as `procviz run`'s does (exit code 3: stopped).
+    return EXIT_STOPPED if code == 0 and any(stopped_runs) else code
 
 
 def configure_app(app: Any) -> None:
@@ -215,14 +217,17 @@ def app_icon() -> Any:
     return QIcon(pixmap)
 
 
-def install_quit_on_signals(window: Any) -> Any:
-    """Make Ctrl-C (SIGINT) and SIGTERM close ``window`` cleanly; returns the polling timer."""
+def install_quit_on_signals(window: Any, stopped_runs: list[bool] | None = None) -> Any:
+    """Make Ctrl-C (SIGINT) and SIGTERM close ``window`` cleanly; returns the polling timer.
+    ``stopped_runs`` gets, per signal that closed it, whether a run was going on (it is stopped)."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     def quit_now() -> None:
         # The same path as the close button (which stops a run cleanly), then leave every event
         # loop, a modal dialog's included.
+        if stopped_runs is not None:
+            stopped_runs.append(bool(window.running))
         window.close()
         QApplication.quit()
 

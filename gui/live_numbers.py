@@ -11,7 +11,8 @@ table's rows are all taken from that copy. So the GUI thread never runs ``comput
 When: on a reset, a run-status change, in the next pass of the event loop (not while a live run
 has submitted nothing yet: its first numbers come with its submissions); on task changes in the
 next pass too unless the last refresh was less than ten times its own cost (and at least 100 ms)
-ago (then once that time is up); never while a job is out (the change is taken by the next one).
+ago (then once that time is up); on new strip or machine rows alone (a live run of long tasks)
+once a second; never while a job is out (the change is taken by the next one).
 Outside a live run (a file, a finished run) nothing writes the shown columns any more (a new
 run replaces them), so the worker reads them as they are, without a copy. A separate clock
 ticks the progress line's elapsed time while a run is live.
@@ -37,6 +38,9 @@ from procviz.gui.timeline_io import kept_aside
 COST_FACTOR = 10
 MIN_INTERVAL_S = 0.25  # a live run's numbers change at most four times a second (read by a person)
 CLOCK_MS = 100
+# A live run whose tasks do not change for a while (long tasks) still gets new strip and machine
+# rows: its figures follow them this often (the machine lane, other load, the state totals).
+STRIP_ONLY_S = 1.0
 PENDING = int(TaskState.PENDING)  # (an int: numpy compares an IntEnum through int64)
 
 
@@ -61,6 +65,7 @@ class LiveNumbers(QObject):
         self._last = 0.0  # perf_counter() when the last refresh was shown
         self._cost = 0.0  # what it cost (the worker's CPU time and the GUI thread's), in seconds
         self._pending.timeout.connect(self.refresh)
+        self._strip_only = False  # the refresh due is for new strip or machine rows alone
         self._frozen = FrozenCopy()
         self._out: NumbersJob | None = None  # the job the worker has
         self._again = False  # something changed after that job's copy was taken
@@ -96,14 +101,28 @@ class LiveNumbers(QObject):
             # The frozen copy of a run's columns (~4 ms at 100k tasks) in a pass of its own, not
             # inside the tick that applied the run's start (as below).
             if not self._nothing_submitted():
-                self._pending.start(0)
-        elif (change.status or change.lanes) and not self._pending.isActive() and not self._nothing_submitted():
-            self._pending.start(0)  # at once, but in a pass of its own (see below)
-        elif change.tasks and not self._pending.isActive():
+                self._arm(0)
+        elif (change.status or change.lanes) and self._free() and not self._nothing_submitted():
+            self._arm(0)  # at once, but in a pass of its own (see below)
+        elif change.tasks and self._free():
             # Never inside the tick that applied the change: in an event-loop pass of its own
             # (0 ms when due), so applying, the chart's fold and this refresh never add up to
             # one long freeze of the GUI thread.
-            self._pending.start(self._wait_ms())
+            self._arm(self._wait_ms())
+        elif (change.intervals or change.resources) and self.progress.live and not self._pending.isActive():
+            # Only the strips or the machine lane moved: once a second (six seconds of two long
+            # tasks showed "none read yet" for other load, and an empty machine lane, throughout).
+            since = time.perf_counter() - self._last
+            self._arm(max(self._wait_ms(), int((STRIP_ONLY_S - since) * 1000), 0), strip_only=True)
+
+    def _free(self) -> bool:
+        """Whether a change of tasks, lanes or status may (re)arm the refresh: none is due, or only
+        one for strip rows (which must not hold the change back up to a second)."""
+        return not self._pending.isActive() or self._strip_only
+
+    def _arm(self, wait_ms: int, strip_only: bool = False) -> None:
+        self._pending.start(wait_ms)
+        self._strip_only = strip_only
 
     def _nothing_submitted(self) -> bool:
         """Whether a live run has not submitted a task yet: its numbers would say only that every
@@ -149,8 +168,8 @@ class LiveNumbers(QObject):
             self._show(job.frozen, result.metrics, result.cpu_s, result.problem)
         else:
             self._again = True  # another run or file since: its own numbers
-        if self._again and not self._pending.isActive():
-            self._pending.start(self._wait_ms())
+        if self._again and self._free():
+            self._arm(self._wait_ms())
 
     def _show(self, source: Timeline, metrics: Metrics | None, worker_s: float = 0.0, problem: str = "") -> None:
         """Show ``source``'s numbers (the shown Timeline, or a frozen copy of it) in every panel;

@@ -116,3 +116,23 @@ def test_a_reset_takes_its_copy_in_a_pass_of_its_own_not_inside_the_tick(qtbot, 
     wait_numbers(qtbot, window)
     assert numbers.refreshes > refreshes
     assert shown_numbers(window)["metrics done"] == 40
+
+
+def test_long_tasks_still_move_the_figures_and_none_reads_as_zero(qtbot, window) -> None:
+    """Two 4 s tasks on 2 workers: no task changes for seconds, but the strips and the machine lane
+    do; the figures used to wait for a task's end (other load "none read yet", an empty machine lane
+    for 4 s), and read 0.000 s and 0.0 % for what had not happened yet."""
+    from procviz.engine.metrics import NONE_ENDED
+
+    window.form.set_value(parse_config({"workers": 2, "workload": {"kind": "sleep", "count": 2, "duration_ms": 4000}}))
+    assert window.start_run()
+    qtbot.waitUntil(lambda: window.timeline.run is not None and (window.timeline.start_ns >= 0).all(), timeout=30_000)
+    wait_numbers(qtbot, window)
+    first = window.live_numbers.refreshes
+    qtbot.wait(2500)  # both tasks run on, none ends
+    assert not (window.timeline.end_ns >= 0).any()
+    assert window.live_numbers.refreshes >= first + 1  # the strips' and the machine's rows came in
+    assert window.metrics.values["makespan"].text() == NONE_ENDED
+    assert window.metrics.values["utilization"].text() == NONE_ENDED
+    window.stop_run()
+    qtbot.waitUntil(lambda: not window.bridge.active, timeout=30_000)

@@ -167,7 +167,8 @@ CLOSE_SCRIPT = textwrap.dedent("""
         w = MainWindow(settings=make_settings(sys.argv[1]))
         w.show_error = lambda t, m: print("ERROR", t, m)
         w.form.set_value({"workers": 2, "workload": {"kind": "sleep", "count": 40, "duration_ms": 400}})
-        install_quit_on_signals(w)
+        stopped = []
+        install_quit_on_signals(w, stopped)
         pids = set()
         def poll():
             kids = {p.pid for p in psutil.Process().children(recursive=True)}
@@ -181,6 +182,7 @@ CLOSE_SCRIPT = textwrap.dedent("""
         app.exec()
         print("PIDS", " ".join(map(str, sorted(pids))), flush=True)
         print("RUNNING", w.running)
+        print("STOPPED", stopped, flush=True)
         print("STATES", sorted(set(w.timeline.state.tolist())), flush=True)
         # then end as the procviz command does (gui/app.py: run_window, main): the interpreter's
         # teardown of Qt objects is a known crash at exit (-11 here once at load 6, faulthandler
@@ -207,6 +209,8 @@ def test_close_or_ctrl_c_in_a_real_app_exits_cleanly(tmp_path, how) -> None:
     assert proc.returncode == 0, out[-3000:]
     assert "QThread" not in out and "Traceback" not in out, out[-3000:]
     assert "RUNNING False" in proc.stdout, out[-3000:]
+    # a signal that stopped a run is said, for the program's exit code (3, as `procviz run`'s)
+    assert f"STOPPED {[True] if 'SIGINT' in how else []}" in proc.stdout, out[-3000:]
     pid_line = next(line for line in proc.stdout.splitlines() if line.startswith("PIDS"))
     pids = {int(p) for p in pid_line.split()[1:]}
     assert len(pids) >= 2, out

@@ -50,11 +50,16 @@ READY_UNMEASURED = "not measurable here (no schedstat on this host)"
 def summary_texts(metrics: Metrics) -> dict[str, str]:
     """The panel's summary lines, keyed by what they show (tests compare these too)."""
     m = metrics
+    # Makespan and occupancy run to the last task's end: before one ends (long tasks of a live run)
+    # they are not 0 s and 0 %, they are not there yet.
+    none_ended = not m.finished and m.makespan_ns <= 0
     return {
         "tasks": f"{count(m.tasks)}: {count(m.done)} done, {count(m.failed)} failed, "
                  f"{count(m.timeout)} timed out, {count(m.cancelled)} cancelled",
-        "makespan": f"{seconds(m.makespan_ns)} = start-up {seconds(m.startup_ns)} + work {seconds(m.work_ns)}",
-        "utilization": f"{percent(m.utilization)} of {m.slots} worker slot{'s' if m.slots != 1 else ''} occupied",
+        "makespan": NONE_ENDED if none_ended else
+                    f"{seconds(m.makespan_ns)} = start-up {seconds(m.startup_ns)} + work {seconds(m.work_ns)}",
+        "utilization": NONE_ENDED if none_ended else
+                       f"{percent(m.utilization)} of {m.slots} worker slot{'s' if m.slots != 1 else ''} occupied",
         "cpu_share": m.cpu_share_text(percent),
         "speedup": m.speedup_text(),
         "mean_wait": seconds(m.mean_wait_ns) if m.finished else NONE_ENDED,
