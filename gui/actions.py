@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QStyle, QWidget
+
+from procviz.gui.icons import run_icon, stop_icon
 
 
 @dataclass(slots=True)
@@ -31,13 +33,15 @@ class WindowActions:
 
 
 def _action(parent: QWidget, text: str, shortcuts: list[QKeySequence | QKeySequence.StandardKey | str], tip: str,
-            icon: QStyle.StandardPixmap | None = None) -> QAction:
+            icon: QStyle.StandardPixmap | QIcon | None = None) -> QAction:
     action = QAction(text, parent)
     action.setShortcuts([s if isinstance(s, QKeySequence) else QKeySequence(s) for s in shortcuts])
     keys = ", ".join(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText) for s in shortcuts)
     action.setToolTip(f"{tip} ({keys})" if keys else tip)
     action.setStatusTip(tip)
-    if icon is not None:
+    if isinstance(icon, QIcon):
+        action.setIcon(icon)
+    elif icon is not None:
         action.setIcon(parent.style().standardIcon(icon))
     return action
 
@@ -52,9 +56,9 @@ def make_actions(parent: QWidget) -> WindowActions:
     # short runs of the presets; follow is for long runs once the user has zoomed in.
     follow.setChecked(False)
     return WindowActions(
-        run=_action(parent, "&Run", ["Ctrl+R"], "Run the configured pool and workload", sp.SP_MediaPlay),
+        run=_action(parent, "&Run", ["Ctrl+R"], "Run the configured pool and workload", run_icon()),
         stop=_action(parent, "&Stop", ["Esc", "Ctrl+."], "Stop the run: unfinished tasks are cancelled",
-                     sp.SP_MediaStop),
+                     stop_icon()),
         open=_action(parent, "&Open timeline…", [QKeySequence.StandardKey.Open], "Open a saved timeline",
                      sp.SP_DialogOpenButton),
         save=_action(parent, "&Save timeline…", [QKeySequence.StandardKey.Save],
