@@ -51,9 +51,10 @@ from procviz.engine.config import (
     ConfigError,
     RunConfig,
 )
-from procviz.engine.file_names import FORMATS, IMAGE_FORMATS, IMAGE_SIZES, choose_format
+from procviz.engine.file_names import FORMATS, IMAGE_FORMATS, IMAGE_SIZES
 from procviz.engine.numpy_import import import_numpy
 from procviz.engine.os_errors import os_reason
+from procviz.engine.out_place import image_format, out_problem, size_problem
 from procviz.engine.pipe_reader import reader_awaited
 
 if TYPE_CHECKING:  # numpy and the engine are imported by cmd_run once the config is valid
@@ -244,7 +245,7 @@ _image_writer: ImageWriter | None = None
 
 def write_any(timeline: Timeline, path: Path, fmt: str | None, width: int = 1600, height: int = 900) -> None:
     """Write a timeline in any format; images go through the injected image writer."""
-    kind = fmt or _format_from_suffix(path)
+    kind = fmt or image_format(path)
     if kind in IMAGE_FORMATS:
         if _image_writer is None:
             raise ValueError(f"{kind.upper()} export needs the GUI package: use the procviz command")
@@ -253,60 +254,6 @@ def write_any(timeline: Timeline, path: Path, fmt: str | None, width: int = 1600
     from procviz.engine.formats import write_timeline
 
     write_timeline(timeline, path, fmt=fmt)
-
-
-def _out_problem(path: Path, fmt: str | None) -> str:
-    """What keeps ``procviz run`` from writing its timeline to ``path`` (checked before the run,
-    so that a run is not made only to be lost); "" when nothing does."""
-    if str(path) == "-":  # (read as the standard input by export: written, it made a file named "-")
-        return "'-' is not a file name here; for the standard output give /dev/stdout and --format"
-    try:
-        problem = _place_problem(path)
-    except OSError as exc:  # (a name too long, a loop of links, ... as the system says it)
-        problem = os_reason(exc)
-    if problem:
-        return problem
-    if (fmt or _format_from_suffix(path)) in IMAGE_FORMATS:
-        return "" if _image_writer is not None else "PNG/SVG need the GUI package: use the procviz command"
-    try:
-        choose_format(path, fmt)
-    except ValueError as exc:
-        if path.name.lower().endswith(tuple(f".{kind}.gz" for kind in IMAGE_FORMATS)):
-            return "a picture is written as .png or .svg, not compressed"
-        return f"{exc}, or .png / .svg for a picture"
-    return ""
-
-
-def _place_problem(path: Path) -> str:
-    """What keeps a file from being written at ``path`` (see :func:`_out_problem`), found as the
-    write finds it: the folder the path's links lead to, and a temporary made there and removed."""
-    import stat
-
-    from procviz.engine.formats.tmpfiles import TempOutput, name_max
-
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:  # a new file, or a link to one
-        mode = stat.S_IFREG
-    if stat.S_ISDIR(mode):
-        return "it is a folder"
-    if not stat.S_ISREG(mode):
-        return ""  # a device or a named pipe: written into (engine/formats/fileio.py)
-    real = Path(os.path.realpath(path))
-    for folder in (path.parent, real.parent):  # (the user's own words first)
-        if not folder.exists():
-            return f"folder {folder} does not exist"
-        if not folder.is_dir():
-            return f"{folder} is not a folder"
-    if len(os.fsencode(real.name)) > name_max(real.parent):
-        return "file name too long"
-    TempOutput(real).discard()  # (nameless where the system allows: nothing to see, nothing left)
-    return ""
-
-
-def _format_from_suffix(path: Path) -> str | None:
-    suffix = path.suffix.lower().lstrip(".")
-    return suffix if suffix in IMAGE_FORMATS else None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -318,7 +265,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             _tell(f"procviz run: invalid {p}")
         return EXIT_INVALID
     if args.out is not None:  # said before the run, not after it
-        problem = _out_problem(args.out, args.format)
+        problem = out_problem(args.out, args.format, images=_image_writer is not None)
         if problem:
             _tell(f"procviz run: cannot write {args.out}: {problem}")
             return EXIT_INVALID
@@ -547,23 +494,12 @@ def _discard(events: queue.SimpleQueue[Any]) -> None:
         pass
 
 
-def _size_problem(args: argparse.Namespace) -> str:
-    """What is wrong with ``export``'s --width / --height for its output ("" when nothing)."""
-    sizes = {name: value for name, value in (("--width", args.width), ("--height", args.height)) if value is not None}
-    if not sizes:
-        return ""
-    if (args.format or _format_from_suffix(args.out)) not in IMAGE_FORMATS:
-        return f"{' and '.join(sizes)} size{'' if len(sizes) > 1 else 's'} a picture (.png / .svg), not a timeline file"
-    low, high = IMAGE_SIZES
-    return next((f"{name} must be from {low} to {high} pixels (got {value})" for name, value in sizes.items()
-                 if not low <= value <= high), "")
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     """``procviz export``: read a timeline file and write it in another format."""
     from procviz.engine.formats import TimelineFileError, read_timeline
 
-    problem = _out_problem(args.out, args.format) or _size_problem(args)  # (before the file is read)
+    problem = (out_problem(args.out, args.format, images=_image_writer is not None)
+               or size_problem(args.out, args.format, args.width, args.height))  # (before the file is read)
     if problem:
         _tell(f"procviz export: cannot write {args.out}: {problem}")
         return EXIT_INVALID

@@ -58,7 +58,7 @@ class BlockSums:
     turned: int
     own_max_end: int  # the last end among the tasks whose own work is estimated (see own_ids)
     own_work: int | None = None  # None until estimated (or when it must be again)
-    cpu_unmeasured: int = 0  # tasks that ran to an end with no on-CPU time (-1: see instrument._settle_group)
+    cpu_unmeasured: int = 0  # tasks that ran to an end with no on-CPU time (-1: see worker/group_readings.settle_group)
     unsplit: int = 0  # time off CPU of tasks whose ready time is unmeasured (not in ready nor waiting)
 
 

@@ -10,19 +10,8 @@ from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QWidget  # noqa: E402
 
 from procviz.gui.actions import make_actions  # noqa: E402
+from procviz.gui.gantt.overlay import contrast_ratio  # noqa: E402
 from procviz.gui.theme import dark_palette  # noqa: E402
-
-
-def _luminance(color: QColor) -> float:
-    def channel(c: float) -> float:
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-
-    return 0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF()) + 0.0722 * channel(color.blueF())
-
-
-def _contrast(a: QColor, b: QColor) -> float:
-    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
 
 
 def test_run_and_stop_icons_stand_out_on_the_light_and_the_dark_theme(qapp) -> None:
@@ -38,4 +27,4 @@ def test_run_and_stop_icons_stand_out_on_the_light_and_the_dark_theme(qapp) -> N
         mean = QColor(*(round(sum(getattr(c, part)() for c in opaque) / len(opaque))
                         for part in ("red", "green", "blue")))
         for background in (light, dark):
-            assert _contrast(mean, background) >= 2.0, (action.text(), mean.name(), background.name())
+            assert contrast_ratio(mean, background) >= 2.0, (action.text(), mean.name(), background.name())

@@ -10,11 +10,11 @@ and run-queue wait. A task of at least ``FINE_NS`` reads ``time.thread_time_ns()
 run-queue wait in the thread's own ``/proc/thread-self/schedstat`` at its start and end; shorter
 ones share one monotonic reading between two tasks (one task's end is the next one's start) and
 one CPU clock reading per group of ``GROUP_NS`` of them, which settles each task's on-CPU time or
-says it is unmeasured (-1: see :func:`_settle_group`). Waiting (blocked) time is derived later as
-wall - cpu - ready. Where schedstat is missing, or for a task shorter than ``FINE_NS``, ready is
-sent as -1: unmeasured, never invented. A task of at least ``FINE_NS`` that came after a shorter one
-(so in the short tasks' loop) has the run-queue wait that its group's schedstat readings pin down
-(one at the group's start, one after the task: :func:`_settle_ready`).
+says it is unmeasured (-1: see :mod:`procviz.engine.worker.group_readings`). Waiting (blocked)
+time is derived later as wall - cpu - ready. Where schedstat is missing, or for a task shorter
+than ``FINE_NS``, ready is sent as -1: unmeasured, never invented. A task of at least ``FINE_NS``
+that came after a shorter one (so in the short tasks' loop) has the run-queue wait that its
+group's schedstat readings pin down (one at the group's start, one after the task).
 
 Exceptions of any kind (``BaseException``: ``SystemExit``, ``KeyboardInterrupt`` too) become a
 FAILED row plus a :class:`TaskText` with the type, message and traceback. The wrapper returns
@@ -38,7 +38,9 @@ from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from procviz.engine.worker.clock import SchedstatReader, process_created_ns
-from procviz.engine.worker.recorder import FLUSH_NS, ROW, SOLO_TASKS, Recorder, ThreadMeter, block_sigterm
+from procviz.engine.worker.group_readings import close_group as _close_group
+from procviz.engine.worker.group_readings import settle_ready as _settle_ready
+from procviz.engine.worker.recorder import FLUSH_NS, ROW, Recorder, ThreadMeter, block_sigterm
 from procviz.engine.worker.task_slot import NO_GROUP
 from procviz.engine.worker.wire import (
     PAYLOAD_OFFSET,
@@ -59,15 +61,6 @@ FINE_NS = 200_000  # tasks at least this long measure run-queue wait (see Thread
 # Short tasks read the thread's CPU clock once per group of at least this much wall time (see
 # _run_coarse): ~20-40 no-op tasks share one system call.
 GROUP_NS = 20_000
-# A group off CPU for no more than this keeps on-CPU = wall for its tasks: within the two clocks'
-# disagreement at a reading (the CPU clock is the scheduler's, and the two part now and then).
-SETTLE_NS = 500
-# After a group of short tasks off CPU (its tasks unmeasured), the next SOLO_TASKS (recorder.py)
-# tasks read the CPU clock each (a group of one, measured), then groups are tried again; each group
-# off CPU in a row doubles that, up to MAX_SOLO: tasks that block briefly, each, stay measured.
-MAX_SOLO = 1 << 16
-# A wire row as 8-byte fields (kind/status/thread, task id, end, on-CPU, ready, start): worker/wire.py
-_END_FIELD, _CPU_FIELD, _READY_FIELD, _START_FIELD = 2, 3, 4, 5
 MAX_TEXT = 4000  # characters kept of a message or a traceback
 MAX_RESULT_TEXT = 200
 
@@ -325,7 +318,7 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
     has passed since (at the end of the task that took it there), and at every exit and slow
     part. The CPU window encloses the group's wall window. A group's rows are packed with on-CPU
     = wall, provisionally, and published (a flush may send them) only once the group's reading
-    settles them (:func:`_settle_group`): a thread on CPU for the whole group was on CPU for
+    settles them (``group_readings.settle_group``): a thread on CPU for the whole group was on CPU for
     each of its tasks, and otherwise each task keeps what the group's reading pins down, or says
     unmeasured (-1). A task that lasts ``GROUP_NS`` or more closes its group: a group holds at
     most one such task, as its last. While a group is open, the task slot says since when
@@ -337,7 +330,7 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
     Ready (run-queue wait) is -1 for the short tasks (see ThreadMeter). Each group also reads
     schedstat's run-queue wait as it opens (one ``pread`` a group, not a task): a task of at least
     FINE_NS, which closes its group and hands over to :func:`_run_fine`, gets the wait that reading
-    and one after it pin down (:func:`_settle_ready`). It was unmeasured: in a run alternating short
+    and one after it pin down (``group_readings.settle_ready``). It was unmeasured: in a run alternating short
     and long tasks, every long one.
     """
     slot, ring, off, fd = meter.ids, meter.ring, meter.off, meter.fd
@@ -416,59 +409,6 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
     slot[2] = NO_GROUP
     meter.solo, meter.backoff = solo, backoff
     return False
-
-
-def _close_group(ring: Any, first: int, end: int, cpu: int, wall: int, solo: int,
-                 backoff: int) -> tuple[bool, int, int]:
-    """Settle the group of rows at ring bytes ``first`` to ``end`` (``cpu`` on CPU in ``wall``)
-    if its reading says anything the provisional on-CPU = wall does not; whether it did, and the
-    loop's next ``solo`` and ``backoff`` (see _run_coarse)."""
-    lost = wall - cpu  # the group's wall time off CPU, at least
-    many = end - first > ROW
-    settle = lost > 0 and (lost > SETTLE_NS or not many)
-    if settle:
-        _settle_group(ring, first, end, cpu, wall)
-    if many:  # a group off CPU: its short tasks unmeasured; the next ones one by one for a while
-        solo, backoff = (backoff, min(backoff * 2, MAX_SOLO)) if lost > SETTLE_NS else (0, SOLO_TASKS)
-    elif solo:
-        solo -= 1
-    return settle, solo, backoff
-
-
-def _settle_group(ring: Any, first: int, end: int, cpu: int, wall: int) -> None:
-    """Give each row of a group (ring bytes ``first`` to ``end``) the on-CPU time the group's
-    reading pins down: ``cpu`` on CPU in ``wall`` of wall time, more than SETTLE_NS of it off CPU
-    (or a group of one task).
-
-    A task of wall time w, in a group where the others took W - w, was on CPU for at least
-    ``cpu - (W - w)`` and at most ``min(w, cpu)``. Where that range is narrow, within 1/16 of
-    the task's wall time, the row keeps its lower end (a group of one: its reading exactly);
-    where it is not (a short task in a group that was off CPU for longer than the task), on-CPU
-    is unmeasured, -1, never shared out by guess.
-    """
-    fields = memoryview(ring).cast("B").cast("q")
-    for at in range(first // 8, end // 8, ROW // 8):
-        w = fields[at + _END_FIELD] - fields[at + _START_FIELD]
-        low, high = max(cpu - (wall - w), 0), min(w, cpu)
-        fields[at + _CPU_FIELD] = min(low, high) if high - low <= w >> 4 else -1
-
-
-def _settle_ready(ring: Any, at_byte: int, ready: int, wall: int) -> None:
-    """Give the row at ring byte ``at_byte`` (a task of at least FINE_NS, its group's last) the
-    run-queue wait its group's readings pin down: ``ready`` in the group's ``wall``.
-
-    The task (wall time w) waited at least ``ready - (wall - w)`` (the rest of the group could hold
-    no more) and at most ``min(w, ready)``; within 1/16 of w (the group's short tasks before it
-    last ~20 us at most, the task 200 us or more), the row keeps the lower end, never more than
-    its time off CPU; else it stays unmeasured (-1).
-    """
-    fields = memoryview(ring).cast("B").cast("q")
-    at = at_byte // 8
-    w = fields[at + _END_FIELD] - fields[at + _START_FIELD]
-    low, high = max(ready - (wall - w), 0), min(w, ready)
-    if high - low <= w >> 4:
-        cpu = fields[at + _CPU_FIELD]
-        fields[at + _READY_FIELD] = min(low, w - cpu) if cpu >= 0 else low
 
 
 def _run_fine(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks: Iterator[Any],
