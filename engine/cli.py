@@ -51,7 +51,7 @@ from procviz.engine.config import (
     ConfigError,
     RunConfig,
 )
-from procviz.engine.file_names import FORMATS, IMAGE_FORMATS, IMAGE_SIZES
+from procviz.engine.file_names import FORMATS, IMAGE_FORMATS, IMAGE_SIZE, IMAGE_SIZES
 from procviz.engine.numpy_import import import_numpy
 from procviz.engine.os_errors import os_reason
 from procviz.engine.out_place import image_format, out_problem, size_problem
@@ -197,9 +197,9 @@ def _export_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=(*FORMATS, *IMAGE_FORMATS))
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--width", type=_int_arg, help=f"image width in px (png/svg; {IMAGE_SIZES[0]}-{IMAGE_SIZES[1]}, "
-                   "default 1600)")
+                   f"default {IMAGE_SIZE[0]})")
     p.add_argument("--height", type=_int_arg, help=f"image height in px (png/svg; {IMAGE_SIZES[0]}-{IMAGE_SIZES[1]}, "
-                   "default 900)")
+                   f"default {IMAGE_SIZE[1]})")
 
 
 def _presets_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -243,7 +243,8 @@ ImageWriter = Callable[["Timeline", Path, int, int, str], None]
 _image_writer: ImageWriter | None = None
 
 
-def write_any(timeline: Timeline, path: Path, fmt: str | None, width: int = 1600, height: int = 900) -> None:
+def write_any(timeline: Timeline, path: Path, fmt: str | None, width: int = IMAGE_SIZE[0],
+              height: int = IMAGE_SIZE[1]) -> None:
     """Write a timeline in any format; images go through the injected image writer."""
     kind = fmt or image_format(path)
     if kind in IMAGE_FORMATS:
@@ -513,7 +514,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     try:
         with reader_awaited(args.out, lambda text: _tell(f"procviz export: {text}")):
-            write_any(timeline, args.out, args.format, args.width or 1600, args.height or 900)
+            write_any(timeline, args.out, args.format, args.width or IMAGE_SIZE[0], args.height or IMAGE_SIZE[1])
     except OSError as exc:
         _tell(f"procviz export: cannot write {args.out}: {os_reason(exc)}")
         return EXIT_INVALID

@@ -12,6 +12,7 @@ import os
 FORMATS = ("json", "csv", "chrome")
 IMAGE_FORMATS = ("png", "svg")
 IMAGE_SIZES = (100, 20000)  # a picture's width and height, in pixels (gui.render checks them)
+IMAGE_SIZE = (1600, 900)  # a picture's width and height when none is given
 CHROME_SUFFIXES = (".trace.json", ".chrome.json", ".perfetto.json")
 
 

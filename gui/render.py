@@ -24,7 +24,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QGuiApplication, QImage, QPainter, QPen
 from PySide6.QtWidgets import QApplication
 
-from procviz.engine.file_names import IMAGE_FORMATS, IMAGE_SIZES
+from procviz.engine.file_names import IMAGE_FORMATS, IMAGE_SIZE, IMAGE_SIZES
 from procviz.engine.formats.fileio import atomic_output
 from procviz.engine.timeline import Timeline
 from procviz.gui.export_picture import FONT_FAMILY, Line, Picture, RectGroup, build_picture, font
@@ -60,7 +60,7 @@ def _ensure_app() -> QGuiApplication:
     return cast(QGuiApplication, app)  # instance() is typed as QCoreApplication
 
 
-def render_timeline(timeline: Timeline, path: str | Path, width: int = 1600, height: int = 900,
+def render_timeline(timeline: Timeline, path: str | Path, width: int = IMAGE_SIZE[0], height: int = IMAGE_SIZE[1],
                     fmt: str | None = None, title: str = "") -> Picture:
     """Write the picture of ``timeline`` to ``path`` as PNG or SVG; returns its layout.
 

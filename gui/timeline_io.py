@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from procviz.engine.file_names import IMAGE_SIZE
 from procviz.engine.os_errors import os_reason
 from procviz.engine.timeline import Timeline, TimelineChange
 
@@ -41,7 +42,6 @@ EXPORT_FORMATS: tuple[ExportFormat, ...] = (
 NATIVE = EXPORT_FORMATS[0]
 OPEN_FILTER = ("Timelines (*.json *.csv *.trace.json *.json.gz);;procviz timeline (*.json);;"
                "CSV (*.csv);;Chrome trace (*.trace.json *.json.gz);;All files (*)")
-IMAGE_SIZE = (1600, 900)
 
 
 class TimelineOpenError(Exception):

@@ -152,3 +152,13 @@ def test_a_picture_size_is_checked_before_the_file_is_read_and_refused_for_a_tim
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "t.png").read_bytes()[16:24] == (300).to_bytes(4, "big") + (200).to_bytes(4, "big")  # IHDR
+
+
+def test_checking_a_runs_out_imports_no_numpy(tmp_path) -> None:
+    """The check runs before the run's Pool is begun, which must come before numpy's import
+    (engine/head_start.py): the temporary it makes came from a package that imported its writers,
+    numpy with them (80 ms ahead of the workers)."""
+    probe = ("import sys; from pathlib import Path; from procviz.engine.out_place import out_problem; "
+             f"print(repr(out_problem(Path({str(tmp_path / 't.json')!r}), None, False)), 'numpy' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["''", "False"], proc.stdout + proc.stderr

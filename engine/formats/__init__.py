@@ -27,22 +27,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from procviz.engine.file_names import FORMATS, choose_format
 from procviz.engine.formats.errors import TimelineFileError
-from procviz.engine.formats.write import FORMATS, choose_format, write_timeline
 
 if TYPE_CHECKING:
     from procviz.engine.formats.fileio import MAX_FILE_BYTES
     from procviz.engine.formats.native_read import TaskPreview
     from procviz.engine.formats.read import read_timeline
+    from procviz.engine.formats.write import write_timeline
 
 # The readers (every format's parser, numpy-heavy checks) are imported on first use: a run that
-# writes its timeline reads none, and importing them was ~5-8 ms of its critical path.
+# writes its timeline reads none, and importing them was ~5-8 ms of its critical path. The writers
+# too: the package's plain modules (tmpfiles: the check of a run's --out, before the run) must not
+# bring numpy in ahead of the run's Pool (engine/head_start.py).
 _LAZY = {"read_timeline": "procviz.engine.formats.read", "TaskPreview": "procviz.engine.formats.native_read",
-         "MAX_FILE_BYTES": "procviz.engine.formats.fileio"}
+         "MAX_FILE_BYTES": "procviz.engine.formats.fileio", "write_timeline": "procviz.engine.formats.write"}
 
 
 def __getattr__(name: str) -> Any:
-    """``read_timeline``, ``TaskPreview`` and ``MAX_FILE_BYTES``, imported when first asked for."""
+    """``read_timeline``, ``write_timeline``, ``TaskPreview`` and ``MAX_FILE_BYTES``, imported when
+    first asked for."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -368,11 +368,12 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
         if t1 >= g_end or off >= stop:
             c1 = thread_time()  # after the wall window's end: the CPU window encloses it
             wall = t1 - t0
-            if wall >= fine_ns and fd >= 0:  # (the task hands over: see the docstring)
+            hands_over = wall >= fine_ns and fd >= 0  # (to the schedstat loop: see the docstring)
+            if hands_over:
                 ready = int(pread(fd, 96, 0).split()[1]) - r0
             settle, solo, backoff = _close_group(ring, g_off - base - PAYLOAD_OFFSET, off - base - PAYLOAD_OFFSET,
                                                  c1 - c0, t1 - g0, solo, backoff)
-            if wall >= fine_ns and fd >= 0:
+            if hands_over:
                 _settle_ready(ring, off - base - PAYLOAD_OFFSET - row, ready, t1 - g0)
             slot[2] = NO_GROUP
             meter.off = off  # published: a flush may take the group's rows from here on
@@ -385,7 +386,7 @@ def _run_coarse(rec: Recorder, meter: ThreadMeter, fn: Any, report: bool, tasks:
                     status = _DONE
                 elif report and result is not None:
                     rec.add_text(_task_text(task_id, result, None))
-            if wall >= fine_ns and meter.fd >= 0:
+            if hands_over:
                 meter.fine = True
                 meter.solo, meter.backoff = solo, backoff
                 return True
