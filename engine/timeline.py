@@ -169,6 +169,12 @@ class Timeline:
         self.generation = getattr(self, "generation", 0) + 1
         self.derived: dict[str, Any] = {}
 
+    @property
+    def stamped(self) -> bool:
+        """Whether a write was noted since :meth:`begin` (else the block stamps say nothing: the
+        columns were filled by hand, or by a file's reader, whose reset rebuilds every reader)."""
+        return self._stamp > 0
+
     def touch_tasks(self, ids: np.ndarray | None = None) -> None:
         """Note a write to tasks ``ids`` (every task when None). apply, load_columns and the
         write_* methods do it; call it after writing task columns directly."""
@@ -270,10 +276,12 @@ class Timeline:
     def submitted_ns(self, column: np.ndarray) -> None:
         self._submitted_ns = column
 
-    def submitted_part(self, part: slice) -> np.ndarray:
-        """``submitted_ns[part]``, without making the whole column while it is one number."""
+    def submitted_part(self, part: slice | np.ndarray) -> np.ndarray:
+        """``submitted_ns[part]`` (a slice of task ids, or ids), without making the whole column
+        while it is one number."""
         if self._submitted_ns is None:
-            return np.full(len(self.state[part]), self._submitted_all, dtype=np.int64)
+            count = len(range(*part.indices(len(self.state)))) if isinstance(part, slice) else len(part)
+            return np.full(count, self._submitted_all, dtype=np.int64)
         return self._submitted_ns[part]
 
     def submitted_at(self, task_id: int) -> int:

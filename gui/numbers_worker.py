@@ -27,6 +27,7 @@ from PySide6.QtCore import QObject, Signal
 
 from procviz.engine.metrics import Metrics, SerialBaseline, compute_metrics, serial_baseline_of
 from procviz.engine.timeline import TASK_BLOCK, Timeline
+from procviz.engine.written_blocks import written_since
 from procviz.gui.exit_guard import end_at_exit
 
 # The task columns a run writes into; chunk and cost_ms are the run's own (read-only) data.
@@ -35,17 +36,6 @@ MAX_PROBLEM = 300  # characters of a failure's text shown in the metrics panel
 
 MUTABLE_COLUMNS = ("submitted_ns", "start_ns", "end_ns", "cpu_ns", "ready_ns", "lane", "state")
 APPEND_ONLY = ("intervals", "resources", "spans", "machine")
-
-
-def written_since(stamps: np.ndarray, tl: Timeline) -> list[tuple[int, int]]:
-    """Task id ranges [lo, hi) of the blocks ``tl`` wrote since its block stamps were ``stamps``
-    (neighbouring blocks joined)."""
-    blocks = np.flatnonzero(tl.block_stamp != stamps)
-    if not len(blocks):
-        return []
-    cuts = np.flatnonzero(np.diff(blocks) > 1) + 1
-    return [(int(run[0]) * TASK_BLOCK, min((int(run[-1]) + 1) * TASK_BLOCK, tl.n_tasks))
-            for run in np.split(blocks, cuts)]
 
 
 class FrozenCopy:

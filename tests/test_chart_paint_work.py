@@ -7,6 +7,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import numpy as np  # noqa: E402
 from gui_helpers import shown_chart  # noqa: E402
 from synthetic import synth_timeline  # noqa: E402
 
@@ -36,6 +37,7 @@ def test_the_queue_axis_keeps_its_drawing_while_the_peak_stays_and_follows_a_new
     assert axis.picture is not None
     for name, column in final.items():  # the rest submitted (at the start, as the first): a new peak
         getattr(tl, name)[later] = column[later]
+    tl.touch_tasks(np.arange(tl.n_tasks)[later])
     tl.version += 1
     queue.refresh(tl, force=True)
     assert axis.picture is None  # redrawn at the next paint, with the new top tick

@@ -7,7 +7,8 @@ import numpy as np
 from synthetic import synth_batches
 
 from procviz.engine.timeline import TASK_BLOCK, Timeline
-from procviz.gui.numbers_worker import MUTABLE_COLUMNS, FrozenCopy, written_since
+from procviz.engine.written_blocks import written_since
+from procviz.gui.numbers_worker import MUTABLE_COLUMNS, FrozenCopy
 
 
 def test_a_take_copies_the_written_blocks_only_and_then_equals_the_timeline() -> None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from procviz.engine.events import LaneInfo, RunInfo, TaskState, WorkerState
 from procviz.engine.timeline import Timeline
+from procviz.engine.written_blocks import WrittenBlocks, changed_ids
 from procviz.gui.gantt.lod import LaneMerger, merge_lanes
 from procviz.gui.gantt.merge import DOMINANT, MAX, Rects
 from procviz.gui.gantt.series import LaneSeries
@@ -82,6 +83,7 @@ class GanttModel:
         self.intervals: list[LaneSeries] = []
         self.spans: list[LaneSeries] = []
         self._seen_state = np.zeros(0, np.uint8)
+        self._written = WrittenBlocks()  # the blocks of task ids compared at the next fold
         self._bar_lane = np.zeros(0, np.int32)
         self._running = np.zeros(0, np.int64)
         self._n_intervals = 0
@@ -208,6 +210,7 @@ class GanttModel:
         self._mergers = {}
         self._lanes_seen = []
         self._seen_state = tl.state.copy()
+        self._written.seen(tl)
         self._groups = chunk_groups(tl.chunk)
         self._has_chunks = bool(np.any(self._groups >= 0))  # (asked at every fold: not a pass per ask)
         self._bar_lane = np.full(len(tl.state), -1, np.int32)
@@ -252,12 +255,15 @@ class GanttModel:
         """Apply task changes (the first ``limit`` of them by id, see :meth:`sync`); how many, or -1
         if something moved so that only a rebuild will do."""
         tl = self.timeline
-        changed = np.flatnonzero(tl.state != self._seen_state)
-        if len(changed) == 0:
-            return 0
+        # Only the blocks of ids written since the last fold are compared (a live run's front).
+        seen = self._seen_state
+        changed = changed_ids(self._written.ranges(tl), lambda part: tl.state[part] != seen[part])
         # By id: a lane's tasks start in id order (a worker takes its chunks in submission order),
         # so the bars of a part extend their lanes at the end, as a whole fold's do.
         self.more = limit is not None and len(changed) > limit
+        self._written.seen(tl, below=int(changed[limit]) if self.more else None)
+        if len(changed) == 0:
+            return 0
         if self.more:
             changed = changed[:limit]
         self._seen_state[changed] = tl.state[changed]

@@ -20,6 +20,7 @@ import numpy as np
 
 from procviz.engine.events import TaskState
 from procviz.engine.timeline import Timeline
+from procviz.engine.written_blocks import WrittenBlocks, changed_ids
 
 NS = 1e-9
 DONE = int(TaskState.DONE)  # (an int: numpy compares an IntEnum through int64, several times slower)
@@ -71,6 +72,7 @@ class QueueSteps:
 
     def __init__(self) -> None:
         self._columns: np.ndarray | None = None  # the state column the events were taken from
+        self._written = WrittenBlocks()  # the blocks of task ids compared at the next update
         self._clear(0)
 
     def _clear(self, n: int) -> None:
@@ -129,9 +131,13 @@ class QueueSteps:
         if tl.state is not self._columns or len(tl.state) != len(self._state):
             self._columns = tl.state  # new arrays: another run or file
             self._clear(len(tl.state))
-        submitted = tl.submitted_part(slice(None))  # (a temporary: the column may be one number)
-        changed = np.flatnonzero((tl.state != self._state) | (submitted != self._sub))
+            self._written.forget()
+        # Only the blocks of ids written since the last update are compared (a live run's front).
+        state, sub_seen = self._state, self._sub
+        changed = changed_ids(self._written.ranges(tl), lambda part: (tl.state[part] != state[part])
+                              | (tl.submitted_part(part) != sub_seen[part]))
         self.more = limit is not None and len(changed) > limit
+        self._written.seen(tl, below=int(changed[limit]) if self.more else None)
         if self.more:
             changed = changed[:limit]
         if len(changed) == 0:
@@ -142,10 +148,11 @@ class QueueSteps:
         lo, hi = int(changed[0]), int(changed[-1]) + 1
         rows: slice | np.ndarray = slice(lo, hi) if hi - lo == len(changed) else changed
         self._state[rows] = tl.state[rows]
-        sub = submitted[rows]
+        sub = tl.submitted_part(rows)
         old_sub = self._sub[rows]
         if np.any((old_sub >= 0) & (sub != old_sub)):  # a submission time moved (never expected)
             self._clear(len(tl.state))
+            self._written.forget()
             return self.update(tl)
         joining = (sub >= 0) & (old_sub < 0)
         self._sub[rows] = sub

@@ -27,8 +27,8 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 
 from procviz.engine.events import TaskState
 from procviz.engine.timeline import Timeline, TimelineChange, blocked_ns
+from procviz.engine.written_blocks import written_since
 from procviz.gui.colors import TASK_STATE_LABELS
-from procviz.gui.numbers_worker import written_since
 from procviz.gui.panels.subscription import subscribe_while_alive
 from procviz.gui.panels.task_query import TaskQuery
 from procviz.gui.panels.units import milliseconds
