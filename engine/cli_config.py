@@ -9,14 +9,19 @@ the config it was recorded with). ``--preset KEY`` takes a shipped preset by nam
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from procviz.engine.config import MAX_CONFIG_BYTES, ConfigError, Problem, RunConfig, load_config, parse_config
 from procviz.engine.safe_json import loads_checked
 
+if TYPE_CHECKING:
+    from procviz.engine.presets import Preset
+
 log = logging.getLogger(__name__)
+CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(RunConfig))  # a bare config's top-level names
 
 # flag name on the command line -> config field (None values are "not given")
 TOP_FLAGS = {"backend": "backend", "workers": "workers", "start_method": "start_method", "api": "api",
@@ -99,6 +104,30 @@ def config_from_file(path: Path) -> dict[str, Any]:
         log.info("%s is a timeline: using the config it was recorded with", path)
         return config
     raise as_bare
+
+
+def config_file_of(path: Path) -> Preset | RunConfig | None:
+    """What a run config file holds, for the window's Open: a preset file's :class:`Preset`, a bare
+    config's :class:`RunConfig`; None when the file is not one (a timeline, or not a small JSON
+    object), for the timeline readers to say what it is. Raises ConfigError for a config or preset
+    that cannot be used, naming the file and every invalid field."""
+    from procviz.engine.formats.native_write import FORMAT_TAG
+    from procviz.engine.presets import PresetError, is_preset, load_preset
+
+    data = _small_json(path)
+    if not isinstance(data, dict) or "format" in data or "traceEvents" in data:  # (a timeline says which it is)
+        return None
+    if is_preset(data) and data.get("format") != FORMAT_TAG:
+        try:
+            return load_preset(path)
+        except PresetError as exc:
+            raise ConfigError([Problem(str(path), f"is a preset file that cannot be used: {exc}")]) from None
+    if not CONFIG_FIELDS.intersection(data):
+        return None
+    try:
+        return parse_config(data)
+    except ConfigError as exc:
+        raise ConfigError([Problem(f"{path}: {p.field}", p.message) for p in exc.problems]) from None
 
 
 def _small_json(path: Path) -> Any:

@@ -126,7 +126,8 @@ def window_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("timeline", nargs="?", type=Path, metavar="TIMELINE",
-                        help="a timeline file to open (JSON, CSV, Chrome trace)")
+                        help="a timeline file to open (JSON, CSV, Chrome trace), or a run config or preset "
+                             "file to fill the forms with")
     parser.add_argument("-V", "--version", action="version", version=VERSION)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log to stderr (-vv: debug detail)")
     themes = _themes()

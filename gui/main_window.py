@@ -9,6 +9,7 @@ go through replaceable callables (``show_error`` here; ``files.ask_open_path`` a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from procviz.engine.cli_config import config_file_of
 from procviz.engine.config import ConfigError, RunConfig, parse_config
 from procviz.engine.events import RunOutcome, RunPhase, RunStatus, TaskState, WorkerState
 from procviz.engine.runner import Engine, RunResult
@@ -82,6 +84,7 @@ class MainWindow(QMainWindow):
         self._previous: Timeline | None = None
         self._outcome_due: tuple[str, str] | None = None  # a run's outcome, shown with its final numbers
         self._title_before = ""  # the window's title before a run (put back if nothing ran)
+        self._run_started_at = ""  # the wall clock time the shown run was started (its title says it)
         self.show_error: ErrorDialog = message_box_error
         # Through a lambda, so that replacing show_error later (tests) reaches the file handling too.
         self.files = TimelineFiles(self.timeline, self.settings, lambda t, m: self.show_error(t, m), self)
@@ -252,7 +255,7 @@ class MainWindow(QMainWindow):
         a = self.actions_
         a.run.triggered.connect(self.start_run)
         a.stop.triggered.connect(self.stop_run)
-        a.open.triggered.connect(lambda: None if self.bridge.active else self.files.open_dialog())
+        a.open.triggered.connect(lambda: None if self.bridge.active else self._open_dialog())
         a.save.triggered.connect(lambda: self.export_dialog(NATIVE))
         a.export.triggered.connect(lambda: self.export_dialog(None))
         a.quit.triggered.connect(self.close)
@@ -338,7 +341,8 @@ class MainWindow(QMainWindow):
         self.gantt.set_live(True)
         self.metrics_dock.raise_()  # the form is locked during a run; its numbers are what changes
         self._title_before = self.windowTitle()
-        self._set_title("live run")
+        self._run_started_at = time.strftime("%H:%M:%S")
+        self._set_title(f"live run started {self._run_started_at}")
         self.phase_label.setText("starting…")
         self.status_timer.start()
         self._update_actions()
@@ -369,6 +373,8 @@ class MainWindow(QMainWindow):
         # The outcome is said with the run's final numbers, not ahead of them: the progress line
         # still showing 126,976 of 200,000 beside "Run completed" read as a run that lost tasks.
         self._outcome_due = (f"{result.outcome}", f"Run {result.outcome}: {first_line}")
+        # Until it is saved, the window shows a run that no file holds: say which one, and how it ended.
+        self._set_title(f"run started {self._run_started_at}, {result.outcome} (not saved)")
         if self.live_numbers.settled:
             self._show_outcome()
         else:
@@ -441,11 +447,30 @@ class MainWindow(QMainWindow):
     # ---- files ----------------------------------------------------------------------------------
 
     def open_file(self, path: str | Path) -> bool:
-        """Open a timeline file; on error show why and keep the current timeline."""
+        """Open a timeline file, or fill the forms from a run config or preset file (as ``procviz
+        run --config`` takes them); on error show why and keep the current timeline and forms."""
         if self.bridge.active:
             self.show_error("Cannot open now", "Stop the run before opening a timeline.")
             return False
-        return self.files.open_file(path)
+        try:
+            config = config_file_of(Path(path))
+        except ConfigError as exc:
+            self.show_error("Cannot use the run config", "\n".join(str(p) for p in exc.problems))
+            return False
+        if config is None:
+            return self.files.open_file(path)
+        if isinstance(config, RunConfig):
+            self.setup.show_config(config, f"Run config from {Path(path).name}.")
+        else:
+            self.setup.apply_preset(config)
+        self.setup_dock.raise_()  # the forms are what changed: press Run to run it
+        self.statusBar().showMessage(f"Filled the forms from {path}: press Run (Ctrl+R) to run it.", 10_000)
+        return True
+
+    def _open_dialog(self) -> None:
+        path = self.files.ask_open_path("Open a timeline or a run config")
+        if path:
+            self.open_file(path)
 
     def save_file(self, path: str | Path, fmt: ExportFormat | None = None) -> bool:
         """Write the timeline to ``path`` (format from ``fmt`` or the file name); False on error."""

@@ -40,8 +40,8 @@ EXPORT_FORMATS: tuple[ExportFormat, ...] = (
     ExportFormat("svg", "SVG image", ".svg", image=True),
 )
 NATIVE = EXPORT_FORMATS[0]
-OPEN_FILTER = ("Timelines (*.json *.csv *.trace.json *.json.gz);;procviz timeline (*.json);;"
-               "CSV (*.csv);;Chrome trace (*.trace.json *.json.gz);;All files (*)")
+OPEN_FILTER = ("Timelines and run configs (*.json *.csv *.trace.json *.json.gz);;procviz timeline (*.json);;"
+               "CSV (*.csv);;Chrome trace (*.trace.json *.json.gz);;Run config or preset (*.json);;All files (*)")
 
 
 class TimelineOpenError(Exception):

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from procviz.engine.config import RunConfig
 from procviz.gui.forms.run_form import RunForm
 from procviz.gui.presets import Preset
 
@@ -92,6 +93,13 @@ class SetupPanel(QWidget):
         preset = self.preset_box.itemData(index)
         if isinstance(preset, Preset):
             self.apply_preset(preset)
+
+    def show_config(self, config: RunConfig, description: str) -> None:
+        """Fill the forms from ``config`` (not a shipped preset: the picker says none) and say where it came from."""
+        self.form.set_value(config)
+        self.preset_box.setCurrentIndex(0)
+        self.description.setText(description)
+        self.description.setVisible(bool(description))
 
     def apply_preset(self, preset: Preset) -> None:
         """Fill the forms from ``preset`` and show what it demonstrates."""
