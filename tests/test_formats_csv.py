@@ -293,3 +293,27 @@ def test_a_cell_of_a_megabyte_is_read_in_a_few_numpy_steps(tmp_path, monkeypatch
     tl = read_timeline(path)
     assert tl.run is not None and tl.run.arg_texts[int(rows[1][0])] == long_text
     assert steps and len(steps) < 1000, len(steps)  # (the fast path ran; not a pass per 8 bytes)
+
+
+def test_the_content_decides_the_kind_not_the_name(tmp_path):
+    # A CSV saved under a .json name reads as the CSV it is (as a JSON timeline named .csv does);
+    # a .json that is neither JSON nor a procviz CSV is still called "not JSON", not a bad CSV.
+    tl = build_timeline()
+    csv_path = tmp_path / "t.csv"
+    write_timeline(tl, csv_path)
+    renamed = tmp_path / "t.json"
+    renamed.write_bytes(csv_path.read_bytes())
+    back = read_timeline(renamed)
+    assert back.n_tasks == read_timeline(csv_path).n_tasks == tl.n_tasks
+    json_as_csv = tmp_path / "u.csv"
+    write_timeline(tl, tmp_path / "u.json")
+    json_as_csv.write_bytes((tmp_path / "u.json").read_bytes())
+    assert read_timeline(json_as_csv).n_tasks == tl.n_tasks
+    other = tmp_path / "notes.json"
+    other.write_text("id;state\n1;done\n")
+    with pytest.raises(TimelineFileError, match="is not JSON"):
+        read_timeline(other)
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(csv_path.read_bytes()[:-5])  # a procviz CSV cut short: the CSV reader says where
+    with pytest.raises(TimelineFileError, match="line"):
+        read_timeline(cut)

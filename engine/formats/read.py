@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from procviz.engine.formats.chrome_read import TRACE_PREFIX, timeline_from_chrome_bytes, timeline_from_chrome_doc
 from procviz.engine.formats.csv_read import timeline_from_csv, timeline_from_csv_bytes
+from procviz.engine.formats.csv_write import HEADER
 from procviz.engine.formats.errors import TimelineFileError
 from procviz.engine.formats.fileio import MAX_CSV_BYTES, check_format_size, read_limited
 from procviz.engine.formats.gcpause import gc_paused
@@ -30,6 +31,7 @@ from procviz.engine.timeline import Timeline
 
 _LEADING_BLANKS = re.compile(r"\s*")
 _HEAD_BYTES = 4096
+_CSV_HEAD = ",".join(HEADER[:3])  # how every procviz CSV starts (a file's name never decides its kind)
 
 
 def read_timeline(path: str | os.PathLike[str], on_tasks: Callable[[TaskPreview], None] | None = None) -> Timeline:
@@ -53,8 +55,7 @@ def _read(p: str, on_tasks: Callable[[TaskPreview], None] | None = None) -> Time
         head = decode_utf8(data, p)  # a long blank start: look at the whole text
     start = m.end() if (m := _LEADING_BLANKS.match(head)) else 0
     first = head[start:start + 1]
-    if not head.startswith(TRACE_PREFIX) and first not in ("{", "[") and len(data) <= MAX_CSV_BYTES \
-            and not p.lower().endswith((".json", ".json.gz")):
+    if not head.startswith(TRACE_PREFIX) and first not in ("{", "[") and len(data) <= MAX_CSV_BYTES:
         fast = timeline_from_csv_bytes(data)
         if fast is not None:
             return fast
@@ -78,8 +79,9 @@ def _read(p: str, on_tasks: Callable[[TaskPreview], None] | None = None) -> Time
         # (not parsed to tell: any JSON array, a trace's or not, holds nothing procviz reads)
         raise TimelineFileError(p, "document", "", "is a JSON array (a Chrome trace in array form?), which carries "
                                 "no procviz data; procviz re-opens only the traces it wrote")
-    if p.lower().endswith((".json", ".json.gz")):
-        # The name only words the error: a .json that is not JSON is not reported as a bad CSV.
+    if p.lower().endswith((".json", ".json.gz")) and not head[start:].startswith(_CSV_HEAD):
+        # The name only words the error: a .json that is neither JSON nor a procviz CSV (its header
+        # says so) is not reported as a bad CSV.
         raise TimelineFileError(p, "document", "", "is empty; expected a JSON timeline" if not first
                                 else "is not JSON (it does not start with '{')")
     check_format_size(p, "csv", len(text))
