@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import re
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,18 +108,45 @@ def config_from_file(path: Path) -> dict[str, Any]:
     raise as_bare
 
 
+# The first key of the JSON timelines procviz writes (native: "format"; Chrome trace: TRACE_PREFIX's)
+# and of a Chrome trace from elsewhere: such a file goes to the timeline readers unparsed here.
+TIMELINE_FIRST_KEYS = frozenset({"format", "displayTimeUnit", "traceEvents", "otherData"})
+PRESET_KEYS = frozenset({"name", "description", "config", "workers_per_cpu"})
+_FIRST_KEY = re.compile(r'\s*\{\s*"((?:[^"\\]|\\.){0,100})"')
+_HEAD_BYTES = 4096
+
+
 def config_file_of(path: Path) -> Preset | RunConfig | None:
     """What a run config file holds, for the window's Open: a preset file's :class:`Preset`, a bare
-    config's :class:`RunConfig`; None when the file is not one (a timeline, or not a small JSON
-    object), for the timeline readers to say what it is. Raises ConfigError for a config or preset
-    that cannot be used, naming the file and every invalid field."""
-    from procviz.engine.formats.native_write import FORMAT_TAG
+    config's :class:`RunConfig`; None when the file is not one (a timeline, not a JSON object, not
+    a regular file: a pipe is read once, by the timeline readers), for the timeline readers to say
+    what it is. Raises ConfigError for a config or preset that cannot be used, naming the file and
+    every invalid field, as ``procviz run --config`` does.
+
+    Decided from the file's first key before anything is parsed: a timeline (65 MB at a million
+    tasks) is read off the GUI thread by its readers, not parsed here first.
+    """
     from procviz.engine.presets import PresetError, is_preset, load_preset
 
-    data = _small_json(path)
-    if not isinstance(data, dict) or "format" in data or "traceEvents" in data:  # (a timeline says which it is)
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CONFIG_BYTES:
+            return None
+        with path.open("rb") as f:
+            head = f.read(_HEAD_BYTES).decode("utf-8-sig", "ignore")
+    except OSError:
         return None
-    if is_preset(data) and data.get("format") != FORMAT_TAG:
+    first = _FIRST_KEY.match(head)
+    if first is None or first.group(1) in TIMELINE_FIRST_KEYS:
+        return None
+    data = _small_json(path)
+    if data is None:  # not JSON procviz takes: a config's or a preset's is told why, as the CLI does
+        if first.group(1) in CONFIG_FIELDS or first.group(1) in PRESET_KEYS:
+            return load_config(path)  # (raises ConfigError with the place and the reason)
+        return None
+    if not isinstance(data, dict) or not TIMELINE_FIRST_KEYS.isdisjoint(data):  # (a timeline's keys in another order)
+        return None
+    if is_preset(data):
         try:
             return load_preset(path)
         except PresetError as exc:

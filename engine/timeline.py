@@ -176,8 +176,10 @@ class Timeline:
         return self._stamp > 0
 
     def touch_tasks(self, ids: np.ndarray | None = None) -> None:
-        """Note a write to tasks ``ids`` (every task when None). apply, load_columns and the
-        write_* methods do it; call it after writing task columns directly."""
+        """Note a write to tasks ``ids`` (every task when None). apply and the write_* methods do
+        it; call it after writing task columns directly (readers that fold what changed compare
+        only the blocks noted: engine/written_blocks.py). load_columns does not: it replaces every
+        column, a reset that every reader rebuilds from."""
         self._stamp += 1
         if ids is None:
             self.block_stamp[:] = self._stamp

@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self._outcome_due: tuple[str, str] | None = None  # a run's outcome, shown with its final numbers
         self._title_before = ""  # the window's title before a run (put back if nothing ran)
         self._run_started_at = ""  # the wall clock time the shown run was started (its title says it)
+        self._file_before: Path | None = None  # the file shown before a run (put back if nothing ran)
         self.show_error: ErrorDialog = message_box_error
         # Through a lambda, so that replacing show_error later (tests) reaches the file handling too.
         self.files = TimelineFiles(self.timeline, self.settings, lambda t, m: self.show_error(t, m), self)
@@ -329,6 +330,7 @@ class MainWindow(QMainWindow):
             return False
         write_json(self.settings, "last_config", config.to_json())
         self._previous = kept_aside(self.timeline)  # (no copy: see kept_aside)
+        self._file_before = self.files.current_file
         try:
             self.bridge.start(config)
         except RuntimeError as exc:
@@ -373,19 +375,25 @@ class MainWindow(QMainWindow):
         # The outcome is said with the run's final numbers, not ahead of them: the progress line
         # still showing 126,976 of 200,000 beside "Run completed" read as a run that lost tasks.
         self._outcome_due = (f"{result.outcome}", f"Run {result.outcome}: {first_line}")
-        # Until it is saved, the window shows a run that no file holds: say which one, and how it ended.
-        self._set_title(f"run started {self._run_started_at}, {result.outcome} (not saved)")
+        # The run's first batch replaces the shown columns (Timeline.begin); a run that failed before
+        # it leaves the previous timeline on screen, which is not this run's.
+        shown = self._previous is None or self.timeline.state is not self._previous.state
+        nothing_ran = not shown or not (self.timeline.start_ns >= 0).any()
+        if not (nothing_ran and result.outcome in (RunOutcome.ERROR, RunOutcome.INVALID)):
+            # Until it is saved, the window shows a run that no file holds: say which, and how it ended.
+            self._set_title(f"run started {self._run_started_at}, {result.outcome} (not saved)")
         if self.live_numbers.settled:
             self._show_outcome()
         else:
             self.phase_label.setText("finishing…")
         if result.outcome in (RunOutcome.ERROR, RunOutcome.INVALID):
-            if not (self.timeline.start_ns >= 0).any():
-                # Nothing ran: show the previous timeline again (and its title) rather than an
+            if nothing_ran:
+                # Nothing ran: show the previous timeline again (its title and file) rather than an
                 # empty run, and the form, where what failed is to be mended.
-                if self._previous is not None:
+                if self._previous is not None and shown:
                     adopt_into(self.timeline, self._previous)
                 self.setWindowTitle(self._title_before)
+                self.files.current_file = self._file_before
                 self.setup_dock.raise_()
             self.show_error("The run failed", result.message)
         self._previous = None
@@ -459,10 +467,11 @@ class MainWindow(QMainWindow):
             return False
         if config is None:
             return self.files.open_file(path)
+        name = Path(path).name
         if isinstance(config, RunConfig):
-            self.setup.show_config(config, f"Run config from {Path(path).name}.")
-        else:
-            self.setup.apply_preset(config)
+            self.setup.show_config(config, f"Run config from {name}.")
+        else:  # (the picker names no shipped preset: this file's may share a name, not its fields)
+            self.setup.show_config(config.config, config.description or f"Preset {config.name!r} from {name}.")
         self.setup_dock.raise_()  # the forms are what changed: press Run to run it
         self.statusBar().showMessage(f"Filled the forms from {path}: press Run (Ctrl+R) to run it.", 10_000)
         return True

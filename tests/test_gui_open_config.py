@@ -84,3 +84,62 @@ def test_the_title_says_which_run_is_shown_until_it_is_saved(qtbot, window, tmp_
     assert shown.startswith("procviz — run started ") and shown.endswith(", completed (not saved)")
     assert window.save_file(tmp_path / "kept.json")
     assert window.windowTitle() == "procviz — kept.json"
+
+
+def test_a_timeline_is_not_parsed_on_the_gui_thread_first_nor_a_pipe_read(window, tmp_path, synthetic_timeline,
+                                                                          monkeypatch) -> None:
+    from procviz.engine import cli_config
+
+    parsed: list[object] = []
+    real = cli_config._small_json
+    monkeypatch.setattr(cli_config, "_small_json", lambda path: parsed.append(path) or real(path))
+    for name in ("t.json", "t.trace.json"):
+        write_timeline(synthetic_timeline, tmp_path / name)
+        assert window.open_file(tmp_path / name)
+    assert parsed == []  # told from their first key: read once, by the readers, off the GUI thread
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)  # no writer: opening it to look would block the window for good
+    assert cli_config.config_file_of(fifo) is None
+
+
+def test_a_config_that_is_not_valid_json_says_why_as_the_cli_does(window, tmp_path) -> None:
+    nan = tmp_path / "nan.json"
+    nan.write_text('{"workers": NaN}')
+    assert not window.open_file(nan)
+    assert window.errors[-1][0] == "Cannot use the run config" and "NaN" in window.errors[-1][1]
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(CONFIG).encode())
+    assert not window.open_file(bom)
+    assert window.errors[-1][0] == "Cannot use the run config" and "not valid JSON" in window.errors[-1][1]
+
+
+def test_a_preset_file_named_as_a_shipped_preset_leaves_the_picker_on_none(window, tmp_path) -> None:
+    shipped = window.setup.presets[1]
+    window.setup.apply_preset(shipped)
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"name": shipped.name, "description": "", "config": CONFIG}))
+    assert window.open_file(path)
+    assert window.setup.preset_box.currentIndex() == 0  # its fields are this file's, not the shipped one's
+    assert window.form.validate().to_json() == parse_config(CONFIG).to_json()
+    assert "mine.json" in window.setup.description.text()
+
+
+def test_a_run_that_fails_before_it_shows_anything_puts_the_title_and_file_back(qtbot, window, tmp_path,
+                                                                              synthetic_timeline,
+                                                                              monkeypatch) -> None:
+    from procviz.engine import runner
+
+    path = tmp_path / "t.json"
+    write_timeline(synthetic_timeline, path)
+    assert window.open_file(path)
+
+    def broken(*args, **kwargs):
+        raise OSError("no backend today")
+
+    monkeypatch.setattr(runner, "make_backend", broken)
+    window.form.set_value(parse_config(CONFIG))
+    result = run_and_wait(qtbot, window)
+    assert result.outcome == "error"
+    assert window.windowTitle() == "procviz — t.json"
+    assert window.files.current_file == path
+    assert window.timeline.n_tasks == synthetic_timeline.n_tasks

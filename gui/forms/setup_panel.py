@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -94,7 +96,7 @@ class SetupPanel(QWidget):
         if isinstance(preset, Preset):
             self.apply_preset(preset)
 
-    def show_config(self, config: RunConfig, description: str) -> None:
+    def show_config(self, config: RunConfig | dict[str, Any], description: str) -> None:
         """Fill the forms from ``config`` (not a shipped preset: the picker says none) and say where it came from."""
         self.form.set_value(config)
         self.preset_box.setCurrentIndex(0)
