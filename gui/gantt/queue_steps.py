@@ -76,6 +76,7 @@ class QueueSteps:
         self._clear(0)
 
     def _clear(self, n: int) -> None:
+        self._written.forget()  # (every task compared at the next update)
         # Rows, over-allocated; the first _n are filled (see the properties below).
         self._kb = np.zeros(0, np.int64)  # 2 * time + (0 arrival | 1 leave): distinct, sorts arrivals first
         self._sb = np.zeros(0, np.int64)  # +joins or -leaves at that key
@@ -131,7 +132,6 @@ class QueueSteps:
         if tl.state is not self._columns or len(tl.state) != len(self._state):
             self._columns = tl.state  # new arrays: another run or file
             self._clear(len(tl.state))
-            self._written.forget()
         # Only the blocks of ids written since the last update are compared (a live run's front).
         state, sub_seen = self._state, self._sub
         changed = changed_ids(self._written.ranges(tl), lambda part: (tl.state[part] != state[part])
@@ -152,7 +152,6 @@ class QueueSteps:
         old_sub = self._sub[rows]
         if np.any((old_sub >= 0) & (sub != old_sub)):  # a submission time moved (never expected)
             self._clear(len(tl.state))
-            self._written.forget()
             return self.update(tl)
         joining = (sub >= 0) & (old_sub < 0)
         self._sub[rows] = sub
