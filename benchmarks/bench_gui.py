@@ -413,6 +413,11 @@ def main() -> None:
     name_main_as_the_launcher()  # the runs recorded or run here: their workers must not run this script again
     if args.lead_cpu:
         os.environ[LEAD_CPU_ENV] = "1"  # read by the whole-process children (gui_whole.CpuTrail)
+    child = args.replay_child or args.costs_child or args.folds_child
+    if not child:  # as installing a wheel does (PYTHONDONTWRITEBYTECODE on this machine: see compare.py)
+        from compare import compile_procviz
+
+        compile_procviz()
     if args.replay_child:
         from gui_replay import replay_child
 

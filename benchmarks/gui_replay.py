@@ -24,6 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+# A replay child run by hand with BENCH_GUI_PROFILE=FILE profiles its GUI thread (cProfile, Python
+# frames only) from Run to the end shown into FILE, or only up to the first task's start with
+# BENCH_GUI_PROFILE_LEAD=1: `BENCH_GUI_PROFILE=/tmp/gui.prof python benchmarks/bench_gui.py
+# --replay-child RECORDING CONFIG 300` (a recording: gui_replay.record).
+PROFILE_ENV, PROFILE_LEAD_ENV = "BENCH_GUI_PROFILE", "BENCH_GUI_PROFILE_LEAD"
+
 
 def record(config_path: str, out: str) -> int:
     """Run ``config_path``'s run headless and pickle its batches with their arrival times; returns how many."""
@@ -158,20 +164,38 @@ def replay_child(recording_path: str, config_path: str, settle_ms: int) -> None:
             with open(f"/proc/self/task/{figures_tid}/schedstat", "rb") as f:
                 return int(f.read().split()[0]) / 1e9
 
+        profile_to = os.environ.get(PROFILE_ENV)
+        profiler = None
+        if profile_to:
+            import cProfile
+
+            profiler = cProfile.Profile()
+
+        def profiled() -> None:
+            if profiler is not None and profile_to:
+                profiler.disable()
+                profiler.dump_stats(profile_to)
+
         def start() -> None:
             at.update(counts=dict(counts), t=time.perf_counter(), c=time.thread_time(), n=figures_cpu())
             probe.start()
+            if profiler is not None:
+                profiler.enable()  # (this thread only)
             window.start_run()
 
         def finished(result: Any) -> None:
             at.update(run_s=time.perf_counter() - at["t"], gui_cpu_s=time.thread_time() - at["c"],
                       figures_cpu_s=figures_cpu() - at["n"], **{k: counts[k] - at["counts"][k] for k in counts})
+            if not os.environ.get(PROFILE_LEAD_ENV):
+                profiled()
             probe.stop()
             QTimer.singleShot(0, app.quit)
 
         def ticked() -> None:  # the lead: from Run to the tick that applied the first task's start
             if "lead_cpu_s" not in at and window.bridge.events_applied > submitted:
                 at["lead_cpu_s"] = time.thread_time() - at["c"]
+                if os.environ.get(PROFILE_LEAD_ENV):
+                    profiled()
 
         window.bridge.ticked.connect(ticked)
         window.bridge.runFinished.connect(finished)

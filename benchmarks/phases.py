@@ -1,7 +1,8 @@
 """Where one ``procviz run`` spends its time: a timeline of its phases, in ms since the process began.
 
 Usage: ``python benchmarks/phases.py [RUN ARGS...]`` (default: 2 trivial tasks on 2 spawn workers,
-``--quiet``). It runs ``procviz run`` in this process with probes around the engine's steps and
+``--quiet``). It byte-compiles procviz (as a wheel install is), then runs ``procviz run`` in a child
+of its own (this script again) with probes around the engine's steps and
 prints, for each, the wall time since the kernel created the process and the process's CPU time
 so far: interpreter start, the CLI's imports, the helper processes (guardian, resource tracker),
 the Pool's creation (for a Pool run, before numpy: ``engine/head_start.py``), numpy, the engine's
@@ -26,6 +27,7 @@ from typing import Any
 DEFAULT = ["run", "--backend", "pool", "--workers", "2", "--start-method", "spawn", "--kind", "cpu",
            "--count", "2", "--duration-ms", "0", "--quiet"]
 LOG: list[tuple[int, int, str, str]] = []
+COMPILED_ENV = "PROCVIZ_PHASES_COMPILED"  # set in the measured child, once procviz is byte-compiled
 TIMELINES: list[Any] = []
 
 
@@ -108,6 +110,12 @@ def note_recorded_ends(tl: Any) -> None:
     start and end, each worker's ready time (its hello) and its exit as the engine saw it."""
     ended = tl.end_ns[tl.end_ns >= 0]
     if len(ended):
+        started = tl.start_ns[tl.start_ns >= 0]
+        LOG.append((int(started.min()), -1, "(recorded)", "first task start"))
+        for k, lane in enumerate(tl.lanes):  # each worker's first task: a worker waiting for the engine shows here
+            mine = tl.start_ns[(tl.lane[:len(tl.start_ns)] == k) & (tl.start_ns >= 0)]
+            if len(mine):
+                LOG.append((int(mine.min()), -1, "(recorded)", f"worker {lane.pid} first task start"))
         LOG.append((int(tl.start_ns.max()), -1, "(recorded)", "last task start"))
         LOG.append((int(ended.max()), -1, "(recorded)", "last task end"))
     for lane in tl.lanes:
@@ -148,7 +156,11 @@ def main(argv: list[str]) -> None:
     from procviz.engine.process_exit import exit_fast
 
     mark("CLI imported")
+    for name in ("build_parser", "config_from_args", "out_problem", "setup_logging"):
+        wrap(cli, name, f"cli.{name}")
     from procviz.engine.backends import pool_creation
+
+    mark("pool_creation imported (the probe's own import; the run imports it later)")
 
     wrap(run_helpers, "start_helpers", "helpers started for the parsed config (a no-op if already running)")
     wrap(pool_creation.PoolCreation, "create", "Pool creation (head start: before numpy; function: after)")
@@ -165,6 +177,13 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    if not os.environ.get(COMPILED_ENV):  # byte-compile first, as installing a wheel does (PYTHONDONTWRITEBYTECODE
+        import subprocess  # is set on this machine: see compare.py), then measure a process of its own (its start
+
+        from compare import compile_procviz  # is read from the kernel: this one's imports are not its phases)
+
+        compile_procviz()
+        sys.exit(subprocess.run([sys.executable, *sys.argv], env={**os.environ, COMPILED_ENV: "1"}).returncode)
     from launcher_name import name_main_as_the_launcher
 
     name_main_as_the_launcher()  # its workers boot as the procviz command's do, not running this script

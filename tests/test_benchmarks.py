@@ -63,7 +63,8 @@ def test_phases_probes_every_step_of_a_small_run():
     assert "outcome: completed" in proc.stdout
     steps = proc.stderr
     assert "(no " not in steps, steps
-    for step in ("CLI imported", "helpers started", "Pool creation", "numpy imported", "engine imported",
+    for step in ("CLI imported", "cli.config_from_args <", "helpers started", "Pool creation", "numpy imported",
+                 "engine imported", "first task start",
                  "run-only modules imported", "hello from worker", "LiveRun._shutdown <", "run_loop.finish <",
                  "exit (atexit handlers)"):
         assert step in steps, step
