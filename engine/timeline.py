@@ -200,6 +200,15 @@ class Timeline:
         self._alloc(run.n_tasks, run, given)
         self.now_ns = run.t0_ns
 
+    def forget(self) -> None:
+        """Hold no run from now on (new, empty columns: arrays handed out before are left as they
+        are) and tell the subscribers (a reset). The version goes on growing, as a file's adoption
+        keeps it (gui/timeline_io.py)."""
+        version = self.version
+        self._clear()
+        self.version = version
+        self.notify(TimelineChange(reset=True))
+
     # ---- subscription ---------------------------------------------------------------------------
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:

@@ -337,6 +337,10 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot run", str(exc))
             return False
         self.files.current_file = None
+        # None of the shown run stays on screen (it is kept aside, put back if this one shows
+        # nothing): the first batch can come seconds later (a thread pool's tasks hold the GIL
+        # while the engine describes the run), and meanwhile the old bars stood under "starting…".
+        self.timeline.forget()
         self.statusBar().clearMessage()  # the last run's outcome is not this run's
         self._outcome_due = None  # (a last run's outcome still waiting for its numbers is not this run's)
         self.live_numbers.set_live(True)
@@ -495,8 +499,8 @@ class MainWindow(QMainWindow):
         self._set_title(path.name)
         if loaded.run is None:  # readers refuse such a file; nothing to fill the forms with
             return
-        try:
-            self.form.set_value(parse_config(loaded.run.config))
+        try:  # (the description says so: a preset's left beside it would tell another run)
+            self.setup.show_config(parse_config(loaded.run.config), f"The run in {path.name}.")
         except ConfigError:
             pass  # a timeline from a newer procviz: show it, leave the forms alone
         self.phase_label.setText("opened")

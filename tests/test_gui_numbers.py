@@ -123,3 +123,21 @@ def test_a_job_in_hand_is_finished_before_the_interpreter_tears_qt_down(tmp_path
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "exiting" in proc.stdout
     assert marker.read_text() == "computed"  # the thread finished its job before the exit ended it
+
+
+def test_a_run_shows_nothing_of_the_previous_one_from_the_moment_run_is_pressed(qtbot, window) -> None:
+    # A thread pool's first batch can come seconds after Run (its tasks hold the GIL while the
+    # engine describes the run): the previous run's bars stood under "starting…" until then.
+    shown = finished_run(2_000, lanes=2)
+    adopt_into(window.timeline, shown)
+    window.gantt.flush()
+    assert window.gantt.model.lane_count == 2
+    window.form.set_value(parse_config({"workers": 1, "workload": {"kind": "sleep", "count": 2, "duration_ms": 1}}))
+    assert window.start_run()
+    # Before the event loop ran once (no batch of the run applied yet):
+    assert window.timeline.run is None and window.timeline.n_tasks == 0 and not window.timeline.lanes
+    window.gantt.flush()
+    assert window.gantt.model.lane_count == 0
+    assert window._previous is not None and window._previous.n_tasks == 2_000  # kept aside, put back on a failure
+    qtbot.waitUntil(lambda: not window.running, timeout=90_000)
+    assert window.timeline.n_tasks == 2

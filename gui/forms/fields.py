@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget
 
 INVALID_STYLE = "border: 1px solid #d0342c; border-radius: 2px;"
@@ -90,9 +91,29 @@ def line_edit(placeholder: str = "") -> QLineEdit:
     return edit
 
 
+class WheelSafeCombo(QComboBox):
+    """A combo box that a mouse wheel changes only once it was clicked (it has the focus).
+
+    The forms scroll: a wheel turned to scroll them, reaching a combo box under the pointer,
+    changed its value unseen (a preset's "cpu" kind became "sleep", and the run that followed
+    slept). Without the focus the wheel goes on to the scroll area, as it does over a label.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # (the wheel does not give it the focus)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt's name
+        """Change the value only with the focus; else pass the wheel on to the parent."""
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()
+
+
 def combo(options: Iterable[tuple[str, str]]) -> QComboBox:
     """A combo box of (value, label) pairs; the value is the item's data."""
-    box = QComboBox()
+    box = WheelSafeCombo()
     # Long labels must not widen the dock: show them elided, in full in the drop-down.
     box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     box.setMinimumContentsLength(12)

@@ -29,7 +29,7 @@ class FormSection(QGroupBox):
         self.rows: dict[str, FieldRow] = {}
         self.layout_ = QFormLayout(self)
         self.layout_.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.layout_.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        self.layout_.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self._show_title()
 
     # ---- folding --------------------------------------------------------------------------------

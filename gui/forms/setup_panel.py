@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
@@ -19,10 +19,12 @@ from PySide6.QtWidgets import (
 )
 
 from procviz.engine.config import RunConfig
+from procviz.gui.forms.fields import WheelSafeCombo
 from procviz.gui.forms.run_form import RunForm
 from procviz.gui.presets import Preset
 
 PICK_PROMPT = "Choose a preset…"
+EDITED_NOTE = "(Edited: the forms no longer match this.)"
 
 
 class SetupPanel(QWidget):
@@ -34,7 +36,7 @@ class SetupPanel(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.presets = presets
-        self.preset_box = QComboBox()
+        self.preset_box = WheelSafeCombo()
         self.preset_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.preset_box.setMinimumContentsLength(16)
         self.preset_box.addItem(PICK_PROMPT, None)
@@ -56,7 +58,7 @@ class SetupPanel(QWidget):
         self.description.setMargin(4)
         self.description.hide()
         self.form = RunForm()
-        scroll = QScrollArea()
+        scroll = _VerticalScroll()
         scroll.setWidget(self.form)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -78,8 +80,12 @@ class SetupPanel(QWidget):
         layout.addWidget(scroll, 1)
         layout.addWidget(self.blockers)
         layout.addLayout(buttons)
+        self._shown: RunConfig | None = None  # the config a preset or file filled the forms with
+        self._described = ""  # ... and what the description said of it
         self.preset_box.activated.connect(self._on_preset_chosen)
         self.form.edited.connect(self._show_blockers)
+        self.form.edited.connect(self._show_edited)
+        self.form.edited.connect(scroll.updateGeometry)  # (a field shown or hidden may change its width)
         self._show_blockers()
 
     def _show_blockers(self) -> None:
@@ -91,6 +97,19 @@ class SetupPanel(QWidget):
         self.blockers.setText(f"Cannot run yet, fix: {', '.join(names)}" if names else "")
         self.blockers.setVisible(bool(names))
 
+    def _show_edited(self) -> None:
+        # A preset's description beside forms that no longer hold it told the wrong run: say so.
+        if not self._described:
+            return
+        edited = self._shown is None or self.form.config() != self._shown
+        self.description.setText(self._described + (f"\n{EDITED_NOTE}" if edited else ""))
+
+    def _describe(self, description: str) -> None:
+        """Show ``description`` of what the forms were just filled with (edits are marked from now on)."""
+        self._shown, self._described = self.form.config(), description
+        self.description.setText(description)
+        self.description.setVisible(bool(description))
+
     def _on_preset_chosen(self, index: int) -> None:
         preset = self.preset_box.itemData(index)
         if isinstance(preset, Preset):
@@ -100,8 +119,7 @@ class SetupPanel(QWidget):
         """Fill the forms from ``config`` (not a shipped preset: the picker says none) and say where it came from."""
         self.form.set_value(config)
         self.preset_box.setCurrentIndex(0)
-        self.description.setText(description)
-        self.description.setVisible(bool(description))
+        self._describe(description)
 
     def apply_preset(self, preset: Preset) -> None:
         """Fill the forms from ``preset`` and show what it demonstrates."""
@@ -109,9 +127,26 @@ class SetupPanel(QWidget):
         index = self.preset_box.findText(preset.name)
         if index >= 0:
             self.preset_box.setCurrentIndex(index)
-        self.description.setText(preset.description)
-        self.description.setVisible(bool(preset.description))
+        self._describe(preset.description)
         self.presetApplied.emit(preset)
+
+
+class _VerticalScroll(QScrollArea):
+    """A scroll area that scrolls its widget up and down only: it is never narrower than the widget.
+
+    Narrower, the forms overflowed it sideways, and a focused field scrolled them left with no
+    scroll bar to bring them back, cutting the first letters off every label.
+    """
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        """Wide enough for the widget's minimum and the vertical scroll bar beside it."""
+        hint = super().minimumSizeHint()
+        widget = self.widget()
+        if widget is not None:
+            bar = self.verticalScrollBar().sizeHint().width()
+            need = widget.minimumSizeHint().width() + bar + 2 * self.frameWidth()
+            hint.setWidth(max(hint.width(), need))
+        return hint
 
 
 def _button_for(action: QAction) -> QToolButton:
