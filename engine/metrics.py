@@ -133,8 +133,8 @@ class Metrics:
             return NONE_ENDED
         if not self.has_speedup:  # every task that ended failed: none of the work was done, faster or not
             return NONE_DONE
-        s = self.serial_estimate_ns * 1e-9
-        how = f"measured: serial run {s:.3f} s" if self.speedup_measured else f"estimate: own work {s:.3f} s"
+        s = _short_seconds(self.serial_estimate_ns * 1e-9)
+        how = f"measured: serial run {s}" if self.speedup_measured else f"estimate: own work {s}"
         return f"{self.speedup:.2f}× ({how})"
 
     def cpu_share_text(self, percent: Callable[[float], str] = lambda x: f"{x * 100:.1f}%") -> str:
@@ -459,3 +459,11 @@ def _own_work(tl: Timeline, cache: TaskSumsCache, blocks: list[BlockSums] | list
         return own_work_ns(tl, ids, cpus, made[0])
 
     return cache.own_work(tl, blocks, key, Bins.BIN_NS, estimate)
+
+
+def _short_seconds(s: float) -> str:
+    """'3.912 s', or in ms or µs below 0.1 s: the tasks' own work of a run of tiny tasks read
+    "0.000 s" beside its speedup of 0.03×, as if there were none."""
+    if s >= 0.1 or s <= 0:
+        return f"{s:.3f} s"
+    return f"{s * 1e3:.2f} ms" if s >= 1e-3 else f"{s * 1e6:.1f} µs"

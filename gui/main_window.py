@@ -168,6 +168,9 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state, LAYOUT_VERSION)
+            # The layout as left, but the forms in front: a window closed after a run saved the
+            # metrics tab in front, and opened on empty figures beside "Pick a preset or fill the forms".
+            self.setup_dock.raise_()
 
     def showEvent(self, event: QShowEvent) -> None:
         """Lay the docks out the first time the window shows."""
@@ -271,6 +274,8 @@ class MainWindow(QMainWindow):
         self.bridge.runFinished.connect(self._on_finished)
         self.live_numbers.shown.connect(self._show_outcome)
         self.files.opened.connect(self._on_opened)
+        # A preset chosen from the menu filled forms hidden behind the metrics tab: nothing seemed to happen.
+        self.setup.presetApplied.connect(lambda _preset: self.setup_dock.raise_())
         self.files.preparers = [self.gantt.preparer]  # indexing off the GUI thread: the bars first,
         self.files.later_preparers = [self.gantt.queue_preparer]  # the rest once they are shown
         self.files.saved.connect(self._on_saved)

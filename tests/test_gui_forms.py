@@ -79,7 +79,11 @@ def test_bad_function_string_and_bad_args_json(qtbot, form) -> None:
     assert form.is_valid(), form.problems
     form.workload.args.setPlainText("[[1], [2]")
     assert not form.is_valid()
-    assert "not valid JSON" in form.problem_text("workload.args")
+    assert form.problem_text("workload.args").count("JSON") == 1  # said once ("is not valid JSON (is not valid JSON")
+    assert "not valid JSON: Expecting" in form.problem_text("workload.args")
+    form.workload.args.setPlainText("[[1], [" + "[" * 100 + "]" * 100 + "]]")
+    assert "nested more than" in form.problem_text("workload.args")
+    assert "[0][0][0]" not in form.problem_text("workload.args")
     form.workload.args.setPlainText("[1, 2]")
     assert "argument lists" in form.problem_text("workload.args")
     form.workload.args.setPlainText("[[1], [2], [3]]")

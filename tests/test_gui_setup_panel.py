@@ -94,3 +94,31 @@ def test_the_forms_never_overflow_sideways_even_in_the_narrowest_dock(qtbot, pan
         assert panel.form.width() <= scroll.viewport().width()
         assert scroll.horizontalScrollBar().maximum() == 0
         assert scroll.horizontalScrollBar().value() == 0
+
+
+def test_a_preset_chosen_from_the_menu_brings_the_forms_to_the_front(qtbot, tmp_path) -> None:
+    from gui_helpers import make_window
+
+    window = make_window(qtbot, tmp_path)
+    qtbot.waitExposed(window)
+    window.metrics_dock.raise_()
+    qtbot.wait(10)
+    assert window.setup_dock.visibleRegion().isEmpty()
+    menu_action = next(a for a in window.findChildren(QAction) if a.text() == window.setup.presets[0].name)
+    menu_action.trigger()
+    qtbot.wait(10)
+    assert not window.setup_dock.visibleRegion().isEmpty()
+
+
+def test_a_window_opens_with_the_forms_in_front_whatever_tab_it_closed_on(qtbot, tmp_path) -> None:
+    from gui_helpers import make_window
+
+    window = make_window(qtbot, tmp_path)
+    qtbot.waitExposed(window)
+    window.metrics_dock.raise_()
+    window.close()  # (saves the layout, the metrics tab in front)
+    again = make_window(qtbot, tmp_path)
+    qtbot.waitExposed(again)
+    qtbot.wait(10)
+    assert not again.setup_dock.visibleRegion().isEmpty()
+    assert again.metrics_dock.visibleRegion().isEmpty()

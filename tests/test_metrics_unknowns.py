@@ -137,3 +137,18 @@ def test_a_live_run_before_its_first_machine_rows_says_none_read_yet_not_unmeasu
     assert compute_metrics(tl).other_load_summary() == "none read yet (the machine lane trails the run by 0.6 s)"
     tl.apply(EngineBatch(status=RunStatus(RunPhase.FINISHED, "done", RunOutcome.COMPLETED)))
     assert compute_metrics(tl).other_load_summary().startswith("not measured")
+
+
+def test_the_own_work_of_tiny_tasks_is_said_in_units_that_show_it() -> None:
+    # "0.03× (estimate: own work 0.000 s)" read as a run with no work at all.
+    from dataclasses import replace
+
+    from synthetic import synth_timeline
+
+    from procviz.engine.metrics import compute_metrics
+
+    m = compute_metrics(synth_timeline(n_tasks=20, n_lanes=2, seed=1))
+    assert m.has_speedup
+    assert "own work 20.0 µs" in replace(m, serial_estimate_ns=20_000).speedup_text()
+    assert "own work 1.20 ms" in replace(m, serial_estimate_ns=1_200_000).speedup_text()
+    assert "serial run 3.912 s" in replace(m, serial_estimate_ns=3_912_000_000, speedup_measured=True).speedup_text()

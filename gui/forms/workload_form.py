@@ -9,7 +9,7 @@ from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
 from procviz.engine.config import DISTRIBUTIONS, KINDS, MAX_TASKS
-from procviz.engine.safe_json import loads_checked
+from procviz.engine.safe_json import InputError, loads_checked
 from procviz.gui.forms.fields import combo, combo_value, line_edit, number_or_text, set_combo_value, text_of
 from procviz.gui.forms.section import FormSection
 
@@ -47,9 +47,12 @@ def parse_args_text(text: str) -> Any:
         return None
     try:
         return loads_checked(text)  # depth, huge integers, repeated keys refused by place
-    except ValueError as exc:
-        raise ArgsParseError(
-            f"is not valid JSON ({exc}); write one list per task, e.g. {ARGS_EXAMPLE}") from None
+    except ValueError as exc:  # (an InputError says "is not valid JSON: ..." or what else it refused)
+        said = str(exc)
+        if isinstance(exc, InputError):  # its place only when short (a too-deep one is [0][0][0]...)
+            said = f"{exc.where} {exc.problem}" if exc.where and len(exc.where) <= 24 else exc.problem
+        said = said if "JSON" in said else f"is not usable JSON: {said}"
+        raise ArgsParseError(f"{said}; write one list per task, e.g. {ARGS_EXAMPLE}") from None
 
 
 class WorkloadForm(FormSection):

@@ -141,8 +141,19 @@ BOUNDARY_MIN_PX = 4.0
 
 
 def task_bars(rects: Rects, px: float) -> Rects:
-    """Task-bar rectangles as painted (screen and exports): notable ones widened, boundaries cut."""
-    return with_boundaries(widen_notable(rects, px), px)
+    """Task-bar rectangles as painted (screen and exports): notable ones widened, none narrower
+    than a pixel, boundaries cut."""
+    return with_boundaries(at_least_a_pixel(widen_notable(rects, px), px), px)
+
+
+def at_least_a_pixel(rects: Rects, px: float) -> Rects:
+    """Bars narrower than a pixel made a pixel wide from their start: with antialiasing off a
+    rectangle that covers no pixel's centre is not drawn at all, and a lane of 5 µs tasks beside
+    two (widened) failures looked as if only the failures had run."""
+    thin = rects.x1 - rects.x0 < px
+    if not np.any(thin):
+        return rects
+    return Rects(rects.x0, np.where(thin, rects.x0 + px, rects.x1), rects.lane, rects.code, rects.shade, rects.key)
 
 
 def widen_notable(rects: Rects, px: float) -> Rects:

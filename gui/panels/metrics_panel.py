@@ -119,6 +119,8 @@ class MetricsPanel(QWidget):
         assert utilization is not None  # made by setHorizontalHeaderLabels
         utilization.setToolTip(DEFINITIONS["lane_utilization"])
         self.lanes.verticalHeader().hide()
+        # Names cut in the middle: cut at the end, "guest 1 · task 1" and "guest 2 · task 2" both read "guest …".
+        self.lanes.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.lanes.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.lanes.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         header = self.lanes.horizontalHeader()

@@ -55,6 +55,7 @@ class TaskTablePanel(QWidget):
                                "in the chart.")
         self.shown = QLabel()
         self.view = QTableView()
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # (worker names differ at their ends)
         self.view.setModel(self.model)
         self.model.shown_rows = self._shown_rows
         self.view.setSortingEnabled(True)
