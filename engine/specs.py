@@ -105,6 +105,8 @@ class ScenarioSpec:
     main: str  # "module:function" of the main program, run in the engine's process
     min_count: int
     count_means: str  # how the roles are made from the count, for error messages and docs
+    workers_means: str = ""  # what ``workers`` sizes in it ("": nothing; one Process per role)
+    workers_label: str = ""  # ... and the form's name for it
 
 
 SCENARIO_BACKEND = "process"
@@ -120,7 +122,8 @@ SCENARIO_SPECS: dict[str, ScenarioSpec] = {
         ScenarioSpec("lock_critical_section", "procviz.engine.scenarios.sync:main_lock", 2,
                      "the main program plus count-1 processes taking turns in a Lock"),
         ScenarioSpec("semaphore", "procviz.engine.scenarios.sync:main_semaphore", 2,
-                     "the main program plus count-1 processes, at most `workers` inside at once"),
+                     "the main program plus count-1 processes, at most `workers` inside at once",
+                     "the Semaphore's seats: at most this many processes inside at once", "Seats"),
         ScenarioSpec("event_gate", "procviz.engine.scenarios.sync:main_event_gate", 2,
                      "the main program plus count-1 processes waiting at an Event"),
         ScenarioSpec("manager_counter", "procviz.engine.scenarios.shared:main_manager_counter", 2,

@@ -24,6 +24,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF
 
 from procviz.engine.events import TaskState, WorkerState
 from procviz.engine.metrics import compute_metrics
+from procviz.engine.specs import SCENARIO_SPECS
 from procviz.engine.timeline import Timeline
 from procviz.gui import colors
 from procviz.gui.gantt import layout
@@ -136,7 +137,11 @@ def config_line(config: dict) -> str:
         parts.append(f"scenario {config['scenario']}")
     parts.append(str(config.get("backend", "pool")))
     workers = config.get("workers")
-    if workers:
+    spec = SCENARIO_SPECS.get(config["scenario"]) if isinstance(config.get("scenario"), str) else None
+    if workers and spec is not None:  # a scenario's workers are what it says they are, if anything
+        if spec.workers_label:
+            parts.append(f"{workers} {spec.workers_label.lower()}")
+    elif workers:
         parts.append(f"{workers} worker{'s' if workers != 1 else ''}")
     for key in ("start_method", "api"):
         if config.get(key) and not config.get("scenario"):
@@ -155,7 +160,11 @@ def config_line(config: dict) -> str:
         parts.append(f"{str(workload.get('function', '')).rpartition(':')[2]} ×{n}")
     elif workload.get("kind"):
         size = f" {workload['duration_ms']:g} ms" if workload.get("duration_ms") else ""
-        parts.append(f"{workload['kind']}{size} ×{workload.get('count', '?')}")
+        n = workload.get("count", "?")
+        if spec is not None and isinstance(n, int):  # task 0 is the main program, each other a process
+            parts.append(f"main + {n - 1} process{'es' if n != 2 else ''} ({workload['kind']}{size})")
+        else:
+            parts.append(f"{workload['kind']}{size} ×{n}")
     return " · ".join(parts)
 
 

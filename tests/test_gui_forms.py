@@ -181,3 +181,38 @@ def test_choosing_a_scenario_picks_the_process_backend(form) -> None:
     assert config.scenario == names[0] and config.backend == "process"
     form.workload.scenario.setCurrentIndex(0)
     assert form.config().scenario == ""
+
+
+def test_a_scenario_names_the_fields_by_what_they_size_in_it(form) -> None:
+    def label(section, field: str) -> str:
+        return section.layout_.labelForField(section.rows[field]).text()
+
+    choose = form.workload.scenario
+    form.pool.maxtasksperchild.setText("3")
+    choose.setCurrentIndex(choose.findData("lock_critical_section"))
+    assert label(form.pool, "workers") == "Workers" and not form.pool.workers.isEnabled()
+    assert "Not used by this scenario" in form.pool.workers.toolTip()
+    assert label(form.workload, "workload.count") == "Tasks (with main)"
+    assert "taking turns in a Lock" in form.workload.count.toolTip()
+    assert not form.pool.maxtasksperchild.isEnabled() and form.pool.maxtasksperchild.text() == ""
+    assert form.is_valid(), form.problems
+    choose.setCurrentIndex(choose.findData("semaphore"))
+    assert label(form.pool, "workers") == "Seats" and form.pool.workers.isEnabled()
+    assert "inside at once" in form.pool.workers.toolTip()
+    assert form.field_label("workers") == "Seats"  # (what the list of fields to fix says too)
+    choose.setCurrentIndex(choose.findData(""))
+    assert label(form.pool, "workers") == "Workers" and form.pool.workers.isEnabled()
+    assert label(form.workload, "workload.count") == "Tasks"
+    assert form.pool.maxtasksperchild.isEnabled()
+    assert form.workload.count.toolTip().startswith("How many tasks")
+
+
+def test_a_pictures_header_names_a_scenarios_processes_not_workers() -> None:
+    from procviz.gui.export_picture import config_line
+
+    lock = {"scenario": "lock_critical_section", "backend": "process", "workers": 2,
+            "workload": {"kind": "cpu", "duration_ms": 100, "count": 5}}
+    assert "worker" not in config_line(lock) and "main + 4 processes" in config_line(lock)
+    sem = {**lock, "scenario": "semaphore", "workers": 4}
+    assert "4 seats" in config_line(sem)
+    assert "2 workers" in config_line({"backend": "pool", "workers": 2, "workload": {"kind": "cpu", "count": 5}})

@@ -14,6 +14,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from procviz.engine.config import ConfigError, Problem, RunConfig, parse_config
+from procviz.engine.specs import SCENARIO_SPECS
 from procviz.gui.forms.fields import set_combo_value
 from procviz.gui.forms.pool_form import PoolForm, backend_available, backend_label
 from procviz.gui.forms.workload_form import WorkloadForm
@@ -86,6 +87,24 @@ class RunForm(QWidget):
         if self.workload.scenario.currentData():
             set_combo_value(self.pool.backend, "process")
             self.pool.task_timeout_s.clear()
+            self.pool.maxtasksperchild.clear()  # (a Process per role is never replaced)
+        self._name_scenario_fields()
+
+    def _name_scenario_fields(self) -> None:
+        """A scenario's fields under the names of what they size in it, those it ignores greyed out:
+        "Workers 2" beside a Lock's four processes, and "Tasks 5" for four of them, misled."""
+        spec = SCENARIO_SPECS.get(self.workload.scenario.currentData() or "")
+        pool, workload = self.pool, self.workload
+        if spec is None:
+            pool.rename("workers")
+            workload.rename("workload.count")
+        else:
+            pool.rename("workers", spec.workers_label, spec.workers_means or (
+                "Not used by this scenario: it starts one Process per role (Tasks, less the main program)."))
+            workload.rename("workload.count", "Tasks (with main)",
+                            f"Each task is a process of the scenario: {spec.count_means}.")
+        pool.workers.setEnabled(spec is None or bool(spec.workers_means))
+        pool.maxtasksperchild.setEnabled(spec is None)
 
     def _on_changed(self) -> None:
         self.validate()

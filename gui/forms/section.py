@@ -27,6 +27,7 @@ class FormSection(QGroupBox):
         self.setToolTip("Click the title to fold or unfold this section")
         self.prefix = prefix
         self.rows: dict[str, FieldRow] = {}
+        self._named: dict[str, tuple[str, str]] = {}  # each field's own label and help (see rename)
         self.layout_ = QFormLayout(self)
         self.layout_.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.layout_.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
@@ -74,8 +75,21 @@ class FormSection(QGroupBox):
         label_widget = self.layout_.labelForField(row)
         if label_widget is not None and help_text:
             label_widget.setToolTip(help_text)
-        self.rows[name if top_level else self.prefix + name] = row
+        key = name if top_level else self.prefix + name
+        self.rows[key] = row
+        self._named[key] = (label, help_text)
         return row
+
+    def rename(self, field: str, label: str = "", help_text: str = "") -> None:
+        """Show ``field`` (its dotted name) under ``label`` with ``help_text``; blank: its own."""
+        own_label, own_help = self._named[field]
+        row = self.rows[field]
+        help_text = help_text or own_help
+        widget = self.layout_.labelForField(row)
+        if widget is not None:
+            widget.setText(label or own_label)  # type: ignore[attr-defined]
+            widget.setToolTip(help_text)
+        row.editor.setToolTip(help_text)
 
     def show_problems(self, problems: dict[str, str]) -> set[str]:
         """Show each problem next to its field; returns the field names this section owns."""

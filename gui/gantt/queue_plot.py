@@ -156,12 +156,13 @@ class QueuePlot(pg.PlotItem):
         self.setMouseEnabled(x=False, y=False)
         self.setXLink(x_link)
         self.hideAxis("bottom")
-        self.setLabel("left", "queue")
+        self.setLabel("left", "queued")  # (the tasks' state; "queue" read as a Queue of the program)
         self.getAxis("left").setTickDensity(0.5)
         self.setMaximumHeight(HEIGHT_PX)
         self.setMinimumHeight(HEIGHT_PX)
-        self.setToolTip("Ready queue: tasks submitted and not yet started (the step line); "
-                        "each tick on the baseline is a task's arrival (submission).")
+        self.setToolTip("Queued tasks: submitted to the pool and not yet started by a worker (the step line), "
+                        "not the items of a Queue the program uses; each tick on the baseline is a task's "
+                        "arrival (submission).")
         self.item = QueueItem(QColor(colors.TASK_STATE_COLORS[TaskState.QUEUED]))
         self.addItem(self.item)
         self.steps = QueueSteps()
