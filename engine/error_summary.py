@@ -18,6 +18,16 @@ SHOWN = 3  # distinct errors named; the rest are counted
 MAX_CHARS = 160  # of one error's text
 
 
+def error_kinds(timeline: Timeline) -> list[tuple[str, int]]:
+    """(exception type name, tasks) of the failed and timed-out tasks, most frequent first."""
+    bad = np.flatnonzero((timeline.state == TaskState.FAILED) | (timeline.state == TaskState.TIMEOUT))
+    kinds: Counter[str] = Counter()
+    for task in bad.tolist():
+        text = timeline.texts.get(task)
+        kinds[text.type_name if text is not None and text.kind == "error" and text.type_name else "no reason"] += 1
+    return kinds.most_common()
+
+
 def error_lines(timeline: Timeline) -> list[str]:
     """'error: N tasks: Type: message' lines, most frequent first ([] when no task failed)."""
     bad = np.flatnonzero((timeline.state == TaskState.FAILED) | (timeline.state == TaskState.TIMEOUT))

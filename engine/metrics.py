@@ -175,8 +175,9 @@ class Metrics:
             f"cancelled {self.cancelled})",
             f"makespan: {self.makespan_ns * s:.3f} s (worker start-up {self.startup_ns * s:.3f} s + "
             f"work {self.work_ns * s:.3f} s)",
-            f"utilization: {self.utilization * 100:.1f}% of {self.slots} worker slot{'s' if self.slots != 1 else ''} "
-            f"occupied; on-CPU {self.cpu_share_text()}",
+            # (the window's name for it; "utilization" is the per-worker column's, another figure)
+            f"slot occupancy: {self.utilization * 100:.1f}% of {self.slots} worker slot{'s' if self.slots != 1 else ''}"
+            f"; on-CPU {self.cpu_share_text()}",
             f"speedup: {self.speedup_text()}".replace("×", "x"),
             # Sums over the tasks (a 1M-task run queues for days in total): said on a line of its
             # own, so the figures' line still fits an 80-column terminal.

@@ -175,7 +175,7 @@ def metrics_line(timeline: Timeline) -> str:
     outcome += [f"{n} {what}" for n, what in ((m.failed, "failed"), (m.timeout, "timed out"),
                                               (m.cancelled, "cancelled")) if n]
     return (f"{m.tasks} tasks: {', '.join(outcome)} · makespan {m.makespan_ns / 1e9:.3f} s · "
-            f"utilization {m.utilization * 100:.1f}% of {m.slots} worker slot{'s' if m.slots != 1 else ''} · "
+            f"slot occupancy {m.utilization * 100:.1f}% of {m.slots} worker slot{'s' if m.slots != 1 else ''} · "
             + (f"speedup {m.speedup:.2f}×" if m.has_speedup else "speedup none"))
 
 

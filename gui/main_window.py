@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from procviz.engine.cli_config import config_file_of
 from procviz.engine.config import ConfigError, RunConfig, parse_config
+from procviz.engine.error_summary import error_kinds, error_lines
 from procviz.engine.events import RunOutcome, RunPhase, RunStatus, TaskState, WorkerState
 from procviz.engine.runner import Engine, RunResult
 from procviz.engine.timeline import Timeline
@@ -164,7 +165,8 @@ class MainWindow(QMainWindow):
         self.setup_dock.raise_()
         self.tasks_dock.raise_()
         self.resizeDocks([self.setup_dock], [300], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.tasks_dock], [190], Qt.Orientation.Vertical)
+        # A quarter of the height (a fixed 190 px left 4.5 rows of the table on a 1440 px screen).
+        self.resizeDocks([self.tasks_dock], [max(190, self.height() // 4)], Qt.Orientation.Vertical)
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state, LAYOUT_VERSION)
@@ -355,6 +357,7 @@ class MainWindow(QMainWindow):
         self._run_started_at = time.strftime("%H:%M:%S")
         self._set_title(f"live run started {self._run_started_at}")
         self.phase_label.setText("starting…")
+        self.phase_label.setToolTip("")
         self.status_timer.start()
         self._update_actions()
         return True
@@ -413,7 +416,14 @@ class MainWindow(QMainWindow):
             return
         phase, message = self._outcome_due
         self._outcome_due = None
-        self.phase_label.setText(phase)
+        # Why tasks failed, where it stays (a status message goes at the next hover): the kinds
+        # beside the outcome, each distinct error in the tooltip, the commonest in the message.
+        kinds, lines = error_kinds(self.timeline), error_lines(self.timeline)
+        shown = ", ".join(f"{name} ×{n:,}" for name, n in kinds[:2]) + (", …" if len(kinds) > 2 else "")
+        self.phase_label.setText(f"{phase}: {shown}" if kinds else phase)
+        self.phase_label.setToolTip("\n".join(line.removeprefix("error: ") for line in lines))
+        if lines:
+            message = f"{message} ({lines[0].removeprefix('error: ')})"
         self.statusBar().showMessage(message, 15_000)
 
     def _update_rate(self) -> None:
@@ -509,6 +519,7 @@ class MainWindow(QMainWindow):
         except ConfigError:
             pass  # a timeline from a newer procviz: show it, leave the forms alone
         self.phase_label.setText("opened")
+        self.phase_label.setToolTip("")
         self.metrics_dock.raise_()  # a file is for reading: its numbers, not the form
         self.statusBar().showMessage(
             f"Opened {path}: {count(loaded.n_tasks)} tasks, {len(loaded.lanes)} lanes", 10_000)

@@ -367,3 +367,28 @@ def test_a_new_run_clears_the_last_runs_outcome_from_the_status_bar(qtbot, windo
         assert window.start_run()
         assert window.statusBar().currentMessage() == "", "no stale outcome while the next run runs"
     wait_numbers(qtbot, window)
+
+
+def test_why_tasks_failed_stays_beside_the_outcome(qtbot, window) -> None:
+    """"Run failed: 2 of 4 tasks failed" went with the next hover over the chart, and the reason was
+    only in tooltips and the table's last column."""
+    work = window.form.workload
+    choose(window.form.pool.backend, "pool")
+    retype(qtbot, window.form.pool.workers, "2")
+    choose(work.kind, "function")
+    retype(qtbot, work.function, "math:factorial")
+    work.args.setPlainText('[[5], [-1], ["x"], [3]]')
+    assert window.form.is_valid(), window.form.problems
+    result = run_and_wait(qtbot, window)
+    assert result.outcome == "failed"
+    qtbot.waitUntil(lambda: window.phase_label.text().startswith("failed"), timeout=10_000)
+    label = window.phase_label.text()
+    assert "ValueError ×1" in label and "TypeError ×1" in label, label
+    assert "factorial() not defined for negative values" in window.phase_label.toolTip()
+    assert "TypeError" in window.phase_label.toolTip()
+    assert window.statusBar().currentMessage().startswith("Run failed: 2 of 4 tasks failed")
+    assert "1 task: " in window.statusBar().currentMessage()
+    fill_sleep_run(qtbot, window, workers=1, count=2, ms=1)
+    assert window.start_run()
+    assert window.phase_label.toolTip() == ""  # (not the last run's reasons)
+    qtbot.waitUntil(lambda: not window.running, timeout=90_000)

@@ -64,7 +64,7 @@ def test_a_csv_says_its_cpus_and_the_machine_were_not_measured(tmp_path) -> None
     assert m.cpus == 0
     assert m.cpu_share_text().startswith("not measured")
     assert m.other_load_summary().startswith("not measured")
-    line = next(line for line in m.summary_lines() if line.startswith("utilization"))
+    line = next(line for line in m.summary_lines() if line.startswith("slot occupancy"))
     assert "on-CPU not measured" in line and "%" not in line.partition("on-CPU")[2]
 
 

@@ -88,7 +88,7 @@ def test_the_picture_carries_title_config_metrics_and_lane_labels(both, timeline
     texts = ["".join(t.itertext()) for t in ET.parse(svg).getroot().iter(f"{SVG}text")]
     assert texts[0].startswith("procviz timeline")
     assert any("pool · 4 workers" in t and "chunksize 3" in t for t in texts)
-    assert any("makespan" in t and "utilization" in t for t in texts)
+    assert any("makespan" in t and "slot occupancy" in t for t in texts)
     for label in lane_labels(timeline.lanes):
         assert label in texts
     x_of_labels = [float(t.get("x")) for t in ET.parse(svg).getroot().iter(f"{SVG}text")
