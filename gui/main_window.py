@@ -164,7 +164,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.tasks_dock, self.workers_dock)
         self.setup_dock.raise_()
         self.tasks_dock.raise_()
-        self.resizeDocks([self.setup_dock], [300], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.setup_dock], [335], Qt.Orientation.Horizontal)  # (the forms on one line a field)
         # A quarter of the height (a fixed 190 px left 4.5 rows of the table on a 1440 px screen).
         self.resizeDocks([self.tasks_dock], [max(190, self.height() // 4)], Qt.Orientation.Vertical)
         state = self.settings.value("window/state")
