@@ -55,7 +55,7 @@ from procviz.engine.file_names import FORMATS, IMAGE_FORMATS, IMAGE_SIZE, IMAGE_
 from procviz.engine.numpy_import import import_numpy
 from procviz.engine.os_errors import os_reason
 from procviz.engine.out_place import image_format, out_problem, size_problem
-from procviz.engine.pipe_reader import reader_awaited
+from procviz.engine.pipe_reader import is_fifo_entry, reader_awaited
 
 if TYPE_CHECKING:  # numpy and the engine are imported by cmd_run once the config is valid
     from procviz.engine.cli_progress import RunProgress
@@ -259,6 +259,8 @@ def write_any(timeline: Timeline, path: Path, fmt: str | None, width: int = IMAG
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``procviz run``: run, show progress, write the timeline, print the summary."""
+    if args.config is not None and is_fifo_entry(args.config):  # (reading one waits for its writer)
+        _tell(f"procviz run: waiting for a program to write {args.config} (Ctrl-C gives up)")
     try:
         config = config_from_args(args)
     except ConfigError as exc:
@@ -504,6 +506,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if problem:
         _tell(f"procviz export: cannot write {args.out}: {problem}")
         return EXIT_INVALID
+    if is_fifo_entry(args.timeline):  # (reading one waits for its writer: said, not a silent hang)
+        _tell(f"procviz export: waiting for a program to write {args.timeline} (Ctrl-C gives up)")
     try:
         timeline = read_timeline(args.timeline)
     except TimelineFileError as exc:

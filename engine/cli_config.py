@@ -87,6 +87,8 @@ def config_from_file(path: Path) -> dict[str, Any]:
         return load_config(path).to_json()
     except ConfigError as exc:
         as_bare = exc
+    if not path.is_file():  # a pipe (`--config <(make_config)`) is read once: as a config only
+        raise as_bare
     from procviz.engine.formats.native_write import FORMAT_TAG
     from procviz.engine.presets import PresetError, is_preset, load_preset
 

@@ -309,7 +309,13 @@ def load_config(path: str | Path) -> RunConfig:
         size = p.stat().st_size
         if size > MAX_CONFIG_BYTES:
             raise ConfigError([Problem(str(p), f"is {size} bytes; the limit is {MAX_CONFIG_BYTES}")])
-        text = p.read_text(encoding="utf-8")
+        # Never more than the limit: a device or a pipe has no size to check first (--config
+        # /dev/zero read until the kernel killed procviz, in one C call no Ctrl-C could end).
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError([Problem(str(p), f"is over the {MAX_CONFIG_BYTES}-byte limit for configs")])
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise ConfigError([Problem(str(p), f"cannot be read: {exc.strerror or exc}")]) from None
     except UnicodeDecodeError as exc:

@@ -28,6 +28,15 @@ def is_named_pipe(path: str | os.PathLike[str]) -> bool:
         return False  # (the write says what is wrong with the path)
 
 
+def is_fifo_entry(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` itself is a named pipe in the file system (made by mkfifo; not a link to
+    one, such as the shell's ``<(command)``, /dev/fd/N, whose writer is already running)."""
+    try:
+        return stat.S_ISFIFO(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 @contextmanager
 def reader_awaited(path: Path, say: Callable[[str], None]) -> Iterator[None]:
     """If ``path`` is a named pipe, return once a program has it open for reading (``say`` is
