@@ -104,19 +104,25 @@ def carries(pid: int, needles: list[bytes]) -> bool:
     return any(b"\0" + n in env or env.endswith(b"\0" + n[:-1]) for n in needles)
 
 
-HELPER_MARKS = (b"from multiprocessing.resource_tracker import", b"from multiprocessing.forkserver import",
-                b"import guardian_proc")
+FORK_SERVER_MARK = b"from multiprocessing.forkserver import"
+HELPER_MARKS = (b"from multiprocessing.resource_tracker import", FORK_SERVER_MARK, b"import guardian_proc")
+
+
+def helper_mark(pid: int) -> bytes | None:
+    """The mark of HELPER_MARKS that ``pid``'s command line bears, if any."""
+    try:
+        cmdline = read_file(f"/proc/{pid}/cmdline")
+    except OSError:
+        return None
+    return next((mark for mark in HELPER_MARKS if mark in cmdline), None)
 
 
 def is_helper(pid: int) -> bool:
     """Whether ``pid`` is a shared helper by its command line (multiprocessing's resource tracker or
     fork server, a guardian): procviz's own are no run's, and one just started may not be known to
-    multiprocessing yet (it notes the PID only once the start returns)."""
-    try:
-        cmdline = read_file(f"/proc/{pid}/cmdline")
-    except OSError:
-        return False
-    return any(mark in cmdline for mark in HELPER_MARKS)
+    multiprocessing yet (it notes the PID only once the start returns). (A fork server's workers,
+    and what they fork, bear its command line too: see procviz.engine.proctree.)"""
+    return helper_mark(pid) is not None
 
 
 # ---- the guardian process ----------------------------------------------------------------------

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from procviz.engine.guardian import guardian
-from procviz.engine.guardian_proc import carries, children_of, is_helper, pids, read_file, stat_of
+from procviz.engine.guardian_proc import FORK_SERVER_MARK, carries, children_of, helper_mark, pids, read_file, stat_of
 from procviz.engine.worker.lifeline import ENV_TAG
 
 SCAN_S = 1.0
@@ -79,6 +79,23 @@ def helper_pids() -> set[int]:
     if server:
         found.add(server)
     return found
+
+
+def spared_as_helper(pid: int) -> bool:
+    """Whether ``pid`` is left out of a run as a shared helper: by its PID once known, else by its
+    command line (one just started: multiprocessing notes the PID once the start returns), except
+    the fork server's command line while the fork server is known under another PID. Such a
+    process is a fork of it: a fork server's worker, or a process a task forked there (os.fork()
+    keeps the command line), reparented to this process when its parent ended. Those are the
+    run's: spared by the command line alone, they outlived it, and held the fork server and the
+    resource tracker alive past procviz's exit. (The resource tracker and the guardian fork
+    nothing: their command line alone tells them.)"""
+    if pid in helper_pids():
+        return True
+    mark = helper_mark(pid)
+    if mark is None:
+        return False
+    return not (mark == FORK_SERVER_MARK and fork_server_pid())
 
 
 def fork_server_pid() -> int:
@@ -158,7 +175,7 @@ class RunTree:
         frontier.extend(p for p in tagged if p in stats and p != self.me)
         skip = self._children_before | infrastructure
         frontier.extend(p for p in below.get(self.me, [])
-                        if p not in skip and (p in self.members or not is_helper(p)))
+                        if p not in skip and (p in self.members or not spared_as_helper(p)))
         new = []
         while frontier:
             pid = frontier.pop()
@@ -193,7 +210,7 @@ class RunTree:
             st = stat_of(m.pid)
             if st is None or st[1] != m.start or st[2] in ("Z", "X"):
                 continue  # gone, reaped and reused, or a zombie
-            if st[0] == self.me and (m.pid in helpers or is_helper(m.pid)):
+            if st[0] == self.me and (m.pid in helpers or spared_as_helper(m.pid)):
                 # a shared helper the scan caught between its fork and its exec (its command line
                 # was still ours then): not the run's
                 del self.members[m.pid]
