@@ -7,6 +7,7 @@ headless user had to open it to learn anything.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -15,6 +16,9 @@ from procviz.engine.events import TaskState
 from procviz.engine.timeline import Timeline
 
 SHOWN = 3  # distinct errors named; the rest are counted
+# An object's address in a message ("<function <lambda> at 0x7f87...>") differs task by task: one
+# error was listed once per task.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 MAX_CHARS = 160  # of one error's text
 
 
@@ -39,7 +43,7 @@ def error_lines(timeline: Timeline) -> list[str]:
         if text is None or text.kind != "error":
             kinds["(no reason recorded)"] += 1
             continue
-        first = (text.message.strip().splitlines() or [""])[0]
+        first = _ADDRESS.sub(" at 0x…", (text.message.strip().splitlines() or [""])[0])
         said = f"{text.type_name}: {first}" if first else text.type_name
         kinds[said if len(said) <= MAX_CHARS else said[:MAX_CHARS - 1] + "…"] += 1
     lines = [f"error: {n:,} task{'s' if n != 1 else ''}: {said}" for said, n in kinds.most_common(SHOWN)]

@@ -205,3 +205,21 @@ def test_the_summary_says_why_tasks_failed_and_a_tasks_chdir_does_not_move_the_f
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "out" / "t.json").read_text())["run"]["n_tasks"] == 2
     assert "timeline: out/t.json" in proc.stdout
+
+
+def test_one_error_is_one_line_whatever_address_its_message_names() -> None:
+    # "<function <lambda> at 0x7f87...>" differs task by task: one error was listed once per task.
+    import numpy as np
+
+    from procviz.engine.error_summary import error_lines
+    from procviz.engine.events import TaskState
+    from procviz.engine.timeline import Timeline
+    from procviz.engine.worker.wire import TaskText
+
+    tl = Timeline()
+    tl.state = np.full(3, TaskState.FAILED, np.uint8)
+    for task, address in enumerate(("0x7f87a1b2c3d0", "0x7f87a1b2c4e0", "0x7f00ffee0010")):
+        tl.texts[task] = TaskText(task, "error", "MaybeEncodingError",
+                                  f"Error sending result: '<function <lambda> at {address}>'")
+    assert error_lines(tl) == ["error: 3 tasks: MaybeEncodingError: Error sending result: "
+                               "'<function <lambda> at 0x…>'"]
