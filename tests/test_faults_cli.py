@@ -319,3 +319,24 @@ def test_a_module_that_exits_at_import_in_the_parent_exits_2_naming_it(faults: s
     assert len(said) == 1 and f"cannot import {MODULE}:ok" in said[0] and needle in said[0]
     assert "outcome:" not in out  # invalid input: one line on stderr, as for a bad flag
     assert MODULE not in sys.modules
+
+
+def test_workers_held_alive_after_their_tasks_are_named_in_the_outcome(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A task that leaves a non-daemon thread keeps its Pool worker from exiting: the run of 0.15 s
+    took the shutdown's 10 s and ended as 'completed' without a word."""
+    import procviz.engine.run_loop as run_loop
+
+    (tmp_path / "holding_tasks.py").write_text(
+        "import threading, time\n"
+        "def hold(x):\n"
+        "    threading.Thread(target=time.sleep, args=(60,)).start()\n"
+        "    return x\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(run_loop, "SHUTDOWN_S", 1.5)
+    code = main(["run", "--quiet", "--workers", "2", "--kind", "function", "--function", "holding_tasks:hold",
+                 "--args", "[[1], [2]]"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    line = next(line for line in out.splitlines() if line.startswith("outcome:"))
+    assert "did not exit 1.5 s after the last task" in line and "terminated" in line, line
+    assert re.search(r"workers? pid \d+", line), line
