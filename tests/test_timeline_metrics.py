@@ -217,5 +217,5 @@ def test_the_summary_says_slot_in_the_singular_for_one() -> None:
     for b in synth_batches(n_tasks=10, n_lanes=1, seed=1, batches=2):
         tl.apply(b)
     m = replace(compute_metrics(tl), slots=1)
-    assert "of 1 worker slot occupied" in m.summary_lines()[2]
-    assert "of 2 worker slots occupied" in replace(m, slots=2).summary_lines()[2]
+    assert "of 1 worker slot;" in m.summary_lines()[2]
+    assert "of 2 worker slots;" in replace(m, slots=2).summary_lines()[2]
