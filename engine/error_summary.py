@@ -14,6 +14,7 @@ import numpy as np
 
 from procviz.engine.events import TaskState
 from procviz.engine.timeline import Timeline
+from procviz.engine.worker.wire import TaskText
 
 SHOWN = 3  # distinct errors named; the rest are counted
 # An object's address in a message ("<function <lambda> at 0x7f87...>") differs task by task: one
@@ -22,30 +23,44 @@ _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 MAX_CHARS = 160  # of one error's text
 
 
-def error_kinds(timeline: Timeline) -> list[tuple[str, int]]:
-    """(exception type name, tasks) of the failed and timed-out tasks, most frequent first."""
-    bad = np.flatnonzero((timeline.state == TaskState.FAILED) | (timeline.state == TaskState.TIMEOUT))
-    kinds: Counter[str] = Counter()
-    for task in bad.tolist():
-        text = timeline.texts.get(task)
-        kinds[text.type_name if text is not None and text.kind == "error" and text.type_name else "no reason"] += 1
-    return kinds.most_common()
+FailedTexts = list[tuple["TaskText | None", int]]
 
 
-def error_lines(timeline: Timeline) -> list[str]:
-    """'error: N tasks: Type: message' lines, most frequent first ([] when no task failed)."""
+def failed_texts(timeline: Timeline) -> FailedTexts:
+    """Each distinct text of the failed and timed-out tasks (None: no text), with how many tasks
+    have it. Grouped by object, in C: a text the engine gave many tasks is one object, and a
+    Python loop over a million failed tasks held the window's GUI thread for a second."""
     bad = np.flatnonzero((timeline.state == TaskState.FAILED) | (timeline.state == TaskState.TIMEOUT))
     if len(bad) == 0:
         return []
+    ids = bad.tolist()
+    objects = np.fromiter(map(id, map(timeline.texts.get, ids)), dtype=np.int64, count=len(ids))
+    _, first, counts = np.unique(objects, return_index=True, return_counts=True)
+    return [(timeline.texts.get(ids[i]), int(n)) for i, n in zip(first.tolist(), counts.tolist(), strict=True)]
+
+
+def error_kinds(timeline: Timeline, texts: FailedTexts | None = None) -> list[tuple[str, int]]:
+    """(exception type name, tasks) of the failed and timed-out tasks, most frequent first
+    (``texts``: their :func:`failed_texts`, if already taken)."""
     kinds: Counter[str] = Counter()
-    for task in bad.tolist():
-        text = timeline.texts.get(task)
+    for text, n in failed_texts(timeline) if texts is None else texts:
+        kinds[text.type_name if text is not None and text.kind == "error" and text.type_name else "no reason"] += n
+    return kinds.most_common()
+
+
+def error_lines(timeline: Timeline, texts: FailedTexts | None = None) -> list[str]:
+    """'error: N tasks: Type: message' lines, most frequent first ([] when no task failed)
+    (``texts``: their :func:`failed_texts`, if already taken)."""
+    kinds: Counter[str] = Counter()
+    for text, n in failed_texts(timeline) if texts is None else texts:
         if text is None or text.kind != "error":
-            kinds["(no reason recorded)"] += 1
+            kinds["(no reason recorded)"] += n
             continue
         first = _ADDRESS.sub(" at 0x…", (text.message.strip().splitlines() or [""])[0])
         said = f"{text.type_name}: {first}" if first else text.type_name
-        kinds[said if len(said) <= MAX_CHARS else said[:MAX_CHARS - 1] + "…"] += 1
+        kinds[said if len(said) <= MAX_CHARS else said[:MAX_CHARS - 1] + "…"] += n
+    if not kinds:
+        return []
     lines = [f"error: {n:,} task{'s' if n != 1 else ''}: {said}" for said, n in kinds.most_common(SHOWN)]
     rest = sum(n for _, n in kinds.most_common()[SHOWN:])
     if rest:

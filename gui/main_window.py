@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from procviz.engine.cli_config import config_file_of
 from procviz.engine.config import ConfigError, RunConfig, parse_config
-from procviz.engine.error_summary import error_kinds, error_lines
+from procviz.engine.error_summary import error_kinds, error_lines, failed_texts
 from procviz.engine.events import RunOutcome, RunPhase, RunStatus, TaskState, WorkerState
 from procviz.engine.runner import Engine, RunResult
 from procviz.engine.timeline import Timeline
@@ -418,7 +418,8 @@ class MainWindow(QMainWindow):
         self._outcome_due = None
         # Why tasks failed, where it stays (a status message goes at the next hover): the kinds
         # beside the outcome, each distinct error in the tooltip, the commonest in the message.
-        kinds, lines = error_kinds(self.timeline), error_lines(self.timeline)
+        texts = failed_texts(self.timeline)  # (one pass: ~0.2 s when a million tasks failed)
+        kinds, lines = error_kinds(self.timeline, texts), error_lines(self.timeline, texts)
         shown = ", ".join(f"{name} ×{n:,}" for name, n in kinds[:2]) + (", …" if len(kinds) > 2 else "")
         self.phase_label.setText(f"{phase}: {shown}" if kinds else phase)
         self.phase_label.setToolTip("\n".join(line.removeprefix("error: ") for line in lines))

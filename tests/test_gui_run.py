@@ -56,6 +56,15 @@ def fill_sleep_run(qtbot, window, workers: int, count: int, ms: int) -> None:
     assert window.actions_.run.isEnabled()
 
 
+def fill_function_run(qtbot, window, function: str, args_json: str) -> None:
+    """The forms set to call ``function`` once per argument list of ``args_json``."""
+    work = window.form.workload
+    choose(work.kind, "function")
+    retype(qtbot, work.function, function)
+    work.args.setPlainText(args_json)
+    assert window.form.is_valid(), window.form.problems
+
+
 def test_invalid_form_disables_run_and_nothing_starts(qtbot, window) -> None:
     before = children()
     retype(qtbot, window.form.pool.workers, "0")
@@ -264,11 +273,7 @@ def test_failed_run_shows_a_dialog_and_the_previous_timeline_stays(qtbot, window
     run_and_wait(qtbot, window)
     before = window.timeline.end_ns.copy()
     title = window.windowTitle()
-    work = window.form.workload
-    choose(work.kind, "function")
-    retype(qtbot, work.function, "procviz.engine.worker.demo_tasks:no_such_function")
-    work.args.setPlainText("[[1], [2]]")
-    assert window.form.is_valid(), window.form.problems
+    fill_function_run(qtbot, window, "procviz.engine.worker.demo_tasks:no_such_function", "[[1], [2]]")
     result = run_and_wait(qtbot, window)
     assert result.outcome == "invalid"
     assert window.errors and "no_such_function" in window.errors[-1][1]
@@ -372,13 +377,9 @@ def test_a_new_run_clears_the_last_runs_outcome_from_the_status_bar(qtbot, windo
 def test_why_tasks_failed_stays_beside_the_outcome(qtbot, window) -> None:
     """"Run failed: 2 of 4 tasks failed" went with the next hover over the chart, and the reason was
     only in tooltips and the table's last column."""
-    work = window.form.workload
     choose(window.form.pool.backend, "pool")
     retype(qtbot, window.form.pool.workers, "2")
-    choose(work.kind, "function")
-    retype(qtbot, work.function, "math:factorial")
-    work.args.setPlainText('[[5], [-1], ["x"], [3]]')
-    assert window.form.is_valid(), window.form.problems
+    fill_function_run(qtbot, window, "math:factorial", '[[5], [-1], ["x"], [3]]')
     result = run_and_wait(qtbot, window)
     assert result.outcome == "failed"
     qtbot.waitUntil(lambda: window.phase_label.text().startswith("failed"), timeout=10_000)
