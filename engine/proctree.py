@@ -81,8 +81,9 @@ def helper_pids() -> set[int]:
     return found
 
 
-def spared_as_helper(pid: int) -> bool:
-    """Whether ``pid`` is left out of a run as a shared helper: by its PID once known, else by its
+def spared_as_helper(pid: int, helpers: set[int]) -> bool:
+    """Whether ``pid`` is left out of a run as a shared helper: by its PID once known (``helpers``:
+    :func:`helper_pids`, taken once by the caller), else by its
     command line (one just started: multiprocessing notes the PID once the start returns), except
     the fork server's command line while the fork server is known under another PID. Such a
     process is a fork of it: a fork server's worker, or a process a task forked there (os.fork()
@@ -90,7 +91,7 @@ def spared_as_helper(pid: int) -> bool:
     run's: spared by the command line alone, they outlived it, and held the fork server and the
     resource tracker alive past procviz's exit. (The resource tracker and the guardian fork
     nothing: their command line alone tells them.)"""
-    if pid in helper_pids():
+    if pid in helpers:
         return True
     mark = helper_mark(pid)
     if mark is None:
@@ -175,7 +176,7 @@ class RunTree:
         frontier.extend(p for p in tagged if p in stats and p != self.me)
         skip = self._children_before | infrastructure
         frontier.extend(p for p in below.get(self.me, [])
-                        if p not in skip and (p in self.members or not spared_as_helper(p)))
+                        if p not in skip and (p in self.members or not spared_as_helper(p, infrastructure)))
         new = []
         while frontier:
             pid = frontier.pop()
@@ -210,7 +211,7 @@ class RunTree:
             st = stat_of(m.pid)
             if st is None or st[1] != m.start or st[2] in ("Z", "X"):
                 continue  # gone, reaped and reused, or a zombie
-            if st[0] == self.me and (m.pid in helpers or spared_as_helper(m.pid)):
+            if st[0] == self.me and spared_as_helper(m.pid, helpers):
                 # a shared helper the scan caught between its fork and its exec (its command line
                 # was still ours then): not the run's
                 del self.members[m.pid]
