@@ -29,6 +29,10 @@ from typing import Any
 # BENCH_GUI_PROFILE_LEAD=1: `BENCH_GUI_PROFILE=/tmp/gui.prof python benchmarks/bench_gui.py
 # --replay-child RECORDING CONFIG 300` (a recording: gui_replay.record).
 PROFILE_ENV, PROFILE_LEAD_ENV = "BENCH_GUI_PROFILE", "BENCH_GUI_PROFILE_LEAD"
+# BENCH_GUI_HIDE=1 python benchmarks/bench_gui.py --replay N: every dock, the chart and the progress
+# line hidden before Run, so the GUI thread's CPU left is the folds, the batches and the figures
+# (the data work), not Qt's painting and layout.
+HIDE_ENV = "BENCH_GUI_HIDE"
 
 
 def record(config_path: str, out: str) -> int:
@@ -151,6 +155,11 @@ def replay_child(recording_path: str, config_path: str, settle_ms: int) -> None:
     watcher = event_counter(counts)
     with tempfile.TemporaryDirectory() as tmp:
         window = shown_window(recording, config_path, settle_ms, tmp)
+        if os.environ.get(HIDE_ENV):  # what is left is the window's data work (see HIDE_ENV)
+            from PySide6.QtWidgets import QDockWidget
+
+            for part in [*window.findChildren(QDockWidget), window.gantt, window.progress]:
+                part.hide()
         window.installEventFilter(watcher)  # (the repaint passes of the window: its UpdateRequest events)
         window.tasks.view.viewport().installEventFilter(watcher)
         figures_tid = window.live_numbers.worker.thread.native_id
