@@ -92,8 +92,10 @@ def start_silent_tasks(tracker: RunTracker, backend: Backend, now: int, timeout_
 
 
 def name_culprit(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
-    """A worker died abnormally in (or just after) a task whose events never left it: fail that
-    task now, naming the death (signal or exit code, PID), and the rest of its chunk with it.
+    """A worker died abnormally in (or just after) a task whose events never left it, and
+    :meth:`RunTracker.on_exit` did not end it (:func:`take_ended_from_ring` starts such a task on
+    the worker's lane, where on_exit fails it; this is the fallback): fail that task now, naming
+    the death (signal or exit code, PID), and the rest of its chunk with it.
 
     The task is the one the worker was in, from its slot (:mod:`procviz.engine.worker.task_slot`);
     a death between tasks (see :func:`spare_finished`), or one the tracker already pinned on a
@@ -110,21 +112,16 @@ def name_culprit(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
 
 
 def take_ended_from_ring(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
-    """A worker process died abnormally: the tasks it ended whose events went down with it unsent
-    (they leave in batches, a few milliseconds late; a group of short tasks leaves only once the
-    group closes, see instrument._run_coarse) are in its ring, which outlives it: folded in now,
-    before its death is pinned on any of them. Call before :func:`spare_finished`."""
-    if not ex.exit_code:
-        return
-    slot = read_slot(address, ex.pid)
-    if slot is None or slot.task < 0:
-        return
-    state = tracker.timeline.state
-    n = len(state)
-    rows = slot.rows_of(lambda task: task < n and state[task] < TaskState.DONE)
-    if rows:
-        tracker.on_rows_read(ex.pid, rows, ex.t_ns)
-        tracker.settle(ex.t_ns)
+    """A worker process died abnormally: what its slot and ring, which outlive it, say of the
+    tasks the engine still sees unfinished is folded in now, before its death is pinned on any of
+    them (:func:`take_from_slot`). The tasks it ended whose events went down with it unsent (they
+    leave in batches, a few milliseconds late; a group of short tasks leaves only once the group
+    closes, see instrument._run_coarse) end as they did; the task it died in starts where its slot
+    says, on the worker's lane, so :meth:`RunTracker.on_exit` fails it there: a Pool chunk's task
+    that crashed its worker had its START buffered with it, and was failed with no bar at all.
+    Call before :func:`spare_finished`."""
+    if ex.exit_code:
+        take_from_slot(tracker, address, ex.pid, ex.t_ns)
 
 
 def spare_finished(tracker: RunTracker, ex: WorkerExit, address: str) -> None:

@@ -72,6 +72,11 @@ def test_os_exit_loses_the_rest_of_the_chunk_with_a_reason() -> None:
     assert tl.state[3] == TaskState.FAILED and "code 7" in tl.texts[3].message
     assert all(tl.state[i] == TaskState.DONE for i in range(12) if tl.chunk[i] != tl.chunk[3])
     assert result.outcome == "failed"
+    # Its START went down with the worker (a chunk's short tasks send in batches): the task is
+    # still a bar on that worker's lane, from where the worker's slot says it began to the death.
+    dead = [lane.index for lane in tl.lanes if lane.exit_code == 7]
+    assert len(dead) == 1 and tl.lane[3] == dead[0] == tl.lane[2]  # task 2: its chunk's task before it
+    assert tl.end_ns[2] <= tl.start_ns[3] < tl.end_ns[3] <= tl.lanes[dead[0]].exit_ns
 
 
 def test_timeout_ends_the_task_and_terminates_its_worker() -> None:
