@@ -407,7 +407,7 @@ def _run(engine: Engine, config: RunConfig, head: HeadStart | None, args: argpar
             written = args.out
         except (OSError, ValueError) as exc:
             reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
-            unwritten = f"procviz run: cannot write {args.out}: {reason}"
+            unwritten = f"procviz run: cannot write {args.out}: {reason}; " + _kept_elsewhere(result.timeline)
             code = EXIT_INVALID
     from procviz.engine.error_summary import error_lines  # (numpy: imported once the run began)
 
@@ -419,6 +419,17 @@ def _run(engine: Engine, config: RunConfig, head: HeadStart | None, args: argpar
     if unwritten is not None:
         _tell(unwritten)
     return _leave(result.hung_threads, code)
+
+
+def _kept_elsewhere(timeline: Timeline) -> str:
+    """The run's timeline, its file unwritable (the folder removed during the run, a full disk),
+    kept in the temporary files' folder instead: what became of it, to follow "cannot write"."""
+    from procviz.engine.kept_run import keep_elsewhere
+
+    kept, reason = keep_elsewhere(timeline)
+    if kept is None:
+        return f"{reason}; the timeline is lost"
+    return f"the timeline is kept in {kept} (procviz export {kept} --out FILE writes it elsewhere)"
 
 
 def _tell(line: str) -> None:
