@@ -166,7 +166,7 @@ def _run_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=(*FORMATS, *IMAGE_FORMATS), help="override the format of --out")
     p.add_argument("--backend", choices=BACKENDS,
                    help="thread_pool_executor runs the tasks in procviz's own process: a task that crashes it "
-                        "(os._exit, a segfault) ends procviz, with no timeline")
+                        "(os._exit, a segfault) ends procviz, with no timeline (a segfault's traceback goes to stderr)")
     p.add_argument("--workers", type=_int_arg)
     p.add_argument("--start-method", choices=START_METHODS)
     p.add_argument("--api", choices=APIS)

@@ -40,11 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     """
     as_program = argv is None
     if as_program:  # a Ctrl-C during the imports below: exit 3 and one line, not a traceback
+        from procviz.engine.crash_report import report_crashes
         from procviz.engine.interrupts import exit_quietly_on_interrupt
         from procviz.engine.main_module import skip_main_module_in_workers
         from procviz.engine.std_streams import hold_standard_streams
 
         hold_standard_streams()  # before any file or socket of a run is opened
+        report_crashes()  # a task of a thread backend that segfaults names itself on stderr
         exit_quietly_on_interrupt()
         skip_main_module_in_workers()  # the launcher script: no worker needs it run again
     argv = list(sys.argv if argv is None else argv)
