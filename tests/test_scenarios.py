@@ -63,7 +63,9 @@ def test_every_scenario_is_in_the_catalogue_and_sized_here() -> None:
     assert set(SIZES) == set(SCENARIOS)
 
 
-@pytest.mark.parametrize("start_method", START_METHODS)
+# fork too: a forked role inherits every descriptor the main program had open (the ping-pong's
+# players held their own input's sending end and waited for ever for its EOF).
+@pytest.mark.parametrize("start_method", (*START_METHODS, "fork"))
 @pytest.mark.parametrize("name", sorted(SIZES))
 def test_scenario_holds_the_tutorials_outcome(name: str, start_method: str) -> None:
     result = scenario(name, start_method)

@@ -4,8 +4,11 @@ Each player blocks in ``recv`` (waiting) while another works on the ball, so the
 The ball's holder on its last hit closes its sending end; the next player's ``recv`` then raises
 EOFError, it closes its own end, and so on around the ring: the tutorial's lesson that EOF comes
 only once *every* copy of the sending end is closed, which is why the main program closes its
-copies right after starting the players. Checked: every player hit the ball the same number of
-times and the total is right.
+copies right after starting the players, and why each player first closes the ends it was given
+only to close: a player made by ``fork`` inherits every end the main program had open, its own
+input's sending end among them, and waited for ever for an EOF that its own copy held off (spawn
+and forkserver pass a child only what it is given). Checked: every player hit the ball the same
+number of times and the total is right.
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ LAPS = 4
 MODULE = "procviz.engine.scenarios.pipes"
 
 
-def player(index: int, left: Connection, right: Connection, total: int, hits: Any, work: Work) -> Outcome:
-    """Receive the ball from the left, hit it (work), send it right; stop at ``total`` or EOF."""
+def player(index: int, left: Connection, right: Connection, total: int, hits: Any, work: Work,
+           unused: tuple[Connection, ...] = ()) -> Outcome:
+    """Close ``unused`` (the ring's other ends), then receive the ball from the left, hit it (work),
+    send it right; stop at ``total`` or EOF."""
+    for end in unused:
+        end.close()
     if index == 0:
         work()
         hits[0] += 1
@@ -55,7 +62,8 @@ def main_ping_pong(run: ScenarioRun) -> Outcome:
     roles: dict[int, tuple[str, tuple[Any, ...], str, bool]] = {}
     for k, t in enumerate(players):
         left, right = pipes[k - 1][0], pipes[k][1]
-        roles[t] = (f"{MODULE}:player", (k, left, right, total, hits, run.work(t)), names[k], False)
+        unused = tuple(end for pair in pipes for end in pair if end is not left and end is not right)
+        roles[t] = (f"{MODULE}:player", (k, left, right, total, hits, run.work(t), unused), names[k], False)
     procs = run.start_roles(roles)
     for receiving, sending in pipes:  # else no player would ever see EOF
         receiving.close()
