@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from procviz.engine.config import MAX_CONFIG_BYTES, ConfigError, Problem, RunConfig, load_config, parse_config
 from procviz.engine.safe_json import loads_checked
+from procviz.engine.specs import SCENARIO_SPECS
 
 if TYPE_CHECKING:
     from procviz.engine.presets import Preset
@@ -33,13 +34,21 @@ WORKLOAD_FLAGS = {"kind": "kind", "count": "count", "duration_ms": "duration_ms"
                   "spread_ms": "spread_ms", "seed": "seed", "function": "function"}
 
 
+def _scenario_sizes_workers(name: object) -> bool:
+    """Whether scenario ``name`` gives ``workers`` a meaning (an unknown name: no; its own check says so)."""
+    spec = SCENARIO_SPECS.get(name) if isinstance(name, str) else None
+    return spec is not None and bool(spec.workers_means)
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The config file or preset (if any) with the flags laid over it, validated; raises ConfigError."""
     data = base_config(args.config, getattr(args, "preset", None))
     data.update({field: getattr(args, flag) for flag, field in TOP_FLAGS.items() if getattr(args, flag) is not None})
-    if data.get("scenario") and args.workers is not None:
+    scenario = data.get("scenario")
+    if scenario and args.workers is not None and not _scenario_sizes_workers(scenario):
         # A scenario starts one Process per role, whatever ``workers`` says: a flag asking for a
-        # number of workers would be recorded and not done.
+        # number of workers would be recorded and not done. (Where the scenario gives ``workers``
+        # a meaning, the Semaphore's seats, the flag sets it.)
         raise ConfigError([Problem("--workers", "a scenario starts one process per role (its roles are fixed): "
                                                 "--workers does not apply")])
     workload = dict(data.get("workload", {}))

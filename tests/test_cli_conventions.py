@@ -12,6 +12,7 @@ import pytest
 
 import procviz
 from procviz.engine.cli import COMMANDS, EXIT_INVALID
+from procviz.engine.formats import read_timeline
 from procviz.engine.presets import load_presets
 from procviz.gui.app import HEADLESS_COMMANDS, main
 
@@ -239,6 +240,17 @@ def test_workers_for_a_scenario_is_refused_not_recorded_and_ignored() -> None:
     proc = procviz_cmd("run", "--quiet", "--preset", "scenario_lock_critical_section", "--workers", "1")
     assert proc.returncode == 2 and "--workers" in proc.stderr and "one process per role" in proc.stderr
     assert "makespan" not in proc.stdout
+
+
+def test_workers_for_the_semaphore_sets_its_seats(tmp_path) -> None:
+    """The one scenario where ``workers`` means something (the Semaphore's seats: the form names the
+    field "Seats") takes the flag as a config file's ``workers`` (it was refused)."""
+    out = tmp_path / "t.json"
+    proc = procviz_cmd("run", "--quiet", "--preset", "scenario_semaphore", "--workers", "1", "--count", "3",
+                       "--duration-ms", "20", "--out", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tl = read_timeline(out)
+    assert tl.run.config["workers"] == 1 and "Semaphore(1)" in tl.texts[0].message, tl.texts[0]
 
 
 def test_args_null_keeps_the_count() -> None:
