@@ -20,6 +20,9 @@ SHOWN = 3  # distinct errors named; the rest are counted
 # An object's address in a message ("<function <lambda> at 0x7f87...>") differs task by task: one
 # error was listed once per task.
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+# Nor does a process id: the roles a scenario's main program ended each read "worker pid N was
+# terminated ...", and the summary listed them one by one ("57 more tasks with 57 other errors").
+_PID = re.compile(r"\bpid \d+")
 MAX_CHARS = 160  # of one error's text
 
 
@@ -52,16 +55,20 @@ def error_lines(timeline: Timeline, texts: FailedTexts | None = None) -> list[st
     """'error: N tasks: Type: message' lines, most frequent first ([] when no task failed)
     (``texts``: their :func:`failed_texts`, if already taken)."""
     kinds: Counter[str] = Counter()
+    one: dict[str, str] = {}  # a group's text with its PIDs, while it has only one
     for text, n in failed_texts(timeline) if texts is None else texts:
         if text is None or text.kind != "error":
             kinds["(no reason recorded)"] += n
             continue
         first = _ADDRESS.sub(" at 0x…", (text.message.strip().splitlines() or [""])[0])
         said = f"{text.type_name}: {first}" if first else text.type_name
-        kinds[said if len(said) <= MAX_CHARS else said[:MAX_CHARS - 1] + "…"] += n
+        said = said if len(said) <= MAX_CHARS else said[:MAX_CHARS - 1] + "…"
+        key = _PID.sub("pid …", said)
+        one[key] = said if key not in kinds else key
+        kinds[key] += n
     if not kinds:
         return []
-    lines = [f"error: {n:,} task{'s' if n != 1 else ''}: {said}" for said, n in kinds.most_common(SHOWN)]
+    lines = [f"error: {n:,} task{'s' if n != 1 else ''}: {one.get(key, key)}" for key, n in kinds.most_common(SHOWN)]
     rest = sum(n for _, n in kinds.most_common()[SHOWN:])
     if rest:
         lines.append(f"error: {rest:,} more task{'s' if rest != 1 else ''} with {len(kinds) - SHOWN} other errors "

@@ -121,6 +121,7 @@ class TaskVerdict:
     reason_type: str  # e.g. "BrokenProcessPool"
     reason: str
     t_ns: int
+    state: TaskState = TaskState.FAILED  # CANCELLED: never begun, through no fault of its own
 
 
 # ---- engine -> consumer ------------------------------------------------------------------------

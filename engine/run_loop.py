@@ -198,7 +198,7 @@ class LiveRun:
             return RunOutcome.STOPPED, "stopped by the user"
         # A worker that cannot start fails the run even when a broken pool already ended every task.
         failure = self.startup.check(self._worker_pids(), tracker.hello_pids)
-        if failure is not None:
+        if failure is not None and self.backend.start_failures_matter():
             tracker.end_tasks(tracker.unfinished(), TaskState.FAILED, now, failure.reason_type, failure.message)
             return RunOutcome.ERROR, failure.message
         if tracker.all_finished():
@@ -206,17 +206,23 @@ class LiveRun:
         if self.submitter.error:
             tracker.end_tasks(tracker.unfinished(), TaskState.FAILED, now, "SubmitError", self.submitter.error)
             return RunOutcome.ERROR, f"submitting tasks failed: {self.submitter.error}"
-        if tracker.unannounced_exits > max(3 * self.config.workers, 6):
+        if tracker.unannounced_exits > max(3 * self.config.workers, 6) and self.backend.start_failures_matter():
             msg = "workers keep exiting before they are ready (do they fail to start?)"
             tracker.end_tasks(tracker.unfinished(), TaskState.FAILED, now, "WorkerStartFailed", msg)
             return RunOutcome.ERROR, msg
         return None
 
     def _outcome(self) -> tuple[RunOutcome, str]:
-        counts = self.tracker.timeline.state_counts()
+        tl = self.tracker.timeline
+        counts = tl.state_counts()
         bad = counts[TaskState.FAILED] + counts[TaskState.TIMEOUT]
         if bad:
-            return RunOutcome.FAILED, f"{bad} of {self.tracker.timeline.n_tasks} tasks failed or timed out"
+            said = f"{bad} of {tl.n_tasks} tasks failed or timed out"
+            main = tl.texts.get(0) if self.config.scenario and tl.state[0] == TaskState.FAILED else None
+            if main is not None and main.kind == "error":  # what the main program gave up on, first
+                first = (main.message.strip().splitlines() or [""])[0]
+                said = f"the main program failed ({main.type_name}: {first}); " + said
+            return RunOutcome.FAILED, said
         return RunOutcome.COMPLETED, f"all {self.tracker.timeline.n_tasks} tasks done"
 
     def _drain(self, now: int, fold: bool = True) -> bool:
@@ -251,7 +257,7 @@ class LiveRun:
             name_culprit(tracker, ex, self.receiver.address)  # a death before its task's START left
             self.reaper.exited(ex.pid)
         for v in verdicts:
-            tracker.end_tasks(np.asarray(v.task_ids, dtype=np.int64), TaskState.FAILED, v.t_ns, v.reason_type, v.reason)
+            tracker.end_tasks(np.asarray(v.task_ids, dtype=np.int64), v.state, v.t_ns, v.reason_type, v.reason)
         return fold
 
     # ---- threads that cannot be stopped ---------------------------------------------------------
@@ -390,6 +396,7 @@ def finish(tracker: RunTracker, out: queue.SimpleQueue[EngineBatch], outcome: Ru
     for info in list(tracker.timeline.lanes):
         if info.exit_ns < 0:  # threads, swept workers
             tracker.set_lane(replace(info, exit_ns=now, exit_reason=info.exit_reason or "ended with the run"))
+    tracker.explain_textless_failures()
     if tracker.lost_batches:
         message += f" ({tracker.lost_batches} event batches were lost)"
     emit(out, tracker.cut(now, RunStatus(RunPhase.FINISHED, message, outcome)))

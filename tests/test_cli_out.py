@@ -223,3 +223,22 @@ def test_one_error_is_one_line_whatever_address_its_message_names() -> None:
                                   f"Error sending result: '<function <lambda> at {address}>'")
     assert error_lines(tl) == ["error: 3 tasks: MaybeEncodingError: Error sending result: "
                                "'<function <lambda> at 0x…>'"]
+
+
+def test_one_error_is_one_line_whatever_process_it_names_and_a_lone_one_keeps_its_pid() -> None:
+    # A scenario's main program ended its roles, each "worker pid N was terminated ...": the
+    # summary listed 57 of them as 57 errors.
+    import numpy as np
+
+    from procviz.engine.error_summary import error_lines
+    from procviz.engine.events import TaskState
+    from procviz.engine.timeline import Timeline
+    from procviz.engine.worker.wire import TaskText
+
+    tl = Timeline()
+    tl.state = np.full(4, TaskState.FAILED, np.uint8)
+    for task, pid in enumerate((4101, 4102, 4103)):
+        tl.texts[task] = TaskText(task, "error", "WorkerDied", f"worker pid {pid} was terminated (SIGTERM)")
+    tl.texts[3] = TaskText(3, "error", "ScenarioAborted", "process 2 (pid 4099) killed by SIGKILL")
+    assert error_lines(tl) == ["error: 3 tasks: WorkerDied: worker pid … was terminated (SIGTERM)",
+                               "error: 1 task: ScenarioAborted: process 2 (pid 4099) killed by SIGKILL"]

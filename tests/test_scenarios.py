@@ -257,6 +257,46 @@ def test_a_role_that_dies_ends_the_scenario_with_the_reason() -> None:
     assert not leftover_children()
 
 
+def test_a_main_program_that_gives_up_names_why_and_cancels_the_roles_it_ended_unready() -> None:
+    """A role killed while the others still boot: the main program gives up and ends them. The
+    ones ended before they were ready are no start-up failure (the run's outcome said "workers keep
+    exiting before they are ready" and failed two dozen tasks under it); the outcome names the
+    main program's reason, tasks that never began are cancelled, and every failed task says why
+    (a role SIGTERMed between its failed task's row and its text left "(no reason recorded)")."""
+    engine = Engine()
+    engine.start(parse_config({"backend": "process", "scenario": "manager_counter", "workers": 2,
+                               "start_method": "spawn",
+                               "workload": {"kind": "sleep", "count": 41, "duration_ms": 3000}}))
+    victim = 0
+    deadline = time.monotonic() + 30
+    while not victim and time.monotonic() < deadline:
+        try:
+            batch = engine.events.get(timeout=0.05)
+        except queue.Empty:
+            continue
+        victim = next((lane.pid for lane in batch.lanes if lane.name.startswith("process ")), 0)
+    if not victim:
+        engine.stop()
+        pytest.fail("no role announced itself within 30 s")
+    os.kill(victim, signal.SIGKILL)
+    result = engine.join(60)
+    if result is None:
+        engine.stop()
+    assert result is not None and result.outcome == "failed", result and result.message
+    assert "the main program failed (ScenarioAborted: process " in result.message, result.message
+    assert f"(pid {victim}) killed by SIGKILL)" in result.message, result.message
+    tl = result.timeline
+    assert np.all(tl.state >= TaskState.DONE)
+    kinds = Counter(tl.texts[t].type_name for t in np.flatnonzero(tl.state != TaskState.DONE).tolist()
+                    if t in tl.texts)
+    assert "WorkerStartFailed" not in kinds, kinds
+    failed = np.flatnonzero(tl.state == TaskState.FAILED).tolist()
+    assert all(t in tl.texts and tl.texts[t].kind == "error" for t in failed), [t for t in failed if t not in tl.texts]
+    never = np.flatnonzero(tl.start_ns < 0).tolist()
+    assert all(tl.state[t] == TaskState.CANCELLED and tl.texts[t].type_name == "NotStarted" for t in never), never
+    assert not leftover_children()
+
+
 def test_stop_ends_a_scenario_quickly() -> None:
     engine = Engine()
     engine.start(parse_config({"backend": "process", "scenario": "event_gate", "workers": 2,

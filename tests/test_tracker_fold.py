@@ -4,6 +4,8 @@ with rows waiting is not quiet."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from procviz.engine.events import WIRE_EVENT_STRUCT, EventKind, RunInfo, Submitted, TaskState, WorkerBatch, WorkerHello
@@ -22,12 +24,12 @@ def _tracker(n: int) -> RunTracker:
     return tracker
 
 
-def _spans(tasks: range, seq: int) -> WorkerBatch:
+def _spans(tasks: range, seq: int, status: TaskState = TaskState.DONE) -> WorkerBatch:
     """A datagram of SPAN rows (whole tasks: end, with the start in ``spare``), as workers send."""
     buf = bytearray(WIRE_EVENT_STRUCT.size * len(tasks))
     for k, task in enumerate(tasks):
         start = T0 + 1000 * task
-        WIRE_EVENT_STRUCT.pack_into(buf, k * WIRE_EVENT_STRUCT.size, EventKind.SPAN, TaskState.DONE, PID, task,
+        WIRE_EVENT_STRUCT.pack_into(buf, k * WIRE_EVENT_STRUCT.size, EventKind.SPAN, status, PID, task,
                                     start + 500, 400, 50, start)
     hello = WorkerHello(PID, PID, T0, T0 + 1, True) if seq == 0 else None
     return WorkerBatch(PID, seq, bytes(buf), hello=hello)
@@ -113,3 +115,23 @@ def test_a_gone_workers_exit_never_comes_before_what_its_lane_said() -> None:
     lane = next(info for info in tracker.timeline.lanes if info.pid == pid)
     assert lane.exit_ns == seen + 7_000_000  # its task's end, not the earlier reading
     assert tracker.sampler.gone_by(pid) is None  # used once: the PID may be another's later
+
+
+def test_a_failed_task_whose_text_never_came_says_so_and_names_its_process() -> None:
+    """A worker sends a failed task's row, then its text: one ended by a signal in between took the
+    text down with it, and the task said "(no reason recorded)"."""
+    tracker = _tracker(4)
+    tracker.on_worker_batch(_spans(range(0, 2), 0), T0 + 10_000)
+    tracker.on_worker_batch(_spans(range(2, 4), 1, TaskState.FAILED), T0 + 20_000)  # no texts after them
+    tracker.settle(T0 + 20_000)
+    tl = tracker.timeline
+    lane = int(tl.lane[2])
+    tracker.set_lane(dataclasses.replace(tl.lanes[lane], exit_ns=T0 + 30_000, exit_code=-15,
+                                         exit_reason="killed by SIGTERM"))
+    tracker.explain_textless_failures()
+    for task in (2, 3):
+        text = tl.texts[task]
+        assert text.type_name == "ReasonLost" and f"worker pid {PID} (killed by SIGTERM)" in text.message, text
+    assert 0 not in tl.texts and 1 not in tl.texts  # done tasks need no reason
+    batch = tracker.cut(T0 + 40_000)
+    assert batch is not None and any(len(ids) == 2 for ids, _ in batch.shared_texts)  # the window hears it too

@@ -84,6 +84,12 @@ class Backend(ABC):
     def results_complete(self) -> bool:
         """True when the backend has delivered every result (a graceful shutdown cannot hang)."""
 
+    def start_failures_matter(self) -> bool:
+        """Whether a worker that exits before it is ready still says the run cannot start its
+        workers (True here). A scenario's processes that end unready once its main program has
+        ended were ended with it, or began just as it gave up: not a start-up failure."""
+        return True
+
     def all_results_delivered(self) -> bool:
         """True when every task's result is known to have come back (see :class:`Delivery`); a
         task still without its END event is then one whose events were lost."""

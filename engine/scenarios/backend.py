@@ -13,11 +13,13 @@ import multiprocessing
 import threading
 import time
 
+import numpy as np
+
 from procviz.engine.backends.base import Backend, Submitted
 from procviz.engine.backends.children import ChildSet
 from procviz.engine.backends.threads import attach_parent, detach_parent
 from procviz.engine.config import RunConfig
-from procviz.engine.events import LaneKind
+from procviz.engine.events import LaneKind, TaskState, TaskVerdict
 from procviz.engine.plan import TaskPlan
 from procviz.engine.scenarios.context import MAIN_TASK, ScenarioRun
 from procviz.engine.specs import SCENARIO_SPECS
@@ -26,6 +28,7 @@ from procviz.engine.worker.instrument import announce_thread, run_task
 # What the engine says of a task still running in a process ended when the main program ends.
 DAEMON_END_REASON = "worker pid {pid}, a daemon, was terminated (SIGTERM) with the main program while running this task"
 LEFTOVER_REASON = "worker pid {pid} was terminated (SIGTERM) while running this task: the main program ended"
+NOT_BEGUN_REASON = "had not begun when the main program ended (task 0 says why it ended)"
 
 
 class ScenarioBackend(Backend):
@@ -52,6 +55,7 @@ class ScenarioBackend(Backend):
         finally:
             self._done = True  # every task has ended or is ending: a graceful shutdown cannot hang
             self._end_main(run)
+            self._cancel_unbegun(plan.n_tasks)
 
     def _end_main(self, run: ScenarioRun) -> None:
         run.shutdown_managers()
@@ -59,9 +63,26 @@ class ScenarioBackend(Backend):
         # Roles the main program did not join (it failed or was stopped) do not outlive it.
         self.children.end(reason=LEFTOVER_REASON)
 
+    def _cancel_unbegun(self, n_tasks: int) -> None:
+        """The roles' tasks that had not begun when the main program ended (it failed, or was
+        stopped, before starting them, or ended their processes before they were ready) are
+        cancelled, with that reason. Put after the ended roles' exits: a task that had begun keeps
+        what its process's end says of it (the engine ends only tasks not yet ended). Without
+        this, a main program that gave up on a dead role left the roles it never started waiting,
+        until the engine's rule for workers that cannot start failed them all under its own
+        message ("workers keep exiting before they are ready"), which became the run's outcome."""
+        roles = np.arange(1, n_tasks, dtype=np.int64)
+        if len(roles):
+            self.verdicts.put(TaskVerdict(roles, "NotStarted", NOT_BEGUN_REASON, time.monotonic_ns(),
+                                          TaskState.CANCELLED))
+
     def results_complete(self) -> bool:
         """True once the main program has returned."""
         return self._done
+
+    def start_failures_matter(self) -> bool:
+        """Only while the main program runs (see Backend.start_failures_matter)."""
+        return not self._done
 
     def shutdown(self, graceful: bool) -> None:
         """End every process of the scenario, then stop recording from this process."""
