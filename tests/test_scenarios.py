@@ -230,21 +230,27 @@ def test_value_array_writes_are_seen_by_the_main_program() -> None:
     assert "num = 3.1415926" in tl.texts[0].message and "-19]" in tl.texts[0].message
 
 
-def test_a_role_that_dies_ends_the_scenario_with_the_reason() -> None:
-    engine = Engine()
-    engine.start(parse_config({"backend": "process", "scenario": "event_gate", "workers": 2,
-                               "workload": {"kind": "sleep", "count": 4, "duration_ms": 20_000}}))
-    victim = 0
-    deadline = time.monotonic() + 20
-    while not victim and time.monotonic() < deadline:
+def _first_lane_pid(engine: Engine, prefix: str, within_s: float) -> int:
+    """The PID of the first lane whose name starts with ``prefix`` in ``engine``'s batches; the
+    test fails (the run stopped) if none comes within ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
         try:
             batch = engine.events.get(timeout=0.05)
         except queue.Empty:
             continue
-        victim = next((lane.pid for lane in batch.lanes if lane.name.startswith("waiter 1")), 0)
-    if not victim:  # (os.kill(0, ...) would kill this test's whole process group)
-        engine.stop()
-        pytest.fail("waiter 1 did not announce itself within 20 s")
+        pid = next((lane.pid for lane in batch.lanes if lane.name.startswith(prefix)), 0)
+        if pid:
+            return pid
+    engine.stop()  # (a PID of 0 to os.kill would kill this test's whole process group)
+    pytest.fail(f"no lane {prefix!r}... announced itself within {within_s:g} s")
+
+
+def test_a_role_that_dies_ends_the_scenario_with_the_reason() -> None:
+    engine = Engine()
+    engine.start(parse_config({"backend": "process", "scenario": "event_gate", "workers": 2,
+                               "workload": {"kind": "sleep", "count": 4, "duration_ms": 20_000}}))
+    victim = _first_lane_pid(engine, "waiter 1", 20)
     time.sleep(0.3)
     os.kill(victim, signal.SIGKILL)
     result = engine.join(15)
@@ -267,17 +273,7 @@ def test_a_main_program_that_gives_up_names_why_and_cancels_the_roles_it_ended_u
     engine.start(parse_config({"backend": "process", "scenario": "manager_counter", "workers": 2,
                                "start_method": "spawn",
                                "workload": {"kind": "sleep", "count": 41, "duration_ms": 3000}}))
-    victim = 0
-    deadline = time.monotonic() + 30
-    while not victim and time.monotonic() < deadline:
-        try:
-            batch = engine.events.get(timeout=0.05)
-        except queue.Empty:
-            continue
-        victim = next((lane.pid for lane in batch.lanes if lane.name.startswith("process ")), 0)
-    if not victim:
-        engine.stop()
-        pytest.fail("no role announced itself within 30 s")
+    victim = _first_lane_pid(engine, "process ", 30)
     os.kill(victim, signal.SIGKILL)
     result = engine.join(60)
     if result is None:
