@@ -447,8 +447,11 @@ class RunTracker:
             return
         has_text = np.fromiter(map(tl.texts.__contains__, failed.tolist()), dtype=bool, count=len(failed))
         missing = failed[~has_text]
-        for lane in np.unique(tl.lane[missing]).tolist():
-            ids = missing[tl.lane[missing] == lane]
+        if not len(missing):
+            return
+        missing = missing[np.argsort(tl.lane[missing], kind="stable")]  # grouped by lane, in one sort
+        lanes, first = np.unique(tl.lane[missing], return_index=True)
+        for lane, ids in zip(lanes.tolist(), np.split(missing, first[1:]), strict=True):
             if 0 <= lane < len(tl.lanes):
                 info = tl.lanes[lane]
                 how = f" ({info.exit_reason})" if info.exit_reason else ""

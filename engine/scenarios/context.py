@@ -42,7 +42,6 @@ class ScenarioRun:
         self.stop = stop
         self.daemons: list[BaseProcess] = []
         self.procs: list[BaseProcess] = []
-        self.started: list[int] = []  # task ids of the roles started (their processes created)
         self.managers: list[SyncManager] = []
         self._names: dict[int | None, str] = {}  # by pid (None only before a start)
 
@@ -72,7 +71,6 @@ class ScenarioRun:
         proc = self.children.start(role_main, (self.address, lane, function, (task_id, args)), lane, daemon)
         self._names[proc.pid] = name
         self.procs.append(proc)
-        self.started.append(task_id)
         if daemon:
             self.daemons.append(proc)
         return proc
