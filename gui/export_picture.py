@@ -160,6 +160,9 @@ def config_line(config: dict) -> str:
         parts.append(f"{str(workload.get('function', '')).rpartition(':')[2]} ×{n}")
     elif workload.get("kind"):
         size = f" {workload['duration_ms']:g} ms" if workload.get("duration_ms") else ""
+        spread, drawn = workload.get("spread_ms"), workload.get("distribution")
+        if size and spread and drawn in ("uniform", "normal"):  # (a fixed size read as if every task had it)
+            size = f" {workload['duration_ms']:g} ± {spread:g} ms" + (" (normal, sd)" if drawn == "normal" else "")
         n = workload.get("count", "?")
         if spec is not None and isinstance(n, int):  # task 0 is the main program, each other a process
             parts.append(f"main + {n - 1} process{'es' if n != 2 else ''} ({workload['kind']}{size})")

@@ -216,3 +216,10 @@ def test_a_pictures_header_names_a_scenarios_processes_not_workers() -> None:
     sem = {**lock, "scenario": "semaphore", "workers": 4}
     assert "4 seats" in config_line(sem)
     assert "2 workers" in config_line({"backend": "pool", "workers": 2, "workload": {"kind": "cpu", "count": 5}})
+    # A drawn size says so: "sleep 150 ms ×40" read as if every task slept 150 ms (50-250 ms here).
+    drawn = {"backend": "pool", "workload": {"kind": "sleep", "count": 40, "duration_ms": 150,
+                                             "distribution": "uniform", "spread_ms": 100}}
+    assert "sleep 150 ± 100 ms ×40" in config_line(drawn)
+    normal = {**drawn, "workload": {**drawn["workload"], "distribution": "normal", "spread_ms": 20}}
+    assert "sleep 150 ± 20 ms (normal, sd) ×40" in config_line(normal)
+    assert "sleep 150 ms ×40" in config_line({**drawn, "workload": {**drawn["workload"], "distribution": "fixed"}})
