@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from procviz.engine.backends.base import Backend, WorkerExit
-from procviz.engine.events import WIRE_EVENT_STRUCT, EventKind, LaneKind, TaskState, describe_exit
+from procviz.engine.events import WIRE_EVENT_STRUCT, EventKind, LaneKind, TaskState, TaskText, describe_exit
 from procviz.engine.reaper import Reaper
 from procviz.engine.tracker import RunTracker
 from procviz.engine.worker.task_slot import SlotView, finished_task_of, read_slot, read_slot_head, task_of
@@ -181,3 +181,29 @@ def _deaths(tracker: RunTracker) -> str:
     if not seen:
         return "the worker's exit was not observed"
     return "; ".join(seen[-3:]) + (f"; {len(seen) - 3} more" if len(seen) > 3 else "")
+
+
+def explain_textless_failures(tracker: RunTracker) -> None:
+    """Give the failed tasks whose error text never came one that says so, by lane.
+
+    A worker sends a failed task's row, then its text; a process ended by a signal in between
+    (a scenario's roles are SIGTERMed when its main program gives up; their flush on SIGTERM
+    has a deadline) took the text down with it, and the task said "(no reason recorded)"."""
+    tl = tracker.timeline
+    failed = np.flatnonzero(tl.state == TaskState.FAILED)
+    if not len(failed):
+        return
+    has_text = np.fromiter(map(tl.texts.__contains__, failed.tolist()), dtype=bool, count=len(failed))
+    missing = failed[~has_text]
+    if not len(missing):
+        return
+    missing = missing[np.argsort(tl.lane[missing], kind="stable")]  # grouped by lane, in one sort
+    lanes, first = np.unique(tl.lane[missing], return_index=True)
+    for lane, ids in zip(lanes.tolist(), np.split(missing, first[1:]), strict=True):
+        if 0 <= lane < len(tl.lanes):
+            info = tl.lanes[lane]
+            how = f" ({info.exit_reason})" if info.exit_reason else ""
+            said = f"failed in worker pid {info.pid}{how}; why went down with the process before it was sent"
+        else:
+            said = "failed; its error text never reached procviz"
+        tracker.share_text(ids, TaskText(-1, "error", "ReasonLost", said))

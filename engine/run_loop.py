@@ -35,6 +35,7 @@ from procviz.engine.proctree import RunTree
 from procviz.engine.reaper import Reaper
 from procviz.engine.recovery import (
     enforce_timeouts,
+    explain_textless_failures,
     name_culprit,
     recover_lost_work,
     spare_finished,
@@ -396,7 +397,7 @@ def finish(tracker: RunTracker, out: queue.SimpleQueue[EngineBatch], outcome: Ru
     for info in list(tracker.timeline.lanes):
         if info.exit_ns < 0:  # threads, swept workers
             tracker.set_lane(replace(info, exit_ns=now, exit_reason=info.exit_reason or "ended with the run"))
-    tracker.explain_textless_failures()
+    explain_textless_failures(tracker)
     if tracker.lost_batches:
         message += f" ({tracker.lost_batches} event batches were lost)"
     emit(out, tracker.cut(now, RunStatus(RunPhase.FINISHED, message, outcome)))

@@ -46,7 +46,6 @@ SETTLE_BYTES = 512 * 1024  # worker rows folded in per step (~11k rows, a few da
 # Plain ints for comparisons with numpy columns: an IntEnum scalar makes numpy compare through
 # int64 (7x slower per element, and an 8-byte temporary per element in some ufuncs).
 _DONE = int(TaskState.DONE)
-_FAILED = int(TaskState.FAILED)
 _RUNNING = int(TaskState.RUNNING)
 _START = int(EventKind.START)
 _SPAN = int(EventKind.SPAN)
@@ -431,36 +430,13 @@ class RunTracker:
         for lane, task in list(self.running.items()):
             if tl.state[task] >= TaskState.DONE:
                 del self.running[lane]
-        shared = (task_ids, TaskText(-1, "error", reason_type, reason))  # one text for them all
+        self.share_text(task_ids, TaskText(-1, "error", reason_type, reason))  # one text for them all
+
+    def share_text(self, task_ids: np.ndarray, text: TaskText) -> None:
+        """Give ``task_ids`` one text, here and in what the consumers get next."""
+        shared = (task_ids, text)
         self._apply(EngineBatch(shared_texts=(shared,)))
         self._out_shared_texts.append(shared)
-
-    def explain_textless_failures(self) -> None:
-        """Give the failed tasks whose error text never came one that says so, by lane.
-
-        A worker sends a failed task's row, then its text; a process ended by a signal in between
-        (a scenario's roles are SIGTERMed when its main program gives up; their flush on SIGTERM
-        has a deadline) took the text down with it, and the task said "(no reason recorded)"."""
-        tl = self.timeline
-        failed = np.flatnonzero(tl.state == _FAILED)
-        if not len(failed):
-            return
-        has_text = np.fromiter(map(tl.texts.__contains__, failed.tolist()), dtype=bool, count=len(failed))
-        missing = failed[~has_text]
-        if not len(missing):
-            return
-        missing = missing[np.argsort(tl.lane[missing], kind="stable")]  # grouped by lane, in one sort
-        lanes, first = np.unique(tl.lane[missing], return_index=True)
-        for lane, ids in zip(lanes.tolist(), np.split(missing, first[1:]), strict=True):
-            if 0 <= lane < len(tl.lanes):
-                info = tl.lanes[lane]
-                how = f" ({info.exit_reason})" if info.exit_reason else ""
-                said = f"failed in worker pid {info.pid}{how}; why went down with the process before it was sent"
-            else:
-                said = "failed; its error text never reached procviz"
-            shared = (ids, TaskText(-1, "error", "ReasonLost", said))
-            self._apply(EngineBatch(shared_texts=(shared,)))
-            self._out_shared_texts.append(shared)
 
     def kernel_exits(self) -> list[WorkerExit]:
         """Exits the kernel reported since the last call (call before the worker datagrams are

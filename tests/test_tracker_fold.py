@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 
 from procviz.engine.events import WIRE_EVENT_STRUCT, EventKind, RunInfo, Submitted, TaskState, WorkerBatch, WorkerHello
+from procviz.engine.recovery import explain_textless_failures
 from procviz.engine.sampler import StateSampler
 from procviz.engine.tracker import RunTracker
 
@@ -128,7 +129,7 @@ def test_a_failed_task_whose_text_never_came_says_so_and_names_its_process() -> 
     lane = int(tl.lane[2])
     tracker.set_lane(dataclasses.replace(tl.lanes[lane], exit_ns=T0 + 30_000, exit_code=-15,
                                          exit_reason="killed by SIGTERM"))
-    tracker.explain_textless_failures()
+    explain_textless_failures(tracker)
     for task in (2, 3):
         text = tl.texts[task]
         assert text.type_name == "ReasonLost" and f"worker pid {PID} (killed by SIGTERM)" in text.message, text
