@@ -14,7 +14,7 @@ from procviz.engine.backends.base import Backend, WorkerExit
 from procviz.engine.events import WIRE_EVENT_STRUCT, EventKind, LaneKind, TaskState, TaskText, describe_exit
 from procviz.engine.reaper import Reaper
 from procviz.engine.tracker import RunTracker
-from procviz.engine.worker.task_slot import SlotView, finished_task_of, read_slot, read_slot_head, task_of
+from procviz.engine.worker.task_slot import SlotView, finished_task_of, read_slot, read_slot_head
 
 STALL_S = 2.0  # no progress for this long after a worker death: its unstarted work is lost
 EVENTS_GRACE_S = 1.0
@@ -91,26 +91,6 @@ def start_silent_tasks(tracker: RunTracker, backend: Backend, now: int, timeout_
             take_from_slot(tracker, backend.address, info.pid, now)
 
 
-def name_culprit(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
-    """A worker died abnormally in (or just after) a task whose events never left it, and
-    :meth:`RunTracker.on_exit` did not end it (:func:`take_ended_from_ring` starts such a task on
-    the worker's lane, where on_exit fails it; this is the fallback): fail that task now, naming
-    the death (signal or exit code, PID), and the rest of its chunk with it.
-
-    The task is the one the worker was in, from its slot (:mod:`procviz.engine.worker.task_slot`);
-    a death between tasks (see :func:`spare_finished`), or one the tracker already pinned on a
-    running task, changes nothing here. Call after ``tracker.on_exit(ex)``.
-    """
-    task = _unfinished(tracker, ex, task_of(address, ex.pid))
-    if task is None:
-        return
-    how = describe_exit(ex.exit_code)
-    tracker.end_tasks(np.array([task]), TaskState.FAILED, ex.t_ns, "WorkerDied",
-                      f"worker pid {ex.pid} {how} while running this task or just after it, "
-                      "before its events left the worker")
-    tracker.lose_chunk(task, ex.pid, how, ex.t_ns)
-
-
 def take_ended_from_ring(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
     """A worker process died abnormally: what its slot and ring, which outlive it, say of the
     tasks the engine still sees unfinished is folded in now, before its death is pinned on any of
@@ -129,8 +109,8 @@ def spare_finished(tracker: RunTracker, ex: WorkerExit, address: str) -> None:
 
     Its events may have gone down with the worker unsent (they leave in batches, a few
     milliseconds late); if its END never arrived, end it now as events lost, naming the death, so
-    that neither :meth:`RunTracker.on_exit` (its START may have arrived: it looks running) nor
-    :func:`name_culprit` blames it for a death that came after it. Call before ``tracker.on_exit(ex)``.
+    that :meth:`RunTracker.on_exit` (its START may have arrived: it looks running) does not blame
+    it for a death that came after it. Call before ``tracker.on_exit(ex)``.
     """
     task = _unfinished(tracker, ex, finished_task_of(address, ex.pid))
     if task is None:

@@ -36,7 +36,6 @@ from procviz.engine.reaper import Reaper
 from procviz.engine.recovery import (
     enforce_timeouts,
     explain_textless_failures,
-    name_culprit,
     recover_lost_work,
     spare_finished,
     start_silent_tasks,
@@ -255,7 +254,6 @@ class LiveRun:
             take_ended_from_ring(tracker, ex, self.receiver.address)  # what it ended, sent or not
             spare_finished(tracker, ex, self.receiver.address)  # a death between tasks blames none
             tracker.on_exit(ex)
-            name_culprit(tracker, ex, self.receiver.address)  # a death before its task's START left
             self.reaper.exited(ex.pid)
         for v in verdicts:
             tracker.end_tasks(np.asarray(v.task_ids, dtype=np.int64), v.state, v.t_ns, v.reason_type, v.reason)

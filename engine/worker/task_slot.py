@@ -13,7 +13,8 @@ process; when a worker dies abnormally, the engine reads it (:func:`task_of`,
 :func:`finished_task_of`):
 
 * in a task (no row of it in the ring): the worker died in it, or in its recording before its
-  row was written: the engine names it with the death's signal or exit code and PID, at once;
+  row was written: the engine starts it where the slot says, on the worker's lane, and fails it
+  there with the death's signal or exit code and PID, at once;
 * between tasks (the slot's task has its row): the last task finished; its events may have gone
   down with the worker unsent, but it is not the culprit.
 
